@@ -1,0 +1,25 @@
+"""The configuration every postpress model shares."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["UNKNOWN_TAG", "Model"]
+
+#: Tag of the ``Unknown...`` member of each tagged union. The decoder rewrites any
+#: tag it does not know to this value, so a new provider type never fails a page.
+UNKNOWN_TAG = "__unknown__"
+
+
+class Model(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    repr_omit_defaults=True,
+):
+    """Base of every model: keyword-only, immutable, unknown fields ignored.
+
+    msgspec applies ``kw_only`` only to the fields a class defines itself, and mypy
+    only sees ``frozen`` where it is spelled out, so every subclass passes both again.
+    """
