@@ -1,0 +1,52 @@
+"""Developer tasks: ``nox -s tests lint typecheck``; ``nox -s bench`` and ``nox -s demo`` on demand."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "tests_aioresponses", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The suite against the newest aiohttp, with the fake server as the main fake."""
+    session.install("-e", ".[test,cli]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def tests_aioresponses(session: nox.Session) -> None:
+    """The aioresponses-based tests: aioresponses 0.7.9 needs aiohttp < 3.14."""
+    session.install("-e", ".[test,aioresponses]")
+    session.run("pytest", "tests/compat", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test,cli]", "mypy>=1.11")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory targets against the fake server; prints the tables."""
+    session.install("-e", ".[bench,cli]")
+    for script in ("bench_stream.py", "bench_retry.py", "bench_fake_server.py"):
+        session.run("python", f"benchmarks/{script}", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's first command: an export against the embedded fake server."""
+    session.install("-e", ".[cli]")
+    session.run("postpress", "demo", *session.posargs)

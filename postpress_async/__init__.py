@@ -1,0 +1,89 @@
+"""postpress-async: the async-first Python SDK for the postpress messaging API.
+
+::
+
+    async with AsyncPostpress(api_key="pp_live_...") as client:
+        async for message in client.messages.list(after="2026-05-01T00:00:00Z"):
+            ...
+
+Every response model lives in :mod:`postpress_async.models`; the embedded fake
+server in :mod:`postpress_async.testing`.
+"""
+
+from . import models as models
+from ._client import AsyncPostpress as AsyncPostpress
+from ._config import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from ._config import DEFAULT_RETRY_ON as DEFAULT_RETRY_ON
+from ._config import Limits as Limits
+from ._config import RetryPolicy as RetryPolicy
+from ._config import Timeout as Timeout
+from ._exceptions import APIConnectionError as APIConnectionError
+from ._exceptions import APIStatusError as APIStatusError
+from ._exceptions import APITimeoutError as APITimeoutError
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadGatewayError as BadGatewayError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import GatewayTimeoutError as GatewayTimeoutError
+from ._exceptions import InternalServerError as InternalServerError
+from ._exceptions import InvalidParameterError as InvalidParameterError
+from ._exceptions import MissingAPIKeyError as MissingAPIKeyError
+from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import PostpressError as PostpressError
+from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import ResponseDecodeError as ResponseDecodeError
+from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
+from ._fanout import MergedStream as MergedStream
+from ._fanout import merge as merge
+from ._pagination import Checkpoint as Checkpoint
+from ._pagination import ListStream as ListStream
+from ._sender import ClientStats as ClientStats
+from ._transport import Request as Request
+from ._transport import Response as Response
+from ._transport import Transport as Transport
+from ._version import __version__ as __version__
+from .models import Account as Account
+from .models import Attachment as Attachment
+from .models import Chat as Chat
+from .models import Message as Message
+from .models import Page as Page
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_RETRY_ON",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Account",
+    "AsyncPostpress",
+    "Attachment",
+    "AuthenticationError",
+    "BadGatewayError",
+    "BadRequestError",
+    "Chat",
+    "Checkpoint",
+    "ClientStats",
+    "GatewayTimeoutError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "Limits",
+    "ListStream",
+    "MergedStream",
+    "Message",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "Page",
+    "PermissionDeniedError",
+    "PostpressError",
+    "RateLimitError",
+    "Request",
+    "Response",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServiceUnavailableError",
+    "Timeout",
+    "Transport",
+    "__version__",
+    "merge",
+    "models",
+]

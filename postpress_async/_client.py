@@ -1,0 +1,177 @@
+"""``AsyncPostpress``: configuration, the resources, and the one GET that they all use."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TypeVar
+
+import aiohttp
+
+from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
+from ._decoding import decode
+from ._exceptions import InvalidParameterError
+from ._params import encode_query
+from ._retry import RetryBudget
+from ._sender import ClientStats, Sender
+from ._transport import AiohttpTransport, Request, Transport
+from ._version import __version__
+from .resources import Accounts, Chats, Messages
+
+__all__ = ["AsyncPostpress"]
+
+T = TypeVar("T")
+
+USER_AGENT = f"postpress-async/{__version__} python/{platform.python_version()}"
+
+
+class AsyncPostpress:
+    """Async client for the postpress API.
+
+    Use it as ``async with AsyncPostpress(api_key=...) as client:`` (or call
+    :meth:`aclose`). The API key comes from ``api_key`` or ``POSTPRESS_API_KEY``;
+    the base URL from ``base_url``, ``POSTPRESS_BASE_URL``, or
+    ``https://api.postpress.ai/api/v1`` (the path of the docs' runnable examples).
+
+    Pass ``session=`` to reuse your own ``aiohttp.ClientSession`` (the client never
+    closes it), or ``transport=`` to replace HTTP altogether (tests).
+    """
+
+    accounts: Accounts
+    chats: Chats
+    messages: Messages
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
+        prefetch: int = 1,
+        session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if session is not None and transport is not None:
+            raise InvalidParameterError("transport", "give either session= or transport=, not both")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise InvalidParameterError("prefetch", f"must be an int >= 0, got {prefetch!r}")
+        self._api_key = resolve_api_key(api_key)
+        self.base_url = resolve_base_url(base_url)
+        self.timeout = _as_timeout(timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+        if not isinstance(self.retry, RetryPolicy):
+            raise InvalidParameterError(
+                "retry", f"must be a RetryPolicy, got {type(retry).__name__}"
+            )
+        self.limits = limits if limits is not None else Limits()
+        self.prefetch = prefetch
+        self._headers = {
+            **(default_headers or {}),
+            "X-API-KEY": self._api_key,
+            "accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        self._sender = Sender(
+            transport or AiohttpTransport(session=session, limits=self.limits),
+            max_in_flight=self.limits.max_in_flight,
+            budget=RetryBudget(ratio=self.retry.budget_ratio, floor=self.retry.budget_floor),
+        )
+        self._owns_transport = True
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
+        self.accounts = Accounts(self)
+        self.chats = Chats(self)
+        self.messages = Messages(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        prefetch: int | None = None,
+    ) -> AsyncPostpress:
+        """A view of this client with other defaults, sharing its connections, limit and budget.
+
+        ``client.with_options(retry=RetryPolicy.disabled()).messages.retrieve(id)`` is
+        the per-call override. Closing the view does nothing; close the original.
+        """
+        clone = object.__new__(AsyncPostpress)
+        clone.__dict__.update(self.__dict__)
+        if timeout is not None:
+            clone.timeout = _as_timeout(timeout)
+        if retry is not None:
+            clone.retry = retry
+        if prefetch is not None:
+            clone.prefetch = prefetch
+        clone._owns_transport = False
+        clone._bind_resources()
+        return clone
+
+    def stats(self) -> ClientStats:
+        """Counters: requests, retries by error type, budget rejections, time spent waiting."""
+        return self._sender.stats()
+
+    async def get(
+        self, path: str, query: Mapping[str, str | None], model: type[T], *, endpoint: str
+    ) -> T:
+        """GET ``path`` (already encoded) with ``query`` and decode the body as ``model``.
+
+        The one request method every resource uses; retries and the in-flight limit
+        apply inside it.
+        """
+        request = Request(
+            method="GET",
+            url=self.base_url + path + encode_query(query),
+            headers=self._headers,
+            endpoint=endpoint,
+        )
+        response = await self._sender.send(request, timeout=self.timeout, policy=self.retry)
+        return decode(response.content, model, endpoint=endpoint)
+
+    def getter(
+        self, path: str, query: Mapping[str, str | None], model: type[T], *, endpoint: str
+    ) -> Callable[[str | None], Awaitable[T]]:
+        """A page fetcher for a list endpoint: cursor -> decoded page."""
+
+        def fetch(cursor: str | None) -> Awaitable[T]:
+            return self.get(path, {**query, "cursor": cursor}, model, endpoint=endpoint)
+
+        return fetch
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (a caller's session stays open)."""
+        if self._owns_transport:
+            await self._sender.transport.aclose()
+
+    async def __aenter__(self) -> AsyncPostpress:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncPostpress(base_url={self.base_url!r}, api_key='{_mask(self._api_key)}')"
+
+
+def _mask(key: str) -> str:
+    return key[:4] + "..." if len(key) > 8 else "..."
+
+
+def _as_timeout(value: Timeout | float | None) -> Timeout:
+    if value is None:
+        return Timeout()
+    if isinstance(value, Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParameterError("timeout", f"must be a Timeout or seconds, got {value!r}")
+    return Timeout(total=float(value))

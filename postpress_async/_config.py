@@ -1,0 +1,211 @@
+"""Frozen configuration values: timeouts, limits, retry policy.
+
+Each is keyword-only and immutable; derive a variant with ``replace(...)``,
+so a per-call override never changes the client's defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ._exceptions import InvalidParameterError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_RETRY_ON",
+    "Limits",
+    "RetryPolicy",
+    "Timeout",
+    "resolve_api_key",
+    "resolve_base_url",
+]
+
+#: The examples in the postpress docs call ``/api/v1``; the endpoint headings say ``/v1``.
+#: We follow the runnable examples. Override with ``base_url=`` or ``POSTPRESS_BASE_URL``.
+DEFAULT_BASE_URL: Final = "https://api.postpress.ai/api/v1"
+
+
+def _positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None:
+        if not allow_none:
+            raise InvalidParameterError(name, "must be a number, not None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidParameterError(name, f"must be a number >= 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Timeout:
+    """Timeouts for one HTTP attempt, in seconds (``None`` disables one).
+
+    ``connect`` bounds getting a connection (pool wait included), ``read`` the
+    wait for each chunk of the response, ``total`` the whole attempt.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 60.0
+    total: float | None = 120.0
+
+    def __post_init__(self) -> None:
+        for field in ("connect", "read", "total"):
+            _positive(f"timeout.{field}", getattr(self, field))
+
+    def replace(self, **changes: float | None) -> Timeout:
+        """Return a copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Concurrency limits shared by every call, stream and fan-out of one client.
+
+    ``max_in_flight`` caps the requests in flight at once (attempts, not calls:
+    a request waiting out its retry backoff does not hold a slot).
+    ``max_connections`` sizes the aiohttp connection pool the client creates.
+    """
+
+    max_in_flight: int = 16
+    max_connections: int = 32
+
+    def __post_init__(self) -> None:
+        for field in ("max_in_flight", "max_connections"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(
+                    f"limits.{field}", f"must be an int >= 1, got {value!r}"
+                )
+
+    def replace(self, **changes: int) -> Limits:
+        """Return a copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+#: What is retried by default: status -> error types (``"*"`` = any type, including a
+#: body that is not the JSON envelope). Statuses and types not listed are never retried.
+DEFAULT_RETRY_ON: Final[Mapping[int, frozenset[str]]] = {
+    429: frozenset({"*"}),
+    500: frozenset({"errors/provider_error"}),
+    502: frozenset({"*"}),
+    503: frozenset({"*"}),
+    504: frozenset({"*"}),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """When and how long to retry a failed request.
+
+    * ``attempts``: total tries, the first included (1 turns retrying off).
+    * ``wait_initial``, ``wait_max``: exponential backoff with full jitter: before
+      retry *n* the client sleeps ``uniform(0, min(wait_max, wait_initial * 2**(n-1)))``.
+    * ``retry_after_max``: a server's ``Retry-After`` is honoured up to this many seconds;
+      longer asks are capped to it.
+    * ``deadline``: optional bound, in seconds, on the whole call across all attempts.
+    * ``retry_on``: status -> retryable error types (see ``DEFAULT_RETRY_ON``).
+    * ``retry_connection_errors``: retry connection failures and timeouts.
+    * ``retry_non_idempotent``: also retry non-idempotent methods (all postpress
+      endpoints today are idempotent GETs; a future POST is not retried unless asked).
+    * ``budget_ratio``, ``budget_floor``: the client-wide retry budget: every first attempt
+      earns ``budget_ratio`` of a retry token, each retry spends one, and the bucket
+      holds at most ``budget_floor`` tokens (it starts full). So retries stay below
+      ``budget_floor + budget_ratio * requests`` however many callers share the client;
+      when the bucket is empty a retryable error surfaces at once, saying so.
+    """
+
+    attempts: int = 5
+    wait_initial: float = 0.2
+    wait_max: float = 10.0
+    retry_after_max: float = 60.0
+    deadline: float | None = None
+    retry_on: Mapping[int, frozenset[str]] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_RETRY_ON)
+    )
+    retry_connection_errors: bool = True
+    retry_non_idempotent: bool = False
+    budget_ratio: float = 0.2
+    budget_floor: float = 10.0
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or self.attempts < 1
+        ):
+            raise InvalidParameterError(
+                "retry.attempts", f"must be an int >= 1, got {self.attempts!r}"
+            )
+        for field in (
+            "wait_initial",
+            "wait_max",
+            "retry_after_max",
+            "budget_ratio",
+            "budget_floor",
+        ):
+            _positive(f"retry.{field}", getattr(self, field), allow_none=False)
+        _positive("retry.deadline", self.deadline)
+        # Freeze the table too, so a policy is a value all the way down.
+        frozen = {int(status): frozenset(types) for status, types in self.retry_on.items()}
+        object.__setattr__(self, "retry_on", _FrozenMapping(frozen))
+
+    def replace(self, **changes: Any) -> RetryPolicy:
+        """Return a copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(attempts=1)
+
+
+class _FrozenMapping(Mapping[int, frozenset[str]]):
+    """A read-only, hashable mapping (``types.MappingProxyType`` is not hashable)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[int, frozenset[str]]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: int) -> frozenset[str]:
+        return self._data[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The API key from the argument, else ``POSTPRESS_API_KEY``; a clear error if neither."""
+    from ._exceptions import MissingAPIKeyError
+
+    key = api_key if api_key is not None else environ.get("POSTPRESS_API_KEY")
+    if not key or not key.strip():
+        raise MissingAPIKeyError(
+            "No postpress API key: pass api_key=... or set the POSTPRESS_API_KEY environment variable"
+        )
+    if any(ch in key for ch in "\r\n"):
+        raise InvalidParameterError("api_key", "must not contain line breaks")
+    return key.strip()
+
+
+def resolve_base_url(base_url: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The base URL from the argument, else ``POSTPRESS_BASE_URL``, else the default."""
+    url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
+    if not url.startswith(("http://", "https://")):
+        raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")
+    if "?" in url or "#" in url:
+        raise InvalidParameterError("base_url", "must not contain a query or a fragment")
+    return url.rstrip("/")

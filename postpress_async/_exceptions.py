@@ -1,0 +1,212 @@
+"""The one tree of errors the SDK raises.
+
+::
+
+    PostpressError
+    ├── InvalidParameterError (also a ValueError)  bad input, raised before any request
+    ├── MissingAPIKeyError (also a ValueError)     no key given and none in POSTPRESS_API_KEY
+    ├── APIConnectionError                          the request never got an HTTP answer
+    │   └── APITimeoutError                         ... because a timeout ran out
+    ├── ResponseDecodeError                         a 2xx body that does not fit its model
+    └── APIStatusError                              any non-2xx answer (also the class for unlisted statuses)
+        ├── BadRequestError            400
+        ├── AuthenticationError        401
+        ├── PermissionDeniedError      403
+        ├── NotFoundError              404
+        ├── RateLimitError             429
+        ├── InternalServerError        500
+        ├── BadGatewayError            502
+        ├── ServiceUnavailableError    503
+        └── GatewayTimeoutError        504
+
+The mapping from an HTTP status to its class is the table ``STATUS_ERRORS``;
+:func:`error_class_for` is the pure function that reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "STATUS_ERRORS",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadGatewayError",
+    "BadRequestError",
+    "GatewayTimeoutError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PostpressError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServiceUnavailableError",
+    "error_class_for",
+]
+
+
+class PostpressError(Exception):
+    """Base class of every error the SDK raises."""
+
+    #: For an error raised by a list stream: the cursor that resumes the stream
+    #: exactly after the last item it handed out (``None`` means "from the start").
+    resume_cursor: str | None = None
+    #: True when a retryable error surfaced because the client's retry budget was spent.
+    retry_budget_exhausted: bool = False
+    #: How many attempts were made before this error surfaced (1 when not retried).
+    attempts: int = 1
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.retry_budget_exhausted:
+            text += " (not retried: the client's retry budget is spent)"
+        elif self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        return text
+
+
+class InvalidParameterError(PostpressError, ValueError):
+    """A parameter failed validation; raised before any request is sent."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+class MissingAPIKeyError(PostpressError, ValueError):
+    """No API key was passed and ``POSTPRESS_API_KEY`` is not set."""
+
+
+class APIConnectionError(PostpressError):
+    """The request got no HTTP response (DNS, refused or reset connection, broken body)."""
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        super().__init__(f"{message} ({method} {url})")
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out before a complete response arrived."""
+
+
+class ResponseDecodeError(PostpressError):
+    """A successful response whose body does not fit the model of its endpoint."""
+
+    def __init__(
+        self, message: str, *, endpoint: str, path: str | None = None, body: bytes = b""
+    ) -> None:
+        where = f" at {path}" if path else ""
+        super().__init__(f"{endpoint}: response does not fit its model{where}: {message}")
+        self.endpoint = endpoint
+        self.path = path
+        self.body = body
+
+
+class APIStatusError(PostpressError):
+    """The API answered with a non-2xx status; the fields of its error envelope are kept."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        type: str | None,
+        title: str | None,
+        detail: str | None = None,
+        instance: str | None = None,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.status = status
+        self.type = type
+        self.title = title
+        self.detail = detail
+        self.instance = instance
+        self.method = method
+        self.url = url
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        parts = [f"{self.status}"]
+        if self.type:
+            parts.append(self.type)
+        text = " ".join(parts)
+        if self.title:
+            text += f": {self.title}"
+        if self.detail and self.detail != self.title:
+            text += f" - {self.detail}"
+        text += f" ({self.method} {self.url})"
+        if self.instance:
+            text += f" [instance {self.instance}]"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    """400: malformed or invalid parameters."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: credentials missing, expired or invalid."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: authenticated, but the account is restricted or the action is not allowed."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the id does not match anything visible to this API key."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; see ``retry_after``."""
+
+    @property
+    def retry_after(self) -> str | None:
+        """The raw ``Retry-After`` header, if the server sent one."""
+        for key, value in self.headers.items():
+            if key.lower() == "retry-after":
+                return value
+        return None
+
+
+class InternalServerError(APIStatusError):
+    """500: something went wrong at postpress or at the upstream provider."""
+
+
+class BadGatewayError(APIStatusError):
+    """502: a proxy in front of postpress could not reach it."""
+
+
+class ServiceUnavailableError(APIStatusError):
+    """503: postpress is temporarily unable to handle the request."""
+
+
+class GatewayTimeoutError(APIStatusError):
+    """504: the upstream provider did not respond in time."""
+
+
+#: HTTP status -> error class. Any status not listed maps to :class:`APIStatusError`.
+STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+    500: InternalServerError,
+    502: BadGatewayError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+}
+
+
+def error_class_for(status: int) -> type[APIStatusError]:
+    """Return the error class for an HTTP status (pure; reads ``STATUS_ERRORS``)."""
+    return STATUS_ERRORS.get(status, APIStatusError)

@@ -1,0 +1,153 @@
+"""Pure functions that validate parameters and encode paths and query strings.
+
+Every check here runs before a request is built, so bad input fails fast with an
+:class:`InvalidParameterError` that names the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Final, Literal
+from urllib.parse import quote
+
+from ._exceptions import InvalidParameterError
+
+__all__ = [
+    "ACCOUNT_TYPES",
+    "MAX_LIMIT",
+    "AccountTypeParam",
+    "DateTimeParam",
+    "encode_account_ids",
+    "encode_account_type",
+    "encode_bool",
+    "encode_datetime",
+    "encode_id",
+    "encode_limit",
+    "encode_query",
+    "path_segment",
+]
+
+MAX_LIMIT: Final = 250
+
+#: The providers the ``account_type`` filter of ``GET /chats`` accepts.
+ACCOUNT_TYPES: Final = (
+    "WHATSAPP",
+    "LINKEDIN",
+    "SLACK",
+    "TWITTER",
+    "MESSENGER",
+    "INSTAGRAM",
+    "TELEGRAM",
+)
+
+AccountTypeParam = Literal[
+    "WHATSAPP", "LINKEDIN", "SLACK", "TWITTER", "MESSENGER", "INSTAGRAM", "TELEGRAM"
+]
+DateTimeParam = datetime | str
+
+
+def encode_datetime(name: str, value: DateTimeParam) -> str:
+    """An aware datetime or ISO 8601 string -> ``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC.
+
+    A naive ``datetime`` is rejected: its time zone would be a guess. A string with
+    no offset is read as UTC, which is what the API documents for these parameters.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidParameterError(
+                name, "naive datetime; pass an aware one, e.g. datetime.now(timezone.utc)"
+            )
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidParameterError(
+                name,
+                f"not an ISO 8601 datetime: {value!r} (expected e.g. 2025-12-31T23:59:59.999Z)",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+    else:
+        raise InvalidParameterError(
+            name, f"must be a datetime or an ISO 8601 string, got {type(value).__name__}"
+        )
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def encode_limit(value: int) -> str:
+    """A page size in 1..250."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterError("limit", f"must be an int, got {type(value).__name__}")
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidParameterError("limit", f"must be between 1 and {MAX_LIMIT}, got {value}")
+    return str(value)
+
+
+def encode_bool(name: str, value: bool) -> str:
+    """A bool -> ``true``/``false``."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(name, f"must be a bool, got {type(value).__name__}")
+    return "true" if value else "false"
+
+
+def encode_id(name: str, value: str) -> str:
+    """A non-empty id string (for query parameters)."""
+    if not isinstance(value, str):
+        raise InvalidParameterError(name, f"must be a str, got {type(value).__name__}")
+    if not value:
+        raise InvalidParameterError(name, "must not be empty")
+    return value
+
+
+def encode_account_ids(name: str, value: str | Sequence[str]) -> str:
+    """One account id or a sequence of them -> a comma-joined list."""
+    ids: Iterable[object] = [value] if isinstance(value, str) else value
+    if not isinstance(value, (str, Sequence)):
+        raise InvalidParameterError(
+            name, f"must be a str or a sequence of str, got {type(value).__name__}"
+        )
+    checked = [encode_id(name, item) for item in ids]  # type: ignore[arg-type]
+    if not checked:
+        raise InvalidParameterError(name, "must name at least one account id")
+    for item in checked:
+        if "," in item:
+            raise InvalidParameterError(name, f"an account id cannot contain a comma: {item!r}")
+    return ",".join(checked)
+
+
+def encode_account_type(value: str) -> str:
+    """One of the seven documented providers."""
+    if value not in ACCOUNT_TYPES:
+        raise InvalidParameterError(
+            "account_type", f"must be one of {', '.join(ACCOUNT_TYPES)}; got {value!r}"
+        )
+    return value
+
+
+def path_segment(name: str, value: str) -> str:
+    """Percent-encode an id as exactly one path segment.
+
+    Everything but RFC 3986 unreserved characters is encoded, so ``/``, ``?``, ``#``,
+    ``=``, ``:``, ``%`` cannot change the path or the query. ``.`` and ``..`` are refused:
+    no encoding stops every server or proxy from reading them as dot-segments.
+    """
+    encode_id(name, value)
+    if value in {".", ".."}:
+        raise InvalidParameterError(name, f"{value!r} is not a valid id")
+    return quote(value, safe="")
+
+
+def encode_query(params: Mapping[str, str | None]) -> str:
+    """``{"a": "1", "b": None}`` -> ``"?a=1"`` (``None`` dropped, values percent-encoded)."""
+    parts = [
+        f"{quote(key, safe='')}={quote(value, safe=',')}"
+        for key, value in params.items()
+        if value is not None
+    ]
+    return "?" + "&".join(parts) if parts else ""

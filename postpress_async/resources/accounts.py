@@ -1,0 +1,38 @@
+"""``client.accounts``: the accounts linked to the workspace."""
+
+from __future__ import annotations
+
+from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._params import encode_limit
+from postpress_async.models import Account, AccountList
+
+from ._base import Resource
+
+__all__ = ["Accounts"]
+
+
+class Accounts(Resource):
+    """``GET /accounts``."""
+
+    __slots__ = ()
+
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        resume: Checkpoint | None = None,
+        prefetch: int | None = None,
+        max_items: int | None = None,
+    ) -> ListStream[Account]:
+        """List the accounts: ``await`` it for the first page, ``async for`` for every account.
+
+        ``limit`` is the page size (1..250, server default 100); ``cursor`` or ``resume``
+        start from a saved position; ``prefetch`` pages are fetched ahead (default: the
+        client's); ``max_items`` stops the stream after that many accounts.
+        """
+        query = {"limit": None if limit is None else encode_limit(limit)}
+        fetch = self._client.getter("/accounts", query, AccountList, endpoint="GET /accounts")
+        return self._stream(
+            fetch, cursor=cursor, resume=resume, prefetch=prefetch, max_items=max_items
+        )

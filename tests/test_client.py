@@ -1,0 +1,422 @@
+"""The client: configuration, what goes on the wire for every endpoint, and typed errors.
+
+The transport seam is replaced by a recording transport here; ``test_transport.py``
+checks the real aiohttp transport against an in-process server.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from helpers import RecordingTransport, empty_list, fixture_bytes, json_response
+
+from postpress_async import (
+    DEFAULT_BASE_URL,
+    APIStatusError,
+    AsyncPostpress,
+    AuthenticationError,
+    BadGatewayError,
+    BadRequestError,
+    GatewayTimeoutError,
+    InternalServerError,
+    InvalidParameterError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    Request,
+    Response,
+    RetryPolicy,
+    ServiceUnavailableError,
+    Timeout,
+    __version__,
+)
+from postpress_async.models import AccountList, Chat, Message
+
+KEY = "pp_test_secret_key_123"
+NO_RETRY = RetryPolicy.disabled()
+
+
+def client_with(transport: RecordingTransport, **kwargs: object) -> AsyncPostpress:
+    return AsyncPostpress(api_key=KEY, transport=transport, retry=NO_RETRY, **kwargs)  # type: ignore[arg-type]
+
+
+def query_of(request: Request) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+
+
+def path_of(request: Request) -> str:
+    return urlsplit(request.url).path
+
+
+# -- configuration -----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_env")
+def test_a_missing_api_key_fails_at_construction() -> None:
+    with pytest.raises(MissingAPIKeyError, match="POSTPRESS_API_KEY"):
+        AsyncPostpress()
+
+
+@pytest.mark.usefixtures("no_env")
+def test_api_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTPRESS_API_KEY", "pp_env_key")
+    monkeypatch.setenv("POSTPRESS_BASE_URL", "http://127.0.0.1:9/v1/")
+    client = AsyncPostpress(transport=RecordingTransport(empty_list))
+    assert client.base_url == "http://127.0.0.1:9/v1"
+    assert client._headers["X-API-KEY"] == "pp_env_key"
+
+
+@pytest.mark.usefixtures("no_env")
+def test_the_default_base_url_is_the_one_the_docs_examples_call() -> None:
+    client = AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list))
+    assert client.base_url == DEFAULT_BASE_URL == "https://api.postpress.ai/api/v1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        pytest.param({"base_url": "api.postpress.ai"}, "base_url", id="base-url-no-scheme"),
+        pytest.param({"prefetch": -1}, "prefetch", id="prefetch-negative"),
+        pytest.param({"timeout": "fast"}, "timeout", id="timeout-str"),
+        pytest.param({"retry": 3}, "retry", id="retry-int"),
+    ],
+)
+def test_bad_configuration_is_refused(kwargs: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidParameterError, match=param):
+        AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list), **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_api_key_never_shows_in_repr() -> None:
+    client = client_with(RecordingTransport(empty_list))
+    assert KEY not in repr(client)
+
+
+def test_timeouts_are_a_frozen_value() -> None:
+    timeout = Timeout(connect=1.0, total=5.0)
+    assert timeout.replace(total=9.0) == Timeout(connect=1.0, total=9.0)
+    with pytest.raises(AttributeError):
+        timeout.total = 1.0  # type: ignore[misc]
+    with pytest.raises(InvalidParameterError, match=r"timeout\.connect"):
+        Timeout(connect=-1)
+
+
+async def test_every_request_sends_key_accept_and_user_agent() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        await client.accounts.list()
+    headers = transport.requests[0].headers
+    assert headers["X-API-KEY"] == KEY
+    assert headers["accept"] == "application/json"
+    assert headers["User-Agent"].startswith(f"postpress-async/{__version__} ")
+
+
+async def test_closing_the_client_closes_its_transport() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport):
+        pass
+    assert transport.closed
+
+
+async def test_a_view_with_other_options_shares_the_transport_and_does_not_close_it() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        view = client.with_options(timeout=3.0, retry=RetryPolicy(attempts=2))
+        assert view.timeout.total == 3.0
+        assert view.retry.attempts == 2
+        assert client.retry.attempts == 1
+        await view.messages.list()
+        await view.aclose()
+        assert not transport.closed
+    assert transport.closed
+    assert len(transport.requests) == 1
+
+
+# -- every endpoint and parameter on the wire ------------------------------------
+
+
+async def test_accounts_list_sends_limit_and_cursor() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        page = await client.accounts.list(limit=250, cursor="c_1")
+    assert path_of(transport.requests[0]) == "/api/v1/accounts"
+    assert query_of(transport.requests[0]) == {"limit": "250", "cursor": "c_1"}
+    assert page.items == []
+    assert page.cursor is None
+
+
+async def test_chats_list_sends_every_filter() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        await client.chats.list(
+            account_id=["acc_1", "acc_2"],
+            account_type="WHATSAPP",
+            unread=False,
+            before=datetime(2026, 5, 17, 9, 42, 11, 123456, tzinfo=timezone.utc),
+            after="2026-01-01T00:00:00Z",
+            limit=50,
+        )
+    request = transport.requests[0]
+    assert path_of(request) == "/api/v1/chats"
+    assert query_of(request) == {
+        "account_id": "acc_1,acc_2",
+        "account_type": "WHATSAPP",
+        "unread": "false",
+        "before": "2026-05-17T09:42:11.123Z",
+        "after": "2026-01-01T00:00:00.000Z",
+        "limit": "50",
+    }
+
+
+async def test_chats_list_sends_one_account_id_and_unread_true() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        await client.chats.list(account_id="acc_1", unread=True)
+    assert query_of(transport.requests[0]) == {"account_id": "acc_1", "unread": "true"}
+
+
+async def test_messages_list_sends_every_filter() -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        await client.messages.list(
+            before="2026-05-17T09:42:11.000Z",
+            after=datetime(2026, 5, 1, tzinfo=timezone.utc),
+            sender_id="ACoAACr-1eYBl",
+            account_id="acc_1",
+            limit=1,
+            cursor="eyJza2lwIjoxMDB9",
+        )
+    request = transport.requests[0]
+    assert path_of(request) == "/api/v1/messages"
+    assert query_of(request) == {
+        "before": "2026-05-17T09:42:11.000Z",
+        "after": "2026-05-01T00:00:00.000Z",
+        "sender_id": "ACoAACr-1eYBl",
+        "account_id": "acc_1",
+        "limit": "1",
+        "cursor": "eyJza2lwIjoxMDB9",
+    }
+
+
+async def test_chats_retrieve_decodes_the_docs_example() -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("chat_retrieve.json"))
+    )
+    async with client_with(transport) as client:
+        chat = await client.chats.retrieve("chat_01HXYZ4QK3WJ8FN3M6QH7TZ8GR")
+    assert isinstance(chat, Chat)
+    assert path_of(transport.requests[0]) == "/api/v1/chats/chat_01HXYZ4QK3WJ8FN3M6QH7TZ8GR"
+    assert query_of(transport.requests[0]) == {}
+    assert chat.last_message is not None
+    assert chat.last_message.text == "Sounds good - let's chat tomorrow."
+
+
+async def test_chats_retrieve_by_provider_id_sends_the_account_id() -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("chat_retrieve.json"))
+    )
+    async with client_with(transport) as client:
+        await client.chats.retrieve("2-NTRk=/x:y", account_id="acc_1")
+    request = transport.requests[0]
+    assert path_of(request) == "/api/v1/chats/2-NTRk%3D%2Fx%3Ay"
+    assert query_of(request) == {"account_id": "acc_1"}
+
+
+async def test_messages_retrieve_decodes_the_docs_example() -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("message_retrieve.json"))
+    )
+    async with client_with(transport) as client:
+        message = await client.messages.retrieve("msg_01HXYZ4QK3WJ8FN3M6QH7TZ8GR")
+    assert isinstance(message, Message)
+    assert message.id == "msg_01HXYZ4QK3WJ8FN3M6QH7TZ8GR"
+    assert message.timestamp == datetime(2026, 5, 17, 9, 42, 11, tzinfo=timezone.utc)
+
+
+HOSTILE_IDS = [
+    pytest.param("../accounts", "..%2Faccounts", id="dot-dot-slash"),
+    pytest.param("a/b?c#d", "a%2Fb%3Fc%23d", id="slash-query-fragment"),
+    pytest.param("urn:li:msg:2=x/y", "urn%3Ali%3Amsg%3A2%3Dx%2Fy", id="provider-id"),
+    pytest.param("x?limit=1&cursor=2", "x%3Flimit%3D1%26cursor%3D2", id="smuggled-query"),
+]
+
+
+@pytest.mark.parametrize(("raw", "encoded"), HOSTILE_IDS)
+async def test_hostile_ids_never_change_the_path_or_the_query(raw: str, encoded: str) -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("message_retrieve.json"))
+    )
+    async with client_with(transport) as client:
+        await client.messages.retrieve(raw)
+        await client.chats.retrieve(raw)
+    message_request, chat_request = transport.requests
+    assert path_of(message_request) == f"/api/v1/messages/{encoded}"
+    assert path_of(chat_request) == f"/api/v1/chats/{encoded}"
+    assert query_of(message_request) == {}
+    assert query_of(chat_request) == {}
+
+
+BAD_CALLS = [
+    pytest.param(lambda c: c.accounts.list(limit=0), "limit", id="accounts-limit-0"),
+    pytest.param(lambda c: c.accounts.list(limit=251), "limit", id="accounts-limit-251"),
+    pytest.param(lambda c: c.chats.list(limit=1000), "limit", id="chats-limit-1000"),
+    pytest.param(lambda c: c.messages.list(limit=-5), "limit", id="messages-limit-negative"),
+    pytest.param(
+        lambda c: c.messages.list(after=datetime(2026, 1, 1)), "after", id="messages-naive-after"
+    ),
+    pytest.param(
+        lambda c: c.chats.list(before=datetime(2026, 1, 1)), "before", id="chats-naive-before"
+    ),
+    pytest.param(lambda c: c.chats.list(before="last week"), "before", id="chats-bad-iso"),
+    pytest.param(lambda c: c.chats.list(account_type="SIGNAL"), "account_type", id="bad-provider"),
+    pytest.param(lambda c: c.chats.list(unread="yes"), "unread", id="unread-str"),
+    pytest.param(lambda c: c.chats.list(account_id=[]), "account_id", id="no-account-ids"),
+    pytest.param(lambda c: c.messages.list(sender_id=""), "sender_id", id="empty-sender"),
+    pytest.param(lambda c: c.messages.list(prefetch=-1), "prefetch", id="prefetch-negative"),
+    pytest.param(lambda c: c.messages.list(max_items=-1), "max_items", id="max-items-negative"),
+    pytest.param(lambda c: c.messages.retrieve(""), "message_id", id="empty-message-id"),
+    pytest.param(lambda c: c.messages.retrieve(".."), "message_id", id="dot-dot-message-id"),
+    pytest.param(lambda c: c.chats.retrieve("."), "chat_id", id="dot-chat-id"),
+    pytest.param(lambda c: c.chats.retrieve("c", account_id=""), "account_id", id="empty-acc"),
+]
+
+
+async def invoke(call: object, client: AsyncPostpress) -> None:
+    result = call(client)  # type: ignore[operator]  # list(...) raises right here
+    if inspect.isawaitable(result):  # retrieve(...) raises when awaited
+        await result
+
+
+@pytest.mark.parametrize(("call", "param"), BAD_CALLS)
+async def test_bad_parameters_are_refused_before_any_request(call: object, param: str) -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await invoke(call, client)
+    assert info.value.param == param
+    assert transport.requests == []
+
+
+# -- errors ----------------------------------------------------------------------
+
+DOCUMENTED_ERRORS = [
+    pytest.param(400, "errors/invalid_parameters", BadRequestError, id="400-invalid_parameters"),
+    pytest.param(400, "errors/limit_too_high", BadRequestError, id="400-limit_too_high"),
+    pytest.param(401, "errors/missing_credentials", AuthenticationError, id="401-missing"),
+    pytest.param(401, "errors/invalid_credentials", AuthenticationError, id="401-invalid"),
+    pytest.param(401, "errors/expired_credentials", AuthenticationError, id="401-expired"),
+    pytest.param(403, "errors/account_restricted", PermissionDeniedError, id="403-restricted"),
+    pytest.param(403, "errors/insufficient_permissions", PermissionDeniedError, id="403-perms"),
+    pytest.param(404, "errors/resource_not_found", NotFoundError, id="404-not_found"),
+    pytest.param(404, "errors/invalid_resource_identifier", NotFoundError, id="404-bad-id"),
+    pytest.param(429, "errors/too_many_requests", RateLimitError, id="429"),
+    pytest.param(500, "errors/unexpected_error", InternalServerError, id="500-unexpected"),
+    pytest.param(500, "errors/provider_error", InternalServerError, id="500-provider"),
+    pytest.param(
+        500, "errors/authentication_intent_error", InternalServerError, id="500-auth-intent"
+    ),
+    pytest.param(503, "errors/no_client_session", ServiceUnavailableError, id="503-no_session"),
+    pytest.param(503, "errors/no_channel", ServiceUnavailableError, id="503-no_channel"),
+    pytest.param(503, "errors/no_handler", ServiceUnavailableError, id="503-no_handler"),
+    pytest.param(503, "errors/network_down", ServiceUnavailableError, id="503-network_down"),
+    pytest.param(503, "errors/service_unavailable", ServiceUnavailableError, id="503-unavail"),
+    pytest.param(504, "errors/request_timeout", GatewayTimeoutError, id="504-request_timeout"),
+    pytest.param(418, "errors/teapot", APIStatusError, id="418-generic"),
+]
+
+
+@pytest.mark.parametrize(("status", "type_", "cls"), DOCUMENTED_ERRORS)
+async def test_each_error_status_and_type_maps_to_its_class(
+    status: int, type_: str, cls: type[APIStatusError]
+) -> None:
+    envelope = {
+        "title": "Something",
+        "detail": "A detail",
+        "instance": "req_123",
+        "type": type_,
+        "status": status,
+    }
+    transport = RecordingTransport(lambda r: json_response(status, envelope))
+    async with client_with(transport) as client:
+        with pytest.raises(APIStatusError) as info:
+            await client.messages.retrieve("msg_1")
+    error = info.value
+    assert type(error) is cls
+    assert (error.status, error.type, error.title, error.detail, error.instance) == (
+        status,
+        type_,
+        "Something",
+        "A detail",
+        "req_123",
+    )
+    assert error.method == "GET"
+    assert error.url == "https://api.postpress.ai/api/v1/messages/msg_1"
+    assert KEY not in str(error)
+    assert KEY not in repr(error)
+    assert type_ in str(error)
+    assert "req_123" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        pytest.param(502, BadGatewayError, id="502"),
+        pytest.param(503, ServiceUnavailableError, id="503"),
+        pytest.param(504, GatewayTimeoutError, id="504"),
+        pytest.param(401, AuthenticationError, id="401"),
+    ],
+)
+async def test_a_non_json_error_body_still_gets_the_class_of_its_status(
+    status: int, cls: type[APIStatusError]
+) -> None:
+    html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    transport = RecordingTransport(
+        lambda r: Response(status=status, headers={"content-type": "text/html"}, content=html)
+    )
+    async with client_with(transport) as client:
+        with pytest.raises(cls) as info:
+            await client.chats.list()
+    assert info.value.type is None
+    assert info.value.body == html
+    assert "non-JSON" in str(info.value)
+
+
+async def test_rate_limit_errors_expose_retry_after() -> None:
+    transport = RecordingTransport(
+        lambda r: json_response(
+            429,
+            {"title": "Slow down", "type": "errors/rate_limited", "status": 429},
+            {"retry-after": "7"},
+        )
+    )
+    async with client_with(transport) as client:
+        with pytest.raises(RateLimitError) as info:
+            await client.accounts.list()
+    assert info.value.retry_after == "7"
+
+
+async def test_a_page_that_does_not_fit_its_model_is_a_typed_error_naming_endpoint_and_path() -> (
+    None
+):
+    from postpress_async import ResponseDecodeError
+
+    body = b'{"object":"MessageList","items":[{"id":"m1"},{"id":42}],"cursor":null}'
+    transport = RecordingTransport(lambda r: Response(status=200, headers={}, content=body))
+    async with client_with(transport) as client:
+        with pytest.raises(ResponseDecodeError) as info:
+            await client.messages.list()
+    assert info.value.endpoint == "GET /messages"
+    assert info.value.path == "$.items[1].id"
+
+
+async def test_the_accounts_example_decodes_through_the_client() -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("account_list.json"))
+    )
+    async with client_with(transport) as client:
+        page = await client.accounts.list()
+    assert isinstance(page, AccountList)
+    assert [account.type for account in page.items] == ["LINKEDIN", "GOOGLE_OAUTH"]

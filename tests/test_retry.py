@@ -1,0 +1,173 @@
+"""Retry decisions, delays and the budget: pure, no event loop, no clock."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from postpress_async import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidParameterError,
+    ResponseDecodeError,
+    RetryPolicy,
+)
+from postpress_async._exceptions import error_class_for
+from postpress_async._retry import (
+    RetryBudget,
+    backoff_ceiling,
+    error_label,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+)
+
+
+def status_error(status: int, type_: str | None) -> APIStatusError:
+    return error_class_for(status)(
+        status=status, type=type_, title="t", method="GET", url="https://x/v1/messages"
+    )
+
+
+RETRYABLE = [
+    pytest.param(503, "errors/no_client_session", id="503-no_client_session"),
+    pytest.param(503, "errors/no_channel", id="503-no_channel"),
+    pytest.param(503, "errors/no_handler", id="503-no_handler"),
+    pytest.param(503, "errors/network_down", id="503-network_down"),
+    pytest.param(503, "errors/service_unavailable", id="503-service_unavailable"),
+    pytest.param(504, "errors/request_timeout", id="504-request_timeout"),
+    pytest.param(500, "errors/provider_error", id="500-provider_error"),
+    pytest.param(429, None, id="429"),
+    pytest.param(502, None, id="502-html"),
+    pytest.param(503, None, id="503-html"),
+    pytest.param(504, None, id="504-html"),
+]
+
+NOT_RETRYABLE = [
+    pytest.param(400, "errors/invalid_parameters", id="400"),
+    pytest.param(401, "errors/invalid_credentials", id="401"),
+    pytest.param(403, "errors/account_restricted", id="403"),
+    pytest.param(404, "errors/resource_not_found", id="404"),
+    pytest.param(500, "errors/unexpected_error", id="500-unexpected_error"),
+    pytest.param(500, "errors/authentication_intent_error", id="500-authentication_intent"),
+    pytest.param(500, None, id="500-html"),
+    pytest.param(418, None, id="418"),
+]
+
+
+@pytest.mark.parametrize(("status", "type_"), RETRYABLE)
+def test_documented_transient_errors_are_retried(status: int, type_: str | None) -> None:
+    assert should_retry(RetryPolicy(), "GET", status_error(status, type_))
+
+
+@pytest.mark.parametrize(("status", "type_"), NOT_RETRYABLE)
+def test_client_errors_and_final_server_errors_are_not_retried(
+    status: int, type_: str | None
+) -> None:
+    assert not should_retry(RetryPolicy(), "GET", status_error(status, type_))
+
+
+def test_connection_errors_and_timeouts_are_retried_unless_turned_off() -> None:
+    conn = APIConnectionError("reset", method="GET", url="u")
+    timeout = APITimeoutError("slow", method="GET", url="u")
+    assert should_retry(RetryPolicy(), "GET", conn)
+    assert should_retry(RetryPolicy(), "GET", timeout)
+    off = RetryPolicy(retry_connection_errors=False)
+    assert not should_retry(off, "GET", conn)
+
+
+def test_decode_errors_are_never_retried() -> None:
+    assert not should_retry(RetryPolicy(), "GET", ResponseDecodeError("x", endpoint="GET /x"))
+
+
+def test_non_idempotent_methods_are_not_retried_by_default() -> None:
+    error = status_error(503, "errors/service_unavailable")
+    assert not should_retry(RetryPolicy(), "POST", error)
+    assert should_retry(RetryPolicy(retry_non_idempotent=True), "POST", error)
+
+
+def test_the_table_is_the_users_to_override() -> None:
+    policy = RetryPolicy(retry_on={500: frozenset({"errors/unexpected_error"})})
+    assert should_retry(policy, "GET", status_error(500, "errors/unexpected_error"))
+    assert not should_retry(policy, "GET", status_error(503, "errors/service_unavailable"))
+
+
+def test_backoff_doubles_up_to_the_maximum() -> None:
+    policy = RetryPolicy(wait_initial=0.5, wait_max=3.0)
+    assert [backoff_ceiling(policy, n) for n in (1, 2, 3, 4, 100)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_delay_is_full_jitter_below_the_ceiling() -> None:
+    policy = RetryPolicy(wait_initial=1.0, wait_max=8.0)
+    assert retry_delay(policy, 3, retry_after=None, random=lambda: 0.0) == 0.0
+    assert retry_delay(policy, 3, retry_after=None, random=lambda: 0.5) == 2.0
+    assert retry_delay(policy, 3, retry_after=None, random=lambda: 0.999) < 4.0
+
+
+def test_retry_after_wins_over_backoff_and_is_capped() -> None:
+    policy = RetryPolicy(wait_initial=1.0, retry_after_max=30.0)
+    assert retry_delay(policy, 1, retry_after=7.0, random=lambda: 0.5) == 7.0
+    assert retry_delay(policy, 1, retry_after=3600.0, random=lambda: 0.5) == 30.0
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = 1_800_000_000.0
+    date = email.utils.formatdate(now + 42, usegmt=True)
+    assert parse_retry_after("5", now=now) == 5.0
+    assert parse_retry_after(date, now=now) == pytest.approx(42.0)
+    assert parse_retry_after(email.utils.formatdate(now - 10, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon", now=now) is None
+    assert parse_retry_after(None, now=now) is None
+
+
+def test_budget_allows_a_floor_then_a_fraction_of_requests() -> None:
+    budget = RetryBudget(ratio=0.5, floor=2.0)
+    assert budget.try_withdraw()
+    assert budget.try_withdraw()
+    assert not budget.try_withdraw()
+    for _ in range(4):
+        budget.deposit()
+    assert budget.tokens == 2.0
+    assert budget.try_withdraw()
+    assert budget.try_withdraw()
+    assert not budget.try_withdraw()
+
+
+def test_budget_never_holds_more_than_its_floor() -> None:
+    budget = RetryBudget(ratio=1.0, floor=3.0)
+    for _ in range(100):
+        budget.deposit()
+    assert budget.tokens == 3.0
+
+
+def test_error_labels_name_status_and_type() -> None:
+    assert error_label(status_error(503, "errors/network_down")) == "503 errors/network_down"
+    assert error_label(status_error(502, None)) == "502"
+    assert error_label(APITimeoutError("t", method="GET", url="u")) == "timeout"
+    assert error_label(APIConnectionError("c", method="GET", url="u")) == "connection"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"attempts": 0}, id="attempts-0"),
+        pytest.param({"wait_initial": -1}, id="negative-wait"),
+        pytest.param({"deadline": -5}, id="negative-deadline"),
+        pytest.param({"budget_ratio": "x"}, id="ratio-str"),
+    ],
+)
+def test_bad_policies_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidParameterError, match="retry"):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_policies_are_frozen_values_with_replace() -> None:
+    policy = RetryPolicy()
+    other = policy.replace(attempts=2)
+    assert (policy.attempts, other.attempts) == (5, 2)
+    assert policy == RetryPolicy()
+    assert hash(policy) == hash(RetryPolicy())
+    with pytest.raises(AttributeError):
+        policy.attempts = 3  # type: ignore[misc]
