@@ -1,0 +1,176 @@
+"""Fan-out: several list streams at once, merged into one.
+
+:func:`merge` runs streams concurrently (each with its own prefetch) and hands out
+their items as pages arrive. Order: the items of one stream keep their order; the
+streams are interleaved page by page in arrival order. Every item is handed out
+exactly once. All requests share the client's in-flight limit, so fan-out never
+exceeds what a single client may have in flight; ``concurrency`` additionally caps
+how many streams run at once.
+
+:func:`split_window` cuts ``(after, before)`` into windows for
+``messages.list_windows``: each window is a strict-bounds query that together
+cover the range exactly once (the API's timestamps have millisecond precision).
+
+The sources run in an anyio task group inside one supervisor task, which the merged
+stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._exceptions import InvalidParameterError
+from ._pagination import ListStream
+
+__all__ = ["MergedStream", "merge", "split_window"]
+
+T = TypeVar("T")
+
+_MS = timedelta(milliseconds=1)
+
+
+class _SourceFailed:
+    __slots__ = ("error", "index")
+
+    def __init__(self, index: int, error: Exception) -> None:
+        self.index = index
+        self.error = error
+
+
+def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStream[T]:
+    """Merge list streams into one, running up to ``concurrency`` of them at once."""
+    return MergedStream(streams, concurrency=concurrency)
+
+
+class MergedStream(Generic[T]):
+    """Items of several list streams, fetched concurrently; see the module docstring."""
+
+    def __init__(self, streams: Sequence[ListStream[T]], *, concurrency: int | None = None) -> None:
+        if not streams:
+            raise InvalidParameterError("streams", "merge needs at least one stream")
+        for stream in streams:
+            if not isinstance(stream, ListStream):
+                raise InvalidParameterError(
+                    "streams", f"expected ListStream objects, got {type(stream).__name__}"
+                )
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise InvalidParameterError("concurrency", f"must be an int >= 1, got {concurrency!r}")
+        self.streams = tuple(streams)
+        self._concurrency = concurrency or len(self.streams)
+        self._iterator: AsyncGenerator[T, None] | None = None
+        self._handed_out = 0
+
+    @property
+    def items_handed_out(self) -> int:
+        """How many items have been handed out so far."""
+        return self._handed_out
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        if self._iterator is not None:
+            raise RuntimeError("a MergedStream can be iterated only once")
+        self._iterator = self._items()
+        return self._iterator
+
+    async def __aenter__(self) -> MergedStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End the iteration and every source now."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+    async def _items(self) -> AsyncGenerator[T, None]:
+        send, receive = anyio.create_memory_object_stream[list[T] | _SourceFailed](
+            max_buffer_size=len(self.streams)
+        )
+        supervisor = asyncio.get_running_loop().create_task(self._supervise(send))
+        try:
+            async with receive:
+                async for batch in receive:
+                    if isinstance(batch, _SourceFailed):
+                        raise batch.error
+                    for item in batch:
+                        self._handed_out += 1
+                        yield item
+        finally:
+            supervisor.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([supervisor])
+            if not supervisor.cancelled():
+                supervisor.exception()
+
+    async def _supervise(self, send: MemoryObjectSendStream[list[T] | _SourceFailed]) -> None:
+        limiter = anyio.CapacityLimiter(self._concurrency)
+        async with send, anyio.create_task_group() as group:
+            for index, stream in enumerate(self.streams):
+                group.start_soon(self._pump, index, stream, send.clone(), limiter)
+
+    @staticmethod
+    async def _pump(
+        index: int,
+        stream: ListStream[T],
+        send: MemoryObjectSendStream[list[T] | _SourceFailed],
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        async with send, limiter:
+            try:
+                async with stream:
+                    async for page in stream.pages():
+                        await send.send(page.items)
+            except Exception as exc:  # handed to the consumer, never swallowed
+                await send.send(_SourceFailed(index, exc))
+
+
+def _as_utc(name: str, value: datetime | str) -> datetime:
+    from ._params import encode_datetime
+
+    text = encode_datetime(name, value)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def split_window(
+    after: datetime | str, before: datetime | str, windows: int
+) -> list[tuple[str, str]]:
+    """Split the strict range ``(after, before)`` into ``windows`` strict-bounds queries.
+
+    Returns ``(after, before)`` pairs as API strings. Window boundaries ``b`` are whole
+    milliseconds; a window from ``b`` asks ``after = b - 1 ms`` so that an item stamped
+    exactly ``b`` falls in exactly one window.
+    """
+    if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
+        raise InvalidParameterError("windows", f"must be an int >= 1, got {windows!r}")
+    start = _as_utc("after", after)
+    end = _as_utc("before", before)
+    if end <= start:
+        raise InvalidParameterError("before", "must be later than after")
+    span_ms = (end - start) // _MS
+    windows = max(1, min(windows, span_ms))
+    bounds = [start + _MS * (span_ms * k // windows) for k in range(windows + 1)]
+    bounds[-1] = end
+    fmt = _format
+    out: list[tuple[str, str]] = []
+    for k in range(windows):
+        low = fmt(bounds[k]) if k == 0 else fmt(bounds[k] - _MS)
+        out.append((low, fmt(bounds[k + 1])))
+    return out
+
+
+def _format(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

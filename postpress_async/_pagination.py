@@ -1,0 +1,329 @@
+"""Cursor streams over list endpoints, with the next page prefetched.
+
+A :class:`ListStream` is what every ``list(...)`` returns:
+
+* ``await stream`` gives the first :class:`Page`;
+* ``async for item in stream`` gives every item of every page;
+* ``async for page in stream.pages()`` gives the pages;
+* ``async with stream:`` ends any prefetch deterministically at exit;
+* ``stream.checkpoint`` tells where to resume exactly after the last item handed out.
+
+How prefetch is owned. With ``prefetch=N`` a producer task fetches pages ahead of
+the caller and hands them over through an anyio memory stream with room for ``N - 1``
+pages, so at most ``N`` pages are fetched, or in flight, beyond the one the caller
+holds. The producer cannot live in an anyio task group: the items are handed out
+from an async generator, and a task group must never span a ``yield`` there (anyio's
+docs say why: the scope may be exited from another task). So the stream owns the
+task itself and guarantees its end: the generator's ``finally`` cancels and awaits
+it on exhaustion, error, cancellation, ``break`` (asyncio finalises an abandoned
+async generator right away) and ``async with`` exit. No task outlives its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._exceptions import InvalidParameterError, PostpressError
+from .models import Page
+
+__all__ = ["Checkpoint", "FetchPage", "ListStream", "PageFetcher"]
+
+T = TypeVar("T")
+FetchPage = Callable[[str | None], Awaitable[Page[T]]]
+
+
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a stream stands: resume with ``list(..., resume=checkpoint)``.
+
+    ``cursor`` is the page the next item comes from (``None``: the first page),
+    ``offset`` how many of that page's items were already handed out, ``done`` whether
+    the stream has ended. Encode it with ``msgspec.json.encode`` to store it.
+    """
+
+    cursor: str | None = None
+    offset: int = 0
+    done: bool = False
+
+
+class _Failure:
+    """A page request that failed: raised when the caller reaches that page."""
+
+    __slots__ = ("cursor", "error")
+
+    def __init__(self, error: BaseException, cursor: str | None) -> None:
+        self.error = error
+        self.cursor = cursor
+
+
+class PageFetcher(Generic[T]):
+    """Yields pages in order from ``start``, keeping up to ``prefetch`` pages ahead.
+
+    ``limit_items`` stops fetching once that many items were fetched, so no request
+    is made for pages the caller will not read. Call :meth:`aclose` when done.
+    """
+
+    def __init__(
+        self,
+        fetch: FetchPage[T],
+        start: str | None,
+        *,
+        prefetch: int,
+        limit_items: int | None,
+    ) -> None:
+        self._fetch = fetch
+        self._next_cursor: str | None = start
+        self._prefetch = prefetch
+        self._limit_items = limit_items
+        self._fetched_items = 0
+        self._finished = False
+        self._task: asyncio.Task[None] | None = None
+        self._receive: MemoryObjectReceiveStream[Page[T] | _Failure] | None = None
+
+    def _more_wanted(self, page: Page[T]) -> bool:
+        self._fetched_items += len(page.items)
+        if page.cursor is None:
+            return False
+        return self._limit_items is None or self._fetched_items < self._limit_items
+
+    async def next(self) -> tuple[str | None, Page[T]] | None:
+        """The next ``(cursor it was fetched with, page)``, or None after the last page."""
+        if self._prefetch == 0:
+            return await self._next_inline()
+        if self._receive is None:
+            send, self._receive = anyio.create_memory_object_stream[Page[T] | _Failure](
+                max_buffer_size=self._prefetch - 1
+            )
+            self._task = asyncio.get_running_loop().create_task(
+                self._produce(send, self._next_cursor)
+            )
+        try:
+            outcome = await self._receive.receive()
+        except anyio.EndOfStream:
+            return None
+        if isinstance(outcome, _Failure):
+            raise _with_cursor(outcome.error, outcome.cursor)
+        cursor, self._next_cursor = self._next_cursor, outcome.cursor
+        return cursor, outcome
+
+    async def _next_inline(self) -> tuple[str | None, Page[T]] | None:
+        if self._finished:
+            return None
+        cursor = self._next_cursor
+        try:
+            page = await self._fetch(cursor)
+        except PostpressError as exc:
+            raise _with_cursor(exc, cursor) from None
+        self._finished = not self._more_wanted(page)
+        self._next_cursor = page.cursor
+        return cursor, page
+
+    async def _produce(
+        self, send: MemoryObjectSendStream[Page[T] | _Failure], cursor: str | None
+    ) -> None:
+        async with send:
+            while True:
+                try:
+                    page = await self._fetch(cursor)
+                except Exception as exc:  # handed to the caller in order, never swallowed
+                    await send.send(_Failure(exc, cursor))
+                    return
+                await send.send(page)
+                if not self._more_wanted(page):
+                    return
+                cursor = page.cursor
+
+    async def aclose(self) -> None:
+        """Cancel any prefetch and wait until it has ended."""
+        self._finished = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # Shielded: a stream closed by a cancelled caller must still reap its producer.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # the producer hands errors over; mark any stray one seen
+        if self._receive is not None:
+            self._receive.close()
+
+
+def _with_cursor(error: BaseException, cursor: str | None) -> BaseException:
+    if isinstance(error, PostpressError):
+        error.resume_cursor = cursor
+    return error
+
+
+class ListStream(Generic[T]):
+    """An async stream over every item of a list endpoint; see the module docstring."""
+
+    def __init__(
+        self,
+        fetch: FetchPage[T],
+        *,
+        cursor: str | None = None,
+        resume: Checkpoint | None = None,
+        prefetch: int = 1,
+        max_items: int | None = None,
+    ) -> None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise InvalidParameterError("prefetch", f"must be an int >= 0, got {prefetch!r}")
+        if max_items is not None and (
+            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
+        ):
+            raise InvalidParameterError("max_items", f"must be an int >= 0, got {max_items!r}")
+        if resume is not None:
+            if cursor is not None:
+                raise InvalidParameterError("resume", "give either cursor= or resume=, not both")
+            if not isinstance(resume, Checkpoint):
+                raise InvalidParameterError(
+                    "resume", f"must be a Checkpoint, got {type(resume).__name__}"
+                )
+        self._fetch = fetch
+        self._prefetch = prefetch
+        self._max_items = max_items
+        start = resume or Checkpoint(cursor=cursor)
+        self._checkpoint = start
+        self._started = False
+        self._handed_out = 0
+        self._iterator: AsyncGenerator[object, None] | None = None
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Resumes exactly after the last item (or page) handed out."""
+        return self._checkpoint
+
+    @property
+    def resume_cursor(self) -> str | None:
+        """The cursor of the page the next item comes from (page-granular resume)."""
+        return self._checkpoint.cursor
+
+    @property
+    def items_handed_out(self) -> int:
+        """How many items this stream has handed out so far."""
+        return self._handed_out
+
+    def __await__(self) -> Generator[object, None, Page[T]]:
+        """``await stream``: fetch and return the first page only (no prefetch)."""
+        return self._fetch(self._checkpoint.cursor).__await__()
+
+    def _claim(self) -> None:
+        if self._started:
+            raise RuntimeError("a ListStream can be iterated only once; call list(...) again")
+        self._started = True
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        self._claim()
+        iterator = self._items()
+        self._iterator = iterator
+        return iterator
+
+    def pages(self) -> AsyncIterator[Page[T]]:
+        """Iterate pages instead of items (a resumed first page starts at its offset)."""
+        self._claim()
+        iterator = self._pages()
+        self._iterator = iterator
+        return iterator
+
+    async def __aenter__(self) -> ListStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End the iteration and any prefetch now."""
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            await iterator.aclose()
+
+    def _fetcher(self) -> PageFetcher[T] | None:
+        start = self._checkpoint
+        if start.done or self._max_items == 0:
+            self._checkpoint = Checkpoint(cursor=start.cursor, offset=start.offset, done=True)
+            return None
+        limit = None if self._max_items is None else self._max_items + start.offset
+        return PageFetcher(self._fetch, start.cursor, prefetch=self._prefetch, limit_items=limit)
+
+    async def _items(self) -> AsyncGenerator[T, None]:
+        fetcher = self._fetcher()
+        if fetcher is None:
+            return
+        offset = self._checkpoint.offset
+        remaining = self._max_items
+        try:
+            while True:
+                got = await fetcher.next()
+                if got is None:
+                    self._checkpoint = Checkpoint(cursor=None, done=True)
+                    return
+                cursor, page = got
+                items = page.items
+                count = len(items)
+                for index in range(offset, count):
+                    if remaining is not None:
+                        if remaining == 0:
+                            return
+                        remaining -= 1
+                    if index + 1 == count:
+                        self._checkpoint = _after_page(page)
+                    else:
+                        self._checkpoint = Checkpoint(cursor=cursor, offset=index + 1)
+                    self._handed_out += 1
+                    yield items[index]
+                offset = 0
+                self._checkpoint = _after_page(page)
+                if self._checkpoint.done or remaining == 0:
+                    return
+        finally:
+            await fetcher.aclose()
+
+    async def _pages(self) -> AsyncGenerator[Page[T], None]:
+        fetcher = self._fetcher()
+        if fetcher is None:
+            return
+        offset = self._checkpoint.offset
+        remaining = self._max_items
+        try:
+            while True:
+                got = await fetcher.next()
+                if got is None:
+                    self._checkpoint = Checkpoint(cursor=None, done=True)
+                    return
+                _cursor, page = got
+                items = page.items[offset:] if offset else page.items
+                cut = remaining is not None and len(items) > remaining
+                if cut:
+                    assert remaining is not None
+                    items = items[:remaining]
+                    self._checkpoint = Checkpoint(cursor=_cursor, offset=offset + remaining)
+                else:
+                    self._checkpoint = _after_page(page)
+                if items is not page.items:
+                    page = msgspec.structs.replace(page, items=items)
+                if remaining is not None:
+                    remaining -= len(items)
+                offset = 0
+                self._handed_out += len(items)
+                yield page
+                if self._checkpoint.done or remaining == 0:
+                    return
+        finally:
+            await fetcher.aclose()
+
+
+def _after_page(page: Page[Any]) -> Checkpoint:
+    if page.cursor is None:
+        return Checkpoint(cursor=None, done=True)
+    return Checkpoint(cursor=page.cursor)
