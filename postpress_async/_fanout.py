@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import InvalidParameterError
 from ._pagination import ListStream
@@ -42,6 +42,9 @@ class _SourceFailed:
     def __init__(self, index: int, error: Exception) -> None:
         self.index = index
         self.error = error
+
+
+_Batch = list[T] | _SourceFailed
 
 
 def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStream[T]:
@@ -66,8 +69,12 @@ class MergedStream(Generic[T]):
             raise InvalidParameterError("concurrency", f"must be an int >= 1, got {concurrency!r}")
         self.streams = tuple(streams)
         self._concurrency = concurrency or len(self.streams)
-        self._iterator: AsyncGenerator[T, None] | None = None
+        self._started = False
         self._handed_out = 0
+        self._supervisor: asyncio.Task[None] | None = None
+        self._ends: (
+            tuple[MemoryObjectSendStream[_Batch[T]], MemoryObjectReceiveStream[_Batch[T]]] | None
+        ) = None
 
     @property
     def items_handed_out(self) -> int:
@@ -75,10 +82,10 @@ class MergedStream(Generic[T]):
         return self._handed_out
 
     def __aiter__(self) -> AsyncIterator[T]:
-        if self._iterator is not None:
+        if self._started:
             raise RuntimeError("a MergedStream can be iterated only once")
-        self._iterator = self._items()
-        return self._iterator
+        self._started = True
+        return self._items()
 
     async def __aenter__(self) -> MergedStream[T]:
         return self
@@ -92,44 +99,47 @@ class MergedStream(Generic[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the iteration and every source now."""
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        """End every source now; the stream hands out nothing more."""
+        task, self._supervisor = self._supervisor, None
+        if task is not None:
+            task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # sources hand their errors over; mark any stray one seen
+        if self._ends is not None:
+            for end in self._ends:
+                end.close()
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        send, receive = anyio.create_memory_object_stream[list[T] | _SourceFailed](
+        send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
             max_buffer_size=len(self.streams)
         )
-        supervisor = asyncio.get_running_loop().create_task(self._supervise(send))
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(send))
         try:
-            async with receive:
-                async for batch in receive:
-                    if isinstance(batch, _SourceFailed):
-                        raise batch.error
-                    for item in batch:
-                        self._handed_out += 1
-                        yield item
+            async for batch in receive:
+                if isinstance(batch, _SourceFailed):
+                    raise batch.error
+                for item in batch:
+                    self._handed_out += 1
+                    yield item
         finally:
-            supervisor.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait([supervisor])
-            if not supervisor.cancelled():
-                supervisor.exception()
+            await self.aclose()
 
-    async def _supervise(self, send: MemoryObjectSendStream[list[T] | _SourceFailed]) -> None:
+    async def _supervise(self, send: MemoryObjectSendStream[_Batch[T]]) -> None:
         limiter = anyio.CapacityLimiter(self._concurrency)
         async with send, anyio.create_task_group() as group:
             for index, stream in enumerate(self.streams):
-                group.start_soon(self._pump, index, stream, send.clone(), limiter)
+                group.start_soon(self._pump, index, stream, send, limiter)
 
     @staticmethod
     async def _pump(
         index: int,
         stream: ListStream[T],
-        send: MemoryObjectSendStream[list[T] | _SourceFailed],
+        shared: MemoryObjectSendStream[_Batch[T]],
         limiter: anyio.CapacityLimiter,
     ) -> None:
-        async with send, limiter:
+        async with shared.clone() as send, limiter:
             try:
                 async with stream:
                     async for page in stream.pages():

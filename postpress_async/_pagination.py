@@ -84,6 +84,7 @@ class PageFetcher(Generic[T]):
         self._fetched_items = 0
         self._finished = False
         self._task: asyncio.Task[None] | None = None
+        self._send: MemoryObjectSendStream[Page[T] | _Failure] | None = None
         self._receive: MemoryObjectReceiveStream[Page[T] | _Failure] | None = None
 
     def _more_wanted(self, page: Page[T]) -> bool:
@@ -94,32 +95,33 @@ class PageFetcher(Generic[T]):
 
     async def next(self) -> tuple[str | None, Page[T]] | None:
         """The next ``(cursor it was fetched with, page)``, or None after the last page."""
+        if self._finished:
+            return None
         if self._prefetch == 0:
             return await self._next_inline()
         if self._receive is None:
-            send, self._receive = anyio.create_memory_object_stream[Page[T] | _Failure](
+            self._send, self._receive = anyio.create_memory_object_stream[Page[T] | _Failure](
                 max_buffer_size=self._prefetch - 1
             )
             self._task = asyncio.get_running_loop().create_task(
-                self._produce(send, self._next_cursor)
+                self._produce(self._send, self._next_cursor)
             )
         try:
             outcome = await self._receive.receive()
-        except anyio.EndOfStream:
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
             return None
         if isinstance(outcome, _Failure):
             raise _with_cursor(outcome.error, outcome.cursor)
         cursor, self._next_cursor = self._next_cursor, outcome.cursor
         return cursor, outcome
 
-    async def _next_inline(self) -> tuple[str | None, Page[T]] | None:
-        if self._finished:
-            return None
+    async def _next_inline(self) -> tuple[str | None, Page[T]]:
         cursor = self._next_cursor
         try:
             page = await self._fetch(cursor)
         except PostpressError as exc:
-            raise _with_cursor(exc, cursor) from None
+            _with_cursor(exc, cursor)
+            raise
         self._finished = not self._more_wanted(page)
         self._next_cursor = page.cursor
         return cursor, page
@@ -150,8 +152,9 @@ class PageFetcher(Generic[T]):
                 await asyncio.wait([task])
             if not task.cancelled():
                 task.exception()  # the producer hands errors over; mark any stray one seen
-        if self._receive is not None:
-            self._receive.close()
+        for end in (self._send, self._receive):
+            if end is not None:
+                end.close()
 
 
 def _with_cursor(error: BaseException, cursor: str | None) -> BaseException:
@@ -192,7 +195,10 @@ class ListStream(Generic[T]):
         self._checkpoint = start
         self._started = False
         self._handed_out = 0
-        self._iterator: AsyncGenerator[object, None] | None = None
+        # The fetcher, not the generator, is kept: a generator that refers back to its
+        # stream would form a cycle, and an abandoned one could then wait for the
+        # garbage collector instead of being finalised at once.
+        self._fetcher: PageFetcher[T] | None = None
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -220,16 +226,12 @@ class ListStream(Generic[T]):
 
     def __aiter__(self) -> AsyncIterator[T]:
         self._claim()
-        iterator = self._items()
-        self._iterator = iterator
-        return iterator
+        return self._items()
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate pages instead of items (a resumed first page starts at its offset)."""
         self._claim()
-        iterator = self._pages()
-        self._iterator = iterator
-        return iterator
+        return self._pages()
 
     async def __aenter__(self) -> ListStream[T]:
         return self
@@ -243,21 +245,23 @@ class ListStream(Generic[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the iteration and any prefetch now."""
-        iterator, self._iterator = self._iterator, None
-        if iterator is not None:
-            await iterator.aclose()
+        """End any prefetch now; the stream hands out nothing more."""
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
 
-    def _fetcher(self) -> PageFetcher[T] | None:
+    def _open_fetcher(self) -> PageFetcher[T] | None:
         start = self._checkpoint
         if start.done or self._max_items == 0:
             self._checkpoint = Checkpoint(cursor=start.cursor, offset=start.offset, done=True)
             return None
         limit = None if self._max_items is None else self._max_items + start.offset
-        return PageFetcher(self._fetch, start.cursor, prefetch=self._prefetch, limit_items=limit)
+        self._fetcher = PageFetcher(
+            self._fetch, start.cursor, prefetch=self._prefetch, limit_items=limit
+        )
+        return self._fetcher
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        fetcher = self._fetcher()
+        fetcher = self._open_fetcher()
         if fetcher is None:
             return
         offset = self._checkpoint.offset
@@ -290,7 +294,7 @@ class ListStream(Generic[T]):
             await fetcher.aclose()
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
-        fetcher = self._fetcher()
+        fetcher = self._open_fetcher()
         if fetcher is None:
             return
         offset = self._checkpoint.offset

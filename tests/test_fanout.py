@@ -1,0 +1,111 @@
+"""Fan-out: merged streams and time windows deliver every item exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from test_pagination import Pages, other_tasks, settle, unavailable
+
+from postpress_async import InvalidParameterError, ListStream, MergedStream, merge
+from postpress_async._fanout import split_window
+
+
+class Offset(Pages):
+    """Pages of ints ``base..base+n-1``."""
+
+    def __init__(self, base: int, n: int, size: int) -> None:
+        super().__init__(n, size)
+        self.items = list(range(base, base + n))
+
+
+async def test_merge_delivers_every_item_once_keeping_each_sources_order() -> None:
+    sources = [Offset(1000 * k, n=37, size=5) for k in range(6)]
+    got = [item async for item in merge(*(ListStream(s.fetch) for s in sources))]
+    assert sorted(got) == sorted(i for s in sources for i in s.items)
+    for source in sources:
+        mine = [i for i in got if i in set(source.items)]
+        assert mine == source.items
+
+
+async def test_merge_runs_sources_concurrently_up_to_the_given_concurrency() -> None:
+    sources = [Offset(1000 * k, n=10, size=5) for k in range(4)]
+    for source in sources:
+        source.gates[None] = asyncio.Event()
+    stream = merge(*(ListStream(s.fetch, prefetch=0) for s in sources), concurrency=2)
+    async with stream:
+        consumer = asyncio.create_task(anext(aiter(stream)))
+        await settle()
+        assert sum(s.in_flight for s in sources) == 2
+        for source in sources:
+            source.gates[None].set()
+        await consumer
+    assert other_tasks() == set()
+
+
+async def test_an_error_in_one_source_surfaces_and_stops_the_others() -> None:
+    good = Offset(0, n=100, size=5)
+    bad = Offset(1000, n=100, size=5)
+    bad.fail_at["p1"] = unavailable()
+    with pytest.raises(type(unavailable())):
+        async for _ in merge(ListStream(good.fetch), ListStream(bad.fetch)):
+            await asyncio.sleep(0)
+    await settle()
+    assert good.in_flight == 0
+    assert other_tasks() == set()
+
+
+async def test_breaking_out_of_a_merge_leaves_no_task_behind() -> None:
+    sources = [Offset(1000 * k, n=100, size=5) for k in range(3)]
+    async for item in merge(*(ListStream(s.fetch) for s in sources)):
+        if item is not None:
+            break
+    await settle()
+    assert sum(s.in_flight for s in sources) == 0
+    assert other_tasks() == set()
+
+
+def test_merge_needs_list_streams() -> None:
+    with pytest.raises(InvalidParameterError, match="streams"):
+        MergedStream([])
+    with pytest.raises(InvalidParameterError, match="concurrency"):
+        merge(ListStream(Pages(1, 1).fetch), concurrency=0)
+
+
+def parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("windows", [1, 2, 7, 8, 13])
+def test_windows_cover_the_range_exactly_once(windows: int) -> None:
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    before = after + timedelta(seconds=10)
+    ranges = [(parse(a), parse(b)) for a, b in split_window(after, before, windows)]
+    assert len(ranges) == windows
+    # Every millisecond stamp strictly inside (after, before) is in exactly one window,
+    # each window's bounds being strict as the API's are.
+    step = timedelta(milliseconds=1)
+    stamps = [after + step * k for k in range(10_001)]
+    for stamp in stamps:
+        hits = sum(1 for low, high in ranges if low < stamp < high)
+        assert hits == (1 if after < stamp < before else 0), stamp
+
+
+def test_more_windows_than_milliseconds_collapse() -> None:
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert len(split_window(after, after + timedelta(milliseconds=3), 10)) == 3
+
+
+@pytest.mark.parametrize(
+    ("after", "before", "windows", "param"),
+    [
+        pytest.param("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", 4, "before", id="reversed"),
+        pytest.param("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 0, "windows", id="zero"),
+        pytest.param(datetime(2026, 1, 1), "2026-01-02T00:00:00Z", 4, "after", id="naive"),
+    ],
+)
+def test_bad_windows_are_refused(after: object, before: object, windows: int, param: str) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        split_window(after, before, windows)  # type: ignore[arg-type]
+    assert info.value.param == param

@@ -1,0 +1,305 @@
+"""List streams: cursor following, prefetch, checkpoints, lifetime and errors.
+
+The page source here is a plain async function over an in-memory list of pages,
+so ordering is exact and nothing depends on wall-clock time; the same behaviours
+against the fake server over HTTP are in ``test_streams_http.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+
+from postpress_async import (
+    Checkpoint,
+    InvalidParameterError,
+    ListStream,
+    ServiceUnavailableError,
+)
+from postpress_async.models import Page
+
+
+class Pages:
+    """Pages of ints ``0..n-1``, ``size`` a page; cursors are ``"p<index>"``."""
+
+    def __init__(self, n: int, size: int) -> None:
+        self.items = list(range(n))
+        self.size = size
+        self.requests: list[str | None] = []
+        self.fail_at: dict[str | None, Exception] = {}
+        self.gates: dict[str | None, asyncio.Event] = {}
+        self.in_flight = 0
+
+    def page_count(self) -> int:
+        return -(-len(self.items) // self.size)
+
+    async def fetch(self, cursor: str | None) -> Page[int]:
+        self.requests.append(cursor)
+        self.in_flight += 1
+        try:
+            gate = self.gates.get(cursor)
+            if gate is not None:
+                await gate.wait()
+            await asyncio.sleep(0)
+            error = self.fail_at.pop(cursor, None)
+            if error is not None:
+                raise error
+            index = 0 if cursor is None else int(cursor[1:])
+            chunk = self.items[index * self.size : (index + 1) * self.size]
+            more = (index + 1) * self.size < len(self.items)
+            return Page(items=chunk, cursor=f"p{index + 1}" if more else None)
+        finally:
+            self.in_flight -= 1
+
+
+def unavailable() -> ServiceUnavailableError:
+    return ServiceUnavailableError(
+        status=503,
+        type="errors/service_unavailable",
+        title="Service temporarily unavailable",
+        method="GET",
+        url="http://x/messages",
+    )
+
+
+async def settle(rounds: int = 50) -> None:
+    """Let every ready task run for a bounded number of loop iterations (no real sleep)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def other_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 2, 5])
+async def test_every_item_of_every_page_exactly_once(prefetch: int) -> None:
+    source = Pages(n=23, size=5)
+    got = [item async for item in ListStream(source.fetch, prefetch=prefetch)]
+    assert got == list(range(23))
+    assert source.requests == [None, "p1", "p2", "p3", "p4"]
+
+
+async def test_await_gives_the_first_page_only() -> None:
+    source = Pages(n=23, size=5)
+    page = await ListStream(source.fetch)
+    assert page.items == [0, 1, 2, 3, 4]
+    assert page.cursor == "p1"
+    assert source.requests == [None]
+
+
+async def test_the_next_page_is_in_flight_while_the_caller_works_on_the_current_one() -> None:
+    source = Pages(n=15, size=5)
+    seen_requests_during_page: list[list[str | None]] = []
+    async for item in ListStream(source.fetch, prefetch=1):
+        if item % 5 == 0:
+            await settle()  # the caller "works"; the producer gets to run
+            seen_requests_during_page.append(list(source.requests))
+    # While page 0 was handled, page 1 had been requested; and so on.
+    assert seen_requests_during_page == [
+        [None, "p1"],
+        [None, "p1", "p2"],
+        [None, "p1", "p2"],  # no request after the last page
+    ]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+async def test_prefetch_depth_bounds_the_pages_fetched_ahead(depth: int) -> None:
+    source = Pages(n=100, size=5)
+    stream = ListStream(source.fetch, prefetch=depth)
+    async with stream:
+        iterator = aiter(stream)
+        await anext(iterator)
+        await settle()
+        # The caller holds page 0; `depth` further pages are fetched or in flight.
+        assert len(source.requests) == 1 + depth
+
+
+async def test_prefetch_zero_fetches_only_on_demand() -> None:
+    source = Pages(n=100, size=5)
+    stream = ListStream(source.fetch, prefetch=0)
+    async with stream:
+        iterator = aiter(stream)
+        for _ in range(5):
+            await anext(iterator)
+        await settle()
+        assert source.requests == [None]
+        await anext(iterator)
+        assert source.requests == [None, "p1"]
+
+
+async def test_pages_can_be_iterated_instead_of_items() -> None:
+    source = Pages(n=12, size=5)
+    pages = [page.items async for page in ListStream(source.fetch).pages()]
+    assert pages == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+
+
+async def test_max_items_stops_without_requesting_pages_it_will_not_read() -> None:
+    source = Pages(n=100, size=5)
+    got = [item async for item in ListStream(source.fetch, prefetch=3, max_items=7)]
+    await settle()
+    assert got == list(range(7))
+    assert source.requests == [None, "p1"]
+
+
+async def test_max_items_applies_to_pages_too() -> None:
+    source = Pages(n=100, size=5)
+    stream = ListStream(source.fetch, max_items=7)
+    pages = [page.items async for page in stream.pages()]
+    assert pages == [[0, 1, 2, 3, 4], [5, 6]]
+    assert stream.checkpoint == Checkpoint(cursor="p1", offset=2)
+
+
+async def test_a_stream_can_start_from_a_cursor() -> None:
+    source = Pages(n=12, size=5)
+    got = [item async for item in ListStream(source.fetch, cursor="p1")]
+    assert got == list(range(5, 12))
+
+
+async def test_the_checkpoint_resumes_exactly_after_the_last_item_handed_out() -> None:
+    source = Pages(n=23, size=5)
+    first = ListStream(source.fetch, prefetch=2)
+    got: list[int] = []
+    async with first:
+        async for item in first:
+            got.append(item)
+            if item == 11:
+                break
+    checkpoint = first.checkpoint
+    assert checkpoint == Checkpoint(cursor="p2", offset=2)
+    # A checkpoint survives serialisation, as an export would store it.
+    stored = msgspec.json.decode(msgspec.json.encode(checkpoint), type=Checkpoint)
+    rest = [item async for item in ListStream(source.fetch, resume=stored)]
+    assert got + rest == list(range(23))
+
+
+async def test_checkpoint_at_a_page_boundary_points_at_the_next_page() -> None:
+    source = Pages(n=23, size=5)
+    stream = ListStream(source.fetch)
+    async with stream:
+        async for item in stream:
+            if item == 4:
+                break
+    assert stream.checkpoint == Checkpoint(cursor="p1", offset=0)
+
+
+async def test_a_finished_stream_checkpoint_is_done_and_resuming_it_makes_no_request() -> None:
+    source = Pages(n=7, size=5)
+    stream = ListStream(source.fetch)
+    assert [i async for i in stream] == list(range(7))
+    assert stream.checkpoint.done
+    source.requests.clear()
+    assert [i async for i in ListStream(source.fetch, resume=stream.checkpoint)] == []
+    assert source.requests == []
+
+
+async def test_an_error_surfaces_when_the_caller_reaches_its_page_with_the_resume_cursor() -> None:
+    source = Pages(n=20, size=5)
+    source.fail_at["p2"] = unavailable()
+    got: list[int] = []
+    stream = ListStream(source.fetch, prefetch=3)
+    with pytest.raises(ServiceUnavailableError) as info:
+        async for item in stream:
+            got.append(item)
+            if item == 0:
+                await settle()  # the failed prefetch has happened by now ...
+                assert "p2" in source.requests
+    assert got == list(range(10))  # ... but every earlier item was still delivered, once
+    assert info.value.resume_cursor == "p2"
+    assert stream.checkpoint == Checkpoint(cursor="p2", offset=0)
+    rest = [item async for item in ListStream(source.fetch, cursor=info.value.resume_cursor)]
+    assert got + rest == list(range(20))
+
+
+async def test_an_error_on_the_first_page_resumes_from_the_start() -> None:
+    source = Pages(n=5, size=5)
+    source.fail_at[None] = unavailable()
+    with pytest.raises(ServiceUnavailableError) as info:
+        [item async for item in ListStream(source.fetch, prefetch=0)]
+    assert info.value.resume_cursor is None
+
+
+async def test_break_leaves_no_task_and_no_request_in_flight() -> None:
+    source = Pages(n=100, size=5)
+    source.gates["p1"] = asyncio.Event()  # page 1 hangs: its request stays in flight
+    async for item in ListStream(source.fetch, prefetch=1):
+        if item == 2:
+            await settle()
+            assert source.in_flight == 1
+            break
+    await settle()
+    assert source.in_flight == 0
+    assert other_tasks() == set()
+
+
+async def test_an_exception_in_the_loop_body_leaves_no_task_behind() -> None:
+    source = Pages(n=100, size=5)
+    source.gates["p1"] = asyncio.Event()
+    with pytest.raises(RuntimeError, match="caller failed"):
+        async for item in ListStream(source.fetch, prefetch=1):
+            if item == 3:
+                await settle()
+                raise RuntimeError("caller failed")
+    await settle()
+    assert source.in_flight == 0
+    assert other_tasks() == set()
+
+
+async def test_cancelling_the_caller_leaves_no_task_behind() -> None:
+    source = Pages(n=100, size=5)
+    source.gates["p1"] = asyncio.Event()
+    reached = asyncio.Event()
+
+    async def consume() -> None:
+        async for item in ListStream(source.fetch, prefetch=2):
+            if item == 4:
+                reached.set()
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(consume())
+    await reached.wait()
+    await settle()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settle()
+    assert source.in_flight == 0
+    assert other_tasks() == set()
+
+
+async def test_async_with_ends_prefetch_at_exit_without_waiting_for_the_collector() -> None:
+    source = Pages(n=100, size=5)
+    source.gates["p1"] = asyncio.Event()
+    async with ListStream(source.fetch, prefetch=1) as stream:
+        async for item in stream:
+            if item == 0:
+                await settle()
+                assert source.in_flight == 1
+                break
+    # Deterministic: already ended when the `async with` block is left.
+    assert source.in_flight == 0
+    assert other_tasks() == set()
+
+
+async def test_a_stream_is_iterated_once() -> None:
+    source = Pages(n=5, size=5)
+    stream = ListStream(source.fetch)
+    [i async for i in stream]
+    with pytest.raises(RuntimeError, match="only once"):
+        aiter(stream)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"prefetch": -1}, id="prefetch"),
+        pytest.param({"max_items": -3}, id="max_items"),
+        pytest.param({"cursor": "p1", "resume": Checkpoint(cursor="p2")}, id="cursor-and-resume"),
+        pytest.param({"resume": {"cursor": "p1"}}, id="resume-not-checkpoint"),
+    ],
+)
+def test_bad_stream_options_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidParameterError):
+        ListStream(Pages(1, 1).fetch, **kwargs)  # type: ignore[arg-type]
