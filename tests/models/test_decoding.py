@@ -1,0 +1,240 @@
+"""``decode`` and ``decode_error_body``: the fast path, the fallback and bad bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from postpress_async import _decoding
+from postpress_async._decoding import decode, decode_error_body
+from postpress_async._exceptions import ResponseDecodeError
+from postpress_async.models import (
+    Account,
+    AccountList,
+    Chat,
+    ChatList,
+    ErrorBody,
+    Message,
+    MessageList,
+    UnknownAttachment,
+)
+
+from ._payloads import account, chat, dumps, message
+
+
+@pytest.mark.parametrize(
+    ("body", "model", "path"),
+    [
+        pytest.param(b"<html><body>502 Bad Gateway</body></html>", ChatList, None, id="html"),
+        pytest.param(b"", MessageList, None, id="empty"),
+        pytest.param(b'{"items": [{"id": "msg_1"', MessageList, None, id="truncated"),
+        pytest.param(b'{"items": []} trailing', MessageList, None, id="trailing-garbage"),
+        pytest.param(b"\xff\xfe{}", Message, None, id="not-utf8"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, ChatList, None, id="nested-too-deep"),
+        pytest.param(b'{"items": {}}', MessageList, "$.items", id="items-not-a-list"),
+        pytest.param(b'{"items": [{"id": 42}]}', MessageList, "$.items[0].id", id="numeric-id"),
+        pytest.param(b'{"text": "hi"}', Message, "$", id="missing-id"),
+        pytest.param(b"[]", Chat, "$", id="array-not-object"),
+        pytest.param(
+            dumps({"items": [message(), message(timestamp="yesterday")]}),
+            MessageList,
+            "$.items[1].timestamp",
+            id="bad-timestamp",
+        ),
+        pytest.param(
+            dumps(chat(lastMessage=message(seen_by={"att_1": "soon"}))),
+            Chat,
+            "$.lastMessage.seen_by[...]",
+            id="bad-seen-by-in-last-message",
+        ),
+        pytest.param(
+            dumps({"items": [account("SLACK", {"im": {"url": 1}})]}),
+            AccountList,
+            "$.items[0].connection_params.im.url",
+            id="bad-connection-param",
+        ),
+        pytest.param(
+            dumps({"items": [{"type": "SLACK"}]}),
+            AccountList,
+            "$.items[0]",
+            id="account-without-id",
+        ),
+        pytest.param(
+            dumps({"items": [{"id": "acc_1"}]}),
+            AccountList,
+            "$.items[0]",
+            id="account-without-type",
+        ),
+    ],
+)
+def test_bad_body_raises_response_decode_error(body: bytes, model: Any, path: str | None) -> None:
+    """A body that does not fit raises ``ResponseDecodeError`` with endpoint, path and body."""
+    with pytest.raises(ResponseDecodeError) as info:
+        decode(body, model, endpoint="GET /things")
+
+    error = info.value
+    assert error.endpoint == "GET /things"
+    assert error.path == path
+    assert error.body == body
+    assert "GET /things" in str(error)
+    assert "` - at `" not in str(error)
+
+
+def test_error_inside_a_page_with_an_unknown_type_names_the_real_fault() -> None:
+    """When the fallback still fails, the path points at the remaining fault."""
+    body = dumps({"items": [message(attachments=[{"type": "hologram"}]), {"id": 7}]})
+
+    with pytest.raises(ResponseDecodeError) as info:
+        decode(body, MessageList, endpoint="GET /messages")
+
+    assert info.value.path == "$.items[1].id"
+    assert "Expected `str`, got `int`" in str(info.value)
+
+
+def test_unknown_account_without_id_still_fails() -> None:
+    """The identity stays required for unknown account types too."""
+    with pytest.raises(ResponseDecodeError) as info:
+        decode(dumps({"items": [{"type": "FAX"}]}), AccountList, endpoint="GET /accounts")
+
+    assert info.value.path == "$.items[0]"
+    assert "id" in str(info.value)
+
+
+def test_fast_path_never_touches_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body that fits its model is decoded without the slow path."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("fallback used")
+
+    monkeypatch.setattr(_decoding, "_decode_tolerantly", fail)
+    body = dumps({"items": [message(attachments=[{"type": "img", "id": "a"}])], "cursor": None})
+
+    page = decode(body, MessageList, endpoint="GET /messages")
+
+    assert page.items[0].attachments[0].type == "img"
+
+
+def test_unknown_type_goes_through_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new attachment type is what sends a page down the slow path."""
+    calls: list[object] = []
+    original = _decoding._decode_tolerantly
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_decoding, "_decode_tolerantly", spy)
+
+    page = decode(
+        dumps({"items": [message(attachments=[{"type": "hologram", "id": "h"}])]}),
+        MessageList,
+        endpoint="GET /messages",
+    )
+
+    assert calls == [MessageList]
+    assert isinstance(page.items[0].attachments[0], UnknownAttachment)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(Account, id="Account"),
+        pytest.param(AccountList, id="AccountList"),
+        pytest.param(Chat, id="Chat"),
+        pytest.param(ChatList, id="ChatList"),
+        pytest.param(Message, id="Message"),
+        pytest.param(MessageList, id="MessageList"),
+        pytest.param(ErrorBody, id="ErrorBody"),
+    ],
+)
+def test_decoders_are_built_once_at_import(model: Any) -> None:
+    """Each model's decoder exists before the first response and is reused."""
+    decoder = _decoding._DECODERS[model]
+
+    assert isinstance(decoder, msgspec.json.Decoder)
+    assert _decoding._decoder(model) is decoder
+
+
+def test_decoder_for_another_model_is_cached() -> None:
+    """A model not built at import gets one decoder, reused afterwards."""
+
+    class Probe(msgspec.Struct, frozen=True, kw_only=True):
+        n: int
+
+    assert decode(b'{"n": 1}', Probe, endpoint="GET /probe") == Probe(n=1)
+    decoder = _decoding._DECODERS[Probe]
+    assert decode(b'{"n": 2}', Probe, endpoint="GET /probe") == Probe(n=2)
+    assert _decoding._DECODERS[Probe] is decoder
+
+
+def test_fallback_for_a_model_without_tagged_unions_reports_the_first_error() -> None:
+    """Models with nothing to rewrite go straight to the error."""
+
+    class Probe(msgspec.Struct, frozen=True, kw_only=True):
+        n: int
+
+    with pytest.raises(ResponseDecodeError) as info:
+        decode(b'{"n": "one"}', Probe, endpoint="GET /probe")
+
+    assert info.value.path == "$.n"
+
+
+# --- decode_error_body ------------------------------------------------------------
+
+
+def test_error_envelope() -> None:
+    """The documented envelope decodes field by field."""
+    body = dumps(
+        {
+            "title": "Invalid parameters",
+            "detail": "limit must be at most 250",
+            "instance": "req_123",
+            "type": "errors/invalid_parameters",
+            "status": 400,
+        }
+    )
+
+    assert decode_error_body(body) == ErrorBody(
+        title="Invalid parameters",
+        detail="limit must be at most 250",
+        instance="req_123",
+        type="errors/invalid_parameters",
+        status=400,
+    )
+
+
+def test_error_envelope_with_extra_and_missing_fields() -> None:
+    """Optional fields may be missing and unknown ones are ignored."""
+    body = b'{"title": "Not found", "status": 404, "type": "errors/resource_not_found", "x": 1}'
+
+    assert decode_error_body(body) == ErrorBody(
+        title="Not found", status=404, type="errors/resource_not_found"
+    )
+
+
+def test_error_envelope_with_wrongly_typed_fields_keeps_the_rest() -> None:
+    """A field of the wrong type is dropped; a numeric string status is read as a number."""
+    body = b'{"title": ["?"], "type": "errors/provider_error", "status": "500", "detail": 3}'
+
+    assert decode_error_body(body) == ErrorBody(type="errors/provider_error", status=500)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<html><body><h1>502 Bad Gateway</h1></body></html>", id="html"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"[]", id="json-array"),
+        pytest.param(b'"Service Unavailable"', id="json-string"),
+        pytest.param(b"null", id="json-null"),
+        pytest.param(b"{}", id="empty-object"),
+        pytest.param(b'{"message": "upstream timed out"}', id="object-without-envelope-fields"),
+        pytest.param(b'{"title": "Bad Gat', id="truncated"),
+        pytest.param(b"[" * 100_000, id="nested-too-deep"),
+    ],
+)
+def test_not_an_error_envelope(body: bytes) -> None:
+    """A body that is not a JSON error envelope gives ``None``."""
+    assert decode_error_body(body) is None
