@@ -34,6 +34,7 @@ from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
 from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
 from ._fanout import MergedStream as MergedStream
+from ._fanout import SourcePage as SourcePage
 from ._fanout import merge as merge
 from ._pagination import Checkpoint as Checkpoint
 from ._pagination import ListStream as ListStream
@@ -81,6 +82,7 @@ __all__ = [
     "ResponseDecodeError",
     "RetryPolicy",
     "ServiceUnavailableError",
+    "SourcePage",
     "Timeout",
     "Transport",
     "__version__",

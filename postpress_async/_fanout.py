@@ -18,6 +18,7 @@ stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -27,13 +28,27 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import InvalidParameterError
-from ._pagination import ListStream
+from ._pagination import Checkpoint, ListStream
+from .models import Page
 
-__all__ = ["MergedStream", "merge", "split_window"]
+__all__ = ["MergedStream", "SourcePage", "merge", "split_window"]
 
 T = TypeVar("T")
 
 _MS = timedelta(milliseconds=1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourcePage(Generic[T]):
+    """A page from one of the merged streams, with that stream's checkpoint after it.
+
+    Keeping ``checkpoint`` per ``source`` as pages are consumed lets a bulk job resume
+    every source exactly after what it has written.
+    """
+
+    source: int
+    page: Page[T]
+    checkpoint: Checkpoint
 
 
 class _SourceFailed:
@@ -44,7 +59,7 @@ class _SourceFailed:
         self.error = error
 
 
-_Batch = list[T] | _SourceFailed
+_Batch = SourcePage[T] | _SourceFailed
 
 
 def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStream[T]:
@@ -81,11 +96,19 @@ class MergedStream(Generic[T]):
         """How many items have been handed out so far."""
         return self._handed_out
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def _claim(self) -> None:
         if self._started:
             raise RuntimeError("a MergedStream can be iterated only once")
         self._started = True
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        self._claim()
         return self._items()
+
+    def pages(self) -> AsyncIterator[SourcePage[T]]:
+        """Iterate pages as they arrive, each tagged with its source and checkpoint."""
+        self._claim()
+        return self._pages()
 
     async def __aenter__(self) -> MergedStream[T]:
         return self
@@ -112,6 +135,12 @@ class MergedStream(Generic[T]):
                 end.close()
 
     async def _items(self) -> AsyncGenerator[T, None]:
+        async for batch in self._pages():
+            for item in batch.page.items:
+                self._handed_out += 1
+                yield item
+
+    async def _pages(self) -> AsyncGenerator[SourcePage[T], None]:
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
             max_buffer_size=len(self.streams)
         )
@@ -120,9 +149,7 @@ class MergedStream(Generic[T]):
             async for batch in receive:
                 if isinstance(batch, _SourceFailed):
                     raise batch.error
-                for item in batch:
-                    self._handed_out += 1
-                    yield item
+                yield batch
         finally:
             await self.aclose()
 
@@ -143,7 +170,7 @@ class MergedStream(Generic[T]):
             try:
                 async with stream:
                     async for page in stream.pages():
-                        await send.send(page.items)
+                        await send.send(SourcePage(index, page, stream.checkpoint))
             except Exception as exc:  # handed to the consumer, never swallowed
                 await send.send(_SourceFailed(index, exc))
 

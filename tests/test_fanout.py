@@ -109,3 +109,21 @@ def test_bad_windows_are_refused(after: object, before: object, windows: int, pa
     with pytest.raises(InvalidParameterError) as info:
         split_window(after, before, windows)  # type: ignore[arg-type]
     assert info.value.param == param
+
+
+async def test_merged_pages_carry_each_sources_checkpoint_after_that_page() -> None:
+    sources = [Offset(1000 * k, n=12, size=5) for k in range(3)]
+    streams = [ListStream(s.fetch) for s in sources]
+    last: dict[int, object] = {}
+    seen: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    async for batch in merge(*streams).pages():
+        seen[batch.source].extend(batch.page.items)
+        last[batch.source] = batch.checkpoint
+        if not batch.checkpoint.done:
+            # Resuming this source from its checkpoint gives exactly what is still to come.
+            rest = [
+                i async for i in ListStream(sources[batch.source].fetch, resume=batch.checkpoint)
+            ]
+            assert seen[batch.source] + rest == sources[batch.source].items
+    assert all(checkpoint.done for checkpoint in last.values())  # type: ignore[attr-defined]
+    assert [seen[k] for k in range(3)] == [s.items for s in sources]
