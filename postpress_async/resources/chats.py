@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
     AccountTypeParam,
