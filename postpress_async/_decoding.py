@@ -103,9 +103,10 @@ def _decode_tolerantly(
     if rewrite is not None:
         try:
             obj = msgspec.json.decode(body)
-        except RecursionError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # The typed decoder stopped at the first mismatch, before reaching this.
             raise ResponseDecodeError(
-                f"body is nested too deeply: {exc}", endpoint=endpoint, body=bytes(body)
+                f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
             ) from exc
         unknown_tags: list[Any] = []
         obj = rewrite(obj, unknown_tags)
@@ -196,10 +197,11 @@ def _compile_tagged(
     to_unknown = None if unknown is None else _unknown_builder(unknown, tag_field)
     if to_unknown is None and all(rewrite is None for rewrite in by_tag.values()):
         return None
+    tag_type = type(members[0].tag)  # all str or all int: msgspec does not mix them
 
     def rewrite_tagged(value: dict[str, Any], found: list[Any]) -> Any:
         tag = value.get(tag_field)
-        if not isinstance(tag, (str, int)):
+        if type(tag) is not tag_type:
             return value  # no tag, or a tag of the wrong type: let validation report it
         if tag in by_tag:
             return _call_or_keep(by_tag[tag], value, found)

@@ -31,6 +31,12 @@ from ._payloads import account, chat, dumps, message
         pytest.param(b"", MessageList, None, id="empty"),
         pytest.param(b'{"items": [{"id": "msg_1"', MessageList, None, id="truncated"),
         pytest.param(b'{"items": []} trailing', MessageList, None, id="trailing-garbage"),
+        pytest.param(
+            b'{"items": [{"id": 1}], "cursor": "eyJza2lw',
+            MessageList,
+            None,
+            id="truncated-after-a-mismatch",
+        ),
         pytest.param(b"\xff\xfe{}", Message, None, id="not-utf8"),
         pytest.param(b"[" * 100_000 + b"]" * 100_000, ChatList, None, id="nested-too-deep"),
         pytest.param(b'{"items": {}}', MessageList, "$.items", id="items-not-a-list"),
@@ -66,6 +72,12 @@ from ._payloads import account, chat, dumps, message
             AccountList,
             "$.items[0]",
             id="account-without-type",
+        ),
+        pytest.param(
+            dumps({"items": [account(5, {})]}),
+            AccountList,
+            "$.items[0].type",
+            id="account-type-not-a-string",
         ),
     ],
 )
