@@ -1,0 +1,48 @@
+"""Models encode back to the JSON the API sent, unknown types included."""
+
+from __future__ import annotations
+
+import msgspec
+
+from postpress_async._decoding import decode
+from postpress_async._encoding import encode_json
+from postpress_async.models import AccountList, Message, UnknownAccount, UnknownAttachment
+
+
+def test_an_unknown_account_is_written_back_as_the_server_sent_it() -> None:
+    raw = {
+        "object": "Account",
+        "type": "SIGNAL",
+        "id": "acc_new",
+        "name": "New provider",
+        "connection_params": {"im": {"number": "+1"}},
+    }
+    known = {
+        "object": "Account",
+        "type": "TWITTER",
+        "id": "acc_tw",
+        "name": "tw",
+        "connection_params": {"im": {"id": "1", "username": "u"}},
+    }
+    body = msgspec.json.encode({"object": "AccountList", "items": [known, raw], "cursor": None})
+    page = decode(body, AccountList, endpoint="GET /accounts")
+    assert isinstance(page.items[1], UnknownAccount)
+    again = msgspec.json.decode(encode_json(page))
+    assert again["items"][1] == raw
+    assert again["items"][0]["type"] == "TWITTER"
+    assert again["items"][0]["id"] == "acc_tw"
+
+
+def test_an_unknown_attachment_inside_a_message_is_written_back_as_sent() -> None:
+    attachment = {"id": "att_1", "type": "hologram", "unavailable": False, "depth": 3}
+    body = msgspec.json.encode({"id": "msg_1", "attachments": [attachment]})
+    message = decode(body, Message, endpoint="GET /messages/{message_id}")
+    assert isinstance(message.attachments[0], UnknownAttachment)
+    assert msgspec.json.decode(encode_json(message))["attachments"] == [attachment]
+
+
+def test_known_models_take_the_fast_path_unchanged() -> None:
+    body = msgspec.json.encode({"id": "msg_1", "text": "héllo 👋", "attachments": []})
+    message = decode(body, Message, endpoint="GET /messages/{message_id}")
+    assert encode_json(message) == msgspec.json.encode(message)
+    assert msgspec.json.decode(encode_json(message))["text"] == "héllo 👋"
