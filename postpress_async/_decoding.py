@@ -272,8 +272,8 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
     """Keep the envelope fields that have the documented type, drop the others."""
     try:
         obj = msgspec.json.decode(body)
-    except RecursionError:
-        return None
+    except (msgspec.DecodeError, RecursionError):
+        return None  # the typed decoder stopped at a mismatch before reaching this
     if not isinstance(obj, dict):
         return None
     texts = {

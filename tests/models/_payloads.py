@@ -17,7 +17,7 @@ def dumps(obj: Any) -> bytes:
     return msgspec.json.encode(obj)
 
 
-def account(type_: str, connection_params: Any, **fields: Any) -> dict[str, Any]:
+def account(type_: Any, connection_params: Any, **fields: Any) -> dict[str, Any]:
     return {
         "object": "Account",
         "type": type_,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import msgspec
@@ -244,9 +245,81 @@ def test_error_envelope_with_wrongly_typed_fields_keeps_the_rest() -> None:
         pytest.param(b"{}", id="empty-object"),
         pytest.param(b'{"message": "upstream timed out"}', id="object-without-envelope-fields"),
         pytest.param(b'{"title": "Bad Gat', id="truncated"),
+        pytest.param(b'{"type": 502, "title": "Bad Gat', id="truncated-after-a-mismatch"),
         pytest.param(b"[" * 100_000, id="nested-too-deep"),
     ],
 )
 def test_not_an_error_envelope(body: bytes) -> None:
     """A body that is not a JSON error envelope gives ``None``."""
     assert decode_error_body(body) is None
+
+
+# --- Robustness -------------------------------------------------------------------
+
+_ODD_VALUES: list[Any] = [
+    None,
+    -1,
+    1.5,
+    True,
+    "x",
+    "2026-01-01T00:00:00Z",
+    [],
+    {},
+    {"type": "zz"},
+    [{"type": "nope"}],
+    {"type": 3},
+]
+
+
+def _mutate(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            roll = rng.random()
+            if roll < 0.04:
+                continue
+            out[key] = rng.choice(_ODD_VALUES) if roll < 0.12 else _mutate(item, rng)
+        return out
+    if isinstance(value, list):
+        return [_mutate(item, rng) for item in value]
+    return value
+
+
+def _outcome(body: bytes, model: Any) -> str:
+    try:
+        decode(body, model, endpoint="GET /fuzz")
+    except ResponseDecodeError:
+        return "rejected"
+    return "decoded"
+
+
+def test_mutated_bodies_only_ever_raise_response_decode_error() -> None:
+    """Randomly damaged bodies decode or raise ``ResponseDecodeError``, nothing else."""
+    rng = random.Random(20260517)
+    seeds = [
+        {"items": [account("SLACK", {"im": {}}), account("NEW", {"x": 1})], "cursor": None},
+        {"items": [chat(lastMessage=message(attachments=[{"type": "q", "id": "1"}]))]},
+        {
+            "items": [
+                message(
+                    attachments=[{"type": "img", "id": "a"}, {"type": "x"}],
+                    quoted={"attachments": [{"type": "y"}]},
+                )
+            ]
+        },
+        {"title": "Bad", "type": "errors/x", "status": 400},
+    ]
+    models: list[Any] = [AccountList, ChatList, Chat, MessageList, Message, Account]
+    outcomes = {"decoded": 0, "rejected": 0}
+
+    for _ in range(400):
+        body = dumps(_mutate(rng.choice(seeds), rng))
+        if rng.random() < 0.2:
+            body = body[: rng.randrange(len(body))]
+        for model in models:
+            outcomes[_outcome(body, model)] += 1
+        envelope = decode_error_body(body)
+        assert envelope is None or isinstance(envelope, ErrorBody)
+
+    assert outcomes["decoded"] > 0
+    assert outcomes["rejected"] > 0
