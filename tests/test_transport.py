@@ -1,0 +1,134 @@
+"""The aiohttp transport against a real in-process aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from postpress_async import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncPostpress,
+    RetryPolicy,
+    Timeout,
+)
+
+KEY = "pp_transport_key_123"
+MESSAGE = b'{"object":"Message","id":"msg_1","text":"hi"}'
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[web.Request] = []
+        self.raw_paths: list[str] = []
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Recorder]]:
+    recorder = Recorder()
+
+    async def message(request: web.Request) -> web.StreamResponse:
+        recorder.requests.append(request)
+        recorder.raw_paths.append(request.raw_path)
+        if request.match_info["message_id"] == "slow":
+            await asyncio.sleep(5)
+        if request.match_info["message_id"] == "reset":
+            response = web.StreamResponse(headers={"Content-Length": "1000"})
+            await response.prepare(request)
+            await response.write(b'{"id": "msg_1", "te')
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        return web.Response(body=MESSAGE, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/messages/{message_id}", message)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1", recorder
+    finally:
+        await runner.cleanup()
+
+
+def client_for(url: str, **kwargs: object) -> AsyncPostpress:
+    return AsyncPostpress(api_key=KEY, base_url=url, retry=RetryPolicy.disabled(), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_the_wire_carries_key_accept_user_agent_and_the_encoded_path(
+    server: tuple[str, Recorder],
+) -> None:
+    url, recorder = server
+    async with client_for(url) as client:
+        message = await client.messages.retrieve("a/b?c#d")
+    assert message.id == "msg_1"
+    (request,) = recorder.requests
+    assert request.headers["X-API-KEY"] == KEY
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["User-Agent"].startswith("postpress-async/")
+    assert recorder.raw_paths == ["/api/v1/messages/a%2Fb%3Fc%23d"]
+    assert request.match_info["message_id"] == "a/b?c#d"
+
+
+async def test_a_callers_session_is_used_and_never_closed(server: tuple[str, Recorder]) -> None:
+    url, recorder = server
+    async with aiohttp.ClientSession() as session:
+        async with client_for(url, session=session) as client:
+            await client.messages.retrieve("msg_1")
+        assert not session.closed
+        async with session.get(f"{url}/messages/msg_2") as response:
+            assert response.status == 200
+    assert len(recorder.requests) == 2
+
+
+async def test_the_clients_own_session_is_closed_by_aclose(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    client = client_for(url)
+    await client.messages.retrieve("msg_1")
+    session = client._sender.transport._session  # type: ignore[attr-defined]
+    assert session is not None and not session.closed
+    await client.aclose()
+    assert session.closed
+
+
+async def test_a_timeout_is_an_api_timeout_error(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    async with client_for(url, timeout=Timeout(total=0.05)) as client:
+        with pytest.raises(APITimeoutError, match="timed out") as info:
+            await client.messages.retrieve("slow")
+    assert info.value.url.endswith("/messages/slow")
+
+
+async def test_a_body_broken_off_midway_is_a_connection_error(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    async with client_for(url) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.messages.retrieve("reset")
+    assert not isinstance(info.value, APITimeoutError)
+
+
+async def test_a_refused_connection_is_a_connection_error_without_the_key() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with client_for(f"http://127.0.0.1:{port}/api/v1") as client:
+        with pytest.raises(APIConnectionError, match="Connection failed") as info:
+            await client.messages.retrieve("msg_1")
+    assert KEY not in str(info.value)
+    assert info.value.method == "GET"
+
+
+async def test_a_closed_client_refuses_new_requests(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    client = client_for(url)
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.messages.retrieve("msg_1")
