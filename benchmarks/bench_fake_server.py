@@ -1,0 +1,98 @@
+"""Measures how many 250-message pages per second the fake postpress server serves.
+
+The server runs in its own process (``python -m postpress_async.testing``) so its CPU is
+not shared with the client's event loop; the client is a single keep-alive
+``aiohttp.ClientSession`` on loopback that walks ``/messages?limit=250`` page after page
+by cursor (reading every body, extracting the cursor with msgspec) and reports pages/s
+and MB/s. Run: ``python benchmarks/bench_fake_server.py --messages 1000000 --pages 2000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+import msgspec
+
+
+class _Page(msgspec.Struct):
+    cursor: str | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _walk(url: str, api_key: str, pages: int, limit: int) -> tuple[int, int, float]:
+    decoder = msgspec.json.Decoder(_Page)
+    done = 0
+    size = 0
+    cursor: str | None = None
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-API-KEY": api_key}) as http:
+        start = time.perf_counter()
+        while done < pages:
+            params = {"limit": str(limit)}
+            if cursor is not None:
+                params["cursor"] = cursor
+            async with http.get(f"{url}/messages", params=params) as response:
+                body = await response.read()
+                response.raise_for_status()
+            size += len(body)
+            done += 1
+            cursor = decoder.decode(body).cursor
+            if cursor is None:
+                cursor = None  # wrap around: start the walk again
+        elapsed = time.perf_counter() - start
+    return done, size, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--chats", type=int, default=2_000)
+    parser.add_argument("--pages", type=int, default=2_000)
+    parser.add_argument("--limit", type=int, default=250)
+    args = parser.parse_args()
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "postpress_async.testing",
+        "--port",
+        str(port),
+        "--messages",
+        str(args.messages),
+        "--chats",
+        str(args.chats),
+    ]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit(f"server did not start: {line!r}")
+        ready = time.perf_counter() - started
+        url = line.split("listening on ")[1].split(" ")[0]
+        done, size, elapsed = asyncio.run(_walk(url, "pp_test_key", args.pages, args.limit))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"dataset of {args.messages:,} messages ready in {ready:.2f} s (process start included)")
+    print(
+        f"{done} pages of {args.limit} in {elapsed:.2f} s: {done / elapsed:.0f} pages/s, "
+        f"{size / elapsed / 1e6:.1f} MB/s, {size / done / 1024:.0f} KiB/page"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""A fake postpress server for tests, benchmarks and demos: ``postpress_async.testing``.
+
+::
+
+    from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults
+
+    async with FakePostpress(dataset=Dataset(seed=1, messages=10_000)) as server:
+        ...  # point the SDK at server.url with server.api_key
+
+What it serves, and the choices the API reference leaves open:
+
+* all five GET endpoints under both ``/api/v1`` and ``/v1``: ``/accounts``, ``/chats``,
+  ``/chats/{chat_id}``, ``/messages``, ``/messages/{message_id}``; ids are matched after
+  percent-decoding, so an id containing ``/ ? # = :`` works when sent percent-encoded;
+* auth by ``X-API-KEY`` (401 ``errors/missing_credentials`` / ``errors/invalid_credentials``);
+* ``limit`` 1..250, default 100 (above 250: 400 ``errors/limit_too_high``; not an integer or
+  below 1: 400 ``errors/invalid_parameters``); a bad datetime, ``account_type``,
+  ``unread`` (``true``/``false``, any case) or cursor: 400 ``errors/invalid_parameters``;
+  an unknown id: 404 ``errors/resource_not_found``. On ``/messages`` an unknown
+  ``account_id`` or ``sender_id`` is a 404 (as documented there); on ``/chats`` unknown
+  account ids simply match nothing. Unknown query parameters are ignored;
+* orders: messages newest ``timestamp`` first, ties by ``id`` ascending; chats newest last
+  activity (``timestamp``) first, ties by ``id``, chats without messages (``timestamp:
+  null``) last; accounts newest ``created_at`` first;
+* ``before``/``after`` are strict bounds on ``timestamp`` (for chats, the last activity;
+  chats with a ``null`` timestamp never match a time bound);
+* cursors are opaque, encode the position after the last item returned plus a fingerprint
+  of the dataset and filters, and are ``null`` on the last page. **A cursor sent with
+  different filters is refused** (400 ``errors/invalid_parameters``): silently ignoring
+  the change would hand out a page of another listing. ``limit`` may change between pages;
+* a chat's provider id resolves on ``/chats/{chat_id}`` only together with its
+  ``account_id``; a postpress chat id with the ``account_id`` of another account is a 404;
+* the list of chats has no ``lastMessage``; retrieving a chat adds it (``null`` when the
+  chat has no message);
+* a 429 (a fault, not documented by the API) carries ``Retry-After`` in whole seconds and an
+  ``errors/too_many_requests`` envelope.
+"""
+
+from postpress_async.testing._api import MAX_LIMIT as MAX_LIMIT
+from postpress_async.testing._dataset import ACCOUNT_TYPES as ACCOUNT_TYPES
+from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES as CHAT_ACCOUNT_TYPES
+from postpress_async.testing._dataset import AccountRow as AccountRow
+from postpress_async.testing._dataset import ChatRow as ChatRow
+from postpress_async.testing._dataset import Dataset as Dataset
+from postpress_async.testing._dataset import DatasetConfig as DatasetConfig
+from postpress_async.testing._dataset import MessageRow as MessageRow
+from postpress_async.testing._faults import ROUTES as ROUTES
+from postpress_async.testing._faults import FaultKind as FaultKind
+from postpress_async.testing._faults import FaultPlan as FaultPlan
+from postpress_async.testing._faults import Faults as Faults
+from postpress_async.testing._faults import RouteName as RouteName
+from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
+from postpress_async.testing._server import PREFIXES as PREFIXES
+from postpress_async.testing._server import FakePostpress as FakePostpress
+from postpress_async.testing._stats import Stats as Stats
+
+__all__ = [
+    "ACCOUNT_TYPES",
+    "CHAT_ACCOUNT_TYPES",
+    "DEFAULT_API_KEY",
+    "MAX_LIMIT",
+    "PREFIXES",
+    "ROUTES",
+    "AccountRow",
+    "ChatRow",
+    "Dataset",
+    "DatasetConfig",
+    "FakePostpress",
+    "FaultKind",
+    "FaultPlan",
+    "Faults",
+    "MessageRow",
+    "RouteName",
+    "Stats",
+]

@@ -1,0 +1,120 @@
+"""``python -m postpress_async.testing``: serve a fake postpress API until Ctrl-C.
+
+Prints one readiness line, flushed, once the port is bound::
+
+    postpress fake server listening on http://127.0.0.1:8080/api/v1 (api key: pp_test_key)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from postpress_async.testing._dataset import Dataset
+from postpress_async.testing._faults import JSON_FAULTS, FaultKind, Faults, fault_kind
+from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
+
+READY_PREFIX = "postpress fake server listening on "
+
+
+def _fault_option(text: str) -> tuple[FaultKind, float]:
+    name, sep, rate = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError("expected KIND=RATE, e.g. service_unavailable=0.1")
+    try:
+        return fault_kind(name), float(rate)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of the standalone fake server."""
+    parser = argparse.ArgumentParser(
+        prog="python -m postpress_async.testing",
+        description="Serve a deterministic fake postpress API on 127.0.0.1.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--accounts", type=int, default=14)
+    parser.add_argument("--chats", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--quirks", action="store_true", help="serve the real API's oddities")
+    parser.add_argument("--hostile-ids", action="store_true", help="ids needing URL escaping")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--jitter", type=float, default=0.0, help="+/- seconds of latency")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability of a retryable JSON error (503/504/500/429), spread evenly",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault_option,
+        action="append",
+        default=[],
+        metavar="KIND=RATE",
+        help=f"rate of one fault; kinds: {', '.join(k.value for k in FaultKind)}",
+    )
+    parser.add_argument("--fault-seed", type=int, default=0)
+    return parser
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    """The :class:`Faults` the command line asks for."""
+    rates: dict[FaultKind, float] = {}
+    if args.fault_rate:
+        share = args.fault_rate / len(JSON_FAULTS)
+        for kind in FaultKind:
+            if kind in JSON_FAULTS:
+                rates[kind] = share
+    for kind, rate in args.fault:
+        rates[kind] = rates.get(kind, 0.0) + rate
+    return Faults(latency=args.latency, jitter=args.jitter, rates=rates, seed=args.fault_seed)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run until SIGINT or SIGTERM."""
+    dataset = Dataset(
+        seed=args.seed,
+        accounts=args.accounts,
+        chats=args.chats,
+        messages=args.messages,
+        hostile_ids=args.hostile_ids,
+        quirks=args.quirks,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    server = FakePostpress(
+        dataset=dataset,
+        faults=faults_from_args(args),
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+    )
+    async with server:
+        print(f"{READY_PREFIX}{server.url} (api key: {server.api_key})", flush=True)
+        await stop.wait()
+    stats = server.stats
+    print(f"served {stats.requests} requests, {stats.bytes_sent} body bytes", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m postpress_async.testing``."""
+    args = build_parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):  # the signal handler normally wins
+        asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""The fake postpress server: an aiohttp application around :class:`Api`, with faults."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Final
+
+from aiohttp import web
+
+from postpress_async.testing._api import BAD_GATEWAY_HTML, Api, Reply
+from postpress_async.testing._dataset import Dataset
+from postpress_async.testing._faults import (
+    JSON_FAULTS,
+    FaultKind,
+    FaultPlan,
+    Faults,
+    FaultState,
+    RouteName,
+)
+from postpress_async.testing._stats import Stats
+
+__all__ = ["DEFAULT_API_KEY", "PREFIXES", "FakePostpress"]
+
+DEFAULT_API_KEY: Final = "pp_test_key"
+PREFIXES: Final = ("/api/v1", "/v1")
+_JSON: Final = {"Content-Type": "application/json"}
+_SLOW_CHUNKS: Final = 8
+_Answer = Callable[[web.Request], Reply]
+
+
+class FakePostpress:
+    """A real HTTP server on 127.0.0.1 that speaks the postpress API from a :class:`Dataset`.
+
+    ::
+
+        async with FakePostpress(dataset=Dataset(messages=500)) as server:
+            async with aiohttp.ClientSession() as http:
+                await http.get(f"{server.url}/messages", headers={"X-API-KEY": server.api_key})
+
+    ``faults`` is a :class:`Faults` for every route or a :class:`FaultPlan` per route;
+    :meth:`inject` scripts exact faults for the next requests to one route.
+    """
+
+    def __init__(
+        self,
+        *,
+        dataset: Dataset | None = None,
+        faults: Faults | FaultPlan | None = None,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        page_cache_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.dataset = dataset if dataset is not None else Dataset()
+        self.api_key = api_key
+        self.host = host
+        self.stats = Stats()
+        self._port = port
+        self._api = Api(self.dataset, api_key=api_key, page_cache_bytes=page_cache_bytes)
+        self._faults = FaultState(_plan(faults))
+        self._runner: web.AppRunner | None = None
+        self.app = self._build_app()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and start serving (``async with`` does this for you)."""
+        if self._runner is not None:
+            raise RuntimeError("the fake server is already running")
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._port = runner.addresses[0][1]
+        self._runner = runner
+
+    async def aclose(self) -> None:
+        """Stop serving and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakePostpress:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def port(self) -> int:
+        """The TCP port (known once started)."""
+        if self._runner is None and not self._port:
+            raise RuntimeError("the fake server is not running")
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:<port>``, without an API prefix."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The base URL to give an SDK: ``http://127.0.0.1:<port>/api/v1``."""
+        return self.root_url + PREFIXES[0]
+
+    # -- faults and counters --------------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The random faults in force."""
+        return self._faults.plan
+
+    def set_faults(self, faults: Faults | FaultPlan | None) -> None:
+        """Replace the random faults (generators restart from their seeds; scripts stay)."""
+        old = self._faults
+        self._faults = FaultState(_plan(faults))
+        self._faults.adopt_scripts(old)
+
+    def inject(self, route: RouteName | str, faults: Iterable[FaultKind | str | None]) -> None:
+        """Fail the next requests to ``route`` with ``faults``, in order, then serve normally.
+
+        ``None`` in the sequence lets one request through untouched.
+        """
+        self._faults.inject(route, faults)
+
+    def pending_faults(self, route: RouteName | str) -> int:
+        """Scripted faults not yet served on ``route``."""
+        return self._faults.pending(route)
+
+    def reset_stats(self) -> None:
+        """Zero the counters in :attr:`stats`."""
+        self.stats.reset()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        api = self._api
+
+        def accounts_list(request: web.Request) -> Reply:
+            return api.accounts_list(request.query)
+
+        def chats_list(request: web.Request) -> Reply:
+            return api.chats_list(request.query)
+
+        def chat_retrieve(request: web.Request) -> Reply:
+            return api.chat_retrieve(request.match_info["chat_id"], request.query)
+
+        def messages_list(request: web.Request) -> Reply:
+            return api.messages_list(request.query)
+
+        def message_retrieve(request: web.Request) -> Reply:
+            return api.message_retrieve(request.match_info["message_id"])
+
+        def unknown(request: web.Request) -> Reply:
+            return api.not_found(request.path)
+
+        table: list[tuple[str, RouteName, _Answer]] = [
+            ("/accounts", "accounts.list", accounts_list),
+            ("/chats", "chats.list", chats_list),
+            ("/chats/{chat_id}", "chats.retrieve", chat_retrieve),
+            ("/messages", "messages.list", messages_list),
+            ("/messages/{message_id}", "messages.retrieve", message_retrieve),
+        ]
+        app = web.Application()
+        for prefix in PREFIXES:
+            for path, route, answer in table:
+                app.router.add_get(prefix + path, self._handler(route, answer))
+        app.router.add_route("*", "/{tail:.*}", self._handler(None, unknown))
+        return app
+
+    def _handler(
+        self, route: RouteName | None, answer: _Answer
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(route, request, answer)
+
+        return handle
+
+    async def _serve(
+        self, route: RouteName | None, request: web.Request, answer: _Answer
+    ) -> web.StreamResponse:
+        stats = self.stats
+        name = route or "unknown"
+        stats.requests += 1
+        stats.by_route[name] += 1
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            fault: FaultKind | None = None
+            if route is not None:
+                delay = self._faults.delay(route)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                fault = self._faults.next_fault(route)
+            if fault is not None:
+                stats.faults[fault] += 1
+                stats.faults_by_route[name, fault] += 1
+            if fault is None or (
+                fault not in JSON_FAULTS and fault is not FaultKind.BAD_GATEWAY_HTML
+            ):
+                reply = self._api.authenticate(request.headers.get("X-API-KEY")) or answer(request)
+                if fault is None:
+                    return self._respond(name, reply.status, reply.body, _JSON)
+                return await self._send_broken(name, request, reply, fault)
+            if fault is FaultKind.BAD_GATEWAY_HTML:
+                return self._respond(
+                    name, 502, BAD_GATEWAY_HTML, {"Content-Type": "text/html; charset=utf-8"}
+                )
+            reply = self._api.fault(fault)
+            headers = _JSON
+            if fault is FaultKind.RATE_LIMITED:
+                retry_after = math.ceil(self._faults.plan.for_route(name).retry_after)
+                headers = {**_JSON, "Retry-After": str(retry_after)}
+            return self._respond(name, reply.status, reply.body, headers)
+        finally:
+            stats.in_flight -= 1
+
+    def _count(self, route: str, status: int, sent: int) -> None:
+        stats = self.stats
+        stats.by_status[status] += 1
+        stats.by_route_status[route, status] += 1
+        stats.bytes_sent += sent
+
+    def _respond(
+        self, route: str, status: int, body: bytes, headers: dict[str, str]
+    ) -> web.Response:
+        self._count(route, status, len(body))
+        return web.Response(body=body, status=status, headers=headers)
+
+    async def _send_broken(
+        self, route: str, request: web.Request, reply: Reply, fault: FaultKind
+    ) -> web.StreamResponse:
+        body = reply.body
+        if fault is FaultKind.TRUNCATED_BODY:
+            return self._respond(route, reply.status, body[: max(1, len(body) // 2)], _JSON)
+        response = web.StreamResponse(status=reply.status, headers=_JSON)
+        response.content_length = len(body)
+        await response.prepare(request)
+        if fault is FaultKind.CONNECTION_RESET:
+            part = body[: len(body) // 2]
+            await response.write(part)
+            self._count(route, reply.status, len(part))
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return response
+        pause = self._faults.plan.for_route(route).slow_body_seconds / _SLOW_CHUNKS
+        step = max(1, math.ceil(len(body) / _SLOW_CHUNKS))
+        self._count(route, reply.status, 0)
+        for offset in range(0, len(body), step):
+            await asyncio.sleep(pause)
+            chunk = body[offset : offset + step]
+            await response.write(chunk)
+            self.stats.bytes_sent += len(chunk)
+        await response.write_eof()
+        return response
+
+
+def _plan(faults: Faults | FaultPlan | None) -> FaultPlan:
+    if faults is None:
+        return FaultPlan()
+    if isinstance(faults, Faults):
+        return FaultPlan(default=faults)
+    return faults
