@@ -27,13 +27,11 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import msgspec
+from _fake import RunningServer, fake_server, verdict
 
 from postpress_async import AsyncPostpress, merge
 from postpress_async.models import MessageList
 from postpress_async.testing import Dataset
-
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _fake import RunningServer, fake_server, verdict
 
 ROWS: list[tuple[str, str, str, str]] = []
 
