@@ -1,0 +1,90 @@
+"""Pytest fixtures for testing code that talks to postpress, against :class:`FakePostpress`.
+
+Registered as a ``pytest11`` plugin, so installing ``postpress-async`` makes these
+fixtures available everywhere:
+
+* ``postpress_dataset`` (session): the :class:`Dataset` served; override it in a
+  ``conftest.py`` to serve other data;
+* ``postpress_faults``: the :class:`Faults` or :class:`FaultPlan` in force (none by default);
+* ``postpress_api_key``: the key the server accepts (``pp_test_key``);
+* ``postpress_server``: a running :class:`FakePostpress` (async; needs pytest-asyncio);
+* ``postpress_ground_truth``: the dataset's expected listings, to check a walk returned
+  every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``.
+
+Without pytest-asyncio, ``postpress_server`` fails the test that asks for it with a clear
+message; the rest of the session is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from postpress_async.testing._dataset import Dataset
+from postpress_async.testing._faults import FaultPlan, Faults
+from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
+
+__all__ = [
+    "postpress_api_key",
+    "postpress_dataset",
+    "postpress_faults",
+    "postpress_ground_truth",
+    "postpress_server",
+]
+
+_MISSING_ASYNCIO = (
+    "the postpress_server fixture needs pytest-asyncio: "
+    "pip install 'postpress-async[test]' (or pytest-asyncio)"
+)
+
+
+@pytest.fixture(scope="session")
+def postpress_dataset() -> Dataset:
+    """A small dataset: every account type, 40 chats, 1,000 messages (seed 0)."""
+    return Dataset(seed=0, accounts=14, chats=40, messages=1000)
+
+
+@pytest.fixture
+def postpress_faults() -> Faults | FaultPlan | None:
+    """No faults; override to make the server misbehave."""
+    return None
+
+
+@pytest.fixture
+def postpress_api_key() -> str:
+    """The API key the fake server accepts."""
+    return DEFAULT_API_KEY
+
+
+@pytest.fixture
+def postpress_ground_truth(postpress_dataset: Dataset) -> Dataset:
+    """The served dataset, for its ``expected_*_ids()`` ground-truth listings."""
+    return postpress_dataset
+
+
+async def _running_server(
+    postpress_dataset: Dataset,
+    postpress_faults: Faults | FaultPlan | None,
+    postpress_api_key: str,
+) -> AsyncIterator[FakePostpress]:
+    """A running fake server on 127.0.0.1; ``.url`` and ``.api_key`` configure an SDK."""
+    async with FakePostpress(
+        dataset=postpress_dataset, faults=postpress_faults, api_key=postpress_api_key
+    ) as server:
+        yield server
+
+
+def _missing_asyncio() -> None:
+    """Unavailable: pytest-asyncio is not installed."""
+    pytest.fail(_MISSING_ASYNCIO, pytrace=False)
+
+
+postpress_server: Any
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - exercised in a subprocess test
+    postpress_server = pytest.fixture(_missing_asyncio, name="postpress_server")
+else:
+    postpress_server = pytest_asyncio.fixture(_running_server, name="postpress_server")
