@@ -21,7 +21,6 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
 from typing import Generic, TypeVar
 
 import anyio
@@ -29,6 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._exceptions import InvalidParameterError
 from ._pagination import Checkpoint, ListStream
+from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
 __all__ = ["MergedStream", "SourcePage", "merge", "split_window"]
@@ -67,7 +67,7 @@ def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStre
     return MergedStream(streams, concurrency=concurrency)
 
 
-class MergedStream(Generic[T]):
+class MergedStream(AsyncClosing, Generic[T]):
     """Items of several list streams, fetched concurrently; see the module docstring."""
 
     def __init__(self, streams: Sequence[ListStream[T]], *, concurrency: int | None = None) -> None:
@@ -110,26 +110,10 @@ class MergedStream(Generic[T]):
         self._claim()
         return self._pages()
 
-    async def __aenter__(self) -> MergedStream[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """End every source now; the stream hands out nothing more."""
         task, self._supervisor = self._supervisor, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait([task])
-            if not task.cancelled():
-                task.exception()  # sources hand their errors over; mark any stray one seen
+        await reap(task)
         if self._ends is not None:
             for end in self._ends:
                 end.close()
@@ -144,7 +128,7 @@ class MergedStream(Generic[T]):
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
             max_buffer_size=len(self.streams)
         )
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(send))
+        self._supervisor = start(self._supervise(send))
         try:
             async for batch in receive:
                 if isinstance(batch, _SourceFailed):

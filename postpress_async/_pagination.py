@@ -22,8 +22,8 @@ async generator right away) and ``async with`` exit. No task outlives its stream
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -31,6 +31,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import InvalidParameterError, PostpressError
+from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
 __all__ = ["Checkpoint", "FetchPage", "ListStream", "PageFetcher"]
@@ -103,9 +104,7 @@ class PageFetcher(Generic[T]):
             self._send, self._receive = anyio.create_memory_object_stream[Page[T] | _Failure](
                 max_buffer_size=self._prefetch - 1
             )
-            self._task = asyncio.get_running_loop().create_task(
-                self._produce(self._send, self._next_cursor)
-            )
+            self._task = start(self._produce(self._send, self._next_cursor))
         try:
             outcome = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -145,13 +144,7 @@ class PageFetcher(Generic[T]):
         """Cancel any prefetch and wait until it has ended."""
         self._finished = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            # Shielded: a stream closed by a cancelled caller must still reap its producer.
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait([task])
-            if not task.cancelled():
-                task.exception()  # the producer hands errors over; mark any stray one seen
+        await reap(task)
         for end in (self._send, self._receive):
             if end is not None:
                 end.close()
@@ -163,7 +156,7 @@ def _with_cursor(error: BaseException, cursor: str | None) -> BaseException:
     return error
 
 
-class ListStream(Generic[T]):
+class ListStream(AsyncClosing, Generic[T]):
     """An async stream over every item of a list endpoint; see the module docstring."""
 
     def __init__(
@@ -233,17 +226,6 @@ class ListStream(Generic[T]):
         self._claim()
         return self._pages()
 
-    async def __aenter__(self) -> ListStream[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """End any prefetch now; the stream hands out nothing more."""
         if self._fetcher is not None:
@@ -260,71 +242,55 @@ class ListStream(Generic[T]):
         )
         return self._fetcher
 
-    async def _items(self) -> AsyncGenerator[T, None]:
+    async def _slices(self) -> AsyncGenerator[tuple[str | None, Page[T], int, int], None]:
+        """``(cursor, page, start, stop)``: the part of each page to hand out, in order."""
         fetcher = self._open_fetcher()
         if fetcher is None:
             return
-        offset = self._checkpoint.offset
+        start = self._checkpoint.offset
         remaining = self._max_items
         try:
-            while True:
+            while remaining != 0:
                 got = await fetcher.next()
                 if got is None:
-                    self._checkpoint = Checkpoint(cursor=None, done=True)
                     return
                 cursor, page = got
+                stop = len(page.items)
+                if remaining is not None:
+                    stop = min(stop, start + remaining)
+                    remaining -= stop - start
+                yield cursor, page, start, stop
+                start = 0
+        finally:
+            await fetcher.aclose()
+
+    async def _items(self) -> AsyncGenerator[T, None]:
+        async with contextlib.aclosing(self._slices()) as slices:
+            async for cursor, page, start, stop in slices:
                 items = page.items
-                count = len(items)
-                for index in range(offset, count):
-                    if remaining is not None:
-                        if remaining == 0:
-                            return
-                        remaining -= 1
-                    if index + 1 == count:
+                last = len(items)
+                for index in range(start, stop):
+                    if index + 1 == last:
                         self._checkpoint = _after_page(page)
                     else:
                         self._checkpoint = Checkpoint(cursor=cursor, offset=index + 1)
                     self._handed_out += 1
                     yield items[index]
-                offset = 0
-                self._checkpoint = _after_page(page)
-                if self._checkpoint.done or remaining == 0:
-                    return
-        finally:
-            await fetcher.aclose()
+                if stop == last:  # also moves past an empty page
+                    self._checkpoint = _after_page(page)
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
-        fetcher = self._open_fetcher()
-        if fetcher is None:
-            return
-        offset = self._checkpoint.offset
-        remaining = self._max_items
-        try:
-            while True:
-                got = await fetcher.next()
-                if got is None:
-                    self._checkpoint = Checkpoint(cursor=None, done=True)
-                    return
-                _cursor, page = got
-                items = page.items[offset:] if offset else page.items
-                cut = remaining is not None and len(items) > remaining
-                if cut:
-                    assert remaining is not None
-                    items = items[:remaining]
-                    self._checkpoint = Checkpoint(cursor=_cursor, offset=offset + remaining)
-                else:
+        async with contextlib.aclosing(self._slices()) as slices:
+            async for cursor, page, start, stop in slices:
+                last = len(page.items)
+                if stop == last:
                     self._checkpoint = _after_page(page)
-                if items is not page.items:
-                    page = msgspec.structs.replace(page, items=items)
-                if remaining is not None:
-                    remaining -= len(items)
-                offset = 0
-                self._handed_out += len(items)
+                else:
+                    self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
+                self._handed_out += stop - start
+                if (start, stop) != (0, last):
+                    page = msgspec.structs.replace(page, items=page.items[start:stop])
                 yield page
-                if self._checkpoint.done or remaining == 0:
-                    return
-        finally:
-            await fetcher.aclose()
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:
