@@ -1,0 +1,317 @@
+"""Running a parsed command: the client (or fake server), the command, and the exit code.
+
+Errors end as one line on stderr (``error: ...``) and an exit code from
+:class:`ExitCode`; a traceback only with ``--debug``. Ctrl-C (and SIGTERM) cancel the
+running command like any other cancellation, so streams, prefetch tasks and the fake
+server all shut down through their ``async with`` blocks before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import sys
+import traceback
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from postpress_async._client import AsyncPostpress
+from postpress_async._config import RetryPolicy, Timeout
+from postpress_async._params import AccountTypeParam, encode_id, path_segment
+from postpress_async._transport import Request, Response
+
+from ._checkpoint import checkpoint_path, load_state
+from ._errors import ExitCode, UsageError, describe
+from ._export import ExportOptions, run_export
+from ._fake import fake_identity, fake_server
+from ._output import Writer
+from ._parser import build_parser
+
+__all__ = ["main"]
+
+
+class _Run:
+    """What one invocation needs to know beyond its arguments."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = list(argv)
+        self.signal: int | None = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``postpress`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a bad command line
+        return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
+    if args.debug:
+        _log_debug()
+    run = _Run(argv)
+    try:
+        return asyncio.run(_amain(args, run))
+    except KeyboardInterrupt:  # a Ctrl-C before the signal handler was installed
+        _interrupted(args, run)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `postpress ... | head`: the reader has all it wants
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as exc:
+        code, message = describe(exc)
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {message}", file=sys.stderr)
+        if code != ExitCode.USAGE:
+            _resume_hint(args, run, "the export stopped")
+        return code
+
+
+async def _amain(args: argparse.Namespace, run: _Run) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    installed = []
+
+    def stop(signum: int) -> None:
+        if run.signal is None:
+            run.signal = signum
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, non-main thread
+            loop.add_signal_handler(signum, stop, signum)
+            installed.append(signum)
+    try:
+        await _dispatch(args)
+        return ExitCode.OK
+    except asyncio.CancelledError:
+        if run.signal is None:
+            raise
+        _interrupted(args, run)
+        return 128 + run.signal
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _interrupted(args: argparse.Namespace, run: _Run) -> None:
+    print("interrupted", file=sys.stderr)
+    _resume_hint(args, run, "interrupted")
+
+
+def _resume_hint(args: argparse.Namespace, run: _Run, what: str) -> None:
+    if args.command != "export":
+        return
+    out = Path(args.out)
+    try:
+        state = load_state(checkpoint_path(out))
+    except UsageError:
+        return
+    if state is None or state.done:
+        return
+    argv = [arg for arg in run.argv if arg not in {"--force", "--resume"}]
+    command = shlex.join(["postpress", *argv, "--resume"])
+    print(
+        f"{what} with {state.items:,} {args.resource} saved in {out}; "
+        f"the checkpoint is kept. Continue with:\n  {command}",
+        file=sys.stderr,
+    )
+
+
+def _log_debug() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("postpress_async")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+@contextlib.asynccontextmanager
+async def _connect(args: argparse.Namespace) -> AsyncIterator[tuple[AsyncPostpress, str]]:
+    """The client for the command, and the source an export records (URL or fake identity)."""
+    retry = None if args.retries is None else RetryPolicy(attempts=args.retries + 1)
+    if not args.fake:
+        async with AsyncPostpress(
+            api_key=args.api_key, base_url=args.base_url, timeout=args.timeout, retry=retry
+        ) as client:
+            yield client, client.base_url
+        return
+    if args.base_url is not None:
+        raise UsageError("--base-url and --fake cannot be combined: --fake runs its own server")
+    server = fake_server(
+        seed=args.fake_seed,
+        messages=args.fake_messages,
+        latency=args.fake_latency,
+        fault_rate=args.fake_fault_rate,
+    )
+    async with server:
+        # An explicit --api-key is sent as given, so a wrong key shows the API's answer.
+        key = server.api_key if args.api_key is None else args.api_key
+        async with AsyncPostpress(
+            api_key=key, base_url=server.url, timeout=args.timeout, retry=retry
+        ) as client:
+            yield client, fake_identity(server.dataset)
+
+
+def _time(option: str, text: str | None) -> str | None:
+    """Refuse a time without a zone (a person's local time is a guess); the SDK checks the rest.
+
+    The SDK reads a zone-less string as UTC, as the API does; on a command line that
+    would silently shift a local time, so the CLI asks for ``Z`` or an offset.
+    """
+    if text is None:
+        return None
+    probe = text.strip()
+    if probe[-1:] in {"Z", "z"}:
+        probe = probe[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(probe)
+    except ValueError:
+        return text  # not ISO 8601: the SDK's error says what it expects
+    if moment.tzinfo is None:
+        raise UsageError(
+            f"{option}: {text!r} has no time zone; add Z for UTC or an offset, "
+            f"e.g. {moment.strftime('%Y-%m-%dT%H:%M:%S')}Z"
+        )
+    return text
+
+
+def _account_ids(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",")]
+
+
+def _chat_filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "account_id": _account_ids(args.account_id),
+        "account_type": cast("AccountTypeParam | None", args.account_type),
+        "unread": args.unread,
+        "after": _time("--after", args.after),
+        "before": _time("--before", args.before),
+    }
+
+
+def _message_filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "account_id": args.account_id,
+        "sender_id": args.sender_id,
+        "after": _time("--after", args.after),
+        "before": _time("--before", args.before),
+    }
+
+
+class _Offline:
+    """A transport that sends nothing: the client it serves exists only to validate."""
+
+    async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        raise RuntimeError("the validation client sends no request")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _validate(args: argparse.Namespace, filters: dict[str, Any]) -> None:
+    """Run the SDK's own parameter checks before any key lookup, connection or file change."""
+    client = AsyncPostpress(
+        api_key="validation-only",
+        base_url="http://validation.invalid",
+        timeout=args.timeout,
+        transport=_Offline(),
+    )
+    handler: str = args.handler
+    if handler == "chats.get":
+        path_segment("chat_id", args.id)
+        if args.account_id is not None:
+            encode_id("account_id", args.account_id)
+        return
+    if handler == "messages.get":
+        path_segment("message_id", args.id)
+        return
+    paging = {"limit": args.limit, "prefetch": args.prefetch, "max_items": args.max_items}
+    if handler == "accounts.list":
+        client.accounts.list(**paging)
+    elif handler == "chats.list" or (handler == "export" and args.resource == "chats"):
+        client.chats.list(**filters, **paging)
+    else:
+        client.messages.list(**filters, **paging)
+
+
+def _writer(args: argparse.Namespace, resource: Any) -> Writer:
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return Writer(sys.stdout.buffer, args.format, resource, encoding)
+
+
+async def _dispatch(args: argparse.Namespace) -> None:
+    handler: str = args.handler
+    if handler == "demo":
+        from ._demo import run_demo
+
+        await run_demo(args)
+        return
+    # Validate what can be checked without a connection before starting anything.
+    filters: dict[str, Any] = {}
+    if handler in {"chats.list"} or (handler == "export" and args.resource == "chats"):
+        filters = _chat_filters(args)
+    elif handler in {"messages.list"} or (handler == "export" and args.resource == "messages"):
+        filters = _message_filters(args)
+    _validate(args, filters)
+    async with _connect(args) as (client, source):
+        if handler == "export":
+            options = ExportOptions(
+                resource=args.resource,
+                out=Path(args.out),
+                filters=filters,
+                source=source,
+                windows=getattr(args, "windows", None),
+                limit=args.limit,
+                prefetch=args.prefetch,
+                max_items=args.max_items,
+                resume=args.resume,
+                force=args.force,
+                progress=args.progress,
+            )
+            await run_export(client, options, sys.stderr)
+            return
+        if handler == "chats.get":
+            chat = await client.chats.retrieve(args.id, account_id=args.account_id)
+            writer = _writer(args, "chats")
+            writer.write([chat])
+            return
+        if handler == "messages.get":
+            message = await client.messages.retrieve(args.id)
+            writer = _writer(args, "messages")
+            writer.write([message])
+            return
+        paging: dict[str, Any] = {
+            "limit": args.limit,
+            "cursor": args.cursor,
+            "prefetch": args.prefetch,
+            "max_items": args.max_items,
+        }
+        if handler == "accounts.list":
+            stream: Any = client.accounts.list(**paging)
+            writer = _writer(args, "accounts")
+        elif handler == "chats.list":
+            stream = client.chats.list(**filters, **paging)
+            writer = _writer(args, "chats")
+        else:
+            stream = client.messages.list(**filters, **paging)
+            writer = _writer(args, "messages")
+        async with stream:
+            async for page in stream.pages():
+                writer.write(page.items)
+        writer.finish()

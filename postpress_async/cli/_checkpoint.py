@@ -1,0 +1,184 @@
+"""The export's checkpoint file and the output it vouches for.
+
+``FILE.jsonl.checkpoint`` is JSON::
+
+    {"version": 1,
+     "fingerprint": "3f0c9a...",          # sha256 of "command", to refuse a changed resume
+     "command": {"resource": "messages", "source": "https://...", "filters": {...},
+                 "windows": [["2026-05-01T00:00:00.000Z", "..."], ...] or null,
+                 "max_items": null},
+     "streams": [{"cursor": "...", "offset": 0, "done": false}, ...],  # one per window
+     "offset": 1048576,                   # bytes of FILE that are complete
+     "items": 2500, "pages": 25, "done": false}
+
+The invariant that makes a resumed export exactly-once: **the first ``offset`` bytes
+of the output hold exactly the items before ``streams`` (each stream's checkpoint),
+and they are on disk before the checkpoint that names them is.** :meth:`Output.commit`
+keeps it: append a page's lines, flush and fsync the output, then replace the
+checkpoint atomically (temp file, fsync, ``os.replace``, fsync the directory). A crash
+before the replace leaves the old checkpoint, whose ``offset`` ends before the new
+lines; resuming truncates the output there (dropping those lines and any partial
+one) and fetches the page again from the old cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from postpress_async._pagination import Checkpoint
+
+from ._errors import UsageError
+
+__all__ = ["ExportCommand", "ExportState", "Output", "checkpoint_path", "load_state"]
+
+VERSION = 1
+
+
+class ExportCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """What an export asks for; a resume must ask for the same."""
+
+    resource: str
+    #: The API base URL, or the fake dataset's identity under ``--fake``.
+    source: str
+    #: Normalised filters (datetimes in the API's UTC format).
+    filters: dict[str, Any]
+    #: The ``(after, before)`` of each window with ``--windows``, else ``None``.
+    windows: list[tuple[str, str]] | None = None
+    max_items: int | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the command."""
+        return hashlib.sha256(msgspec.json.encode(self, order="sorted")).hexdigest()[:16]
+
+    def differences(self, other: ExportCommand) -> list[str]:
+        """What differs between two commands, as ``name: saved -> now`` phrases."""
+        mine = msgspec.to_builtins(self)
+        theirs = msgspec.to_builtins(other)
+        out = [
+            f"{key}: {mine[key]!r} -> {theirs[key]!r}"
+            for key in ("resource", "source", "windows", "max_items")
+            if mine[key] != theirs[key]
+        ]
+        for key in sorted(set(mine["filters"]) | set(theirs["filters"])):
+            old, new = mine["filters"].get(key), theirs["filters"].get(key)
+            if old != new:
+                out.append(f"{key}: {old!r} -> {new!r}")
+        return out
+
+
+class ExportState(msgspec.Struct, kw_only=True):
+    """The checkpoint file's content (see the module docstring)."""
+
+    version: int = VERSION
+    fingerprint: str
+    command: ExportCommand
+    streams: list[Checkpoint]
+    offset: int = 0
+    items: int = 0
+    pages: int = 0
+    done: bool = False
+
+
+def checkpoint_path(out: Path) -> Path:
+    """``FILE.jsonl`` -> ``FILE.jsonl.checkpoint``."""
+    return out.with_name(out.name + ".checkpoint")
+
+
+def load_state(path: Path) -> ExportState | None:
+    """The saved state, ``None`` if there is no checkpoint file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        state = msgspec.json.decode(data, type=ExportState)
+    except msgspec.DecodeError as exc:
+        raise UsageError(
+            f"{path} is not a readable checkpoint ({exc}); use --force to start over"
+        ) from None
+    if state.version != VERSION:
+        raise UsageError(f"{path} has checkpoint version {state.version}; expected {VERSION}")
+    return state
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms that cannot open a directory (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems that refuse to sync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole."""
+    temp = path.with_name(path.name + ".tmp")
+    with open(temp, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+class Output:
+    """The export file, opened at the state's offset, and the checkpoint that follows it."""
+
+    def __init__(self, path: Path, state: ExportState) -> None:
+        self.path = path
+        self.checkpoint = checkpoint_path(path)
+        self.state = state
+        file: BinaryIO = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
+        try:
+            file.truncate(state.offset)
+            file.seek(state.offset)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:
+            file.close()
+            raise
+        self._file = file
+        self.save()
+
+    def save(self) -> None:
+        """Write the checkpoint file from the current state."""
+        write_atomic(self.checkpoint, msgspec.json.encode(self.state))
+
+    def commit(self, data: bytes, *, items: int, stream: int, checkpoint: Checkpoint) -> None:
+        """Append one page's lines durably, then record them in the checkpoint.
+
+        Blocking (it fsyncs): run it in a worker thread.
+        """
+        if data:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        state = self.state
+        state.offset += len(data)
+        state.items += items
+        state.pages += 1
+        state.streams[stream] = checkpoint
+        self.save()
+
+    def finish(self) -> None:
+        """Mark the export complete, then drop the checkpoint: nothing is left to resume."""
+        self.state.done = True
+        self.save()
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.checkpoint.unlink()
+        _fsync_dir(self.checkpoint.parent)
+
+    def close(self) -> None:
+        """Close the output (the checkpoint stays)."""
+        self._file.close()

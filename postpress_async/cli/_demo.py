@@ -1,0 +1,167 @@
+"""``postpress demo``: a real export from the embedded fake server, checked against ground truth.
+
+It runs the same code as ``postpress export messages --windows N`` against a fake
+with latency and a few percent of retryable faults, then reads the file back and
+compares its ids with the dataset's own list: every message exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+
+from postpress_async._client import AsyncPostpress
+from postpress_async.testing import Dataset, FakePostpress
+
+from ._errors import UsageError
+from ._export import ExportOptions, run_export
+from ._fake import fake_dataset, fake_faults, fake_identity
+from ._progress import format_rate, format_retries
+
+__all__ = ["Verdict", "run_demo", "verify_ids"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_PAGE_SIZE = 200
+
+
+class _Id(msgspec.Struct):
+    id: str
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """How an exported file compares with the ids it should hold."""
+
+    expected: int
+    lines: int
+    missing: int
+    duplicated: int
+    unexpected: int
+    unreadable: int
+
+    @property
+    def ok(self) -> bool:
+        """Every expected id exactly once, and nothing else."""
+        return self.lines == self.expected and not (
+            self.missing or self.duplicated or self.unexpected or self.unreadable
+        )
+
+
+def verify_ids(path: Path, expected: list[str]) -> Verdict:
+    """Read ``path`` (JSON lines) and compare its ids with ``expected``."""
+    decoder = msgspec.json.Decoder(_Id)
+    seen: collections.Counter[str] = collections.Counter()
+    lines = unreadable = 0
+    with open(path, "rb") as file:
+        for line in file:
+            lines += 1
+            try:
+                seen[decoder.decode(line).id] += 1
+            except msgspec.DecodeError:
+                unreadable += 1
+    return _compare(seen, expected, lines, unreadable)
+
+
+def _compare(
+    seen: collections.Counter[str], expected: list[str], lines: int, unreadable: int
+) -> Verdict:
+    want = set(expected)
+    return Verdict(
+        expected=len(expected),
+        lines=lines,
+        missing=sum(1 for item in want if item not in seen),
+        duplicated=sum(count - 1 for count in seen.values() if count > 1),
+        unexpected=sum(1 for item in seen if item not in want),
+        unreadable=unreadable,
+    )
+
+
+def _moment(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def _span(dataset: Dataset) -> tuple[datetime, datetime]:
+    """Strict bounds just outside the oldest and newest message."""
+    oldest = dataset.message_timestamp_ms(dataset.message_count - 1)
+    newest = dataset.message_timestamp_ms(0)
+    return _moment(oldest - 1), _moment(newest + 1)
+
+
+async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
+    """Export a fake dataset through injected faults and print what it took."""
+    seed: int = args.fake_seed
+    dataset = fake_dataset(seed=seed, messages=args.messages)
+    faults = fake_faults(seed=seed, latency=args.latency, fault_rate=args.fault_rate)
+    target = Path(args.out) if args.out else None
+    if target is not None and target.exists() and target.stat().st_size:
+        raise UsageError(f"{target} already exists and is not empty: choose another --out")
+    after, before = _span(dataset)
+    with tempfile.TemporaryDirectory(prefix="postpress-demo-") as scratch:
+        path = target or Path(scratch) / "messages.jsonl"
+        async with (
+            FakePostpress(dataset=dataset, faults=faults) as server,
+            AsyncPostpress(api_key=server.api_key, base_url=server.url) as client,
+        ):
+            options = ExportOptions(
+                resource="messages",
+                out=path,
+                filters={"after": after, "before": before},
+                source=fake_identity(dataset),
+                windows=args.windows,
+                limit=_PAGE_SIZE,
+                prefetch=2,
+                progress=None,
+                summary=False,
+            )
+            started = time.monotonic()
+            result = await run_export(client, options, sys.stderr)
+            elapsed = time.monotonic() - started
+            stats = client.stats()
+            injected = sum(server.stats.faults.values())
+        verdict = verify_ids(path, dataset.expected_message_ids())
+        size = path.stat().st_size
+        kept = f"{path}" if target else "a temporary file, now deleted (keep it with --out FILE)"
+        cfg = dataset.config
+        lines = [
+            "postpress demo: an export from the embedded fake server, through injected faults",
+            "",
+            f"  dataset    {cfg.messages:,} messages in {cfg.chats:,} chats of "
+            f"{cfg.accounts} accounts (seed {cfg.seed})",
+            f"  faults     {args.fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
+            f"{args.latency * 1000:.0f} ms latency",
+            f"  export     {args.windows} time windows at once, {_PAGE_SIZE} messages a page",
+            f"  items      {result.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
+            f"  pages      {result.pages:,}",
+            f"  requests   {stats.requests:,} ({injected:,} failed on purpose by the server)",
+            f"  retries    {format_retries(stats.retries)}",
+            f"  elapsed    {elapsed:.2f} s ({format_rate(result.items, elapsed)})",
+            f"  verified   {_verdict_text(verdict)}",
+            f"  output     {kept}",
+        ]
+        print("\n".join(lines), file=out)
+    if not verdict.ok:
+        raise _DemoFailed(f"the export does not match the dataset: {_verdict_text(verdict)}")
+
+
+class _DemoFailed(Exception):
+    """The exported file does not hold every message exactly once."""
+
+
+def _verdict_text(verdict: Verdict) -> str:
+    if verdict.ok:
+        return (
+            f"OK: every message arrived exactly once ({verdict.lines:,} lines = "
+            f"{verdict.expected:,} ids of the dataset; 0 missing, 0 duplicated, 0 unexpected)"
+        )
+    return (
+        f"FAILED: {verdict.lines:,} lines for {verdict.expected:,} ids; {verdict.missing:,} "
+        f"missing, {verdict.duplicated:,} duplicated, {verdict.unexpected:,} unexpected, "
+        f"{verdict.unreadable:,} unreadable"
+    )

@@ -1,0 +1,140 @@
+"""Exit codes, and one clear line for every error a person can meet.
+
+:func:`describe` is pure: it maps an exception to ``(exit code, message)`` and never
+does I/O, so each case is tested without running a command.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+from postpress_async._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    InvalidParameterError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    PostpressError,
+    RateLimitError,
+    ResponseDecodeError,
+)
+
+__all__ = ["ExitCode", "UsageError", "describe", "option_name"]
+
+
+class ExitCode(enum.IntEnum):
+    """What ``postpress`` exits with."""
+
+    OK = 0
+    #: The API answered with an error (other than auth), or the output could not be written.
+    API_ERROR = 1
+    #: A bad command line or option value, or an export that refuses to run as asked.
+    USAGE = 2
+    #: No API key, or the API rejected it (401) or refused access (403).
+    AUTH = 3
+    #: The API could not be reached: connection refused, DNS, timeouts.
+    NETWORK = 4
+    #: Stopped by Ctrl-C (SIGINT); SIGTERM gives 143.
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A command line the CLI refuses, with the message to show (exit code 2)."""
+
+
+#: SDK parameter names -> the option a person typed.
+_OPTIONS: Final = {
+    "api_key": "--api-key",
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "timeout.total": "--timeout",
+    "retry.attempts": "--retries",
+    "chat_id": "chat ID",
+    "message_id": "message ID",
+}
+
+
+def option_name(param: str) -> str:
+    """``account_id`` -> ``--account-id``: the SDK's parameter as the option that sets it."""
+    return _OPTIONS.get(param, "--" + param.replace("_", "-"))
+
+
+def describe(exc: BaseException) -> tuple[ExitCode, str]:
+    """The exit code and the one-line message (without ``error:``) for an exception."""
+    if isinstance(exc, UsageError):
+        return ExitCode.USAGE, str(exc)
+    if isinstance(exc, InvalidParameterError):
+        text = str(exc)
+        prefix = f"{exc.param}: "
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+        return ExitCode.USAGE, f"{option_name(exc.param)}: {text}"
+    if isinstance(exc, MissingAPIKeyError):
+        return ExitCode.AUTH, "no API key: pass --api-key or set POSTPRESS_API_KEY (or try --fake)"
+    if isinstance(exc, APIStatusError):
+        return _status(exc)
+    if isinstance(exc, APITimeoutError):
+        return (
+            ExitCode.NETWORK,
+            f"the API did not answer in time ({exc.method} {_origin(exc.url)}): "
+            "try again, or raise --timeout",
+        )
+    if isinstance(exc, APIConnectionError):
+        return (
+            ExitCode.NETWORK,
+            f"cannot reach the API at {_origin(exc.url)} ({_cause(exc)}): "
+            "check --base-url (or POSTPRESS_BASE_URL) and your network",
+        )
+    if isinstance(exc, ResponseDecodeError):
+        return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
+    if isinstance(exc, PostpressError):
+        return ExitCode.API_ERROR, str(exc)
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return ExitCode.API_ERROR, f"cannot write{where}: {exc.strerror or exc}"
+    return ExitCode.API_ERROR, f"unexpected {type(exc).__name__}: {exc} (rerun with --debug)"
+
+
+def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
+    what = f"{exc.status} {exc.type}" if exc.type else str(exc.status)
+    said = exc.detail or exc.title
+    reason = f"{what}: {said}" if said else what
+    suffix = _budget(exc)
+    if isinstance(exc, AuthenticationError):
+        return (
+            ExitCode.AUTH,
+            f"the API rejected the API key ({reason}): check --api-key or POSTPRESS_API_KEY",
+        )
+    if isinstance(exc, PermissionDeniedError):
+        return ExitCode.AUTH, f"this API key may not do that ({reason})"
+    if isinstance(exc, NotFoundError):
+        return ExitCode.API_ERROR, f"not found ({reason}): check the ids you passed"
+    if isinstance(exc, RateLimitError):
+        return ExitCode.API_ERROR, f"rate limited by the API ({reason}){suffix}: try again later"
+    if exc.status >= 500:
+        return ExitCode.API_ERROR, f"the API failed ({reason}){suffix}: try again later"
+    return ExitCode.API_ERROR, f"the API refused the request ({reason})"
+
+
+def _budget(exc: PostpressError) -> str:
+    if exc.retry_budget_exhausted:
+        return ", not retried: the retry budget is spent"
+    if exc.attempts > 1:
+        return f", after {exc.attempts} attempts"
+    return ""
+
+
+def _origin(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _cause(exc: APIConnectionError) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    marker = f" ({exc.method} {exc.url})"
+    if text.endswith(marker):
+        text = text[: -len(marker)]
+    return text

@@ -1,0 +1,283 @@
+"""``postpress export``: stream everything matching to JSON lines, resumable, exactly once.
+
+One consumer takes pages in the order the stream (or the merged windows) hands them
+out; for each it appends the page's lines and records the stream's checkpoint right
+after that page (see :mod:`._checkpoint` for the invariant). Prefetch and the windows
+keep fetching while a page is being written: the durable write runs in a worker
+thread, and cancellation (Ctrl-C) waits for a started write to finish, so the
+checkpoint on disk always matches the output.
+
+With ``--windows N`` the range ``(after, before)`` is cut exactly as
+``messages.list_windows`` cuts it (``split_window``), one ``messages.list`` stream a
+window, merged with ``merge``; building the streams here rather than calling
+``list_windows`` is what lets each window resume from its own checkpoint and a
+finished window be skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import anyio
+
+from postpress_async._client import AsyncPostpress
+from postpress_async._encoding import encode_json
+from postpress_async._fanout import merge, split_window
+from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._params import encode_datetime
+
+from ._checkpoint import ExportCommand, ExportState, Output, checkpoint_path, load_state
+from ._errors import UsageError
+from ._progress import Progress, format_rate, format_retries
+
+__all__ = ["ExportOptions", "ExportResult", "run_export"]
+
+ExportResource = Literal["messages", "chats"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportOptions:
+    """An export, as the command line asked for it."""
+
+    resource: ExportResource
+    out: Path
+    #: Keyword arguments of ``messages.list`` / ``chats.list`` (the filters only).
+    filters: dict[str, Any]
+    #: Where the data comes from: the base URL, or the fake's identity.
+    source: str
+    windows: int | None = None
+    limit: int | None = None
+    prefetch: int = 4
+    max_items: int | None = None
+    resume: bool = False
+    force: bool = False
+    #: ``None``: a progress line if stderr is a terminal; ``True``: always; ``False``:
+    #: quiet (no progress line, no summary).
+    progress: bool | None = None
+    #: Print the closing summary on stderr (unless quiet).
+    summary: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportResult:
+    """What an export did."""
+
+    items: int
+    pages: int
+    #: Items already in the file when this run started (a resume).
+    resumed_items: int
+    elapsed: float
+    complete: bool
+
+
+def _normalise(filters: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if key in {"after", "before"}:
+            value = encode_datetime(key, value)
+        elif key == "account_id" and not isinstance(value, str):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def _command(options: ExportOptions) -> ExportCommand:
+    filters = dict(options.filters)
+    windows = None
+    if options.windows is not None:
+        after, before = filters.pop("after", None), filters.pop("before", None)
+        if after is None or before is None:
+            raise UsageError(
+                "--windows needs both --after and --before: the time range to cut into windows"
+            )
+        if options.max_items is not None:
+            raise UsageError("--max-items cannot be combined with --windows")
+        windows = [tuple(pair) for pair in split_window(after, before, options.windows)]
+    return ExportCommand(
+        resource=options.resource,
+        source=options.source,
+        filters=_normalise(filters),
+        windows=windows,  # type: ignore[arg-type]
+        max_items=options.max_items,
+    )
+
+
+def _stream(
+    client: AsyncPostpress,
+    options: ExportOptions,
+    command: ExportCommand,
+    window: int | None,
+    resume: Checkpoint,
+    max_items: int | None,
+) -> ListStream[Any]:
+    common: dict[str, Any] = {
+        "limit": options.limit,
+        "prefetch": options.prefetch,
+        "resume": resume,
+        "max_items": max_items,
+    }
+    if options.resource == "chats":
+        return client.chats.list(**options.filters, **common)
+    filters = dict(options.filters)
+    if window is not None and command.windows is not None:
+        filters["after"], filters["before"] = command.windows[window]
+    return client.messages.list(**filters, **common)
+
+
+def _prepare(options: ExportOptions, command: ExportCommand, err: TextIO) -> ExportState:
+    """The state to start from, after refusing what would lose or mix up data."""
+    out = options.out
+    fresh = ExportState(
+        fingerprint=command.fingerprint(),
+        command=command,
+        streams=[Checkpoint() for _ in range(len(command.windows or ()) or 1)],
+    )
+    size = out.stat().st_size if out.exists() else 0
+    if not options.resume:
+        if size and not options.force:
+            raise UsageError(
+                f"{out} already exists and is not empty: add --resume to continue an "
+                "interrupted export, or --force to overwrite it"
+            )
+        return fresh
+    saved = load_state(checkpoint_path(out))
+    if saved is None:
+        if size:
+            raise UsageError(
+                f"nothing to resume: {out} has no checkpoint ({checkpoint_path(out).name}); "
+                "the export finished, or the file was not written by postpress export. "
+                "Use --force to start over"
+            )
+        print(f"nothing to resume in {out}; starting a new export", file=err)
+        return fresh
+    if saved.fingerprint != fresh.fingerprint:
+        changes = "; ".join(saved.command.differences(command)) or "options changed"
+        raise UsageError(
+            f"{out} was exported with other options ({changes}): resume with the same "
+            "options, or use --force to start over"
+        )
+    if size < saved.offset:
+        raise UsageError(
+            f"{out} is shorter than its checkpoint records ({size} < {saved.offset} bytes), "
+            "so it changed since; use --force to start over"
+        )
+    return saved
+
+
+async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO) -> ExportResult:
+    """Run an export to ``options.out``; see the module docstring."""
+    command = _command(options)
+    # The SDK validates every filter when a stream is built, before any request or file.
+    _stream(client, options, command, 0 if command.windows else None, Checkpoint(), None)
+    state = _prepare(options, command, err)
+    resumed_items = state.items
+    progress = Progress(
+        err,
+        noun=options.resource,
+        enabled=bool(options.progress) if options.progress is not None else _tty(err),
+        retries=lambda: client.stats().total_retries,
+    )
+    progress.start(items=state.items, pages=state.pages)
+    if state.done:
+        output = Output(options.out, state)
+        output.finish()
+        if options.progress is not False:
+            print(
+                f"{options.out} is already complete ({state.items:,} {options.resource})", file=err
+            )
+        return ExportResult(
+            items=state.items,
+            pages=state.pages,
+            resumed_items=state.items,
+            elapsed=0.0,
+            complete=True,
+        )
+    output = Output(options.out, state)
+    try:
+        async with anyio.create_task_group() as group:
+            if progress.enabled:
+                group.start_soon(_tick, progress)
+            await _consume(client, options, command, output, progress)
+            group.cancel_scope.cancel()
+    except BaseException:
+        output.close()
+        progress.close()
+        raise
+    output.finish()
+    progress.close()
+    result = ExportResult(
+        items=state.items,
+        pages=state.pages,
+        resumed_items=resumed_items,
+        elapsed=progress.elapsed,
+        complete=True,
+    )
+    if options.summary and options.progress is not False:
+        print(_summary(options, result, client), file=err)
+    return result
+
+
+async def _consume(
+    client: AsyncPostpress,
+    options: ExportOptions,
+    command: ExportCommand,
+    output: Output,
+    progress: Progress,
+) -> None:
+    state = output.state
+
+    async def commit(items: Sequence[Any], stream: int, checkpoint: Checkpoint) -> None:
+        data = b"".join(encode_json(item) + b"\n" for item in items)
+        write = functools.partial(
+            output.commit, data, items=len(items), stream=stream, checkpoint=checkpoint
+        )
+        await anyio.to_thread.run_sync(write)
+        progress.items, progress.pages = state.items, state.pages
+        progress.update()
+
+    if command.windows is None:
+        remaining = None if options.max_items is None else max(0, options.max_items - state.items)
+        stream = _stream(client, options, command, None, state.streams[0], remaining)
+        async with stream:
+            async for page in stream.pages():
+                await commit(page.items, 0, stream.checkpoint)
+        return
+    pending = [index for index, saved in enumerate(state.streams) if not saved.done]
+    if not pending:
+        return
+    streams = [
+        _stream(client, options, command, index, state.streams[index], None) for index in pending
+    ]
+    async with merge(*streams) as merged:
+        async for batch in merged.pages():
+            await commit(batch.page.items, pending[batch.source], batch.checkpoint)
+
+
+async def _tick(progress: Progress) -> None:
+    while True:
+        await anyio.sleep(0.25)
+        progress.update()
+
+
+def _tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _summary(options: ExportOptions, result: ExportResult, client: AsyncPostpress) -> str:
+    stats = client.stats()
+    fetched = result.items - result.resumed_items
+    resumed = f" ({result.resumed_items:,} from before the resume)" if result.resumed_items else ""
+    return (
+        f"exported {result.items:,} {options.resource}{resumed} in {result.pages:,} pages "
+        f"to {options.out} in {result.elapsed:.1f} s ({format_rate(fetched, result.elapsed)}); "
+        f"{stats.requests:,} requests, retries: {format_retries(stats.retries)}"
+    )

@@ -1,0 +1,60 @@
+"""``--fake``: the embedded fake server, built from the command line's ``--fake-*`` options.
+
+The dataset is a pure function of ``(seed, messages)`` (see :func:`fake_dataset`), and
+the fake's cursors encode a fingerprint of the dataset and the filters. So a fake
+started again with the same options serves the same objects and accepts the cursors
+an earlier run saved: an export with ``--fake`` resumes after ``kill -9`` exactly as
+one against the real API.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults
+
+__all__ = ["RETRYABLE_FAULTS", "fake_dataset", "fake_faults", "fake_identity", "fake_server"]
+
+#: The retryable errors ``--fake-fault-rate`` mixes, in equal shares: the documented 503
+#: types, 504 ``request_timeout``, 500 ``provider_error``, and 429.
+RETRYABLE_FAULTS: Final = (
+    FaultKind.NO_CLIENT_SESSION,
+    FaultKind.NO_CHANNEL,
+    FaultKind.NO_HANDLER,
+    FaultKind.NETWORK_DOWN,
+    FaultKind.SERVICE_UNAVAILABLE,
+    FaultKind.REQUEST_TIMEOUT,
+    FaultKind.PROVIDER_ERROR,
+    FaultKind.RATE_LIMITED,
+)
+
+
+def fake_dataset(*, seed: int, messages: int) -> Dataset:
+    """The fake's dataset: about one chat per hundred messages, at least 40."""
+    return Dataset(seed=seed, messages=messages, chats=max(40, messages // 100))
+
+
+def fake_identity(dataset: Dataset) -> str:
+    """What an export checkpoint records as its source when it ran against the fake."""
+    cfg = dataset.config
+    return f"fake:seed={cfg.seed},accounts={cfg.accounts},chats={cfg.chats},messages={cfg.messages}"
+
+
+def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
+    """Latency (with a little jitter) and ``fault_rate`` spread over the retryable faults."""
+    share = fault_rate / len(RETRYABLE_FAULTS)
+    return Faults(
+        latency=latency,
+        jitter=latency / 4,
+        rates=dict.fromkeys(RETRYABLE_FAULTS, share) if fault_rate else {},
+        seed=seed,
+        retry_after=1.0,
+    )
+
+
+def fake_server(*, seed: int, messages: int, latency: float, fault_rate: float) -> FakePostpress:
+    """A fake server (not started yet) for these options."""
+    return FakePostpress(
+        dataset=fake_dataset(seed=seed, messages=messages),
+        faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
+    )
