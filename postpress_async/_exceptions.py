@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "DOCUMENTED_ERROR_TYPES",
     "STATUS_ERRORS",
     "APIConnectionError",
     "APIStatusError",
@@ -204,6 +205,72 @@ STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
     502: BadGatewayError,
     503: ServiceUnavailableError,
     504: GatewayTimeoutError,
+}
+
+
+#: Every error ``type`` the API reference documents, by HTTP status. Servers may send
+#: others; they map to their status's class all the same.
+DOCUMENTED_ERROR_TYPES: Mapping[int, frozenset[str]] = {
+    400: frozenset(
+        {
+            "errors/invalid_parameters",
+            "errors/missing_parameters",
+            "errors/invalid_request",
+            "errors/malformed_request",
+            "errors/content_too_large",
+            "errors/too_many_characters",
+            "errors/unescaped_characters",
+            "errors/limit_too_high",
+            "errors/invalid_action",
+            "errors/invalid_label",
+        }
+    ),
+    401: frozenset(
+        {
+            "errors/missing_credentials",
+            "errors/multiple_sessions",
+            "errors/wrong_account",
+            "errors/invalid_credentials",
+            "errors/invalid_proxy_credentials",
+            "errors/invalid_imap_configuration",
+            "errors/invalid_smtp_configuration",
+            "errors/invalid_checkpoint_solution",
+            "errors/checkpoint_error",
+            "errors/expired_credentials",
+            "errors/expired_link",
+            "errors/insufficient_privileges",
+            "errors/disconnected_account",
+            "errors/disconnected_feature",
+            "errors/invalid_credentials_but_valid_account_imap",
+        }
+    ),
+    403: frozenset(
+        {
+            "errors/account_restricted",
+            "errors/account_mismatch",
+            "errors/insufficient_permissions",
+            "errors/session_mismatch",
+            "errors/feature_not_subscribed",
+            "errors/subscription_required",
+            "errors/unknown_authentication_context",
+            "errors/action_required",
+            "errors/resource_access_restricted",
+        }
+    ),
+    404: frozenset({"errors/resource_not_found", "errors/invalid_resource_identifier"}),
+    500: frozenset(
+        {"errors/unexpected_error", "errors/provider_error", "errors/authentication_intent_error"}
+    ),
+    503: frozenset(
+        {
+            "errors/no_client_session",
+            "errors/no_channel",
+            "errors/no_handler",
+            "errors/network_down",
+            "errors/service_unavailable",
+        }
+    ),
+    504: frozenset({"errors/request_timeout"}),
 }
 
 

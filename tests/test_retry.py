@@ -14,7 +14,7 @@ from postpress_async import (
     ResponseDecodeError,
     RetryPolicy,
 )
-from postpress_async._exceptions import error_class_for
+from postpress_async._exceptions import DOCUMENTED_ERROR_TYPES, error_class_for
 from postpress_async._retry import (
     RetryBudget,
     backoff_ceiling,
@@ -29,6 +29,19 @@ def status_error(status: int, type_: str | None) -> APIStatusError:
     return error_class_for(status)(
         status=status, type=type_, title="t", method="GET", url="https://x/v1/messages"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "type_"),
+    [
+        pytest.param(status, type_, id=f"{status}-{type_.split('/')[1]}")
+        for status, types in sorted(DOCUMENTED_ERROR_TYPES.items())
+        for type_ in sorted(types)
+    ],
+)
+def test_every_documented_type_has_the_documented_retry_decision(status: int, type_: str) -> None:
+    retryable = status in (503, 504) or type_ == "errors/provider_error"
+    assert should_retry(RetryPolicy(), "GET", status_error(status, type_)) is retryable
 
 
 RETRYABLE = [
