@@ -7,6 +7,7 @@ installed in a development checkout; a conftest definition simply shadows the pl
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
 import aiohttp
 import pytest
 

@@ -26,26 +26,27 @@ JSON_ERRORS = [
 ]
 
 
+async def outcome(http: aiohttp.ClientSession, url: str) -> str:
+    """Describe one request's outcome as a short string."""
+    try:
+        async with http.get(url) as response:
+            body = await response.read()
+            if response.content_type == "text/html":
+                return f"{response.status}:html"
+            if response.status != 200:
+                return f"{response.status}:{msgspec.json.decode(body)['type']}"
+            msgspec.json.decode(body)
+            return "200"
+    except aiohttp.ClientPayloadError:
+        return "reset"
+    except msgspec.DecodeError:
+        return "truncated"
+
+
 async def outcomes(server: FakePostpress, route_path: str, count: int) -> list[str]:
-    """Send ``count`` sequential requests; describe each outcome as a short string."""
-    seen = []
+    """Send ``count`` sequential requests and describe each outcome."""
     async with aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http:
-        for _ in range(count):
-            try:
-                async with http.get(f"{server.url}/{route_path}") as response:
-                    body = await response.read()
-                    if response.content_type == "text/html":
-                        seen.append(f"{response.status}:html")
-                    elif response.status != 200:
-                        seen.append(f"{response.status}:{msgspec.json.decode(body)['type']}")
-                    else:
-                        msgspec.json.decode(body)
-                        seen.append("200")
-            except aiohttp.ClientPayloadError:
-                seen.append("reset")
-            except msgspec.DecodeError:
-                seen.append("truncated")
-    return seen
+        return [await outcome(http, f"{server.url}/{route_path}") for _ in range(count)]
 
 
 @pytest.mark.parametrize(("kind", "status", "error_type"), JSON_ERRORS, ids=lambda v: str(v))
