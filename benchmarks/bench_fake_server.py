@@ -48,9 +48,8 @@ async def _walk(url: str, api_key: str, pages: int, limit: int) -> tuple[int, in
                 response.raise_for_status()
             size += len(body)
             done += 1
+            # At the end of the listing the cursor is None: the walk starts over.
             cursor = decoder.decode(body).cursor
-            if cursor is None:
-                cursor = None  # wrap around: start the walk again
         elapsed = time.perf_counter() - start
     return done, size, elapsed
 
