@@ -1,0 +1,91 @@
+"""Running ``python -m postpress_async`` as a subprocess, and reading what it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from postpress_async.cli._fake import fake_dataset
+from postpress_async.testing import Dataset
+
+#: The CLI's --fake defaults: seed 1, 1000 messages.
+SEED = 1
+DATASET = fake_dataset(seed=SEED, messages=1000)
+WAIT = 30.0  # upper bound on any wait for a subprocess; never reached when things work
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment without any postpress settings of the developer's shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTPRESS_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "postpress_async", *args],
+        capture_output=True,
+        env=cli_env() if env is None else dict(env),
+        timeout=WAIT * 2,
+        check=False,
+    )
+
+
+def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the CLI in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "postpress_async", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=cwd,
+    )
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` until it holds (bounded, so a broken CLI fails instead of hanging)."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+def lines(data: bytes) -> list[dict[str, Any]]:
+    """JSON lines -> objects. Split on ``\\n`` only: U+2028 inside a string is not a line end."""
+    return [json.loads(line) for line in data.split(b"\n") if line]
+
+
+def ids(data: bytes) -> list[str]:
+    return [obj["id"] for obj in lines(data)]
+
+
+def file_ids(path: Path) -> list[str]:
+    """Ids of a JSON lines file; fails on a partial or unreadable line."""
+    data = path.read_bytes()
+    assert data == b"" or data.endswith(b"\n"), "the file ends with a partial line"
+    return ids(data)
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def assert_messages_match(objects: Sequence[dict[str, Any]], dataset: Dataset) -> None:
+    """Each output message carries the dataset's values for its key fields."""
+    for obj in objects:
+        index = dataset.find_message(obj["id"])
+        assert index is not None, obj["id"]
+        wire = json.loads(dataset.message_json(index))
+        for key in ("chat_id", "account_id", "sender_id", "text", "provider_id"):
+            assert obj.get(key) == wire.get(key), (obj["id"], key)
+        assert moment(obj["timestamp"]) == moment(wire["timestamp"])

@@ -1,0 +1,241 @@
+"""Errors for people: one line on stderr, a documented exit code, no traceback without --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from postpress_async import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    InvalidParameterError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
+from postpress_async.cli import ExitCode
+from postpress_async.cli._errors import UsageError, describe
+from postpress_async.testing import Dataset
+
+from ._helpers import DATASET, WAIT, cli_env, ids, run
+
+READY = "postpress fake server listening on "
+
+
+@pytest.fixture(scope="module")
+def standalone() -> Iterator[str]:
+    """A fake server in its own process (as a user would run one); yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postpress_async.testing", "--port", "0", "--messages", "50"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith(READY), line
+        yield line[len(READY) :].split()[0]
+    finally:
+        process.terminate()
+        process.communicate(timeout=WAIT)
+
+
+def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The single stderr line, checked to be an error and not a traceback."""
+    text = result.stderr.decode()
+    assert "Traceback" not in text
+    assert text.count("\n") == 1, text
+    assert "error: " in text
+    return text
+
+
+def test_key_and_url_come_from_the_environment(standalone: str) -> None:
+    """POSTPRESS_API_KEY and POSTPRESS_BASE_URL are used when no option is given."""
+    env = cli_env(POSTPRESS_API_KEY="pp_test_key", POSTPRESS_BASE_URL=standalone)
+    result = run("messages", "list", env=env)
+    assert result.returncode == 0, result.stderr
+    assert ids(result.stdout) == Dataset(messages=50, chats=200).expected_message_ids()
+
+
+def test_missing_api_key_exits_3() -> None:
+    """No key anywhere: say how to give one (or to try --fake)."""
+    result = run("accounts", "list")
+    assert result.returncode == ExitCode.AUTH == 3
+    text = one_error_line(result)
+    assert "no API key: pass --api-key or set POSTPRESS_API_KEY (or try --fake)" in text
+
+
+def test_rejected_api_key_exits_3(standalone: str) -> None:
+    """A key the API rejects (401) names the API's reason and where the key came from."""
+    result = run("--api-key", "pp_wrong", "--base-url", standalone, "accounts", "list")
+    assert result.returncode == 3
+    assert "401 errors/invalid_credentials" in one_error_line(result)
+
+
+def test_connection_refused_exits_4() -> None:
+    """Nothing listening: a network error naming the URL to check."""
+    result = run(
+        "--api-key", "k", "--base-url", "http://127.0.0.1:9", "--retries", "1", "messages", "list"
+    )
+    assert result.returncode == ExitCode.NETWORK == 4
+    text = one_error_line(result)
+    assert "cannot reach the API at http://127.0.0.1:9" in text
+    assert "--base-url" in text
+
+
+def test_not_found_exits_1() -> None:
+    """An unknown id is a 404 with the API's explanation."""
+    result = run("--fake", "messages", "get", "msg_does_not_exist")
+    assert result.returncode == ExitCode.API_ERROR == 1
+    assert "not found (404 errors/resource_not_found" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--limit", "999"], "--limit: must be between 1 and 250, got 999", id="limit"),
+        pytest.param(["--after", "yesterday"], "--after: not an ISO 8601 datetime", id="garbage"),
+        pytest.param(
+            ["--before", "2026-05-01T10:00:00"],
+            "--before: '2026-05-01T10:00:00' has no time zone",
+            id="naive",
+        ),
+        pytest.param(["--after", "2026-05-01"], "add Z for UTC or an offset", id="date"),
+        pytest.param(
+            ["--limit", "ten"], "argument --limit: invalid int value: 'ten'", id="not-int"
+        ),
+        pytest.param(
+            ["--no-such-option"], "unrecognized arguments: --no-such-option", id="unknown"
+        ),
+        pytest.param(["--retries", "-1"], "argument --retries: must be >= 0", id="retries"),
+    ],
+)
+def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: str) -> None:
+    """Bad values are refused before any key lookup or request, naming the option."""
+    result = run("messages", "list", *args)
+    assert result.returncode == ExitCode.USAGE == 2
+    assert expected in one_error_line(result)
+
+
+def test_debug_shows_the_traceback() -> None:
+    """--debug adds the traceback (and still ends with the one-line error)."""
+    result = run("--fake", "--debug", "messages", "get", "msg_does_not_exist")
+    assert result.returncode == 1
+    text = result.stderr.decode()
+    assert "Traceback" in text
+    assert text.rstrip().splitlines()[-1].startswith("error: not found")
+
+
+def test_help_exits_0() -> None:
+    """--help documents the commands and the exit codes."""
+    result = run("--help")
+    assert result.returncode == 0
+    assert b"exit codes: 0 ok, 1 API error, 2 bad usage or input" in result.stdout
+    for command in (b"accounts", b"chats", b"messages", b"export", b"demo"):
+        assert command in result.stdout
+
+
+def test_broken_pipe_is_quiet() -> None:
+    """`postpress messages list | head -1` ends without an error."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "postpress_async", "--fake", "messages", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    ) as producer:
+        assert producer.stdout is not None
+        assert producer.stderr is not None
+        first = producer.stdout.readline()
+        producer.stdout.close()
+        stderr = producer.stderr.read()
+        producer.wait(timeout=WAIT)
+    assert first.startswith(b'{"id":"' + DATASET.message_row(0).id.encode())
+    assert producer.returncode == 0, stderr
+    assert b"Traceback" not in stderr
+
+
+# -- the pure mapping, without a process ------------------------------------------------
+
+
+def _status(cls: type, status: int, error_type: str) -> Exception:
+    return cls(
+        status=status, type=error_type, title="Title", detail="Detail.", method="GET", url="u"
+    )  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "text"),
+    [
+        pytest.param(UsageError("bad"), 2, "bad", id="usage"),
+        pytest.param(
+            InvalidParameterError("account_type", "must be one of ..."),
+            2,
+            "--account-type: must be one of ...",
+            id="param",
+        ),
+        pytest.param(
+            InvalidParameterError("retry.attempts", "x"), 2, "--retries: x", id="param-retries"
+        ),
+        pytest.param(MissingAPIKeyError("no"), 3, "no API key", id="missing-key"),
+        pytest.param(
+            _status(AuthenticationError, 401, "errors/expired_credentials"),
+            3,
+            "rejected the API key (401 errors/expired_credentials: Detail.)",
+            id="401",
+        ),
+        pytest.param(
+            _status(PermissionDeniedError, 403, "errors/account_restricted"),
+            3,
+            "may not do that (403 errors/account_restricted",
+            id="403",
+        ),
+        pytest.param(
+            _status(NotFoundError, 404, "errors/resource_not_found"), 1, "not found (404", id="404"
+        ),
+        pytest.param(
+            _status(ServiceUnavailableError, 503, "errors/network_down"),
+            1,
+            "the API failed (503 errors/network_down: Detail.)",
+            id="503",
+        ),
+        pytest.param(
+            APIConnectionError("Connection failed: boom", method="GET", url="http://h/x?y=1"),
+            4,
+            "cannot reach the API at http://h/x (Connection failed: boom)",
+            id="connect",
+        ),
+        pytest.param(
+            APITimeoutError("Request timed out", method="GET", url="http://h/x"),
+            4,
+            "did not answer in time",
+            id="timeout",
+        ),
+        pytest.param(
+            PermissionError(13, "Permission denied", "out.jsonl"),
+            1,
+            "cannot write out.jsonl: Permission denied",
+            id="oserror",
+        ),
+    ],
+)
+def test_describe_maps_errors_to_codes_and_one_line(error: Exception, code: int, text: str) -> None:
+    """Each error class has its exit code and a message that says what to do."""
+    got_code, message = describe(error)
+    assert got_code == code
+    assert text in message
+    assert "\n" not in message
+
+
+def test_describe_says_when_retries_ran_out() -> None:
+    """A retryable error that surfaced after retries says so."""
+    error = _status(ServiceUnavailableError, 503, "errors/no_channel")
+    assert isinstance(error, ServiceUnavailableError)
+    error.attempts = 5
+    assert "after 5 attempts" in describe(error)[1]
+    error.retry_budget_exhausted = True
+    assert "retry budget is spent" in describe(error)[1]
