@@ -184,8 +184,13 @@ class ListStream(AsyncClosing, Generic[T]):
         self._fetch = fetch
         self._prefetch = prefetch
         self._max_items = max_items
-        start = resume or Checkpoint(cursor=cursor)
-        self._checkpoint = start
+        # Where the stream stands: `_checkpoint` at a page boundary, or, while items of
+        # `_page` are handed out, `_offset` of them (the Checkpoint is built on demand,
+        # not once an item).
+        self._checkpoint = resume or Checkpoint(cursor=cursor)
+        self._page: Page[T] | None = None
+        self._page_cursor: str | None = None
+        self._offset = 0
         self._started = False
         self._handed_out = 0
         # The fetcher, not the generator, is kept: a generator that refers back to its
@@ -196,12 +201,17 @@ class ListStream(AsyncClosing, Generic[T]):
     @property
     def checkpoint(self) -> Checkpoint:
         """Resumes exactly after the last item (or page) handed out."""
-        return self._checkpoint
+        page = self._page
+        if page is None:
+            return self._checkpoint
+        if self._offset >= len(page.items):
+            return _after_page(page)
+        return Checkpoint(cursor=self._page_cursor, offset=self._offset)
 
     @property
     def resume_cursor(self) -> str | None:
         """The cursor of the page the next item comes from (page-granular resume)."""
-        return self._checkpoint.cursor
+        return self.checkpoint.cursor
 
     @property
     def items_handed_out(self) -> int:
@@ -267,22 +277,18 @@ class ListStream(AsyncClosing, Generic[T]):
     async def _items(self) -> AsyncGenerator[T, None]:
         async with contextlib.aclosing(self._slices()) as slices:
             async for cursor, page, start, stop in slices:
+                self._page_cursor, self._page, self._offset = cursor, page, start
                 items = page.items
-                last = len(items)
                 for index in range(start, stop):
-                    if index + 1 == last:
-                        self._checkpoint = _after_page(page)
-                    else:
-                        self._checkpoint = Checkpoint(cursor=cursor, offset=index + 1)
+                    self._offset = index + 1
                     self._handed_out += 1
                     yield items[index]
-                if stop == last:  # also moves past an empty page
-                    self._checkpoint = _after_page(page)
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
         async with contextlib.aclosing(self._slices()) as slices:
             async for cursor, page, start, stop in slices:
                 last = len(page.items)
+                self._page = None
                 if stop == last:
                     self._checkpoint = _after_page(page)
                 else:

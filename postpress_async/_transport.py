@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -83,15 +84,12 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("the client is closed")
         session = self._get_session()
-        client_timeout = aiohttp.ClientTimeout(
-            total=timeout.total, connect=timeout.connect, sock_read=timeout.read
-        )
         try:
             async with session.request(
                 request.method,
                 URL(request.url, encoded=True),
-                headers=dict(request.headers),
-                timeout=client_timeout,
+                headers=request.headers,
+                timeout=_client_timeout(timeout),
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
@@ -116,6 +114,13 @@ class AiohttpTransport:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+    )
 
 
 def _headers(raw: Mapping[str, str]) -> Mapping[str, str]:
