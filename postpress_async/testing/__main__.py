@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rate of one fault; kinds: {', '.join(k.value for k in FaultKind)}",
     )
     parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument(
+        "--page-cache-mb",
+        type=float,
+        default=16.0,
+        help="memory for rendered pages; make it hold a whole walk to serve it from memory",
+    )
     return parser
 
 
@@ -100,6 +106,7 @@ async def serve(args: argparse.Namespace) -> None:
         api_key=args.api_key,
         host=args.host,
         port=args.port,
+        page_cache_bytes=int(args.page_cache_mb * 1024 * 1024),
     )
     async with server:
         print(f"{READY_PREFIX}{server.url} (api key: {server.api_key})", flush=True)
