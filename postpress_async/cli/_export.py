@@ -16,9 +16,11 @@ finished window be skipped.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -200,11 +202,8 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
         )
     output = Output(options.out, state)
     try:
-        async with anyio.create_task_group() as group:
-            if progress.enabled:
-                group.start_soon(_tick, progress)
+        async with _ticking(progress):
             await _consume(client, options, command, output, progress)
-            group.cancel_scope.cancel()
     except BaseException:
         output.close()
         progress.close()
@@ -259,10 +258,29 @@ async def _consume(
             await commit(batch.page.items, pending[batch.source], batch.checkpoint)
 
 
-async def _tick(progress: Progress) -> None:
-    while True:
-        await anyio.sleep(0.25)
-        progress.update()
+@contextlib.asynccontextmanager
+async def _ticking(progress: Progress) -> AsyncIterator[None]:
+    """Redraw the progress line while the body runs (also while it waits out a retry).
+
+    The ticker is a task this block owns and reaps, not a task group: a task group
+    would wrap the export's own error in an ExceptionGroup.
+    """
+    if not progress.enabled:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:
+            await anyio.sleep(0.25)
+            progress.update()
+
+    task = asyncio.get_running_loop().create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([task])
 
 
 def _tty(stream: TextIO) -> bool:

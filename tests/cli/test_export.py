@@ -257,3 +257,20 @@ def test_bad_window_options_are_usage_errors(
     assert result.returncode == 2
     assert message in result.stderr
     assert not out.exists()
+
+
+def test_an_api_error_mid_export_is_one_line_and_resumable(tmp_path: Path) -> None:
+    """A failure the retries cannot absorb stops the export (exit 1) with a resume hint."""
+    out = tmp_path / "messages.jsonl"
+    export = ["export", "messages", "--out", str(out), "--limit", "50"]
+    failed = run(*FAKE, "--fake-fault-rate", "0.5", "--retries", "0", *export)
+    assert failed.returncode == 1
+    stderr = failed.stderr.decode()
+    assert "Traceback" not in stderr
+    assert "ExceptionGroup" not in stderr
+    assert stderr.startswith("error: the API failed (")
+    assert "checkpoint is kept. Continue with:" in stderr
+    assert "--resume" in stderr.splitlines()[-1]
+    result = run(*FAKE, *export, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert file_ids(out) == DATASET.expected_message_ids()
