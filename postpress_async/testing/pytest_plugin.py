@@ -8,10 +8,12 @@ fixtures available everywhere:
 * ``postpress_faults``: the :class:`Faults` or :class:`FaultPlan` in force (none by default);
 * ``postpress_api_key``: the key the server accepts (``pp_test_key``);
 * ``postpress_server``: a running :class:`FakePostpress` (async; needs pytest-asyncio);
+* ``postpress_client``: an :class:`~postpress_async.AsyncPostpress` bound to that server,
+  with fast retries (``RetryPolicy(wait_initial=0.001, wait_max=0.01)``), closed after the test;
 * ``postpress_ground_truth``: the dataset's expected listings, to check a walk returned
   every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``.
 
-Without pytest-asyncio, ``postpress_server`` fails the test that asks for it with a clear
+Without pytest-asyncio, ``postpress_server`` and ``postpress_client`` fail the test that asks for it with a clear
 message; the rest of the session is untouched.
 """
 
@@ -28,6 +30,7 @@ from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
 
 __all__ = [
     "postpress_api_key",
+    "postpress_client",
     "postpress_dataset",
     "postpress_faults",
     "postpress_ground_truth",
@@ -76,15 +79,30 @@ async def _running_server(
         yield server
 
 
+async def _bound_client(postpress_server: FakePostpress) -> AsyncIterator[Any]:
+    """An SDK client for ``postpress_server``, with retries that do not slow tests down."""
+    from postpress_async import AsyncPostpress, RetryPolicy
+
+    async with AsyncPostpress(
+        api_key=postpress_server.api_key,
+        base_url=postpress_server.url,
+        retry=RetryPolicy(wait_initial=0.001, wait_max=0.01),
+    ) as client:
+        yield client
+
+
 def _missing_asyncio() -> None:
     """Unavailable: pytest-asyncio is not installed."""
     pytest.fail(_MISSING_ASYNCIO, pytrace=False)
 
 
 postpress_server: Any
+postpress_client: Any
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - exercised in a subprocess test
     postpress_server = pytest.fixture(_missing_asyncio, name="postpress_server")
+    postpress_client = pytest.fixture(_missing_asyncio, name="postpress_client")
 else:
     postpress_server = pytest_asyncio.fixture(_running_server, name="postpress_server")
+    postpress_client = pytest_asyncio.fixture(_bound_client, name="postpress_client")

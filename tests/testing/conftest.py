@@ -14,6 +14,7 @@ import pytest
 from postpress_async.testing import Dataset, FakePostpress
 from postpress_async.testing.pytest_plugin import (
     postpress_api_key,
+    postpress_client,
     postpress_dataset,
     postpress_faults,
     postpress_ground_truth,
@@ -22,6 +23,7 @@ from postpress_async.testing.pytest_plugin import (
 
 __all__ = [
     "postpress_api_key",
+    "postpress_client",
     "postpress_dataset",
     "postpress_faults",
     "postpress_ground_truth",

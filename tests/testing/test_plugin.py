@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from postpress_async import AsyncPostpress
 from postpress_async.testing import Dataset, FakePostpress
 
 USER_TEST = textwrap.dedent(
@@ -32,6 +33,15 @@ USER_TEST = textwrap.dedent(
 
     def test_ground_truth(postpress_ground_truth):
         assert len(postpress_ground_truth.expected_message_ids()) == 20
+
+
+    async def test_client(postpress_client, postpress_ground_truth):
+        from postpress_async import ServiceUnavailableError
+
+        with pytest.raises(ServiceUnavailableError) as info:
+            await postpress_client.messages.list()
+        assert info.value.type == "errors/service_unavailable"
+        assert postpress_client.stats().total_retries > 0
 
 
     async def test_server(postpress_server):
@@ -105,7 +115,7 @@ async def test_fixtures_serve_the_default_dataset(
 def test_users_override_dataset_and_faults(tmp_path: Path) -> None:
     """A user's overrides of ``postpress_dataset``/``postpress_faults`` reach the server."""
     output = run_pytest(tmp_path)
-    assert "2 passed" in output, output
+    assert "3 passed" in output, output
 
 
 def test_without_pytest_asyncio_only_the_server_fixture_fails(tmp_path: Path) -> None:
@@ -115,3 +125,11 @@ def test_without_pytest_asyncio_only_the_server_fixture_fails(tmp_path: Path) ->
     assert "ERROR test_user.py::test_sync_server" in output, output
     assert "needs pytest-asyncio" in output, output
     assert "1 passed" in output, output
+
+
+async def test_the_client_fixture_talks_to_the_server(
+    postpress_client: AsyncPostpress, postpress_ground_truth: Dataset
+) -> None:
+    """``postpress_client`` is an SDK client bound to ``postpress_server``."""
+    ids = [m.id async for m in postpress_client.messages.list(limit=250)]
+    assert ids == postpress_ground_truth.expected_message_ids()
