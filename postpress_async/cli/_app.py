@@ -263,11 +263,10 @@ async def _dispatch(args: argparse.Namespace) -> None:
         await run_demo(args)
         return
     # Validate what can be checked without a connection before starting anything.
+    resource = args.resource if handler == "export" else handler.split(".")[0]
     filters: dict[str, Any] = {}
-    if handler in {"chats.list"} or (handler == "export" and args.resource == "chats"):
-        filters = _chat_filters(args)
-    elif handler in {"messages.list"} or (handler == "export" and args.resource == "messages"):
-        filters = _message_filters(args)
+    if handler in {"chats.list", "messages.list", "export"}:
+        filters = _chat_filters(args) if resource == "chats" else _message_filters(args)
     _validate(args, filters)
     async with _connect(args) as (client, source):
         if handler == "export":
