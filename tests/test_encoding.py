@@ -46,3 +46,13 @@ def test_known_models_take_the_fast_path_unchanged() -> None:
     message = decode(body, Message, endpoint="GET /messages/{message_id}")
     assert encode_json(message) == msgspec.json.encode(message)
     assert msgspec.json.decode(encode_json(message))["text"] == "héllo 👋"
+
+
+def test_encoded_models_have_every_field_even_those_the_server_left_out() -> None:
+    body = msgspec.json.encode({"id": "msg_1"})
+    message = decode(body, Message, endpoint="GET /messages/{message_id}")
+    encoded = msgspec.json.decode(encode_json(message))
+    assert encoded["id"] == "msg_1"
+    assert encoded["quoted"] is None
+    assert encoded["attachments"] == []
+    assert set(encoded) >= {"text", "reactions", "seen_by", "reply_to", "timestamp"}

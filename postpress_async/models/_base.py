@@ -15,10 +15,12 @@ class Model(
     msgspec.Struct,
     kw_only=True,
     frozen=True,
-    omit_defaults=True,
     repr_omit_defaults=True,
 ):
     """Base of every model: keyword-only, immutable, unknown fields ignored.
+
+    Encoded, a model has every field it knows, ``null`` or empty where the server sent
+    none: exports get one stable schema whatever a server left out.
 
     msgspec applies ``kw_only`` only to the fields a class defines itself, and mypy
     only sees ``frozen`` where it is spelled out, so every subclass passes both again.

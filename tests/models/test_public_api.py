@@ -40,11 +40,11 @@ def test_all_is_sorted_and_complete() -> None:
 
 @pytest.mark.parametrize("cls", [pytest.param(cls, id=cls.__name__) for cls in STRUCTS])
 def test_structs_are_frozen_keyword_only_and_documented(cls: type[msgspec.Struct]) -> None:
-    """Every model is immutable, keyword-only, drops defaults when encoded, has a docstring."""
+    """Every model is immutable, keyword-only, encodes every field, has a docstring."""
     config = cls.__struct_config__
 
     assert config.frozen
-    assert config.omit_defaults
+    assert not config.omit_defaults
     assert not config.forbid_unknown_fields
     assert all(
         parameter.kind is inspect.Parameter.KEYWORD_ONLY
