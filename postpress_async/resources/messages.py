@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from postpress_async._exceptions import InvalidParameterError
 from postpress_async._fanout import MergedStream, merge, split_window
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
@@ -65,14 +68,23 @@ class Messages(Resource):
         limit: int | None = None,
         prefetch: int | None = None,
         concurrency: int | None = None,
+        resume: Sequence[Checkpoint] | None = None,
     ) -> MergedStream[Message]:
         """Every message in ``(after, before)``, fetched as ``windows`` concurrent streams.
 
         The range is cut into equal time windows that cover it exactly once. Items of
         one window keep the server's order; windows interleave page by page as their
         pages arrive. For bulk export where order does not matter, this is the fast way.
+
+        ``resume`` takes one checkpoint a window, as ``MergedStream.pages()`` reports them
+        in ``SourcePage.checkpoint``, and continues each window from its own; call with
+        the same range and ``windows`` as the run it resumes.
         """
         ranges = split_window(after, before, windows)
+        if resume is not None and len(resume) != len(ranges):
+            raise InvalidParameterError(
+                "resume", f"needs one checkpoint a window: {len(ranges)}, got {len(resume)}"
+            )
         streams = [
             self.list(
                 after=low,
@@ -81,8 +93,9 @@ class Messages(Resource):
                 account_id=account_id,
                 limit=limit,
                 prefetch=prefetch,
+                resume=None if resume is None else resume[index],
             )
-            for low, high in ranges
+            for index, (low, high) in enumerate(ranges)
         ]
         return merge(*streams, concurrency=concurrency)
 
