@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
 from typing import TypeVar
 
 import aiohttp
@@ -15,6 +14,7 @@ from ._exceptions import InvalidParameterError
 from ._params import encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
+from ._tasks import AsyncClosing
 from ._transport import AiohttpTransport, Request, Transport
 from ._version import __version__
 from .resources import Accounts, Chats, Messages
@@ -26,7 +26,7 @@ T = TypeVar("T")
 USER_AGENT = f"postpress-async/{__version__} python/{platform.python_version()}"
 
 
-class AsyncPostpress:
+class AsyncPostpress(AsyncClosing):
     """Async client for the postpress API.
 
     Use it as ``async with AsyncPostpress(api_key=...) as client:`` (or call
@@ -147,17 +147,6 @@ class AsyncPostpress:
         """Close the connections this client opened (a caller's session stays open)."""
         if self._owns_transport:
             await self._sender.transport.aclose()
-
-    async def __aenter__(self) -> AsyncPostpress:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"AsyncPostpress(base_url={self.base_url!r}, api_key='{_mask(self._api_key)}')"
