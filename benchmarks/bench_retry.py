@@ -73,7 +73,10 @@ async def main(messages: int, rate: float) -> int:
                 for label, count in sorted(retries.items()):
                     print(f"    {label}: {count}")
     clean, faulty = results["no faults"], results[f"{rate:.0%} failing"]
-    print("\n| export of", f"{messages:,} messages | wall | requests | failed and retried | exactly once |")
+    print(
+        "\n| export of",
+        f"{messages:,} messages | wall | requests | failed and retried | exactly once |",
+    )
     print("|---|---|---|---|---|")
     for name, (seconds, retries, requests, exact) in results.items():
         print(
