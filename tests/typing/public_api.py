@@ -1,0 +1,45 @@
+"""Static checks of the public API's types: mypy reads this file (see pyproject), pytest
+does not run it. A wrong inferred type fails ``mypy``, so the types users see are tested."""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type  # typing's own needs 3.11; mypy targets 3.10
+
+from postpress_async import (
+    AsyncPostpress,
+    Checkpoint,
+    ClientStats,
+    ListStream,
+    MergedStream,
+    Page,
+    SourcePage,
+    merge,
+)
+from postpress_async.models import Account, Chat, Message
+
+
+async def check(client: AsyncPostpress) -> None:
+    stream = client.messages.list(limit=10)
+    assert_type(stream, ListStream[Message])
+    assert_type(await stream, Page[Message])
+    async for message in client.messages.list():
+        assert_type(message, Message)
+    async for page in client.chats.list().pages():
+        assert_type(page, Page[Chat])
+    async for account in client.accounts.list():
+        assert_type(account, Account)
+    assert_type(await client.chats.retrieve("c"), Chat)
+    assert_type(await client.messages.retrieve("m"), Message)
+    assert_type(stream.checkpoint, Checkpoint)
+    merged = merge(client.messages.list(), client.messages.list())
+    assert_type(merged, MergedStream[Message])
+    async for batch in merged.pages():
+        assert_type(batch, SourcePage[Message])
+    windows = client.messages.list_windows(
+        after="2026-01-01T00:00:00Z", before="2026-02-01T00:00:00Z"
+    )
+    assert_type(windows, MergedStream[Message])
+    async with client.messages.list() as entered:
+        assert_type(entered, ListStream[Message])
+    assert_type(client.stats(), ClientStats)
+    assert_type(client.with_options(timeout=5), AsyncPostpress)
