@@ -48,7 +48,7 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
 
     app = web.Application()
     app.router.add_get("/api/v1/messages/{message_id}", message)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)  # do not wait out the slow handler
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
