@@ -112,7 +112,9 @@ class RetryPolicy:
       earns ``budget_ratio`` of a retry token, each retry spends one, and the bucket
       holds at most ``budget_floor`` tokens (it starts full). So retries stay below
       ``budget_floor + budget_ratio * requests`` however many callers share the client;
-      when the bucket is empty a retryable error surfaces at once, saying so.
+      when the bucket is empty a retryable error surfaces at once, saying so. The
+      budget belongs to the client: these two are read when it is created, and a
+      ``with_options(retry=...)`` view shares its client's budget.
     """
 
     attempts: int = 5

@@ -144,7 +144,8 @@ class Sender:
             attempt += 1
             attempt_timeout = timeout
             if deadline is not None:
-                remaining = max(0.0, deadline - self._clock())
+                # Never 0: aiohttp reads a zero timeout as "no timeout".
+                remaining = max(0.001, deadline - self._clock())
                 total = remaining if timeout.total is None else min(timeout.total, remaining)
                 attempt_timeout = timeout.replace(total=total)
             try:

@@ -266,3 +266,19 @@ async def test_decode_and_parameter_errors_are_not_retried() -> None:
         with pytest.raises(PostpressError, match="GET /messages"):
             await client.messages.list()
     assert transport.calls == 1
+
+
+async def test_a_zero_deadline_still_bounds_the_attempt_instead_of_lifting_the_timeout() -> None:
+    seen: list[Timeout] = []
+
+    class Recording(Script):
+        async def send(self, request: Request, *, timeout: Timeout) -> Response:
+            seen.append(timeout)
+            return await super().send(request, timeout=timeout)
+
+    time = FakeTime()
+    await sender_for(Recording([]), time).send(
+        REQUEST, timeout=Timeout(total=30.0), policy=RetryPolicy(deadline=0)
+    )
+    assert seen[0].total is not None
+    assert 0 < seen[0].total <= 0.001
