@@ -51,7 +51,12 @@ class Timeout:
 
     def __post_init__(self) -> None:
         for field in ("connect", "read", "total"):
-            _positive(f"timeout.{field}", getattr(self, field))
+            value = getattr(self, field)
+            _positive(f"timeout.{field}", value)
+            if value == 0:  # aiohttp would read 0 as "no timeout": say None for that
+                raise InvalidParameterError(
+                    f"timeout.{field}", "must be > 0 (use None to disable this timeout)"
+                )
 
     def replace(self, **changes: float | None) -> Timeout:
         """Return a copy with the given fields changed."""

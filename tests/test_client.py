@@ -103,6 +103,8 @@ def test_timeouts_are_a_frozen_value() -> None:
         timeout.total = 1.0  # type: ignore[misc]
     with pytest.raises(InvalidParameterError, match=r"timeout\.connect"):
         Timeout(connect=-1)
+    with pytest.raises(InvalidParameterError, match=r"timeout\.total: must be > 0"):
+        Timeout(total=0)
 
 
 async def test_every_request_sends_key_accept_and_user_agent() -> None:
