@@ -11,7 +11,7 @@ import aiohttp
 from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
 from ._decoding import decode
 from ._exceptions import InvalidParameterError
-from ._params import encode_query
+from ._params import check_int, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
@@ -57,18 +57,12 @@ class AsyncPostpress(AsyncClosing):
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise InvalidParameterError("prefetch", f"must be an int >= 0, got {prefetch!r}")
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
         self.timeout = _as_timeout(timeout)
-        self.retry = retry if retry is not None else RetryPolicy()
-        if not isinstance(self.retry, RetryPolicy):
-            raise InvalidParameterError(
-                "retry", f"must be a RetryPolicy, got {type(retry).__name__}"
-            )
+        self.retry = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits = limits if limits is not None else Limits()
-        self.prefetch = prefetch
+        self.prefetch = check_int("prefetch", prefetch, minimum=0)
         self._headers = {
             **(default_headers or {}),
             "X-API-KEY": self._api_key,
@@ -105,9 +99,9 @@ class AsyncPostpress(AsyncClosing):
         if timeout is not None:
             clone.timeout = _as_timeout(timeout)
         if retry is not None:
-            clone.retry = retry
+            clone.retry = _as_policy(retry)
         if prefetch is not None:
-            clone.prefetch = prefetch
+            clone.prefetch = check_int("prefetch", prefetch, minimum=0)
         clone._owns_transport = False
         clone._bind_resources()
         return clone
@@ -154,6 +148,12 @@ class AsyncPostpress(AsyncClosing):
 
 def _mask(key: str) -> str:
     return key[:4] + "..." if len(key) > 8 else "..."
+
+
+def _as_policy(value: object) -> RetryPolicy:
+    if not isinstance(value, RetryPolicy):
+        raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(value).__name__}")
+    return value
 
 
 def _as_timeout(value: Timeout | float | None) -> Timeout:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ._exceptions import InvalidParameterError
+from ._params import check_int
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -77,11 +78,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for field in ("max_in_flight", "max_connections"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"limits.{field}", f"must be an int >= 1, got {value!r}"
-                )
+            check_int(f"limits.{field}", getattr(self, field), minimum=1)
 
     def replace(self, **changes: int) -> Limits:
         """Return a copy with the given fields changed."""
@@ -136,14 +133,7 @@ class RetryPolicy:
     budget_floor: float = 10.0
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.attempts, bool)
-            or not isinstance(self.attempts, int)
-            or self.attempts < 1
-        ):
-            raise InvalidParameterError(
-                "retry.attempts", f"must be an int >= 1, got {self.attempts!r}"
-            )
+        check_int("retry.attempts", self.attempts, minimum=1)
         for field in (
             "wait_initial",
             "wait_max",

@@ -28,6 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._exceptions import InvalidParameterError
 from ._pagination import Checkpoint, ListStream
+from ._params import check_int, encode_datetime
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
@@ -78,10 +79,8 @@ class MergedStream(AsyncClosing, Generic[T]):
                 raise InvalidParameterError(
                     "streams", f"expected ListStream objects, got {type(stream).__name__}"
                 )
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise InvalidParameterError("concurrency", f"must be an int >= 1, got {concurrency!r}")
+        if concurrency is not None:
+            check_int("concurrency", concurrency, minimum=1)
         self.streams = tuple(streams)
         self._concurrency = concurrency or len(self.streams)
         self._started = False
@@ -160,8 +159,6 @@ class MergedStream(AsyncClosing, Generic[T]):
 
 
 def _as_utc(name: str, value: datetime | str) -> datetime:
-    from ._params import encode_datetime
-
     text = encode_datetime(name, value)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
@@ -175,8 +172,7 @@ def split_window(
     milliseconds; a window from ``b`` asks ``after = b - 1 ms`` so that an item stamped
     exactly ``b`` falls in exactly one window.
     """
-    if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
-        raise InvalidParameterError("windows", f"must be an int >= 1, got {windows!r}")
+    check_int("windows", windows, minimum=1)
     start = _as_utc("after", after)
     end = _as_utc("before", before)
     if end <= start:

@@ -31,6 +31,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import InvalidParameterError, PostpressError
+from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
@@ -168,12 +169,9 @@ class ListStream(AsyncClosing, Generic[T]):
         prefetch: int = 1,
         max_items: int | None = None,
     ) -> None:
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise InvalidParameterError("prefetch", f"must be an int >= 0, got {prefetch!r}")
-        if max_items is not None and (
-            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
-        ):
-            raise InvalidParameterError("max_items", f"must be an int >= 0, got {max_items!r}")
+        check_int("prefetch", prefetch, minimum=0)
+        if max_items is not None:
+            check_int("max_items", max_items, minimum=0)
         if resume is not None:
             if cursor is not None:
                 raise InvalidParameterError("resume", "give either cursor= or resume=, not both")

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_LIMIT",
     "AccountTypeParam",
     "DateTimeParam",
+    "check_int",
     "encode_account_ids",
     "encode_account_type",
     "encode_bool",
@@ -78,6 +79,13 @@ def encode_datetime(name: str, value: DateTimeParam) -> str:
         )
     utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """An int (a bool is not one) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidParameterError(name, f"must be an int >= {minimum}, got {value!r}")
+    return value
 
 
 def encode_limit(value: int) -> str:
