@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from ._config import RetryPolicy
-from ._exceptions import APIConnectionError, APIStatusError, PostpressError
+from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, PostpressError
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -95,7 +95,7 @@ def error_label(error: PostpressError) -> str:
     if isinstance(error, APIStatusError):
         return f"{error.status} {error.type}" if error.type else str(error.status)
     if isinstance(error, APIConnectionError):
-        return "timeout" if type(error).__name__ == "APITimeoutError" else "connection"
+        return "timeout" if isinstance(error, APITimeoutError) else "connection"
     return type(error).__name__
 
 
