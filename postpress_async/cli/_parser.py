@@ -12,7 +12,6 @@ its own validation runs and its :class:`InvalidParameterError` names the option.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -335,11 +334,3 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="no progress line and no summary",
     )
-
-
-def stderr_is_tty() -> bool:
-    """Whether stderr is a terminal (the progress line's default)."""
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
