@@ -27,13 +27,13 @@ from typing import Any, Literal, TextIO
 import anyio
 
 from postpress_async._client import AsyncPostpress
-from postpress_async._encoding import encode_json
 from postpress_async._fanout import merge, split_window
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import encode_datetime
 
 from ._checkpoint import ExportCommand, ExportState, Output, checkpoint_path, load_state
 from ._errors import UsageError
+from ._output import json_lines
 from ._progress import Progress, format_rate, format_retries
 
 __all__ = ["ExportOptions", "ExportResult", "run_export"]
@@ -232,7 +232,7 @@ async def _consume(
     state = output.state
 
     async def commit(items: Sequence[Any], stream: int, checkpoint: Checkpoint) -> None:
-        data = b"".join(encode_json(item) + b"\n" for item in items)
+        data = json_lines(items)
         write = functools.partial(
             output.commit, data, items=len(items), stream=stream, checkpoint=checkpoint
         )

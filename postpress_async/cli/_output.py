@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 from postpress_async._encoding import encode_json
 
-__all__ = ["FORMATS", "Column", "Format", "Writer", "cell", "fit", "table_columns"]
+__all__ = ["FORMATS", "Column", "Format", "Writer", "cell", "fit", "json_lines", "table_columns"]
 
 Format = Literal["json", "table"]
 FORMATS: Final = ("json", "table")
@@ -76,6 +76,13 @@ def cell(value: object) -> str:
     return str(value)
 
 
+def json_lines(items: Sequence[Any]) -> bytes:
+    """``items`` as JSON lines: one ``encode_json`` object a line, each ended by ``\\n``."""
+    if not items:
+        return b""
+    return b"\n".join(map(encode_json, items)) + b"\n"
+
+
 def _char_width(char: str) -> int:
     if unicodedata.combining(char) or unicodedata.category(char) in {"Mn", "Me", "Cf"}:
         return 0
@@ -112,7 +119,7 @@ class Writer:
     def write(self, items: Sequence[Any]) -> None:
         """Write items (one line each) and flush, so output appears as pages arrive."""
         if self._format == "json":
-            self._stream.write(b"".join(encode_json(item) + b"\n" for item in items))
+            self._stream.write(json_lines(items))
         else:
             lines = [] if self._header_done else self._header()
             self._header_done = True
