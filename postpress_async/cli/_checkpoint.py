@@ -139,16 +139,16 @@ class Output:
         self.checkpoint = checkpoint_path(path)
         self.state = state
         file: BinaryIO = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
+        self._file = file
         try:
             file.truncate(state.offset)
             file.seek(state.offset)
             file.flush()
             os.fsync(file.fileno())
+            self.save()
         except BaseException:
             file.close()
             raise
-        self._file = file
-        self.save()
 
     def save(self) -> None:
         """Write the checkpoint file from the current state."""
@@ -173,12 +173,14 @@ class Output:
     def finish(self) -> None:
         """Mark the export complete, then drop the checkpoint: nothing is left to resume."""
         self.state.done = True
-        self.save()
-        self.close()
+        try:
+            self.save()
+        finally:
+            self.close()
         with contextlib.suppress(FileNotFoundError):
             self.checkpoint.unlink()
         _fsync_dir(self.checkpoint.parent)
 
     def close(self) -> None:
-        """Close the output (the checkpoint stays)."""
+        """Close the output (the checkpoint stays); closing again does nothing."""
         self._file.close()

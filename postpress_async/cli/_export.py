@@ -186,8 +186,8 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
         retries=lambda: client.stats().total_retries,
     )
     progress.start(items=state.items, pages=state.pages)
+    output = Output(options.out, state)
     if state.done:
-        output = Output(options.out, state)
         output.finish()
         if options.progress is not False:
             print(
@@ -200,16 +200,13 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
             elapsed=0.0,
             complete=True,
         )
-    output = Output(options.out, state)
     try:
         async with _ticking(progress):
             await _consume(client, options, command, output, progress)
-    except BaseException:
+        output.finish()
+    finally:
         output.close()
         progress.close()
-        raise
-    output.finish()
-    progress.close()
     result = ExportResult(
         items=state.items,
         pages=state.pages,
