@@ -17,13 +17,14 @@ import shlex
 import signal
 import sys
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._config import RetryPolicy, Timeout
+from postpress_async._pagination import ListStream
 from postpress_async._params import AccountTypeParam, encode_id, path_segment
 from postpress_async._transport import Request, Response
 
@@ -31,7 +32,7 @@ from ._checkpoint import checkpoint_path, load_state
 from ._errors import ExitCode, UsageError, describe
 from ._export import ExportOptions, run_export
 from ._fake import fake_identity, fake_server
-from ._output import Writer
+from ._output import Resource, Writer
 from ._parser import build_parser
 
 __all__ = ["main"]
@@ -112,7 +113,7 @@ def _resume_hint(args: argparse.Namespace, run: _Run, what: str) -> None:
     out = Path(args.out)
     try:
         state = load_state(checkpoint_path(out))
-    except UsageError:
+    except (UsageError, OSError):  # no hint is better than a traceback after the error
         return
     if state is None or state.done:
         return
@@ -224,7 +225,17 @@ class _Offline:
         pass
 
 
-def _validate(args: argparse.Namespace, filters: dict[str, Any]) -> None:
+def _list(client: AsyncPostpress, resource: Resource, **kwargs: Any) -> ListStream[Any]:
+    """``client.<resource>.list(**kwargs)``."""
+    lists: dict[Resource, Callable[..., ListStream[Any]]] = {
+        "accounts": client.accounts.list,
+        "chats": client.chats.list,
+        "messages": client.messages.list,
+    }
+    return lists[resource](**kwargs)
+
+
+def _validate(args: argparse.Namespace, resource: Resource, filters: dict[str, Any]) -> None:
     """Run the SDK's own parameter checks before any key lookup, connection or file change."""
     client = AsyncPostpress(
         api_key="validation-only",
@@ -242,15 +253,10 @@ def _validate(args: argparse.Namespace, filters: dict[str, Any]) -> None:
         path_segment("message_id", args.id)
         return
     paging = {"limit": args.limit, "prefetch": args.prefetch, "max_items": args.max_items}
-    if handler == "accounts.list":
-        client.accounts.list(**paging)
-    elif handler == "chats.list" or (handler == "export" and args.resource == "chats"):
-        client.chats.list(**filters, **paging)
-    else:
-        client.messages.list(**filters, **paging)
+    _list(client, resource, **filters, **paging)
 
 
-def _writer(args: argparse.Namespace, resource: Any) -> Writer:
+def _writer(args: argparse.Namespace, resource: Resource) -> Writer:
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     return Writer(sys.stdout.buffer, args.format, resource, encoding)
 
@@ -263,11 +269,11 @@ async def _dispatch(args: argparse.Namespace) -> None:
         await run_demo(args)
         return
     # Validate what can be checked without a connection before starting anything.
-    resource = args.resource if handler == "export" else handler.split(".")[0]
+    resource = cast("Resource", args.resource if handler == "export" else handler.split(".")[0])
     filters: dict[str, Any] = {}
     if handler in {"chats.list", "messages.list", "export"}:
         filters = _chat_filters(args) if resource == "chats" else _message_filters(args)
-    _validate(args, filters)
+    _validate(args, resource, filters)
     async with _connect(args) as (client, source):
         if handler == "export":
             options = ExportOptions(
@@ -285,31 +291,22 @@ async def _dispatch(args: argparse.Namespace) -> None:
             )
             await run_export(client, options, sys.stderr)
             return
+        writer = _writer(args, resource)
         if handler == "chats.get":
-            chat = await client.chats.retrieve(args.id, account_id=args.account_id)
-            writer = _writer(args, "chats")
-            writer.write([chat])
+            writer.write([await client.chats.retrieve(args.id, account_id=args.account_id)])
             return
         if handler == "messages.get":
-            message = await client.messages.retrieve(args.id)
-            writer = _writer(args, "messages")
-            writer.write([message])
+            writer.write([await client.messages.retrieve(args.id)])
             return
-        paging: dict[str, Any] = {
-            "limit": args.limit,
-            "cursor": args.cursor,
-            "prefetch": args.prefetch,
-            "max_items": args.max_items,
-        }
-        if handler == "accounts.list":
-            stream: Any = client.accounts.list(**paging)
-            writer = _writer(args, "accounts")
-        elif handler == "chats.list":
-            stream = client.chats.list(**filters, **paging)
-            writer = _writer(args, "chats")
-        else:
-            stream = client.messages.list(**filters, **paging)
-            writer = _writer(args, "messages")
+        stream = _list(
+            client,
+            resource,
+            **filters,
+            limit=args.limit,
+            cursor=args.cursor,
+            prefetch=args.prefetch,
+            max_items=args.max_items,
+        )
         async with stream:
             async for page in stream.pages():
                 writer.write(page.items)

@@ -14,7 +14,17 @@ from typing import Any, BinaryIO, Final, Literal
 
 from postpress_async._encoding import encode_json
 
-__all__ = ["FORMATS", "Column", "Format", "Writer", "cell", "fit", "json_lines", "table_columns"]
+__all__ = [
+    "FORMATS",
+    "Column",
+    "Format",
+    "Resource",
+    "Writer",
+    "cell",
+    "fit",
+    "json_lines",
+    "table_columns",
+]
 
 Format = Literal["json", "table"]
 FORMATS: Final = ("json", "table")
