@@ -19,11 +19,11 @@ from typing import TextIO
 import msgspec
 
 from postpress_async._client import AsyncPostpress
-from postpress_async.testing import Dataset, FakePostpress
+from postpress_async.testing import Dataset
 
-from ._errors import UsageError
+from ._errors import CommandError, UsageError
 from ._export import ExportOptions, run_export
-from ._fake import fake_dataset, fake_faults, fake_identity
+from ._fake import fake_identity, fake_server
 from ._progress import format_rate, format_retries
 
 __all__ = ["Verdict", "run_demo", "verify_ids"]
@@ -96,17 +96,21 @@ def _span(dataset: Dataset) -> tuple[datetime, datetime]:
 
 async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     """Export a fake dataset through injected faults and print what it took."""
-    seed: int = args.fake_seed
-    dataset = fake_dataset(seed=seed, messages=args.messages)
-    faults = fake_faults(seed=seed, latency=args.latency, fault_rate=args.fault_rate)
     target = Path(args.out) if args.out else None
     if target is not None and target.exists() and target.stat().st_size:
         raise UsageError(f"{target} already exists and is not empty: choose another --out")
+    server = fake_server(
+        seed=args.fake_seed,
+        messages=args.messages,
+        latency=args.latency,
+        fault_rate=args.fault_rate,
+    )
+    dataset = server.dataset
     after, before = _span(dataset)
     with tempfile.TemporaryDirectory(prefix="postpress-demo-") as scratch:
         path = target or Path(scratch) / "messages.jsonl"
         async with (
-            FakePostpress(dataset=dataset, faults=faults) as server,
+            server,
             AsyncPostpress(api_key=server.api_key, base_url=server.url) as client,
         ):
             options = ExportOptions(
@@ -147,11 +151,7 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
         ]
         print("\n".join(lines), file=out)
     if not verdict.ok:
-        raise _DemoFailed(f"the export does not match the dataset: {_verdict_text(verdict)}")
-
-
-class _DemoFailed(Exception):
-    """The exported file does not hold every message exactly once."""
+        raise CommandError(f"the export does not match the dataset: {_verdict_text(verdict)}")
 
 
 def _verdict_text(verdict: Verdict) -> str:

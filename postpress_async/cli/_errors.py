@@ -23,14 +23,15 @@ from postpress_async._exceptions import (
     ResponseDecodeError,
 )
 
-__all__ = ["ExitCode", "UsageError", "describe", "option_name"]
+__all__ = ["CommandError", "ExitCode", "UsageError", "describe", "option_name"]
 
 
 class ExitCode(enum.IntEnum):
     """What ``postpress`` exits with."""
 
     OK = 0
-    #: The API answered with an error (other than auth), or the output could not be written.
+    #: The API answered with an error (other than auth), the output could not be written,
+    #: or a command's own check failed (the demo's exactly-once verdict).
     API_ERROR = 1
     #: A bad command line or option value, or an export that refuses to run as asked.
     USAGE = 2
@@ -44,6 +45,10 @@ class ExitCode(enum.IntEnum):
 
 class UsageError(Exception):
     """A command line the CLI refuses, with the message to show (exit code 2)."""
+
+
+class CommandError(Exception):
+    """A command that ran to its end and failed, with the message to show (exit code 1)."""
 
 
 #: SDK parameter names -> the option a person typed.
@@ -67,6 +72,8 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one-line message (without ``error:``) for an exception."""
     if isinstance(exc, UsageError):
         return ExitCode.USAGE, str(exc)
+    if isinstance(exc, CommandError):
+        return ExitCode.API_ERROR, str(exc)
     if isinstance(exc, InvalidParameterError):
         text = str(exc)
         prefix = f"{exc.param}: "

@@ -19,7 +19,7 @@ from postpress_async import (
     ServiceUnavailableError,
 )
 from postpress_async.cli import ExitCode
-from postpress_async.cli._errors import UsageError, describe
+from postpress_async.cli._errors import CommandError, UsageError, describe
 from postpress_async.testing import Dataset
 
 from ._helpers import DATASET, WAIT, cli_env, ids, run
@@ -172,6 +172,7 @@ def _status(cls: type, status: int, error_type: str) -> Exception:
     ("error", "code", "text"),
     [
         pytest.param(UsageError("bad"), 2, "bad", id="usage"),
+        pytest.param(CommandError("it failed"), 1, "it failed", id="command"),
         pytest.param(
             InvalidParameterError("account_type", "must be one of ..."),
             2,
