@@ -13,8 +13,8 @@ import collections
 import hmac
 import re
 import zlib
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable, Hashable, Mapping
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -221,21 +221,15 @@ class Api:
             )
         return int(position)
 
-    def _page(
-        self,
-        list_object: str,
-        items: Sequence[dict[str, Any]],
-        cursor: str | None,
-    ) -> bytes:
-        page: dict[str, Any] = {"object": list_object, "items": items}
-        if cursor is not None or not self.dataset.config.quirks:
-            page["cursor"] = cursor
-        return _encode(page)
+    def _page(self, list_object: bytes, items: bytes, cursor: str | None) -> bytes:
+        """A list envelope around ``items`` (encoded objects joined by commas).
 
-    def _raw_page(self, list_object: bytes, items: bytes, cursor: str | None) -> bytes:
-        tail = b"]}" if cursor is None and self.dataset.config.quirks else None
-        if tail is None:
-            tail = b'],"cursor":' + (b"null" if cursor is None else _encode(cursor)) + b"}"
+        The last page has ``"cursor": null``; with quirks, no ``cursor`` key at all.
+        """
+        if cursor is not None:
+            tail = b'],"cursor":' + _encode(cursor) + b"}"
+        else:
+            tail = b"]}" if self.dataset.config.quirks else b'],"cursor":null}'
         return b'{"object":"' + list_object + b'","items":[' + items + tail
 
     def _cached(self, key: Hashable, render: Callable[[], bytes]) -> Reply:
@@ -264,7 +258,7 @@ class Api:
         def render() -> bytes:
             items = [self.dataset.account(i) for i in range(start, end)]
             cursor = self._encode_cursor("a", end - 1, fingerprint) if end < count else None
-            return self._page("AccountList", items, cursor)
+            return self._page(b"AccountList", _encode(items)[1:-1], cursor)
 
         return self._cached(("a", start, end), render)
 
@@ -331,7 +325,7 @@ class Api:
             cursor = (
                 self._encode_cursor("c", ds.chat_rank(picked[-1]), fingerprint) if more else None
             )
-            return self._page("ChatList", [ds.chat(c) for c in picked], cursor)
+            return self._page(b"ChatList", _encode([ds.chat(c) for c in picked])[1:-1], cursor)
 
         return self._cached(("c", filters, start, limit), render)
 
@@ -379,21 +373,18 @@ class Api:
         sender = None if raw_sender is None else ds.find_sender(raw_sender)
         if raw_sender is not None and sender is None:
             raise _not_found(f"No sender {raw_sender!r}.")
-        key = ("m", account, sender, before, after, last, limit)
-        body = self._cache.get(key)
-        if body is not None:
-            return Reply(200, body)
-        candidates = ds.message_candidates(account, sender)
-        lo, hi = ds.message_time_window(candidates, before, after)
-        if last is not None:
-            lo = max(lo, bisect.bisect_right(candidates, last))
-        end = min(hi, lo + limit)
-        chosen = candidates[lo:end]
-        cursor = self._encode_cursor("m", chosen[-1], fingerprint) if end < hi else None
-        items = b",".join([ds.message_json(i) for i in chosen])
-        body = self._raw_page(b"MessageList", items, cursor)
-        self._cache.put(key, body)
-        return Reply(200, body)
+
+        def render() -> bytes:
+            candidates = ds.message_candidates(account, sender)
+            lo, hi = ds.message_time_window(candidates, before, after)
+            if last is not None:
+                lo = max(lo, bisect.bisect_right(candidates, last))
+            end = min(hi, lo + limit)
+            chosen = candidates[lo:end]
+            cursor = self._encode_cursor("m", chosen[-1], fingerprint) if end < hi else None
+            return self._page(b"MessageList", b",".join(map(ds.message_json, chosen)), cursor)
+
+        return self._cached(("m", account, sender, before, after, last, limit), render)
 
     def message_retrieve(self, message_id: str) -> Reply:
         """``GET /messages/{message_id}``."""
