@@ -27,6 +27,7 @@ __all__ = ["DEFAULT_API_KEY", "PREFIXES", "FakePostpress"]
 DEFAULT_API_KEY: Final = "pp_test_key"
 PREFIXES: Final = ("/api/v1", "/v1")
 _JSON: Final = {"Content-Type": "application/json"}
+_HTML: Final = {"Content-Type": "text/html; charset=utf-8"}
 _SLOW_CHUNKS: Final = 8
 _Answer = Callable[[web.Request], Reply]
 
@@ -210,23 +211,19 @@ class FakePostpress:
             if fault is not None:
                 stats.faults[fault] += 1
                 stats.faults_by_route[name, fault] += 1
-            if fault is None or (
-                fault not in JSON_FAULTS and fault is not FaultKind.BAD_GATEWAY_HTML
-            ):
-                reply = self._api.authenticate(request.headers.get("X-API-KEY")) or answer(request)
-                if fault is None:
-                    return self._respond(name, reply.status, reply.body, _JSON)
-                return await self._send_broken(name, request, reply, fault)
             if fault is FaultKind.BAD_GATEWAY_HTML:
-                return self._respond(
-                    name, 502, BAD_GATEWAY_HTML, {"Content-Type": "text/html; charset=utf-8"}
-                )
-            reply = self._api.fault(fault)
-            headers = _JSON
-            if fault is FaultKind.RATE_LIMITED:
-                retry_after = math.ceil(self._faults.plan.for_route(name).retry_after)
-                headers = {**_JSON, "Retry-After": str(retry_after)}
-            return self._respond(name, reply.status, reply.body, headers)
+                return self._respond(name, 502, BAD_GATEWAY_HTML, _HTML)
+            if fault in JSON_FAULTS:
+                reply = self._api.fault(fault)
+                headers = _JSON
+                if fault is FaultKind.RATE_LIMITED:
+                    retry_after = math.ceil(self._faults.plan.for_route(name).retry_after)
+                    headers = {**_JSON, "Retry-After": str(retry_after)}
+                return self._respond(name, reply.status, reply.body, headers)
+            reply = self._api.authenticate(request.headers.get("X-API-KEY")) or answer(request)
+            if fault is None:
+                return self._respond(name, reply.status, reply.body, _JSON)
+            return await self._send_broken(name, request, reply, fault)  # a fault in the body
         finally:
             stats.in_flight -= 1
 
