@@ -1100,13 +1100,10 @@ class Dataset:
                 continue
             if unread is not None and (row.unread_count > 0) != unread:
                 continue
-            if before_us is not None or after_us is not None:
-                if row.timestamp_ms is None:
-                    continue
-                if before_us is not None and not row.timestamp_ms * 1000 < before_us:
-                    continue
-                if after_us is not None and not row.timestamp_ms * 1000 > after_us:
-                    continue
+            if (before_us is not None or after_us is not None) and (
+                row.timestamp_ms is None or not _inside(row.timestamp_ms, before_us, after_us)
+            ):
+                continue
             rows.append(row)
         rows.sort(key=lambda r: (r.timestamp_ms is None, -(r.timestamp_ms or 0), r.id))
         return [r.id for r in rows]
@@ -1129,9 +1126,7 @@ class Dataset:
                 continue
             if sender_id is not None and row.sender_id != sender_id:
                 continue
-            if before_us is not None and not row.timestamp_ms * 1000 < before_us:
-                continue
-            if after_us is not None and not row.timestamp_ms * 1000 > after_us:
+            if not _inside(row.timestamp_ms, before_us, after_us):
                 continue
             rows.append(row)
         rows.sort(key=lambda r: (-r.timestamp_ms, r.id))
@@ -1183,3 +1178,9 @@ def _id_set(value: str | Iterable[str] | None) -> frozenset[str] | None:
     if isinstance(value, str):
         return frozenset(part for part in value.split(",") if part)
     return frozenset(value)
+
+
+def _inside(timestamp_ms: int, before_us: int | None, after_us: int | None) -> bool:
+    """Whether a timestamp lies strictly between the bounds (``None``: no bound)."""
+    us = timestamp_ms * 1000
+    return (before_us is None or us < before_us) and (after_us is None or us > after_us)
