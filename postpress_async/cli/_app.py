@@ -58,9 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = _Run(argv)
     try:
         return asyncio.run(_amain(args, run))
-    except KeyboardInterrupt:  # a Ctrl-C before the signal handler was installed
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C before the handler was installed, a second Ctrl-C, or a signal that
+        # landed after the command's last await (the task then ends cancelled).
         _interrupted(args, run)
-        return ExitCode.INTERRUPTED
+        return ExitCode.INTERRUPTED if run.signal is None else 128 + run.signal
     except BrokenPipeError:  # `postpress ... | head`: the reader has all it wants
         _silence_stdout()
         return ExitCode.OK
@@ -78,12 +80,14 @@ async def _amain(args: argparse.Namespace, run: _Run) -> int:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    installed = []
+    installed: list[int] = []
 
     def stop(signum: int) -> None:
-        if run.signal is None:
-            run.signal = signum
-            task.cancel()
+        run.signal = signum
+        task.cancel()
+        # A second Ctrl-C (or SIGTERM) gets the default behaviour: stop now.
+        for installed_signum in installed:
+            loop.remove_signal_handler(installed_signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, non-main thread
@@ -98,8 +102,8 @@ async def _amain(args: argparse.Namespace, run: _Run) -> int:
         _interrupted(args, run)
         return 128 + run.signal
     finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        for installed_signum in installed:
+            loop.remove_signal_handler(installed_signum)
 
 
 def _interrupted(args: argparse.Namespace, run: _Run) -> None:

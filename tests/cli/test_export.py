@@ -274,3 +274,21 @@ def test_an_api_error_mid_export_is_one_line_and_resumable(tmp_path: Path) -> No
     result = run(*FAKE, *export, "--resume")
     assert result.returncode == 0, result.stderr
     assert file_ids(out) == DATASET.expected_message_ids()
+
+
+def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
+    """Ctrl-C twice: the second does not wait for a clean shutdown; still 130, no traceback."""
+    out = tmp_path / "messages.jsonl"
+    process = start(*SLOW, "export", "messages", "--out", str(out), "--limit", "50")
+    try:
+        wait_until(lambda: checkpoint(out).exists(), "the export has checkpointed a page")
+        os.kill(process.pid, signal.SIGINT)
+        os.kill(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert b"interrupted" in stderr
