@@ -79,8 +79,10 @@ async def main(messages: int, rate: float) -> int:
     )
     print("|---|---|---|---|---|")
     for name, (seconds, retries, requests, exact) in results.items():
+        failed = sum(retries.values())
         print(
-            f"| {name} | {seconds:.2f}s | {requests} | {sum(retries.values())} | {verdict(exact)} |"
+            f"| {name} | {seconds:.2f}s | {requests} | {failed} ({failed / requests:.1%}) "
+            f"| {verdict(exact)} |"
         )
     print(f"\nslowdown with faults: {faulty[0] / clean[0]:.2f}x")
     return 0 if clean[3] and faulty[3] and sum(faulty[1].values()) > 0 else 1
