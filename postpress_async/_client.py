@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 import aiohttp
@@ -126,16 +126,6 @@ class AsyncPostpress(AsyncClosing):
         )
         response = await self._sender.send(request, timeout=self.timeout, policy=self.retry)
         return decode(response.content, model, endpoint=endpoint)
-
-    def getter(
-        self, path: str, query: Mapping[str, str | None], model: type[T], *, endpoint: str
-    ) -> Callable[[str | None], Awaitable[T]]:
-        """A page fetcher for a list endpoint: cursor -> decoded page."""
-
-        def fetch(cursor: str | None) -> Awaitable[T]:
-            return self.get(path, {**query, "cursor": cursor}, model, endpoint=endpoint)
-
-        return fetch
 
     async def aclose(self) -> None:
         """Close the connections this client opened (a caller's session stays open)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from postpress_async._pagination import Checkpoint, ListStream
-from postpress_async._params import encode_limit
 from postpress_async.models import Account, AccountList
 
 from ._base import Resource
@@ -31,8 +30,13 @@ class Accounts(Resource):
         start from a saved position; ``prefetch`` pages are fetched ahead (default: the
         client's); ``max_items`` stops the stream after that many accounts.
         """
-        query = {"limit": None if limit is None else encode_limit(limit)}
-        fetch = self._client.getter("/accounts", query, AccountList, endpoint="GET /accounts")
-        return self._stream(
-            fetch, cursor=cursor, resume=resume, prefetch=prefetch, max_items=max_items
+        return self._list(
+            "/accounts",
+            {},
+            AccountList,
+            limit=limit,
+            cursor=cursor,
+            resume=resume,
+            prefetch=prefetch,
+            max_items=max_items,
         )

@@ -13,7 +13,6 @@ from postpress_async._params import (
     encode_bool,
     encode_datetime,
     encode_id,
-    encode_limit,
     path_segment,
 )
 from postpress_async.models import Chat, ChatList
@@ -56,11 +55,16 @@ class Chats(Resource):
             "unread": None if unread is None else encode_bool("unread", unread),
             "before": None if before is None else encode_datetime("before", before),
             "after": None if after is None else encode_datetime("after", after),
-            "limit": None if limit is None else encode_limit(limit),
         }
-        fetch = self._client.getter("/chats", query, ChatList, endpoint="GET /chats")
-        return self._stream(
-            fetch, cursor=cursor, resume=resume, prefetch=prefetch, max_items=max_items
+        return self._list(
+            "/chats",
+            query,
+            ChatList,
+            limit=limit,
+            cursor=cursor,
+            resume=resume,
+            prefetch=prefetch,
+            max_items=max_items,
         )
 
     async def retrieve(self, chat_id: str, *, account_id: str | None = None) -> Chat:

@@ -11,7 +11,6 @@ from postpress_async._params import (
     DateTimeParam,
     encode_datetime,
     encode_id,
-    encode_limit,
     path_segment,
 )
 from postpress_async.models import Message, MessageList
@@ -50,11 +49,16 @@ class Messages(Resource):
             "after": None if after is None else encode_datetime("after", after),
             "sender_id": None if sender_id is None else encode_id("sender_id", sender_id),
             "account_id": None if account_id is None else encode_id("account_id", account_id),
-            "limit": None if limit is None else encode_limit(limit),
         }
-        fetch = self._client.getter("/messages", query, MessageList, endpoint="GET /messages")
-        return self._stream(
-            fetch, cursor=cursor, resume=resume, prefetch=prefetch, max_items=max_items
+        return self._list(
+            "/messages",
+            query,
+            MessageList,
+            limit=limit,
+            cursor=cursor,
+            resume=resume,
+            prefetch=prefetch,
+            max_items=max_items,
         )
 
     def list_windows(
