@@ -39,6 +39,9 @@ from ._fanout import merge as merge
 from ._pagination import Checkpoint as Checkpoint
 from ._pagination import ListStream as ListStream
 from ._sender import ClientStats as ClientStats
+from ._time import format_datetime as format_datetime
+from ._time import parse_datetime as parse_datetime
+from ._time import split_window as split_window
 from ._transport import Request as Request
 from ._transport import Response as Response
 from ._transport import Transport as Transport
@@ -86,6 +89,9 @@ __all__ = [
     "Timeout",
     "Transport",
     "__version__",
+    "format_datetime",
     "merge",
     "models",
+    "parse_datetime",
+    "split_window",
 ]

@@ -7,10 +7,6 @@ exactly once. All requests share the client's in-flight limit, so fan-out never
 exceeds what a single client may have in flight; ``concurrency`` additionally caps
 how many streams run at once.
 
-:func:`split_window` cuts ``(after, before)`` into windows for
-``messages.list_windows``: each window is a strict-bounds query that together
-cover the range exactly once (the API's timestamps have millisecond precision).
-
 The sources run in an anyio task group inside one supervisor task, which the merged
 stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
 """
@@ -20,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Generic, TypeVar
 
 import anyio
@@ -28,15 +23,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._exceptions import InvalidParameterError
 from ._pagination import Checkpoint, ListStream
-from ._params import check_int, encode_datetime
+from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
-__all__ = ["MergedStream", "SourcePage", "merge", "split_window"]
+__all__ = ["MergedStream", "SourcePage", "merge"]
 
 T = TypeVar("T")
-
-_MS = timedelta(milliseconds=1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -156,38 +149,3 @@ class MergedStream(AsyncClosing, Generic[T]):
                         await send.send(SourcePage(index, page, stream.checkpoint))
             except Exception as exc:  # handed to the consumer, never swallowed
                 await send.send(_SourceFailed(index, exc))
-
-
-def _as_utc(name: str, value: datetime | str) -> datetime:
-    text = encode_datetime(name, value)
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-def split_window(
-    after: datetime | str, before: datetime | str, windows: int
-) -> list[tuple[str, str]]:
-    """Split the strict range ``(after, before)`` into ``windows`` strict-bounds queries.
-
-    Returns ``(after, before)`` pairs as API strings. Window boundaries ``b`` are whole
-    milliseconds; a window from ``b`` asks ``after = b - 1 ms`` so that an item stamped
-    exactly ``b`` falls in exactly one window.
-    """
-    check_int("windows", windows, minimum=1)
-    start = _as_utc("after", after)
-    end = _as_utc("before", before)
-    if end <= start:
-        raise InvalidParameterError("before", "must be later than after")
-    span_ms = (end - start) // _MS
-    windows = max(1, min(windows, span_ms))
-    bounds = [start + _MS * (span_ms * k // windows) for k in range(windows + 1)]
-    bounds[-1] = end
-    fmt = _format
-    out: list[tuple[str, str]] = []
-    for k in range(windows):
-        low = fmt(bounds[k]) if k == 0 else fmt(bounds[k] - _MS)
-        out.append((low, fmt(bounds[k + 1])))
-    return out
-
-
-def _format(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -7,7 +7,6 @@ Every check here runs before a request is built, so bad input fails fast with an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Final, Literal
 from urllib.parse import quote
 
@@ -17,12 +16,10 @@ __all__ = [
     "ACCOUNT_TYPES",
     "MAX_LIMIT",
     "AccountTypeParam",
-    "DateTimeParam",
     "check_int",
     "encode_account_ids",
     "encode_account_type",
     "encode_bool",
-    "encode_datetime",
     "encode_id",
     "encode_limit",
     "encode_query",
@@ -45,40 +42,6 @@ ACCOUNT_TYPES: Final = (
 AccountTypeParam = Literal[
     "WHATSAPP", "LINKEDIN", "SLACK", "TWITTER", "MESSENGER", "INSTAGRAM", "TELEGRAM"
 ]
-DateTimeParam = datetime | str
-
-
-def encode_datetime(name: str, value: DateTimeParam) -> str:
-    """An aware datetime or ISO 8601 string -> ``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC.
-
-    A naive ``datetime`` is rejected: its time zone would be a guess. A string with
-    no offset is read as UTC, which is what the API documents for these parameters.
-    """
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidParameterError(
-                name, "naive datetime; pass an aware one, e.g. datetime.now(timezone.utc)"
-            )
-        moment = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidParameterError(
-                name,
-                f"not an ISO 8601 datetime: {value!r} (expected e.g. 2025-12-31T23:59:59.999Z)",
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    else:
-        raise InvalidParameterError(
-            name, f"must be a datetime or an ISO 8601 string, got {type(value).__name__}"
-        )
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def check_int(name: str, value: object, *, minimum: int) -> int:

@@ -1,15 +1,13 @@
-"""Fan-out: merged streams and time windows deliver every item exactly once."""
+"""Fan-out: merged streams deliver every item exactly once."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from test_pagination import Pages, other_tasks, settle, unavailable
 
 from postpress_async import InvalidParameterError, ListStream, MergedStream, merge
-from postpress_async._fanout import split_window
 
 
 class Offset(Pages):
@@ -71,44 +69,6 @@ def test_merge_needs_list_streams() -> None:
         MergedStream([])
     with pytest.raises(InvalidParameterError, match="concurrency"):
         merge(ListStream(Pages(1, 1).fetch), concurrency=0)
-
-
-def parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-@pytest.mark.parametrize("windows", [1, 2, 7, 8, 13])
-def test_windows_cover_the_range_exactly_once(windows: int) -> None:
-    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    before = after + timedelta(seconds=10)
-    ranges = [(parse(a), parse(b)) for a, b in split_window(after, before, windows)]
-    assert len(ranges) == windows
-    # Every millisecond stamp strictly inside (after, before) is in exactly one window,
-    # each window's bounds being strict as the API's are.
-    step = timedelta(milliseconds=1)
-    stamps = [after + step * k for k in range(10_001)]
-    for stamp in stamps:
-        hits = sum(1 for low, high in ranges if low < stamp < high)
-        assert hits == (1 if after < stamp < before else 0), stamp
-
-
-def test_more_windows_than_milliseconds_collapse() -> None:
-    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert len(split_window(after, after + timedelta(milliseconds=3), 10)) == 3
-
-
-@pytest.mark.parametrize(
-    ("after", "before", "windows", "param"),
-    [
-        pytest.param("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", 4, "before", id="reversed"),
-        pytest.param("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 0, "windows", id="zero"),
-        pytest.param(datetime(2026, 1, 1), "2026-01-02T00:00:00Z", 4, "after", id="naive"),
-    ],
-)
-def test_bad_windows_are_refused(after: object, before: object, windows: int, param: str) -> None:
-    with pytest.raises(InvalidParameterError) as info:
-        split_window(after, before, windows)  # type: ignore[arg-type]
-    assert info.value.param == param
 
 
 async def test_merged_pages_carry_each_sources_checkpoint_after_that_page() -> None:

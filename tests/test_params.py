@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 
 from postpress_async import InvalidParameterError
@@ -11,47 +9,10 @@ from postpress_async._params import (
     encode_account_ids,
     encode_account_type,
     encode_bool,
-    encode_datetime,
     encode_limit,
     encode_query,
     path_segment,
 )
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param(
-            datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
-            "2025-12-31T23:59:59.999Z",
-            id="aware-utc-truncates-to-ms",
-        ),
-        pytest.param(
-            datetime(2026, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))),
-            "2026-01-01T00:00:00.000Z",
-            id="aware-offset-converted-to-utc",
-        ),
-        pytest.param("2025-12-31T23:59:59.999Z", "2025-12-31T23:59:59.999Z", id="iso-z"),
-        pytest.param("2026-01-01T01:00:00+01:00", "2026-01-01T00:00:00.000Z", id="iso-offset"),
-        pytest.param("2026-01-01T00:00:00", "2026-01-01T00:00:00.000Z", id="iso-naive-is-utc"),
-        pytest.param("2026-01-01", "2026-01-01T00:00:00.000Z", id="iso-date"),
-    ],
-)
-def test_datetimes_are_sent_as_utc_with_milliseconds(value: datetime | str, expected: str) -> None:
-    assert encode_datetime("after", value) == expected
-
-
-def test_naive_datetime_is_refused_with_the_parameter_name() -> None:
-    with pytest.raises(ValueError, match="before: naive datetime") as info:
-        encode_datetime("before", datetime(2026, 1, 1))
-    assert isinstance(info.value, InvalidParameterError)
-    assert info.value.param == "before"
-
-
-@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "", 1700000000])
-def test_non_iso_values_are_refused(value: object) -> None:
-    with pytest.raises(InvalidParameterError, match="after"):
-        encode_datetime("after", value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [1, 100, 250])

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from postpress_async import parse_datetime
 from postpress_async._client import AsyncPostpress
 from postpress_async._config import RetryPolicy, Timeout
 from postpress_async._pagination import ListStream
@@ -171,27 +172,9 @@ async def _connect(args: argparse.Namespace) -> AsyncIterator[tuple[AsyncPostpre
             yield client, fake_identity(server.dataset)
 
 
-def _time(option: str, text: str | None) -> str | None:
-    """Refuse a time without a zone (a person's local time is a guess); the SDK checks the rest.
-
-    The SDK reads a zone-less string as UTC, as the API does; on a command line that
-    would silently shift a local time, so the CLI asks for ``Z`` or an offset.
-    """
-    if text is None:
-        return None
-    probe = text.strip()
-    if probe[-1:] in {"Z", "z"}:
-        probe = probe[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(probe)
-    except ValueError:
-        return text  # not ISO 8601: the SDK's error says what it expects
-    if moment.tzinfo is None:
-        raise UsageError(
-            f"{option}: {text!r} has no time zone; add Z for UTC or an offset, "
-            f"e.g. {moment.strftime('%Y-%m-%dT%H:%M:%S')}Z"
-        )
-    return text
+def _time(name: str, text: str | None) -> datetime | None:
+    """A time from the command line: like the SDK's, but a zone is required."""
+    return None if text is None else parse_datetime(name, text, naive="refuse")
 
 
 def _account_ids(values: list[str] | None) -> list[str] | None:
@@ -205,8 +188,8 @@ def _chat_filters(args: argparse.Namespace) -> dict[str, Any]:
         "account_id": _account_ids(args.account_id),
         "account_type": cast("AccountTypeParam | None", args.account_type),
         "unread": args.unread,
-        "after": _time("--after", args.after),
-        "before": _time("--before", args.before),
+        "after": _time("after", args.after),
+        "before": _time("before", args.before),
     }
 
 
@@ -214,8 +197,8 @@ def _message_filters(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "account_id": args.account_id,
         "sender_id": args.sender_id,
-        "after": _time("--after", args.after),
-        "before": _time("--before", args.before),
+        "after": _time("after", args.after),
+        "before": _time("before", args.before),
     }
 
 

@@ -21,15 +21,16 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
 
+from postpress_async import format_datetime, split_window
 from postpress_async._client import AsyncPostpress
-from postpress_async._fanout import merge, split_window
+from postpress_async._fanout import merge
 from postpress_async._pagination import Checkpoint, ListStream
-from postpress_async._params import encode_datetime
 
 from ._checkpoint import ExportCommand, ExportState, Output, checkpoint_path, load_state
 from ._errors import UsageError
@@ -82,30 +83,42 @@ def _normalise(filters: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if key in {"after", "before"}:
-            value = encode_datetime(key, value)
+            value = format_datetime(value)
         elif key == "account_id" and not isinstance(value, str):
             value = list(value)
         out[key] = value
     return out
 
 
-def _command(options: ExportOptions) -> ExportCommand:
+Windows = list[tuple[datetime, datetime]]
+
+
+def _windows(options: ExportOptions) -> Windows | None:
+    """The ``(after, before)`` of each window with ``--windows``, else ``None``."""
+    if options.windows is None:
+        return None
+    after, before = options.filters.get("after"), options.filters.get("before")
+    if after is None or before is None:
+        raise UsageError(
+            "--windows needs both --after and --before: the time range to cut into windows"
+        )
+    if options.max_items is not None:
+        raise UsageError("--max-items cannot be combined with --windows")
+    return split_window(after, before, options.windows)
+
+
+def _command(options: ExportOptions, windows: Windows | None = None) -> ExportCommand:
+    """What the checkpoint records (and a resume must ask for again)."""
     filters = dict(options.filters)
-    windows = None
-    if options.windows is not None:
-        after, before = filters.pop("after", None), filters.pop("before", None)
-        if after is None or before is None:
-            raise UsageError(
-                "--windows needs both --after and --before: the time range to cut into windows"
-            )
-        if options.max_items is not None:
-            raise UsageError("--max-items cannot be combined with --windows")
-        windows = [tuple(pair) for pair in split_window(after, before, options.windows)]
+    if windows is not None:
+        del filters["after"], filters["before"]
     return ExportCommand(
         resource=options.resource,
         source=options.source,
         filters=_normalise(filters),
-        windows=windows,  # type: ignore[arg-type]
+        windows=None
+        if windows is None
+        else [(format_datetime(low), format_datetime(high)) for low, high in windows],
         max_items=options.max_items,
     )
 
@@ -113,8 +126,7 @@ def _command(options: ExportOptions) -> ExportCommand:
 def _stream(
     client: AsyncPostpress,
     options: ExportOptions,
-    command: ExportCommand,
-    window: int | None,
+    window: tuple[datetime, datetime] | None,
     resume: Checkpoint,
     max_items: int | None,
 ) -> ListStream[Any]:
@@ -127,8 +139,8 @@ def _stream(
     if options.resource == "chats":
         return client.chats.list(**options.filters, **common)
     filters = dict(options.filters)
-    if window is not None and command.windows is not None:
-        filters["after"], filters["before"] = command.windows[window]
+    if window is not None:
+        filters["after"], filters["before"] = window
     return client.messages.list(**filters, **common)
 
 
@@ -174,9 +186,10 @@ def _prepare(options: ExportOptions, command: ExportCommand, err: TextIO) -> Exp
 
 async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO) -> ExportResult:
     """Run an export to ``options.out``; see the module docstring."""
-    command = _command(options)
+    windows = _windows(options)
+    command = _command(options, windows)
     # The SDK validates every filter when a stream is built, before any request or file.
-    _stream(client, options, command, 0 if command.windows else None, Checkpoint(), None)
+    _stream(client, options, windows[0] if windows else None, Checkpoint(), None)
     state = _prepare(options, command, err)
     resumed_items = state.items
     progress = Progress(
@@ -202,7 +215,7 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
         )
     try:
         async with _ticking(progress):
-            await _consume(client, options, command, output, progress)
+            await _consume(client, options, windows, output, progress)
         output.finish()
     finally:
         output.close()
@@ -222,7 +235,7 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
 async def _consume(
     client: AsyncPostpress,
     options: ExportOptions,
-    command: ExportCommand,
+    windows: Windows | None,
     output: Output,
     progress: Progress,
 ) -> None:
@@ -237,9 +250,9 @@ async def _consume(
         progress.items, progress.pages = state.items, state.pages
         progress.update()
 
-    if command.windows is None:
+    if windows is None:
         remaining = None if options.max_items is None else max(0, options.max_items - state.items)
-        stream = _stream(client, options, command, None, state.streams[0], remaining)
+        stream = _stream(client, options, None, state.streams[0], remaining)
         async with stream:
             async for page in stream.pages():
                 await commit(page.items, 0, stream.checkpoint)
@@ -248,7 +261,7 @@ async def _consume(
     if not pending:
         return
     streams = [
-        _stream(client, options, command, index, state.streams[index], None) for index in pending
+        _stream(client, options, windows[index], state.streams[index], None) for index in pending
     ]
     async with merge(*streams) as merged:
         async for batch in merged.pages():

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
     AccountTypeParam,
-    DateTimeParam,
     encode_account_ids,
     encode_account_type,
     encode_bool,
-    encode_datetime,
     encode_id,
     path_segment,
 )
+from postpress_async._time import DateTimeParam, encode_datetime
 from postpress_async.models import Chat, ChatList
 
 from ._base import Resource

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._fanout import MergedStream, merge, split_window
+from postpress_async._fanout import MergedStream, merge
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
-    DateTimeParam,
-    encode_datetime,
     encode_id,
     path_segment,
 )
+from postpress_async._time import DateTimeParam, encode_datetime, split_window
 from postpress_async.models import Message, MessageList
 
 from ._base import Resource

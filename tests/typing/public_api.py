@@ -3,6 +3,8 @@ does not run it. A wrong inferred type fails ``mypy``, so the types users see ar
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from typing_extensions import assert_type  # typing's own needs 3.11; mypy targets 3.10
 
 from postpress_async import (
@@ -13,7 +15,10 @@ from postpress_async import (
     MergedStream,
     Page,
     SourcePage,
+    format_datetime,
     merge,
+    parse_datetime,
+    split_window,
 )
 from postpress_async.models import Account, Chat, Message
 
@@ -43,3 +48,7 @@ async def check(client: AsyncPostpress) -> None:
         assert_type(entered, ListStream[Message])
     assert_type(client.stats(), ClientStats)
     assert_type(client.with_options(timeout=5), AsyncPostpress)
+    moment = parse_datetime("after", "2026-01-01T00:00:00Z")
+    assert_type(moment, datetime)
+    assert_type(format_datetime(moment), str)
+    assert_type(split_window(moment, "2026-02-01T00:00:00Z", 4), list[tuple[datetime, datetime]])

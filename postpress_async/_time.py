@@ -1,0 +1,112 @@
+"""The one home for datetimes: parse, validate, format, and split a time range.
+
+The API takes and sends timestamps as ``YYYY-MM-DDTHH:MM:SS.sssZ``: UTC, millisecond
+precision. Everything in the SDK that reads a caller's datetime goes through
+:func:`parse_datetime` (an aware ``datetime`` in UTC, cut to whole milliseconds) and
+everything that writes one for the API through :func:`format_datetime`. Modules hand
+each other ``datetime`` values, never strings; only the wire (and files written for
+people) sees the text form.
+
+:func:`split_window` cuts a strict range ``(after, before)`` into strict-bounds windows
+that cover it exactly once; ``messages.list_windows`` and ``postpress export --windows``
+both use it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Final, Literal
+
+from ._exceptions import InvalidParameterError
+from ._params import check_int
+
+__all__ = [
+    "DateTimeParam",
+    "encode_datetime",
+    "format_datetime",
+    "parse_datetime",
+    "split_window",
+]
+
+#: What the SDK accepts wherever the API takes a datetime: an aware ``datetime`` or an
+#: ISO 8601 string.
+DateTimeParam = datetime | str
+
+_MS: Final = timedelta(milliseconds=1)
+_EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
+
+
+def parse_datetime(
+    name: str, value: DateTimeParam, *, naive: Literal["utc", "refuse"] = "utc"
+) -> datetime:
+    """An aware datetime or ISO 8601 string -> an aware UTC datetime, whole milliseconds.
+
+    A naive ``datetime`` is always refused: its time zone would be a guess. A string
+    with no offset is read as UTC (what the API documents for its parameters), unless
+    ``naive="refuse"``: on a command line a zone-less time is most likely local, so the
+    CLI asks for ``Z`` or an offset instead of silently shifting it. Errors are an
+    :class:`InvalidParameterError` naming ``name``.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidParameterError(
+                name, "naive datetime; pass an aware one, e.g. datetime.now(timezone.utc)"
+            )
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidParameterError(
+                name, f"not an ISO 8601 datetime: {value!r} (expected e.g. {_EXAMPLE})"
+            ) from None
+        if moment.tzinfo is None:
+            if naive == "refuse":
+                raise InvalidParameterError(
+                    name,
+                    f"{value!r} has no time zone; add Z for UTC or an offset, "
+                    f"e.g. {moment.strftime('%Y-%m-%dT%H:%M:%S')}Z",
+                )
+            moment = moment.replace(tzinfo=timezone.utc)
+    else:
+        raise InvalidParameterError(
+            name, f"must be a datetime or an ISO 8601 string, got {type(value).__name__}"
+        )
+    utc = moment.astimezone(timezone.utc)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def format_datetime(moment: datetime) -> str:
+    """An aware datetime -> the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds cut)."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def encode_datetime(name: str, value: DateTimeParam) -> str:
+    """A query parameter: :func:`parse_datetime` then :func:`format_datetime`."""
+    return format_datetime(parse_datetime(name, value))
+
+
+def split_window(
+    after: DateTimeParam, before: DateTimeParam, windows: int
+) -> list[tuple[datetime, datetime]]:
+    """Split the strict range ``(after, before)`` into at most ``windows`` strict ranges.
+
+    Window boundaries ``b`` are whole milliseconds (the API's precision); a window that
+    starts at ``b`` asks for ``after = b - 1 ms``, so an item stamped exactly ``b`` falls
+    in exactly one window, and together the windows cover ``(after, before)`` exactly
+    once. A range of fewer milliseconds than ``windows`` gets one window a millisecond.
+    """
+    check_int("windows", windows, minimum=1)
+    start = parse_datetime("after", after)
+    end = parse_datetime("before", before)
+    if end <= start:
+        raise InvalidParameterError("before", "must be later than after")
+    span_ms = (end - start) // _MS
+    count = max(1, min(windows, span_ms))
+    bounds = [start + _MS * (span_ms * k // count) for k in range(count + 1)]
+    bounds[-1] = end
+    return [(bounds[k] if k == 0 else bounds[k] - _MS, bounds[k + 1]) for k in range(count)]

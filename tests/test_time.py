@@ -1,0 +1,103 @@
+"""Datetimes: parsing, the API's format, and splitting a range, as pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from postpress_async import InvalidParameterError, format_datetime, parse_datetime, split_window
+from postpress_async._time import encode_datetime
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+            "2025-12-31T23:59:59.999Z",
+            id="aware-utc-truncates-to-ms",
+        ),
+        pytest.param(
+            datetime(2026, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))),
+            "2026-01-01T00:00:00.000Z",
+            id="aware-offset-converted-to-utc",
+        ),
+        pytest.param("2025-12-31T23:59:59.999Z", "2025-12-31T23:59:59.999Z", id="iso-z"),
+        pytest.param("2026-01-01T01:00:00+01:00", "2026-01-01T00:00:00.000Z", id="iso-offset"),
+        pytest.param("2026-01-01T00:00:00", "2026-01-01T00:00:00.000Z", id="iso-naive-is-utc"),
+        pytest.param("2026-01-01", "2026-01-01T00:00:00.000Z", id="iso-date"),
+    ],
+)
+def test_datetimes_are_sent_as_utc_with_milliseconds(value: datetime | str, expected: str) -> None:
+    assert encode_datetime("after", value) == expected
+
+
+def test_naive_datetime_is_refused_with_the_parameter_name() -> None:
+    with pytest.raises(ValueError, match="before: naive datetime") as info:
+        encode_datetime("before", datetime(2026, 1, 1))
+    assert isinstance(info.value, InvalidParameterError)
+    assert info.value.param == "before"
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "", 1700000000])
+def test_non_iso_values_are_refused(value: object) -> None:
+    with pytest.raises(InvalidParameterError, match="after"):
+        encode_datetime("after", value)  # type: ignore[arg-type]
+
+
+def test_a_zoneless_string_can_be_refused_with_a_suggestion() -> None:
+    with pytest.raises(
+        InvalidParameterError, match=r"has no time zone.*2026-05-01T10:00:00Z"
+    ) as info:
+        parse_datetime("after", "2026-05-01T10:00:00", naive="refuse")
+    assert info.value.param == "after"
+
+
+def test_parse_gives_aware_utc_whole_milliseconds_and_format_reads_it_back() -> None:
+    moment = parse_datetime("after", "2026-01-01T01:00:00.123456+01:00")
+    assert moment == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=timezone.utc)
+    assert moment.utcoffset() == timedelta(0)
+    assert parse_datetime("after", format_datetime(moment)) == moment
+
+
+@pytest.mark.parametrize("windows", [1, 2, 7, 8, 13])
+def test_windows_cover_the_range_exactly_once(windows: int) -> None:
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    before = after + timedelta(seconds=10)
+    ranges = split_window(after, before, windows)
+    assert len(ranges) == windows
+    # Every millisecond stamp strictly inside (after, before) is in exactly one window,
+    # each window's bounds being strict as the API's are.
+    step = timedelta(milliseconds=1)
+    stamps = [after + step * k for k in range(10_001)]
+    for stamp in stamps:
+        hits = sum(1 for low, high in ranges if low < stamp < high)
+        assert hits == (1 if after < stamp < before else 0), stamp
+
+
+def test_more_windows_than_milliseconds_collapse() -> None:
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert len(split_window(after, after + timedelta(milliseconds=3), 10)) == 3
+
+
+@pytest.mark.parametrize(
+    ("after", "before", "windows", "param"),
+    [
+        pytest.param("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", 4, "before", id="reversed"),
+        pytest.param("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 0, "windows", id="zero"),
+        pytest.param(datetime(2026, 1, 1), "2026-01-02T00:00:00Z", 4, "after", id="naive"),
+    ],
+)
+def test_bad_windows_are_refused(after: object, before: object, windows: int, param: str) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        split_window(after, before, windows)  # type: ignore[arg-type]
+    assert info.value.param == param
+
+
+def test_windows_are_whole_millisecond_datetimes_from_after_to_before() -> None:
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    ranges = split_window("2026-01-01T00:00:00Z", after + timedelta(seconds=1), 4)
+    assert ranges[0][0] == after
+    assert ranges[-1][1] == after + timedelta(seconds=1)
+    assert all(low.microsecond % 1000 == 0 and high.microsecond % 1000 == 0 for low, high in ranges)
