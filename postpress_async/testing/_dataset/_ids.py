@@ -1,0 +1,142 @@
+"""Ids and hashing: every derived value of a dataset comes from ``(seed, kind, index)``.
+
+Identifiers are ULID-shaped (``msg_01HX`` + a 6-character seed tag + a 16-character
+index, Crockford base32), so they sort in index order and are parsed back to an index
+without a lookup table. With ``hostile_ids=True`` some ids also carry a suffix made of
+characters that must be percent-encoded in a URL path (``/ ? # = : % & +``, a space,
+non-ASCII).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = [
+    "HOSTILE_SUFFIX",
+    "MASK",
+    "HostilePeriod",
+    "IdScheme",
+    "Salt",
+    "b32",
+    "mix",
+]
+
+MASK: Final = (1 << 64) - 1
+HOSTILE_SUFFIX: Final = "/a?b#c=d:e%2F+ &é"
+_B32: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_HEX16: Final = re.compile(r"[0-9A-F]{16}\Z")
+_ID_WIDTH: Final = 16
+
+
+class Salt:
+    """The hash streams, one per derived fact, so that no two facts share random bits."""
+
+    ACCOUNT_CREATED: Final = 1
+    CHAT_ACCOUNT: Final = 2
+    PERSON: Final = 3
+    CHAT_TYPE: Final = 4
+    CHAT_PROVIDER: Final = 5
+    CHAT_UNREAD: Final = 6
+    ACCOUNT_BODY: Final = 7
+    CHAT_BODY: Final = 8
+    SENDER_NAME: Final = 9
+    MESSAGE: Final = 10
+
+
+class HostilePeriod:
+    """Every ``n``-th id (index ``% n == 1``) gets the hostile suffix, per kind of object."""
+
+    ACCOUNT: Final = 7
+    CHAT: Final = 5
+    CHAT_PROVIDER: Final = 7
+    MESSAGE: Final = 13
+
+
+def mix(x: int) -> int:
+    """SplitMix64 finaliser: a fast, well-spread 64-bit hash of an integer."""
+    x = (x + 0x9E3779B97F4A7C15) & MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def b32(n: int, width: int) -> str:
+    """The low ``5 * width`` bits of ``n`` as Crockford base32 digits."""
+    out = []
+    for _ in range(width):
+        n, r = divmod(n, 32)
+        out.append(_B32[r])
+    return "".join(reversed(out))
+
+
+class IdScheme:
+    """How one dataset names things and draws its hashes (a pure function of the seed)."""
+
+    __slots__ = ("hostile", "message_head", "message_salt", "salt", "tag")
+
+    def __init__(self, *, seed: int, hostile: bool) -> None:
+        self.hostile = hostile
+        self.salt = mix(seed & MASK)
+        self.message_salt = self.salt ^ (Salt.MESSAGE << 56)
+        """``mix(message_salt ^ i)`` is ``h(Salt.MESSAGE, i)``, inlined on the hot path."""
+        self.tag = b32(self.salt, 6)
+        self.message_head = f"msg_01HX{self.tag}".encode()
+
+    def h(self, kind: int, i: int) -> int:
+        """The 64-bit hash of item ``i`` in stream ``kind`` (a :class:`Salt` value)."""
+        return mix(self.salt ^ (kind << 56) ^ i)
+
+    def is_hostile(self, i: int, period: int) -> bool:
+        """Whether item ``i`` of a kind with this :class:`HostilePeriod` gets the suffix."""
+        return self.hostile and i % period == 1
+
+    def make_id(self, prefix: str, i: int, period: int) -> str:
+        """The id of item ``i``: ``prefix`` + ULID-shaped body (+ hostile suffix)."""
+        # Upper-case hex digits are Crockford base32 digits too, and far cheaper to format.
+        base = f"{prefix}01HX{self.tag}{i:016X}"
+        if self.hostile and i % period == 1:
+            return base + HOSTILE_SUFFIX
+        return base
+
+    def parse_id(self, prefix: str, text: str, count: int) -> int | None:
+        """The index an id names if it has this scheme's shape and is below ``count``.
+
+        Callers compare ``make_id(index)`` with ``text`` to reject near misses.
+        """
+        head = f"{prefix}01HX{self.tag}"
+        digits = text[len(head) : len(head) + _ID_WIDTH]
+        if not text.startswith(head) or not _HEX16.match(digits):
+            return None
+        index = int(digits, 16)
+        return index if index < count else None
+
+    def account_id(self, i: int) -> str:
+        """The id of account ``i``."""
+        return self.make_id("acc_", i, HostilePeriod.ACCOUNT)
+
+    def chat_id(self, i: int) -> str:
+        """The id of chat ``i``."""
+        return self.make_id("chat_", i, HostilePeriod.CHAT)
+
+    def message_id(self, i: int) -> str:
+        """The id of message ``i``."""
+        return self.make_id("msg_", i, HostilePeriod.MESSAGE)
+
+    def attendee_id(self, sender: int) -> str:
+        """The attendee id of sender ``sender`` (never hostile)."""
+        return f"att_01HX{self.tag}{sender:016X}"
+
+    def person_id(self, kind: str, account: int, k: int) -> str:
+        """The provider's id of contact ``k`` of ``account`` (an account of type ``kind``)."""
+        h = self.h(Salt.PERSON, account * 1000 + k)
+        serial = account * 1000 + k
+        if kind == "WHATSAPP":
+            return f"{33_600_000_000 + serial * 7919 % 99_999_999}@s.whatsapp.net"
+        if kind == "LINKEDIN":
+            return "ACoAA" + b32(h, 12) + b32(serial, 4)
+        if kind == "SLACK":
+            return "U0" + b32(h, 6) + b32(serial, 4)
+        if kind == "TELEGRAM":
+            return str(1_000_000_000 + serial * 104_729 + h % 97)
+        return str(10**15 + serial * 1_000_003 + h % 997)

@@ -1,0 +1,175 @@
+"""Ground truth: what the listings must return, by brute force over the columns.
+
+Independent of :mod:`._indexes` on purpose: the server pages through the indexes, the
+tests compare its answers with these.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from postpress_async.testing._dataset._columns import Columns, chat_unread_count
+from postpress_async.testing._dataset._ids import IdScheme
+from postpress_async.testing._time import to_us
+
+__all__ = [
+    "AccountRow",
+    "ChatRow",
+    "MessageRow",
+    "account_row",
+    "chat_row",
+    "expected_account_ids",
+    "expected_chat_ids",
+    "expected_message_ids",
+    "message_row",
+    "sender_ids",
+]
+
+
+class AccountRow(NamedTuple):
+    """Ground-truth columns of one account."""
+
+    id: str
+    type: str
+    created_at_ms: int
+
+
+class ChatRow(NamedTuple):
+    """Ground-truth columns of one chat."""
+
+    id: str
+    account_id: str
+    account_type: str
+    provider_id: str
+    timestamp_ms: int | None
+    unread_count: int
+
+
+class MessageRow(NamedTuple):
+    """Ground-truth columns of one message."""
+
+    id: str
+    timestamp_ms: int
+    chat_id: str
+    account_id: str
+    sender_id: str
+
+
+def account_row(cols: Columns, index: int) -> AccountRow:
+    """Ground-truth columns of one account."""
+    return AccountRow(
+        cols.account_ids[index], cols.account_types[index], cols.account_created[index]
+    )
+
+
+def chat_row(cols: Columns, ids: IdScheme, index: int) -> ChatRow:
+    """Ground-truth columns of one chat."""
+    a = cols.account_of_chat[index]
+    last = cols.chat_last[index]
+    return ChatRow(
+        cols.chat_ids[index],
+        cols.account_ids[a],
+        cols.account_types[a],
+        cols.chat_provider[index],
+        None if last < 0 else cols.ts[last],
+        chat_unread_count(ids, index),
+    )
+
+
+def message_row(cols: Columns, ids: IdScheme, index: int) -> MessageRow:
+    """Ground-truth columns of one message."""
+    c = cols.chat_col[index]
+    return MessageRow(
+        ids.message_id(index),
+        cols.ts[index],
+        cols.chat_ids[c],
+        cols.account_ids[cols.account_of_chat[c]],
+        cols.sender_ids[cols.sender_col[index]],
+    )
+
+
+def expected_account_ids(cols: Columns) -> list[str]:
+    """Every account id in list order (newest ``created_at`` first)."""
+    rows = [account_row(cols, i) for i in range(len(cols.account_ids))]
+    rows.sort(key=lambda r: (-r.created_at_ms, r.id))
+    return [r.id for r in rows]
+
+
+def expected_chat_ids(
+    cols: Columns,
+    ids: IdScheme,
+    *,
+    account_id: str | Iterable[str] | None = None,
+    account_type: str | None = None,
+    unread: bool | None = None,
+    before: str | _dt.datetime | None = None,
+    after: str | _dt.datetime | None = None,
+) -> list[str]:
+    """Every chat id the list returns for these filters, in order."""
+    accounts = _id_set(account_id)
+    before_us = None if before is None else to_us(before)
+    after_us = None if after is None else to_us(after)
+    rows = []
+    for c in range(len(cols.chat_ids)):
+        row = chat_row(cols, ids, c)
+        if accounts is not None and row.account_id not in accounts:
+            continue
+        if account_type is not None and row.account_type != account_type:
+            continue
+        if unread is not None and (row.unread_count > 0) != unread:
+            continue
+        if (before_us is not None or after_us is not None) and (
+            row.timestamp_ms is None or not _inside(row.timestamp_ms, before_us, after_us)
+        ):
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: (r.timestamp_ms is None, -(r.timestamp_ms or 0), r.id))
+    return [r.id for r in rows]
+
+
+def expected_message_ids(
+    cols: Columns,
+    ids: IdScheme,
+    *,
+    account_id: str | None = None,
+    sender_id: str | None = None,
+    before: str | _dt.datetime | None = None,
+    after: str | _dt.datetime | None = None,
+) -> list[str]:
+    """Every message id the list returns for these filters, in order."""
+    before_us = None if before is None else to_us(before)
+    after_us = None if after is None else to_us(after)
+    rows = []
+    for i in range(len(cols.ts)):
+        row = message_row(cols, ids, i)
+        if account_id is not None and row.account_id != account_id:
+            continue
+        if sender_id is not None and row.sender_id != sender_id:
+            continue
+        if not _inside(row.timestamp_ms, before_us, after_us):
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: (-r.timestamp_ms, r.id))
+    return [r.id for r in rows]
+
+
+def sender_ids(cols: Columns) -> list[str]:
+    """Every sender id that appears on at least one message, in first-seen order."""
+    seen = dict.fromkeys(cols.sender_col)
+    return [cols.sender_ids[s] for s in seen]
+
+
+def _id_set(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset(part for part in value.split(",") if part)
+    return frozenset(value)
+
+
+def _inside(timestamp_ms: int, before_us: int | None, after_us: int | None) -> bool:
+    """Whether a timestamp lies strictly between the bounds (``None``: no bound)."""
+    us = timestamp_ms * 1000
+    return (before_us is None or us < before_us) and (after_us is None or us > after_us)

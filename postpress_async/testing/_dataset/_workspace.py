@@ -1,0 +1,276 @@
+"""The :class:`Dataset` facade: one configuration, its columns, indexes and renderer."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from postpress_async.testing._dataset import _truth
+from postpress_async.testing._dataset._columns import (
+    CONTACTS_PER_ACCOUNT,
+    DatasetConfig,
+    build_columns,
+    chat_unread_count,
+)
+from postpress_async.testing._dataset._ids import IdScheme
+from postpress_async.testing._dataset._indexes import Indexes
+from postpress_async.testing._dataset._quirks import QUIRKS
+from postpress_async.testing._dataset._render import Renderer
+from postpress_async.testing._dataset._truth import AccountRow, ChatRow, MessageRow
+
+__all__ = ["Dataset"]
+
+
+class Dataset:
+    """A seeded synthetic workspace: accounts, chats and messages, rendered on demand.
+
+    ``Dataset(seed=0, accounts=14, chats=40, messages=1000)`` builds in well under a
+    second; ``messages=1_000_000`` in a few seconds and about 20 MB. Two datasets with
+    the same arguments serve the same bytes.
+
+    ``quirks=True`` adds the real API's habits an SDK must survive: an account of an
+    unknown type, attachments of an unknown type, undocumented extra fields (``unread``
+    on chats, ``pinned`` on messages, ``object`` on reactions), unknown enum values and,
+    in the server, no ``cursor`` key at all on a last page.
+    """
+
+    __slots__ = ("_cols", "_ids", "_indexes", "_renderer", "config", "message_json")
+
+    message_json: Callable[[int], bytes]
+    """Message ``index`` encoded exactly as the server sends it.
+
+    The renderer's own bound method, so the server's hot path pays no extra call.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        accounts: int = 14,
+        chats: int = 40,
+        messages: int = 1000,
+        hostile_ids: bool = False,
+        quirks: bool = False,
+    ) -> None:
+        self.config = DatasetConfig(
+            seed=seed,
+            accounts=accounts,
+            chats=chats,
+            messages=messages,
+            hostile_ids=hostile_ids,
+            quirks=quirks,
+        )
+        self._ids = IdScheme(seed=seed, hostile=hostile_ids)
+        self._cols = build_columns(self.config, self._ids)
+        self._indexes = Indexes(self._cols)
+        self._renderer = Renderer(self._cols, self._ids, QUIRKS if quirks else None)
+        self.message_json = self._renderer.message_json
+
+    # -- sizes and lookups ------------------------------------------------------------
+
+    @property
+    def seed(self) -> int:
+        """The seed everything is derived from."""
+        return self.config.seed
+
+    @property
+    def account_count(self) -> int:
+        """Number of accounts served (one more than configured with ``quirks``)."""
+        return len(self._cols.account_ids)
+
+    @property
+    def chat_count(self) -> int:
+        """Number of chats."""
+        return len(self._cols.chat_ids)
+
+    @property
+    def message_count(self) -> int:
+        """Number of messages."""
+        return len(self._cols.ts)
+
+    def account_id(self, index: int) -> str:
+        """The id of the account at ``index`` (its position in the account list)."""
+        return self._cols.account_ids[index]
+
+    def chat_id(self, index: int) -> str:
+        """The id of chat number ``index`` (creation order, not list order)."""
+        return self._cols.chat_ids[index]
+
+    def message_id(self, index: int) -> str:
+        """The id of the message at ``index`` (its position in the unfiltered list)."""
+        return self._ids.message_id(index)
+
+    def find_account(self, account_id: str) -> int | None:
+        """The index of an account id, or ``None``."""
+        ids = self._cols.account_ids
+        index = self._ids.parse_id("acc_", account_id, len(ids))
+        return index if index is not None and ids[index] == account_id else None
+
+    def find_chat(self, chat_id: str) -> int | None:
+        """The index of a postpress chat id, or ``None``."""
+        ids = self._cols.chat_ids
+        index = self._ids.parse_id("chat_", chat_id, len(ids))
+        return index if index is not None and ids[index] == chat_id else None
+
+    def find_provider_chat(self, account_index: int, provider_id: str) -> int | None:
+        """The index of the chat a provider chat id names within one account, or ``None``."""
+        return self._cols.provider_chats.get((account_index, provider_id))
+
+    def find_message(self, message_id: str) -> int | None:
+        """The index of a message id, or ``None``."""
+        index = self._ids.parse_id("msg_", message_id, len(self._cols.ts))
+        return index if index is not None and self.message_id(index) == message_id else None
+
+    def find_sender(self, sender_id: str) -> int | None:
+        """The index of a sender id, or ``None``."""
+        return self._cols.sender_index.get(sender_id)
+
+    def account_of_sender(self, sender: int) -> int:
+        """The account whose contact book a sender belongs to."""
+        return sender // (CONTACTS_PER_ACCOUNT + 1)
+
+    def account_of_chat(self, chat: int) -> int:
+        """The account owning a chat."""
+        return self._cols.account_of_chat[chat]
+
+    def account_type(self, account: int) -> str:
+        """The type of an account."""
+        return self._cols.account_types[account]
+
+    def chat_timestamp_ms(self, chat: int) -> int | None:
+        """A chat's last activity, or ``None`` for a chat without messages."""
+        last = self._cols.chat_last[chat]
+        return None if last < 0 else self._cols.ts[last]
+
+    def chat_unread_count(self, chat: int) -> int:
+        """A chat's number of unread messages."""
+        return chat_unread_count(self._ids, chat)
+
+    def message_timestamp_ms(self, index: int) -> int:
+        """A message's timestamp in milliseconds since the epoch."""
+        return self._cols.ts[index]
+
+    def account_row(self, index: int) -> AccountRow:
+        """Ground-truth columns of one account."""
+        return _truth.account_row(self._cols, index)
+
+    def chat_row(self, index: int) -> ChatRow:
+        """Ground-truth columns of one chat."""
+        return _truth.chat_row(self._cols, self._ids, index)
+
+    def message_row(self, index: int) -> MessageRow:
+        """Ground-truth columns of one message."""
+        return _truth.message_row(self._cols, self._ids, index)
+
+    # -- indexes the server pages through -----------------------------------------------
+
+    def message_candidates(self, account: int | None, sender: int | None) -> Sequence[int]:
+        """Ascending message indexes matching the account/sender filters (no copy)."""
+        return self._indexes.message_candidates(account, sender)
+
+    def message_time_window(
+        self, candidates: Sequence[int], before_us: int | None, after_us: int | None
+    ) -> tuple[int, int]:
+        """The ``[lo, hi)`` slice of ``candidates`` strictly inside the time bounds."""
+        return self._indexes.message_time_window(candidates, before_us, after_us)
+
+    def chat_time_window(self, before_us: int | None, after_us: int | None) -> tuple[int, int]:
+        """The ``[lo, hi)`` ranks of the chat order strictly inside the time bounds."""
+        return self._indexes.chat_time_window(before_us, after_us)
+
+    def chat_at_rank(self, rank: int) -> int:
+        """The chat index at a position of the chat order."""
+        return self._indexes.chat_at_rank(rank)
+
+    def chat_rank(self, chat: int) -> int:
+        """The position of a chat in the chat order."""
+        return self._indexes.chat_rank(chat)
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def account(self, index: int) -> dict[str, Any]:
+        """The wire object of one account."""
+        return self._renderer.account(index)
+
+    def chat(self, index: int) -> dict[str, Any]:
+        """The wire object of one chat as listed (without ``lastMessage``)."""
+        return self._renderer.chat(index)
+
+    def chat_with_last_message(self, index: int) -> dict[str, Any]:
+        """The wire object of one chat as retrieved (with ``lastMessage``, maybe ``null``)."""
+        return self._renderer.chat_with_last_message(index)
+
+    def message(self, index: int) -> dict[str, Any]:
+        """The wire object of message ``index`` (the same in the list and on retrieve)."""
+        return self._renderer.message(index)
+
+    # -- ground truth: brute force, independent of the indexes above ------------------
+
+    def expected_account_ids(self) -> list[str]:
+        """Every account id in list order (newest ``created_at`` first)."""
+        return _truth.expected_account_ids(self._cols)
+
+    def expected_chat_ids(
+        self,
+        *,
+        account_id: str | Iterable[str] | None = None,
+        account_type: str | None = None,
+        unread: bool | None = None,
+        before: str | _dt.datetime | None = None,
+        after: str | _dt.datetime | None = None,
+    ) -> list[str]:
+        """Every chat id the list returns for these filters, in order, by brute force."""
+        return _truth.expected_chat_ids(
+            self._cols,
+            self._ids,
+            account_id=account_id,
+            account_type=account_type,
+            unread=unread,
+            before=before,
+            after=after,
+        )
+
+    def expected_message_ids(
+        self,
+        *,
+        account_id: str | None = None,
+        sender_id: str | None = None,
+        before: str | _dt.datetime | None = None,
+        after: str | _dt.datetime | None = None,
+    ) -> list[str]:
+        """Every message id the list returns for these filters, in order, by brute force."""
+        return _truth.expected_message_ids(
+            self._cols,
+            self._ids,
+            account_id=account_id,
+            sender_id=sender_id,
+            before=before,
+            after=after,
+        )
+
+    def sender_ids(self) -> list[str]:
+        """Every sender id that appears on at least one message, in first-seen order."""
+        return _truth.sender_ids(self._cols)
+
+    def nbytes(self) -> int:
+        """Approximate bytes held by the per-message and per-chat columns."""
+        arrays = [*self._cols.arrays(), *self._indexes.arrays()]
+        return sum(arr.buffer_info()[1] * arr.itemsize for arr in arrays)
+
+    # -- value semantics -----------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dataset):
+            return NotImplemented
+        return self.config == other.config
+
+    def __hash__(self) -> int:
+        return hash(self.config)
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        return (
+            f"Dataset(seed={cfg.seed}, accounts={cfg.accounts}, chats={cfg.chats}, "
+            f"messages={cfg.messages}, hostile_ids={cfg.hostile_ids}, quirks={cfg.quirks})"
+        )
