@@ -7,9 +7,10 @@ so a per-call override never changes the client's defaults.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ._exceptions import InvalidParameterError
 from ._params import check_int
@@ -28,14 +29,43 @@ __all__ = [
 #: We follow the runnable examples. Override with ``base_url=`` or ``POSTPRESS_BASE_URL``.
 DEFAULT_BASE_URL: Final = "https://api.postpress.ai/api/v1"
 
+_C = TypeVar("_C")
+
 
 def _positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
     if value is None:
         if not allow_none:
             raise InvalidParameterError(name, "must be a number, not None")
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InvalidParameterError(name, f"must be a number >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidParameterError(name, f"must be a finite number >= 0, got {value!r}")
+
+
+def _rate(name: str, value: float | None) -> None:
+    _positive(name, value)
+    if value == 0:
+        raise InvalidParameterError(name, "must be > 0 (use None for no limit)")
+
+
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(name, f"must be True or False, got {value!r}")
+
+
+def _replace(value: _C, prefix: str, changes: dict[str, Any]) -> _C:
+    """``dataclasses.replace`` that names an unknown field like any bad parameter."""
+    known = {field.name for field in dataclasses.fields(value)}  # type: ignore[arg-type]
+    for name in changes:
+        if name not in known:
+            raise InvalidParameterError(
+                f"{prefix}.{name}", f"is not a field; expected one of {', '.join(sorted(known))}"
+            )
+    return dataclasses.replace(value, **changes)  # type: ignore[type-var]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +73,10 @@ class Timeout:
     """Timeouts for one HTTP attempt, in seconds (``None`` disables one).
 
     ``connect`` bounds getting a connection (pool wait included), ``read`` the
-    wait for each chunk of the response, ``total`` the whole attempt.
+    wait for each chunk of the response, ``total`` the whole attempt. A plain number
+    given as ``timeout=5.0`` to the client is ``Timeout(total=5.0)``: the whole attempt,
+    connect and read included (those keep their defaults, both longer). A call with
+    retries can take several totals; bound it with ``RetryPolicy(deadline=...)``.
     """
 
     connect: float | None = 10.0
@@ -60,29 +93,44 @@ class Timeout:
                 )
 
     def replace(self, **changes: float | None) -> Timeout:
-        """Return a copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with the given fields changed (checked like the constructor)."""
+        return _replace(self, "timeout", changes)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     """Concurrency limits shared by every call, stream and fan-out of one client.
 
-    ``max_in_flight`` caps the requests in flight at once (attempts, not calls:
-    a request waiting out its retry backoff does not hold a slot).
-    ``max_connections`` sizes the aiohttp connection pool the client creates.
+    * ``max_in_flight`` caps the requests in flight at once (attempts, not calls:
+      a request waiting out its retry backoff does not hold a slot).
+    * ``max_connections`` sizes the aiohttp connection pool the client creates.
+    * ``requests_per_second``: start at most this many attempts a second, client-wide
+      (``None``: no rate limit). ``N`` attempts take at least ``(N - 1) / rate`` seconds.
+    * ``account_requests_per_second``: the same for each account a request names with
+      ``account_id`` (providers throttle per account); requests naming no account
+      are bound by the client-wide rate only.
+    * ``adaptive``: the in-flight limit follows the server: a 429 or 503 cuts it by 30 %,
+      successes raise it again by about one per round, up to ``max_in_flight``
+      (additive increase, multiplicative decrease). ``client.stats().in_flight_limit``
+      shows where it stands.
     """
 
     max_in_flight: int = 16
     max_connections: int = 32
+    requests_per_second: float | None = None
+    account_requests_per_second: float | None = None
+    adaptive: bool = False
 
     def __post_init__(self) -> None:
         for field in ("max_in_flight", "max_connections"):
             check_int(f"limits.{field}", getattr(self, field), minimum=1)
+        for field in ("requests_per_second", "account_requests_per_second"):
+            _rate(f"limits.{field}", getattr(self, field))
+        _flag("limits.adaptive", self.adaptive)
 
-    def replace(self, **changes: int) -> Limits:
-        """Return a copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+    def replace(self, **changes: Any) -> Limits:
+        """Return a copy with the given fields changed (checked like the constructor)."""
+        return _replace(self, "limits", changes)
 
 
 #: What is retried by default: status -> error types (``"*"`` = any type, including a
@@ -143,18 +191,38 @@ class RetryPolicy:
         ):
             _positive(f"retry.{field}", getattr(self, field), allow_none=False)
         _positive("retry.deadline", self.deadline)
+        for field in ("retry_connection_errors", "retry_non_idempotent"):
+            _flag(f"retry.{field}", getattr(self, field))
         # Freeze the table too, so a policy is a value all the way down.
-        frozen = {int(status): frozenset(types) for status, types in self.retry_on.items()}
-        object.__setattr__(self, "retry_on", _FrozenMapping(frozen))
+        object.__setattr__(self, "retry_on", _FrozenMapping(_retry_table(self.retry_on)))
 
     def replace(self, **changes: Any) -> RetryPolicy:
-        """Return a copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with the given fields changed (checked like the constructor)."""
+        return _replace(self, "retry", changes)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(attempts=1)
+
+
+def _retry_table(table: object) -> dict[int, frozenset[str]]:
+    if not isinstance(table, Mapping):
+        raise InvalidParameterError("retry.retry_on", f"must be a mapping, got {table!r}")
+    checked: dict[int, frozenset[str]] = {}
+    for status, types in table.items():
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise InvalidParameterError(
+                "retry.retry_on", f"keys must be HTTP statuses (int), got {status!r}"
+            )
+        if isinstance(types, (str, bytes)) or not isinstance(types, (set, frozenset, list, tuple)):
+            raise InvalidParameterError(
+                "retry.retry_on", f"{status}: must be a set of error types, got {types!r}"
+            )
+        if not all(isinstance(kind, str) for kind in types):
+            raise InvalidParameterError("retry.retry_on", f"{status}: error types must be str")
+        checked[status] = frozenset(types)
+    return checked
 
 
 class _FrozenMapping(Mapping[int, frozenset[str]]):
