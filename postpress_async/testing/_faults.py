@@ -142,6 +142,10 @@ class Faults:
     """Seconds announced in ``Retry-After`` by :attr:`FaultKind.RATE_LIMITED`."""
     slow_body_seconds: float = 0.2
     """How long :attr:`FaultKind.SLOW_BODY` takes to send a body."""
+    max_concurrency: int | None = None
+    """Throttle above this many requests in flight (all routes): a request arriving while
+    more are being handled is answered :attr:`FaultKind.RATE_LIMITED`, as a provider
+    that limits an account's concurrency would. ``None``: no such limit."""
 
     def __post_init__(self) -> None:
         rates: dict[FaultKind, float] = {}
@@ -158,6 +162,8 @@ class Faults:
         for name in ("latency", "jitter", "retry_after", "slow_body_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1 (or None)")
 
     def replace(self, **changes: Any) -> Faults:
         """A copy with some fields changed."""
@@ -172,6 +178,7 @@ class Faults:
                 self.seed,
                 self.retry_after,
                 self.slow_body_seconds,
+                self.max_concurrency,
             )
         )
 

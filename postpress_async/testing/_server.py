@@ -204,10 +204,12 @@ class FakePostpress:
         try:
             fault: FaultKind | None = None
             if route is not None:
+                limit = self._faults.plan.for_route(route).max_concurrency
+                throttled = limit is not None and stats.in_flight > limit
                 delay = self._faults.delay(route)
                 if delay > 0:
                     await asyncio.sleep(delay)
-                fault = self._faults.next_fault(route)
+                fault = FaultKind.RATE_LIMITED if throttled else self._faults.next_fault(route)
             if fault is not None:
                 stats.faults[fault] += 1
                 stats.faults_by_route[name, fault] += 1

@@ -1,0 +1,204 @@
+"""What may be sent, and when: rate buckets and the in-flight limit of one client.
+
+Every attempt of every call, stream, ``merge`` and fan-out of a client passes through
+one :class:`Limiter`, in this order:
+
+1. the client-wide :class:`TokenBucket` (``Limits.requests_per_second``), then the bucket
+   of each account the request names (``Limits.account_requests_per_second``): a bucket
+   hands out start times spaced ``1 / rate`` apart, so ``N`` requests take at least
+   ``(N - 1) / rate`` seconds however many tasks send them;
+2. the :class:`InFlightLimit`: at most ``limit`` attempts in flight. With
+   ``Limits(adaptive=True)`` the limit follows the server (additive increase,
+   multiplicative decrease, as botocore's adaptive mode and Netflix's concurrency-limits):
+   a 429 or 503 cuts it by :data:`DECREASE` (30 %), each success adds ``1 / limit``, so it
+   climbs back by about one per round of requests, never above ``max_in_flight``, never
+   below 1.
+
+Waiting for a bucket never holds an in-flight slot. Clocks and sleeps are injectable.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+
+from ._config import Limits
+
+__all__ = [
+    "DECREASE",
+    "THROTTLE_STATUSES",
+    "InFlightLimit",
+    "Limiter",
+    "Ticket",
+    "TokenBucket",
+    "aimd",
+]
+
+#: Statuses that say "slow down": they lower an adaptive limit.
+THROTTLE_STATUSES = frozenset({429, 503})
+#: The share of the limit a throttled answer keeps (botocore's adaptive mode uses 0.7).
+DECREASE = 0.7
+
+
+def aimd(limit: float, *, throttled: bool, ceiling: int) -> float:
+    """The next adaptive limit after one outcome (pure): cut on throttling, else grow."""
+    if throttled:
+        return max(1.0, float(math.floor(limit * DECREASE)))
+    return min(float(ceiling), limit + 1.0 / limit)
+
+
+class TokenBucket:
+    """Start times spaced ``1 / rate`` apart (a bucket of one token, refilled at ``rate``).
+
+    A reservation is taken before sleeping, so concurrent callers queue in order
+    without a lock; a caller cancelled while waiting gives up its turn unused.
+    """
+
+    __slots__ = ("_clock", "_next", "interval")
+
+    def __init__(self, rate: float, *, clock: Callable[[], float]) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._next = -math.inf
+
+    def reserve(self) -> float:
+        """Take the next start time; return the seconds to wait for it."""
+        now = self._clock()
+        start = max(now, self._next)
+        self._next = start + self.interval
+        return start - now
+
+
+class Ticket:
+    """One attempt's hold on the limiter, for :meth:`Limiter.record`."""
+
+    __slots__ = ("generation",)
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+
+class InFlightLimit:
+    """A semaphore whose size can change while it is held (the adaptive limit).
+
+    Waiters are served first come, first served; a waiter cancelled after it was
+    handed a slot gives the slot back.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = float(limit)
+        self.in_flight = 0
+        self._waiters: collections.deque[anyio.Event] = collections.deque()
+
+    async def acquire(self) -> None:
+        """Wait for a slot."""
+        if not self._waiters and self.in_flight < int(self.limit):
+            self.in_flight += 1
+            return
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():  # handed a slot just as we were cancelled
+                self.release()
+            else:
+                self._waiters.remove(event)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back and hand free slots to waiters."""
+        self.in_flight -= 1
+        self.wake()
+
+    def wake(self) -> None:
+        """Hand slots to waiters while the limit allows (after a release or a raise)."""
+        while self._waiters and self.in_flight < int(self.limit):
+            self.in_flight += 1
+            self._waiters.popleft().set()
+
+
+class Limiter:
+    """The limits of one client: rate buckets, then the (adaptive) in-flight limit."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = InFlightLimit(limits.max_in_flight)
+        rate = limits.requests_per_second
+        self._bucket = None if rate is None else TokenBucket(rate, clock=clock)
+        self._accounts: dict[str, TokenBucket] = {}
+        self._generation = 0
+        #: Seconds spent waiting for rate buckets, and for in-flight slots.
+        self.rate_wait = 0.0
+        self.slot_wait = 0.0
+        #: Times the adaptive limit was lowered.
+        self.decreases = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts holding a slot now."""
+        return self._slots.in_flight
+
+    @property
+    def current(self) -> int:
+        """The in-flight limit in force now."""
+        return int(self._slots.limit)
+
+    def _buckets(self, accounts: tuple[str, ...]) -> list[TokenBucket]:
+        buckets = [] if self._bucket is None else [self._bucket]
+        rate = self.limits.account_requests_per_second
+        if rate is not None:
+            for account in accounts:
+                bucket = self._accounts.get(account)
+                if bucket is None:
+                    bucket = self._accounts[account] = TokenBucket(rate, clock=self._clock)
+                buckets.append(bucket)
+        return buckets
+
+    @contextlib.asynccontextmanager
+    async def hold(self, accounts: tuple[str, ...] = ()) -> AsyncIterator[Ticket]:
+        """Wait for the buckets and a slot; hold the slot for the ``async with`` body."""
+        if self._bucket is not None or (accounts and self.limits.account_requests_per_second):
+            wait = max((bucket.reserve() for bucket in self._buckets(accounts)), default=0.0)
+            if wait > 0:
+                self.rate_wait += wait
+                await self._sleep(wait)
+        started = self._clock()
+        await self._slots.acquire()
+        self.slot_wait += self._clock() - started
+        try:
+            yield Ticket(self._generation)
+        finally:
+            self._slots.release()
+
+    def record(self, ticket: Ticket, status: int | None) -> None:
+        """Feed one attempt's outcome (``None``: no HTTP answer) to the adaptive limit.
+
+        Only the first throttled answer to attempts sent under the current limit lowers
+        it: the others were sent before the decrease and say nothing new about it.
+        """
+        if not self.limits.adaptive or status is None:
+            return
+        throttled = status in THROTTLE_STATUSES
+        if throttled and ticket.generation != self._generation:
+            return
+        slots = self._slots
+        slots.limit = aimd(slots.limit, throttled=throttled, ceiling=self.limits.max_in_flight)
+        if throttled:
+            self._generation += 1
+            self.decreases += 1
+        else:
+            slots.wake()

@@ -1,0 +1,203 @@
+"""Rate limits and the adaptive in-flight limit: pure rules, injected time, the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from helpers import RecordingTransport, empty_list
+
+from postpress_async import (
+    AsyncPostpress,
+    InvalidParameterError,
+    Limits,
+    ResponseEvent,
+    RetryPolicy,
+    merge,
+)
+from postpress_async._limits import InFlightLimit, Limiter, TokenBucket, aimd
+from postpress_async.testing import Dataset, FakePostpress, Faults
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+# -- pure rules ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limit", "throttled", "expected"),
+    [
+        pytest.param(10.0, True, 7.0, id="throttled-cuts-30%"),
+        pytest.param(1.0, True, 1.0, id="never-below-one"),
+        pytest.param(4.0, False, 4.25, id="success-adds-1/limit"),
+        pytest.param(16.0, False, 16.0, id="never-above-the-ceiling"),
+    ],
+)
+def test_aimd_cuts_on_throttling_and_grows_on_success(
+    limit: float, throttled: bool, expected: float
+) -> None:
+    """Multiplicative decrease, additive increase, within [1, max_in_flight]."""
+    assert aimd(limit, throttled=throttled, ceiling=16) == expected
+
+
+def test_a_token_bucket_spaces_start_times_by_one_over_the_rate() -> None:
+    """Five reservations at the same instant wait 0, 0.1, ..., 0.4 s at 10 requests/s."""
+    bucket = TokenBucket(10.0, clock=lambda: 5.0)
+    assert [round(bucket.reserve(), 9) for _ in range(5)] == [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("requests_per_second", 0, id="zero-rate"),
+        pytest.param("requests_per_second", -1.0, id="negative-rate"),
+        pytest.param("account_requests_per_second", float("nan"), id="nan-rate"),
+        pytest.param("adaptive", "yes", id="adaptive-not-bool"),
+    ],
+)
+def test_bad_limits_are_refused_by_name(field: str, value: object) -> None:
+    """Each new field is checked like the old ones, in the constructor and in replace()."""
+    with pytest.raises(InvalidParameterError, match=f"limits.{field}"):
+        Limits(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match=f"limits.{field}"):
+        Limits().replace(**{field: value})
+
+
+# -- injected time ---------------------------------------------------------------------------
+
+
+async def test_n_requests_at_rate_r_take_at_least_n_minus_one_over_r() -> None:
+    """20 concurrent holders at 200 requests/s span at least 19/200 s of the monotonic clock."""
+    limiter = Limiter(Limits(requests_per_second=200.0))
+    starts: list[float] = []
+
+    async def one() -> None:
+        async with limiter.hold():
+            starts.append(time.monotonic())
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    assert max(starts) - min(starts) >= 19 / 200
+    assert limiter.rate_wait >= 19 / 200  # the last one alone waited that long
+
+
+async def test_each_account_has_its_own_bucket() -> None:
+    """At 1 request/s an account, two accounts' first requests both go at once."""
+    fake = FakeTime()
+    limits = Limits(account_requests_per_second=1.0)
+    limiter = Limiter(limits, clock=fake.clock, sleep=fake.sleep)
+    starts: dict[str, list[float]] = {"a": [], "b": []}
+
+    async def one(account: str) -> None:
+        async with limiter.hold((account,)):
+            starts[account].append(fake.clock())
+
+    await asyncio.gather(one("a"), one("b"), one("a"))
+    assert starts["b"] == [0.0]
+    assert starts["a"][1] - starts["a"][0] >= 1.0
+
+
+async def test_an_in_flight_limit_raised_hands_slots_to_waiters() -> None:
+    """A waiter gets its slot as soon as the limit grows, without a release."""
+    slots = InFlightLimit(1)
+    await slots.acquire()
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    slots.limit = 2.0
+    slots.wake()
+    await waiter
+    assert slots.in_flight == 2
+
+
+async def test_a_waiter_cancelled_gives_up_its_place() -> None:
+    """Cancelling a queued acquire leaves no slot taken and no waiter behind."""
+    slots = InFlightLimit(1)
+    await slots.acquire()
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    slots.release()
+    assert slots.in_flight == 0
+    await slots.acquire()  # free again at once
+    assert slots.in_flight == 1
+
+
+async def test_per_account_requests_name_their_accounts() -> None:
+    """``account_id`` filters are what the per-account buckets key on."""
+    transport = RecordingTransport(empty_list)
+    async with AsyncPostpress(api_key="k", transport=transport) as client:
+        await client.chats.list(account_id=["acc_1", "acc_2"])
+        await client.messages.list(account_id="acc_3")
+        await client.accounts.list()
+    assert [r.accounts for r in transport.requests] == [("acc_1", "acc_2"), ("acc_3",), ()]
+
+
+# -- the fake server -------------------------------------------------------------------------
+
+
+async def test_the_rate_holds_across_streams_merge_and_fan_out_on_the_fake() -> None:
+    """Every stream of a client shares its rate: N requests take at least (N-1)/r."""
+    rate, messages = 100.0, 30
+    async with FakePostpress(dataset=Dataset(seed=3, messages=messages)) as server:
+        limits = Limits(requests_per_second=rate, max_in_flight=3)
+        async with AsyncPostpress(
+            api_key=server.api_key, base_url=server.url, limits=limits
+        ) as client:
+            started = time.monotonic()
+            streams = [client.messages.list(limit=5) for _ in range(2)]
+            items = [item async for item in merge(*streams)]
+            elapsed = time.monotonic() - started
+            requests = client.stats().requests
+    assert len(items) == 2 * messages
+    assert requests == server.stats.requests >= 12
+    assert elapsed >= (requests - 1) / rate
+    assert server.stats.peak_in_flight <= 3
+
+
+async def test_the_adaptive_limit_converges_under_a_server_that_throttles_above_4() -> None:
+    """From 16, the limit falls to the server's concurrency and stays near it."""
+    server_limit = 4
+    faults = Faults(latency=0.002, max_concurrency=server_limit, retry_after=0.0)
+    seen: list[int] = []
+    async with FakePostpress(dataset=Dataset(seed=3, messages=10), faults=faults) as server:
+        limits = Limits(max_in_flight=16, adaptive=True)
+        retry = RetryPolicy(attempts=50, budget_floor=10_000.0, wait_initial=0.0)
+
+        async def sample(event: ResponseEvent) -> None:
+            seen.append(client.stats().in_flight_limit)
+
+        client = AsyncPostpress(
+            api_key=server.api_key,
+            base_url=server.url,
+            limits=limits,
+            retry=retry,
+            event_hooks={"response": [sample]},
+        )
+        async with client:
+
+            async def worker() -> None:
+                for _ in range(6):
+                    await client.accounts.list(limit=1)
+
+            await asyncio.gather(*(worker() for _ in range(20)))
+            final = client.stats().in_flight_limit
+    late = seen[len(seen) // 2 :]  # past the descent from 16: a sawtooth around the server's 4
+    assert seen[0] == 16
+    assert min(late) >= 2 and max(late) <= server_limit + 2
+    assert 1 <= final <= 16
+    assert server.stats.by_status[429] < len(seen) / 4  # most attempts got through
