@@ -36,6 +36,9 @@ from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
 from ._fanout import merge as merge
+from ._observe import RequestEvent as RequestEvent
+from ._observe import ResponseEvent as ResponseEvent
+from ._observe import RetryEvent as RetryEvent
 from ._pagination import Checkpoint as Checkpoint
 from ._pagination import ListStream as ListStream
 from ._sender import ClientStats as ClientStats
@@ -81,8 +84,11 @@ __all__ = [
     "PostpressError",
     "RateLimitError",
     "Request",
+    "RequestEvent",
     "Response",
     "ResponseDecodeError",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",
     "SourcePage",

@@ -11,6 +11,7 @@ import aiohttp
 from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
 from ._decoding import decode
 from ._exceptions import InvalidParameterError
+from ._observe import EventHooks, Observer, configure_logging_from_env
 from ._params import check_int, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
@@ -36,6 +37,11 @@ class AsyncPostpress(AsyncClosing):
 
     Pass ``session=`` to reuse your own ``aiohttp.ClientSession`` (the client never
     closes it), or ``transport=`` to replace HTTP altogether (tests).
+
+    ``event_hooks={"request": [...], "response": [...], "retry": [...]}`` takes async
+    callables given a frozen event for each attempt, response and retry;
+    ``telemetry=True`` traces every call with OpenTelemetry (the ``otel`` extra).
+    ``POSTPRESS_LOG=debug`` logs every attempt to stderr when logging is not configured.
     """
 
     accounts: Accounts
@@ -54,6 +60,8 @@ class AsyncPostpress(AsyncClosing):
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
         default_headers: Mapping[str, str] | None = None,
+        event_hooks: EventHooks | None = None,
+        telemetry: bool = False,
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
@@ -69,10 +77,12 @@ class AsyncPostpress(AsyncClosing):
             "accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        configure_logging_from_env()
         self._sender = Sender(
             transport or AiohttpTransport(session=session, limits=self.limits),
-            max_in_flight=self.limits.max_in_flight,
+            limits=self.limits,
             budget=RetryBudget(ratio=self.retry.budget_ratio, floor=self.retry.budget_floor),
+            observer=Observer(hooks=event_hooks, telemetry=telemetry),
         )
         self._owns_transport = True
         self._bind_resources()
@@ -107,7 +117,8 @@ class AsyncPostpress(AsyncClosing):
         return clone
 
     def stats(self) -> ClientStats:
-        """Counters: requests, retries by error type, budget rejections, time spent waiting."""
+        """Counters: requests, retries by error type, budget rejections, time spent waiting,
+        the in-flight limit in force, event hooks that failed."""
         return self._sender.stats()
 
     async def get(
@@ -118,11 +129,13 @@ class AsyncPostpress(AsyncClosing):
         The one request method every resource uses; retries and the in-flight limit
         apply inside it.
         """
+        accounts = query.get("account_id")
         request = Request(
             method="GET",
             url=self.base_url + path + encode_query(query),
             headers=self._headers,
             endpoint=endpoint,
+            accounts=() if accounts is None else tuple(accounts.split(",")),
         )
         response = await self._sender.send(request, timeout=self.timeout, policy=self.retry)
         return decode(response.content, model, endpoint=endpoint)

@@ -1,11 +1,11 @@
-"""The request loop: one attempt at a time through the transport, under the client-wide
-limit, retried as the policy and the budget allow, counted for observability.
+"""The request loop: one attempt at a time through the transport, under the client's
+limits (``_limits.py``), retried as the policy and the budget allow, reported to the
+observer (``_observe.py``: logs, hooks, traces) and counted in :class:`ClientStats`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import random as _random
 import time
 from collections import Counter
@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from ._config import RetryPolicy, Timeout
+from ._config import Limits, RetryPolicy, Timeout
 from ._decoding import decode_error_body
 from ._exceptions import PostpressError, error_class_for
+from ._limits import Limiter
+from ._observe import CallObserver, Observer
 from ._retry import (
     RetryBudget,
     error_label,
@@ -27,8 +29,6 @@ from ._retry import (
 from ._transport import Request, Response, Transport
 
 __all__ = ["ClientStats", "Sender", "status_error"]
-
-logger = logging.getLogger("postpress_async")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +47,12 @@ class ClientStats:
     limit_wait_seconds: float
     #: Requests in flight now.
     in_flight: int
+    #: Seconds spent waiting for the requests-per-second limits (client and accounts).
+    rate_limit_wait_seconds: float = 0.0
+    #: The in-flight limit in force now (``Limits(adaptive=True)`` moves it).
+    in_flight_limit: int = 0
+    #: Event hooks that raised (each was logged and the call went on).
+    hook_errors: int = 0
 
     @property
     def total_retries(self) -> int:
@@ -82,7 +88,7 @@ def _reason(response: Response) -> str:
 
 
 class Sender:
-    """Sends requests through a transport with retries, a concurrency limit and a budget.
+    """Sends requests through a transport with retries, limits, a budget and an observer.
 
     ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch, for ``Retry-After`` dates)
     and ``random`` are injectable so tests control time and jitter.
@@ -92,8 +98,9 @@ class Sender:
         self,
         transport: Transport,
         *,
-        max_in_flight: int,
+        limits: Limits | None = None,
         budget: RetryBudget,
+        observer: Observer | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -101,7 +108,8 @@ class Sender:
     ) -> None:
         self.transport = transport
         self.budget = budget
-        self._limit = anyio.Semaphore(max_in_flight)
+        self.limiter = Limiter(limits or Limits(), clock=clock, sleep=sleep)
+        self.observer = observer or Observer()
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
@@ -110,33 +118,53 @@ class Sender:
         self._retries: Counter[str] = Counter()
         self._budget_rejections = 0
         self._retry_wait = 0.0
-        self._limit_wait = 0.0
-        self._in_flight = 0
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
+        limiter = self.limiter
         return ClientStats(
             requests=self._requests,
             retries=dict(self._retries),
             budget_rejections=self._budget_rejections,
             retry_wait_seconds=self._retry_wait,
-            limit_wait_seconds=self._limit_wait,
-            in_flight=self._in_flight,
+            limit_wait_seconds=limiter.slot_wait,
+            rate_limit_wait_seconds=limiter.rate_wait,
+            in_flight=limiter.in_flight,
+            in_flight_limit=limiter.current,
+            hook_errors=self.observer.hook_errors,
         )
 
-    async def _attempt(self, request: Request, timeout: Timeout) -> Response:
-        started = self._clock()
-        async with self._limit:
-            self._limit_wait += self._clock() - started
+    async def _attempt(
+        self, request: Request, timeout: Timeout, call: CallObserver, attempt: int
+    ) -> Response:
+        async with self.limiter.hold(request.accounts) as ticket:
             self._requests += 1
-            self._in_flight += 1
+            await call.attempt(attempt)
             try:
-                return await self.transport.send(request, timeout=timeout)
-            finally:
-                self._in_flight -= 1
+                response = await self.transport.send(request, timeout=timeout)
+            except PostpressError as exc:
+                await call.outcome(attempt, None, exc)
+                raise
+            self.limiter.record(ticket, response.status)
+            return response
 
     async def send(self, request: Request, *, timeout: Timeout, policy: RetryPolicy) -> Response:
         """Return the first 2xx response, or raise the last error once retrying stops."""
+        call = self.observer.call(request)
+        try:
+            response = await self._send(request, timeout, policy, call)
+        except PostpressError as exc:
+            call.end(exc)
+            raise
+        except BaseException:  # cancelled: close the call's spans, log nothing
+            call.end(None, cancelled=True)
+            raise
+        call.end(None)
+        return response
+
+    async def _send(
+        self, request: Request, timeout: Timeout, policy: RetryPolicy, call: CallObserver
+    ) -> Response:
         deadline = None if policy.deadline is None else self._clock() + policy.deadline
         self.budget.deposit()
         attempt = 0
@@ -149,14 +177,16 @@ class Sender:
                 total = remaining if timeout.total is None else min(timeout.total, remaining)
                 attempt_timeout = timeout.replace(total=total)
             try:
-                response = await self._attempt(request, attempt_timeout)
+                response = await self._attempt(request, attempt_timeout, call, attempt)
             except PostpressError as exc:
                 error: PostpressError = exc
                 retry_after = None
             else:
                 if 200 <= response.status < 300:
+                    await call.outcome(attempt, response, None)
                     return response
                 error = status_error(request, response)
+                await call.outcome(attempt, response, error)
                 retry_after = parse_retry_after(
                     retry_after_of(response.headers), now=self._wall_clock()
                 )
@@ -170,16 +200,7 @@ class Sender:
                 self._budget_rejections += 1
                 error.retry_budget_exhausted = True
                 raise error
-            label = error_label(error)
-            self._retries[label] += 1
-            logger.debug(
-                "Retrying %s %s after %s (attempt %d of %d) in %.3fs",
-                request.method,
-                request.endpoint or request.url,
-                label,
-                attempt,
-                policy.attempts,
-                delay,
-            )
+            self._retries[error_label(error)] += 1
+            await call.retry(attempt, policy.attempts, error, delay)
             self._retry_wait += delay
             await self._sleep(delay)

@@ -28,8 +28,10 @@ class Request:
     method: str
     url: str
     headers: Mapping[str, str]
-    #: A label for errors and logs, e.g. ``"messages.list"``.
+    #: The method and URL template for errors and logs, e.g. ``"GET /messages"``.
     endpoint: str = ""
+    #: The accounts the request names (``account_id``), for per-account rate limits.
+    accounts: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from postpress_async import (
     APIStatusError,
     APITimeoutError,
     AsyncPostpress,
+    Limits,
     PostpressError,
     Request,
     Response,
@@ -76,7 +76,7 @@ def sender_for(
 ) -> Sender:
     return Sender(
         transport,
-        max_in_flight=4,
+        limits=Limits(max_in_flight=4),
         budget=budget or RetryBudget(ratio=0.2, floor=100.0),
         sleep=time.sleep,
         clock=time.clock,
@@ -216,23 +216,6 @@ async def test_a_spent_budget_surfaces_the_original_error_at_once_and_says_so() 
     assert info.value.retry_budget_exhausted
     assert "retry budget is spent" in str(info.value)
     assert sender.stats().budget_rejections == 1
-
-
-async def test_retries_are_logged_at_debug_without_the_api_key(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    time = FakeTime()
-    transport = Script([envelope(503, "errors/network_down")])
-    caplog.set_level(logging.DEBUG, logger="postpress_async")
-    client = AsyncPostpress(api_key="pp_secret_do_not_log", transport=transport)
-    client._sender._sleep = time.sleep
-    async with client:
-        await client.get("/messages", {}, dict, endpoint="GET /messages")
-    (record,) = [r for r in caplog.records if r.name == "postpress_async"]
-    assert record.levelno == logging.DEBUG
-    text = record.getMessage()
-    assert "503 errors/network_down" in text and "attempt 1 of 5" in text
-    assert "pp_secret_do_not_log" not in text
 
 
 async def test_stats_count_requests_retries_by_type_and_waiting() -> None:
