@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """The suite against the newest aiohttp, with the fake server as the main fake."""
-    session.install("-e", ".[test,cli]")
+    session.install("-e", ".[test,test-ops,cli]")
     session.run("pytest", *session.posargs)
 
 
@@ -33,7 +33,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test,cli]", "mypy==2.4.1")
+    session.install("-e", ".[test,test-ops,cli]", "mypy==2.4.1")
     session.run("mypy")
 
 
