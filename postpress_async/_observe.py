@@ -349,16 +349,14 @@ class CallObserver:
         if debug:
             fields = self._fields(attempt, status, error, elapsed)
             fields["request_id"] = request_id
-            logger.debug(
+            _log(
+                logging.DEBUG,
+                fields,
                 "%s %s %s -> %s in %.1f ms (attempt %d%s)",
-                fields["method"],
-                fields["endpoint"],
-                fields["path"],
                 _outcome_text(status, error),
                 fields["elapsed_ms"],
                 attempt,
                 f", request id {request_id}" if request_id else "",
-                extra=fields,
             )
         if observer.response_hooks:
             await observer.run_hooks(
@@ -386,16 +384,14 @@ class CallObserver:
         if logger.isEnabledFor(logging.WARNING):
             fields = self._fields(attempt, getattr(error, "status", None), error, 0.0)
             fields["delay"] = delay
-            logger.warning(
+            _log(
+                logging.WARNING,
+                fields,
                 "Retrying %s %s %s after %s (attempt %d of %d) in %.3f s",
-                fields["method"],
-                fields["endpoint"],
-                fields["path"],
                 _outcome_text(fields["status"], error),
                 attempt,
                 max_attempts,
                 delay,
-                extra=fields,
             )
         if observer.retry_hooks:
             await observer.run_hooks(
@@ -419,14 +415,15 @@ class CallObserver:
             )
         if error is not None and logger.isEnabledFor(logging.WARNING):
             fields = self._fields(self.attempts, getattr(error, "status", None), error, 0.0)
-            logger.warning(
-                "%s %s %s failed: %s",
-                fields["method"],
-                fields["endpoint"],
-                fields["path"],
-                error,
-                extra=fields,
-            )
+            _log(logging.WARNING, fields, "%s %s %s failed: %s", error)
+
+
+def _log(level: int, fields: dict[str, Any], template: str, *args: object) -> None:
+    """Log a record about a request: the template's first three ``%s`` are its method,
+    endpoint and path; ``fields`` also go in ``extra=``."""
+    logger.log(
+        level, template, fields["method"], fields["endpoint"], fields["path"], *args, extra=fields
+    )
 
 
 def _outcome_text(status: int | None, error: PostpressError | None) -> str:
