@@ -23,15 +23,19 @@ from ._exceptions import APITimeoutError as APITimeoutError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadGatewayError as BadGatewayError
 from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import CursorLoopError as CursorLoopError
 from ._exceptions import GatewayTimeoutError as GatewayTimeoutError
 from ._exceptions import InternalServerError as InternalServerError
 from ._exceptions import InvalidParameterError as InvalidParameterError
 from ._exceptions import MissingAPIKeyError as MissingAPIKeyError
 from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import OutputLockedError as OutputLockedError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
 from ._exceptions import PostpressError as PostpressError
 from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import RedirectError as RedirectError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
+from ._exceptions import ResponseTooLargeError as ResponseTooLargeError
 from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
@@ -70,6 +74,7 @@ __all__ = [
     "Chat",
     "Checkpoint",
     "ClientStats",
+    "CursorLoopError",
     "GatewayTimeoutError",
     "InternalServerError",
     "InvalidParameterError",
@@ -79,15 +84,18 @@ __all__ = [
     "Message",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OutputLockedError",
     "Page",
     "PermissionDeniedError",
     "PostpressError",
     "RateLimitError",
+    "RedirectError",
     "Request",
     "RequestEvent",
     "Response",
     "ResponseDecodeError",
     "ResponseEvent",
+    "ResponseTooLargeError",
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",

@@ -42,6 +42,9 @@ class AsyncPostpress(AsyncClosing):
     callables given a frozen event for each attempt, response and retry;
     ``telemetry=True`` traces every call with OpenTelemetry (the ``otel`` extra).
     ``POSTPRESS_LOG=debug`` logs every attempt to stderr when logging is not configured.
+
+    Plain ``http://`` to a host other than loopback is refused (it would send the key
+    unencrypted) unless ``allow_insecure_http=True``. Redirects are never followed.
     """
 
     accounts: Accounts
@@ -62,11 +65,12 @@ class AsyncPostpress(AsyncClosing):
         default_headers: Mapping[str, str] | None = None,
         event_hooks: EventHooks | None = None,
         telemetry: bool = False,
+        allow_insecure_http: bool = False,
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
         self._api_key = resolve_api_key(api_key)
-        self.base_url = resolve_base_url(base_url)
+        self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = _as_timeout(timeout)
         self.retry = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits = limits if limits is not None else Limits()
@@ -146,11 +150,8 @@ class AsyncPostpress(AsyncClosing):
             await self._sender.transport.aclose()
 
     def __repr__(self) -> str:
-        return f"AsyncPostpress(base_url={self.base_url!r}, api_key='{_mask(self._api_key)}')"
-
-
-def _mask(key: str) -> str:
-    return key[:4] + "..." if len(key) > 8 else "..."
+        # Not even a prefix of the key: the README promises it never shows.
+        return f"AsyncPostpress(base_url={self.base_url!r}, api_key='***')"
 
 
 def _as_policy(value: object) -> RetryPolicy:

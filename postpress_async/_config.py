@@ -7,8 +7,10 @@ so a per-call override never changes the client's defaults.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
@@ -21,6 +23,7 @@ __all__ = [
     "Limits",
     "RetryPolicy",
     "Timeout",
+    "is_loopback",
     "resolve_api_key",
     "resolve_base_url",
 ]
@@ -113,6 +116,11 @@ class Limits:
       successes raise it again by about one per round, up to ``max_in_flight``
       (additive increase, multiplicative decrease). ``client.stats().in_flight_limit``
       shows where it stands.
+    * ``max_response_bytes`` bounds a successful body (default 32 MiB: the largest page,
+      250 messages, is well under 1 MiB); a longer one raises ``ResponseTooLargeError``
+      while it is read.
+    * ``max_error_body_bytes`` is how much of an error body is read and kept on the
+      exception (default 64 KiB); the rest is never read.
     """
 
     max_in_flight: int = 16
@@ -120,13 +128,16 @@ class Limits:
     requests_per_second: float | None = None
     account_requests_per_second: float | None = None
     adaptive: bool = False
+    max_response_bytes: int = 32 * 1024 * 1024
+    max_error_body_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
-        for field in ("max_in_flight", "max_connections"):
+        for field in ("max_in_flight", "max_connections", "max_response_bytes"):
             check_int(f"limits.{field}", getattr(self, field), minimum=1)
         for field in ("requests_per_second", "account_requests_per_second"):
             _rate(f"limits.{field}", getattr(self, field))
         _flag("limits.adaptive", self.adaptive)
+        check_int("limits.max_error_body_bytes", self.max_error_body_bytes, minimum=0)
 
     def replace(self, **changes: Any) -> Limits:
         """Return a copy with the given fields changed (checked like the constructor)."""
@@ -261,16 +272,55 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
         raise MissingAPIKeyError(
             "No postpress API key: pass api_key=... or set the POSTPRESS_API_KEY environment variable"
         )
-    if any(ch in key for ch in "\r\n"):
-        raise InvalidParameterError("api_key", "must not contain line breaks")
-    return key.strip()
+    key = key.strip()
+    bad = next((ch for ch in key if not "!" <= ch <= "~"), None)
+    if bad is not None:
+        # The key goes into a header: a control character, a space or a non-ASCII letter
+        # would be refused by aiohttp mid-request or, worse, sent as something else.
+        # Its position only, never the key itself, goes into the message.
+        raise InvalidParameterError(
+            "api_key",
+            f"must be printable ASCII without spaces; character {key.index(bad) + 1} is "
+            f"U+{ord(bad):04X}",
+        )
+    return key
 
 
-def resolve_base_url(base_url: str | None, environ: Mapping[str, str] = os.environ) -> str:
-    """The base URL from the argument, else ``POSTPRESS_BASE_URL``, else the default."""
+def resolve_base_url(
+    base_url: str | None,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    allow_insecure_http: bool = False,
+) -> str:
+    """The base URL from the argument, else ``POSTPRESS_BASE_URL``, else the default.
+
+    Plain ``http://`` would send the API key unencrypted, so it is refused unless the
+    host is loopback (``localhost``, ``127.0.0.0/8``, ``::1``: the fake server, a local
+    proxy) or ``allow_insecure_http`` is true.
+    """
     url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
     if not url.startswith(("http://", "https://")):
         raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")
     if "?" in url or "#" in url:
         raise InvalidParameterError("base_url", "must not contain a query or a fragment")
+    if url.startswith("http://") and not allow_insecure_http:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if not is_loopback(host):
+            raise InvalidParameterError(
+                "base_url",
+                f"plain http:// to {host!r} would send the API key unencrypted; use "
+                "https://, or pass allow_insecure_http=True if you really mean it",
+            )
     return url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost`` or a loopback/unspecified IP."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified

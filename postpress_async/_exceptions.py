@@ -8,7 +8,11 @@
     ├── APIConnectionError                          the request never got an HTTP answer
     │   └── APITimeoutError                         ... because a timeout ran out
     ├── ResponseDecodeError                         a 2xx body that does not fit its model
+    ├── ResponseTooLargeError                       a 2xx body beyond ``Limits.max_response_bytes``
+    ├── CursorLoopError                             a list stream's server sent a cursor it sent before
+    ├── OutputLockedError                           another writer holds the export's output
     └── APIStatusError                              any non-2xx answer (also the class for unlisted statuses)
+        ├── RedirectError              3xx (redirects are never followed)
         ├── BadRequestError            400
         ├── AuthenticationError        401
         ├── PermissionDeniedError      403
@@ -26,6 +30,10 @@ The mapping from an HTTP status to its class is the table ``STATUS_ERRORS``;
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._pagination import Checkpoint
 
 __all__ = [
     "DOCUMENTED_ERROR_TYPES",
@@ -36,15 +44,19 @@ __all__ = [
     "AuthenticationError",
     "BadGatewayError",
     "BadRequestError",
+    "CursorLoopError",
     "GatewayTimeoutError",
     "InternalServerError",
     "InvalidParameterError",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OutputLockedError",
     "PermissionDeniedError",
     "PostpressError",
     "RateLimitError",
+    "RedirectError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "error_class_for",
 ]
@@ -56,6 +68,9 @@ class PostpressError(Exception):
     #: For an error raised by a list stream: the cursor that resumes the stream
     #: exactly after the last item it handed out (``None`` means "from the start").
     resume_cursor: str | None = None
+    #: For an error raised by a list stream: the stream's checkpoint when it failed,
+    #: exact to the item (``list(..., resume=error.checkpoint)`` continues).
+    checkpoint: Checkpoint | None = None
     #: True when a retryable error surfaced because the client's retry budget was spent.
     retry_budget_exhausted: bool = False
     #: How many attempts were made before this error surfaced (1 when not retried).
@@ -108,6 +123,55 @@ class ResponseDecodeError(PostpressError):
         self.body = body
 
 
+class ResponseTooLargeError(PostpressError):
+    """A successful response body longer than ``Limits.max_response_bytes``.
+
+    Raised while reading, as soon as the body (or its ``Content-Length``) passes the
+    limit, so an endless or lying body never costs more memory than the limit.
+    """
+
+    def __init__(self, *, limit: int, method: str, url: str) -> None:
+        super().__init__(
+            f"response body exceeds the limit of {limit:,} bytes "
+            f"(Limits.max_response_bytes) ({method} {url})"
+        )
+        self.limit = limit
+        self.method = method
+        self.url = url
+
+
+class CursorLoopError(PostpressError):
+    """A list stream's server sent a cursor it had already sent in the same stream.
+
+    Following it would hand out the same pages again without end. ``resume_cursor``
+    (and the stream's ``checkpoint``) still resume exactly after the last item handed
+    out; ``cursor`` is the repeated cursor.
+    """
+
+    def __init__(self, cursor: str, *, endpoint: str = "") -> None:
+        where = f"{endpoint}: " if endpoint else ""
+        super().__init__(
+            f"{where}the server sent the cursor {_shorten(cursor)!r} a second time in one "
+            "stream; stopped instead of looping over the same pages"
+        )
+        self.cursor = cursor
+
+
+class OutputLockedError(PostpressError):
+    """Another process (or another export in this one) is writing to the same output."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is being written by another export (it holds the file's lock); "
+            "wait for it to finish or stop it first"
+        )
+        self.path = path
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class APIStatusError(PostpressError):
     """The API answered with a non-2xx status; the fields of its error envelope are kept."""
 
@@ -148,6 +212,18 @@ class APIStatusError(PostpressError):
         if self.instance:
             text += f" [instance {self.instance}]"
         return text
+
+
+class RedirectError(APIStatusError):
+    """3xx: the SDK never follows a redirect (it would carry the API key elsewhere)."""
+
+    @property
+    def location(self) -> str | None:
+        """Where the server asked to go, if it said."""
+        for key, value in self.headers.items():
+            if key.lower() == "location":
+                return value
+        return None
 
 
 class BadRequestError(APIStatusError):
@@ -275,5 +351,8 @@ DOCUMENTED_ERROR_TYPES: Mapping[int, frozenset[str]] = {
 
 
 def error_class_for(status: int) -> type[APIStatusError]:
-    """Return the error class for an HTTP status (pure; reads ``STATUS_ERRORS``)."""
+    """Return the error class for an HTTP status (pure; reads ``STATUS_ERRORS``; any
+    3xx is a :class:`RedirectError`)."""
+    if 300 <= status < 400:
+        return RedirectError
     return STATUS_ERRORS.get(status, APIStatusError)

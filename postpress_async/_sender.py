@@ -82,6 +82,9 @@ def status_error(request: Request, response: Response) -> PostpressError:
 
 
 def _reason(response: Response) -> str:
+    if 300 <= response.status < 400:
+        where = response.headers.get("location") or "nowhere"
+        return f"HTTP {response.status} redirect to {where}, not followed"
     content_type = response.headers.get("content-type", "")
     kind = "non-JSON" if "json" not in content_type else "unreadable"
     return f"HTTP {response.status} with a {kind} body"

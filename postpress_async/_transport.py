@@ -16,7 +16,7 @@ import aiohttp
 from yarl import URL
 
 from ._config import Limits, Timeout
-from ._exceptions import APIConnectionError, APITimeoutError
+from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
 
 __all__ = ["AiohttpTransport", "Request", "Response", "Transport"]
 
@@ -33,10 +33,22 @@ class Request:
     #: The accounts the request names (``account_id``), for per-account rate limits.
     accounts: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        # The headers carry the API key: show their names, never a secret's value.
+        headers = {
+            name: "***" if name.lower() in SECRET_HEADERS else value
+            for name, value in self.headers.items()
+        }
+        return (
+            f"Request(method={self.method!r}, url={self.url!r}, headers={headers!r}, "
+            f"endpoint={self.endpoint!r})"
+        )
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Response:
-    """An HTTP response read in full."""
+    """An HTTP response: a 2xx body in full (up to ``Limits.max_response_bytes``), an
+    error body up to ``Limits.max_error_body_bytes``."""
 
     status: int
     headers: Mapping[str, str]
@@ -86,6 +98,7 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("the client is closed")
         session = self._get_session()
+        failure: APIConnectionError
         try:
             async with session.request(
                 request.method,
@@ -94,22 +107,29 @@ class AiohttpTransport:
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,
             ) as resp:
-                content = await resp.read()
+                if 200 <= resp.status < 300:
+                    content = await _read_capped(resp, self._limits.max_response_bytes, request)
+                else:
+                    content = await _read_prefix(resp, self._limits.max_error_body_bytes)
                 return Response(status=resp.status, headers=_headers(resp.headers), content=content)
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                "Request timed out", method=request.method, url=request.url
-            ) from exc
+        except asyncio.TimeoutError:
+            failure = APITimeoutError("Request timed out", method=request.method, url=request.url)
         except aiohttp.ClientPayloadError as exc:
-            raise APIConnectionError(
-                f"Response body broken off: {exc}", method=request.method, url=request.url
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"Connection failed: {type(exc).__name__}: {exc}",
+            failure = APIConnectionError(
+                f"Response body broken off: {_scrub(exc, request)}",
                 method=request.method,
                 url=request.url,
-            ) from exc
+            )
+        except aiohttp.ClientError as exc:
+            failure = APIConnectionError(
+                f"Connection failed: {type(exc).__name__}: {_scrub(exc, request)}",
+                method=request.method,
+                url=request.url,
+            )
+        # Raised here, outside the handler, so neither chained nor kept as __context__:
+        # aiohttp's errors can hold the request headers (ClientResponseError.request_info),
+        # and with them the API key.
+        raise failure
 
     async def aclose(self) -> None:
         self._closed = True
@@ -123,6 +143,63 @@ def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=timeout.total, connect=timeout.connect, sock_read=timeout.read
     )
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, request: Request) -> bytes:
+    """The whole body, or ResponseTooLargeError as soon as it (or its length) passes ``limit``.
+
+    Read chunk by chunk as it arrives (decompressed, so a gzip bomb counts at full
+    size); aiohttp pauses the socket while its small buffer is full, so memory stays
+    near ``limit`` whatever the server sends.
+    """
+    length = resp.content_length
+    if length is not None and length > limit:
+        resp.close()
+        raise ResponseTooLargeError(limit=limit, method=request.method, url=request.url)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.readany():
+        size += len(chunk)
+        if size > limit:
+            resp.close()  # drop the connection: the rest of the body is never read
+            raise ResponseTooLargeError(limit=limit, method=request.method, url=request.url)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most ``limit`` bytes of an error body; the rest is never read."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await resp.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    if not resp.content.at_eof():
+        resp.close()  # the connection still carries the unread rest: not reusable
+    return b"".join(chunks)[:limit]
+
+
+#: Request headers whose values are secrets: never shown, never in a message.
+SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
+
+
+#: aiohttp quotes what the server sent in some messages (a bad status line): keep a
+#: line's worth, so a hostile server cannot make the error a megabyte long.
+_MAX_CAUSE = 300
+
+
+def _scrub(exc: BaseException, request: Request) -> str:
+    """``str(exc)``, shortened, without the value of any secret request header."""
+    text = str(exc)
+    for name, value in request.headers.items():
+        if name.lower() in SECRET_HEADERS and value:
+            text = text.replace(value, "***")
+    if len(text) > _MAX_CAUSE:
+        text = text[: _MAX_CAUSE - 3] + "..."
+    return text
 
 
 def _headers(raw: Mapping[str, str]) -> Mapping[str, str]:

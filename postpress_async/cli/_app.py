@@ -226,7 +226,7 @@ def _validate(args: argparse.Namespace, resource: Resource, filters: dict[str, A
     """Run the SDK's own parameter checks before any key lookup, connection or file change."""
     client = AsyncPostpress(
         api_key="validation-only",
-        base_url="http://validation.invalid",
+        base_url="https://validation.invalid",
         timeout=args.timeout,
         transport=_Offline(),
     )

@@ -1,0 +1,145 @@
+"""Bodies a hostile server sends: endless, lying about their length, huge errors."""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+
+import pytest
+from aiohttp import web
+
+from postpress_async import (
+    APIConnectionError,
+    AsyncPostpress,
+    InvalidParameterError,
+    Limits,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    RetryPolicy,
+    ServiceUnavailableError,
+)
+
+from ._server import Hostile, endless, hostile_server, lying_length, raw
+
+KEY = "pp_hostile_key_0123456789"
+MIB = 1024 * 1024
+
+
+def client_for(server: Hostile, **kwargs: object) -> AsyncPostpress:
+    return AsyncPostpress(
+        api_key=KEY,
+        base_url=server.url,
+        retry=kwargs.pop("retry", RetryPolicy.disabled()),  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_an_endless_body_is_cut_at_the_limit_with_bounded_memory() -> None:
+    """The client hangs up at the limit; memory and the bytes sent stay near it."""
+    limit = MIB
+    async with hostile_server(endless()) as server:
+        async with client_for(server, limits=Limits(max_response_bytes=limit)) as client:
+            tracemalloc.start()
+            try:
+                with pytest.raises(ResponseTooLargeError, match="1,048,576 bytes") as caught:
+                    await client.messages.retrieve("msg_1")
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    assert caught.value.limit == limit
+    assert peak < 4 * limit
+    # The server would send 256 MiB; it got out what the socket buffers took, no more.
+    assert server.sent < 64 * MIB
+
+
+async def test_a_body_within_the_limit_is_read_whole() -> None:
+    body = b'{"object": "Message", "id": "msg_1", "text": "' + b"x" * 100_000 + b'"}'
+    async with hostile_server(raw(200, body)) as server:
+        async with client_for(server, limits=Limits(max_response_bytes=len(body))) as client:
+            message = await client.messages.retrieve("msg_1")
+    assert message.text is not None and len(message.text) == 100_000
+
+
+async def test_a_gzip_bomb_counts_at_its_unpacked_size() -> None:
+    bomb = gzip.compress(b" " * (8 * MIB))
+    headers = {"Content-Encoding": "gzip"}
+    async with hostile_server(raw(200, bomb, headers)) as server:
+        async with client_for(server, limits=Limits(max_response_bytes=MIB)) as client:
+            with pytest.raises(ResponseTooLargeError):
+                await client.messages.retrieve("msg_1")
+    assert len(bomb) < MIB  # so only the unpacked size can have tripped the limit
+
+
+async def test_a_content_length_beyond_the_limit_is_refused_before_reading() -> None:
+    async with hostile_server(lying_length(10 * 1024 * MIB)) as server:
+        async with client_for(server) as client:
+            with pytest.raises(ResponseTooLargeError, match="max_response_bytes"):
+                await client.messages.retrieve("msg_1")
+
+
+async def test_a_body_longer_than_its_content_length_gives_a_short_typed_error() -> None:
+    """aiohttp reads the surplus as the next response: a connection error, cut short."""
+
+    async def short_claim(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "10"})
+        await response.prepare(request)
+        assert request.transport is not None
+        request.transport.write(b'{"id": "m", "text": "' + b"x" * MIB + b'"}')
+        return response
+
+    async with hostile_server(short_claim) as server:
+        async with client_for(server) as client:
+            with pytest.raises((APIConnectionError, ResponseDecodeError)) as caught:
+                await client.messages.retrieve("msg_1")
+    assert len(str(caught.value)) < 1000
+
+
+async def test_a_body_shorter_than_its_content_length_is_a_connection_error() -> None:
+    async def cut(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(MIB)})
+        await response.prepare(request)
+        await response.write(b'{"id": "msg_1", ')
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async with hostile_server(cut) as server:
+        async with client_for(server) as client:
+            with pytest.raises(APIConnectionError, match="broken off"):
+                await client.messages.retrieve("msg_1")
+
+
+async def test_an_endless_error_body_keeps_a_small_prefix_and_is_still_retried() -> None:
+    async with hostile_server(endless(status=503)) as server:
+        policy = RetryPolicy(attempts=2, wait_initial=0.001)
+        async with client_for(server, retry=policy) as client:
+            with pytest.raises(ServiceUnavailableError) as caught:
+                await client.messages.retrieve("msg_1")
+    error = caught.value
+    assert error.attempts == 2
+    assert 0 < len(error.body) <= Limits().max_error_body_bytes == 64 * 1024
+    assert server.sent < 64 * MIB
+
+
+async def test_the_error_prefix_size_is_configurable() -> None:
+    body = b'{"type": "errors/network_down", "title": "' + b"x" * 10_000 + b'"}'
+    async with hostile_server(raw(503, body)) as server:
+        async with client_for(server, limits=Limits(max_error_body_bytes=100)) as client:
+            with pytest.raises(ServiceUnavailableError) as caught:
+                await client.messages.retrieve("msg_1")
+    # A cut envelope is no envelope: the class comes from the status alone.
+    assert caught.value.body == body[:100]
+    assert caught.value.type is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("max_response_bytes", 0, id="response-zero"),
+        pytest.param("max_response_bytes", "32MiB", id="response-str"),
+        pytest.param("max_error_body_bytes", -1, id="error-negative"),
+    ],
+)
+def test_body_limits_are_validated(field: str, value: object) -> None:
+    with pytest.raises(InvalidParameterError, match=f"limits.{field}"):
+        Limits(**{field: value})  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""The API key never leaves: not in a repr, a message, a chained cause, a redirect, or
+over plain http to another machine."""
+
+from __future__ import annotations
+
+import traceback
+
+import pytest
+from aiohttp import web
+
+from postpress_async import (
+    APIConnectionError,
+    AsyncPostpress,
+    InvalidParameterError,
+    Limits,
+    RedirectError,
+    Request,
+    RetryPolicy,
+    Timeout,
+)
+
+from ._server import Hostile, hostile_server, raw, redirect
+
+KEY = "pp_live_SECRET_0123456789"
+
+
+def client_for(server: Hostile, **kwargs: object) -> AsyncPostpress:
+    return AsyncPostpress(api_key=KEY, base_url=server.url, **kwargs)  # type: ignore[arg-type]
+
+
+def everything_about(error: BaseException) -> str:
+    """Every text a log or a traceback could show of ``error`` and its chain."""
+    parts = ["".join(traceback.format_exception(error))]
+    seen: BaseException | None = error
+    while seen is not None:
+        parts += [repr(seen), str(seen), repr(seen.args), repr(vars(seen))]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+def test_no_repr_shows_the_key_or_a_prefix_of_it() -> None:
+    client = AsyncPostpress(api_key=KEY, base_url="http://127.0.0.1:9")
+    request = Request(method="GET", url="http://127.0.0.1:9/x", headers=client._headers)
+    texts = [repr(client), repr(request), str(request), repr(Limits()), repr(Timeout())]
+    texts.append(repr(RetryPolicy()))
+    for text in texts:
+        assert KEY[:4] not in text, text
+    assert "'X-API-KEY': '***'" in repr(request)
+
+
+async def test_a_malformed_response_leaves_no_request_headers_in_the_error_chain() -> None:
+    """aiohttp's ClientResponseError holds request_info.headers: it must not be chained."""
+
+    async def garbage(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.write(b"NOT HTTP AT ALL\r\n\r\n")
+        request.transport.close()
+        return web.Response()
+
+    async with hostile_server(garbage) as server:
+        async with client_for(server, retry=RetryPolicy.disabled()) as client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.messages.retrieve("msg_1")
+    error = caught.value
+    assert "ClientResponseError" in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    assert KEY not in everything_about(error)
+    assert KEY[:4] not in everything_about(error)
+
+
+async def test_an_oversized_header_leaves_no_key_in_the_error() -> None:
+    async with hostile_server(raw(200, b"{}", {"X-Huge": "h" * 100_000})) as server:
+        async with client_for(server, retry=RetryPolicy.disabled()) as client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.messages.retrieve("msg_1")
+    assert KEY not in everything_about(caught.value)
+    assert len(str(caught.value)) < 1000
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_is_never_followed_and_is_a_typed_error(status: int) -> None:
+    async with hostile_server(raw(200, b"{}")) as elsewhere:
+        target = elsewhere.url + "/messages/msg_1"
+        async with hostile_server(redirect(status, target)) as server:
+            async with client_for(server) as client:  # default retries: none for a 3xx
+                with pytest.raises(RedirectError, match="not followed") as caught:
+                    await client.messages.retrieve("msg_1")
+    assert caught.value.status == status
+    assert caught.value.location == target
+    assert len(server.requests) == 1
+    assert elsewhere.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://api.postpress.ai/api/v1", id="public-host"),
+        pytest.param("http://10.0.0.7:8080", id="private-ip"),
+        pytest.param("http://[2001:db8::1]/v1", id="ipv6"),
+        pytest.param("http://localhost.evil.com", id="localhost-lookalike"),
+    ],
+)
+def test_plain_http_to_another_machine_is_refused_at_construction(url: str) -> None:
+    with pytest.raises(InvalidParameterError, match=r"base_url: plain http:// .*unencrypted"):
+        AsyncPostpress(api_key=KEY, base_url=url)
+
+
+def test_plain_http_from_the_environment_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTPRESS_BASE_URL", "http://proxy.internal:8080/v1")
+    with pytest.raises(InvalidParameterError, match="allow_insecure_http=True"):
+        AsyncPostpress(api_key=KEY)
+
+
+def test_plain_http_to_another_machine_is_allowed_when_asked() -> None:
+    client = AsyncPostpress(
+        api_key=KEY, base_url="http://proxy.internal:8080/v1", allow_insecure_http=True
+    )
+    assert client.base_url == "http://proxy.internal:8080/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/v1",
+        "http://127.8.9.10",
+        "http://localhost:3000",
+        "http://api.localhost",
+        "http://[::1]:8080",
+        "https://api.postpress.ai/api/v1",
+    ],
+)
+def test_loopback_and_https_are_allowed(url: str) -> None:
+    assert AsyncPostpress(api_key=KEY, base_url=url).base_url == url.rstrip("/")
