@@ -69,7 +69,8 @@ def decode(body: bytes, model: Any, *, endpoint: str) -> Any:
         return _decoder(model).decode(body)
     except msgspec.ValidationError as exc:
         return _decode_tolerantly(body, model, exc, endpoint=endpoint)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         raise ResponseDecodeError(
             f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
         ) from exc
@@ -86,7 +87,7 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
         error: ErrorBody | None = _decoder(ErrorBody).decode(body)
     except msgspec.ValidationError:
         error = _lenient_error_body(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
     if error is None or error == _EMPTY_ERROR:
         return None
@@ -103,7 +104,7 @@ def _decode_tolerantly(
     if rewrite is not None:
         try:
             obj = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             # The typed decoder stopped at the first mismatch, before reaching this.
             raise ResponseDecodeError(
                 f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
@@ -272,7 +273,7 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
     """Keep the envelope fields that have the documented type, drop the others."""
     try:
         obj = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None  # the typed decoder stopped at a mismatch before reaching this
     if not isinstance(obj, dict):
         return None

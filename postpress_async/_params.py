@@ -17,6 +17,7 @@ __all__ = [
     "MAX_LIMIT",
     "AccountTypeParam",
     "check_int",
+    "check_text",
     "encode_account_ids",
     "encode_account_type",
     "encode_bool",
@@ -73,6 +74,19 @@ def encode_id(name: str, value: str) -> str:
         raise InvalidParameterError(name, f"must be a str, got {type(value).__name__}")
     if not value:
         raise InvalidParameterError(name, "must not be empty")
+    return check_text(name, value)
+
+
+def check_text(name: str, value: str) -> str:
+    """A string that can go on the wire: UTF-8 encodable (no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidParameterError(
+            name,
+            f"is not valid Unicode text: character {exc.start + 1} is a lone surrogate "
+            f"U+{ord(value[exc.start]):04X}",
+        ) from None
     return value
 
 
@@ -117,7 +131,7 @@ def path_segment(name: str, value: str) -> str:
 def encode_query(params: Mapping[str, str | None]) -> str:
     """``{"a": "1", "b": None}`` -> ``"?a=1"`` (``None`` dropped, values percent-encoded)."""
     parts = [
-        f"{quote(key, safe='')}={quote(value, safe=',')}"
+        f"{quote(key, safe='')}={quote(check_text(key, value), safe=',')}"
         for key, value in params.items()
         if value is not None
     ]

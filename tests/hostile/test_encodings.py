@@ -1,0 +1,102 @@
+"""Bytes and strings that are not what they claim: every failure is a typed error."""
+
+from __future__ import annotations
+
+import pytest
+
+from postpress_async import (
+    AsyncPostpress,
+    InvalidParameterError,
+    ResponseDecodeError,
+    RetryPolicy,
+    ServiceUnavailableError,
+)
+
+from ._server import Hostile, hostile_server, page_body, raw
+
+KEY = "pp_hostile_key_0123456789"
+BAD_UTF8_MESSAGE = b'{"object": "Message", "id": "msg_\xff\xfe", "text": "hi"}'
+
+
+def client_for(server: Hostile, **kwargs: object) -> AsyncPostpress:
+    return AsyncPostpress(
+        api_key=KEY,
+        base_url=server.url,
+        retry=kwargs.pop("retry", RetryPolicy.disabled()),  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_invalid_utf8_in_a_200_body_is_a_decode_error() -> None:
+    async with hostile_server(raw(200, BAD_UTF8_MESSAGE)) as server:
+        async with client_for(server) as client:
+            with pytest.raises(ResponseDecodeError, match="not valid JSON") as caught:
+                await client.messages.retrieve("msg_1")
+    assert caught.value.body == BAD_UTF8_MESSAGE
+
+
+async def test_invalid_utf8_in_an_error_envelope_is_classified_by_status_and_retried() -> None:
+    body = b'{"type": "errors/network_down", "title": "down \xff"}'
+    async with hostile_server(raw(503, body)) as server:
+        policy = RetryPolicy(attempts=3, wait_initial=0.001)
+        async with client_for(server, retry=policy) as client:
+            with pytest.raises(ServiceUnavailableError) as caught:
+                await client.messages.retrieve("msg_1")
+    assert caught.value.attempts == 3
+    assert caught.value.type is None  # the envelope could not be read
+    assert caught.value.body == body
+
+
+async def test_invalid_utf8_in_a_prefetched_page_carries_the_resume_cursor() -> None:
+    async def pages(request: object, hostile: Hostile) -> object:
+        cursor = request.query.get("cursor")  # type: ignore[attr-defined]
+        if cursor is None:
+            return await raw(200, page_body(["msg_1"], "NEXT"))(request, hostile)  # type: ignore[arg-type]
+        return await raw(200, b'{"items": [], "cursor": "\xff"}')(request, hostile)  # type: ignore[arg-type]
+
+    async with hostile_server(pages) as server:  # type: ignore[arg-type]
+        async with client_for(server, prefetch=2) as client:
+            stream = client.messages.list()
+            with pytest.raises(ResponseDecodeError) as caught:
+                async for _ in stream:
+                    pass
+    assert caught.value.resume_cursor == "NEXT"
+    assert stream.checkpoint.cursor == "NEXT"
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        pytest.param(lambda c: c.messages.retrieve("msg_\ud800"), "message_id", id="path-id"),
+        pytest.param(lambda c: c.messages.list(sender_id="s\udfff"), "sender_id", id="filter"),
+        pytest.param(lambda c: c.chats.list(account_id=["a", "b\ud800"]), "account_id", id="ids"),
+        pytest.param(lambda c: c.messages.list(cursor="c\ud800"), "cursor", id="cursor"),
+    ],
+)
+async def test_a_lone_surrogate_is_refused_before_sending(call: object, param: str) -> None:
+    async with hostile_server(raw(200, b"{}")) as server:
+        async with client_for(server) as client:
+            with pytest.raises(InvalidParameterError, match=f"{param}: .*lone surrogate"):
+                await call(client)  # type: ignore[operator]
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("pp_key\x00nul", id="nul"),
+        pytest.param("pp_key\x7fdel", id="del"),
+        pytest.param("pp_key\x1besc", id="esc"),
+        pytest.param("pp_key\ttab", id="tab"),
+        pytest.param("pp key", id="space"),
+        pytest.param("pp_kéy", id="non-ascii"),
+        pytest.param("pp_key\ud800", id="surrogate"),
+        pytest.param("pp_key\r\nX-Evil: 1", id="header-injection"),
+    ],
+)
+def test_a_key_with_a_control_or_non_ascii_character_is_refused_at_construction(
+    key: str,
+) -> None:
+    with pytest.raises(InvalidParameterError, match="api_key: must be printable ASCII") as caught:
+        AsyncPostpress(api_key=key, base_url="http://127.0.0.1:9")
+    assert key not in str(caught.value)
