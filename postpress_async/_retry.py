@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from collections.abc import Callable, Mapping
 
 from ._config import RetryPolicy
@@ -53,24 +54,35 @@ def backoff_ceiling(policy: RetryPolicy, retry_number: int) -> float:
     return min(policy.wait_max, policy.wait_initial * math.pow(2, exponent))
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if absent/bad."""
+    """``Retry-After`` as seconds to wait, or None to fall back to the normal backoff.
+
+    Honoured: a positive number of seconds written in ASCII digits (``"3"``, ``"1.5"``)
+    or an HTTP date in the future. Everything else is None: absent, zero, negative,
+    a date now or past (an immediate retry would be a retry storm), digits other than
+    ASCII (``int()`` and ``float()`` accept ``"\u0663"``, the server did not mean it),
+    ``inf``/``nan``/exponents, garbage. A huge value is returned as is and capped by
+    :func:`retry_delay`.
+    """
     if value is None:
         return None
     text = value.strip()
-    try:
+    if _DELTA_SECONDS.fullmatch(text):
         seconds = float(text)
-    except ValueError:
+    else:
         try:
             when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             return None
         seconds = when.timestamp() - now
-    if math.isnan(seconds):
+    if not seconds > 0 or math.isnan(seconds):
         return None
-    return max(0.0, seconds)
+    return seconds
 
 
 def retry_delay(
@@ -82,8 +94,8 @@ def retry_delay(
 ) -> float:
     """Seconds to wait before retry ``retry_number``.
 
-    Full jitter (``uniform(0, ceiling)``) unless the server said ``Retry-After``, which
-    wins, capped at ``policy.retry_after_max``.
+    Full jitter (``uniform(0, ceiling)``) unless the server said a usable ``Retry-After``
+    (see :func:`parse_retry_after`), which wins, capped at ``policy.retry_after_max``.
     """
     if retry_after is not None:
         return min(retry_after, policy.retry_after_max)

@@ -130,9 +130,40 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     date = email.utils.formatdate(now + 42, usegmt=True)
     assert parse_retry_after("5", now=now) == 5.0
     assert parse_retry_after(date, now=now) == pytest.approx(42.0)
-    assert parse_retry_after(email.utils.formatdate(now - 10, usegmt=True), now=now) == 0.0
-    assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None, now=now) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("-5", id="negative"),
+        pytest.param("0", id="zero"),
+        pytest.param(email.utils.formatdate(1_800_000_000.0 - 10, usegmt=True), id="past-date"),
+        pytest.param(email.utils.formatdate(1_800_000_000.0, usegmt=True), id="date-now"),
+        pytest.param("\u0663", id="arabic-indic-digit"),
+        pytest.param("\uff15", id="fullwidth-digit"),
+        pytest.param("1_0", id="underscore"),
+        pytest.param("1e3", id="exponent"),
+        pytest.param("inf", id="inf"),
+        pytest.param("nan", id="nan"),
+        pytest.param("soon", id="garbage"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_an_unusable_retry_after_falls_back_to_the_backoff(value: str) -> None:
+    """Never an immediate retry, never a number the server did not write in ASCII digits."""
+    now = 1_800_000_000.0
+    assert parse_retry_after(value, now=now) is None
+    policy = RetryPolicy(wait_initial=1.0, retry_after_max=30.0)
+    retry_after = parse_retry_after(value, now=now)
+    assert retry_delay(policy, 1, retry_after=retry_after, random=lambda: 0.5) == 0.5
+
+
+def test_a_huge_retry_after_is_capped() -> None:
+    policy = RetryPolicy(retry_after_max=30.0)
+    for value in ("99999999999999999999", "9" * 5000):
+        retry_after = parse_retry_after(value, now=0.0)
+        assert retry_delay(policy, 1, retry_after=retry_after, random=lambda: 0.5) == 30.0
 
 
 def test_budget_allows_a_floor_then_a_fraction_of_requests() -> None:
