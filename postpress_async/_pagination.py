@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
@@ -30,12 +31,12 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._exceptions import InvalidParameterError, PostpressError
+from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
 
-__all__ = ["Checkpoint", "FetchPage", "ListStream", "PageFetcher"]
+__all__ = ["Checkpoint", "CursorTrail", "FetchPage", "ListStream", "PageFetcher"]
 
 T = TypeVar("T")
 FetchPage = Callable[[str | None], Awaitable[Page[T]]]
@@ -81,6 +82,7 @@ class PageFetcher(Generic[T]):
     ) -> None:
         self._fetch = fetch
         self._next_cursor: str | None = start
+        self._trail = CursorTrail(start)
         self._prefetch = prefetch
         self._limit_items = limit_items
         self._fetched_items = 0
@@ -90,10 +92,19 @@ class PageFetcher(Generic[T]):
         self._receive: MemoryObjectReceiveStream[Page[T] | _Failure] | None = None
 
     def _more_wanted(self, page: Page[T]) -> bool:
+        """Whether to fetch the page after ``page``; CursorLoopError if its cursor repeats.
+
+        Called as soon as a page (or its cursor) arrives and before the page is handed
+        over, so a looping page is replaced by the error and the stream's checkpoint
+        stays before it.
+        """
         self._fetched_items += len(page.items)
         if page.cursor is None:
             return False
-        return self._limit_items is None or self._fetched_items < self._limit_items
+        more = self._limit_items is None or self._fetched_items < self._limit_items
+        if more:
+            self._trail.follow(page.cursor)
+        return more
 
     async def next(self) -> tuple[str | None, Page[T]] | None:
         """The next ``(cursor it was fetched with, page)``, or None after the last page."""
@@ -119,10 +130,11 @@ class PageFetcher(Generic[T]):
         cursor = self._next_cursor
         try:
             page = await self._fetch(cursor)
+            more = self._more_wanted(page)
         except PostpressError as exc:
             _with_cursor(exc, cursor)
             raise
-        self._finished = not self._more_wanted(page)
+        self._finished = not more
         self._next_cursor = page.cursor
         return cursor, page
 
@@ -133,11 +145,12 @@ class PageFetcher(Generic[T]):
             while True:
                 try:
                     page = await self._fetch(cursor)
+                    more = self._more_wanted(page)
                 except Exception as exc:  # handed to the caller in order, never swallowed
                     await send.send(_Failure(exc, cursor))
                     return
                 await send.send(page)
-                if not self._more_wanted(page):
+                if not more:
                     return
                 cursor = page.cursor
 
@@ -149,6 +162,58 @@ class PageFetcher(Generic[T]):
         for end in (self._send, self._receive):
             if end is not None:
                 end.close()
+
+
+class CursorTrail:
+    """The cursors one stream has followed, to refuse one the server sends again.
+
+    A server that repeats a cursor (``A -> A``) or cycles (``A -> B -> A``) would make
+    the stream hand out the same pages forever. Two checks catch it in bounded memory
+    (cursors are kept as 16-byte digests, so even a huge cursor costs 16 bytes):
+
+    * the last ``RECENT`` cursors, exactly: a cycle of up to ``RECENT`` pages (every
+      one seen in practice: a stuck cursor, a two-page ping-pong) is caught on the
+      page that closes it, before any page is fetched twice;
+    * Brent's cycle detection over the whole walk, with one more digest: a longer
+      cycle is caught within about ``2 * (pages before it + its length)`` pages. Some
+      pages are then handed out twice, but the stream ends.
+
+    A set of every cursor would catch everything at once, but grows with the stream
+    (millions of pages in a long export); these two stay at ``RECENT + 1`` digests.
+    """
+
+    RECENT = 256
+
+    __slots__ = ("_mark", "_power", "_recent", "_steps")
+
+    def __init__(self, start: str | None) -> None:
+        self._recent: dict[bytes, None] = {}
+        self._mark: bytes | None = None
+        self._power = 1
+        self._steps = 1
+        if start is not None:
+            self._mark = self._remember(_digest(start))
+
+    def _remember(self, digest: bytes) -> bytes:
+        self._recent[digest] = None
+        if len(self._recent) > self.RECENT:
+            del self._recent[next(iter(self._recent))]
+        return digest
+
+    def follow(self, cursor: str) -> None:
+        """Record that the stream follows ``cursor`` next; CursorLoopError if it did before."""
+        digest = _digest(cursor)
+        if digest in self._recent or digest == self._mark:
+            raise CursorLoopError(cursor)
+        self._remember(digest)
+        # Brent: the mark jumps to the newest cursor after 1, 2, 4, 8, ... steps.
+        if self._steps == self._power:
+            self._mark, self._power, self._steps = digest, self._power * 2, 0
+        self._steps += 1
+
+
+def _digest(cursor: str) -> bytes:
+    return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _with_cursor(error: BaseException, cursor: str | None) -> BaseException:
@@ -274,27 +339,35 @@ class ListStream(AsyncClosing, Generic[T]):
 
     async def _items(self) -> AsyncGenerator[T, None]:
         async with contextlib.aclosing(self._slices()) as slices:
-            async for cursor, page, start, stop in slices:
-                self._page_cursor, self._page, self._offset = cursor, page, start
-                items = page.items
-                for index in range(start, stop):
-                    self._offset = index + 1
-                    self._handed_out += 1
-                    yield items[index]
+            try:
+                async for cursor, page, start, stop in slices:
+                    self._page_cursor, self._page, self._offset = cursor, page, start
+                    items = page.items
+                    for index in range(start, stop):
+                        self._offset = index + 1
+                        self._handed_out += 1
+                        yield items[index]
+            except PostpressError as exc:
+                exc.checkpoint = self.checkpoint
+                raise
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
         async with contextlib.aclosing(self._slices()) as slices:
-            async for cursor, page, start, stop in slices:
-                last = len(page.items)
-                self._page = None
-                if stop == last:
-                    self._checkpoint = _after_page(page)
-                else:
-                    self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
-                self._handed_out += stop - start
-                if (start, stop) != (0, last):
-                    page = msgspec.structs.replace(page, items=page.items[start:stop])
-                yield page
+            try:
+                async for cursor, page, start, stop in slices:
+                    last = len(page.items)
+                    self._page = None
+                    if stop == last:
+                        self._checkpoint = _after_page(page)
+                    else:
+                        self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
+                    self._handed_out += stop - start
+                    if (start, stop) != (0, last):
+                        page = msgspec.structs.replace(page, items=page.items[start:stop])
+                    yield page
+            except PostpressError as exc:
+                exc.checkpoint = self.checkpoint
+                raise
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:

@@ -1,0 +1,120 @@
+"""Cursors a hostile server sends: the same one again, or a cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from postpress_async import AsyncPostpress, Checkpoint, CursorLoopError, RetryPolicy, merge
+from postpress_async._pagination import CursorTrail
+
+from ._server import Hostile, cursor_walk, hostile_server
+
+KEY = "pp_hostile_key_0123456789"
+
+#: next cursor by the cursor a page was asked with (None: the first page).
+SAME_AGAIN: dict[str | None, str | None] = {None: "A", "A": "B", "B": "B"}
+CYCLE: dict[str | None, str | None] = {None: "A", "A": "B", "B": "C", "C": "A"}
+
+
+def client_for(server: Hostile) -> AsyncPostpress:
+    return AsyncPostpress(api_key=KEY, base_url=server.url, retry=RetryPolicy.disabled())
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3], ids=lambda n: f"prefetch={n}")
+@pytest.mark.parametrize(
+    ("walk", "handed_out", "stuck_at"),
+    [
+        pytest.param(SAME_AGAIN, ["msg_start", "msg_A"], "B", id="same-cursor-again"),
+        pytest.param(CYCLE, ["msg_start", "msg_A", "msg_B"], "C", id="a-b-c-a"),
+    ],
+)
+async def test_items_stop_with_a_typed_error_and_a_checkpoint_before_the_loop(
+    walk: dict[str | None, str | None], handed_out: list[str], stuck_at: str, prefetch: int
+) -> None:
+    """The page that closes the loop is replaced by the error; nothing is handed out twice."""
+    async with hostile_server(cursor_walk(walk)) as server:
+        async with client_for(server) as client:
+            stream = client.messages.list(prefetch=prefetch)
+            seen: list[str] = []
+            with pytest.raises(CursorLoopError, match="a second time") as caught:
+                async for message in stream:
+                    seen.append(message.id)
+    assert seen == handed_out
+    error = caught.value
+    assert error.cursor == walk[stuck_at]
+    assert error.resume_cursor == stuck_at
+    assert error.checkpoint == stream.checkpoint == Checkpoint(cursor=stuck_at)
+    assert len(server.requests) == len(handed_out) + 1  # no page was asked for twice
+
+
+async def test_pages_stop_with_the_checkpoint_after_the_last_good_page() -> None:
+    async with hostile_server(cursor_walk(CYCLE)) as server:
+        async with client_for(server) as client:
+            stream = client.messages.list()
+            pages = 0
+            with pytest.raises(CursorLoopError) as caught:
+                async for _ in stream.pages():
+                    pages += 1
+    assert pages == 3
+    assert caught.value.checkpoint == stream.checkpoint == Checkpoint(cursor="C")
+
+
+async def test_a_resumed_stream_that_loops_keeps_its_offset() -> None:
+    async with hostile_server(cursor_walk({"A": "A"})) as server:
+        async with client_for(server) as client:
+            stream = client.messages.list(resume=Checkpoint(cursor="A", offset=1))
+            with pytest.raises(CursorLoopError) as caught:
+                async for _ in stream:
+                    pass
+    assert caught.value.checkpoint == Checkpoint(cursor="A", offset=1)
+
+
+async def test_merge_stops_when_one_source_loops() -> None:
+    async def walk(request: Any, hostile: Hostile) -> Any:
+        # sender "loop" cycles; sender "fine" ends after two pages.
+        table = CYCLE if request.query.get("sender_id") == "loop" else {None: "F", "F": None}
+        return await cursor_walk(table)(request, hostile)
+
+    async with hostile_server(walk) as server:
+        async with client_for(server) as client:
+            streams = [client.messages.list(sender_id=s) for s in ("fine", "loop")]
+            with pytest.raises(CursorLoopError):
+                async with merge(*streams) as merged:
+                    async for _ in merged:
+                        pass
+    assert len(server.requests) <= 2 + 4
+
+
+async def test_list_windows_stops_when_a_window_loops() -> None:
+    async with hostile_server(cursor_walk(SAME_AGAIN)) as server:
+        async with client_for(server) as client:
+            windows = client.messages.list_windows(
+                after="2026-01-01T00:00:00Z", before="2026-01-02T00:00:00Z", windows=3
+            )
+            with pytest.raises(CursorLoopError):
+                async with windows:
+                    async for _ in windows:
+                        pass
+    assert len(server.requests) <= 3 * 3
+
+
+def test_a_long_cycle_is_caught_by_brent_in_bounded_memory() -> None:
+    """Beyond the exact window of recent cursors, Brent's check still ends the walk."""
+    trail = CursorTrail(None)
+    lead, cycle = 700, 1500  # the cycle is longer than CursorTrail.RECENT
+    assert cycle > CursorTrail.RECENT
+    walk = [f"c{i}" for i in range(lead)] + [f"loop{i}" for i in range(cycle)] * 10
+    with pytest.raises(CursorLoopError):
+        for steps, cursor in enumerate(walk):  # noqa: B007
+            trail.follow(cursor)
+    assert steps <= 2 * (lead + cycle) + cycle
+    assert len(trail._recent) <= CursorTrail.RECENT
+
+
+def test_a_walk_without_repeats_is_never_refused() -> None:
+    trail = CursorTrail("start")
+    for i in range(20_000):
+        trail.follow(f"cursor-{i}")
+    assert len(trail._recent) == CursorTrail.RECENT
