@@ -199,6 +199,14 @@ class APIStatusError(PostpressError):
         self.body = body
         super().__init__(self._summary())
 
+    def header(self, name: str) -> str | None:
+        """A response header by case-insensitive name, or None."""
+        name = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == name:
+                return value
+        return None
+
     def _summary(self) -> str:
         parts = [f"{self.status}"]
         if self.type:
@@ -220,10 +228,7 @@ class RedirectError(APIStatusError):
     @property
     def location(self) -> str | None:
         """Where the server asked to go, if it said."""
-        for key, value in self.headers.items():
-            if key.lower() == "location":
-                return value
-        return None
+        return self.header("location")
 
 
 class BadRequestError(APIStatusError):
@@ -248,10 +253,7 @@ class RateLimitError(APIStatusError):
     @property
     def retry_after(self) -> str | None:
         """The raw ``Retry-After`` header, if the server sent one."""
-        for key, value in self.headers.items():
-            if key.lower() == "retry-after":
-                return value
-        return None
+        return self.header("retry-after")
 
 
 class InternalServerError(APIStatusError):

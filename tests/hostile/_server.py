@@ -16,9 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from postpress_async import AsyncPostpress, RetryPolicy
+
 Handler = Callable[[web.Request, "Hostile"], Awaitable[web.StreamResponse]]
 
 CHUNK = 64 * 1024
+KEY = "pp_hostile_key_0123456789"
 
 
 class Hostile:
@@ -57,6 +60,13 @@ async def hostile_server(handler: Handler) -> AsyncIterator[Hostile]:
         yield hostile
     finally:
         await runner.cleanup()
+
+
+def client_for(server: Hostile, **kwargs: Any) -> AsyncPostpress:
+    """A client of ``server`` that does not retry unless ``retry=`` says otherwise."""
+    kwargs.setdefault("retry", RetryPolicy.disabled())
+    kwargs.setdefault("api_key", KEY)
+    return AsyncPostpress(base_url=server.url, **kwargs)
 
 
 def message(id: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from postpress_async import (
     APIConnectionError,
-    AsyncPostpress,
     InvalidParameterError,
     Limits,
     ResponseDecodeError,
@@ -19,19 +18,9 @@ from postpress_async import (
     ServiceUnavailableError,
 )
 
-from ._server import Hostile, endless, hostile_server, lying_length, raw
+from ._server import Hostile, client_for, endless, hostile_server, lying_length, raw
 
-KEY = "pp_hostile_key_0123456789"
 MIB = 1024 * 1024
-
-
-def client_for(server: Hostile, **kwargs: object) -> AsyncPostpress:
-    return AsyncPostpress(
-        api_key=KEY,
-        base_url=server.url,
-        retry=kwargs.pop("retry", RetryPolicy.disabled()),  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 async def test_an_endless_body_is_cut_at_the_limit_with_bounded_memory() -> None:

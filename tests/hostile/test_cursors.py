@@ -6,20 +6,14 @@ from typing import Any
 
 import pytest
 
-from postpress_async import AsyncPostpress, Checkpoint, CursorLoopError, RetryPolicy, merge
+from postpress_async import Checkpoint, CursorLoopError, merge
 from postpress_async._pagination import CursorTrail
 
-from ._server import Hostile, cursor_walk, hostile_server
-
-KEY = "pp_hostile_key_0123456789"
+from ._server import Hostile, client_for, cursor_walk, hostile_server
 
 #: next cursor by the cursor a page was asked with (None: the first page).
 SAME_AGAIN: dict[str | None, str | None] = {None: "A", "A": "B", "B": "B"}
 CYCLE: dict[str | None, str | None] = {None: "A", "A": "B", "B": "C", "C": "A"}
-
-
-def client_for(server: Hostile) -> AsyncPostpress:
-    return AsyncPostpress(api_key=KEY, base_url=server.url, retry=RetryPolicy.disabled())
 
 
 @pytest.mark.parametrize("prefetch", [0, 1, 3], ids=lambda n: f"prefetch={n}")

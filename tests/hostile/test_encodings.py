@@ -12,19 +12,9 @@ from postpress_async import (
     ServiceUnavailableError,
 )
 
-from ._server import Hostile, hostile_server, page_body, raw
+from ._server import Hostile, client_for, hostile_server, page_body, raw
 
-KEY = "pp_hostile_key_0123456789"
 BAD_UTF8_MESSAGE = b'{"object": "Message", "id": "msg_\xff\xfe", "text": "hi"}'
-
-
-def client_for(server: Hostile, **kwargs: object) -> AsyncPostpress:
-    return AsyncPostpress(
-        api_key=KEY,
-        base_url=server.url,
-        retry=kwargs.pop("retry", RetryPolicy.disabled()),  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 async def test_invalid_utf8_in_a_200_body_is_a_decode_error() -> None:
