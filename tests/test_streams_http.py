@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
@@ -96,13 +97,28 @@ async def test_chats_and_accounts_stream_every_object_once() -> None:
     assert accounts == dataset.expected_account_ids()
 
 
+async def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` until it holds; bounded, so a broken SDK fails instead of hanging."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.002)
+
+
 async def test_break_mid_stream_leaves_no_request_in_flight_and_no_task() -> None:
-    faults = Faults(latency=0.05)
+    # The prefetch (the second request) dribbles its body for seconds: it is still in
+    # flight when the loop breaks, however slowly this machine runs the test.
+    faults = Faults(slow_body_seconds=2.0)
     async with FakePostpress(dataset=Dataset(messages=2_000), faults=faults) as server:
+        server.inject("messages.list", [None, "slow_body"])
         async with client_for(server) as client:
             async for message in client.messages.list(limit=50, prefetch=1):
                 assert isinstance(message, Message)
-                await asyncio.sleep(0.01)  # the prefetch is now in flight at the server
+                await wait_for(
+                    lambda: server.stats.by_route["messages.list"] == 2,
+                    "the prefetch reached the server",
+                )
                 assert server.stats.in_flight == 1
                 break
             await wait_until_idle(server)
@@ -219,7 +235,7 @@ async def test_the_in_flight_limit_is_shared_by_streams_fanout_and_single_calls(
     async with FakePostpress(dataset=dataset, faults=Faults(latency=0.01)) as server:
         async with client_for(server, limits=Limits(max_in_flight=3)) as client:
             accounts = sorted({dataset.message_row(i).account_id for i in range(200)})[:6]
-            streams = [client.messages.list(account_id=a, limit=20, prefetch=2) for a in accounts]
+            streams = [client.messages.list(account_id=a, limit=50, prefetch=2) for a in accounts]
             singles = [client.messages.retrieve(dataset.message_id(i)) for i in range(10)]
             merged, _ = await asyncio.gather(_collect(merge(*streams)), asyncio.gather(*singles))
     assert server.stats.peak_in_flight <= 3

@@ -1,8 +1,18 @@
-"""Running ``python -m postpress_async`` as a subprocess, and reading what it wrote."""
+"""Running the CLI, in this process or as a subprocess, and reading what it wrote.
+
+Most tests call :func:`run`: ``postpress_async.cli.main(argv)`` in this process with its
+own stdout, stderr and environment (tens of milliseconds, not a second of interpreter
+start-up). Only what needs a real process (signals, ``kill -9``, a closed pipe) uses
+:func:`start` or :func:`run_process`, and is marked ``slow``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+from postpress_async.cli import main
 from postpress_async.cli._fake import fake_dataset
 from postpress_async.testing import Dataset
 
@@ -29,12 +41,58 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run the CLI to completion."""
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a finished CLI run left: its exit code and everything it wrote."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run(*args: str, env: Mapping[str, str] | None = None) -> Result:
+    """Run the CLI to completion in this process, as ``postpress ARGS`` would in a shell.
+
+    The environment is this process's without any ``POSTPRESS_*`` variable, plus ``env``;
+    stdout and stderr are fresh pipes-like buffers (not terminals). From a coroutine, use
+    :func:`arun`: the CLI runs its own event loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("run() inside an event loop: use `await arun(...)`")
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", newline="\n", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", newline="\n", write_through=True)
+    logger = logging.getLogger("postpress_async")
+    handlers, level = list(logger.handlers), logger.level
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTPRESS_")}
+    try:
+        with (
+            mock.patch.dict(os.environ, {**environ, **(env or {})}, clear=True),
+            mock.patch.object(sys, "stdout", stdout),
+            mock.patch.object(sys, "stderr", stderr),
+        ):
+            code = main(list(args))
+        return Result(code, out.getvalue(), err.getvalue())
+    finally:
+        logger.handlers[:] = handlers  # --debug adds a handler on the captured stderr
+        logger.setLevel(level)
+
+
+async def arun(*args: str, env: Mapping[str, str] | None = None) -> Result:
+    """:func:`run` from a coroutine: the CLI's event loop runs in a worker thread."""
+    return await asyncio.to_thread(run, *args, env=env)
+
+
+def run_process(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m postpress_async ARGS`` as a real process (for ``slow`` tests)."""
     return subprocess.run(
         [sys.executable, "-m", "postpress_async", *args],
         capture_output=True,
-        env=cli_env() if env is None else dict(env),
+        env=cli_env(),
         timeout=WAIT * 2,
         check=False,
     )

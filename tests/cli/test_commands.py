@@ -9,7 +9,7 @@ import pytest
 from postpress_async import AsyncPostpress
 from postpress_async.testing import FakePostpress
 
-from ._helpers import DATASET, assert_messages_match, ids, lines, run
+from ._helpers import DATASET, arun, assert_messages_match, ids, lines, run, run_process
 
 CHATTY = DATASET.chat_row(DATASET.find_chat(DATASET.expected_chat_ids()[0]) or 0)
 SENDER = DATASET.message_row(0).sender_id
@@ -54,9 +54,10 @@ def test_global_options_work_after_the_command() -> None:
     assert len(ids(after.stdout)) == 30
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli() -> None:
     """`--version` works through `python -m postpress_async`."""
-    result = run("--version")
+    result = run_process("--version")
     assert result.returncode == 0
     assert result.stdout.startswith(b"postpress ")
 
@@ -144,7 +145,7 @@ async def test_cursor_starts_from_a_saved_page() -> None:
     ):
         first = await client.messages.list(limit=10)
     assert first.cursor is not None
-    result = run("--fake", "messages", "list", "--cursor", first.cursor, "--max-items", "5")
+    result = await arun("--fake", "messages", "list", "--cursor", first.cursor, "--max-items", "5")
     assert result.returncode == 0, result.stderr
     assert ids(result.stdout) == DATASET.expected_message_ids()[10:15]
 

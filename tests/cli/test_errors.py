@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,32 +20,21 @@ from postpress_async import (
 )
 from postpress_async.cli import ExitCode
 from postpress_async.cli._errors import CommandError, UsageError, describe
-from postpress_async.testing import Dataset
+from postpress_async.testing import Dataset, FakePostpress
 
-from ._helpers import DATASET, WAIT, cli_env, ids, run
+from ._helpers import DATASET, WAIT, Result, arun, cli_env, ids, run
 
-READY = "postpress fake server listening on "
-
-
-@pytest.fixture(scope="module")
-def standalone() -> Iterator[str]:
-    """A fake server in its own process (as a user would run one); yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "postpress_async.testing", "--port", "0", "--messages", "50"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith(READY), line
-        yield line[len(READY) :].split()[0]
-    finally:
-        process.terminate()
-        process.communicate(timeout=WAIT)
+STANDALONE = Dataset(messages=50, chats=200)
 
 
-def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
+@pytest.fixture
+async def standalone() -> AsyncIterator[str]:
+    """A fake server the CLI reaches over HTTP, as a user's would be; yields its base URL."""
+    async with FakePostpress(dataset=STANDALONE, api_key="pp_test_key") as server:
+        yield server.url
+
+
+def one_error_line(result: Result) -> str:
     """The single stderr line, checked to be an error and not a traceback."""
     text = result.stderr.decode()
     assert "Traceback" not in text
@@ -54,12 +43,12 @@ def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
     return text
 
 
-def test_key_and_url_come_from_the_environment(standalone: str) -> None:
+async def test_key_and_url_come_from_the_environment(standalone: str) -> None:
     """POSTPRESS_API_KEY and POSTPRESS_BASE_URL are used when no option is given."""
-    env = cli_env(POSTPRESS_API_KEY="pp_test_key", POSTPRESS_BASE_URL=standalone)
-    result = run("messages", "list", env=env)
+    env = {"POSTPRESS_API_KEY": "pp_test_key", "POSTPRESS_BASE_URL": standalone}
+    result = await arun("messages", "list", env=env)
     assert result.returncode == 0, result.stderr
-    assert ids(result.stdout) == Dataset(messages=50, chats=200).expected_message_ids()
+    assert ids(result.stdout) == STANDALONE.expected_message_ids()
 
 
 def test_missing_api_key_exits_3() -> None:
@@ -70,9 +59,9 @@ def test_missing_api_key_exits_3() -> None:
     assert "no API key: pass --api-key or set POSTPRESS_API_KEY (or try --fake)" in text
 
 
-def test_rejected_api_key_exits_3(standalone: str) -> None:
+async def test_rejected_api_key_exits_3(standalone: str) -> None:
     """A key the API rejects (401) names the API's reason and where the key came from."""
-    result = run("--api-key", "pp_wrong", "--base-url", standalone, "accounts", "list")
+    result = await arun("--api-key", "pp_wrong", "--base-url", standalone, "accounts", "list")
     assert result.returncode == 3
     assert "401 errors/invalid_credentials" in one_error_line(result)
 
@@ -140,6 +129,7 @@ def test_help_exits_0() -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_broken_pipe_is_quiet() -> None:
     """`postpress messages list | head -1` ends without an error."""
     with subprocess.Popen(

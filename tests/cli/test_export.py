@@ -17,10 +17,15 @@ from postpress_async.cli._fake import fake_dataset, fake_identity
 
 from ._helpers import file_ids, run, start, wait_until
 
+#: Exports run in this process: a few pages each, enough to cross page and window edges.
+FEW = 600
+FEW_DATASET = fake_dataset(seed=1, messages=FEW)
+FAKE = ["--fake", "--fake-messages", str(FEW)]
+#: Exports killed mid-way run as processes (``slow``): long enough to be caught midway.
 MESSAGES = 3000
 DATASET = fake_dataset(seed=1, messages=MESSAGES)
-FAKE = ["--fake", "--fake-messages", str(MESSAGES)]
-SLOW = [*FAKE, "--fake-latency", "0.04"]
+SLOW = ["--fake", "--fake-messages", str(MESSAGES), "--fake-latency", "0.04"]
+LONG = ["--fake", "--fake-messages", str(MESSAGES)]
 #: A range around the whole dataset, for --windows.
 RANGE = ["--after", "2026-05-01T00:00:00Z", "--before", "2026-06-01T00:00:00Z"]
 
@@ -38,9 +43,9 @@ def test_export_messages_equals_the_dataset(tmp_path: Path) -> None:
     out = tmp_path / "messages.jsonl"
     result = run(*FAKE, "export", "messages", "--out", str(out), "--limit", "100")
     assert result.returncode == 0, result.stderr
-    assert file_ids(out) == DATASET.expected_message_ids()
+    assert file_ids(out) == FEW_DATASET.expected_message_ids()
     assert not checkpoint(out).exists()
-    assert b"exported 3,000 messages in 30 pages" in result.stderr
+    assert b"exported 600 messages in 6 pages" in result.stderr
     assert b"\r" not in result.stderr, "no progress line when stderr is not a terminal"
 
 
@@ -49,7 +54,7 @@ def test_export_chats_with_filters(tmp_path: Path) -> None:
     out = tmp_path / "chats.jsonl"
     result = run(*FAKE, "export", "chats", "--out", str(out), "--account-type", "SLACK", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert file_ids(out) == DATASET.expected_chat_ids(account_type="SLACK")
+    assert file_ids(out) == FEW_DATASET.expected_chat_ids(account_type="SLACK")
     assert result.stderr == b"", "--quiet prints nothing"
 
 
@@ -60,7 +65,7 @@ def test_export_with_windows_has_every_message_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     got = file_ids(out)
     assert len(got) == len(set(got))
-    assert sorted(got) == sorted(DATASET.expected_message_ids())
+    assert sorted(got) == sorted(FEW_DATASET.expected_message_ids())
 
 
 def test_progress_line_can_be_forced(tmp_path: Path) -> None:
@@ -70,7 +75,7 @@ def test_progress_line_can_be_forced(tmp_path: Path) -> None:
     result = run(*args, "--progress", "--limit", "50")
     assert result.returncode == 0, result.stderr
     progress = result.stderr.decode().split("\r")[-1]
-    assert "3,000 messages · 60 pages ·" in progress
+    assert "600 messages · 12 pages ·" in progress
     assert "retries" in progress
     assert "/s" in progress
 
@@ -96,30 +101,33 @@ def _kill_midway(args: list[str], out: Path, sig: int) -> bytes:
     return stderr
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_every_message_once(tmp_path: Path) -> None:
     """kill -9 mid-export, then --resume: the file equals the dataset, in order."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
     _kill_midway([*SLOW, *export], out, signal.SIGKILL)
-    result = run(*FAKE, *export, "--resume")
+    result = run(*LONG, *export, "--resume")
     assert result.returncode == 0, result.stderr
     assert file_ids(out) == DATASET.expected_message_ids()
     assert not checkpoint(out).exists()
     assert b"from before the resume" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_with_windows_then_resume_gives_every_message_once(tmp_path: Path) -> None:
     """kill -9 mid-way through a --windows 4 export, then --resume: each id exactly once."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "25", "--windows", "4", *RANGE]
     _kill_midway([*SLOW, *export], out, signal.SIGKILL)
-    result = run(*FAKE, *export, "--resume")
+    result = run(*LONG, *export, "--resume")
     assert result.returncode == 0, result.stderr
     got = file_ids(out)
     assert len(got) == len(set(got)) == MESSAGES
     assert sorted(got) == sorted(DATASET.expected_message_ids())
 
 
+@pytest.mark.slow
 def test_sigint_exits_130_and_keeps_a_resumable_checkpoint(tmp_path: Path) -> None:
     """Ctrl-C stops cleanly (130), says how to resume, and the resume completes exactly."""
     out = tmp_path / "messages.jsonl"
@@ -129,11 +137,12 @@ def test_sigint_exits_130_and_keeps_a_resumable_checkpoint(tmp_path: Path) -> No
     assert b"interrupted" in stderr
     assert b"--resume" in stderr
     assert out.stat().st_size == json.loads(checkpoint(out).read_bytes())["offset"]
-    result = run(*FAKE, *export, "--resume")
+    result = run(*LONG, *export, "--resume")
     assert result.returncode == 0, result.stderr
     assert file_ids(out) == DATASET.expected_message_ids()
 
 
+@pytest.mark.slow
 def test_resume_drops_lines_written_after_the_checkpoint(tmp_path: Path) -> None:
     """Whatever follows the checkpoint's offset (a torn partial line too) is rewritten."""
     out = tmp_path / "messages.jsonl"
@@ -141,7 +150,7 @@ def test_resume_drops_lines_written_after_the_checkpoint(tmp_path: Path) -> None
     _kill_midway([*SLOW, *export], out, signal.SIGKILL)
     with open(out, "ab") as file:
         file.write(b'{"id":"msg_written_after_the_checkpoint"}\n{"id":"msg_torn')
-    result = run(*FAKE, *export, "--resume")
+    result = run(*LONG, *export, "--resume")
     assert result.returncode == 0, result.stderr
     assert file_ids(out) == DATASET.expected_message_ids()
 
@@ -153,21 +162,21 @@ def test_resume_of_a_finished_checkpoint_just_cleans_up(tmp_path: Path) -> None:
     assert run(*FAKE, *export).returncode == 0
     before = out.read_bytes()
     command = _command(
-        ExportOptions(resource="messages", out=out, filters={}, source=fake_identity(DATASET))
+        ExportOptions(resource="messages", out=out, filters={}, source=fake_identity(FEW_DATASET))
     )
     state = ExportState(
         fingerprint=command.fingerprint(),
         command=command,
         streams=[Checkpoint(done=True)],
         offset=len(before),
-        items=MESSAGES,
+        items=FEW,
         pages=10,
         done=True,
     )
     checkpoint(out).write_bytes(msgspec.json.encode(state))
     result = run(*FAKE, *export, "--resume")
     assert result.returncode == 0, result.stderr
-    assert b"already complete (3,000 messages)" in result.stderr
+    assert b"already complete (600 messages)" in result.stderr
     assert out.read_bytes() == before
     assert not checkpoint(out).exists()
 
@@ -214,12 +223,13 @@ def test_existing_output_is_refused_without_resume_or_force(tmp_path: Path) -> N
     assert len(file_ids(out)) == 10
 
 
+@pytest.mark.slow
 def test_resume_with_other_filters_is_refused(tmp_path: Path) -> None:
     """A checkpoint only resumes the same export: changed filters are named and refused."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
     _kill_midway([*SLOW, *export], out, signal.SIGKILL)
-    result = run(*FAKE, *export, "--resume", "--sender-id", DATASET.message_row(0).sender_id)
+    result = run(*LONG, *export, "--resume", "--sender-id", DATASET.message_row(0).sender_id)
     assert result.returncode == 2
     assert b"sender_id" in result.stderr
     assert checkpoint(out).exists()
@@ -273,9 +283,10 @@ def test_an_api_error_mid_export_is_one_line_and_resumable(tmp_path: Path) -> No
     assert "--resume" in stderr.splitlines()[-1]
     result = run(*FAKE, *export, "--resume")
     assert result.returncode == 0, result.stderr
-    assert file_ids(out) == DATASET.expected_message_ids()
+    assert file_ids(out) == FEW_DATASET.expected_message_ids()
 
 
+@pytest.mark.slow
 def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
     """Ctrl-C twice: the second does not wait for a clean shutdown; still 130, no traceback."""
     out = tmp_path / "messages.jsonl"

@@ -21,7 +21,7 @@ from postpress_async.cli._demo import verify_ids
 from postpress_async.cli._output import cell, fit
 from postpress_async.cli._progress import Progress, format_retries
 
-from ._helpers import run
+from ._helpers import run_process
 
 
 @pytest.mark.parametrize(
@@ -156,10 +156,11 @@ def test_verify_ids_finds_missing_duplicated_unexpected_and_torn(tmp_path: Path)
     assert verify_ids(out, ["a", "b"]).ok
 
 
+@pytest.mark.slow
 def test_demo_exports_through_faults_and_verifies(tmp_path: Path) -> None:
     """`postpress demo` exports the fake dataset through faults and reports exactly-once."""
     out = tmp_path / "demo.jsonl"
-    result = run("demo", "--messages", "4000", "--fault-rate", "0.2", "--out", str(out))
+    result = run_process("demo", "--messages", "4000", "--fault-rate", "0.2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     report = result.stdout.decode()
     assert "verified   OK: every message arrived exactly once" in report

@@ -40,6 +40,7 @@ def standalone() -> Iterator[tuple[subprocess.Popen[str], str]]:
             process.wait(timeout=10)
 
 
+@pytest.mark.slow
 async def test_standalone_server_prints_ready_line_and_serves(
     standalone: tuple[subprocess.Popen[str], str],
 ) -> None:

@@ -186,25 +186,25 @@ def test_unknown_routes_and_faults_are_rejected() -> None:
 
 
 async def test_fault_rates_are_respected_and_repeatable() -> None:
-    """1,000 requests at 20 % each of two faults: close to the rate, identical per seed."""
+    """300 requests at 20 % each of two faults: close to the rate, identical per seed."""
     faults = Faults(
         rates={FaultKind.SERVICE_UNAVAILABLE: 0.2, FaultKind.TRUNCATED_BODY: 0.2}, seed=11
     )
     runs = []
     for _ in range(2):
         async with FakePostpress(faults=faults) as server:
-            got = await outcomes(server, "accounts?limit=1", 1000)
+            got = await outcomes(server, "accounts?limit=1", 300)
             assert server.stats.faults[FaultKind.SERVICE_UNAVAILABLE] == got.count(
                 "503:errors/service_unavailable"
             )
         runs.append(got)
     counts = Counter(runs[0])
-    assert 150 <= counts["503:errors/service_unavailable"] <= 250
-    assert 150 <= counts["truncated"] <= 250
-    assert counts["200"] == 1000 - counts["503:errors/service_unavailable"] - counts["truncated"]
+    assert 40 <= counts["503:errors/service_unavailable"] <= 80
+    assert 40 <= counts["truncated"] <= 80
+    assert counts["200"] == 300 - counts["503:errors/service_unavailable"] - counts["truncated"]
     assert runs[0] == runs[1]
     async with FakePostpress(faults=faults.replace(seed=12)) as server:
-        assert await outcomes(server, "accounts?limit=1", 1000) != runs[0]
+        assert await outcomes(server, "accounts?limit=1", 300) != runs[0]
 
 
 @pytest.mark.parametrize("kind", list(FaultKind), ids=lambda k: k.value)

@@ -91,7 +91,7 @@ async def test_messages_walk_with_each_filter_matches_ground_truth(
     ds = postpress_server.dataset
     seen_nonempty = 0
     for filters in message_filter_cases(ds):
-        for limit in (3, 250):
+        for limit in (7, 250):
             items, _ = await walk(
                 http, f"{postpress_server.url}/messages", {**filters, "limit": str(limit)}
             )

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from postpress_async import AsyncPostpress
 from postpress_async.testing import Dataset, FakePostpress
@@ -112,12 +113,14 @@ async def test_fixtures_serve_the_default_dataset(
             assert response.status == 200
 
 
+@pytest.mark.slow
 def test_users_override_dataset_and_faults(tmp_path: Path) -> None:
     """A user's overrides of ``postpress_dataset``/``postpress_faults`` reach the server."""
     output = run_pytest(tmp_path)
     assert "3 passed" in output, output
 
 
+@pytest.mark.slow
 def test_without_pytest_asyncio_only_the_server_fixture_fails(tmp_path: Path) -> None:
     """Without pytest-asyncio the plugin loads, sync fixtures work, the error is explicit."""
     output = run_pytest(tmp_path, hide_asyncio=True)
