@@ -5,6 +5,8 @@
     async with AsyncPostpress(api_key="pp_live_...") as client:
         async for message in client.messages.list(after="2026-05-01T00:00:00Z"):
             ...
+        async for message in client.messages.watch():  # new messages as they arrive
+            ...
 
 Every response model lives in :mod:`postpress_async.models`; the embedded fake
 server in :mod:`postpress_async.testing`.
@@ -37,6 +39,7 @@ from ._exceptions import RedirectError as RedirectError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
 from ._exceptions import ResponseTooLargeError as ResponseTooLargeError
 from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
+from ._exceptions import StateMismatchError as StateMismatchError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
 from ._fanout import merge as merge
@@ -53,6 +56,9 @@ from ._transport import Request as Request
 from ._transport import Response as Response
 from ._transport import Transport as Transport
 from ._version import __version__ as __version__
+from ._watch import PollPolicy as PollPolicy
+from ._watch import WatchState as WatchState
+from ._watch import WatchStream as WatchStream
 from .models import Account as Account
 from .models import Attachment as Attachment
 from .models import Chat as Chat
@@ -87,6 +93,7 @@ __all__ = [
     "OutputLockedError",
     "Page",
     "PermissionDeniedError",
+    "PollPolicy",
     "PostpressError",
     "RateLimitError",
     "RedirectError",
@@ -100,8 +107,11 @@ __all__ = [
     "RetryPolicy",
     "ServiceUnavailableError",
     "SourcePage",
+    "StateMismatchError",
     "Timeout",
     "Transport",
+    "WatchState",
+    "WatchStream",
     "__version__",
     "format_datetime",
     "merge",

@@ -4,6 +4,7 @@
 
     PostpressError
     ├── InvalidParameterError (also a ValueError)  bad input, raised before any request
+    │   └── StateMismatchError                      a saved watch state from other filters
     ├── MissingAPIKeyError (also a ValueError)     no key given and none in POSTPRESS_API_KEY
     ├── APIConnectionError                          the request never got an HTTP answer
     │   └── APITimeoutError                         ... because a timeout ran out
@@ -58,6 +59,7 @@ __all__ = [
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ServiceUnavailableError",
+    "StateMismatchError",
     "error_class_for",
 ]
 
@@ -91,6 +93,13 @@ class InvalidParameterError(PostpressError, ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
         self.param = param
+
+
+class StateMismatchError(InvalidParameterError):
+    """A saved watch state belongs to another endpoint, other filters, or another version."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("since", detail)
 
 
 class MissingAPIKeyError(PostpressError, ValueError):

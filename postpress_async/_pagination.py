@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import msgspec
@@ -34,9 +34,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
+from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
 from .models import Page
 
-__all__ = ["Checkpoint", "CursorTrail", "FetchPage", "ListStream", "PageFetcher"]
+__all__ = ["Checkpoint", "CursorTrail", "FetchPage", "Follow", "ListStream", "PageFetcher"]
 
 T = TypeVar("T")
 FetchPage = Callable[[str | None], Awaitable[Page[T]]]
@@ -48,11 +49,23 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     ``cursor`` is the page the next item comes from (``None``: the first page),
     ``offset`` how many of that page's items were already handed out, ``done`` whether
     the stream has ended. Encode it with ``msgspec.json.encode`` to store it.
+
+    ``follow`` (messages and chats only) is where a watch continuing this listing
+    starts: once ``done``, ``watch(since=checkpoint)`` follows what arrives after it,
+    with no gap and no duplicate.
     """
 
     cursor: str | None = None
     offset: int = 0
     done: bool = False
+    follow: WatchState | None = None
+
+
+class Follow(NamedTuple):
+    """How a listing records where a watch continuing it starts (see ``Checkpoint.follow``)."""
+
+    start: WatchState
+    stamp: Stamp
 
 
 class _Failure:
@@ -233,6 +246,7 @@ class ListStream(AsyncClosing, Generic[T]):
         resume: Checkpoint | None = None,
         prefetch: int = 1,
         max_items: int | None = None,
+        follow: Follow | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
@@ -251,6 +265,10 @@ class ListStream(AsyncClosing, Generic[T]):
         # `_page` are handed out, `_offset` of them (the Checkpoint is built on demand,
         # not once an item).
         self._checkpoint = resume or Checkpoint(cursor=cursor)
+        self._follower: ListFollower | None = None
+        if follow is not None:
+            start = self._checkpoint.follow or follow.start
+            self._follower = ListFollower(start, follow.stamp, overlap=DEFAULT_FOLLOW_OVERLAP)
         self._page: Page[T] | None = None
         self._page_cursor: str | None = None
         self._offset = 0
@@ -266,10 +284,14 @@ class ListStream(AsyncClosing, Generic[T]):
         """Resumes exactly after the last item (or page) handed out."""
         page = self._page
         if page is None:
-            return self._checkpoint
-        if self._offset >= len(page.items):
-            return _after_page(page)
-        return Checkpoint(cursor=self._page_cursor, offset=self._offset)
+            found = self._checkpoint
+        elif self._offset >= len(page.items):
+            found = _after_page(page)
+        else:
+            found = Checkpoint(cursor=self._page_cursor, offset=self._offset)
+        if self._follower is None:
+            return found
+        return msgspec.structs.replace(found, follow=self._follower.state())
 
     @property
     def resume_cursor(self) -> str | None:
@@ -328,6 +350,8 @@ class ListStream(AsyncClosing, Generic[T]):
                 if got is None:
                     return
                 cursor, page = got
+                if self._follower is not None:
+                    self._follower.note(page.items)
                 stop = len(page.items)
                 if remaining is not None:
                     stop = min(stop, start + remaining)

@@ -171,7 +171,8 @@ async def test_a_failed_prefetch_raises_at_its_page_with_every_earlier_item_deli
                     got.append(message.id)
             assert len(got) == 300
             assert info.value.resume_cursor is not None
-            assert stream.checkpoint == Checkpoint(cursor=info.value.resume_cursor)
+            assert stream.checkpoint.cursor == info.value.resume_cursor
+            assert stream.checkpoint.offset == 0
             rest = [
                 m.id async for m in client.messages.list(limit=100, cursor=info.value.resume_cursor)
             ]

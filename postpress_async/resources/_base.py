@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._pagination import Checkpoint, Follow, ListStream
 from postpress_async._params import encode_limit
+from postpress_async._time import format_datetime
+from postpress_async._watch import (
+    PollPolicy,
+    Stamp,
+    WatchKind,
+    WatchState,
+    WatchStream,
+    filters_fingerprint,
+    start_state,
+    to_ms,
+)
 from postpress_async.models import Page
 
 if TYPE_CHECKING:
@@ -34,6 +47,7 @@ class Resource:
         resume: Checkpoint | None,
         prefetch: int | None,
         max_items: int | None,
+        follow: Follow | None = None,
     ) -> ListStream[T]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging."""
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
@@ -48,4 +62,55 @@ class Resource:
             resume=resume,
             prefetch=client.prefetch if prefetch is None else prefetch,
             max_items=max_items,
+            follow=follow,
+        )
+
+    def _follow(
+        self,
+        kind: WatchKind,
+        filters: Mapping[str, str | None],
+        after: datetime | None,
+        stamp: Stamp,
+    ) -> Follow:
+        """What a listing records so that, once done, a watch can continue it."""
+        start = WatchState(
+            kind=kind,
+            fingerprint=filters_fingerprint(kind, filters),
+            floor_ms=None if after is None else to_ms(after),
+        )
+        return Follow(start, stamp)
+
+    def _watch(
+        self,
+        kind: WatchKind,
+        path: str,
+        filters: Mapping[str, str | None],
+        model: type[Page[T]],
+        stamp: Stamp,
+        *,
+        since: Any,
+        policy: PollPolicy | None,
+        limit: int | None,
+    ) -> WatchStream[T]:
+        """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor."""
+        state = start_state(
+            since, kind=kind, fingerprint=filters_fingerprint(kind, filters), clock=time.time
+        )
+        if limit is not None:
+            encode_limit(limit)
+
+        def list_after(after: datetime | None) -> ListStream[T]:
+            return self._list(
+                path,
+                {**filters, "after": None if after is None else format_datetime(after)},
+                model,
+                limit=limit,
+                cursor=None,
+                resume=None,
+                prefetch=0,
+                max_items=None,
+            )
+
+        return WatchStream(
+            list_after, stamp, state, policy=PollPolicy() if policy is None else policy
         )

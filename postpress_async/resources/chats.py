@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
@@ -13,7 +14,8 @@ from postpress_async._params import (
     encode_id,
     path_segment,
 )
-from postpress_async._time import DateTimeParam, encode_datetime
+from postpress_async._time import DateTimeParam, encode_datetime, format_datetime, parse_datetime
+from postpress_async._watch import PollPolicy, WatchState, WatchStream, to_ms
 from postpress_async.models import Chat, ChatList
 
 from ._base import Resource
@@ -46,14 +48,15 @@ class Chats(Resource):
         one of the seven providers; ``unread`` True/False; ``before``/``after`` an aware
         datetime or ISO 8601 string (strict bounds). The rest as in ``accounts.list``.
         """
-        query = {
-            "account_id": None
-            if account_id is None
-            else encode_account_ids("account_id", account_id),
-            "account_type": None if account_type is None else encode_account_type(account_type),
+        filters = {
+            **_filters(account_id, account_type),
             "unread": None if unread is None else encode_bool("unread", unread),
+        }
+        after_at = None if after is None else parse_datetime("after", after)
+        query = {
+            **filters,
             "before": None if before is None else encode_datetime("before", before),
-            "after": None if after is None else encode_datetime("after", after),
+            "after": None if after_at is None else format_datetime(after_at),
         }
         return self._list(
             "/chats",
@@ -64,6 +67,35 @@ class Chats(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
+            follow=self._follow("chats", filters, after_at, _stamp),
+        )
+
+    def watch(
+        self,
+        *,
+        account_id: str | Sequence[str] | None = None,
+        account_type: AccountTypeParam | None = None,
+        since: DateTimeParam | WatchState | Checkpoint | ListStream[Chat] | Literal["now"] = "now",
+        policy: PollPolicy | None = None,
+        limit: int | None = None,
+    ) -> WatchStream[Chat]:
+        """Follow chats whose last activity (``timestamp``) moves: one item a new activity.
+
+        A chat is handed out each time its ``timestamp`` moves past what was handed out
+        (a new message in it), oldest activity first. It cannot see changes that leave
+        the timestamp alone (a chat read, archived, muted or renamed; ``unread_count``
+        changes without a new message) nor chats without any activity (``timestamp:
+        null``). ``since``, ``policy`` and ``limit`` as in ``messages.watch``.
+        """
+        return self._watch(
+            "chats",
+            "/chats",
+            _filters(account_id, account_type),
+            ChatList,
+            _stamp,
+            since=since,
+            policy=policy,
+            limit=limit,
         )
 
     async def retrieve(self, chat_id: str, *, account_id: str | None = None) -> Chat:
@@ -75,3 +107,19 @@ class Chats(Resource):
         path = "/chats/" + path_segment("chat_id", chat_id)
         query = {"account_id": None if account_id is None else encode_id("account_id", account_id)}
         return await self._client.get(path, query, Chat, endpoint="GET /chats/{chat_id}")
+
+
+def _filters(
+    account_id: str | Sequence[str] | None, account_type: AccountTypeParam | None
+) -> dict[str, str | None]:
+    return {
+        "account_id": None if account_id is None else encode_account_ids("account_id", account_id),
+        "account_type": None if account_type is None else encode_account_type(account_type),
+    }
+
+
+def _stamp(chat: Chat) -> tuple[int, str] | None:
+    if chat.timestamp is None:  # no activity: nothing a watch of activity can report
+        return None
+    at = to_ms(chat.timestamp)
+    return at, f"{chat.id}@{at}"

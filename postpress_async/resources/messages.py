@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
-from postpress_async._exceptions import InvalidParameterError
+from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
 from postpress_async._fanout import MergedStream, merge
 from postpress_async._pagination import Checkpoint, ListStream
 from postpress_async._params import (
     encode_id,
     path_segment,
 )
-from postpress_async._time import DateTimeParam, encode_datetime, split_window
+from postpress_async._time import (
+    DateTimeParam,
+    encode_datetime,
+    format_datetime,
+    parse_datetime,
+    split_window,
+)
+from postpress_async._watch import PollPolicy, WatchState, WatchStream, to_ms
 from postpress_async.models import Message, MessageList
 
 from ._base import Resource
@@ -43,11 +51,12 @@ class Messages(Resource):
         ``sender_id``/``account_id`` filter by sender or linked account. The rest as in
         ``accounts.list``.
         """
+        filters = _filters(sender_id, account_id)
+        after_at = None if after is None else parse_datetime("after", after)
         query = {
             "before": None if before is None else encode_datetime("before", before),
-            "after": None if after is None else encode_datetime("after", after),
-            "sender_id": None if sender_id is None else encode_id("sender_id", sender_id),
-            "account_id": None if account_id is None else encode_id("account_id", account_id),
+            "after": None if after_at is None else format_datetime(after_at),
+            **filters,
         }
         return self._list(
             "/messages",
@@ -58,6 +67,40 @@ class Messages(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
+            follow=self._follow("messages", filters, after_at, _stamp),
+        )
+
+    def watch(
+        self,
+        *,
+        sender_id: str | None = None,
+        account_id: str | None = None,
+        since: DateTimeParam
+        | WatchState
+        | Checkpoint
+        | ListStream[Message]
+        | Literal["now"] = "now",
+        policy: PollPolicy | None = None,
+        limit: int | None = None,
+    ) -> WatchStream[Message]:
+        """Follow new messages as they arrive: each is handed out once, oldest first.
+
+        ``since``: ``"now"`` (the local clock), an aware datetime or ISO 8601 string
+        (messages strictly after it), a saved ``stream.state``, or a finished
+        ``list(...)`` stream or its checkpoint (continue a backfill with no gap and no
+        duplicate). ``policy`` is a :class:`PollPolicy` (interval, idle back-off,
+        overlap); ``limit`` the page size of each poll. ``sender_id``/``account_id``
+        filter as in :meth:`list`; a saved state only resumes with the same filters.
+        """
+        return self._watch(
+            "messages",
+            "/messages",
+            _filters(sender_id, account_id),
+            MessageList,
+            _stamp,
+            since=since,
+            policy=policy,
+            limit=limit,
         )
 
     def list_windows(
@@ -106,3 +149,20 @@ class Messages(Resource):
         """Retrieve one message by its postpress id."""
         path = "/messages/" + path_segment("message_id", message_id)
         return await self._client.get(path, {}, Message, endpoint="GET /messages/{message_id}")
+
+
+def _filters(sender_id: str | None, account_id: str | None) -> dict[str, str | None]:
+    return {
+        "sender_id": None if sender_id is None else encode_id("sender_id", sender_id),
+        "account_id": None if account_id is None else encode_id("account_id", account_id),
+    }
+
+
+def _stamp(message: Message) -> tuple[int, str]:
+    if message.timestamp is None:
+        raise ResponseDecodeError(
+            f"message {message.id!r} has no timestamp, so a watch cannot place it",
+            endpoint="GET /messages",
+            path="$.items[].timestamp",
+        )
+    return to_ms(message.timestamp), message.id
