@@ -161,7 +161,7 @@ def test_a_policy_is_a_frozen_value_with_replace() -> None:
     with pytest.raises(AttributeError):
         policy.interval = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
-        PollPolicy(1.0)  # type: ignore[misc]
+        PollPolicy(1.0)  # type: ignore[call-arg]
 
 
 def test_idle_polls_back_off_to_the_maximum() -> None:

@@ -14,7 +14,10 @@ from postpress_async import (
     ListStream,
     MergedStream,
     Page,
+    PollPolicy,
     SourcePage,
+    WatchState,
+    WatchStream,
     format_datetime,
     merge,
     parse_datetime,
@@ -52,3 +55,13 @@ async def check(client: AsyncPostpress) -> None:
     assert_type(moment, datetime)
     assert_type(format_datetime(moment), str)
     assert_type(split_window(moment, "2026-02-01T00:00:00Z", 4), list[tuple[datetime, datetime]])
+    watch = client.messages.watch(account_id="acc", policy=PollPolicy(interval=1.0))
+    assert_type(watch, WatchStream[Message])
+    async for new in watch:
+        assert_type(new, Message)
+    async for news in client.messages.watch(since=watch.state).batches():
+        assert_type(news, list[Message])
+    assert_type(watch.state, WatchState)
+    async with client.chats.watch(since=client.chats.list()) as chats:
+        assert_type(chats, WatchStream[Chat])
+    assert_type(client.messages.list().checkpoint.follow, WatchState | None)
