@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 import anyio
 import msgspec
 
+from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
 from ._tasks import AsyncClosing
 from ._time import parse_datetime
@@ -83,19 +84,6 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # -- the policy value ---------------------------------------------------------------------
 
 
-def _number(name: str, value: object, *, minimum: float, strict: bool = False) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or math.isinf(value)
-        or value < minimum
-        or (strict and value == minimum)
-    ):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise InvalidParameterError(name, f"must be a finite number {bound}, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PollPolicy:
     """How a watch polls, in seconds.
@@ -118,22 +106,25 @@ class PollPolicy:
     overlap: float = 10.0
 
     def __post_init__(self) -> None:
-        _number("policy.interval", self.interval, minimum=0.0, strict=True)
-        _number("policy.jitter", self.jitter, minimum=0.0)
+        for field in ("interval", "jitter", "idle_backoff", "max_interval", "overlap"):
+            _positive(f"policy.{field}", getattr(self, field), allow_none=False)
+        if self.interval == 0:
+            raise InvalidParameterError("policy.interval", "must be > 0 seconds")
         if self.jitter >= 1:
             raise InvalidParameterError("policy.jitter", f"must be < 1, got {self.jitter!r}")
-        _number("policy.idle_backoff", self.idle_backoff, minimum=1.0)
-        _number("policy.max_interval", self.max_interval, minimum=0.0, strict=True)
+        if self.idle_backoff < 1:
+            raise InvalidParameterError(
+                "policy.idle_backoff", f"must be >= 1 (1: no back-off), got {self.idle_backoff!r}"
+            )
         if self.max_interval < self.interval:
             raise InvalidParameterError(
                 "policy.max_interval",
                 f"must be >= interval ({self.interval!r}), got {self.max_interval!r}",
             )
-        _number("policy.overlap", self.overlap, minimum=0.0)
 
     def replace(self, **changes: float) -> PollPolicy:
-        """Return a copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with the given fields changed (checked like the constructor)."""
+        return _replace(self, "policy", changes)
 
     @property
     def overlap_ms(self) -> int:

@@ -162,6 +162,10 @@ def test_a_policy_is_a_frozen_value_with_replace() -> None:
         policy.interval = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
         PollPolicy(1.0)  # type: ignore[call-arg]
+    with pytest.raises(InvalidParameterError, match=r"policy\.overlap"):
+        policy.replace(overlap=-1.0)
+    with pytest.raises(InvalidParameterError, match=r"policy\.speed"):
+        policy.replace(speed=1.0)
 
 
 def test_idle_polls_back_off_to_the_maximum() -> None:
