@@ -43,6 +43,8 @@ from ._exceptions import StateMismatchError as StateMismatchError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
 from ._fanout import merge as merge
+from ._filelock import OutputLock as OutputLock
+from ._filelock import lock_output as lock_output
 from ._observe import RequestEvent as RequestEvent
 from ._observe import ResponseEvent as ResponseEvent
 from ._observe import RetryEvent as RetryEvent
@@ -90,6 +92,7 @@ __all__ = [
     "Message",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OutputLock",
     "OutputLockedError",
     "Page",
     "PermissionDeniedError",
@@ -114,6 +117,7 @@ __all__ = [
     "WatchStream",
     "__version__",
     "format_datetime",
+    "lock_output",
     "merge",
     "models",
     "parse_datetime",

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from postpress_async import OutputLockedError
-from postpress_async._filelock import lock_output
+from postpress_async import OutputLockedError, lock_output
 
 
 def test_a_second_writer_is_refused_at_once(tmp_path: Path) -> None:
@@ -46,7 +45,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     """The kernel drops the lock with the process: kill -9 never blocks the next run."""
     out = tmp_path / "out.jsonl"
     code = (
-        "import sys; from postpress_async._filelock import lock_output\n"
+        "import sys; from postpress_async import lock_output\n"
         f"lock = lock_output({str(out)!r}); print('locked', flush=True); sys.stdin.read()\n"
     )
     holder = subprocess.Popen(

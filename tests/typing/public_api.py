@@ -13,12 +13,14 @@ from postpress_async import (
     ClientStats,
     ListStream,
     MergedStream,
+    OutputLock,
     Page,
     PollPolicy,
     SourcePage,
     WatchState,
     WatchStream,
     format_datetime,
+    lock_output,
     merge,
     parse_datetime,
     split_window,
@@ -65,3 +67,9 @@ async def check(client: AsyncPostpress) -> None:
     async with client.chats.watch(since=client.chats.list()) as chats:
         assert_type(chats, WatchStream[Chat])
     assert_type(client.messages.list().checkpoint.follow, WatchState | None)
+
+
+def check_lock(path: str) -> None:
+    with lock_output(path) as lock:
+        assert_type(lock, OutputLock)
+        assert_type(lock.held, bool)
