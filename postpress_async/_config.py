@@ -309,7 +309,8 @@ def resolve_base_url(
             raise InvalidParameterError(
                 "base_url",
                 f"plain http:// to {host!r} would send the API key unencrypted; use "
-                "https://, or pass allow_insecure_http=True if you really mean it",
+                "https://, or pass allow_insecure_http=True (CLI: --allow-insecure-http) "
+                "if you really mean it",
             )
     return url.rstrip("/")
 
