@@ -67,7 +67,7 @@ class Messages(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
-            follow=self._follow("messages", filters, after_at, _stamp),
+            follow=self._follow("messages", filters, after_at, _place),
         )
 
     def watch(
@@ -158,7 +158,15 @@ def _filters(sender_id: str | None, account_id: str | None) -> dict[str, str | N
     }
 
 
+def _place(message: Message) -> tuple[int, str] | None:
+    """Where a listing's message sits in time (one without a timestamp is left out)."""
+    if message.timestamp is None:
+        return None
+    return to_ms(message.timestamp), message.id
+
+
 def _stamp(message: Message) -> tuple[int, str]:
+    """Where a watched message sits in time; one without a timestamp is an error."""
     if message.timestamp is None:
         raise ResponseDecodeError(
             f"message {message.id!r} has no timestamp, so a watch cannot place it",

@@ -39,7 +39,8 @@ async def test_items_stop_with_a_typed_error_and_a_checkpoint_before_the_loop(
     error = caught.value
     assert error.cursor == walk[stuck_at]
     assert error.resume_cursor == stuck_at
-    assert error.checkpoint == stream.checkpoint == Checkpoint(cursor=stuck_at)
+    assert error.checkpoint == stream.checkpoint
+    assert position(error.checkpoint) == position(Checkpoint(cursor=stuck_at))
     assert len(server.requests) == len(handed_out) + 1  # no page was asked for twice
 
 
@@ -52,7 +53,8 @@ async def test_pages_stop_with_the_checkpoint_after_the_last_good_page() -> None
                 async for _ in stream.pages():
                     pages += 1
     assert pages == 3
-    assert caught.value.checkpoint == stream.checkpoint == Checkpoint(cursor="C")
+    assert caught.value.checkpoint == stream.checkpoint
+    assert position(stream.checkpoint) == position(Checkpoint(cursor="C"))
 
 
 async def test_a_resumed_stream_that_loops_keeps_its_offset() -> None:
@@ -62,7 +64,7 @@ async def test_a_resumed_stream_that_loops_keeps_its_offset() -> None:
             with pytest.raises(CursorLoopError) as caught:
                 async for _ in stream:
                     pass
-    assert caught.value.checkpoint == Checkpoint(cursor="A", offset=1)
+    assert position(caught.value.checkpoint) == position(Checkpoint(cursor="A", offset=1))
 
 
 async def test_merge_stops_when_one_source_loops() -> None:
@@ -112,3 +114,8 @@ def test_a_walk_without_repeats_is_never_refused() -> None:
     for i in range(20_000):
         trail.follow(f"cursor-{i}")
     assert len(trail._recent) == CursorTrail.RECENT
+
+
+def position(checkpoint: Checkpoint) -> tuple[str | None, int, bool]:
+    """Where a checkpoint resumes the listing (its ``follow`` state aside)."""
+    return checkpoint.cursor, checkpoint.offset, checkpoint.done
