@@ -19,6 +19,7 @@ from ._config import DEFAULT_RETRY_ON as DEFAULT_RETRY_ON
 from ._config import Limits as Limits
 from ._config import RetryPolicy as RetryPolicy
 from ._config import Timeout as Timeout
+from ._encoding import encode_json as encode_json
 from ._exceptions import APIConnectionError as APIConnectionError
 from ._exceptions import APIStatusError as APIStatusError
 from ._exceptions import APITimeoutError as APITimeoutError
@@ -116,6 +117,7 @@ __all__ = [
     "WatchState",
     "WatchStream",
     "__version__",
+    "encode_json",
     "format_datetime",
     "lock_output",
     "merge",

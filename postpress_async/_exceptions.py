@@ -196,6 +196,7 @@ class APIStatusError(PostpressError):
         url: str,
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
+        endpoint: str = "",
     ) -> None:
         self.status = status
         self.type = type
@@ -206,6 +207,8 @@ class APIStatusError(PostpressError):
         self.url = url
         self.headers: Mapping[str, str] = headers or {}
         self.body = body
+        #: The request's method and URL template, e.g. ``"GET /messages"`` (empty if unknown).
+        self.endpoint = endpoint
         super().__init__(self._summary())
 
     def header(self, name: str) -> str | None:

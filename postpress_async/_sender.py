@@ -78,6 +78,7 @@ def status_error(request: Request, response: Response) -> PostpressError:
         url=request.url,
         headers=response.headers,
         body=response.content,
+        endpoint=request.endpoint,
     )
 
 

@@ -10,12 +10,19 @@
     postpress messages get ID
     postpress export messages|chats --out FILE.jsonl [filters] [--windows N]
                      [--prefetch N] [--resume | --force] [--progress | --quiet]
-    postpress demo [--messages N] [--out FILE]
+    postpress demo [--messages N] [--seed N] [--windows N] [--fault-rate R] [--latency S]
+                   [--out FILE]
 
-Global options, before or after the command: ``--api-key`` (else ``POSTPRESS_API_KEY``),
-``--base-url`` (else ``POSTPRESS_BASE_URL``), ``--timeout``, ``--retries``, ``--debug``,
-and ``--fake`` with ``--fake-messages``, ``--fake-seed``, ``--fake-latency``,
-``--fake-fault-rate`` to run against the embedded fake server.
+Shared options, before or after the command, for the commands that use them:
+``--api-key`` (else ``POSTPRESS_API_KEY``), ``--base-url`` (else ``POSTPRESS_BASE_URL``),
+``--timeout``, ``--retries``, and ``--fake`` with ``--fake-messages``, ``--fake-seed``,
+``--fake-latency``, ``--fake-fault-rate`` to run against the embedded fake server;
+``--debug`` everywhere. An option given where it does nothing is a usage error.
+
+Layout: :mod:`._parser` holds the table the commands register in and the shared
+options; :mod:`.commands` one module a command (``list``, ``get``, ``export``,
+``demo``), each an ``async def run(args, ctx)``; :mod:`._app` runs the chosen one.
+The CLI imports only public names of :mod:`postpress_async`.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 API error, 2 usage or bad input, 3 no or
 rejected API key, 4 network failure, 130 interrupted (143 on SIGTERM).

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from postpress_async._pagination import Checkpoint
+from postpress_async import Checkpoint
 
 from ._errors import UsageError
 

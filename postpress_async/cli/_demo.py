@@ -7,7 +7,6 @@ compares its ids with the dataset's own list: every message exactly once.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from typing import TextIO
 
 import msgspec
 
-from postpress_async._client import AsyncPostpress
+from postpress_async import AsyncPostpress
 from postpress_async.testing import Dataset
 
 from ._errors import CommandError, UsageError
@@ -94,16 +93,25 @@ def _span(dataset: Dataset) -> tuple[datetime, datetime]:
     return _moment(oldest - 1), _moment(newest + 1)
 
 
-async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
+async def run_demo(
+    *,
+    seed: int,
+    messages: int,
+    windows: int,
+    fault_rate: float,
+    latency: float,
+    out: Path | None = None,
+    report: TextIO = sys.stdout,
+) -> None:
     """Export a fake dataset through injected faults and print what it took."""
-    target = Path(args.out) if args.out else None
+    target = out
     if target is not None and target.exists() and target.stat().st_size:
         raise UsageError(f"{target} already exists and is not empty: choose another --out")
     server = fake_server(
-        seed=args.fake_seed,
-        messages=args.messages,
-        latency=args.latency,
-        fault_rate=args.fault_rate,
+        seed=seed,
+        messages=messages,
+        latency=latency,
+        fault_rate=fault_rate,
     )
     dataset = server.dataset
     after, before = _span(dataset)
@@ -118,7 +126,7 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
                 out=path,
                 filters={"after": after, "before": before},
                 source=fake_identity(dataset),
-                windows=args.windows,
+                windows=windows,
                 limit=_PAGE_SIZE,
                 prefetch=2,
                 progress=None,
@@ -138,9 +146,9 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
             "",
             f"  dataset    {cfg.messages:,} messages in {cfg.chats:,} chats of "
             f"{cfg.accounts} accounts (seed {cfg.seed})",
-            f"  faults     {args.fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
-            f"{args.latency * 1000:.0f} ms latency",
-            f"  export     {args.windows} time windows at once, {_PAGE_SIZE} messages a page",
+            f"  faults     {fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
+            f"{latency * 1000:.0f} ms latency",
+            f"  export     {windows} time windows at once, {_PAGE_SIZE} messages a page",
             f"  items      {result.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
             f"  pages      {result.pages:,}",
             f"  requests   {stats.requests:,} ({injected:,} failed on purpose by the server)",
@@ -149,7 +157,7 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
             f"  verified   {_verdict_text(verdict)}",
             f"  output     {kept}",
         ]
-        print("\n".join(lines), file=out)
+        print("\n".join(lines), file=report)
     if not verdict.ok:
         raise CommandError(f"the export does not match the dataset: {_verdict_text(verdict)}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from postpress_async._exceptions import (
+from postpress_async import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -119,12 +119,25 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
     if isinstance(exc, PermissionDeniedError):
         return ExitCode.AUTH, f"this API key may not do that ({reason})"
     if isinstance(exc, NotFoundError):
+        if _wrong_base_url(exc):
+            return (
+                ExitCode.API_ERROR,
+                f"not found ({reason}) at {_origin(exc.url)}: check --base-url "
+                "(or POSTPRESS_BASE_URL); this does not look like the postpress API",
+            )
         return ExitCode.API_ERROR, f"not found ({reason}): check the ids you passed"
     if isinstance(exc, RateLimitError):
         return ExitCode.API_ERROR, f"rate limited by the API ({reason}){suffix}: try again later"
     if exc.status >= 500:
         return ExitCode.API_ERROR, f"the API failed ({reason}){suffix}: try again later"
     return ExitCode.API_ERROR, f"the API refused the request ({reason})"
+
+
+def _wrong_base_url(exc: NotFoundError) -> bool:
+    """A 404 that no id explains: on a list endpoint, or without the API's error envelope."""
+    # ``exc.endpoint`` is the request's template, e.g. "GET /messages/{message_id}".
+    on_a_list = bool(exc.endpoint) and "{" not in exc.endpoint
+    return on_a_list or exc.type is None
 
 
 def _budget(exc: PostpressError) -> str:

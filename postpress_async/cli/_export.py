@@ -27,10 +27,14 @@ from typing import Any, Literal, TextIO
 
 import anyio
 
-from postpress_async import format_datetime, split_window
-from postpress_async._client import AsyncPostpress
-from postpress_async._fanout import merge
-from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async import (
+    AsyncPostpress,
+    Checkpoint,
+    ListStream,
+    format_datetime,
+    merge,
+    split_window,
+)
 
 from ._checkpoint import ExportCommand, ExportState, Output, checkpoint_path, load_state
 from ._errors import UsageError

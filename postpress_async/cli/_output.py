@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO, Final, Literal
 
-from postpress_async._encoding import encode_json
+from postpress_async import encode_json
 
 __all__ = [
     "FORMATS",

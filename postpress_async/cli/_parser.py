@@ -1,31 +1,57 @@
-"""The command line, as argparse parsers.
+"""The command line, as argparse parsers built from one table of commands.
 
-Global options (``--api-key``, ``--fake``, ...) are accepted before or after the
-command: each leaf parser repeats them with ``SUPPRESS`` defaults, so a value given
-after the command overrides the root's default and an absent one leaves it alone.
+Each command module under :mod:`.commands` calls :meth:`CommandTable.add` once per
+command: its words (``"messages list"``), the async function that runs it, and which
+shared option sets it takes. ``add`` returns the command's parser for its own options.
 
-Option values are checked here only for their shape (an int, a float); what values
-the API accepts (``--limit`` 1..250, datetimes, account types) is the SDK's call, so
-its own validation runs and its :class:`InvalidParameterError` names the option.
+The shared options (``--api-key``, ``--fake``, ...) are accepted before or after the
+command; a command that does not take a set refuses its options wherever they are
+given (``postpress demo --api-key K`` is an error, and ``demo --help`` does not list
+them). :func:`parse` is the one place where option combinations are checked; what
+values the API accepts (``--limit`` 1..250, datetimes, account types) is the SDK's
+call, and each command runs the SDK's own validation before it connects.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any, NoReturn
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from postpress_async._version import __version__
+from postpress_async import __version__
 
 from ._errors import ExitCode
 from ._output import FORMATS
 
-__all__ = ["build_parser"]
+if TYPE_CHECKING:
+    from ._context import Context
+
+__all__ = [
+    "CONNECTION",
+    "FAKE",
+    "CommandTable",
+    "Run",
+    "Stopped",
+    "build_parser",
+    "chat_filters",
+    "count",
+    "format_option",
+    "message_filters",
+    "paging_options",
+    "parse",
+    "positive",
+    "rate",
+    "seconds",
+]
 
 EPILOG = """\
 exit codes: 0 ok, 1 API error, 2 bad usage or input, 3 no or rejected API key,
 4 network failure, 130 interrupted (Ctrl-C).
 """
+
+#: What a command runs: an async function of the parsed arguments and the context.
+Run = Callable[[argparse.Namespace, "Context"], Awaitable[None]]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,28 +64,32 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
-def _count(text: str) -> int:
+def count(text: str) -> int:
+    """An int >= 0."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """An int >= 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
+    """A number of seconds >= 0."""
     value = float(text)
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
     return value
 
 
-def _rate(text: str) -> float:
+def rate(text: str) -> float:
+    """A share in 0..1."""
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
@@ -67,79 +97,235 @@ def _rate(text: str) -> float:
 
 
 # argparse shows a type's __name__ in "invalid <name> value" messages.
-_count.__name__ = "count"
-_positive.__name__ = "positive int"
-_seconds.__name__ = "seconds"
-_rate.__name__ = "rate"
+count.__name__ = "count"
+positive.__name__ = "positive int"
+seconds.__name__ = "seconds"
+rate.__name__ = "rate"
 
 
-def _global_options(parser: argparse.ArgumentParser, *, leaf: bool) -> None:
-    def default(value: object) -> object:
-        return argparse.SUPPRESS if leaf else value
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Option:
+    flags: tuple[str, ...]
+    default: object
+    kwargs: dict[str, Any]
 
-    group = parser.add_argument_group("global options")
-    group.add_argument(
-        "--api-key", default=default(None), help="API key (default: $POSTPRESS_API_KEY)"
-    )
-    group.add_argument(
-        "--base-url",
-        default=default(None),
-        help="API base URL (default: $POSTPRESS_BASE_URL, else https://api.postpress.ai/api/v1)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=default(None),
-        metavar="SECONDS",
-        help="timeout of one HTTP attempt (default: 120)",
-    )
-    group.add_argument(
-        "--retries",
-        type=_count,
-        default=default(None),
-        metavar="N",
-        help="retries of a failed request (default: 4; 0 turns retrying off)",
-    )
-    group.add_argument(
-        "--debug",
-        action="store_true",
-        default=default(False),
-        help="log requests and retries, and show tracebacks",
-    )
-    fake = parser.add_argument_group("fake server (no account needed)")
-    fake.add_argument(
-        "--fake",
-        action="store_true",
-        default=default(False),
-        help="run against an embedded fake postpress server with synthetic data",
-    )
-    fake.add_argument(
-        "--fake-messages",
-        type=_count,
-        default=default(1000),
-        metavar="N",
-        help="messages in the fake dataset (default: 1000)",
-    )
-    fake.add_argument(
-        "--fake-seed", type=int, default=default(1), metavar="N", help="dataset seed (default: 1)"
-    )
-    fake.add_argument(
-        "--fake-latency",
-        type=_seconds,
-        default=default(0.0),
-        metavar="SECONDS",
-        help="delay the fake adds to every request",
-    )
-    fake.add_argument(
-        "--fake-fault-rate",
-        type=_rate,
-        default=default(0.0),
-        metavar="RATE",
-        help="share of requests failed with a retryable error (503/504/500/429)",
-    )
+    @property
+    def dest(self) -> str:
+        return self.flags[0].lstrip("-").replace("-", "_")
 
 
-def _format_option(parser: argparse.ArgumentParser) -> None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OptionSet:
+    """Shared options, accepted before or after the commands that take them."""
+
+    title: str
+    options: tuple[_Option, ...]
+
+
+def _option(*flags: str, default: object = None, **kwargs: Any) -> _Option:
+    return _Option(flags, default, kwargs)
+
+
+#: How to reach the API.
+CONNECTION: Final = _OptionSet(
+    "global options",
+    (
+        _option("--api-key", help="API key (default: $POSTPRESS_API_KEY)"),
+        _option(
+            "--base-url",
+            help="API base URL (default: $POSTPRESS_BASE_URL, else https://api.postpress.ai/api/v1)",
+        ),
+        _option(
+            "--timeout",
+            type=seconds,
+            metavar="SECONDS",
+            help="timeout of one HTTP attempt (default: 120)",
+        ),
+        _option(
+            "--retries",
+            type=count,
+            metavar="N",
+            help="retries of a failed request (default: 4; 0 turns retrying off)",
+        ),
+    ),
+)
+
+#: The embedded fake server instead of the API.
+FAKE: Final = _OptionSet(
+    "fake server (no account needed)",
+    (
+        _option(
+            "--fake",
+            action="store_true",
+            default=False,
+            help="run against an embedded fake postpress server with synthetic data",
+        ),
+        _option(
+            "--fake-messages",
+            type=count,
+            default=1000,
+            metavar="N",
+            help="messages in the fake dataset (default: 1000)",
+        ),
+        _option("--fake-seed", type=int, default=1, metavar="N", help="dataset seed (default: 1)"),
+        _option(
+            "--fake-latency",
+            type=seconds,
+            default=0.0,
+            metavar="SECONDS",
+            help="delay the fake adds to every request",
+        ),
+        _option(
+            "--fake-fault-rate",
+            type=rate,
+            default=0.0,
+            metavar="RATE",
+            help="share of requests failed with a retryable error (503/504/500/429)",
+        ),
+    ),
+)
+
+#: Taken by every command.
+_ALWAYS: Final = _OptionSet(
+    "global options",
+    (
+        _option(
+            "--debug",
+            action="store_true",
+            default=False,
+            help="log requests and retries, and show tracebacks",
+        ),
+    ),
+)
+
+_SHARED: Final = (CONNECTION, FAKE, _ALWAYS)
+
+
+def _add_shared(
+    parser: argparse.ArgumentParser, sets: Sequence[_OptionSet], *, hidden: bool = False
+) -> None:
+    """Add shared options with ``SUPPRESS`` defaults: present in the result only if given.
+
+    ``hidden`` ones are parsed (so :func:`parse` can say they do nothing here) but not
+    listed in ``--help``.
+    """
+    groups: dict[str, Any] = {}
+    for option_set in sets:
+        group = groups.get(option_set.title)
+        if group is None:
+            group = groups[option_set.title] = parser.add_argument_group(option_set.title)
+        for option in option_set.options:
+            if hidden and any(flag in parser._option_string_actions for flag in option.flags):
+                continue  # the command has an option of that name itself (demo's --fake-seed)
+            kwargs = {**option.kwargs, "help": argparse.SUPPRESS} if hidden else option.kwargs
+            group.add_argument(*option.flags, default=argparse.SUPPRESS, **kwargs)
+
+
+#: Called with the arguments, the command line and what happened ("interrupted", "the
+#: export stopped") when a command stops early, after the error line: a resume hint.
+Stopped = Callable[[argparse.Namespace, Sequence[str], str], None]
+
+
+class CommandTable:
+    """The registry the command modules add their commands to (see the module docstring)."""
+
+    def __init__(self, root: argparse.ArgumentParser) -> None:
+        self._commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        self._groups: dict[str, Any] = {}
+        self._leaves: list[tuple[argparse.ArgumentParser, tuple[_OptionSet, ...]]] = []
+
+    def group(self, name: str, help_text: str) -> None:
+        """Declare a command group (``postpress chats ...``) with its help line."""
+        if name in self._groups:
+            return
+        parser = self._commands.add_parser(name, help=help_text, description=help_text)
+        self._groups[name] = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def add(
+        self,
+        words: str,
+        run: Run,
+        help_text: str,
+        *,
+        takes: Sequence[_OptionSet] = (CONNECTION, FAKE),
+        stopped: Stopped | None = None,
+    ) -> argparse.ArgumentParser:
+        """Register the command ``words`` (``"demo"``, ``"chats get"``); return its parser.
+
+        ``takes`` names the shared option sets the command uses (``--debug`` is always
+        taken); ``stopped`` prints a hint when the command stops early. Add the
+        command's own options to the returned parser.
+        """
+        *group, name = words.split()
+        into = self._groups[group[0]] if group else self._commands
+        parser: argparse.ArgumentParser = into.add_parser(
+            name, help=help_text, description=help_text, epilog=EPILOG
+        )
+        sets = (*takes, _ALWAYS)
+        parser.set_defaults(
+            run=run,
+            stopped=stopped,
+            cli_words=words,
+            cli_parser=parser,
+            cli_takes=frozenset(option.dest for s in sets for option in s.options),
+        )
+        self._leaves.append((parser, sets))
+        return parser
+
+    def finish(self) -> None:
+        """Add the shared options to every command, after its own (so ``--help`` lists those first)."""
+        for parser, sets in self._leaves:
+            _add_shared(parser, sets)
+            _add_shared(parser, [s for s in _SHARED if s not in sets], hidden=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``postpress`` parser, with every command of :mod:`.commands` registered."""
+    from .commands import register_all
+
+    root = _Parser(
+        prog="postpress",
+        description="Command line for the postpress messaging API (postpress-async).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument("--version", action="version", version=f"postpress {__version__}")
+    _add_shared(root, _SHARED)
+    table = CommandTable(root)
+    register_all(table)
+    table.finish()
+    return root
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse and check a command line; a bad one exits (``SystemExit``) with code 2.
+
+    Shared options are present only if given (their parsers default to ``SUPPRESS``):
+    a given one the command does not take is refused, then the defaults of the rest
+    are filled in. Combinations that cannot do what they say are refused here too,
+    before anything starts.
+    """
+    args = build_parser().parse_args(argv)
+    parser: argparse.ArgumentParser = args.cli_parser
+    given = set(vars(args))
+    for option_set in _SHARED:
+        for option in option_set.options:
+            if option.dest not in args.cli_takes:
+                if option.dest in given:
+                    parser.error(f"{option.flags[0]} does nothing for `postpress {args.cli_words}`")
+            elif option.dest not in given:
+                setattr(args, option.dest, option.default)
+    if "fake" in args.cli_takes and not args.fake:
+        for option in FAKE.options[1:]:
+            if option.dest in given:
+                parser.error(f"{option.flags[0]} does nothing without --fake")
+    if "fake" in args.cli_takes and args.fake and getattr(args, "base_url", None) is not None:
+        parser.error("--base-url and --fake cannot be combined: --fake runs its own server")
+    return args
+
+
+def format_option(parser: argparse.ArgumentParser) -> None:
+    """``--format json|table``."""
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -148,19 +334,22 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _paging_options(parser: argparse.ArgumentParser, *, export: bool = False) -> None:
+def paging_options(
+    parser: argparse.ArgumentParser, *, cursor: bool = True, prefetch: int = 2
+) -> None:
+    """``--limit``, ``--cursor`` (unless ``cursor=False``), ``--max-items``, ``--prefetch``."""
     parser.add_argument("--limit", type=int, metavar="N", help="page size, 1..250 (default: 100)")
-    if not export:
+    if cursor:
         parser.add_argument("--cursor", help="start from this cursor (from a previous page)")
     parser.add_argument(
-        "--max-items", type=_count, metavar="N", help="stop after N items (default: all)"
+        "--max-items", type=count, metavar="N", help="stop after N items (default: all)"
     )
     parser.add_argument(
         "--prefetch",
-        type=_count,
-        default=4 if export else 2,
+        type=count,
+        default=prefetch,
         metavar="N",
-        help=f"pages fetched ahead (default: {4 if export else 2})",
+        help=f"pages fetched ahead (default: {prefetch})",
     )
 
 
@@ -175,7 +364,8 @@ def _time_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def _chat_filters(parser: argparse.ArgumentParser) -> None:
+def chat_filters(parser: argparse.ArgumentParser) -> None:
+    """The filters of ``chats.list``."""
     parser.add_argument(
         "--account-id",
         action="append",
@@ -198,139 +388,8 @@ def _chat_filters(parser: argparse.ArgumentParser) -> None:
     _time_options(parser, "chats last active")
 
 
-def _message_filters(parser: argparse.ArgumentParser) -> None:
+def message_filters(parser: argparse.ArgumentParser) -> None:
+    """The filters of ``messages.list``."""
     parser.add_argument("--account-id", metavar="ID", help="only messages of this account")
     parser.add_argument("--sender-id", metavar="ID", help="only messages from this sender")
     _time_options(parser, "messages sent")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``postpress`` parser; each command sets ``handler`` to its name."""
-    root = _Parser(
-        prog="postpress",
-        description="Command line for the postpress messaging API (postpress-async).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    root.add_argument("--version", action="version", version=f"postpress {__version__}")
-    _global_options(root, leaf=False)
-    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def leaf(
-        group: Any, name: str, handler: str, help_text: str, *extras: Callable[[Any], None]
-    ) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = group.add_parser(
-            name, help=help_text, description=help_text, epilog=EPILOG
-        )
-        parser.set_defaults(handler=handler)
-        for extra in extras:
-            extra(parser)
-        _global_options(parser, leaf=True)
-        return parser
-
-    def namespace(name: str, help_text: str) -> Any:
-        parser = commands.add_parser(name, help=help_text, description=help_text)
-        return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    accounts = namespace("accounts", "accounts linked to the workspace")
-    leaf(accounts, "list", "accounts.list", "list accounts", _paging_options, _format_option)
-
-    chats = namespace("chats", "chats of the connected accounts")
-    leaf(
-        chats,
-        "list",
-        "chats.list",
-        "list chats, most recent activity first",
-        _chat_filters,
-        _paging_options,
-        _format_option,
-    )
-    get_chat = leaf(chats, "get", "chats.get", "retrieve one chat with its last message")
-    get_chat.add_argument("id", metavar="ID", help="postpress chat id (or provider chat id)")
-    get_chat.add_argument(
-        "--account-id", metavar="ID", help="the account that resolves a provider chat id"
-    )
-    _format_option(get_chat)
-
-    messages = namespace("messages", "messages across all chats and accounts")
-    leaf(
-        messages,
-        "list",
-        "messages.list",
-        "list messages, newest first",
-        _message_filters,
-        _paging_options,
-        _format_option,
-    )
-    get_message = leaf(messages, "get", "messages.get", "retrieve one message")
-    get_message.add_argument("id", metavar="ID", help="postpress message id")
-    _format_option(get_message)
-
-    export = namespace(
-        "export", "stream everything matching to a JSON lines file, resumable after a stop"
-    )
-    for name, filters in (("messages", _message_filters), ("chats", _chat_filters)):
-        parser = leaf(
-            export,
-            name,
-            "export",
-            f"export {name} to a JSON lines file",
-            filters,
-            lambda p: _paging_options(p, export=True),
-            _export_options,
-        )
-        parser.set_defaults(resource=name)
-        if name == "messages":
-            parser.add_argument(
-                "--windows",
-                type=_positive,
-                metavar="N",
-                help="fetch (--after, --before) as N time windows at once (needs both)",
-            )
-
-    demo = leaf(
-        commands,
-        "demo",
-        "demo",
-        "export a fake dataset with injected faults, and check every message arrived once",
-    )
-    demo.add_argument(
-        "--messages", type=_positive, default=20_000, metavar="N", help="default: 20000"
-    )
-    demo.add_argument("--out", metavar="FILE", help="keep the export here (default: a temp file)")
-    demo.add_argument(
-        "--windows", type=_positive, default=4, metavar="N", help="concurrent windows (default: 4)"
-    )
-    demo.add_argument(
-        "--fault-rate", type=_rate, default=0.03, metavar="RATE", help="default: 0.03"
-    )
-    demo.add_argument(
-        "--latency", type=_seconds, default=0.005, metavar="SECONDS", help="default: 0.005"
-    )
-    return root
-
-
-def _export_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="FILE", help="the JSON lines file")
-    again = parser.add_mutually_exclusive_group()
-    again.add_argument(
-        "--resume", action="store_true", help="continue an interrupted export of FILE"
-    )
-    again.add_argument(
-        "--force", action="store_true", help="overwrite FILE and start from the beginning"
-    )
-    shown = parser.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_const",
-        const=True,
-        help="show the progress line even when stderr is not a terminal",
-    )
-    shown.add_argument(
-        "--quiet",
-        dest="progress",
-        action="store_const",
-        const=False,
-        help="no progress line and no summary",
-    )

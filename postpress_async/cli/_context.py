@@ -1,0 +1,104 @@
+"""What a running command gets besides its arguments: the client, checks, and output."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, BinaryIO, TextIO
+
+from postpress_async import AsyncPostpress, Request, Response, RetryPolicy, Timeout
+
+from ._fake import fake_identity, fake_server
+from ._output import Resource, Writer
+
+__all__ = ["Context"]
+
+
+class _Checked(Exception):
+    """Raised by the offline transport: the call passed validation and would now send."""
+
+
+class _Offline:
+    """A transport that sends nothing: the client it serves exists only to validate."""
+
+    async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        raise _Checked
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Context:
+    """The running command's view of the world: connect, check a call, write rows."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        argv: Sequence[str],
+        *,
+        stdout: BinaryIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.args = args
+        self.argv = list(argv)
+        self.stdout = sys.stdout.buffer if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+
+    def _retry(self) -> RetryPolicy | None:
+        retries: int | None = self.args.retries
+        return None if retries is None else RetryPolicy(attempts=retries + 1)
+
+    async def check(self, call: Callable[[AsyncPostpress], Any]) -> None:
+        """Run the SDK's own validation of ``call`` with no key, connection or server.
+
+        ``call`` builds the request the command will make (a stream, or a coroutine
+        such as ``client.messages.retrieve(id)``) on a client that cannot send, so a
+        bad option fails as the SDK's :class:`InvalidParameterError` before anything
+        starts.
+        """
+        client = AsyncPostpress(
+            api_key="validation-only",
+            base_url="https://validation.invalid",
+            timeout=self.args.timeout,
+            retry=self._retry(),
+            transport=_Offline(),
+        )
+        result = call(client)
+        if inspect.iscoroutine(result):  # a stream validates as it is built
+            with contextlib.suppress(_Checked):
+                await result
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[tuple[AsyncPostpress, str]]:
+        """The client, and the source an export records (the base URL or the fake's identity)."""
+        args = self.args
+        if not args.fake:
+            async with AsyncPostpress(
+                api_key=args.api_key,
+                base_url=args.base_url,
+                timeout=args.timeout,
+                retry=self._retry(),
+            ) as client:
+                yield client, client.base_url
+            return
+        server = fake_server(
+            seed=args.fake_seed,
+            messages=args.fake_messages,
+            latency=args.fake_latency,
+            fault_rate=args.fake_fault_rate,
+        )
+        async with server:
+            # An explicit --api-key is sent as given, so a wrong key shows the API's answer.
+            key = server.api_key if args.api_key is None else args.api_key
+            async with AsyncPostpress(
+                api_key=key, base_url=server.url, timeout=args.timeout, retry=self._retry()
+            ) as client:
+                yield client, fake_identity(server.dataset)
+
+    def writer(self, resource: Resource) -> Writer:
+        """Rows of ``resource`` on stdout, in the ``--format`` asked for."""
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        return Writer(self.stdout, self.args.format, resource, encoding)
