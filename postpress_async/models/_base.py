@@ -16,11 +16,18 @@ class Model(
     kw_only=True,
     frozen=True,
     repr_omit_defaults=True,
+    gc=False,
 ):
     """Base of every model: keyword-only, immutable, unknown fields ignored.
 
     Encoded, a model has every field it knows, ``null`` or empty where the server sent
     none: exports get one stable schema whatever a server left out.
+
+    Models are not tracked by the garbage collector (``gc=False``): their declared
+    fields hold only text, numbers, times and other models, so no cycle can form, and a
+    page of fresh messages costs the collector nothing. The two exceptions opt back in:
+    :class:`Page` (its items may be of any type) and the ``Unknown...`` members (their
+    ``raw`` holds arbitrary values).
 
     msgspec applies ``kw_only`` only to the fields a class defines itself, and mypy
     only sees ``frozen`` where it is spelled out, so every subclass passes both again.

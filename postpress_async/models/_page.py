@@ -13,7 +13,7 @@ __all__ = ["Page"]
 T = TypeVar("T")
 
 
-class Page(Model, Generic[T], frozen=True, kw_only=True):
+class Page(Model, Generic[T], frozen=True, kw_only=True, gc=True):
     """One page of a list endpoint; ``cursor`` is ``None`` on the last page."""
 
     items: list[T] = msgspec.field(default_factory=list)

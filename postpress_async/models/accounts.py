@@ -360,7 +360,7 @@ class MessengerAccount(_AccountBase, frozen=True, kw_only=True, tag="MESSENGER")
     connection_params: SocialConnectionParams | None = None
 
 
-class UnknownAccount(_AccountBase, frozen=True, kw_only=True, tag=UNKNOWN_TAG):
+class UnknownAccount(_AccountBase, frozen=True, kw_only=True, tag=UNKNOWN_TAG, gc=True):
     """An account of a type this SDK does not know; ``raw`` holds the whole object."""
 
     #: The account's ``type`` as the API sent it.

@@ -99,7 +99,9 @@ class VideoMeetingAttachment(_AttachmentBase, frozen=True, kw_only=True, tag="vi
     time_range: int | float | None = None
 
 
-class UnknownAttachment(Model, frozen=True, kw_only=True, tag_field="type", tag=UNKNOWN_TAG):
+class UnknownAttachment(
+    Model, frozen=True, kw_only=True, tag_field="type", tag=UNKNOWN_TAG, gc=True
+):
     """An attachment of a type this SDK does not know; ``raw`` holds the whole object."""
 
     #: The attachment's ``type`` as the API sent it.
