@@ -133,6 +133,14 @@ class AsyncPostpress(AsyncClosing):
         The one request method every resource uses; retries and the in-flight limit
         apply inside it.
         """
+        return decode(
+            await self._get_body(path, query, endpoint=endpoint), model, endpoint=endpoint
+        )
+
+    async def _get_body(
+        self, path: str, query: Mapping[str, str | None], *, endpoint: str
+    ) -> bytes:
+        """:meth:`get` without the decode: the 2xx body (list streams decode it later)."""
         accounts = query.get("account_id")
         request = Request(
             method="GET",
@@ -142,7 +150,7 @@ class AsyncPostpress(AsyncClosing):
             accounts=() if accounts is None else tuple(accounts.split(",")),
         )
         response = await self._sender.send(request, timeout=self.timeout, policy=self.retry)
-        return decode(response.content, model, endpoint=endpoint)
+        return response.content
 
     async def aclose(self) -> None:
         """Close the connections this client opened (a caller's session stays open)."""

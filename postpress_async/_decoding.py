@@ -32,7 +32,7 @@ from .models import (
 )
 from .models._base import UNKNOWN_TAG
 
-__all__ = ["decode", "decode_error_body"]
+__all__ = ["decode", "decode_error_body", "peek_cursor"]
 
 T = TypeVar("T")
 
@@ -74,6 +74,35 @@ def decode(body: bytes, model: Any, *, endpoint: str) -> Any:
         raise ResponseDecodeError(
             f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
         ) from exc
+
+
+class _CursorOnly(msgspec.Struct, gc=False):
+    cursor: str | None = None
+
+
+_CURSOR_ONLY = msgspec.json.Decoder(_CursorOnly)
+_KEY_STARTS = frozenset(b"{, \t\r\n")
+
+
+def peek_cursor(body: bytes) -> tuple[bool, str | None]:
+    """``(True, cursor)`` of a list page's body without decoding its items, else ``(False, None)``.
+
+    The cursor is the last member of a page, so the tail from its key on is tried first:
+    ``{`` + that tail is a JSON object only when the key is a member of the top-level
+    object (a nested one leaves brackets unbalanced; the character before the quote rules
+    out a key that only ends in ``\\"cursor``). Else a cursor-only decode skims the whole
+    body. ``False`` when even that fails: the full decode will raise the typed error.
+    """
+    at = body.rfind(b'"cursor":')
+    if at > 0 and body[at - 1] in _KEY_STARTS:
+        try:
+            return True, _CURSOR_ONLY.decode(b"{" + body[at:]).cursor
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    try:
+        return True, _CURSOR_ONLY.decode(body).cursor
+    except (msgspec.DecodeError, RecursionError):
+        return False, None
 
 
 def decode_error_body(body: bytes) -> ErrorBody | None:

@@ -17,6 +17,13 @@ docs say why: the scope may be exited from another task). So the stream owns the
 task itself and guarantees its end: the generator's ``finally`` cancels and awaits
 it on exhaustion, error, cancellation, ``break`` (asyncio finalises an abandoned
 async generator right away) and ``async with`` exit. No task outlives its stream.
+
+How the walk is pipelined. The SDK's own list calls fetch a :class:`PageBody`: the
+body read off the wire with only its cursor decoded. The producer sends the request
+for the next page as soon as it has that cursor, and the caller's side decodes the
+page while the next one is on its way, so decoding and the network overlap; the
+bound above still holds (the page being decoded is the one the caller takes). A
+page that fails to decode raises when the caller reaches it, like a failed request.
 """
 
 from __future__ import annotations
@@ -31,16 +38,48 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._decoding import decode, peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
 from .models import Page
 
-__all__ = ["Checkpoint", "CursorTrail", "FetchPage", "Follow", "ListStream", "PageFetcher"]
+__all__ = [
+    "Checkpoint",
+    "CursorTrail",
+    "FetchPage",
+    "Follow",
+    "ListStream",
+    "PageBody",
+    "PageFetcher",
+]
 
 T = TypeVar("T")
-FetchPage = Callable[[str | None], Awaitable[Page[T]]]
+
+
+class PageBody(Generic[T]):
+    """A list page read off the wire, decoded on demand; its cursor is read up front."""
+
+    __slots__ = ("_body", "_endpoint", "_model", "cursor", "cursor_known")
+
+    def __init__(self, body: bytes, model: type[Page[T]], *, endpoint: str) -> None:
+        self._body = body
+        self._model = model
+        self._endpoint = endpoint
+        #: Whether ``cursor`` could be read without decoding the page (else decode it).
+        self.cursor_known, self.cursor = peek_cursor(body)
+
+    def decode(self) -> Page[T]:
+        """The page, or :class:`ResponseDecodeError`."""
+        return decode(self._body, self._model, endpoint=self._endpoint)
+
+
+FetchPage = Callable[[str | None], Awaitable[Page[T] | PageBody[T]]]
+
+
+def _as_page(got: Page[T] | PageBody[T]) -> Page[T]:
+    return got.decode() if isinstance(got, PageBody) else got
 
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,22 +140,26 @@ class PageFetcher(Generic[T]):
         self._fetched_items = 0
         self._finished = False
         self._task: asyncio.Task[None] | None = None
-        self._send: MemoryObjectSendStream[Page[T] | _Failure] | None = None
-        self._receive: MemoryObjectReceiveStream[Page[T] | _Failure] | None = None
+        self._send: MemoryObjectSendStream[Page[T] | PageBody[T] | _Failure] | None = None
+        self._receive: MemoryObjectReceiveStream[Page[T] | PageBody[T] | _Failure] | None = None
 
-    def _more_wanted(self, page: Page[T]) -> bool:
+    def _more_wanted(self, page: Page[T] | PageBody[T]) -> bool:
         """Whether to fetch the page after ``page``; CursorLoopError if its cursor repeats.
 
         Called as soon as a page (or its cursor) arrives and before the page is handed
         over, so a looping page is replaced by the error and the stream's checkpoint
         stays before it.
         """
-        self._fetched_items += len(page.items)
-        if page.cursor is None:
+        cursor = page.cursor
+        if cursor is None:
             return False
-        more = self._limit_items is None or self._fetched_items < self._limit_items
+        if isinstance(page, PageBody):
+            more = True  # a PageBody comes only without a limit: see _produce
+        else:
+            self._fetched_items += len(page.items)
+            more = self._limit_items is None or self._fetched_items < self._limit_items
         if more:
-            self._trail.follow(page.cursor)
+            self._trail.follow(cursor)
         return more
 
     async def next(self) -> tuple[str | None, Page[T]] | None:
@@ -126,23 +169,30 @@ class PageFetcher(Generic[T]):
         if self._prefetch == 0:
             return await self._next_inline()
         if self._receive is None:
-            self._send, self._receive = anyio.create_memory_object_stream[Page[T] | _Failure](
-                max_buffer_size=self._prefetch - 1
-            )
+            self._send, self._receive = anyio.create_memory_object_stream[
+                Page[T] | PageBody[T] | _Failure
+            ](max_buffer_size=self._prefetch - 1)
             self._task = start(self._produce(self._send, self._next_cursor))
         try:
-            outcome = await self._receive.receive()
+            try:  # a page already waiting is taken without a pass through the event loop
+                outcome = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                outcome = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             return None
         if isinstance(outcome, _Failure):
             raise _with_cursor(outcome.error, outcome.cursor)
         cursor, self._next_cursor = self._next_cursor, outcome.cursor
-        return cursor, outcome
+        try:
+            return cursor, _as_page(outcome)
+        except PostpressError as exc:
+            _with_cursor(exc, cursor)
+            raise
 
     async def _next_inline(self) -> tuple[str | None, Page[T]]:
         cursor = self._next_cursor
         try:
-            page = await self._fetch(cursor)
+            page = _as_page(await self._fetch(cursor))
             more = self._more_wanted(page)
         except PostpressError as exc:
             _with_cursor(exc, cursor)
@@ -152,17 +202,25 @@ class PageFetcher(Generic[T]):
         return cursor, page
 
     async def _produce(
-        self, send: MemoryObjectSendStream[Page[T] | _Failure], cursor: str | None
+        self, send: MemoryObjectSendStream[Page[T] | PageBody[T] | _Failure], cursor: str | None
     ) -> None:
         async with send:
             while True:
                 try:
                     page = await self._fetch(cursor)
+                    if self._limit_items is not None or (
+                        isinstance(page, PageBody) and not page.cursor_known
+                    ):
+                        # Counting items, or finding an unreadable cursor, takes the page.
+                        page = _as_page(page)
                     more = self._more_wanted(page)
                 except Exception as exc:  # handed to the caller in order, never swallowed
                     await send.send(_Failure(exc, cursor))
                     return
-                await send.send(page)
+                try:
+                    send.send_nowait(page)
+                except anyio.WouldBlock:
+                    await send.send(page)
                 if not more:
                     return
                 cursor = page.cursor
@@ -273,7 +331,10 @@ class ListStream(AsyncClosing, Generic[T]):
         self._page_cursor: str | None = None
         self._offset = 0
         self._started = False
+        # Items handed out before `_page`, and where in `_page` the stream started:
+        # the count is derived, so handing out an item updates one attribute only.
         self._handed_out = 0
+        self._page_start = 0
         # The fetcher, not the generator, is kept: a generator that refers back to its
         # stream would form a cycle, and an abandoned one could then wait for the
         # garbage collector instead of being finalised at once.
@@ -301,11 +362,16 @@ class ListStream(AsyncClosing, Generic[T]):
     @property
     def items_handed_out(self) -> int:
         """How many items this stream has handed out so far."""
-        return self._handed_out
+        if self._page is None:
+            return self._handed_out
+        return self._handed_out + self._offset - self._page_start
 
     def __await__(self) -> Generator[object, None, Page[T]]:
         """``await stream``: fetch and return the first page only (no prefetch)."""
-        return self._fetch(self._checkpoint.cursor).__await__()
+        return self._first_page().__await__()
+
+    async def _first_page(self) -> Page[T]:
+        return _as_page(await self._fetch(self._checkpoint.cursor))
 
     def _claim(self) -> None:
         if self._started:
@@ -365,12 +431,12 @@ class ListStream(AsyncClosing, Generic[T]):
         async with contextlib.aclosing(self._slices()) as slices:
             try:
                 async for cursor, page, start, stop in slices:
+                    if self._page is not None:
+                        self._handed_out += self._offset - self._page_start
                     self._page_cursor, self._page, self._offset = cursor, page, start
-                    items = page.items
-                    for index in range(start, stop):
-                        self._offset = index + 1
-                        self._handed_out += 1
-                        yield items[index]
+                    self._page_start = start
+                    for self._offset, item in enumerate(page.items[start:stop], start + 1):
+                        yield item
             except PostpressError as exc:
                 exc.checkpoint = self.checkpoint
                 raise

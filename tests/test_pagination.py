@@ -16,8 +16,10 @@ from postpress_async import (
     Checkpoint,
     InvalidParameterError,
     ListStream,
+    ResponseDecodeError,
     ServiceUnavailableError,
 )
+from postpress_async._pagination import PageBody
 from postpress_async.models import Page
 
 
@@ -52,6 +54,32 @@ class Pages:
             return Page(items=chunk, cursor=f"p{index + 1}" if more else None)
         finally:
             self.in_flight -= 1
+
+
+class Bodies:
+    """Pages of ints as JSON bodies, the way the SDK's own list calls fetch them.
+
+    ``events`` records each request and each page decode, in order; ``bad[cursor]``
+    replaces that page's body.
+    """
+
+    def __init__(self, n: int, size: int) -> None:
+        self.pages = Pages(n, size)
+        self.events: list[tuple[str, str | None]] = []
+        self.bad: dict[str | None, bytes] = {}
+        events = self.events
+
+        class Recorded(Page[int], frozen=True, kw_only=True):
+            def __post_init__(self) -> None:
+                events.append(("decoded", self.cursor))
+
+        self.model = Recorded
+
+    async def fetch(self, cursor: str | None) -> PageBody[int]:
+        self.events.append(("request", cursor))
+        page = await self.pages.fetch(cursor)
+        body = self.bad.get(cursor) or msgspec.json.encode(page)
+        return PageBody(body, self.model, endpoint="GET /ints")
 
 
 def unavailable() -> ServiceUnavailableError:
@@ -303,3 +331,55 @@ async def test_a_stream_is_iterated_once() -> None:
 def test_bad_stream_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidParameterError):
         ListStream(Pages(1, 1).fetch, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_the_next_request_goes_out_before_the_current_page_is_decoded() -> None:
+    source = Bodies(n=15, size=5)
+    got = [item async for item in ListStream(source.fetch, prefetch=1)]
+    assert got == list(range(15))
+    # Each page's successor was requested on its cursor alone, ahead of its decode.
+    assert source.events == [
+        ("request", None),
+        ("request", "p1"),
+        ("decoded", "p1"),
+        ("request", "p2"),
+        ("decoded", "p2"),
+        ("decoded", None),
+    ]
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+async def test_a_page_that_fails_to_decode_raises_at_its_page_with_its_resume_cursor(
+    prefetch: int,
+) -> None:
+    source = Bodies(n=20, size=5)
+    source.bad["p2"] = b'{"items": [10, "eleven"], "cursor": "p3"}'
+    got: list[int] = []
+    stream = ListStream(source.fetch, prefetch=prefetch)
+    with pytest.raises(ResponseDecodeError) as info:
+        async for item in stream:
+            got.append(item)
+    assert got == list(range(10))
+    assert info.value.resume_cursor == "p2"
+    assert stream.checkpoint == Checkpoint(cursor="p2", offset=0)
+    await settle()
+    assert other_tasks() == set()
+
+
+async def test_a_page_whose_cursor_cannot_be_read_is_the_last_one_requested() -> None:
+    source = Bodies(n=20, size=5)
+    source.bad["p1"] = b'{"items": [5, 6], "cursor": 6}'
+    got: list[int] = []
+    with pytest.raises(ResponseDecodeError) as info:
+        async for item in ListStream(source.fetch, prefetch=2):
+            got.append(item)
+    assert got == list(range(5))
+    assert info.value.path == "$.cursor"
+    assert [cursor for event, cursor in source.events if event == "request"] == [None, "p1"]
+
+
+async def test_max_items_counts_pipelined_pages_without_over_requesting() -> None:
+    source = Bodies(n=100, size=5)
+    stream = ListStream(source.fetch, prefetch=2, max_items=7)
+    assert [i async for i in stream] == list(range(7))
+    assert [cursor for event, cursor in source.events if event == "request"] == [None, "p1"]

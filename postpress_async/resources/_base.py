@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from postpress_async._pagination import Checkpoint, Follow, ListStream
+from postpress_async._pagination import Checkpoint, Follow, ListStream, PageBody
 from postpress_async._params import encode_limit
 from postpress_async._time import format_datetime
 from postpress_async._watch import (
@@ -52,9 +52,11 @@ class Resource:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging."""
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
+        endpoint = f"GET {path}"
 
-        def fetch(page_cursor: str | None) -> Awaitable[Page[T]]:
-            return client.get(path, {**query, "cursor": page_cursor}, model, endpoint=f"GET {path}")
+        async def fetch(page_cursor: str | None) -> PageBody[T]:
+            body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
+            return PageBody(body, model, endpoint=endpoint)
 
         return ListStream(
             fetch,

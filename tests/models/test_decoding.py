@@ -323,3 +323,53 @@ def test_mutated_bodies_only_ever_raise_response_decode_error() -> None:
 
     assert outcomes["decoded"] > 0
     assert outcomes["rejected"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(b'{"items":[1],"cursor":"c2"}', (True, "c2"), id="last-member"),
+        pytest.param(b'{"items": [], "cursor" : "c2"}', (True, "c2"), id="spaced-colon"),
+        pytest.param(b'{"cursor":"c2","items":[]}', (True, "c2"), id="first-member"),
+        pytest.param(b'{"cursor":"c2","items":[{"cursor":"x"}]}', (True, "c2"), id="nested-after"),
+        pytest.param(b'{"items":[{"cursor":"x"}]}', (True, None), id="only-nested"),
+        pytest.param(b'{"a\\"cursor":"x","cursor":null}', (True, None), id="key-ending-in-cursor"),
+        pytest.param(b'{"items":[],"cursor":"a","cursor":"b"}', (True, "b"), id="duplicate"),
+        pytest.param(b'{"items":[]}', (True, None), id="no-cursor"),
+        pytest.param(b'{"items":[],"cursor":5}', (False, None), id="numeric-cursor"),
+        pytest.param(b'{"items":[],"cursor":"c2"', (False, None), id="truncated"),
+        # Not a page at all: the full decode raises at this page, whatever the peek said.
+        pytest.param(b'{"items":[]} {"cursor":"c2"}', (True, "c2"), id="trailing-garbage"),
+        pytest.param(b"[]", (False, None), id="array"),
+        pytest.param(b"<html>502</html>", (False, None), id="html"),
+    ],
+)
+def test_peek_cursor_reads_the_top_level_cursor_or_admits_it_cannot(
+    body: bytes, expected: tuple[bool, str | None]
+) -> None:
+    """For a body that decodes, the cursor read ahead of the items is the page's own."""
+    assert _decoding.peek_cursor(body) == expected
+
+
+def test_peek_cursor_agrees_with_the_full_decode_on_damaged_bodies() -> None:
+    """Whenever the peek claims a cursor and the page decodes, the page has that cursor."""
+    rng = random.Random(13)
+    seed = {
+        "items": [message(text='say "cursor": "x"'), {"id": "m2", "cursor": "inner"}],
+        "cursor": "c2",
+        "object": "MessageList",
+    }
+    agreed = 0
+    for _ in range(400):
+        body = dumps(_mutate(seed, rng))
+        if rng.random() < 0.2:
+            body = body[: rng.randrange(len(body))]
+        known, cursor = _decoding.peek_cursor(body)
+        try:
+            page = decode(body, MessageList, endpoint="GET /messages")
+        except ResponseDecodeError:
+            continue
+        assert known
+        assert cursor == page.cursor
+        agreed += 1
+    assert agreed > 0
