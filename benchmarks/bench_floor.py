@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import bench_stream
 import msgspec
 from _fake import RunningServer, fake_server, verdict
 from _models_0_1 import MessageList as OldMessageList
@@ -135,29 +136,7 @@ def bare_decode(bodies: list[bytes], model: Any) -> Callable[[], Awaitable[int]]
 
 
 def hand_written(server: RunningServer) -> Callable[[], Awaitable[int]]:
-    decoder = msgspec.json.Decoder(MessageList)
-    headers = {"X-API-KEY": server.api_key, "accept": "application/json"}
-
-    async def run() -> int:
-        count = 0
-        cursor: str | None = None
-        async with aiohttp.ClientSession() as session:
-            while True:
-                params = {"limit": str(LIMIT)}
-                if cursor is not None:
-                    params["cursor"] = cursor
-                async with session.get(
-                    f"{server.url}/messages", params=params, headers=headers
-                ) as response:
-                    body = await response.read()
-                page = decoder.decode(body)
-                for _message in page.items:
-                    count += 1
-                cursor = page.cursor
-                if cursor is None:
-                    return count
-
-    return run
+    return lambda: bench_stream.hand_written(server)
 
 
 def sdk_items(server: RunningServer, prefetch: int) -> Callable[[], Awaitable[int]]:
