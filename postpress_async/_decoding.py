@@ -97,11 +97,11 @@ def peek_cursor(body: bytes) -> tuple[bool, str | None]:
     if at > 0 and body[at - 1] in _KEY_STARTS:
         try:
             return True, _CURSOR_ONLY.decode(b"{" + body[at:]).cursor
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             pass
     try:
         return True, _CURSOR_ONLY.decode(body).cursor
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return False, None
 
 

@@ -340,6 +340,7 @@ def test_mutated_bodies_only_ever_raise_response_decode_error() -> None:
         pytest.param(b'{"items":[],"cursor":"c2"', (False, None), id="truncated"),
         # Not a page at all: the full decode raises at this page, whatever the peek said.
         pytest.param(b'{"items":[]} {"cursor":"c2"}', (True, "c2"), id="trailing-garbage"),
+        pytest.param(b'{"items":[],"cursor":"\xff"}', (False, None), id="invalid-utf8"),
         pytest.param(b"[]", (False, None), id="array"),
         pytest.param(b"<html>502</html>", (False, None), id="html"),
     ],
