@@ -197,6 +197,7 @@ class APIStatusError(PostpressError):
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         endpoint: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.type = type
@@ -209,6 +210,9 @@ class APIStatusError(PostpressError):
         self.body = body
         #: The request's method and URL template, e.g. ``"GET /messages"`` (empty if unknown).
         self.endpoint = endpoint
+        #: Seconds the server asked to wait (``Retry-After``, seconds or an HTTP date,
+        #: parsed once when the error was built); ``None`` if it sent none we could read.
+        self.retry_after = retry_after
         super().__init__(self._summary())
 
     def header(self, name: str) -> str | None:
@@ -218,6 +222,11 @@ class APIStatusError(PostpressError):
             if key.lower() == name:
                 return value
         return None
+
+    @property
+    def retry_after_header(self) -> str | None:
+        """The raw ``Retry-After`` header, if the server sent one."""
+        return self.header("retry-after")
 
     def _summary(self) -> str:
         parts = [f"{self.status}"]
@@ -260,12 +269,7 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests; see ``retry_after``."""
-
-    @property
-    def retry_after(self) -> str | None:
-        """The raw ``Retry-After`` header, if the server sent one."""
-        return self.header("retry-after")
+    """429: too many requests; ``retry_after`` says how many seconds to wait."""
 
 
 class InternalServerError(APIStatusError):

@@ -15,7 +15,7 @@ import anyio
 
 from ._config import Limits, RetryPolicy, Timeout
 from ._decoding import decode_error_body
-from ._exceptions import PostpressError, error_class_for
+from ._exceptions import APIStatusError, PostpressError, error_class_for
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
 from ._retry import (
@@ -60,11 +60,12 @@ class ClientStats:
         return sum(self.retries.values())
 
 
-def status_error(request: Request, response: Response) -> PostpressError:
+def status_error(request: Request, response: Response, *, now: float) -> APIStatusError:
     """Build the typed error for a non-2xx response (pure).
 
     The class comes from the status alone, so an HTML 502 from a proxy still gives
     ``BadGatewayError``; the envelope's fields are used when the body is one.
+    ``Retry-After`` is parsed here, once (``now``: epoch seconds, for an HTTP date).
     """
     envelope = decode_error_body(response.content)
     cls = error_class_for(response.status)
@@ -79,6 +80,7 @@ def status_error(request: Request, response: Response) -> PostpressError:
         headers=response.headers,
         body=response.content,
         endpoint=request.endpoint,
+        retry_after=parse_retry_after(retry_after_of(response.headers), now=now),
     )
 
 
@@ -189,11 +191,9 @@ class Sender:
                 if 200 <= response.status < 300:
                     await call.outcome(attempt, response, None)
                     return response
-                error = status_error(request, response)
+                error = status_error(request, response, now=self._wall_clock())
                 await call.outcome(attempt, response, error)
-                retry_after = parse_retry_after(
-                    retry_after_of(response.headers), now=self._wall_clock()
-                )
+                retry_after = error.retry_after
             error.attempts = attempt
             if attempt >= policy.attempts or not should_retry(policy, request.method, error):
                 raise error

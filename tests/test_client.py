@@ -386,18 +386,32 @@ async def test_a_non_json_error_body_still_gets_the_class_of_its_status(
     assert "non-JSON" in str(info.value)
 
 
-async def test_rate_limit_errors_expose_retry_after() -> None:
+@pytest.mark.parametrize(
+    ("status", "header", "seconds"),
+    [
+        pytest.param(429, "7", 7.0, id="429-seconds"),
+        pytest.param(429, "2.5", 2.5, id="429-fraction"),
+        pytest.param(503, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="503-date-past"),
+        pytest.param(429, "soon", None, id="429-unreadable"),
+    ],
+)
+async def test_errors_expose_retry_after_as_float_seconds_and_the_raw_header(
+    status: int, header: str, seconds: float | None
+) -> None:
+    """``retry_after`` is seconds (parsed once); ``retry_after_header`` keeps the raw text."""
     transport = RecordingTransport(
         lambda r: json_response(
-            429,
-            {"title": "Slow down", "type": "errors/rate_limited", "status": 429},
-            {"retry-after": "7"},
+            status,
+            {"title": "Slow down", "type": "errors/rate_limited", "status": status},
+            {"retry-after": header},
         )
     )
     async with client_with(transport) as client:
-        with pytest.raises(RateLimitError) as info:
+        with pytest.raises(APIStatusError) as info:
             await client.accounts.list()
-    assert info.value.retry_after == "7"
+    assert info.value.retry_after == seconds
+    assert info.value.retry_after_header == header
+    assert isinstance(info.value, RateLimitError) == (status == 429)
 
 
 async def test_a_page_that_does_not_fit_its_model_is_a_typed_error_naming_endpoint_and_path() -> (
