@@ -12,8 +12,11 @@ Every response model lives in :mod:`postpress_async.models`; the embedded fake
 server in :mod:`postpress_async.testing`.
 """
 
+from typing import TYPE_CHECKING
+
 from . import models as models
 from ._client import AsyncPostpress as AsyncPostpress
+from ._client import RawResponse as RawResponse
 from ._config import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from ._config import DEFAULT_RETRY_ON as DEFAULT_RETRY_ON
 from ._config import Limits as Limits
@@ -26,7 +29,9 @@ from ._exceptions import APITimeoutError as APITimeoutError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadGatewayError as BadGatewayError
 from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import ClientClosedError as ClientClosedError
 from ._exceptions import CursorLoopError as CursorLoopError
+from ._exceptions import EventLoopError as EventLoopError
 from ._exceptions import GatewayTimeoutError as GatewayTimeoutError
 from ._exceptions import InternalServerError as InternalServerError
 from ._exceptions import InvalidParameterError as InvalidParameterError
@@ -55,6 +60,7 @@ from ._sender import ClientStats as ClientStats
 from ._time import format_datetime as format_datetime
 from ._time import parse_datetime as parse_datetime
 from ._time import split_window as split_window
+from ._transport import MockTransport as MockTransport
 from ._transport import Request as Request
 from ._transport import Response as Response
 from ._transport import Transport as Transport
@@ -68,6 +74,9 @@ from .models import Chat as Chat
 from .models import Message as Message
 from .models import Page as Page
 
+if TYPE_CHECKING:
+    from ._transport import AiohttpTransport as AiohttpTransport
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY_ON",
@@ -75,6 +84,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Account",
+    "AiohttpTransport",
     "AsyncPostpress",
     "Attachment",
     "AuthenticationError",
@@ -82,8 +92,10 @@ __all__ = [
     "BadRequestError",
     "Chat",
     "Checkpoint",
+    "ClientClosedError",
     "ClientStats",
     "CursorLoopError",
+    "EventLoopError",
     "GatewayTimeoutError",
     "InternalServerError",
     "InvalidParameterError",
@@ -92,6 +104,7 @@ __all__ = [
     "MergedStream",
     "Message",
     "MissingAPIKeyError",
+    "MockTransport",
     "NotFoundError",
     "OutputLock",
     "OutputLockedError",
@@ -100,6 +113,7 @@ __all__ = [
     "PollPolicy",
     "PostpressError",
     "RateLimitError",
+    "RawResponse",
     "RedirectError",
     "Request",
     "RequestEvent",
@@ -125,3 +139,12 @@ __all__ = [
     "parse_datetime",
     "split_window",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # AiohttpTransport is the one public name that needs aiohttp: imported on first use.
+    if name == "AiohttpTransport":
+        from ._transport import AiohttpTransport
+
+        return AiohttpTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import dataclasses
 import platform
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Generic, ParamSpec, TypeVar
 
 import aiohttp
 
 from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
 from ._decoding import decode
-from ._exceptions import InvalidParameterError
-from ._observe import EventHooks, Observer, configure_logging_from_env
+from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
+from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
 from ._params import check_int, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
-from ._transport import AiohttpTransport, Request, Transport
+from ._transport import AiohttpTransport, Request, Response, Transport
 from ._version import __version__
 from .resources import Accounts, Chats, Messages
 
-__all__ = ["AsyncPostpress"]
+__all__ = ["AsyncPostpress", "RawResponse"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: The responses of the calls made inside ``raw_response`` (per task, copied into the
+#: tasks it starts), so concurrent callers never see each other's.
+_CAPTURE: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
+    "postpress_raw_responses", default=None
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RawResponse(Generic[T]):
+    """A call's result with the HTTP response it came from (``client.raw_response``)."""
+
+    #: What the call returned: the model, or the first page.
+    parsed: T
+    #: The HTTP status of the successful response.
+    status: int
+    #: Its headers, lower-cased.
+    headers: Mapping[str, str]
+    #: The server's request id (``X-Request-Id``), if it sent one.
+    request_id: str | None
+
+
+class _Lifecycle:
+    """The loop a client runs in and whether it was closed, shared with its views."""
+
+    __slots__ = ("closed", "loop")
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def check(self) -> None:
+        if self.closed:
+            raise ClientClosedError(
+                "this AsyncPostpress client was closed (aclose() or the end of its "
+                "`async with`); create a new one"
+            )
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif loop is not self.loop:
+            raise EventLoopError(
+                "this AsyncPostpress client is bound to the event loop it first ran in; "
+                "create one client per event loop (in a web app: in the lifespan, not at import)"
+            )
+
 
 USER_AGENT = f"postpress-async/{__version__} python/{platform.python_version()}"
 
@@ -89,6 +139,7 @@ class AsyncPostpress(AsyncClosing):
             observer=Observer(hooks=event_hooks, telemetry=telemetry),
         )
         self._owns_transport = True
+        self._lifecycle = _Lifecycle()
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -102,11 +153,13 @@ class AsyncPostpress(AsyncClosing):
         timeout: Timeout | float | None = None,
         retry: RetryPolicy | None = None,
         prefetch: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncPostpress:
         """A view of this client with other defaults, sharing its connections, limit and budget.
 
         ``client.with_options(retry=RetryPolicy.disabled()).messages.retrieve(id)`` is
-        the per-call override. Closing the view does nothing; close the original.
+        the per-call override; ``headers={"X-Trace": "..."}`` adds (or replaces) request
+        headers, the API key excepted. Closing the view does nothing; close the original.
         """
         clone = object.__new__(AsyncPostpress)
         clone.__dict__.update(self.__dict__)
@@ -116,6 +169,8 @@ class AsyncPostpress(AsyncClosing):
             clone.retry = _as_policy(retry)
         if prefetch is not None:
             clone.prefetch = check_int("prefetch", prefetch, minimum=0)
+        if headers is not None:
+            clone._headers = {**self._headers, **_extra_headers(headers)}
         clone._owns_transport = False
         clone._bind_resources()
         return clone
@@ -141,6 +196,7 @@ class AsyncPostpress(AsyncClosing):
         self, path: str, query: Mapping[str, str | None], *, endpoint: str
     ) -> bytes:
         """:meth:`get` without the decode: the 2xx body (list streams decode it later)."""
+        self._lifecycle.check()
         accounts = query.get("account_id")
         request = Request(
             method="GET",
@@ -150,16 +206,61 @@ class AsyncPostpress(AsyncClosing):
             accounts=() if accounts is None else tuple(accounts.split(",")),
         )
         response = await self._sender.send(request, timeout=self.timeout, policy=self.retry)
+        captured = _CAPTURE.get()
+        if captured is not None:
+            captured.append(response)
         return response.content
 
+    async def raw_response(
+        self, call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> RawResponse[T]:
+        """Make ``call(*args, **kwargs)`` and return its result with its HTTP response.
+
+        ``raw = await client.raw_response(client.messages.retrieve, "msg_1")`` gives
+        ``raw.parsed`` (the Message), ``raw.status``, ``raw.headers``, ``raw.request_id``;
+        for a list, the response of its first page (``client.messages.list, limit=10``).
+        """
+        token = _CAPTURE.set([])
+        try:
+            parsed = await call(*args, **kwargs)
+            captured = _CAPTURE.get() or []
+        finally:
+            _CAPTURE.reset(token)
+        if not captured:
+            raise InvalidParameterError("call", "made no request through this client")
+        response = captured[0]
+        return RawResponse(
+            parsed=parsed,
+            status=response.status,
+            headers=response.headers,
+            request_id=request_id_of(response.headers, None),
+        )
+
     async def aclose(self) -> None:
-        """Close the connections this client opened (a caller's session stays open)."""
+        """Close the connections this client opened (a caller's session stays open).
+
+        Any later call on the client or its views raises :class:`ClientClosedError`.
+        """
         if self._owns_transport:
+            self._lifecycle.closed = True
             await self._sender.transport.aclose()
 
     def __repr__(self) -> str:
         # Not even a prefix of the key: the README promises it never shows.
         return f"AsyncPostpress(base_url={self.base_url!r}, api_key='***')"
+
+
+def _extra_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(headers, Mapping):
+        raise InvalidParameterError("headers", f"must be a mapping, got {type(headers).__name__}")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidParameterError("headers", f"names and values must be str: {name!r}")
+        if any(ch in name + value for ch in "\r\n"):
+            raise InvalidParameterError("headers", f"{name!r} must not contain line breaks")
+        if name.lower() == "x-api-key":
+            raise InvalidParameterError("headers", "the API key is set with api_key=, not here")
+    return dict(headers)
 
 
 def _as_policy(value: object) -> RetryPolicy:

@@ -6,6 +6,8 @@
     ├── InvalidParameterError (also a ValueError)  bad input, raised before any request
     │   └── StateMismatchError                      a saved watch state from other filters
     ├── MissingAPIKeyError (also a ValueError)     no key given and none in POSTPRESS_API_KEY
+    ├── ClientClosedError (also a RuntimeError)     the client was used after aclose()
+    ├── EventLoopError (also a RuntimeError)        the client was used from a second event loop
     ├── APIConnectionError                          the request never got an HTTP answer
     │   └── APITimeoutError                         ... because a timeout ran out
     ├── ResponseDecodeError                         a 2xx body that does not fit its model
@@ -45,7 +47,9 @@ __all__ = [
     "AuthenticationError",
     "BadGatewayError",
     "BadRequestError",
+    "ClientClosedError",
     "CursorLoopError",
+    "EventLoopError",
     "GatewayTimeoutError",
     "InternalServerError",
     "InvalidParameterError",
@@ -104,6 +108,18 @@ class StateMismatchError(InvalidParameterError):
 
 class MissingAPIKeyError(PostpressError, ValueError):
     """No API key was passed and ``POSTPRESS_API_KEY`` is not set."""
+
+
+class ClientClosedError(PostpressError, RuntimeError):
+    """The client (or a view of it) was used after ``aclose()``."""
+
+
+class EventLoopError(PostpressError, RuntimeError):
+    """The client was used from an event loop other than the one it first ran in.
+
+    Its connections belong to that first loop. Create the client inside the loop that
+    uses it (for a web app: in the lifespan, not at import), one client a loop.
+    """
 
 
 class APIConnectionError(PostpressError):

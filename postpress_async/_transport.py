@@ -9,16 +9,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import aiohttp
 from yarl import URL
 
 from ._config import Limits, Timeout
-from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ResponseTooLargeError,
+)
 
-__all__ = ["AiohttpTransport", "Request", "Response", "Transport"]
+__all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +73,36 @@ class Transport(Protocol):
         ...
 
 
+class MockTransport:
+    """A :class:`Transport` that answers every request with ``handler(request)``: no network.
+
+    ``handler`` is a plain or async function from :class:`Request` to :class:`Response`
+    (as httpx's ``MockTransport``); raising :class:`APIConnectionError` or
+    :class:`APITimeoutError` there plays a network failure. Retries, limits, hooks and
+    decoding all run as with a real transport::
+
+        def handler(request: Request) -> Response:
+            return Response(status=200, headers={}, content=b'{"object": "AccountList", "items": []}')
+
+        client = AsyncPostpress(api_key="k", transport=MockTransport(handler))
+    """
+
+    def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        """The handler's answer to ``request``."""
+        answer = self.handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not isinstance(answer, Response):
+            raise TypeError(f"MockTransport handler returned {answer!r}, not a Response")
+        return answer
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
 class AiohttpTransport:
     """A :class:`Transport` over an ``aiohttp.ClientSession``.
 
@@ -95,8 +131,9 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        """Send ``request`` through the session; a full response or a typed error."""
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError("the transport is closed")
         session = self._get_session()
         failure: APIConnectionError
         try:
@@ -132,6 +169,7 @@ class AiohttpTransport:
         raise failure
 
     async def aclose(self) -> None:
+        """Close the session this transport created (a caller's session stays open)."""
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
