@@ -1,4 +1,4 @@
-"""Models back to wire JSON, for exports and logs.
+"""Models back to wire JSON, for exports and logs; or to snake_case builtins, for services.
 
 ``msgspec.json.encode`` is the fast path. An ``Unknown...`` member (a type the SDK
 does not know) is encoded as the object the API sent, kept in its ``raw`` field, so
@@ -7,13 +7,15 @@ an export holds what the server said, not the SDK's stand-in.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from ._time import format_datetime
 from .models._base import UNKNOWN_TAG
 
-__all__ = ["encode_json"]
+__all__ = ["encode_json", "to_builtins"]
 
 _ENCODER = msgspec.json.Encoder()
 _MARK = b'"' + UNKNOWN_TAG.encode() + b'"'
@@ -34,4 +36,28 @@ def _restore_unknown(value: Any) -> Any:
         return {key: _restore_unknown(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_restore_unknown(item) for item in value]
+    return value
+
+
+def to_builtins(value: Any) -> Any:
+    """A model (or page, list, dict of them) as plain dicts, lists, str, int, float, bool, None.
+
+    Keys are the Python attribute names, snake_case everywhere (``last_message``, never
+    the wire's ``lastMessage``); a tagged member keeps its ``type``; datetimes are the
+    server's ``YYYY-MM-DDTHH:MM:SS.sssZ`` strings. What FastAPI or ``json.dumps`` take.
+    """
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        out: dict[str, Any] = {}
+        if isinstance(config.tag_field, str) and config.tag != UNKNOWN_TAG:
+            out[config.tag_field] = config.tag
+        for name in value.__struct_fields__:
+            out[name] = to_builtins(getattr(value, name))
+        return out
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, dict):
+        return {key: to_builtins(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_builtins(item) for item in value]
     return value

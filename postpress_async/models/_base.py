@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 __all__ = ["UNKNOWN_TAG", "Model"]
@@ -32,3 +34,14 @@ class Model(
     msgspec applies ``kw_only`` only to the fields a class defines itself, and mypy
     only sees ``frozen`` where it is spelled out, so every subclass passes both again.
     """
+
+    def to_builtins(self) -> dict[str, Any]:
+        """This model as plain builtins with snake_case keys (see ``_encoding.to_builtins``).
+
+        Datetimes keep the server's millisecond form (``2026-05-01T09:30:00.123Z``);
+        ``json.dumps(model.to_builtins())`` or a FastAPI endpoint take it as is.
+        """
+        from postpress_async._encoding import to_builtins
+
+        result: dict[str, Any] = to_builtins(self)
+        return result

@@ -1,0 +1,161 @@
+"""What a service author reaches for: MockTransport, raw responses, extra headers,
+clear errors for a closed client or a second event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import postpress_async
+from postpress_async import (
+    APIConnectionError,
+    AsyncPostpress,
+    ClientClosedError,
+    EventLoopError,
+    InvalidParameterError,
+    MockTransport,
+    Request,
+    Response,
+    RetryPolicy,
+)
+
+ACCOUNTS = {"object": "AccountList", "items": [], "cursor": None}
+
+
+def ok(request: Request) -> Response:
+    return Response(
+        status=200,
+        headers={"content-type": "application/json", "x-request-id": "req_42"},
+        content=json.dumps(ACCOUNTS).encode(),
+    )
+
+
+def client_for(transport: MockTransport) -> AsyncPostpress:
+    return AsyncPostpress(api_key="pp_k", transport=transport, retry=RetryPolicy(wait_max=0.0))
+
+
+async def test_mock_transport_answers_from_a_plain_function() -> None:
+    """A handler from Request to Response is the whole fake: no server, no network."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        page = await client.accounts.list(limit=3)
+    assert page.items == []
+    assert seen[0].url.endswith("/accounts?limit=3")
+
+
+async def test_mock_transport_takes_async_handlers_and_plays_network_failures() -> None:
+    """An async handler works too; raising APIConnectionError is retried like the real one."""
+    calls = 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise APIConnectionError("reset", method=request.method, url=request.url)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        await client.accounts.list()
+        assert client.stats().retries == {"connection": 1}
+
+
+async def test_a_handler_returning_something_else_is_a_clear_type_error() -> None:
+    """A handler bug surfaces as a TypeError naming what it returned."""
+    async with client_for(MockTransport(lambda request: "nope")) as client:  # type: ignore[arg-type,return-value]
+        with pytest.raises(TypeError, match="not a Response"):
+            await client.accounts.list()
+
+
+def test_aiohttp_transport_is_public() -> None:
+    """``postpress_async.AiohttpTransport`` is the transport the client builds by default."""
+    from postpress_async._transport import AiohttpTransport
+
+    assert postpress_async.AiohttpTransport is AiohttpTransport
+    assert "AiohttpTransport" in postpress_async.__all__
+
+
+async def test_raw_response_gives_status_headers_and_request_id_of_a_success() -> None:
+    """``raw_response`` returns the parsed result with its HTTP response."""
+    async with client_for(MockTransport(ok)) as client:
+        raw = await client.raw_response(client.accounts.list, limit=2)
+    assert raw.parsed.items == []
+    assert (raw.status, raw.request_id) == (200, "req_42")
+    assert raw.headers["content-type"] == "application/json"
+
+
+async def test_raw_responses_of_concurrent_calls_never_mix() -> None:
+    """Each call sees its own response, even when they run at once."""
+
+    def handler(request: Request) -> Response:
+        response = ok(request)
+        return Response(
+            status=200,
+            headers={**response.headers, "x-request-id": request.url.rsplit("=", 1)[1]},
+            content=response.content,
+        )
+
+    async with client_for(MockTransport(handler)) as client:
+        raws = await asyncio.gather(
+            *(client.raw_response(client.accounts.list, limit=n) for n in (1, 2, 3))
+        )
+    assert [raw.request_id for raw in raws] == ["1", "2", "3"]
+
+
+async def test_with_options_adds_headers_to_its_calls_only() -> None:
+    """Extra headers go on the view's requests; the client's own stay as they were."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        await client.with_options(headers={"X-Trace-Id": "t-1"}).accounts.list()
+        await client.accounts.list()
+    assert seen[0].headers["X-Trace-Id"] == "t-1"
+    assert seen[0].headers["X-API-KEY"] == "pp_k"
+    assert "X-Trace-Id" not in seen[1].headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"x-api-key": "other"}, id="the-key"),
+        pytest.param({"X-Bad": "a\r\nInjected: 1"}, id="line-break"),
+        pytest.param({"X-Num": 1}, id="not-str"),
+    ],
+)
+def test_bad_extra_headers_are_refused(headers: dict[str, object]) -> None:
+    """The key cannot be swapped per call, and no header can smuggle a line break."""
+    client = client_for(MockTransport(ok))
+    with pytest.raises(InvalidParameterError, match="headers"):
+        client.with_options(headers=headers)  # type: ignore[arg-type]
+
+
+async def test_a_closed_client_and_its_views_fail_with_client_closed_error() -> None:
+    """After ``aclose()`` every call says the client is closed, views included."""
+    client = client_for(MockTransport(ok))
+    view = client.with_options(timeout=3.0)
+    await client.aclose()
+    for target in (client, view):
+        with pytest.raises(ClientClosedError, match="closed"):
+            await target.accounts.list()
+
+
+def test_a_client_used_from_a_second_event_loop_fails_clearly() -> None:
+    """A second ``asyncio.run`` gets EventLoopError, not 'Event loop is closed'."""
+    client = client_for(MockTransport(ok))
+
+    async def use() -> None:
+        await client.accounts.list()
+
+    asyncio.run(use())
+    with pytest.raises(EventLoopError, match="one client per event loop"):
+        asyncio.run(use())
