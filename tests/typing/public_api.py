@@ -4,6 +4,7 @@ does not run it. A wrong inferred type fails ``mypy``, so the types users see ar
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from typing_extensions import assert_type  # typing's own needs 3.11; mypy targets 3.10
 
@@ -13,9 +14,14 @@ from postpress_async import (
     ClientStats,
     ListStream,
     MergedStream,
+    MockTransport,
     OutputLock,
     Page,
     PollPolicy,
+    RawResponse,
+    Request,
+    Response,
+    ResponseEvent,
     SourcePage,
     WatchState,
     WatchStream,
@@ -67,6 +73,30 @@ async def check(client: AsyncPostpress) -> None:
     async with client.chats.watch(since=client.chats.list()) as chats:
         assert_type(chats, WatchStream[Chat])
     assert_type(client.messages.list().checkpoint.follow, WatchState | None)
+    raw = await client.raw_response(client.messages.retrieve, "m")
+    assert_type(raw, RawResponse[Message])
+    assert_type(raw.parsed, Message)
+    assert_type(raw.request_id, str | None)
+    first = await client.raw_response(client.messages.list, limit=5)
+    assert_type(first.parsed, Page[Message])
+    assert_type((await client.messages.retrieve("m")).to_builtins(), dict[str, Any])
+    assert_type(client.stats().in_flight_limit, int)
+
+
+def handler(request: Request) -> Response:
+    return Response(status=200, headers={}, content=b"{}")
+
+
+async def on_response(event: ResponseEvent) -> None:
+    assert_type(event.status, int | None)
+
+
+def build() -> AsyncPostpress:
+    return AsyncPostpress(
+        api_key="k",
+        transport=MockTransport(handler),
+        event_hooks={"response": [on_response]},
+    )
 
 
 def check_lock(path: str) -> None:
