@@ -58,26 +58,18 @@ async def walk(server: RunningServer, mode: str, limit: int) -> tuple[float, int
 
 
 async def main(messages: int, limit: int, repeats: int) -> int:
-    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below, after every walk
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("postpress_async").addHandler(handler)
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     print(f"walk of {messages:,} messages, {limit}-message pages, {repeats} runs a mode")
-    try:
-        with fake_server("--messages", str(messages)) as server:
-            await walk(server, "off", limit)  # warm the server's page cache and the imports
-            for _ in range(repeats):
-                for mode in MODES:
-                    elapsed, count, events = await walk(server, mode, limit)
-                    if count != messages:
-                        raise SystemExit(f"{mode}: walked {count:,} messages, not {messages:,}")
-                    if mode in ("hooks", "both") and events != 2 * (-(-messages // limit)):
-                        raise SystemExit(f"{mode}: {events} hook events")
-                    times[mode].append(elapsed)
-    finally:
-        logging.getLogger("postpress_async").removeHandler(handler)
-        sink.close()
+    with fake_server("--messages", str(messages)) as server:
+        await walk(server, "off", limit)  # warm the server's page cache and the imports
+        for _ in range(repeats):
+            for mode in MODES:
+                elapsed, count, events = await walk(server, mode, limit)
+                if count != messages:
+                    raise SystemExit(f"{mode}: walked {count:,} messages, not {messages:,}")
+                if mode in ("hooks", "both") and events != 2 * (-(-messages // limit)):
+                    raise SystemExit(f"{mode}: {events} hook events")
+                times[mode].append(elapsed)
     base = statistics.median(times["off"])
     ok = True
     for mode in MODES:
@@ -99,4 +91,9 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=int, default=250)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.messages, args.limit, args.repeats)))
+    with open(os.devnull, "w") as sink:
+        handler = logging.StreamHandler(sink)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("postpress_async").addHandler(handler)
+        code = asyncio.run(main(args.messages, args.limit, args.repeats))
+    raise SystemExit(code)

@@ -391,7 +391,8 @@ async def test_a_non_json_error_body_still_gets_the_class_of_its_status(
     [
         pytest.param(429, "7", 7.0, id="429-seconds"),
         pytest.param(429, "2.5", 2.5, id="429-fraction"),
-        pytest.param(503, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="503-date-past"),
+        pytest.param(503, "3", 3.0, id="503-seconds"),
+        pytest.param(503, "Wed, 21 Oct 2015 07:28:00 GMT", None, id="503-date-past"),
         pytest.param(429, "soon", None, id="429-unreadable"),
     ],
 )
