@@ -32,6 +32,9 @@ What it serves, and the choices the API reference leaves open:
   ``account_id``; a postpress chat id with the ``account_id`` of another account is a 404;
 * the list of chats has no ``lastMessage``; retrieving a chat adds it (``null`` when the
   chat has no message);
+* messages can arrive while it runs (``server.add_messages(...)``, or ``live=LiveFeed(...)``:
+  a steady feed with bursts in one millisecond and a share listed late); listings,
+  filters, cursors, retrieve and the ground truth see them; chats' activity follows;
 * a 429 (a fault, not documented by the API) carries ``Retry-After`` in whole seconds and an
   ``errors/too_many_requests`` envelope.
 """
@@ -49,6 +52,7 @@ from postpress_async.testing._faults import FaultKind as FaultKind
 from postpress_async.testing._faults import FaultPlan as FaultPlan
 from postpress_async.testing._faults import Faults as Faults
 from postpress_async.testing._faults import RouteName as RouteName
+from postpress_async.testing._live import LiveFeed as LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
 from postpress_async.testing._server import PREFIXES as PREFIXES
 from postpress_async.testing._server import FakePostpress as FakePostpress
@@ -69,6 +73,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "Faults",
+    "LiveFeed",
     "MessageRow",
     "RouteName",
     "Stats",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import JSON_FAULTS, FaultKind, Faults, fault_kind
+from postpress_async.testing._live import LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
 
 READY_PREFIX = "postpress fake server listening on "
@@ -64,12 +65,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument(
+        "--live-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="new messages a second while serving (current timestamps; 0: none)",
+    )
+    parser.add_argument(
+        "--late-ms",
+        type=int,
+        default=0,
+        metavar="L",
+        help="a share of the new messages is listed up to L ms after its timestamp",
+    )
+    parser.add_argument(
+        "--live-burst", type=int, default=3, help="up to this many new messages in one millisecond"
+    )
+    parser.add_argument(
+        "--live-for",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop the feed after S seconds (default: while serving)",
+    )
+    parser.add_argument(
         "--page-cache-mb",
         type=float,
         default=16.0,
         help="memory for rendered pages; make it hold a whole walk to serve it from memory",
     )
     return parser
+
+
+def live_from_args(args: argparse.Namespace) -> LiveFeed | None:
+    """The :class:`LiveFeed` the command line asks for, or ``None``."""
+    if not args.live_rate:
+        return None
+    return LiveFeed(
+        rate=args.live_rate,
+        burst=args.live_burst,
+        late_ms=args.late_ms,
+        live_for=args.live_for,
+        seed=args.seed,
+    )
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -107,6 +145,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         page_cache_bytes=int(args.page_cache_mb * 1024 * 1024),
+        live=live_from_args(args),
     )
     async with server:
         print(f"{READY_PREFIX}{server.url} (api key: {server.api_key})", flush=True)

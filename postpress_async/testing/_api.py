@@ -20,6 +20,7 @@ import msgspec
 
 from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES, Dataset
 from postpress_async.testing._faults import FaultKind
+from postpress_async.testing._live import LiveMessages
 from postpress_async.testing._time import parse_us
 
 __all__ = ["Api", "Reply"]
@@ -93,6 +94,10 @@ class _PageCache:
             self._pages.move_to_end(key)
         return body
 
+    def clear(self) -> None:
+        self._pages.clear()
+        self.size = 0
+
     def put(self, key: Hashable, body: bytes) -> None:
         if len(body) > self.max_bytes:
             return
@@ -119,6 +124,18 @@ class Api:
         self._cache = _PageCache(page_cache_bytes)
         self._serial = 0
         self._identity = repr(dataset)
+        #: Messages added while serving (see ``testing._live``); listings merge them in.
+        self.live = LiveMessages(dataset, on_add=self.forget_pages)
+
+    def serve(self, dataset: Dataset) -> None:
+        """Serve ``dataset`` from now on (an equal one: cursors stay valid)."""
+        self.dataset = dataset
+        self.live = LiveMessages(dataset, on_add=self.forget_pages)
+        self.forget_pages()
+
+    def forget_pages(self) -> None:
+        """Drop every rendered page (the data changed under them)."""
+        self._cache.clear()
 
     # -- envelopes ------------------------------------------------------------------------
 
@@ -373,6 +390,12 @@ class Api:
         sender = None if raw_sender is None else ds.find_sender(raw_sender)
         if raw_sender is not None and sender is None:
             raise _not_found(f"No sender {raw_sender!r}.")
+
+        if self.live.count:  # live pages change with the clock: never cached
+            chosen, more = self.live.page(account, sender, before, after, last, limit)
+            cursor = self._encode_cursor("m", chosen[-1], fingerprint) if more else None
+            body = self._page(b"MessageList", b",".join(map(ds.message_json, chosen)), cursor)
+            return Reply(200, body)
 
         def render() -> bytes:
             candidates = ds.message_candidates(account, sender)

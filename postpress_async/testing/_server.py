@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Final
 
@@ -20,6 +23,7 @@ from postpress_async.testing._faults import (
     FaultState,
     RouteName,
 )
+from postpress_async.testing._live import LiveFeed, LiveMessages
 from postpress_async.testing._stats import Stats
 
 __all__ = ["DEFAULT_API_KEY", "PREFIXES", "FakePostpress"]
@@ -43,6 +47,11 @@ class FakePostpress:
 
     ``faults`` is a :class:`Faults` for every route or a :class:`FaultPlan` per route;
     :meth:`inject` scripts exact faults for the next requests to one route.
+
+    Messages can arrive while it runs: :meth:`add_messages`, or ``live=LiveFeed(...)``
+    for a steady feed with bursts and late listings. A server that grows works on its
+    own copy of the dataset (a dataset shared between tests stays as built):
+    :attr:`dataset` is that copy, and its ground truth includes the new messages.
     """
 
     def __init__(
@@ -54,8 +63,12 @@ class FakePostpress:
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache_bytes: int = 16 * 1024 * 1024,
+        live: LiveFeed | None = None,
     ) -> None:
         self.dataset = dataset if dataset is not None else Dataset()
+        self.live_feed = live
+        self._feed: asyncio.Task[int] | None = None
+        self._own_dataset = False
         self.api_key = api_key
         self.host = host
         self.stats = Stats()
@@ -83,9 +96,17 @@ class FakePostpress:
             raise
         self._port = runner.addresses[0][1]
         self._runner = runner
+        if self.live_feed is not None:
+            live = self._growing()
+            self._feed = asyncio.get_running_loop().create_task(live.run(self.live_feed))
 
     async def aclose(self) -> None:
         """Stop serving and close every connection."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -118,6 +139,62 @@ class FakePostpress:
     def url(self) -> str:
         """The base URL to give an SDK: ``http://127.0.0.1:<port>/api/v1``."""
         return self.root_url + PREFIXES[0]
+
+    # -- messages arriving ----------------------------------------------------------------
+
+    @property
+    def live(self) -> LiveMessages:
+        """The messages added while serving, and how listings see them."""
+        return self._api.live
+
+    def add_messages(
+        self,
+        count: int = 1,
+        *,
+        timestamp: datetime | None = None,
+        listed_after: float = 0.0,
+        chat_id: str | None = None,
+    ) -> list[str]:
+        """Add ``count`` messages stamped ``timestamp`` (default: now, all in one millisecond).
+
+        They are listed ``listed_after`` seconds after their timestamp (0: at once), in
+        ``chat_id`` (default: chats picked by the dataset). Returns their ids.
+        """
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count!r}")
+        chat = None
+        if chat_id is not None:
+            chat = self.dataset.find_chat(chat_id)
+            if chat is None:
+                raise ValueError(f"no chat {chat_id!r} in the dataset")
+        if timestamp is not None and timestamp.tzinfo is None:
+            raise ValueError("timestamp must be an aware datetime")
+        at = None if timestamp is None else int(timestamp.timestamp() * 1000)
+        if at is None:
+            at = self.live.now_ms()
+        late = round(listed_after * 1000)
+        live = self._growing()
+        indexes = [live.add(timestamp_ms=at, listed_after_ms=late, chat=chat) for _ in range(count)]
+        return [self.dataset.message_id(index) for index in indexes]
+
+    def _growing(self) -> LiveMessages:
+        """The live messages, on a dataset of this server's own (copied on first growth)."""
+        if not self._own_dataset:
+            self._own_dataset = True
+            self.dataset = Dataset(**dataclasses.asdict(self.dataset.config))
+            self._api.serve(self.dataset)
+        return self._api.live
+
+    @property
+    def live_running(self) -> bool:
+        """Whether the live feed is still adding messages."""
+        return self._feed is not None and not self._feed.done()
+
+    async def live_finished(self) -> int:
+        """Wait until the live feed has ended (``live_for`` ran out); how many it added."""
+        if self._feed is None:
+            raise RuntimeError("no live feed is running (pass live=LiveFeed(...) and start)")
+        return await asyncio.shield(self._feed)
 
     # -- faults and counters --------------------------------------------------------------
 

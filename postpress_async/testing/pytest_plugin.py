@@ -6,6 +6,10 @@ fixtures available everywhere:
 * ``postpress_dataset`` (session): the :class:`Dataset` served; override it in a
   ``conftest.py`` to serve other data;
 * ``postpress_faults``: the :class:`Faults` or :class:`FaultPlan` in force (none by default);
+* ``postpress_live``: a :class:`LiveFeed` of messages arriving while the server runs (none
+  by default; override it to watch a live server). A server with a live feed (or one a
+  test calls ``add_messages`` on) serves its own copy of the dataset, and its ground
+  truth is ``postpress_server.dataset``;
 * ``postpress_api_key``: the key the server accepts (``pp_test_key``);
 * ``postpress_server``: a running :class:`FakePostpress` (async; needs pytest-asyncio);
 * ``postpress_client``: an :class:`~postpress_async.AsyncPostpress` bound to that server,
@@ -26,6 +30,7 @@ import pytest
 
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import FaultPlan, Faults
+from postpress_async.testing._live import LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "postpress_dataset",
     "postpress_faults",
     "postpress_ground_truth",
+    "postpress_live",
     "postpress_server",
 ]
 
@@ -56,6 +62,12 @@ def postpress_faults() -> Faults | FaultPlan | None:
 
 
 @pytest.fixture
+def postpress_live() -> LiveFeed | None:
+    """No live feed; override to have messages arrive while the server runs."""
+    return None
+
+
+@pytest.fixture
 def postpress_api_key() -> str:
     """The API key the fake server accepts."""
     return DEFAULT_API_KEY
@@ -71,10 +83,14 @@ async def _running_server(
     postpress_dataset: Dataset,
     postpress_faults: Faults | FaultPlan | None,
     postpress_api_key: str,
+    postpress_live: LiveFeed | None,
 ) -> AsyncIterator[FakePostpress]:
     """A running fake server on 127.0.0.1; ``.url`` and ``.api_key`` configure an SDK."""
     async with FakePostpress(
-        dataset=postpress_dataset, faults=postpress_faults, api_key=postpress_api_key
+        dataset=postpress_dataset,
+        faults=postpress_faults,
+        api_key=postpress_api_key,
+        live=postpress_live,
     ) as server:
         yield server
 

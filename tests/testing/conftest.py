@@ -18,6 +18,7 @@ from postpress_async.testing.pytest_plugin import (
     postpress_dataset,
     postpress_faults,
     postpress_ground_truth,
+    postpress_live,
     postpress_server,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "postpress_dataset",
     "postpress_faults",
     "postpress_ground_truth",
+    "postpress_live",
     "postpress_server",
 ]
 

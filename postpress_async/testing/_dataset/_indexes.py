@@ -50,6 +50,11 @@ class Indexes:
             appenders[c](i)
         self._account_messages = tuple(account_messages)
         self._sender_messages: dict[int, array[int]] = {}
+        self.refresh_chat_order()
+
+    def refresh_chat_order(self) -> None:
+        """Rebuild the chat order from the columns (after a message moved a chat's activity)."""
+        cols = self._cols
         ts = cols.ts
         chat_ts = array("q", (ts[m] if m >= 0 else NULL_KEY for m in cols.chat_last))
         self._chat_ts = chat_ts

@@ -163,6 +163,31 @@ class Dataset:
         """Ground-truth columns of one message."""
         return _truth.message_row(self._cols, self._ids, index)
 
+    def add_message(
+        self, timestamp_ms: int, *, chat: int | None = None, sender: int | None = None
+    ) -> int:
+        """Append a message (a live feed's) and return its index.
+
+        ``chat`` defaults to one picked from the index, ``sender`` to one of the chat's
+        members. The chat's activity and the chat order follow at once; the message
+        listings are the caller's (see ``testing._live``): the built indexes keep
+        ordering the built messages only.
+        """
+        cols = self._cols
+        if not cols.chat_ids:
+            raise ValueError("a dataset without chats cannot take new messages")
+        index = len(cols.ts)
+        if chat is None:
+            chat = self._ids.h(12, index) % len(cols.chat_ids)
+        members = cols.chat_attendees[chat]
+        if sender is None:
+            sender = members[self._ids.h(13, index) % len(members)]
+        elif sender not in members:
+            raise ValueError(f"sender {sender} is not a member of chat {chat}")
+        cols.add_message(timestamp_ms, chat, sender)
+        self._indexes.refresh_chat_order()
+        return index
+
     # -- indexes the server pages through -----------------------------------------------
 
     def message_candidates(self, account: int | None, sender: int | None) -> Sequence[int]:
