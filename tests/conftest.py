@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
