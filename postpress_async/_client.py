@@ -7,9 +7,7 @@ import contextvars
 import dataclasses
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Generic, ParamSpec, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
 from ._decoding import decode
@@ -22,6 +20,9 @@ from ._tasks import AsyncClosing
 from ._transport import AiohttpTransport, Request, Response, Transport
 from ._version import __version__
 from .resources import Accounts, Chats, Messages
+
+if TYPE_CHECKING:
+    import aiohttp  # imported by the transport, only once one is built
 
 __all__ = ["AsyncPostpress", "RawResponse"]
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._config import Limits, Timeout
 from ._exceptions import (
@@ -25,6 +23,30 @@ from ._exceptions import (
 )
 
 __all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first used, then bound like an import.
+
+    aiohttp (and yarl with it) is most of what ``import postpress_async`` would cost;
+    a process that never builds a transport never pays for it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(importlib.import_module(self._name), attr)
+        setattr(self, attr, value)  # found directly from now on
+        return value
+
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+else:
+    aiohttp = _OnFirstUse("aiohttp")
+    yarl = _OnFirstUse("yarl")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,7 +161,7 @@ class AiohttpTransport:
         try:
             async with session.request(
                 request.method,
-                URL(request.url, encoded=True),
+                yarl.URL(request.url, encoded=True),
                 headers=request.headers,
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,

@@ -1,0 +1,43 @@
+"""Start-up: what ``import postpress_async`` and ``postpress --help`` load.
+
+Each check runs a fresh interpreter (the test process has long imported everything)
+and looks at ``sys.modules``: what a module costs at start-up is whether it is loaded.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("aiohttp", "yarl", "multidict")
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+def test_importing_the_sdk_does_not_import_aiohttp() -> None:
+    """aiohttp is imported only when the first transport is built."""
+    loaded = loaded_after("import postpress_async\nfrom postpress_async import AsyncPostpress")
+    assert "postpress_async" in loaded
+    assert loaded.isdisjoint(HEAVY)
+
+
+@pytest.mark.slow
+def test_building_a_client_does_not_import_aiohttp_before_its_first_request() -> None:
+    """The transport imports aiohttp when it opens its session, not when it is made."""
+    loaded = loaded_after(
+        "import asyncio, postpress_async\n"
+        "async def main():\n"
+        "    async with postpress_async.AsyncPostpress(api_key='pp_test_key') as client:\n"
+        "        pass\n"
+        "asyncio.run(main())"
+    )
+    assert loaded.isdisjoint(HEAVY)
