@@ -28,6 +28,9 @@ comment; several comments may stack):
     Runs only if every MODULE imports (an optional extra); skipped otherwise, except when
     ``README_TEST_REQUIRE_ALL=1`` is set, as ``.ci/run`` does after installing every extra
     the README needs: there a missing module fails the test, so CI never skips a block.
+``<!-- readme-test: slow REASON -->``
+    Runs in ``pytest -m slow`` (CI) only, for a block that takes more than about half a
+    second (REASON says why, e.g. a heavy import).
 ``<!-- readme-test: pytest -->``
     The block is a test module for a user's project: it is run by pytest in a temporary
     project with only pytest-asyncio in its default (strict) mode and this package's plugin,
@@ -56,7 +59,7 @@ REQUIRE_ALL = "README_TEST_REQUIRE_ALL"
 
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _DIRECTIVE = re.compile(r"^<!--\s*readme-test:\s*(\w+)\s*(.*?)\s*-->\s*$")
-_KNOWN = {"skip", "requires", "pytest"}
+_KNOWN = {"skip", "requires", "slow", "pytest"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +73,11 @@ class Block:
     @property
     def id(self) -> str:
         return f"README.md:{self.line}"
+
+    def param(self) -> object:
+        """The block as a ``pytest.param``, marked ``slow`` when its directive says so."""
+        marks = [pytest.mark.slow] if "slow" in self.directives else []
+        return pytest.param(self, id=self.id, marks=marks)
 
 
 def python_blocks(text: str) -> list[Block]:
@@ -147,7 +155,7 @@ SCRIPTS = [b for b in BLOCKS if "pytest" not in b.directives]
 PYTEST_MODULES = [b for b in BLOCKS if "pytest" in b.directives]
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in SCRIPTS])
+@pytest.mark.parametrize("block", [b.param() for b in SCRIPTS])
 async def test_readme_block_runs_against_the_fake(
     block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,7 +173,7 @@ async def test_readme_block_runs_against_the_fake(
 
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in PYTEST_MODULES])
+@pytest.mark.parametrize("block", [b.param() for b in PYTEST_MODULES])
 def test_readme_test_module_passes_in_a_users_project(
     block: Block, mode: str, pytester: pytest.Pytester
 ) -> None:
