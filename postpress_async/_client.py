@@ -136,7 +136,9 @@ class AsyncPostpress(AsyncClosing):
         self._sender = Sender(
             transport or AiohttpTransport(session=session, limits=self.limits),
             limits=self.limits,
-            budget=RetryBudget(ratio=self.retry.budget_ratio, floor=self.retry.budget_floor),
+            budget=RetryBudget(
+                ratio=self.limits.retry_budget_ratio, floor=self.limits.retry_budget_floor
+            ),
             observer=Observer(hooks=event_hooks, telemetry=telemetry),
         )
         self._owns_transport = True

@@ -121,6 +121,13 @@ class Limits:
       while it is read.
     * ``max_error_body_bytes`` is how much of an error body is read and kept on the
       exception (default 64 KiB); the rest is never read.
+    * ``retry_budget_ratio``, ``retry_budget_floor``: the client-wide retry budget: every
+      first attempt earns ``retry_budget_ratio`` of a retry token, each retry spends one,
+      and the bucket holds at most ``retry_budget_floor`` tokens (it starts full). So
+      retries stay below ``floor + ratio * requests`` however many callers share the
+      client; when the bucket is empty a retryable error surfaces at once, saying so.
+      Like the in-flight limit it belongs to the client (a ``with_options`` view shares
+      it), which is why it lives here and not on the per-call ``RetryPolicy``.
     """
 
     max_in_flight: int = 16
@@ -130,6 +137,8 @@ class Limits:
     adaptive: bool = False
     max_response_bytes: int = 32 * 1024 * 1024
     max_error_body_bytes: int = 64 * 1024
+    retry_budget_ratio: float = 0.2
+    retry_budget_floor: float = 10.0
 
     def __post_init__(self) -> None:
         for field in ("max_in_flight", "max_connections", "max_response_bytes"):
@@ -138,6 +147,8 @@ class Limits:
             _rate(f"limits.{field}", getattr(self, field))
         _flag("limits.adaptive", self.adaptive)
         check_int("limits.max_error_body_bytes", self.max_error_body_bytes, minimum=0)
+        for field in ("retry_budget_ratio", "retry_budget_floor"):
+            _positive(f"limits.{field}", getattr(self, field), allow_none=False)
 
     def replace(self, **changes: Any) -> Limits:
         """Return a copy with the given fields changed (checked like the constructor)."""
@@ -169,13 +180,9 @@ class RetryPolicy:
     * ``retry_connection_errors``: retry connection failures and timeouts.
     * ``retry_non_idempotent``: also retry non-idempotent methods (all postpress
       endpoints today are idempotent GETs; a future POST is not retried unless asked).
-    * ``budget_ratio``, ``budget_floor``: the client-wide retry budget: every first attempt
-      earns ``budget_ratio`` of a retry token, each retry spends one, and the bucket
-      holds at most ``budget_floor`` tokens (it starts full). So retries stay below
-      ``budget_floor + budget_ratio * requests`` however many callers share the client;
-      when the bucket is empty a retryable error surfaces at once, saying so. The
-      budget belongs to the client: these two are read when it is created, and a
-      ``with_options(retry=...)`` view shares its client's budget.
+
+    The retry budget, shared by every call of a client, is ``Limits.retry_budget_ratio``
+    and ``Limits.retry_budget_floor``.
     """
 
     attempts: int = 5
@@ -188,8 +195,6 @@ class RetryPolicy:
     )
     retry_connection_errors: bool = True
     retry_non_idempotent: bool = False
-    budget_ratio: float = 0.2
-    budget_floor: float = 10.0
 
     def __post_init__(self) -> None:
         check_int("retry.attempts", self.attempts, minimum=1)
@@ -197,8 +202,6 @@ class RetryPolicy:
             "wait_initial",
             "wait_max",
             "retry_after_max",
-            "budget_ratio",
-            "budget_floor",
         ):
             _positive(f"retry.{field}", getattr(self, field), allow_none=False)
         _positive("retry.deadline", self.deadline)

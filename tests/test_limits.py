@@ -66,6 +66,8 @@ def test_a_token_bucket_spaces_start_times_by_one_over_the_rate() -> None:
         pytest.param("requests_per_second", -1.0, id="negative-rate"),
         pytest.param("account_requests_per_second", float("nan"), id="nan-rate"),
         pytest.param("adaptive", "yes", id="adaptive-not-bool"),
+        pytest.param("retry_budget_ratio", -0.1, id="negative-budget-ratio"),
+        pytest.param("retry_budget_floor", "x", id="budget-floor-str"),
     ],
 )
 def test_bad_limits_are_refused_by_name(field: str, value: object) -> None:
@@ -175,8 +177,8 @@ async def test_the_adaptive_limit_converges_under_a_server_that_throttles_above_
     faults = Faults(latency=0.002, max_concurrency=server_limit, retry_after=0.0)
     seen: list[int] = []
     async with FakePostpress(dataset=Dataset(seed=3, messages=10), faults=faults) as server:
-        limits = Limits(max_in_flight=16, adaptive=True)
-        retry = RetryPolicy(attempts=50, budget_floor=10_000.0, wait_initial=0.0)
+        limits = Limits(max_in_flight=16, adaptive=True, retry_budget_floor=10_000.0)
+        retry = RetryPolicy(attempts=50, wait_initial=0.0)
 
         async def sample(event: ResponseEvent) -> None:
             seen.append(client.stats().in_flight_limit)

@@ -199,7 +199,7 @@ def test_error_labels_name_status_and_type() -> None:
         pytest.param({"attempts": 0}, id="attempts-0"),
         pytest.param({"wait_initial": -1}, id="negative-wait"),
         pytest.param({"deadline": -5}, id="negative-deadline"),
-        pytest.param({"budget_ratio": "x"}, id="ratio-str"),
+        pytest.param({"retry_after_max": "x"}, id="max-str"),
     ],
 )
 def test_bad_policies_are_refused(kwargs: dict[str, object]) -> None:
@@ -215,3 +215,17 @@ def test_policies_are_frozen_values_with_replace() -> None:
     assert hash(policy) == hash(RetryPolicy())
     with pytest.raises(AttributeError):
         policy.attempts = 3  # type: ignore[misc]
+
+
+def test_the_retry_budget_is_the_clients_and_a_per_call_policy_cannot_change_it() -> None:
+    """The budget is set on Limits; a with_options(retry=...) view shares the same bucket."""
+    from postpress_async import AsyncPostpress, Limits
+
+    client = AsyncPostpress(
+        api_key="pp_k", limits=Limits(retry_budget_ratio=0.5, retry_budget_floor=3.0)
+    )
+    view = client.with_options(retry=RetryPolicy(attempts=2))
+    assert view._sender.budget is client._sender.budget
+    assert (client._sender.budget.ratio, client._sender.budget.capacity) == (0.5, 3.0)
+    with pytest.raises(TypeError):
+        RetryPolicy(budget_ratio=1.0)  # type: ignore[call-arg]

@@ -192,8 +192,9 @@ async def test_a_stream_survives_retried_failures_with_every_item_exactly_once()
     faults = FaultPlan(routes={"messages.list": Faults(rates=mixed, seed=11)})
     async with FakePostpress(dataset=dataset, faults=faults) as server:
         # 30 % of requests fail: more than the default budget (20 %) is meant to absorb.
-        generous = FAST_RETRY.replace(attempts=10, budget_ratio=1.0)
-        async with client_for(server, retry=generous) as client:
+        generous = FAST_RETRY.replace(attempts=10)
+        budget = Limits(retry_budget_ratio=1.0)
+        async with client_for(server, retry=generous, limits=budget) as client:
             ids = [m.id async for m in client.messages.list(limit=50, prefetch=2)]
             stats = client.stats()
         injected = sum(server.stats.faults.values())
@@ -204,11 +205,10 @@ async def test_a_stream_survives_retried_failures_with_every_item_exactly_once()
 
 async def test_a_hundred_callers_against_a_dead_server_stay_within_limit_and_budget() -> None:
     dead = Faults(rates={FaultKind.SERVICE_UNAVAILABLE: 1.0}, latency=0.002)
-    policy = RetryPolicy(
-        attempts=10, wait_initial=0.001, wait_max=0.002, budget_ratio=0.1, budget_floor=10
-    )
+    policy = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002)
+    limits = Limits(max_in_flight=8, retry_budget_ratio=0.1, retry_budget_floor=10)
     async with FakePostpress(dataset=Dataset(messages=10), faults=dead) as server:
-        async with client_for(server, retry=policy, limits=Limits(max_in_flight=8)) as client:
+        async with client_for(server, retry=policy, limits=limits) as client:
 
             async def call() -> BaseException | None:
                 try:
