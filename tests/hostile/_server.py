@@ -9,9 +9,11 @@ client hung up early instead of reading without end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -70,8 +72,8 @@ def client_for(server: Hostile, **kwargs: Any) -> AsyncPostpress:
 
 
 def message(id: str) -> dict[str, Any]:
-    """The smallest message the SDK's model accepts."""
-    return {"object": "Message", "id": id, "text": "hi"}
+    """The smallest message the SDK accepts in a listing (a watch needs its timestamp)."""
+    return {"object": "Message", "id": id, "text": "hi", "timestamp": "2026-01-01T00:00:00.000Z"}
 
 
 def page_body(ids: Sequence[str], cursor: str | None) -> bytes:
@@ -156,3 +158,32 @@ def redirect(status: int, location: str) -> Handler:
         return web.Response(status=status, headers={"Location": location})
 
     return handler
+
+
+@contextlib.contextmanager
+def hostile_server_in_thread(handler: Handler) -> Iterator[Hostile]:
+    """:func:`hostile_server` on its own event loop in a thread, for code that runs its
+    own loop (the CLI's ``main(argv)``)."""
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    box: list[Hostile] = []
+
+    async def serve() -> None:
+        nonlocal stop, loop
+        stop, loop = asyncio.Event(), asyncio.get_running_loop()
+        async with hostile_server(handler) as hostile:
+            box.append(hostile)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(timeout=30):
+            raise RuntimeError("the hostile server did not start")
+        yield box[0]
+    finally:
+        if loop is not None and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
