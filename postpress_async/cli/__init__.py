@@ -15,7 +15,7 @@
 
 Shared options, before or after the command, for the commands that use them:
 ``--api-key`` (else ``POSTPRESS_API_KEY``), ``--base-url`` (else ``POSTPRESS_BASE_URL``),
-``--timeout``, ``--retries``, and ``--fake`` with ``--fake-messages``, ``--fake-seed``,
+``--timeout``, ``--retries``, ``--allow-insecure-http``, and ``--fake`` with ``--fake-messages``, ``--fake-seed``,
 ``--fake-latency``, ``--fake-fault-rate`` to run against the embedded fake server;
 ``--debug`` everywhere. An option given where it does nothing is a usage error.
 
@@ -25,7 +25,8 @@ options; :mod:`.commands` one module a command (``list``, ``get``, ``export``,
 The CLI imports only public names of :mod:`postpress_async`.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 API error, 2 usage or bad input, 3 no or
-rejected API key, 4 network failure, 130 interrupted (143 on SIGTERM).
+rejected API key, 4 network failure, 5 output locked by another export, 130 interrupted
+(143 on SIGTERM).
 """
 
 from ._app import main as main

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
-        if code != ExitCode.USAGE:
+        if code not in {ExitCode.USAGE, ExitCode.LOCKED}:  # LOCKED: another export's file
             run.stopped("the export stopped")
         return code
 

@@ -122,7 +122,8 @@ def _fsync_dir(directory: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole."""
-    temp = path.with_name(path.name + ".tmp")
+    # Unique per process: two writers (or a stale file of a killed one) never share it.
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(temp, "wb") as file:
         file.write(data)
         file.flush()

@@ -14,9 +14,11 @@ from postpress_async import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    CursorLoopError,
     InvalidParameterError,
     MissingAPIKeyError,
     NotFoundError,
+    OutputLockedError,
     PermissionDeniedError,
     PostpressError,
     RateLimitError,
@@ -39,6 +41,8 @@ class ExitCode(enum.IntEnum):
     AUTH = 3
     #: The API could not be reached: connection refused, DNS, timeouts.
     NETWORK = 4
+    #: Another export is writing the same output (it holds the file's lock).
+    LOCKED = 5
     #: Stopped by Ctrl-C (SIGINT); SIGTERM gives 143.
     INTERRUPTED = 130
 
@@ -96,6 +100,14 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
             f"cannot reach the API at {_origin(exc.url)} ({_cause(exc)}): "
             "check --base-url (or POSTPRESS_BASE_URL) and your network",
         )
+    if isinstance(exc, OutputLockedError):
+        return ExitCode.LOCKED, str(exc)
+    if isinstance(exc, CursorLoopError):
+        return (
+            ExitCode.API_ERROR,
+            f"the API sent the cursor {_short(exc.cursor)!r} a second time in one listing; "
+            "stopped instead of fetching the same pages again",
+        )
     if isinstance(exc, ResponseDecodeError):
         return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
     if isinstance(exc, PostpressError):
@@ -146,6 +158,10 @@ def _budget(exc: PostpressError) -> str:
     if exc.attempts > 1:
         return f", after {exc.attempts} attempts"
     return ""
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _origin(url: str) -> str:

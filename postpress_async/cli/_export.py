@@ -32,6 +32,7 @@ from postpress_async import (
     Checkpoint,
     ListStream,
     format_datetime,
+    lock_output,
     merge,
     split_window,
 )
@@ -194,6 +195,20 @@ async def run_export(client: AsyncPostpress, options: ExportOptions, err: TextIO
     command = _command(options, windows)
     # The SDK validates every filter when a stream is built, before any request or file.
     _stream(client, options, windows[0] if windows else None, Checkpoint(), None)
+    # One writer per output, from before the file is looked at until the run ends
+    # (the kernel drops the lock if the process dies): a second export, even with
+    # --force, is refused here with OutputLockedError and touches nothing.
+    with lock_output(options.out):
+        return await _locked(client, options, windows, command, err)
+
+
+async def _locked(
+    client: AsyncPostpress,
+    options: ExportOptions,
+    windows: Windows | None,
+    command: ExportCommand,
+    err: TextIO,
+) -> ExportResult:
     state = _prepare(options, command, err)
     resumed_items = state.items
     progress = Progress(
