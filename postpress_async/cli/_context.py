@@ -81,6 +81,7 @@ class Context:
                 base_url=args.base_url,
                 timeout=args.timeout,
                 retry=self._retry(),
+                allow_insecure_http=args.allow_insecure_http,
             ) as client:
                 yield client, client.base_url
             return

@@ -147,6 +147,13 @@ CONNECTION: Final = _OptionSet(
             metavar="N",
             help="retries of a failed request (default: 4; 0 turns retrying off)",
         ),
+        _option(
+            "--allow-insecure-http",
+            action="store_true",
+            default=False,
+            help="allow a plain http:// --base-url to a host other than this machine "
+            "(the API key then travels unencrypted)",
+        ),
     ),
 )
 

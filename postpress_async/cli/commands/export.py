@@ -24,7 +24,7 @@ from postpress_async.cli.commands.list import filters_of, list_call
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
 
-__all__ = ["register", "resume_hint", "run"]
+__all__ = ["register", "resume_hint", "run", "without_key"]
 
 
 def register(table: CommandTable) -> None:
@@ -104,10 +104,31 @@ def resume_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> Non
         return
     if state is None or state.done:
         return
-    kept = [arg for arg in argv if arg not in {"--force", "--resume"}]
+    kept, had_key = without_key([arg for arg in argv if arg not in {"--force", "--resume"}])
     command = shlex.join(["postpress", *kept, "--resume"])
+    key = (
+        "\n(the API key is not repeated here: set POSTPRESS_API_KEY or add --api-key again)"
+        if had_key
+        else ""
+    )
     print(
         f"{what} with {state.items:,} {args.resource} saved in {out}; "
-        f"the checkpoint is kept. Continue with:\n  {command}",
+        f"the checkpoint is kept. Continue with:\n  {command}{key}",
         file=sys.stderr,
     )
+
+
+def without_key(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--api-key K`` / ``--api-key=K``, and whether it had one."""
+    kept: list[str] = []
+    had_key = skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--api-key":
+            had_key = skip = True
+        elif arg.startswith("--api-key="):
+            had_key = True
+        else:
+            kept.append(arg)
+    return kept, had_key
