@@ -15,8 +15,8 @@ HEAVY = ("aiohttp", "yarl", "multidict")
 
 
 def loaded_after(code: str) -> set[str]:
-    """The top-level packages a fresh interpreter has loaded after running ``code``."""
-    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    """The modules, and their top-level packages, a fresh interpreter has loaded after ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join({{*sys.modules, *(m.split('.')[0] for m in sys.modules)}}))"
     out = subprocess.run(
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True
     ).stdout
@@ -41,3 +41,16 @@ def test_building_a_client_does_not_import_aiohttp_before_its_first_request() ->
         "asyncio.run(main())"
     )
     assert loaded.isdisjoint(HEAVY)
+
+
+def test_the_cli_help_imports_neither_aiohttp_nor_the_fake_server() -> None:
+    """``postpress --help`` pays for the SDK and argparse; the fake only runs with --fake/demo."""
+    loaded = loaded_after(
+        "import contextlib, io\n"
+        "from postpress_async.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0"
+    )
+    assert "postpress_async.cli" in loaded
+    assert loaded.isdisjoint(HEAVY)
+    assert "postpress_async.testing" not in loaded

@@ -11,7 +11,6 @@ from typing import Any, BinaryIO, TextIO
 
 from postpress_async import AsyncPostpress, Request, Response, RetryPolicy, Timeout
 
-from ._fake import fake_identity, fake_server
 from ._output import Resource, Writer
 
 __all__ = ["Context"]
@@ -85,6 +84,8 @@ class Context:
             ) as client:
                 yield client, client.base_url
             return
+        from ._fake import fake_identity, fake_server  # the fake (aiohttp.web) only with --fake
+
         server = fake_server(
             seed=args.fake_seed,
             messages=args.fake_messages,

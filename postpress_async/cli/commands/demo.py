@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from postpress_async.cli._demo import run_demo
 from postpress_async.cli._parser import CommandTable, positive, rate, seconds
 
 if TYPE_CHECKING:
@@ -43,6 +42,8 @@ def register(table: CommandTable) -> None:
 
 async def run(args: argparse.Namespace, ctx: Context) -> None:
     """Run the demo with the options given."""
+    from postpress_async.cli._demo import run_demo  # the fake server: only when demo runs
+
     await run_demo(
         seed=args.seed,
         messages=args.messages,
