@@ -148,6 +148,7 @@ def test_telemetry_without_the_extra_is_a_clear_error(monkeypatch: pytest.Monkey
         client_for(flaky(0), telemetry=True)
 
 
+@pytest.mark.slow
 def test_importing_the_sdk_does_not_import_opentelemetry() -> None:
     """Zero cost when not chosen: ``import postpress_async`` leaves OpenTelemetry alone."""
     code = "import sys, postpress_async; print('opentelemetry' in sys.modules)"

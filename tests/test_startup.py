@@ -23,6 +23,7 @@ def loaded_after(code: str) -> set[str]:
     return set(out.split())
 
 
+@pytest.mark.slow
 def test_importing_the_sdk_does_not_import_aiohttp() -> None:
     """aiohttp is imported only when the first transport is built."""
     loaded = loaded_after("import postpress_async\nfrom postpress_async import AsyncPostpress")
