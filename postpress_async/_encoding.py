@@ -46,18 +46,34 @@ def to_builtins(value: Any) -> Any:
     the wire's ``lastMessage``); a tagged member keeps its ``type``; datetimes are the
     server's ``YYYY-MM-DDTHH:MM:SS.sssZ`` strings. What FastAPI or ``json.dumps`` take.
     """
-    if isinstance(value, msgspec.Struct):
-        config = value.__struct_config__
-        out: dict[str, Any] = {}
-        if isinstance(config.tag_field, str) and config.tag != UNKNOWN_TAG:
-            out[config.tag_field] = config.tag
-        for name in value.__struct_fields__:
-            out[name] = to_builtins(getattr(value, name))
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    plan = _PLANS.get(kind)
+    if plan is None and isinstance(value, msgspec.Struct):
+        plan = _PLANS[kind] = _plan(kind)
+    if plan is not None:
+        tag_field, tag, names = plan
+        out: dict[str, Any] = {} if tag_field is None else {tag_field: tag}
+        for name in names:
+            item = getattr(value, name)
+            out[name] = item if type(item) in _PLAIN else to_builtins(item)
         return out
-    if isinstance(value, datetime):
+    if kind is datetime:
         return format_datetime(value)
     if isinstance(value, dict):
         return {key: to_builtins(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_builtins(item) for item in value]
     return value
+
+
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_PLANS: dict[type, tuple[str | None, object, tuple[str, ...]]] = {}
+
+
+def _plan(kind: type) -> tuple[str | None, object, tuple[str, ...]]:
+    """How to turn one Struct class into a dict: its tag (if any) and its field names."""
+    config = kind.__struct_config__  # type: ignore[attr-defined]
+    tag_field = config.tag_field if config.tag != UNKNOWN_TAG else None
+    return tag_field, config.tag, tuple(kind.__struct_fields__)  # type: ignore[attr-defined]

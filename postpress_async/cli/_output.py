@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO, Final, Literal
 
+import msgspec
+
 from postpress_async import encode_json
 
 __all__ = [
@@ -86,6 +88,9 @@ def cell(value: object) -> str:
     return str(value)
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
 def json_lines(items: Sequence[Any]) -> bytes:
     """``items`` as JSON lines: one ``encode_json`` object a line, each ended by ``\\n``."""
     if not items:
@@ -127,9 +132,15 @@ class Writer:
         self._header_done = False
 
     def write(self, items: Sequence[Any]) -> None:
-        """Write items (one line each) and flush, so output appears as pages arrive."""
+        """Write items (one line each) and flush, so output appears as pages arrive.
+
+        JSON lines are ``model.to_builtins()``: snake_case keys everywhere and the server's
+        ``.sssZ`` timestamps, as a Python user gets them (an export keeps the API's JSON).
+        """
         if self._format == "json":
-            self._stream.write(json_lines(items))
+            if items:
+                encode = _ENCODER.encode
+                self._stream.write(b"".join(encode(item.to_builtins()) + b"\n" for item in items))
         else:
             lines = [] if self._header_done else self._header()
             self._header_done = True

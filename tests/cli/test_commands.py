@@ -167,7 +167,7 @@ def test_chats_get_resolves_a_provider_id_with_its_account() -> None:
     assert result.returncode == 0, result.stderr
     (chat,) = lines(result.stdout)
     assert chat["id"] == row.id
-    assert chat["lastMessage"]["chat_id"] == row.id
+    assert chat["last_message"]["chat_id"] == row.id
 
 
 @pytest.mark.parametrize(
@@ -204,6 +204,19 @@ def test_table_of_nothing_is_just_the_header() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.decode().splitlines()) == 2
+
+
+def test_json_lines_are_snake_case_with_the_servers_timestamps() -> None:
+    """`get` prints what ``to_builtins()`` gives: no wire camelCase, ``.sssZ`` timestamps."""
+    row = DATASET.chat_row(DATASET.find_chat(DATASET.expected_chat_ids()[0]) or 0)
+    result = run("--fake", "chats", "get", row.id)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    (chat,) = lines(result.stdout)
+    assert "lastMessage" not in text and "disabledFeatures" not in text
+    assert {"last_message", "disabled_features", "account_id"} <= set(chat)
+    stamp = chat["last_message"]["timestamp"]
+    assert stamp.endswith("Z") and len(stamp.rsplit(".", 1)[1]) == len("000Z")
 
 
 def test_json_lines_keep_line_separators_inside_strings() -> None:
