@@ -9,8 +9,9 @@ Walks all 50,000 messages of the fake (its own process, no latency, no faults) w
 * ``both``: the two together.
 
 Prints each walk's median over ``--repeats`` runs (modes interleaved, so drift in machine
-load hits them alike) and its ratio to ``off``. Target: ``both`` <= 1.05 x ``off`` with
-250-message pages. ``--limit 25`` shows a request-heavy walk (2,000 requests).
+load hits them alike) and its ratio to ``off``, in wall time and in the client process's CPU
+time (the fake runs in its own process, so that is the SDK's own cost, and less noisy on a
+shared machine). Target: ``both`` <= 1.05 x ``off`` in wall time with 250-message pages. ``--limit 25`` shows a request-heavy walk (2,000 requests).
 
 Run: ``nox -s bench`` or ``python benchmarks/bench_observe.py`` (about a minute here).
 """
@@ -27,14 +28,14 @@ from typing import Any
 
 from _fake import RunningServer, fake_server, verdict
 
-from postpress_async import AsyncPostpress
+from postpress_async import AsyncPostpress, MockTransport, Request, Response
 
 MODES = ("off", "debug log", "hooks", "both")
 TARGET = 1.05
 
 
-async def walk(server: RunningServer, mode: str, limit: int) -> tuple[float, int, int]:
-    """One full walk; returns (seconds, messages, hook events)."""
+async def walk(server: RunningServer, mode: str, limit: int) -> tuple[float, float, int, int]:
+    """One full walk; returns (wall seconds, client CPU seconds, messages, hook events)."""
     events = 0
 
     async def count(event: Any) -> None:
@@ -49,39 +50,88 @@ async def walk(server: RunningServer, mode: str, limit: int) -> tuple[float, int
         base_url=server.url,
         event_hooks=hooks,  # type: ignore[arg-type]
     ) as client:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         messages = 0
         async for _message in client.messages.list(limit=limit):
             messages += 1
-        elapsed = time.perf_counter() - started
-    return elapsed, messages, events
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return elapsed, cpu, messages, events
+
+
+_EMPTY = Response(
+    status=200,
+    headers={"content-type": "application/json", "x-request-id": "req_1"},
+    content=b'{"object":"AccountList","items":[],"cursor":null}',
+)
+
+
+async def per_call_cpu(mode: str, calls: int) -> float:
+    """Client CPU seconds a call, with no network: what the mode adds to each request."""
+    events = 0
+
+    async def count(event: Any) -> None:
+        nonlocal events
+        events += 1
+
+    def answer(request: Request) -> Response:
+        return _EMPTY
+
+    hooks = {"request": [count], "response": [count]} if mode in ("hooks", "both") else None
+    logging.getLogger("postpress_async").setLevel(
+        logging.DEBUG if mode in ("debug log", "both") else logging.WARNING
+    )
+    async with AsyncPostpress(
+        api_key="k",
+        transport=MockTransport(answer),
+        event_hooks=hooks,  # type: ignore[arg-type]
+    ) as client:
+        started = time.process_time()
+        for _ in range(calls):
+            await client.accounts.list(limit=1)
+        return (time.process_time() - started) / calls
 
 
 async def main(messages: int, limit: int, repeats: int) -> int:
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpu_times: dict[str, list[float]] = {mode: [] for mode in MODES}
     print(f"walk of {messages:,} messages, {limit}-message pages, {repeats} runs a mode")
     with fake_server("--messages", str(messages)) as server:
         await walk(server, "off", limit)  # warm the server's page cache and the imports
         for _ in range(repeats):
             for mode in MODES:
-                elapsed, count, events = await walk(server, mode, limit)
+                elapsed, cpu, count, events = await walk(server, mode, limit)
                 if count != messages:
                     raise SystemExit(f"{mode}: walked {count:,} messages, not {messages:,}")
                 if mode in ("hooks", "both") and events != 2 * (-(-messages // limit)):
                     raise SystemExit(f"{mode}: {events} hook events")
                 times[mode].append(elapsed)
+                cpu_times[mode].append(cpu)
     base = statistics.median(times["off"])
+    cpu_base = statistics.median(cpu_times["off"])
     ok = True
     for mode in MODES:
         median = statistics.median(times[mode])
+        cpu = statistics.median(cpu_times[mode])
         ratio = median / base
         line = (
-            f"  {mode:>9}: {median:.3f} s median ({messages / median:,.0f} msg/s), {ratio:.3f}x off"
+            f"  {mode:>9}: {median:.3f} s median ({messages / median:,.0f} msg/s), {ratio:.3f}x off;"
+            f" client CPU {cpu:.3f} s, {cpu / cpu_base:.3f}x off"
         )
         if mode == "both":
             ok = ratio <= TARGET
             line += f"  [<= {TARGET}x] {verdict(ok)}"
         print(line, flush=True)
+    calls = 5_000
+    cost = {mode: min([await per_call_cpu(mode, calls) for _ in range(3)]) for mode in MODES}
+    requests = -(-messages // limit)
+    print(f"per call, no network ({calls:,} calls, best of 3): client CPU and what it adds")
+    for mode in MODES:
+        added = cost[mode] - cost["off"]
+        share = added * requests / cpu_base
+        print(
+            f"  {mode:>9}: {cost[mode] * 1e6:.1f} us a call, +{added * 1e6:.1f} us;"
+            f" x {requests} requests = +{share:.1%} of the walk's client CPU"
+        )
     return 0 if ok else 1
 
 
