@@ -119,3 +119,12 @@ def test_a_walk_without_repeats_is_never_refused() -> None:
 def position(checkpoint: Checkpoint) -> tuple[str | None, int, bool]:
     """Where a checkpoint resumes the listing (its ``follow`` state aside)."""
     return checkpoint.cursor, checkpoint.offset, checkpoint.done
+
+
+async def test_an_empty_cursor_repeated_is_a_loop_too() -> None:
+    async with hostile_server(cursor_walk({None: "", "": ""})) as server:
+        async with client_for(server) as client:
+            with pytest.raises(CursorLoopError):
+                async for _ in client.messages.list():
+                    pass
+    assert len(server.requests) == 2

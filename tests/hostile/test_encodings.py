@@ -90,3 +90,19 @@ def test_a_key_with_a_control_or_non_ascii_character_is_refused_at_construction(
     with pytest.raises(InvalidParameterError, match="api_key: must be printable ASCII") as caught:
         AsyncPostpress(api_key=key, base_url="http://127.0.0.1:9")
     assert key not in str(caught.value)
+
+
+async def test_deeply_nested_json_is_a_decode_error_not_a_crash() -> None:
+    body = b'{"object": "Message", "id": "m", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with hostile_server(raw(200, body)) as server:
+        async with client_for(server) as client:
+            with pytest.raises(ResponseDecodeError):
+                await client.messages.retrieve("msg_1")
+
+
+async def test_an_html_page_with_status_200_is_a_decode_error() -> None:
+    headers = {"Content-Type": "text/html"}
+    async with hostile_server(raw(200, b"<html>captive portal</html>", headers)) as server:
+        async with client_for(server) as client:
+            with pytest.raises(ResponseDecodeError, match="not valid JSON"):
+                await client.messages.retrieve("msg_1")
