@@ -55,11 +55,14 @@ def test_global_options_work_after_the_command() -> None:
 
 
 @pytest.mark.slow
-def test_python_dash_m_runs_the_cli() -> None:
-    """`--version` works through `python -m postpress_async`."""
+def test_python_dash_m_runs_the_cli_and_exits_with_its_code() -> None:
+    """`python -m postpress_async` runs the CLI, and main()'s code is the process's status."""
     result = run_process("--version")
     assert result.returncode == 0
     assert result.stdout.startswith(b"postpress ")
+    refused = run_process("messages", "list", "--limit", "999")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(b"error: ")
 
 
 @pytest.mark.parametrize(
