@@ -3,6 +3,7 @@ over plain http to another machine."""
 
 from __future__ import annotations
 
+import logging
 import traceback
 
 import pytest
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from postpress_async import (
     APIConnectionError,
+    APIStatusError,
     AsyncPostpress,
     InvalidParameterError,
     Limits,
@@ -131,3 +133,17 @@ def test_plain_http_to_another_machine_is_allowed_when_asked() -> None:
 )
 def test_loopback_and_https_are_allowed(url: str) -> None:
     assert AsyncPostpress(api_key=KEY, base_url=url).base_url == url.rstrip("/")
+
+
+async def test_debug_logs_of_failures_and_retries_never_hold_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="postpress_async")
+    body = b'{"type": "errors/network_down", "title": "down"}'
+    async with hostile_server(raw(503, body, {"Retry-After": "-1"})) as server:
+        policy = RetryPolicy(attempts=3, wait_initial=0.001)
+        async with client_for(server, retry=policy) as client:
+            with pytest.raises(APIStatusError):
+                await client.messages.retrieve("msg_1")
+    assert caplog.text.count("Retrying GET") == 2
+    assert KEY not in caplog.text and KEY[:8] not in caplog.text
