@@ -65,6 +65,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StateMismatchError",
     "error_class_for",
+    "find_header",
 ]
 
 
@@ -214,6 +215,8 @@ class APIStatusError(PostpressError):
         body: bytes = b"",
         endpoint: str = "",
         retry_after: float | None = None,
+        attempts: int = 1,
+        retry_budget_exhausted: bool = False,
     ) -> None:
         self.status = status
         self.type = type
@@ -229,15 +232,13 @@ class APIStatusError(PostpressError):
         #: Seconds the server asked to wait (``Retry-After``, seconds or an HTTP date,
         #: parsed once when the error was built); ``None`` if it sent none we could read.
         self.retry_after = retry_after
+        self.attempts = attempts
+        self.retry_budget_exhausted = retry_budget_exhausted
         super().__init__(self._summary())
 
     def header(self, name: str) -> str | None:
         """A response header by case-insensitive name, or None."""
-        name = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == name:
-                return value
-        return None
+        return find_header(self.headers, name)
 
     @property
     def retry_after_header(self) -> str | None:
@@ -382,6 +383,15 @@ DOCUMENTED_ERROR_TYPES: Mapping[int, frozenset[str]] = {
     ),
     504: frozenset({"errors/request_timeout"}),
 }
+
+
+def find_header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name`` (any case), or None: the one header lookup."""
+    name = name.lower()
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
 
 
 def error_class_for(status: int) -> type[APIStatusError]:

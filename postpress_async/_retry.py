@@ -1,8 +1,12 @@
-"""Retrying: pure decisions (what, how long) and the budget that bounds them.
+"""Failed attempts, as pure functions: which error a response is, whether to retry it,
+how long to wait; and the budget that bounds retries.
 
-Nothing here does I/O. :func:`should_retry` and :func:`retry_delay` are plain
-functions of their arguments; :class:`RetryBudget` is a token bucket with no clock.
-The loop that applies them lives in ``_sender.py``.
+Nothing here does I/O. :func:`status_error` maps a non-2xx response to its typed
+error (the class from ``STATUS_ERRORS``, the envelope's fields, ``Retry-After``
+parsed once), complete with the attempt count; :func:`next_delay` decides whether
+and when to try again (:func:`should_retry`, :func:`retry_delay`, the deadline);
+:class:`RetryBudget` is a token bucket with no clock. The loop that applies them is
+``Sender`` in ``_sender.py``.
 """
 
 from __future__ import annotations
@@ -10,19 +14,30 @@ from __future__ import annotations
 import email.utils
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from ._config import RetryPolicy
-from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, PostpressError
+from ._decoding import decode_error_body
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    PostpressError,
+    error_class_for,
+    find_header,
+)
+from ._transport import Request, Response
 
 __all__ = [
     "IDEMPOTENT_METHODS",
     "RetryBudget",
     "backoff_ceiling",
     "error_label",
+    "next_delay",
     "parse_retry_after",
     "retry_delay",
     "should_retry",
+    "status_error",
 ]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -111,9 +126,70 @@ def error_label(error: PostpressError) -> str:
     return type(error).__name__
 
 
-def retry_after_of(headers: Mapping[str, str]) -> str | None:
-    """The ``Retry-After`` header from lower-cased headers."""
-    return headers.get("retry-after")
+def next_delay(
+    policy: RetryPolicy,
+    method: str,
+    error: PostpressError,
+    attempt: int,
+    *,
+    random: Callable[[], float],
+    time_left: float | None = None,
+) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or None to surface ``error`` now.
+
+    None when the attempts are spent, the error is not retryable (:func:`should_retry`),
+    or the wait would run past the deadline (``time_left`` seconds from now). A status
+    error's ``retry_after`` wins over the jittered backoff (:func:`retry_delay`).
+    """
+    if attempt >= policy.attempts or not should_retry(policy, method, error):
+        return None
+    retry_after = error.retry_after if isinstance(error, APIStatusError) else None
+    delay = retry_delay(policy, attempt, retry_after=retry_after, random=random)
+    if time_left is not None and delay >= time_left:
+        return None
+    return delay
+
+
+def status_error(
+    request: Request,
+    response: Response,
+    *,
+    now: float,
+    attempts: int = 1,
+    retry_budget_exhausted: bool = False,
+) -> APIStatusError:
+    """The typed error for a non-2xx response after ``attempts`` attempts (pure).
+
+    The class comes from the status alone, so an HTML 502 from a proxy still gives
+    ``BadGatewayError``; the envelope's fields are used when the body is one.
+    ``Retry-After`` is parsed here, once (``now``: epoch seconds, for an HTTP date).
+    """
+    envelope = decode_error_body(response.content)
+    cls = error_class_for(response.status)
+    return cls(
+        status=response.status,
+        type=envelope.type if envelope else None,
+        title=envelope.title if envelope else _reason(response),
+        detail=envelope.detail if envelope else None,
+        instance=envelope.instance if envelope else None,
+        method=request.method,
+        url=request.url,
+        headers=response.headers,
+        body=response.content,
+        endpoint=request.endpoint,
+        retry_after=parse_retry_after(find_header(response.headers, "retry-after"), now=now),
+        attempts=attempts,
+        retry_budget_exhausted=retry_budget_exhausted,
+    )
+
+
+def _reason(response: Response) -> str:
+    if 300 <= response.status < 400:
+        where = response.headers.get("location") or "nowhere"
+        return f"HTTP {response.status} redirect to {where}, not followed"
+    content_type = response.headers.get("content-type", "")
+    kind = "non-JSON" if "json" not in content_type else "unreadable"
+    return f"HTTP {response.status} with a {kind} body"
 
 
 class RetryBudget:

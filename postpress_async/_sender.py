@@ -14,21 +14,13 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from ._config import Limits, RetryPolicy, Timeout
-from ._decoding import decode_error_body
-from ._exceptions import APIStatusError, PostpressError, error_class_for
+from ._exceptions import PostpressError
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
-from ._retry import (
-    RetryBudget,
-    error_label,
-    parse_retry_after,
-    retry_after_of,
-    retry_delay,
-    should_retry,
-)
+from ._retry import RetryBudget, error_label, next_delay, status_error
 from ._transport import Request, Response, Transport
 
-__all__ = ["ClientStats", "Sender", "status_error"]
+__all__ = ["ClientStats", "Sender"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,39 +50,6 @@ class ClientStats:
     def total_retries(self) -> int:
         """All retries, whatever the error."""
         return sum(self.retries.values())
-
-
-def status_error(request: Request, response: Response, *, now: float) -> APIStatusError:
-    """Build the typed error for a non-2xx response (pure).
-
-    The class comes from the status alone, so an HTML 502 from a proxy still gives
-    ``BadGatewayError``; the envelope's fields are used when the body is one.
-    ``Retry-After`` is parsed here, once (``now``: epoch seconds, for an HTTP date).
-    """
-    envelope = decode_error_body(response.content)
-    cls = error_class_for(response.status)
-    return cls(
-        status=response.status,
-        type=envelope.type if envelope else None,
-        title=envelope.title if envelope else _reason(response),
-        detail=envelope.detail if envelope else None,
-        instance=envelope.instance if envelope else None,
-        method=request.method,
-        url=request.url,
-        headers=response.headers,
-        body=response.content,
-        endpoint=request.endpoint,
-        retry_after=parse_retry_after(retry_after_of(response.headers), now=now),
-    )
-
-
-def _reason(response: Response) -> str:
-    if 300 <= response.status < 400:
-        where = response.headers.get("location") or "nowhere"
-        return f"HTTP {response.status} redirect to {where}, not followed"
-    content_type = response.headers.get("content-type", "")
-    kind = "non-JSON" if "json" not in content_type else "unreadable"
-    return f"HTTP {response.status} with a {kind} body"
 
 
 class Sender:
@@ -182,28 +141,41 @@ class Sender:
                 remaining = max(0.001, deadline - self._clock())
                 total = remaining if timeout.total is None else min(timeout.total, remaining)
                 attempt_timeout = timeout.replace(total=total)
+            response: Response | None = None
             try:
                 response = await self._attempt(request, attempt_timeout, call, attempt)
             except PostpressError as exc:
+                # The transport cannot know the attempt number; the sender adds it.
                 error: PostpressError = exc
-                retry_after = None
+                error.attempts = attempt
             else:
                 if 200 <= response.status < 300:
                     await call.outcome(attempt, response, None)
                     return response
-                error = status_error(request, response, now=self._wall_clock())
+                error = status_error(request, response, now=self._wall_clock(), attempts=attempt)
                 await call.outcome(attempt, response, error)
-                retry_after = error.retry_after
-            error.attempts = attempt
-            if attempt >= policy.attempts or not should_retry(policy, request.method, error):
-                raise error
-            delay = retry_delay(policy, attempt, retry_after=retry_after, random=self._random)
-            if deadline is not None and self._clock() + delay >= deadline:
+            delay = next_delay(
+                policy,
+                request.method,
+                error,
+                attempt,
+                random=self._random,
+                time_left=None if deadline is None else deadline - self._clock(),
+            )
+            if delay is None:
                 raise error
             if not self.budget.try_withdraw():
                 self._budget_rejections += 1
-                error.retry_budget_exhausted = True
-                raise error
+                if response is None:
+                    error.retry_budget_exhausted = True
+                    raise error
+                raise status_error(
+                    request,
+                    response,
+                    now=self._wall_clock(),
+                    attempts=attempt,
+                    retry_budget_exhausted=True,
+                )
             self._retries[error_label(error)] += 1
             await call.retry(attempt, policy.attempts, error, delay)
             self._retry_wait += delay

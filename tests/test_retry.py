@@ -10,19 +10,25 @@ from postpress_async import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    BadGatewayError,
     InvalidParameterError,
+    Request,
+    Response,
     ResponseDecodeError,
     RetryPolicy,
+    ServiceUnavailableError,
 )
 from postpress_async._exceptions import DOCUMENTED_ERROR_TYPES, error_class_for
 from postpress_async._retry import (
     RetryBudget,
     backoff_ceiling,
     error_label,
+    next_delay,
     parse_retry_after,
     retry_delay,
     should_retry,
 )
+from postpress_async._retry import status_error as build_status_error
 
 
 def status_error(status: int, type_: str | None) -> APIStatusError:
@@ -229,3 +235,53 @@ def test_the_retry_budget_is_the_clients_and_a_per_call_policy_cannot_change_it(
     assert (client._sender.budget.ratio, client._sender.budget.capacity) == (0.5, 3.0)
     with pytest.raises(TypeError):
         RetryPolicy(budget_ratio=1.0)  # type: ignore[call-arg]
+
+
+def _response(status: int, body: bytes, **headers: str) -> Response:
+    return Response(status=status, headers=headers, content=body)
+
+
+_REQUEST = Request(method="GET", url="https://x/v1/messages", headers={}, endpoint="GET /messages")
+
+
+def test_status_error_is_built_complete_from_the_response_alone() -> None:
+    """Class from the status, envelope fields, Retry-After in any case, the attempt count."""
+    body = b'{"status":503,"type":"errors/no_channel","title":"No channel"}'
+    error = build_status_error(
+        _REQUEST,
+        _response(503, body, **{"Retry-After": "2"}),
+        now=0.0,
+        attempts=3,
+        retry_budget_exhausted=True,
+    )
+    assert isinstance(error, ServiceUnavailableError)
+    assert (error.type, error.title, error.retry_after) == ("errors/no_channel", "No channel", 2.0)
+    assert (error.attempts, error.retry_budget_exhausted) == (3, True)
+    assert error.endpoint == "GET /messages"
+    assert "not retried" in str(error)
+
+
+def test_a_gateway_page_is_still_its_status_class_with_no_type() -> None:
+    error = build_status_error(
+        _REQUEST, _response(502, b"<html>", **{"content-type": "text/html"}), now=0
+    )
+    assert isinstance(error, BadGatewayError)
+    assert error.type is None
+    assert error.title == "HTTP 502 with a non-JSON body"
+
+
+@pytest.mark.parametrize(
+    ("status", "attempt", "time_left", "expected"),
+    [
+        pytest.param(503, 1, None, 2.0, id="retry-after-wins"),
+        pytest.param(503, 5, None, None, id="attempts-spent"),
+        pytest.param(404, 1, None, None, id="not-retryable"),
+        pytest.param(503, 1, 1.5, None, id="past-the-deadline"),
+    ],
+)
+def test_next_delay_decides_whether_and_when(
+    status: int, attempt: int, time_left: float | None, expected: float | None
+) -> None:
+    error = build_status_error(_REQUEST, _response(status, b"", **{"retry-after": "2"}), now=0)
+    got = next_delay(RetryPolicy(), "GET", error, attempt, random=lambda: 0.5, time_left=time_left)
+    assert got == expected
