@@ -46,6 +46,7 @@ import msgspec
 
 from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
+from ._params import check_int
 from ._tasks import AsyncClosing
 from ._time import parse_datetime
 
@@ -384,8 +385,8 @@ class WatchStream(AsyncClosing, Generic[T]):
 
     ``async for item in stream`` hands out every new item once, oldest first within
     what each poll finds; ``async for batch in stream.batches()`` hands out each poll's
-    new items as one list. ``stream.state`` resumes exactly after what was handed out,
-    also after an error: a failure that survives the client's retries is raised, and
+    new items as one list; ``max_items`` ends the stream after that many. ``stream.state``
+    resumes exactly after what was handed out, also after an error: a failure that survives the client's retries is raised, and
     ``watch(since=stream.state)`` continues. The stream polls until the caller stops
     (``break``, cancellation, or :meth:`aclose` / ``async with`` exit); nothing runs in
     the background between items, so stopping leaves no task and no request behind.
@@ -398,6 +399,7 @@ class WatchStream(AsyncClosing, Generic[T]):
         state: WatchState,
         *,
         policy: PollPolicy,
+        max_items: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -405,6 +407,9 @@ class WatchStream(AsyncClosing, Generic[T]):
             raise InvalidParameterError(
                 "policy", f"must be a PollPolicy, got {type(policy).__name__}"
             )
+        if max_items is not None:
+            check_int("max_items", max_items, minimum=1)
+        self._max_items = max_items
         self._list_after = list_after
         self._stamp = stamp
         self._tracker = FollowTracker(state)
@@ -475,22 +480,34 @@ class WatchStream(AsyncClosing, Generic[T]):
             self.idle_polls = 0 if new else self.idle_polls + 1
             yield new
 
+    def _room(self) -> int | None:
+        """How many more items may be handed out (``None``: no limit)."""
+        return None if self._max_items is None else self._max_items - self.items_handed_out
+
     async def _batches(self) -> AsyncGenerator[list[T], None]:
         tracker = self._tracker
         async with contextlib.aclosing(self._found()) as polls:
-            async for new in polls:
+            async for found in polls:
+                room = self._room()
+                new = found if room is None else found[:room]  # oldest first: a prefix
                 if not new:
                     continue
                 for stamp, key, _ in new:
                     tracker.mark(stamp, key)
                 self.items_handed_out += len(new)
                 yield [item for _, _, item in new]
+                if self._room() == 0:
+                    return
 
     async def _items(self) -> AsyncGenerator[T, None]:
         tracker = self._tracker
         async with contextlib.aclosing(self._found()) as polls:
             async for new in polls:
                 for stamp, key, item in new:
+                    if self._room() == 0:
+                        return
                     tracker.mark(stamp, key)
                     self.items_handed_out += 1
                     yield item
+                if self._room() == 0:
+                    return

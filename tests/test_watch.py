@@ -516,3 +516,31 @@ async def test_an_empty_listing_continues_from_its_start() -> None:
     state = start_state(listing, kind="messages", fingerprint="f", clock=lambda: 0.0)
     assert state.watermark_ms is None
     assert [key for _, key in await take(feed.watch(state), 1)] == ["first"]
+
+
+@pytest.mark.parametrize("batches", [False, True], ids=["items", "batches"])
+async def test_max_items_ends_the_stream_and_its_state_keeps_the_rest(batches: bool) -> None:
+    feed = Feed([[(T0 + 2, "c"), (T0 + 2, "d"), (T0 + 3, "e")]])
+    feed.listed = [(T0 + 1, "a"), (T0 + 1, "b")]
+    stream = WatchStream(
+        feed.list_after,
+        stamp,
+        start(),
+        policy=PollPolicy(interval=1.0, jitter=0.0),
+        max_items=3,
+        sleep=feed.sleep,
+    )
+    if batches:
+        got = [row for batch in [b async for b in stream.batches()] for row in batch]
+    else:
+        got = [row async for row in stream]
+    assert [key for _, key in got] == ["a", "b", "c"]
+    rest = await take(feed.watch(stream.state), 2)
+    assert [key for _, key in rest] == ["d", "e"]
+
+
+def test_max_items_must_be_positive() -> None:
+    with pytest.raises(InvalidParameterError, match="max_items"):
+        Feed().watch(start()).__class__(
+            Feed().list_after, stamp, start(), policy=PollPolicy(), max_items=0
+        )

@@ -35,7 +35,15 @@ from postpress_async import Checkpoint
 
 from ._errors import UsageError
 
-__all__ = ["ExportCommand", "ExportState", "Output", "checkpoint_path", "load_state"]
+__all__ = [
+    "AppendOnly",
+    "ExportCommand",
+    "ExportState",
+    "Output",
+    "checkpoint_path",
+    "load_state",
+    "write_atomic",
+]
 
 VERSION = 1
 
@@ -132,6 +140,40 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+class AppendOnly:
+    """A file whose first ``offset`` bytes are vouched for: what follows is cut, then appended.
+
+    The one durable writer of the CLI: ``export`` and ``watch`` append lines with
+    :meth:`append` (write, flush, fsync) and only then record the new offset in their
+    state file with :func:`write_atomic`, so a crash anywhere leaves a state whose
+    offset ends at a complete line the state accounts for.
+    """
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        file: BinaryIO = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
+        self._file = file
+        try:
+            file.truncate(offset)
+            file.seek(offset)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:
+            file.close()
+            raise
+
+    def append(self, data: bytes) -> None:
+        """Append ``data`` and wait until it is on disk (blocking: run it in a thread)."""
+        if data:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file; closing again does nothing."""
+        self._file.close()
+
+
 class Output:
     """The export file, opened at the state's offset, and the checkpoint that follows it."""
 
@@ -139,16 +181,11 @@ class Output:
         self.path = path
         self.checkpoint = checkpoint_path(path)
         self.state = state
-        file: BinaryIO = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
-        self._file = file
+        self._file = AppendOnly(path, state.offset)
         try:
-            file.truncate(state.offset)
-            file.seek(state.offset)
-            file.flush()
-            os.fsync(file.fileno())
             self.save()
         except BaseException:
-            file.close()
+            self._file.close()
             raise
 
     def save(self) -> None:
@@ -160,10 +197,7 @@ class Output:
 
         Blocking (it fsyncs): run it in a worker thread.
         """
-        if data:
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+        self._file.append(data)
         state = self.state
         state.offset += len(data)
         state.items += items

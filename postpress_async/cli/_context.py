@@ -91,6 +91,7 @@ class Context:
             messages=args.fake_messages,
             latency=args.fake_latency,
             fault_rate=args.fake_fault_rate,
+            live=getattr(args, "fake_live", None),  # a command that follows the present
         )
         async with server:
             # An explicit --api-key is sent as given, so a wrong key shows the API's answer.

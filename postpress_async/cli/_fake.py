@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults
+from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, LiveFeed
 
 __all__ = ["RETRYABLE_FAULTS", "fake_dataset", "fake_faults", "fake_identity", "fake_server"]
 
@@ -52,9 +52,12 @@ def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
     )
 
 
-def fake_server(*, seed: int, messages: int, latency: float, fault_rate: float) -> FakePostpress:
-    """A fake server (not started yet) for these options."""
+def fake_server(
+    *, seed: int, messages: int, latency: float, fault_rate: float, live: LiveFeed | None = None
+) -> FakePostpress:
+    """A fake server (not started yet) for these options; ``live``: messages arriving."""
     return FakePostpress(
         dataset=fake_dataset(seed=seed, messages=messages),
         faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
+        live=live,
     )

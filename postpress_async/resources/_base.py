@@ -93,6 +93,7 @@ class Resource:
         since: Any,
         policy: PollPolicy | None,
         limit: int | None,
+        max_items: int | None,
     ) -> WatchStream[T]:
         """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor."""
         state = start_state(
@@ -114,5 +115,9 @@ class Resource:
             )
 
         return WatchStream(
-            list_after, stamp, state, policy=PollPolicy() if policy is None else policy
+            list_after,
+            stamp,
+            state,
+            policy=PollPolicy() if policy is None else policy,
+            max_items=max_items,
         )

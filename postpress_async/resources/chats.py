@@ -78,6 +78,7 @@ class Chats(Resource):
         since: DateTimeParam | WatchState | Checkpoint | ListStream[Chat] | Literal["now"] = "now",
         policy: PollPolicy | None = None,
         limit: int | None = None,
+        max_items: int | None = None,
     ) -> WatchStream[Chat]:
         """Follow chats whose last activity (``timestamp``) moves: one item a new activity.
 
@@ -85,7 +86,7 @@ class Chats(Resource):
         (a new message in it), oldest activity first. It cannot see changes that leave
         the timestamp alone (a chat read, archived, muted or renamed; ``unread_count``
         changes without a new message) nor chats without any activity (``timestamp:
-        null``). ``since``, ``policy`` and ``limit`` as in ``messages.watch``.
+        null``). ``since``, ``policy``, ``limit`` and ``max_items`` as in ``messages.watch``.
         """
         return self._watch(
             "chats",
@@ -96,6 +97,7 @@ class Chats(Resource):
             since=since,
             policy=policy,
             limit=limit,
+            max_items=max_items,
         )
 
     async def retrieve(self, chat_id: str, *, account_id: str | None = None) -> Chat:

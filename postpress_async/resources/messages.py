@@ -82,6 +82,7 @@ class Messages(Resource):
         | Literal["now"] = "now",
         policy: PollPolicy | None = None,
         limit: int | None = None,
+        max_items: int | None = None,
     ) -> WatchStream[Message]:
         """Follow new messages as they arrive: each is handed out once, oldest first.
 
@@ -89,7 +90,8 @@ class Messages(Resource):
         (messages strictly after it), a saved ``stream.state``, or a finished
         ``list(...)`` stream or its checkpoint (continue a backfill with no gap and no
         duplicate). ``policy`` is a :class:`PollPolicy` (interval, idle back-off,
-        overlap); ``limit`` the page size of each poll. ``sender_id``/``account_id``
+        overlap); ``limit`` the page size of each poll; ``max_items`` ends the stream after
+        that many messages. ``sender_id``/``account_id``
         filter as in :meth:`list`; a saved state only resumes with the same filters.
         """
         return self._watch(
@@ -101,6 +103,7 @@ class Messages(Resource):
             since=since,
             policy=policy,
             limit=limit,
+            max_items=max_items,
         )
 
     def list_windows(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from . import demo, export, get
+from . import demo, export, get, watch
 from . import list as list_
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "register_all"]
 
 #: In the order ``postpress --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (list_, get, export, demo)
+COMMANDS: tuple[ModuleType, ...] = (list_, get, export, watch, demo)
 
 _GROUPS = (
     ("accounts", "accounts linked to the workspace"),
