@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio
 import msgspec
 
 from postpress_async import AsyncPostpress, PollPolicy, WatchState, WatchStream
@@ -132,12 +131,15 @@ async def run_watch(
     written = 0
     try:
         if options.state is not None:
-            await anyio.to_thread.run_sync(_save, options.state, state)
+            _save(options.state, state)
         async with stream:
             async for batch in stream.batches():
                 data = json_lines(batch)
+                # A batch and the state after it are one step with no await inside (the
+                # fsyncs block the loop for a moment, once a poll): Ctrl-C cancels before or
+                # after it, never between, so the state on disk accounts for every line.
                 if output is not None:
-                    await anyio.to_thread.run_sync(output.append, data)
+                    output.append(data)
                     state.offset += len(data)
                 elif writer is not None:
                     writer.write(batch)
@@ -145,7 +147,7 @@ async def run_watch(
                 state.items += len(batch)
                 state.watch = stream.state
                 if options.state is not None:
-                    await anyio.to_thread.run_sync(_save, options.state, state)
+                    _save(options.state, state)
     finally:
         if output is not None:
             output.close()
