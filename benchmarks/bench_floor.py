@@ -43,7 +43,7 @@ from _models_0_1 import MessageList as OldMessageList
 from yarl import URL
 
 import postpress_async._decoding
-from postpress_async import AsyncPostpress
+from postpress_async import AiohttpTransport, AsyncPostpress, Request, Timeout
 from postpress_async.models import MessageList
 
 LIMIT = 250
@@ -116,6 +116,36 @@ def bytes_walk(server: RunningServer, urls: list[str]) -> Callable[[], Awaitable
                 async with http.get(URL(url, encoded=True)) as response:
                     await response.read()
                 pages += 1
+        return pages
+
+    return run
+
+
+def transport_walk(
+    server: RunningServer, urls: list[str], *, default_session: bool
+) -> Callable[[], Awaitable[int]]:
+    """The same bodies through the SDK's seam, ``AiohttpTransport.send``.
+
+    ``default_session``: over a caller's plain ``aiohttp.ClientSession`` instead of the
+    one the transport builds and tunes for itself.
+    """
+    headers = {"X-API-KEY": server.api_key, "accept": "application/json"}
+    timeout = Timeout()
+
+    async def run() -> int:
+        pages = 0
+        session = aiohttp.ClientSession() if default_session else None
+        transport = AiohttpTransport(session=session)
+        try:
+            for url in urls:
+                request = Request(method="GET", url=url, headers=headers)
+                response = await transport.send(request, timeout=timeout)
+                assert response.status == 200
+                pages += 1
+        finally:
+            await transport.aclose()
+            if session is not None:
+                await session.close()
         return pages
 
     return run
@@ -211,6 +241,8 @@ async def main(args: argparse.Namespace) -> int:
         pages = len(urls)
         ways: dict[str, tuple[Callable[[], Awaitable[int]], int]] = {
             "bytes": (bytes_walk(server, urls), pages),
+            "transport": (transport_walk(server, urls, default_session=False), pages),
+            "transport, plain session": (transport_walk(server, urls, default_session=True), pages),
             "decode": (bare_decode(bodies, MessageList), pages),
             "decode 0.1 models": (bare_decode(bodies, OldMessageList), pages),
             "hand": (hand_written(server), messages),
@@ -235,11 +267,14 @@ async def main(args: argparse.Namespace) -> int:
 
     print(f"\nper page, best of {args.rounds} rounds ({load()}):", flush=True)
     for name, figure in figures.items():
-        print(f"  {name:22} cpu {ms(figure.cpu)}  wall {ms(figure.wall)}")
-    print(f"  {'decode inside a stream':22} cpu {ms(in_stream.cpu)}")
+        print(f"  {name:24} cpu {ms(figure.cpu)}  wall {ms(figure.wall)}")
+    print(f"  {'decode inside a stream':24} cpu {ms(in_stream.cpu)}")
     floor = figures["bytes"].cpu + figures["decode"].cpu
     print(f"  floor = bytes cpu + decode cpu = {ms(floor)}\n", flush=True)
 
+    for name in ("transport", "transport, plain session"):
+        ratio = figures[name].cpu / figures["bytes"].cpu
+        row(f"CPU a page, {name} / aiohttp bytes", f"{ratio:.2f}", "(information)", None)
     for name in ("sdk items prefetch 1", "sdk pages prefetch 1"):
         ratio = figures[name].cpu / floor
         row(

@@ -149,6 +149,10 @@ class AiohttpTransport:
                 connector=connector,
                 # The SDK decodes bytes itself; auto_decompress stays on for gzip bodies.
                 skip_auto_headers=("User-Agent",),
+                # A 250-message page is about 200 KiB: with aiohttp's 64 KiB buffer the
+                # socket is paused and resumed several times a page, and read in more,
+                # smaller chunks. Capped bodies still stop at their cap (see _read_capped).
+                read_bufsize=_READ_BUFSIZE,
             )
         return self._session
 
@@ -196,6 +200,9 @@ class AiohttpTransport:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+_READ_BUFSIZE = 2**18
 
 
 @functools.lru_cache(maxsize=64)
