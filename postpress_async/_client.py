@@ -13,7 +13,7 @@ from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base
 from ._decoding import decode
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
-from ._params import check_int, encode_query
+from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
@@ -127,7 +127,7 @@ class AsyncPostpress(AsyncClosing):
         self.limits = limits if limits is not None else Limits()
         self.prefetch = check_int("prefetch", prefetch, minimum=0)
         self._headers = {
-            **(default_headers or {}),
+            **_extra_headers(default_headers or {}, param="default_headers"),
             "X-API-KEY": self._api_key,
             "accept": "application/json",
             "User-Agent": USER_AGENT,
@@ -253,16 +253,27 @@ class AsyncPostpress(AsyncClosing):
         return f"AsyncPostpress(base_url={self.base_url!r}, api_key='***')"
 
 
-def _extra_headers(headers: Mapping[str, str]) -> dict[str, str]:
+#: RFC 9110 token characters: what a header name may be made of.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _extra_headers(headers: Mapping[str, str], *, param: str = "headers") -> dict[str, str]:
+    """Headers a caller adds, checked here rather than by aiohttp mid-request (a bare
+    ValueError there): token names, values without control characters or lone surrogates."""
     if not isinstance(headers, Mapping):
-        raise InvalidParameterError("headers", f"must be a mapping, got {type(headers).__name__}")
+        raise InvalidParameterError(param, f"must be a mapping, got {type(headers).__name__}")
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
-            raise InvalidParameterError("headers", f"names and values must be str: {name!r}")
-        if any(ch in name + value for ch in "\r\n"):
-            raise InvalidParameterError("headers", f"{name!r} must not contain line breaks")
+            raise InvalidParameterError(param, f"names and values must be str: {name!r}")
+        if not name or not set(name) <= _TOKEN:
+            raise InvalidParameterError(param, f"{name!r} is not a valid header name")
+        if any(ch in "\r\n" for ch in value):
+            raise InvalidParameterError(param, f"{name!r} must not contain line breaks")
+        if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value):
+            raise InvalidParameterError(param, f"{name!r} must not contain control characters")
+        check_text(f"{param}[{name!r}]", value)
         if name.lower() == "x-api-key":
-            raise InvalidParameterError("headers", "the API key is set with api_key=, not here")
+            raise InvalidParameterError(param, "the API key is set with api_key=, not here")
     return dict(headers)
 
 

@@ -306,15 +306,23 @@ def resolve_base_url(
         raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")
     if "?" in url or "#" in url:
         raise InvalidParameterError("base_url", "must not contain a query or a fragment")
-    if url.startswith("http://") and not allow_insecure_http:
-        host = urllib.parse.urlsplit(url).hostname or ""
-        if not is_loopback(host):
-            raise InvalidParameterError(
-                "base_url",
-                f"plain http:// to {host!r} would send the API key unencrypted; use "
-                "https://, or pass allow_insecure_http=True (CLI: --allow-insecure-http) "
-                "if you really mean it",
-            )
+    if any(ch <= " " or ch == "\x7f" for ch in url):
+        raise InvalidParameterError("base_url", "must not contain spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise InvalidParameterError("base_url", f"is not a valid URL ({exc}): {url!r}") from None
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidParameterError("base_url", f"names no host: {url!r}")
+    if url.startswith("http://") and not allow_insecure_http and not is_loopback(host):
+        raise InvalidParameterError(
+            "base_url",
+            f"plain http:// to {host!r} would send the API key unencrypted; use "
+            "https://, or pass allow_insecure_http=True (CLI: --allow-insecure-http) "
+            "if you really mean it",
+        )
     return url.rstrip("/")
 
 

@@ -12,7 +12,7 @@ from postpress_async import (
     ServiceUnavailableError,
 )
 
-from ._server import Hostile, client_for, hostile_server, page_body, raw
+from ._server import KEY, Hostile, client_for, hostile_server, page_body, raw
 
 BAD_UTF8_MESSAGE = b'{"object": "Message", "id": "msg_\xff\xfe", "text": "hi"}'
 
@@ -106,3 +106,38 @@ async def test_an_html_page_with_status_200_is_a_decode_error() -> None:
         async with client_for(server) as client:
             with pytest.raises(ResponseDecodeError, match="not valid JSON"):
                 await client.messages.retrieve("msg_1")
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem"),
+    [
+        pytest.param({"X-Trace": "a\nb"}, "line breaks", id="newline"),
+        pytest.param({"X-Trace": "a\x00b"}, "control characters", id="nul"),
+        pytest.param({"X-Trace": "a\x7fb"}, "control characters", id="del"),
+        pytest.param({"X Trace": "v"}, "not a valid header name", id="space-in-name"),
+        pytest.param({"X-Trace": "\ud800"}, "lone surrogate", id="surrogate"),
+    ],
+)
+def test_headers_aiohttp_would_refuse_mid_request_are_refused_at_construction(
+    headers: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=f"default_headers.*{problem}"):
+        AsyncPostpress(api_key=KEY, base_url="http://127.0.0.1:9", default_headers=headers)
+    client = AsyncPostpress(api_key=KEY, base_url="http://127.0.0.1:9")
+    with pytest.raises(InvalidParameterError, match=problem):
+        client.with_options(headers=headers)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://127.0.0.1:99999", id="port-out-of-range"),
+        pytest.param("http://[::1", id="broken-ipv6"),
+        pytest.param("https://", id="no-host"),
+        pytest.param("https://api.example.com/v1\x00", id="nul"),
+        pytest.param("https://api example.com", id="space"),
+    ],
+)
+def test_a_broken_base_url_is_refused_at_construction(url: str) -> None:
+    with pytest.raises(InvalidParameterError, match="base_url"):
+        AsyncPostpress(api_key=KEY, base_url=url)
