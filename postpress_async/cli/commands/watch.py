@@ -13,7 +13,6 @@ from postpress_async.cli._errors import UsageError
 from postpress_async.cli._output import Resource
 from postpress_async.cli._parser import CommandTable, count, positive, seconds
 from postpress_async.cli._watching import WatchOptions, load_watch_file, run_watch
-from postpress_async.testing import LiveFeed
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
@@ -164,6 +163,8 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
 
     await ctx.check(call)
     if args.fake:
+        from postpress_async.testing import LiveFeed  # only --fake pays for the fake server
+
         args.fake_live = LiveFeed(
             rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed
         )
