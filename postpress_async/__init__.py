@@ -56,6 +56,7 @@ from ._observe import ResponseEvent as ResponseEvent
 from ._observe import RetryEvent as RetryEvent
 from ._pagination import Checkpoint as Checkpoint
 from ._pagination import ListStream as ListStream
+from ._params import MAX_LIMIT as MAX_LIMIT
 from ._sender import ClientStats as ClientStats
 from ._time import format_datetime as format_datetime
 from ._time import parse_datetime as parse_datetime
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY_ON",
+    "MAX_LIMIT",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",

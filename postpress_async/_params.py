@@ -7,7 +7,7 @@ Every check here runs before a request is built, so bad input fails fast with an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 from urllib.parse import quote
 
 from ._exceptions import InvalidParameterError
@@ -27,22 +27,15 @@ __all__ = [
     "path_segment",
 ]
 
+#: The largest page the API serves (``limit``); larger asks get 400 ``limit_too_high``.
 MAX_LIMIT: Final = 250
 
-#: The providers the ``account_type`` filter of ``GET /chats`` accepts.
-ACCOUNT_TYPES: Final = (
-    "WHATSAPP",
-    "LINKEDIN",
-    "SLACK",
-    "TWITTER",
-    "MESSENGER",
-    "INSTAGRAM",
-    "TELEGRAM",
-)
-
+#: The providers the ``account_type`` filter of ``GET /chats`` accepts (the values of
+#: ``models.Provider``; a test keeps the two equal).
 AccountTypeParam = Literal[
     "WHATSAPP", "LINKEDIN", "SLACK", "TWITTER", "MESSENGER", "INSTAGRAM", "TELEGRAM"
 ]
+ACCOUNT_TYPES: Final[tuple[str, ...]] = get_args(AccountTypeParam)
 
 
 def check_int(name: str, value: object, *, minimum: int) -> int:
@@ -53,7 +46,7 @@ def check_int(name: str, value: object, *, minimum: int) -> int:
 
 
 def encode_limit(value: int) -> str:
-    """A page size in 1..250."""
+    """A page size in 1..``MAX_LIMIT``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterError("limit", f"must be an int, got {type(value).__name__}")
     if not 1 <= value <= MAX_LIMIT:

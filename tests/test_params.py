@@ -91,3 +91,12 @@ def test_query_drops_none_and_encodes_values() -> None:
     query = encode_query({"a": "x&y=z", "b": None, "account_id": "acc_1,acc_2"})
     assert query == "?a=x%26y%3Dz&account_id=acc_1,acc_2"
     assert encode_query({"b": None}) == ""
+
+
+def test_the_account_type_filter_accepts_exactly_the_provider_enum() -> None:
+    """One value set: the ``account_type`` Literal and ``models.Provider`` agree."""
+    from postpress_async._params import ACCOUNT_TYPES
+    from postpress_async.models import Provider
+
+    assert set(ACCOUNT_TYPES) == {provider.value for provider in Provider}
+    assert encode_account_type("TELEGRAM") == "TELEGRAM"

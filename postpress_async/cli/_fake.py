@@ -9,24 +9,9 @@ one against the real API.
 
 from __future__ import annotations
 
-from typing import Final
+from postpress_async.testing import Dataset, FakePostpress, Faults, LiveFeed, retryable_rates
 
-from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, LiveFeed
-
-__all__ = ["RETRYABLE_FAULTS", "fake_dataset", "fake_faults", "fake_identity", "fake_server"]
-
-#: The retryable errors ``--fake-fault-rate`` mixes, in equal shares: the documented 503
-#: types, 504 ``request_timeout``, 500 ``provider_error``, and 429.
-RETRYABLE_FAULTS: Final = (
-    FaultKind.NO_CLIENT_SESSION,
-    FaultKind.NO_CHANNEL,
-    FaultKind.NO_HANDLER,
-    FaultKind.NETWORK_DOWN,
-    FaultKind.SERVICE_UNAVAILABLE,
-    FaultKind.REQUEST_TIMEOUT,
-    FaultKind.PROVIDER_ERROR,
-    FaultKind.RATE_LIMITED,
-)
+__all__ = ["fake_dataset", "fake_faults", "fake_identity", "fake_server"]
 
 
 def fake_dataset(*, seed: int, messages: int) -> Dataset:
@@ -42,11 +27,10 @@ def fake_identity(dataset: Dataset) -> str:
 
 def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
     """Latency (with a little jitter) and ``fault_rate`` spread over the retryable faults."""
-    share = fault_rate / len(RETRYABLE_FAULTS)
     return Faults(
         latency=latency,
         jitter=latency / 4,
-        rates=dict.fromkeys(RETRYABLE_FAULTS, share) if fault_rate else {},
+        rates=retryable_rates(fault_rate),
         seed=seed,
         retry_after=1.0,
     )

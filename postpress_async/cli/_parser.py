@@ -19,7 +19,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from postpress_async import __version__
+from postpress_async import MAX_LIMIT, __version__
+from postpress_async.models import Provider
 
 from ._errors import ExitCode
 from ._output import FORMATS
@@ -345,7 +346,9 @@ def paging_options(
     parser: argparse.ArgumentParser, *, cursor: bool = True, prefetch: int = 2
 ) -> None:
     """``--limit``, ``--cursor`` (unless ``cursor=False``), ``--max-items``, ``--prefetch``."""
-    parser.add_argument("--limit", type=int, metavar="N", help="page size, 1..250 (default: 100)")
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help=f"page size, 1..{MAX_LIMIT} (default: 100)"
+    )
     if cursor:
         parser.add_argument("--cursor", help="start from this cursor (from a previous page)")
     parser.add_argument(
@@ -382,8 +385,7 @@ def chat_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--account-type",
         metavar="TYPE",
-        help="only chats of one provider: WHATSAPP, LINKEDIN, SLACK, TWITTER, MESSENGER, "
-        "INSTAGRAM or TELEGRAM",
+        help=f"only chats of one provider: {', '.join(p.value for p in Provider)}",
     )
     unread = parser.add_mutually_exclusive_group()
     unread.add_argument(

@@ -52,6 +52,7 @@ from postpress_async.testing._faults import FaultKind as FaultKind
 from postpress_async.testing._faults import FaultPlan as FaultPlan
 from postpress_async.testing._faults import Faults as Faults
 from postpress_async.testing._faults import RouteName as RouteName
+from postpress_async.testing._faults import retryable_rates as retryable_rates
 from postpress_async.testing._live import LiveFeed as LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
 from postpress_async.testing._server import PREFIXES as PREFIXES
@@ -77,4 +78,5 @@ __all__ = [
     "MessageRow",
     "RouteName",
     "Stats",
+    "retryable_rates",
 ]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from postpress_async.testing._dataset import Dataset
-from postpress_async.testing._faults import JSON_FAULTS, FaultKind, Faults, fault_kind
+from postpress_async.testing._faults import FaultKind, Faults, fault_kind, retryable_rates
 from postpress_async.testing._live import LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
 
@@ -112,12 +112,7 @@ def live_from_args(args: argparse.Namespace) -> LiveFeed | None:
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
     """The :class:`Faults` the command line asks for."""
-    rates: dict[FaultKind, float] = {}
-    if args.fault_rate:
-        share = args.fault_rate / len(JSON_FAULTS)
-        for kind in FaultKind:
-            if kind in JSON_FAULTS:
-                rates[kind] = share
+    rates = retryable_rates(args.fault_rate)
     for kind, rate in args.fault:
         rates[kind] = rates.get(kind, 0.0) + rate
     return Faults(latency=args.latency, jitter=args.jitter, rates=rates, seed=args.fault_seed)

@@ -24,6 +24,7 @@ __all__ = [
     "FaultPlan",
     "Faults",
     "RouteName",
+    "retryable_rates",
 ]
 
 RouteName = Literal[
@@ -99,7 +100,16 @@ _ERROR_TYPE: Final = {
     FaultKind.RATE_LIMITED: "errors/too_many_requests",
 }
 JSON_FAULTS: Final = frozenset(_ERROR_TYPE)
-"""Faults answered with a JSON error envelope and no body surprise."""
+"""Faults answered with a JSON error envelope and no body surprise: every one retryable
+(the documented 503 types, 504 ``request_timeout``, 500 ``provider_error``, and 429)."""
+
+
+def retryable_rates(fault_rate: float) -> dict[FaultKind, float]:
+    """``fault_rate`` split in equal shares over :data:`JSON_FAULTS` (``{}`` for 0)."""
+    if not fault_rate:
+        return {}
+    share = fault_rate / len(JSON_FAULTS)
+    return {kind: share for kind in FaultKind if kind in JSON_FAULTS}
 
 
 def fault_kind(value: FaultKind | str) -> FaultKind:

@@ -289,3 +289,15 @@ async def test_counters_by_status_and_reset(
     assert (stats.requests, stats.bytes_sent, stats.peak_in_flight) == (0, 0, 0)
     assert not stats.by_status
     assert not stats.faults
+
+
+def test_a_fault_rate_is_split_evenly_over_the_retryable_json_faults() -> None:
+    """``retryable_rates`` is the one split the CLI's --fake-fault-rate and the standalone use."""
+    from postpress_async.testing import retryable_rates
+    from postpress_async.testing._faults import JSON_FAULTS
+
+    rates = retryable_rates(0.08)
+    assert set(rates) == set(JSON_FAULTS)
+    assert sum(rates.values()) == pytest.approx(0.08)
+    assert len(set(rates.values())) == 1
+    assert retryable_rates(0.0) == {}
