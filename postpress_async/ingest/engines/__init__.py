@@ -1,0 +1,1 @@
+"""Engines run a plan's shards: :class:`LocalEngine` in this process, ``DaskEngine`` on Dask."""

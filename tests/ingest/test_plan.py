@@ -1,0 +1,146 @@
+"""Shard plans: probed cuts of similar size that cover the listing exactly once."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import pytest
+
+from postpress_async import AsyncPostpress, InvalidParameterError
+from postpress_async.ingest import (
+    ClientConfig,
+    Shard,
+    ShardPlan,
+    Window,
+    plan_shards,
+    shard_stream,
+    window_queries,
+)
+
+from .conftest import DATASET, message_ids
+
+
+async def _counts(client: AsyncPostpress, plan: ShardPlan) -> tuple[list[int], Counter[str]]:
+    sizes, seen = [], Counter[str]()
+    for shard in plan.shards:
+        ids = [item.id async for item in shard_stream(client, shard, limit=250)]
+        sizes.append(len(ids))
+        seen.update(ids)
+    return sizes, seen
+
+
+def test_windows_cut_at_each_point_with_after_one_millisecond_earlier() -> None:
+    windows = window_queries(
+        ["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"], after="2026-04-01T00:00:00Z"
+    )
+    assert windows == [
+        Window(after="2026-04-01T00:00:00.000Z", before="2026-05-01T00:00:00.000Z"),
+        Window(after="2026-04-30T23:59:59.999Z", before="2026-05-02T00:00:00.000Z"),
+        Window(after="2026-05-01T23:59:59.999Z", before=None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cuts", "after"),
+    [
+        pytest.param(["2026-05-02T00:00:00Z", "2026-05-01T00:00:00Z"], None, id="decreasing"),
+        pytest.param(["2026-05-01T00:00:00Z"] * 2, None, id="repeated"),
+        pytest.param(["2026-05-01T00:00:00Z"], "2026-05-01T00:00:00Z", id="not-after-after"),
+    ],
+)
+def test_windows_refuse_cuts_that_would_overlap(cuts: list[str], after: str | None) -> None:
+    with pytest.raises(InvalidParameterError, match="cuts"):
+        window_queries(cuts, after=after)
+
+
+def test_a_shard_is_json_in_json_out() -> None:
+    shard = Shard(
+        endpoint="messages",
+        label="a001w002",
+        filters={"account_id": "acc_1"},
+        window=Window(after="2026-05-01T00:00:00.000Z"),
+        estimate=12,
+    )
+    assert Shard.from_json(shard.to_json()) == shard
+    with pytest.raises(InvalidParameterError, match="not a shard"):
+        Shard.from_json(b'{"endpoint": "nope"}')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("by", ["time", "account"])
+async def test_shards_cover_every_message_once_and_are_balanced(
+    config: ClientConfig, by: str
+) -> None:
+    async with config.client() as client:
+        plan = await plan_shards(client, "messages", shards=6, by=by)  # type: ignore[arg-type]
+        sizes, seen = await _counts(client, plan)
+    assert set(seen) == set(message_ids())
+    assert max(seen.values()) == 1
+    assert len(plan.shards) >= 6
+    assert max(sizes) <= 2 * statistics.median(sizes)
+    assert ShardPlan.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.slow
+async def test_account_shards_filter_by_account_and_split_the_large_ones(
+    config: ClientConfig,
+) -> None:
+    async with config.client() as client:
+        plan = await plan_shards(client, "messages", shards=6, by="account")
+    accounts = Counter(shard.filters["account_id"] for shard in plan.shards)
+    with_messages = {DATASET.message(i)["account_id"] for i in range(DATASET.message_count)}
+    assert set(accounts) == with_messages
+    assert max(accounts.values()) > 1  # the largest account was cut into windows
+
+
+@pytest.mark.slow
+async def test_time_shards_find_where_the_data_is_inside_a_wide_range(
+    config: ClientConfig,
+) -> None:
+    async with config.client() as client:
+        plan = await plan_shards(
+            client,
+            "messages",
+            shards=4,
+            after="2000-01-01T00:00:00Z",
+            before="2100-01-01T00:00:00Z",
+        )
+        sizes, _seen = await _counts(client, plan)
+    assert sum(sizes) == DATASET.message_count
+    assert min(sizes) > 0  # no empty slice of a guessed range
+    assert plan.shards[0].window.after == "2000-01-01T00:00:00.000Z"
+    assert plan.shards[-1].window.before == "2100-01-01T00:00:00.000Z"
+
+
+async def test_chat_shards_group_accounts_and_cover_every_chat_once(config: ClientConfig) -> None:
+    async with config.client() as client:
+        plan = await plan_shards(client, "chats", shards=3)
+        _sizes, seen = await _counts(client, plan)
+    assert len(plan.shards) == 3
+    assert sorted(seen) == sorted(DATASET.chat_id(c) for c in range(DATASET.chat_count))
+    assert max(seen.values()) == 1
+
+
+async def test_accounts_are_one_shard(config: ClientConfig) -> None:
+    async with config.client() as client:
+        plan = await plan_shards(client, "accounts", shards=8)
+    assert [s.label for s in plan.shards] == ["all"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"shards": 0}, "shards", id="no-shards"),
+        pytest.param({"by": "chat"}, "by", id="unknown-by"),
+        pytest.param({"unread": True}, "unread", id="filter-of-another-endpoint"),
+        pytest.param({"after": "yesterday"}, "after", id="bad-time"),
+    ],
+)
+async def test_bad_plans_are_refused_before_any_request(
+    kwargs: dict[str, object], match: str
+) -> None:
+    async with AsyncPostpress(api_key="k", base_url="http://127.0.0.1:9") as client:
+        with pytest.raises(InvalidParameterError, match=match):
+            await plan_shards(client, "messages", **kwargs)  # type: ignore[arg-type]
+        assert client.stats().requests == 0
