@@ -61,6 +61,7 @@ from ._sender import ClientStats as ClientStats
 from ._time import format_datetime as format_datetime
 from ._time import parse_datetime as parse_datetime
 from ._time import split_window as split_window
+from ._time import strict_windows as strict_windows
 from ._transport import MockTransport as MockTransport
 from ._transport import Request as Request
 from ._transport import Response as Response
@@ -140,6 +141,7 @@ __all__ = [
     "models",
     "parse_datetime",
     "split_window",
+    "strict_windows",
 ]
 
 

@@ -7,9 +7,10 @@ everything that writes one for the API through :func:`format_datetime`. Modules 
 each other ``datetime`` values, never strings; only the wire (and files written for
 people) sees the text form.
 
-:func:`split_window` cuts a strict range ``(after, before)`` into strict-bounds windows
-that cover it exactly once; ``messages.list_windows`` and ``postpress export --windows``
-both use it.
+:func:`strict_windows` is the strict-bounds rule: windows cut at given instants that
+cover a range exactly once. :func:`split_window` cuts a strict range ``(after, before)``
+into equal windows by it; ``messages.list_windows`` and ``postpress export --windows``
+use that, and the ingest planner cuts at the data's quantiles with ``strict_windows``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "format_datetime",
     "parse_datetime",
     "split_window",
+    "strict_windows",
 ]
 
 #: What the SDK accepts wherever the API takes a datetime: an aware ``datetime`` or an
@@ -107,6 +109,34 @@ def split_window(
         raise InvalidParameterError("before", "must be later than after")
     span_ms = (end - start) // _MS
     count = max(1, min(windows, span_ms))
-    bounds = [start + _MS * (span_ms * k // count) for k in range(count + 1)]
-    bounds[-1] = end
-    return [(bounds[k] if k == 0 else bounds[k] - _MS, bounds[k + 1]) for k in range(count)]
+    cuts = [start + _MS * (span_ms * k // count) for k in range(1, count)]
+    return strict_windows(cuts, after=start, before=end)  # type: ignore[return-value]
+
+
+def strict_windows(
+    cuts: list[datetime],
+    *,
+    after: datetime | None = None,
+    before: datetime | None = None,
+) -> list[tuple[datetime | None, datetime | None]]:
+    """The strict ``(after, before)`` queries that cover ``(after, before)`` once, cut at ``cuts``.
+
+    Window ``k`` holds the items stamped in ``[cuts[k-1], cuts[k])``: it asks
+    ``after = cuts[k-1] - 1 ms`` (the API's timestamps have millisecond precision and
+    ``after`` is strict) and ``before = cuts[k]``. The first window starts at ``after``,
+    the last ends at ``before`` (``None``: open). So windows never overlap and never
+    leave a gap. ``cuts`` (aware, whole milliseconds) must increase strictly and lie
+    inside the range, else :class:`InvalidParameterError`.
+    """
+    previous = after
+    for cut in cuts:
+        if cut.microsecond % 1000 or (previous is not None and cut <= previous):
+            raise InvalidParameterError(
+                "cuts", "must be whole milliseconds, increase strictly and lie after `after`"
+            )
+        previous = cut
+    if before is not None and previous is not None and before <= previous:
+        raise InvalidParameterError("before", "must be later than after and every cut")
+    lows: list[datetime | None] = [after, *(cut - _MS for cut in cuts)]
+    highs: list[datetime | None] = [*cuts, before]
+    return list(zip(lows, highs, strict=True))

@@ -38,7 +38,8 @@ import msgspec
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._params import check_int, encode_datetime
+from postpress_async._params import check_int
+from postpress_async._time import format_datetime, parse_datetime, strict_windows
 
 __all__ = [
     "Endpoint",
@@ -56,6 +57,7 @@ _PAGE: Final = 250
 _HOUR_MS: Final = 3_600_000
 _MAX_SPAN_MS: Final = 100 * 365 * 24 * _HOUR_MS
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS: Final = timedelta(milliseconds=1)
 #: The filters each endpoint's shards may carry (already encoded as the API's strings).
 _FILTERS: Final[dict[str, frozenset[str]]] = {
     "messages": frozenset({"account_id", "sender_id"}),
@@ -142,14 +144,11 @@ class ShardPlan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _ms(name: str, value: datetime | str) -> int:
-    text = encode_datetime(name, value)
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    return (parse_datetime(name, value) - _EPOCH) // _ONE_MS
 
 
 def _text(ms: int) -> str:
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return format_datetime(_EPOCH + ms * _ONE_MS)
 
 
 def window_queries(
@@ -160,27 +159,23 @@ def window_queries(
 ) -> list[Window]:
     """The strict-bounds windows that cover ``(after, before)`` once, cut at ``cuts``.
 
-    Window ``k`` holds the items stamped in ``[cuts[k-1], cuts[k])``: it asks
-    ``after = cuts[k-1] - 1 ms`` (the API's timestamps have millisecond precision, and
-    ``after`` is strict) and ``before = cuts[k]``. The first window starts at ``after``
-    and the last ends at ``before`` (open when ``None``). Windows never overlap and
-    never leave a gap. ``cuts`` must increase strictly and lie inside the range.
+    Window ``k`` holds the items stamped in ``[cuts[k-1], cuts[k])`` (it asks
+    ``after = cuts[k-1] - 1 ms``); the first starts at ``after``, the last ends at
+    ``before`` (``None``: open). This is :func:`postpress_async.strict_windows`, the
+    SDK's one strict-bounds rule, with the bounds as the API's strings.
     """
-    low = None if after is None else _ms("after", after)
-    high = None if before is None else _ms("before", before)
-    points = [_ms("cuts", cut) for cut in cuts]
-    previous = low
-    for point in points:
-        if previous is not None and point <= previous:
-            raise InvalidParameterError(
-                "cuts", "must increase strictly and lie after `after` (whole milliseconds)"
-            )
-        previous = point
-    if high is not None and previous is not None and high <= previous:
-        raise InvalidParameterError("before", "must be later than after and every cut")
-    lows = [None if low is None else _text(low), *(_text(p - 1) for p in points)]
-    highs = [*(_text(p) for p in points), None if high is None else _text(high)]
-    return [Window(after=a, before=b) for a, b in zip(lows, highs, strict=True)]
+    windows = strict_windows(
+        [parse_datetime("cuts", cut) for cut in cuts],
+        after=None if after is None else parse_datetime("after", after),
+        before=None if before is None else parse_datetime("before", before),
+    )
+    return [
+        Window(
+            after=None if low is None else format_datetime(low),
+            before=None if high is None else format_datetime(high),
+        )
+        for low, high in windows
+    ]
 
 
 # -- streams ------------------------------------------------------------------------------
@@ -238,7 +233,7 @@ class _Probe:
         )
         page = await shard_stream(self.client, shard, limit=limit, prefetch=0)
         stamps = [
-            (item.timestamp - _EPOCH) // timedelta(milliseconds=1)
+            (item.timestamp - _EPOCH) // _ONE_MS
             for item in page.items
             if getattr(item, "timestamp", None) is not None
         ]
