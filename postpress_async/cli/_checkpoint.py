@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from postpress_async import Checkpoint
+from postpress_async._durable import fsync_dir, write_atomic
 
 from ._errors import UsageError
 
@@ -42,7 +43,6 @@ __all__ = [
     "Output",
     "checkpoint_path",
     "load_state",
-    "write_atomic",
 ]
 
 VERSION = 1
@@ -113,31 +113,6 @@ def load_state(path: Path) -> ExportState | None:
     if state.version != VERSION:
         raise UsageError(f"{path} has checkpoint version {state.version}; expected {VERSION}")
     return state
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open a directory (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that refuse to sync a directory
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole."""
-    # Unique per process: two writers (or a stale file of a killed one) never share it.
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(temp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
 
 
 class AppendOnly:
@@ -214,7 +189,7 @@ class Output:
             self.close()
         with contextlib.suppress(FileNotFoundError):
             self.checkpoint.unlink()
-        _fsync_dir(self.checkpoint.parent)
+        fsync_dir(self.checkpoint.parent)
 
     def close(self) -> None:
         """Close the output (the checkpoint stays); closing again does nothing."""

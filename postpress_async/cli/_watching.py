@@ -23,8 +23,9 @@ from typing import Any, TextIO
 import msgspec
 
 from postpress_async import AsyncPostpress, PollPolicy, WatchState, WatchStream
+from postpress_async._durable import write_atomic
 
-from ._checkpoint import AppendOnly, write_atomic
+from ._checkpoint import AppendOnly
 from ._errors import UsageError
 from ._output import Writer, json_lines
 

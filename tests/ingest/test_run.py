@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from postpress_async import Checkpoint
+from postpress_async import Checkpoint, OutputLockedError
 from postpress_async.ingest import (
     ClientConfig,
     IngestProgress,
@@ -186,3 +186,24 @@ def test_an_engine_refuses_a_sink_its_workers_cannot_share(
 ) -> None:
     with pytest.raises(SinkUnavailableError, match=match):
         engine.check(open_sink(url))
+
+
+async def test_a_part_file_takes_one_writer_at_a_time(tmp_path: Path) -> None:
+    shard = Shard(endpoint="messages", label="s")
+    first, second = PartFilesSink(tmp_path), PartFilesSink(tmp_path)
+    await first.open()
+    await second.open()
+    try:
+        await first.write(shard, [], Checkpoint(cursor="c1"), Checkpoint())
+        with pytest.raises(OutputLockedError):
+            await second.write(shard, [], Checkpoint(cursor="c1"), Checkpoint())
+    finally:
+        await first.close()
+        await second.close()
+
+
+def test_the_ingest_package_lists_its_public_names_sorted() -> None:
+    import postpress_async.ingest as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert all(getattr(package, name).__doc__ for name in package.__all__ if name != "Endpoint")

@@ -24,7 +24,9 @@ from typing import Any, BinaryIO
 import anyio
 import msgspec
 
+from postpress_async._durable import write_atomic
 from postpress_async._encoding import encode_json
+from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._pagination import Checkpoint
 from postpress_async.ingest._errors import ShardConflictError, SinkUnavailableError
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
@@ -45,30 +47,6 @@ class _Sidecar(msgspec.Struct, kw_only=True):
     shards: dict[str, _Progress] = msgspec.field(default_factory=dict)
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that refuse to sync a directory
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole."""
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
-
-
 class _LinesFile:
     """One JSON lines file and its sidecar; blocking calls, for a worker thread."""
 
@@ -76,6 +54,7 @@ class _LinesFile:
         self.path = path
         self.sidecar_path = path.with_name(path.name + ".checkpoint")
         self._file: BinaryIO | None = None
+        self._writer: OutputLock | None = None
         self._lock = threading.Lock()
         self.state = self._read()
 
@@ -89,7 +68,10 @@ class _LinesFile:
 
     def _open(self) -> BinaryIO:
         if self._file is None:
-            file = open(self.path, "r+b" if self.path.exists() else "w+b")  # noqa: SIM115
+            # One writer a file, across processes and machines sharing the directory.
+            self._writer = lock_output(self.path)
+            self.state = self._read()  # as the last writer left it
+            file = open(self.path, "r+b")  # noqa: SIM115
             file.truncate(self.state.offset)  # drop a page written after the last checkpoint
             file.seek(self.state.offset)
             self._file = file
@@ -101,13 +83,13 @@ class _LinesFile:
 
     def write(self, label: str, data: bytes, items: int, new: Checkpoint, old: Checkpoint) -> None:
         with self._lock:
+            file = self._open()
             current = self.state.shards.get(label) or _Progress()
             if current.checkpoint != old:
                 raise ShardConflictError(
                     f"shard {label} of {self.path} moved since it was read; "
                     "another writer is writing it"
                 )
-            file = self._open()
             if data:
                 file.write(data)
                 file.flush()
@@ -122,13 +104,16 @@ class _LinesFile:
         with self._lock:
             self.close()
             self.state = _Sidecar()
-            for path in (self.path, self.sidecar_path):
-                path.unlink(missing_ok=True)
+            self.sidecar_path.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
         file, self._file = self._file, None
         if file is not None:
             file.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
 
 def _lines(items: Sequence[Any]) -> bytes:
