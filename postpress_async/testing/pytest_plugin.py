@@ -17,7 +17,10 @@ fixtures available everywhere:
 * ``postpress_ground_truth``: the dataset's expected listings, to check a walk returned
   every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``.
 
-Without pytest-asyncio, ``postpress_server`` and ``postpress_client`` fail the test that asks for it with a clear
+The async fixtures are ``pytest_asyncio.fixture`` s, so they work in pytest-asyncio's
+default strict mode (mark your async tests ``@pytest.mark.asyncio``) and in auto mode alike;
+``tests/test_readme.py`` runs the README's example in both. Without pytest-asyncio,
+``postpress_server`` and ``postpress_client`` fail the test that asks for them with a clear
 message; the rest of the session is untouched.
 """
 
