@@ -128,8 +128,15 @@ def _compile(block: Block) -> tuple[object, bool]:
     return code, bool(code.co_flags & inspect.CO_COROUTINE)
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
+
+
 def _require(modules: str) -> None:
-    missing = [m for m in modules.split() if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules.split() if not _installed(m)]
     if not missing:
         return
     message = f"needs {', '.join(missing)} (an optional extra)"
