@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from postpress_async import lock_output
 from postpress_async.cli import ExitCode, main
 
-from ._server import cursor_walk, hostile_server_in_thread
+from ._server import Handler, Hostile, cursor_walk, hostile_server_in_thread, page_body
 
 SECRET = "pp_live_SECRET_0123456789"
 CYCLE: dict[str | None, str | None] = {None: "A", "A": "B", "B": "C", "C": "A"}
@@ -118,6 +121,21 @@ def _env() -> dict[str, str]:
     return env
 
 
+def gated_pages(gate: threading.Event, pages: int = 10) -> Handler:
+    """Ten pages of five messages; every page after the first waits until ``gate`` opens,
+    so an export holds its lock for as long as the test needs."""
+
+    async def handler(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        number = int(request.query.get("cursor") or 0)
+        if number:
+            await asyncio.to_thread(gate.wait, 60)  # bounded: a failing test cannot hang
+        ids = [f"msg_{number}_{i}" for i in range(5)]
+        body = page_body(ids, str(number + 1) if number + 1 < pages else None)
+        return web.Response(body=body, content_type="application/json")
+
+    return handler
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Path) -> None:
@@ -125,40 +143,41 @@ def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Pa
     refused at once and changes nothing; after kill -9 the lock is gone and --resume
     completes the file with every message exactly once."""
     out = tmp_path / "messages.jsonl"
-    fake = ["--fake", "--fake-messages", "600"]
-    export = ["export", "messages", "--out", str(out), "--limit", "20", "--quiet"]
-    first = subprocess.Popen(
-        _cli(*fake, "--fake-latency", "0.3", *export),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (checkpoint(out).exists() and json.loads(checkpoint(out).read_bytes())["items"]):
-            assert first.poll() is None, "the first export ended early"
-            assert time.monotonic() < deadline, "the first export never checkpointed"
-            time.sleep(0.01)
-        for extra in ([], ["--force"], ["--resume"]):
-            before = out.read_bytes()
-            second = subprocess.run(
-                _cli(*fake, *export, *extra), capture_output=True, env=_env(), timeout=60
-            )
-            assert second.returncode == ExitCode.LOCKED, second.stderr
-            assert b"being written by another export" in second.stderr
-            assert out.read_bytes()[: len(before)] == before  # not truncated, not mixed
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    gate = threading.Event()
+    with hostile_server_in_thread(gated_pages(gate)) as server:
+        export = ["export", "messages", "--out", str(out), "--quiet", "--base-url", server.url]
+        export += ["--api-key", SECRET]
+        first = subprocess.Popen(
+            _cli(*export), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env()
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (
+                checkpoint(out).exists() and json.loads(checkpoint(out).read_bytes())["items"]
+            ):
+                assert first.poll() is None, "the first export ended early"
+                assert time.monotonic() < deadline, "the first export never checkpointed"
+                time.sleep(0.01)
+            for extra in ([], ["--force"], ["--resume"]):
+                before = out.read_bytes()
+                second = subprocess.run(
+                    _cli(*export, *extra), capture_output=True, env=_env(), timeout=60
+                )
+                assert second.returncode == ExitCode.LOCKED, second.stderr
+                assert b"being written by another export" in second.stderr
+                assert out.read_bytes() == before  # not truncated, not mixed
+            assert first.poll() is None  # the first still runs: each refusal was at once
+            os.kill(first.pid, signal.SIGKILL)
             first.wait(timeout=30)
-        assert first.stderr is not None
-        first.stderr.close()
-    resumed = subprocess.run(
-        _cli(*fake, *export, "--resume"), capture_output=True, env=_env(), timeout=120
-    )
+        finally:
+            gate.set()
+            if first.poll() is None:
+                first.kill()
+                first.wait(timeout=30)
+        resumed = subprocess.run(
+            _cli(*export, "--resume"), capture_output=True, env=_env(), timeout=120
+        )
     assert resumed.returncode == 0, resumed.stderr
     ids = [json.loads(line)["id"] for line in out.read_bytes().splitlines()]
-    assert len(ids) == len(set(ids)) == 600
+    assert len(ids) == len(set(ids)) == 50
     assert not checkpoint(out).exists()
