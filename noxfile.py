@@ -41,7 +41,13 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory targets against the fake server; prints the tables."""
     session.install("-e", ".[bench,cli]")
-    for script in ("bench_stream.py", "bench_retry.py", "bench_fake_server.py", "bench_observe.py"):
+    for script in (
+        "bench_stream.py",
+        "bench_retry.py",
+        "bench_fake_server.py",
+        "bench_observe.py",
+        "bench_watch.py",
+    ):
         session.run("python", f"benchmarks/{script}", *session.posargs)
 
 
