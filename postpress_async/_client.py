@@ -17,7 +17,7 @@ from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
-from ._transport import AiohttpTransport, Request, Response, Transport
+from ._transport import AiohttpTransport, Request, Response, Transport, endpoint_parts
 from ._version import __version__
 from .resources import Accounts, Chats, Messages
 
@@ -191,9 +191,8 @@ class AsyncPostpress(AsyncClosing):
         The one request method every resource uses; retries and the in-flight limit
         apply inside it.
         """
-        return decode(
-            await self._get_body(path, query, endpoint=endpoint), model, endpoint=endpoint
-        )
+        body = await self._get_body(path, query, endpoint=endpoint)
+        return decode(body, model, endpoint=endpoint_parts(endpoint)[0])
 
     async def _get_body(
         self, path: str, query: Mapping[str, str | None], *, endpoint: str

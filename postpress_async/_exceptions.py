@@ -227,7 +227,7 @@ class APIStatusError(PostpressError):
         self.url = url
         self.headers: Mapping[str, str] = headers or {}
         self.body = body
-        #: The request's method and URL template, e.g. ``"GET /messages"`` (empty if unknown).
+        #: The endpoint label, e.g. ``"messages.list"`` (empty if unknown).
         self.endpoint = endpoint
         #: Seconds the server asked to wait (``Retry-After``, seconds or an HTTP date,
         #: parsed once when the error was built); ``None`` if it sent none we could read.

@@ -21,7 +21,6 @@ configured none (:func:`configure_logging_from_env`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import re
@@ -37,7 +36,7 @@ from ._exceptions import (
     InvalidParameterError,
     PostpressError,
 )
-from ._transport import Request, Response
+from ._transport import Request, Response, endpoint_parts
 
 if TYPE_CHECKING:
     from ._otel import Telemetry
@@ -137,20 +136,6 @@ _HOOK_KINDS: Final = ("request", "response", "retry")
 
 
 # -- pure helpers ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def endpoint_parts(endpoint: str) -> tuple[str, str]:
-    """``"GET /messages/{message_id}"`` -> ``("messages.retrieve", "/messages/{message_id}")``.
-
-    The label names the resource and the API docs' verb: a path with a ``{...}`` segment
-    retrieves one item, any other lists.
-    """
-    template = endpoint.partition(" ")[2] or endpoint
-    resource = template.strip("/").split("/", 1)[0]
-    if not resource:
-        return endpoint, template
-    return f"{resource}.{'retrieve' if '{' in template else 'list'}", template
 
 
 _CURSOR: Final = re.compile(r"(\bcursor=)([^&]{8})[^&]{5,}")
@@ -285,7 +270,7 @@ class CallObserver:
     def __init__(self, observer: Observer, request: Request) -> None:
         self._observer = observer
         self.request = request
-        self.endpoint = endpoint_parts(request.endpoint)[0] if request.endpoint else ""
+        self.endpoint = request.label
         self._started = 0.0
         #: Attempts started so far.
         self.attempts = 0

@@ -176,7 +176,7 @@ def status_error(
         url=request.url,
         headers=response.headers,
         body=response.content,
-        endpoint=request.endpoint,
+        endpoint=request.label,
         retry_after=parse_retry_after(find_header(response.headers, "retry-after"), now=now),
         attempts=attempts,
         retry_budget_exhausted=retry_budget_exhausted,

@@ -22,7 +22,14 @@ from ._exceptions import (
     ResponseTooLargeError,
 )
 
-__all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
+__all__ = [
+    "AiohttpTransport",
+    "MockTransport",
+    "Request",
+    "Response",
+    "Transport",
+    "endpoint_parts",
+]
 
 
 class _OnFirstUse:
@@ -49,6 +56,23 @@ else:
     yarl = _OnFirstUse("yarl")
 
 
+@functools.lru_cache(maxsize=64)
+def endpoint_parts(endpoint: str) -> tuple[str, str]:
+    """``"GET /messages/{message_id}"`` -> ``("messages.retrieve", "/messages/{message_id}")``.
+
+    The one place the endpoint label (the form users see in errors, logs and events, and
+    the fake's route names) is made from a request's method and URL template.
+
+    The label names the resource and the API docs' verb: a path with a ``{...}`` segment
+    retrieves one item, any other lists.
+    """
+    template = endpoint.partition(" ")[2] or endpoint
+    resource = template.strip("/").split("/", 1)[0]
+    if not resource:
+        return endpoint, template
+    return f"{resource}.{'retrieve' if '{' in template else 'list'}", template
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Request:
     """One HTTP request, fully built: ``url`` is already percent-encoded."""
@@ -56,10 +80,16 @@ class Request:
     method: str
     url: str
     headers: Mapping[str, str]
-    #: The method and URL template for errors and logs, e.g. ``"GET /messages"``.
+    #: The method and URL template, e.g. ``"GET /messages/{message_id}"`` (span names,
+    #: ``url.template``); :attr:`label` is the form errors and logs show.
     endpoint: str = ""
     #: The accounts the request names (``account_id``), for per-account rate limits.
     accounts: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The endpoint label, e.g. ``"messages.list"`` (empty if ``endpoint`` is)."""
+        return endpoint_parts(self.endpoint)[0] if self.endpoint else ""
 
     def __repr__(self) -> str:
         # The headers carry the API key: show their names, never a secret's value.

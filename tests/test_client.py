@@ -425,7 +425,7 @@ async def test_a_page_that_does_not_fit_its_model_is_a_typed_error_naming_endpoi
     async with client_with(transport) as client:
         with pytest.raises(ResponseDecodeError) as info:
             await client.messages.list()
-    assert info.value.endpoint == "GET /messages"
+    assert info.value.endpoint == "messages.list"
     assert info.value.path == "$.items[1].id"
 
 

@@ -257,7 +257,7 @@ def test_status_error_is_built_complete_from_the_response_alone() -> None:
     assert isinstance(error, ServiceUnavailableError)
     assert (error.type, error.title, error.retry_after) == ("errors/no_channel", "No channel", 2.0)
     assert (error.attempts, error.retry_budget_exhausted) == (3, True)
-    assert error.endpoint == "GET /messages"
+    assert error.endpoint == "messages.list"
     assert "not retried" in str(error)
 
 

@@ -147,9 +147,7 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
 
 def _wrong_base_url(exc: NotFoundError) -> bool:
     """A 404 that no id explains: on a list endpoint, or without the API's error envelope."""
-    # ``exc.endpoint`` is the request's template, e.g. "GET /messages/{message_id}".
-    on_a_list = bool(exc.endpoint) and "{" not in exc.endpoint
-    return on_a_list or exc.type is None
+    return exc.endpoint.endswith(".list") or exc.type is None
 
 
 def _budget(exc: PostpressError) -> str:

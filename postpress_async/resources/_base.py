@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from postpress_async._pagination import Checkpoint, Follow, ListStream, PageBody
 from postpress_async._params import encode_limit
 from postpress_async._time import format_datetime
+from postpress_async._transport import endpoint_parts
 from postpress_async._watch import (
     PollPolicy,
     Stamp,
@@ -53,10 +54,11 @@ class Resource:
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
         endpoint = f"GET {path}"
+        label = endpoint_parts(endpoint)[0]
 
         async def fetch(page_cursor: str | None) -> PageBody[T]:
             body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
-            return PageBody(body, model, endpoint=endpoint)
+            return PageBody(body, model, endpoint=label)
 
         return ListStream(
             fetch,

@@ -85,15 +85,13 @@ def _not_found(endpoint: str, type_: str | None) -> NotFoundError:
     ("error", "hint"),
     [
         pytest.param(
-            _not_found("GET /messages", "errors/resource_not_found"),
+            _not_found("messages.list", "errors/resource_not_found"),
             "check --base-url",
             id="list-endpoint",
         ),
+        pytest.param(_not_found("messages.retrieve", None), "check --base-url", id="no-envelope"),
         pytest.param(
-            _not_found("GET /messages/{message_id}", None), "check --base-url", id="no-envelope"
-        ),
-        pytest.param(
-            _not_found("GET /messages/{message_id}", "errors/resource_not_found"),
+            _not_found("messages.retrieve", "errors/resource_not_found"),
             "check the ids",
             id="retrieve-with-envelope",
         ),
