@@ -14,7 +14,7 @@ replacement already wrote.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
@@ -22,6 +22,7 @@ import msgspec
 
 from postpress_async._encoding import encode_json
 from postpress_async._pagination import Checkpoint
+from postpress_async._time import format_datetime
 from postpress_async.ingest._errors import SinkUnavailableError
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
@@ -75,10 +76,7 @@ def encode_checkpoint(checkpoint: Checkpoint) -> str:
 
 def utc_text(moment: datetime | None) -> str | None:
     """The API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (sorts as text, like the API's own)."""
-    if moment is None:
-        return None
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return None if moment is None else format_datetime(moment)
 
 
 class Column:
