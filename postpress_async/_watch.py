@@ -58,6 +58,8 @@ __all__ = [
     "STATE_VERSION",
     "Entry",
     "FollowTracker",
+    "ListAfter",
+    "ListFollower",
     "PollPolicy",
     "Stamp",
     "WatchKind",
@@ -68,6 +70,7 @@ __all__ = [
     "from_ms",
     "poll_delay",
     "settle",
+    "start_state",
     "to_ms",
 ]
 
@@ -476,6 +479,8 @@ class WatchStream(AsyncClosing, Generic[T]):
                     if placed is not None:
                         entries.append((placed[0], placed[1], item))
             self.polls += 1
+            if self._closed:  # closed from elsewhere while the poll was in flight
+                return
             new = fresh(tracker.floor_ms, tracker.seen, entries)
             self.idle_polls = 0 if new else self.idle_polls + 1
             yield new

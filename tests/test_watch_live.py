@@ -206,3 +206,18 @@ async def test_a_live_feed_with_faults_and_restarts_is_watched_exactly_once_and_
     assert len(expected) > 50
     assert [k for k, n in Counter(got).items() if n > 1] == []
     assert set(got) == set(expected)
+
+
+async def test_a_chat_watch_hands_out_a_chat_each_time_a_message_moves_its_activity() -> None:
+    async with FakePostpress(dataset=Dataset(seed=16, messages=100)) as server:
+        chat = server.dataset.chat_id(3)
+        async with client_for(server) as client:
+            stream = aiter(client.chats.watch(since=SINCE, policy=FAST))
+            server.add_messages(2, chat_id=chat)  # one activity: one event
+            first = await anext(stream)
+            await anyio.sleep(0.002)
+            server.add_messages(1, chat_id=chat)  # the activity moves again: a new event
+            second = await anext(stream)
+    assert first.id == second.id == chat
+    assert first.timestamp is not None and second.timestamp is not None
+    assert second.timestamp > first.timestamp
