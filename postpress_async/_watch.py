@@ -455,6 +455,9 @@ class WatchStream(AsyncClosing, Generic[T]):
         """Whether :meth:`aclose` was called: the stream polls no more."""
         return self._closed
 
+    def _stopped(self) -> bool:
+        return self._closed  # a call, so a check after an await is not narrowed away
+
     async def aclose(self) -> None:
         """Stop: the stream polls no more (a poll in progress ends with its caller)."""
         self._closed = True
@@ -467,7 +470,7 @@ class WatchStream(AsyncClosing, Generic[T]):
         while True:
             if self.polls:
                 await self._sleep(poll_delay(policy, self.idle_polls, self._random))
-            if self._closed:
+            if self._stopped():
                 return
             tracker.settle(policy.overlap_ms)
             floor = tracker.floor_ms
@@ -479,7 +482,7 @@ class WatchStream(AsyncClosing, Generic[T]):
                     if placed is not None:
                         entries.append((placed[0], placed[1], item))
             self.polls += 1
-            if self._closed:  # closed from elsewhere while the poll was in flight
+            if self._stopped():  # closed from elsewhere while the poll was in flight
                 return
             new = fresh(tracker.floor_ms, tracker.seen, entries)
             self.idle_polls = 0 if new else self.idle_polls + 1
