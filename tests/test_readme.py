@@ -32,9 +32,9 @@ comment; several comments may stack):
     Runs in ``pytest -m slow`` (CI) only, for a block that takes more than about half a
     second (REASON says why, e.g. a heavy import).
 ``<!-- readme-test: pytest -->``
-    The block is a test module for a user's project: it is run by pytest in a temporary
-    project with only pytest-asyncio in its default (strict) mode and this package's plugin,
-    and every test in it must pass.
+    The block is a test module for a user's project: pytest runs it in a temporary project
+    with this package's plugin and pytest-asyncio, once in its default strict mode and once in
+    auto mode, and every test in it must pass both times.
 """
 
 from __future__ import annotations
