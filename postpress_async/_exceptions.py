@@ -72,9 +72,6 @@ __all__ = [
 class PostpressError(Exception):
     """Base class of every error the SDK raises."""
 
-    #: For an error raised by a list stream: the cursor that resumes the stream
-    #: exactly after the last item it handed out (``None`` means "from the start").
-    resume_cursor: str | None = None
     #: For an error raised by a list stream: the stream's checkpoint when it failed,
     #: exact to the item (``list(..., resume=error.checkpoint)`` continues).
     checkpoint: Checkpoint | None = None
@@ -82,6 +79,12 @@ class PostpressError(Exception):
     retry_budget_exhausted: bool = False
     #: How many attempts were made before this error surfaced (1 when not retried).
     attempts: int = 1
+
+    @property
+    def resume_cursor(self) -> str | None:
+        """For an error raised by a list stream: the cursor of the page to fetch again
+        (``checkpoint.cursor``; ``None`` means "from the start")."""
+        return None if self.checkpoint is None else self.checkpoint.cursor
 
     def __str__(self) -> str:
         text = super().__str__()

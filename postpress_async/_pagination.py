@@ -110,11 +110,10 @@ class Follow(NamedTuple):
 class _Failure:
     """A page request that failed: raised when the caller reaches that page."""
 
-    __slots__ = ("cursor", "error")
+    __slots__ = ("error",)
 
-    def __init__(self, error: BaseException, cursor: str | None) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
-        self.cursor = cursor
 
 
 class PageFetcher(Generic[T]):
@@ -181,22 +180,14 @@ class PageFetcher(Generic[T]):
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             return None
         if isinstance(outcome, _Failure):
-            raise _with_cursor(outcome.error, outcome.cursor)
+            raise outcome.error
         cursor, self._next_cursor = self._next_cursor, outcome.cursor
-        try:
-            return cursor, _as_page(outcome)
-        except PostpressError as exc:
-            _with_cursor(exc, cursor)
-            raise
+        return cursor, _as_page(outcome)
 
     async def _next_inline(self) -> tuple[str | None, Page[T]]:
         cursor = self._next_cursor
-        try:
-            page = _as_page(await self._fetch(cursor))
-            more = self._more_wanted(page)
-        except PostpressError as exc:
-            _with_cursor(exc, cursor)
-            raise
+        page = _as_page(await self._fetch(cursor))
+        more = self._more_wanted(page)
         self._finished = not more
         self._next_cursor = page.cursor
         return cursor, page
@@ -215,7 +206,7 @@ class PageFetcher(Generic[T]):
                         page = _as_page(page)
                     more = self._more_wanted(page)
                 except Exception as exc:  # handed to the caller in order, never swallowed
-                    await send.send(_Failure(exc, cursor))
+                    await send.send(_Failure(exc))
                     return
                 try:
                     send.send_nowait(page)
@@ -285,12 +276,6 @@ class CursorTrail:
 
 def _digest(cursor: str) -> bytes:
     return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-def _with_cursor(error: BaseException, cursor: str | None) -> BaseException:
-    if isinstance(error, PostpressError):
-        error.resume_cursor = cursor
-    return error
 
 
 class ListStream(AsyncClosing, Generic[T]):
