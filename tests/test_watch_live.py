@@ -158,9 +158,10 @@ async def test_cancelling_a_watch_mid_request_leaves_no_task_and_no_request() ->
                 await _drain(stream)
             assert stream.polls == 0
             with anyio.fail_after(5):
-                while sdk_tasks():  # noqa: ASYNC110 - a bounded wait for a condition
+                while sdk_tasks() or server.stats.in_flight:  # noqa: ASYNC110 - bounded wait
                     await anyio.sleep(0.005)
             assert stream.state.seen == ()
+        assert server.stats.by_route["messages.list"] == 1  # cancelled, not retried
 
 
 @pytest.mark.slow
