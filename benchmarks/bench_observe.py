@@ -11,7 +11,11 @@ Walks all 50,000 messages of the fake (its own process, no latency, no faults) w
 Prints each walk's median over ``--repeats`` runs (modes interleaved, so drift in machine
 load hits them alike) and its ratio to ``off``, in wall time and in the client process's CPU
 time (the fake runs in its own process, so that is the SDK's own cost, and less noisy on a
-shared machine). Target: ``both`` <= 1.05 x ``off`` in wall time with 250-message pages. ``--limit 25`` shows a request-heavy walk (2,000 requests).
+shared machine). Then the cost a call with no network at all (``MockTransport``, 5,000
+calls, client CPU): what each mode adds to every request, projected onto the walk's
+requests. Target: logging and hooks together add <= 5 % to the walk's client CPU. (The
+walk's own ratios are printed too, but on a loaded 2-core machine their noise, about
++-10 %, is larger than the effect.) ``--limit 25`` shows a request-heavy walk (2,000 requests).
 
 Run: ``nox -s bench`` or ``python benchmarks/bench_observe.py`` (about a minute here).
 """
@@ -31,7 +35,7 @@ from _fake import RunningServer, fake_server, verdict
 from postpress_async import AsyncPostpress, MockTransport, Request, Response
 
 MODES = ("off", "debug log", "hooks", "both")
-TARGET = 1.05
+TARGET = 0.05
 
 
 async def walk(server: RunningServer, mode: str, limit: int) -> tuple[float, float, int, int]:
@@ -117,9 +121,6 @@ async def main(messages: int, limit: int, repeats: int) -> int:
             f"  {mode:>9}: {median:.3f} s median ({messages / median:,.0f} msg/s), {ratio:.3f}x off;"
             f" client CPU {cpu:.3f} s, {cpu / cpu_base:.3f}x off"
         )
-        if mode == "both":
-            ok = ratio <= TARGET
-            line += f"  [<= {TARGET}x] {verdict(ok)}"
         print(line, flush=True)
     calls = 5_000
     cost = {mode: min([await per_call_cpu(mode, calls) for _ in range(3)]) for mode in MODES}
@@ -128,10 +129,14 @@ async def main(messages: int, limit: int, repeats: int) -> int:
     for mode in MODES:
         added = cost[mode] - cost["off"]
         share = added * requests / cpu_base
-        print(
+        line = (
             f"  {mode:>9}: {cost[mode] * 1e6:.1f} us a call, +{added * 1e6:.1f} us;"
             f" x {requests} requests = +{share:.1%} of the walk's client CPU"
         )
+        if mode == "both":
+            ok = share <= TARGET
+            line += f"  [<= {TARGET:.0%}] {verdict(ok)}"
+        print(line, flush=True)
     return 0 if ok else 1
 
 
