@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -29,3 +30,30 @@ async def server() -> AsyncIterator[FakePostpress]:
 @pytest.fixture
 def config(server: FakePostpress) -> ClientConfig:
     return ClientConfig(base_url=server.url, api_key=server.api_key, limit=100)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The superuser DSN of a PostgreSQL cluster the tests start (and stop at the end)."""
+    from ._servers import postgres_cluster
+
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+@pytest_asyncio.fixture
+async def pg_url(postgres: str) -> AsyncIterator[str]:
+    """A fresh database on that cluster, dropped after the test."""
+    import uuid
+
+    asyncpg = (
+        pytest.importorskip("asyncpg") if os.environ.get("CI") != "true" else __import__("asyncpg")
+    )
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"{postgres}/postgres")
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield f"{postgres}/{name}"
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()

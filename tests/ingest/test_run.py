@@ -58,7 +58,7 @@ class CrashingSink:
 def sqlite_ids(path: Path) -> tuple[list[str], int]:
     with sqlite3.connect(path) as db:
         ids = [r[0] for r in db.execute("SELECT id FROM messages")]
-        (written,) = db.execute("SELECT sum(items) FROM checkpoints").fetchone()
+        (written,) = db.execute("SELECT coalesce(sum(items), 0) FROM checkpoints").fetchone()
     return ids, written
 
 

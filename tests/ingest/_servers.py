@@ -1,0 +1,70 @@
+"""Real servers for the slow tests: a throwaway PostgreSQL cluster, started and stopped here.
+
+PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres``
+user (``runuser``) in a temp directory it owns. A component missing from the machine
+skips the test, except in CI (``CI=true``), where it fails.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def missing(what: str) -> None:
+    """Skip for a component the platform lacks; in CI, fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must provide {what}")
+    pytest.skip(f"{what} is not available here")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A running PostgreSQL on a free port with trust auth; yields the superuser's DSN."""
+    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        missing("PostgreSQL (initdb, pg_ctl)")
+    assert initdb is not None and pg_ctl is not None
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    top = Path(tempfile.mkdtemp(prefix="postpress-pg-"))
+    data, sockets = top / "data", top / "run"
+    sockets.mkdir()
+    if as_root:
+        shutil.chown(top, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    run = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run(
+        [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"], **run
+    )
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(top / "log"), "-w", "start"],
+        **run,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], **run)
+        shutil.rmtree(top, ignore_errors=True)
