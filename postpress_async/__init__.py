@@ -31,20 +31,26 @@ from ._exceptions import BadGatewayError as BadGatewayError
 from ._exceptions import BadRequestError as BadRequestError
 from ._exceptions import ClientClosedError as ClientClosedError
 from ._exceptions import CursorLoopError as CursorLoopError
+from ._exceptions import EngineUnavailableError as EngineUnavailableError
 from ._exceptions import EventLoopError as EventLoopError
 from ._exceptions import GatewayTimeoutError as GatewayTimeoutError
+from ._exceptions import IngestError as IngestError
 from ._exceptions import InternalServerError as InternalServerError
 from ._exceptions import InvalidParameterError as InvalidParameterError
 from ._exceptions import MissingAPIKeyError as MissingAPIKeyError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import OutputLockedError as OutputLockedError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import PlanMismatchError as PlanMismatchError
 from ._exceptions import PostpressError as PostpressError
 from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import RedirectError as RedirectError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
 from ._exceptions import ResponseTooLargeError as ResponseTooLargeError
 from ._exceptions import ServiceUnavailableError as ServiceUnavailableError
+from ._exceptions import ShardConflictError as ShardConflictError
+from ._exceptions import ShardFailedError as ShardFailedError
+from ._exceptions import SinkUnavailableError as SinkUnavailableError
 from ._exceptions import StateMismatchError as StateMismatchError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
@@ -98,8 +104,10 @@ __all__ = [
     "ClientClosedError",
     "ClientStats",
     "CursorLoopError",
+    "EngineUnavailableError",
     "EventLoopError",
     "GatewayTimeoutError",
+    "IngestError",
     "InternalServerError",
     "InvalidParameterError",
     "Limits",
@@ -113,6 +121,7 @@ __all__ = [
     "OutputLockedError",
     "Page",
     "PermissionDeniedError",
+    "PlanMismatchError",
     "PollPolicy",
     "PostpressError",
     "RateLimitError",
@@ -127,6 +136,9 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",
+    "ShardConflictError",
+    "ShardFailedError",
+    "SinkUnavailableError",
     "SourcePage",
     "StateMismatchError",
     "Timeout",

@@ -14,6 +14,12 @@
     ├── ResponseTooLargeError                       a 2xx body beyond ``Limits.max_response_bytes``
     ├── CursorLoopError                             a list stream's server sent a cursor it sent before
     ├── OutputLockedError                           another writer holds the export's output
+    ├── IngestError                                 a sharded export (postpress_async.ingest) cannot go on
+    │   ├── SinkUnavailableError                    the sink cannot serve: unreachable, no permission, wrong kind
+    │   ├── EngineUnavailableError                  no Dask installed, or the scheduler is unreachable
+    │   ├── PlanMismatchError                       the sink holds the same export asked with other options
+    │   ├── ShardConflictError                      another writer moved a shard's checkpoint first
+    │   └── ShardFailedError                        a shard failed on every try (its stored pages stay)
     └── APIStatusError                              any non-2xx answer (also the class for unlisted statuses)
         ├── RedirectError              3xx (redirects are never followed)
         ├── BadRequestError            400
@@ -49,20 +55,26 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "CursorLoopError",
+    "EngineUnavailableError",
     "EventLoopError",
     "GatewayTimeoutError",
+    "IngestError",
     "InternalServerError",
     "InvalidParameterError",
     "MissingAPIKeyError",
     "NotFoundError",
     "OutputLockedError",
     "PermissionDeniedError",
+    "PlanMismatchError",
     "PostpressError",
     "RateLimitError",
     "RedirectError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ServiceUnavailableError",
+    "ShardConflictError",
+    "ShardFailedError",
+    "SinkUnavailableError",
     "StateMismatchError",
     "error_class_for",
     "find_header",
@@ -195,6 +207,30 @@ class OutputLockedError(PostpressError):
             "wait for it to finish or stop it first"
         )
         self.path = path
+
+
+class IngestError(PostpressError):
+    """A sharded export cannot go on (besides any API error)."""
+
+
+class SinkUnavailableError(IngestError):
+    """The sink cannot serve this run: unreachable, no permission, wrong kind for the engine."""
+
+
+class EngineUnavailableError(IngestError):
+    """The engine cannot run: its extra is not installed, or the scheduler is unreachable."""
+
+
+class PlanMismatchError(IngestError):
+    """The sink holds an export of the same endpoint asked with other options."""
+
+
+class ShardConflictError(IngestError):
+    """Another writer moved this shard's checkpoint since it was read: this write is refused."""
+
+
+class ShardFailedError(IngestError):
+    """A shard's task failed on every try; its committed pages stay, run again to continue."""
 
 
 def _shorten(text: str, limit: int = 80) -> str:

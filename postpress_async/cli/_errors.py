@@ -15,14 +15,17 @@ from postpress_async import (
     APITimeoutError,
     AuthenticationError,
     CursorLoopError,
+    EngineUnavailableError,
     InvalidParameterError,
     MissingAPIKeyError,
     NotFoundError,
     OutputLockedError,
     PermissionDeniedError,
+    PlanMismatchError,
     PostpressError,
     RateLimitError,
     ResponseDecodeError,
+    SinkUnavailableError,
 )
 
 __all__ = ["CommandError", "ExitCode", "UsageError", "describe", "option_name"]
@@ -110,6 +113,8 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         )
     if isinstance(exc, ResponseDecodeError):
         return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
+    if isinstance(exc, (SinkUnavailableError, EngineUnavailableError, PlanMismatchError)):
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, PostpressError):
         return ExitCode.API_ERROR, str(exc)
     if isinstance(exc, OSError):

@@ -20,10 +20,13 @@ The optional parts are imported only when chosen: ``import postpress_async.inges
 never imports asyncpg or Dask.
 """
 
-from ._errors import EngineUnavailableError as EngineUnavailableError
-from ._errors import IngestError as IngestError
-from ._errors import ShardConflictError as ShardConflictError
-from ._errors import SinkUnavailableError as SinkUnavailableError
+from postpress_async._exceptions import EngineUnavailableError as EngineUnavailableError
+from postpress_async._exceptions import IngestError as IngestError
+from postpress_async._exceptions import PlanMismatchError as PlanMismatchError
+from postpress_async._exceptions import ShardConflictError as ShardConflictError
+from postpress_async._exceptions import ShardFailedError as ShardFailedError
+from postpress_async._exceptions import SinkUnavailableError as SinkUnavailableError
+
 from ._plan import Endpoint as Endpoint
 from ._plan import Shard as Shard
 from ._plan import ShardPlan as ShardPlan
@@ -34,7 +37,6 @@ from ._plan import window_queries as window_queries
 from ._run import ClientConfig as ClientConfig
 from ._run import IngestProgress as IngestProgress
 from ._run import IngestResult as IngestResult
-from ._run import PlanMismatchError as PlanMismatchError
 from ._run import ShardResult as ShardResult
 from ._run import ingest as ingest
 from ._run import run_shard as run_shard
@@ -61,6 +63,7 @@ __all__ = [
     "SQLiteSink",
     "Shard",
     "ShardConflictError",
+    "ShardFailedError",
     "ShardPlan",
     "ShardResult",
     "Sink",

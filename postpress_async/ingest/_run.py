@@ -24,9 +24,9 @@ import msgspec
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._config import Limits, RetryPolicy
+from postpress_async._exceptions import PlanMismatchError
 from postpress_async._pagination import Checkpoint
 
-from ._errors import IngestError
 from ._plan import (
     Endpoint,
     Shard,
@@ -54,10 +54,6 @@ __all__ = [
 ]
 
 
-class PlanMismatchError(IngestError):
-    """The sink holds an export of the same endpoint asked with other options."""
-
-
 class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How to build a client, as a plain value a worker process can receive.
 
@@ -72,11 +68,28 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: Page size of the shards' list requests.
     limit: int = 250
     prefetch: int = 2
+    allow_insecure_http: bool = False
 
     def __repr__(self) -> str:
         return (
             f"ClientConfig(base_url={self.base_url!r}, api_key='...', timeout={self.timeout!r}, "
             f"attempts={self.attempts!r}, max_in_flight={self.max_in_flight!r})"
+        )
+
+    @classmethod
+    def from_client(
+        cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
+    ) -> ClientConfig:
+        """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit)."""
+        return cls(
+            base_url=client.base_url,
+            api_key=client._api_key,
+            timeout=client.timeout.total,
+            attempts=client.retry.attempts,
+            max_in_flight=client.limits.max_in_flight,
+            limit=250 if limit is None else limit,
+            prefetch=prefetch,
+            allow_insecure_http=client.base_url.startswith("http://"),
         )
 
     def client(self) -> AsyncPostpress:
@@ -87,6 +100,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             timeout=self.timeout,
             retry=None if self.attempts is None else RetryPolicy(attempts=self.attempts),
             limits=Limits(max_in_flight=self.max_in_flight),
+            allow_insecure_http=self.allow_insecure_http,
         )
 
 
@@ -225,7 +239,7 @@ async def ingest(
                     client, endpoint, shards=shards, by=by, after=after, before=before, **filters
                 )
                 await store.save_plan(plan)
-            started = time.monotonic()
+            started = progress.started = time.monotonic()
             progress.shards = len(plan.shards)
             results = await runner.run(client, config, plan, store, progress)
             return IngestResult(

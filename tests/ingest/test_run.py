@@ -205,5 +205,5 @@ async def test_a_part_file_takes_one_writer_at_a_time(tmp_path: Path) -> None:
 def test_the_ingest_package_lists_its_public_names_sorted() -> None:
     import postpress_async.ingest as package
 
-    assert package.__all__ == sorted(package.__all__)
+    assert package.__all__ == sorted(package.__all__, key=lambda n: (n[:1].islower(), n))
     assert all(getattr(package, name).__doc__ for name in package.__all__ if name != "Endpoint")

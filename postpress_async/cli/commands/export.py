@@ -1,4 +1,9 @@
-"""``postpress export messages|chats --out FILE``: everything matching, to JSON lines, resumable."""
+"""``postpress export messages|chats|accounts``: everything matching, resumable.
+
+``--out FILE`` alone is the single-stream export (:mod:`.._export`); ``--to URL``,
+``--out DIR/``, ``--shards``, ``--engine``... run a sharded export through
+``postpress_async.ingest`` (:mod:`.._ingest`).
+"""
 
 from __future__ import annotations
 
@@ -28,18 +33,24 @@ __all__ = ["register", "resume_hint", "run", "without_key"]
 
 
 def register(table: CommandTable) -> None:
-    """``export messages`` and ``export chats``."""
-    for resource, filters in (("messages", message_filters), ("chats", chat_filters)):
+    """``export messages``, ``export chats`` and ``export accounts``."""
+    for resource, filters in (
+        ("messages", message_filters),
+        ("chats", chat_filters),
+        ("accounts", None),
+    ):
         parser = table.add(
             f"export {resource}",
             run,
-            f"export {resource} to a JSON lines file",
+            f"export {resource} to JSON lines, SQLite or PostgreSQL",
             stopped=resume_hint,
         )
         parser.set_defaults(resource=resource)
-        filters(parser)
+        if filters is not None:
+            filters(parser)
         paging_options(parser, cursor=False, prefetch=4)
         _export_options(parser)
+        _shard_options(parser)
         if resource == "messages":
             parser.add_argument(
                 "--windows",
@@ -50,7 +61,9 @@ def register(table: CommandTable) -> None:
 
 
 def _export_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="FILE", help="the JSON lines file")
+    parser.add_argument(
+        "--out", metavar="FILE|DIR/", help="a JSON lines file, or DIR/ for one part file a shard"
+    )
     again = parser.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue an interrupted export of FILE"
@@ -75,11 +88,98 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _shard_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sharded export (postpress_async.ingest)")
+    group.add_argument(
+        "--to",
+        metavar="URL",
+        help="store rows and checkpoints in sqlite:///path.db or postgresql://user@host/db",
+    )
+    group.add_argument(
+        "--shards",
+        type=positive,
+        metavar="N",
+        help="cut the export into N probed shards (default: 8)",
+    )
+    group.add_argument(
+        "--by",
+        choices=("auto", "time", "account"),
+        default="auto",
+        help="messages: cut by time (auto) or one shard an account, large ones cut by time",
+    )
+    group.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        help="run the shards in this process (local, default) or on Dask (the dask extra)",
+    )
+    group.add_argument(
+        "--workers", type=positive, metavar="N", help="Dask worker processes (default: 2)"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDR", help="an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+
+
+def sharded(args: argparse.Namespace) -> bool:
+    """Whether the command asks for a sharded export (anything beyond ``--out FILE``)."""
+    out: str | None = args.out
+    return bool(
+        args.to
+        or args.shards
+        or args.engine
+        or args.workers
+        or args.scheduler
+        or args.resource == "accounts"
+        or (out is not None and (out.endswith("/") or Path(out).is_dir()))
+    )
+
+
+async def _run_sharded(args: argparse.Namespace, ctx: Context, filters: dict[str, object]) -> None:
+    from postpress_async.cli._ingest import IngestOptions, run_ingest
+
+    if args.to and args.out:
+        raise UsageError("give --to URL or --out FILE|DIR/, not both")
+    target = args.to or args.out
+    if not target:
+        raise UsageError(
+            "say where to export: --to sqlite:///FILE.db, --to postgresql://..., or --out"
+        )
+    if args.max_items is not None or getattr(args, "windows", None) is not None:
+        raise UsageError(
+            "--max-items and --windows belong to the single-stream export: use --shards"
+        )
+    if args.engine != "dask" and (args.workers or args.scheduler):
+        raise UsageError("--workers and --scheduler need --engine dask")
+    if args.workers and args.scheduler:
+        raise UsageError("--workers starts a local Dask cluster; --scheduler uses an existing one")
+    options = IngestOptions(
+        resource=args.resource,
+        to=target,
+        filters=filters,
+        shards=args.shards or 8,
+        by=args.by,
+        engine=args.engine or "local",
+        workers=args.workers or 2,
+        scheduler=args.scheduler,
+        limit=args.limit,
+        prefetch=args.prefetch,
+        force=args.force,
+        progress=args.progress,
+    )
+    async with ctx.connect() as (client, _source):
+        await run_ingest(client, options, ctx.stderr)
+
+
 async def run(args: argparse.Namespace, ctx: Context) -> None:
-    """Export to ``--out``; see :mod:`.._export`."""
+    """Export to ``--out`` (one stream) or, sharded, to ``--to``/``--out DIR/``."""
     filters = filters_of(args, args.resource)
     paging = {"limit": args.limit, "prefetch": args.prefetch, "max_items": args.max_items}
     await ctx.check(list_call(args.resource, **filters, **paging))
+    if sharded(args):
+        await _run_sharded(args, ctx, filters)
+        return
+    if args.out is None:
+        raise UsageError("say where to export: --out FILE, --out DIR/, or --to URL")
     async with ctx.connect() as (client, source):
         options = ExportOptions(
             resource=args.resource,
@@ -97,6 +197,13 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
 
 def resume_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> None:
     """After a stop: how many items are saved, and the command that continues the export."""
+    if sharded(args):
+        print(
+            f"{what}; every page stored so far is kept with its shard's checkpoint: "
+            "run the same command again to continue (--force starts over)",
+            file=sys.stderr,
+        )
+        return
     out = Path(args.out)
     try:
         state = load_state(checkpoint_path(out))

@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from postpress_async._client import AsyncPostpress
+from postpress_async._exceptions import (
+    EngineUnavailableError,
+    ShardFailedError,
+    SinkUnavailableError,
+)
 from postpress_async._params import check_int
-from postpress_async.ingest._errors import EngineUnavailableError, IngestError, SinkUnavailableError
 
 if TYPE_CHECKING:
     from postpress_async.ingest._plan import ShardPlan
     from postpress_async.ingest._run import ClientConfig, IngestProgress, ShardResult
     from postpress_async.ingest.sinks._base import Sink
 
-__all__ = ["DaskEngine", "ShardFailedError"]
-
-
-class ShardFailedError(IngestError):
-    """A shard's task failed on every try; its committed pages stay, resume to continue."""
+__all__ = ["DaskEngine", "run_task"]
 
 
 def run_task(config: bytes, shard: bytes, sink_url: str) -> bytes:

@@ -21,9 +21,9 @@ from typing import Any, Final, Literal, Protocol
 import msgspec
 
 from postpress_async._encoding import encode_json
+from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._pagination import Checkpoint
 from postpress_async._time import format_datetime
-from postpress_async.ingest._errors import SinkUnavailableError
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
 __all__ = [

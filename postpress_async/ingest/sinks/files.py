@@ -26,9 +26,9 @@ import msgspec
 
 from postpress_async._durable import write_atomic
 from postpress_async._encoding import encode_json
+from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._pagination import Checkpoint
-from postpress_async.ingest._errors import ShardConflictError, SinkUnavailableError
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
 from ._base import Reach

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._pagination import Checkpoint
-from postpress_async.ingest._errors import ShardConflictError, SinkUnavailableError
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
 from ._base import COLUMNS, Reach, encode_checkpoint, row
