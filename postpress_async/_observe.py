@@ -27,7 +27,8 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from ._exceptions import (
     APIConnectionError,
@@ -107,7 +108,7 @@ class ResponseEvent:
     elapsed: float
     #: The server's request id (``X-Request-Id``, else the error envelope's ``instance``).
     request_id: str | None
-    #: The response headers, lower-cased (empty when no response arrived).
+    #: The response headers, lower-cased, read-only (empty when no response arrived).
     headers: Mapping[str, str]
 
 
@@ -127,7 +128,6 @@ class RetryEvent:
 
 
 Event: TypeAlias = RequestEvent | ResponseEvent | RetryEvent
-_E = TypeVar("_E", RequestEvent, ResponseEvent, RetryEvent)
 #: An event hook: an async callable given the event.
 EventHook: TypeAlias = Callable[[Any], Awaitable[None]]
 #: ``{"request": [...], "response": [...], "retry": [...]}``; any key may be left out.
@@ -355,7 +355,7 @@ class CallObserver:
                     error_type=error_type_of(error),
                     elapsed=elapsed,
                     request_id=request_id,
-                    headers=headers,
+                    headers=MappingProxyType(headers),
                 ),
             )
 

@@ -215,6 +215,8 @@ async def test_hooks_see_every_attempt_response_and_retry_in_order() -> None:
     assert isinstance(ok, ResponseEvent) and (ok.status, ok.attempt) == (200, 2)
     with pytest.raises(AttributeError):
         ok.status = 500  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ok.headers["x-request-id"] = "forged"  # type: ignore[index]
 
 
 async def test_a_failing_hook_is_logged_and_counted_and_the_stream_goes_on(
