@@ -103,3 +103,20 @@ def test_a_404_points_at_the_base_url_unless_an_id_explains_it(
     code, message = describe(error)
     assert code == ExitCode.API_ERROR
     assert hint in message
+
+
+async def test_a_wrong_base_url_says_to_check_the_base_url() -> None:
+    """A server that answers 404 on a list endpoint: the base URL is wrong, not an id."""
+    from postpress_async.testing import Dataset, FakePostpress
+
+    from ._helpers import arun
+
+    async with FakePostpress(dataset=Dataset(messages=5), api_key="pp_test_key") as server:
+        wrong = server.url.rsplit("/", 2)[0] + "/v9"
+        result = await arun(
+            "--api-key", "pp_test_key", "--base-url", wrong, "--retries", "0", "messages", "list"
+        )
+    assert result.returncode == ExitCode.API_ERROR
+    text = result.stderr.decode()
+    assert "check --base-url" in text
+    assert "check the ids" not in text
