@@ -25,9 +25,11 @@ __all__ = [
     "DateTimeParam",
     "encode_datetime",
     "format_datetime",
+    "from_ms",
     "parse_datetime",
     "split_window",
     "strict_windows",
+    "to_ms",
 ]
 
 #: What the SDK accepts wherever the API takes a datetime: an aware ``datetime`` or an
@@ -35,6 +37,7 @@ __all__ = [
 DateTimeParam = datetime | str
 
 _MS: Final = timedelta(milliseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
 
 
@@ -85,6 +88,18 @@ def format_datetime(moment: datetime) -> str:
     """An aware datetime -> the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds cut)."""
     utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def to_ms(moment: datetime) -> int:
+    """A datetime -> whole milliseconds since the epoch (rounded down; naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _MS
+
+
+def from_ms(ms: int) -> datetime:
+    """Milliseconds since the epoch -> an aware UTC datetime."""
+    return _EPOCH + ms * _MS
 
 
 def encode_datetime(name: str, value: DateTimeParam) -> str:

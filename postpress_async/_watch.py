@@ -38,7 +38,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 import anyio
@@ -48,7 +48,7 @@ from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
 from ._params import check_int
 from ._tasks import AsyncClosing
-from ._time import parse_datetime
+from ._time import from_ms, parse_datetime, to_ms
 
 if TYPE_CHECKING:
     from ._pagination import ListStream
@@ -82,7 +82,6 @@ Stamp = Callable[[Any], "tuple[int, str] | None"]
 Entry = tuple[int, str, T]
 
 STATE_VERSION: Final = 1
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 # -- the policy value ---------------------------------------------------------------------
@@ -153,21 +152,6 @@ def poll_delay(policy: PollPolicy, idle_polls: int, random: Callable[[], float])
 
 
 # -- the state ----------------------------------------------------------------------------
-
-
-def to_ms(moment: datetime) -> int:
-    """A datetime -> whole milliseconds since the epoch (rounded down; naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // _MS
-
-
-_MS: Final = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=timezone.utc) - _EPOCH
-
-
-def from_ms(ms: int) -> datetime:
-    """Milliseconds since the epoch -> an aware UTC datetime."""
-    return _EPOCH + ms * _MS
 
 
 def filters_fingerprint(kind: WatchKind, filters: Mapping[str, str | None]) -> str:

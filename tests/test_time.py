@@ -101,3 +101,11 @@ def test_windows_are_whole_millisecond_datetimes_from_after_to_before() -> None:
     assert ranges[0][0] == after
     assert ranges[-1][1] == after + timedelta(seconds=1)
     assert all(low.microsecond % 1000 == 0 and high.microsecond % 1000 == 0 for low, high in ranges)
+
+
+def test_epoch_milliseconds_round_trip_and_round_down() -> None:
+    from postpress_async._time import from_ms, to_ms
+
+    moment = datetime(2026, 1, 1, 0, 0, 0, 123999, tzinfo=timezone.utc)
+    assert to_ms(moment) == 1_767_225_600_123
+    assert from_ms(to_ms(moment)) == moment.replace(microsecond=123000)

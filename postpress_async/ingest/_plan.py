@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Final, Literal
 
 import anyio
@@ -39,7 +39,7 @@ import msgspec
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._params import check_int
-from postpress_async._time import format_datetime, parse_datetime, strict_windows
+from postpress_async._time import format_datetime, from_ms, parse_datetime, strict_windows, to_ms
 
 __all__ = [
     "Endpoint",
@@ -56,8 +56,6 @@ _ENDPOINTS: Final = ("messages", "chats", "accounts")
 _PAGE: Final = 250
 _HOUR_MS: Final = 3_600_000
 _MAX_SPAN_MS: Final = 100 * 365 * 24 * _HOUR_MS
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MS: Final = timedelta(milliseconds=1)
 #: The filters each endpoint's shards may carry (already encoded as the API's strings).
 _FILTERS: Final[dict[str, frozenset[str]]] = {
     "messages": frozenset({"account_id", "sender_id"}),
@@ -144,11 +142,11 @@ class ShardPlan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _ms(name: str, value: datetime | str) -> int:
-    return (parse_datetime(name, value) - _EPOCH) // _ONE_MS
+    return to_ms(parse_datetime(name, value))
 
 
 def _text(ms: int) -> str:
-    return format_datetime(_EPOCH + ms * _ONE_MS)
+    return format_datetime(from_ms(ms))
 
 
 def window_queries(
@@ -233,7 +231,7 @@ class _Probe:
         )
         page = await shard_stream(self.client, shard, limit=limit, prefetch=0)
         stamps = [
-            (item.timestamp - _EPOCH) // _ONE_MS
+            to_ms(item.timestamp)
             for item in page.items
             if getattr(item, "timestamp", None) is not None
         ]
