@@ -319,8 +319,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     for option_set in _SHARED:
         for option in option_set.options:
             if option.dest not in args.cli_takes:
-                if option.dest in given:
+                if option.dest not in given:
+                    continue
+                own = parser._option_string_actions.get(option.flags[0])
+                if own is None or own.dest == option.dest:
                     parser.error(f"{option.flags[0]} does nothing for `postpress {args.cli_words}`")
+                # Given before a command that has an option of that name itself
+                # (``postpress --fake-seed 3 demo``): it is that option, unless given again.
+                value = getattr(args, option.dest)
+                delattr(args, option.dest)
+                if getattr(args, own.dest) == own.default:
+                    setattr(args, own.dest, value)
             elif option.dest not in given:
                 setattr(args, option.dest, option.default)
     if "fake" in args.cli_takes and not args.fake:

@@ -120,3 +120,10 @@ async def test_a_wrong_base_url_says_to_check_the_base_url() -> None:
     text = result.stderr.decode()
     assert "check --base-url" in text
     assert "check the ids" not in text
+
+
+def test_an_option_the_command_has_itself_may_come_before_it() -> None:
+    """``postpress --fake-seed 3 demo`` is demo's own seed option, as after the command."""
+    assert parse(["--fake-seed", "3", "demo"]).seed == 3
+    assert parse(["demo", "--fake-seed", "3"]).seed == 3
+    assert not hasattr(parse(["--fake-seed", "3", "demo"]), "fake_seed")
