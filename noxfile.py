@@ -40,7 +40,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed and memory targets against the fake server; prints the tables."""
-    session.install("-e", ".[bench,cli]")
+    session.install("-e", ".[bench,cli,postgres,dask]")
     scripts = (
         "bench_floor.py",
         "bench_startup.py",
@@ -50,6 +50,7 @@ def bench(session: nox.Session) -> None:
         "bench_fake_server.py",
         "bench_observe.py",
         "bench_watch.py",
+        "bench_ingest.py",
     )
     missed = []
     for script in scripts:
