@@ -91,11 +91,11 @@ async def test_messages_walk_with_each_filter_matches_ground_truth(
     ds = postpress_server.dataset
     seen_nonempty = 0
     for filters in message_filter_cases(ds):
+        expected = ds.expected_message_ids(**filters)
         for limit in (7, 250):
             items, _ = await walk(
                 http, f"{postpress_server.url}/messages", {**filters, "limit": str(limit)}
             )
-            expected = ds.expected_message_ids(**filters)
             assert ids(items) == expected, filters
             seen_nonempty += bool(expected)
             for item in items:
