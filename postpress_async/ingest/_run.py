@@ -127,18 +127,15 @@ class IngestProgress:
     shards_done: int = 0
     items: int = 0
     retries: int = 0
-    #: Shard runs that failed and were tried again (Dask task retries, lost workers).
-    reruns: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
 
     def text(self) -> str:
         """``3/8 shards · 12,345 messages · 4,321/s · 2 retries``."""
         elapsed = time.monotonic() - self.started
         rate = f"{self.items / elapsed:,.0f}/s" if elapsed > 0 else "-"
-        reruns = f" · {self.reruns} shard reruns" if self.reruns else ""
         return (
             f"{self.shards_done}/{self.shards} shards · {self.items:,} {self.noun} · {rate} · "
-            f"{self.retries:,} retries{reruns}"
+            f"{self.retries:,} retries"
         )
 
 

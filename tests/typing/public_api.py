@@ -103,3 +103,28 @@ def check_lock(path: str) -> None:
     with lock_output(path) as lock:
         assert_type(lock, OutputLock)
         assert_type(lock.held, bool)
+
+
+async def check_ingest(client: AsyncPostpress) -> None:
+    from postpress_async import strict_windows
+    from postpress_async.ingest import (
+        ClientConfig,
+        IngestResult,
+        Shard,
+        ShardPlan,
+        Window,
+        ingest,
+        plan_shards,
+        window_queries,
+    )
+
+    plan = await plan_shards(client, "messages", shards=8)
+    assert_type(plan, ShardPlan)
+    assert_type(plan.shards, list[Shard])
+    assert_type(plan.balance, float | None)
+    assert_type(Shard.from_json(plan.shards[0].to_json()), Shard)
+    assert_type(window_queries(["2026-05-01T00:00:00Z"]), list[Window])
+    moment = parse_datetime("t", "2026-05-01T00:00:00Z")
+    assert_type(strict_windows([moment]), list[tuple[datetime | None, datetime | None]])
+    config = ClientConfig.from_client(client)
+    assert_type(await ingest(config, "messages", "sqlite:///m.db"), IngestResult)
