@@ -26,8 +26,9 @@ class Model(
     none: exports get one stable schema whatever a server left out.
 
     Models are not tracked by the garbage collector (``gc=False``): their declared
-    fields hold only text, numbers, times and other models, so no cycle can form, and a
-    page of fresh messages costs the collector nothing. The two exceptions opt back in:
+    fields hold only text, numbers, times and other models (directly, or in lists and
+    dicts), so no cycle can form, and the collector never walks a page's fresh messages
+    (only their lists are still tracked). The two exceptions opt back in:
     :class:`Page` (its items may be of any type) and the ``Unknown...`` members (their
     ``raw`` holds arbitrary values).
 
