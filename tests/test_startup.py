@@ -44,6 +44,7 @@ def test_building_a_client_does_not_import_aiohttp_before_its_first_request() ->
     assert loaded.isdisjoint(HEAVY)
 
 
+@pytest.mark.slow
 def test_the_cli_help_imports_neither_aiohttp_nor_the_fake_server() -> None:
     """``postpress --help`` pays for the SDK and argparse; the fake only runs with --fake/demo."""
     loaded = loaded_after(
