@@ -10,6 +10,14 @@ CONFLICT (id) DO UPDATE``: on 250-row pages it measured a little faster (10,854 
 10,420 rows/s over 200,000 messages, end to end) than a batched ``executemany``
 upsert, which ``method="executemany"`` keeps for comparison
 (``benchmarks/bench_ingest.py --pg-methods`` measures both).
+
+A page's transaction is never cancelled half-way: when the engine cancels a shard
+(another shard failed), the page being written finishes (commit or rollback) under a
+shielded scope and the cancellation takes effect after it. Cancelling asyncpg inside
+``executemany`` while it waits to send the rest of a large batch leaves the connection
+mid-pipeline: the server waits for the rest of the batch and the client for the
+server's answer, forever. Every statement is bounded by ``command_timeout`` (seconds,
+default 60), so a server that stops answering is an error, never a hang.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 import msgspec
 
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
@@ -93,10 +102,16 @@ class PostgresSink:
     reach: Reach = "network"
 
     def __init__(
-        self, dsn: str, *, method: Literal["copy", "executemany"] = "copy", pool_size: int = 4
+        self,
+        dsn: str,
+        *,
+        method: Literal["copy", "executemany"] = "copy",
+        pool_size: int = 4,
+        command_timeout: float | None = 60.0,
     ) -> None:
         self.url = dsn
         self.method = method
+        self.command_timeout = command_timeout
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
 
@@ -120,7 +135,12 @@ class PostgresSink:
             ) from None
         where = _redact(self.url)
         try:
-            pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._pool_size)
+            pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=self.command_timeout,
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise SinkUnavailableError(f"{where}: cannot connect ({exc})") from None
         try:
@@ -172,10 +192,25 @@ class PostgresSink:
     async def write(
         self, shard: Shard, items: Sequence[Any], checkpoint: Checkpoint, previous: Checkpoint
     ) -> None:
-        """Upsert ``items`` and move the checkpoint, in one transaction."""
+        """Upsert ``items`` and move the checkpoint, in one transaction (never cut half-way)."""
         table = shard.endpoint
         rows = [row(table, item) for item in items]
-        async with self._ready().acquire() as conn, conn.transaction():
+        pool = self._ready()
+        # Shielded: a cancellation mid-statement would leave asyncpg's protocol mid-batch
+        # (see the module docstring); command_timeout bounds how long the shield holds.
+        with anyio.CancelScope(shield=True):
+            await self._write(pool, shard, table, rows, checkpoint, previous)
+
+    async def _write(
+        self,
+        pool: asyncpg.Pool,
+        shard: Shard,
+        table: str,
+        rows: list[tuple[object, ...]],
+        checkpoint: Checkpoint,
+        previous: Checkpoint,
+    ) -> None:
+        async with pool.acquire() as conn, conn.transaction():
             if rows and self.method == "copy":
                 await conn.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS _stage_{table} "
