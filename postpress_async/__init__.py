@@ -22,6 +22,8 @@ from ._config import DEFAULT_RETRY_ON as DEFAULT_RETRY_ON
 from ._config import Limits as Limits
 from ._config import RetryPolicy as RetryPolicy
 from ._config import Timeout as Timeout
+from ._durable import fsync_dir as fsync_dir
+from ._durable import write_atomic as write_atomic
 from ._encoding import encode_json as encode_json
 from ._exceptions import APIConnectionError as APIConnectionError
 from ._exceptions import APIStatusError as APIStatusError
@@ -148,12 +150,14 @@ __all__ = [
     "__version__",
     "encode_json",
     "format_datetime",
+    "fsync_dir",
     "lock_output",
     "merge",
     "models",
     "parse_datetime",
     "split_window",
     "strict_windows",
+    "write_atomic",
 ]
 
 

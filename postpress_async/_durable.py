@@ -1,7 +1,9 @@
 """Durable file writes: a file replaced whole (temp file, fsync, rename, fsync the directory).
 
-The export's checkpoint and the ingest file sinks' sidecars rely on it: after a crash
-at any instant the file holds the old content or the new, never a mix.
+The export's checkpoint, the watch state file and the ingest file sinks' sidecars rely
+on it: after a crash at any instant the file holds the old content or the new, never a
+mix. Public as :func:`postpress_async.write_atomic` and :func:`postpress_async.fsync_dir`,
+so that the CLI and a user's own resumable script save state the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ __all__ = ["fsync_dir", "write_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in ``directory`` durable (where the platform can)."""
+    """Make a rename or a new file in ``directory`` durable (where the platform can).
+
+    A file's own ``fsync`` does not persist its directory entry: call this after creating,
+    renaming or removing a file whose presence must survive a crash. A no-op where the
+    platform or file system cannot sync a directory (Windows).
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms that cannot open a directory (Windows)
@@ -27,7 +34,15 @@ def fsync_dir(directory: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole."""
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file whole.
+
+    ``data`` goes to a temporary file beside ``path`` (unique to this process), is synced,
+    renamed over ``path`` and the directory is synced: a reader, or a run after a crash
+    or ``kill -9``, sees the previous content or ``data``, never a mix or an empty file.
+    It is what the CLI's export checkpoint and ``postpress watch --state`` use::
+
+        write_atomic(Path("state.json"), msgspec.json.encode(stream.checkpoint))
+    """
     # Unique per process: two writers (or a stale file of a killed one) never share it.
     temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(temp, "wb") as file:

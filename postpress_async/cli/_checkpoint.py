@@ -31,8 +31,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from postpress_async import Checkpoint
-from postpress_async._durable import fsync_dir, write_atomic
+from postpress_async import Checkpoint, fsync_dir, write_atomic
 
 from ._errors import UsageError
 

@@ -22,8 +22,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from postpress_async import AsyncPostpress, PollPolicy, WatchState, WatchStream
-from postpress_async._durable import write_atomic
+from postpress_async import AsyncPostpress, PollPolicy, WatchState, WatchStream, write_atomic
 
 from ._checkpoint import AppendOnly
 from ._errors import UsageError

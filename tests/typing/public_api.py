@@ -4,6 +4,7 @@ does not run it. A wrong inferred type fails ``mypy``, so the types users see ar
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from typing_extensions import assert_type  # typing's own needs 3.11; mypy targets 3.10
@@ -26,10 +27,12 @@ from postpress_async import (
     WatchState,
     WatchStream,
     format_datetime,
+    fsync_dir,
     lock_output,
     merge,
     parse_datetime,
     split_window,
+    write_atomic,
 )
 from postpress_async.models import Account, Chat, Message
 
@@ -97,6 +100,11 @@ def build() -> AsyncPostpress:
         transport=MockTransport(handler),
         event_hooks={"response": [on_response]},
     )
+
+
+def check_durable(path: Path) -> None:
+    assert_type(write_atomic(path, b"{}"), None)
+    assert_type(fsync_dir(path.parent), None)
 
 
 def check_lock(path: str) -> None:
