@@ -71,6 +71,54 @@ async def test_postgres_holds_every_message_once_after_crashes(
     assert written == len(ids)
 
 
+@pytest.mark.parametrize("method", ["copy", "executemany"])
+async def test_a_cancelled_postgres_page_is_stored_whole_or_not_at_all(
+    config: ClientConfig, pg_url: str, method: str
+) -> None:
+    """The engine cancels shards when one fails: a page being written must not hang.
+
+    asyncpg cancelled inside ``executemany`` while it waits to send the rest of a batch
+    larger than its write buffer left the server waiting for that rest, and the client
+    for the server: forever. Here the cancellation lands at every point of the write.
+    """
+    import anyio
+    import anyio.lowlevel
+    import msgspec
+
+    from postpress_async import Checkpoint
+    from postpress_async.ingest import Shard
+    from postpress_async.ingest.sinks.postgres import PostgresSink
+
+    async with config.client() as client:
+        page = await client.messages.list(limit=100)
+    # 1,000 rows (several hundred KiB): far beyond the transport's 64 KiB write buffer.
+    items = [msgspec.structs.replace(m, id=f"{m.id}.{k}") for k in range(10) for m in page.items]
+    shard = Shard(endpoint="messages", label="only")
+    sink = PostgresSink(pg_url, method=method)  # type: ignore[arg-type]
+    await sink.open()
+    try:
+        stored = Checkpoint()
+        moved = 0
+        for yields in range(40):
+            wanted = Checkpoint(cursor=f"page-{yields}")
+            with anyio.fail_after(WAIT):  # a hang fails here instead of stalling the run
+                async with anyio.create_task_group() as group:
+                    group.start_soon(sink.write, shard, items, wanted, stored)
+                    for _ in range(yields):
+                        await anyio.lowlevel.checkpoint()
+                    group.cancel_scope.cancel()
+                now = await sink.checkpoint(shard)
+            assert now in (stored, wanted)  # the page whole or not at all
+            moved += now == wanted
+            stored = now
+        ids, written = await pg_ids(pg_url)
+    finally:
+        await asyncio.wait_for(sink.close(), WAIT)
+    assert moved > 0
+    assert sorted(ids) == sorted(item.id for item in items)
+    assert written == moved * len(items)
+
+
 async def test_postgres_keeps_typed_columns_and_the_object(
     config: ClientConfig, pg_url: str
 ) -> None:
