@@ -39,7 +39,7 @@ The mapping from an HTTP status to its class is the table ``STATUS_ERRORS``;
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from ._pagination import Checkpoint
@@ -78,6 +78,8 @@ __all__ = [
     "StateMismatchError",
     "error_class_for",
     "find_header",
+    "rebuilt",
+    "with_checkpoint",
 ]
 
 
@@ -105,6 +107,32 @@ class PostpressError(Exception):
         elif self.attempts > 1:
             text += f" (after {self.attempts} attempts)"
         return text
+
+
+_E = TypeVar("_E", bound=PostpressError)
+
+
+def rebuilt(error: _E, **fields: object) -> _E:
+    """A new error of ``error``'s class, complete before anyone sees it (pure).
+
+    Same message, fields, notes, chaining (``__cause__``/``__context__``, so a
+    transport's deliberately unchained error stays unchained) and traceback, with
+    ``fields`` set on top; ``error`` itself is left as it was. Any subclass works,
+    whatever its ``__init__`` takes, since ``__init__`` is not run again.
+    """
+    cls = type(error)
+    new = cls.__new__(cls, *error.args)
+    new.__dict__.update(error.__dict__)
+    new.__dict__.update(fields)
+    new.__cause__ = error.__cause__
+    new.__context__ = error.__context__
+    new.__suppress_context__ = error.__suppress_context__
+    return new.with_traceback(error.__traceback__)
+
+
+def with_checkpoint(error: _E, checkpoint: Checkpoint) -> _E:
+    """``error`` rebuilt complete with a list stream's ``checkpoint`` (see :func:`rebuilt`)."""
+    return rebuilt(error, checkpoint=checkpoint)
 
 
 class InvalidParameterError(PostpressError, ValueError):

@@ -3,7 +3,8 @@ how long to wait; and the budget that bounds retries.
 
 Nothing here does I/O. :func:`status_error` maps a non-2xx response to its typed
 error (the class from ``STATUS_ERRORS``, the envelope's fields, ``Retry-After``
-parsed once), complete with the attempt count; :func:`next_delay` decides whether
+parsed once), complete with the attempt count; :func:`failure_error` does the same for
+an attempt that got no response (the transport's error); :func:`next_delay` decides whether
 and when to try again (:func:`should_retry`, :func:`retry_delay`, the deadline);
 :class:`RetryBudget` is a token bucket with no clock. The loop that applies them is
 ``Sender`` in ``_sender.py``.
@@ -15,6 +16,7 @@ import email.utils
 import math
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from ._config import RetryPolicy
 from ._decoding import decode_error_body
@@ -25,6 +27,7 @@ from ._exceptions import (
     PostpressError,
     error_class_for,
     find_header,
+    rebuilt,
 )
 from ._transport import Request, Response
 
@@ -33,6 +36,7 @@ __all__ = [
     "RetryBudget",
     "backoff_ceiling",
     "error_label",
+    "failure_error",
     "next_delay",
     "parse_retry_after",
     "retry_delay",
@@ -181,6 +185,20 @@ def status_error(
         attempts=attempts,
         retry_budget_exhausted=retry_budget_exhausted,
     )
+
+
+_E = TypeVar("_E", bound=PostpressError)
+
+
+def failure_error(failure: _E, *, attempts: int, retry_budget_exhausted: bool = False) -> _E:
+    """The error for an attempt that got no response, after ``attempts`` attempts (pure).
+
+    ``failure`` is what the transport raised (``APIConnectionError``,
+    ``APITimeoutError``, ``ResponseTooLargeError``, ...): it cannot know the attempt
+    count, so the error surfaced is a new one of the same class with the same message,
+    fields and (absent) chaining, built complete here; ``failure`` is left untouched.
+    """
+    return rebuilt(failure, attempts=attempts, retry_budget_exhausted=retry_budget_exhausted)
 
 
 def _reason(response: Response) -> str:

@@ -17,7 +17,7 @@ from ._config import Limits, RetryPolicy, Timeout
 from ._exceptions import PostpressError
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
-from ._retry import RetryBudget, error_label, next_delay, status_error
+from ._retry import RetryBudget, error_label, failure_error, next_delay, status_error
 from ._transport import Request, Response, Transport
 
 __all__ = ["ClientStats", "Sender"]
@@ -141,19 +141,18 @@ class Sender:
                 remaining = max(0.001, deadline - self._clock())
                 total = remaining if timeout.total is None else min(timeout.total, remaining)
                 attempt_timeout = timeout.replace(total=total)
-            response: Response | None = None
+            outcome: Response | PostpressError
             try:
-                response = await self._attempt(request, attempt_timeout, call, attempt)
+                outcome = await self._attempt(request, attempt_timeout, call, attempt)
             except PostpressError as exc:
-                # The transport cannot know the attempt number; the sender adds it.
-                error: PostpressError = exc
-                error.attempts = attempt
+                outcome = exc  # observed by _attempt already, as the transport raised it
             else:
-                if 200 <= response.status < 300:
-                    await call.outcome(attempt, response, None)
-                    return response
-                error = status_error(request, response, now=self._wall_clock(), attempts=attempt)
-                await call.outcome(attempt, response, error)
+                if 200 <= outcome.status < 300:
+                    await call.outcome(attempt, outcome, None)
+                    return outcome
+            error = self._error(request, outcome, attempt)
+            if isinstance(outcome, Response):
+                await call.outcome(attempt, outcome, error)
             delay = next_delay(
                 policy,
                 request.method,
@@ -166,17 +165,30 @@ class Sender:
                 raise error
             if not self.budget.try_withdraw():
                 self._budget_rejections += 1
-                if response is None:
-                    error.retry_budget_exhausted = True
-                    raise error
-                raise status_error(
-                    request,
-                    response,
-                    now=self._wall_clock(),
-                    attempts=attempt,
-                    retry_budget_exhausted=True,
-                )
+                raise self._error(request, outcome, attempt, retry_budget_exhausted=True)
             self._retries[error_label(error)] += 1
             await call.retry(attempt, policy.attempts, error, delay)
             self._retry_wait += delay
             await self._sleep(delay)
+
+    def _error(
+        self,
+        request: Request,
+        outcome: Response | PostpressError,
+        attempts: int,
+        *,
+        retry_budget_exhausted: bool = False,
+    ) -> PostpressError:
+        """The complete error for a failed attempt: its non-2xx response's typed error, or
+        the transport's failure rebuilt with the attempt count (never patched later)."""
+        if isinstance(outcome, PostpressError):
+            return failure_error(
+                outcome, attempts=attempts, retry_budget_exhausted=retry_budget_exhausted
+            )
+        return status_error(
+            request,
+            outcome,
+            now=self._wall_clock(),
+            attempts=attempts,
+            retry_budget_exhausted=retry_budget_exhausted,
+        )

@@ -15,6 +15,7 @@ from postpress_async import (
     Request,
     Response,
     ResponseDecodeError,
+    ResponseTooLargeError,
     RetryPolicy,
     ServiceUnavailableError,
 )
@@ -23,6 +24,7 @@ from postpress_async._retry import (
     RetryBudget,
     backoff_ceiling,
     error_label,
+    failure_error,
     next_delay,
     parse_retry_after,
     retry_delay,
@@ -285,3 +287,16 @@ def test_next_delay_decides_whether_and_when(
     error = build_status_error(_REQUEST, _response(status, b"", **{"retry-after": "2"}), now=0)
     got = next_delay(RetryPolicy(), "GET", error, attempt, random=lambda: 0.5, time_left=time_left)
     assert got == expected
+
+
+def test_failure_error_builds_a_complete_copy_of_the_transports_error() -> None:
+    """Same class, message and fields, the attempt count and budget flag set, the
+    original untouched, no chaining added."""
+    failure = ResponseTooLargeError(limit=10, method="GET", url="https://x/v1/messages")
+    error = failure_error(failure, attempts=3, retry_budget_exhausted=True)
+    assert type(error) is ResponseTooLargeError and error is not failure
+    assert (error.limit, error.method, error.url) == (10, "GET", "https://x/v1/messages")
+    assert (error.attempts, error.retry_budget_exhausted) == (3, True)
+    assert str(error) == str(failure) + " (not retried: the client's retry budget is spent)"
+    assert (failure.attempts, failure.retry_budget_exhausted) == (1, False)
+    assert error.__cause__ is None and error.__context__ is None

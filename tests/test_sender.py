@@ -265,3 +265,35 @@ async def test_a_zero_deadline_still_bounds_the_attempt_instead_of_lifting_the_t
     )
     assert seen[0].total is not None
     assert 0 < seen[0].total <= 0.001
+
+
+async def test_a_transport_failure_surfaces_as_a_complete_copy_and_is_never_patched() -> None:
+    time = FakeTime()
+    failures = [APITimeoutError("Request timed out", method="GET", url="u") for _ in range(3)]
+    transport = Script(list(failures))
+    with pytest.raises(APITimeoutError) as info:
+        await sender_for(transport, time).send(
+            REQUEST, timeout=Timeout(), policy=RetryPolicy(attempts=3)
+        )
+    error = info.value
+    assert (type(error), error.attempts, error.retry_budget_exhausted) == (
+        APITimeoutError,
+        3,
+        False,
+    )
+    assert str(error) == "Request timed out (GET u) (after 3 attempts)"
+    assert error.__cause__ is None and error.__context__ is None
+    # What the transport raised is left as it was: attempts are not written into it.
+    assert all(f.attempts == 1 and f is not error for f in failures)
+
+
+async def test_a_spent_budget_builds_the_transport_failure_complete_with_the_flag() -> None:
+    time = FakeTime()
+    failure = APIConnectionError("Connection failed: reset", method="GET", url="u")
+    transport = Script([failure])
+    sender = sender_for(transport, time, budget=RetryBudget(ratio=0.0, floor=0.0))
+    with pytest.raises(APIConnectionError) as info:
+        await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy(attempts=5))
+    assert (info.value.attempts, info.value.retry_budget_exhausted) == (1, True)
+    assert "retry budget is spent" in str(info.value)
+    assert (failure.attempts, failure.retry_budget_exhausted) == (1, False)
