@@ -39,7 +39,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._decoding import decode, peek_cursor
-from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError
+from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
@@ -423,8 +423,10 @@ class ListStream(AsyncClosing, Generic[T]):
                     for self._offset, item in enumerate(page.items[start:stop], start + 1):
                         yield item
             except PostpressError as exc:
-                exc.checkpoint = self.checkpoint
-                raise
+                failed = with_checkpoint(exc, self.checkpoint)
+            else:
+                return
+            raise failed  # a complete copy, raised outside the handler: see _pages
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
         async with contextlib.aclosing(self._slices()) as slices:
@@ -441,8 +443,13 @@ class ListStream(AsyncClosing, Generic[T]):
                         page = msgspec.structs.replace(page, items=page.items[start:stop])
                     yield page
             except PostpressError as exc:
-                exc.checkpoint = self.checkpoint
-                raise
+                failed = with_checkpoint(exc, self.checkpoint)
+            else:
+                return
+            # Raised outside the handler: a new error of the same class, complete with the
+            # stream's checkpoint and carrying the original's own chaining (none added, so
+            # a transport's deliberately unchained error stays so); the original is untouched.
+            raise failed
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:

@@ -249,6 +249,25 @@ async def test_an_error_on_the_first_page_resumes_from_the_start() -> None:
     assert info.value.resume_cursor is None
 
 
+@pytest.mark.parametrize("pages", [False, True], ids=["items", "pages"])
+async def test_a_stream_error_is_a_complete_copy_and_the_error_beneath_is_untouched(
+    pages: bool,
+) -> None:
+    source = Pages(n=10, size=5)
+    beneath = unavailable()
+    source.fail_at["p1"] = beneath
+    stream = ListStream(source.fetch, prefetch=0)
+    with pytest.raises(ServiceUnavailableError) as info:
+        async for _ in stream.pages() if pages else stream:
+            pass
+    error = info.value
+    assert error is not beneath and type(error) is ServiceUnavailableError
+    assert (str(error), error.status, error.type) == (str(beneath), 503, beneath.type)
+    assert error.checkpoint == Checkpoint(cursor="p1", offset=0)
+    assert beneath.checkpoint is None  # nothing written into the error raised beneath
+    assert error.__cause__ is None and error.__context__ is None  # no chaining added
+
+
 async def test_break_leaves_no_task_and_no_request_in_flight() -> None:
     source = Pages(n=100, size=5)
     source.gates["p1"] = asyncio.Event()  # page 1 hangs: its request stays in flight
