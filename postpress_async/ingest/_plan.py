@@ -38,7 +38,7 @@ import msgspec
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._params import check_int
+from postpress_async._params import MAX_LIMIT, check_int
 from postpress_async._time import format_datetime, from_ms, parse_datetime, strict_windows, to_ms
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
 
 Endpoint = Literal["messages", "chats", "accounts"]
 _ENDPOINTS: Final = ("messages", "chats", "accounts")
-_PAGE: Final = 250
+_PAGE: Final = MAX_LIMIT
 _HOUR_MS: Final = 3_600_000
 _MAX_SPAN_MS: Final = 100 * 365 * 24 * _HOUR_MS
 #: The filters each endpoint's shards may carry (already encoded as the API's strings).

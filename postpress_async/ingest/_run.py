@@ -26,6 +26,7 @@ from postpress_async._client import AsyncPostpress
 from postpress_async._config import Limits, RetryPolicy
 from postpress_async._exceptions import PlanMismatchError
 from postpress_async._pagination import Checkpoint
+from postpress_async._params import MAX_LIMIT
 
 from ._plan import (
     Endpoint,
@@ -66,7 +67,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int | None = None
     max_in_flight: int = 16
     #: Page size of the shards' list requests.
-    limit: int = 250
+    limit: int = MAX_LIMIT
     prefetch: int = 2
     allow_insecure_http: bool = False
 
@@ -87,7 +88,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             timeout=client.timeout.total,
             attempts=client.retry.attempts,
             max_in_flight=client.limits.max_in_flight,
-            limit=250 if limit is None else limit,
+            limit=MAX_LIMIT if limit is None else limit,
             prefetch=prefetch,
             allow_insecure_http=client.base_url.startswith("http://"),
         )

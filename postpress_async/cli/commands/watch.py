@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from postpress_async import AsyncPostpress, PollPolicy, parse_datetime
+from postpress_async import MAX_LIMIT, AsyncPostpress, PollPolicy, parse_datetime
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._output import Resource
 from postpress_async.cli._parser import CommandTable, count, positive, seconds
@@ -88,7 +88,7 @@ def _watch_options(parser: argparse.ArgumentParser) -> None:
         help="re-scan this far behind the newest item, for items listed late "
         f"(default: {defaults.overlap})",
     )
-    parser.add_argument("--limit", type=int, metavar="N", help="page size, 1..250")
+    parser.add_argument("--limit", type=int, metavar="N", help=f"page size, 1..{MAX_LIMIT}")
     parser.add_argument("--max-items", type=positive, metavar="N", help="stop after N items")
     parser.add_argument("--out", metavar="FILE", help="append to FILE (needs --state)")
     parser.add_argument("--state", metavar="STATE", help="save the position here, resume from it")
