@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import dataclasses
 import platform
@@ -22,6 +21,8 @@ from ._version import __version__
 from .resources import Accounts, Chats, Messages
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp  # imported by the transport, only once one is built
 
 __all__ = ["AsyncPostpress", "RawResponse"]
@@ -65,6 +66,8 @@ class _Lifecycle:
                 "this AsyncPostpress client was closed (aclose() or the end of its "
                 "`async with`); create a new one"
             )
+        import asyncio  # loaded with the first request: a bare import stays cheap
+
         loop = asyncio.get_running_loop()
         if self.loop is None:
             self.loop = loop

@@ -13,19 +13,22 @@ stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import InvalidParameterError
 from ._pagination import Checkpoint, ListStream
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
+
+if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
+    import asyncio
+
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = ["MergedStream", "SourcePage", "merge"]
 

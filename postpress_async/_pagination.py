@@ -28,15 +28,13 @@ page that fails to decode raises when the caller reaches it, like a failed reque
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._decoding import decode, peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
@@ -44,6 +42,11 @@ from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
 from .models import Page
+
+if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
+    import asyncio
+
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = [
     "Checkpoint",

@@ -12,7 +12,6 @@ and when to try again (:func:`should_retry`, :func:`retry_delay`, the deadline);
 
 from __future__ import annotations
 
-import email.utils
 import math
 import re
 from collections.abc import Callable
@@ -92,6 +91,10 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if _DELTA_SECONDS.fullmatch(text):
         seconds = float(text)
     else:
+        # An HTTP date is rare (most servers send seconds): its parser is imported
+        # here, not at start-up, where ``email.utils`` costs every process ~5 ms.
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):

@@ -8,12 +8,14 @@ wait for its end, shielded, so a caller being cancelled still leaves nothing run
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncClosing", "reap", "start"]
 
@@ -22,6 +24,10 @@ _Self = TypeVar("_Self", bound="AsyncClosing")
 
 def start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """Run ``work`` as a task of the running loop; the caller must :func:`reap` it."""
+    # Imported here, not at start-up: ``import postpress_async`` stays cheap for a
+    # process that never streams (a CLI's --help, a worker that only plans).
+    import asyncio
+
     return asyncio.get_running_loop().create_task(work)
 
 
@@ -29,6 +35,8 @@ async def reap(task: asyncio.Task[None] | None) -> None:
     """Cancel ``task`` and wait until it has ended."""
     if task is None:
         return
+    import asyncio
+
     task.cancel()
     with anyio.CancelScope(shield=True):
         await asyncio.wait([task])

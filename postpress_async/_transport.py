@@ -6,7 +6,6 @@ Everything else speaks :class:`Request` and :class:`Response`; retries wrap
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import importlib
@@ -49,10 +48,13 @@ class _OnFirstUse:
 
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     import yarl
 else:
     aiohttp = _OnFirstUse("aiohttp")
+    asyncio = _OnFirstUse("asyncio")  # only for its TimeoutError, once aiohttp runs
     yarl = _OnFirstUse("yarl")
 
 

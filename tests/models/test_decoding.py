@@ -162,11 +162,12 @@ def test_unknown_type_goes_through_the_fallback(monkeypatch: pytest.MonkeyPatch)
         pytest.param(ErrorBody, id="ErrorBody"),
     ],
 )
-def test_decoders_are_built_once_at_import(model: Any) -> None:
-    """Each model's decoder exists before the first response and is reused."""
-    decoder = _decoding._DECODERS[model]
+def test_decoders_are_built_once_on_first_use(model: Any) -> None:
+    """Each model's decoder is built by its first use, then reused (never built twice)."""
+    decoder = _decoding._decoder(model)
 
     assert isinstance(decoder, msgspec.json.Decoder)
+    assert _decoding._DECODERS[model] is decoder
     assert _decoding._decoder(model) is decoder
 
 
