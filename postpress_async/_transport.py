@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._config import Limits, Timeout
 from ._exceptions import (
@@ -20,6 +19,7 @@ from ._exceptions import (
     ClientClosedError,
     ResponseTooLargeError,
 )
+from ._lazy import OnFirstUse
 
 __all__ = [
     "AiohttpTransport",
@@ -31,31 +31,15 @@ __all__ = [
 ]
 
 
-class _OnFirstUse:
-    """A module imported when one of its names is first used, then bound like an import.
-
-    aiohttp (and yarl with it) is most of what ``import postpress_async`` would cost;
-    a process that never builds a transport never pays for it.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        value = getattr(importlib.import_module(self._name), attr)
-        setattr(self, attr, value)  # found directly from now on
-        return value
-
-
 if TYPE_CHECKING:
     import asyncio
 
     import aiohttp
     import yarl
 else:
-    aiohttp = _OnFirstUse("aiohttp")
-    asyncio = _OnFirstUse("asyncio")  # only for its TimeoutError, once aiohttp runs
-    yarl = _OnFirstUse("yarl")
+    aiohttp = OnFirstUse("aiohttp")
+    asyncio = OnFirstUse("asyncio")  # only for its TimeoutError, once aiohttp runs
+    yarl = OnFirstUse("yarl")
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,7 +9,6 @@ server all shut down through their ``async with`` blocks before the process exit
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -53,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug:
         _log_debug()
     run = _Run(args, argv)
+    # Imported once there is a command to run: `postpress --help` never needs an event
+    # loop, and asyncio (with ssl) is a sixth of its start-up.
+    import asyncio
+
     try:
         return asyncio.run(_amain(run))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -74,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _amain(run: _Run) -> int:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

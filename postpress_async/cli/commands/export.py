@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from postpress_async.cli._checkpoint import checkpoint_path, load_state
 from postpress_async.cli._errors import UsageError
-from postpress_async.cli._export import ExportOptions, run_export
 from postpress_async.cli._parser import (
     CommandTable,
     chat_filters,
@@ -180,6 +179,10 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         return
     if args.out is None:
         raise UsageError("say where to export: --out FILE, --out DIR/, or --to URL")
+    # The export engine (and asyncio/anyio with it) loads only when an export runs,
+    # not for `postpress --help`.
+    from postpress_async.cli._export import ExportOptions, run_export
+
     async with ctx.connect() as (client, source):
         options = ExportOptions(
             resource=args.resource,
