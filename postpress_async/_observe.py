@@ -21,7 +21,6 @@ configured none (:func:`configure_logging_from_env`).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import sys
@@ -37,10 +36,16 @@ from ._exceptions import (
     InvalidParameterError,
     PostpressError,
 )
+from ._lazy import OnFirstUse
 from ._transport import Request, Response, endpoint_parts
 
 if TYPE_CHECKING:
+    import logging
+
     from ._otel import Telemetry
+else:
+    # Loaded with the first client (its Observer): ~6 ms that a bare import never needs.
+    logging = OnFirstUse("logging")
 
 __all__ = [
     "LOG_FIELDS",
@@ -58,11 +63,25 @@ __all__ = [
     "request_id_of",
 ]
 
-logger = logging.getLogger("postpress_async")
-# A library's records go where the application says, nowhere else: without this, Python's
-# last-resort handler would print every WARNING to stderr of an application that
-# configured no logging.
-logger.addHandler(logging.NullHandler())
+#: logging's level numbers (a stable part of its API), without importing it.
+_DEBUG: Final = 10
+_INFO: Final = 20
+_WARNING: Final = 30
+
+_logger: logging.Logger | None = None
+
+
+def package_logger() -> logging.Logger:
+    """The ``postpress_async`` logger, made (with its NullHandler) by the first client."""
+    global _logger
+    if _logger is None:
+        _logger = logging.getLogger("postpress_async")
+        # A library's records go where the application says, nowhere else: without this,
+        # Python's last-resort handler would print every WARNING to stderr of an
+        # application that configured no logging.
+        _logger.addHandler(logging.NullHandler())
+    return _logger
+
 
 #: The ``extra=`` fields of every request, retry and failure record.
 LOG_FIELDS: Final = (
@@ -169,7 +188,7 @@ def request_id_of(headers: Mapping[str, str], error: PostpressError | None) -> s
 
 # -- logging configuration ------------------------------------------------------------------
 
-_LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_LEVELS: Final = {"debug": _DEBUG, "info": _INFO, "warning": _WARNING}
 
 
 def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> bool:
@@ -189,13 +208,14 @@ def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> bool:
         return False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = package_logger()
     logger.addHandler(handler)
     logger.setLevel(level)
     return True
 
 
 def _configured() -> bool:
-    current: logging.Logger | None = logger
+    current: logging.Logger | None = package_logger()
     while current is not None:
         if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
             return True
@@ -228,6 +248,7 @@ class Observer:
         self.response_hooks: tuple[EventHook, ...] = tuple(hooks.get("response", ()))
         self.retry_hooks: tuple[EventHook, ...] = tuple(hooks.get("retry", ()))
         self.hook_errors = 0
+        self.logger = package_logger()
         self.telemetry: Telemetry | None = None
         if telemetry:
             from ._otel import Telemetry  # the optional extra, imported only when chosen
@@ -245,7 +266,7 @@ class Observer:
                 await hook(event)
             except Exception:  # noqa: PERF203 - one hook's failure must not skip the next
                 self.hook_errors += 1
-                logger.warning(
+                self.logger.warning(
                     "event hook %r failed on %s; the request goes on",
                     hook,
                     type(event).__name__,
@@ -326,7 +347,7 @@ class CallObserver:
         if observer.telemetry is not None:
             observer.telemetry.end_attempt(self._attempt_span, self.request, status, error, elapsed)
         self.status = status
-        debug = logger.isEnabledFor(logging.DEBUG)
+        debug = observer.logger.isEnabledFor(_DEBUG)
         if not (debug or observer.response_hooks):
             return
         headers = response.headers if response is not None else {}
@@ -335,7 +356,8 @@ class CallObserver:
             fields = self._fields(attempt, status, error, elapsed)
             fields["request_id"] = request_id
             _log(
-                logging.DEBUG,
+                observer.logger,
+                _DEBUG,
                 fields,
                 "%s %s %s -> %s in %.1f ms (attempt %d%s)",
                 _outcome_text(status, error),
@@ -366,11 +388,12 @@ class CallObserver:
         observer = self._observer
         if observer.telemetry is not None:
             observer.telemetry.count_retry(self.request, self.endpoint, error)
-        if logger.isEnabledFor(logging.WARNING):
+        if observer.logger.isEnabledFor(_WARNING):
             fields = self._fields(attempt, getattr(error, "status", None), error, 0.0)
             fields["delay"] = delay
             _log(
-                logging.WARNING,
+                observer.logger,
+                _WARNING,
                 fields,
                 "Retrying %s %s %s after %s (attempt %d of %d) in %.3f s",
                 _outcome_text(fields["status"], error),
@@ -398,12 +421,15 @@ class CallObserver:
             telemetry.end_call(
                 self._call_span, self._attempt_span, self.status, error, cancelled=cancelled
             )
-        if error is not None and logger.isEnabledFor(logging.WARNING):
+        logger = self._observer.logger
+        if error is not None and logger.isEnabledFor(_WARNING):
             fields = self._fields(self.attempts, getattr(error, "status", None), error, 0.0)
-            _log(logging.WARNING, fields, "%s %s %s failed: %s", error)
+            _log(logger, _WARNING, fields, "%s %s %s failed: %s", error)
 
 
-def _log(level: int, fields: dict[str, Any], template: str, *args: object) -> None:
+def _log(
+    logger: logging.Logger, level: int, fields: dict[str, Any], template: str, *args: object
+) -> None:
     """Log a record about a request: the template's first three ``%s`` are its method,
     endpoint and path; ``fields`` also go in ``extra=``."""
     logger.log(
