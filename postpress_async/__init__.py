@@ -25,6 +25,7 @@ from ._config import Timeout as Timeout
 from ._durable import fsync_dir as fsync_dir
 from ._durable import write_atomic as write_atomic
 from ._encoding import encode_json as encode_json
+from ._encoding import encode_json_lines as encode_json_lines
 from ._exceptions import APIConnectionError as APIConnectionError
 from ._exceptions import APIStatusError as APIStatusError
 from ._exceptions import APITimeoutError as APITimeoutError
@@ -149,6 +150,7 @@ __all__ = [
     "WatchStream",
     "__version__",
     "encode_json",
+    "encode_json_lines",
     "format_datetime",
     "fsync_dir",
     "lock_output",

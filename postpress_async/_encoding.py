@@ -1,12 +1,14 @@
 """Models back to wire JSON, for exports and logs; or to snake_case builtins, for services.
 
-``msgspec.json.encode`` is the fast path. An ``Unknown...`` member (a type the SDK
+``msgspec.json.encode`` is the fast path (:func:`encode_json_lines`: one encoder call for a
+whole page). An ``Unknown...`` member (a type the SDK
 does not know) is encoded as the object the API sent, kept in its ``raw`` field, so
 an export holds what the server said, not the SDK's stand-in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ import msgspec
 from ._time import format_datetime
 from .models._base import UNKNOWN_TAG
 
-__all__ = ["encode_json", "to_builtins"]
+__all__ = ["encode_json", "encode_json_lines", "to_builtins"]
 
 _ENCODER = msgspec.json.Encoder()
 _MARK = b'"' + UNKNOWN_TAG.encode() + b'"'
@@ -27,6 +29,18 @@ def encode_json(value: object) -> bytes:
     if _MARK not in data:
         return data
     return _ENCODER.encode(_restore_unknown(msgspec.to_builtins(value)))
+
+
+def encode_json_lines(items: Sequence[object]) -> bytes:
+    """``items`` as JSON lines: each encoded as :func:`encode_json` does, ended by ``\\n``.
+
+    One encoder call for the whole sequence (an export's page); the same bytes as
+    ``b"".join(encode_json(item) + b"\\n" for item in items)``, ``b""`` for no items.
+    """
+    data = _ENCODER.encode_lines(items)
+    if _MARK not in data:
+        return data
+    return b"".join([encode_json(item) + b"\n" for item in items])
 
 
 def _restore_unknown(value: Any) -> Any:

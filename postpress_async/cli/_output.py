@@ -1,4 +1,4 @@
-"""Output formats: JSON lines (one ``encode_json`` object a line) and a fixed-width table.
+"""Output formats: JSON lines (one object a line) and a fixed-width table.
 
 The table's cells are cut to fit by display width (wide CJK characters count two
 columns, combining marks none) and never contain a line break, so every row stays
@@ -14,8 +14,6 @@ from typing import Any, BinaryIO, Final, Literal
 
 import msgspec
 
-from postpress_async import encode_json
-
 __all__ = [
     "FORMATS",
     "Column",
@@ -24,7 +22,6 @@ __all__ = [
     "Writer",
     "cell",
     "fit",
-    "json_lines",
     "table_columns",
 ]
 
@@ -89,13 +86,6 @@ def cell(value: object) -> str:
 
 
 _ENCODER = msgspec.json.Encoder()
-
-
-def json_lines(items: Sequence[Any]) -> bytes:
-    """``items`` as JSON lines: one ``encode_json`` object a line, each ended by ``\\n``."""
-    if not items:
-        return b""
-    return b"\n".join(map(encode_json, items)) + b"\n"
 
 
 def _char_width(char: str) -> int:

@@ -22,11 +22,18 @@ from typing import Any, TextIO
 
 import msgspec
 
-from postpress_async import AsyncPostpress, PollPolicy, WatchState, WatchStream, write_atomic
+from postpress_async import (
+    AsyncPostpress,
+    PollPolicy,
+    WatchState,
+    WatchStream,
+    encode_json_lines,
+    write_atomic,
+)
 
 from ._checkpoint import AppendOnly
 from ._errors import UsageError
-from ._output import Writer, json_lines
+from ._output import Writer
 
 __all__ = ["WatchFile", "WatchOptions", "load_watch_file", "run_watch"]
 
@@ -134,7 +141,7 @@ async def run_watch(
             _save(options.state, state)
         async with stream:
             async for batch in stream.batches():
-                data = json_lines(batch)
+                data = encode_json_lines(batch)
                 # A batch and the state after it are one step with no await inside (the
                 # fsyncs block the loop for a moment, once a poll): Ctrl-C cancels before or
                 # after it, never between, so the state on disk accounts for every line.

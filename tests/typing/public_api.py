@@ -26,6 +26,7 @@ from postpress_async import (
     SourcePage,
     WatchState,
     WatchStream,
+    encode_json_lines,
     format_datetime,
     fsync_dir,
     lock_output,
@@ -100,6 +101,10 @@ def build() -> AsyncPostpress:
         transport=MockTransport(handler),
         event_hooks={"response": [on_response]},
     )
+
+
+def check_encoding(messages: list[Message]) -> None:
+    assert_type(encode_json_lines(messages), bytes)
 
 
 def check_durable(path: Path) -> None:
