@@ -1,11 +1,17 @@
 """``postpress export``: stream everything matching to JSON lines, resumable, exactly once.
 
 One consumer takes pages in the order the stream (or the merged windows) hands them
-out; for each it appends the page's lines and records the stream's checkpoint right
-after that page (see :mod:`._checkpoint` for the invariant). Prefetch and the windows
-keep fetching while a page is being written: the durable write runs in a worker
-thread, and cancellation (Ctrl-C) waits for a started write to finish, so the
-checkpoint on disk always matches the output.
+out, encodes each page's lines with one encoder call and queues them, with the
+stream's checkpoint right after that page, for a single writer (see :mod:`._checkpoint`
+for the invariant). The walk goes on fetching and decoding while the writer, in a
+worker thread, appends, fsyncs and replaces the checkpoint. When the writer falls
+behind, it takes every page queued and commits them as one group: one fsync, one
+checkpoint for the last of them, never ahead of the data on disk. The queue holds at
+most ``QUEUE_PAGES`` pages (their encoded lines), so memory stays bounded and a slow
+disk slows the walk down instead of piling up pages. At the end, or when the stream
+fails (an error at its page), every queued page is committed before the run ends;
+cancellation (Ctrl-C) only waits for the group being written, so the checkpoint on
+disk always matches the output.
 
 With ``--windows N`` the range ``(after, before)`` is cut exactly as
 ``messages.list_windows`` cuts it (``split_window``), one ``messages.list`` stream a
@@ -19,8 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -31,20 +36,32 @@ from postpress_async import (
     AsyncPostpress,
     Checkpoint,
     ListStream,
+    encode_json_lines,
     format_datetime,
     lock_output,
     merge,
     split_window,
 )
 
-from ._checkpoint import ExportCommand, ExportState, Output, checkpoint_path, load_state
+from ._checkpoint import (
+    ExportCommand,
+    ExportState,
+    Output,
+    PageLines,
+    checkpoint_path,
+    load_state,
+)
 from ._errors import UsageError
-from ._output import json_lines
 from ._progress import Progress, format_rate, format_retries
 
 __all__ = ["ExportOptions", "ExportResult", "run_export"]
 
 ExportResource = Literal["messages", "chats"]
+
+#: Pages encoded and waiting for the writer, at most (their JSON lines, ~250 KB each at
+#: 250 messages a page): enough to let the writer group them, bounded so a slow disk
+#: holds the walk back rather than filling memory.
+QUEUE_PAGES = 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,33 +275,79 @@ async def _consume(
     output: Output,
     progress: Progress,
 ) -> None:
-    state = output.state
-
-    async def commit(items: Sequence[Any], stream: int, checkpoint: Checkpoint) -> None:
-        data = json_lines(items)
-        write = functools.partial(
-            output.commit, data, items=len(items), stream=stream, checkpoint=checkpoint
-        )
-        await anyio.to_thread.run_sync(write)
-        progress.items, progress.pages = state.items, state.pages
-        progress.update()
-
     if windows is None:
-        remaining = None if options.max_items is None else max(0, options.max_items - state.items)
-        stream = _stream(client, options, None, state.streams[0], remaining)
-        async with stream:
+        remaining = None
+        if options.max_items is not None:
+            remaining = max(0, options.max_items - output.state.items)
+        stream = _stream(client, options, None, output.state.streams[0], remaining)
+        async with stream, _committing(output, progress) as commit:
             async for page in stream.pages():
-                await commit(page.items, 0, stream.checkpoint)
+                items = page.items
+                await commit(PageLines(encode_json_lines(items), len(items), 0, stream.checkpoint))
         return
-    pending = [index for index, saved in enumerate(state.streams) if not saved.done]
+    pending = [index for index, saved in enumerate(output.state.streams) if not saved.done]
     if not pending:
         return
     streams = [
-        _stream(client, options, windows[index], state.streams[index], None) for index in pending
+        _stream(client, options, windows[index], output.state.streams[index], None)
+        for index in pending
     ]
-    async with merge(*streams) as merged:
+    async with merge(*streams) as merged, _committing(output, progress) as commit:
         async for batch in merged.pages():
-            await commit(batch.page.items, pending[batch.source], batch.checkpoint)
+            items = batch.page.items
+            data = encode_json_lines(items)
+            await commit(PageLines(data, len(items), pending[batch.source], batch.checkpoint))
+
+
+@contextlib.asynccontextmanager
+async def _committing(
+    output: Output, progress: Progress
+) -> AsyncIterator[Callable[[PageLines], Awaitable[None]]]:
+    """Yield ``commit(page)``: queue a page for the writer (see the module docstring).
+
+    The writer is a task this block owns and reaps (as :func:`_ticking`'s ticker): it
+    takes every page queued, commits them in a worker thread as one group, and updates
+    the progress line. ``commit`` waits while ``QUEUE_PAGES`` pages are queued and
+    raises the writer's error if the writer failed. Leaving the block normally or with
+    an error commits what is queued first (the writer's error is raised if there is no
+    other); leaving it cancelled lets only the group being written finish.
+    """
+    state = output.state
+    send, receive = anyio.create_memory_object_stream[PageLines](QUEUE_PAGES)
+
+    async def write() -> None:
+        with receive:
+            async for page in receive:
+                group = [page]
+                with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+                    while True:
+                        group.append(receive.receive_nowait())
+                await anyio.to_thread.run_sync(output.commit_group, group)
+                progress.items, progress.pages = state.items, state.pages
+                progress.update()
+
+    writer = asyncio.get_running_loop().create_task(write())
+
+    async def commit(page: PageLines) -> None:
+        try:
+            await send.send(page)
+        except anyio.BrokenResourceError:
+            await writer  # it stopped on an error: raise that one
+            raise
+
+    try:
+        yield commit
+    except BaseException as exc:
+        send.close()
+        if isinstance(exc, anyio.get_cancelled_exc_class()):
+            writer.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([writer])
+        if not writer.cancelled():
+            writer.exception()  # seen; the body's own error is the one raised
+        raise
+    send.close()
+    await writer
 
 
 @contextlib.asynccontextmanager
