@@ -310,10 +310,13 @@ async def _committing(
     the progress line. ``commit`` waits while ``QUEUE_PAGES`` pages are queued and
     raises the writer's error if the writer failed. Leaving the block normally or with
     an error commits what is queued first (the writer's error is raised if there is no
-    other); leaving it cancelled lets only the group being written finish.
+    other); leaving it cancelled (also while draining) lets only the group being written
+    finish. The writer task is never cancelled itself: a cancelled task stops waiting for
+    its worker thread, which would go on writing after the export has returned.
     """
     state = output.state
     send, receive = anyio.create_memory_object_stream[PageLines](QUEUE_PAGES)
+    stop = False
 
     async def write() -> None:
         with receive:
@@ -325,6 +328,8 @@ async def _committing(
                 await anyio.to_thread.run_sync(output.commit_group, group)
                 progress.items, progress.pages = state.items, state.pages
                 progress.update()
+                if stop:
+                    return
 
     writer = asyncio.get_running_loop().create_task(write())
 
@@ -332,22 +337,31 @@ async def _committing(
         try:
             await send.send(page)
         except anyio.BrokenResourceError:
-            await writer  # it stopped on an error: raise that one
+            await asyncio.wait([writer])
+            writer.result()  # it stopped on an error: raise that one
             raise
 
+    cancelled = anyio.get_cancelled_exc_class()
+    failed = True
     try:
         yield commit
-    except BaseException as exc:
-        send.close()
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
-            writer.cancel()
-        with anyio.CancelScope(shield=True):
-            await asyncio.wait([writer])
-        if not writer.cancelled():
-            writer.exception()  # seen; the body's own error is the one raised
+        failed = False
+    except cancelled:
+        stop = True
         raise
-    send.close()
-    await writer
+    finally:
+        send.close()
+        try:
+            await asyncio.wait([writer])
+        except cancelled:  # Ctrl-C while draining: stop after the group in hand
+            stop = True
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([writer])
+            raise
+        if failed:
+            writer.exception()  # seen; the body's own error is the one raised
+        else:
+            writer.result()
 
 
 @contextlib.asynccontextmanager

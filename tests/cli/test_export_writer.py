@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from postpress_async import APIStatusError, AsyncPostpress, Checkpoint, RetryPolicy, encode_json
@@ -79,6 +80,32 @@ async def test_pages_before_a_failing_page_are_committed_before_the_error(
     assert out.read_bytes().count(b"\n") == 3 * LIMIT
 
 
+async def test_cancelling_waits_for_the_group_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled (Ctrl-C) while a group is being written: it finishes, checkpoint included."""
+    out = tmp_path / "messages.jsonl"
+    scope = anyio.CancelScope()
+    commit_group = Output.commit_group
+
+    def cancelled_while_committing(self: Output, pages: Sequence[PageLines]) -> None:
+        if self.state.pages:  # the second group: cancel the export, then write it
+            anyio.from_thread.run_sync(scope.cancel)
+        commit_group(self, pages)
+
+    monkeypatch.setattr(Output, "commit_group", cancelled_while_committing)
+    async with FakePostpress(dataset=QUIRKY) as server, _client(server) as client:
+        with scope:
+            await run_export(client, _options(out), io.StringIO())
+        saved = load_state(checkpoint_path(out))  # at once: nothing may still be writing
+    assert scope.cancelled_caught
+    assert saved is not None
+    assert saved.pages >= 2, "the group written when the cancellation came is in it"
+    assert not saved.done
+    assert out.stat().st_size == saved.offset
+    assert out.read_bytes().count(b"\n") == saved.items
+
+
 async def test_a_failed_write_stops_the_export_with_that_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -115,7 +142,12 @@ def test_a_group_is_appended_whole_then_checkpointed_once(
     output = Output(out, state)
     saves: list[int] = []
     save = output.save
-    monkeypatch.setattr(output, "save", lambda: (saves.append(output.state.pages), save()))
+
+    def counted() -> None:
+        saves.append(output.state.pages)
+        save()
+
+    monkeypatch.setattr(output, "save", counted)
     output.commit_group(
         [
             PageLines(b'{"id":"a"}\n', 1, 0, Checkpoint(cursor="a1")),
