@@ -8,8 +8,8 @@ about 25 MB.
 * :mod:`._ids`: ids and hashing (the seed's hash streams, ULID-shaped ids, parsing back);
 * :mod:`._columns`: the configuration and the column builder (the only stored facts);
 * :mod:`._indexes`: the indexes listings page through (per account/sender, chat order);
-* :mod:`._render` and :mod:`._quirks`: the wire JSON, and the real API's habits in one
-  table;
+* :mod:`._messages`, :mod:`._render` and :mod:`._quirks`: the wire JSON (messages a
+  page at a time; accounts and chats), and the real API's habits in one table;
 * :mod:`._truth`: the ground truth, by brute force over the columns;
 * :mod:`._workspace`: :class:`Dataset`, the facade the server and tests use.
 """

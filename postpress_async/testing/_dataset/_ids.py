@@ -10,6 +10,8 @@ non-ASCII).
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Sequence
 from typing import Final
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "Salt",
     "b32",
     "mix",
+    "mix_many",
 ]
 
 MASK: Final = (1 << 64) - 1
@@ -27,6 +30,22 @@ HOSTILE_SUFFIX: Final = "/a?b#c=d:e%2F+ &é"
 _B32: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _HEX16: Final = re.compile(r"[0-9A-F]{16}\Z")
 _ID_WIDTH: Final = 16
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+_M1: Final = 0xBF58476D1CE4E5B9
+_M2: Final = 0x94D049BB133111EB
+_LANES: Final = 256
+"""The most hashes :func:`mix_many` computes in one block."""
+
+
+def _lane_constants(lanes: int) -> tuple[int, int, int, int]:
+    """``1``, ``k`` (a lane's number), ``MASK`` and the golden ratio in ``lanes`` lanes."""
+    ones = sum(1 << (128 * k) for k in range(lanes))
+    ramp = sum(k << (128 * k) for k in range(lanes))
+    return ones, ramp, ones * MASK, ones * _GOLDEN
+
+
+_BLOCKS: Final = {1 << n: _lane_constants(1 << n) for n in range(3, 9)}
+"""The lane constants of each block size, 8 to 256 lanes."""
 
 
 class Salt:
@@ -55,10 +74,49 @@ class HostilePeriod:
 
 def mix(x: int) -> int:
     """SplitMix64 finaliser: a fast, well-spread 64-bit hash of an integer."""
-    x = (x + 0x9E3779B97F4A7C15) & MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    x = (x + _GOLDEN) & MASK
+    x = ((x ^ (x >> 30)) * _M1) & MASK
+    x = ((x ^ (x >> 27)) * _M2) & MASK
     return x ^ (x >> 31)
+
+
+def mix_many(values: Sequence[int], salt: int = 0, rounds: int = 1) -> list[list[int]]:
+    """``mix(salt ^ v)`` for every value, then ``mix`` of that, ``rounds`` times in all.
+
+    ``mix_many(values, salt, 2)`` is ``[h, h2]`` with ``h[k] == mix(salt ^ values[k])``
+    and ``h2[k] == mix(h[k])``. For a page at a time: the values sit in 128-bit lanes of
+    one big integer, so each step of :func:`mix` is one big-integer operation for all of
+    them (a lane's product fits in its 128 bits, and masking after each shift keeps a
+    lane's bits out of its neighbour), several times faster than one call per value.
+    """
+    count = len(values)
+    if count < 8:
+        outs = []
+        hashes = [salt ^ v for v in values]
+        for _ in range(rounds):
+            hashes = [mix(x) for x in hashes]
+            outs.append(hashes)
+        return outs
+    results: list[list[int]] = [[] for _ in range(rounds)]
+    for start in range(0, count, _LANES):
+        block = values[start : start + _LANES]
+        n = len(block)
+        size = max(8, 1 << (n - 1).bit_length())
+        ones, ramp, mask, golden = _BLOCKS[size]
+        if isinstance(block, range) and block.step == 1:
+            x = block.start * ones + ramp  # lanes past ``n`` hash values nobody reads
+        else:
+            lanes = array("Q", bytes(16 * size))
+            lanes[: 2 * n : 2] = array("Q", block)
+            x = int.from_bytes(lanes, "little")
+        x ^= ones * salt
+        for out in results:
+            x = (x + golden) & mask
+            x = ((x ^ ((x >> 30) & mask)) * _M1) & mask
+            x = ((x ^ ((x >> 27) & mask)) * _M2) & mask
+            x ^= (x >> 31) & mask
+            out += array("Q", x.to_bytes(16 * size, "little"))[: 2 * n : 2].tolist()
+    return results
 
 
 def b32(n: int, width: int) -> str:
