@@ -10,6 +10,7 @@ import base64
 import binascii
 import bisect
 import collections
+import functools
 import hmac
 import re
 import zlib
@@ -80,31 +81,46 @@ def _not_found(detail: str) -> _Invalid:
     return _Invalid(404, "errors/resource_not_found", detail)
 
 
+_Ahead = Callable[[], None]
+"""Renders the next page of a listing into the page cache (see :meth:`Api.render_ahead`)."""
+
+
 class _PageCache:
-    """A byte-bounded LRU of rendered pages, so re-walking a listing costs a dict hit."""
+    """A byte-bounded LRU of rendered pages, so re-walking a listing costs a dict hit.
+
+    Each page is kept with what renders the page after it, if there is one.
+    """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._pages: collections.OrderedDict[Hashable, bytes] = collections.OrderedDict()
+        self._pages: collections.OrderedDict[Hashable, tuple[bytes, _Ahead | None]] = (
+            collections.OrderedDict()
+        )
 
-    def get(self, key: Hashable) -> bytes | None:
-        body = self._pages.get(key)
-        if body is not None:
+    def get(self, key: Hashable) -> tuple[bytes, _Ahead | None] | None:
+        page = self._pages.get(key)
+        if page is not None:
             self._pages.move_to_end(key)
-        return body
+        return page
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pages
 
     def clear(self) -> None:
         self._pages.clear()
         self.size = 0
 
-    def put(self, key: Hashable, body: bytes) -> None:
+    def put(self, key: Hashable, body: bytes, ahead: _Ahead | None = None) -> None:
         if len(body) > self.max_bytes:
             return
-        self._pages[key] = body
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self.size -= len(old[0])
+        self._pages[key] = (body, ahead)
         self.size += len(body)
         while self.size > self.max_bytes:
-            _, dropped = self._pages.popitem(last=False)
+            _, (dropped, _) = self._pages.popitem(last=False)
             self.size -= len(dropped)
 
 
@@ -122,6 +138,8 @@ class Api:
         self.api_key = api_key
         self._key_bytes = api_key.encode()
         self._cache = _PageCache(page_cache_bytes)
+        self._generation = 0
+        self._ahead: tuple[int, _Ahead] | None = None
         self._serial = 0
         self._identity = repr(dataset)
         #: Messages added while serving (see ``testing._live``); listings merge them in.
@@ -136,6 +154,27 @@ class Api:
     def forget_pages(self) -> None:
         """Drop every rendered page (the data changed under them)."""
         self._cache.clear()
+        self._generation += 1
+        self._ahead = None
+
+    @property
+    def ahead_pending(self) -> bool:
+        """Whether :meth:`render_ahead` has a page to render."""
+        return self._ahead is not None
+
+    def render_ahead(self) -> None:
+        """Render the page a client walking a listing asks for next, into the page cache.
+
+        The last listing answered (:meth:`messages_list`) leaves the page after it to
+        render; the server calls this once its answer is sent, so the next page is ready
+        while the client reads this one. It is the same rendering as on demand (same
+        bytes), it is skipped when the data changed since (a live message, another
+        dataset), when pages are not cached, or when the page is already cached; one
+        page at most per page served.
+        """
+        pending, self._ahead = self._ahead, None
+        if pending is not None and pending[0] == self._generation and not self.live.count:
+            pending[1]()
 
     # -- envelopes ------------------------------------------------------------------------
 
@@ -247,14 +286,15 @@ class Api:
             tail = b'],"cursor":' + _encode(cursor) + b"}"
         else:
             tail = b"]}" if self.dataset.config.quirks else b'],"cursor":null}'
-        return b'{"object":"' + list_object + b'","items":[' + items + tail
+        return b"".join((b'{"object":"', list_object, b'","items":[', items, tail))
 
     def _cached(self, key: Hashable, render: Callable[[], bytes]) -> Reply:
-        body = self._cache.get(key)
-        if body is None:
+        page = self._cache.get(key)
+        if page is None:
             body = render()
             self._cache.put(key, body)
-        return Reply(200, body)
+            return Reply(200, body)
+        return Reply(200, page[0])
 
     # -- endpoints ------------------------------------------------------------------------
 
@@ -394,20 +434,37 @@ class Api:
         if self.live.count:  # live pages change with the clock: never cached
             chosen, more = self.live.page(account, sender, before, after, last, limit)
             cursor = self._encode_cursor("m", chosen[-1], fingerprint) if more else None
-            body = self._page(b"MessageList", b",".join(map(ds.message_json, chosen)), cursor)
+            body = self._page(b"MessageList", ds.messages_json(chosen), cursor)
             return Reply(200, body)
 
-        def render() -> bytes:
+        def render(after_index: int | None) -> tuple[bytes, _Ahead | None]:
             candidates = ds.message_candidates(account, sender)
             lo, hi = ds.message_time_window(candidates, before, after)
-            if last is not None:
-                lo = max(lo, bisect.bisect_right(candidates, last))
+            if after_index is not None:
+                lo = max(lo, bisect.bisect_right(candidates, after_index))
             end = min(hi, lo + limit)
             chosen = candidates[lo:end]
-            cursor = self._encode_cursor("m", chosen[-1], fingerprint) if end < hi else None
-            return self._page(b"MessageList", b",".join(map(ds.message_json, chosen)), cursor)
+            if end == hi:
+                return self._page(b"MessageList", ds.messages_json(chosen), None), None
+            last_index = chosen[-1]
+            cursor = self._encode_cursor("m", last_index, fingerprint)
+            body = self._page(b"MessageList", ds.messages_json(chosen), cursor)
+            return body, functools.partial(ahead, last_index)
 
-        return self._cached(("m", account, sender, before, after, last, limit), render)
+        def ahead(after_index: int) -> None:
+            key = ("m", account, sender, before, after, after_index, limit)
+            if self._cache.max_bytes and key not in self._cache:
+                self._cache.put(key, *render(after_index))
+
+        key = ("m", account, sender, before, after, last, limit)
+        page = self._cache.get(key)
+        if page is None:
+            page = render(last)
+            self._cache.put(key, *page)
+        body, next_page = page
+        if next_page is not None:
+            self._ahead = (self._generation, next_page)
+        return Reply(200, body)
 
     def message_retrieve(self, message_id: str) -> Reply:
         """``GET /messages/{message_id}``."""

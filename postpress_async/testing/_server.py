@@ -265,7 +265,10 @@ class FakePostpress:
         self, route: RouteName | None, answer: _Answer
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await self._serve(route, request, answer)
+            response = await self._serve(route, request, answer)
+            if self._api.ahead_pending and response.status == 200 and not response.prepared:
+                await self._send_then_render_ahead(request, response)
+            return response
 
         return handle
 
@@ -305,6 +308,21 @@ class FakePostpress:
             return await self._send_broken(name, request, reply, fault)  # a fault in the body
         finally:
             stats.in_flight -= 1
+
+    async def _send_then_render_ahead(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> None:
+        """Send a listing page, then render the next one while the client reads it.
+
+        Rendering waits until the whole body is in the kernel's hands (a body still
+        buffered would wait for the rendering); aiohttp sends nothing twice for a
+        response that is already prepared and ended.
+        """
+        await response.prepare(request)
+        await response.write_eof()
+        transport = request.transport
+        if transport is not None and not transport.get_write_buffer_size():
+            self._api.render_ahead()
 
     def _count(self, route: str, status: int, sent: int) -> None:
         stats = self.stats
