@@ -40,7 +40,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed and memory targets against the fake server; prints the tables."""
-    session.install("-e", ".[bench,cli,postgres,dask]")
+    # `test` too: bench_ingest starts its PostgreSQL with the tests' throwaway-cluster helper.
+    session.install("-e", ".[bench,cli,postgres,dask,test]")
     scripts = (
         "bench_floor.py",
         "bench_startup.py",
@@ -53,14 +54,20 @@ def bench(session: nox.Session) -> None:
         "bench_ingest.py",
     )
     missed = []
+    crashed = []
     for script in scripts:
         # A missed target exits 1: every table is still printed, then the session fails.
         output = session.run(
             "python", f"benchmarks/{script}", *session.posargs, silent=True, success_codes=[0, 1]
         )
         print(output, flush=True)
-        if "FAIL" in str(output):
+        # Python exits 1 on an uncaught exception too: a crash must not pass for a table.
+        if "Traceback (most recent call last)" in str(output):
+            crashed.append(script)
+        elif "FAIL" in str(output):
             missed.append(script)
+    if crashed:
+        session.error(f"crashed: {', '.join(crashed)}; targets missed in {', '.join(missed)}")
     if missed:
         session.error(f"targets missed in {', '.join(missed)}")
 
