@@ -318,8 +318,13 @@ class FakePostpress:
         buffered would wait for the rendering); aiohttp sends nothing twice for a
         response that is already prepared and ended.
         """
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            # The client went away (a Ctrl-C'd export): nothing to read ahead for, and
+            # aiohttp answers a closed connection quietly once the handler returns.
+            return
         transport = request.transport
         if transport is not None and not transport.get_write_buffer_size():
             self._api.render_ahead()
