@@ -361,12 +361,15 @@ class FakePostpress:
         pause = self._faults.plan.for_route(route).slow_body_seconds / _SLOW_CHUNKS
         step = max(1, math.ceil(len(body) / _SLOW_CHUNKS))
         self._count(route, reply.status, 0)
-        for offset in range(0, len(body), step):
-            await asyncio.sleep(pause)
-            chunk = body[offset : offset + step]
-            await response.write(chunk)
-            self.stats.bytes_sent += len(chunk)
-        await response.write_eof()
+        try:
+            for offset in range(0, len(body), step):
+                await asyncio.sleep(pause)
+                chunk = body[offset : offset + step]
+                await response.write(chunk)
+                self.stats.bytes_sent += len(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up (its read timeout, say): a normal end for a slow body
         return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 
 import aiohttp
@@ -141,6 +142,27 @@ async def test_slow_body_arrives_whole_in_pieces() -> None:
         body = b"".join(chunks)
         assert msgspec.json.decode(body)["object"] == "AccountList"
         assert server.stats.bytes_sent == len(body)
+
+
+async def test_a_client_gone_during_a_slow_body_ends_the_request_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that hangs up mid-body (its read timeout) costs the fake no error log."""
+    caplog.set_level(logging.ERROR, logger="aiohttp.server")
+    async with (
+        FakePostpress(faults=Faults(slow_body_seconds=2.0)) as server,
+        aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http,
+    ):
+        server.inject("messages.list", ["slow_body"])
+        async with http.get(f"{server.url}/messages", params={"limit": "250"}) as response:
+            assert await response.content.readany()  # the first piece, then hang up
+            response.close()
+        for _ in range(400):  # the handler notices at its next write: wait for its end
+            if server.stats.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert server.stats.in_flight == 0
+    assert [r.getMessage() for r in caplog.records if r.name == "aiohttp.server"] == []
 
 
 async def test_scripted_faults_happen_in_order_then_stop(postpress_server: FakePostpress) -> None:
