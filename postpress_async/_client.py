@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
 from ._decoding import decode
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
+from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
 from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
@@ -21,8 +22,6 @@ from ._version import __version__
 from .resources import Accounts, Chats, Messages
 
 if TYPE_CHECKING:
-    import asyncio
-
     import aiohttp  # imported by the transport, only once one is built
 
 __all__ = ["AsyncPostpress", "RawResponse"]
@@ -66,8 +65,6 @@ class _Lifecycle:
                 "this AsyncPostpress client was closed (aclose() or the end of its "
                 "`async with`); create a new one"
             )
-        import asyncio  # loaded with the first request: a bare import stays cheap
-
         loop = asyncio.get_running_loop()
         if self.loop is None:
             self.loop = loop

@@ -36,16 +36,11 @@ from ._exceptions import (
     InvalidParameterError,
     PostpressError,
 )
-from ._lazy import OnFirstUse
+from ._lazy import logging
 from ._transport import Request, Response, endpoint_parts
 
 if TYPE_CHECKING:
-    import logging
-
     from ._otel import Telemetry
-else:
-    # Loaded with the first client (its Observer): ~6 ms that a bare import never needs.
-    logging = OnFirstUse("logging")
 
 __all__ = [
     "LOG_FIELDS",

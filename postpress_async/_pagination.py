@@ -37,7 +37,7 @@ import msgspec
 
 from ._decoding import decode, peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
-from ._lazy import OnFirstUse
+from ._lazy import hashlib
 from ._params import check_int
 from ._tasks import AsyncClosing, reap, start
 from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
@@ -45,11 +45,8 @@ from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
     import asyncio
-    import hashlib
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-else:
-    hashlib = OnFirstUse("hashlib")  # OpenSSL's start-up, paid by the first cursor
 
 __all__ = [
     "Checkpoint",

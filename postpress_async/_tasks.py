@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
-if TYPE_CHECKING:
-    import asyncio
+from ._lazy import asyncio
 
 __all__ = ["AsyncClosing", "reap", "start"]
 
@@ -24,10 +23,6 @@ _Self = TypeVar("_Self", bound="AsyncClosing")
 
 def start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """Run ``work`` as a task of the running loop; the caller must :func:`reap` it."""
-    # Imported here, not at start-up: ``import postpress_async`` stays cheap for a
-    # process that never streams (a CLI's --help, a worker that only plans).
-    import asyncio
-
     return asyncio.get_running_loop().create_task(work)
 
 
@@ -35,8 +30,6 @@ async def reap(task: asyncio.Task[None] | None) -> None:
     """Cancel ``task`` and wait until it has ended."""
     if task is None:
         return
-    import asyncio
-
     task.cancel()
     with anyio.CancelScope(shield=True):
         await asyncio.wait([task])

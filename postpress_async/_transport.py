@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ._config import Limits, Timeout
 from ._exceptions import (
@@ -19,7 +19,7 @@ from ._exceptions import (
     ClientClosedError,
     ResponseTooLargeError,
 )
-from ._lazy import OnFirstUse
+from ._lazy import aiohttp, asyncio, yarl
 
 __all__ = [
     "AiohttpTransport",
@@ -29,17 +29,6 @@ __all__ = [
     "Transport",
     "endpoint_parts",
 ]
-
-
-if TYPE_CHECKING:
-    import asyncio
-
-    import aiohttp
-    import yarl
-else:
-    aiohttp = OnFirstUse("aiohttp")
-    asyncio = OnFirstUse("asyncio")  # only for its TimeoutError, once aiohttp runs
-    yarl = OnFirstUse("yarl")
 
 
 @functools.lru_cache(maxsize=64)

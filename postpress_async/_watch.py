@@ -45,17 +45,13 @@ import msgspec
 
 from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
-from ._lazy import OnFirstUse
+from ._lazy import hashlib
 from ._params import check_int
 from ._tasks import AsyncClosing
 from ._time import from_ms, parse_datetime, to_ms
 
 if TYPE_CHECKING:
-    import hashlib
-
     from ._pagination import ListStream
-else:
-    hashlib = OnFirstUse("hashlib")  # OpenSSL's start-up, paid by the first fingerprint
 
 __all__ = [
     "DEFAULT_FOLLOW_OVERLAP",
