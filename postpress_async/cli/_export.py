@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -282,8 +282,7 @@ async def _consume(
         stream = _stream(client, options, None, output.state.streams[0], remaining)
         async with stream, _committing(output, progress) as commit:
             async for page in stream.pages():
-                items = page.items
-                await commit(PageLines(encode_json_lines(items), len(items), 0, stream.checkpoint))
+                await commit(page.items, 0, stream.checkpoint)
         return
     pending = [index for index, saved in enumerate(output.state.streams) if not saved.done]
     if not pending:
@@ -294,16 +293,15 @@ async def _consume(
     ]
     async with merge(*streams) as merged, _committing(output, progress) as commit:
         async for batch in merged.pages():
-            items = batch.page.items
-            data = encode_json_lines(items)
-            await commit(PageLines(data, len(items), pending[batch.source], batch.checkpoint))
+            await commit(batch.page.items, pending[batch.source], batch.checkpoint)
 
 
 @contextlib.asynccontextmanager
 async def _committing(
     output: Output, progress: Progress
-) -> AsyncIterator[Callable[[PageLines], Awaitable[None]]]:
-    """Yield ``commit(page)``: queue a page for the writer (see the module docstring).
+) -> AsyncIterator[Callable[[Sequence[Any], int, Checkpoint], Awaitable[None]]]:
+    """Yield ``commit(items, stream, checkpoint)``: encode a page, queue it for the writer
+    (see the module docstring).
 
     The writer is a task this block owns and reaps (as :func:`_ticking`'s ticker): it
     takes every page queued, commits them in a worker thread as one group, and updates
@@ -333,7 +331,8 @@ async def _committing(
 
     writer = asyncio.get_running_loop().create_task(write())
 
-    async def commit(page: PageLines) -> None:
+    async def commit(items: Sequence[Any], stream: int, checkpoint: Checkpoint) -> None:
+        page = PageLines(encode_json_lines(items), len(items), stream, checkpoint)
         try:
             await send.send(page)
         except anyio.BrokenResourceError:
