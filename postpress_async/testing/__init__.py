@@ -37,6 +37,11 @@ What it serves, and the choices the API reference leaves open:
   filters, cursors, retrieve and the ground truth see them; chats' activity follows;
 * a 429 (a fault, not documented by the API) carries ``Retry-After`` in whole seconds and an
   ``errors/too_many_requests`` envelope.
+
+Presets: :func:`fake_server` (with :func:`fake_dataset` and :func:`fake_faults`) builds the
+server the command line's ``--fake`` options describe, and :func:`fake_identity` names its
+dataset (what an export records as its source). Equal options give equal bytes and
+cursors, so a run against a restarted fake resumes like one against the real API.
 """
 
 from postpress_async.testing._api import MAX_LIMIT as MAX_LIMIT
@@ -54,6 +59,10 @@ from postpress_async.testing._faults import Faults as Faults
 from postpress_async.testing._faults import RouteName as RouteName
 from postpress_async.testing._faults import retryable_rates as retryable_rates
 from postpress_async.testing._live import LiveFeed as LiveFeed
+from postpress_async.testing._presets import fake_dataset as fake_dataset
+from postpress_async.testing._presets import fake_faults as fake_faults
+from postpress_async.testing._presets import fake_identity as fake_identity
+from postpress_async.testing._presets import fake_server as fake_server
 from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
 from postpress_async.testing._server import PREFIXES as PREFIXES
 from postpress_async.testing._server import FakePostpress as FakePostpress
@@ -78,5 +87,9 @@ __all__ = [
     "MessageRow",
     "RouteName",
     "Stats",
+    "fake_dataset",
+    "fake_faults",
+    "fake_identity",
+    "fake_server",
     "retryable_rates",
 ]

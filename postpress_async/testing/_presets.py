@@ -1,0 +1,50 @@
+"""The fake's presets: the server the command line's ``--fake`` options describe.
+
+The dataset is a pure function of ``(seed, messages)`` (see :func:`fake_dataset`), and
+the fake's cursors encode a fingerprint of the dataset and the filters. So a fake
+started again with the same options serves the same objects and accepts the cursors
+an earlier run saved: an export with ``--fake`` resumes after ``kill -9`` exactly as
+one against the real API.
+"""
+
+from __future__ import annotations
+
+from postpress_async.testing._dataset import Dataset
+from postpress_async.testing._faults import Faults, retryable_rates
+from postpress_async.testing._live import LiveFeed
+from postpress_async.testing._server import FakePostpress
+
+__all__ = ["fake_dataset", "fake_faults", "fake_identity", "fake_server"]
+
+
+def fake_dataset(*, seed: int, messages: int) -> Dataset:
+    """The fake's dataset: about one chat per hundred messages, at least 40."""
+    return Dataset(seed=seed, messages=messages, chats=max(40, messages // 100))
+
+
+def fake_identity(dataset: Dataset) -> str:
+    """What an export checkpoint records as its source when it ran against the fake."""
+    cfg = dataset.config
+    return f"fake:seed={cfg.seed},accounts={cfg.accounts},chats={cfg.chats},messages={cfg.messages}"
+
+
+def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
+    """Latency (with a little jitter) and ``fault_rate`` spread over the retryable faults."""
+    return Faults(
+        latency=latency,
+        jitter=latency / 4,
+        rates=retryable_rates(fault_rate),
+        seed=seed,
+        retry_after=1.0,
+    )
+
+
+def fake_server(
+    *, seed: int, messages: int, latency: float, fault_rate: float, live: LiveFeed | None = None
+) -> FakePostpress:
+    """A fake server (not started yet) for these options; ``live``: messages arriving."""
+    return FakePostpress(
+        dataset=fake_dataset(seed=seed, messages=messages),
+        faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
+        live=live,
+    )
