@@ -63,9 +63,10 @@ from ._filelock import lock_output as lock_output
 from ._observe import RequestEvent as RequestEvent
 from ._observe import ResponseEvent as ResponseEvent
 from ._observe import RetryEvent as RetryEvent
-from ._pagination import Checkpoint as Checkpoint
 from ._pagination import ListStream as ListStream
 from ._params import MAX_LIMIT as MAX_LIMIT
+from ._positions import Checkpoint as Checkpoint
+from ._positions import WatchState as WatchState
 from ._sender import ClientStats as ClientStats
 from ._time import format_datetime as format_datetime
 from ._time import parse_datetime as parse_datetime
@@ -77,7 +78,6 @@ from ._transport import Response as Response
 from ._transport import Transport as Transport
 from ._version import __version__ as __version__
 from ._watch import PollPolicy as PollPolicy
-from ._watch import WatchState as WatchState
 from ._watch import WatchStream as WatchStream
 from .models import Account as Account
 from .models import Attachment as Attachment

@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from ._pagination import Checkpoint
+    from ._positions import Checkpoint
 
 __all__ = [
     "DOCUMENTED_ERROR_TYPES",

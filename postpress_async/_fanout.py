@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import anyio
 
 from ._exceptions import InvalidParameterError
-from ._pagination import Checkpoint, ListStream
+from ._pagination import ListStream
 from ._params import check_int
+from ._positions import Checkpoint
 from ._tasks import AsyncClosing, reap, start
 from .models import Page
 

@@ -29,8 +29,15 @@ page that fails to decode raises when the caller reaches it, like a failed reque
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Sequence,
+)
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import anyio
 import msgspec
@@ -39,8 +46,8 @@ from ._decoding import decode, peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
 from ._lazy import hashlib
 from ._params import check_int
+from ._positions import Checkpoint, WatchState
 from ._tasks import AsyncClosing, reap, start
-from ._watch import DEFAULT_FOLLOW_OVERLAP, ListFollower, Stamp, WatchState
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -52,7 +59,7 @@ __all__ = [
     "Checkpoint",
     "CursorTrail",
     "FetchPage",
-    "Follow",
+    "Follower",
     "ListStream",
     "PageBody",
     "PageFetcher",
@@ -85,29 +92,22 @@ def _as_page(got: Page[T] | PageBody[T]) -> Page[T]:
     return got.decode() if isinstance(got, PageBody) else got
 
 
-class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a stream stands: resume with ``list(..., resume=checkpoint)``.
+class Follower(Protocol):
+    """Records, page by page, where a watch continuing a listing would start.
 
-    ``cursor`` is the page the next item comes from (``None``: the first page),
-    ``offset`` how many of that page's items were already handed out, ``done`` whether
-    the stream has ended. Encode it with ``msgspec.json.encode`` to store it.
-
-    ``follow`` (messages and chats only) is where a watch continuing this listing
-    starts: once ``done``, ``watch(since=checkpoint)`` follows what arrives after it,
-    with no gap and no duplicate.
+    A list stream calls :meth:`note` with each page's items as the page is taken (before
+    its items are handed out) and :meth:`state` when its checkpoint is read; what the
+    state means is the follower's business (:class:`~._follow.ListFollower`).
     """
 
-    cursor: str | None = None
-    offset: int = 0
-    done: bool = False
-    follow: WatchState | None = None
+    def note(self, items: Sequence[Any]) -> None: ...
+
+    def state(self) -> WatchState: ...
 
 
-class Follow(NamedTuple):
-    """How a listing records where a watch continuing it starts (see ``Checkpoint.follow``)."""
-
-    start: WatchState
-    stamp: Stamp
+#: Makes the follower of a stream from the follow state of the checkpoint it resumes
+#: (``None``: a new listing).
+MakeFollower = Callable[[WatchState | None], Follower]
 
 
 class _Failure:
@@ -292,7 +292,7 @@ class ListStream(AsyncClosing, Generic[T]):
         resume: Checkpoint | None = None,
         prefetch: int = 1,
         max_items: int | None = None,
-        follow: Follow | None = None,
+        follower: MakeFollower | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
@@ -311,10 +311,7 @@ class ListStream(AsyncClosing, Generic[T]):
         # `_page` are handed out, `_offset` of them (the Checkpoint is built on demand,
         # not once an item).
         self._checkpoint = resume or Checkpoint(cursor=cursor)
-        self._follower: ListFollower | None = None
-        if follow is not None:
-            start = self._checkpoint.follow or follow.start
-            self._follower = ListFollower(start, follow.stamp, overlap=DEFAULT_FOLLOW_OVERLAP)
+        self._follower = None if follower is None else follower(self._checkpoint.follow)
         self._page: Page[T] | None = None
         self._page_cursor: str | None = None
         self._offset = 0

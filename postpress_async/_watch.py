@@ -1,22 +1,10 @@
 """Watch streams: follow a list endpoint as new items arrive, exactly once.
 
-The API has no change feed, only listings with strict ``after``/``before`` bounds on a
-millisecond timestamp. A watch polls ``list(after=floor)`` and keeps a small state:
-
-* ``watermark``: the newest timestamp handed out;
-* ``floor``: nothing at or before it is handed out any more; it trails the watermark by
-  the policy's ``overlap``, so a message the server lists late (its timestamp older than
-  the newest already seen, as providers sync late) is still found if it is listed
-  within ``overlap`` seconds of the watermark;
-* ``seen``: the ids handed out with a timestamp after the floor, so the overlap and the
-  strict ``after`` re-listing them (several messages in one millisecond, a message
-  listed in the millisecond of the watermark after it moved) never hands one out twice.
-
-The invariant: *every listed item with a timestamp after the floor that is not in
-``seen`` is new.* So a poll hands out ``(found - seen)`` oldest first, then raises the
-floor to ``watermark - overlap`` and forgets the ids at or below it: memory is bounded
-by the items of one overlap window. These decisions are the pure functions below
-(:func:`fresh`, :func:`settle`, :func:`poll_delay`); :class:`WatchStream` only runs them.
+A watch polls ``list(after=floor)`` and hands out what it had not handed out before,
+oldest first; the state it keeps, and the decisions about what is new and what to
+forget, are :mod:`._follow`'s (the invariant is drawn there). This module holds the
+policy value (:class:`PollPolicy`), where a watch starts (:func:`start_state`) and the
+stream that runs the polls (:class:`WatchStream`).
 
 ``WatchState`` is the one token a caller stores (in the manner of Gmail's ``historyId``
 or a Graph ``deltaLink``); ``watch(since=state)`` continues with nothing lost or repeated.
@@ -28,25 +16,17 @@ import contextlib
 import dataclasses
 import math
 import random as _random
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 import anyio
-import msgspec
 
 from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
-from ._lazy import hashlib
+from ._follow import DEFAULT_OVERLAP, Entry, FollowTracker, Stamp, fresh
 from ._params import check_int
+from ._positions import STATE_VERSION, Checkpoint, WatchState
 from ._tasks import AsyncClosing
 from ._time import from_ms, parse_datetime, to_ms
 
@@ -54,34 +34,16 @@ if TYPE_CHECKING:
     from ._pagination import ListStream
 
 __all__ = [
-    "DEFAULT_FOLLOW_OVERLAP",
-    "STATE_VERSION",
-    "Entry",
-    "FollowTracker",
     "ListAfter",
-    "ListFollower",
     "PollPolicy",
-    "Stamp",
     "WatchKind",
-    "WatchState",
     "WatchStream",
-    "filters_fingerprint",
-    "fresh",
-    "from_ms",
     "poll_delay",
-    "settle",
     "start_state",
-    "to_ms",
 ]
 
 T = TypeVar("T")
 WatchKind = Literal["messages", "chats"]
-#: ``(timestamp in ms, key)`` of an item, or ``None`` for an item that cannot be placed.
-Stamp = Callable[[Any], "tuple[int, str] | None"]
-#: ``(timestamp in ms, key, item)``: what a poll found, ready to sort.
-Entry = tuple[int, str, T]
-
-STATE_VERSION: Final = 1
 
 
 # -- the policy value ---------------------------------------------------------------------
@@ -106,7 +68,7 @@ class PollPolicy:
     jitter: float = 0.1
     idle_backoff: float = 2.0
     max_interval: float = 30.0
-    overlap: float = 10.0
+    overlap: float = DEFAULT_OVERLAP
 
     def __post_init__(self) -> None:
         for field in ("interval", "jitter", "idle_backoff", "max_interval", "overlap"):
@@ -135,11 +97,6 @@ class PollPolicy:
         return math.ceil(self.overlap * 1000)
 
 
-#: The overlap a finished ``list()`` remembers ids for, so a watch continuing it can
-#: re-scan that far behind the newest item the listing saw.
-DEFAULT_FOLLOW_OVERLAP: Final = PollPolicy().overlap
-
-
 def poll_delay(policy: PollPolicy, idle_polls: int, random: Callable[[], float]) -> float:
     """Seconds to wait before the next poll, after ``idle_polls`` polls in a row found nothing.
 
@@ -151,171 +108,17 @@ def poll_delay(policy: PollPolicy, idle_polls: int, random: Callable[[], float])
     return max(0.0, base * (1.0 + policy.jitter * (2.0 * random() - 1.0)))
 
 
-# -- the state ----------------------------------------------------------------------------
-
-
-def filters_fingerprint(kind: WatchKind, filters: Mapping[str, str | None]) -> str:
-    """A short, stable hash of what a watch lists: the endpoint and its filters."""
-    present = {key: value for key, value in sorted(filters.items()) if value is not None}
-    raw = msgspec.json.encode({"kind": kind, "filters": present})
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-class WatchState(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a watch stands: resume with ``watch(since=state)``, nothing lost or repeated.
-
-    Encode it with ``msgspec.json.encode(state)`` (a few hundred bytes plus the ids of one
-    overlap window) and decode it with ``msgspec.json.decode(data, type=WatchState)``.
-    ``watermark_ms`` is the newest timestamp handed out, ``floor_ms`` the moment at or
-    before which nothing more is handed out (``None``: no bound), ``seen`` the
-    ``(timestamp_ms, id)`` pairs handed out after the floor, ``fingerprint`` a hash of
-    the endpoint and filters it belongs to.
-    """
-
-    version: int = STATE_VERSION
-    kind: str
-    fingerprint: str
-    watermark_ms: int | None = None
-    floor_ms: int | None = None
-    seen: tuple[tuple[int, str], ...] = ()
-
-    @property
-    def watermark(self) -> datetime | None:
-        """The newest timestamp handed out, as an aware datetime."""
-        return None if self.watermark_ms is None else from_ms(self.watermark_ms)
-
-    @property
-    def floor(self) -> datetime | None:
-        """Nothing at or before this moment is handed out any more."""
-        return None if self.floor_ms is None else from_ms(self.floor_ms)
-
-
-def fresh(
-    floor_ms: int | None, seen: Mapping[str, int], found: Iterable[Entry[T]]
-) -> list[Entry[T]]:
-    """What a poll hands out: the entries after the floor not handed out before, oldest first.
-
-    Ties in one millisecond are ordered by key; an entry listed twice in one poll (a
-    page boundary moving under new arrivals) counts once.
-    """
-    picked: dict[str, Entry[T]] = {}
-    for entry in found:
-        stamp, key, _ = entry
-        if (floor_ms is None or stamp > floor_ms) and key not in seen:
-            picked.setdefault(key, entry)
-    return sorted(picked.values(), key=lambda entry: (entry[0], entry[1]))
-
-
-def settle(
-    watermark_ms: int | None, floor_ms: int | None, seen: Mapping[str, int], overlap_ms: int
-) -> tuple[int | None, dict[str, int]]:
-    """The floor after a poll, and the ids still worth remembering.
-
-    The floor rises to ``watermark - overlap - 1 ms`` (never falls), so the next poll's
-    strict ``after=floor`` still lists the whole overlap window, its first millisecond
-    included; ids at or below the new floor can never be listed again and are dropped.
-    """
-    if watermark_ms is not None:
-        trailing = watermark_ms - overlap_ms - 1
-        floor_ms = trailing if floor_ms is None else max(floor_ms, trailing)
-    if floor_ms is None:
-        return None, dict(seen)
-    return floor_ms, {key: stamp for key, stamp in seen.items() if stamp > floor_ms}
-
-
-class FollowTracker:
-    """The mutable side of a :class:`WatchState`: what has been handed out so far."""
-
-    __slots__ = ("fingerprint", "floor_ms", "kind", "seen", "watermark_ms")
-
-    def __init__(self, state: WatchState) -> None:
-        self.kind = state.kind
-        self.fingerprint = state.fingerprint
-        self.watermark_ms = state.watermark_ms
-        self.floor_ms = state.floor_ms
-        self.seen = {key: stamp for stamp, key in state.seen}
-
-    def mark(self, stamp: int, key: str) -> None:
-        """Record one item as handed out."""
-        self.seen[key] = stamp
-        if self.watermark_ms is None or stamp > self.watermark_ms:
-            self.watermark_ms = stamp
-
-    def settle(self, overlap_ms: int) -> None:
-        """Raise the floor behind the watermark and forget the ids below it."""
-        self.floor_ms, self.seen = settle(self.watermark_ms, self.floor_ms, self.seen, overlap_ms)
-
-    def state(self) -> WatchState:
-        """A frozen snapshot."""
-        seen = tuple(sorted((stamp, key) for key, stamp in self.seen.items()))
-        return WatchState(
-            kind=self.kind,
-            fingerprint=self.fingerprint,
-            watermark_ms=self.watermark_ms,
-            floor_ms=self.floor_ms,
-            seen=seen,
-        )
-
-
-class ListFollower:
-    """Follows a ``list()`` as it is walked, so its end can start a watch.
-
-    Every page fetched is noted (before its items are handed out: the state is only
-    read once the listing is done). Only what lies within ``overlap`` of the newest
-    timestamp is kept, whatever order the server pages in.
-    """
-
-    __slots__ = ("_overlap_ms", "_stamp", "_tracker")
-
-    def __init__(self, state: WatchState, stamp: Stamp, *, overlap: float) -> None:
-        self._tracker = FollowTracker(state)
-        self._stamp = stamp
-        self._overlap_ms = math.ceil(overlap * 1000)
-
-    def note(self, items: Sequence[Any]) -> None:
-        """Record a page's items as handed out.
-
-        Pages are ordered by timestamp (the API says so, in either direction), so a page
-        whose two ends lie at or below the floor holds nothing worth remembering: a long
-        backfill costs two look-ups a page, not one an item.
-        """
-        tracker = self._tracker
-        stamp = self._stamp
-        if items and tracker.floor_ms is not None:
-            lowest = tracker.floor_ms
-            ends = (stamp(items[0]), stamp(items[-1]))
-            if all(end is None or end[0] <= lowest for end in ends):
-                return
-        for item in items:
-            placed = stamp(item)
-            if placed is None:
-                continue
-            at, key = placed
-            floor = tracker.floor_ms
-            if floor is None or at > floor:
-                tracker.mark(at, key)
-        tracker.settle(self._overlap_ms)
-
-    def state(self) -> WatchState:
-        """The state a watch continuing this listing starts from."""
-        return self._tracker.state()
-
-
 # -- where a watch starts -----------------------------------------------------------------
 
 
-def start_state(
-    since: object,
-    *,
-    kind: WatchKind,
-    fingerprint: str,
-    clock: Callable[[], float],
-) -> WatchState:
-    """The state a watch starts from, checked against its endpoint and filters."""
-    from ._pagination import Checkpoint, ListStream
+def start_state(since: object, *, kind: WatchKind, fingerprint: str) -> WatchState:
+    """The state a watch starts from, checked against its endpoint and filters.
 
-    if isinstance(since, ListStream):
-        since = since.checkpoint
+    ``"now"`` is not read from the local clock: provider timestamps lag the server's, and
+    a client clock ahead of the server would skip what arrives. It gives a state marked
+    ``now``, which the watch's first poll resolves from what the server lists (its newest
+    item and the ids around it; see :meth:`WatchStream._resolve_now`).
+    """
     if isinstance(since, Checkpoint):
         if not since.done:
             raise InvalidParameterError(
@@ -333,8 +136,7 @@ def start_state(
     if isinstance(since, WatchState):
         return _checked(since, kind=kind, fingerprint=fingerprint)
     if since == "now":
-        moment = int(clock() * 1000)
-        return WatchState(kind=kind, fingerprint=fingerprint, watermark_ms=moment, floor_ms=moment)
+        return WatchState(kind=kind, fingerprint=fingerprint, now=True)
     if isinstance(since, (datetime, str)):
         moment = to_ms(parse_datetime("since", since))
         return WatchState(kind=kind, fingerprint=fingerprint, watermark_ms=moment, floor_ms=moment)
@@ -363,8 +165,21 @@ def _checked(state: WatchState, *, kind: WatchKind, fingerprint: str) -> WatchSt
 
 # -- the stream ---------------------------------------------------------------------------
 
-#: Lists everything after a floor (``None``: no bound): one poll.
-ListAfter = Callable[["datetime | None"], "ListStream[T]"]
+
+class ListAfter(Protocol[T]):
+    """Lists the watched endpoint (with the watch's filters) between strict bounds.
+
+    ``limit`` overrides the watch's page size for one listing (``limit=1``: the newest
+    item only). Each call is one listing, walked with no prefetch.
+    """
+
+    def __call__(
+        self,
+        *,
+        after: datetime | None,
+        before: datetime | None = None,
+        limit: int | None = None,
+    ) -> ListStream[T]: ...
 
 
 class WatchStream(AsyncClosing, Generic[T]):
@@ -456,9 +271,11 @@ class WatchStream(AsyncClosing, Generic[T]):
                 await self._sleep(poll_delay(policy, self.idle_polls, self._random))
             if self._stopped():
                 return
+            if tracker.now:
+                await self._resolve_now()
             tracker.settle(policy.overlap_ms)
             floor = tracker.floor_ms
-            listing = self._list_after(None if floor is None else from_ms(floor))
+            listing = self._list_after(after=None if floor is None else from_ms(floor))
             entries: list[Entry[T]] = []
             async with listing:
                 async for item in listing:
@@ -471,6 +288,32 @@ class WatchStream(AsyncClosing, Generic[T]):
             new = fresh(tracker.floor_ms, tracker.seen, entries)
             self.idle_polls = 0 if new else self.idle_polls + 1
             yield new
+
+    async def _resolve_now(self) -> None:
+        """Turn a state marked ``now`` into where the server is now (never the local clock).
+
+        The newest item the server lists (one ``limit=1`` request) is "now"; the ids
+        stamped within ``overlap`` of it and no later are marked seen, and the floor is
+        set ``overlap`` behind it, so the first poll hands out exactly what the server
+        lists after that moment, late listings within the overlap included. An empty
+        listing makes everything that ever appears new.
+        """
+        tracker = self._tracker
+        newest = None
+        for item in (await self._list_after(after=None, limit=1)).items:
+            placed = self._stamp(item)
+            if placed is not None and (newest is None or placed[0] > newest):
+                newest = placed[0]
+        if newest is not None:
+            floor = newest - self._policy.overlap_ms - 1
+            listing = self._list_after(after=from_ms(floor))
+            async with listing:
+                async for item in listing:
+                    placed = self._stamp(item)
+                    if placed is not None and floor < placed[0] <= newest:
+                        tracker.seen[placed[1]] = placed[0]
+            tracker.watermark_ms, tracker.floor_ms = newest, floor
+        tracker.now = False
 
     def _room(self) -> int | None:
         """How many more items may be handed out (``None``: no limit)."""

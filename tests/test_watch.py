@@ -26,15 +26,9 @@ from postpress_async import (
     WatchState,
     WatchStream,
 )
-from postpress_async._pagination import Follow
-from postpress_async._watch import (
-    fresh,
-    from_ms,
-    poll_delay,
-    settle,
-    start_state,
-    to_ms,
-)
+from postpress_async._follow import ListFollower, fresh, settle
+from postpress_async._time import from_ms, to_ms
+from postpress_async._watch import poll_delay, start_state
 from postpress_async.models import Page
 
 Row = tuple[int, str]
@@ -86,20 +80,28 @@ class Feed:
             raise Exhausted
         self.release()
 
-    def list_after(self, after: datetime | None) -> ListStream[Row]:
+    def list_after(
+        self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
         bound = None if after is None else to_ms(after)
+        top = None if before is None else to_ms(before)
         self.afters.append(bound)
         rows = sorted(
-            (row for row in self.listed if bound is None or row[0] > bound),
+            (
+                row
+                for row in self.listed
+                if (bound is None or row[0] > bound) and (top is None or row[0] < top)
+            ),
             key=lambda row: (-row[0], row[1]),
         )
+        page = self.page if limit is None else limit
 
         async def fetch(cursor: str | None) -> Page[Row]:
             self.requests += 1
             if self.fail_next:
                 raise self.fail_next.pop(0)
             start = 0 if cursor is None else int(cursor)
-            end = start + self.page
+            end = start + page
             return Page(items=rows[start:end], cursor=str(end) if end < len(rows) else None)
 
         return ListStream(fetch, prefetch=0)
@@ -225,12 +227,32 @@ def test_milliseconds_round_trip() -> None:
 
 
 def begin(since: object) -> WatchState:
-    return start_state(since, kind="messages", fingerprint="f", clock=lambda: 1_779_000_000.5)
+    return start_state(since, kind="messages", fingerprint="f")
 
 
-def test_since_now_reads_the_clock() -> None:
+def test_since_now_is_left_for_the_server_to_say() -> None:
     state = begin("now")
-    assert state.floor_ms == state.watermark_ms == 1_779_000_000_500
+    assert state.now
+    assert state.floor_ms is None and state.watermark_ms is None
+
+
+async def test_since_now_starts_at_the_servers_newest_item_not_the_local_clock() -> None:
+    """A server whose timestamps run hours behind this clock still delivers what arrives."""
+    behind = T0 - 3_600_000  # the server's "now", an hour behind T0
+    feed = Feed([[(behind + 5, "arrives"), (behind - 2, "listed-late")]])
+    feed.listed = [(behind - 10, "old"), (behind, "newest"), (behind, "same-ms")]
+    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=0.5)
+    stream = feed.watch(begin("now"), policy)
+    got = await take(stream, 2)
+    assert [key for _, key in got] == ["listed-late", "arrives"]
+    assert stream.state.watermark_ms == behind + 5
+    assert not stream.state.now
+
+
+async def test_since_now_on_an_empty_listing_hands_out_everything_that_appears() -> None:
+    feed = Feed([[(T0 - 10_000, "first")]])
+    got = await take(feed.watch(begin("now")), 1)
+    assert [key for _, key in got] == ["first"]
 
 
 @pytest.mark.parametrize(
@@ -472,7 +494,12 @@ def backfill(feed: Feed, *, newest_first: bool = True, resume: Checkpoint | None
         return Page(items=rows[begin_at:end], cursor=str(end) if end < len(rows) else None)
 
     first = WatchState(kind="messages", fingerprint="f")
-    return ListStream(fetch, prefetch=0, resume=resume, follow=Follow(first, stamp))
+    return ListStream(
+        fetch,
+        prefetch=0,
+        resume=resume,
+        follower=lambda saved: ListFollower(saved or first, stamp, overlap=10.0),
+    )
 
 
 @pytest.mark.parametrize("newest_first", [True, False], ids=["newest-first", "oldest-first"])
@@ -484,7 +511,7 @@ async def test_a_finished_listing_continues_as_a_watch_with_no_gap_and_no_duplic
     listing = backfill(feed, newest_first=newest_first)
     listed = [row async for row in listing]
     assert listing.checkpoint.done
-    state = start_state(listing, kind="messages", fingerprint="f", clock=lambda: 0.0)
+    state = start_state(listing.checkpoint, kind="messages", fingerprint="f")
     assert state.watermark_ms == T0 + 50
     followed = await take(feed.watch(state), 3)
     assert [key for _, key in followed] == ["same-ms-late", "new", "late"]
@@ -504,7 +531,7 @@ async def test_a_resumed_listing_keeps_where_it_ends() -> None:
     resumed = backfill(feed, resume=saved)
     rest = [row async for row in resumed]
     assert len(rest) == 9
-    state = start_state(resumed.checkpoint, kind="messages", fingerprint="f", clock=lambda: 0.0)
+    state = start_state(resumed.checkpoint, kind="messages", fingerprint="f")
     assert state.watermark_ms == T0 + 9
     assert [key for _, key in await take(feed.watch(state), 1)] == ["new"]
 
@@ -513,7 +540,7 @@ async def test_an_empty_listing_continues_from_its_start() -> None:
     feed = Feed([[(T0, "first")]])
     listing = backfill(feed)
     assert [row async for row in listing] == []
-    state = start_state(listing, kind="messages", fingerprint="f", clock=lambda: 0.0)
+    state = start_state(listing.checkpoint, kind="messages", fingerprint="f")
     assert state.watermark_ms is None
     assert [key for _, key in await take(feed.watch(state), 1)] == ["first"]
 

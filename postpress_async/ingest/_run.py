@@ -25,8 +25,8 @@ import msgspec
 from postpress_async._client import AsyncPostpress
 from postpress_async._config import Limits, RetryPolicy
 from postpress_async._exceptions import PlanMismatchError
-from postpress_async._pagination import Checkpoint
 from postpress_async._params import MAX_LIMIT
+from postpress_async._positions import Checkpoint
 
 from ._plan import (
     Endpoint,

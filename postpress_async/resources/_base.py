@@ -1,24 +1,16 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from postpress_async._pagination import Checkpoint, Follow, ListStream, PageBody
+from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
+from postpress_async._pagination import ListStream, MakeFollower, PageBody
 from postpress_async._params import encode_limit
-from postpress_async._time import format_datetime
+from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
+from postpress_async._time import format_datetime, to_ms
 from postpress_async._transport import endpoint_parts
-from postpress_async._watch import (
-    PollPolicy,
-    Stamp,
-    WatchKind,
-    WatchState,
-    WatchStream,
-    filters_fingerprint,
-    start_state,
-    to_ms,
-)
+from postpress_async._watch import PollPolicy, WatchKind, WatchStream, start_state
 from postpress_async.models import Page
 
 if TYPE_CHECKING:
@@ -48,7 +40,7 @@ class Resource:
         resume: Checkpoint | None,
         prefetch: int | None,
         max_items: int | None,
-        follow: Follow | None = None,
+        follower: MakeFollower | None = None,
     ) -> ListStream[T]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging."""
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
@@ -66,23 +58,27 @@ class Resource:
             resume=resume,
             prefetch=client.prefetch if prefetch is None else prefetch,
             max_items=max_items,
-            follow=follow,
+            follower=follower,
         )
 
-    def _follow(
+    def _follower(
         self,
         kind: WatchKind,
         filters: Mapping[str, str | None],
         after: datetime | None,
         stamp: Stamp,
-    ) -> Follow:
+    ) -> MakeFollower:
         """What a listing records so that, once done, a watch can continue it."""
         start = WatchState(
             kind=kind,
             fingerprint=filters_fingerprint(kind, filters),
             floor_ms=None if after is None else to_ms(after),
         )
-        return Follow(start, stamp)
+
+        def follower(saved: WatchState | None) -> ListFollower:
+            return ListFollower(saved or start, stamp, overlap=DEFAULT_OVERLAP)
+
+        return follower
 
     def _watch(
         self,
@@ -98,16 +94,22 @@ class Resource:
         max_items: int | None,
     ) -> WatchStream[T]:
         """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor."""
-        state = start_state(
-            since, kind=kind, fingerprint=filters_fingerprint(kind, filters), clock=time.time
-        )
+        if isinstance(since, ListStream):  # a finished listing: where it ended
+            since = since.checkpoint
+        state = start_state(since, kind=kind, fingerprint=filters_fingerprint(kind, filters))
         if limit is not None:
             encode_limit(limit)
 
-        def list_after(after: datetime | None) -> ListStream[T]:
+        def list_after(
+            *, after: datetime | None, before: datetime | None = None, limit: int | None = limit
+        ) -> ListStream[T]:
+            window = {
+                "after": None if after is None else format_datetime(after),
+                "before": None if before is None else format_datetime(before),
+            }
             return self._list(
                 path,
-                {**filters, "after": None if after is None else format_datetime(after)},
+                {**filters, **window},
                 model,
                 limit=limit,
                 cursor=None,

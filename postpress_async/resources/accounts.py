@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._pagination import ListStream
+from postpress_async._positions import Checkpoint
 from postpress_async.models import Account, AccountList
 
 from ._base import Resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._pagination import ListStream
 from postpress_async._params import (
     AccountTypeParam,
     encode_account_ids,
@@ -14,8 +14,15 @@ from postpress_async._params import (
     encode_id,
     path_segment,
 )
-from postpress_async._time import DateTimeParam, encode_datetime, format_datetime, parse_datetime
-from postpress_async._watch import PollPolicy, WatchState, WatchStream, to_ms
+from postpress_async._positions import Checkpoint, WatchState
+from postpress_async._time import (
+    DateTimeParam,
+    encode_datetime,
+    format_datetime,
+    parse_datetime,
+    to_ms,
+)
+from postpress_async._watch import PollPolicy, WatchStream
 from postpress_async.models import Chat, ChatList
 
 from ._base import Resource
@@ -67,7 +74,7 @@ class Chats(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
-            follow=self._follow("chats", filters, after_at, _stamp),
+            follower=self._follower("chats", filters, after_at, _stamp),
         )
 
     def watch(

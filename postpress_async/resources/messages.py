@@ -7,19 +7,21 @@ from typing import Literal
 
 from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
 from postpress_async._fanout import MergedStream, merge
-from postpress_async._pagination import Checkpoint, ListStream
+from postpress_async._pagination import ListStream
 from postpress_async._params import (
     encode_id,
     path_segment,
 )
+from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._time import (
     DateTimeParam,
     encode_datetime,
     format_datetime,
     parse_datetime,
     split_window,
+    to_ms,
 )
-from postpress_async._watch import PollPolicy, WatchState, WatchStream, to_ms
+from postpress_async._watch import PollPolicy, WatchStream
 from postpress_async.models import Message, MessageList
 
 from ._base import Resource
@@ -67,7 +69,7 @@ class Messages(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
-            follow=self._follow("messages", filters, after_at, _place),
+            follower=self._follower("messages", filters, after_at, _place),
         )
 
     def watch(
@@ -86,7 +88,8 @@ class Messages(Resource):
     ) -> WatchStream[Message]:
         """Follow new messages as they arrive: each is handed out once, oldest first.
 
-        ``since``: ``"now"`` (the local clock), an aware datetime or ISO 8601 string
+        ``since``: ``"now"`` (what the server lists now, never the local clock), an aware
+        datetime or ISO 8601 string
         (messages strictly after it), a saved ``stream.state``, or a finished
         ``list(...)`` stream or its checkpoint (continue a backfill with no gap and no
         duplicate). ``policy`` is a :class:`PollPolicy` (interval, idle back-off,

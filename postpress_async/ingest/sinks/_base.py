@@ -22,7 +22,7 @@ import msgspec
 
 from postpress_async._encoding import encode_json
 from postpress_async._exceptions import SinkUnavailableError
-from postpress_async._pagination import Checkpoint
+from postpress_async._positions import Checkpoint
 from postpress_async._time import format_datetime
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 

@@ -28,7 +28,7 @@ from postpress_async._durable import write_atomic
 from postpress_async._encoding import encode_json
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
-from postpress_async._pagination import Checkpoint
+from postpress_async._positions import Checkpoint
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
 from ._base import Reach

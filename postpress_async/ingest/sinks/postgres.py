@@ -29,7 +29,7 @@ import anyio
 import msgspec
 
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
-from postpress_async._pagination import Checkpoint
+from postpress_async._positions import Checkpoint
 from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
 
 from ._base import COLUMNS, Reach, encode_checkpoint, row
