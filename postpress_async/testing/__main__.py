@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop the feed after S seconds (default: while serving)",
     )
     parser.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="the server's clock runs S seconds ahead of the real one (negative: behind); "
+        "it stamps the live feed's messages",
+    )
+    parser.add_argument(
         "--page-cache-mb",
         type=float,
         default=16.0,
@@ -118,8 +126,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     return Faults(latency=args.latency, jitter=args.jitter, rates=rates, seed=args.fault_seed)
 
 
-async def serve(args: argparse.Namespace) -> None:
-    """Run until SIGINT or SIGTERM."""
+def server_from_args(args: argparse.Namespace) -> FakePostpress:
+    """The :class:`FakePostpress` (not started) the command line asks for."""
     dataset = Dataset(
         seed=args.seed,
         accounts=args.accounts,
@@ -128,12 +136,7 @@ async def serve(args: argparse.Namespace) -> None:
         hostile_ids=args.hostile_ids,
         quirks=args.quirks,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-    server = FakePostpress(
+    return FakePostpress(
         dataset=dataset,
         faults=faults_from_args(args),
         api_key=args.api_key,
@@ -141,7 +144,18 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         page_cache_bytes=int(args.page_cache_mb * 1024 * 1024),
         live=live_from_args(args),
+        clock_skew=args.clock_skew,
     )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    server = server_from_args(args)
     async with server:
         print(f"{READY_PREFIX}{server.url} (api key: {server.api_key})", flush=True)
         await stop.wait()

@@ -13,6 +13,7 @@ import collections
 import functools
 import hmac
 import re
+import time
 import zlib
 from collections.abc import Callable, Hashable, Mapping
 from typing import Final, NamedTuple
@@ -131,10 +132,21 @@ class Api:
     is a CRC of the dataset and the filters. A cursor presented with different filters
     (or to another dataset or route) is refused with 400 ``errors/invalid_parameters``;
     ``limit`` may change from page to page.
+
+    ``clock`` is the server's notion of now (seconds since the epoch, as ``time.time``):
+    what stamps and lists the messages added while serving.
     """
 
-    def __init__(self, dataset: Dataset, *, api_key: str, page_cache_bytes: int) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        api_key: str,
+        page_cache_bytes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.dataset = dataset
+        self.clock = clock
         self.api_key = api_key
         self._key_bytes = api_key.encode()
         self._cache = _PageCache(page_cache_bytes)
@@ -143,12 +155,12 @@ class Api:
         self._serial = 0
         self._identity = repr(dataset)
         #: Messages added while serving (see ``testing._live``); listings merge them in.
-        self.live = LiveMessages(dataset, on_add=self.forget_pages)
+        self.live = LiveMessages(dataset, clock=clock, on_add=self.forget_pages)
 
     def serve(self, dataset: Dataset) -> None:
         """Serve ``dataset`` from now on (an equal one: cursors stay valid)."""
         self.dataset = dataset
-        self.live = LiveMessages(dataset, on_add=self.forget_pages)
+        self.live = LiveMessages(dataset, clock=self.clock, on_add=self.forget_pages)
         self.forget_pages()
 
     def forget_pages(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -52,6 +53,11 @@ class FakePostpress:
     for a steady feed with bursts and late listings. A server that grows works on its
     own copy of the dataset (a dataset shared between tests stays as built):
     :attr:`dataset` is that copy, and its ground truth includes the new messages.
+
+    ``clock_skew`` (seconds, default 0) shifts the server's clock from the real one:
+    every timestamp it makes while running (:meth:`add_messages`' default "now", the
+    live feed's messages, when a late message gets listed) is ``time.time() +
+    clock_skew``. Negative: the server runs behind, as providers whose timestamps lag.
     """
 
     def __init__(
@@ -64,7 +70,11 @@ class FakePostpress:
         port: int = 0,
         page_cache_bytes: int = 16 * 1024 * 1024,
         live: LiveFeed | None = None,
+        clock_skew: float = 0.0,
     ) -> None:
+        if not math.isfinite(clock_skew):
+            raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
+        self.clock_skew = float(clock_skew)
         self.dataset = dataset if dataset is not None else Dataset()
         self.live_feed = live
         self._feed: asyncio.Task[int] | None = None
@@ -73,7 +83,12 @@ class FakePostpress:
         self.host = host
         self.stats = Stats()
         self._port = port
-        self._api = Api(self.dataset, api_key=api_key, page_cache_bytes=page_cache_bytes)
+        self._api = Api(
+            self.dataset,
+            api_key=api_key,
+            page_cache_bytes=page_cache_bytes,
+            clock=_skewed(self.clock_skew),
+        )
         self._faults = FaultState(_plan(faults))
         self._runner: web.AppRunner | None = None
         self.app = self._build_app()
@@ -147,6 +162,10 @@ class FakePostpress:
         """The messages added while serving, and how listings see them."""
         return self._api.live
 
+    def now(self) -> float:
+        """The server's clock: ``time.time() + clock_skew``."""
+        return self._api.clock()
+
     def add_messages(
         self,
         count: int = 1,
@@ -155,7 +174,8 @@ class FakePostpress:
         listed_after: float = 0.0,
         chat_id: str | None = None,
     ) -> list[str]:
-        """Add ``count`` messages stamped ``timestamp`` (default: now, all in one millisecond).
+        """Add ``count`` messages stamped ``timestamp`` (default: the server's now, see
+        :meth:`now`; all in one millisecond).
 
         They are listed ``listed_after`` seconds after their timestamp (0: at once), in
         ``chat_id`` (default: chats picked by the dataset). Returns their ids.
@@ -371,6 +391,17 @@ class FakePostpress:
         except ConnectionError:
             pass  # the client hung up (its read timeout, say): a normal end for a slow body
         return response
+
+
+def _skewed(skew: float) -> Callable[[], float]:
+    """``time.time`` shifted by ``skew`` seconds (itself when there is no skew)."""
+    if not skew:
+        return time.time
+
+    def clock() -> float:
+        return time.time() + skew
+
+    return clock
 
 
 def _plan(faults: Faults | FaultPlan | None) -> FaultPlan:
