@@ -1,5 +1,8 @@
 """Models back to wire JSON, for exports and logs; or to snake_case builtins, for services.
 
+This module sits below :mod:`.models` (it knows Structs in general, not the models), so
+``Model.to_builtins()`` can call :func:`to_builtins` without an import pointing up.
+
 ``msgspec.json.encode`` is the fast path (:func:`encode_json_lines`: one encoder call for a
 whole page). An ``Unknown...`` member (a type the SDK
 does not know) is encoded as the object the API sent, kept in its ``raw`` field, so
@@ -15,9 +18,12 @@ from typing import Any
 import msgspec
 
 from ._time import format_datetime
-from .models._base import UNKNOWN_TAG
 
-__all__ = ["encode_json", "encode_json_lines", "to_builtins"]
+__all__ = ["UNKNOWN_TAG", "encode_json", "encode_json_lines", "to_builtins"]
+
+#: Tag of the ``Unknown...`` member of each tagged union. The decoder rewrites any
+#: tag it does not know to this value, so a new provider type never fails a page.
+UNKNOWN_TAG = "__unknown__"
 
 _ENCODER = msgspec.json.Encoder()
 _MARK = b'"' + UNKNOWN_TAG.encode() + b'"'

@@ -6,11 +6,10 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["UNKNOWN_TAG", "Model"]
+from postpress_async._encoding import UNKNOWN_TAG as UNKNOWN_TAG
+from postpress_async._encoding import to_builtins
 
-#: Tag of the ``Unknown...`` member of each tagged union. The decoder rewrites any
-#: tag it does not know to this value, so a new provider type never fails a page.
-UNKNOWN_TAG = "__unknown__"
+__all__ = ["UNKNOWN_TAG", "Model"]
 
 
 class Model(
@@ -42,7 +41,5 @@ class Model(
         Datetimes keep the server's millisecond form (``2026-05-01T09:30:00.123Z``);
         ``json.dumps(model.to_builtins())`` or a FastAPI endpoint take it as is.
         """
-        from postpress_async._encoding import to_builtins
-
         result: dict[str, Any] = to_builtins(self)
         return result

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from postpress_async._filters import encode_filters
 from postpress_async._pagination import ListStream
 from postpress_async._params import (
     AccountTypeParam,
-    encode_account_ids,
-    encode_account_type,
-    encode_bool,
     encode_id,
     path_segment,
 )
@@ -55,10 +53,9 @@ class Chats(Resource):
         one of the seven providers; ``unread`` True/False; ``before``/``after`` an aware
         datetime or ISO 8601 string (strict bounds). The rest as in ``accounts.list``.
         """
-        filters = {
-            **_filters(account_id, account_type),
-            "unread": None if unread is None else encode_bool("unread", unread),
-        }
+        filters = encode_filters(
+            "chats", {"account_id": account_id, "account_type": account_type, "unread": unread}
+        )
         after_at = None if after is None else parse_datetime("after", after)
         query = {
             **filters,
@@ -98,7 +95,9 @@ class Chats(Resource):
         return self._watch(
             "chats",
             "/chats",
-            _filters(account_id, account_type),
+            encode_filters(
+                "chats", {"account_id": account_id, "account_type": account_type}, watched=True
+            ),
             ChatList,
             _stamp,
             since=since,
@@ -116,15 +115,6 @@ class Chats(Resource):
         path = "/chats/" + path_segment("chat_id", chat_id)
         query = {"account_id": None if account_id is None else encode_id("account_id", account_id)}
         return await self._client.get(path, query, Chat, endpoint="GET /chats/{chat_id}")
-
-
-def _filters(
-    account_id: str | Sequence[str] | None, account_type: AccountTypeParam | None
-) -> dict[str, str | None]:
-    return {
-        "account_id": None if account_id is None else encode_account_ids("account_id", account_id),
-        "account_type": None if account_type is None else encode_account_type(account_type),
-    }
 
 
 def _stamp(chat: Chat) -> tuple[int, str] | None:

@@ -7,11 +7,9 @@ from typing import Literal
 
 from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
 from postpress_async._fanout import MergedStream, merge
+from postpress_async._filters import encode_filters
 from postpress_async._pagination import ListStream
-from postpress_async._params import (
-    encode_id,
-    path_segment,
-)
+from postpress_async._params import path_segment
 from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._time import (
     DateTimeParam,
@@ -53,7 +51,7 @@ class Messages(Resource):
         ``sender_id``/``account_id`` filter by sender or linked account. The rest as in
         ``accounts.list``.
         """
-        filters = _filters(sender_id, account_id)
+        filters = encode_filters("messages", {"sender_id": sender_id, "account_id": account_id})
         after_at = None if after is None else parse_datetime("after", after)
         query = {
             "before": None if before is None else encode_datetime("before", before),
@@ -100,7 +98,9 @@ class Messages(Resource):
         return self._watch(
             "messages",
             "/messages",
-            _filters(sender_id, account_id),
+            encode_filters(
+                "messages", {"sender_id": sender_id, "account_id": account_id}, watched=True
+            ),
             MessageList,
             _stamp,
             since=since,
@@ -155,13 +155,6 @@ class Messages(Resource):
         """Retrieve one message by its postpress id."""
         path = "/messages/" + path_segment("message_id", message_id)
         return await self._client.get(path, {}, Message, endpoint="GET /messages/{message_id}")
-
-
-def _filters(sender_id: str | None, account_id: str | None) -> dict[str, str | None]:
-    return {
-        "sender_id": None if sender_id is None else encode_id("sender_id", sender_id),
-        "account_id": None if account_id is None else encode_id("account_id", account_id),
-    }
 
 
 def _place(message: Message) -> tuple[int, str] | None:
