@@ -35,6 +35,12 @@ What it serves, and the choices the API reference leaves open:
 * messages can arrive while it runs (``server.add_messages(...)``, or ``live=LiveFeed(...)``:
   a steady feed with bursts in one millisecond and a share listed late); listings,
   filters, cursors, retrieve and the ground truth see them; chats' activity follows;
+* ``Dataset(bad_records=True)`` (``--bad-records``) serves seven messages, at fixed places
+  (``Dataset.bad_messages()``), with the bad bytes the real API sometimes sends: a text
+  ending in a lone high surrogate escape (``"Party time \\ud83d"``), one with a lone low
+  surrogate, one with ``\\u0000``; a number for ``timestamp``, ``"id": 42``; ``null`` and
+  ``"oops"`` instead of an object. In lists and on retrieve alike; ``Dataset.message_json``
+  is exactly an item's slice of its page; page sizes and cursors are unchanged;
 * a 429 (a fault, not documented by the API) carries ``Retry-After`` in whole seconds and an
   ``errors/too_many_requests`` envelope.
 
@@ -48,6 +54,7 @@ from postpress_async.testing._api import MAX_LIMIT as MAX_LIMIT
 from postpress_async.testing._dataset import ACCOUNT_TYPES as ACCOUNT_TYPES
 from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES as CHAT_ACCOUNT_TYPES
 from postpress_async.testing._dataset import AccountRow as AccountRow
+from postpress_async.testing._dataset import BadRecord as BadRecord
 from postpress_async.testing._dataset import ChatRow as ChatRow
 from postpress_async.testing._dataset import Dataset as Dataset
 from postpress_async.testing._dataset import DatasetConfig as DatasetConfig
@@ -76,6 +83,7 @@ __all__ = [
     "PREFIXES",
     "ROUTES",
     "AccountRow",
+    "BadRecord",
     "ChatRow",
     "Dataset",
     "DatasetConfig",

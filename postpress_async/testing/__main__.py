@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--quirks", action="store_true", help="serve the real API's oddities")
     parser.add_argument("--hostile-ids", action="store_true", help="ids needing URL escaping")
+    parser.add_argument(
+        "--bad-records",
+        action="store_true",
+        help="serve 7 messages with the real API's bad bytes (lone surrogates, a NUL, a number "
+        "for timestamp or id, null and a string for an object) at fixed places: at N/8, "
+        "N/8+2, N/2-1, N/2, 7N/8, 7N/8+2, 7N/8+4 of N messages (at least 40)",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--jitter", type=float, default=0.0, help="+/- seconds of latency")
     parser.add_argument(
@@ -135,6 +142,7 @@ def server_from_args(args: argparse.Namespace) -> FakePostpress:
         messages=args.messages,
         hostile_ids=args.hostile_ids,
         quirks=args.quirks,
+        bad_records=args.bad_records,
     )
     return FakePostpress(
         dataset=dataset,

@@ -483,4 +483,4 @@ class Api:
         index = self.dataset.find_message(message_id)
         if index is None:
             return self.error(404, "errors/resource_not_found", f"No message {message_id!r}.")
-        return Reply(200, _encode(self.dataset.message(index)))
+        return Reply(200, self.dataset.message_json(index))

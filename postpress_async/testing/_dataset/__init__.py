@@ -10,10 +10,12 @@ about 25 MB.
 * :mod:`._indexes`: the indexes listings page through (per account/sender, chat order);
 * :mod:`._messages`, :mod:`._render` and :mod:`._quirks`: the wire JSON (messages a
   page at a time; accounts and chats), and the real API's habits in one table;
+* :mod:`._bad`: the bad records ``bad_records=True`` serves, and where;
 * :mod:`._truth`: the ground truth, by brute force over the columns;
 * :mod:`._workspace`: :class:`Dataset`, the facade the server and tests use.
 """
 
+from postpress_async.testing._dataset._bad import BadRecord as BadRecord
 from postpress_async.testing._dataset._columns import ACCOUNT_TYPES as ACCOUNT_TYPES
 from postpress_async.testing._dataset._columns import CHAT_ACCOUNT_TYPES as CHAT_ACCOUNT_TYPES
 from postpress_async.testing._dataset._columns import DatasetConfig as DatasetConfig
@@ -26,6 +28,7 @@ __all__ = [
     "ACCOUNT_TYPES",
     "CHAT_ACCOUNT_TYPES",
     "AccountRow",
+    "BadRecord",
     "ChatRow",
     "Dataset",
     "DatasetConfig",

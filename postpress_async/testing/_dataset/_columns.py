@@ -17,6 +17,7 @@ import sys
 from array import array
 from typing import Final
 
+from postpress_async.testing._dataset._bad import MIN_MESSAGES as BAD_RECORDS_MIN_MESSAGES
 from postpress_async.testing._dataset._ids import (
     HOSTILE_SUFFIX,
     HostilePeriod,
@@ -76,6 +77,8 @@ class DatasetConfig:
     messages: int = 1000
     hostile_ids: bool = False
     quirks: bool = False
+    bad_records: bool = False
+    """Serve a few messages with the real API's bad bytes (see ``_dataset._bad``)."""
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -84,6 +87,11 @@ class DatasetConfig:
             raise ValueError("chats and messages must be >= 0")
         if self.messages and not self.chats:
             raise ValueError("messages need at least one chat")
+        if self.bad_records and self.messages < BAD_RECORDS_MIN_MESSAGES:
+            raise ValueError(
+                f"bad_records needs at least {BAD_RECORDS_MIN_MESSAGES} messages, "
+                f"got {self.messages}"
+            )
 
 
 class Columns:

@@ -6,7 +6,11 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import msgspec
+
 from postpress_async.testing._dataset import _truth
+from postpress_async.testing._dataset._bad import KINDS as BAD_KINDS
+from postpress_async.testing._dataset._bad import BadRecord, bad_indexes, spoil
 from postpress_async.testing._dataset._columns import (
     CONTACTS_PER_ACCOUNT,
     DatasetConfig,
@@ -33,28 +37,40 @@ class Dataset:
     unknown type, attachments of an unknown type, undocumented extra fields (``unread``
     on chats, ``pinned`` on messages, ``object`` on reactions), unknown enum values and,
     in the server, no ``cursor`` key at all on a last page.
+
+    ``bad_records=True`` (at least 40 messages) serves seven messages, at fixed places
+    spread over the list, with the bytes the real API sometimes sends: lone surrogate
+    escapes and a NUL in a text, a number for ``timestamp`` or ``id``, ``null`` and a
+    string instead of an object. :meth:`bad_messages` lists them; the places and bytes
+    are documented in ``postpress_async.testing._dataset._bad``.
     """
 
     __slots__ = (
+        "_bad",
+        "_clean_json",
+        "_clean_page_json",
         "_cols",
         "_ids",
         "_indexes",
         "_renderer",
+        "_spoiled",
         "config",
         "message_json",
         "messages_json",
     )
 
     message_json: Callable[[int], bytes]
-    """Message ``index`` encoded exactly as the server sends it.
+    """Message ``index`` encoded exactly as the server sends it: on retrieve, and the very
+    slice of a list page that holds it (bad records included).
 
-    The renderer's own bound method, so the server's hot path pays no extra call.
+    Without bad records, the renderer's own bound method, so the server's hot path pays
+    no extra call.
     """
     messages_json: Callable[[Sequence[int]], bytes]
     """The messages at these indexes encoded as the server sends them, joined by commas.
 
     A list page's items, rendered together (much faster than one ``message_json`` each);
-    the renderer's own bound method.
+    without bad records, the renderer's own bound method.
     """
 
     def __init__(
@@ -66,6 +82,7 @@ class Dataset:
         messages: int = 1000,
         hostile_ids: bool = False,
         quirks: bool = False,
+        bad_records: bool = False,
     ) -> None:
         self.config = DatasetConfig(
             seed=seed,
@@ -74,13 +91,22 @@ class Dataset:
             messages=messages,
             hostile_ids=hostile_ids,
             quirks=quirks,
+            bad_records=bad_records,
         )
         self._ids = IdScheme(seed=seed, hostile=hostile_ids)
         self._cols = build_columns(self.config, self._ids)
         self._indexes = Indexes(self._cols)
         self._renderer = Renderer(self._cols, self._ids, QUIRKS if quirks else None)
-        self.message_json = self._renderer.messages.message_json
-        self.messages_json = self._renderer.messages.messages_json
+        self._clean_json = self._renderer.messages.message_json
+        self._clean_page_json = self._renderer.messages.messages_json
+        self._bad: dict[int, str] = bad_indexes(messages) if bad_records else {}
+        self._spoiled: dict[int, bytes] = {}
+        if self._bad:
+            self.message_json = self._bad_message_json
+            self.messages_json = self._bad_messages_json
+        else:
+            self.message_json = self._clean_json
+            self.messages_json = self._clean_page_json
 
     # -- sizes and lookups ------------------------------------------------------------
 
@@ -242,8 +268,53 @@ class Dataset:
         return self._renderer.chat_with_last_message(index)
 
     def message(self, index: int) -> dict[str, Any]:
-        """The wire object of message ``index`` (the same in the list and on retrieve)."""
+        """The wire object of message ``index`` (the same in the list and on retrieve).
+
+        For a bad record, the object it would be without its defect (what a chat's
+        ``lastMessage`` shows); the bytes served are :attr:`message_json`'s.
+        """
         return self._renderer.message(index)
+
+    def bad_messages(self) -> tuple[BadRecord, ...]:
+        """The messages served with bad bytes, by index (none without ``bad_records``)."""
+        kinds = {kind.name: kind for kind in BAD_KINDS}
+        return tuple(
+            BadRecord(
+                index, self.message_id(index), name, kinds[name].readable, kinds[name].repaired
+            )
+            for index, name in sorted(self._bad.items())
+        )
+
+    def _bad_bytes(self, index: int) -> bytes:
+        """The bytes served for bad record ``index`` (rendered once)."""
+        spoiled = self._spoiled.get(index)
+        if spoiled is None:
+            spoiled = self._spoiled[index] = spoil(
+                self._bad[index],
+                self._clean_json(index),
+                msgspec.json.encode(self.message_id(index)),
+                self._cols.ts[index],
+            )
+        return spoiled
+
+    def _bad_message_json(self, index: int) -> bytes:
+        return self._bad_bytes(index) if index in self._bad else self._clean_json(index)
+
+    def _bad_messages_json(self, indices: Sequence[int]) -> bytes:
+        bad = self._bad
+        hits = [k for k, index in enumerate(indices) if index in bad]
+        if not hits:
+            return self._clean_page_json(indices)
+        parts = []
+        start = 0
+        for k in hits:
+            if k > start:
+                parts.append(self._clean_page_json(indices[start:k]))
+            parts.append(self._bad_bytes(indices[k]))
+            start = k + 1
+        if start < len(indices):
+            parts.append(self._clean_page_json(indices[start:]))
+        return b",".join(parts)
 
     # -- ground truth: brute force, independent of the indexes above ------------------
 
@@ -310,7 +381,11 @@ class Dataset:
 
     def __repr__(self) -> str:
         cfg = self.config
+        # Cursors carry a fingerprint of this text: a field that is off adds nothing, so
+        # the cursors of the datasets that existed before it stay the same.
+        extra = ", bad_records=True" if cfg.bad_records else ""
         return (
             f"Dataset(seed={cfg.seed}, accounts={cfg.accounts}, chats={cfg.chats}, "
-            f"messages={cfg.messages}, hostile_ids={cfg.hostile_ids}, quirks={cfg.quirks})"
+            f"messages={cfg.messages}, hostile_ids={cfg.hostile_ids}, quirks={cfg.quirks}"
+            f"{extra})"
         )
