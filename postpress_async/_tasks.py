@@ -8,7 +8,7 @@ wait for its end, shielded, so a caller being cancelled still leaves nothing run
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -16,9 +16,10 @@ import anyio
 
 from ._lazy import asyncio
 
-__all__ = ["AsyncClosing", "reap", "start"]
+__all__ = ["AsyncClosing", "first_error", "gather", "reap", "start"]
 
 _Self = TypeVar("_Self", bound="AsyncClosing")
+T = TypeVar("T")
 
 
 def start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -35,6 +36,39 @@ async def reap(task: asyncio.Task[None] | None) -> None:
         await asyncio.wait([task])
     if not task.cancelled():
         task.exception()  # background work hands its errors over; mark any stray one seen
+
+
+def first_error(error: BaseException) -> BaseException:
+    """The first error inside (nested) exception groups, or ``error`` itself.
+
+    A task group raises an ``ExceptionGroup`` even for one failed task; the SDK's callers
+    get the typed error that failed (a ``ServiceUnavailableError``...), never the group.
+    """
+    while True:  # duck-typed: BaseExceptionGroup is a builtin only from Python 3.11
+        inner = getattr(error, "exceptions", None)
+        if not isinstance(inner, tuple) or not inner:
+            return error
+        error = inner[0]
+
+
+async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run ``calls`` concurrently in a task group; their results in order.
+
+    The first failure cancels the others and is raised as itself (:func:`first_error`),
+    never wrapped in an exception group; cancellation from outside stays cancellation.
+    """
+    results: list[Any] = [None] * len(calls)
+
+    async def one(index: int) -> None:
+        results[index] = await calls[index]()
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index in range(len(calls)):
+                group.start_soon(one, index)
+    except Exception as exc:  # an ExceptionGroup of the tasks' errors
+        raise first_error(exc) from None
+    return results
 
 
 class AsyncClosing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
@@ -35,10 +36,16 @@ def test_windows_cut_at_each_point_with_after_one_millisecond_earlier() -> None:
         ["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"], after="2026-04-01T00:00:00Z"
     )
     assert windows == [
-        Window(after="2026-04-01T00:00:00.000Z", before="2026-05-01T00:00:00.000Z"),
-        Window(after="2026-04-30T23:59:59.999Z", before="2026-05-02T00:00:00.000Z"),
-        Window(after="2026-05-01T23:59:59.999Z", before=None),
+        Window(after=_utc(2026, 4, 1), before=_utc(2026, 5, 1)),
+        Window(after=_utc(2026, 4, 30, 23, 59, 59, 999), before=_utc(2026, 5, 2)),
+        Window(after=_utc(2026, 5, 1, 23, 59, 59, 999), before=None),
     ]
+
+
+def _utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, ms * 1000, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +66,7 @@ def test_a_shard_is_json_in_json_out() -> None:
         endpoint="messages",
         label="a001w002",
         filters={"account_id": "acc_1"},
-        window=Window(after="2026-05-01T00:00:00.000Z"),
+        window=Window(after=_utc(2026, 5, 1)),
         estimate=12,
     )
     assert Shard.from_json(shard.to_json()) == shard

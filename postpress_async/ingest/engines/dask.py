@@ -29,8 +29,9 @@ from postpress_async._exceptions import (
 from postpress_async._params import check_int
 
 if TYPE_CHECKING:
-    from postpress_async.ingest._plan import ShardPlan
-    from postpress_async.ingest._run import ClientConfig, IngestProgress, ShardResult
+    from postpress_async.ingest._config import ClientConfig
+    from postpress_async.ingest._run import IngestProgress, ShardResult
+    from postpress_async.ingest._shards import ShardPlan
     from postpress_async.ingest.sinks._base import Sink
 
 __all__ = ["DaskEngine", "run_task"]
@@ -42,9 +43,10 @@ def run_task(config: bytes, shard: bytes, sink_url: str) -> bytes:
 
 
 async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
-    from postpress_async.ingest._plan import Shard
-    from postpress_async.ingest._run import ClientConfig, run_shard
-    from postpress_async.ingest.sinks._base import open_sink
+    from postpress_async.ingest._config import ClientConfig
+    from postpress_async.ingest._run import run_shard
+    from postpress_async.ingest._shards import Shard
+    from postpress_async.ingest.sinks import open_sink
 
     config = msgspec.json.decode(config_json, type=ClientConfig)
     shard = Shard.from_json(shard_json)

@@ -8,53 +8,21 @@ whose stored checkpoints already cover every page they wrote.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._params import check_int
+from postpress_async._tasks import first_error
+from postpress_async.ingest._run import IngestProgress, ShardResult, run_shard
 
 if TYPE_CHECKING:
-    from postpress_async.ingest._plan import ShardPlan
-    from postpress_async.ingest._run import ClientConfig, IngestProgress, ShardResult
+    from postpress_async.ingest._config import ClientConfig
+    from postpress_async.ingest._shards import ShardPlan
     from postpress_async.ingest.sinks._base import Sink
 
-__all__ = ["Engine", "LocalEngine", "first_error"]
-
-
-def first_error(error: BaseException) -> BaseException:
-    """The first error inside (nested) exception groups, or ``error`` itself."""
-    while isinstance(getattr(error, "exceptions", None), tuple) and error.exceptions:  # type: ignore[attr-defined]
-        error = error.exceptions[0]  # type: ignore[attr-defined]
-    return error
-
-
-class Engine(Protocol):
-    """Runs the shards of a plan that are not done; ``async with`` starts and stops it."""
-
-    def check(self, sink: Sink) -> None:
-        """Raise :class:`SinkUnavailableError` if this engine's writers cannot share ``sink``."""
-
-    async def __aenter__(self) -> Engine: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def run(
-        self,
-        client: AsyncPostpress,
-        config: ClientConfig,
-        plan: ShardPlan,
-        sink: Sink,
-        progress: IngestProgress,
-    ) -> list[ShardResult]:
-        """Run every shard of ``plan`` into ``sink`` (each from its stored checkpoint)."""
+__all__ = ["LocalEngine"]
 
 
 class LocalEngine:
@@ -86,8 +54,6 @@ class LocalEngine:
         progress: IngestProgress,
     ) -> list[ShardResult]:
         """Run the shards concurrently on ``client``."""
-        from postpress_async.ingest._run import run_shard
-
         results: dict[str, ShardResult] = {}
         limiter = anyio.CapacityLimiter(self.concurrency or max(1, len(plan.shards)))
         base_retries = client.stats().total_retries

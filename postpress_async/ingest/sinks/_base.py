@@ -1,4 +1,4 @@
-"""The sink protocol, the table schema every database sink shares, and sink URLs.
+"""The sink protocol and the table schema every database sink shares.
 
 A sink stores pages together with the checkpoint of the shard they came from, in one
 atomic step: after any crash the store holds exactly the pages before each shard's
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
 from postpress_async._encoding import encode_json
-from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._positions import Checkpoint
 from postpress_async._time import format_datetime
-from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
+from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
 
 __all__ = [
     "COLUMNS",
@@ -32,7 +30,6 @@ __all__ = [
     "Reach",
     "Sink",
     "encode_checkpoint",
-    "open_sink",
     "row",
     "utc_text",
 ]
@@ -125,36 +122,3 @@ def row(endpoint: str, item: Any) -> tuple[object, ...]:
     """``(id, *typed columns, data)`` of one item, times as datetimes."""
     values = [column.get(item) for column in COLUMNS[endpoint]]
     return (item.id, *values, encode_json(item).decode())
-
-
-def open_sink(url: str | Path) -> Sink:
-    """The sink a URL names (not opened yet).
-
-    * ``sqlite:///relative.db``, ``sqlite:////absolute.db``: :class:`SQLiteSink`;
-    * ``postgresql://user@host:port/db`` (or ``postgres://``): :class:`PostgresSink`;
-    * a path ending in ``/`` (or an existing directory): :class:`PartFilesSink`;
-    * any other path: :class:`JsonLinesSink`, one file.
-    """
-    text = str(url)
-    if text.startswith("sqlite://"):
-        from .sqlite import SQLiteSink
-
-        path = text.removeprefix("sqlite://")
-        if not path.startswith("/") or path == "/":
-            raise SinkUnavailableError(f"{text}: expected sqlite:///path.db (three slashes)")
-        return SQLiteSink(path[1:])
-    if text.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresSink
-
-        return PostgresSink(text)
-    if "://" in text and not text.startswith("file://"):
-        scheme = text.split("://", 1)[0]
-        raise SinkUnavailableError(
-            f"{text}: unknown sink scheme {scheme!r} (use sqlite:///, postgresql://, or a path)"
-        )
-    path_text = text.removeprefix("file://")
-    from .files import JsonLinesSink, PartFilesSink
-
-    if path_text.endswith("/") or Path(path_text).is_dir():
-        return PartFilesSink(Path(path_text))
-    return JsonLinesSink(Path(path_text))

@@ -29,7 +29,7 @@ from postpress_async._encoding import encode_json
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._positions import Checkpoint
-from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
+from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
 
 from ._base import Reach
 

@@ -24,7 +24,7 @@ import anyio
 
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._positions import Checkpoint
-from postpress_async.ingest._plan import Endpoint, Shard, ShardPlan
+from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
 
 from ._base import COLUMNS, Reach, encode_checkpoint, row, utc_text
 

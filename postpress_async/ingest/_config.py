@@ -1,0 +1,61 @@
+"""How a worker builds its client: the client's configuration as a plain value."""
+
+from __future__ import annotations
+
+import msgspec
+
+from postpress_async._client import AsyncPostpress
+from postpress_async._config import Limits, RetryPolicy
+from postpress_async._params import MAX_LIMIT
+
+__all__ = ["ClientConfig"]
+
+
+class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How to build a client, as a plain value a worker process can receive.
+
+    Its ``repr`` never shows the API key.
+    """
+
+    base_url: str
+    api_key: str
+    timeout: float | None = None
+    attempts: int | None = None
+    max_in_flight: int = 16
+    #: Page size of the shards' list requests.
+    limit: int = MAX_LIMIT
+    prefetch: int = 2
+    allow_insecure_http: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(base_url={self.base_url!r}, api_key='...', timeout={self.timeout!r}, "
+            f"attempts={self.attempts!r}, max_in_flight={self.max_in_flight!r})"
+        )
+
+    @classmethod
+    def from_client(
+        cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
+    ) -> ClientConfig:
+        """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit)."""
+        return cls(
+            base_url=client.base_url,
+            api_key=client._api_key,
+            timeout=client.timeout.total,
+            attempts=client.retry.attempts,
+            max_in_flight=client.limits.max_in_flight,
+            limit=MAX_LIMIT if limit is None else limit,
+            prefetch=prefetch,
+            allow_insecure_http=client.base_url.startswith("http://"),
+        )
+
+    def client(self) -> AsyncPostpress:
+        """A new client for this configuration (the caller closes it)."""
+        return AsyncPostpress(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            retry=None if self.attempts is None else RetryPolicy(attempts=self.attempts),
+            limits=Limits(max_in_flight=self.max_in_flight),
+            allow_insecure_http=self.allow_insecure_http,
+        )
