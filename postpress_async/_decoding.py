@@ -10,24 +10,47 @@ new account or attachment type never fails a page, and costs nothing when absent
 
 Where to look for such members is read from the model's own type tree
 (``msgspec.inspect``), so the rewrite follows the models as they grow.
+
+Two habits of the real server get their own slow paths, again only taken after msgspec
+refused a body, so a clean body pays nothing for them:
+
+* Lone surrogates. The server is JavaScript: a text cut mid-emoji carries a lone
+  surrogate escape such as ``\\ud83d`` (valid JSON syntax), which msgspec refuses, for
+  the whole body. :func:`repair_lone_surrogates` rewrites each lone escape to
+  ``\\ufffd`` (U+FFFD), same length, so every byte offset of the body still holds and
+  the items can be sliced from the body as sent (:func:`split_items`).
+* One bad item. :func:`decode_page` decodes a page whose items do not all fit the model
+  item by item: the good items are kept, each bad one becomes an :class:`UnreadableItem`,
+  so a page is never lost to one item.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar, get_args, overload
 
 import msgspec
 import msgspec.inspect as mi
 
 from ._exceptions import ResponseDecodeError
-from .models import ErrorBody
+from .models import ErrorBody, Page
 from .models._base import UNKNOWN_TAG
 
-__all__ = ["decode", "decode_error_body", "peek_cursor"]
+__all__ = [
+    "UnreadableItem",
+    "decode",
+    "decode_error_body",
+    "decode_page",
+    "item_error",
+    "page_error",
+    "peek_cursor",
+    "repair_lone_surrogates",
+    "split_items",
+]
 
 T = TypeVar("T")
+P = TypeVar("P", bound=Page[Any])
 
 #: Rewrites one plain-Python value in place or returns its replacement; appends the
 #: raw tag of every member it turns into an ``Unknown...`` member to the list.
@@ -35,6 +58,11 @@ _Rewrite = Callable[[Any, list[Any]], Any]
 
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 _REWRITERS: dict[Any, _Rewrite | None] = {}
+
+#: What msgspec raises for a body that is not JSON (it reports invalid UTF-8 inside a
+#: string as UnicodeDecodeError, nesting beyond its limit as RecursionError). Its
+#: ValidationError is a DecodeError too: catch that one first.
+_NOT_JSON = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 #: msgspec ends a validation message with the JSON path of the offending value.
 _AT_PATH = re.compile(r"(?P<message>.*) - at `(?P<path>\$[^`]*)`", re.DOTALL)
@@ -57,16 +85,42 @@ def decode(body: bytes, model: Any, *, endpoint: str) -> Any:
     ``model`` is a model class (``ChatList``, ``Message``, ...) or a union alias such
     as ``Account`` (typed ``Any`` then, since a union is not a ``type``). ``endpoint``
     only names the request in the error, e.g. ``"GET /chats"``.
+
+    A body msgspec refuses as JSON is tried once more with its lone surrogate escapes
+    repaired (see :func:`repair_lone_surrogates`): such a text gets U+FFFD in their place.
     """
     try:
         return _decoder(model).decode(body)
     except msgspec.ValidationError as exc:
         return _decode_tolerantly(body, model, exc, endpoint=endpoint)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
-        raise ResponseDecodeError(
-            f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
-        ) from exc
+    except _NOT_JSON as exc:
+        return _decode_repaired(body, model, exc, endpoint=endpoint)
+
+
+def _decode_repaired(body: bytes, model: Any, error: Exception, *, endpoint: str) -> Any:
+    """The slow path of a body msgspec refused as JSON: repair, then decode once more."""
+    repaired = _repaired(body, error)
+    if repaired is None:
+        raise _not_json(error, body, endpoint) from error
+    try:
+        return _decoder(model).decode(repaired)
+    except msgspec.ValidationError as exc:
+        return _decode_tolerantly(repaired, model, exc, endpoint=endpoint, sent=body)
+    except _NOT_JSON as exc:
+        raise _not_json(exc, body, endpoint) from exc
+
+
+def _repaired(body: bytes, error: Exception) -> bytes | None:
+    """``body`` repaired, when msgspec refused it as JSON and it has lone surrogates."""
+    if isinstance(error, msgspec.ValidationError) or not isinstance(error, msgspec.DecodeError):
+        return None
+    return repair_lone_surrogates(body)
+
+
+def _not_json(error: Exception, body: bytes, endpoint: str) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"body is not valid JSON: {error}", endpoint=endpoint, body=bytes(body)
+    )
 
 
 class _CursorOnly(msgspec.Struct, gc=False):
@@ -94,8 +148,14 @@ def peek_cursor(body: bytes) -> tuple[bool, str | None]:
             pass
     try:
         return True, _CURSOR_ONLY.decode(body).cursor
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-        return False, None
+    except _NOT_JSON as exc:
+        repaired = _repaired(body, exc)
+    if repaired is not None:
+        try:
+            return True, _CURSOR_ONLY.decode(repaired).cursor
+        except _NOT_JSON:
+            pass
+    return False, None
 
 
 def decode_error_body(body: bytes) -> ErrorBody | None:
@@ -120,27 +180,72 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
 
 
 def _decode_tolerantly(
-    body: bytes, model: Any, error: msgspec.ValidationError, *, endpoint: str
+    body: bytes,
+    model: Any,
+    error: msgspec.ValidationError,
+    *,
+    endpoint: str,
+    sent: bytes | None = None,
 ) -> Any:
-    rewrite = _rewriter(model)
-    if rewrite is not None:
+    """:func:`_convert_tolerantly`, its errors as :class:`ResponseDecodeError`.
+
+    ``sent``: the body as sent, when ``body`` is its repaired copy (errors carry that one).
+    """
+    if sent is None:
+        sent = body
+    try:
         try:
-            obj = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-            # The typed decoder stopped at the first mismatch, before reaching this.
-            raise ResponseDecodeError(
-                f"body is not valid JSON: {exc}", endpoint=endpoint, body=bytes(body)
-            ) from exc
-        unknown_tags: list[Any] = []
-        obj = rewrite(obj, unknown_tags)
-        if unknown_tags:
-            try:
-                return msgspec.convert(obj, model)
-            except msgspec.ValidationError as exc:
-                error = exc
+            return _convert_tolerantly(body, model, error)
+        except _NOT_JSON as exc:
+            # The typed decoder stopped at its first mismatch, before a lone surrogate.
+            repaired = _repaired(body, exc) if sent is body else None
+            if repaired is None:
+                raise
+            return _convert_tolerantly(repaired, model, error)
+    except msgspec.ValidationError as exc:
+        raise page_error(exc, sent, endpoint=endpoint) from exc
+    except _NOT_JSON as exc:
+        raise _not_json(exc, sent, endpoint) from exc
+
+
+def _convert_tolerantly(body: bytes, model: Any, error: msgspec.ValidationError) -> Any:
+    """``body`` decoded into ``model`` with unknown tagged-union members rewritten.
+
+    ``error`` is what the typed decoder raised; raised again when nothing needed a
+    rewrite, else the conversion's own ``ValidationError`` (the fault that remains).
+    """
+    rewrite = _rewriter(model)
+    if rewrite is None:
+        raise error
+    obj = msgspec.json.decode(body)
+    unknown_tags: list[Any] = []
+    obj = rewrite(obj, unknown_tags)
+    if not unknown_tags:
+        raise error
+    return msgspec.convert(obj, model)
+
+
+def page_error(
+    error: msgspec.ValidationError, body: bytes, *, endpoint: str
+) -> ResponseDecodeError:
+    """msgspec's ``error`` for ``body`` as a :class:`ResponseDecodeError` with its JSON path."""
+    message, path = _message_and_path(error)
+    return ResponseDecodeError(message, endpoint=endpoint, path=path, body=bytes(body))
+
+
+def item_error(error: msgspec.ValidationError, index: int) -> tuple[str, str]:
+    """``(path, message)`` of msgspec's ``error`` for item ``index`` of a page decoded alone.
+
+    The path is made relative to the page: ``$.timestamp`` of item 3 is
+    ``$.items[3].timestamp``.
+    """
+    message, path = _message_and_path(error)
+    return f"$.items[{index}]{path[1:]}", message
+
+
+def _message_and_path(error: msgspec.ValidationError) -> tuple[str, str]:
     match = _AT_PATH.fullmatch(str(error))
-    message, path = (match["message"], match["path"]) if match else (str(error), "$")
-    raise ResponseDecodeError(message, endpoint=endpoint, path=path, body=bytes(body)) from error
+    return (match["message"], match["path"]) if match else (str(error), "$")
 
 
 def _rewriter(model: Any) -> _Rewrite | None:
@@ -284,6 +389,249 @@ def _compile_map(t: mi.DictType, memo: dict[Any, _Rewrite | None]) -> _Rewrite |
 
 def _call_or_keep(rewrite: _Rewrite | None, value: Any, found: list[Any]) -> Any:
     return value if rewrite is None else rewrite(value, found)
+
+
+# --- Lone surrogates ----------------------------------------------------------------
+
+#: From a backslash: an escaped backslash (so the next one starts no escape), a high
+#: surrogate escape with the low one that completes it if any, or a low one alone.
+#: ``finditer`` scans left to right, so each backslash is read as the escape it starts.
+_SURROGATE_ESCAPES = re.compile(
+    rb"\\\\"
+    rb"|(?P<high>\\u[dD][89abAB][0-9a-fA-F]{2})(?P<pair>\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|(?P<low>\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+#: The escape of U+FFFD: as long as the escape it replaces.
+_REPLACEMENT = b"\\ufffd"
+
+
+def repair_lone_surrogates(body: bytes) -> bytes | None:
+    """``body`` with each lone surrogate escape replaced by ``\\ufffd``; ``None`` if it has none.
+
+    Lone: a high ``\\uD800``-``\\uDBFF`` escape not immediately followed by a low
+    ``\\uDC00``-``\\uDFFF`` one, or a low one not preceded by a high one (hex digits in
+    any case). A valid pair, any other escape and ``\\\\ud83d`` (an escaped backslash,
+    then text) are left alone. Each replacement is 6 bytes for 6, so every byte offset
+    of the body holds in the copy. Pure; meant for the slow path only (after msgspec
+    refused the body).
+    """
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return None
+    repaired: bytearray | None = None
+    for match in _SURROGATE_ESCAPES.finditer(body):
+        if match.lastgroup == "high" or match.lastgroup == "low":
+            if repaired is None:
+                repaired = bytearray(body)
+            start = match.start()
+            repaired[start : start + 6] = _REPLACEMENT
+    return None if repaired is None else bytes(repaired)
+
+
+# --- A page as raw items ------------------------------------------------------------
+
+
+class _RawItems(Protocol):
+    @property
+    def items(self) -> list[msgspec.Raw]: ...
+
+
+R = TypeVar("R", bound=_RawItems)
+
+
+def split_items(
+    body: bytes, decoder: msgspec.json.Decoder[R], *, endpoint: str
+) -> tuple[R, Sequence[Any], bytes]:
+    """Decode a list page with ``decoder`` (its ``items`` are ``list[msgspec.Raw]``).
+
+    Returns ``(page, sent, readable)``: ``readable`` is the body msgspec read, ``body``
+    itself or, when msgspec refused it for lone surrogates, its repaired copy (see
+    :func:`repair_lone_surrogates`); ``page.items`` are slices of ``readable`` and
+    ``sent`` the same items exactly as sent (the same byte ranges of ``body``; the very
+    ``page.items`` list when nothing was repaired). Each item of ``sent`` is bytes-like.
+
+    Raises :class:`ResponseDecodeError` for a body that is not JSON, or whose page does
+    not fit ``decoder`` (its items, being raw, always do).
+    """
+    try:
+        page = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise page_error(exc, body, endpoint=endpoint) from exc
+    except _NOT_JSON as exc:
+        repaired = _repaired(body, exc)
+        if repaired is None:
+            raise _not_json(exc, body, endpoint) from exc
+        try:
+            page = decoder.decode(repaired)
+        except msgspec.ValidationError as again:
+            raise page_error(again, body, endpoint=endpoint) from again
+        except _NOT_JSON as again:
+            raise _not_json(again, body, endpoint) from again
+        return page, _items_as_sent(body, repaired, page.items, endpoint=endpoint), repaired
+    return page, page.items, body
+
+
+#: A JSON string, or a bracket: the tokens that find the top-level ``items`` array.
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_ARRAY_VALUE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
+_BLANK = re.compile(rb"[ \t\r\n]*")
+
+
+def _items_as_sent(
+    sent: bytes, readable: bytes, items: Sequence[msgspec.Raw], *, endpoint: str
+) -> list[bytes]:
+    """The byte ranges of ``items`` (slices of ``readable``) cut from ``sent``.
+
+    ``readable`` is ``sent`` repaired at the same length, so the ranges are the same:
+    found from the start of the top-level ``items`` array, each item right after the
+    previous one and its comma. Every range is checked against the item msgspec read
+    (a duplicate ``items`` key, where msgspec keeps the last, moves on to the next).
+    """
+    if not items:
+        return []
+    for start in _items_arrays(readable):
+        found = _ranges_from(start, sent, readable, items)
+        if found is not None:
+            return found
+    raise ResponseDecodeError(
+        "its items could not be found in the body", endpoint=endpoint, path="$.items", body=sent
+    )
+
+
+def _items_arrays(body: bytes) -> Iterator[int]:
+    """The offset of the first item of each top-level ``"items": [`` of ``body``, in order."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(body):
+        first = body[token.start()]
+        if first == 0x22:  # a string: a key when a colon follows
+            if depth == 1 and _is_items(token.group()):
+                value = _ARRAY_VALUE.match(body, token.end())
+                if value is not None:
+                    yield value.end()
+        elif first == 0x5B or first == 0x7B:  # [ {
+            depth += 1
+        else:
+            depth -= 1
+
+
+def _is_items(token: bytes) -> bool:
+    return token == b'"items"' or (b"\\" in token and msgspec.json.decode(token) == "items")
+
+
+def _ranges_from(
+    at: int, sent: bytes, readable: bytes, items: Sequence[msgspec.Raw]
+) -> list[bytes] | None:
+    view = memoryview(readable)
+    out: list[bytes] = []
+    last = len(items) - 1
+    for index, raw in enumerate(items):
+        end = at + len(raw)
+        if view[at:end] != memoryview(raw):
+            return None
+        out.append(sent[at:end])
+        at = _BLANK.match(readable, end).end()  # type: ignore[union-attr]
+        if readable[at : at + 1] != (b"," if index < last else b"]"):
+            return None
+        at = _BLANK.match(readable, at + 1).end()  # type: ignore[union-attr]
+    return out
+
+
+# --- A page item by item ------------------------------------------------------------
+
+
+class UnreadableItem(msgspec.Struct, frozen=True, kw_only=True):
+    """An item of a list page that does not fit its model, kept exactly as sent.
+
+    The page's other items are read all the same (see :func:`decode_page`).
+    """
+
+    #: The item's bytes exactly as the API sent them.
+    raw: bytes
+    #: Why it could not be read; ``error.path`` is relative to the page, e.g.
+    #: ``$.items[3].timestamp``, and ``error.body`` is the page's body.
+    error: ResponseDecodeError
+    #: The item's position in its page (0: the first).
+    index: int
+
+    def __repr__(self) -> str:
+        raw = self.raw if len(self.raw) <= _REPR_BYTES else self.raw[:_REPR_BYTES] + b"..."
+        return (
+            f"UnreadableItem(index={self.index}, path={self.error.path!r}, "
+            f"raw={raw!r} ({len(self.raw)} bytes))"
+        )
+
+
+_REPR_BYTES = 60
+
+
+def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[UnreadableItem]]:
+    """Decode a list page's ``body`` into ``model``; items that do not fit are set aside.
+
+    The fast path is :func:`decode` (nothing more for a page that fits). When it fails
+    inside ``$.items[...]``, the page is split into raw items and each is decoded on its
+    own (with the same tolerance for unknown tagged-union members): the items that fit
+    stay in ``page.items`` in their order, each other one becomes an
+    :class:`UnreadableItem`. A fault outside the items (a ``cursor`` of the wrong type,
+    ``items`` not a list, a body that is not JSON) raises :class:`ResponseDecodeError`.
+    """
+    try:
+        return decode(body, model, endpoint=endpoint), []
+    except ResponseDecodeError as exc:
+        if exc.path is None or not exc.path.startswith("$.items["):
+            raise
+    shell, item_type, others = _page_parts(model)
+    page, sent, _ = split_items(body, shell, endpoint=endpoint)
+    items: list[Any] = []
+    unreadable: list[UnreadableItem] = []
+    for index, raw in enumerate(page.items):
+        try:
+            items.append(_decode_item(raw, item_type))
+        except msgspec.ValidationError as exc:  # noqa: PERF203 - the slow path already
+            path, message = item_error(exc, index)
+            error = ResponseDecodeError(message, endpoint=endpoint, path=path, body=body)
+            error.__cause__ = exc
+            unreadable.append(UnreadableItem(raw=bytes(sent[index]), error=error, index=index))
+    return model(items=items, **{name: getattr(page, name) for name in others}), unreadable
+
+
+def _decode_item(raw: msgspec.Raw, item_type: Any) -> Any:
+    try:
+        return _decoder(item_type).decode(raw)
+    except msgspec.ValidationError as exc:
+        return _convert_tolerantly(raw, item_type, exc)
+
+
+_PAGE_PARTS: dict[Any, tuple[msgspec.json.Decoder[Any], Any, tuple[str, ...]]] = {}
+
+
+def _page_parts(model: Any) -> tuple[msgspec.json.Decoder[Any], Any, tuple[str, ...]]:
+    """A decoder of ``model`` with raw items, the item type, the names of the other fields."""
+    parts = _PAGE_PARTS.get(model)
+    if parts is None:
+        fields = msgspec.structs.fields(model)
+        items = next(field for field in fields if field.name == "items")
+        others = [field for field in fields if field.name != "items"]
+        shell = msgspec.defstruct(
+            f"{model.__name__}RawItems",
+            [
+                ("items", list[msgspec.Raw], msgspec.field(default_factory=list)),
+                *((field.name, field.type, _default(field)) for field in others),
+            ],
+            rename={field.name: field.encode_name for field in fields},
+            kw_only=True,
+        )
+        parts = (
+            msgspec.json.Decoder(shell),
+            get_args(items.type)[0],
+            tuple(f.name for f in others),
+        )
+        _PAGE_PARTS[model] = parts
+    return parts
+
+
+def _default(field: msgspec.structs.FieldInfo) -> Any:
+    if field.default_factory is not msgspec.NODEFAULT:
+        return msgspec.field(default_factory=field.default_factory)
+    return field.default if field.default is not msgspec.NODEFAULT else msgspec.field()
 
 
 # --- Error envelopes ----------------------------------------------------------------

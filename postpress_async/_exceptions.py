@@ -11,6 +11,7 @@
     ├── APIConnectionError                          the request never got an HTTP answer
     │   └── APITimeoutError                         ... because a timeout ran out
     ├── ResponseDecodeError                         a 2xx body that does not fit its model
+    │   └── UnreadableItemError                     items of a list page that did not fit (the rest was read)
     ├── ResponseTooLargeError                       a 2xx body beyond ``Limits.max_response_bytes``
     ├── CursorLoopError                             a list stream's server sent a cursor it sent before
     ├── OutputLockedError                           another writer holds the export's output
@@ -42,6 +43,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from ._decoding import UnreadableItem
     from ._positions import Checkpoint
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "ShardFailedError",
     "SinkUnavailableError",
     "StateMismatchError",
+    "UnreadableItemError",
     "error_class_for",
     "find_header",
     "rebuilt",
@@ -190,6 +193,37 @@ class ResponseDecodeError(PostpressError):
         self.endpoint = endpoint
         self.path = path
         self.body = body
+
+
+class UnreadableItemError(ResponseDecodeError):
+    """Items of a list page that do not fit their model; the page's other items were read.
+
+    ``items`` holds each one as an :class:`~postpress_async._decoding.UnreadableItem`
+    (its bytes as sent, its error with a path relative to the page, its index). ``path``
+    and ``body`` are the first item's (``body`` is the page's).
+    """
+
+    def __init__(self, items: list[UnreadableItem], *, endpoint: str) -> None:
+        faults = "; ".join(_fault(item.error) for item in items[:_FAULTS_LISTED])
+        if len(items) > _FAULTS_LISTED:
+            faults += f"; and {len(items) - _FAULTS_LISTED} more"
+        count = f"{len(items)} item" + ("" if len(items) == 1 else "s")
+        PostpressError.__init__(self, f"{count} of {endpoint} could not be read: {faults}")
+        self.endpoint = endpoint
+        self.path = items[0].error.path if items else None
+        self.body = items[0].error.body if items else b""
+        self.items = items
+
+
+#: How many faults an UnreadableItemError's message spells out.
+_FAULTS_LISTED = 5
+
+
+def _fault(error: ResponseDecodeError) -> str:
+    """``"$.items[3].timestamp: Expected `str`, got `int`"``: where and why, without the endpoint."""
+    text = str(error.args[0]) if error.args else ""
+    head = f"{error.endpoint}: response does not fit its model at {error.path}: "
+    return f"{error.path}: {text[len(head) :]}" if text.startswith(head) else text
 
 
 class ResponseTooLargeError(PostpressError):

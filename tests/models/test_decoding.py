@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import msgspec
@@ -10,7 +11,7 @@ import pytest
 
 from postpress_async import _decoding
 from postpress_async._decoding import decode, decode_error_body
-from postpress_async._exceptions import ResponseDecodeError
+from postpress_async._exceptions import ResponseDecodeError, UnreadableItemError
 from postpress_async.models import (
     Account,
     AccountList,
@@ -375,3 +376,328 @@ def test_peek_cursor_agrees_with_the_full_decode_on_damaged_bodies() -> None:
         assert cursor == page.cursor
         agreed += 1
     assert agreed > 0
+
+
+# --- Lone surrogates --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(rb'["a\ud83d"]', rb'["a\ufffd"]', id="high-alone-at-end-of-string"),
+        pytest.param(rb'["\ud83dz"]', rb'["\ufffdz"]', id="high-then-text"),
+        pytest.param(rb'["\ud83d\u0041"]', rb'["\ufffd\u0041"]', id="high-then-other-escape"),
+        pytest.param(rb'["\ud83d\n"]', rb'["\ufffd\n"]', id="high-then-short-escape"),
+        pytest.param(rb'["\ud83d\ud83d\ude00"]', rb'["\ufffd\ud83d\ude00"]', id="high-then-pair"),
+        pytest.param(rb'["\ude00x"]', rb'["\ufffdx"]', id="low-alone"),
+        pytest.param(rb'["\ud83d\ude00\ude00"]', rb'["\ud83d\ude00\ufffd"]', id="pair-then-low"),
+        pytest.param(rb'["\ud83d", "\ude00"]', rb'["\ufffd", "\ufffd"]', id="halves-in-two-texts"),
+        pytest.param(rb'["\uD83D\uDe00"]', None, id="pair-in-mixed-case"),
+        pytest.param(rb'["\uD83D", "\uDbFf"]', rb'["\ufffd", "\ufffd"]', id="upper-case-alone"),
+        pytest.param(rb'["\ud83d\ude00"]', None, id="valid-pair"),
+        pytest.param(rb'["\\ud83d"]', None, id="escaped-backslash-then-text"),
+        pytest.param(rb'["\\\ud83d"]', rb'["\\\ufffd"]', id="escaped-backslash-then-escape"),
+        pytest.param(rb'["\\\\ud83d"]', None, id="two-escaped-backslashes-then-text"),
+        pytest.param(rb'["\"\ud83d"]', rb'["\"\ufffd"]', id="escaped-quote-then-escape"),
+        pytest.param(rb'["\ud7ff\ue000"]', None, id="just-outside-the-surrogates"),
+        pytest.param(b'["plain \\u00e9"]', None, id="nothing-to-repair"),
+        pytest.param(b"", None, id="empty"),
+    ],
+)
+def test_repair_lone_surrogates(body: bytes, expected: bytes | None) -> None:
+    """Each lone surrogate escape, and only those, becomes ``\\ufffd``."""
+    repaired = _decoding.repair_lone_surrogates(body)
+
+    assert repaired == expected
+    if repaired is not None:
+        assert len(repaired) == len(body)
+
+
+_PIECES = [
+    rb"\ud83d",
+    rb"\uDE00",
+    rb"\udbff",
+    rb"\udc00",
+    rb"\\",
+    rb"\\u",
+    rb"\u0041",
+    rb"\"",
+    b"ud83d",
+    rb"\n",
+    b"a",
+    "\u00e9".encode(),
+]
+
+
+def test_repair_agrees_with_a_reference_decoder() -> None:
+    """Random texts: msgspec reads the repaired body as Python's json reads the original.
+
+    ``json.loads`` keeps lone surrogates as such (and joins valid pairs): replacing each
+    one with U+FFFD is the meaning the repair must give the body.
+    """
+    import json
+
+    rng = random.Random(7)
+    repaired_some = 0
+    for _ in range(2000):
+        texts = [b"".join(rng.choices(_PIECES, k=rng.randrange(8))) for _ in range(3)]
+        body = b'{"t": ["' + b'", "'.join(texts) + b'"]}'
+        expected = [re.sub("[\ud800-\udfff]", "\ufffd", text) for text in json.loads(body)["t"]]
+
+        repaired = _decoding.repair_lone_surrogates(body)
+
+        if repaired is None:
+            assert msgspec.json.decode(body)["t"] == expected
+        else:
+            repaired_some += 1
+            assert len(repaired) == len(body)
+            assert msgspec.json.decode(repaired)["t"] == expected
+    assert repaired_some > 100
+
+
+def test_a_lone_surrogate_decodes_to_the_replacement_character() -> None:
+    """msgspec refuses the body; the repaired copy gives U+FFFD where the lone half was."""
+    body = dumps({"items": [message(text="cut LONE"), message(id="m2", text="pair PAIR")]})
+    body = body.replace(b"LONE", rb"\ud83d").replace(b"PAIR", rb"\ud83d\ude00")
+    with pytest.raises(msgspec.DecodeError):
+        msgspec.json.decode(body)
+
+    page = decode(body, MessageList, endpoint="GET /messages")
+
+    assert [m.text for m in page.items] == ["cut \ufffd", "pair \U0001f600"]
+
+
+def test_a_nul_in_a_text_decodes_as_is() -> None:
+    """``\\u0000`` needs no repair: it is U+0000 in the model."""
+    page = decode(dumps({"items": [message(text="a\x00b")]}), MessageList, endpoint="GET /messages")
+
+    assert page.items[0].text == "a\x00b"
+
+
+def test_a_lone_surrogate_after_an_unknown_member_decodes_too() -> None:
+    """The typed decoder stops at the unknown attachment first; the rewrite meets the surrogate."""
+    body = dumps({"items": [message(attachments=[{"type": "hologram"}], text="x LONE")]})
+    body = body.replace(b"LONE", rb"\udc00")
+
+    page = decode(body, MessageList, endpoint="GET /messages")
+
+    assert isinstance(page.items[0].attachments[0], UnknownAttachment)
+    assert page.items[0].text == "x \ufffd"
+
+
+def test_a_fault_in_a_repaired_body_names_its_path_and_the_body_as_sent() -> None:
+    """The repair changes nothing else: a wrong type is still reported, with the original body."""
+    body = dumps({"items": [message(text="LONE", timestamp=5)]}).replace(b"LONE", rb"\ud83d")
+
+    with pytest.raises(ResponseDecodeError) as info:
+        decode(body, MessageList, endpoint="GET /messages")
+
+    assert info.value.path == "$.items[0].timestamp"
+    assert info.value.body == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(rb'{"items": [{"id": "a\ud83d"', id="truncated"),
+        pytest.param(rb"<html>\ud83d</html>", id="html"),
+        pytest.param(rb'{"items": [{"id": "a\ud83d"}]} trailing', id="trailing-garbage"),
+        pytest.param(b'{"items": [{"id": "a\\ud83d\xff"}]}', id="not-utf8"),
+    ],
+)
+def test_a_body_that_is_not_json_still_fails_with_lone_surrogates(body: bytes) -> None:
+    """The repair is no licence: a body that is not JSON stays a ResponseDecodeError."""
+    with pytest.raises(ResponseDecodeError, match="body is not valid JSON") as info:
+        decode(body, MessageList, endpoint="GET /messages")
+
+    assert info.value.path is None
+    assert info.value.body == body
+
+
+def test_clean_bodies_never_call_the_repair(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zero cost for clean bodies: the repair runs only after msgspec refused one."""
+
+    def fail(body: bytes) -> None:
+        raise AssertionError("repair called")
+
+    monkeypatch.setattr(_decoding, "repair_lone_surrogates", fail)
+    body = dumps({"items": [message(text="\\ud83d is how it is written")], "cursor": "c"})
+
+    assert decode(body, MessageList, endpoint="GET /messages").items[0].text.startswith("\\u")
+    assert _decoding.peek_cursor(body) == (True, "c")
+    page, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+    assert (len(page.items), unreadable) == (1, [])
+
+
+def test_peek_cursor_reads_past_a_lone_surrogate() -> None:
+    """A cursor before the items: the tail is not a page alone, the repaired body is."""
+    body = rb'{"cursor":"c2","items":[{"id":"m1","text":"\ud83d"}]}'
+
+    assert _decoding.peek_cursor(body) == (True, "c2")
+
+
+# --- decode_page: one bad item never costs the page -------------------------------
+
+
+def test_decode_page_of_a_page_that_fits_takes_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page that fits is one ``decode``: the item-by-item path is never built."""
+
+    def fail(model: object) -> None:
+        raise AssertionError("item by item")
+
+    monkeypatch.setattr(_decoding, "_page_parts", fail)
+    body = dumps({"object": "MessageList", "items": [message()], "cursor": "c2"})
+
+    page, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert page == decode(body, MessageList, endpoint="GET /messages")
+    assert unreadable == []
+
+
+def _pretty_page_with_bad_items() -> tuple[bytes, list[bytes]]:
+    """A pretty-printed page: good, wrong timestamp, good, numeric id, "oops", null, good."""
+    items = [
+        message(id="m0"),
+        message(id="m1", timestamp=1778942191465),
+        message(id="m2", attachments=[{"type": "hologram", "id": "h"}], text="cut LONE"),
+        message(id=42),
+        "oops",
+        None,
+        message(id="m6", text="nul \x00"),
+    ]
+    raws = [
+        msgspec.json.format(dumps(item), indent=2).replace(b"LONE", rb"\ud83d") for item in items
+    ]
+    body = b'{\n  "object": "MessageList",\n  "items": [\n    ' + b" ,\n    ".join(raws)
+    return body + b'\n  ],\n  "cursor": "c2"\n}', raws
+
+
+def test_decode_page_sets_bad_items_aside_and_keeps_the_rest() -> None:
+    """Good items in order; each bad one with its exact bytes, its index and its page path."""
+    body, raws = _pretty_page_with_bad_items()
+
+    page, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert isinstance(page, MessageList)
+    assert [m.id for m in page.items] == ["m0", "m2", "m6"]
+    assert (page.cursor, page.object) == ("c2", "MessageList")
+    assert isinstance(page.items[1].attachments[0], UnknownAttachment)
+    assert page.items[1].text == "cut \ufffd"
+    assert page.items[2].text == "nul \x00"
+    assert [(u.index, u.error.path) for u in unreadable] == [
+        (1, "$.items[1].timestamp"),
+        (3, "$.items[3].id"),
+        (4, "$.items[4]"),
+        (5, "$.items[5]"),
+    ]
+    assert [u.raw for u in unreadable] == [raws[1], raws[3], b'"oops"', b"null"]
+    first = unreadable[0].error
+    assert isinstance(first, ResponseDecodeError)
+    assert first.endpoint == "GET /messages"
+    assert first.body == body
+    assert "Expected `datetime | null`, got `int`" in str(first)
+
+
+def test_decode_page_keeps_unknown_accounts_readable() -> None:
+    """An account of an unknown type is an UnknownAccount, not an unreadable item."""
+    body = dumps(
+        {
+            "items": [
+                account("BLUESKY", {"x": 1}, id="acc_new"),
+                account("SLACK", {"im": {"url": 1}}, id="acc_bad"),
+                account("SLACK", {"im": {}}, id="acc_ok"),
+            ]
+        }
+    )
+
+    page, unreadable = _decoding.decode_page(body, AccountList, endpoint="GET /accounts")
+
+    assert [(type(a).__name__, a.id) for a in page.items] == [
+        ("UnknownAccount", "acc_new"),
+        ("SlackAccount", "acc_ok"),
+    ]
+    assert [(u.index, u.error.path) for u in unreadable] == [
+        (1, "$.items[1].connection_params.im.url")
+    ]
+
+
+def test_decode_page_keeps_a_lone_surrogate_item_as_sent() -> None:
+    """The unreadable item's bytes are the original ones, not the repaired copy."""
+    body = rb'{"items":[{"id":"m0","text":"\ud83d"},{"id":"m1","text":"\udc00","seen":"x"}]}'
+
+    page, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert [m.text for m in page.items] == ["\ufffd"]
+    assert unreadable[0].raw == rb'{"id":"m1","text":"\udc00","seen":"x"}'
+    assert unreadable[0].error.path == "$.items[1].seen"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        pytest.param(
+            dumps({"items": [{"id": 1}], "cursor": 5}), "$.cursor", id="cursor-after-bad-item"
+        ),
+        pytest.param(dumps({"items": {"id": "m"}}), "$.items", id="items-not-a-list"),
+        pytest.param(dumps([message()]), "$", id="page-not-an-object"),
+        pytest.param(rb'{"items":[{"id":1}],"cursor":"\ud83d', None, id="not-json"),
+    ],
+)
+def test_decode_page_still_fails_on_a_fault_outside_the_items(
+    body: bytes, path: str | None
+) -> None:
+    """Only item faults are set aside; the page's own faults stay page errors."""
+    with pytest.raises(ResponseDecodeError) as info:
+        _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert info.value.path == path
+    assert info.value.body == body
+
+
+def test_unreadable_item_error_names_each_fault() -> None:
+    """The error lists where and why, and carries the items."""
+    body, _ = _pretty_page_with_bad_items()
+    _, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    error = UnreadableItemError(unreadable[:2], endpoint="GET /messages")
+
+    assert isinstance(error, ResponseDecodeError)
+    assert error.items == unreadable[:2]
+    assert str(error) == (
+        "2 items of GET /messages could not be read: "
+        "$.items[1].timestamp: Expected `datetime | null`, got `int`; "
+        "$.items[3].id: Expected `str`, got `int`"
+    )
+    assert (error.endpoint, error.path, error.body) == (
+        "GET /messages",
+        "$.items[1].timestamp",
+        body,
+    )
+    one = UnreadableItemError(unreadable[2:3], endpoint="GET /messages")
+    assert str(one).startswith("1 item of GET /messages could not be read: $.items[4]: ")
+
+
+def test_unreadable_item_error_cuts_a_long_list() -> None:
+    body = dumps({"items": [{"id": n} for n in range(9)]})
+    _, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    text = str(UnreadableItemError(unreadable, endpoint="GET /messages"))
+
+    assert text.startswith("9 items of GET /messages could not be read: $.items[0].id")
+    assert text.endswith("$.items[4].id: Expected `str`, got `int`; and 4 more")
+
+
+def test_unreadable_item_repr_is_cut() -> None:
+    """A huge item does not flood a log line or a traceback."""
+    body = dumps({"items": [message(text="x" * 100_000, seen="?")]})
+    _, [item] = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    text = repr(item)
+
+    assert len(item.raw) > 100_000
+    assert len(text) < 300
+    assert "index=0" in text
+    assert "$.items[0].seen" in text
+    assert f"({len(item.raw)} bytes)" in text
