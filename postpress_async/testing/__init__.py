@@ -41,6 +41,19 @@ What it serves, and the choices the API reference leaves open:
   surrogate, one with ``\\u0000``; a number for ``timestamp``, ``"id": 42``; ``null`` and
   ``"oops"`` instead of an object. In lists and on retrieve alike; ``Dataset.message_json``
   is exactly an item's slice of its page; page sizes and cursors are unchanged;
+* ground truth over HTTP, to check a sync against a fake in another process:
+  ``GET {root}/_fake/truth/{messages|chats|accounts}`` (outside the API prefixes;
+  ``X-API-KEY`` as the API; the list endpoint's filters and their validation; never
+  delayed, faulted or counted in :class:`Stats`) answers ``{"object": "Truth",
+  "resource": ..., "count": N, "ids": [...], "repaired": [...], "nul": [...],
+  "unreadable": [...]}``: the ids a complete listing returns right now, in listing order
+  (live messages once listed, not the late ones whose time has not come), readable items
+  only; ``repaired``: those whose lone surrogate escapes a reader turns into U+FFFD,
+  ``nul``: those with a ``\\u0000`` in their text, ``unreadable``: the other bad records
+  listed, each ``{"position", "index", "id", "kind", "raw"}`` (``raw``: its exact bytes).
+  In process: ``server.truth("messages", after=...)`` (the ids) and
+  ``server.truth_report(...)`` (the document). Computed by brute force over the dataset
+  (about 7 µs a message), independent of the indexes the listings page through;
 * a 429 (a fault, not documented by the API) carries ``Retry-After`` in whole seconds and an
   ``errors/too_many_requests`` envelope.
 

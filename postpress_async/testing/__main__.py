@@ -20,6 +20,19 @@ from postpress_async.testing._live import LiveFeed
 from postpress_async.testing._server import DEFAULT_API_KEY, FakePostpress
 
 READY_PREFIX = "postpress fake server listening on "
+TRUTH_HELP = """\
+ground truth (to check a sync against this server from another process):
+  GET http://HOST:PORT/_fake/truth/{messages|chats|accounts}, with the X-API-KEY header
+  and the list endpoint's filters (messages: after, before, account_id, sender_id;
+  chats: account_id (a comma list), account_type, unread, after, before), answers
+    {"object": "Truth", "resource": "messages", "count": N, "ids": [...],
+     "repaired": [...], "nul": [...], "unreadable": [{"position", "index", "id",
+     "kind", "raw"}, ...]}
+  the ids a complete listing returns right now, in listing order (late live messages
+  once listed; with --bad-records: readable items in "ids", those whose lone surrogates
+  become U+FFFD in "repaired", those with a NUL in "nul", the rest in "unreadable").
+  It is outside /api/v1 and /v1, never delayed, faulted or counted in the stats.
+"""
 
 
 def _fault_option(text: str) -> tuple[FaultKind, float]:
@@ -37,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m postpress_async.testing",
         description="Serve a deterministic fake postpress API on 127.0.0.1.",
+        epilog=TRUTH_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")

@@ -16,12 +16,13 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Hashable, Mapping
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
 from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES, Dataset
 from postpress_async.testing._faults import FaultKind
+from postpress_async.testing._groundtruth import RESOURCES, truth_report
 from postpress_async.testing._live import LiveMessages
 from postpress_async.testing._time import parse_us
 
@@ -263,6 +264,35 @@ class Api:
             raise _bad(f"{name} must not be empty.")
         return raw
 
+    @classmethod
+    def _account_ids(cls, query: Mapping[str, str]) -> list[str] | None:
+        """Chats' ``account_id``: a comma-separated list of at least one id."""
+        raw = cls._nonempty(query, "account_id")
+        if raw is None:
+            return None
+        names = [part for part in raw.split(",") if part]
+        if not names:
+            raise _bad("account_id must name at least one account.")
+        return names
+
+    @staticmethod
+    def _account_type(query: Mapping[str, str]) -> str | None:
+        account_type = query.get("account_type")
+        if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
+            allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
+            raise _bad(f"account_type must be one of {allowed}.")
+        return account_type
+
+    @staticmethod
+    def _unread(query: Mapping[str, str]) -> bool | None:
+        raw = query.get("unread")
+        if raw is None:
+            return None
+        lowered = raw.lower()
+        if lowered not in ("true", "false"):
+            raise _bad("unread must be true or false.")
+        return lowered == "true"
+
     def _fingerprint(self, route: str, filters: tuple[object, ...]) -> int:
         return zlib.crc32(f"{self._identity}|{route}|{filters!r}".encode())
 
@@ -340,25 +370,13 @@ class Api:
         limit = self._limit(query)
         before = self._datetime(query, "before")
         after = self._datetime(query, "after")
-        raw_accounts = self._nonempty(query, "account_id")
+        names = self._account_ids(query)
         accounts: frozenset[int] | None = None
-        if raw_accounts is not None:
-            names = [part for part in raw_accounts.split(",") if part]
-            if not names:
-                raise _bad("account_id must name at least one account.")
+        if names is not None:
             found = (ds.find_account(name) for name in names)
             accounts = frozenset(a for a in found if a is not None)
-        account_type = query.get("account_type")
-        if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
-            allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
-            raise _bad(f"account_type must be one of {allowed}.")
-        unread: bool | None = None
-        raw_unread = query.get("unread")
-        if raw_unread is not None:
-            lowered = raw_unread.lower()
-            if lowered not in ("true", "false"):
-                raise _bad("unread must be true or false.")
-            unread = lowered == "true"
+        account_type = self._account_type(query)
+        unread = self._unread(query)
         filters = (
             None if accounts is None else tuple(sorted(accounts)),
             account_type,
@@ -484,3 +502,42 @@ class Api:
         if index is None:
             return self.error(404, "errors/resource_not_found", f"No message {message_id!r}.")
         return Reply(200, self.dataset.message_json(index))
+
+    # -- ground truth (not an API route: see ``_groundtruth``) ----------------------------
+
+    def truth(self, resource: str, query: Mapping[str, str]) -> Reply:
+        """``GET /_fake/truth/{resource}``: what a complete listing returns right now.
+
+        Takes the list endpoint's filters with its validation (a malformed value: 400;
+        on messages an unknown ``account_id`` or ``sender_id``: 404, as the listing);
+        ``limit``, ``cursor`` and unknown parameters are ignored.
+        """
+        return self._guard(lambda: self._truth(resource, query))
+
+    def _truth(self, resource: str, query: Mapping[str, str]) -> Reply:
+        ds = self.dataset
+        filters: dict[str, Any] = {}
+        if resource not in RESOURCES:
+            raise _not_found(f"No ground truth for {resource!r}; ask for {', '.join(RESOURCES)}.")
+        if resource != "accounts":
+            for name in ("before", "after"):
+                if self._datetime(query, name) is not None:
+                    filters[name] = query[name]
+        if resource == "messages":
+            account = self._nonempty(query, "account_id")
+            if account is not None:
+                if ds.find_account(account) is None:
+                    raise _not_found(f"No account {account!r}.")
+                filters["account_id"] = account
+            sender = self._nonempty(query, "sender_id")
+            if sender is not None:
+                if ds.find_sender(sender) is None:
+                    raise _not_found(f"No sender {sender!r}.")
+                filters["sender_id"] = sender
+        elif resource == "chats":
+            filters.update(
+                account_id=self._account_ids(query),
+                account_type=self._account_type(query),
+                unread=self._unread(query),
+            )
+        return Reply(200, _encode(truth_report(ds, self.live, resource, **filters)))

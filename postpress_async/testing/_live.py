@@ -116,6 +116,11 @@ class LiveMessages:
         now = self.now_ms()
         return sum(1 for when in self._listed_at.values() if when > now)
 
+    def unlisted_indexes(self) -> list[int]:
+        """The indexes of the messages added but not listed yet, by the server's clock now."""
+        now = self.now_ms()
+        return [index for index, when in self._listed_at.items() if when > now]
+
     def page(
         self,
         account: int | None,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -24,13 +24,16 @@ from postpress_async.testing._faults import (
     FaultState,
     RouteName,
 )
+from postpress_async.testing._groundtruth import truth_report
 from postpress_async.testing._live import LiveFeed, LiveMessages
 from postpress_async.testing._stats import Stats
 
-__all__ = ["DEFAULT_API_KEY", "PREFIXES", "FakePostpress"]
+__all__ = ["DEFAULT_API_KEY", "PREFIXES", "TRUTH_PATH", "FakePostpress"]
 
 DEFAULT_API_KEY: Final = "pp_test_key"
 PREFIXES: Final = ("/api/v1", "/v1")
+TRUTH_PATH: Final = "/_fake/truth"
+"""The ground truth's routes, outside the API prefixes: ``TRUTH_PATH/{resource}``."""
 _JSON: Final = {"Content-Type": "application/json"}
 _HTML: Final = {"Content-Type": "text/html; charset=utf-8"}
 _SLOW_CHUNKS: Final = 8
@@ -216,6 +219,31 @@ class FakePostpress:
             raise RuntimeError("no live feed is running (pass live=LiveFeed(...) and start)")
         return await asyncio.shield(self._feed)
 
+    # -- ground truth ---------------------------------------------------------------------
+
+    @property
+    def truth_url(self) -> str:
+        """``http://127.0.0.1:<port>/_fake/truth``: add ``/messages``, ``/chats`` or ``/accounts``."""
+        return self.root_url + TRUTH_PATH
+
+    def truth(self, resource: str, **filters: Any) -> list[str]:
+        """The ids a complete listing of ``resource`` returns right now, in listing order.
+
+        What a walk started now sees if nothing arrives: live messages once listed, not
+        the ones listed late whose time has not come; readable items only (see
+        :meth:`truth_report` for the bad records). ``filters`` are the list endpoint's
+        (``before``/``after`` as ISO strings or aware datetimes, chats' ``account_id`` a
+        comma list or an iterable of ids, ``unread`` a bool). The same list as
+        ``GET {root_url}/_fake/truth/{resource}`` answers.
+        """
+        ids: list[str] = self.truth_report(resource, **filters)["ids"]
+        return ids
+
+    def truth_report(self, resource: str, **filters: Any) -> dict[str, Any]:
+        """The whole truth document (``ids``, ``repaired``, ``nul``, ``unreadable``), as
+        ``GET {root_url}/_fake/truth/{resource}`` sends it."""
+        return truth_report(self._api.dataset, self._api.live, resource, **filters)
+
     # -- faults and counters --------------------------------------------------------------
 
     @property
@@ -278,8 +306,16 @@ class FakePostpress:
         for prefix in PREFIXES:
             for path, route, answer in table:
                 app.router.add_get(prefix + path, self._handler(route, answer))
+        app.router.add_get(TRUTH_PATH + "/{resource}", self._truth)
         app.router.add_route("*", "/{tail:.*}", self._handler(None, unknown))
         return app
+
+    async def _truth(self, request: web.Request) -> web.StreamResponse:
+        """The ground truth: authenticated, but no latency, no fault and no counting."""
+        api = self._api
+        key = request.headers.get("X-API-KEY")
+        reply = api.authenticate(key) or api.truth(request.match_info["resource"], request.query)
+        return web.Response(body=reply.body, status=reply.status, headers=_JSON)
 
     def _handler(
         self, route: RouteName | None, answer: _Answer

@@ -15,7 +15,9 @@ fixtures available everywhere:
 * ``postpress_client``: an :class:`~postpress_async.AsyncPostpress` bound to that server,
   with fast retries (``RetryPolicy(wait_initial=0.001, wait_max=0.01)``), closed after the test;
 * ``postpress_ground_truth``: the dataset's expected listings, to check a walk returned
-  every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``.
+  every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``; on a
+  server that grows, ``postpress_server.truth("messages")`` is what a walk started now
+  sees (the same as ``GET {postpress_server.truth_url}/messages``).
 
 The async fixtures are ``pytest_asyncio.fixture`` s, so they work in pytest-asyncio's
 default strict mode (mark your async tests ``@pytest.mark.asyncio``) and in auto mode alike;
