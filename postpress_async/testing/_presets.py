@@ -17,15 +17,22 @@ from postpress_async.testing._server import FakePostpress
 __all__ = ["fake_dataset", "fake_faults", "fake_identity", "fake_server"]
 
 
-def fake_dataset(*, seed: int, messages: int) -> Dataset:
-    """The fake's dataset: about one chat per hundred messages, at least 40."""
-    return Dataset(seed=seed, messages=messages, chats=max(40, messages // 100))
+def fake_dataset(*, seed: int, messages: int, bad_records: bool = False) -> Dataset:
+    """The fake's dataset: about one chat per hundred messages, at least 40.
+
+    ``bad_records``: seven messages carry the real API's bad bytes (see :class:`Dataset`).
+    """
+    chats = max(40, messages // 100)
+    return Dataset(seed=seed, messages=messages, chats=chats, bad_records=bad_records)
 
 
 def fake_identity(dataset: Dataset) -> str:
     """What an export checkpoint records as its source when it ran against the fake."""
     cfg = dataset.config
-    return f"fake:seed={cfg.seed},accounts={cfg.accounts},chats={cfg.chats},messages={cfg.messages}"
+    identity = (
+        f"fake:seed={cfg.seed},accounts={cfg.accounts},chats={cfg.chats},messages={cfg.messages}"
+    )
+    return identity + ",bad_records" if cfg.bad_records else identity
 
 
 def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
@@ -40,11 +47,20 @@ def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
 
 
 def fake_server(
-    *, seed: int, messages: int, latency: float, fault_rate: float, live: LiveFeed | None = None
+    *,
+    seed: int,
+    messages: int,
+    latency: float,
+    fault_rate: float,
+    live: LiveFeed | None = None,
+    bad_records: bool = False,
+    clock_skew: float = 0.0,
 ) -> FakePostpress:
-    """A fake server (not started yet) for these options; ``live``: messages arriving."""
+    """A fake server (not started yet) for these options; ``live``: messages arriving;
+    ``clock_skew``: seconds the server's clock is off the real one."""
     return FakePostpress(
-        dataset=fake_dataset(seed=seed, messages=messages),
+        dataset=fake_dataset(seed=seed, messages=messages, bad_records=bad_records),
         faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
         live=live,
+        clock_skew=clock_skew,
     )

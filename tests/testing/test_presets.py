@@ -35,6 +35,9 @@ def test_the_dataset_has_one_chat_per_hundred_messages_and_at_least_40() -> None
 def test_the_identity_names_every_field_the_bytes_depend_on() -> None:
     dataset = fake_dataset(seed=5, messages=2000)
     assert fake_identity(dataset) == "fake:seed=5,accounts=14,chats=40,messages=2000"
+    spoiled = fake_dataset(seed=5, messages=2000, bad_records=True)
+    assert spoiled.bad_messages()
+    assert fake_identity(spoiled) == "fake:seed=5,accounts=14,chats=40,messages=2000,bad_records"
 
 
 def test_the_faults_spread_the_rate_over_retryable_errors() -> None:
@@ -54,3 +57,9 @@ def test_the_server_combines_the_presets() -> None:
     assert server.dataset == fake_dataset(seed=2, messages=500)
     assert server.faults.default == fake_faults(seed=2, latency=0.01, fault_rate=0.1)
     assert server.live_feed is feed
+    assert server.clock_skew == 0.0
+    odd = fake_server(
+        seed=2, messages=500, latency=0, fault_rate=0, bad_records=True, clock_skew=-120
+    )
+    assert odd.dataset == fake_dataset(seed=2, messages=500, bad_records=True)
+    assert odd.clock_skew == -120.0
