@@ -19,9 +19,23 @@ from collections.abc import Sequence
 
 from ._context import Context
 from ._errors import ExitCode, describe
-from ._parser import parse
+from ._parser import check_args, root_parser
+from .commands import register_all
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "parse"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``postpress`` parser, with every command of :mod:`.commands` registered."""
+    root, table = root_parser()
+    register_all(table)
+    table.finish()
+    return root
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse and check a command line; a bad one exits (``SystemExit``) with code 2."""
+    return check_args(build_parser().parse_args(argv))
 
 
 class _Run:

@@ -28,7 +28,14 @@ from postpress_async import (
     SinkUnavailableError,
 )
 
-__all__ = ["CommandError", "ExitCode", "UsageError", "describe", "option_name"]
+__all__ = [
+    "CommandError",
+    "ExitCode",
+    "UsageError",
+    "describe",
+    "exit_codes_help",
+    "option_name",
+]
 
 
 class ExitCode(enum.IntEnum):
@@ -48,6 +55,24 @@ class ExitCode(enum.IntEnum):
     LOCKED = 5
     #: Stopped by Ctrl-C (SIGINT); SIGTERM gives 143.
     INTERRUPTED = 130
+
+
+#: What each exit code says, in a few words: the one source of ``--help``'s list.
+_MEANINGS: Final = {
+    ExitCode.OK: "ok",
+    ExitCode.API_ERROR: "API error or unwritable output",
+    ExitCode.USAGE: "bad usage or input",
+    ExitCode.AUTH: "no or rejected API key",
+    ExitCode.NETWORK: "network failure",
+    ExitCode.LOCKED: "another export or follow is writing the same store",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def exit_codes_help() -> str:
+    """The exit codes as ``--help`` lists them, from :class:`ExitCode` (a test keeps them equal)."""
+    listed = ", ".join(f"{int(code)} {_MEANINGS[code]}" for code in ExitCode)
+    return f"exit codes: {listed}.\n"
 
 
 class UsageError(Exception):

@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from postpress_async import MAX_LIMIT, __version__
-from postpress_async.models import Provider
+from postpress_async import __version__
+from postpress_async._filters import FILTERS, TIMED, ResourceName
+from postpress_async._params import MAX_LIMIT
+from postpress_async._time import parse_datetime
 
-from ._errors import ExitCode
+from ._errors import ExitCode, exit_codes_help
 from ._output import FORMATS
 
 if TYPE_CHECKING:
@@ -34,22 +37,20 @@ __all__ = [
     "CommandTable",
     "Run",
     "Stopped",
-    "build_parser",
-    "chat_filters",
+    "check_args",
     "count",
+    "filter_options",
+    "filters_of",
     "format_option",
-    "message_filters",
     "paging_options",
-    "parse",
     "positive",
     "rate",
+    "root_parser",
     "seconds",
+    "time_option",
 ]
 
-EPILOG = """\
-exit codes: 0 ok, 1 API error, 2 bad usage or input, 3 no or rejected API key,
-4 network failure, 130 interrupted (Ctrl-C).
-"""
+EPILOG = exit_codes_help()
 
 #: What a command runs: an async function of the parsed arguments and the context.
 Run = Callable[[argparse.Namespace, "Context"], Awaitable[None]]
@@ -287,10 +288,12 @@ class CommandTable:
             _add_shared(parser, [s for s in _SHARED if s not in sets], hidden=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``postpress`` parser, with every command of :mod:`.commands` registered."""
-    from .commands import register_all
+def root_parser() -> tuple[argparse.ArgumentParser, CommandTable]:
+    """The ``postpress`` parser with its shared options, and the table commands register in.
 
+    Call :meth:`CommandTable.finish` once every command is registered
+    (``cli/_app.build_parser`` does).
+    """
     root = _Parser(
         prog="postpress",
         description="Command line for the postpress messaging API (postpress-async).",
@@ -299,21 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action="version", version=f"postpress {__version__}")
     _add_shared(root, _SHARED)
-    table = CommandTable(root)
-    register_all(table)
-    table.finish()
-    return root
+    return root, CommandTable(root)
 
 
-def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse and check a command line; a bad one exits (``SystemExit``) with code 2.
+def check_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check a parsed command line; a bad one exits (``SystemExit``) with code 2.
 
     Shared options are present only if given (their parsers default to ``SUPPRESS``):
     a given one the command does not take is refused, then the defaults of the rest
     are filled in. Combinations that cannot do what they say are refused here too,
     before anything starts.
     """
-    args = build_parser().parse_args(argv)
     parser: argparse.ArgumentParser = args.cli_parser
     given = set(vars(args))
     for option_set in _SHARED:
@@ -372,6 +371,74 @@ def paging_options(
     )
 
 
+def filter_options(
+    parser: argparse.ArgumentParser, resource: ResourceName, *, watched: bool = False
+) -> None:
+    """The options of ``resource``'s filters (``_filters.FILTERS``), and ``--after``/``--before``.
+
+    ``watched``: only the filters a watch takes, and no time bounds (a watch has ``--since``).
+    """
+    for spec in FILTERS[resource]:
+        if watched and not spec.watched:
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.flag:
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument(
+                flag,
+                dest=spec.name,
+                action="store_const",
+                const=True,
+                help=f"only {spec.help} {resource}",
+            )
+            group.add_argument(
+                "--" + _NEGATED.get(spec.name, "no-" + spec.name),
+                dest=spec.name,
+                action="store_const",
+                const=False,
+                help=f"only {_NEGATED.get(spec.name, 'not ' + spec.name)} {resource}",
+            )
+        elif spec.many:
+            parser.add_argument(
+                flag,
+                action="append",
+                metavar=spec.metavar,
+                help=f"only {resource} {spec.help} (repeat, or separate with commas)",
+            )
+        else:
+            parser.add_argument(flag, metavar=spec.metavar, help=f"only {resource} {spec.help}")
+    if resource in TIMED and not watched:
+        what = "chats last active" if resource == "chats" else "messages sent"
+        _time_options(parser, what)
+
+
+#: A yes/no filter's opposite option (``--unread`` / ``--read``).
+_NEGATED: Final = {"unread": "read"}
+
+
+def filters_of(
+    args: argparse.Namespace, resource: ResourceName, *, watched: bool = False
+) -> dict[str, Any]:
+    """The keyword filters of ``resource``'s call, from the options :func:`filter_options` made."""
+    out: dict[str, Any] = {}
+    for spec in FILTERS[resource]:
+        if watched and not spec.watched:
+            continue
+        value = getattr(args, spec.name, None)
+        if spec.many and value is not None:
+            value = [part.strip() for given in value for part in given.split(",")]
+        out[spec.name] = value
+    if resource in TIMED and not watched:
+        out["after"] = time_option("after", args.after)
+        out["before"] = time_option("before", args.before)
+    return out
+
+
+def time_option(name: str, text: str | None) -> datetime | None:
+    """``--after``/``--before``/``--since``: as the SDK reads them, but a zone is required."""
+    return None if text is None else parse_datetime(name, text, naive="refuse")
+
+
 def _time_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--after",
@@ -381,33 +448,3 @@ def _time_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--before", metavar="TIME", help=f"only {what} strictly before TIME (ISO 8601 with a zone)"
     )
-
-
-def chat_filters(parser: argparse.ArgumentParser) -> None:
-    """The filters of ``chats.list``."""
-    parser.add_argument(
-        "--account-id",
-        action="append",
-        metavar="ID[,ID...]",
-        help="only chats of these accounts (repeat, or separate with commas)",
-    )
-    parser.add_argument(
-        "--account-type",
-        metavar="TYPE",
-        help=f"only chats of one provider: {', '.join(p.value for p in Provider)}",
-    )
-    unread = parser.add_mutually_exclusive_group()
-    unread.add_argument(
-        "--unread", dest="unread", action="store_const", const=True, help="only unread chats"
-    )
-    unread.add_argument(
-        "--read", dest="unread", action="store_const", const=False, help="only read chats"
-    )
-    _time_options(parser, "chats last active")
-
-
-def message_filters(parser: argparse.ArgumentParser) -> None:
-    """The filters of ``messages.list``."""
-    parser.add_argument("--account-id", metavar="ID", help="only messages of this account")
-    parser.add_argument("--sender-id", metavar="ID", help="only messages from this sender")
-    _time_options(parser, "messages sent")

@@ -7,7 +7,7 @@ import pytest
 from postpress_async import NotFoundError
 from postpress_async.cli import ExitCode, main
 from postpress_async.cli._errors import describe
-from postpress_async.cli._parser import parse
+from postpress_async.cli._app import parse
 
 
 def test_demo_help_lists_only_what_demo_uses(capsys: pytest.CaptureFixture[str]) -> None:

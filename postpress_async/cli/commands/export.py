@@ -18,12 +18,12 @@ from postpress_async.cli._checkpoint import checkpoint_path, load_state
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import (
     CommandTable,
-    chat_filters,
-    message_filters,
+    filter_options,
+    filters_of,
     paging_options,
     positive,
 )
-from postpress_async.cli.commands.list import filters_of, list_call
+from postpress_async.cli.commands.list import list_call
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
@@ -33,11 +33,7 @@ __all__ = ["register", "resume_hint", "run", "without_key"]
 
 def register(table: CommandTable) -> None:
     """``export messages``, ``export chats`` and ``export accounts``."""
-    for resource, filters in (
-        ("messages", message_filters),
-        ("chats", chat_filters),
-        ("accounts", None),
-    ):
+    for resource in ("messages", "chats", "accounts"):
         parser = table.add(
             f"export {resource}",
             run,
@@ -45,8 +41,7 @@ def register(table: CommandTable) -> None:
             stopped=resume_hint,
         )
         parser.set_defaults(resource=resource)
-        if filters is not None:
-            filters(parser)
+        filter_options(parser, resource)
         paging_options(parser, cursor=False, prefetch=4)
         _export_options(parser)
         _shard_options(parser)

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from postpress_async import AsyncPostpress, ListStream, parse_datetime
+from postpress_async import AsyncPostpress, ListStream
 from postpress_async.cli._output import Resource
 from postpress_async.cli._parser import (
     CommandTable,
-    chat_filters,
+    filter_options,
+    filters_of,
     format_option,
-    message_filters,
     paging_options,
 )
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
 
-__all__ = ["chat_filters_of", "list_call", "message_filters_of", "register", "run"]
+__all__ = ["list_call", "register", "run"]
 
 _HELP: dict[Resource, str] = {
     "accounts": "list accounts",
@@ -34,50 +33,9 @@ def register(table: CommandTable) -> None:
     for resource, help_text in _HELP.items():
         parser = table.add(f"{resource} list", run, help_text)
         parser.set_defaults(resource=resource)
-        if resource == "chats":
-            chat_filters(parser)
-        elif resource == "messages":
-            message_filters(parser)
+        filter_options(parser, resource)
         paging_options(parser)
         format_option(parser)
-
-
-def time_option(name: str, text: str | None) -> datetime | None:
-    """``--after``/``--before``: as the SDK reads them, but a zone is required."""
-    return None if text is None else parse_datetime(name, text, naive="refuse")
-
-
-def chat_filters_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``chats.list`` filters the options ask for."""
-    ids = args.account_id
-    return {
-        "account_id": None
-        if ids is None
-        else [part.strip() for value in ids for part in value.split(",")],
-        "account_type": args.account_type,
-        "unread": args.unread,
-        "after": time_option("after", args.after),
-        "before": time_option("before", args.before),
-    }
-
-
-def message_filters_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``messages.list`` filters the options ask for."""
-    return {
-        "account_id": args.account_id,
-        "sender_id": args.sender_id,
-        "after": time_option("after", args.after),
-        "before": time_option("before", args.before),
-    }
-
-
-def filters_of(args: argparse.Namespace, resource: Resource) -> dict[str, Any]:
-    """The filters of ``resource``'s list call."""
-    if resource == "chats":
-        return chat_filters_of(args)
-    if resource == "messages":
-        return message_filters_of(args)
-    return {}
 
 
 def list_call(resource: Resource, **kwargs: Any) -> Callable[[AsyncPostpress], ListStream[Any]]:

@@ -8,10 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from postpress_async import MAX_LIMIT, AsyncPostpress, PollPolicy, parse_datetime
+from postpress_async import AsyncPostpress, PollPolicy
+from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._output import Resource
-from postpress_async.cli._parser import CommandTable, count, positive, seconds
+from postpress_async.cli._parser import (
+    CommandTable,
+    count,
+    filter_options,
+    filters_of,
+    positive,
+    seconds,
+    time_option,
+)
 from postpress_async.cli._watching import WatchOptions, load_watch_file, run_watch
 
 if TYPE_CHECKING:
@@ -46,14 +55,7 @@ def register(table: CommandTable) -> None:
         parser.description = _DESCRIPTION.format(resource=resource)
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
-        if resource == "messages":
-            parser.add_argument("--account-id", metavar="ID", help="only this account's")
-            parser.add_argument("--sender-id", metavar="ID", help="only this sender's")
-        else:
-            parser.add_argument(
-                "--account-id", action="append", metavar="ID", help="only chats of these accounts"
-            )
-            parser.add_argument("--account-type", metavar="TYPE", help="only this provider")
+        filter_options(parser, resource, watched=True)
         _watch_options(parser)
         parser.set_defaults(format="json")
 
@@ -119,20 +121,10 @@ def _interval(text: str) -> float:
 def _options(args: argparse.Namespace, source: str) -> WatchOptions:
     if args.out is not None and args.state is None:
         raise UsageError("--out needs --state: the state is what makes the file exactly once")
-    filters: dict[str, Any]
-    if args.resource == "messages":
-        filters = {"account_id": args.account_id, "sender_id": args.sender_id}
-    else:
-        ids = args.account_id
-        filters = {
-            "account_id": None
-            if ids is None
-            else [part.strip() for value in ids for part in value.split(",")],
-            "account_type": args.account_type,
-        }
+    filters = filters_of(args, args.resource, watched=True)
     since: Any = None
     if args.since is not None and args.since != "now":
-        since = parse_datetime("since", args.since, naive="refuse")
+        since = time_option("since", args.since)
     elif args.since == "now":
         since = "now"
     policy = PollPolicy(
