@@ -701,3 +701,12 @@ def test_unreadable_item_repr_is_cut() -> None:
     assert "index=0" in text
     assert "$.items[0].seen" in text
     assert f"({len(item.raw)} bytes)" in text
+
+
+def test_decode_page_cuts_the_items_msgspec_read_from_a_duplicate_key() -> None:
+    """msgspec keeps the last ``items``: the bytes as sent come from that array too."""
+    body = rb'{"items":[{"id":"\udc00","seen":"x"}],"items":[{"id":"\ud83d","seen":"x"}]}'
+
+    _, [item] = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert item.raw == rb'{"id":"\ud83d","seen":"x"}'
