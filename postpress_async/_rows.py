@@ -1,0 +1,244 @@
+"""The raw path: a list page as rows for a sink, each item kept exactly as the API sent it.
+
+A sink stores an item's exact JSON (``data``) and a few typed columns (``TABLES``), so it
+needs neither the full models nor a re-encode. :func:`row_reader` reads a page in two
+whole-page msgspec decodes: once into raw item slices (``msgspec.Raw``, the exact bytes,
+no copy), once more into a light Struct of just the columns the sink stores. Zipped, they
+give rows ``(id, *values, data)``, values in ``TABLES`` order (see :data:`Row`).
+
+One item never costs its page: when the light decode fails, each item is decoded on its
+own, and an item that is not an object, has no string ``id`` or has a column of the
+wrong type becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
+A body msgspec refuses for lone surrogate escapes (a text the JavaScript server cut
+mid-emoji) is read from a repaired copy (U+FFFD in the typed values), while each item's
+``data`` is cut from the body as sent (see ``_decoding.split_items``). Only a body that is
+not JSON, or a page whose own fields do not fit (``items`` not a list, a ``cursor`` that
+is not a string), raises :class:`~postpress_async.ResponseDecodeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+import msgspec
+from msgspec.structs import astuple
+
+from ._decoding import item_error, split_items
+from ._exceptions import InvalidParameterError
+from ._time import to_ms
+from .models import Page
+
+__all__ = [
+    "TABLES",
+    "Column",
+    "Kind",
+    "Reject",
+    "ResourceName",
+    "Row",
+    "RowPage",
+    "row_reader",
+    "row_stamp",
+]
+
+#: A listable resource. (Defined here for now; its home is to be ``_filters.py``.)
+ResourceName = Literal["accounts", "chats", "messages"]
+
+#: A column's logical kind: "text" -> ``str | None``, "time" -> aware ``datetime | None``,
+#: "int" -> ``int | None``. Each sink maps kinds to its own types.
+Kind = Literal["text", "time", "int"]
+
+
+class Column(NamedTuple):
+    """A typed column of a table: its name (the item's field) and its logical kind."""
+
+    name: str
+    kind: Kind
+
+
+#: Typed columns of each table besides ``id`` and ``data`` (in this order in every row).
+TABLES: dict[ResourceName, tuple[Column, ...]] = {
+    "messages": (
+        Column("account_id", "text"),
+        Column("chat_id", "text"),
+        Column("sender_id", "text"),
+        Column("timestamp", "time"),
+        Column("text", "text"),
+        Column("is_sender", "int"),
+    ),
+    "chats": (
+        Column("account_id", "text"),
+        Column("account_type", "text"),
+        Column("name", "text"),
+        Column("timestamp", "time"),
+        Column("unread_count", "int"),
+    ),
+    "accounts": (
+        Column("type", "text"),
+        Column("name", "text"),
+        Column("created_at", "time"),
+    ),
+}
+
+
+class Reject(NamedTuple):
+    """An item that could not be read as a row."""
+
+    #: The item exactly as the API sent it.
+    raw: bytes
+    #: One line: where and why, e.g. ``$.items[3].timestamp: Expected `str | null`, got `int```.
+    reason: str
+
+
+#: ``(id, *values, data)``: values in ``TABLES`` order (only the columns asked for),
+#: ``data`` the item's bytes exactly as sent (bytes-like: ``msgspec.Raw`` or ``bytes``).
+Row = tuple[Any, ...]
+
+
+class RowPage(Page[Row], frozen=True, kw_only=True):
+    """A list page read as rows (see :func:`row_reader`), plus the items that were not."""
+
+    #: Items of this page that could not be read, in page order.
+    rejects: list[Reject] = msgspec.field(default_factory=list)
+
+
+class _RawPage(msgspec.Struct, gc=False):
+    items: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    cursor: str | None = None
+    object: str | None = None
+
+
+_RAW_PAGE = msgspec.json.Decoder(_RawPage)
+
+_KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": int | None}
+
+
+def row_reader(
+    endpoint: ResourceName, columns: tuple[str, ...] | None, *, endpoint_label: str
+) -> Callable[[bytes], RowPage]:
+    """The function that reads a list page's body of ``endpoint`` as a :class:`RowPage`.
+
+    ``columns``: the typed columns each row carries, ``None`` for all of
+    ``TABLES[endpoint]``; given in any order, rows hold them in ``TABLES`` order. A sink
+    that stores only ``("timestamp",)`` does not pay for decoding ``text``.
+    ``endpoint_label`` names the request in errors, e.g. ``"GET /messages"``. Built once
+    per arguments, then reused. Raises :class:`~postpress_async.InvalidParameterError`
+    for an unknown endpoint or column.
+    """
+    key = (endpoint, columns, endpoint_label)
+    reader = _READERS.get(key)
+    if reader is None:
+        reader = _READERS[key] = _Reader(_compiled(endpoint, columns), endpoint_label)
+    return reader
+
+
+def row_stamp(
+    endpoint: ResourceName, columns: tuple[str, ...] | None
+) -> Callable[[Row], tuple[int, str] | None]:
+    """``row -> (epoch ms of its time column, id)``, ``None`` for a row without a time.
+
+    For rows read by ``row_reader(endpoint, columns, ...)``; those columns must hold the
+    endpoint's time column (``timestamp``, or ``created_at`` for accounts).
+    """
+    chosen = _columns(endpoint, columns)
+    time = next(column.name for column in TABLES[endpoint] if column.kind == "time")
+    if time not in chosen:
+        raise InvalidParameterError(
+            "columns", f"rows without {time!r} carry no time to follow {endpoint} by"
+        )
+    at = 1 + chosen.index(time)
+
+    def stamp(row: Row) -> tuple[int, str] | None:
+        moment: datetime | None = row[at]
+        return None if moment is None else (to_ms(moment), row[0])
+
+    return stamp
+
+
+def _columns(endpoint: ResourceName, columns: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The column names asked for, checked, in ``TABLES`` order."""
+    table = TABLES.get(endpoint)
+    if table is None:
+        raise InvalidParameterError(
+            "endpoint", f"{endpoint!r} has no table; expected one of {', '.join(TABLES)}"
+        )
+    names = tuple(column.name for column in table)
+    if columns is None:
+        return names
+    unknown = [name for name in columns if name not in names]
+    if unknown:
+        raise InvalidParameterError(
+            "columns",
+            f"{', '.join(map(repr, unknown))} not in the {endpoint} table; "
+            f"its columns are {', '.join(names)}",
+        )
+    return tuple(name for name in names if name in columns)
+
+
+class _Compiled(NamedTuple):
+    page: msgspec.json.Decoder[Any]  # the light page: items of the light Struct
+    item: msgspec.json.Decoder[Any]  # one item alone, into the light Struct
+
+
+_COMPILED: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+_READERS: dict[tuple[str, tuple[str, ...] | None, str], Callable[[bytes], RowPage]] = {}
+
+
+def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compiled:
+    chosen = _columns(endpoint, columns)
+    compiled = _COMPILED.get((endpoint, chosen))
+    if compiled is None:
+        kinds = {column.name: column.kind for column in TABLES[endpoint]}
+        light = msgspec.defstruct(
+            f"{endpoint.capitalize()}Row",
+            [("id", str), *((name, _KIND_TYPES[kinds[name]], None) for name in chosen)],
+            gc=False,
+        )
+        light_page = msgspec.defstruct(
+            f"{endpoint.capitalize()}RowPage",
+            [("items", list[light], msgspec.field(default_factory=list))],  # type: ignore[valid-type]
+            gc=False,
+        )
+        compiled = _COMPILED[endpoint, chosen] = _Compiled(
+            msgspec.json.Decoder(light_page), msgspec.json.Decoder(light)
+        )
+    return compiled
+
+
+class _Reader:
+    """Reads one endpoint's page bodies as rows of the chosen columns."""
+
+    __slots__ = ("_item", "_label", "_page")
+
+    def __init__(self, compiled: _Compiled, label: str) -> None:
+        self._page = compiled.page
+        self._item = compiled.item
+        self._label = label
+
+    def __call__(self, body: bytes) -> RowPage:
+        page, sent, readable = split_items(body, _RAW_PAGE, endpoint=self._label)
+        try:
+            lights = self._page.decode(readable).items
+        except (msgspec.DecodeError, RecursionError):
+            return self._item_by_item(page, sent)
+        return RowPage(
+            items=[(*astuple(light), raw) for light, raw in zip(lights, sent, strict=True)],
+            cursor=page.cursor,
+            object=page.object,
+        )
+
+    def _item_by_item(self, page: _RawPage, sent: Sequence[Any]) -> RowPage:
+        """The slow path: a page with an item that does not fit, each item alone."""
+        decode = self._item.decode
+        rows: list[Row] = []
+        rejects: list[Reject] = []
+        for index, (raw, as_sent) in enumerate(zip(page.items, sent, strict=True)):
+            try:
+                light = decode(raw)
+            except msgspec.ValidationError as exc:  # noqa: PERF203 - the slow path already
+                path, message = item_error(exc, index)
+                rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
+            else:
+                rows.append((*astuple(light), as_sent))
+        return RowPage(items=rows, cursor=page.cursor, object=page.object, rejects=rejects)
