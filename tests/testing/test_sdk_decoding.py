@@ -9,6 +9,7 @@ import pytest
 
 from postpress_async.testing import Dataset
 from postpress_async.testing._api import Api
+from postpress_async.testing._groundtruth import truth_report
 
 models = pytest.importorskip("postpress_async.models")
 decoding = pytest.importorskip("postpress_async._decoding")
@@ -74,3 +75,34 @@ def test_every_page_and_object_decodes_with_the_sdk_models(dataset: Dataset) -> 
         reply = api.message_retrieve(dataset.message_id(i))
         message = decoding.decode(reply.body, models.Message, endpoint="GET /messages/{id}")
         assert message.id == dataset.message_id(i)
+
+
+def test_the_sdk_reads_the_bad_records_as_the_truth_says() -> None:
+    """Every readable id once (repaired texts with U+FFFD), exactly the unreadable items set
+    aside with their bytes as sent, and every page's cursor: the truth's classification
+    is the SDK's own."""
+    decode_page = getattr(decoding, "decode_page", None)
+    if decode_page is None:  # pragma: no cover - an SDK without per-item fallback
+        pytest.skip("the SDK has no decode_page")
+    dataset = Dataset(seed=3, chats=30, messages=1000, bad_records=True)
+    api = Api(dataset, api_key="k", page_cache_bytes=0)
+    report = truth_report(dataset, api.live, "messages")
+    ids: list[str] = []
+    texts: dict[str, str | None] = {}
+    raws: list[bytes] = []
+    query = {"limit": "100"}
+    while True:
+        reply = api.messages_list(query)
+        page, unreadable = decode_page(reply.body, models.MessageList, endpoint="GET /messages")
+        ids += [m.id for m in page.items]
+        texts.update((m.id, m.text) for m in page.items)
+        raws += [item.raw for item in unreadable]
+        if page.cursor is None:
+            break
+        query = {"limit": "100", "cursor": page.cursor}
+    assert ids == report["ids"]
+    assert raws == [entry["raw"].encode() for entry in report["unreadable"]]
+    assert len(raws) == 4
+    for message_id in report["repaired"]:
+        assert "\ufffd" in (texts[message_id] or "")
+    assert [texts[message_id] for message_id in report["nul"]] == ["before\x00after"]
