@@ -6,7 +6,7 @@ brute-force ground truth (``Dataset.expected_*_ids``, independent of the indexes
 listings page through), less the live messages not listed yet, with the bad records
 (``Dataset(bad_records=True)``) sorted out::
 
-    {"object": "Truth", "resource": "messages", "count": 995,
+    {"object": "Truth", "resource": "messages", "count": 996,
      "ids": ["msg_…", …],          # every readable item's id, in listing order
      "repaired": ["msg_…", …],     # those whose text holds a lone surrogate (-> U+FFFD)
      "nul": ["msg_…"],             # those whose text holds U+0000
