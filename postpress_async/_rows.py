@@ -27,6 +27,7 @@ from msgspec.structs import astuple
 
 from ._decoding import item_error, split_items
 from ._exceptions import InvalidParameterError
+from ._filters import ResourceName
 from ._time import to_ms
 from .models import Page
 
@@ -35,15 +36,11 @@ __all__ = [
     "Column",
     "Kind",
     "Reject",
-    "ResourceName",
     "Row",
     "RowPage",
     "row_reader",
     "row_stamp",
 ]
-
-#: A listable resource. (Defined here for now; its home is to be ``_filters.py``.)
-ResourceName = Literal["accounts", "chats", "messages"]
 
 #: A column's logical kind: "text" -> ``str | None``, "time" -> aware ``datetime | None``,
 #: "int" -> ``int | None``. Each sink maps kinds to its own types.

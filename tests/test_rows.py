@@ -13,12 +13,13 @@ import pytest
 from postpress_async import _rows
 from postpress_async._decoding import decode
 from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
+from postpress_async._filters import ResourceName
 from postpress_async._rows import TABLES, Reject, RowPage, row_reader, row_stamp
 from postpress_async.models import AccountList, ChatList, MessageList
 from postpress_async.testing import Dataset
 from postpress_async.testing._api import Api
 
-MODELS: dict[_rows.ResourceName, Any] = {
+MODELS: dict[ResourceName, Any] = {
     "messages": MessageList,
     "chats": ChatList,
     "accounts": AccountList,
@@ -26,7 +27,7 @@ MODELS: dict[_rows.ResourceName, Any] = {
 LABELS = {"messages": "GET /messages", "chats": "GET /chats", "accounts": "GET /accounts"}
 
 
-def fake_page(endpoint: _rows.ResourceName, **dataset: Any) -> bytes:
+def fake_page(endpoint: ResourceName, **dataset: Any) -> bytes:
     """A first page of ``endpoint`` (250 items at most) exactly as the fake server sends it."""
     api = Api(Dataset(messages=2000, **dataset), api_key="k", page_cache_bytes=0)
     lists = {"messages": api.messages_list, "chats": api.chats_list, "accounts": api.accounts_list}
@@ -45,7 +46,7 @@ def items_text(body: bytes) -> bytes:
     return match["items"]
 
 
-def read(endpoint: _rows.ResourceName, body: bytes, columns: Any = None) -> RowPage:
+def read(endpoint: ResourceName, body: bytes, columns: Any = None) -> RowPage:
     return row_reader(endpoint, columns, endpoint_label=LABELS[endpoint])(body)
 
 
@@ -58,9 +59,7 @@ DATASETS = [
 
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("endpoint", ["messages", "chats", "accounts"])
-def test_rows_hold_each_item_byte_for_byte(
-    endpoint: _rows.ResourceName, dataset: dict[str, Any]
-) -> None:
+def test_rows_hold_each_item_byte_for_byte(endpoint: ResourceName, dataset: dict[str, Any]) -> None:
     """Joined with the page's commas, the rows' data is the page's items array, exactly."""
     body = fake_page(endpoint, **dataset)
 
@@ -73,9 +72,7 @@ def test_rows_hold_each_item_byte_for_byte(
 
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("endpoint", ["messages", "chats", "accounts"])
-def test_row_values_equal_the_full_models(
-    endpoint: _rows.ResourceName, dataset: dict[str, Any]
-) -> None:
+def test_row_values_equal_the_full_models(endpoint: ResourceName, dataset: dict[str, Any]) -> None:
     """Each typed value is what the full model decodes for the same item."""
     body = fake_page(endpoint, **dataset)
     models = decode(body, MODELS[endpoint], endpoint=LABELS[endpoint])
@@ -336,7 +333,7 @@ def test_tables_are_the_contract() -> None:
     ],
 )
 def test_row_stamp_is_the_time_in_ms_and_the_id(
-    endpoint: _rows.ResourceName, columns: tuple[str, ...] | None
+    endpoint: ResourceName, columns: tuple[str, ...] | None
 ) -> None:
     body = fake_page(endpoint)
     models = decode(body, MODELS[endpoint], endpoint="GET /x")
