@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import anyio
 import msgspec
 
-from ._decoding import decode, peek_cursor
+from ._decoding import peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
 from ._lazy import hashlib
 from ._params import check_int
@@ -63,26 +63,31 @@ __all__ = [
     "ListStream",
     "PageBody",
     "PageFetcher",
+    "ReadPage",
 ]
 
 T = TypeVar("T")
 
 
+#: Reads a list page's body: into models (the typed streams) or into rows (the raw path
+#: of the sinks, :mod:`._rows`); raises :class:`ResponseDecodeError` for a bad body.
+ReadPage = Callable[[bytes], Page[T]]
+
+
 class PageBody(Generic[T]):
     """A list page read off the wire, decoded on demand; its cursor is read up front."""
 
-    __slots__ = ("_body", "_endpoint", "_model", "cursor", "cursor_known")
+    __slots__ = ("_body", "_read", "cursor", "cursor_known")
 
-    def __init__(self, body: bytes, model: type[Page[T]], *, endpoint: str) -> None:
+    def __init__(self, body: bytes, read: ReadPage[T]) -> None:
         self._body = body
-        self._model = model
-        self._endpoint = endpoint
+        self._read = read
         #: Whether ``cursor`` could be read without decoding the page (else decode it).
         self.cursor_known, self.cursor = peek_cursor(body)
 
     def decode(self) -> Page[T]:
         """The page, or :class:`ResponseDecodeError`."""
-        return decode(self._body, self._model, endpoint=self._endpoint)
+        return self._read(self._body)
 
 
 FetchPage = Callable[[str | None], Awaitable[Page[T] | PageBody[T]]]

@@ -19,6 +19,7 @@ from postpress_async import (
     ResponseDecodeError,
     ServiceUnavailableError,
 )
+from postpress_async._decoding import decode
 from postpress_async._pagination import PageBody
 from postpress_async.models import Page
 
@@ -79,7 +80,8 @@ class Bodies:
         self.events.append(("request", cursor))
         page = await self.pages.fetch(cursor)
         body = self.bad.get(cursor) or msgspec.json.encode(page)
-        return PageBody(body, self.model, endpoint="GET /ints")
+        model = self.model
+        return PageBody(body, lambda data: decode(data, model, endpoint="GET /ints"))
 
 
 def unavailable() -> ServiceUnavailableError:

@@ -4,10 +4,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from postpress_async._decoding import decode
+from postpress_async._filters import TIMED, ResourceName
 from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
-from postpress_async._pagination import ListStream, MakeFollower, PageBody
+from postpress_async._pagination import ListStream, MakeFollower, PageBody, ReadPage
 from postpress_async._params import encode_limit
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
+from postpress_async._rows import Row, RowPage, row_reader, row_stamp
 from postpress_async._time import format_datetime, to_ms
 from postpress_async._transport import endpoint_parts
 from postpress_async._watch import PollPolicy, WatchKind, WatchStream, start_state
@@ -26,6 +29,10 @@ class Resource:
 
     __slots__ = ("_client",)
 
+    #: The listing's name and path (``"messages"``, ``"/messages"``), set by each resource.
+    _name: ResourceName
+    _path: str
+
     def __init__(self, client: AsyncPostpress) -> None:
         self._client = client
 
@@ -41,16 +48,26 @@ class Resource:
         prefetch: int | None,
         max_items: int | None,
         follower: MakeFollower | None = None,
+        read: ReadPage[T] | None = None,
     ) -> ListStream[T]:
-        """The stream of a list endpoint: ``filters`` (already encoded) plus paging."""
+        """The stream of a list endpoint: ``filters`` (already encoded) plus paging.
+
+        Pages are read into ``model`` unless ``read`` reads them otherwise (rows).
+        """
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
         endpoint = f"GET {path}"
         label = endpoint_parts(endpoint)[0]
+        if read is None:
+
+            def read(body: bytes) -> Page[T]:
+                return decode(body, model, endpoint=label)
+
+        reader = read
 
         async def fetch(page_cursor: str | None) -> PageBody[T]:
             body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
-            return PageBody(body, model, endpoint=label)
+            return PageBody(body, reader)
 
         return ListStream(
             fetch,
@@ -59,6 +76,51 @@ class Resource:
             prefetch=client.prefetch if prefetch is None else prefetch,
             max_items=max_items,
             follower=follower,
+        )
+
+    def rows(
+        self,
+        *,
+        filters: Mapping[str, str] | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        columns: tuple[str, ...] | None = None,
+        limit: int | None = None,
+        resume: Checkpoint | None = None,
+        prefetch: int | None = None,
+        max_items: int | None = None,
+        follow: bool = True,
+    ) -> ListStream[Row]:
+        """The listing as rows for a store: ``(id, *columns, data)``, ``data`` as the API sent it.
+
+        The raw path of the ingest sinks (:mod:`postpress_async._rows`): each page is cut
+        into its items' exact bytes plus a light decode of ``columns`` (``None``: all of
+        the resource's typed columns); an item that cannot be read is set aside on the
+        page's ``rejects`` instead of failing the page. ``filters`` are already the API's
+        strings (as a stored shard holds them). Same transport, retries, prefetch,
+        checkpoints and cursor-loop guard as :meth:`list`; ``follow`` records where a
+        watch continuing the listing starts (``checkpoint.follow``).
+        """
+        encoded = dict(filters or {})
+        window = {
+            "after": None if after is None else format_datetime(after),
+            "before": None if before is None else format_datetime(before),
+        }
+        name = self._name
+        follower = None
+        if follow and (name == "messages" or name == "chats"):
+            follower = self._follower(name, encoded, after, row_stamp(name, columns))
+        return self._list(
+            self._path,
+            {**encoded, **window} if name in TIMED else encoded,
+            RowPage,
+            limit=limit,
+            cursor=None,
+            resume=resume,
+            prefetch=prefetch,
+            max_items=max_items,
+            follower=follower,
+            read=row_reader(name, columns, endpoint_label=f"GET {self._path}"),
         )
 
     def _follower(

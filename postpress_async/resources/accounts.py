@@ -15,6 +15,8 @@ class Accounts(Resource):
     """``GET /accounts``."""
 
     __slots__ = ()
+    _name = "accounts"
+    _path = "/accounts"
 
     def list(
         self,

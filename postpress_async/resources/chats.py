@@ -32,6 +32,8 @@ class Chats(Resource):
     """``GET /chats`` and ``GET /chats/{chat_id}``."""
 
     __slots__ = ()
+    _name = "chats"
+    _path = "/chats"
 
     def list(
         self,

@@ -31,6 +31,8 @@ class Messages(Resource):
     """``GET /messages`` and ``GET /messages/{message_id}``."""
 
     __slots__ = ()
+    _name = "messages"
+    _path = "/messages"
 
     def list(
         self,

@@ -6,8 +6,8 @@ import pytest
 
 from postpress_async import NotFoundError
 from postpress_async.cli import ExitCode, main
-from postpress_async.cli._errors import describe
 from postpress_async.cli._app import parse
+from postpress_async.cli._errors import describe
 
 
 def test_demo_help_lists_only_what_demo_uses(capsys: pytest.CaptureFixture[str]) -> None:
