@@ -5,7 +5,9 @@ Plain msgspec values, JSON in and JSON out, that every layer may import:
 * :class:`Checkpoint`: where a ``list()`` stream stands (``list(..., resume=checkpoint)``),
   and, once it is done, where a watch continuing it starts (``checkpoint.follow``);
 * :class:`WatchState`: where a watch stands (``watch(since=state)``), the one token a
-  follower stores, in the manner of Gmail's ``historyId`` or a Graph ``deltaLink``.
+  follower stores, in the manner of Gmail's ``historyId`` or a Graph ``deltaLink``;
+* :class:`AccountsSeen`: what a store holds of the accounts list (which has no time to
+  follow), so that a refresh stores only what is new or changed.
 
 What moves them is elsewhere: the page loop in :mod:`._pagination`, the follow decisions
 in :mod:`._follow`, the polling in :mod:`._watch`.
@@ -22,7 +24,7 @@ import msgspec
 from ._lazy import hashlib
 from ._time import from_ms
 
-__all__ = ["STATE_VERSION", "Checkpoint", "WatchState", "filters_fingerprint"]
+__all__ = ["STATE_VERSION", "AccountsSeen", "Checkpoint", "WatchState", "filters_fingerprint"]
 
 STATE_VERSION: Final = 1
 
@@ -82,3 +84,16 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     offset: int = 0
     done: bool = False
     follow: WatchState | None = None
+
+
+class AccountsSeen(msgspec.Struct, frozen=True, kw_only=True):
+    """The accounts a store holds, each with a digest of its bytes as the API sent them.
+
+    The accounts list has no ``after``: keeping it current means listing it again. With
+    this position a refresh stores the accounts that are new or whose bytes changed, and
+    can say how many of each.
+    """
+
+    version: int = 1
+    #: Account id -> a short hex digest of its exact JSON.
+    digests: dict[str, str] = msgspec.field(default_factory=dict)

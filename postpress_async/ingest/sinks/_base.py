@@ -1,69 +1,160 @@
-"""The sink protocol and the table schema every database sink shares.
+"""The sink contract: what every store of an export implements, and the values it takes.
 
-A sink stores pages together with the checkpoint of the shard they came from, in one
-atomic step: after any crash the store holds exactly the pages before each shard's
-stored checkpoint, so resuming from it loses nothing and repeats nothing (Airbyte's
-"state after the records it covers", in its strongest form: one transaction).
+The sink is the only store of an export. Per endpoint it holds the rows, the stored
+:class:`~postpress_async.ingest.ShardPlan`, the named positions that say where each part
+of the job stands (each shard's :class:`~postpress_async.Checkpoint` under the shard's
+label; the follow position under :data:`FOLLOW`) and the items that could not be read
+(rejects). A :class:`Batch` of rows, rejects and the positions that cover them is
+committed in one atomic step (one transaction; for files, an append then one atomic
+replace of the sidecar): after any crash the store holds exactly the rows before each
+stored position, so resuming from it loses nothing and repeats nothing (Airbyte's
+"state after the records it covers", in its strongest form).
 
-Every write names the checkpoint it continues from (``previous``); a sink refuses a
-write whose ``previous`` is not the stored one with :class:`ShardConflictError`. So a
-worker presumed dead that wakes up and writes again cannot duplicate a page that its
-replacement already wrote.
+Every :class:`Move` names the position it continues from (``previous``): a sink refuses
+a batch whose ``previous`` is not the stored one with :class:`ShardConflictError`, so a
+worker presumed dead that writes again cannot store a page twice. After a lost
+connection a sink may replay a batch: a position already equal to ``new`` means the
+batch was committed before the connection broke.
+
+Rows are ``(id, *values, data)``: the values of :data:`TABLES` ``[endpoint]`` (only the
+sink's ``columns``, in ``TABLES`` order), ``data`` the item's bytes exactly as the API
+sent them (``bytes`` or ``msgspec.Raw``). Each sink maps the logical kinds
+(``text``, ``time``, ``int``) to its own types.
+
+A new sink is one module in this package, one line in ``sinks/__init__.SCHEMES``, and
+the contract suite (``tests/ingest/sinks/``) run against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
 import msgspec
 
 from postpress_async._encoding import encode_json
 from postpress_async._positions import Checkpoint
+from postpress_async._rows import TABLES, Column, Kind, Reject, Row
 from postpress_async._time import format_datetime
-from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
+from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 __all__ = [
-    "COLUMNS",
+    "FOLLOW",
+    "TABLES",
+    "Batch",
     "Column",
+    "Kind",
+    "Move",
     "Reach",
+    "Reject",
+    "Row",
     "Sink",
-    "encode_checkpoint",
-    "row",
-    "utc_text",
+    "Stored",
 ]
 
 #: Who may write to a sink at once: one process, processes of one machine, or anyone.
 Reach = Literal["process", "machine", "network"]
 
+#: The name of an endpoint's follow position (a shard's position is under its label).
+FOLLOW: Final = "follow"
+
+
+class Move(NamedTuple):
+    """One named position moved by a batch, from the one the writer read to ``new``."""
+
+    #: A shard's label, or :data:`FOLLOW`.
+    name: str
+    #: The encoded position the writer read (``None``: none was stored).
+    previous: bytes | None
+    #: The encoded position after this batch's rows.
+    new: bytes
+    #: Rows and rejects this move covers.
+    items: int
+    #: Pages it covers.
+    pages: int
+
+
+class Batch(NamedTuple):
+    """What one commit stores: rows, rejects and the moves that cover them, atomically."""
+
+    endpoint: Endpoint
+    #: ``(id, *values, data)``; the last row of an id wins within a batch.
+    rows: list[Row]
+    rejects: list[Reject]
+    #: At most one move a name.
+    moves: list[Move]
+
+
+class Stored(NamedTuple):
+    """A position as the store holds it."""
+
+    #: The encoded position (msgspec JSON of a Checkpoint, WatchState or AccountsSeen).
+    position: bytes
+    #: Rows (and rejects) committed under this name, in total, and pages.
+    items: int
+    pages: int
+
 
 class Sink(Protocol):
-    """Where an export's pages go, each with its shard's checkpoint, atomically."""
+    """Where an export's rows and positions go; see the module docstring."""
 
-    #: The URL that opens this sink again (a worker on another machine gets it).
+    #: The URL that opens this sink again (a worker on another machine gets it); never a
+    #: password.
     url: str
     reach: Reach
+    #: The typed columns this sink stores (``None``: all of ``TABLES``); a row stream for
+    #: it reads only these.
+    columns: tuple[str, ...] | None
 
-    async def open(self) -> None:
-        """Connect and create what is missing; :class:`SinkUnavailableError` if it cannot serve."""
+    async def open(self, *, writer: bool = True) -> None:
+        """Connect and create what is missing.
+
+        ``writer=True`` takes the store's one-writer lock: another export or follow
+        writing it makes this raise :class:`~postpress_async.OutputLockedError` (exit 5),
+        before any request. A Dask worker opens with ``writer=False`` (its coordinator
+        holds the lock). A store that cannot serve raises
+        :class:`~postpress_async.ingest.SinkUnavailableError` naming it and the cause.
+        """
+
+    async def close(self) -> None:
+        """Release connections, files and the lock (closing again does nothing)."""
 
     async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
         """The plan stored for ``endpoint``, if an export of it was started here."""
 
     async def save_plan(self, plan: ShardPlan) -> None:
-        """Store ``plan`` and forget every checkpoint (and file data) of an earlier one."""
+        """Store ``plan`` and forget every position of its endpoint (a new export).
 
-    async def checkpoint(self, shard: Shard) -> Checkpoint:
-        """Where ``shard`` stands in this store (a fresh checkpoint if it never started)."""
+        Files also drop the endpoint's rows (the file starts over); databases keep theirs
+        (they are upserted again).
+        """
 
-    async def write(
-        self, shard: Shard, items: Sequence[Any], checkpoint: Checkpoint, previous: Checkpoint
-    ) -> None:
-        """Store ``items`` and move ``shard`` from ``previous`` to ``checkpoint``, atomically."""
+    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
+        """Every position stored for ``endpoint``, by name."""
 
-    async def close(self) -> None:
-        """Release connections and files (idempotent)."""
+    async def commit(self, batch: Batch) -> None:
+        """Store the batch's rows, rejects and moves atomically (see the module docstring)."""
+
+    async def count(self, endpoint: Endpoint) -> int:
+        """Rows stored for ``endpoint``."""
+
+    async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
+        """The oldest and newest time (``timestamp``; accounts ``created_at``) stored."""
+
+    async def stored_ids(
+        self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
+    ) -> list[str]:
+        """Ids of the stored rows with ``after < time < before`` (``None``: open).
+
+        A row without a time matches only when both bounds are ``None``.
+        """
+
+    async def rejects(self, endpoint: Endpoint) -> int:
+        """Items of ``endpoint`` set aside so far (they could not be read)."""
+
+
+# -- the previous protocol's helpers, until every sink is on the contract above ------------
 
 
 def encode_checkpoint(checkpoint: Checkpoint) -> str:
@@ -76,7 +167,7 @@ def utc_text(moment: datetime | None) -> str | None:
     return None if moment is None else format_datetime(moment)
 
 
-class Column:
+class LegacyColumn:
     """One typed query column: its name, SQLite and PostgreSQL types, and its value."""
 
     __slots__ = ("get", "name", "pg", "sqlite")
@@ -94,26 +185,26 @@ def _attr(name: str) -> Callable[[Any], object]:
 
 #: The typed columns of each table, beside ``id`` and ``data`` (the whole object as JSON).
 #: Times stay datetimes here; SQLite stores them as the API's UTC text.
-COLUMNS: Final[dict[str, tuple[Column, ...]]] = {
+COLUMNS: Final[dict[str, tuple[LegacyColumn, ...]]] = {
     "messages": (
-        Column("account_id", "TEXT", "text", _attr("account_id")),
-        Column("chat_id", "TEXT", "text", _attr("chat_id")),
-        Column("sender_id", "TEXT", "text", _attr("sender_id")),
-        Column("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
-        Column("text", "TEXT", "text", _attr("text")),
-        Column("is_sender", "INTEGER", "integer", _attr("is_sender")),
+        LegacyColumn("account_id", "TEXT", "text", _attr("account_id")),
+        LegacyColumn("chat_id", "TEXT", "text", _attr("chat_id")),
+        LegacyColumn("sender_id", "TEXT", "text", _attr("sender_id")),
+        LegacyColumn("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
+        LegacyColumn("text", "TEXT", "text", _attr("text")),
+        LegacyColumn("is_sender", "INTEGER", "integer", _attr("is_sender")),
     ),
     "chats": (
-        Column("account_id", "TEXT", "text", _attr("account_id")),
-        Column("account_type", "TEXT", "text", _attr("account_type")),
-        Column("name", "TEXT", "text", _attr("name")),
-        Column("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
-        Column("unread_count", "INTEGER", "integer", _attr("unread_count")),
+        LegacyColumn("account_id", "TEXT", "text", _attr("account_id")),
+        LegacyColumn("account_type", "TEXT", "text", _attr("account_type")),
+        LegacyColumn("name", "TEXT", "text", _attr("name")),
+        LegacyColumn("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
+        LegacyColumn("unread_count", "INTEGER", "integer", _attr("unread_count")),
     ),
     "accounts": (
-        Column("type", "TEXT", "text", _attr("type")),
-        Column("name", "TEXT", "text", _attr("name")),
-        Column("created_at", "TEXT", "timestamptz", _attr("created_at")),
+        LegacyColumn("type", "TEXT", "text", _attr("type")),
+        LegacyColumn("name", "TEXT", "text", _attr("name")),
+        LegacyColumn("created_at", "TEXT", "timestamptz", _attr("created_at")),
     ),
 }
 
