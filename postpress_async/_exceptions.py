@@ -17,6 +17,7 @@
     ├── OutputLockedError                           another writer holds the export's output
     ├── IngestError                                 a sharded export (postpress_async.ingest) cannot go on
     │   ├── SinkUnavailableError                    the sink cannot serve: unreachable, no permission, wrong kind
+    │   ├── SinkFailedError                         the sink failed while writing: disk full, I/O error, lost for good
     │   ├── EngineUnavailableError                  no Dask installed, or the scheduler is unreachable
     │   ├── PlanMismatchError                       the sink holds the same export asked with other options
     │   ├── ShardConflictError                      another writer moved a shard's checkpoint first
@@ -76,6 +77,7 @@ __all__ = [
     "ServiceUnavailableError",
     "ShardConflictError",
     "ShardFailedError",
+    "SinkFailedError",
     "SinkUnavailableError",
     "StateMismatchError",
     "UnreadableItemError",
@@ -277,6 +279,11 @@ class IngestError(PostpressError):
 
 class SinkUnavailableError(IngestError):
     """The sink cannot serve this run: unreachable, no permission, wrong kind for the engine."""
+
+
+class SinkFailedError(IngestError):
+    """The sink failed while writing (a full disk, an I/O error, a database lost past its
+    reconnect deadline); what was committed before stays, run again to continue."""
 
 
 class EngineUnavailableError(IngestError):
