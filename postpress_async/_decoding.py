@@ -393,16 +393,11 @@ def _call_or_keep(rewrite: _Rewrite | None, value: Any, found: list[Any]) -> Any
 
 # --- Lone surrogates ----------------------------------------------------------------
 
-#: From a backslash: an escaped backslash (so the next one starts no escape), a high
-#: surrogate escape with the low one that completes it if any, or a low one alone.
-#: ``finditer`` scans left to right, so each backslash is read as the escape it starts.
-#: (The backslash is kept out of the alternation: the scan then jumps from one backslash
-#: to the next, ~40x faster.)
-_SURROGATE_ESCAPES = re.compile(
-    rb"\\(?:\\"
-    rb"|(?P<high>u[dD][89abAB][0-9a-fA-F]{2})(?P<pair>\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
-    rb"|(?P<low>u[dD][c-fC-F][0-9a-fA-F]{2}))"
-)
+#: A surrogate escape, high (group ``high`` set) or low. It is one only when the run of
+#: backslashes right before it is even: in ``\\ud83d`` the backslash is escaped and
+#: ``ud83d`` is text. Searching for the rare ``\uD...`` alone is ~3x faster than
+#: reading every backslash of the body.
+_SURROGATE = re.compile(rb"\\u[dD](?:(?P<high>[89abAB])|[c-fC-F])[0-9a-fA-F]{2}")
 #: The escape of U+FFFD: as long as the escape it replaces.
 _REPLACEMENT = b"\\ufffd"
 
@@ -419,14 +414,32 @@ def repair_lone_surrogates(body: bytes) -> bytes | None:
     """
     if b"\\ud" not in body and b"\\uD" not in body:
         return None
-    repaired: bytearray | None = None
-    for match in _SURROGATE_ESCAPES.finditer(body):
-        if match.lastgroup == "high" or match.lastgroup == "low":
-            if repaired is None:
-                repaired = bytearray(body)
-            start = match.start()
-            repaired[start : start + 6] = _REPLACEMENT
-    return None if repaired is None else bytes(repaired)
+    lone: list[int] = []
+    high = -1  # where a high escape waits for its low one
+    for match in _SURROGATE.finditer(body):
+        start = match.start()
+        before = start
+        while before and body[before - 1] == 0x5C:  # backslash
+            before -= 1
+        if (start - before) % 2:
+            continue  # "\\" then text
+        if high >= 0 and (match["high"] is not None or high + 6 != start):
+            lone.append(high)  # the escape after a high one is not a low one
+        if match["high"] is not None:
+            high = start
+        elif high >= 0 and high + 6 == start:
+            high = -1  # a valid pair
+        else:
+            high = -1
+            lone.append(start)
+    if high >= 0:
+        lone.append(high)
+    if not lone:
+        return None
+    repaired = bytearray(body)
+    for start in lone:
+        repaired[start : start + 6] = _REPLACEMENT
+    return bytes(repaired)
 
 
 # --- A page as raw items ------------------------------------------------------------
@@ -475,7 +488,9 @@ def split_items(
 #: A JSON string, or a bracket: the tokens that find the top-level ``items`` array.
 _STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _ARRAY_VALUE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
-_BLANK = re.compile(rb"[ \t\r\n]*")
+#: After an item: blanks, a comma or the array's closing bracket, blanks.
+_AFTER_ITEM = re.compile(rb"[ \t\r\n]*([,\]])[ \t\r\n]*")
+_BLANKS = b" \t\r\n"
 
 
 def _items_as_sent(
@@ -531,20 +546,31 @@ def _is_items(token: bytes) -> bool:
 def _ranges_from(
     at: int, sent: bytes, readable: bytes, items: Sequence[msgspec.Raw]
 ) -> tuple[list[bytes], int] | None:
-    """The items cut from ``sent`` if they are the array starting at ``at``, and its end."""
-    view = memoryview(readable)
+    """The items cut from ``sent`` if they are the array whose first item is at ``at``.
+
+    Returns them with the offset just past the array, or ``None`` when the bytes there
+    are not these items, one after the other. (``startswith`` compares with memcmp and a
+    bare comma skips the regex: ~6x faster than a memoryview compare and a regex an item.)
+    """
     out: list[bytes] = []
+    append = out.append
     last = len(items) - 1
     for index, raw in enumerate(items):
+        if not readable.startswith(raw, at):
+            return None
         end = at + len(raw)
-        if view[at:end] != memoryview(raw):
+        append(sent[at:end])
+        at = end + 1
+        if readable[end:at] != b"," or readable[at : at + 1] in _BLANKS:
+            after = _AFTER_ITEM.match(readable, end)
+            if after is None:
+                return None
+            at = after.end()
+            if after[1] == b"]":
+                return (out, at) if index == last else None
+        elif index == last:
             return None
-        out.append(sent[at:end])
-        at = _BLANK.match(readable, end).end()  # type: ignore[union-attr]
-        if readable[at : at + 1] != (b"," if index < last else b"]"):
-            return None
-        at = _BLANK.match(readable, at + 1).end()  # type: ignore[union-attr]
-    return out, at
+    return None
 
 
 # --- A page item by item ------------------------------------------------------------
