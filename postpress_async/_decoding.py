@@ -412,8 +412,6 @@ def repair_lone_surrogates(body: bytes) -> bytes | None:
     of the body holds in the copy. Pure; meant for the slow path only (after msgspec
     refused the body).
     """
-    if b"\\ud" not in body and b"\\uD" not in body:
-        return None
     lone: list[int] = []
     high = -1  # where a high escape waits for its low one
     for match in _SURROGATE.finditer(body):
