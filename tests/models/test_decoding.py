@@ -710,3 +710,22 @@ def test_decode_page_cuts_the_items_msgspec_read_from_a_duplicate_key() -> None:
     _, [item] = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
 
     assert item.raw == rb'{"id":"\ud83d","seen":"x"}'
+
+
+@pytest.mark.parametrize("resource", ["messages", "accounts"])
+def test_decode_page_reads_the_fakes_quirky_pages_as_decode_does(resource: str) -> None:
+    """Unknown members inside items (attachments, an account type) are read item by item,
+    to the very same page."""
+    from postpress_async.testing import Dataset
+    from postpress_async.testing._api import Api
+
+    api = Api(Dataset(messages=600, quirks=True), api_key="k", page_cache_bytes=0)
+    reply = getattr(api, f"{resource}_list")({"limit": "250"})
+    model = {"messages": MessageList, "accounts": AccountList}[resource]
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(reply.body, type=model)  # so the slow path is what is tested
+
+    page, unreadable = _decoding.decode_page(reply.body, model, endpoint="GET /x")
+
+    assert unreadable == []
+    assert page == decode(reply.body, model, endpoint="GET /x")
