@@ -574,7 +574,7 @@ def _ranges_from(
 # --- A page item by item ------------------------------------------------------------
 
 
-class UnreadableItem(msgspec.Struct, frozen=True, kw_only=True):
+class UnreadableItem(msgspec.Struct, frozen=True):
     """An item of a list page that does not fit its model, kept exactly as sent.
 
     The page's other items are read all the same (see :func:`decode_page`).
