@@ -26,7 +26,9 @@ from postpress_async import (
     RateLimitError,
     ResponseDecodeError,
     SinkUnavailableError,
+    StateMismatchError,
 )
+from postpress_async._exceptions import SinkFailedError, UnreadableItemError
 
 __all__ = [
     "CommandError",
@@ -51,7 +53,7 @@ class ExitCode(enum.IntEnum):
     AUTH = 3
     #: The API could not be reached: connection refused, DNS, timeouts.
     NETWORK = 4
-    #: Another export is writing the same output (it holds the file's lock).
+    #: Another export or follow is writing the same store (it holds the store's lock).
     LOCKED = 5
     #: Stopped by Ctrl-C (SIGINT); SIGTERM gives 143.
     INTERRUPTED = 130
@@ -106,12 +108,14 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, CommandError):
         return ExitCode.API_ERROR, str(exc)
+    if isinstance(exc, StateMismatchError):
+        return (
+            ExitCode.USAGE,
+            f"the saved position belongs to another watch or export ({_after_param(exc)}): "
+            "give the same resource and filters, or another --state / store",
+        )
     if isinstance(exc, InvalidParameterError):
-        text = str(exc)
-        prefix = f"{exc.param}: "
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-        return ExitCode.USAGE, f"{option_name(exc.param)}: {text}"
+        return ExitCode.USAGE, f"{option_name(exc.param)}: {_after_param(exc)}"
     if isinstance(exc, MissingAPIKeyError):
         return ExitCode.AUTH, "no API key: pass --api-key or set POSTPRESS_API_KEY (or try --fake)"
     if isinstance(exc, APIStatusError):
@@ -129,15 +133,27 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
             "check --base-url (or POSTPRESS_BASE_URL) and your network",
         )
     if isinstance(exc, OutputLockedError):
-        return ExitCode.LOCKED, str(exc)
+        return (
+            ExitCode.LOCKED,
+            f"another export or follow is writing {exc.path}: wait for it to finish, "
+            "or stop it first",
+        )
     if isinstance(exc, CursorLoopError):
         return (
             ExitCode.API_ERROR,
             f"the API sent the cursor {_short(exc.cursor)!r} a second time in one listing; "
             "stopped instead of fetching the same pages again",
         )
+    if isinstance(exc, UnreadableItemError):
+        return (
+            ExitCode.API_ERROR,
+            f"the API sent items this SDK cannot read: {exc} (an export or watch into a "
+            "store keeps them aside as rejects and goes on)",
+        )
     if isinstance(exc, ResponseDecodeError):
         return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
+    if isinstance(exc, SinkFailedError):
+        return ExitCode.API_ERROR, _one_line(str(exc))
     if isinstance(exc, (SinkUnavailableError, EngineUnavailableError, PlanMismatchError)):
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, PostpressError):
@@ -176,8 +192,23 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
 
 
 def _wrong_base_url(exc: NotFoundError) -> bool:
-    """A 404 that no id explains: on a list endpoint, or without the API's error envelope."""
-    return exc.endpoint.endswith(".list") or exc.type is None
+    """A 404 without the API's error envelope: whatever answered is not the postpress API.
+
+    A 404 that carries the envelope (``errors/resource_not_found``, "No account
+    'chat_...'") is the API saying an id matches nothing, on a list endpoint too (an
+    unknown ``--account-id``): the base URL is right, the id is not.
+    """
+    return exc.type is None
+
+
+def _after_param(exc: InvalidParameterError) -> str:
+    text = str(exc)
+    prefix = f"{exc.param}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _budget(exc: PostpressError) -> str:

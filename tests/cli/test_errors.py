@@ -15,9 +15,14 @@ from postpress_async import (
     InvalidParameterError,
     MissingAPIKeyError,
     NotFoundError,
+    OutputLockedError,
     PermissionDeniedError,
+    ResponseDecodeError,
     ServiceUnavailableError,
+    StateMismatchError,
 )
+from postpress_async._decoding import UnreadableItem
+from postpress_async._exceptions import SinkFailedError, UnreadableItemError
 from postpress_async.cli import ExitCode
 from postpress_async.cli._errors import CommandError, UsageError, describe
 from postpress_async.testing import Dataset, FakePostpress
@@ -161,6 +166,14 @@ def _status(cls: type, status: int, error_type: str) -> Exception:
     )  # type: ignore[no-any-return]
 
 
+def _unreadable() -> UnreadableItemError:
+    error = ResponseDecodeError(
+        "Expected `str`, got `int`", endpoint="messages.list", path="$.items[3].timestamp"
+    )
+    item = UnreadableItem(raw=b'{"timestamp": 1}', error=error, index=3)
+    return UnreadableItemError([item], endpoint="messages.list")
+
+
 @pytest.mark.parametrize(
     ("error", "code", "text"),
     [
@@ -208,6 +221,39 @@ def _status(cls: type, status: int, error_type: str) -> Exception:
             4,
             "did not answer in time",
             id="timeout",
+        ),
+        pytest.param(
+            SinkFailedError(
+                "sqlite:///m.db: the disk is full (database or disk is full): free some "
+                "space, then run the same command again"
+            ),
+            1,
+            "sqlite:///m.db: the disk is full",
+            id="sink-failed",
+        ),
+        pytest.param(
+            SinkFailedError("postgresql://etl@db/pp: the connection was lost\nfor 60 s"),
+            1,
+            "postgresql://etl@db/pp: the connection was lost for 60 s",
+            id="sink-failed-one-line",
+        ),
+        pytest.param(
+            _unreadable(),
+            1,
+            "items this SDK cannot read: 1 item of messages.list could not be read",
+            id="unreadable",
+        ),
+        pytest.param(
+            StateMismatchError("this state was saved by a watch of chats, not of messages"),
+            2,
+            "belongs to another watch or export (this state was saved by a watch of chats",
+            id="state-mismatch",
+        ),
+        pytest.param(
+            OutputLockedError("postgresql://etl@db/pp"),
+            5,
+            "another export or follow is writing postgresql://etl@db/pp",
+            id="locked",
         ),
         pytest.param(
             PermissionError(13, "Permission denied", "out.jsonl"),

@@ -82,43 +82,85 @@ def _not_found(endpoint: str, type_: str | None) -> NotFoundError:
 
 
 @pytest.mark.parametrize(
-    ("error", "hint"),
+    ("error", "hint", "not_said"),
     [
         pytest.param(
             _not_found("messages.list", "errors/resource_not_found"),
+            "check the ids",
             "check --base-url",
-            id="list-endpoint",
+            id="list-endpoint-with-envelope",
         ),
-        pytest.param(_not_found("messages.retrieve", None), "check --base-url", id="no-envelope"),
+        pytest.param(
+            _not_found("messages.retrieve", None),
+            "check --base-url",
+            "check the ids",
+            id="retrieve-no-envelope",
+        ),
+        pytest.param(
+            _not_found("messages.list", None),
+            "check --base-url",
+            "check the ids",
+            id="list-no-envelope",
+        ),
         pytest.param(
             _not_found("messages.retrieve", "errors/resource_not_found"),
             "check the ids",
+            "check --base-url",
             id="retrieve-with-envelope",
         ),
     ],
 )
-def test_a_404_points_at_the_base_url_unless_an_id_explains_it(
-    error: NotFoundError, hint: str
+def test_only_a_404_without_the_api_envelope_points_at_the_base_url(
+    error: NotFoundError, hint: str, not_said: str
 ) -> None:
+    """The API's own 404 ("No account 'chat_...'") is about an id, even on a list endpoint."""
     code, message = describe(error)
     assert code == ExitCode.API_ERROR
     assert hint in message
+    assert not_said not in message
 
 
-async def test_a_wrong_base_url_says_to_check_the_base_url() -> None:
-    """A server that answers 404 on a list endpoint: the base URL is wrong, not an id."""
+async def test_an_unknown_account_on_a_listing_blames_the_id_not_the_base_url() -> None:
+    """`messages list --account-id chat_...`: the API's envelope says which id, nothing more."""
     from postpress_async.testing import Dataset, FakePostpress
 
     from ._helpers import arun
 
     async with FakePostpress(dataset=Dataset(messages=5), api_key="pp_test_key") as server:
-        wrong = server.url.rsplit("/", 2)[0] + "/v9"
         result = await arun(
-            "--api-key", "pp_test_key", "--base-url", wrong, "--retries", "0", "messages", "list"
-        )
+            "--api-key", "pp_test_key", "--base-url", server.url, "--retries", "0",
+            "messages", "list", "--account-id", "chat_not_an_account",
+        )  # fmt: skip
+    assert result.returncode == ExitCode.API_ERROR
+    text = result.stderr.decode()
+    assert "No account 'chat_not_an_account'" in text
+    assert "--base-url" not in text
+    assert "does not look like the postpress API" not in text
+
+
+async def test_a_server_that_is_not_the_api_says_to_check_the_base_url() -> None:
+    """A plain 404 page (no error envelope), as a wrong host or path answers: check --base-url."""
+    from aiohttp import web
+
+    from ._helpers import arun
+
+    app = web.Application()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        result = await arun(
+            "--api-key", "pp_test_key", "--base-url", f"http://127.0.0.1:{port}/v9",
+            "--retries", "0", "messages", "list",
+        )  # fmt: skip
+    finally:
+        await runner.cleanup()
     assert result.returncode == ExitCode.API_ERROR
     text = result.stderr.decode()
     assert "check --base-url" in text
+    assert "does not look like the postpress API" in text
     assert "check the ids" not in text
 
 
