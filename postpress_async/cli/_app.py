@@ -45,13 +45,24 @@ class _Run:
         self.args = args
         self.argv = list(argv)
         self.signal: int | None = None
+        self._said = False
 
     def stopped(self, what: str) -> None:
-        """Let the command say what survives an early stop (the export's resume hint)."""
+        """Let the command say what survives an early stop (the export's resume hint), once."""
+        if self._said:
+            return
+        self._said = True
         if self.args.stopped is not None:
             self.args.stopped(self.args, self.argv, what)
 
     def interrupted(self) -> None:
+        """Say "interrupted" (and what survives) once, however many ways the stop surfaces.
+
+        A second Ctrl-C during the clean shutdown raises KeyboardInterrupt out of
+        ``asyncio.run`` after (or while) the cancelled command said it: one line, not two.
+        """
+        if self._said:
+            return
         print("interrupted", file=sys.stderr)
         self.stopped("interrupted")
 
