@@ -84,7 +84,8 @@ class Context:
             ) as client:
                 yield client, client.base_url
             return
-        from ._fake import fake_identity, fake_server  # the fake (aiohttp.web) only with --fake
+        # The fake (aiohttp.web) is imported only with --fake.
+        from postpress_async.testing import fake_identity, fake_server
 
         server = fake_server(
             seed=args.fake_seed,
@@ -92,6 +93,8 @@ class Context:
             latency=args.fake_latency,
             fault_rate=args.fake_fault_rate,
             live=getattr(args, "fake_live", None),  # a command that follows the present
+            bad_records=args.fake_bad_records,
+            clock_skew=args.fake_clock_skew,
         )
         async with server:
             # An explicit --api-key is sent as given, so a wrong key shows the API's answer.

@@ -18,11 +18,10 @@ from typing import TextIO
 import msgspec
 
 from postpress_async import AsyncPostpress
-from postpress_async.testing import Dataset
+from postpress_async.testing import Dataset, fake_identity, fake_server
 
 from ._errors import CommandError, UsageError
 from ._export import ExportOptions, run_export
-from ._fake import fake_identity, fake_server
 from ._progress import format_rate, format_retries
 
 __all__ = ["Verdict", "run_demo", "verify_ids"]

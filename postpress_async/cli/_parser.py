@@ -42,6 +42,7 @@ __all__ = [
     "filter_options",
     "filters_of",
     "format_option",
+    "offset",
     "paging_options",
     "positive",
     "rate",
@@ -90,6 +91,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def offset(text: str) -> float:
+    """A number of seconds, negative allowed (finite)."""
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, got {text}")
+    return value
+
+
 def rate(text: str) -> float:
     """A share in 0..1."""
     value = float(text)
@@ -102,6 +111,7 @@ def rate(text: str) -> float:
 count.__name__ = "count"
 positive.__name__ = "positive int"
 seconds.__name__ = "seconds"
+offset.__name__ = "seconds"
 rate.__name__ = "rate"
 
 
@@ -190,6 +200,22 @@ FAKE: Final = _OptionSet(
             default=0.0,
             metavar="RATE",
             help="share of requests failed with a retryable error (503/504/500/429)",
+        ),
+        _option(
+            "--fake-bad-records",
+            action="store_true",
+            default=False,
+            help="serve 7 messages with the bad bytes the real API sometimes sends (lone "
+            "surrogates, a NUL, a number for a timestamp or an id, null): an export keeps "
+            "the unreadable ones aside as rejects",
+        ),
+        _option(
+            "--fake-clock-skew",
+            type=offset,
+            default=0.0,
+            metavar="S",
+            help="the fake's clock runs S seconds ahead of this machine's (negative: behind); "
+            "a watch or follow never reads the local clock, so it survives either",
         ),
     ),
 )

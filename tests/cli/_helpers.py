@@ -24,8 +24,7 @@ from typing import Any
 from unittest import mock
 
 from postpress_async.cli import main
-from postpress_async.cli._fake import fake_dataset
-from postpress_async.testing import Dataset
+from postpress_async.testing import Dataset, fake_dataset
 
 #: The CLI's --fake defaults: seed 1, 1000 messages.
 SEED = 1

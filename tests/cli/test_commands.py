@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from postpress_async import AsyncPostpress
 from postpress_async.testing import FakePostpress
 
-from ._helpers import DATASET, arun, assert_messages_match, ids, lines, run, run_process
+from ._helpers import (
+    DATASET,
+    arun,
+    assert_messages_match,
+    ids,
+    lines,
+    moment,
+    run,
+    run_process,
+)
 
 CHATTY = DATASET.chat_row(DATASET.find_chat(DATASET.expected_chat_ids()[0]) or 0)
 SENDER = DATASET.message_row(0).sender_id
@@ -228,3 +238,40 @@ def test_json_lines_keep_line_separators_inside_strings() -> None:
     raw_lines = [line for line in result.stdout.split(b"\n") if line]
     assert len(raw_lines) == DATASET.message_count
     assert any("\u2028" in (json.loads(line)["text"] or "") for line in raw_lines)
+
+
+def test_fake_bad_records_reach_the_fake_server() -> None:
+    """`--fake-bad-records`: a listing meets the unreadable items; one line, exit 1."""
+    clean = run("--fake", "messages", "list", "--limit", "250")
+    bad = run("--fake", "--fake-bad-records", "messages", "list", "--limit", "250")
+    assert clean.returncode == 0, clean.stderr
+    assert bad.returncode == 1
+    text = bad.stderr.decode()
+    assert "cannot read" in text
+    assert "Traceback" not in text
+    assert text.count("\n") == 1
+
+
+@pytest.mark.parametrize("skew", ["3600", "-3600"])
+def test_a_watch_survives_a_fake_clock_far_from_this_machines(skew: str) -> None:
+    """`--fake-clock-skew`: "now" is the server's newest item, so an hour either way is fine."""
+    local = datetime.now(timezone.utc)
+    result = run(
+        "watch", "messages", "--fake", "--fake-clock-skew", skew, "--fake-live-rate", "400",
+        "--fake-late-ms", "0", "--poll-interval", "0.01", "--max-items", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    got = ids(result.stdout)
+    assert len(set(got)) == 4
+    assert not set(got) & set(DATASET.expected_message_ids()), "only messages that arrived"
+    # The skew reached the fake: its new messages are stamped about an hour off this clock.
+    shift = [moment(obj["timestamp"]) - local for obj in lines(result.stdout)]
+    half_an_hour = timedelta(minutes=30)
+    assert all(s > half_an_hour if skew[0] != "-" else s < -half_an_hour for s in shift), shift
+
+
+def test_fake_options_without_fake_are_refused() -> None:
+    for option in (["--fake-bad-records"], ["--fake-clock-skew", "5"]):
+        result = run("messages", "list", *option)
+        assert result.returncode == 2
+        assert b"does nothing without --fake" in result.stderr

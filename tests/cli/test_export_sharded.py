@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from postpress_async.cli import ExitCode, main
-from postpress_async.cli._fake import fake_dataset
+from postpress_async.testing import fake_dataset
 
 DATASET = fake_dataset(seed=1, messages=300)  # --fake-messages 300
 
