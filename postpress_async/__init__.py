@@ -22,6 +22,7 @@ from ._config import DEFAULT_RETRY_ON as DEFAULT_RETRY_ON
 from ._config import Limits as Limits
 from ._config import RetryPolicy as RetryPolicy
 from ._config import Timeout as Timeout
+from ._decoding import UnreadableItem as UnreadableItem
 from ._durable import fsync_dir as fsync_dir
 from ._durable import write_atomic as write_atomic
 from ._encoding import encode_json as encode_json
@@ -55,6 +56,7 @@ from ._exceptions import ShardConflictError as ShardConflictError
 from ._exceptions import ShardFailedError as ShardFailedError
 from ._exceptions import SinkUnavailableError as SinkUnavailableError
 from ._exceptions import StateMismatchError as StateMismatchError
+from ._exceptions import UnreadableItemError as UnreadableItemError
 from ._fanout import MergedStream as MergedStream
 from ._fanout import SourcePage as SourcePage
 from ._fanout import merge as merge
@@ -146,6 +148,8 @@ __all__ = [
     "StateMismatchError",
     "Timeout",
     "Transport",
+    "UnreadableItem",
+    "UnreadableItemError",
     "WatchState",
     "WatchStream",
     "__version__",
