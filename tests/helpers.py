@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: canned responses and a recording transport."""
+"""Helpers shared by the tests: canned responses, and the public MockTransport keeping its requests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from postpress_async import Request, Response, Timeout
+from postpress_async import MockTransport, Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -23,20 +23,25 @@ def json_response(status: int, body: object, headers: dict[str, str] | None = No
     )
 
 
-class RecordingTransport:
-    """A Transport that records every request and answers from a function or a script."""
+class RecordingTransport(MockTransport):
+    """The README's ``MockTransport``, keeping every request it is given.
+
+    ``respond`` answers a request with a Response, or with an exception to raise (a
+    network failure, as a transport would raise it).
+    """
 
     def __init__(self, respond: Callable[[Request], Response | Exception]) -> None:
-        self.respond = respond
         self.requests: list[Request] = []
         self.closed = False
 
-    async def send(self, request: Request, *, timeout: Timeout) -> Response:
-        self.requests.append(request)
-        outcome = self.respond(request)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        def handler(request: Request) -> Response:
+            self.requests.append(request)
+            outcome = respond(request)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        super().__init__(handler)
 
     async def aclose(self) -> None:
         self.closed = True
