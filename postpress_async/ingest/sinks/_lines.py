@@ -1,0 +1,440 @@
+"""A durable append-only JSON lines file and its sidecar: the one writer of the file sinks.
+
+``FILE`` holds one JSON line an item (``data`` as the API sent it, then ``\\n``); its
+sidecar (``FILE.checkpoint``, or any path given) is one JSON document, replaced
+atomically, that vouches for it (:class:`Sidecar`, version 2)::
+
+    {"version": 2, "endpoint": "messages",
+     "offset": 1048576, "count": 2500,            # bytes of FILE that are complete; lines
+     "rejects_offset": 412, "rejects": 1,         # the same for FILE.rejects.jsonl
+     "plan": {...the ShardPlan...} | null,
+     "positions": {"all": {"position": {...Checkpoint...}, "items": 2501, "pages": 11},
+                   "follow": {"position": {...WatchState...}, "items": 0, "pages": 0}}}
+
+A commit appends the batch's lines (one ``writev`` sequence, one fsync), then its rejects
+to ``FILE.rejects.jsonl`` (fsynced), then replaces the sidecar with every position moved
+(:func:`~postpress_async.write_atomic`). The invariant, as the CLI's exporter kept it: **the
+first ``offset`` bytes of FILE hold exactly the rows before the stored positions, and
+they are on disk before the sidecar that names them.** A crash between the two leaves the
+old sidecar: the next writer cuts FILE back to its offset (the lines after it were never
+vouched for) and the pages are fetched again. A FILE *shorter* than its offset lost
+lines the positions count as stored: refused, never padded.
+
+Blocking calls, for a worker thread: :class:`LinesFile` serialises them with a lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Sequence
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from postpress_async._durable import write_atomic
+from postpress_async._exceptions import (
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
+from postpress_async._filelock import OutputLock, lock_output
+from postpress_async._rows import Reject, Row
+
+from ._base import Move
+from ._sidecar import NULL, SIDECAR_VERSION, Sidecar, StoredPosition, count_lines, read_sidecar
+
+__all__ = [
+    "NULL",
+    "SIDECAR_VERSION",
+    "LinesFile",
+    "Sidecar",
+    "StoredPosition",
+    "count_lines",
+    "last_of_each",
+    "line_bytes",
+    "reject_lines",
+    "verdict",
+]
+
+_NL: Final = b"\n"
+_data = itemgetter(-1)
+_id = itemgetter(0)
+
+
+def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
+    """``rows`` without the earlier rows of an id repeated in the batch (the last one wins).
+
+    A listing that shifts while it is read can hand out an item twice in one group of
+    pages; one set of the ids tells (C speed), and only then are rows dropped.
+    """
+    ids = list(map(_id, rows))
+    if len(set(ids)) == len(ids):
+        return rows
+    last = {key: index for index, key in enumerate(ids)}
+    return [row for index, row in enumerate(rows) if last[row[0]] == index]
+
+
+def line_bytes(rows: Sequence[Row]) -> list[bytes]:
+    """The rows' JSON lines as buffers for ``writev``: each ``data`` then ``\\n``.
+
+    One join over the whole batch (C speed, no per-item Python); a raw line break in an
+    item (only possible as whitespace in pretty-printed JSON) would split its line, so
+    the joined bytes are checked once: exactly ``len(rows) - 1`` newlines and no CR is
+    the fast path; otherwise each item's CR and LF become spaces (same JSON value).
+    """
+    if not rows:
+        return []
+    joined = _NL.join(map(_data, rows))
+    if joined.count(_NL) != len(rows) - 1 or b"\r" in joined:
+        joined = _NL.join([one_line(data) for data in map(_data, rows)])
+    return [joined, _NL]
+
+
+def one_line(data: Any) -> Any:
+    """``data`` with its raw CR and LF (JSON whitespace only) replaced by spaces."""
+    if b"\n" in data or b"\r" in data:
+        return bytes(data).replace(b"\r", b" ").replace(b"\n", b" ")
+    return data
+
+
+def reject_lines(rejects: Sequence[Reject]) -> bytes:
+    """``{"reason": "...", "item": <the raw JSON verbatim>}`` a line."""
+    encode = msgspec.json.encode
+    return b"".join(
+        [
+            b'{"reason":%b,"item":%b}\n' % (encode(reject.reason), one_line(reject.raw) or b"null")
+            for reject in rejects
+        ]
+    )
+
+
+def verdict(stored: dict[str, StoredPosition], moves: Sequence[Move], where: str) -> bool:
+    """Compare-and-set of ``moves``: ``True`` to apply, ``False`` for a replay (all at ``new``).
+
+    Raises :class:`ShardConflictError` when a position is neither where the writer read it
+    nor where this batch leaves it: another writer moved it; nothing may be stored.
+    """
+
+    def held(name: str) -> bytes | None:
+        found = stored.get(name)
+        return None if found is None else bytes(found.position)
+
+    if all(held(move.name) == move.previous for move in moves):
+        return True
+    if moves and all(held(move.name) == move.new for move in moves):
+        return False
+    moved = next(move.name for move in moves if held(move.name) != move.previous)
+    raise ShardConflictError(
+        f"{where}: the position {moved!r} moved since it was read (another writer is "
+        "writing it); this batch is refused and nothing of it was stored"
+    )
+
+
+def _iov_max() -> int:
+    """Buffers one ``os.writev`` call takes at most (Linux and macOS: 1024; POSIX: >= 16)."""
+    try:
+        limit = os.sysconf("SC_IOV_MAX")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows, odd platforms
+        return 16
+    return limit if limit > 0 else 1024
+
+
+_IOV_MAX: Final = _iov_max()
+_writev = getattr(os, "writev", None)
+
+
+def write_all(fd: int, chunks: Sequence[Any]) -> int:
+    """Write ``chunks`` to ``fd`` in order in as few system calls as possible; bytes written.
+
+    In a worker thread each system call gives up the GIL and must win it back from the
+    busy event loop, so the number of calls, not the bytes, is what a commit pays.
+    """
+    views = [memoryview(chunk) for chunk in chunks if len(chunk)]
+    total = sum(len(view) for view in views)
+    first = 0
+    while first < len(views):
+        if _writev is None:  # pragma: no cover - Windows
+            written = os.write(fd, views[first])
+        else:
+            written = _writev(fd, views[first : first + _IOV_MAX])
+        while written:  # drop what was written; a short write leaves part of a view
+            size = len(views[first])
+            if written < size:
+                views[first] = views[first][written:]
+                break
+            written -= size
+            first += 1
+    return total
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+class LinesFile:
+    """One JSON lines file, its rejects file and its sidecar (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        sidecar: Path,
+        *,
+        legacy_plan: Path | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.sidecar = sidecar
+        self.rejects_path = path.with_name(path.name + ".rejects.jsonl")
+        #: Where the previous ingest sink kept its plan (one file: ``FILE.plan.json``).
+        self.legacy_plan = legacy_plan
+        #: The endpoint the file's name says it holds (part files), for old sidecars.
+        self.endpoint = endpoint
+        self.state = Sidecar()
+        #: What was converted when the sidecar was read (``None``: it was version 2).
+        self.upgraded: str | None = None
+        self._lock = threading.Lock()
+        self._writer: OutputLock | None = None
+        self._fd: int | None = None
+        self._rejects_fd: int | None = None
+        #: A commit failed half-way: cut both files back before the next one.
+        self._dirty = False
+
+    @property
+    def writing(self) -> bool:
+        """Whether this file is open for writing (its lock held)."""
+        return self._fd is not None
+
+    # -- opening ----------------------------------------------------------------------
+
+    def load(self) -> Sidecar | None:
+        """Read the sidecar (converted in memory if old); ``None`` if there is none.
+
+        Refuses a sidecar that cannot be read, and a file that is not vouched for.
+        """
+        found = self._read()
+        if found is None:
+            if _size(self.path):
+                raise SinkUnavailableError(
+                    f"{self.path} is not an export's file (no {self.sidecar.name}): "
+                    "add --force to overwrite, or choose another file"
+                )
+            return None
+        state, self.upgraded = found
+        self._check_lengths(state)
+        return state
+
+    def _read(self) -> tuple[Sidecar, str | None] | None:
+        return read_sidecar(
+            self.sidecar, self.path, legacy_plan=self.legacy_plan, endpoint=self.endpoint
+        )
+
+    def _check_lengths(self, state: Sidecar) -> None:
+        for path, offset in ((self.path, state.offset), (self.rejects_path, state.rejects_offset)):
+            size = _size(path)
+            if size < offset:
+                raise SinkUnavailableError(
+                    f"{path} is shorter than {self.sidecar} records ({size:,} < {offset:,} "
+                    "bytes): it was cut or changed after the export wrote it, and lines the "
+                    "positions count as stored are gone; restore it, or add --force to "
+                    "start over"
+                )
+
+    def refresh(self) -> Sidecar:
+        """The sidecar as on disk now (a reader's view; the writer's own state if writing)."""
+        if self.writing:
+            return self.state
+        found = self._read()
+        return Sidecar() if found is None else found[0]
+
+    def open_writer(self, *, force: bool, lock: bool = True) -> None:
+        """Take the file's lock, read the sidecar, cut both files back to what it vouches for.
+
+        ``force``: a file that is not ours, shorter than its sidecar or with an unreadable
+        sidecar starts over (truncated) instead of being refused. A sidecar of an older
+        format is converted and written back as version 2.
+        """
+        with self._lock:
+            if self.writing:
+                return
+            self._writer = lock_output(self.path) if lock else None
+            try:
+                self._open_locked(force)
+            except BaseException:
+                self._close_locked()
+                raise
+
+    def _open_locked(self, force: bool) -> None:
+        try:
+            state = self.load()
+        except SinkUnavailableError:
+            if not force:
+                raise
+            state = None
+        save = state is None or self.upgraded is not None
+        self.state = state if state is not None else Sidecar()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        if save:
+            # Vouch for the file before the first line: a crash after an append must find
+            # a sidecar, or the file would look like somebody else's.
+            write_atomic(self.sidecar, msgspec.json.encode(self.state))
+            if self.legacy_plan is not None and self.upgraded is not None:
+                self.legacy_plan.unlink(missing_ok=True)
+        self._cut()
+
+    def _cut(self) -> None:
+        """Cut FILE and the rejects file back to the sidecar's offsets (and seek there)."""
+        assert self._fd is not None
+        state = self.state
+        if os.fstat(self._fd).st_size != state.offset:
+            os.ftruncate(self._fd, state.offset)
+            os.fsync(self._fd)
+        os.lseek(self._fd, state.offset, os.SEEK_SET)
+        if self._rejects_fd is None and (state.rejects_offset or self.rejects_path.exists()):
+            self._rejects_fd = os.open(
+                self.rejects_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666
+            )
+        if self._rejects_fd is not None:
+            if os.fstat(self._rejects_fd).st_size != state.rejects_offset:
+                os.ftruncate(self._rejects_fd, state.rejects_offset)
+                os.fsync(self._rejects_fd)
+            os.lseek(self._rejects_fd, state.rejects_offset, os.SEEK_SET)
+        self._dirty = False
+
+    # -- writing ----------------------------------------------------------------------
+
+    def reset(self, endpoint: str, plan: bytes | None) -> None:
+        """Start over: no line, no reject, no position; ``plan`` stored (a new export)."""
+        with self._lock:
+            self._require_writer()
+            self.state = Sidecar(
+                endpoint=endpoint, plan=NULL if plan is None else msgspec.Raw(plan)
+            )
+            # The sidecar first: a crash before the cut leaves a longer file, cut at open.
+            write_atomic(self.sidecar, msgspec.json.encode(self.state))
+            self._cut()
+
+    def commit(
+        self,
+        endpoint: str,
+        rows: Sequence[Row],
+        rejects: Sequence[Reject],
+        moves: Sequence[Move],
+        *,
+        current: dict[str, StoredPosition] | None = None,
+    ) -> bool:
+        """Append ``rows`` and ``rejects``, then store ``moves``; ``False`` for a replay.
+
+        ``current``: the positions the moves continue from, when they are not all in this
+        sidecar (part files: see :class:`~.files.PartFilesSink`); default, this sidecar's.
+        """
+        with self._lock:
+            self._require_writer()
+            state = self.state
+            if state.endpoint is not None and state.endpoint != endpoint:
+                raise SinkUnavailableError(
+                    f"{self.path} holds {state.endpoint}; a file holds one endpoint: "
+                    f"write {endpoint} to another file"
+                )
+            before = state.positions if current is None else current
+            if not verdict(before, moves, str(self.path)):
+                return False
+            positions = dict(state.positions)
+            for move in moves:
+                msgspec.json.decode(move.new)  # a position must be JSON: the sidecar embeds it
+                old = before.get(move.name)
+                positions[move.name] = StoredPosition(
+                    position=msgspec.Raw(move.new),
+                    items=move.items + (old.items if old else 0),
+                    pages=move.pages + (old.pages if old else 0),
+                    seq=1 + (old.seq if old else 0),
+                )
+            rows = last_of_each(rows)
+            lines = line_bytes(rows)
+            rejected = reject_lines(rejects)
+            try:
+                new = self._append(state, endpoint, lines, rejected, len(rows), len(rejects))
+                new.positions = positions
+                self.write_sidecar(new)
+            except BaseException as exc:
+                self._dirty = True  # the next commit cuts what this one left after the offset
+                if isinstance(exc, OSError):
+                    raise SinkFailedError(self._failure(exc)) from exc
+                raise
+            self.state = new
+            return True
+
+    def _append(
+        self,
+        state: Sidecar,
+        endpoint: str,
+        lines: list[bytes],
+        rejected: bytes,
+        rows: int,
+        rejects: int,
+    ) -> Sidecar:
+        """Append lines and rejects durably; the sidecar state that vouches for them."""
+        assert self._fd is not None
+        if self._dirty:
+            self._cut()
+        written = write_all(self._fd, lines)
+        if written:
+            os.fsync(self._fd)
+        if rejected:
+            if self._rejects_fd is None:
+                self._rejects_fd = os.open(
+                    self.rejects_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666
+                )
+                os.lseek(self._rejects_fd, state.rejects_offset, os.SEEK_SET)
+            write_all(self._rejects_fd, [rejected])
+            os.fsync(self._rejects_fd)
+        return Sidecar(
+            endpoint=endpoint,
+            offset=state.offset + written,
+            count=state.count + rows,
+            rejects_offset=state.rejects_offset + len(rejected),
+            rejects=state.rejects + rejects,
+            plan=state.plan,
+        )
+
+    def write_sidecar(self, state: Sidecar) -> None:
+        """Replace the sidecar with ``state`` (atomically; a seam for crash tests)."""
+        write_atomic(self.sidecar, msgspec.json.encode(state))
+
+    def _failure(self, exc: OSError) -> str:
+        cause = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (
+                f"{self.path}: the disk is full ({cause}): free some space, then run the "
+                "same command again (what was committed stays)"
+            )
+        return (
+            f"{self.path}: writing failed ({cause}); what was committed stays: fix the "
+            "cause, then run the same command again"
+        )
+
+    def _require_writer(self) -> None:
+        if self._fd is None:
+            raise SinkUnavailableError(
+                f"{self.path} is not open for writing (opened with writer=False, or closed)"
+            )
+
+    def close(self) -> None:
+        """Close the files and release the lock; closing again does nothing."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        for fd in (self._fd, self._rejects_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._rejects_fd = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
