@@ -94,11 +94,12 @@ def line_bytes(rows: Sequence[Row]) -> list[bytes]:
     return [joined, _NL]
 
 
-def one_line(data: Any) -> Any:
+def one_line(data: Any) -> bytes:
     """``data`` with its raw CR and LF (JSON whitespace only) replaced by spaces."""
-    if b"\n" in data or b"\r" in data:
-        return bytes(data).replace(b"\r", b" ").replace(b"\n", b" ")
-    return data
+    text = bytes(data)
+    if b"\n" in text or b"\r" in text:
+        return text.replace(b"\r", b" ").replace(b"\n", b" ")
+    return text
 
 
 def reject_lines(rejects: Sequence[Reject]) -> bytes:
@@ -127,7 +128,11 @@ def verdict(stored: dict[str, StoredPosition], moves: Sequence[Move], where: str
         return True
     if moves and all(held(move.name) == move.new for move in moves):
         return False
-    moved = next(move.name for move in moves if held(move.name) != move.previous)
+    # Name the position that is neither where the writer read it nor where it would go.
+    moved = next(
+        (m.name for m in moves if held(m.name) not in (m.previous, m.new)),
+        next(m.name for m in moves if held(m.name) != m.previous),
+    )
     raise ShardConflictError(
         f"{where}: the position {moved!r} moved since it was read (another writer is "
         "writing it); this batch is refused and nothing of it was stored"

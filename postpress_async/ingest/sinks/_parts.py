@@ -143,14 +143,20 @@ class PartFilesSink(FileReads):
             for key in stale:
                 self._parts.pop(key).close()
                 self._current.pop(key, None)
-        prefix = re.compile(re.escape(endpoint) + r"-[A-Za-z0-9_-]+\.jsonl(\..+)?")
-        ours = sorted(name for name in os.listdir(self.directory) if prefix.fullmatch(name))
+        # A label has no dot: what follows its ".jsonl" is a sidecar's or rejects' suffix.
+        part = re.compile(re.escape(endpoint) + r"-[A-Za-z0-9_-]+\.jsonl")
+        beside = re.compile(part.pattern + r"\..+")
+        ours = sorted(
+            name
+            for name in os.listdir(self.directory)
+            if part.fullmatch(name) or beside.fullmatch(name)
+        )
         locks: list[OutputLock] = []
         try:
             for name in ours:
                 path = self.directory / name
-                if not name.endswith(".jsonl"):
-                    continue
+                if not part.fullmatch(name):
+                    continue  # a sidecar, a rejects file, a sidecar's temporary file
                 sidecar = path.with_name(name + ".checkpoint")
                 if path.stat().st_size and not sidecar.exists() and not self.force:
                     raise SinkUnavailableError(
