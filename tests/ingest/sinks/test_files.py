@@ -1,0 +1,658 @@
+"""The JSON lines sinks beyond the shared contract: exact bytes, crashes, the safety rules,
+the older state files they convert, and part files.
+
+Pages come from the fake dataset as the server sends them (``Dataset.messages_json``) and
+are read by the raw path (``row_reader``), exactly as a runner hands them to a sink.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+
+from postpress_async import OutputLockedError
+from postpress_async._exceptions import (
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
+from postpress_async._positions import Checkpoint, WatchState
+from postpress_async._rows import RowPage, row_reader
+from postpress_async.ingest._shards import Shard, ShardPlan, Window
+from postpress_async.ingest.sinks import _lines
+from postpress_async.ingest.sinks._base import FOLLOW, Batch, Move, Reject, Stored
+from postpress_async.ingest.sinks._lines import LinesFile, line_bytes, write_all
+from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
+from postpress_async.testing import Dataset
+
+from ._files import committed, reject_item
+
+READ = row_reader("messages", ("timestamp",), endpoint_label="GET /messages")
+PAGE = 250
+
+
+@functools.cache
+def dataset() -> Dataset:
+    """1,000 messages, seven of them with the real API's bad bytes."""
+    return Dataset(bad_records=True)
+
+
+def body(indices: range | list[int]) -> bytes:
+    """A listing page exactly as the fake server sends it."""
+    items = dataset().messages_json(list(indices))
+    return b'{"object":"MessageList","items":[' + items + b'],"cursor":null}'
+
+
+def pages(count: int = 4) -> Iterator[tuple[range, RowPage]]:
+    for k in range(count):
+        indices = range(k * PAGE, (k + 1) * PAGE)
+        yield indices, READ(body(indices))
+
+
+def position(n: int) -> bytes:
+    return msgspec.json.encode(Checkpoint(cursor=f"c{n}", offset=0))
+
+
+def batch(page: RowPage, *moves: Move, endpoint: str = "messages") -> Batch:
+    return Batch(endpoint, list(page.items), list(page.rejects), list(moves))  # type: ignore[arg-type]
+
+
+def move(name: str, previous: int | None, new: int, page: RowPage | None = None) -> Move:
+    items = 1 if page is None else len(page.items) + len(page.rejects)
+    return Move(name, None if previous is None else position(previous), position(new), items, 1)
+
+
+def plan(endpoint: str = "messages", labels: tuple[str, ...] = ("all",)) -> ShardPlan:
+    return ShardPlan(
+        endpoint=endpoint,  # type: ignore[arg-type]
+        filters={},
+        window=Window(),
+        by="auto",
+        requested=len(labels),
+        shards=[Shard(endpoint=endpoint, label=label) for label in labels],  # type: ignore[arg-type]
+    )
+
+
+def readable() -> list[int]:
+    unreadable = {bad.index for bad in dataset().bad_messages() if not bad.readable}
+    return [i for i in range(dataset().message_count) if i not in unreadable]
+
+
+async def written(out: Path, count: int = 4) -> JsonLinesSink:
+    """A sink on ``out`` with ``count`` pages committed, one a batch (still open)."""
+    sink = JsonLinesSink(out)
+    await sink.open()
+    await sink.save_plan(plan())
+    for k, (_, page) in enumerate(pages(count)):
+        await sink.commit(batch(page, move("all", k or None, k + 1, page)))
+    return sink
+
+
+# -- what the files hold, byte for byte ------------------------------------------------------
+
+
+async def test_each_line_is_the_item_exactly_as_the_server_sent_it(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out)
+    await sink.close()
+    expected = b"".join(dataset().message_json(i) + b"\n" for i in readable())
+    assert out.read_bytes() == expected
+    # The lone surrogates and the NUL are kept as sent (they are the API's JSON).
+    assert b"Party time \\ud83d" in expected and b"before\\u0000after" in expected
+
+
+async def test_the_rejects_file_holds_each_unreadable_item_verbatim(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out)
+    assert await sink.rejects("messages") == 4
+    await sink.close()
+    reasons = [reject.reason for _, page in pages() for reject in page.rejects]
+    unreadable = [bad.index for bad in dataset().bad_messages() if not bad.readable]
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == b"".join(
+        b'{"reason":%b,"item":%b}\n' % (msgspec.json.encode(reason), dataset().message_json(i))
+        for reason, i in zip(reasons, unreadable, strict=True)
+    )
+    assert reasons[0] == "$.items[249]: Expected `object`, got `null`"
+
+
+async def test_raw_line_breaks_in_an_item_become_spaces(tmp_path: Path) -> None:
+    pretty = [b'{\n  "id": "p1",\r\n  "timestamp": null\n}', b'{"id":"p2"}', b'{"id":\r"p3"}']
+    page = READ(b'{"items":[' + b",".join(pretty) + b"]}")
+    sink = JsonLinesSink(tmp_path / "out.jsonl")
+    await sink.open()
+    await sink.commit(batch(page, move("all", None, 1, page)))
+    bad = Reject(b'{"id":\n5}', "why")
+    await sink.commit(Batch("messages", [], [bad], [move("all", 1, 2)]))
+    await sink.close()
+    lines = (tmp_path / "out.jsonl").read_bytes().splitlines()
+    assert lines == [b'{   "id": "p1",    "timestamp": null }', b'{"id":"p2"}', b'{"id": "p3"}']
+    assert [json.loads(line) for line in lines] == [json.loads(item) for item in pretty]
+    rejects = (tmp_path / "out.jsonl.rejects.jsonl").read_bytes()
+    assert rejects == b'{"reason":"why","item":{"id": 5}}\n'
+
+
+def test_line_bytes_fast_path_keeps_the_buffers_of_the_rows() -> None:
+    rows = [("a", None, msgspec.Raw(b'{"id":"a"}')), ("b", None, b'{"id":"b"}')]
+    assert line_bytes(rows) == [b'{"id":"a"}\n{"id":"b"}', b"\n"]
+    assert line_bytes([]) == []
+
+
+def test_write_all_survives_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real = os.writev
+    sizes: list[int] = []
+
+    def stingy(fd: int, buffers: list[memoryview]) -> int:
+        sizes.append(len(buffers))
+        return real(fd, [buffers[0][:3]])  # at most 3 bytes a call
+
+    monkeypatch.setattr(_lines, "_writev", stingy)
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        assert write_all(fd, [b"hello", b"", memoryview(b" world"), b"\n"]) == 12
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"hello world\n"
+    assert sizes == [3, 3, 2, 2, 1]  # each call starts where the last one stopped
+
+
+async def test_a_batch_repeating_an_id_keeps_its_last_row(tmp_path: Path) -> None:
+    page = READ(b'{"items":[{"id":"x","n":1},{"id":"y"},{"id":"x","n":2}]}')
+    sink = JsonLinesSink(tmp_path / "out.jsonl")
+    await sink.open()
+    await sink.commit(batch(page, move("all", None, 1, page)))
+    assert await sink.positions("messages") == {"all": Stored(position(1), 3, 1)}
+    await sink.close()
+    assert (tmp_path / "out.jsonl").read_bytes() == b'{"id":"y"}\n{"id":"x","n":2}\n'
+
+
+async def test_verify_reads_ids_and_times_from_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out)
+    ids = await sink.stored_ids("messages", after=None, before=None)
+    assert ids == [dataset().message_id(i) for i in readable()]  # repaired lines included
+    assert await sink.count("messages") == len(readable())
+    times = [dataset().message_timestamp_ms(i) for i in readable()]
+    span = await sink.span("messages")
+    assert span is not None
+    assert (round(span[0].timestamp() * 1000), round(span[1].timestamp() * 1000)) == (
+        min(times),
+        max(times),
+    )
+    assert await sink.count("chats") == 0
+    await sink.close()
+
+
+# -- crashes and the safety rules -----------------------------------------------------------
+
+
+class Crash(Exception):
+    pass
+
+
+async def test_a_crash_between_append_and_sidecar_is_cut_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=2)
+    before = out.read_bytes()
+    rejected = (tmp_path / "out.jsonl.rejects.jsonl").read_bytes()
+    stored = await sink.positions("messages")
+
+    def crash(self: LinesFile, state: Any) -> None:
+        raise Crash
+
+    (_, third), (_, fourth) = list(pages(4))[2:]
+    with monkeypatch.context() as patched:
+        patched.setattr(LinesFile, "write_sidecar", crash)
+        with pytest.raises(Crash):  # the lines and rejects are on disk, the sidecar is not
+            await sink.commit(batch(third, move("all", 2, 3, third)))
+    assert len(out.read_bytes()) > len(before)
+    assert len((tmp_path / "out.jsonl.rejects.jsonl").read_bytes()) > len(rejected)
+    await sink.close()
+
+    again = JsonLinesSink(out)
+    await again.open()
+    assert out.read_bytes() == before  # cut back to what the sidecar vouches for
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == rejected
+    assert await again.positions("messages") == stored
+    await again.commit(batch(third, move("all", 2, 3, third)))  # the pages come again
+    await again.commit(batch(fourth, move("all", 3, 4, fourth)))
+    await again.close()
+    assert out.read_bytes() == b"".join(dataset().message_json(i) + b"\n" for i in readable())
+
+
+async def test_after_a_failed_commit_the_same_sink_cuts_back_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=1)
+    (_, second), (_, third) = list(pages(3))[1:]
+
+    def full(self: LinesFile, state: Any) -> None:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LinesFile, "write_sidecar", full)
+        with pytest.raises(SinkFailedError, match="the disk is full"):
+            await sink.commit(batch(second, move("all", 1, 2, second)))
+    await sink.commit(batch(second, move("all", 1, 2, second)))
+    await sink.commit(batch(third, move("all", 2, 3, third)))
+    await sink.close()
+    expected = [i for i in readable() if i < 750]
+    assert out.read_bytes() == b"".join(dataset().message_json(i) + b"\n" for i in expected)
+    assert committed(out, out.with_name(out.name + ".checkpoint"))[1].count(b"\n") == 748
+
+
+async def test_a_file_shorter_than_its_sidecar_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    await (await written(out, count=1)).close()
+    data = out.read_bytes()
+    out.write_bytes(data[:-10])
+    with pytest.raises(SinkUnavailableError, match=r"shorter than .* records") as caught:
+        await JsonLinesSink(out).open()
+    assert f"{len(data) - 10:,} < {len(data):,} bytes" in str(caught.value)
+    assert out.read_bytes() == data[:-10]  # never padded
+    forced = JsonLinesSink(out, force=True)
+    await forced.open()
+    assert out.read_bytes() == b""
+    assert await forced.positions("messages") == {}
+    await forced.close()
+
+
+async def test_a_foreign_file_is_refused_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_bytes(b"my own notes\n")
+    message = (
+        f"{out} is not an export's file (no notes.txt.checkpoint): add --force to "
+        "overwrite, or choose another file"
+    )
+    for writer in (True, False):
+        with pytest.raises(SinkUnavailableError) as caught:
+            await JsonLinesSink(out).open(writer=writer)
+        assert str(caught.value) == message
+    assert out.read_bytes() == b"my own notes\n"
+    assert not out.with_name("notes.txt.checkpoint").exists()
+    forced = JsonLinesSink(out, force=True)
+    await forced.open()
+    assert out.read_bytes() == b""
+    await forced.close()
+    assert json.loads(out.with_name("notes.txt.checkpoint").read_bytes())["version"] == 2
+
+
+async def test_a_new_file_is_vouched_for_before_its_first_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = JsonLinesSink(out)
+    await sink.open()
+    # A crash right after the first append must find a sidecar saying "0 bytes".
+    assert json.loads((tmp_path / "out.jsonl.checkpoint").read_bytes())["offset"] == 0
+    await sink.close()
+    out.write_bytes(b'{"id":"half a commit"}\n')
+    again = JsonLinesSink(out)
+    await again.open()
+    assert out.read_bytes() == b""
+    await again.close()
+
+
+async def test_a_file_holds_one_endpoint(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=1)
+    held = "holds an export of messages; a file holds one endpoint: write chats to another file"
+    with pytest.raises(SinkUnavailableError, match=held):
+        await sink.load_plan("chats")
+    with pytest.raises(SinkUnavailableError, match=held):
+        await sink.save_plan(plan("chats"))
+    chats = row_reader("chats", ("timestamp",), endpoint_label="GET /chats")(b'{"items":[]}')
+    with pytest.raises(SinkUnavailableError, match="holds messages"):
+        await sink.commit(batch(chats, move("all", None, 1), endpoint="chats"))
+    assert await sink.count("messages") == 250
+    await sink.close()
+    forced = JsonLinesSink(out, force=True)  # --force: a new export of chats overwrites it
+    await forced.open()
+    assert await forced.load_plan("chats") is None
+    await forced.save_plan(plan("chats"))
+    assert forced.columns == ("timestamp",)
+    assert out.read_bytes() == b""
+    await forced.close()
+
+
+async def test_save_plan_starts_the_file_over(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=2)
+    await sink.save_plan(plan(labels=("tw000", "tw001")))
+    assert out.read_bytes() == b""
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == b""
+    assert await sink.positions("messages") == {}
+    assert await sink.load_plan("messages") == plan(labels=("tw000", "tw001"))
+    assert await sink.count("messages") == await sink.rejects("messages") == 0
+    await sink.close()
+
+
+def columns_of(sink: JsonLinesSink) -> tuple[str, ...] | None:
+    return sink.columns  # read afresh: it changes with the endpoint
+
+
+async def test_columns_follow_the_endpoint_held(tmp_path: Path) -> None:
+    out = tmp_path / "accounts.jsonl"
+    sink = JsonLinesSink(out)
+    await sink.open()
+    assert columns_of(sink) is None  # nothing known yet: every column, valid for any endpoint
+    await sink.save_plan(plan("accounts"))
+    assert columns_of(sink) == ("created_at",)
+    accounts = row_reader("accounts", sink.columns, endpoint_label="GET /accounts")
+    page = accounts(b'{"items":[{"id":"a1","created_at":"2025-01-02T03:04:05.678Z"}]}')
+    await sink.commit(batch(page, move("all", None, 1, page), endpoint="accounts"))
+    await sink.close()
+    again = JsonLinesSink(out)
+    await again.open(writer=False)
+    assert again.columns == ("created_at",)
+    span = await again.span("accounts")
+    assert span is not None and span[0].isoformat() == "2025-01-02T03:04:05.678000+00:00"
+    await again.close()
+
+
+async def test_a_reader_sees_what_is_committed_and_cannot_write(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=1)
+    reader = JsonLinesSink(out)
+    await reader.open(writer=False)
+    assert await reader.count("messages") == 250
+    (_, second) = list(pages(2))[1]
+    await sink.commit(batch(second, move("all", 1, 2, second)))
+    assert await reader.count("messages") == 499
+    assert (await reader.positions("messages"))["all"].position == position(2)
+    with pytest.raises(SinkUnavailableError, match="not open for writing"):
+        await reader.commit(batch(second, move("all", 2, 3, second)))
+    await reader.close()
+    await sink.close()
+
+
+_HOLD = """
+import sys, anyio
+from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
+
+async def main() -> None:
+    kind, path = sys.argv[1:]
+    sink = JsonLinesSink(path) if kind == "file" else PartFilesSink(path)
+    await sink.open()
+    print("open", flush=True)
+    sys.stdin.readline()
+    await sink.close()
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.parametrize("kind", ["file", "parts"])
+async def test_a_second_writer_in_another_process_is_refused(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / ("out.jsonl" if kind == "file" else "parts")
+    async with await anyio.open_process([sys.executable, "-c", _HOLD, kind, str(path)]) as holder:
+        assert holder.stdout is not None and holder.stdin is not None
+        said = b""
+        while not said.endswith(b"\n"):
+            said += await holder.stdout.receive()
+        assert said == b"open\n"
+        second = JsonLinesSink(path) if kind == "file" else PartFilesSink(path)
+        with pytest.raises(OutputLockedError):
+            await second.open()
+        await holder.stdin.send(b"done\n")
+        assert await holder.wait() == 0
+    third = JsonLinesSink(path) if kind == "file" else PartFilesSink(path)
+    await third.open()  # the lock went with the other process
+    await third.close()
+
+
+async def test_a_second_writer_in_this_process_is_refused(tmp_path: Path) -> None:
+    sink = await written(tmp_path / "out.jsonl", count=1)
+    with pytest.raises(OutputLockedError):
+        await JsonLinesSink(tmp_path / "out.jsonl").open()
+    await sink.close()
+
+
+# -- the older state files ------------------------------------------------------------------
+
+
+def lines_of(indices: range) -> bytes:
+    return b"".join(dataset().message_json(i) + b"\n" for i in indices)
+
+
+async def test_the_previous_ingest_sinks_sidecar_is_converted(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    data = lines_of(range(10))
+    out.write_bytes(data + b'{"id":"after the last checkpoint"}\n')
+    checkpoint = Checkpoint(cursor="c5", offset=0, done=False)
+    # As the previous JsonLinesSink wrote them: the sidecar, and the plan beside the file.
+    old = {
+        "offset": len(data),
+        "shards": {"all": {"checkpoint": checkpoint, "items": 10, "pages": 2}},
+    }
+    (tmp_path / "out.jsonl.checkpoint").write_bytes(msgspec.json.encode(old))
+    (tmp_path / "out.jsonl.plan.json").write_bytes(plan().to_json())
+    sink = JsonLinesSink(out)
+    await sink.open()
+    assert sink.upgraded is not None and "previous ingest file sink" in sink.upgraded
+    assert await sink.load_plan("messages") == plan()
+    assert await sink.positions("messages") == {
+        "all": Stored(msgspec.json.encode(checkpoint), 10, 2)
+    }
+    assert out.read_bytes() == data
+    assert await sink.count("messages") == 10
+    await sink.close()
+    saved = json.loads((tmp_path / "out.jsonl.checkpoint").read_bytes())
+    assert (saved["version"], saved["offset"], saved["count"]) == (2, len(data), 10)
+    assert not (tmp_path / "out.jsonl.plan.json").exists()  # its plan is in the sidecar now
+
+
+async def test_the_exporters_checkpoint_starts_a_new_plan(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    data = lines_of(range(20))
+    out.write_bytes(data)
+    # As `postpress export` (cli/_checkpoint.ExportState, version 1) wrote it.
+    state = {
+        "version": 1,
+        "fingerprint": "3f0c9a0011223344",
+        "command": {
+            "resource": "messages",
+            "source": "fake:seed=3",
+            "filters": {"after": "2026-05-01T00:00:00.000Z"},
+            "windows": None,
+            "max_items": None,
+        },
+        "streams": [{"cursor": "abc", "offset": 0, "done": False, "follow": None}],
+        "offset": len(data),
+        "items": 20,
+        "pages": 1,
+        "done": False,
+    }
+    (tmp_path / "out.jsonl.checkpoint").write_bytes(msgspec.json.encode(state))
+    sink = JsonLinesSink(out)
+    await sink.open()  # an export's file: no --force needed
+    assert sink.upgraded is not None and "starts over under a new plan" in sink.upgraded
+    assert await sink.load_plan("messages") is None
+    assert await sink.positions("messages") == {}
+    assert await sink.count("messages") == 20
+    await sink.save_plan(plan())  # what the runner does when there is no plan
+    assert out.read_bytes() == b""
+    await sink.close()
+
+
+async def test_a_watch_state_file_converts_to_the_follow_position(tmp_path: Path) -> None:
+    out, state_path = tmp_path / "new.jsonl", tmp_path / "watch.state"
+    data = lines_of(range(3))
+    out.write_bytes(data + b'{"id":"written after the state"}\n')
+    watch = WatchState(
+        kind="messages",
+        fingerprint="0123456789abcdef",
+        watermark_ms=1_779_000_000_123,
+        floor_ms=1_778_999_990_000,
+        seen=((1_779_000_000_123, "msg_b"), (1_778_999_999_000, "msg_a")),
+    )
+    # As `postpress watch --out FILE --state STATE` (cli/_watching.WatchFile) wrote it.
+    old = {
+        "version": 1,
+        "fingerprint": "aa11bb22cc33dd44",
+        "command": {"resource": "messages", "source": "https://api.example", "filters": {}},
+        "watch": watch,
+        "offset": len(data),
+        "items": 3,
+    }
+    state_path.write_bytes(msgspec.json.encode(old))
+    sink = JsonLinesSink(out, state=state_path)
+    await sink.open()
+    assert sink.upgraded is not None and "watch --state" in sink.upgraded
+    stored = await sink.positions("messages")
+    assert list(stored) == [FOLLOW]
+    assert msgspec.json.decode(stored[FOLLOW].position, type=WatchState) == watch
+    assert stored[FOLLOW].items == 3
+    assert out.read_bytes() == data  # the lines after the state are cut, as before
+    # The watch goes on from it: its next batch continues from the stored position.
+    page = READ(body(range(3, 5)))
+    newer = msgspec.json.encode(msgspec.structs.replace(watch, watermark_ms=1_779_000_000_500))
+    await sink.commit(batch(page, Move(FOLLOW, stored[FOLLOW].position, newer, 2, 1)))
+    await sink.close()
+    assert out.read_bytes() == lines_of(range(5))
+    saved = json.loads(state_path.read_bytes())
+    assert saved["version"] == 2 and saved["positions"][FOLLOW]["items"] == 5
+    assert not (tmp_path / "new.jsonl.checkpoint").exists()  # STATE is the sidecar
+
+
+async def test_a_watch_file_without_its_state_is_refused(tmp_path: Path) -> None:
+    out, state_path = tmp_path / "new.jsonl", tmp_path / "watch.state"
+    out.write_bytes(lines_of(range(2)))
+    with pytest.raises(SinkUnavailableError, match=r"no watch\.state"):
+        await JsonLinesSink(out, state=state_path).open()
+
+
+async def test_an_old_part_files_directory_is_converted(tmp_path: Path) -> None:
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    data = lines_of(range(4))
+    (directory / "messages-all.jsonl").write_bytes(data)
+    checkpoint = Checkpoint(cursor=None, offset=0, done=True)
+    old = {
+        "offset": len(data),
+        "shards": {"all": {"checkpoint": checkpoint, "items": 4, "pages": 1}},
+    }
+    (directory / "messages-all.jsonl.checkpoint").write_bytes(msgspec.json.encode(old))
+    (directory / "plan-messages.json").write_bytes(plan().to_json())
+    sink = PartFilesSink(directory)
+    await sink.open()
+    assert await sink.load_plan("messages") == plan()
+    assert await sink.positions("messages") == {
+        "all": Stored(msgspec.json.encode(checkpoint), 4, 1)
+    }
+    assert await sink.count("messages") == 4
+    await sink.close()
+
+
+async def test_a_newer_or_unreadable_sidecar_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sidecar = tmp_path / "out.jsonl.checkpoint"
+    sidecar.write_bytes(b'{"version": 3, "offset": 0}')
+    with pytest.raises(SinkUnavailableError, match="version 3, written by a newer"):
+        await JsonLinesSink(out).open()
+    sidecar.write_bytes(b"{not json")
+    with pytest.raises(SinkUnavailableError, match="is not a readable checkpoint"):
+        await JsonLinesSink(out).open()
+
+
+# -- part files -----------------------------------------------------------------------------
+
+
+async def test_a_batch_of_several_shards_lands_whole_in_one_part(tmp_path: Path) -> None:
+    directory = tmp_path / "parts"
+    sink = PartFilesSink(directory)
+    await sink.open()
+    await sink.save_plan(plan(labels=("t0", "t1")))
+    (_, p0), (_, p1), (r2, p2) = list(pages(3))
+    mixed = Batch(
+        "messages",
+        [*p0.items, *p1.items],
+        [*p0.rejects, *p1.rejects],
+        [move("t0", None, 1, p0), move("t1", None, 1, p1)],
+    )
+    await sink.commit(mixed)
+    await sink.commit(mixed)  # a replay: both positions are already where it leaves them
+    await sink.commit(batch(p2, move("t1", 1, 2, p2)))  # t1 goes on in its own part
+    assert await sink.positions("messages") == {
+        "t0": Stored(position(1), 250, 1),
+        "t1": Stored(position(2), 500, 2),
+    }
+    with pytest.raises(ShardConflictError, match="'t1'"):
+        await sink.commit(mixed)  # t1 moved on since: not a replay, a stale writer
+    with pytest.raises(ShardConflictError, match="'t1'"):
+        await sink.commit(batch(p2, move("t0", 1, 2, p2), move("t1", 1, 3, p2)))
+    assert await sink.count("messages") == 748
+    await sink.close()
+    t0 = committed(directory / "messages-t0.jsonl", directory / "messages-t0.jsonl.checkpoint")
+    t1 = committed(directory / "messages-t1.jsonl", directory / "messages-t1.jsonl.checkpoint")
+    assert t0[1] == lines_of(range(500))[: len(t0[1])] and t0[1].count(b"\n") == 499
+    assert t1[1] == b"".join(dataset().message_json(i) + b"\n" for i in r2 if i in readable())
+    assert [reject_item(line) for line in t0[2].splitlines()] == [dataset().message_json(499)]
+    assert [reject_item(line) for line in t1[2].splitlines()] == [dataset().message_json(500)]
+    # Reopened, every position is where it was (the highest seq of each name wins).
+    again = PartFilesSink(directory)
+    await again.open()
+    assert (await again.positions("messages"))["t1"] == Stored(position(2), 500, 2)
+    await again.commit(batch(p2, move("t1", 2, 3, p2)))
+    await again.close()
+
+
+async def test_workers_write_their_own_parts_beside_the_coordinator(tmp_path: Path) -> None:
+    directory = tmp_path / "parts"
+    coordinator = PartFilesSink(directory)
+    await coordinator.open()
+    await coordinator.save_plan(plan(labels=("t0", "t1")))
+    one, two = PartFilesSink(coordinator.url), PartFilesSink(coordinator.url)
+    await one.open(writer=False)
+    await two.open(writer=False)
+    (_, p0), (_, p1) = list(pages(2))
+    await one.commit(batch(p0, move("t0", None, 1, p0)))
+    await two.commit(batch(p1, move("t1", None, 1, p1)))
+    with pytest.raises(ShardConflictError, match="being written by another worker"):
+        await two.commit(batch(p0, move("t0", 1, 2, p0)))  # t0's part is one's
+    assert set(await coordinator.positions("messages")) == {"t0", "t1"}
+    assert await coordinator.count("messages") == 499
+    await one.close()
+    await two.close()
+    await coordinator.save_plan(plan(labels=("all",)))  # a forced new export: parts removed
+    assert sorted(p.name for p in directory.iterdir()) == [".lock", "plan-messages.json"]
+    await coordinator.close()
+
+
+async def test_save_plan_refuses_a_part_someone_is_writing(tmp_path: Path) -> None:
+    directory = tmp_path / "parts"
+    coordinator = PartFilesSink(directory)
+    await coordinator.open()
+    worker = PartFilesSink(directory)
+    await worker.open(writer=False)
+    (_, p0) = next(pages(1))
+    await worker.commit(batch(p0, move("t0", None, 1, p0)))
+    with pytest.raises(OutputLockedError):
+        await coordinator.save_plan(plan())
+    assert (directory / "messages-t0.jsonl").stat().st_size > 0
+    await worker.close()
+    await coordinator.close()
+
+
+async def test_part_names_are_checked(tmp_path: Path) -> None:
+    sink = PartFilesSink(tmp_path / "parts")
+    await sink.open()
+    page = READ(b'{"items":[{"id":"a"}]}')
+    with pytest.raises(ValueError, match="cannot name a part file"):
+        await sink.commit(batch(page, Move("../escape", None, position(1), 1, 1)))
+    with pytest.raises(ValueError, match="moves none"):
+        await sink.commit(batch(page))
+    await sink.close()
