@@ -7,6 +7,7 @@ import msgspec
 from postpress_async._client import AsyncPostpress
 from postpress_async._config import Limits, RetryPolicy
 from postpress_async._params import MAX_LIMIT
+from postpress_async._transport import Transport
 
 __all__ = ["ClientConfig"]
 
@@ -26,6 +27,10 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     limit: int = MAX_LIMIT
     prefetch: int = 2
     allow_insecure_http: bool = False
+    #: The name of the request budget a Dask worker's requests share with every other
+    #: worker's (a ``distributed.Semaphore`` of ``max_in_flight`` leases, set by the
+    #: Dask engine); ``None``: only this client's own in-flight limit.
+    budget: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -49,8 +54,9 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             allow_insecure_http=client.base_url.startswith("http://"),
         )
 
-    def client(self) -> AsyncPostpress:
-        """A new client for this configuration (the caller closes it)."""
+    def client(self, *, transport: Transport | None = None) -> AsyncPostpress:
+        """A new client for this configuration (the caller closes it); ``transport``
+        replaces the HTTP transport (the Dask engine wraps one in the request budget)."""
         return AsyncPostpress(
             api_key=self.api_key,
             base_url=self.base_url,
@@ -58,4 +64,5 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             retry=None if self.attempts is None else RetryPolicy(attempts=self.attempts),
             limits=Limits(max_in_flight=self.max_in_flight),
             allow_insecure_http=self.allow_insecure_http,
+            transport=transport,
         )
