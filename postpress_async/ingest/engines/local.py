@@ -2,8 +2,11 @@
 
 The shards share the client, so together they never exceed its in-flight limit
 (``Limits.max_in_flight``); ``concurrency`` caps how many shards run at once (default:
-all). The shards run in an anyio task group: the first failure cancels the others,
-whose stored checkpoints already cover every page they wrote.
+all). They share one :class:`~postpress_async.ingest._commit.Committer` too: its writer
+commits the pages of every shard in groups, one transaction for many pages. The shards
+run in an anyio task group: the first failure cancels the others and is raised as
+itself; the pages queued before it are committed first, so every stored position
+covers exactly the rows stored before it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import anyio
 from postpress_async._client import AsyncPostpress
 from postpress_async._params import check_int
 from postpress_async._tasks import first_error
+from postpress_async.ingest._commit import Committer
 from postpress_async.ingest._run import IngestProgress, ShardResult, run_shard
 
 if TYPE_CHECKING:
@@ -26,12 +30,17 @@ __all__ = ["LocalEngine"]
 
 
 class LocalEngine:
-    """Shards as tasks of this process; see the module docstring."""
+    """Shards as tasks of this process; see the module docstring.
 
-    def __init__(self, *, concurrency: int | None = None) -> None:
+    ``max_pages``: pages queued for the committer at most (back-pressure).
+    """
+
+    def __init__(self, *, concurrency: int | None = None, max_pages: int = 16) -> None:
         if concurrency is not None:
             check_int("concurrency", concurrency, minimum=1)
+        check_int("max_pages", max_pages, minimum=1)
         self.concurrency = concurrency
+        self.max_pages = max_pages
 
     def __repr__(self) -> str:
         return f"LocalEngine(concurrency={self.concurrency!r})"
@@ -53,34 +62,37 @@ class LocalEngine:
         sink: Sink,
         progress: IngestProgress,
     ) -> list[ShardResult]:
-        """Run the shards concurrently on ``client``."""
+        """Run the shards concurrently on ``client``, into one committer."""
         results: dict[str, ShardResult] = {}
         limiter = anyio.CapacityLimiter(self.concurrency or max(1, len(plan.shards)))
         base_retries = client.stats().total_retries
 
-        def page(items: int) -> None:
-            progress.items += items
+        def stored(rows: int, rejects: int) -> None:
+            progress.stored(rows, rejects)
             progress.retries = client.stats().total_retries - base_retries
 
-        async def one(index: int) -> None:
+        async def one(committer: Committer, index: int) -> None:
             shard = plan.shards[index]
             async with limiter:
                 result = await run_shard(
                     client,
                     shard,
                     sink,
+                    committer,
                     limit=config.limit,
                     prefetch=config.prefetch,
-                    on_page=page,
                 )
             results[shard.label] = result
             progress.shards_done += 1
 
-        try:
-            async with anyio.create_task_group() as group:
-                for index in range(len(plan.shards)):
-                    group.start_soon(one, index)
-        except Exception as exc:  # the first shard's error, not an exception group
-            raise first_error(exc) from None
+        async with Committer(
+            sink, plan.endpoint, on_commit=stored, max_pages=self.max_pages
+        ) as committer:
+            try:
+                async with anyio.create_task_group() as group:
+                    for index in range(len(plan.shards)):
+                        group.start_soon(one, committer, index)
+            except Exception as exc:  # the first shard's error, not an exception group
+                raise first_error(exc) from None
         progress.retries = client.stats().total_retries - base_retries
         return [results[shard.label] for shard in plan.shards]
