@@ -1,7 +1,8 @@
 """Probing the API for where an export's data sits, and the pure math on what it found.
 
 The API has no count endpoint. :class:`Probe` makes the planner's cheap requests (first
-pages with ``limit=1`` or a full page, counted); :func:`profile` uses them to find the
+pages with ``limit=1`` or a full page, counted; read the raw way, so an item the SDK
+cannot read is set aside rather than failing the plan); :func:`profile` uses them to find the
 oldest and newest item of a listing (galloping, then bisecting ``before=``) and the
 density of items at evenly spaced points; :class:`Profile` (an estimated cumulative count
 over time) and :func:`density_profile` are pure: they are tested without an event loop.
@@ -16,11 +17,11 @@ import msgspec
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._params import MAX_LIMIT
+from postpress_async._rows import RowPage
 from postpress_async._tasks import gather
 from postpress_async._time import from_ms, to_ms
 
-from ._shards import Endpoint, Shard, Window
-from ._streams import shard_stream
+from ._shards import Endpoint, Window
 
 __all__ = ["PAGE", "Probe", "Profile", "density_profile", "probe_profile", "sample_points"]
 
@@ -42,32 +43,38 @@ class Probe:
         self, *, limit: int, after: int | None, before: int | None, **extra: str
     ) -> tuple[list[int], bool]:
         """Timestamps (ms) of the first page, and whether it is the last page."""
-        self.requests += 1
-        shard = Shard(
-            endpoint=self.endpoint,
-            label="probe",
-            filters={**self.filters, **extra},
-            window=Window(
-                after=None if after is None else from_ms(after),
-                before=None if before is None else from_ms(before),
-            ),
-        )
-        page = await shard_stream(self.client, shard, limit=limit, prefetch=0)
-        stamps = [
-            to_ms(item.timestamp)
-            for item in page.items
-            if getattr(item, "timestamp", None) is not None
-        ]
+        page = await self._first(limit=limit, after=after, before=before, **extra)
+        stamps = [to_ms(row[1]) for row in page.items if row[1] is not None]
         return stamps, page.cursor is None
 
     async def count(self, *, window: Window, **extra: str) -> int:
         """Items on the first full page (twice that when more pages follow: "at least")."""
-        self.requests += 1
-        shard = Shard(
-            endpoint=self.endpoint, label="probe", filters={**self.filters, **extra}, window=window
+        page = await self._first(
+            limit=PAGE,
+            after=None if window.after is None else to_ms(window.after),
+            before=None if window.before is None else to_ms(window.before),
+            **extra,
         )
-        page = await shard_stream(self.client, shard, limit=PAGE, prefetch=0)
-        return len(page.items) if page.cursor is None else 2 * len(page.items)
+        found = len(page.items) + len(page.rejects)
+        return found if page.cursor is None else 2 * found
+
+    async def _first(
+        self, *, limit: int, after: int | None, before: int | None, **extra: str
+    ) -> RowPage:
+        """The first page, read the raw way: an unreadable item is a reject, not an error."""
+        self.requests += 1
+        time = "created_at" if self.endpoint == "accounts" else "timestamp"
+        page = await getattr(self.client, self.endpoint).rows(
+            filters={**self.filters, **extra},
+            after=None if after is None else from_ms(after),
+            before=None if before is None else from_ms(before),
+            columns=(time,),
+            limit=limit,
+            prefetch=0,
+            follow=False,
+        )
+        assert isinstance(page, RowPage)
+        return page
 
 
 class Profile(msgspec.Struct, frozen=True):
