@@ -1,0 +1,434 @@
+"""Keeping a store in sync after its backfill: the incremental catch-up, the follow, and
+the accounts' refresh, all committed through a :class:`~._commit.Committer`.
+
+Messages and chats (:func:`sync_follow`). The store's ``follow`` position is a
+:class:`~postpress_async.WatchState`; a :class:`~postpress_async._watch.WatchStream`
+over the raw rows continues from it (the same polls, overlap and exactly-once rule as
+``watch``), and every batch it hands out is committed with the state right after it, so
+a kill loses at most the batches not yet committed, which the next run lists again.
+
+*Caught up*, exactly: the stream calls its ``sleep`` between two polls, once every
+batch of a poll has been handed out and queued for the committer. At that moment the
+last poll is judged: if it handed out at most one page (``limit`` items), the store is
+caught up to what the API listed during that poll; if it handed out more (a backlog,
+or a fast feed), the next poll starts at once, without waiting the poll interval.
+Without ``follow`` the sync stops at the first caught-up poll (after committing the
+state, which may have moved without an item: a ``since="now"`` resolved from the
+server); with ``follow`` it waits ``policy``'s interval after each caught-up poll, and
+polls until cancelled (only the commit in flight finishes; the stored position covers
+exactly the rows stored). A stream that hands out a long backlog in bounded windows,
+batch by batch, needs nothing more from this module: each batch is committed as it
+comes.
+
+Chats are found by their last activity, which moves: a chat listed again with a newer
+time is a change to store (upserted), so the follow knows chats by ``id@time``.
+
+Items that cannot be read (rejects) have no time of their own. Each is placed at the
+newest time of the readable rows on its page (the page is cut from a listing ordered by
+time, so it was listed there) and known by the digest of its bytes, so the overlap does
+not store it again; a page with no readable row gives no place, and its rejects are
+left out of the follow (a backfill stores them).
+
+Accounts (:func:`refresh_accounts`) have no time to follow: a refresh lists them all and
+stores those whose bytes are new or changed since the stored
+:class:`~postpress_async._positions.AccountsSeen` (a digest of each account's bytes).
+
+:func:`merge_follow` derives the follow position from the shards' checkpoints once a
+backfill is done (pure, tested on its own).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random as _random
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import anyio
+import anyio.lowlevel
+import msgspec
+
+from postpress_async._client import AsyncPostpress
+from postpress_async._exceptions import StateMismatchError
+from postpress_async._follow import settle
+from postpress_async._pagination import ListStream
+from postpress_async._positions import AccountsSeen, Checkpoint, WatchState, filters_fingerprint
+from postpress_async._rows import Reject, Row, RowPage, row_stamp
+from postpress_async._watch import PollPolicy, WatchKind, WatchStream, poll_delay, start_state
+from postpress_async.models import Page
+
+from ._commit import Committer
+from ._run import IngestProgress, accounts_seen, digest, see_accounts
+from .sinks._base import FOLLOW, Sink, Stored
+
+__all__ = [
+    "SyncResult",
+    "chat_keys",
+    "follow_start",
+    "merge_follow",
+    "refresh_accounts",
+    "sync_follow",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclasses.dataclass(slots=True)
+class SyncResult:
+    """What a catch-up, follow or refresh stored."""
+
+    #: Rows and rejects committed.
+    items: int = 0
+    rejects: int = 0
+    #: Accounts only: accounts stored that the store did not hold, and whose bytes changed.
+    new: int | None = None
+    changed: int | None = None
+    polls: int = 0
+    #: The follow position after the last commit (encoded), and its watermark.
+    position: bytes | None = None
+    caught_up_ms: int | None = None
+
+
+# -- the follow position ------------------------------------------------------------------
+
+
+def merge_follow(
+    parts: Sequence[tuple[int | None, WatchState]],
+    *,
+    kind: str,
+    fingerprint: str,
+    overlap_ms: int,
+) -> WatchState:
+    """One follow position from the final follow states of a backfill's shards.
+
+    ``parts``: each shard's ``(floor it started from, final state)`` (the start is its
+    window's ``after`` in ms, ``None`` when open). The rule:
+
+    * watermark: the highest of the shards';
+    * seen: the union of the shards' ``seen`` (a key seen twice keeps its newest time);
+    * floor: the highest floor among the shards that forgot ids (a floor above its
+      start: below it that shard's ``seen`` is incomplete), never below the lowest
+      floor (the export's own ``after``); then settled with ``overlap_ms`` (the floor
+      rises to ``watermark - overlap - 1 ms``, ids at or below it are dropped).
+
+    So every stored item above the floor is in ``seen`` (nothing is stored twice) and,
+    like a single listing, the floor trails the newest item by the overlap.
+    """
+    watermark: int | None = None
+    floors: list[int | None] = []
+    pruned: list[int] = []
+    seen: dict[str, int] = {}
+    for start, state in parts:
+        if state.watermark_ms is not None:
+            watermark = (
+                state.watermark_ms if watermark is None else max(watermark, state.watermark_ms)
+            )
+        floors.append(state.floor_ms)
+        if state.floor_ms is not None and state.floor_ms != start:
+            pruned.append(state.floor_ms)
+        for stamp, key in state.seen:
+            seen[key] = max(stamp, seen.get(key, stamp))
+    floor = None if not floors or None in floors else min(f for f in floors if f is not None)
+    if pruned:
+        floor = max(pruned) if floor is None else max(floor, *pruned)
+    floor, kept = settle(watermark, floor, seen, overlap_ms)
+    return WatchState(
+        kind=kind,
+        fingerprint=fingerprint,
+        watermark_ms=watermark,
+        floor_ms=floor,
+        seen=tuple(sorted((stamp, key) for key, stamp in kept.items())),
+    )
+
+
+def chat_keys(state: WatchState) -> WatchState:
+    """A chats state whose ``seen`` knows chats by id (a listing's) known by ``id@time``."""
+    return msgspec.structs.replace(
+        state, seen=tuple((stamp, f"{key}@{stamp}") for stamp, key in state.seen)
+    )
+
+
+def follow_start(
+    endpoint: WatchKind,
+    filters: dict[str, str],
+    stored: Stored | None,
+    *,
+    since: object,
+    url: str,
+) -> tuple[WatchState, bytes | None]:
+    """Where the follow starts, and the position it moves from (``None``: none stored).
+
+    A stored position must belong to these filters (else
+    :class:`~postpress_async.StateMismatchError` naming both); without one the follow
+    starts from ``since`` (``"now"``: resolved from the server at the first poll).
+    """
+    fingerprint = filters_fingerprint(endpoint, filters)
+    if stored is None:
+        return start_state(
+            "now" if since is None else since, kind=endpoint, fingerprint=fingerprint
+        ), None
+    try:
+        state = msgspec.json.decode(stored.position, type=WatchState)
+    except msgspec.DecodeError:
+        raise StateMismatchError(
+            f"{url}: the stored follow position of {endpoint} is not a watch state; "
+            "start over with force=True (--force)"
+        ) from None
+    if state.fingerprint != fingerprint:
+        asked = ", ".join(f"{k}={v}" for k, v in sorted(filters.items())) or "no filters"
+        raise StateMismatchError(
+            f"{url} follows {endpoint} with other filters (its position has fingerprint "
+            f"{state.fingerprint}; {asked} give {fingerprint}): ask with the filters it was "
+            "started with, or start over with force=True (--force)"
+        )
+    return start_state(state, kind=endpoint, fingerprint=fingerprint), stored.position
+
+
+# -- messages and chats -------------------------------------------------------------------
+
+
+class _Rejected(NamedTuple):
+    """An item that could not be read, among a listing's rows (see the module docstring)."""
+
+    reject: Reject
+    place: tuple[int, str] | None
+
+
+def _placed(page: Page[Row], stamp: Callable[[Row], tuple[int, str] | None]) -> Page[Row]:
+    """``page`` with its rejects among its rows, each placed at the page's newest time."""
+    if not isinstance(page, RowPage) or not page.rejects:
+        return page
+    times = [placed[0] for placed in map(stamp, page.items) if placed is not None]
+    bound = max(times) if times else None
+    counts: dict[str, int] = {}
+    extra: list[Row] = []
+    for reject in page.rejects:
+        mark = digest(reject.raw)
+        nth = counts[mark] = counts.get(mark, -1) + 1
+        extra.append(_Rejected(reject, None if bound is None else (bound, f"!{mark}:{nth}")))
+    return RowPage(items=[*page.items, *extra], cursor=page.cursor, object=page.object)
+
+
+def _follow_stamp(
+    endpoint: WatchKind, base: Callable[[Row], tuple[int, str] | None]
+) -> Callable[[Row], tuple[int, str] | None]:
+    chats = endpoint == "chats"
+
+    def stamp(row: Row) -> tuple[int, str] | None:
+        if isinstance(row, _Rejected):
+            return row.place
+        placed = base(row)
+        if placed is None or not chats:
+            return placed
+        return placed[0], f"{placed[1]}@{placed[0]}"
+
+    return stamp
+
+
+class _Pace:
+    """Commits each batch with the state after it; decides, between polls, whether the
+    sync is caught up (see the module docstring)."""
+
+    def __init__(
+        self,
+        committer: Committer,
+        previous: bytes | None,
+        *,
+        follow: bool,
+        limit: int,
+        sleep: Sleep,
+        progress: IngestProgress | None,
+    ) -> None:
+        self.committer = committer
+        self.previous = previous
+        self.follow = follow
+        self.limit = limit
+        self._sleep = sleep
+        self.progress = progress
+        self.stream: WatchStream[Row] | None = None
+        self.handed = 0
+
+    def state(self) -> WatchState:
+        assert self.stream is not None
+        return self.stream.state
+
+    async def commit(self, batch: list[Row]) -> None:
+        """Queue ``batch`` with the state after it (an empty batch: only if it moved)."""
+        state = self.state()
+        new = msgspec.json.encode(state)
+        if not batch and new == self.previous:
+            return
+        rows: list[Row] = []
+        rejects: list[Reject] = []
+        for row in batch:
+            if isinstance(row, _Rejected):
+                rejects.append(row.reject)
+            else:
+                rows.append(row)
+        page = RowPage(items=rows, rejects=rejects)
+        await self.committer.put(FOLLOW, page, new, self.previous)
+        self.previous = new
+        if self.progress is not None:
+            self.progress.caught_up_ms = state.watermark_ms
+
+    async def between_polls(self, delay: float) -> None:
+        """The stream's ``sleep``: the last poll is over, every batch of it queued."""
+        assert self.stream is not None
+        await self.commit([])
+        caught_up = self.handed <= self.limit
+        self.handed = 0
+        if not caught_up:
+            await anyio.lowlevel.checkpoint()  # a backlog: the next poll at once
+            return
+        if not self.follow:
+            await self.stream.aclose()  # the stream ends before another poll
+            return
+        if self.progress is not None:
+            self.progress.phase = "follow"
+        await self._sleep(delay)
+
+
+async def sync_follow(
+    client: AsyncPostpress,
+    endpoint: WatchKind,
+    sink: Sink,
+    *,
+    filters: dict[str, str],
+    start: WatchState,
+    previous: bytes | None,
+    follow: bool,
+    policy: PollPolicy,
+    limit: int,
+    progress: IngestProgress | None = None,
+    max_pages: int = 16,
+    sleep: Sleep = anyio.sleep,
+    random: Callable[[], float] = _random.random,
+) -> SyncResult:
+    """Catch ``sink`` up from ``start`` (stored as ``previous``), then follow if asked.
+
+    ``filters`` are the API's strings; ``limit`` the page size (and the "caught up"
+    measure). See the module docstring.
+    """
+    columns = sink.columns
+    base = row_stamp(endpoint, columns)
+    resource = getattr(client, endpoint)
+    page_limit = limit
+
+    def list_after(
+        *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
+        size = page_limit if limit is None else limit
+
+        async def fetch(cursor: str | None) -> Page[Row]:
+            rows: ListStream[Row] = resource.rows(
+                filters=filters,
+                after=after,
+                before=before,
+                columns=columns,
+                limit=size,
+                resume=Checkpoint(cursor=cursor),
+                prefetch=0,
+                follow=False,
+            )
+            return _placed(await rows, base)
+
+        return ListStream(fetch, prefetch=0)
+
+    result = SyncResult()
+
+    def stored(rows: int, rejects: int) -> None:
+        result.items += rows
+        result.rejects += rejects
+        if progress is not None:
+            progress.stored(rows, rejects)
+
+    if progress is not None:
+        progress.phase = "catch-up"
+    async with Committer(sink, endpoint, on_commit=stored, max_pages=max_pages) as committer:
+        pace = _Pace(
+            committer, previous, follow=follow, limit=limit, sleep=sleep, progress=progress
+        )
+        stream = WatchStream(
+            list_after,
+            _follow_stamp(endpoint, base),
+            start,
+            policy=policy,
+            sleep=pace.between_polls,
+            random=random,
+        )
+        pace.stream = stream
+        async with stream:
+            async for batch in stream.batches():
+                pace.handed += len(batch)
+                await pace.commit(batch)
+        result.polls = stream.polls
+    state = stream.state
+    result.position = pace.previous
+    result.caught_up_ms = state.watermark_ms
+    return result
+
+
+# -- accounts -----------------------------------------------------------------------------
+
+
+async def refresh_accounts(
+    client: AsyncPostpress,
+    sink: Sink,
+    *,
+    previous: bytes | None,
+    follow: bool,
+    policy: PollPolicy,
+    limit: int,
+    restart: bool = False,
+    prefetch: int | None = None,
+    progress: IngestProgress | None = None,
+    max_pages: int = 16,
+    sleep: Sleep = anyio.sleep,
+    random: Callable[[], float] = _random.random,
+) -> SyncResult:
+    """List every account; store those new or changed since ``previous`` (an encoded
+    :class:`AccountsSeen`); with ``follow``, again after each poll interval.
+
+    ``restart``: forget what ``previous`` saw (every account is stored again), still
+    moving the stored position from ``previous``.
+    """
+    digests = {} if restart else accounts_seen(previous)
+    result = SyncResult(new=0, changed=0)
+
+    def stored(rows: int, rejects: int) -> None:
+        result.items += rows
+        result.rejects += rejects
+        if progress is not None:
+            progress.stored(rows, rejects)
+
+    if progress is not None:
+        progress.phase = "catch-up"
+    idle = 0
+    async with Committer(sink, "accounts", on_commit=stored, max_pages=max_pages) as committer:
+        while True:
+            found = 0
+            stream = client.accounts.rows(columns=sink.columns, limit=limit, prefetch=prefetch)
+            async with stream:
+                async for page in stream.pages():
+                    assert isinstance(page, RowPage)
+                    rows, rejects, new, changed = see_accounts(digests, page.items, page.rejects)
+                    if not rows and not rejects:
+                        continue
+                    position = msgspec.json.encode(AccountsSeen(digests=digests))
+                    await committer.put(
+                        FOLLOW, RowPage(items=rows, rejects=rejects), position, previous
+                    )
+                    previous = position
+                    found += len(rows) + len(rejects)
+                    result.new = (result.new or 0) + new
+                    result.changed = (result.changed or 0) + changed
+            result.polls += 1
+            if not follow:
+                break
+            if progress is not None:
+                progress.phase = "follow"
+            idle = 0 if found else idle + 1
+            await sleep(poll_delay(policy, idle, random))
+    result.position = previous
+    return result
