@@ -1,9 +1,26 @@
-"""The whole export: :func:`ingest` ties the plan, the sink and the engine together.
+"""The whole job: :func:`ingest` keeps a store in sync with the API (``sync`` is the same).
 
-Open the sink and the engine (either may refuse before any request), reuse the plan
-stored in the sink when the same export asks again (so every shard resumes from its
-own checkpoint) or probe a new one (``force`` starts over), then let the engine run the
-shards that are not done. It sits above the engines, which run :func:`~._run.run_shard`.
+One call does the same whether it is a first run, a cron re-run, or the run after a
+crash (DESIGN: "Ingest API"):
+
+1. check every argument (before any request) and open the sink as its one writer
+   (another writer: :class:`~postpress_async.OutputLockedError`, exit 5);
+2. plan: the plan stored in the sink when the same export asks again (the endpoint,
+   filters and window must be the ones it was made for, else
+   :class:`~postpress_async.PlanMismatchError`; ``shards``/``by`` only shape a new plan,
+   another value on a re-run is noted in the result), else probe and store a new one
+   (``force`` always re-plans and starts over);
+3. backfill: the engine runs every shard that is not done, each from its stored
+   checkpoint;
+4. once every shard is done and no follow position is stored, derive it from the
+   shards' checkpoints (:func:`~._sync.merge_follow`) and store it in a commit of its own;
+   an export with ``before=`` is a frozen window: no follow position, no follow;
+5. catch up from the follow position until caught up (:mod:`._sync`); with ``follow``,
+   go on polling until cancelled; accounts are refreshed instead (new or changed bytes);
+6. return an :class:`IngestResult`: what this run stored.
+
+``backfill=False`` skips 2-4: a follow from ``since`` (``"now"``, resolved from the
+server, or a time) into any store, which is ``postpress watch --to URL``.
 """
 
 from __future__ import annotations
@@ -14,35 +31,68 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from postpress_async._exceptions import PlanMismatchError
-from postpress_async._time import parse_datetime
+import anyio
+import msgspec
+
+from postpress_async._exceptions import InvalidParameterError, PlanMismatchError, StateMismatchError
+from postpress_async._filters import RESOURCES, WATCHED
+from postpress_async._params import check_int
+from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
+from postpress_async._time import from_ms, parse_datetime, to_ms
+from postpress_async._watch import PollPolicy, start_state
 
 from ._config import ClientConfig
 from ._plan import encode_export_filters, plan_shards
 from ._run import IngestProgress, ShardResult
 from ._shards import Endpoint, ShardPlan, Window
+from ._sync import (
+    SyncResult,
+    chat_keys,
+    follow_start,
+    merge_follow,
+    refresh_accounts,
+    sync_follow,
+)
 from .engines._base import Engine
 from .engines.local import LocalEngine
 from .sinks import open_sink
-from .sinks._base import Sink
+from .sinks._base import FOLLOW, Batch, Move, Sink, Stored
 
-__all__ = ["IngestResult", "ingest"]
+__all__ = ["IngestResult", "ingest", "sync"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class IngestResult:
-    """What :func:`ingest` did."""
+    """What one :func:`ingest` stored, and where the store stands now."""
 
-    plan: ShardPlan
+    endpoint: Endpoint
+    #: The sink's URL (no password).
+    url: str
+    #: The plan backfilled (``None`` with ``backfill=False``).
+    plan: ShardPlan | None
+    #: One result a shard of the plan, in plan order.
     results: list[ShardResult]
-    #: True when the plan came from the store (a resume).
+    #: Rows this run stored: by the backfill, by the catch-up/follow (or accounts'
+    #: refresh), and both together.
+    backfilled: int
+    synced: int
+    items: int
+    #: Items that could not be read, stored aside by this run.
+    rejects: int
+    #: Rows the store did not hold before this run (for files, which append: ``items``);
+    #: ``None`` if the store cannot tell.
+    new: int | None
+    #: Accounts only: accounts whose bytes changed since the store last saw them.
+    changed: int | None
+    #: Every shard of the plan is done (always True with ``backfill=False``).
+    backfill_done: bool
+    #: The plan (or, without backfill, the follow position) came from the store.
     resumed: bool
+    #: The newest time stored: the follow's watermark, else the newest row's time.
+    caught_up_to: datetime | None
+    #: What this run chose not to do, in words (an option ignored, a follow skipped).
+    notes: list[str]
     elapsed: float
-
-    @property
-    def items(self) -> int:
-        """Items stored by this run."""
-        return sum(r.items for r in self.results)
 
 
 async def ingest(
@@ -54,82 +104,399 @@ async def ingest(
     by: Literal["auto", "time", "account"] = "auto",
     engine: Engine | None = None,
     force: bool = False,
+    follow: bool = False,
+    backfill: bool = True,
+    since: datetime | str | None = None,
+    policy: PollPolicy | None = None,
     progress: IngestProgress | None = None,
     after: datetime | str | None = None,
     before: datetime | str | None = None,
     **filters: Any,
 ) -> IngestResult:
-    """Export ``endpoint`` into ``sink`` in shards; see the module docstring.
+    """Export ``endpoint`` into ``sink`` and keep it in sync; see the module docstring.
 
-    ``sink`` is a :class:`Sink` or a URL for :func:`open_sink`; ``engine`` defaults to
-    :class:`LocalEngine`. Running the same call again resumes; ``force`` starts over.
+    ``sink`` is a :class:`~.sinks._base.Sink` or a URL for :func:`~.sinks.open_sink`;
+    ``engine`` defaults to :class:`LocalEngine`. ``filters`` are the endpoint's list
+    filters (``account_id``, ``sender_id``; chats also ``account_type``, ``unread``).
+    ``follow=True`` polls with ``policy`` until cancelled (the position stays committed:
+    a later call continues). ``backfill=False`` follows from ``since`` (default
+    ``"now"``) without a plan. ``progress`` counts what is stored as it goes.
     """
+    started = time.monotonic()
+    asked = _Asked.check(
+        endpoint,
+        shards=shards,
+        by=by,
+        force=force,
+        follow=follow,
+        backfill=backfill,
+        since=since,
+        policy=policy,
+        after=after,
+        before=before,
+        filters=filters,
+    )
     store = open_sink(sink) if isinstance(sink, (str, Path)) else sink
     runner = engine if engine is not None else LocalEngine()
-    wanted = _request(endpoint, shards, by, after, before, filters)
-    runner.check(store)
+    if backfill:
+        runner.check(store)
     progress = progress if progress is not None else IngestProgress(noun=endpoint)
     progress.noun = endpoint
     await store.open()
     try:
-        async with runner, config.client() as client:
-            stored = await store.load_plan(endpoint)
-            resumed = stored is not None and not force
-            if stored is not None and not force:
-                if _request_of(stored) != wanted:
-                    raise PlanMismatchError(
-                        f"{store.url} holds an export of {endpoint} asked with other options "
-                        f"({_differences(_request_of(stored), wanted)}): ask the same to resume, "
-                        "or start over with force=True (--force)"
-                    )
-                plan = stored
-            else:
+        async with config.client() as client:
+            job = _Job(asked, config, client, store, runner, progress)
+            return await job.run(started)
+    finally:
+        with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
+            await store.close()
+
+
+#: The same call: reads better for an incremental job (a cron re-run, a sync loop).
+sync = ingest
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Asked:
+    """The arguments of one ingest, checked (nothing here makes a request)."""
+
+    endpoint: Endpoint
+    shards: int
+    by: str
+    force: bool
+    follow: bool
+    backfill: bool
+    since: object
+    policy: PollPolicy
+    window: Window
+    #: The filters as given (for the planner) and as the API's strings.
+    filters: dict[str, Any]
+    encoded: dict[str, str]
+
+    @classmethod
+    def check(
+        cls,
+        endpoint: str,
+        *,
+        shards: int,
+        by: str,
+        force: bool,
+        follow: bool,
+        backfill: bool,
+        since: object,
+        policy: PollPolicy | None,
+        after: datetime | str | None,
+        before: datetime | str | None,
+        filters: dict[str, Any],
+    ) -> _Asked:
+        if endpoint not in RESOURCES:
+            raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
+        check_int("shards", shards, minimum=1)
+        if by not in {"auto", "time", "account"}:
+            raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
+        if endpoint != "messages" and by == "time":
+            raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
+        if policy is None:
+            policy = PollPolicy()
+        elif not isinstance(policy, PollPolicy):
+            raise InvalidParameterError(
+                "policy", f"must be a PollPolicy, got {type(policy).__name__}"
+            )
+        encoded = encode_export_filters(endpoint, filters)
+        window = Window(
+            after=None if after is None else parse_datetime("after", after),
+            before=None if before is None else parse_datetime("before", before),
+        )
+        if (
+            window.after is not None
+            and window.before is not None
+            and to_ms(window.before) <= to_ms(window.after) + 1
+        ):
+            raise InvalidParameterError("before", "must be later than after (by more than 1 ms)")
+        timed = window.after is not None or window.before is not None
+        if endpoint == "accounts" and timed:
+            raise InvalidParameterError(
+                "after" if window.after is not None else "before",
+                "accounts have no time to filter by; export them whole",
+            )
+        if follow and window.before is not None:
+            raise InvalidParameterError(
+                "follow",
+                "an export with before= is a frozen window: it has no follow; "
+                "drop before= to keep the store in sync, or follow=False",
+            )
+        if backfill:
+            if since is not None:
+                raise InvalidParameterError(
+                    "since",
+                    "a backfill follows from where it ended; since= is where a follow "
+                    "without backfill (backfill=False) starts",
+                )
+        else:
+            if timed:
+                raise InvalidParameterError(
+                    "after" if window.after is not None else "before",
+                    "a follow without backfill starts from since= ('now' or a time)",
+                )
+            if endpoint in WATCHED:  # check since now: a bad one fails before any request
+                start_state(
+                    "now" if since is None else since,
+                    kind=endpoint,  # type: ignore[arg-type]
+                    fingerprint=filters_fingerprint(endpoint, encoded),
+                )
+            elif since is not None:
+                raise InvalidParameterError(
+                    "since", "accounts have no time: a refresh lists them all"
+                )
+        return cls(
+            endpoint=endpoint,
+            shards=shards,
+            by=by,
+            force=force,
+            follow=follow,
+            backfill=backfill,
+            since=since,
+            policy=policy,
+            window=window,
+            filters=filters,
+            encoded=encoded,
+        )
+
+    def differences(self, plan: ShardPlan) -> list[str]:
+        """What of the export's identity (filters, window) differs from ``plan``'s."""
+        found = []
+        if plan.filters != self.encoded:
+            found.append(f"filters: {plan.filters!r} -> {self.encoded!r}")
+        for side in ("after", "before"):
+            old, new = getattr(plan.window, side), getattr(self.window, side)
+            if (None if old is None else to_ms(old)) != (None if new is None else to_ms(new)):
+                found.append(f"{side}: {_text(old)} -> {_text(new)}")
+        return found
+
+    def ignored(self, plan: ShardPlan) -> list[str]:
+        """Notes for the options that only shape a new plan, asked otherwise on a re-run."""
+        notes = []
+        if self.shards != plan.requested:
+            notes.append(
+                f"shards={self.shards} ignored: the stored plan has {plan.requested} "
+                "(force=True re-plans and starts over)"
+            )
+        if self.by != plan.by:
+            notes.append(
+                f"by={self.by!r} ignored: the stored plan was cut by={plan.by!r} "
+                "(force=True re-plans and starts over)"
+            )
+        return notes
+
+
+def _text(moment: datetime | None) -> str:
+    return "open" if moment is None else moment.isoformat()
+
+
+def _checkpoint(stored: Stored | None) -> Checkpoint:
+    if stored is None:
+        return Checkpoint()
+    try:
+        return msgspec.json.decode(stored.position, type=Checkpoint)
+    except msgspec.DecodeError:
+        raise StateMismatchError(
+            "a stored shard position is not a checkpoint; start over with force=True (--force)"
+        ) from None
+
+
+class _Job:
+    """One ingest, steps 2-6 (the sink is open, the client built)."""
+
+    def __init__(
+        self,
+        asked: _Asked,
+        config: ClientConfig,
+        client: Any,
+        store: Sink,
+        runner: Engine,
+        progress: IngestProgress,
+    ) -> None:
+        self.asked = asked
+        self.config = config
+        self.client = client
+        self.store = store
+        self.runner = runner
+        self.progress = progress
+        self.notes: list[str] = []
+
+    async def run(self, started: float) -> IngestResult:
+        asked, store = self.asked, self.store
+        endpoint = asked.endpoint
+        counted = await store.count(endpoint)
+        plan: ShardPlan | None = None
+        results: list[ShardResult] = []
+        resumed = False
+        done = True
+        if asked.backfill:
+            plan, resumed, results = await self._backfill()
+            positions = await store.positions(endpoint)
+            done = all(_checkpoint(positions.get(s.label)).done for s in plan.shards)
+            if done and plan.window.before is None and endpoint in WATCHED:
+                positions = await self._derive_follow(plan, positions)
+        else:
+            positions = await store.positions(endpoint)
+            resumed = FOLLOW in positions
+        synced: SyncResult | None = None
+        frozen = plan is not None and plan.window.before is not None
+        if done and not frozen:
+            synced = await self._sync(positions.get(FOLLOW))
+        self.progress.phase = "done"
+        new = await store.count(endpoint) - counted
+        backfilled = sum(r.items for r in results)
+        caught_up: datetime | None = None
+        if synced is not None and synced.caught_up_ms is not None:
+            caught_up = from_ms(synced.caught_up_ms)
+        else:
+            span = await store.span(endpoint)
+            caught_up = None if span is None else span[1]
+        return IngestResult(
+            endpoint=endpoint,
+            url=store.url,
+            plan=plan,
+            results=results,
+            backfilled=backfilled,
+            synced=0 if synced is None else synced.items,
+            items=backfilled + (0 if synced is None else synced.items),
+            rejects=sum(r.rejects for r in results) + (0 if synced is None else synced.rejects),
+            new=new,
+            changed=None if synced is None else synced.changed,
+            backfill_done=done,
+            resumed=resumed,
+            caught_up_to=caught_up,
+            notes=self.notes,
+            elapsed=time.monotonic() - started,
+        )
+
+    async def _backfill(self) -> tuple[ShardPlan, bool, list[ShardResult]]:
+        """Step 2 and 3: the plan (stored or new), and its shards run."""
+        asked, store, progress = self.asked, self.store, self.progress
+        endpoint = asked.endpoint
+        plan = None if asked.force else await store.load_plan(endpoint)
+        resumed = plan is not None
+        if plan is not None:
+            differences = asked.differences(plan)
+            if differences:
+                raise PlanMismatchError(
+                    f"{store.url} holds an export of {endpoint} asked with other options "
+                    f"({'; '.join(differences)}): ask the same to continue it, "
+                    "or start over with force=True (--force)"
+                )
+            self.notes.extend(asked.ignored(plan))
+            positions = await store.positions(endpoint)
+            if all(_checkpoint(positions.get(s.label)).done for s in plan.shards):
+                progress.shards = progress.shards_done = len(plan.shards)
+                return (
+                    plan,
+                    True,
+                    [ShardResult(label=s.label, done=True, skipped=True) for s in plan.shards],
+                )
+        async with self.runner:
+            if plan is None:
+                progress.phase = "plan"
                 plan = await plan_shards(
-                    client, endpoint, shards=shards, by=by, after=after, before=before, **filters
+                    self.client,
+                    endpoint,
+                    shards=asked.shards,
+                    by=asked.by,  # type: ignore[arg-type]
+                    after=asked.window.after,
+                    before=asked.window.before,
+                    **asked.filters,
                 )
                 await store.save_plan(plan)
-            started = progress.started = time.monotonic()
+            progress.phase = "backfill"
             progress.shards = len(plan.shards)
-            results = await runner.run(client, config, plan, store, progress)
-            return IngestResult(
-                plan=plan, results=results, resumed=resumed, elapsed=time.monotonic() - started
+            progress.shards_done = 0
+            results = await self.runner.run(self.client, self.config, plan, store, progress)
+        return plan, resumed, results
+
+    async def _derive_follow(
+        self, plan: ShardPlan, positions: dict[str, Stored]
+    ) -> dict[str, Stored]:
+        """Step 4: the follow position from the shards' checkpoints, if none is stored."""
+        if FOLLOW in positions:
+            return positions
+        parts: list[tuple[int | None, WatchState]] = []
+        for shard in plan.shards:
+            follow = _checkpoint(positions.get(shard.label)).follow
+            if follow is None:
+                self.notes.append(
+                    f"no follow: shard {shard.label}'s checkpoint does not record where a "
+                    "follow starts (stored by an older release); force=True starts over"
+                )
+                return positions
+            after = shard.window.after
+            parts.append((None if after is None else to_ms(after), follow))
+        endpoint = self.asked.endpoint
+        state = merge_follow(
+            parts,
+            kind=endpoint,
+            fingerprint=filters_fingerprint(endpoint, plan.filters),
+            overlap_ms=self.asked.policy.overlap_ms,
+        )
+        if endpoint == "chats":
+            state = chat_keys(state)
+        position = msgspec.json.encode(state)
+        await self.store.commit(
+            Batch(
+                endpoint=endpoint, rows=[], rejects=[], moves=[Move(FOLLOW, None, position, 0, 0)]
             )
-    finally:
-        await store.close()
+        )
+        return {**positions, FOLLOW: Stored(position, 0, 0)}
 
-
-def _request(
-    endpoint: str,
-    shards: int,
-    by: str,
-    after: datetime | str | None,
-    before: datetime | str | None,
-    filters: dict[str, Any],
-) -> dict[str, Any]:
-    window = Window(
-        after=None if after is None else parse_datetime("after", after),
-        before=None if before is None else parse_datetime("before", before),
-    )
-    return {
-        "endpoint": endpoint,
-        "filters": encode_export_filters(endpoint, filters),  # type: ignore[arg-type]
-        "after": window.after,
-        "before": window.before,
-        "by": by,
-        "shards": shards,
-    }
-
-
-def _request_of(plan: ShardPlan) -> dict[str, Any]:
-    return {
-        "endpoint": plan.endpoint,
-        "filters": plan.filters,
-        "after": plan.window.after,
-        "before": plan.window.before,
-        "by": plan.by,
-        "shards": plan.requested,
-    }
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
-    return "; ".join(f"{key}: {old[key]!r} -> {new[key]!r}" for key in old if old[key] != new[key])
+    async def _sync(self, stored: Stored | None) -> SyncResult | None:
+        """Step 5: the catch-up (and the follow), or the accounts' refresh."""
+        asked, config = self.asked, self.config
+        restart = asked.force and not asked.backfill and stored is not None
+        if asked.endpoint == "accounts":
+            return await refresh_accounts(
+                self.client,
+                self.store,
+                previous=None if stored is None else stored.position,
+                restart=restart,
+                follow=asked.follow,
+                policy=asked.policy,
+                limit=config.limit,
+                prefetch=config.prefetch,
+                progress=self.progress,
+            )
+        endpoint = asked.endpoint
+        if asked.backfill and stored is None:
+            return None  # no position to follow from (noted when it was not derived)
+        if restart:
+            assert stored is not None
+            start = start_state(
+                "now" if asked.since is None else asked.since,
+                kind=endpoint,
+                fingerprint=filters_fingerprint(endpoint, asked.encoded),
+            )
+            previous: bytes | None = stored.position
+        else:
+            if stored is not None and asked.since is not None:
+                self.notes.append(
+                    "since ignored: the store follows from its own position "
+                    "(force=True starts the follow over from since)"
+                )
+            start, previous = follow_start(
+                endpoint,
+                asked.encoded,
+                stored,
+                since=asked.since,
+                url=self.store.url,
+            )
+        return await sync_follow(
+            self.client,
+            endpoint,
+            self.store,
+            filters=asked.encoded,
+            start=start,
+            previous=previous,
+            follow=asked.follow,
+            policy=asked.policy,
+            limit=config.limit,
+            progress=self.progress,
+        )
