@@ -9,15 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from postpress_async import AsyncPostpress, InvalidParameterError
-from postpress_async.ingest import (
-    ClientConfig,
-    Shard,
-    ShardPlan,
-    Window,
-    plan_shards,
-    shard_stream,
-    window_queries,
-)
+from postpress_async.ingest import ClientConfig, Shard, ShardPlan, plan_shards
+from postpress_async.ingest._shards import Window, window_queries
+from postpress_async.ingest._streams import shard_stream
 
 from .conftest import DATASET, message_ids
 
