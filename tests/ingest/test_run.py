@@ -1,209 +1,407 @@
-"""Exports into sinks: every id once, resumable after a crash at any page."""
+"""The runner: the Committer's group commit, run_shard, and ingest() into a strict store.
+
+Every test against the fake server ends the same way: the store holds every id of the
+fake's ground truth exactly once, and (where nothing was meant to be upserted) no row
+was ever committed twice.
+"""
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import warnings
 from collections import Counter
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
+import anyio
+import msgspec
 import pytest
 
-from postpress_async import Checkpoint, OutputLockedError
+from postpress_async import InvalidParameterError, OutputLockedError
+from postpress_async._rows import RowPage, row_reader
 from postpress_async.ingest import (
     ClientConfig,
-    IngestProgress,
-    JsonLinesSink,
-    PartFilesSink,
+    LocalEngine,
     PlanMismatchError,
     Shard,
     ShardConflictError,
-    SinkUnavailableError,
-    SQLiteSink,
     ingest,
-    open_sink,
 )
-from postpress_async.ingest.engines.dask import DaskEngine
+from postpress_async.ingest._commit import Committer
+from postpress_async.ingest._run import IngestProgress, run_shard
+from postpress_async.ingest._shards import Window
+from postpress_async.ingest.sinks._base import Batch, Move
+from postpress_async.testing import FakePostpress
 
-from .conftest import message_ids
-
-
-class Crash(Exception):
-    """Stands for the process dying between two pages."""
-
-
-class CrashingSink:
-    """A sink that dies after ``pages`` writes, the way a killed process would stop."""
-
-    def __init__(self, inner: Any, pages: int) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.reach = inner.reach
-        self.left = pages
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def write(
-        self, shard: Shard, items: Sequence[Any], checkpoint: Checkpoint, previous: Checkpoint
-    ) -> None:
-        if self.left == 0:
-            raise Crash
-        self.left -= 1
-        await self.inner.write(shard, items, checkpoint, previous)
+from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
 
 
-def sqlite_ids(path: Path) -> tuple[list[str], int]:
-    with sqlite3.connect(path) as db:
-        ids = [r[0] for r in db.execute("SELECT id FROM messages")]
-        (written,) = db.execute("SELECT coalesce(sum(items), 0) FROM checkpoints").fetchone()
-    return ids, written
+def exactly_once(store: MemoryStore, server: FakePostpress, endpoint: str = "messages") -> None:
+    """The store holds the ground truth's ids, each once, each committed once."""
+    truth = server.truth(endpoint)
+    assert Counter(store.ids(endpoint)) == Counter(truth)
+    assert set(store.written[endpoint].values()) <= {1}
 
 
-def file_ids(paths: Sequence[Path]) -> list[str]:
-    lines = [line for p in paths for line in p.read_bytes().split(b"\n") if line]
-    return [json.loads(line)["id"] for line in lines]
+# -- the Committer --------------------------------------------------------------------------
 
 
-async def test_sqlite_export_holds_every_message_once(config: ClientConfig, tmp_path: Path) -> None:
-    progress = IngestProgress()
-    result = await ingest(
-        config, "messages", f"sqlite:///{tmp_path}/m.db", shards=4, progress=progress
+class GatedSink(MemorySink):
+    """A memory sink whose commits wait until ``gate`` is set (a slow store)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = anyio.Event()
+
+    async def commit(self, batch: Batch) -> None:
+        await self.gate.wait()
+        await super().commit(batch)
+
+
+def rows_page(*ids: str) -> RowPage:
+    """A page of messages as the raw path reads it (the sink's columns: timestamp only)."""
+    items = b",".join(
+        b'{"id":"%s","timestamp":"2026-01-01T00:00:00.000Z","text":"x"}' % key.encode()
+        for key in ids
     )
-    ids, written = sqlite_ids(tmp_path / "m.db")
-    assert sorted(ids) == sorted(message_ids())
-    assert written == len(ids) == result.items == progress.items
-    assert progress.shards_done == len(result.plan.shards)
-    assert "shards" in progress.text()
+    read = row_reader("messages", ("timestamp",), endpoint_label="GET /messages")
+    return read(b'{"items":[' + items + b'],"cursor":null}')
 
 
-async def test_a_crash_at_any_page_resumes_without_loss_or_duplicate(
-    config: ClientConfig, tmp_path: Path
+S = TypeVar("S", bound=MemorySink)
+
+
+async def opened(sink: S) -> S:
+    await sink.open()
+    return sink
+
+
+async def test_the_committer_commits_every_queued_page_as_one_batch() -> None:
+    sink = await opened(GatedSink(columns=("timestamp",)))
+    async with Committer(sink, "messages", max_pages=8) as committer:
+        await committer.put("a", rows_page("m1"), b"a1", None)
+        await anyio.wait_all_tasks_blocked()  # the writer holds page 1, waiting on the store
+        await committer.put("a", rows_page("m2", "m3"), b"a2", b"a1")
+        await committer.put("b", rows_page("m4"), b"b1", None)
+        await committer.put("a", rows_page("m5"), b"a3", b"a2")
+        sink.gate.set()
+    first, second = sink.store.batches
+    assert [row[0] for row in first.rows] == ["m1"]
+    assert [row[0] for row in second.rows] == ["m2", "m3", "m4", "m5"]
+    assert second.moves == [Move("a", b"a1", b"a3", 3, 2), Move("b", None, b"b1", 1, 1)]
+    assert sink.store.position("messages", "a") == b"a3"
+    assert committer.commits == 2
+    assert committer.rows == 5
+
+
+async def test_a_full_queue_holds_the_producer_back() -> None:
+    sink = await opened(GatedSink(columns=("timestamp",)))
+    async with (
+        Committer(sink, "messages", max_pages=2) as committer,
+        anyio.create_task_group() as group,
+    ):
+        await committer.put("a", rows_page("m1"), b"1", None)
+        await anyio.wait_all_tasks_blocked()
+        await committer.put("a", rows_page("m2"), b"2", b"1")
+        await committer.put("a", rows_page("m3"), b"3", b"2")
+        fourth = anyio.Event()
+
+        async def put_fourth() -> None:
+            await committer.put("a", rows_page("m4"), b"4", b"3")
+            fourth.set()
+
+        group.start_soon(put_fourth)
+        await anyio.wait_all_tasks_blocked()
+        assert not fourth.is_set()  # two pages queued, one in the writer's hands: full
+        sink.gate.set()
+        await fourth.wait()
+    assert sink.store.position("messages", "a") == b"4"
+    assert sorted(sink.store.ids("messages")) == ["m1", "m2", "m3", "m4"]
+
+
+async def test_cancelled_only_the_group_being_written_finishes() -> None:
+    sink = await opened(GatedSink(columns=("timestamp",)))
+    scope = anyio.CancelScope()
+
+    async def body() -> None:
+        with scope:
+            async with Committer(sink, "messages") as committer:
+                await committer.put("a", rows_page("m1"), b"1", None)
+                await anyio.wait_all_tasks_blocked()
+                await committer.put("a", rows_page("m2"), b"2", b"1")
+                await committer.put("a", rows_page("m3"), b"3", b"2")
+                await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(body)
+        await anyio.wait_all_tasks_blocked()
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()  # the exit waits for the commit in flight
+        assert sink.store.batches == []
+        sink.gate.set()
+    assert sink.store.ids("messages") == ["m1"]  # the queued pages were dropped
+    assert sink.store.position("messages", "a") == b"1"  # and the position covers m1 only
+
+
+async def test_an_error_exit_commits_what_is_queued_first() -> None:
+    sink = await opened(GatedSink(columns=("timestamp",)))
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with Committer(sink, "messages") as committer:
+            await committer.put("a", rows_page("m1"), b"1", None)
+            await anyio.wait_all_tasks_blocked()
+            await committer.put("a", rows_page("m2"), b"2", b"1")
+            sink.gate.set()
+            raise Boom
+    assert sorted(sink.store.ids("messages")) == ["m1", "m2"]
+    assert sink.store.position("messages", "a") == b"2"
+
+
+async def test_the_writers_error_is_raised_from_put_and_from_the_exit() -> None:
+    sink = await opened(MemorySink(columns=("timestamp",)))
+    await sink.commit(Batch("messages", [], [], [Move("a", None, b"theirs", 0, 0)]))
+    with pytest.raises(ShardConflictError, match="moved since it was read"):
+        async with Committer(sink, "messages", max_pages=2) as committer:
+            previous = None
+            for n in range(50):  # the writer fails on the first; a later put says why
+                await committer.put("a", rows_page(f"m{n}"), b"%d" % n, previous)
+                previous = b"%d" % n
+    with pytest.raises(ShardConflictError):
+        async with Committer(sink, "messages") as committer:
+            await committer.put("a", rows_page("m1"), b"mine", None)
+    assert sink.store.ids("messages") == []
+    assert sink.store.position("messages", "a") == b"theirs"
+
+
+async def test_two_writers_of_one_name_in_one_process_are_refused() -> None:
+    sink = await opened(GatedSink(columns=("timestamp",)))
+    with pytest.raises(ShardConflictError, match="two writers"):
+        async with Committer(sink, "messages") as committer:
+            await committer.put("a", rows_page("m0"), b"0", None)
+            await anyio.wait_all_tasks_blocked()
+            await committer.put("a", rows_page("m1"), b"1", b"0")
+            await committer.put("a", rows_page("m2"), b"2", b"0")  # not after b"1"
+            sink.gate.set()
+    assert sink.store.ids("messages") == ["m0"]
+
+
+# -- run_shard ------------------------------------------------------------------------------
+
+
+async def test_an_empty_shard_is_done_after_its_empty_page_and_then_skipped(
+    config: ClientConfig, server: FakePostpress
 ) -> None:
-    url = f"sqlite:///{tmp_path}/m.db"
+    future = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    shard = Shard(endpoint="messages", label="late", window=Window(after=future))
+    sink = await opened(MemorySink())
+    async with config.client() as client:
+        async with Committer(sink, "messages") as committer:
+            first = await run_shard(client, shard, sink, committer)
+        assert (first.items, first.pages, first.done, first.skipped) == (0, 1, True, False)
+        checkpoint = sink.store.checkpoint("messages", "late")
+        assert checkpoint is not None
+        assert checkpoint.done
+        requests = server.stats.requests
+        async with Committer(sink, "messages") as committer:
+            again = await run_shard(client, shard, sink, committer)
+    assert again.skipped
+    assert server.stats.requests == requests  # a done shard costs no request
+
+
+async def test_a_shard_resumes_from_its_stored_checkpoint(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    shard = Shard(endpoint="messages", label="all")
+    store = MemoryStore()
+    async with config.client() as client:
+        sink = CrashingSink(MemorySink(store), at=3)
+        await sink.open()
+        with pytest.raises(Crash):
+            async with Committer(sink, "messages", max_pages=1) as committer:
+                await run_shard(client, shard, sink, committer)
+        await sink.close()
+        stored = len(store.ids("messages"))
+        assert 0 < stored < len(server.truth("messages"))
+        sink2 = await opened(MemorySink(store))
+        async with Committer(sink2, "messages") as committer:
+            result = await run_shard(client, shard, sink2, committer)
+    assert result.items == len(server.truth("messages")) - stored
+    assert result.done
+    exactly_once(store, server)
+
+
+async def test_a_stale_writer_is_refused(config: ClientConfig, server: FakePostpress) -> None:
+    """A worker presumed dead writes again: its pages are refused, none stored twice."""
+    shard = Shard(endpoint="messages", label="all")
+    store = MemoryStore()
+    live, stale = MemorySink(store), MemorySink(store)
+    await live.open()
+    await stale.open(writer=False)  # as a Dask worker opens it
+    seen_before = await stale.positions("messages")  # what the stale worker read
+
+    async def stale_positions(endpoint: str) -> dict[str, Any]:
+        return seen_before
+
+    stale.positions = stale_positions  # type: ignore[method-assign]
+    async with config.client() as client:
+        async with Committer(live, "messages") as committer:
+            await run_shard(client, shard, live, committer, limit=100)
+        with pytest.raises(ShardConflictError):
+            async with Committer(stale, "messages") as committer:
+                await run_shard(client, shard, stale, committer, limit=100)
+    exactly_once(store, server)
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+
+async def test_ingest_stores_every_message_once_and_counts_what_is_stored(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = MemoryStore(append=True)
+    progress = IngestProgress()
+    result = await ingest(config, "messages", MemorySink(store), shards=4, progress=progress)
+    exactly_once(store, server)
+    total = len(server.truth("messages"))
+    assert result.items == result.backfilled == result.new == progress.items == total
+    assert result.backfill_done
+    assert not result.resumed
+    assert result.plan is not None
+    assert len(result.results) == len(result.plan.shards) > 1
+    assert progress.shards_done == len(result.plan.shards)
+    assert result.caught_up_to is not None
+    assert store.follow("messages") is not None  # derived from the shards, ready to follow
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["before-commit", "answer-lost"])
+async def test_a_crash_at_any_commit_resumes_without_loss_or_duplicate(
+    config: ClientConfig, server: FakePostpress, applied: bool
+) -> None:
+    store = MemoryStore(append=True)
     crashes = 0
-    while True:
+    for _ in range(500):  # each run commits once, then dies at its second commit
+        sink = CrashingSink(MemorySink(store), at=1, applied=applied)
         try:
-            await ingest(config, "messages", CrashingSink(open_sink(url), pages=3), shards=4)
+            # One page queued at most: small groups, so the runs die all along the way.
+            engine = LocalEngine(max_pages=1)
+            await ingest(config, "messages", sink, shards=4, engine=engine)
             break
         except Crash:
             crashes += 1
-    ids, written = sqlite_ids(tmp_path / "m.db")
     assert crashes > 3
-    assert sorted(ids) == sorted(message_ids())
-    assert written == len(ids)  # no page was committed twice
+    assert store.writer is None  # every crashed run let go of the store
+    exactly_once(store, server)
 
 
-async def test_part_files_resume_after_a_crash(config: ClientConfig, tmp_path: Path) -> None:
-    out = tmp_path / "parts"
-    with pytest.raises(Crash):
-        await ingest(config, "messages", CrashingSink(PartFilesSink(out), pages=9), shards=3)
-    second = await ingest(config, "messages", f"{out}/", shards=3)
-    assert second.resumed
-    ids = file_ids(sorted(out.glob("messages-*.jsonl")))
-    assert Counter(ids) == Counter(message_ids())
-
-
-async def test_one_json_lines_file_for_every_shard(config: ClientConfig, tmp_path: Path) -> None:
-    out = tmp_path / "m.jsonl"
-    with pytest.raises(Crash):
-        await ingest(config, "messages", CrashingSink(JsonLinesSink(out), pages=5), shards=3)
-    await ingest(config, "messages", out, shards=3)
-    assert Counter(file_ids([out])) == Counter(message_ids())
-
-
-async def test_a_finished_export_run_again_fetches_nothing(
-    config: ClientConfig, tmp_path: Path
+async def test_a_finished_export_run_again_stores_nothing_and_is_no_error(
+    config: ClientConfig, server: FakePostpress
 ) -> None:
-    url = f"sqlite:///{tmp_path}/m.db"
-    await ingest(config, "chats", url, shards=2)
-    again = await ingest(config, "chats", url, shards=2)
+    store = MemoryStore(append=True)
+    await ingest(config, "chats", MemorySink(store), shards=2)
+    again = await ingest(config, "chats", MemorySink(store), shards=2)
     assert again.resumed
-    assert again.items == 0
+    assert (again.items, again.new, again.rejects) == (0, 0, 0)
     assert all(r.skipped for r in again.results)
+    exactly_once(store, server, "chats")
 
 
-async def test_other_options_are_refused_and_force_starts_over(
-    config: ClientConfig, tmp_path: Path
+async def test_new_messages_are_picked_up_by_the_next_run_and_it_says_so(
+    config: ClientConfig, server: FakePostpress
 ) -> None:
-    url = f"sqlite:///{tmp_path}/m.db"
-    await ingest(config, "chats", url, shards=2)
-    with pytest.raises(PlanMismatchError, match="shards: 2 -> 3"):
-        await ingest(config, "chats", url, shards=3)
-    fresh = await ingest(config, "chats", url, shards=3, force=True)
+    store = MemoryStore(append=True)
+    await ingest(config, "messages", MemorySink(store), shards=4)
+    added = server.add_messages(250)
+    again = await ingest(config, "messages", MemorySink(store), shards=4)
+    assert (again.items, again.synced, again.new, again.backfilled) == (250, 250, 250, 0)
+    assert again.caught_up_to is not None
+    assert again.caught_up_to == max(
+        datetime.fromisoformat(msgspec.json.decode(store.data("messages", key))["timestamp"])
+        for key in added
+    )
+    exactly_once(store, server)
+
+
+async def test_another_window_or_filter_is_refused_and_shards_only_noted(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = MemoryStore()
+    await ingest(config, "chats", MemorySink(store), shards=2)
+    with pytest.raises(PlanMismatchError, match="account_id"):
+        await ingest(config, "chats", MemorySink(store), account_id="acc_x")
+    again = await ingest(config, "chats", MemorySink(store), shards=3, by="account")
+    assert again.notes == [
+        "shards=3 ignored: the stored plan has 2 (force=True re-plans and starts over)",
+        "by='account' ignored: the stored plan was cut by='auto' "
+        "(force=True re-plans and starts over)",
+    ]
+    fresh = await ingest(config, "chats", MemorySink(store), shards=3, force=True)
     assert not fresh.resumed
-    assert fresh.items > 0
-
-
-async def test_a_stale_writer_is_refused(tmp_path: Path) -> None:
-    sink = SQLiteSink(tmp_path / "m.db")
-    shard = Shard(endpoint="messages", label="s")
-    await sink.open()
-    try:
-        await sink.write(shard, [], Checkpoint(cursor="c1"), Checkpoint())
-        with pytest.raises(ShardConflictError, match="moved"):
-            await sink.write(shard, [], Checkpoint(cursor="c2"), Checkpoint())
-        assert await sink.checkpoint(shard) == Checkpoint(cursor="c1")
-    finally:
-        await sink.close()
+    assert fresh.plan is not None
+    assert fresh.plan.requested == 3
+    assert fresh.items == len(server.truth("chats"))
+    assert fresh.new == 0  # upserted again: the store held them all
+    assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
 
 
 @pytest.mark.parametrize(
-    ("url", "match"),
+    ("arguments", "match"),
     [
-        pytest.param("sqlite://m.db", "three slashes", id="sqlite-two-slashes"),
-        pytest.param("mysql://x/y", "unknown sink scheme", id="unknown-scheme"),
-    ],
-)
-def test_bad_sink_urls_are_refused(url: str, match: str) -> None:
-    with pytest.raises(SinkUnavailableError, match=match):
-        open_sink(url)
-
-
-async def test_a_sink_in_a_missing_directory_fails_before_any_request(
-    config: ClientConfig, tmp_path: Path
-) -> None:
-    with pytest.raises(SinkUnavailableError, match="does not exist"):
-        await ingest(config, "messages", f"sqlite:///{tmp_path}/no/m.db")
-
-
-@pytest.mark.parametrize(
-    ("engine", "url", "match"),
-    [
-        pytest.param(DaskEngine(workers=2), "m.jsonl", "one writer process", id="file-on-dask"),
         pytest.param(
-            DaskEngine(scheduler="tcp://127.0.0.1:1"),
-            "sqlite:///m.db",
-            "one machine",
-            id="sqlite-cluster",
+            {"follow": True, "before": "2026-01-01T00:00:00Z"}, "frozen window", id="follow-before"
+        ),
+        pytest.param({"sender_id": "x", "unknown": 1}, "not a filter", id="unknown-filter"),
+        pytest.param({"shards": 0}, "shards", id="no-shards"),
+        pytest.param({"since": "now"}, "backfill=False", id="since-with-backfill"),
+        pytest.param({"backfill": False, "since": "yesterday"}, "since", id="bad-since"),
+        pytest.param(
+            {"after": "2026-02-01T00:00:00Z", "before": "2026-01-01T00:00:00Z"},
+            "later than after",
+            id="empty-window",
         ),
     ],
 )
-def test_an_engine_refuses_a_sink_its_workers_cannot_share(
-    engine: DaskEngine, url: str, match: str
+async def test_bad_arguments_are_refused_before_any_request(
+    config: ClientConfig, server: FakePostpress, arguments: dict[str, Any], match: str
 ) -> None:
-    with pytest.raises(SinkUnavailableError, match=match):
-        engine.check(open_sink(url))
+    sink = MemorySink()
+    with pytest.raises(InvalidParameterError, match=match):
+        await ingest(config, "messages", sink, **arguments)
+    assert server.stats.requests == 0
+    assert not sink.opened
 
 
-async def test_a_part_file_takes_one_writer_at_a_time(tmp_path: Path) -> None:
-    shard = Shard(endpoint="messages", label="s")
-    first, second = PartFilesSink(tmp_path), PartFilesSink(tmp_path)
-    await first.open()
-    await second.open()
-    try:
-        await first.write(shard, [], Checkpoint(cursor="c1"), Checkpoint())
-        with pytest.raises(OutputLockedError):
-            await second.write(shard, [], Checkpoint(cursor="c1"), Checkpoint())
-    finally:
-        await first.close()
-        await second.close()
+async def test_a_store_being_written_is_refused_before_any_request(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = MemoryStore()
+    holder = await opened(MemorySink(store))
+    with pytest.raises(OutputLockedError):
+        await ingest(config, "messages", MemorySink(store))
+    assert server.stats.requests == 0
+    await holder.close()
 
 
-def test_the_ingest_package_lists_its_public_names_sorted() -> None:
+def test_the_ingest_package_lists_its_public_names_sorted_and_documented() -> None:
     import postpress_async.ingest as package
 
     assert package.__all__ == sorted(package.__all__, key=lambda n: (n[:1].islower(), n))
-    assert all(getattr(package, name).__doc__ for name in package.__all__ if name != "Endpoint")
+    assert len(package.__all__) <= 17
+    assert all(getattr(package, name).__doc__ for name in package.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("postpress_async.ingest").ingest.MOVED))
+def test_a_name_that_moved_still_imports_with_a_deprecation_warning(name: str) -> None:
+    import importlib
+
+    import postpress_async.ingest as package
+
+    home = importlib.import_module(package.MOVED[name])
+    with pytest.warns(DeprecationWarning, match=f"ingest.{name} is deprecated.*{home.__name__}"):
+        value = getattr(package, name)
+    assert value is getattr(home, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(AttributeError):
+            package.NoSuchName  # noqa: B018

@@ -1,0 +1,116 @@
+"""verify(): the ids the store holds against the ids the API lists, window by window."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from postpress_async import InvalidParameterError
+from postpress_async.ingest import ClientConfig, ingest, verify
+from postpress_async.testing import FakePostpress
+
+from ._memory import MemorySink, MemoryStore
+from .test_run import exactly_once
+
+
+async def exported(config: ClientConfig, endpoint: str = "messages") -> MemoryStore:
+    store = MemoryStore()
+    await ingest(config, endpoint, MemorySink(store), shards=3)  # type: ignore[arg-type]
+    return store
+
+
+async def test_a_complete_store_verifies_ok_over_windows_of_its_span(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = await exported(config)
+    report = await verify(config, "messages", MemorySink(store))
+    assert report.ok
+    assert report.compared == report.stored == len(server.truth("messages"))
+    assert report.windows == report.windows_total >= 1
+    assert report.span is not None
+    assert not report.sampled
+    assert "0 missing, 0 extra" in report.text()
+    exactly_once(store, server)
+
+
+async def test_rows_taken_out_are_missing_and_rows_put_in_are_extra(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = await exported(config)
+    truth = server.truth("messages")
+    gone = sorted(truth[100:103])
+    for key in gone:
+        store.delete("messages", key)
+    # Two rows the API does not list, stamped within the store's span (copies of real ones).
+    strays = []
+    for n, key in enumerate(truth[200:202]):
+        row = store.rows["messages"][key]
+        stray = f"msg_stray_{n}"
+        store.insert("messages", (stray, *row[1:]))
+        strays.append(stray)
+    report = await verify(config, "messages", MemorySink(store))
+    assert not report.ok
+    assert (report.missing, report.extra) == (3, 2)
+    assert sorted(report.missing_ids) == gone
+    assert report.extra_ids == sorted(strays)
+    assert report.compared == len(truth)
+    # A re-run of the export does not put back what the store lost behind its back (its
+    # positions say it is stored): verify is what finds it.
+    again = await ingest(config, "messages", MemorySink(store))
+    assert again.items == 0
+
+
+async def test_a_sample_checks_some_windows_only(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = await exported(config)
+    truth = server.truth("messages")
+    store.delete("messages", truth[len(truth) // 2])
+    whole = await verify(config, "messages", MemorySink(store))
+    first = await verify(config, "messages", MemorySink(store), sample=2, seed=1)
+    again = await verify(config, "messages", MemorySink(store), sample=2, seed=1)
+    assert whole.missing == 1
+    assert first.sampled
+    assert first.windows == 2 < first.windows_total
+    assert first.compared < len(truth)
+    assert (first.compared, first.missing) == (again.compared, again.missing)  # same seed
+
+
+@pytest.mark.parametrize("endpoint", ["chats", "accounts"])
+async def test_chats_and_accounts_are_compared_whole(
+    config: ClientConfig, server: FakePostpress, endpoint: str
+) -> None:
+    store = await exported(config, endpoint)
+    ok = await verify(config, endpoint, MemorySink(store))  # type: ignore[arg-type]
+    assert ok.ok
+    assert ok.windows_total == 1
+    assert ok.compared == len(server.truth(endpoint))
+    key = server.truth(endpoint)[0]
+    store.delete(endpoint, key)
+    report = await verify(config, endpoint, MemorySink(store), sample=3)  # type: ignore[arg-type]
+    assert (report.missing, report.missing_ids, report.extra) == (1, [key], 0)
+
+
+async def test_an_empty_store_misses_everything(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    report = await verify(config, "messages", MemorySink())
+    assert report.missing == len(server.truth("messages"))
+    assert len(report.missing_ids) == 10
+    assert report.span is None
+
+
+async def test_verify_reads_beside_a_running_writer_and_checks_its_arguments(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = await exported(config, "accounts")
+    writer = MemorySink(store)
+    await writer.open()  # an export holds the store: a verify only reads it
+    report = await verify(config, "accounts", MemorySink(store))
+    assert report.ok
+    await writer.close()
+    with pytest.raises(InvalidParameterError, match="sample"):
+        await verify(config, "accounts", MemorySink(store), sample=0)
+    with pytest.raises(InvalidParameterError, match="not a filter"):
+        await verify(config, "messages", MemorySink(store), channel="x")
+    assert msgspec.json.decode(store.data("accounts", server.truth("accounts")[0]))["id"]
