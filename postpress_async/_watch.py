@@ -8,6 +8,13 @@ stream that runs the polls (:class:`WatchStream`).
 
 ``WatchState`` is the one token a caller stores (in the manner of Gmail's ``historyId``
 or a Graph ``deltaLink``); ``watch(since=state)`` continues with nothing lost or repeated.
+
+Memory stays bounded however long the watch was stopped. A poll holds at most
+:data:`~._follow.CAP_PAGES` pages of what it lists; a listing longer than that is a
+backlog, which the poll catches up on in time windows, oldest first (see
+:class:`~._follow.CatchUp`), handing out batches of at most one page, each followed by a
+state that covers it: a consumer that stores batch and state together loses at most the
+batch in hand when it is killed, and repeats nothing.
 """
 
 from __future__ import annotations
@@ -16,22 +23,34 @@ import contextlib
 import dataclasses
 import math
 import random as _random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, Protocol, TypeVar
 
 import anyio
 
 from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
-from ._follow import DEFAULT_OVERLAP, Entry, FollowTracker, Stamp, fresh
-from ._params import check_int
+from ._follow import (
+    CAP_PAGES,
+    DEFAULT_OVERLAP,
+    TARGET_PAGES,
+    CatchUp,
+    Entry,
+    FollowTracker,
+    Stamp,
+    density_span,
+    fresh,
+    gallop,
+)
+from ._params import MAX_LIMIT, check_int
 from ._positions import STATE_VERSION, Checkpoint, WatchState
 from ._tasks import AsyncClosing
 from ._time import from_ms, parse_datetime, to_ms
 
 if TYPE_CHECKING:
     from ._pagination import ListStream
+    from .models import Page
 
 __all__ = [
     "ListAfter",
@@ -44,6 +63,9 @@ __all__ = [
 
 T = TypeVar("T")
 WatchKind = Literal["messages", "chats"]
+
+#: The page size the server uses when a listing does not say (``limit`` unset).
+DEFAULT_PAGE: Final = 100
 
 
 # -- the policy value ---------------------------------------------------------------------
@@ -185,13 +207,19 @@ class ListAfter(Protocol[T]):
 class WatchStream(AsyncClosing, Generic[T]):
     """An async stream of items as they arrive; what ``messages.watch(...)`` returns.
 
-    ``async for item in stream`` hands out every new item once, oldest first within
-    what each poll finds; ``async for batch in stream.batches()`` hands out each poll's
-    new items as one list; ``max_items`` ends the stream after that many. ``stream.state``
-    resumes exactly after what was handed out, also after an error: a failure that survives the client's retries is raised, and
+    ``async for item in stream`` hands out every new item once, oldest first;
+    ``async for batch in stream.batches()`` hands them out in lists of at most one page
+    (``limit`` items), each poll's news in one list when it fits; ``max_items`` ends the
+    stream after that many. ``stream.state`` resumes exactly after what was handed out,
+    also after an error: a failure that survives the client's retries is raised, and
     ``watch(since=stream.state)`` continues. The stream polls until the caller stops
     (``break``, cancellation, or :meth:`aclose` / ``async with`` exit); nothing runs in
     the background between items, so stopping leaves no task and no request behind.
+
+    A backlog (more than :data:`~._follow.CAP_PAGES` pages after the floor, say after a
+    long stop) is caught up on in time windows, oldest first, in bounded memory; see the
+    module docstring. ``limit`` is the page size the listings use (``None``: the
+    server's default, 100): the batch size and the unit of that bound.
     """
 
     def __init__(
@@ -202,6 +230,7 @@ class WatchStream(AsyncClosing, Generic[T]):
         *,
         policy: PollPolicy,
         max_items: int | None = None,
+        limit: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -211,6 +240,12 @@ class WatchStream(AsyncClosing, Generic[T]):
             )
         if max_items is not None:
             check_int("max_items", max_items, minimum=1)
+        if limit is not None:
+            check_int("limit", limit, minimum=1)
+            if limit > MAX_LIMIT:
+                raise InvalidParameterError(
+                    "limit", f"must be between 1 and {MAX_LIMIT}, got {limit}"
+                )
         self._max_items = max_items
         self._list_after = list_after
         self._stamp = stamp
@@ -218,16 +253,30 @@ class WatchStream(AsyncClosing, Generic[T]):
         self._policy = policy
         self._sleep = sleep
         self._random = random
+        self._page = DEFAULT_PAGE if limit is None else limit
+        self._largest_page = self._page  # a server may send more than asked: the bound follows
         self._started = False
         self._closed = False
         self.polls = 0
         self.idle_polls = 0
         self.items_handed_out = 0
+        #: Listings made to catch up on a backlog (windows, retries, probes), over all polls.
+        self.catch_up_listings = 0
 
     @property
     def policy(self) -> PollPolicy:
         """The polling policy in force."""
         return self._policy
+
+    @property
+    def limit(self) -> int:
+        """The page size: the most items a batch holds."""
+        return self._page
+
+    @property
+    def cap(self) -> int:
+        """The most listed items the stream holds at once (:data:`~._follow.CAP_PAGES` pages)."""
+        return CAP_PAGES * self._page
 
     @property
     def state(self) -> WatchState:
@@ -245,7 +294,12 @@ class WatchStream(AsyncClosing, Generic[T]):
         return self._items()
 
     def batches(self) -> AsyncIterator[list[T]]:
-        """Iterate each poll's new items as one list (polls that found nothing are skipped)."""
+        """Iterate the new items in lists of at most one page (``limit`` items), oldest first.
+
+        Each poll's news come as one list when they fit in a page; polls that found
+        nothing are skipped. ``stream.state`` read after a list covers exactly the lists
+        handed out so far: store each list with it.
+        """
         self._claim()
         return self._batches()
 
@@ -262,10 +316,13 @@ class WatchStream(AsyncClosing, Generic[T]):
         self._closed = True
 
     async def _found(self) -> AsyncGenerator[list[Entry[T]], None]:
-        """Poll after poll, the new entries each found (empty when nothing was new)."""
+        """The new entries, oldest first, in lists of at most a page; ``[]`` ends an idle poll.
+
+        The consumer marks what it hands out before it asks for more: the next list is
+        decided against that.
+        """
         policy = self._policy
         tracker = self._tracker
-        stamp = self._stamp
         while True:
             if self.polls:
                 await self._sleep(poll_delay(policy, self.idle_polls, self._random))
@@ -273,21 +330,149 @@ class WatchStream(AsyncClosing, Generic[T]):
                 return
             if tracker.now:
                 await self._resolve_now()
-            tracker.settle(policy.overlap_ms)
-            floor = tracker.floor_ms
-            listing = self._list_after(after=None if floor is None else from_ms(floor))
-            entries: list[Entry[T]] = []
-            async with listing:
-                async for item in listing:
-                    placed = stamp(item)
-                    if placed is not None:
-                        entries.append((placed[0], placed[1], item))
-            self.polls += 1
+            found = False
+            async with contextlib.aclosing(self._poll()) as batches:
+                async for batch in batches:
+                    if not found:
+                        found = True
+                        self.idle_polls = 0
+                    yield batch
             if self._stopped():  # closed from elsewhere while the poll was in flight
                 return
-            new = fresh(tracker.floor_ms, tracker.seen, entries)
-            self.idle_polls = 0 if new else self.idle_polls + 1
-            yield new
+            if not found:
+                self.idle_polls += 1
+                yield []
+
+    async def _poll(self) -> AsyncGenerator[list[Entry[T]], None]:
+        """One poll: list after the floor; hand out what is new, or catch up on a backlog."""
+        tracker = self._tracker
+        tracker.settle(self._policy.overlap_ms)
+        floor = tracker.floor_ms
+        listing = self._list_after(after=None if floor is None else from_ms(floor))
+        held: list[Entry[T]] = []
+        async with _pages(listing) as pages:
+            complete = await self._hold(pages, held)
+        self.polls += 1
+        if self._stopped():
+            return
+        if complete:
+            for batch in self._new_batches(held):
+                yield batch
+            return
+        async with contextlib.aclosing(self._catch_up(held)) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _hold(
+        self, pages: AsyncIterator[Page[T]], held: list[Entry[T]], *, cap: int | None = None
+    ) -> bool:
+        """Take a listing's placed items into ``held`` while the next page still fits ``cap``.
+
+        True when the listing ended (``held`` is all of it), False when it was cut off.
+        ``cap``: the stream's unless a smaller one is given.
+        """
+        stamp = self._stamp
+        append = held.append
+        if cap is None:
+            cap = self.cap
+        async for page in pages:
+            items = page.items
+            if len(items) > self._largest_page:
+                self._largest_page = len(items)
+            for item in items:
+                placed = stamp(item)
+                if placed is not None:
+                    append((placed[0], placed[1], item))
+            if page.cursor is None:
+                return True
+            if len(held) + self._largest_page > cap:
+                return False
+        return True
+
+    def _new_batches(self, entries: list[Entry[T]]) -> Iterator[list[Entry[T]]]:
+        """What is new among ``entries``, oldest first, in lists of at most a page."""
+        tracker = self._tracker
+        new = fresh(tracker.floor_ms, tracker.seen, entries)
+        entries.clear()  # the listing is no longer needed: only what is new is kept
+        size = self._page
+        for start in range(0, len(new), size):
+            yield new[start : start + size]
+
+    async def _catch_up(self, held: list[Entry[T]]) -> AsyncGenerator[list[Entry[T]], None]:
+        """Hand out a backlog in time windows, oldest first, holding at most ``cap`` items.
+
+        ``held`` is what the poll's listing held before it was cut off (the newest items,
+        as the API lists them): it sizes the first window and marks the ``edge`` from
+        which the open listing is believed to fit. Each window is listed whole (see
+        :class:`~._follow.CatchUp`); the catch-up ends once an open window fits.
+        """
+        target = TARGET_PAGES * self._page
+        stamps = [at for at, _, _ in held]
+        held.clear()
+        edge = min(stamps) if stamps else None
+        span = density_span(len(stamps), max(stamps) - min(stamps) + 1, target) if stamps else 1
+        del stamps
+        lo = self._tracker.floor_ms
+        if lo is None:
+            if edge is None:
+                return  # nothing listed can be placed in time
+            lo = await self._before_oldest(edge, span)
+        plan = CatchUp(lo, span=span, edge=edge, target=target)
+        while not plan.done and not self._stopped():
+            window = plan.window
+            single = plan.single
+            self.catch_up_listings += 1
+            listing = self._list_after(
+                after=from_ms(window.after),
+                before=None if window.before is None else from_ms(window.before),
+            )
+            entries: list[Entry[T]] = []
+            async with _pages(listing) as pages:
+                cap = self._page if plan.probing and not single else None
+                complete = await self._hold(pages, entries, cap=cap)
+                if not complete and single:
+                    # One millisecond holds more than the cap: any order is oldest first
+                    # there, so it is handed out as it is listed, a page at a time.
+                    listed = len(entries)
+                    for batch in self._new_batches(entries):
+                        yield batch
+                    async for page in pages:
+                        entries = self._placed(page.items)
+                        listed += len(entries)
+                        for batch in self._new_batches(entries):
+                            yield batch
+                    plan.fits(listed)
+                    continue
+            if not complete:
+                plan.overflows([at for at, _, _ in entries])
+                continue
+            listed = len(entries)
+            for batch in self._new_batches(entries):
+                yield batch
+            plan.fits(listed)
+
+    def _placed(self, items: list[T]) -> list[Entry[T]]:
+        stamp = self._stamp
+        entries: list[Entry[T]] = []
+        for item in items:
+            placed = stamp(item)
+            if placed is not None:
+                entries.append((placed[0], placed[1], item))
+        return entries
+
+    async def _before_oldest(self, edge: int, span: int) -> int:
+        """A moment before every item listed (for a catch-up without a floor), in ms.
+
+        Steps back from ``edge`` ever further (:func:`~._follow.gallop`), one item at most
+        a listing, until nothing is listed before the point reached.
+        """
+        point = edge
+        for point in gallop(edge, span):
+            self.catch_up_listings += 1
+            page = await self._list_after(after=None, before=from_ms(point), limit=1)
+            if not any(self._stamp(item) is not None for item in page.items):
+                break
+        return point - 1
 
     async def _resolve_now(self) -> None:
         """Turn a state marked ``now`` into where the server is now (never the local clock).
@@ -321,10 +506,10 @@ class WatchStream(AsyncClosing, Generic[T]):
 
     async def _batches(self) -> AsyncGenerator[list[T], None]:
         tracker = self._tracker
-        async with contextlib.aclosing(self._found()) as polls:
-            async for found in polls:
+        async with contextlib.aclosing(self._found()) as found:
+            async for batch in found:
                 room = self._room()
-                new = found if room is None else found[:room]  # oldest first: a prefix
+                new = batch if room is None else batch[:room]  # oldest first: a prefix
                 if not new:
                     continue
                 for stamp, key, _ in new:
@@ -336,9 +521,9 @@ class WatchStream(AsyncClosing, Generic[T]):
 
     async def _items(self) -> AsyncGenerator[T, None]:
         tracker = self._tracker
-        async with contextlib.aclosing(self._found()) as polls:
-            async for new in polls:
-                for stamp, key, item in new:
+        async with contextlib.aclosing(self._found()) as found:
+            async for batch in found:
+                for stamp, key, item in batch:
                     if self._room() == 0:
                         return
                     tracker.mark(stamp, key)
@@ -346,3 +531,15 @@ class WatchStream(AsyncClosing, Generic[T]):
                     yield item
                 if self._room() == 0:
                     return
+
+
+@contextlib.asynccontextmanager
+async def _pages(listing: ListStream[T]) -> AsyncGenerator[AsyncIterator[Page[T]], None]:
+    """A listing's pages, the walk and the listing both closed at exit, however it ends."""
+    async with listing:
+        pages = listing.pages()
+        try:
+            yield pages
+        finally:
+            if isinstance(pages, AsyncGenerator):
+                await pages.aclose()

@@ -8,6 +8,8 @@ failures happen at exact points, and no test waits for wall-clock time.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -26,7 +28,19 @@ from postpress_async import (
     WatchState,
     WatchStream,
 )
-from postpress_async._follow import ListFollower, fresh, settle
+from postpress_async._follow import (
+    EARLIEST_MS,
+    GROWTH,
+    CatchUp,
+    ListFollower,
+    Window,
+    density_span,
+    fresh,
+    gallop,
+    grown_span,
+    settle,
+    shrunk_span,
+)
 from postpress_async._time import from_ms, to_ms
 from postpress_async._watch import poll_delay, start_state
 from postpress_async.models import Page
@@ -54,10 +68,13 @@ class Exhausted(Exception):
 
 
 class Feed:
-    """Rows listed newest first (ties by id), ``page`` a page, strict ``after``.
+    """Rows listed newest first (ties by id), ``page`` a page, strict ``after``/``before``.
 
     ``script[n]`` is what becomes listed before poll ``n`` (poll 0 lists ``initial``);
     the injected sleep advances to the next poll and records the delays asked for.
+    ``arrivals[n]`` becomes listed once request ``n`` (counted from 1) is made, so items
+    can arrive in the middle of a poll. Each listing is recorded in ``listings`` with
+    how many items its pages served and whether it was walked to its end.
     """
 
     def __init__(self, script: Iterable[Iterable[Row]] = (), *, page: int = 3) -> None:
@@ -67,8 +84,12 @@ class Feed:
         self.delays: list[float] = []
         self.afters: list[int | None] = []
         self.fail_next: list[Exception] = []
+        self.fail_at: dict[int, Exception] = {}
+        self.arrivals: dict[int, list[Row]] = {}
+        self.listings: list[Listing] = []
         self.requests = 0
         self.in_flight = 0
+        self._ordered: tuple[int, int, list[Row]] = (0, -1, [])
 
     def release(self) -> None:
         if self.script:
@@ -80,33 +101,51 @@ class Feed:
             raise Exhausted
         self.release()
 
+    def ordered(self) -> list[Row]:
+        """``listed`` oldest first (cached until it changes)."""
+        key = (id(self.listed), len(self.listed))
+        if self._ordered[:2] != key:
+            self._ordered = (*key, sorted(self.listed))
+        return self._ordered[2]
+
     def list_after(
         self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
     ) -> ListStream[Row]:
         bound = None if after is None else to_ms(after)
         top = None if before is None else to_ms(before)
         self.afters.append(bound)
-        rows = sorted(
-            (
-                row
-                for row in self.listed
-                if (bound is None or row[0] > bound) and (top is None or row[0] < top)
-            ),
-            key=lambda row: (-row[0], row[1]),
-        )
+        ordered = self.ordered()
+        low = 0 if bound is None else bisect.bisect_left(ordered, (bound + 1, ""))
+        high = len(ordered) if top is None else bisect.bisect_left(ordered, (top, ""))
+        rows = sorted(ordered[low:high], key=lambda row: (-row[0], row[1]))
         page = self.page if limit is None else limit
+        listing = Listing(after=bound, before=top, limit=limit)
+        self.listings.append(listing)
 
         async def fetch(cursor: str | None) -> Page[Row]:
             self.requests += 1
+            self.listed.extend(self.arrivals.pop(self.requests, ()))
+            failure = self.fail_at.pop(self.requests, None)
+            if failure is not None:
+                raise failure
             if self.fail_next:
                 raise self.fail_next.pop(0)
             start = 0 if cursor is None else int(cursor)
             end = start + page
+            listing.served += len(rows[start:end])
+            listing.ended = end >= len(rows)
             return Page(items=rows[start:end], cursor=str(end) if end < len(rows) else None)
 
         return ListStream(fetch, prefetch=0)
 
-    def watch(self, state: WatchState, policy: PollPolicy | None = None) -> WatchStream[Row]:
+    def watch(
+        self,
+        state: WatchState,
+        policy: PollPolicy | None = None,
+        *,
+        limit: int | None = None,
+        max_items: int | None = None,
+    ) -> WatchStream[Row]:
         return WatchStream(
             self.list_after,
             stamp,
@@ -114,7 +153,20 @@ class Feed:
             policy=policy or PollPolicy(interval=1.0, jitter=0.0, overlap=1.0),
             sleep=self.sleep,
             random=lambda: 0.5,
+            limit=self.page if limit is None else limit,
+            max_items=max_items,
         )
+
+
+@dataclasses.dataclass
+class Listing:
+    """One listing the feed was asked for, and what its pages served."""
+
+    after: int | None
+    before: int | None
+    limit: int | None
+    served: int = 0
+    ended: bool = False
 
 
 def start(at: int = T0) -> WatchState:
@@ -571,3 +623,386 @@ def test_max_items_must_be_positive() -> None:
         Feed().watch(start()).__class__(
             Feed().list_after, stamp, start(), policy=PollPolicy(), max_items=0
         )
+
+
+# -- bounded catch-up: the pure decisions -------------------------------------------------
+
+
+def test_a_span_holds_the_target_at_the_density_listed() -> None:
+    assert density_span(100, 1_000, 20) == 200
+    assert density_span(1, 1, 20) == 20
+    assert density_span(10_000, 5, 20) == 1  # never narrower than one millisecond
+    with pytest.raises(ValueError, match="count"):
+        density_span(0, 10, 20)
+
+
+def test_a_sparse_window_grows_the_next_at_most_eightfold() -> None:
+    assert grown_span(100, 0, target=20) == 100 * GROWTH  # empty: as fast as allowed
+    assert grown_span(100, 1, target=20) == 100 * GROWTH  # 2000 wanted, 800 allowed
+    assert grown_span(100, 10, target=20) == 200
+    assert grown_span(100, 40, target=20) == 50  # denser than aimed at: narrower
+    assert grown_span(1, 10_000, target=20) == 1
+
+
+def test_a_window_over_the_cap_shrinks_by_half_to_an_eighth() -> None:
+    assert shrunk_span(1_000, [], target=20) == 500
+    assert shrunk_span(1_000, [900, 999], target=20) == 500  # sparse as held: still half
+    held = [990 + n % 10 for n in range(100)]  # 100 items within 10 ms: a burst
+    assert shrunk_span(1_000, held, target=20) == 125  # not narrower than an eighth
+    assert shrunk_span(100_000, list(range(0, 100_000, 100)), target=20) == 12_500
+    assert shrunk_span(100_000, list(range(0, 40_000, 100)), target=20) == 12_500
+    assert shrunk_span(100_000, list(range(0, 200_000, 100)), target=400) == 39_980
+    assert shrunk_span(1, [5, 5], target=20) == 1
+
+
+def test_the_search_for_the_oldest_item_steps_back_ever_further() -> None:
+    points = list(gallop(1_000_000, 10))
+    assert points[:4] == [1_000_000 - 10, 1_000_000 - 80, 1_000_000 - 640, 1_000_000 - 5_120]
+    assert points[-1] == EARLIEST_MS
+    assert len(points) < 30  # from 2026 back to the year 1000 in a few dozen probes at most
+    assert from_ms(EARLIEST_MS).year == 1000
+
+
+def test_catch_up_windows_are_contiguous_and_stop_short_of_the_edge_then_open() -> None:
+    plan = CatchUp(1_000, span=100, edge=1_500, target=20)
+    assert plan.window == Window(1_000, 1_101)  # ms 1001..1100
+    plan.fits(20)  # as dense as aimed at: the same span again
+    assert plan.window == Window(1_100, 1_201)
+    assert not plan.probing
+    plan.fits(0)  # empty: eight times wider, but not past the edge
+    assert plan.window == Window(1_200, 1_500)
+    assert plan.probing  # after an empty window, only a page is taken of the next
+    plan.fits(3)
+    assert plan.window == Window(1_499, None)  # from the edge on: open, up to now
+    assert not plan.done
+    plan.fits(7)
+    assert plan.done
+
+
+def test_a_bounded_window_that_overflows_is_listed_again_below_what_it_held() -> None:
+    plan = CatchUp(0, span=1_000, edge=10_000, target=20)
+    plan.overflows([979 - n for n in range(80)])  # the newest 80, cut off: 900..979
+    assert plan.bounds == [10_000, 900]  # what was held gets a window of its own, later
+    assert plan.window == Window(0, 126)  # 1000 / 8: a burst held does not say more
+    spans = []
+    while not plan.single:
+        plan.overflows([])
+        spans.append(plan.span)
+    assert spans == [62, 31, 15, 7, 3, 1]
+    assert plan.window == Window(0, 2)  # one millisecond: 1
+    with pytest.raises(ValueError, match="one-millisecond"):
+        plan.overflows([1] * 80)
+    plan.fits(500)  # handed out as listed
+    assert plan.window.after == 1
+
+
+def test_a_window_whose_held_items_reach_its_start_lists_its_first_millisecond_alone() -> None:
+    plan = CatchUp(100, span=1_000, edge=None, target=20)
+    plan.overflows([101] * 50 + [150])  # open: the newest first, down to ms 101
+    assert plan.window == Window(100, 102)
+    assert plan.single
+    plan.fits(60)
+    assert plan.window == Window(101, None)  # the rest of what was held, open again
+
+
+def test_an_open_window_that_overflows_becomes_bounded_below_what_it_held() -> None:
+    plan = CatchUp(0, span=50, edge=None, target=20)
+    assert plan.window == Window(0, None)
+    plan.overflows([5_079 - n for n in range(80)])  # newest first: the top of the backlog
+    assert plan.bounds == [5_000]
+    assert plan.window == Window(0, 635)  # an eighth of what the open listing spanned
+    plan.fits(0)
+    assert plan.window == Window(634, 3_174)  # grows back, at most to half what overflowed
+    plan.fits(10)
+    assert plan.window == Window(3_173, 5_000)
+    plan.fits(10)
+    assert plan.window == Window(4_999, None)
+
+
+def test_an_open_window_holding_nothing_after_its_start_ends_the_catch_up() -> None:
+    plan = CatchUp(100, span=50, edge=None, target=20)
+    plan.overflows([50, 100])
+    assert plan.done
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_simulated_catch_up_lists_every_stamp_once_within_the_cap(seed: int) -> None:
+    """The plan alone, driven over stamps in memory: windows tile the backlog exactly."""
+    rng = random.Random(seed)
+    stamps: list[int] = []
+    moment = 10_001
+    for _ in range(rng.randrange(200, 3_000)):
+        moment += rng.choice([0, 0, 1, 3, 50, 400, 10**6])
+        stamps.append(moment)
+    target, cap = 10, 40
+    plan = CatchUp(10_000, span=rng.choice([1, 7, 1_000]), edge=stamps[-1] - 5, target=target)
+    handed: list[int] = []
+    listings = 0
+    while not plan.done:
+        listings += 1
+        assert listings < 5_000
+        after, before = plan.window
+        inside = [at for at in stamps if at > after and (before is None or at < before)]
+        if len(inside) <= cap or plan.single:
+            handed += inside
+            plan.fits(len(inside))
+        else:
+            plan.overflows(sorted(inside, reverse=True)[:cap])  # newest first, cut at the cap
+    assert handed == stamps
+    assert listings < 4 * len(stamps) / target + 60
+
+
+# -- bounded catch-up: the stream ---------------------------------------------------------
+
+MONTH = 30 * 86_400_000
+
+
+def backlog(count: int, *, seed: int = 0, start: int = T0 + 1) -> list[Row]:
+    """``count`` rows after ``start``: spread, in bursts of one millisecond, with gaps."""
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    moment = start
+    while len(rows) < count:
+        moment += rng.choice([0, 1, 2, 40, 900, 60_000, 3_600_000])
+        for _ in range(min(count - len(rows), rng.choice([1, 1, 1, 2, 5, 30]))):
+            rows.append((moment, f"b{len(rows):06d}"))
+    return rows
+
+
+def in_order(rows: Iterable[Row]) -> bool:
+    times = [at for at, _ in rows]
+    return times == sorted(times)
+
+
+async def test_a_backlog_is_handed_out_once_oldest_first_in_batches_of_a_page() -> None:
+    rows = backlog(5_000)
+    feed = Feed(page=7)
+    feed.listed = list(rows)
+    stream = feed.watch(start())
+    batches: list[list[Row]] = []
+    with pytest.raises(Exhausted):  # all of it in the first poll; the second never comes
+        async for batch in stream.batches():
+            batches.append(batch)
+            state = stream.state
+            assert state.watermark_ms == batch[-1][0]
+            assert state.floor_ms is not None
+            covered = {row for row in batch if row[0] > state.floor_ms}
+            assert {(at, key) for at, key in state.seen} >= covered
+    got = [row for batch in batches for row in batch]
+    assert got == sorted(rows)  # every item once, oldest first (ties by id)
+    assert max(len(batch) for batch in batches) <= 7
+    assert stream.cap == 56
+    for listing in feed.listings:  # only a millisecond of more than the cap is listed whole
+        assert listing.served <= 56 or listing.before == (listing.after or 0) + 2
+    assert stream.polls == 1
+    assert stream.catch_up_listings > 5_000 / 56  # windows, not one listing of it all
+
+
+async def test_a_small_backlog_costs_one_request_a_poll() -> None:
+    feed = Feed([[(T0 + 5, "c")], []], page=7)
+    feed.listed = [(T0 + 1, "a"), (T0 + 2, "b")]
+    stream = feed.watch(start())
+    with pytest.raises(Exhausted):
+        async for _ in stream:
+            pass
+    assert stream.items_handed_out == 3
+    assert feed.requests == stream.polls == 3
+    assert stream.catch_up_listings == 0
+
+
+@pytest.mark.parametrize("how", ["consumer", "request"])
+async def test_a_crash_mid_catch_up_resumes_from_the_last_state_losing_and_repeating_nothing(
+    how: str,
+) -> None:
+    rows = backlog(2_000, seed=3)
+    feed = Feed(page=5)
+    feed.listed = list(rows)
+    committed: list[Row] = []
+    saved = start()
+    stream = feed.watch(saved)
+    with pytest.raises(RuntimeError if how == "consumer" else ServiceUnavailableError):
+        async for batch in stream.batches():
+            if how == "consumer" and len(committed) >= 900:
+                raise RuntimeError("killed before this batch and its state were stored")
+            if how == "request" and len(committed) >= 900 and not feed.fail_at:
+                feed.fail_at[feed.requests + 2] = unavailable()
+            committed += batch  # the batch and the state after it, in one step
+            saved = msgspec.json.decode(msgspec.json.encode(stream.state), type=WatchState)
+    assert 900 <= len(committed) < 2_000
+    with pytest.raises(Exhausted):
+        async for batch in feed.watch(saved).batches():
+            committed += batch
+    assert committed == sorted(rows)
+
+
+async def test_a_window_that_lists_more_than_the_cap_shrinks() -> None:
+    sparse = [(T0 + 1 + n * 60_000, f"s{n:03d}") for n in range(40)]
+    dense = [(T0 + 50 * 60_000 + n // 3, f"d{n:04d}") for n in range(600)]  # 3 a millisecond
+    feed = Feed(page=5)
+    feed.listed = sparse + dense + [(T0 + 3 * MONTH, "newest")]
+    stream = feed.watch(start())
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for batch in stream.batches():
+            got += batch
+    assert got == sorted(feed.listed)
+    catch_up = feed.listings[1:]
+    assert any(not listing.ended for listing in catch_up)  # a window was cut off at the cap
+    assert max(listing.served for listing in feed.listings) <= stream.cap
+
+
+async def test_a_burst_in_one_millisecond_larger_than_the_cap_is_handed_out_as_listed() -> None:
+    burst = [(T0 + 5_000, f"m{n:03d}") for n in range(130)]
+    feed = Feed(page=4)
+    feed.listed = [(T0 + 1, "first"), *burst, (T0 + MONTH, "last")]
+    stream = feed.watch(start())
+    batches: list[list[Row]] = []
+    with pytest.raises(Exhausted):
+        async for batch in stream.batches():
+            batches.append(batch)
+    got = [row for batch in batches for row in batch]
+    assert sorted(got) == sorted(feed.listed)
+    assert len(got) == len(set(got))
+    assert in_order(got)
+    assert max(len(batch) for batch in batches) <= 4
+
+
+def steady(count: int, *, start: int, seed: int = 0) -> list[Row]:
+    """``count`` rows after ``start``, about one a minute, a few in one millisecond."""
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    moment = start
+    while len(rows) < count:
+        moment += rng.randrange(1, 120_000)
+        for _ in range(min(count - len(rows), rng.choice([1, 1, 1, 2, 3]))):
+            rows.append((moment, f"s{len(rows):06d}"))
+    return rows
+
+
+async def listings_to_first_item(rows: list[Row]) -> int:
+    feed = Feed(page=5)
+    feed.listed = list(rows)
+    stream = feed.watch(start())
+    assert await take(stream, 1) == [min(rows)]
+    return len(feed.listings) - 1  # after the poll's own listing
+
+
+@pytest.mark.parametrize("make", [steady, backlog], ids=["steady", "bursty"])
+async def test_an_empty_gap_of_months_is_crossed_in_a_few_requests(make: Any) -> None:
+    """Eightfold wider windows cross the gap, one page probes bisect down to the backlog."""
+    months = await listings_to_first_item(make(400, start=T0 + 4 * MONTH))
+    years = await listings_to_first_item(make(400, start=T0 + 40 * MONTH))
+    assert months <= 24  # ~log2(4 months / 5 minutes) + the gallop: not one a window
+    assert years <= months + 10  # ten times the gap: a few listings more
+
+
+def test_after_a_gap_a_probe_that_holds_more_than_a_page_is_bisected() -> None:
+    plan = CatchUp(0, span=10, edge=1_000_000, target=20)
+    plan.fits(0)
+    assert plan.probing
+    assert plan.window == Window(10, 91)
+    plan.fits(0)
+    assert plan.window == Window(90, 731)
+    plan.overflows([700])  # one page held, from the top: the backlog is somewhere below
+    assert plan.bisecting
+    assert plan.window == Window(90, 411)  # half
+    plan.fits(0)  # the lower half empty: the items are in the upper one
+    assert plan.window == Window(410, 571)  # its lower half
+    plan.fits(3)  # landed
+    assert not plan.probing and not plan.bisecting
+    assert plan.window.after == 570
+
+
+async def test_a_catch_up_without_a_floor_finds_the_oldest_item_first() -> None:
+    rows = backlog(600, seed=6, start=T0 - 9 * MONTH)
+    feed = Feed(page=5)
+    feed.listed = list(rows)
+    stream = feed.watch(WatchState(kind="messages", fingerprint="f"))  # everything is new
+    probes_before = len(feed.listings)
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for batch in stream.batches():
+            got += batch
+    assert got == sorted(rows)
+    probes = [listing for listing in feed.listings[probes_before:] if listing.limit == 1]
+    assert 1 <= len(probes) <= 15
+    assert all(listing.after is None and listing.before is not None for listing in probes)
+
+
+async def test_items_arriving_during_a_catch_up_are_handed_out_once() -> None:
+    rows = backlog(1_500, seed=7)
+    newest = max(rows)[0]
+    arriving = {
+        20: [(newest + 10, "new-1")],
+        60: [(newest + 10, "new-2"), (newest + 11, "new-3")],
+        90: [(newest + 2_000, f"new-burst-{n}") for n in range(30)],
+    }
+    feed = Feed(page=5)
+    feed.listed = list(rows)
+    feed.arrivals = {n: list(more) for n, more in arriving.items()}
+    stream = feed.watch(start())
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for row in stream:
+            got.append(row)
+    expected = rows + [row for more in arriving.values() for row in more]
+    assert not feed.arrivals  # the catch-up took long enough for all to arrive
+    assert got == sorted(expected)
+
+
+@pytest.mark.parametrize("batches", [False, True], ids=["items", "batches"])
+async def test_max_items_ends_a_catch_up_and_its_state_resumes_it(batches: bool) -> None:
+    rows = backlog(300, seed=8)
+    feed = Feed(page=3)
+    feed.listed = list(rows)
+    stream = feed.watch(start(), max_items=100)
+    if batches:
+        got = [row for batch in [b async for b in stream.batches()] for row in batch]
+    else:
+        got = [row async for row in stream]
+    assert got == sorted(rows)[:100]
+    with pytest.raises(Exhausted):
+        async for row in feed.watch(stream.state):
+            got.append(row)
+    assert got == sorted(rows)
+
+
+@pytest.mark.parametrize("seed", range(10))
+async def test_catch_ups_with_arrivals_failures_and_restarts_hand_out_everything_once(
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    rows = backlog(rng.randrange(50, 1_500), seed=seed)
+    newest = max(rows)[0]
+    feed = Feed(page=rng.choice([1, 2, 3, 7]))
+    feed.listed = list(rows)
+    extra: list[Row] = []
+    for n in range(rng.randrange(0, 6)):
+        arriving = [(newest + 100 * n + k % 2, f"a{n}-{k}") for k in range(rng.choice([1, 4, 20]))]
+        feed.arrivals[rng.randrange(1, 150)] = arriving
+        extra += arriving
+    state = start()
+    got: list[Row] = []
+    for _ in range(200):
+        stream = feed.watch(state, PollPolicy(interval=1.0, jitter=0.0, overlap=0.5))
+        if rng.random() < 0.3:
+            feed.fail_at[feed.requests + rng.randrange(1, 40)] = unavailable()
+        run: list[Row] = []
+        try:
+            async for batch in stream.batches():
+                run += batch
+                if rng.random() < 0.05:
+                    break  # a restart from the saved state
+        except ServiceUnavailableError:
+            pass
+        except Exhausted:
+            feed.fail_at.clear()
+            if not feed.arrivals:
+                got += run
+                break
+        got += run
+        assert in_order(run)
+        state = msgspec.json.decode(msgspec.json.encode(stream.state), type=WatchState)
+        feed.script.append([])  # one more poll for the next stream
+    assert sorted(got) == sorted(rows + extra)
+    assert len(got) == len(set(got))

@@ -186,4 +186,5 @@ class Resource:
             state,
             policy=PollPolicy() if policy is None else policy,
             max_items=max_items,
+            limit=limit,
         )
