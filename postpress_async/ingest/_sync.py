@@ -143,10 +143,15 @@ def merge_follow(
 
 
 def chat_keys(state: WatchState) -> WatchState:
-    """A chats state whose ``seen`` knows chats by id (a listing's) known by ``id@time``."""
-    return msgspec.structs.replace(
-        state, seen=tuple((stamp, f"{key}@{stamp}") for stamp, key in state.seen)
+    """A chats state whose ``seen`` knows chats by ``id@time`` (see the module docstring).
+
+    A listing's or a watch's state knows them by id: those keys are converted, keys
+    already ``id@time`` are kept.
+    """
+    seen = tuple(
+        (stamp, key if key.endswith(f"@{stamp}") else f"{key}@{stamp}") for stamp, key in state.seen
     )
+    return state if seen == state.seen else msgspec.structs.replace(state, seen=seen)
 
 
 def follow_start(
@@ -182,7 +187,8 @@ def follow_start(
             f"{state.fingerprint}; {asked} give {fingerprint}): ask with the filters it was "
             "started with, or start over with force=True (--force)"
         )
-    return start_state(state, kind=endpoint, fingerprint=fingerprint), stored.position
+    start = start_state(state, kind=endpoint, fingerprint=fingerprint)
+    return (chat_keys(start) if endpoint == "chats" else start), stored.position
 
 
 # -- messages and chats -------------------------------------------------------------------

@@ -113,7 +113,18 @@ def test_an_id_seen_by_two_shards_is_kept_once_at_its_newest_time() -> None:
         overlap_ms=50,
     )
     assert merged.seen == ((100, "x"),)
-    assert chat_keys(merged).seen == ((100, "x@100"),)
+    keyed = chat_keys(merged)
+    assert keyed.seen == ((100, "x@100"),)
+    assert chat_keys(keyed) is keyed  # converted once
+
+
+def test_a_chats_position_stored_by_a_watch_is_read_with_chats_known_by_id_at_time() -> None:
+    fingerprint = filters_fingerprint("chats", {})
+    watched = WatchState(kind="chats", fingerprint=fingerprint, watermark_ms=5, seen=((5, "c"),))
+    stored = Stored(msgspec.json.encode(watched), 0, 0)
+    start, previous = follow_start("chats", {}, stored, since=None, url="memory://m")
+    assert start.seen == ((5, "c@5"),)
+    assert previous == stored.position  # the compare-and-set is on the bytes as stored
 
 
 def test_a_stored_position_of_other_filters_is_refused_naming_both() -> None:
