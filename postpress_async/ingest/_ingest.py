@@ -142,6 +142,7 @@ async def ingest(
         runner.check(store)
     progress = progress if progress is not None else IngestProgress(noun=endpoint)
     progress.noun = endpoint
+    progress.started = started
     await store.open()
     try:
         async with config.client() as client:

@@ -30,6 +30,7 @@ from postpress_async._exceptions import StateMismatchError
 from postpress_async._lazy import hashlib
 from postpress_async._positions import AccountsSeen, Checkpoint
 from postpress_async._rows import Reject, Row, RowPage
+from postpress_async._time import format_datetime, from_ms
 
 from ._commit import Committer, Position
 from ._shards import Shard
@@ -93,6 +94,8 @@ class IngestProgress:
         rejects = f" · {self.rejects:,} rejects" if self.rejects else ""
         head = f"{self.shards_done}/{self.shards} shards · " if self.phase == "backfill" else ""
         tail = f" · {self.phase}" if self.phase not in {"backfill", "plan"} else ""
+        if self.caught_up_ms is not None and self.phase in {"catch-up", "follow"}:
+            tail += f" up to {format_datetime(from_ms(self.caught_up_ms))}"
         return (
             f"{head}{self.items:,} {self.noun}{rejects} · {rate} · {self.retries:,} retries{tail}"
         )
