@@ -192,7 +192,7 @@ class PartFilesSink(FileReads):
         return await in_thread(read)
 
     async def commit(self, batch: Batch) -> None:
-        """The batch, whole, into the part of its first move (see the module docstring)."""
+        """The batch, whole, into one part (see the module docstring)."""
         await in_thread(lambda: self._commit(batch))
 
     def _commit(self, batch: Batch) -> None:
@@ -206,7 +206,8 @@ class PartFilesSink(FileReads):
             held = self._claim(endpoint, move.name)
             if held is not None:
                 current[move.name] = held
-        target = self._file(endpoint, moves[0].name)
+        # The part of the shard that brought most of the batch (the first of equals).
+        target = self._file(endpoint, max(moves, key=lambda move: move.items).name)
         if target.commit(endpoint, batch.rows, batch.rejects, moves, current=current):
             for move in moves:
                 self._current[endpoint, move.name] = target.state.positions[move.name]

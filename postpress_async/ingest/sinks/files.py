@@ -15,16 +15,18 @@ The safety rules live here, once, for the CLI and the library alike:
 * one writer: the file's own lock (:func:`~postpress_async.lock_output`) while open with
   ``writer=True``; a file holds one endpoint.
 
-:class:`PartFilesSink` (in :mod:`._parts`) keeps such files in a directory, for Dask workers on a shared
-directory: a batch goes whole into the part file of its first move's name
-(``DIR/<endpoint>-<label>.jsonl``; the follow position's is ``<endpoint>-follow.jsonl``),
-rows, rejects and every move in that part's one append + sidecar replace, so each part
-is always consistent with its own sidecar and a batch is never half stored. A worker
-writes only its shard's batches, so its shard has a part of its own; the local engine's
-batches carry the pages of several shards at once (their rows cannot be told apart)
-and land in the part of the first. A position moved in several parts over time is
-current where its ``seq`` is highest; whoever moves a name holds that name's part lock,
-so the moves of one name are never concurrent. The plan is in
+:class:`PartFilesSink` (in :mod:`._parts`) keeps such files in a directory, for Dask
+workers on a shared directory. A batch goes whole into one part file, rows, rejects and
+every move in that part's one append + sidecar replace, so each part is always
+consistent with its own sidecar and no batch is ever half stored: a crash between two
+batches leaves each part's positions covering exactly its own rows. A Dask worker's
+batches move its own shard only, so each shard gets its part
+(``DIR/<endpoint>-<label>.jsonl``; the follow position's is ``<endpoint>-follow.jsonl``).
+The local engine's batches carry pages of several shards at once (the batch does not
+say which row came from which shard), so one lands in the part of the shard that
+brought most of its items. A name whose position was stored in several parts over time
+is current where its ``seq`` is highest; whoever moves a name holds that name's part
+lock first, so the moves of one name never race. The plan is in
 ``DIR/plan-<endpoint>.json``, the one-writer lock in ``DIR/.lock`` (held by the
 coordinator; workers open with ``writer=False`` and lock the parts they write).
 """
