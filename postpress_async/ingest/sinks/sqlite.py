@@ -1,212 +1,424 @@
-"""SQLite: the embedded store, through the standard library's ``sqlite3``.
+"""SQLite (``sqlite:///path.db``): the embedded store, through the standard library's ``sqlite3``.
 
-Tables ``accounts``, ``chats``, ``messages`` (keyed by ``id``: typed query columns plus
-``data``, the whole object as JSON), ``checkpoints`` (one row a shard) and ``plans``.
-Each page is one transaction (``BEGIN IMMEDIATE``): upsert the rows, move the shard's
-checkpoint from the one the writer read. WAL mode lets readers query during an export
-and several processes of one machine write in turn (``busy_timeout`` waits for the
-lock). Calls run in a worker thread, so the event loop keeps fetching meanwhile.
+Tables (see ``_sql.schema``): ``accounts``, ``chats``, ``messages`` keyed by ``id``, with
+the typed columns (``TEXT``; times as the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` text, which
+sorts as time; ``INTEGER``) and ``data TEXT``, the item's JSON exactly as the API sent it
+(bound as bytes and cast in SQL: no decode, no re-encode); ``positions``, ``plans``,
+``rejects`` (``raw BLOB``, exact) and ``meta`` (``schema = 2``). Typed text keeps U+0000
+(SQLite text holds it).
 
-SQLite locks through the file system, which network file systems do not honour: it
-serves the processes of one machine, not several machines.
+A commit is one ``BEGIN IMMEDIATE`` transaction: the moves' compare-and-set (see
+``_sql.settle``: a conflict stores nothing, a replay of a committed batch stores nothing
+twice), one ``executemany`` upsert of the rows, the rejects, the positions. The runner
+sends several pages as one batch (group commit), and the statements run in a worker
+thread (``sqlite3`` lets go of the GIL while SQLite works), so the event loop keeps
+fetching meanwhile. Times become text in SQL (``strftime`` of the epoch seconds), so a
+row costs Python one ``timestamp()`` call and a new tuple; ``data`` is bound as it is.
+
+WAL with ``synchronous=NORMAL``: readers query during an export, a committed batch
+survives the process (a power cut may lose the last ones, which the positions then
+fetch again). Several processes of one machine may write in turn (``busy_timeout``):
+the ``writer=True`` opener holds ``PATH.lock`` (an OS lock on a file beside the
+database: never the database file itself, whose descriptor's closing would drop
+SQLite's own POSIX locks), Dask workers open with ``writer=False``. SQLite locks
+through the file system, which network file systems do not honour: it serves the
+processes of one machine.
+
+Errors while writing (full disk, I/O error, locked past ``busy_timeout``, read-only)
+are :class:`~postpress_async.ingest.SinkFailedError` in one line that names the file
+and what to do; what was committed stays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Final, TypeVar
 
 import anyio
 
-from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
-from postpress_async._positions import Checkpoint
-from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
+from postpress_async._exceptions import (
+    OutputLockedError,
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
+from postpress_async._filelock import OutputLock, lock_output
+from postpress_async._time import format_datetime, from_ms, parse_datetime
+from postpress_async.ingest._shards import Endpoint, ShardPlan
 
-from ._base import COLUMNS, Reach, encode_checkpoint, row, utc_text
+from ._base import TABLES, Batch, Reach, Row, Stored
+from ._sql import (
+    META_SCHEMA,
+    OUR_TABLES,
+    Types,
+    column_names,
+    ms_bounds,
+    schema,
+    settle,
+    table_of,
+    time_column,
+)
 
 __all__ = ["SQLiteSink"]
 
 T = TypeVar("T")
-_FRESH = encode_checkpoint(Checkpoint())
+
+#: Now, as the API writes times.
+_NOW: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+_TYPES: Final = Types(
+    kinds={"text": "TEXT", "time": "TEXT", "int": "INTEGER"},
+    data="TEXT",
+    blob="BLOB",
+    counter="INTEGER",
+    now=_NOW,
+)
+#: Epoch seconds -> the API's UTC ``...sssZ`` text, in SQL (SQLite rounds to the nearest
+#: millisecond: exact for the API's millisecond times, whatever the float's last bits).
+_TIME_PARAM: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')"
+
+# Primary result codes (``sqlite3.SQLITE_*`` exist from Python 3.11 only).
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 
-def _schema() -> list[str]:
-    tables = [
-        f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, "
-        + "".join(f"{c.name} {c.sqlite}, " for c in columns)
-        + "data TEXT NOT NULL)"
-        for table, columns in COLUMNS.items()
+def _upsert(endpoint: Endpoint) -> str:
+    names = column_names(endpoint)
+    params = [
+        "?",
+        *(_TIME_PARAM if column.kind == "time" else "?" for column in TABLES[endpoint]),
+        "CAST(? AS TEXT)",  # data arrives as bytes: stored as text, byte for byte
     ]
-    return [
-        *tables,
-        "CREATE TABLE IF NOT EXISTS checkpoints (endpoint TEXT NOT NULL, shard TEXT NOT NULL, "
-        "checkpoint TEXT NOT NULL, items INTEGER NOT NULL DEFAULT 0, "
-        "pages INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (endpoint, shard))",
-        "CREATE TABLE IF NOT EXISTS plans (endpoint TEXT PRIMARY KEY, plan TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS messages_account_time ON messages (account_id, timestamp)",
-        "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat_id, timestamp)",
-    ]
-
-
-def _upsert(table: str) -> str:
-    names = ["id", *(c.name for c in COLUMNS[table]), "data"]
     updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
     return (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"INSERT INTO {endpoint} ({', '.join(names)}) VALUES ({', '.join(params)}) "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 
 
-#: A shard's first page creates its checkpoint; every later page moves it from the
-#: one the writer read. Either touches no row when another writer got there first.
-_START = (
-    "INSERT INTO checkpoints (endpoint, shard, checkpoint, items, pages) "
-    "VALUES (?, ?, ?, ?, 1) ON CONFLICT (endpoint, shard) DO NOTHING"
+def _converter(endpoint: Endpoint) -> Callable[[list[Row]], list[Row]]:
+    """Rows -> parameters: the time as epoch seconds (``datetime.timestamp``: 6x cheaper
+    than any text formatting in Python; SQL writes the text), ``data`` as it is."""
+    at = 1 + next(k for k, column in enumerate(TABLES[endpoint]) if column.kind == "time")
+
+    def convert(rows: list[Row]) -> list[Row]:
+        return [
+            (*row[:at], None if (moment := row[at]) is None else moment.timestamp(), *row[at + 1 :])
+            for row in rows
+        ]
+
+    return convert
+
+
+_UPSERTS: Final = {endpoint: _upsert(endpoint) for endpoint in TABLES}
+_CONVERTERS: Final = {endpoint: _converter(endpoint) for endpoint in TABLES}
+_REJECT: Final = f"INSERT INTO rejects (endpoint, raw, reason, at) VALUES (?, ?, ?, {_NOW})"
+_START: Final = (
+    "INSERT INTO positions (endpoint, name, position, items, pages) VALUES (?, ?, ?, ?, ?)"
 )
-_MOVE = (
-    "UPDATE checkpoints SET checkpoint = ?3, items = items + ?4, pages = pages + 1 "
-    "WHERE endpoint = ?1 AND shard = ?2 AND checkpoint = ?5"
+_MOVE: Final = (
+    "UPDATE positions SET position = ?3, items = items + ?4, pages = pages + ?5 "
+    "WHERE endpoint = ?1 AND name = ?2 AND position = ?6"
 )
 
 
 class SQLiteSink:
-    """A SQLite database file (``sqlite:///path.db``); see the module docstring."""
+    """A SQLite database file (``sqlite:///path.db``); see the module docstring.
+
+    ``busy_timeout``: seconds a statement waits for another process's write lock before
+    failing (then :class:`~postpress_async.ingest.SinkFailedError`).
+    """
 
     reach: Reach = "machine"
+    columns: tuple[str, ...] | None = None
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{path}"
+        self.busy_timeout = busy_timeout
         self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._lock: OutputLock | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteSink({str(self.path)!r})"
 
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                if self._db is None:
-                    raise SinkUnavailableError(f"{self.url} is not open")
-                return work(self._db)
+    # -- opening and closing -----------------------------------------------------------
 
-        return await anyio.to_thread.run_sync(locked)
-
-    async def open(self) -> None:
-        """Open the file (creating it and the tables if missing) in WAL mode."""
+    async def open(self, *, writer: bool = True) -> None:
+        """Open the file (creating it and what is missing), as the one writer if asked."""
         if self._db is not None:
             return
+        self._limiter = anyio.CapacityLimiter(1)
+        if writer:
+            self._lock = self._take_lock()
+        try:
+            self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+        except BaseException:
+            self._release()
+            raise
 
-        def connect() -> sqlite3.Connection:
-            if not self.path.parent.exists():
+    def _take_lock(self) -> OutputLock:
+        if not self.path.parent.is_dir():
+            raise SinkUnavailableError(
+                f"{self.url}: the directory {self.path.parent} does not exist"
+            )
+        try:
+            return lock_output(self.path.with_name(self.path.name + ".lock"))
+        except OutputLockedError:
+            raise OutputLockedError(self.url) from None
+        except OSError as exc:
+            raise SinkUnavailableError(
+                f"{self.url}: cannot create its lock file ({exc.strerror or exc})"
+            ) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.parent.is_dir():
+            raise SinkUnavailableError(
+                f"{self.url}: the directory {self.path.parent} does not exist"
+            )
+        try:
+            db = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,  # one call at a time, from worker threads
+            )
+        except sqlite3.Error as exc:
+            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
+        try:
+            self._prepare(db)
+        except sqlite3.Error as exc:
+            db.close()
+            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
+        tables = {
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if "meta" in tables:
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = None if found is None else found[0]
+            if version != META_SCHEMA:
                 raise SinkUnavailableError(
-                    f"{self.url}: the directory {self.path.parent} does not exist"
+                    f"{self.url} holds a store of schema {version!r}, this release "
+                    f"reads schema {META_SCHEMA}: use a newer release, or export to a new file"
                 )
-            try:
-                db = sqlite3.connect(
-                    self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-                )
-            except sqlite3.Error as exc:
-                raise SinkUnavailableError(f"{self.url}: cannot open ({exc})") from None
-            try:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process crashes
-                for statement in _schema():
-                    db.execute(statement)
-            except sqlite3.Error as exc:
-                db.close()
-                raise SinkUnavailableError(f"{self.url}: cannot write ({exc})") from None
-            return db
+            if tables.issuperset(OUR_TABLES):
+                return
+        elif "checkpoints" in tables:
+            raise SinkUnavailableError(
+                f"{self.url} holds an export of an earlier release (its positions are in a "
+                f"table `checkpoints`). To keep its rows and export into it again (each row "
+                f"is stored again with its exact JSON): sqlite3 {self.path} "
+                f"'DROP TABLE checkpoints'; or export to a new file"
+            )
+        elif tables & set(OUR_TABLES):
+            raise SinkUnavailableError(
+                f"{self.url} holds tables ({', '.join(sorted(tables & set(OUR_TABLES)))}) "
+                "but no postpress store (no table `meta`): export to a new file"
+            )
+        db.execute("BEGIN IMMEDIATE")  # one creator at a time
+        try:
+            for statement in schema(_TYPES):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
+                (META_SCHEMA,),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
-        self._db = await anyio.to_thread.run_sync(connect)
+    async def close(self) -> None:
+        """Close the connection and release the lock (closing again does nothing)."""
+        db, self._db = self._db, None
+        try:
+            if db is not None:
+                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+    # -- the calls ---------------------------------------------------------------------
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` in a worker thread, one at a time; errors in one line."""
+        db = self._db
+        if db is None:
+            raise SinkUnavailableError(f"{self.url} is not open")
+
+        def run() -> T:
+            try:
+                return work(db)
+            except sqlite3.Error as exc:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                raise SinkFailedError(_explain(self.url, exc)) from None
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def commit(self, batch: Batch) -> None:
+        """Rows, rejects and moves in one transaction (see the module docstring)."""
+        endpoint = table_of(batch.endpoint)
+        upsert = _UPSERTS[endpoint]
+        convert = _CONVERTERS[endpoint]
+        rejects = [(endpoint, reject.raw, reject.reason) for reject in batch.rejects]
+
+        def commit(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            if settle(_stored(db, endpoint), batch, self.url):
+                db.execute("ROLLBACK")  # committed before: nothing to store twice
+                return
+            if batch.rows:
+                db.executemany(upsert, convert(batch.rows))
+            if rejects:
+                db.executemany(_REJECT, rejects)
+            for move in batch.moves:
+                new = move.new.decode()
+                if move.previous is None:
+                    db.execute(_START, (endpoint, move.name, new, move.items, move.pages))
+                else:
+                    moved = db.execute(
+                        _MOVE,
+                        (endpoint, move.name, new, move.items, move.pages, move.previous.decode()),
+                    )
+                    if moved.rowcount != 1:  # never: settle() read it under this same lock
+                        raise ShardConflictError(f"{self.url}: {move.name!r} moved meanwhile")
+            db.execute("COMMIT")
+
+        await self._call(commit)
 
     async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
-        """The stored plan of ``endpoint``."""
+        """The plan stored for ``endpoint``."""
         found = await self._call(
             lambda db: db.execute(
-                "SELECT plan FROM plans WHERE endpoint = ?", (endpoint,)
+                "SELECT plan FROM plans WHERE endpoint = ?", (table_of(endpoint),)
             ).fetchone()
         )
         return None if found is None else ShardPlan.from_json(found[0])
 
     async def save_plan(self, plan: ShardPlan) -> None:
-        """Store ``plan``, forgetting the checkpoints of any earlier plan of its endpoint."""
+        """Store ``plan``; forget the positions and rejects of its endpoint (rows stay)."""
+        endpoint = table_of(plan.endpoint)
+        text = plan.to_json().decode()
 
         def save(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute("DELETE FROM checkpoints WHERE endpoint = ?", (plan.endpoint,))
-                db.execute(
-                    "INSERT INTO plans (endpoint, plan) VALUES (?, ?) "
-                    "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
-                    (plan.endpoint, plan.to_json().decode()),
-                )
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM positions WHERE endpoint = ?", (endpoint,))
+            db.execute("DELETE FROM rejects WHERE endpoint = ?", (endpoint,))
+            db.execute(
+                "INSERT INTO plans (endpoint, plan) VALUES (?, ?) "
+                "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
+                (endpoint, text),
+            )
+            db.execute("COMMIT")
 
         await self._call(save)
 
-    async def checkpoint(self, shard: Shard) -> Checkpoint:
-        """The stored checkpoint of ``shard``."""
+    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
+        """Every position stored for ``endpoint``."""
+        table = table_of(endpoint)
         found = await self._call(
             lambda db: db.execute(
-                "SELECT checkpoint FROM checkpoints WHERE endpoint = ? AND shard = ?",
-                (shard.endpoint, shard.label),
+                "SELECT name, position, items, pages FROM positions WHERE endpoint = ?", (table,)
+            ).fetchall()
+        )
+        return {name: Stored(text.encode(), items, pages) for name, text, items, pages in found}
+
+    async def count(self, endpoint: Endpoint) -> int:
+        """Rows stored for ``endpoint``."""
+        table = table_of(endpoint)
+        found = await self._call(lambda db: db.execute(f"SELECT count(*) FROM {table}").fetchone())
+        return int(found[0])
+
+    async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
+        """The oldest and newest time stored for ``endpoint``."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        low, high = await self._call(
+            lambda db: db.execute(f"SELECT min({time}), max({time}) FROM {table}").fetchone()
+        )
+        if low is None:
+            return None
+        return parse_datetime(time, low), parse_datetime(time, high)
+
+    async def stored_ids(
+        self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
+    ) -> list[str]:
+        """Ids of the rows with ``after < time < before`` (``None``: open)."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        low, high = ms_bounds(after, before)
+        where, params = [], []
+        if low is not None:
+            where.append(f"{time} > ?")
+            params.append(format_datetime(from_ms(low)))
+        if high is not None:
+            where.append(f"{time} < ?")
+            params.append(format_datetime(from_ms(high)))
+        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        found = await self._call(lambda db: db.execute(query, params).fetchall())
+        return [id_ for (id_,) in found]
+
+    async def rejects(self, endpoint: Endpoint) -> int:
+        """Items of ``endpoint`` set aside so far."""
+        table = table_of(endpoint)
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT count(*) FROM rejects WHERE endpoint = ?", (table,)
             ).fetchone()
         )
-        return Checkpoint() if found is None else _decode(found[0])
-
-    async def write(
-        self, shard: Shard, items: Sequence[Any], checkpoint: Checkpoint, previous: Checkpoint
-    ) -> None:
-        """Upsert ``items`` and move the checkpoint, in one transaction."""
-        table = shard.endpoint
-        rows = [_sqlite_row(table, item) for item in items]
-        old, new = encode_checkpoint(previous), encode_checkpoint(checkpoint)
-
-        def commit(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                if rows:
-                    db.executemany(_upsert(table), rows)
-                if old == _FRESH:
-                    moved = db.execute(_START, (shard.endpoint, shard.label, new, len(rows)))
-                else:
-                    moved = db.execute(_MOVE, (shard.endpoint, shard.label, new, len(rows), old))
-                if moved.rowcount != 1:
-                    raise ShardConflictError(
-                        f"shard {shard.label} of {self.url} moved since it was read; "
-                        "another worker is writing it"
-                    )
-
-        await self._call(commit)
-
-    async def close(self) -> None:
-        """Close the connection."""
-        db, self._db = self._db, None
-        if db is not None:
-            await anyio.to_thread.run_sync(db.close)
+        return int(found[0])
 
 
-class _transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+def _stored(db: sqlite3.Connection, endpoint: str) -> dict[str, bytes]:
+    found = db.execute("SELECT name, position FROM positions WHERE endpoint = ?", (endpoint,))
+    return {name: text.encode() for name, text in found}
 
 
-def _sqlite_row(table: str, item: Any) -> tuple[object, ...]:
-    values = row(table, item)
-    return tuple(utc_text(v) if isinstance(v, datetime) else v for v in values)
+def _cause(exc: sqlite3.Error) -> str:
+    return str(exc) or type(exc).__name__
 
 
-def _decode(text: str) -> Checkpoint:
-    import msgspec
-
-    return msgspec.json.decode(text, type=Checkpoint)
+def _explain(url: str, exc: sqlite3.Error) -> str:
+    """One line: the store, what went wrong in words, SQLite's own words, what to do."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    said = _cause(exc)
+    if primary == _FULL or "full" in said:
+        what, then = "the disk is full", "free some space"
+    elif primary == _IOERR or "I/O error" in said:
+        what, then = "a disk I/O error", "check the disk and its file system"
+    elif primary in (_BUSY, _LOCKED) or "locked" in said:
+        what, then = (
+            "another process kept the database locked past the busy timeout",
+            "let it finish (or stop it)",
+        )
+    elif primary == _READONLY or "readonly" in said:
+        what, then = "the database is read-only", "make the file and its directory writable"
+    elif primary in (_CORRUPT, _NOTADB) or "malformed" in said:
+        what, then = "the file is damaged", "restore it from a copy or export to a new file"
+    elif primary == _CANTOPEN:
+        what, then = "the file cannot be opened", "check that it and its directory exist"
+    else:
+        what, then = "SQLite failed", "fix the cause"
+    return f"{url}: {what} ({said}): {then}, then run the same command again"

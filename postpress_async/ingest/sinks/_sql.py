@@ -1,0 +1,139 @@
+"""What the database sinks (SQLite, PostgreSQL, DuckDB) share, written once.
+
+* the schema of the store, rendered with each engine's types (:func:`schema`): tables
+  ``accounts``, ``chats``, ``messages`` (``id`` primary key, the typed columns of
+  ``TABLES``, ``data`` the item's exact JSON), ``positions``, ``plans``, ``rejects`` and
+  ``meta`` (``schema = 2``), and the indexes on messages;
+* the compare-and-set of a batch's moves (:func:`settle`): every move continues from the
+  stored position, or the batch is refused whole; a batch whose positions are all
+  already its ``new`` ones was committed before a lost connection, and is not stored
+  twice;
+* strict time bounds at the API's millisecond precision (:func:`ms_bounds`).
+
+Pure: no engine is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final, NamedTuple
+
+from postpress_async._exceptions import InvalidParameterError, ShardConflictError
+from postpress_async._time import to_ms
+from postpress_async.ingest._shards import Endpoint
+
+from ._base import TABLES, Batch, Kind
+
+__all__ = [
+    "META_SCHEMA",
+    "OUR_TABLES",
+    "Types",
+    "column_names",
+    "ms_bounds",
+    "schema",
+    "settle",
+    "table_of",
+    "time_column",
+]
+
+#: The version of the stores' layout this release writes and reads (``meta.schema``).
+META_SCHEMA: Final = "2"
+
+#: Every table a store holds (an earlier release's ``checkpoints`` is not one of them).
+OUR_TABLES: Final = (*TABLES, "positions", "plans", "rejects", "meta")
+
+
+class Types(NamedTuple):
+    """One engine's column types."""
+
+    kinds: Mapping[Kind, str]  # text, time, int
+    data: str  # the item's exact JSON
+    blob: str  # a reject's exact bytes
+    counter: str  # items and pages of a position
+    now: str  # the SQL expression of the current time, for ``rejects.at``
+
+
+def table_of(endpoint: str) -> Endpoint:
+    """``endpoint`` checked: it is also the table's name, so never anything else."""
+    if endpoint not in TABLES:
+        raise InvalidParameterError(
+            "endpoint", f"{endpoint!r} has no table; expected one of {', '.join(TABLES)}"
+        )
+    return endpoint
+
+
+def column_names(endpoint: Endpoint) -> list[str]:
+    """``id``, the typed columns in ``TABLES`` order, ``data``: a row's layout."""
+    return ["id", *(column.name for column in TABLES[endpoint]), "data"]
+
+
+def time_column(endpoint: Endpoint) -> str:
+    """The column ``span`` and ``stored_ids`` read: ``timestamp`` (accounts: ``created_at``)."""
+    return next(column.name for column in TABLES[endpoint] if column.kind == "time")
+
+
+def schema(types: Types) -> list[str]:
+    """``CREATE ... IF NOT EXISTS`` statements of a whole store, in order."""
+    tables = [
+        f"CREATE TABLE IF NOT EXISTS {table} (id {types.kinds['text']} PRIMARY KEY, "
+        + "".join(f"{column.name} {types.kinds[column.kind]}, " for column in columns)
+        + f"data {types.data} NOT NULL)"
+        for table, columns in TABLES.items()
+    ]
+    text, counter = types.kinds["text"], types.counter
+    return [
+        *tables,
+        f"CREATE TABLE IF NOT EXISTS positions (endpoint {text} NOT NULL, name {text} NOT NULL, "
+        f"position {text} NOT NULL, items {counter} NOT NULL, pages {counter} NOT NULL, "
+        "PRIMARY KEY (endpoint, name))",
+        f"CREATE TABLE IF NOT EXISTS plans (endpoint {text} PRIMARY KEY, plan {text} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS rejects (endpoint {text} NOT NULL, raw {types.blob} NOT NULL, "
+        f'reason {text} NOT NULL, "at" {types.kinds["time"]} NOT NULL)',  # DuckDB reserves at
+        f"CREATE TABLE IF NOT EXISTS meta (key {text} PRIMARY KEY, value {text} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS messages_account_time ON messages (account_id, timestamp)",
+        "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat_id, timestamp)",
+        "CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp)",
+    ]
+
+
+def settle(stored: Mapping[str, bytes], batch: Batch, where: str) -> bool:
+    """Check a batch's moves against the stored positions (read in the same transaction).
+
+    ``True``: every position already equals its move's ``new`` (and one of them moves):
+    the batch was committed before a lost connection; store nothing. ``False``: every
+    position equals its move's ``previous`` (``None``: absent), store the batch. Else
+    :class:`ShardConflictError`: another writer moved a position since it was read, and
+    nothing of the batch is stored. A batch whose moves all stay put is stored again
+    (its rows are upserted; it carries nothing a replay could double).
+    """
+    moves = batch.moves
+    if (
+        moves
+        and all(stored.get(move.name) == move.new for move in moves)
+        and any(move.previous != move.new for move in moves)
+    ):
+        return True
+    for move in moves:
+        if stored.get(move.name) != move.previous:
+            state = "absent" if move.name not in stored else "at another position"
+            raise ShardConflictError(
+                f"{where}: the {batch.endpoint} position {move.name!r} is {state}, not where "
+                "this writer read it: another writer is storing it; this batch was not stored"
+            )
+    return False
+
+
+def ms_bounds(after: datetime | None, before: datetime | None) -> tuple[int | None, int | None]:
+    """Strict bounds as whole milliseconds: ``after < t < before`` for a time ``t`` in ms.
+
+    The stores hold the API's millisecond times, so ``after`` rounds down and ``before``
+    rounds up: the same rows match as with the exact bounds.
+    """
+    low = None if after is None else to_ms(after)
+    if before is None:
+        return low, None
+    high = to_ms(before)
+    if before.microsecond % 1000:
+        high += 1
+    return low, high
