@@ -1,251 +1,626 @@
-"""PostgreSQL through asyncpg (the ``postgres`` extra): one store for many machines.
+"""PostgreSQL (``postgresql://user@host:port/db``) through asyncpg (the ``postgres`` extra).
 
-The schema is SQLite's (``accounts``, ``chats``, ``messages`` keyed by ``id`` with typed
-query columns and ``data jsonb``; ``checkpoints``; ``plans``), with ``timestamptz``
-times. A page is one transaction: the rows go in, then the shard's checkpoint moves
-from the one the writer read (or the transaction rolls back).
+The store of ``_sql.schema`` with ``text``, ``timestamptz`` and ``bigint`` columns and
+``data json``: the item's JSON exactly as sent (``jsonb`` would refuse ``\\u0000`` and
+lone surrogate escapes, and rewrite the rest). PostgreSQL ``text`` cannot hold U+0000:
+in typed text columns (``id`` included) it becomes U+FFFD; ``data`` keeps the exact
+JSON, where a NUL is the six characters ``\\u0000``.
 
-Rows go in by ``COPY`` into a temporary table and one ``INSERT ... SELECT ... ON
-CONFLICT (id) DO UPDATE``: on 250-row pages it measured a little faster (10,854 vs
-10,420 rows/s over 200,000 messages, end to end) than a batched ``executemany``
-upsert, which ``method="executemany"`` keeps for comparison
-(``benchmarks/bench_ingest.py --pg-methods`` measures both).
+A commit is one transaction: the moves' compare-and-set (``_sql.settle``: a conflict
+stores nothing, a replay of a committed batch stores nothing twice), the rows by
+``COPY`` into a temporary staging table then one ``INSERT ... SELECT ... ON CONFLICT (id)
+DO UPDATE`` (the last row of an id wins: the batch is deduplicated first), the rejects,
+the positions. ``copy="binary"`` (the default: measured faster) hands asyncpg the rows
+as they come, ``data`` staged as ``bytea`` (no decode here, the server checks the UTF-8
+and the JSON); a batch with a NUL in a typed text is refused by the server, and sent
+again with U+FFFD in its place. ``copy="text"`` encodes COPY text here.
 
-A page's transaction is never cancelled half-way: when the engine cancels a shard
-(another shard failed), the page being written finishes (commit or rollback) under a
-shielded scope and the cancellation takes effect after it. Cancelling asyncpg inside
-``executemany`` while it waits to send the rest of a large batch leaves the connection
-mid-pipeline: the server waits for the rest of the batch and the client for the
-server's answer, forever. Every statement is bounded by ``command_timeout`` (seconds,
-default 60), so a server that stops answering is an error, never a hang.
+A transaction is never cancelled half-way: the work runs in a shielded scope and a
+cancellation takes effect after it (cancelling asyncpg mid-``COPY`` would leave its
+protocol mid-batch, the server waiting for the rest of the data and the client for the
+server's answer). Every statement is bounded by ``command_timeout``.
+
+Stores restart. A connection that fails (the server restarted, a backend terminated,
+the network cut, a statement past ``command_timeout``) is terminated, never reused; a
+new one is opened with backoff for up to ``reconnect_deadline`` seconds and the
+operation runs again (for a commit, the compare-and-set tells whether the batch had
+committed). Past the deadline: :class:`~postpress_async.ingest.SinkFailedError` naming
+the database (never its password) and the cause.
+
+One writer: ``open(writer=True)`` takes ``pg_try_advisory_lock`` on a connection of its
+own, with a key derived from the database and schema, and holds it until ``close``; it
+is taken again after a reconnect (another writer took it meanwhile:
+:class:`~postpress_async.OutputLockedError`). ``url`` has no password: a worker opening
+the store again reads it from ``PGPASSWORD`` or ``~/.pgpass``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
-import msgspec
 
-from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
-from postpress_async._positions import Checkpoint
-from postpress_async.ingest._shards import Endpoint, Shard, ShardPlan
+from postpress_async._exceptions import (
+    OutputLockedError,
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
+from postpress_async._lazy import hashlib
+from postpress_async.ingest._shards import Endpoint, ShardPlan
 
-from ._base import COLUMNS, Reach, encode_checkpoint, row
+from ._base import TABLES, Batch, Reach, Row, Stored
+from ._sql import (
+    META_SCHEMA,
+    OUR_TABLES,
+    Types,
+    column_names,
+    schema,
+    settle,
+    table_of,
+    time_column,
+)
 
 if TYPE_CHECKING:
     import asyncpg
 
 __all__ = ["PostgresSink"]
 
-_FRESH = encode_checkpoint(Checkpoint())
+T = TypeVar("T")
+Copy = Literal["binary", "text"]
+
+_TYPES: Final = Types(
+    kinds={"text": "text", "time": "timestamptz", "int": "bigint"},
+    data="json",
+    blob="bytea",
+    counter="bigint",
+    now="now()",
+)
+#: The key of the transaction lock under which a store is created (two int4 keys: never
+#: the writer's bigint key).
+_CREATE_LOCK: Final = "SELECT pg_advisory_xact_lock(7411, 2)"
+_REPLACEMENT: Final = "\ufffd"
 
 
-def _schema() -> list[str]:
-    tables = [
-        f"CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, "
-        + "".join(f"{c.name} {c.pg}, " for c in columns)
-        + "data jsonb NOT NULL)"
-        for table, columns in COLUMNS.items()
-    ]
-    return [
-        *tables,
-        "CREATE TABLE IF NOT EXISTS checkpoints (endpoint text NOT NULL, shard text NOT NULL, "
-        "checkpoint text NOT NULL, items bigint NOT NULL DEFAULT 0, "
-        "pages bigint NOT NULL DEFAULT 0, PRIMARY KEY (endpoint, shard))",
-        "CREATE TABLE IF NOT EXISTS plans (endpoint text PRIMARY KEY, plan text NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS messages_account_time ON messages (account_id, timestamp)",
-        "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat_id, timestamp)",
-    ]
+def _stage(endpoint: Endpoint, copy: Copy) -> str:
+    return f"_pp_{copy}_{endpoint}"
 
 
-def _names(table: str) -> list[str]:
-    return ["id", *(c.name for c in COLUMNS[table]), "data"]
+def _stage_table(endpoint: Endpoint, copy: Copy) -> str:
+    """A temporary table the rows are copied into; binary stages ``data`` as bytes."""
+    columns = "".join(f", {column.name} {_TYPES.kinds[column.kind]}" for column in TABLES[endpoint])
+    data = "bytea" if copy == "binary" else "text"
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {_stage(endpoint, copy)} (id text{columns}, "
+        f"data {data}) ON COMMIT DELETE ROWS"
+    )
 
 
-def _upsert_values(table: str) -> str:
-    names = _names(table)
-    casts = ["", *(f"::{c.pg}" for c in COLUMNS[table]), "::jsonb"]
-    params = ", ".join(f"${k + 1}{cast}" for k, cast in enumerate(casts))
+def _upsert(endpoint: Endpoint, copy: Copy) -> str:
+    names = column_names(endpoint)
+    data = "convert_from(data, 'UTF8')::json" if copy == "binary" else "data::json"
     updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
     return (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({params}) "
+        f"INSERT INTO {endpoint} ({', '.join(names)}) "
+        f"SELECT {', '.join(names[:-1])}, {data} FROM {_stage(endpoint, copy)} "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 
 
-def _upsert_staged(table: str) -> str:
-    names = ", ".join(_names(table))
-    updates = ", ".join(f"{name} = excluded.{name}" for name in _names(table)[1:])
-    return (
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM _stage_{table} "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
+_UPSERTS: Final = {(e, c): _upsert(e, c) for e in TABLES for c in ("binary", "text")}
+_STAGES: Final = {(e, c): _stage_table(e, c) for e in TABLES for c in ("binary", "text")}
+_NAMES: Final = {endpoint: column_names(endpoint) for endpoint in TABLES}
 
-
-#: A shard's first page creates its checkpoint; every later page moves it from the
-#: one the writer read. Either touches no row when another writer got there first.
-_START = (
-    "INSERT INTO checkpoints (endpoint, shard, checkpoint, items, pages) "
-    "VALUES ($1, $2, $3, $4, 1) ON CONFLICT (endpoint, shard) DO NOTHING"
+_START: Final = (
+    "INSERT INTO positions (endpoint, name, position, items, pages) VALUES ($1, $2, $3, $4, $5)"
 )
-_MOVE = (
-    "UPDATE checkpoints SET checkpoint = $3, items = items + $4, pages = pages + 1 "
-    "WHERE endpoint = $1 AND shard = $2 AND checkpoint = $5"
+_MOVE: Final = (
+    "UPDATE positions SET position = $3, items = items + $4, pages = pages + $5 "
+    "WHERE endpoint = $1 AND name = $2 AND position = $6"
 )
+_REJECT: Final = "INSERT INTO rejects (endpoint, raw, reason, at) VALUES ($1, $2, $3, now())"
 
 
 class PostgresSink:
-    """A PostgreSQL database (``postgresql://user@host:port/db``); see the module docstring."""
+    """A PostgreSQL database (``postgresql://user@host:port/db``); see the module docstring.
+
+    ``copy``: ``"binary"`` (default) or ``"text"`` COPY. ``command_timeout``: seconds a
+    statement may take. ``reconnect_deadline``: seconds to get a working connection back
+    after one fails, before :class:`~postpress_async.ingest.SinkFailedError`.
+    """
 
     reach: Reach = "network"
+    columns: tuple[str, ...] | None = None
 
     def __init__(
         self,
         dsn: str,
         *,
-        method: Literal["copy", "executemany"] = "copy",
-        pool_size: int = 4,
+        copy: Copy = "binary",
         command_timeout: float | None = 60.0,
+        reconnect_deadline: float = 60.0,
     ) -> None:
-        self.url = dsn
-        self.method = method
+        if copy not in ("binary", "text"):
+            raise ValueError(f"copy must be 'binary' or 'text', not {copy!r}")
+        self._dsn = dsn
+        self.url = _redact(dsn)
+        self.copy: Copy = copy
         self.command_timeout = command_timeout
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
+        self.reconnect_deadline = reconnect_deadline
+        self._conn: asyncpg.Connection | None = None
+        self._lock_conn: asyncpg.Connection | None = None
+        self._writer = False
+        self._open = False
+        self._key = 0
+        self._staged: set[str] = set()
+        self._mutex: anyio.Lock | None = None
 
     def __repr__(self) -> str:
-        return f"PostgresSink({_redact(self.url)!r})"
+        return f"PostgresSink({self.url!r})"
 
-    def _ready(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise SinkUnavailableError(f"{_redact(self.url)} is not open")
-        return self._pool
+    # -- opening and closing -----------------------------------------------------------
 
-    async def open(self) -> None:
-        """Connect and create the tables; a clear error for no server or no permission."""
-        if self._pool is not None:
+    async def open(self, *, writer: bool = True) -> None:
+        """Connect, take the writer's lock if asked, create what is missing."""
+        if self._open:
             return
+        pg = _asyncpg()
+        self._mutex = anyio.Lock()
         try:
-            import asyncpg
-        except ImportError:
+            conn = await self._connect(timeout=self.command_timeout or 60.0)
+        except _connection_errors(pg) as exc:
+            raise SinkUnavailableError(f"{self.url}: cannot connect ({_cause(exc)})") from None
+        except pg.PostgresError as exc:
+            raise SinkUnavailableError(f"{self.url}: cannot connect ({_cause(exc)})") from None
+        self._conn = conn
+        try:
+            self._key = await self._lock_key(conn)
+            if writer:
+                await self._take_lock()
+            await self._create(conn)
+        except pg.InsufficientPrivilegeError as exc:
+            await self._abort()
             raise SinkUnavailableError(
-                "postgresql:// sinks need asyncpg: pip install 'postpress-async[postgres]'"
+                f"{self.url}: no permission to create or write the tables ({_cause(exc)})"
             ) from None
-        where = _redact(self.url)
-        try:
-            pool = await asyncpg.create_pool(
-                self.url,
-                min_size=1,
-                max_size=self._pool_size,
-                command_timeout=self.command_timeout,
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise SinkUnavailableError(f"{where}: cannot connect ({exc})") from None
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                # One schema creation at a time (several workers may open at once).
-                await conn.execute("SELECT pg_advisory_xact_lock(7411)")
-                for statement in _schema():
-                    await conn.execute(statement)
-                for table in COLUMNS:  # the tables may exist already: can we write them?
-                    await conn.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")
-                await conn.execute("LOCK TABLE checkpoints IN ROW EXCLUSIVE MODE NOWAIT")
-        except asyncpg.InsufficientPrivilegeError as exc:
-            await pool.close()
-            raise SinkUnavailableError(
-                f"{where}: no permission to write the tables ({exc})"
-            ) from None
-        except asyncpg.LockNotAvailableError:
-            pass  # someone is writing: the tables exist, and the permission check passed
+        except (pg.PostgresError, OSError, pg.InterfaceError) as exc:
+            await self._abort()
+            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
         except BaseException:
-            await pool.close()
+            await self._abort()
             raise
-        self._pool = pool
+        self._writer = writer
+        self._open = True
+
+    async def _connect(self, *, timeout: float) -> asyncpg.Connection:
+        pg = _asyncpg()
+        return await pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
+
+    @staticmethod
+    async def _lock_key(conn: asyncpg.Connection) -> int:
+        """A bigint key for this store: from the database and the schema the tables live in."""
+        database, schema_name = await conn.fetchrow("SELECT current_database(), current_schema()")
+        digest = hashlib.blake2b(
+            f"postpress-store:{database}:{schema_name}".encode(), digest_size=8
+        ).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    async def _take_lock(self) -> None:
+        """The one-writer lock, on a connection of its own (held for the run)."""
+        old, self._lock_conn = self._lock_conn, None
+        if old is not None:
+            old.terminate()
+        conn = await self._connect(timeout=self.command_timeout or 60.0)
+        try:
+            taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
+        except BaseException:
+            conn.terminate()
+            raise
+        if not taken:
+            await conn.close()
+            raise OutputLockedError(self.url)
+        self._lock_conn = conn
+
+    async def _create(self, conn: asyncpg.Connection) -> None:
+        """Check an existing store's schema; create what is missing (one opener at a time)."""
+        async with conn.transaction():
+            await conn.execute(_CREATE_LOCK)
+            tables = {
+                name
+                for (name,) in await conn.fetch(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
+                )
+            }
+            if "meta" in tables:
+                version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'")
+                if version != META_SCHEMA:
+                    raise SinkUnavailableError(
+                        f"{self.url} holds a store of schema {version!r}, this release reads "
+                        f"schema {META_SCHEMA}: use a newer release, or export to another "
+                        "database or schema"
+                    )
+                if tables.issuperset(OUR_TABLES):
+                    return
+            else:
+                await self._refuse_foreign(conn, tables)
+            for statement in schema(_TYPES):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+                META_SCHEMA,
+            )
+
+    async def _refuse_foreign(self, conn: asyncpg.Connection, tables: set[str]) -> None:
+        """No ``meta``: an earlier release's store, someone else's tables, or nothing yet."""
+        jsonb = [
+            name
+            for (name,) in await conn.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND column_name = 'data' AND data_type = 'jsonb' "
+                "AND table_name = any($1::text[]) ORDER BY table_name",
+                list(TABLES),
+            )
+        ]
+        if "checkpoints" in tables or jsonb:
+            steps = [
+                *(["DROP TABLE checkpoints"] if "checkpoints" in tables else []),
+                *(f"ALTER TABLE {name} ALTER COLUMN data TYPE json" for name in jsonb),
+                "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
+                f"INSERT INTO meta VALUES ('schema', '{META_SCHEMA}')",
+            ]
+            raise SinkUnavailableError(
+                f"{self.url} holds an export of an earlier release (positions in a table "
+                "`checkpoints`, data as jsonb). To keep its rows and export into it again "
+                "(each row is stored again with its exact JSON), run: "
+                f"BEGIN; {'; '.join(steps)}; COMMIT; or export to another database or schema"
+            )
+        ours = sorted(tables & set(OUR_TABLES))
+        if ours:
+            raise SinkUnavailableError(
+                f"{self.url} holds tables ({', '.join(ours)}) but no postpress store (no table "
+                "`meta`): export to another database or schema"
+            )
+
+    async def close(self) -> None:
+        """Close the connections, which releases the writer's lock (again: nothing)."""
+        self._open = False
+        conns = [self._conn, self._lock_conn]
+        self._conn = self._lock_conn = None
+        for conn in conns:
+            if conn is not None:
+                await _close(conn)
+
+    async def _abort(self) -> None:
+        self._open = False
+        for conn in (self._conn, self._lock_conn):
+            if conn is not None:
+                conn.terminate()
+        self._conn = self._lock_conn = None
+
+    # -- running an operation through failures ----------------------------------------
+
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """``work(connection)``, shielded, run again on a new connection after one fails."""
+        if not self._open or self._mutex is None:
+            raise SinkUnavailableError(f"{self.url} is not open")
+        pg = _asyncpg()
+        lost = _connection_errors(pg)
+        async with self._mutex:
+            deadline: float | None = None
+            delay = 0.05
+            while True:
+                try:
+                    conn = await self._ready()
+                    with anyio.CancelScope(shield=True):
+                        return await work(conn)
+                except lost as exc:  # noqa: PERF203 - a reconnect loop
+                    self._lost()
+                    now = anyio.current_time()
+                    if deadline is None:
+                        deadline = now + self.reconnect_deadline
+                    if now >= deadline:
+                        raise SinkFailedError(
+                            f"{self.url}: lost the connection and could not get one back within "
+                            f"{self.reconnect_deadline:g} s ({_cause(exc)}); what was committed "
+                            "stays: run the same command again when the database is back"
+                        ) from None
+                    await anyio.sleep(min(delay, deadline - now))
+                    delay = min(delay * 2, 2.0)
+                except pg.PostgresError as exc:
+                    raise SinkFailedError(f"{self.url}: {_cause(exc)}") from None
+
+    async def _ready(self) -> asyncpg.Connection:
+        """The working connection, and the writer's lock, opened again if lost."""
+        if self._writer and (self._lock_conn is None or self._lock_conn.is_closed()):
+            await self._take_lock()
+        if self._conn is None or self._conn.is_closed():
+            self._lost()
+            self._conn = await self._connect(timeout=min(10.0, max(1.0, self.reconnect_deadline)))
+        return self._conn
+
+    def _lost(self) -> None:
+        """Terminate the working connection (never reused) and a lock connection that died."""
+        conn, self._conn = self._conn, None
+        self._staged.clear()
+        if conn is not None:
+            conn.terminate()
+        if self._lock_conn is not None and self._lock_conn.is_closed():
+            self._lock_conn.terminate()
+            self._lock_conn = None
+
+    # -- the calls ---------------------------------------------------------------------
+
+    async def commit(self, batch: Batch) -> None:
+        """Rows, rejects and moves in one transaction (see the module docstring)."""
+        endpoint = table_of(batch.endpoint)
+        rows = batch.rows
+        if len({row[0] for row in rows}) != len(rows):  # the last row of an id wins
+            rows = list({row[0]: row for row in rows}.values())
+        rejects: list[tuple[str, bytes, str]] = [
+            (endpoint, bytes(r.raw), r.reason) for r in batch.rejects
+        ]
+        copy = self.copy
+        payload: Any = _copy_text(endpoint, rows) if copy == "text" and rows else rows
+        pg = _asyncpg()
+
+        async def commit(conn: asyncpg.Connection) -> None:
+            nonlocal payload
+            try:
+                await self._commit(conn, batch, payload, rejects)
+            except BaseException as exc:
+                self._staged.clear()  # a staging table created in a rolled back transaction
+                if not isinstance(exc, pg.CharacterNotInRepertoireError):
+                    raise
+                if copy != "binary" or payload is not rows:
+                    raise
+                payload = [_no_nul(row) for row in rows]  # rare: a NUL in a typed text
+                await self._commit(conn, batch, payload, rejects)
+
+        await self._run(commit)
+
+    async def _commit(
+        self,
+        conn: asyncpg.Connection,
+        batch: Batch,
+        payload: Any,
+        rejects: list[tuple[str, bytes, str]],
+    ) -> None:
+        endpoint = table_of(batch.endpoint)
+        names = [move.name for move in batch.moves]
+        pg = _asyncpg()
+        async with conn.transaction():
+            found = await conn.fetch(
+                "SELECT name, position FROM positions WHERE endpoint = $1 "
+                "AND name = any($2::text[]) FOR UPDATE",
+                endpoint,
+                names,
+            )
+            if settle({name: text.encode() for name, text in found}, batch, self.url):
+                return  # committed before the connection broke: nothing to store twice
+            if payload:
+                await self._copy(conn, endpoint, payload)
+            if rejects:
+                await conn.executemany(_REJECT, rejects)
+            for move in batch.moves:
+                new = move.new.decode()
+                try:
+                    if move.previous is None:
+                        status = await conn.execute(
+                            _START, endpoint, move.name, new, move.items, move.pages
+                        )
+                    else:
+                        status = await conn.execute(
+                            _MOVE,
+                            endpoint,
+                            move.name,
+                            new,
+                            move.items,
+                            move.pages,
+                            move.previous.decode(),
+                        )
+                except pg.UniqueViolationError:
+                    status = "INSERT 0 0"  # another writer created it meanwhile
+                if status not in ("INSERT 0 1", "UPDATE 1"):
+                    raise ShardConflictError(
+                        f"{self.url}: the {endpoint} position {move.name!r} moved meanwhile: "
+                        "another writer is storing it; this batch was not stored"
+                    )
+
+    async def _copy(self, conn: asyncpg.Connection, endpoint: Endpoint, payload: Any) -> None:
+        copy = self.copy
+        stage = _stage(endpoint, copy)
+        if stage not in self._staged:
+            await conn.execute(_STAGES[endpoint, copy])
+            self._staged.add(stage)  # forgotten if this transaction rolls back (commit())
+        if copy == "binary":
+            await conn.copy_records_to_table(stage, records=payload, columns=_NAMES[endpoint])
+        else:
+
+            async def source() -> Any:
+                yield payload
+
+            await conn.copy_to_table(
+                stage, source=source(), columns=_NAMES[endpoint], format="text"
+            )
+        await conn.execute(_UPSERTS[endpoint, copy])
 
     async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
-        """The stored plan of ``endpoint``."""
-        text = await self._ready().fetchval("SELECT plan FROM plans WHERE endpoint = $1", endpoint)
+        """The plan stored for ``endpoint``."""
+        table = table_of(endpoint)
+        text = await self._run(
+            lambda conn: conn.fetchval("SELECT plan FROM plans WHERE endpoint = $1", table)
+        )
         return None if text is None else ShardPlan.from_json(text)
 
     async def save_plan(self, plan: ShardPlan) -> None:
-        """Store ``plan``, forgetting the checkpoints of any earlier plan of its endpoint."""
-        async with self._ready().acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM checkpoints WHERE endpoint = $1", plan.endpoint)
-            await conn.execute(
-                "INSERT INTO plans (endpoint, plan) VALUES ($1, $2) "
-                "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
-                plan.endpoint,
-                plan.to_json().decode(),
-            )
+        """Store ``plan``; forget the positions and rejects of its endpoint (rows stay)."""
+        endpoint = table_of(plan.endpoint)
+        text = plan.to_json().decode()
 
-    async def checkpoint(self, shard: Shard) -> Checkpoint:
-        """The stored checkpoint of ``shard``."""
-        text = await self._ready().fetchval(
-            "SELECT checkpoint FROM checkpoints WHERE endpoint = $1 AND shard = $2",
-            shard.endpoint,
-            shard.label,
-        )
-        return Checkpoint() if text is None else msgspec.json.decode(text, type=Checkpoint)
-
-    async def write(
-        self, shard: Shard, items: Sequence[Any], checkpoint: Checkpoint, previous: Checkpoint
-    ) -> None:
-        """Upsert ``items`` and move the checkpoint, in one transaction (never cut half-way)."""
-        table = shard.endpoint
-        rows = [row(table, item) for item in items]
-        pool = self._ready()
-        # Shielded: a cancellation mid-statement would leave asyncpg's protocol mid-batch
-        # (see the module docstring); command_timeout bounds how long the shield holds.
-        with anyio.CancelScope(shield=True):
-            await self._write(pool, shard, table, rows, checkpoint, previous)
-
-    async def _write(
-        self,
-        pool: asyncpg.Pool,
-        shard: Shard,
-        table: str,
-        rows: list[tuple[object, ...]],
-        checkpoint: Checkpoint,
-        previous: Checkpoint,
-    ) -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            if rows and self.method == "copy":
+        async def save(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute("DELETE FROM positions WHERE endpoint = $1", endpoint)
+                await conn.execute("DELETE FROM rejects WHERE endpoint = $1", endpoint)
                 await conn.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS _stage_{table} "
-                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-                await conn.copy_records_to_table(
-                    f"_stage_{table}", records=rows, columns=_names(table)
-                )
-                await conn.execute(_upsert_staged(table))
-            elif rows:
-                await conn.executemany(_upsert_values(table), rows)
-            old = encode_checkpoint(previous)
-            new = encode_checkpoint(checkpoint)
-            if old == _FRESH:
-                status = await conn.execute(_START, shard.endpoint, shard.label, new, len(rows))
-            else:
-                status = await conn.execute(_MOVE, shard.endpoint, shard.label, new, len(rows), old)
-            if status not in {"INSERT 0 1", "UPDATE 1"}:
-                raise ShardConflictError(
-                    f"shard {shard.label} of {_redact(self.url)} moved since it was read; "
-                    "another worker is writing it"
+                    "INSERT INTO plans (endpoint, plan) VALUES ($1, $2) "
+                    "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
+                    endpoint,
+                    text,
                 )
 
-    async def close(self) -> None:
-        """Close the pool."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._run(save)
+
+    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
+        """Every position stored for ``endpoint``."""
+        table = table_of(endpoint)
+        found = await self._run(
+            lambda conn: conn.fetch(
+                "SELECT name, position, items, pages FROM positions WHERE endpoint = $1", table
+            )
+        )
+        return {name: Stored(text.encode(), items, pages) for name, text, items, pages in found}
+
+    async def count(self, endpoint: Endpoint) -> int:
+        """Rows stored for ``endpoint``."""
+        table = table_of(endpoint)
+        return int(await self._run(lambda conn: conn.fetchval(f"SELECT count(*) FROM {table}")))
+
+    async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
+        """The oldest and newest time stored for ``endpoint``."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        low, high = await self._run(
+            lambda conn: conn.fetchrow(f"SELECT min({time}), max({time}) FROM {table}")
+        )
+        return None if low is None else (low, high)
+
+    async def stored_ids(
+        self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
+    ) -> list[str]:
+        """Ids of the rows with ``after < time < before`` (``None``: open)."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        where, params = [], []
+        for bound, op in ((after, ">"), (before, "<")):
+            if bound is not None:
+                params.append(bound)
+                where.append(f"{time} {op} ${len(params)}")
+        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        found = await self._run(lambda conn: conn.fetch(query, *params))
+        return [id_ for (id_,) in found]
+
+    async def rejects(self, endpoint: Endpoint) -> int:
+        """Items of ``endpoint`` set aside so far."""
+        table = table_of(endpoint)
+        return int(
+            await self._run(
+                lambda conn: conn.fetchval(
+                    "SELECT count(*) FROM rejects WHERE endpoint = $1", table
+                )
+            )
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError:
+        raise SinkUnavailableError(
+            "postgresql:// sinks need asyncpg: pip install 'postpress-async[postgres]'"
+        ) from None
+    return asyncpg
+
+
+def _connection_errors(pg: Any) -> tuple[type[BaseException], ...]:
+    """What a lost, refused or stuck connection raises: all mean "open a new one"."""
+    return (
+        pg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailure...
+        pg.InterfaceError,  # "connection is closed", a protocol left in a bad state
+        pg.CannotConnectNowError,  # starting up, shutting down
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
+        OSError,  # ConnectionResetError, ConnectionRefusedError; TimeoutError on 3.11+
+        asyncio.TimeoutError,  # command_timeout (not an OSError on 3.10)
+        EOFError,
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    try:
+        with anyio.fail_after(5):
+            await conn.close()
+    except BaseException:
+        conn.terminate()
+        raise
+
+
+def _no_nul(row: Row) -> Row:
+    """A row whose typed text holds no U+0000 (PostgreSQL text cannot): U+FFFD instead."""
+    return tuple(
+        value.replace("\x00", _REPLACEMENT) if isinstance(value, str) else value for value in row
+    )
+
+
+# COPY text, built a column at a time (no Python call a value) with stand-ins that UTF-8
+# never holds between fields (0xFF), for NULL (0xFE) and between rows (0xFC); then the
+# whole batch is escaped at once (backslash, tab, newline, CR; U+0000, which only typed
+# text can hold, becomes U+FFFD) and the stand-ins become tab, \N and newline. As fast as
+# escaping each field with bytes.replace, 3.5x faster than str.translate.
+_FIELD, _NULL, _ROW = b"\xff", b"\xfe", b"\xfc"
+
+
+def _copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
+    """Rows as COPY text, one line a row."""
+    columns = list(zip(*rows, strict=True))
+    kinds = ["text", *(column.kind for column in TABLES[endpoint])]
+    fields: list[Sequence[Any]] = []
+    for kind, values in zip(kinds, columns, strict=False):
+        if kind == "text":
+            fields.append([_NULL if v is None else v.encode() for v in values])
+        elif kind == "time":
+            fields.append([_NULL if v is None else v.isoformat().encode() for v in values])
+        else:
+            fields.append([_NULL if v is None else b"%d" % v for v in values])
+    fields.append(columns[-1])  # data: bytes-like, joined as it is
+    text = _ROW.join(map(_FIELD.join, zip(*fields, strict=True)))
+    return (
+        text.replace(b"\\", b"\\\\")
+        .replace(b"\t", b"\\t")
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\x00", _REPLACEMENT.encode())
+        .replace(_FIELD, b"\t")
+        .replace(_NULL, b"\\N")
+        .replace(_ROW, b"\n")
+        + b"\n"
+    )
 
 
 def _redact(dsn: str) -> str:
-    """The DSN without its password."""
-    head, sep, rest = dsn.partition("://")
-    if not sep or "@" not in rest:
-        return dsn
-    credentials, at, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{head}://{user}{at}{host}"
+    """The DSN without its password (in the user part or as a ``password`` parameter)."""
+    try:
+        parts = urlsplit(dsn)
+        netloc = parts.netloc
+        if "@" in netloc:
+            credentials, _, host = netloc.rpartition("@")
+            netloc = f"{credentials.split(':', 1)[0]}@{host}"
+        query = urlencode(
+            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return dsn.partition("://")[0] + "://(unreadable DSN)"
