@@ -19,10 +19,22 @@ __all__ = ["SCHEMES", "Sink", "open_sink"]
 
 
 def _sqlite(url: str) -> Sink:
-    path = url.removeprefix("sqlite://")
+    return _load("sqlite", "SQLiteSink")(_file_path(url, "sqlite", ".db"))
+
+
+def _duckdb(url: str) -> Sink:
+    return _load("duckdb", "DuckDBSink")(_file_path(url, "duckdb", ".duckdb"))
+
+
+def _file_path(url: str, scheme: str, suffix: str) -> str:
+    """The path of ``scheme:///relative`` or ``scheme:////absolute``."""
+    path = url.removeprefix(f"{scheme}://")
     if not path.startswith("/") or path == "/":
-        raise SinkUnavailableError(f"{url}: expected sqlite:///path.db (three slashes)")
-    return _load("sqlite", "SQLiteSink")(path[1:])
+        raise SinkUnavailableError(
+            f"{url}: expected {scheme}:///path{suffix} (three slashes; an absolute path "
+            f"takes four: {scheme}:////abs/path{suffix})"
+        )
+    return path[1:]
 
 
 def _postgres(url: str) -> Sink:
@@ -40,6 +52,15 @@ SCHEMES: Final[dict[str, Callable[[str], Sink]]] = {
     "sqlite": _sqlite,
     "postgresql": _postgres,
     "postgres": _postgres,
+    "duckdb": _duckdb,
+}
+
+#: A plain path with one of these endings is a database meant, not a JSON lines file.
+_DATABASE_SUFFIXES: Final = {
+    ".db": "sqlite",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+    ".duckdb": "duckdb",
 }
 
 
@@ -48,6 +69,10 @@ def open_sink(url: str | Path) -> Sink:
 
     * ``sqlite:///relative.db``, ``sqlite:////absolute.db``: :class:`SQLiteSink`;
     * ``postgresql://user@host:port/db`` (or ``postgres://``): :class:`PostgresSink`;
+    * ``duckdb:///relative.duckdb``, ``duckdb:////absolute.duckdb``: :class:`DuckDBSink`
+      (the ``duckdb`` extra);
+    * a plain path ending in ``.db``, ``.sqlite``, ``.sqlite3`` or ``.duckdb`` is refused
+      with the URL meant (``file://`` takes it as a JSON lines file all the same);
     * a path ending in ``/`` (or an existing directory): :class:`PartFilesSink`;
     * any other path (or ``file://path``): :class:`JsonLinesSink`, one file.
     """
@@ -61,9 +86,24 @@ def open_sink(url: str | Path) -> Sink:
                 f"{text}: unknown sink scheme {scheme!r} (use {known}, or a path)"
             )
         return factory(text)
+    if not sep:
+        _refuse_database_path(text)
     path = text.removeprefix("file://")
     from .files import JsonLinesSink, PartFilesSink
 
     if path.endswith("/") or Path(path).is_dir():
-        return PartFilesSink(Path(path))  # type: ignore[return-value]  # until on the contract
-    return JsonLinesSink(Path(path))  # type: ignore[return-value]  # until on the contract
+        return PartFilesSink(Path(path))
+    return JsonLinesSink(Path(path))
+
+
+def _refuse_database_path(path: str) -> None:
+    """``m.db`` most likely means a database: say how to write its URL."""
+    suffix = Path(path).suffix.lower()
+    scheme = _DATABASE_SUFFIXES.get(suffix)
+    if scheme is None or path.endswith("/") or Path(path).is_dir():
+        return  # a directory of part files, whatever its name
+    raise SinkUnavailableError(
+        f"{path}: a path ending in {suffix} names a database, not a JSON lines file: write "
+        f"{scheme}:///{path} (an absolute path takes four slashes: "
+        f"{scheme}:////abs/path{suffix}), or file://{path} for a JSON lines file"
+    )

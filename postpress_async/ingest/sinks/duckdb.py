@@ -1,0 +1,368 @@
+"""DuckDB (``duckdb:///path.duckdb``): an analytics file (the ``duckdb`` extra).
+
+The store of ``_sql.schema`` with ``VARCHAR``, ``TIMESTAMPTZ`` and ``BIGINT`` columns and
+``data VARCHAR``, the item's JSON exactly as sent; typed text keeps U+0000 (DuckDB
+strings hold it). ``duckdb`` is imported only when a ``duckdb://`` sink is opened.
+
+A commit is one transaction: the moves' compare-and-set (``_sql.settle``), the rows,
+the rejects, the positions. DuckDB runs a statement a row slowly (``executemany``), so
+the rows go in as one statement: each column bound as one list and ``unnest``-ed
+(``INSERT OR REPLACE ... SELECT unnest(?), ...``): about 100x faster than
+``executemany`` (30,000 vs 380 rows/s here), and faster than binding ``data`` as bytes
+or the batch as one JSON document. The batch is deduplicated first (the last row of an
+id wins). Calls run in a worker thread, one at a time.
+
+One process writes a DuckDB file: DuckDB locks it while it is open (another process
+gets its "could not set lock" error, here :class:`~postpress_async.OutputLockedError`),
+and in this process a second ``open(writer=True)`` of the same file is refused too.
+``reach`` is ``"process"``: no Dask workers (they open with ``writer=False``, and in
+this process only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import anyio
+
+from postpress_async._exceptions import (
+    OutputLockedError,
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
+from postpress_async._time import from_ms
+from postpress_async.ingest._shards import Endpoint, ShardPlan
+
+from ._base import TABLES, Batch, Reach, Stored
+from ._sql import (
+    META_SCHEMA,
+    OUR_TABLES,
+    Types,
+    column_names,
+    schema,
+    settle,
+    table_of,
+    time_column,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["DuckDBSink"]
+
+T = TypeVar("T")
+
+_TYPES: Final = Types(
+    kinds={"text": "VARCHAR", "time": "TIMESTAMPTZ", "int": "BIGINT"},
+    data="VARCHAR",
+    blob="BLOB",
+    counter="BIGINT",
+    now="now()",
+)
+
+#: The files a sink of this process opened as the writer (DuckDB's own lock is per
+#: process: a second connection in the same process shares the database).
+_WRITERS: set[str] = set()
+
+
+def _upsert(endpoint: Endpoint) -> str:
+    names = column_names(endpoint)
+    values = [
+        "unnest(?::VARCHAR[])",
+        *(f"unnest(?::{_TYPES.kinds[column.kind]}[])" for column in TABLES[endpoint]),
+        "unnest(?::VARCHAR[])",
+    ]
+    return f"INSERT OR REPLACE INTO {endpoint} ({', '.join(names)}) SELECT {', '.join(values)}"
+
+
+_UPSERTS: Final = {endpoint: _upsert(endpoint) for endpoint in TABLES}
+_REJECT: Final = 'INSERT INTO rejects (endpoint, raw, reason, "at") VALUES (?, ?, ?, now())'
+_START: Final = (
+    "INSERT INTO positions (endpoint, name, position, items, pages) VALUES (?, ?, ?, ?, ?)"
+)
+_MOVE: Final = (
+    "UPDATE positions SET position = ?, items = items + ?, pages = pages + ? "
+    "WHERE endpoint = ? AND name = ? AND position = ?"
+)
+
+
+class DuckDBSink:
+    """A DuckDB database file (``duckdb:///path.duckdb``); see the module docstring."""
+
+    reach: Reach = "process"
+    columns: tuple[str, ...] | None = None
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"duckdb:///{path}"
+        self._key = os.path.realpath(self.path)  # one writer a file in this process
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._writer: str | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def __repr__(self) -> str:
+        return f"DuckDBSink({str(self.path)!r})"
+
+    # -- opening and closing -----------------------------------------------------------
+
+    async def open(self, *, writer: bool = True) -> None:
+        """Open the file (creating it and what is missing), as the one writer if asked."""
+        if self._db is not None:
+            return
+        engine = _duckdb()
+        key = self._key
+        if writer:
+            if key in _WRITERS:
+                raise OutputLockedError(self.url)
+            _WRITERS.add(key)
+            self._writer = key
+        self._limiter = anyio.CapacityLimiter(1)
+        try:
+            self._db = await anyio.to_thread.run_sync(
+                lambda: self._connect(engine), limiter=self._limiter
+            )
+        except BaseException:
+            self._release()
+            raise
+
+    def _connect(self, engine: Any) -> duckdb.DuckDBPyConnection:
+        if not self.path.parent.is_dir():
+            raise SinkUnavailableError(
+                f"{self.url}: the directory {self.path.parent} does not exist"
+            )
+        try:
+            db: duckdb.DuckDBPyConnection = engine.connect(str(self.path))
+        except engine.Error as exc:
+            if "lock" in str(exc).lower():
+                raise OutputLockedError(self.url) from None
+            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
+        try:
+            self._prepare(db)
+        except engine.Error as exc:
+            db.close()
+            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: duckdb.DuckDBPyConnection) -> None:
+        tables = {
+            name
+            for (name,) in db.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            ).fetchall()
+        }
+        if "meta" in tables:
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = None if found is None else found[0]
+            if version != META_SCHEMA:
+                raise SinkUnavailableError(
+                    f"{self.url} holds a store of schema {version!r}, this release reads "
+                    f"schema {META_SCHEMA}: use a newer release, or export to a new file"
+                )
+            if tables.issuperset(OUR_TABLES):
+                return
+        elif tables & set(OUR_TABLES):
+            raise SinkUnavailableError(
+                f"{self.url} holds tables ({', '.join(sorted(tables & set(OUR_TABLES)))}) "
+                "but no postpress store (no table `meta`): export to a new file"
+            )
+        db.begin()
+        try:
+            for statement in schema(_TYPES):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
+                [META_SCHEMA],
+            )
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+
+    async def close(self) -> None:
+        """Close the connection and let the next writer in (closing again does nothing)."""
+        db, self._db = self._db, None
+        try:
+            if db is not None:
+                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        key, self._writer = self._writer, None
+        if key is not None:
+            _WRITERS.discard(key)
+
+    # -- the calls ---------------------------------------------------------------------
+
+    async def _call(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """``work(connection)`` in a worker thread, one at a time; errors in one line."""
+        db = self._db
+        if db is None:
+            raise SinkUnavailableError(f"{self.url} is not open")
+        engine = _duckdb()
+
+        def run() -> T:
+            try:
+                return work(db)
+            except engine.Error as exc:
+                _rollback(db, engine)
+                raise SinkFailedError(
+                    f"{self.url}: DuckDB failed ({_cause(exc)}): fix the cause, then run the "
+                    "same command again"
+                ) from None
+            except BaseException:
+                _rollback(db, engine)
+                raise
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    async def commit(self, batch: Batch) -> None:
+        """Rows, rejects and moves in one transaction (see the module docstring)."""
+        endpoint = table_of(batch.endpoint)
+        rows = batch.rows
+        if len({row[0] for row in rows}) != len(rows):  # the last row of an id wins
+            rows = list({row[0]: row for row in rows}.values())
+        rejects = [(endpoint, bytes(r.raw), r.reason) for r in batch.rejects]
+
+        def commit(db: duckdb.DuckDBPyConnection) -> None:
+            db.begin()
+            if settle(_stored(db, endpoint), batch, self.url):
+                db.rollback()  # committed before: nothing to store twice
+                return
+            if rows:
+                columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+                columns[-1] = [str(data, "utf-8") for data in columns[-1]]
+                db.execute(_UPSERTS[endpoint], columns)
+            if rejects:
+                db.executemany(_REJECT, rejects)
+            for move in batch.moves:
+                new = move.new.decode()
+                if move.previous is None:
+                    db.execute(_START, [endpoint, move.name, new, move.items, move.pages])
+                    continue
+                found = db.execute(
+                    _MOVE,
+                    [new, move.items, move.pages, endpoint, move.name, move.previous.decode()],
+                ).fetchone()
+                if found is None or found[0] != 1:  # never: settle() read it in this transaction
+                    raise ShardConflictError(f"{self.url}: {move.name!r} moved meanwhile")
+            db.commit()
+
+        await self._call(commit)
+
+    async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
+        """The plan stored for ``endpoint``."""
+        table = table_of(endpoint)
+        found = await self._call(
+            lambda db: db.execute("SELECT plan FROM plans WHERE endpoint = ?", [table]).fetchone()
+        )
+        return None if found is None else ShardPlan.from_json(found[0])
+
+    async def save_plan(self, plan: ShardPlan) -> None:
+        """Store ``plan``; forget the positions and rejects of its endpoint (rows stay)."""
+        endpoint = table_of(plan.endpoint)
+        text = plan.to_json().decode()
+
+        def save(db: duckdb.DuckDBPyConnection) -> None:
+            db.begin()
+            db.execute("DELETE FROM positions WHERE endpoint = ?", [endpoint])
+            db.execute("DELETE FROM rejects WHERE endpoint = ?", [endpoint])
+            db.execute(
+                "INSERT INTO plans (endpoint, plan) VALUES (?, ?) "
+                "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
+                [endpoint, text],
+            )
+            db.commit()
+
+        await self._call(save)
+
+    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
+        """Every position stored for ``endpoint``."""
+        table = table_of(endpoint)
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT name, position, items, pages FROM positions WHERE endpoint = ?", [table]
+            ).fetchall()
+        )
+        return {name: Stored(text.encode(), items, pages) for name, text, items, pages in found}
+
+    async def count(self, endpoint: Endpoint) -> int:
+        """Rows stored for ``endpoint``."""
+        table = table_of(endpoint)
+        found = await self._call(lambda db: db.execute(f"SELECT count(*) FROM {table}").fetchone())
+        return 0 if found is None else int(found[0])
+
+    async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
+        """The oldest and newest time stored for ``endpoint``."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        found = await self._call(
+            lambda db: db.execute(
+                f"SELECT epoch_ms(min({time})), epoch_ms(max({time})) FROM {table}"
+            ).fetchone()
+        )
+        if found is None or found[0] is None:
+            return None
+        return from_ms(found[0]), from_ms(found[1])
+
+    async def stored_ids(
+        self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
+    ) -> list[str]:
+        """Ids of the rows with ``after < time < before`` (``None``: open)."""
+        table = table_of(endpoint)
+        time = time_column(table)
+        where, params = [], []
+        for bound, op in ((after, ">"), (before, "<")):
+            if bound is not None:
+                params.append(bound)
+                where.append(f"{time} {op} ?::TIMESTAMPTZ")
+        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        found = await self._call(lambda db: db.execute(query, params).fetchall())
+        return [id_ for (id_,) in found]
+
+    async def rejects(self, endpoint: Endpoint) -> int:
+        """Items of ``endpoint`` set aside so far."""
+        table = table_of(endpoint)
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT count(*) FROM rejects WHERE endpoint = ?", [table]
+            ).fetchone()
+        )
+        return 0 if found is None else int(found[0])
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise SinkUnavailableError(
+            "duckdb:// sinks need duckdb: pip install 'postpress-async[duckdb]'"
+        ) from None
+    return duckdb
+
+
+def _stored(db: duckdb.DuckDBPyConnection, endpoint: str) -> dict[str, bytes]:
+    found = db.execute(
+        "SELECT name, position FROM positions WHERE endpoint = ?", [endpoint]
+    ).fetchall()
+    return {name: text.encode() for name, text in found}
+
+
+def _rollback(db: duckdb.DuckDBPyConnection, engine: Any) -> None:
+    with contextlib.suppress(engine.Error):  # none was open
+        db.rollback()
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
