@@ -256,6 +256,23 @@ async def test_after_a_failed_commit_the_same_sink_cuts_back_first(
     assert committed(out, out.with_name(out.name + ".checkpoint"))[1].count(b"\n") == 748
 
 
+async def test_the_sidecars_directory_is_synced_when_created_and_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(_lines, "fsync_dir", synced.append)
+    sink = JsonLinesSink(tmp_path / "out.jsonl")
+    await sink.open()
+    assert (tmp_path / "out.jsonl.checkpoint").exists()  # written with write_atomic
+    for k, (_, page) in enumerate(pages(2)):
+        await sink.commit(batch(page, move("all", k or None, k + 1, page)))
+    assert synced == []  # a rename is atomic: commits leave the directory to close
+    await sink.close()
+    assert synced == [tmp_path]
+    await sink.close()
+    assert synced == [tmp_path]
+
+
 async def test_a_file_shorter_than_its_sidecar_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     await (await written(out, count=1)).close()
