@@ -114,10 +114,9 @@ class JsonLinesSink(FileReads):
         :class:`~postpress_async.ingest.SinkUnavailableError` for a file that is not an
         export's, is shorter than its sidecar says, or sits in a missing directory.
         """
-        if not self.path.parent.is_dir():
-            raise SinkUnavailableError(
-                f"{self.url}: the directory {self.path.parent} does not exist"
-            )
+        for where in (self.path, self.state_path):
+            if not where.parent.is_dir():
+                raise SinkUnavailableError(f"{where}: the directory {where.parent} does not exist")
         if self.path.is_dir():
             raise SinkUnavailableError(
                 f"{self.url} is a directory: write part files to {self.url.rstrip('/')}/, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,8 +147,6 @@ def test_line_bytes_fast_path_keeps_the_buffers_of_the_rows() -> None:
 
 
 def test_write_all_survives_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     real = os.writev
     sizes: list[int] = []
 
@@ -543,6 +542,14 @@ async def test_a_watch_state_file_converts_to_the_follow_position(tmp_path: Path
     saved = json.loads(state_path.read_bytes())
     assert saved["version"] == 2 and saved["positions"][FOLLOW]["items"] == 5
     assert not (tmp_path / "new.jsonl.checkpoint").exists()  # STATE is the sidecar
+
+
+async def test_a_missing_directory_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(SinkUnavailableError, match="does not exist"):
+        await JsonLinesSink(tmp_path / "nowhere" / "out.jsonl").open()
+    with pytest.raises(SinkUnavailableError, match="does not exist"):
+        await JsonLinesSink(tmp_path / "out.jsonl", state=tmp_path / "nowhere" / "s").open()
+    assert os.listdir(tmp_path) == []
 
 
 async def test_a_watch_file_without_its_state_is_refused(tmp_path: Path) -> None:
