@@ -18,6 +18,10 @@ task itself and guarantees its end: the generator's ``finally`` cancels and awai
 it on exhaustion, error, cancellation, ``break`` (asyncio finalises an abandoned
 async generator right away) and ``async with`` exit. No task outlives its stream.
 
+After a page. ``after_page`` (the typed streams' ``on_unreadable="raise"``) is called
+once a page has been handed out whole, before the next one is taken; an error it raises
+is raised with the checkpoint after that page, so a resumed stream goes on past it.
+
 How the walk is pipelined. The SDK's own list calls fetch a :class:`PageBody`: the
 body read off the wire with only its cursor decoded. The producer sends the request
 for the next page as soon as it has that cursor, and the caller's side decodes the
@@ -56,6 +60,7 @@ if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when fir
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = [
+    "AfterPage",
     "Checkpoint",
     "CursorTrail",
     "FetchPage",
@@ -113,6 +118,9 @@ class Follower(Protocol):
 #: Makes the follower of a stream from the follow state of the checkpoint it resumes
 #: (``None``: a new listing).
 MakeFollower = Callable[[WatchState | None], Follower]
+
+#: Called with each page once it has been handed out whole; may raise a PostpressError.
+AfterPage = Callable[[Page[Any]], None]
 
 
 class _Failure:
@@ -298,6 +306,7 @@ class ListStream(AsyncClosing, Generic[T]):
         prefetch: int = 1,
         max_items: int | None = None,
         follower: MakeFollower | None = None,
+        after_page: AfterPage | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
@@ -312,6 +321,7 @@ class ListStream(AsyncClosing, Generic[T]):
         self._fetch = fetch
         self._prefetch = prefetch
         self._max_items = max_items
+        self._after_page = after_page
         # Where the stream stands: `_checkpoint` at a page boundary, or, while items of
         # `_page` are handed out, `_offset` of them (the Checkpoint is built on demand,
         # not once an item).
@@ -361,7 +371,16 @@ class ListStream(AsyncClosing, Generic[T]):
         return self._first_page().__await__()
 
     async def _first_page(self) -> Page[T]:
-        return _as_page(await self._fetch(self._checkpoint.cursor))
+        page = _as_page(await self._fetch(self._checkpoint.cursor))
+        if self._after_page is not None:
+            try:
+                self._after_page(page)
+            except PostpressError as exc:
+                failed = with_checkpoint(exc, _after_page(page))
+            else:
+                return page
+            raise failed
+        return page
 
     def _claim(self) -> None:
         if self._started:
@@ -413,6 +432,8 @@ class ListStream(AsyncClosing, Generic[T]):
                     stop = min(stop, start + remaining)
                     remaining -= stop - start
                 yield cursor, page, start, stop
+                if self._after_page is not None and stop == len(page.items):
+                    self._after_page(page)
                 start = 0
         finally:
             await fetcher.aclose()

@@ -404,3 +404,53 @@ async def test_max_items_counts_pipelined_pages_without_over_requesting() -> Non
     stream = ListStream(source.fetch, prefetch=2, max_items=7)
     assert [i async for i in stream] == list(range(7))
     assert [cursor for event, cursor in source.events if event == "request"] == [None, "p1"]
+
+
+class PageFault(ServiceUnavailableError):
+    """Raised by the after-page check below, for pages whose first item is a multiple of 7."""
+
+
+def fault_after(page: Page[int]) -> None:
+    if page.items and page.items[0] % 7 == 0:
+        raise PageFault(
+            status=503, type="t", title="fault", method="GET", url="https://x/v1/things"
+        )
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 4])
+@pytest.mark.parametrize("walk", ["items", "pages"])
+async def test_an_after_page_error_comes_once_its_page_is_handed_out_and_resumes_past_it(
+    prefetch: int, walk: str
+) -> None:
+    source = Pages(40, 7)  # pages start at 0, 7, 14, ...: every one faults
+    got: list[int] = []
+    resume: Checkpoint | None = None
+    faults = 0
+    for _ in range(10):
+        stream = ListStream(source.fetch, prefetch=prefetch, resume=resume, after_page=fault_after)
+        try:
+            if walk == "items":
+                async for item in stream:
+                    got.append(item)
+            else:
+                async for page in stream.pages():
+                    got.extend(page.items)
+        except PageFault as error:
+            faults += 1
+            resume = error.checkpoint
+            continue
+        break
+    assert got == list(range(40))
+    assert faults == 6  # the pages starting at 0, 7, ..., 35
+
+
+async def test_an_after_page_error_of_the_first_page_is_raised_by_await() -> None:
+    stream = ListStream(Pages(10, 7).fetch, after_page=fault_after)
+    with pytest.raises(PageFault) as info:
+        await stream
+    assert info.value.checkpoint == Checkpoint(cursor="p1")
+
+
+async def test_a_page_cut_by_max_items_is_not_checked() -> None:
+    stream = ListStream(Pages(10, 7).fetch, max_items=3, after_page=fault_after)
+    assert [item async for item in stream] == [0, 1, 2]
