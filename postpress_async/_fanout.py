@@ -9,10 +9,18 @@ how many streams run at once.
 
 The sources run in an anyio task group inside one supervisor task, which the merged
 stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
+
+A source's error ends the merged stream (raised as itself, with that source's
+checkpoint); :attr:`MergedStream.checkpoints` then holds one checkpoint a source, each
+after the last page of it handed out, so the same sources resumed from them (e.g.
+``list_windows(..., resume=merged.checkpoints)``) hand out the rest, nothing twice. With
+``on_unreadable="raise"`` a page with unreadable items is handed out, then its
+``UnreadableItemError`` ends the stream, and resuming goes on past that page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -79,6 +87,7 @@ class MergedStream(AsyncClosing, Generic[T]):
         if concurrency is not None:
             check_int("concurrency", concurrency, minimum=1)
         self.streams = tuple(streams)
+        self._checkpoints = [stream.checkpoint for stream in self.streams]
         self._concurrency = concurrency or len(self.streams)
         self._started = False
         self._handed_out = 0
@@ -91,6 +100,12 @@ class MergedStream(AsyncClosing, Generic[T]):
     def items_handed_out(self) -> int:
         """How many items have been handed out so far."""
         return self._handed_out
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """One checkpoint a source, in order: each resumes after the last page of that
+        source handed out (also after an error: the failing source's, as it reported)."""
+        return list(self._checkpoints)
 
     def _claim(self) -> None:
         if self._started:
@@ -115,12 +130,20 @@ class MergedStream(AsyncClosing, Generic[T]):
                 end.close()
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        async for batch in self._pages():
-            for item in batch.page.items:
-                self._handed_out += 1
-                yield item
+        async with contextlib.aclosing(self._arrivals()) as arrivals:
+            async for batch in arrivals:
+                for item in batch.page.items:
+                    self._handed_out += 1
+                    yield item
+                self._checkpoints[batch.source] = batch.checkpoint
 
     async def _pages(self) -> AsyncGenerator[SourcePage[T], None]:
+        async with contextlib.aclosing(self._arrivals()) as arrivals:
+            async for batch in arrivals:
+                self._checkpoints[batch.source] = batch.checkpoint
+                yield batch
+
+    async def _arrivals(self) -> AsyncGenerator[SourcePage[T], None]:
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
             max_buffer_size=len(self.streams)
         )
@@ -128,6 +151,9 @@ class MergedStream(AsyncClosing, Generic[T]):
         try:
             async for batch in receive:
                 if isinstance(batch, _SourceFailed):
+                    checkpoint = getattr(batch.error, "checkpoint", None)
+                    if isinstance(checkpoint, Checkpoint):
+                        self._checkpoints[batch.index] = checkpoint
                     raise batch.error
                 yield batch
         finally:

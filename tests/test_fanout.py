@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from test_pagination import Pages, other_tasks, settle, unavailable
 
-from postpress_async import InvalidParameterError, ListStream, MergedStream, merge
+from postpress_async import Checkpoint, InvalidParameterError, ListStream, MergedStream, merge
 
 
 class Offset(Pages):
@@ -87,3 +87,27 @@ async def test_merged_pages_carry_each_sources_checkpoint_after_that_page() -> N
             assert seen[batch.source] + rest == sources[batch.source].items
     assert all(checkpoint.done for checkpoint in last.values())  # type: ignore[attr-defined]
     assert [seen[k] for k in range(3)] == [s.items for s in sources]
+
+
+@pytest.mark.parametrize("walk", ["items", "pages"])
+async def test_after_an_error_the_checkpoints_resume_every_source_with_nothing_twice(
+    walk: str,
+) -> None:
+    sources = [Offset(1000 * k, n=23, size=5) for k in range(3)]
+    sources[1].fail_at["p2"] = unavailable()
+    got: list[int] = []
+    merged = merge(*(ListStream(s.fetch) for s in sources))
+    assert merged.checkpoints == [Checkpoint()] * 3
+    with pytest.raises(type(unavailable())) as info:
+        if walk == "items":
+            async for item in merged:
+                got.append(item)
+        else:
+            async for batch in merged.pages():
+                got.extend(batch.page.items)
+    assert merged.checkpoints[1] == info.value.checkpoint == Checkpoint(cursor="p2")
+    checkpoints = zip(sources, merged.checkpoints, strict=True)
+    resumed = merge(*(ListStream(s.fetch, resume=c) for s, c in checkpoints))
+    got += [item async for item in resumed]
+    assert sorted(got) == sorted(i for s in sources for i in s.items)
+    assert all(checkpoint.done for checkpoint in resumed.checkpoints)
