@@ -6,9 +6,17 @@ import contextvars
 import dataclasses
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from ._config import Limits, RetryPolicy, Timeout, resolve_api_key, resolve_base_url
+from ._config import (
+    Limits,
+    OnUnreadable,
+    RetryPolicy,
+    Timeout,
+    check_on_unreadable,
+    resolve_api_key,
+    resolve_base_url,
+)
 from ._decoding import decode
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
 from ._lazy import asyncio
@@ -18,6 +26,7 @@ from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
 from ._transport import AiohttpTransport, Request, Response, Transport, endpoint_parts
+from ._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from ._version import __version__
 from .resources import Accounts, Chats, Messages
 
@@ -78,7 +87,7 @@ class _Lifecycle:
 USER_AGENT = f"postpress-async/{__version__} python/{platform.python_version()}"
 
 
-class AsyncPostpress(AsyncClosing):
+class AsyncPostpress(AsyncClosing, Generic[Mode]):
     """Async client for the postpress API.
 
     Use it as ``async with AsyncPostpress(api_key=...) as client:`` (or call
@@ -96,12 +105,58 @@ class AsyncPostpress(AsyncClosing):
 
     Plain ``http://`` to a host other than loopback is refused (it would send the key
     unencrypted) unless ``allow_insecure_http=True``. Redirects are never followed.
+
+    ``on_unreadable`` is what a list stream does with an item of a page that does not
+    fit its model (the rest of the page is read all the same): ``"raise"`` (default)
+    hands out the page's other items, then raises ``UnreadableItemError`` (resume with
+    its ``checkpoint``: it goes on after that page); ``"skip"`` logs a WARNING an item;
+    ``"yield"`` hands out an ``UnreadableItem`` in its place (the streams are then typed
+    ``ListStream[Message | UnreadableItem]``: the client is an
+    ``AsyncPostpress[YieldsUnreadable]``, not the default ``AsyncPostpress[OnlyReadable]``).
+    A watch raises or skips (``"yield"`` skips: it cannot place such an item in time);
+    ``retrieve`` always raises ``ResponseDecodeError``.
     """
 
-    accounts: Accounts
-    chats: Chats
-    messages: Messages
+    accounts: Accounts[Mode]
+    chats: Chats[Mode]
+    messages: Messages[Mode]
 
+    @overload
+    def __init__(
+        self: AsyncPostpress[OnlyReadable],
+        *,
+        api_key: str | None = ...,
+        base_url: str | None = ...,
+        timeout: Timeout | float | None = ...,
+        retry: RetryPolicy | None = ...,
+        limits: Limits | None = ...,
+        prefetch: int = ...,
+        session: aiohttp.ClientSession | None = ...,
+        transport: Transport | None = ...,
+        default_headers: Mapping[str, str] | None = ...,
+        event_hooks: EventHooks | None = ...,
+        telemetry: bool = ...,
+        allow_insecure_http: bool = ...,
+        on_unreadable: Literal["raise", "skip"] = ...,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: AsyncPostpress[YieldsUnreadable],
+        *,
+        api_key: str | None = ...,
+        base_url: str | None = ...,
+        timeout: Timeout | float | None = ...,
+        retry: RetryPolicy | None = ...,
+        limits: Limits | None = ...,
+        prefetch: int = ...,
+        session: aiohttp.ClientSession | None = ...,
+        transport: Transport | None = ...,
+        default_headers: Mapping[str, str] | None = ...,
+        event_hooks: EventHooks | None = ...,
+        telemetry: bool = ...,
+        allow_insecure_http: bool = ...,
+        on_unreadable: Literal["yield"],
+    ) -> None: ...
     def __init__(
         self,
         *,
@@ -117,9 +172,11 @@ class AsyncPostpress(AsyncClosing):
         event_hooks: EventHooks | None = None,
         telemetry: bool = False,
         allow_insecure_http: bool = False,
+        on_unreadable: OnUnreadable = "raise",
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
+        self._on_unreadable = check_on_unreadable(on_unreadable)
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = _as_timeout(timeout)
@@ -150,6 +207,41 @@ class AsyncPostpress(AsyncClosing):
         self.chats = Chats(self)
         self.messages = Messages(self)
 
+    @property
+    def on_unreadable(self) -> OnUnreadable:
+        """What a list stream does with an item that does not fit its model (see the class)."""
+        return self._on_unreadable
+
+    @overload
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = ...,
+        retry: RetryPolicy | None = ...,
+        prefetch: int | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        on_unreadable: None = ...,
+    ) -> AsyncPostpress[Mode]: ...
+    @overload
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = ...,
+        retry: RetryPolicy | None = ...,
+        prefetch: int | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        on_unreadable: Literal["raise", "skip"],
+    ) -> AsyncPostpress[OnlyReadable]: ...
+    @overload
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = ...,
+        retry: RetryPolicy | None = ...,
+        prefetch: int | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        on_unreadable: Literal["yield"],
+    ) -> AsyncPostpress[YieldsUnreadable]: ...
     def with_options(
         self,
         *,
@@ -157,15 +249,20 @@ class AsyncPostpress(AsyncClosing):
         retry: RetryPolicy | None = None,
         prefetch: int | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncPostpress:
+        on_unreadable: OnUnreadable | None = None,
+    ) -> AsyncPostpress[Any]:
         """A view of this client with other defaults, sharing its connections, limit and budget.
 
         ``client.with_options(retry=RetryPolicy.disabled()).messages.retrieve(id)`` is
         the per-call override; ``headers={"X-Trace": "..."}`` adds (or replaces) request
-        headers, the API key excepted. Closing the view does nothing; close the original.
+        headers, the API key excepted; ``on_unreadable`` as in the constructor. Closing
+        the view does nothing; close the original.
         """
-        clone = object.__new__(AsyncPostpress)
+        policy = None if on_unreadable is None else check_on_unreadable(on_unreadable)
+        clone: AsyncPostpress[Any] = object.__new__(AsyncPostpress)
         clone.__dict__.update(self.__dict__)
+        if policy is not None:
+            clone._on_unreadable = policy
         if timeout is not None:
             clone.timeout = _as_timeout(timeout)
         if retry is not None:

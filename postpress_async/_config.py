@@ -1,4 +1,4 @@
-"""Frozen configuration values: timeouts, limits, retry policy.
+"""Frozen configuration values: timeouts, limits, retry policy, the unreadable-item policy.
 
 Each is keyword-only and immutable; derive a variant with ``replace(...)``,
 so a per-call override never changes the client's defaults.
@@ -12,7 +12,7 @@ import math
 import os
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar, get_args
 
 from ._exceptions import InvalidParameterError
 from ._params import check_int
@@ -21,8 +21,10 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY_ON",
     "Limits",
+    "OnUnreadable",
     "RetryPolicy",
     "Timeout",
+    "check_on_unreadable",
     "is_loopback",
     "resolve_api_key",
     "resolve_base_url",
@@ -264,6 +266,24 @@ class _FrozenMapping(Mapping[int, frozenset[str]]):
 
     def __repr__(self) -> str:
         return repr(self._data)
+
+
+#: What a typed list stream does with an item of a page that does not fit its model:
+#: ``"raise"`` hands out the page's other items, then raises ``UnreadableItemError``
+#: (its ``checkpoint`` resumes after that page); ``"skip"`` logs one WARNING an item and
+#: goes on; ``"yield"`` hands out an ``UnreadableItem`` in the item's place.
+OnUnreadable = Literal["raise", "skip", "yield"]
+
+
+def check_on_unreadable(value: object) -> OnUnreadable:
+    """``value`` if it is one of the policies of :data:`OnUnreadable`, else InvalidParameterError."""
+    for policy in get_args(OnUnreadable):
+        if value == policy and isinstance(value, str):
+            checked: OnUnreadable = policy
+            return checked
+    raise InvalidParameterError(
+        "on_unreadable", f"must be 'raise', 'skip' or 'yield', got {value!r}"
+    )
 
 
 def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str:

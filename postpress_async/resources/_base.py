@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from postpress_async._decoding import decode
+from postpress_async._config import OnUnreadable
+from postpress_async._decoding import UnreadableItem
 from postpress_async._filters import TIMED, ResourceName
 from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
-from postpress_async._pagination import ListStream, MakeFollower, PageBody, ReadPage
+from postpress_async._pagination import AfterPage, ListStream, MakeFollower, PageBody, ReadPage
 from postpress_async._params import encode_limit
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._rows import Row, RowPage, row_reader, row_stamp
 from postpress_async._time import format_datetime, to_ms
 from postpress_async._transport import endpoint_parts
+from postpress_async._unreadable import Mode, typed_reader
 from postpress_async._watch import PollPolicy, WatchKind, WatchStream, start_state
 from postpress_async.models import Page
 
@@ -24,8 +26,12 @@ __all__ = ["Resource"]
 T = TypeVar("T")
 
 
-class Resource:
-    """A namespace of endpoints bound to a client."""
+class Resource(Generic[Mode]):
+    """A namespace of endpoints bound to a client.
+
+    Generic in its client's marker: whether its typed streams may hand out an
+    ``UnreadableItem`` (``on_unreadable="yield"``; see :mod:`postpress_async._unreadable`).
+    """
 
     __slots__ = ("_client",)
 
@@ -33,8 +39,8 @@ class Resource:
     _name: ResourceName
     _path: str
 
-    def __init__(self, client: AsyncPostpress) -> None:
-        self._client = client
+    def __init__(self, client: AsyncPostpress[Mode]) -> None:
+        self._client: AsyncPostpress[Mode] = client
 
     def _list(
         self,
@@ -49,20 +55,22 @@ class Resource:
         max_items: int | None,
         follower: MakeFollower | None = None,
         read: ReadPage[T] | None = None,
+        on_unreadable: OnUnreadable | None = None,
     ) -> ListStream[T]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging.
 
-        Pages are read into ``model`` unless ``read`` reads them otherwise (rows).
+        Pages are read into ``model`` unless ``read`` reads them otherwise (rows); an
+        item that does not fit ``model`` is dealt with as ``on_unreadable`` says (the
+        client's policy unless given).
         """
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
         endpoint = f"GET {path}"
         label = endpoint_parts(endpoint)[0]
+        after_page: AfterPage | None = None
         if read is None:
-
-            def read(body: bytes) -> Page[T]:
-                return decode(body, model, endpoint=label)
-
+            policy = client.on_unreadable if on_unreadable is None else on_unreadable
+            read, after_page = typed_reader(model, endpoint=label, policy=policy)
         reader = read
 
         async def fetch(page_cursor: str | None) -> PageBody[T]:
@@ -76,6 +84,7 @@ class Resource:
             prefetch=client.prefetch if prefetch is None else prefetch,
             max_items=max_items,
             follower=follower,
+            after_page=after_page,
         )
 
     def rows(
@@ -129,8 +138,16 @@ class Resource:
         filters: Mapping[str, str | None],
         after: datetime | None,
         stamp: Stamp,
+        *,
+        typed: bool = False,
     ) -> MakeFollower:
-        """What a listing records so that, once done, a watch can continue it."""
+        """What a listing records so that, once done, a watch can continue it.
+
+        ``typed``: a typed listing, whose pages may hand out ``UnreadableItem`` s
+        (``on_unreadable="yield"``): those have no place in time, the follower skips them.
+        """
+        if typed and self._client.on_unreadable == "yield":
+            stamp = _readable_only(stamp)
         start = WatchState(
             kind=kind,
             fingerprint=filters_fingerprint(kind, filters),
@@ -162,6 +179,10 @@ class Resource:
         if limit is not None:
             encode_limit(limit)
 
+        # An item a watch cannot read has no place in time: it cannot be handed out once
+        # and in order, so "yield" skips it too (with its WARNING), "raise" raises.
+        reading: OnUnreadable = "raise" if self._client.on_unreadable == "raise" else "skip"
+
         def list_after(
             *, after: datetime | None, before: datetime | None = None, limit: int | None = limit
         ) -> ListStream[T]:
@@ -178,6 +199,7 @@ class Resource:
                 resume=None,
                 prefetch=0,
                 max_items=None,
+                on_unreadable=reading,
             )
 
         return WatchStream(
@@ -188,3 +210,10 @@ class Resource:
             max_items=max_items,
             limit=limit,
         )
+
+
+def _readable_only(stamp: Stamp) -> Stamp:
+    def readable(item: Any) -> tuple[int, str] | None:
+        return None if isinstance(item, UnreadableItem) else stamp(item)
+
+    return readable

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, overload
 
+from postpress_async._decoding import UnreadableItem
 from postpress_async._filters import encode_filters
 from postpress_async._pagination import ListStream
 from postpress_async._params import (
@@ -20,6 +21,7 @@ from postpress_async._time import (
     parse_datetime,
     to_ms,
 )
+from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from postpress_async._watch import PollPolicy, WatchStream
 from postpress_async.models import Chat, ChatList
 
@@ -28,13 +30,43 @@ from ._base import Resource
 __all__ = ["Chats"]
 
 
-class Chats(Resource):
+class Chats(Resource[Mode]):
     """``GET /chats`` and ``GET /chats/{chat_id}``."""
 
     __slots__ = ()
     _name = "chats"
     _path = "/chats"
 
+    @overload
+    def list(
+        self: Chats[OnlyReadable],
+        *,
+        account_id: str | Sequence[str] | None = ...,
+        account_type: AccountTypeParam | None = ...,
+        unread: bool | None = ...,
+        before: DateTimeParam | None = ...,
+        after: DateTimeParam | None = ...,
+        limit: int | None = ...,
+        cursor: str | None = ...,
+        resume: Checkpoint | None = ...,
+        prefetch: int | None = ...,
+        max_items: int | None = ...,
+    ) -> ListStream[Chat]: ...
+    @overload
+    def list(
+        self: Chats[YieldsUnreadable],
+        *,
+        account_id: str | Sequence[str] | None = ...,
+        account_type: AccountTypeParam | None = ...,
+        unread: bool | None = ...,
+        before: DateTimeParam | None = ...,
+        after: DateTimeParam | None = ...,
+        limit: int | None = ...,
+        cursor: str | None = ...,
+        resume: Checkpoint | None = ...,
+        prefetch: int | None = ...,
+        max_items: int | None = ...,
+    ) -> ListStream[Chat | UnreadableItem]: ...
     def list(
         self,
         *,
@@ -48,7 +80,7 @@ class Chats(Resource):
         resume: Checkpoint | None = None,
         prefetch: int | None = None,
         max_items: int | None = None,
-    ) -> ListStream[Chat]:
+    ) -> ListStream[Any]:
         """List chats, newest activity first as the server orders them.
 
         ``account_id`` takes one id or a sequence (sent comma-joined); ``account_type``
@@ -73,7 +105,7 @@ class Chats(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
-            follower=self._follower("chats", filters, after_at, _stamp),
+            follower=self._follower("chats", filters, after_at, _stamp, typed=True),
         )
 
     def watch(
@@ -81,7 +113,12 @@ class Chats(Resource):
         *,
         account_id: str | Sequence[str] | None = None,
         account_type: AccountTypeParam | None = None,
-        since: DateTimeParam | WatchState | Checkpoint | ListStream[Chat] | Literal["now"] = "now",
+        since: DateTimeParam
+        | WatchState
+        | Checkpoint
+        | ListStream[Chat]
+        | ListStream[Chat | UnreadableItem]
+        | Literal["now"] = "now",
         policy: PollPolicy | None = None,
         limit: int | None = None,
         max_items: int | None = None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, overload
 
+from postpress_async._decoding import UnreadableItem
 from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
 from postpress_async._fanout import MergedStream, merge
 from postpress_async._filters import encode_filters
@@ -19,6 +20,7 @@ from postpress_async._time import (
     split_window,
     to_ms,
 )
+from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from postpress_async._watch import PollPolicy, WatchStream
 from postpress_async.models import Message, MessageList
 
@@ -27,13 +29,41 @@ from ._base import Resource
 __all__ = ["Messages"]
 
 
-class Messages(Resource):
+class Messages(Resource[Mode]):
     """``GET /messages`` and ``GET /messages/{message_id}``."""
 
     __slots__ = ()
     _name = "messages"
     _path = "/messages"
 
+    @overload
+    def list(
+        self: Messages[OnlyReadable],
+        *,
+        before: DateTimeParam | None = ...,
+        after: DateTimeParam | None = ...,
+        sender_id: str | None = ...,
+        account_id: str | None = ...,
+        limit: int | None = ...,
+        cursor: str | None = ...,
+        resume: Checkpoint | None = ...,
+        prefetch: int | None = ...,
+        max_items: int | None = ...,
+    ) -> ListStream[Message]: ...
+    @overload
+    def list(
+        self: Messages[YieldsUnreadable],
+        *,
+        before: DateTimeParam | None = ...,
+        after: DateTimeParam | None = ...,
+        sender_id: str | None = ...,
+        account_id: str | None = ...,
+        limit: int | None = ...,
+        cursor: str | None = ...,
+        resume: Checkpoint | None = ...,
+        prefetch: int | None = ...,
+        max_items: int | None = ...,
+    ) -> ListStream[Message | UnreadableItem]: ...
     def list(
         self,
         *,
@@ -46,7 +76,7 @@ class Messages(Resource):
         resume: Checkpoint | None = None,
         prefetch: int | None = None,
         max_items: int | None = None,
-    ) -> ListStream[Message]:
+    ) -> ListStream[Any]:
         """List messages, in the server's timestamp order.
 
         ``before``/``after``: an aware datetime or ISO 8601 string (strict bounds);
@@ -69,7 +99,7 @@ class Messages(Resource):
             resume=resume,
             prefetch=prefetch,
             max_items=max_items,
-            follower=self._follower("messages", filters, after_at, _place),
+            follower=self._follower("messages", filters, after_at, _place, typed=True),
         )
 
     def watch(
@@ -81,6 +111,7 @@ class Messages(Resource):
         | WatchState
         | Checkpoint
         | ListStream[Message]
+        | ListStream[Message | UnreadableItem]
         | Literal["now"] = "now",
         policy: PollPolicy | None = None,
         limit: int | None = None,
@@ -111,6 +142,34 @@ class Messages(Resource):
             max_items=max_items,
         )
 
+    @overload
+    def list_windows(
+        self: Messages[OnlyReadable],
+        *,
+        after: DateTimeParam,
+        before: DateTimeParam,
+        windows: int = ...,
+        sender_id: str | None = ...,
+        account_id: str | None = ...,
+        limit: int | None = ...,
+        prefetch: int | None = ...,
+        concurrency: int | None = ...,
+        resume: Sequence[Checkpoint] | None = ...,
+    ) -> MergedStream[Message]: ...
+    @overload
+    def list_windows(
+        self: Messages[YieldsUnreadable],
+        *,
+        after: DateTimeParam,
+        before: DateTimeParam,
+        windows: int = ...,
+        sender_id: str | None = ...,
+        account_id: str | None = ...,
+        limit: int | None = ...,
+        prefetch: int | None = ...,
+        concurrency: int | None = ...,
+        resume: Sequence[Checkpoint] | None = ...,
+    ) -> MergedStream[Message | UnreadableItem]: ...
     def list_windows(
         self,
         *,
@@ -123,7 +182,7 @@ class Messages(Resource):
         prefetch: int | None = None,
         concurrency: int | None = None,
         resume: Sequence[Checkpoint] | None = None,
-    ) -> MergedStream[Message]:
+    ) -> MergedStream[Any]:
         """Every message in ``(after, before)``, fetched as ``windows`` concurrent streams.
 
         The range is cut into equal time windows that cover it exactly once. Items of
