@@ -112,6 +112,11 @@ def _converter(endpoint: Endpoint) -> Callable[[list[Row]], list[Row]]:
     return convert
 
 
+#: What turns a store of the previous release into one of this schema; its rows stay.
+_MIGRATE: Final = (
+    "DROP TABLE checkpoints; CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); "
+    f"INSERT INTO meta VALUES ('schema', '{META_SCHEMA}')"
+)
 _UPSERTS: Final = {endpoint: _upsert(endpoint) for endpoint in TABLES}
 _CONVERTERS: Final = {endpoint: _converter(endpoint) for endpoint in TABLES}
 _REJECT: Final = f"INSERT INTO rejects (endpoint, raw, reason, at) VALUES (?, ?, ?, {_NOW})"
@@ -217,9 +222,9 @@ class SQLiteSink:
         elif "checkpoints" in tables:
             raise SinkUnavailableError(
                 f"{self.url} holds an export of an earlier release (its positions are in a "
-                f"table `checkpoints`). To keep its rows and export into it again (each row "
-                f"is stored again with its exact JSON): sqlite3 {self.path} "
-                f"'DROP TABLE checkpoints'; or export to a new file"
+                "table `checkpoints`). To keep its rows and export into it again (each row is "
+                f'stored again with its exact JSON), run: sqlite3 {self.path} "{_MIGRATE}"; '
+                "or export to a new file"
             )
         elif tables & set(OUR_TABLES):
             raise SinkUnavailableError(

@@ -1,0 +1,364 @@
+"""What only the SQLite sink does: its schema, its lock file, its errors in one line."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from postpress_async import OutputLockedError, lock_output
+from postpress_async._exceptions import SinkFailedError
+from postpress_async.ingest import SinkUnavailableError
+from postpress_async.ingest.sinks import open_sink
+from postpress_async.ingest.sinks._base import Batch, Move, Stored
+from postpress_async.ingest.sinks.files import JsonLinesSink
+from postpress_async.ingest.sinks.sqlite import SQLiteSink, _explain
+
+from .test_contract import message, move, page, position
+
+
+def query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def big_batch(sink: SQLiteSink, count: int, moved: Move, *, start: int = 0) -> Batch:
+    items = [message(f"m{k}", k, "x" * 2000) for k in range(start, start + count)]
+    rows = page(sink, "messages", *items)
+    return Batch("messages", list(rows.items), [], [moved])
+
+
+async def test_the_schema_of_a_fresh_store(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    await sink.close()
+    tables = {
+        name for (name,) in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    assert tables == {"accounts", "chats", "messages", "positions", "plans", "rejects", "meta"}
+    indexes = query(
+        path,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL",
+    )
+    assert {name for (name,) in indexes} == {
+        "messages_account_time",
+        "messages_chat_time",
+        "messages_time",
+    }
+    assert query(path, "SELECT key, value FROM meta") == [("schema", "2")]
+    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+    columns = query(path, "SELECT name, type FROM pragma_table_info('messages')")
+    assert columns == [
+        ("id", "TEXT"),
+        ("account_id", "TEXT"),
+        ("chat_id", "TEXT"),
+        ("sender_id", "TEXT"),
+        ("timestamp", "TEXT"),
+        ("text", "TEXT"),
+        ("is_sender", "INTEGER"),
+        ("data", "TEXT"),
+    ]
+
+
+async def test_times_are_stored_as_the_apis_utc_text(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "m.db")
+    await sink.open()
+    items = [
+        b'{"id":"z","timestamp":"2025-03-01T12:00:00.123Z"}',
+        b'{"id":"offset","timestamp":"2025-03-01T14:00:00.007+02:00"}',
+        b'{"id":"early","timestamp":"1969-12-31T23:59:59.999Z"}',
+        b'{"id":"none","timestamp":null}',
+    ]
+    await sink.commit(Batch("messages", list(page(sink, "messages", *items).items), [], []))
+    await sink.close()
+    stored = dict(query(tmp_path / "m.db", "SELECT id, timestamp FROM messages"))
+    assert stored == {
+        "z": "2025-03-01T12:00:00.123Z",
+        "offset": "2025-03-01T12:00:00.007Z",
+        "early": "1969-12-31T23:59:59.999Z",
+        "none": None,
+    }
+    assert query(tmp_path / "m.db", "SELECT typeof(data) FROM messages LIMIT 1") == [("text",)]
+
+
+async def test_the_writer_holds_a_lock_file_beside_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    with pytest.raises(OutputLockedError) as caught:
+        await SQLiteSink(path).open()
+    assert str(caught.value).startswith(f"sqlite:///{path} is being written by another export")
+    with pytest.raises(OutputLockedError):
+        lock_output(tmp_path / "m.db.lock")  # another process would find it held too
+    await sink.close()
+    lock_output(tmp_path / "m.db.lock").release()
+
+
+async def test_readers_of_one_machine_commit_beside_the_writer(tmp_path: Path) -> None:
+    """Dask workers open with writer=False and commit their own shards in turn."""
+    writer, reader = SQLiteSink(tmp_path / "m.db"), SQLiteSink(tmp_path / "m.db")
+    await writer.open()
+    await reader.open(writer=False)
+
+    async def shard(sink: SQLiteSink, name: str) -> None:
+        for k in range(5):
+            rows = page(sink, "messages", message(f"{name}-{k}", k))
+            await sink.commit(
+                Batch("messages", list(rows.items), [], [move(name, None if k == 0 else k, k + 1)])
+            )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(shard, writer, "s0")
+        group.start_soon(shard, reader, "s1")
+    assert await reader.count("messages") == 10
+    assert await writer.positions("messages") == {
+        "s0": Stored(position(5), 5, 5),
+        "s1": Stored(position(5), 5, 5),
+    }
+    await reader.close()
+    await writer.close()
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+async def test_a_full_disk_is_one_line_and_stores_nothing(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "m.db")
+    await sink.open()
+    await sink.commit(big_batch(sink, 1, move("s0", None, 1)))
+    assert sink._db is not None
+    pages = sink._db.execute("PRAGMA page_count").fetchone()[0]
+    sink._db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
+    with pytest.raises(SinkFailedError) as caught:
+        await sink.commit(big_batch(sink, 200, move("s0", 1, 2), start=1))
+    assert str(caught.value) == (
+        f"sqlite:///{tmp_path / 'm.db'}: the disk is full (database or disk is full): free some "
+        "space, then run the same command again"
+    )
+    assert await sink.count("messages") == 1
+    assert await sink.positions("messages") == {"s0": Stored(position(1), 1, 1)}
+    sink._db.execute("PRAGMA max_page_count = 1073741823")  # space freed: the same batch goes in
+    await sink.commit(big_batch(sink, 200, move("s0", 1, 2), start=1))
+    assert await sink.count("messages") == 201
+    await sink.close()
+
+
+async def test_a_read_only_database_is_one_line(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "m.db")
+    await sink.open()
+    assert sink._db is not None
+    sink._db.execute("PRAGMA query_only = ON")  # as a read-only file or mount answers
+    with pytest.raises(
+        SinkFailedError,
+        match=r"m\.db: the database is read-only \(attempt to write a readonly database\): make the file and its directory writable, then run the same command again",
+    ):
+        await sink.commit(big_batch(sink, 3, move("s0", None, 1)))
+    sink._db.execute("PRAGMA query_only = OFF")
+    assert await sink.count("messages") == 0
+    await sink.close()
+
+
+async def test_a_database_locked_past_the_busy_timeout_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path, busy_timeout=0.05)
+    await sink.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writes and does not let go
+        with pytest.raises(
+            SinkFailedError,
+            match=r"another process kept the database locked past the busy timeout \(database is locked\): let it finish",
+        ):
+            await sink.commit(big_batch(sink, 3, move("s0", None, 1)))
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    await sink.commit(big_batch(sink, 3, move("s0", None, 1)))  # the lock is free: it goes in
+    assert await sink.count("messages") == 3
+    await sink.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "said", "expected"),
+    [
+        (
+            13,
+            "database or disk is full",
+            "the disk is full (database or disk is full): free some space",
+        ),
+        (
+            10 | (4 << 8),
+            "disk I/O error",
+            "a disk I/O error (disk I/O error): check the disk and its file system",
+        ),
+        (5, "database is locked", "another process kept the database locked past the busy timeout"),
+        (8, "attempt to write a readonly database", "the database is read-only"),
+        (11, "database disk image is malformed", "the file is damaged"),
+        (1, "something else", "SQLite failed (something else): fix the cause"),
+    ],
+)
+def test_sqlite_errors_in_words(code: int, said: str, expected: str) -> None:
+    error = sqlite3.OperationalError(said)
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    text = _explain("sqlite:///m.db", error)
+    assert text.startswith(f"sqlite:///m.db: {expected}")
+    assert text.endswith(", then run the same command again")
+
+
+async def test_a_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(SinkUnavailableError, match=r"the directory .*nowhere does not exist"):
+        await SQLiteSink(tmp_path / "nowhere" / "m.db").open()
+    (tmp_path / "junk.db").write_bytes(b"this is not a database, only text" * 100)
+    with pytest.raises(
+        SinkUnavailableError, match=r"junk\.db: cannot open \(file is not a database\)"
+    ):
+        await SQLiteSink(tmp_path / "junk.db").open()
+
+
+OLD_SCHEMA = """
+CREATE TABLE accounts (id TEXT PRIMARY KEY, type TEXT, name TEXT, created_at TEXT, data TEXT NOT NULL);
+CREATE TABLE chats (id TEXT PRIMARY KEY, account_id TEXT, account_type TEXT, name TEXT,
+    timestamp TEXT, unread_count INTEGER, data TEXT NOT NULL);
+CREATE TABLE messages (id TEXT PRIMARY KEY, account_id TEXT, chat_id TEXT, sender_id TEXT,
+    timestamp TEXT, text TEXT, is_sender INTEGER, data TEXT NOT NULL);
+CREATE TABLE checkpoints (endpoint TEXT NOT NULL, shard TEXT NOT NULL, checkpoint TEXT NOT NULL,
+    items INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (endpoint, shard));
+CREATE TABLE plans (endpoint TEXT PRIMARY KEY, plan TEXT NOT NULL);
+CREATE INDEX messages_account_time ON messages (account_id, timestamp);
+CREATE INDEX messages_chat_time ON messages (chat_id, timestamp);
+INSERT INTO messages VALUES ('old1', 'a', 'c', 's', '2024-01-01T00:00:00.000Z', 'hi', 0, '{"id":"old1"}');
+INSERT INTO checkpoints VALUES ('messages', 's0', '{"cursor":"x"}', 1, 1);
+"""
+
+
+async def test_a_store_of_the_previous_release_is_refused_with_its_migration(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.close()
+    with pytest.raises(SinkUnavailableError) as caught:
+        await SQLiteSink(path).open()
+    text = str(caught.value)
+    assert text.startswith(f"sqlite:///{path} holds an export of an earlier release")
+    assert f'run: sqlite3 {path} "' in text and text.endswith('"; or export to a new file')
+    migration = text.split(f'sqlite3 {path} "', 1)[1].split('"; or export', 1)[0]
+    db = sqlite3.connect(path)
+    db.executescript(migration)  # what the message says to run
+    db.close()
+    sink = SQLiteSink(path)
+    await sink.open()
+    assert await sink.count("messages") == 1  # its rows stayed
+    assert await sink.positions("messages") == {}  # and the export starts again
+    await sink.commit(
+        Batch(
+            "messages",
+            list(page(sink, "messages", message("m1", 1)).items),
+            [],
+            [move("s0", None, 1)],
+        )
+    )
+    await sink.close()
+    indexes = {
+        name
+        for (name,) in query(
+            path, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+    assert "messages_time" in indexes
+
+
+async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.db"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE messages (id INTEGER, body BLOB)")
+    db.close()
+    with pytest.raises(
+        SinkUnavailableError, match=r"holds tables \(messages\) but no postpress store"
+    ):
+        await SQLiteSink(foreign).open()
+    newer = tmp_path / "newer.db"
+    db = sqlite3.connect(newer)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema', '3')")
+    db.commit()
+    db.close()
+    with pytest.raises(
+        SinkUnavailableError, match="holds a store of schema '3', this release reads schema 2"
+    ):
+        await SQLiteSink(newer).open()
+    # A refused store was not taken: its lock is free again.
+    lock_output(tmp_path / "newer.db.lock").release()
+
+
+async def test_a_cancelled_commit_finishes_before_the_cancellation_lands(tmp_path: Path) -> None:
+    """The transaction runs in a worker thread that is never abandoned: all or nothing."""
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    batch = big_batch(sink, 5000, move("s0", None, 1, items=5000))
+
+    def writing() -> bool:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return True  # the sink's transaction holds the write lock
+        finally:
+            other.close()
+        return False
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+            group.start_soon(sink.commit, batch)
+            while not await anyio.to_thread.run_sync(writing):  # a checkpoint each time
+                continue
+            scope.cancel()
+    assert scope.cancelled_caught
+    # Read behind the sink's back, at once: the transaction had finished.
+    assert query(path, "SELECT count(*) FROM messages") == [(5000,)]
+    assert query(path, "SELECT items FROM positions") == [(5000,)]
+    await sink.close()
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        (
+            "m.db",
+            "write sqlite:///m.db (an absolute path takes four slashes: sqlite:////abs/path.db)",
+        ),
+        ("out/x.sqlite", "write sqlite:///out/x.sqlite"),
+        ("/srv/x.SQLITE3", "write sqlite:////srv/x.SQLITE3"),
+        (
+            "m.duckdb",
+            "write duckdb:///m.duckdb (an absolute path takes four slashes: duckdb:////abs/path.duckdb)",
+        ),
+    ],
+)
+def test_a_database_path_is_refused_with_its_url(given: str, hint: str) -> None:
+    with pytest.raises(SinkUnavailableError) as caught:
+        open_sink(given)
+    assert hint in str(caught.value)
+    assert f"file://{given} for a JSON lines file" in str(caught.value)
+
+
+def test_database_urls(tmp_path: Path) -> None:
+    relative = open_sink("sqlite:///m.db")
+    assert isinstance(relative, SQLiteSink) and relative.path == Path("m.db")
+    absolute = open_sink(f"sqlite:///{tmp_path}/m.db")
+    assert isinstance(absolute, SQLiteSink) and absolute.path == tmp_path / "m.db"
+    assert absolute.url == f"sqlite:///{tmp_path}/m.db"
+    assert isinstance(open_sink("file://m.db"), JsonLinesSink)
+    with pytest.raises(SinkUnavailableError, match="three slashes"):
+        open_sink("sqlite://m.db")
