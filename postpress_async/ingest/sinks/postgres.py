@@ -156,6 +156,7 @@ class PostgresSink:
         self._writer = False
         self._open = False
         self._key = 0
+        self._lock_pids: set[int] = set()  # backends that held the writer's lock for us
         self._staged: set[str] = set()
         self._mutex: anyio.Lock | None = None
 
@@ -210,20 +211,42 @@ class PostgresSink:
         return int.from_bytes(digest, "big", signed=True)
 
     async def _take_lock(self) -> None:
-        """The one-writer lock, on a connection of its own (held for the run)."""
+        """The one-writer lock, on a connection of its own (held for the run).
+
+        Taken again after a reconnect: a backend of ours that was terminated may still
+        hold it for a moment (the client hears of the end before the backend lets go of
+        its locks): that is :class:`_LockNotYetFree`, retried like a lost connection;
+        held by anyone else, :class:`~postpress_async.OutputLockedError`.
+        """
         old, self._lock_conn = self._lock_conn, None
         if old is not None:
             old.terminate()
         conn = await self._connect(timeout=self.command_timeout or 60.0)
         try:
             taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
+            holders = set() if taken else await self._lock_holders(conn)
         except BaseException:
             conn.terminate()
             raise
         if not taken:
-            await conn.close()
+            await _close(conn)
+            if holders and holders <= self._lock_pids:
+                raise _LockNotYetFree(f"a terminated connection {holders} still holds it")
             raise OutputLockedError(self.url)
+        self._lock_pids.add(conn.get_server_pid())
         self._lock_conn = conn
+
+    async def _lock_holders(self, conn: asyncpg.Connection) -> set[int]:
+        """The backends holding this store's writer lock (a bigint key: two oids in pg_locks)."""
+        key = self._key & 0xFFFF_FFFF_FFFF_FFFF
+        found = await conn.fetch(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+            "database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
+            key >> 32,
+            key & 0xFFFF_FFFF,
+        )
+        return {pid for (pid,) in found}
 
     async def _create(self, conn: asyncpg.Connection) -> None:
         """Check an existing store's schema; create what is missing (one opener at a time)."""
@@ -309,7 +332,7 @@ class PostgresSink:
         if not self._open or self._mutex is None:
             raise SinkUnavailableError(f"{self.url} is not open")
         pg = _asyncpg()
-        lost = _connection_errors(pg)
+        lost: tuple[type[BaseException], ...] = (*_connection_errors(pg), _LockNotYetFree)
         async with self._mutex:
             deadline: float | None = None
             delay = 0.05
@@ -529,6 +552,10 @@ class PostgresSink:
 # -- helpers ---------------------------------------------------------------------------
 
 
+class _LockNotYetFree(Exception):
+    """The writer's lock is still held by a backend of ours that is going away."""
+
+
 def _asyncpg() -> Any:
     try:
         import asyncpg
@@ -544,6 +571,7 @@ def _connection_errors(pg: Any) -> tuple[type[BaseException], ...]:
     return (
         pg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailure...
         pg.InterfaceError,  # "connection is closed", a protocol left in a bad state
+        pg.InternalClientError,  # "another operation is in progress" after a cut mid-COPY
         pg.CannotConnectNowError,  # starting up, shutting down
         pg.AdminShutdownError,
         pg.CrashShutdownError,
