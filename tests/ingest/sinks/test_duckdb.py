@@ -1,0 +1,138 @@
+"""What only the DuckDB sink does: its types, its file lock, duckdb imported only when chosen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from postpress_async import OutputLockedError
+from postpress_async._exceptions import SinkFailedError
+from postpress_async.ingest import SinkUnavailableError
+from postpress_async.ingest.sinks import open_sink
+from postpress_async.ingest.sinks._base import Batch
+from postpress_async.ingest.sinks.duckdb import DuckDBSink
+
+from .test_contract import message, move, page
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    db = duckdb.connect(str(path), read_only=True)
+    try:
+        found: list[tuple[object, ...]] = db.execute(sql).fetchall()
+        return found
+    finally:
+        db.close()
+
+
+async def test_the_schema_of_a_fresh_store(tmp_path: Path) -> None:
+    path = tmp_path / "m.duckdb"
+    sink = DuckDBSink(path)
+    await sink.open()
+    await sink.close()
+    columns = query(
+        path,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'messages' ORDER BY ordinal_position",
+    )
+    assert columns == [
+        ("id", "VARCHAR"),
+        ("account_id", "VARCHAR"),
+        ("chat_id", "VARCHAR"),
+        ("sender_id", "VARCHAR"),
+        ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+        ("text", "VARCHAR"),
+        ("is_sender", "BIGINT"),
+        ("data", "VARCHAR"),
+    ]
+    assert query(path, "SELECT key, value FROM meta") == [("schema", "2")]
+    indexes = {name for (name,) in query(path, "SELECT index_name FROM duckdb_indexes()")}
+    assert indexes == {"messages_account_time", "messages_chat_time", "messages_time"}
+
+
+def test_a_file_another_process_holds_is_locked(tmp_path: Path) -> None:
+    path = tmp_path / "m.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; db = duckdb.connect({str(path)!r}); print('open', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"open\n"
+        with pytest.raises(OutputLockedError) as caught:
+            anyio.run(DuckDBSink(path).open)
+        assert caught.value.path == f"duckdb:///{path}"
+    finally:
+        holder.communicate(b"", timeout=60)
+    sink = DuckDBSink(path)  # the holder is gone: the file is free
+    anyio.run(sink.open)
+    anyio.run(sink.close)
+
+
+def test_duckdb_is_imported_only_when_a_duckdb_sink_opens(tmp_path: Path) -> None:
+    code = (
+        "import sys, anyio\n"
+        "from postpress_async.ingest.sinks import open_sink\n"
+        f"sink = open_sink('duckdb:///{tmp_path}/m.duckdb')\n"
+        "assert 'duckdb' not in sys.modules, 'imported by open_sink'\n"
+        "anyio.run(sink.open)\n"
+        "assert 'duckdb' in sys.modules\n"
+        "anyio.run(sink.close)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+async def test_without_duckdb_the_sink_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb -> ImportError
+    with pytest.raises(SinkUnavailableError, match=r"pip install 'postpress-async\[duckdb\]'"):
+        await open_sink(f"duckdb:///{tmp_path}/m.duckdb").open()
+
+
+async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.duckdb"
+    db = duckdb.connect(str(foreign))
+    db.execute("CREATE TABLE chats (id INTEGER)")
+    db.close()
+    with pytest.raises(
+        SinkUnavailableError, match=r"holds tables \(chats\) but no postpress store"
+    ):
+        await DuckDBSink(foreign).open()
+    newer = tmp_path / "newer.duckdb"
+    db = duckdb.connect(str(newer))
+    db.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema', '3')")
+    db.close()
+    with pytest.raises(SinkUnavailableError, match="holds a store of schema '3'"):
+        await DuckDBSink(newer).open()
+    with pytest.raises(SinkUnavailableError, match="holds a store of schema '3'"):
+        await DuckDBSink(newer).open()  # not OutputLockedError: the refused writer let go
+
+
+async def test_a_failed_write_is_one_line(tmp_path: Path) -> None:
+    sink = DuckDBSink(tmp_path / "m.duckdb")
+    await sink.open()
+    assert sink._db is not None
+    sink._db.close()  # the connection is gone under the sink
+    rows = page(sink, "messages", message("m1", 1))
+    with pytest.raises(
+        SinkFailedError, match=r"m\.duckdb: DuckDB failed \(.*closed.*\): fix the cause"
+    ):
+        await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+    await sink.close()
+    again = DuckDBSink(tmp_path / "m.duckdb")
+    await again.open()
+    assert await again.count("messages") == 0
+    await again.close()
