@@ -360,6 +360,7 @@ async def sync_follow(
             _follow_stamp(endpoint, base),
             start,
             policy=policy,
+            limit=limit,
             sleep=pace.between_polls,
             random=random,
         )

@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.abc
@@ -56,12 +56,16 @@ def exactly_once(ids: list[str], committed: int, truth: list[str]) -> None:
     assert committed == len(ids)  # no page committed twice
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    with anyio.fail_after(WAIT):
+async def until(
+    check: Callable[[], Awaitable[bool]], what: str, follower: Follower | None = None
+) -> None:
+    with anyio.move_on_after(WAIT):
         while True:
             if await check():
                 return
             await anyio.sleep(0.05)
+    said = "" if follower is None else f"; {follower.output()}"
+    raise AssertionError(f"timed out waiting until {what}{said}")
 
 
 FOLLOWER = """
@@ -79,19 +83,31 @@ asyncio.run(main())
 """
 
 
+def _writing(path: Path) -> BinaryIO:
+    return path.open("wb")
+
+
 class Follower:
     """``ingest(..., follow=True)`` in a process of its own, killed with SIGKILL at will."""
 
     def __init__(self, script: Path, server: FakePostpress, url: str) -> None:
         self.argv = [sys.executable, str(script), server.url, server.api_key, url]
         self.process: anyio.abc.Process | None = None
+        self.logs: list[Path] = []
 
     async def start(self) -> None:
-        self.process = await anyio.open_process(self.argv)
+        log = Path(f"{self.argv[1]}.{len(self.logs)}.log")
+        self.logs.append(log)
+        with _writing(log) as err:
+            self.process = await anyio.open_process(self.argv, stdout=err, stderr=err)
+
+    def output(self) -> str:
+        """What the followers wrote (a traceback, if one ended on its own)."""
+        return "\n".join(f"{log.name}: {log.read_text()}" for log in self.logs)
 
     async def kill(self) -> None:
         assert self.process is not None
-        assert self.process.returncode is None, "the follower ended on its own"
+        assert self.process.returncode is None, f"the follower ended: {self.output()}"
         self.process.send_signal(signal.SIGKILL)
         with anyio.fail_after(WAIT):
             await self.process.wait()
@@ -114,17 +130,21 @@ async def test_a_follow_killed_mid_backfill_and_mid_catch_up_stores_every_id_onc
     async with FakePostpress(dataset=dataset, faults=Faults(latency=0.005)) as server:
         follower = Follower(script, server, url)
         await follower.start()
-        await until(lambda: _at_least(url, 500), "part of the backfill is stored")
+        await until(lambda: _at_least(url, 500), "part of the backfill is stored", follower)
         await follower.kill()  # mid-backfill
         await follower.start()
-        await until(lambda: _at_least(url, 2000), "the backfill is done")
+        await until(lambda: _at_least(url, 2000), "the backfill is done", follower)
         server.add_messages(1500)  # a backlog for the follow to catch up on
-        await until(lambda: _at_least(url, 2300), "part of the catch-up is stored")
+        await until(lambda: _at_least(url, 2300), "part of the catch-up is stored", follower)
         await follower.kill()  # mid-catch-up (or just after, with a one-batch catch-up)
         server.add_messages(300)
         await follower.start()
         truth = server.truth("messages")
-        await until(lambda: _at_least(url, len(truth)), "the follow caught up")
+        await until(
+            lambda: _at_least(url, len(truth)),
+            f"the follow caught up ({len(truth)} messages)",
+            follower,
+        )
         await follower.kill()
         ids, committed = await stored(url)
         exactly_once(ids, committed, server.truth("messages"))

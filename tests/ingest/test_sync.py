@@ -23,7 +23,7 @@ from postpress_async.ingest._sync import chat_keys, follow_start, merge_follow, 
 from postpress_async.ingest.sinks._base import FOLLOW, Batch, Move, Stored
 from postpress_async.testing import Dataset, FakePostpress, LiveFeed, fake_dataset
 
-from ._memory import MemorySink, MemoryStore
+from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
 from .test_run import exactly_once
 
 FAST = PollPolicy(interval=0.05, max_interval=0.05, jitter=0.0)
@@ -177,6 +177,28 @@ async def test_a_catch_up_stops_once_caught_up_without_waiting_for_a_poll(
     assert result.items == 250
     assert store.position("messages", FOLLOW) == result.position
     exactly_once(store, server)
+
+
+async def test_a_long_backlog_is_committed_batch_by_batch_and_a_crash_loses_nothing() -> None:
+    dataset = fake_dataset(seed=8, messages=300)
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        store = MemoryStore(append=True)
+        await ingest(config, "messages", MemorySink(store), shards=2)
+        backfill = len(store.batches)
+        now = datetime.fromtimestamp(server.now(), timezone.utc)
+        for k in range(30):  # far more than a watch holds at once (8 pages of 50)
+            server.add_messages(50, timestamp=now - timedelta(seconds=30 - k))
+        with pytest.raises(Crash):
+            await ingest(config, "messages", CrashingSink(MemorySink(store), at=4))
+        kept = len(store.ids("messages")) - 300
+        assert 0 < kept < 1500  # some batches stored, not all
+        again = await ingest(config, "messages", MemorySink(store))
+        assert again.items == 1500 - kept
+        follow = [b for b in store.batches[backfill:] if b.rows]
+        assert len(follow) > 5  # committed as it came, not in one piece
+        assert all(len(batch.rows) <= 16 * 50 for batch in follow)  # a group: 16 pages at most
+        exactly_once(store, server)
 
 
 async def test_messages_listed_late_within_the_overlap_are_stored_by_the_next_run(
