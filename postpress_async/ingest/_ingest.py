@@ -324,11 +324,13 @@ class _Job:
         self.runner = runner
         self.progress = progress
         self.notes: list[str] = []
+        #: Rows the store held before this run stored any (for ``new``).
+        self.counted = 0
 
     async def run(self, started: float) -> IngestResult:
         asked, store = self.asked, self.store
         endpoint = asked.endpoint
-        counted = await store.count(endpoint)
+        self.counted = await store.count(endpoint)
         plan: ShardPlan | None = None
         results: list[ShardResult] = []
         resumed = False
@@ -347,7 +349,7 @@ class _Job:
         if done and not frozen:
             synced = await self._sync(positions.get(FOLLOW))
         self.progress.phase = "done"
-        new = await store.count(endpoint) - counted
+        new = await store.count(endpoint) - self.counted
         backfilled = sum(r.items for r in results)
         caught_up: datetime | None = None
         if synced is not None and synced.caught_up_ms is not None:
@@ -409,6 +411,7 @@ class _Job:
                     **asked.filters,
                 )
                 await store.save_plan(plan)
+                self.counted = await store.count(endpoint)  # a file starts over here
             progress.phase = "backfill"
             progress.shards = len(plan.shards)
             progress.shards_done = 0

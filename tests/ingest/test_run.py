@@ -343,6 +343,12 @@ async def test_another_window_or_filter_is_refused_and_shards_only_noted(
     assert fresh.items == len(server.truth("chats"))
     assert fresh.new == 0  # upserted again: the store held them all
     assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
+    # A store that appends (files) starts over on a new plan: all of it is new again.
+    lines = MemoryStore(append=True)
+    await ingest(config, "chats", MemorySink(lines), shards=2)
+    over = await ingest(config, "chats", MemorySink(lines), shards=2, force=True)
+    assert over.new == over.items == len(server.truth("chats"))
+    assert Counter(lines.ids("chats")) == Counter(server.truth("chats"))
 
 
 @pytest.mark.parametrize(
