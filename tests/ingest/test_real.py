@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -21,8 +22,14 @@ import anyio
 import anyio.abc
 import pytest
 
-from postpress_async.ingest import ClientConfig, SinkUnavailableError, ingest, open_sink
-from postpress_async.testing import FakePostpress, Faults, fake_dataset
+from postpress_async.ingest import (
+    ClientConfig,
+    LocalEngine,
+    SinkUnavailableError,
+    ingest,
+    open_sink,
+)
+from postpress_async.testing import FakePostpress, Faults, LiveFeed, fake_dataset
 
 from ._memory import Crash, CrashingSink
 from ._servers import missing
@@ -161,16 +168,62 @@ async def test_postgres_holds_every_message_once_after_crashes(
     config: ClientConfig, pg_url: str, server: FakePostpress
 ) -> None:
     crashes = 0
-    for _ in range(500):
-        sink = CrashingSink(open_sink(pg_url), at=2)
+    for _ in range(500):  # each run commits once (a page or two), then dies
+        sink = CrashingSink(open_sink(pg_url), at=1)
         try:
-            await ingest(config, "messages", sink, shards=4)
+            await ingest(config, "messages", sink, shards=4, engine=LocalEngine(max_pages=1))
             break
         except Crash:
             crashes += 1
     ids, committed = await stored(pg_url)
     assert crashes > 2
     exactly_once(ids, committed, server.truth("messages"))
+
+
+async def test_a_postgres_restart_mid_follow_loses_nothing_and_stores_nothing_twice() -> None:
+    asyncpg = (
+        pytest.importorskip("asyncpg") if os.environ.get("CI") != "true" else __import__("asyncpg")
+    )
+    from postpress_async import PollPolicy
+
+    from ._servers import _bin, postgres_cluster
+
+    pg_ctl = _bin("pg_ctl")
+    with postgres_cluster() as superuser:
+        assert pg_ctl is not None
+        conn = await asyncpg.connect(f"{superuser}/postgres")
+        data = await conn.fetchval("SHOW data_directory")
+        await conn.execute("CREATE DATABASE follow")
+        await conn.close()
+        url = f"{superuser}/follow"
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+        def restart() -> None:
+            log = str(Path(data).parent / "log")
+            command = [*prefix, pg_ctl, "-D", data, "-m", "fast", "-l", log, "-w", "restart"]
+            subprocess.run(command, check=True, capture_output=True, timeout=WAIT)
+
+        dataset = fake_dataset(seed=9, messages=1000)
+        feed = LiveFeed(rate=150, burst=3, late_ms=200, live_for=4.0, seed=3)
+        async with FakePostpress(dataset=dataset, live=feed) as server:
+            config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=25)
+            policy = PollPolicy(interval=0.05, max_interval=0.1)
+            async with anyio.create_task_group() as group:
+                group.start_soon(
+                    lambda: ingest(config, "messages", url, shards=3, follow=True, policy=policy)
+                )
+                await until(lambda: _at_least(url, 1000), "the backfill is done")
+                assert server.live_running, "the feed ended before the restart"
+                await anyio.to_thread.run_sync(restart)  # while the follow commits
+                await server.live_finished()
+
+                async def caught_up() -> bool:
+                    return await count(url) >= len(server.truth("messages"))
+
+                await until(caught_up, "the follow caught up after the restart")
+                group.cancel_scope.cancel()
+            ids, committed = await stored(url)
+            exactly_once(ids, committed, server.truth("messages"))
 
 
 async def test_a_database_without_permission_is_refused_before_any_request(
