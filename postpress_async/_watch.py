@@ -364,25 +364,26 @@ class WatchStream(AsyncClosing, Generic[T]):
                 yield batch
 
     async def _hold(
-        self, pages: AsyncIterator[Page[T]], held: list[Entry[T]], *, cap: int | None = None
+        self,
+        pages: AsyncIterator[Page[T]],
+        held: list[Entry[T]],
+        *,
+        cap: int | None = None,
+        before: int | None = None,
     ) -> bool:
         """Take a listing's placed items into ``held`` while the next page still fits ``cap``.
 
         True when the listing ended (``held`` is all of it), False when it was cut off.
-        ``cap``: the stream's unless a smaller one is given.
+        ``cap``: the stream's unless a smaller one is given. ``before``: the listing's
+        upper bound; an item the server lists at or past it is left for a later window.
         """
-        stamp = self._stamp
-        append = held.append
         if cap is None:
             cap = self.cap
         async for page in pages:
             items = page.items
             if len(items) > self._largest_page:
                 self._largest_page = len(items)
-            for item in items:
-                placed = stamp(item)
-                if placed is not None:
-                    append((placed[0], placed[1], item))
+            held += self._placed(items, before)
             if page.cursor is None:
                 return True
             if len(held) + self._largest_page > cap:
@@ -429,7 +430,7 @@ class WatchStream(AsyncClosing, Generic[T]):
             entries: list[Entry[T]] = []
             async with _pages(listing) as pages:
                 cap = self._page if plan.probing and not single else None
-                complete = await self._hold(pages, entries, cap=cap)
+                complete = await self._hold(pages, entries, cap=cap, before=window.before)
                 if not complete and single:
                     # One millisecond holds more than the cap: any order is oldest first
                     # there, so it is handed out as it is listed, a page at a time.
@@ -437,7 +438,7 @@ class WatchStream(AsyncClosing, Generic[T]):
                     for batch in self._new_batches(entries):
                         yield batch
                     async for page in pages:
-                        entries = self._placed(page.items)
+                        entries = self._placed(page.items, window.before)
                         listed += len(entries)
                         for batch in self._new_batches(entries):
                             yield batch
@@ -451,12 +452,13 @@ class WatchStream(AsyncClosing, Generic[T]):
                 yield batch
             plan.fits(listed)
 
-    def _placed(self, items: list[T]) -> list[Entry[T]]:
+    def _placed(self, items: list[T], before: int | None = None) -> list[Entry[T]]:
+        """``items`` with their place in time, those without one (or past ``before``) left out."""
         stamp = self._stamp
         entries: list[Entry[T]] = []
         for item in items:
             placed = stamp(item)
-            if placed is not None:
+            if placed is not None and (before is None or placed[0] < before):
                 entries.append((placed[0], placed[1], item))
         return entries
 

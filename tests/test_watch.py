@@ -87,6 +87,7 @@ class Feed:
         self.fail_at: dict[int, Exception] = {}
         self.arrivals: dict[int, list[Row]] = {}
         self.listings: list[Listing] = []
+        self.ignores_before = False  # a server that lists past the upper bound
         self.requests = 0
         self.in_flight = 0
         self._ordered: tuple[int, int, list[Row]] = (0, -1, [])
@@ -112,7 +113,7 @@ class Feed:
         self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
     ) -> ListStream[Row]:
         bound = None if after is None else to_ms(after)
-        top = None if before is None else to_ms(before)
+        top = None if before is None or self.ignores_before else to_ms(before)
         self.afters.append(bound)
         ordered = self.ordered()
         low = 0 if bound is None else bisect.bisect_left(ordered, (bound + 1, ""))
@@ -1006,3 +1007,15 @@ async def test_catch_ups_with_arrivals_failures_and_restarts_hand_out_everything
         feed.script.append([])  # one more poll for the next stream
     assert sorted(got) == sorted(rows + extra)
     assert len(got) == len(set(got))
+
+
+async def test_a_server_that_lists_past_a_windows_end_loses_and_repeats_nothing() -> None:
+    rows = backlog(1_000, seed=9)
+    feed = Feed(page=5)
+    feed.ignores_before = True
+    feed.listed = list(rows)
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for batch in feed.watch(start()).batches():
+            got += batch
+    assert got == sorted(rows)
