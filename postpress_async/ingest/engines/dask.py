@@ -5,19 +5,41 @@
 need ``postpress-async`` installed and must reach the API and the sink.
 
 Each task takes plain values (the client configuration, the shard's JSON, the sink's
-URL) and returns the :class:`ShardResult`'s JSON; it builds its own client and sink
-and runs :func:`run_shard`, which resumes from the checkpoint stored in the sink. So
-a task that fails (``retries`` times at most) or whose worker dies (Dask reschedules
-it) continues where its last committed page ended: a lost worker costs a retry of
-part of one shard, never a loss or a duplicate.
+URL) and returns the :class:`ShardResult`'s JSON; it opens the sink as a reader of the
+coordinator's lock (``open(writer=False)``), builds its own client and
+:class:`~postpress_async.ingest._commit.Committer`, and runs :func:`run_shard`, which
+resumes from the position stored in the sink. So a task that fails (``retries`` times
+at most) or whose worker dies (Dask reschedules it) continues where its last commit
+ended: a lost worker costs a retry of part of one shard, never a loss or a duplicate.
+The export's progress counts what the tasks committed, as each task finishes.
+
+One request budget for the whole cluster: ``max_in_flight`` (default: the client's
+in-flight limit, 16) caps the requests in flight on every worker together. It is a
+``distributed.Semaphore`` the engine creates for each run; each worker's client sends
+through a :class:`~._budget.LeasedTransport` that holds one lease around each HTTP
+attempt (a request waiting out its retry backoff holds none). A killed worker's leases
+come back after the lease timeout (:data:`~._budget.LEASE_CONFIG`: 10 s on the cluster
+the engine starts; on an existing cluster, Dask's ``distributed.scheduler.locks``
+settings, 30 s by default).
+
+Stopping: leaving ``async with`` closes the client and the cluster even when the
+export is cancelled (Ctrl-C): the close is shielded and awaited to its end, so no
+worker process outlives the engine. The workers of the engine's cluster ignore SIGINT
+(a terminal's Ctrl-C reaches the whole process group): the coordinator alone stops
+them, cleanly, instead of each dying with a KeyboardInterrupt traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+import secrets
+import signal
+from collections.abc import Awaitable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 import msgspec
 
 from postpress_async._client import AsyncPostpress
@@ -27,6 +49,9 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
 )
 from postpress_async._params import check_int
+from postpress_async._transport import AiohttpTransport, Transport
+
+from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport
 
 if TYPE_CHECKING:
     from postpress_async.ingest._config import ClientConfig
@@ -34,15 +59,42 @@ if TYPE_CHECKING:
     from postpress_async.ingest._shards import ShardPlan
     from postpress_async.ingest.sinks._base import Sink
 
-__all__ = ["DaskEngine", "run_task"]
+__all__ = ["DaskEngine", "TaskError", "dask_setup", "run_task"]
+
+T = TypeVar("T")
+
+_logger = logging.getLogger("postpress_async")
+
+#: Seconds the engine waits for its cluster to start, and to close, at most.
+_START_TIMEOUT = 120.0
+_CLOSE_TIMEOUT = 60.0
+
+
+class TaskError(Exception):
+    """A shard task's failure as plain text (any error pickles as this one): the
+    error's class name and its message on one line."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(kind, message)
+        self.kind = kind
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+    @classmethod
+    def of(cls, error: BaseException) -> TaskError:
+        """``error`` as a TaskError."""
+        return cls(type(error).__name__, _one_line(str(error)))
 
 
 def run_task(config: bytes, shard: bytes, sink_url: str) -> bytes:
-    """The Dask task: run one shard from its stored checkpoint (plain values in and out)."""
+    """The Dask task: run one shard from its stored position (plain values in and out)."""
     return asyncio.run(_task(config, shard, sink_url))
 
 
 async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
+    from postpress_async.ingest._commit import Committer
     from postpress_async.ingest._config import ClientConfig
     from postpress_async.ingest._run import run_shard
     from postpress_async.ingest._shards import Shard
@@ -50,24 +102,67 @@ async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
 
     config = msgspec.json.decode(config_json, type=ClientConfig)
     shard = Shard.from_json(shard_json)
-    sink = open_sink(sink_url)
-    await sink.open()
     try:
-        async with config.client() as client:
-            try:
+        async with contextlib.AsyncExitStack() as stack:
+            transport: Transport | None = None
+            if config.budget is not None:
+                budget = ClusterBudget(config.budget, config.max_in_flight)
+                await stack.enter_async_context(budget)
+                # The transport's own Limits matter only for its connection pool and
+                # body caps, which ClientConfig leaves at their defaults.
+                transport = LeasedTransport(AiohttpTransport(), budget)
+            sink = open_sink(sink_url)
+            await sink.open(writer=False)  # the coordinator holds the store's lock
+            stack.push_async_callback(sink.close)
+            client = await stack.enter_async_context(config.client(transport=transport))
+            async with Committer(sink, shard.endpoint) as committer:
                 result = await run_shard(
-                    client, shard, sink, limit=config.limit, prefetch=config.prefetch
+                    client, shard, sink, committer, limit=config.limit, prefetch=config.prefetch
                 )
-            except Exception as exc:
-                # Some SDK errors need arguments to be rebuilt: send a plain one back.
-                raise RuntimeError(f"shard {shard.label}: {type(exc).__name__}: {exc}") from None
-    finally:
-        await sink.close()
+    except Exception as exc:
+        # SDK errors take keyword arguments that pickling would lose: send their class
+        # name and message, which is what the coordinator reports.
+        raise TaskError.of(exc) from None
     return msgspec.json.encode(result)
 
 
+def dask_setup(worker: Any) -> None:
+    """The preload of the engine's own worker processes.
+
+    SIGINT is the coordinator's: a terminal's Ctrl-C reaches every process of its group,
+    and the coordinator then closes the cluster, which stops the workers cleanly. And a
+    closing worker does not log the lease returns its closed connections cut off (the
+    scheduler takes those leases back, or is closing too).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.semaphore").addFilter(_WhileRunning(worker))
+
+
+class _WhileRunning(logging.Filter):
+    """Lets records through only while ``worker`` is not closing."""
+
+    def __init__(self, worker: Any) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(self.worker.status, "name", "") not in _STOPPING
+
+
+@contextlib.contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    """Drop the records of logger ``name`` (in this process) inside the block."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class DaskEngine:
-    """Shards as Dask tasks; see the module docstring."""
+    """Shards as Dask tasks under one request budget; see the module docstring."""
 
     def __init__(
         self,
@@ -76,19 +171,28 @@ class DaskEngine:
         scheduler: str | None = None,
         retries: int = 3,
         connect_timeout: float = 10.0,
+        max_in_flight: int | None = None,
     ) -> None:
         check_int("workers", workers, minimum=1)
         check_int("retries", retries, minimum=0)
+        if max_in_flight is not None:
+            check_int("max_in_flight", max_in_flight, minimum=1)
         self.workers = workers
         self.scheduler = scheduler
         self.retries = retries
         self.connect_timeout = connect_timeout
+        self.max_in_flight = max_in_flight
         self._cluster: Any = None
         self._client: Any = None
 
     def __repr__(self) -> str:
         where = self.scheduler or f"LocalCluster(n_workers={self.workers})"
-        return f"DaskEngine({where}, retries={self.retries})"
+        return f"DaskEngine({where}, retries={self.retries}, max_in_flight={self.max_in_flight})"
+
+    @property
+    def _dask_config(self) -> dict[str, str]:
+        """Dask settings of the engine's own cluster (an existing one keeps its own)."""
+        return LEASE_CONFIG if self.scheduler is None else {}
 
     def check(self, sink: Sink) -> None:
         """Refuse a sink that the engine's worker processes cannot share."""
@@ -106,6 +210,7 @@ class DaskEngine:
 
     async def __aenter__(self) -> DaskEngine:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise EngineUnavailableError(
@@ -113,19 +218,27 @@ class DaskEngine:
             ) from None
         try:
             if self.scheduler is None:
-                self._cluster = await LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    asynchronous=True,
-                    dashboard_address=None,
-                    worker_dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                with dask.config.set(self._dask_config):
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        asynchronous=True,
+                        dashboard_address=None,
+                        worker_dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                        preload=[__name__],
+                    )
+                    # Started to the end even if cancelled meanwhile: a cluster cut off
+                    # halfway could not be closed (its workers would outlive us).
+                    await _to_the_end(self._cluster, timeout=_START_TIMEOUT)
+                self._client = await _to_the_end(
+                    Client(self._cluster, asynchronous=True), timeout=_START_TIMEOUT
                 )
-                self._client = await Client(self._cluster, asynchronous=True)
             else:
-                self._client = await Client(
-                    self.scheduler, asynchronous=True, timeout=self.connect_timeout
+                self._client = await _to_the_end(
+                    Client(self.scheduler, asynchronous=True, timeout=self.connect_timeout),
+                    timeout=self.connect_timeout + _START_TIMEOUT,
                 )
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             await self._close()
@@ -142,12 +255,23 @@ class DaskEngine:
         await self._close()
 
     async def _close(self) -> None:
+        """Close the client, then the cluster: shielded, to the end (bounded)."""
         client, self._client = self._client, None
         cluster, self._cluster = self._cluster, None
-        if client is not None:
-            await client.close()
-        if cluster is not None:
-            await cluster.close()
+
+        async def close() -> None:
+            if client is not None:
+                await client.close()
+            if cluster is not None:
+                # Requests waiting for a lease when the scheduler closes are cancelled
+                # there, each logged with a traceback: expected, the cluster is ours.
+                with _silenced("distributed.semaphore"):
+                    await cluster.close()
+
+        try:
+            await _to_the_end(close(), timeout=_CLOSE_TIMEOUT)
+        except TimeoutError:  # not raised over the error that ended the export
+            _logger.warning("the Dask cluster did not close within %.0f s", _CLOSE_TIMEOUT)
 
     @property
     def dask_client(self) -> Any:
@@ -162,21 +286,26 @@ class DaskEngine:
         sink: Sink,
         progress: IngestProgress,
     ) -> list[ShardResult]:
-        """Submit one task a shard and gather their results as they finish."""
+        """Submit one task a shard under one request budget; gather results as they finish."""
         from distributed import as_completed
 
         from postpress_async.ingest._run import ShardResult
 
-        if self._client is None:
+        dask_client = self._client
+        if dask_client is None:
             raise EngineUnavailableError("use the engine inside `async with`")
-        config_json = msgspec.json.encode(config)
+        size = self.max_in_flight or config.max_in_flight
+        run = secrets.token_hex(6)  # this run's task keys and budget on a shared scheduler
+        budget = await self._open_budget(f"postpress-{plan.endpoint}-{run}", size)
+        task_config = msgspec.structs.replace(config, budget=budget.name, max_in_flight=size)
+        config_json = msgspec.json.encode(task_config)
         futures = {
-            self._client.submit(
+            dask_client.submit(
                 run_task,
                 config_json,
                 shard.to_json(),
                 sink.url,
-                key=f"postpress-{plan.endpoint}-{shard.label}",
+                key=f"postpress-{plan.endpoint}-{shard.label}-{run}",
                 retries=self.retries,
                 pure=False,
             ): shard.label
@@ -189,16 +318,87 @@ class DaskEngine:
                 try:
                     data = await future
                 except Exception as exc:
-                    raise ShardFailedError(
-                        f"shard {label} failed after {self.retries + 1} tries: {exc}"
-                    ) from None
+                    raise ShardFailedError(self._failure(label, exc)) from None
                 result = msgspec.json.decode(data, type=ShardResult)
                 results[label] = result
+                # Committed: the task's committer ended before the task returned.
                 progress.shards_done += 1
-                progress.items += result.items
+                progress.stored(result.items, result.rejects)
                 progress.retries += result.retries
         finally:
-            for future in futures:
-                if not future.done():
-                    await future.cancel()
+            await _to_the_end(self._end(futures, budget), timeout=_CLOSE_TIMEOUT)
         return [results[shard.label] for shard in plan.shards]
+
+    def _failure(self, label: str, error: BaseException) -> str:
+        if isinstance(error, TaskError):
+            tries = self.retries + 1
+            return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {error}"
+        return f"shard {label} failed: {TaskError.of(error)}"
+
+    async def _open_budget(self, name: str, size: int) -> Any:
+        """Create the run's request budget on the scheduler (its lease timeout comes from
+        this process's Dask configuration, set for the engine's own cluster)."""
+        import dask
+        from distributed import Semaphore
+
+        with dask.config.set(self._dask_config):
+            semaphore = Semaphore(
+                max_leases=size,
+                name=name,
+                scheduler_rpc=self._client.scheduler,
+                loop=self._client.loop,
+            )
+            await semaphore
+        return semaphore
+
+    async def _end(self, futures: dict[Any, str], budget: Any) -> None:
+        """Cancel the tasks still running, and drop the run's budget."""
+        # Best effort: a scheduler that is gone has nothing left to cancel or drop, and
+        # the error that ended the run is the one to report.
+        running = [future for future in futures if not future.done()]
+        if running and self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.cancel(running)
+        if self.scheduler is None:
+            # The engine's own scheduler goes with its cluster (closing the semaphore
+            # now would warn about the leases a killed worker may still hold).
+            refresh = getattr(budget, "refresh_callback", None)
+            if refresh is not None:
+                refresh.stop()
+        else:
+            # A task cannot be interrupted, and a cancelled one may still run on its
+            # worker: with its budget closed, its next request ends it.
+            with contextlib.suppress(Exception):
+                await budget.close()
+
+
+async def _to_the_end(aw: Awaitable[T], *, timeout: float) -> T:
+    """Await ``aw`` to its end, even if this task is cancelled meanwhile (the
+    cancellation is raised after it); give up (cancel it) after ``timeout`` seconds."""
+    task: asyncio.Future[T] = asyncio.ensure_future(aw)
+    cancelled = False
+    with anyio.CancelScope(shield=True):  # anyio's cancellation waits outside
+        deadline = anyio.current_time() + timeout
+        while not task.done() and (left := deadline - anyio.current_time()) > 0:
+            cancelled |= await _cancelled_while_waiting(task, left)
+    if not task.done():
+        task.cancel()
+        raise TimeoutError(f"gave up after {timeout:.0f} s")
+    if cancelled:
+        task.exception()  # retrieved: the cancellation wins
+        raise asyncio.CancelledError
+    return task.result()
+
+
+async def _cancelled_while_waiting(task: asyncio.Future[Any], timeout: float) -> bool:
+    """Wait for ``task`` (at most ``timeout`` s); True if this task was cancelled meanwhile
+    (asyncio's own ``task.cancel()``: anyio's waits outside the shield)."""
+    try:
+        await asyncio.wait([task], timeout=timeout)
+    except asyncio.CancelledError:
+        return True
+    return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

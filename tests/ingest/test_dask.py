@@ -1,0 +1,374 @@
+"""The Dask engine: one request budget for the whole cluster, and a clean stop.
+
+The fast tests drive the budget's transport and the engine's helpers without a cluster;
+the slow ones start LocalClusters (seconds each) against the fake server, whose
+``stats.peak_in_flight`` counts the requests it handles at once, whoever sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+
+import postpress_async
+from postpress_async import (
+    APIConnectionError,
+    AsyncPostpress,
+    EngineUnavailableError,
+    RetryPolicy,
+    ShardFailedError,
+)
+from postpress_async._transport import MockTransport, Request, Response
+from postpress_async.ingest import ClientConfig, ingest
+from postpress_async.ingest._run import IngestProgress
+from postpress_async.ingest.engines._budget import LeasedTransport
+from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _to_the_end
+from postpress_async.testing import Dataset, FakePostpress, Faults, fake_dataset
+
+WAIT = 120.0
+
+EMPTY = Response(status=200, headers={}, content=b'{"object": "AccountList", "items": []}')
+
+
+class Recorder:
+    """A budget of ``size`` leases (in this process) that logs what happens to it."""
+
+    def __init__(self, size: int = 1) -> None:
+        self.events: list[str] = []
+        self.held = 0
+        self._semaphore = anyio.Semaphore(size)
+
+    async def acquire(self) -> None:
+        await self._semaphore.acquire()
+        self.held += 1
+        self.events.append("acquire")
+
+    def release(self) -> None:
+        self.held -= 1
+        self.events.append("release")
+        self._semaphore.release()
+
+
+def leased_client(budget: Recorder, handler: Callable[[Request], Awaitable[Response]]) -> Any:
+    return AsyncPostpress(
+        api_key="k",
+        base_url="http://127.0.0.1:9",
+        transport=LeasedTransport(MockTransport(handler), budget),
+        retry=RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.001),
+    )
+
+
+async def test_a_lease_is_held_around_each_attempt_and_not_across_the_backoff() -> None:
+    budget = Recorder()
+    answers = [Response(status=503, headers={}, content=b"{}"), EMPTY]
+
+    async def handler(request: Request) -> Response:
+        budget.events.append(f"send with {budget.held} held")
+        return answers.pop(0)
+
+    async with leased_client(budget, handler) as client:
+        await client.accounts.list()
+    assert budget.events == [
+        "acquire",
+        "send with 1 held",
+        "release",  # the retry's backoff holds no lease
+        "acquire",
+        "send with 1 held",
+        "release",
+    ]
+
+
+async def test_a_failed_or_cancelled_attempt_gives_its_lease_back() -> None:
+    budget = Recorder()
+    started = anyio.Event()
+
+    async def hang(request: Request) -> Response:
+        started.set()
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def fail(request: Request) -> Response:
+        raise APIConnectionError("down", method=request.method, url=request.url)
+
+    async with leased_client(budget, hang) as client:
+
+        async def call() -> None:
+            await client.accounts.list()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(call)
+            await started.wait()
+            assert budget.held == 1
+            group.cancel_scope.cancel()
+    assert budget.held == 0
+    assert budget.events == ["acquire", "release"]
+    async with leased_client(budget, fail) as client:
+        with pytest.raises(APIConnectionError):
+            await client.accounts.list()
+    assert budget.held == 0
+    assert budget.events[2:] == ["acquire", "release"] * 3  # three attempts
+
+
+async def test_the_cluster_budget_exists_only_inside_a_dask_task() -> None:
+    pytest.importorskip("distributed")
+    from postpress_async.ingest.engines._budget import ClusterBudget
+
+    with pytest.raises(EngineUnavailableError, match="inside a Dask task"):
+        async with ClusterBudget("b", 2):
+            pass
+
+
+async def test_closing_runs_to_its_end_when_cancelled_then_the_cancel_goes_on() -> None:
+    finished = []
+
+    async def close() -> None:
+        await asyncio.sleep(0.05)
+        finished.append(True)
+
+    task = asyncio.ensure_future(_to_the_end(close(), timeout=WAIT))
+    await asyncio.sleep(0)
+    task.cancel()  # asyncio's own cancellation, as the CLI's Ctrl-C handler sends
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished == [True]
+    with anyio.move_on_after(0.01):  # anyio's cancellation waits outside the shield
+        await _to_the_end(close(), timeout=WAIT)
+    assert finished == [True, True]
+
+
+def test_a_task_error_travels_as_its_class_name_and_one_line() -> None:
+    error = TaskError.of(ValueError("first line\n  second line"))
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == "ValueError: first line second line"
+    assert (again.kind, again.message) == ("ValueError", "first line second line")
+
+
+# Slow: LocalClusters of worker processes.
+
+
+def stored_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT id FROM messages")]
+
+
+def truth(dataset: Dataset) -> list[str]:
+    return sorted(dataset.message_id(i) for i in range(dataset.message_count))
+
+
+class Watched(DaskEngine):
+    """A DaskEngine that resets the fake's counters as its shards start (after planning),
+    and may change the configuration its tasks get."""
+
+    def __init__(self, server: FakePostpress, *, api_key: str | None = None, **options: Any):
+        super().__init__(**options)
+        self.server = server
+        self.api_key = api_key
+        self.started = anyio.Event()
+
+    async def run(self, client: Any, config: Any, plan: Any, sink: Any, progress: Any) -> Any:
+        if self.api_key is not None:
+            config = msgspec.structs.replace(config, api_key=self.api_key)
+        self.server.stats.reset()
+        self.started.set()
+        return await super().run(client, config, plan, sink, progress)
+
+
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.slow
+async def test_four_workers_never_exceed_one_budget_of_three(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=11, messages=2400)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.05)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        engine = Watched(server, workers=4, max_in_flight=3)
+        progress = IngestProgress()
+        url = f"sqlite:///{tmp_path}/m.db"
+        result = await ingest(config, "messages", url, shards=8, engine=engine, progress=progress)
+        peak = server.stats.peak_in_flight
+    ids = stored_ids(tmp_path / "m.db")
+    # Per worker (16 each, or 3 each) the four workers would reach 4 or more at once.
+    assert 1 < peak <= 3
+    assert sorted(ids) == truth(dataset)
+    assert progress.items == result.items == len(ids)  # counted as stored
+    assert progress.shards_done == len(result.plan.shards) == 8
+
+
+@pytest.mark.slow
+async def test_a_killed_workers_lease_comes_back_and_the_export_finishes(tmp_path: Path) -> None:
+    """Budget 1: while the killed worker's lease is out, no request can start at all;
+    the export ends only because the scheduler took that lease back (lease timeout)."""
+    pytest.importorskip("distributed")
+
+    def leases_held() -> tuple[int, int]:  # runs in each worker process
+        import gc
+
+        from postpress_async.ingest.engines._budget import ClusterBudget
+
+        budgets = [o for o in gc.get_objects() if isinstance(o, ClusterBudget)]
+        return os.getpid(), sum(budget.held for budget in budgets)
+
+    dataset = fake_dataset(seed=12, messages=800)
+    url = f"sqlite:///{tmp_path}/m.db"
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.3)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        engine = Watched(server, workers=3, max_in_flight=1, retries=2)
+        export = asyncio.ensure_future(ingest(config, "messages", url, shards=4, engine=engine))
+        await engine.started.wait()
+        await wait_until(lambda: server.stats.requests >= 3 or export.done(), "shards run")
+        stuck = False
+        for _ in range(3):  # the holder may hand its lease on just before the kill
+            assert not export.done(), "the export ended before a worker could be killed"
+            held = await engine.dask_client.run(leases_held)
+            holders = [pid for pid, count in held.values() if count > 0]
+            if not holders:
+                await asyncio.sleep(0.05)
+                continue
+            os.kill(holders[0], signal.SIGKILL)
+            before = server.stats.requests
+            await asyncio.sleep(1.5)  # five requests' time, were the lease free
+            if server.stats.requests == before:
+                stuck = True
+                break
+        assert stuck, "no worker holding the lease could be killed"
+        result = await asyncio.wait_for(export, WAIT)
+    assert sorted(stored_ids(tmp_path / "m.db")) == truth(dataset)
+    assert all(r.done for r in result.results)
+
+
+@pytest.mark.slow
+async def test_a_failed_request_in_a_worker_names_its_api_error(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=13, messages=300)
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        engine = Watched(server, workers=1, retries=0, api_key="not-the-key")
+        with pytest.raises(ShardFailedError) as failed:
+            await ingest(config, "messages", f"sqlite:///{tmp_path}/m.db", shards=2, engine=engine)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "RuntimeError" not in message
+    assert message.startswith("shard ")
+    assert "failed after 1 try: AuthenticationError: 401" in message
+
+
+@pytest.mark.slow
+async def test_a_cancelled_export_closes_its_cluster(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=14, messages=20000)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.05)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=20)
+        engine = Watched(server, workers=2)
+        url = f"sqlite:///{tmp_path}/m.db"
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: ingest(config, "messages", url, shards=4, engine=engine))
+            await engine.started.wait()
+            await wait_until(lambda: server.stats.requests >= 20, "shards run")
+            group.cancel_scope.cancel()  # an anyio cancellation: every await is cancelled
+    assert engine.dask_client is None
+    assert multiprocessing.active_children() == []  # no worker process outlives it
+    assert 0 < len(stored_ids(tmp_path / "m.db")) < dataset.message_count
+
+
+INTERRUPTED = """
+import asyncio, sys
+import anyio
+from postpress_async.ingest import ClientConfig, ingest
+from postpress_async.ingest.engines.dask import DaskEngine
+from postpress_async.testing import FakePostpress, Faults, fake_dataset
+
+class Engine(DaskEngine):
+    async def run(self, client, config, plan, sink, progress):
+        server.stats.reset()  # planning done: count the shards' requests
+
+        async def say():
+            while server.stats.requests < 40:
+                await asyncio.sleep(0.02)
+            print("running", flush=True)
+        async with anyio.create_task_group() as group:
+            group.start_soon(say)
+            return await super().run(client, config, plan, sink, progress)
+
+async def main():
+    global server
+    dataset = fake_dataset(seed=15, messages=20000)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.05)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=20)
+        await ingest(config, "messages", sys.argv[1], shards=4, engine=Engine(workers=2, max_in_flight=1))
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def session_processes(session: int) -> list[str]:
+    """Live processes of ``session`` (zombies, already ended, left out): Linux's /proc."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat.rpartition(")")[2].split()  # state ppid pgrp session ...
+        if int(fields[3]) == session and fields[0] != "Z":
+            alive.append(f"{entry.name} {stat.partition(' ')[2][:60]}")
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_dask_export_without_leaks_or_tracebacks(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C sends SIGINT to the whole process group, workers included."""
+    pytest.importorskip("distributed")
+    script = tmp_path / "export.py"
+    script.write_text(INTERRUPTED)
+    here = str(Path(postpress_async.__file__).parent.parent)  # the package under test
+    process = subprocess.Popen(
+        [sys.executable, str(script), f"sqlite:///{tmp_path}/m.db"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": here},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"running\n"
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    stderr = err.decode()
+    assert out == b"interrupted\n", stderr
+    assert "leaked" not in stderr
+    assert "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + WAIT
+    while (left := session_processes(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+    assert 0 < len(stored_ids(tmp_path / "m.db")) < 20000  # it was stopped mid-run
