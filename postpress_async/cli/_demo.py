@@ -1,8 +1,10 @@
 """``postpress demo``: a real export from the embedded fake server, checked against ground truth.
 
-It runs the same code as ``postpress export messages --windows N`` against a fake
-with latency and a few percent of retryable faults, then reads the file back and
-compares its ids with the dataset's own list: every message exactly once.
+It runs what ``postpress export messages --out FILE --shards N`` runs
+(:func:`postpress_async.ingest.ingest` into a JSON lines file) against a fake with
+latency and a few percent of retryable faults, runs it a second time (a re-run
+continues: nothing new, nothing repeated), then reads the file back and compares its
+ids with the dataset's own list: every message exactly once.
 """
 
 from __future__ import annotations
@@ -11,22 +13,20 @@ import collections
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
 import msgspec
 
-from postpress_async import AsyncPostpress
-from postpress_async.testing import Dataset, fake_identity, fake_server
+from postpress_async.ingest import ClientConfig, IngestResult, ingest
+from postpress_async.ingest._run import IngestProgress
+from postpress_async.testing import fake_server
 
 from ._errors import CommandError, UsageError
-from ._export import ExportOptions, run_export
-from ._progress import format_rate, format_retries
+from ._progress import Line, format_rate, is_terminal
 
 __all__ = ["Verdict", "run_demo", "verify_ids"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PAGE_SIZE = 200
 
 
@@ -64,12 +64,6 @@ def verify_ids(path: Path, expected: list[str]) -> Verdict:
                 seen[decoder.decode(line).id] += 1
             except msgspec.DecodeError:
                 unreadable += 1
-    return _compare(seen, expected, lines, unreadable)
-
-
-def _compare(
-    seen: collections.Counter[str], expected: list[str], lines: int, unreadable: int
-) -> Verdict:
     want = set(expected)
     return Verdict(
         expected=len(expected),
@@ -81,61 +75,42 @@ def _compare(
     )
 
 
-def _moment(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _span(dataset: Dataset) -> tuple[datetime, datetime]:
-    """Strict bounds just outside the oldest and newest message."""
-    oldest = dataset.message_timestamp_ms(dataset.message_count - 1)
-    newest = dataset.message_timestamp_ms(0)
-    return _moment(oldest - 1), _moment(newest + 1)
-
-
 async def run_demo(
     *,
     seed: int,
     messages: int,
-    windows: int,
+    shards: int,
     fault_rate: float,
     latency: float,
     out: Path | None = None,
     report: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
 ) -> None:
-    """Export a fake dataset through injected faults and print what it took."""
+    """Export a fake dataset through injected faults, run it again, and print what it took."""
     target = out
     if target is not None and target.exists() and target.stat().st_size:
         raise UsageError(f"{target} already exists and is not empty: choose another --out")
-    server = fake_server(
-        seed=seed,
-        messages=messages,
-        latency=latency,
-        fault_rate=fault_rate,
-    )
+    server = fake_server(seed=seed, messages=messages, latency=latency, fault_rate=fault_rate)
     dataset = server.dataset
-    after, before = _span(dataset)
     with tempfile.TemporaryDirectory(prefix="postpress-demo-") as scratch:
         path = target or Path(scratch) / "messages.jsonl"
-        async with (
-            server,
-            AsyncPostpress(api_key=server.api_key, base_url=server.url) as client,
-        ):
-            options = ExportOptions(
-                resource="messages",
-                out=path,
-                filters={"after": after, "before": before},
-                source=fake_identity(dataset),
-                windows=windows,
-                limit=_PAGE_SIZE,
-                prefetch=2,
-                progress=None,
-                summary=False,
+        async with server:
+            config = ClientConfig(
+                base_url=server.url, api_key=server.api_key, limit=_PAGE_SIZE, prefetch=2
             )
+            progress = IngestProgress(noun="messages")
+            line = Line(err, progress.text, enabled=is_terminal(err))
             started = time.monotonic()
-            result = await run_export(client, options, sys.stderr)
+            try:
+                first = await ingest(
+                    config, "messages", str(path), shards=shards, by="time", progress=progress
+                )
+            finally:
+                line.close()
             elapsed = time.monotonic() - started
-            stats = client.stats()
+            requests = server.stats.requests
             injected = sum(server.stats.faults.values())
+            again = await ingest(config, "messages", str(path), shards=shards, by="time")
         verdict = verify_ids(path, dataset.expected_message_ids())
         size = path.stat().st_size
         kept = f"{path}" if target else "a temporary file, now deleted (keep it with --out FILE)"
@@ -147,18 +122,24 @@ async def run_demo(
             f"{cfg.accounts} accounts (seed {cfg.seed})",
             f"  faults     {fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
             f"{latency * 1000:.0f} ms latency",
-            f"  export     {windows} time windows at once, {_PAGE_SIZE} messages a page",
-            f"  items      {result.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
-            f"  pages      {result.pages:,}",
-            f"  requests   {stats.requests:,} ({injected:,} failed on purpose by the server)",
-            f"  retries    {format_retries(stats.retries)}",
-            f"  elapsed    {elapsed:.2f} s ({format_rate(result.items, elapsed)})",
+            f"  export     {_shards(first)} shards at once, {_PAGE_SIZE} messages a page, "
+            "each page committed with its shard's position",
+            f"  items      {first.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
+            f"  requests   {requests:,} ({injected:,} failed on purpose by the server)",
+            f"  retries    {progress.retries:,}",
+            f"  elapsed    {elapsed:.2f} s ({format_rate(first.items, elapsed)})",
+            f"  again      the same export run again: {again.new or 0:,} new messages "
+            "(a re-run continues, it never repeats)",
             f"  verified   {_verdict_text(verdict)}",
             f"  output     {kept}",
         ]
         print("\n".join(lines), file=report)
     if not verdict.ok:
         raise CommandError(f"the export does not match the dataset: {_verdict_text(verdict)}")
+
+
+def _shards(result: IngestResult) -> int:
+    return 0 if result.plan is None else len(result.plan.shards)
 
 
 def _verdict_text(verdict: Verdict) -> str:

@@ -1,4 +1,4 @@
-"""The export's progress line on stderr, and its closing summary."""
+"""The progress line on stderr, and the numbers of the closing summaries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-__all__ = ["Progress", "format_rate", "format_retries"]
+__all__ = ["Line", "format_rate", "format_retries", "is_terminal"]
 
 
 def format_rate(count: int, seconds: float) -> str:
@@ -25,74 +25,59 @@ def format_retries(retries: Mapping[str, int]) -> str:
     return f"{total} ({parts})"
 
 
-class Progress:
-    """A one-line, self-overwriting status: items, pages, items/s, retries.
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (a progress line is drawn only there, by default)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
-    :meth:`update` redraws at most every ``interval`` seconds; :meth:`close` ends the
-    line. When disabled it draws nothing, so callers need not check.
+
+class Line:
+    """A one-line, self-overwriting status whose text comes from ``text()``.
+
+    :meth:`update` redraws at most every ``interval`` seconds; :meth:`close` draws the
+    final text and ends the line. When disabled it draws nothing, so callers need not
+    check.
     """
 
     def __init__(
         self,
         stream: TextIO,
+        text: Callable[[], str],
         *,
-        noun: str,
         enabled: bool,
-        retries: Callable[[], int],
         interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
-        self._noun = noun
+        self._text = text
         self.enabled = enabled
-        self._retries = retries
         self._interval = interval
         self._clock = clock
-        self._started = clock()
         self._last_draw = -interval
         self._width = 0
-        self.items = 0
-        self.pages = 0
-        self._base_items = 0
-
-    def start(self, *, items: int, pages: int) -> None:
-        """Begin counting from a resumed export's totals (the rate counts this run only)."""
-        self.items = self._base_items = items
-        self.pages = pages
-        self._started = self._clock()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since :meth:`start`."""
-        return self._clock() - self._started
-
-    def text(self) -> str:
-        """The line as it would be drawn now."""
-        rate = format_rate(self.items - self._base_items, self.elapsed)
-        return (
-            f"{self.items:,} {self._noun} · {self.pages:,} pages · {rate} · "
-            f"{self._retries():,} retries"
-        )
+        self._closed = False
 
     def update(self, *, force: bool = False) -> None:
         """Redraw if enabled and the last draw is old enough (or ``force``)."""
-        if not self.enabled:
+        if not self.enabled or self._closed:
             return
         now = self._clock()
         if not force and now - self._last_draw < self._interval:
             return
         self._last_draw = now
-        line = self.text()
+        line = self._text()
         pad = " " * max(0, self._width - len(line))
         self._width = len(line)
         self._stream.write("\r" + line + pad)
         self._stream.flush()
 
     def close(self) -> None:
-        """Draw the final numbers and end the line."""
-        if not self.enabled:
+        """Draw the final numbers and end the line (closing again does nothing)."""
+        if not self.enabled or self._closed:
             return
         self.update(force=True)
+        self._closed = True
         self._stream.write("\n")
         self._stream.flush()
-        self._width = 0

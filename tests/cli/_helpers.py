@@ -14,8 +14,10 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -79,6 +81,33 @@ def run(*args: str, env: Mapping[str, str] | None = None) -> Result:
     finally:
         logger.handlers[:] = handlers  # --debug adds a handler on the captured stderr
         logger.setLevel(level)
+
+
+def run_until(
+    condition: Callable[[], bool], *args: str, env: Mapping[str, str] | None = None
+) -> Result:
+    """:func:`run` a command that runs until stopped (a follow), and Ctrl-C it once
+    ``condition()`` holds (or after ``WAIT`` seconds, so a broken CLI fails, not hangs).
+
+    The SIGINT comes from another thread, as a terminal's would: the CLI's own handler
+    in this (the main) thread turns it into a clean stop, exit 130.
+    """
+    done = threading.Event()
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + WAIT
+        while not done.wait(0.01):
+            if condition() or time.monotonic() > deadline:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=interrupt)
+    watcher.start()
+    try:
+        return run(*args, env=env)
+    finally:
+        done.set()
+        watcher.join()
 
 
 async def arun(*args: str, env: Mapping[str, str] | None = None) -> Result:

@@ -1,25 +1,15 @@
-"""The CLI's pure parts, in process: table cells, progress line, checkpoint writes, demo check."""
+"""The CLI's pure parts, in process: table cells, the progress line, the demo's check."""
 
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from postpress_async import Checkpoint
-from postpress_async.cli._checkpoint import (
-    ExportCommand,
-    ExportState,
-    Output,
-    checkpoint_path,
-    load_state,
-)
 from postpress_async.cli._demo import verify_ids
 from postpress_async.cli._output import cell, fit
-from postpress_async.cli._progress import Progress, format_retries
+from postpress_async.cli._progress import Line, format_retries
 
 from ._helpers import run_process
 
@@ -44,31 +34,32 @@ def test_cell_shows_none_as_a_dash() -> None:
     assert cell(None) == "-"
 
 
-def test_progress_line_counts_and_throttles() -> None:
-    """Items, pages, rate and retries; no redraw within the interval unless forced."""
+def test_progress_line_throttles_and_ends_with_the_final_text() -> None:
+    """No redraw within the interval unless forced; close draws the last text and a newline."""
     now = [0.0]
+    text = ["3/8 shards · 1,100 messages"]
     stream = io.StringIO()
-    progress = Progress(
-        stream, noun="messages", enabled=True, retries=lambda: 3, clock=lambda: now[0]
-    )
-    progress.start(items=100, pages=1)
-    now[0] = 2.0
-    progress.items, progress.pages = 1100, 11
-    progress.update()
-    assert stream.getvalue() == "\r1,100 messages · 11 pages · 500/s · 3 retries"
-    progress.items = 1200
-    progress.update()
+    line = Line(stream, lambda: text[0], enabled=True, clock=lambda: now[0])
+    line.update()
+    assert stream.getvalue() == "\r3/8 shards · 1,100 messages"
+    text[0] = "4/8 shards · 1,200 messages"
+    now[0] = 0.1
+    line.update()
     assert "1,200" not in stream.getvalue(), "redrawn too soon"
-    progress.close()
-    assert stream.getvalue().endswith("1,200 messages · 11 pages · 550/s · 3 retries\n")
+    text[0] = "8/8"
+    line.close()
+    assert stream.getvalue().endswith("\r8/8" + " " * 24 + "\n"), "padded over the longer line"
+    line.close()
+    line.update(force=True)
+    assert stream.getvalue().count("\n") == 1, "closed: nothing more"
 
 
 def test_disabled_progress_writes_nothing() -> None:
     """Quiet means quiet."""
     stream = io.StringIO()
-    progress = Progress(stream, noun="chats", enabled=False, retries=lambda: 0)
-    progress.update(force=True)
-    progress.close()
+    line = Line(stream, lambda: "x", enabled=False)
+    line.update(force=True)
+    line.close()
     assert stream.getvalue() == ""
 
 
@@ -78,66 +69,6 @@ def test_format_retries_lists_types_by_count() -> None:
     assert format_retries({"429": 1, "503 errors/no_channel": 2}) == (
         "3 (503 errors/no_channel 2, 429 1)"
     )
-
-
-def _state() -> ExportState:
-    command = ExportCommand(resource="messages", source="s", filters={})
-    return ExportState(fingerprint=command.fingerprint(), command=command, streams=[Checkpoint()])
-
-
-def test_commit_writes_lines_then_the_checkpoint_that_names_them(tmp_path: Path) -> None:
-    """After a commit the checkpoint's offset is the file's size and names the new cursor."""
-    out = tmp_path / "x.jsonl"
-    output = Output(out, _state())
-    output.commit(b'{"id":"a"}\n', items=1, stream=0, checkpoint=Checkpoint(cursor="c1"))
-    saved = load_state(checkpoint_path(out))
-    assert saved is not None
-    assert (saved.offset, saved.items, saved.pages) == (out.stat().st_size, 1, 1)
-    assert saved.streams == [Checkpoint(cursor="c1")]
-    output.finish()
-    assert not checkpoint_path(out).exists()
-    assert not (tmp_path / "x.jsonl.checkpoint.tmp").exists()
-
-
-def test_reopening_truncates_to_the_checkpoint(tmp_path: Path) -> None:
-    """Bytes after the recorded offset (uncheckpointed or torn lines) are dropped."""
-    out = tmp_path / "x.jsonl"
-    output = Output(out, _state())
-    output.commit(b'{"id":"a"}\n', items=1, stream=0, checkpoint=Checkpoint(cursor="c1"))
-    output.close()
-    with open(out, "ab") as file:
-        file.write(b'{"id":"b"}\n{"id":"c')
-    saved = load_state(checkpoint_path(out))
-    assert saved is not None
-    Output(out, saved).close()
-    assert out.read_bytes() == b'{"id":"a"}\n'
-
-
-def test_fingerprint_is_stable_and_sensitive() -> None:
-    """Equal commands hash equal; any filter change changes the hash."""
-    one = ExportCommand(resource="messages", source="s", filters={"a": 1, "b": 2})
-    same = ExportCommand(resource="messages", source="s", filters={"b": 2, "a": 1})
-    other = ExportCommand(resource="messages", source="s", filters={"a": 1, "b": 3})
-    assert one.fingerprint() == same.fingerprint() != other.fingerprint()
-    assert one.differences(other) == ["b: 2 -> 3"]
-
-
-def test_checkpoint_file_is_plain_json(tmp_path: Path) -> None:
-    """The checkpoint can be read by anything: JSON with the documented keys."""
-    out = tmp_path / "x.jsonl"
-    Output(out, _state()).close()
-    data = json.loads(checkpoint_path(out).read_bytes())
-    assert set(data) == {
-        "version",
-        "fingerprint",
-        "command",
-        "streams",
-        "offset",
-        "items",
-        "pages",
-        "done",
-    }
-    assert msgspec.json.decode(checkpoint_path(out).read_bytes(), type=ExportState) == _state()
 
 
 def test_verify_ids_finds_missing_duplicated_unexpected_and_torn(tmp_path: Path) -> None:
@@ -165,6 +96,7 @@ def test_demo_exports_through_faults_and_verifies(tmp_path: Path) -> None:
     report = result.stdout.decode()
     assert "verified   OK: every message arrived exactly once" in report
     assert "4,000 messages" in report
+    assert "again      the same export run again: 0 new messages" in report
     retries = next(line for line in report.splitlines() if line.strip().startswith("retries"))
     assert retries.split()[1] != "0", "a 20 % fault rate must cause retries"
     assert len(out.read_bytes().split(b"\n")) == 4001

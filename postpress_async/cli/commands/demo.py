@@ -1,4 +1,4 @@
-"""``postpress demo``: export a fake dataset through injected faults, and verify it."""
+"""``postpress demo``: export a fake dataset through injected faults, run it again, verify it."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ def register(table: CommandTable) -> None:
     )
     parser.add_argument("--out", metavar="FILE", help="keep the export here (default: a temp file)")
     parser.add_argument(
-        "--windows", type=positive, default=4, metavar="N", help="concurrent windows (default: 4)"
+        "--shards",
+        "--windows",
+        type=positive,
+        default=4,
+        metavar="N",
+        help="shards fetched at once (default: 4; --windows is its old name)",
     )
     parser.add_argument(
         "--fault-rate", type=rate, default=0.03, metavar="RATE", help="default: 0.03"
@@ -47,7 +52,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     await run_demo(
         seed=args.seed,
         messages=args.messages,
-        windows=args.windows,
+        shards=args.shards,
         fault_rate=args.fault_rate,
         latency=args.latency,
         out=None if args.out is None else Path(args.out),

@@ -1,70 +1,206 @@
-"""``postpress export messages|chats|accounts``: everything matching, resumable.
+"""``postpress export messages|chats|accounts``: everything matching into one store, resumable.
 
-``--out FILE`` alone is the single-stream export (:mod:`.._export`); ``--to URL``,
-``--out DIR/``, ``--shards``, ``--engine``... run a sharded export through
-``postpress_async.ingest`` (:mod:`.._ingest`).
+Every form (``--out FILE``, ``--out DIR/``, ``--to sqlite:///...``, ``--to
+postgresql://...``, ``--to duckdb:///...``) is one call of
+:func:`postpress_async.ingest.ingest`: the store holds the rows with the positions
+that cover them, so running the same command again continues where the last run
+stopped (after Ctrl-C, ``kill -9`` or an error), and after a finished export it
+fetches only what is new. ``--force`` starts over. ``--follow`` keeps going: after
+the backfill it polls for new items into the same store until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
-from postpress_async.cli._checkpoint import checkpoint_path, load_state
+from postpress_async import PollPolicy
+from postpress_async._filters import RESOURCES, TIMED, ResourceName
+from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import (
     CommandTable,
+    count,
     filter_options,
     filters_of,
-    paging_options,
     positive,
+    seconds,
 )
 from postpress_async.cli.commands.list import list_call
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
+    from postpress_async.ingest import IngestResult
+    from postpress_async.ingest._run import IngestProgress
 
-__all__ = ["register", "resume_hint", "run", "without_key"]
+__all__ = ["follow_options", "interval", "register", "run", "stopped_hint", "store_options"]
+
+_DESCRIPTION = """\
+Export every {resource} matching the filters into one store: a JSON lines file
+(--out FILE), a directory of part files (--out DIR/), or a database (--to
+sqlite:///m.db, --to postgresql://user@host/db, --to duckdb:///m.duckdb; an
+absolute SQLite path has four slashes: sqlite:////var/data/m.db).
+
+The store keeps the rows together with the position that covers them, committed
+as one step. Run the same command again and it continues: after Ctrl-C (exit 130),
+kill -9 or an error it resumes where the last commit ended, and after a finished
+export it fetches only what is new; every item is stored once. --force starts over.
+--follow goes on polling for new {resource} into the same store until Ctrl-C.
+"""
 
 
 def register(table: CommandTable) -> None:
     """``export messages``, ``export chats`` and ``export accounts``."""
-    for resource in ("messages", "chats", "accounts"):
+    for resource in RESOURCES:
         parser = table.add(
             f"export {resource}",
             run,
-            f"export {resource} to JSON lines, SQLite or PostgreSQL",
-            stopped=resume_hint,
+            f"export {resource} to JSON lines, SQLite, PostgreSQL or DuckDB; "
+            "run again to continue or catch up",
+            stopped=stopped_hint,
         )
+        parser.description = _DESCRIPTION.format(resource=resource)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
         filter_options(parser, resource)
-        paging_options(parser, cursor=False, prefetch=4)
-        _export_options(parser)
-        _shard_options(parser)
-        if resource == "messages":
-            parser.add_argument(
-                "--windows",
-                type=positive,
-                metavar="N",
-                help="fetch (--after, --before) as N time windows at once (needs both)",
-            )
+        store_options(parser, out_help="a JSON lines file, or DIR/ for one part file a shard")
+        _paging_options(parser)
+        _again_options(parser)
+        _shard_options(parser, resource)
+        if resource in TIMED:
+            follow_options(parser, flag=True)
+        _shown_options(parser)
 
 
-def _export_options(parser: argparse.ArgumentParser) -> None:
+def store_options(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+    """``--to URL`` and ``--out PATH``: the store."""
     parser.add_argument(
-        "--out", metavar="FILE|DIR/", help="a JSON lines file, or DIR/ for one part file a shard"
+        "--to",
+        metavar="URL",
+        help="a database: sqlite:///m.db (absolute: sqlite:////abs/m.db), "
+        "postgresql://user@host/db, duckdb:///m.duckdb; or a path as with --out",
     )
+    parser.add_argument("--out", metavar="FILE|DIR/", help=out_help)
+
+
+def _paging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help=f"page size, 1..{MAX_LIMIT} (default: {MAX_LIMIT})"
+    )
+    parser.add_argument(
+        "--prefetch", type=count, default=2, metavar="N", help="pages fetched ahead (default: 2)"
+    )
+    parser.add_argument(
+        "--max-items",
+        type=count,
+        metavar="N",
+        help=argparse.SUPPRESS,  # refused with a reason: an export stores whole pages
+    )
+
+
+def _again_options(parser: argparse.ArgumentParser) -> None:
     again = parser.add_mutually_exclusive_group()
     again.add_argument(
-        "--resume", action="store_true", help="continue an interrupted export of FILE"
+        "--resume",
+        action="store_true",
+        help="accepted for old scripts and does nothing: running the same command again "
+        "always continues",
     )
     again.add_argument(
-        "--force", action="store_true", help="overwrite FILE and start from the beginning"
+        "--force",
+        action="store_true",
+        help="start over: a new plan, every position forgotten (a file is rewritten)",
     )
+
+
+def _shard_options(parser: argparse.ArgumentParser, resource: ResourceName) -> None:
+    group = parser.add_argument_group("shards and engines (postpress_async.ingest)")
+    group.add_argument(
+        "--shards",
+        type=positive,
+        metavar="N",
+        help="cut the export into N probed shards fetched at once (default: 1 for --out "
+        "FILE, a plain stream; 8 otherwise)",
+    )
+    group.add_argument(
+        "--by",
+        choices=("auto", "time", "account"),
+        default="auto",
+        help="messages: cut by time (auto) or one shard an account, large ones cut by time",
+    )
+    if resource == "messages":
+        group.add_argument(
+            "--windows",
+            type=positive,
+            metavar="N",
+            help="old name of --shards N --by time (kept for old scripts)",
+        )
+    group.add_argument(
+        "--max-in-flight",
+        type=positive,
+        metavar="N",
+        help="requests in flight at once, at most (default: the client's 16); with "
+        "--engine dask, the budget of the whole cluster",
+    )
+    group.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        help="run the shards in this process (local, default) or on Dask (the dask extra)",
+    )
+    group.add_argument(
+        "--workers", type=positive, metavar="N", help="Dask worker processes (default: 2)"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDR", help="an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+
+
+def follow_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
+    """``--poll-interval``, ``--max-interval``, ``--overlap`` (and ``--follow`` if ``flag``)."""
+    defaults = PollPolicy()
+    group = parser.add_argument_group("following new items")
+    if flag:
+        group.add_argument(
+            "--follow",
+            action="store_true",
+            help="after the backfill, keep polling for new items into the same store "
+            "until Ctrl-C (exit 130, the position committed)",
+        )
+    group.add_argument(
+        "--poll-interval",
+        type=interval,
+        metavar="S",
+        help=f"seconds between polls while items arrive (default: {defaults.interval})",
+    )
+    group.add_argument(
+        "--max-interval",
+        type=interval,
+        metavar="S",
+        help=f"idle polls back off up to this (default: {defaults.max_interval})",
+    )
+    group.add_argument(
+        "--overlap",
+        type=seconds,
+        metavar="S",
+        help="re-scan this far behind the newest item, for items listed late "
+        f"(default: {defaults.overlap})",
+    )
+
+
+def interval(text: str) -> float:
+    """A number > 0 (seconds, or messages a second)."""
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+interval.__name__ = "seconds"
+
+
+def _shown_options(parser: argparse.ArgumentParser) -> None:
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress",
@@ -82,158 +218,116 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _shard_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("sharded export (postpress_async.ingest)")
-    group.add_argument(
-        "--to",
-        metavar="URL",
-        help="store rows and checkpoints in sqlite:///path.db or postgresql://user@host/db",
-    )
-    group.add_argument(
-        "--shards",
-        type=positive,
-        metavar="N",
-        help="cut the export into N probed shards (default: 8)",
-    )
-    group.add_argument(
-        "--by",
-        choices=("auto", "time", "account"),
-        default="auto",
-        help="messages: cut by time (auto) or one shard an account, large ones cut by time",
-    )
-    group.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        help="run the shards in this process (local, default) or on Dask (the dask extra)",
-    )
-    group.add_argument(
-        "--workers", type=positive, metavar="N", help="Dask worker processes (default: 2)"
-    )
-    group.add_argument(
-        "--scheduler", metavar="ADDR", help="an existing Dask scheduler, e.g. tcp://host:8786"
-    )
-
-
-def sharded(args: argparse.Namespace) -> bool:
-    """Whether the command asks for a sharded export (anything beyond ``--out FILE``)."""
-    out: str | None = args.out
-    return bool(
-        args.to
-        or args.shards
-        or args.engine
-        or args.workers
-        or args.scheduler
-        or args.resource == "accounts"
-        or (out is not None and (out.endswith("/") or Path(out).is_dir()))
-    )
-
-
-async def _run_sharded(args: argparse.Namespace, ctx: Context, filters: dict[str, object]) -> None:
-    from postpress_async.cli._ingest import IngestOptions, run_ingest
-
-    if args.to and args.out:
-        raise UsageError("give --to URL or --out FILE|DIR/, not both")
-    target = args.to or args.out
-    if not target:
+def _checked(args: argparse.Namespace, err: TextIO) -> tuple[int | None, str]:
+    """Refuse what an export cannot do as asked; the ``--shards`` given (if any) and ``--by``."""
+    if args.max_items is not None:
         raise UsageError(
-            "say where to export: --to sqlite:///FILE.db, --to postgresql://..., or --out"
+            "--max-items cannot be honoured by an export: it stores whole pages, and running "
+            "it again continues; narrow it with --after/--before, or print N items with "
+            f"`postpress {args.resource} list --max-items N`"
         )
-    if args.max_items is not None or getattr(args, "windows", None) is not None:
+    shards: int | None = args.shards
+    by: str = args.by
+    windows: int | None = getattr(args, "windows", None)
+    if windows is not None:
+        if shards is not None:
+            raise UsageError("--windows is the old name of --shards: give one of them")
+        shards, by = windows, "time"
+        print(
+            f"note: --windows {windows} is now --shards {windows} --by time "
+            "(shards of similar size, found by probing; --after/--before are optional)",
+            file=err,
+        )
+    following = bool(getattr(args, "follow", False))
+    if not following:
+        for name in ("poll_interval", "max_interval", "overlap"):
+            if getattr(args, name, None) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} does nothing without --follow")
+    elif getattr(args, "before", None) is not None:
         raise UsageError(
-            "--max-items and --windows belong to the single-stream export: use --shards"
+            "--follow with --before: a window that ends has nothing new to follow; "
+            "drop --before, or --follow"
         )
-    if args.engine != "dask" and (args.workers or args.scheduler):
-        raise UsageError("--workers and --scheduler need --engine dask")
-    if args.workers and args.scheduler:
-        raise UsageError("--workers starts a local Dask cluster; --scheduler uses an existing one")
-    options = IngestOptions(
-        resource=args.resource,
-        to=target,
-        filters=filters,
-        shards=args.shards or 8,
-        by=args.by,
-        engine=args.engine or "local",
-        workers=args.workers or 2,
-        scheduler=args.scheduler,
-        limit=args.limit,
-        prefetch=args.prefetch,
-        force=args.force,
-        progress=args.progress,
-    )
-    async with ctx.connect() as (client, _source):
-        await run_ingest(client, options, ctx.stderr)
+    return shards, by
 
 
 async def run(args: argparse.Namespace, ctx: Context) -> None:
-    """Export to ``--out`` (one stream) or, sharded, to ``--to``/``--out DIR/``."""
-    filters = filters_of(args, args.resource)
-    paging = {"limit": args.limit, "prefetch": args.prefetch, "max_items": args.max_items}
-    await ctx.check(list_call(args.resource, **filters, **paging))
-    if sharded(args):
-        await _run_sharded(args, ctx, filters)
-        return
-    if args.out is None:
-        raise UsageError("say where to export: --out FILE, --out DIR/, or --to URL")
-    # The export engine (and asyncio/anyio with it) loads only when an export runs,
-    # not for `postpress --help`.
-    from postpress_async.cli._export import ExportOptions, run_export
+    """Export (then follow, with ``--follow``) into the store; a summary line on stderr."""
+    from postpress_async.cli import _sync  # the ingest package: only when an export runs
+    from postpress_async.ingest import ingest
+    from postpress_async.ingest._run import IngestProgress
 
-    async with ctx.connect() as (client, source):
-        options = ExportOptions(
-            resource=args.resource,
-            out=Path(args.out),
-            filters=filters,
-            source=source,
-            windows=getattr(args, "windows", None),
-            resume=args.resume,
-            force=args.force,
-            progress=args.progress,
-            **paging,
-        )
-        await run_export(client, options, ctx.stderr)
+    resource: ResourceName = args.resource
+    filters = filters_of(args, resource)
+    shards, by = _checked(args, ctx.stderr)
+    await ctx.check(list_call(resource, **filters, limit=args.limit, prefetch=args.prefetch))
+    target = _sync.store_of(args)
+    # A store that cannot be is exit 2 here, before anything starts.
+    sink = _sync.open_store(target, force=args.force)
+    engine = _sync.engine_of(args)
+    if shards is None:
+        shards = 1 if _sync.is_one_file(sink) else 8
+    following = bool(getattr(args, "follow", False))
+    after, before = filters.pop("after", None), filters.pop("before", None)
+    options: dict[str, Any] = {}
+    if following:
+        options["follow"] = True
+        options["policy"] = _sync.policy_of(args)
+    progress = IngestProgress(noun=resource)
+    line = _sync.progress_line(args, ctx.stderr, progress.text)
+    async with ctx.connect() as (client, _):
+        config = _sync.client_config(client, args)
+        async with _sync.ticking(line):
+            result = await ingest(
+                config,
+                resource,
+                sink,
+                shards=shards,
+                by=by,  # type: ignore[arg-type]  # argparse's choices
+                engine=engine,
+                force=args.force,
+                progress=progress,
+                after=after,
+                before=before,
+                **options,
+                **{key: value for key, value in filters.items() if value is not None},
+            )
+    if args.progress is not False:
+        converted = _sync.upgraded(sink)
+        for note in [*([converted] if converted else []), *result.notes]:
+            print(f"note: {note}", file=ctx.stderr)
+        print(summary(resource, result, progress), file=ctx.stderr)
 
 
-def resume_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> None:
-    """After a stop: how many items are saved, and the command that continues the export."""
-    if sharded(args):
-        print(
-            f"{what}; every page stored so far is kept with its shard's checkpoint: "
-            "run the same command again to continue (--force starts over)",
-            file=sys.stderr,
-        )
-        return
-    out = Path(args.out)
-    try:
-        state = load_state(checkpoint_path(out))
-    except (UsageError, OSError):  # no hint is better than a traceback after the error
-        return
-    if state is None or state.done:
-        return
-    kept, had_key = without_key([arg for arg in argv if arg not in {"--force", "--resume"}])
-    command = shlex.join(["postpress", *kept, "--resume"])
-    key = (
-        "\n(the API key is not repeated here: set POSTPRESS_API_KEY or add --api-key again)"
-        if had_key
-        else ""
+def summary(resource: str, result: IngestResult, progress: IngestProgress) -> str:
+    """``exported 250 new messages to sqlite:///m.db in 0.4 s (625/s; plan: 4 shards,
+    complete); 0 rejects; 0 retries``."""
+    stored, new = result.items, result.new
+    if new is None:
+        what = f"{stored:,} {resource}"
+    else:
+        what = f"{new:,} new {resource}" + (f" ({stored - new:,} updated)" if stored > new else "")
+    rate = f"{stored / result.elapsed:,.0f}/s" if result.elapsed > 0 else "-"
+    shards = ""
+    if result.plan is not None:
+        count = len(result.plan.shards)
+        shards = f"plan: {count} shard{'' if count == 1 else 's'}, "
+    state = "complete" if result.backfill_done else "not complete: run it again to continue"
+    return (
+        f"exported {what} to {result.url} in {result.elapsed:.1f} s ({rate}; {shards}{state}); "
+        f"{result.rejects:,} rejects; {progress.retries:,} retries"
     )
+
+
+def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:
+    """After a stop: what is kept, and that the same command continues."""
+    store = getattr(args, "to", None) or getattr(args, "out", None)
+    if not store:
+        return False
     print(
-        f"{what} with {state.items:,} {args.resource} saved in {out}; "
-        f"the checkpoint is kept. Continue with:\n  {command}{key}",
+        f"{what}; every page stored so far is kept in {store} with its position: run the "
+        "same command again to continue (--force starts over)",
         file=sys.stderr,
     )
-
-
-def without_key(argv: Sequence[str]) -> tuple[list[str], bool]:
-    """``argv`` without ``--api-key K`` / ``--api-key=K``, and whether it had one."""
-    kept: list[str] = []
-    had_key = skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--api-key":
-            had_key = skip = True
-        elif arg.startswith("--api-key="):
-            had_key = True
-        else:
-            kept.append(arg)
-    return kept, had_key
+    return True

@@ -1,0 +1,166 @@
+"""What ``export``, ``watch`` and ``verify`` share: the store, the client, the engine, the lines.
+
+Each of them runs :mod:`postpress_async.ingest` against one store (a sink): the
+command line only turns options into its arguments. The store is opened (its URL
+checked, ``--to m.db`` refused with the URL it meant) before the client connects, so
+a store that cannot serve is a usage error (exit 2) before any request.
+
+Imported only when one of those commands runs: ``postpress --help`` never loads the
+ingest package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, TextIO
+
+import anyio
+
+from postpress_async import AsyncPostpress, PollPolicy
+from postpress_async.ingest import ClientConfig, Engine, LocalEngine, open_sink
+
+from ._errors import UsageError
+from ._progress import Line, is_terminal
+
+if TYPE_CHECKING:
+    from postpress_async.ingest import Sink
+
+__all__ = [
+    "client_config",
+    "engine_of",
+    "is_one_file",
+    "open_store",
+    "policy_of",
+    "progress_line",
+    "store_of",
+    "ticking",
+    "upgraded",
+]
+
+
+def store_of(args: argparse.Namespace) -> str:
+    """The store ``--to URL`` or ``--out FILE|DIR/`` names (one of them, and only one)."""
+    to: str | None = getattr(args, "to", None)
+    out: str | None = getattr(args, "out", None)
+    if to and out:
+        raise UsageError("give --to URL or --out FILE|DIR/, not both")
+    target = to or out
+    if not target:
+        raise UsageError(
+            "say where the rows go: --to sqlite:///FILE.db (sqlite:////ABSOLUTE/PATH.db), "
+            "--to postgresql://USER@HOST/DB, --to duckdb:///FILE.duckdb, --out FILE.jsonl "
+            "or --out DIR/"
+        )
+    return target
+
+
+def open_store(target: str, *, state: str | None = None, force: bool = False) -> Sink:
+    """The sink ``target`` names, not opened yet; a bad URL raises SinkUnavailableError.
+
+    A JSON lines file is built here for what only the command line says: ``state``
+    (its sidecar kept elsewhere: ``watch --out FILE --state STATE``) and ``force`` (a
+    file that is not an export's is overwritten instead of refused).
+    """
+    from postpress_async.ingest.sinks.files import JsonLinesSink
+
+    sink = open_sink(target)
+    if not isinstance(sink, JsonLinesSink):
+        if state is not None:
+            raise UsageError(
+                "--state goes with --out FILE (one JSON lines file); a store keeps its own"
+            )
+        return sink
+    if state is None and not force:
+        return sink
+    return JsonLinesSink(sink.path, state=state, force=force)
+
+
+def is_one_file(sink: Sink) -> bool:
+    """Whether the store is one JSON lines file (a plain stream suits it best)."""
+    from postpress_async.ingest.sinks.files import JsonLinesSink
+
+    return isinstance(sink, JsonLinesSink)
+
+
+def upgraded(sink: Sink) -> str | None:
+    """What opening the store converted from an older state file (a sentence), if anything."""
+    from postpress_async.ingest.sinks.files import JsonLinesSink
+
+    return sink.upgraded if isinstance(sink, JsonLinesSink) else None
+
+
+def client_config(client: AsyncPostpress, args: argparse.Namespace) -> ClientConfig:
+    """The client's configuration as ingest's workers rebuild it, with the command's paging."""
+    config = ClientConfig.from_client(
+        client, limit=getattr(args, "limit", None), prefetch=getattr(args, "prefetch", 2)
+    )
+    in_flight: int | None = getattr(args, "max_in_flight", None)
+    if in_flight is not None:
+        import msgspec
+
+        config = msgspec.structs.replace(config, max_in_flight=in_flight)
+    return config
+
+
+def engine_of(args: argparse.Namespace) -> Engine:
+    """``--engine local`` (the default) or ``--engine dask --workers N | --scheduler ADDR``."""
+    engine: str | None = getattr(args, "engine", None)
+    workers: int | None = getattr(args, "workers", None)
+    scheduler: str | None = getattr(args, "scheduler", None)
+    if engine != "dask":
+        if workers or scheduler:
+            raise UsageError("--workers and --scheduler need --engine dask")
+        return LocalEngine()
+    if workers and scheduler:
+        raise UsageError("--workers starts a local Dask cluster; --scheduler uses an existing one")
+    from postpress_async.ingest.engines.dask import DaskEngine
+
+    return DaskEngine(workers=workers or 2, scheduler=scheduler)
+
+
+def policy_of(args: argparse.Namespace) -> PollPolicy:
+    """``--poll-interval``, ``--max-interval``, ``--overlap`` (each optional) as a poll policy."""
+    defaults = PollPolicy()
+    every = defaults.interval if args.poll_interval is None else args.poll_interval
+    longest = defaults.max_interval if args.max_interval is None else args.max_interval
+    return PollPolicy(
+        interval=every,
+        max_interval=max(longest, every),
+        overlap=defaults.overlap if args.overlap is None else args.overlap,
+    )
+
+
+def progress_line(args: argparse.Namespace, err: TextIO, text: Callable[[], str]) -> Line:
+    """The progress line: on a terminal, or always with ``--progress``; never with ``--quiet``."""
+    shown: bool | None = getattr(args, "progress", None)
+    enabled = is_terminal(err) if shown is None else shown
+    return Line(err, text, enabled=enabled)
+
+
+@contextlib.asynccontextmanager
+async def ticking(line: Line) -> AsyncIterator[None]:
+    """Redraw ``line`` while the body runs (also while it waits out a retry), then close it.
+
+    The ticker is a task this block owns and reaps, not a task group: a task group
+    would wrap the command's own error in an ExceptionGroup.
+    """
+    if not line.enabled:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:
+            await anyio.sleep(0.25)
+            line.update()
+
+    task = asyncio.get_running_loop().create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([task])
+        line.close()
