@@ -47,24 +47,27 @@ class _Run:
         self.signal: int | None = None
         self._said = False
 
-    def stopped(self, what: str) -> None:
-        """Let the command say what survives an early stop (the export's resume hint), once."""
+    def stopped(self, what: str) -> bool:
+        """Let the command say what survives an early stop (its resume hint), once.
+
+        Whether a hint was printed.
+        """
         if self._said:
-            return
+            return True
         self._said = True
-        if self.args.stopped is not None:
-            self.args.stopped(self.args, self.argv, what)
+        return self.args.stopped is not None and bool(self.args.stopped(self.args, self.argv, what))
 
     def interrupted(self) -> None:
-        """Say "interrupted" (and what survives) once, however many ways the stop surfaces.
+        """Say "interrupted" (with what survives, if the command says) once.
 
-        A second Ctrl-C during the clean shutdown raises KeyboardInterrupt out of
-        ``asyncio.run`` after (or while) the cancelled command said it: one line, not two.
+        Once however many ways the stop surfaces: a second Ctrl-C during the clean
+        shutdown raises KeyboardInterrupt out of ``asyncio.run`` after (or while) the
+        cancelled command said it. A command's hint starts with the word itself.
         """
         if self._said:
             return
-        print("interrupted", file=sys.stderr)
-        self.stopped("interrupted")
+        if not self.stopped("interrupted"):
+            print("interrupted", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,12 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return ExitCode.OK
     except Exception as exc:
+        if run.signal is not None and _after_interrupt(exc):
+            # A second Ctrl-C while asyncio.run shuts down can leave its loop stopped
+            # under a later step, which then fails ("Event loop stopped before Future
+            # completed"): still the same interruption.
+            run.interrupted()
+            return 128 + run.signal
         code, message = describe(exc)
         if args.debug:
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
         if code not in {ExitCode.USAGE, ExitCode.LOCKED}:  # LOCKED: another export's file
-            run.stopped("the export stopped")
+            run.stopped("stopped")
         return code
 
 
@@ -131,6 +140,18 @@ async def _amain(run: _Run) -> int:
     finally:
         for installed_signum in installed:
             loop.remove_signal_handler(installed_signum)
+
+
+def _after_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt was being handled."""
+    seen: BaseException | None = exc.__context__
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
 
 
 def _log_debug() -> None:

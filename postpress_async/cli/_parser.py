@@ -256,9 +256,11 @@ def _add_shared(
             group.add_argument(*option.flags, default=argparse.SUPPRESS, **kwargs)
 
 
-#: Called with the arguments, the command line and what happened ("interrupted", "the
-#: export stopped") when a command stops early, after the error line: a resume hint.
-Stopped = Callable[[argparse.Namespace, Sequence[str], str], None]
+#: Called with the arguments, the command line and what happened ("interrupted",
+#: "stopped") when a command stops early, after the error line: prints a resume hint,
+#: one line that starts with what happened, and says whether it printed one (after
+#: Ctrl-C, a hint is the only line; without one, "interrupted" is).
+Stopped = Callable[[argparse.Namespace, Sequence[str], str], bool]
 
 
 class CommandTable:
@@ -398,11 +400,16 @@ def paging_options(
 
 
 def filter_options(
-    parser: argparse.ArgumentParser, resource: ResourceName, *, watched: bool = False
+    parser: argparse.ArgumentParser,
+    resource: ResourceName,
+    *,
+    watched: bool = False,
+    times: bool = True,
 ) -> None:
     """The options of ``resource``'s filters (``_filters.FILTERS``), and ``--after``/``--before``.
 
-    ``watched``: only the filters a watch takes, and no time bounds (a watch has ``--since``).
+    ``watched``: only the filters a watch takes, and no time bounds (a watch has ``--since``);
+    ``times=False``: no time bounds (``verify`` compares the span the store holds).
     """
     for spec in FILTERS[resource]:
         if watched and not spec.watched:
@@ -433,7 +440,7 @@ def filter_options(
             )
         else:
             parser.add_argument(flag, metavar=spec.metavar, help=f"only {resource} {spec.help}")
-    if resource in TIMED and not watched:
+    if resource in TIMED and times and not watched:
         what = "chats last active" if resource == "chats" else "messages sent"
         _time_options(parser, what)
 
@@ -443,7 +450,11 @@ _NEGATED: Final = {"unread": "read"}
 
 
 def filters_of(
-    args: argparse.Namespace, resource: ResourceName, *, watched: bool = False
+    args: argparse.Namespace,
+    resource: ResourceName,
+    *,
+    watched: bool = False,
+    times: bool = True,
 ) -> dict[str, Any]:
     """The keyword filters of ``resource``'s call, from the options :func:`filter_options` made."""
     out: dict[str, Any] = {}
@@ -454,7 +465,7 @@ def filters_of(
         if spec.many and value is not None:
             value = [part.strip() for given in value for part in given.split(",")]
         out[spec.name] = value
-    if resource in TIMED and not watched:
+    if resource in TIMED and times and not watched:
         out["after"] = time_option("after", args.after)
         out["before"] = time_option("before", args.before)
     return out
