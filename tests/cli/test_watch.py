@@ -1,25 +1,49 @@
-"""`postpress watch`: new messages as JSON lines; exactly once into a file across kill -9."""
+"""`postpress watch`: new items as JSON lines to stdout, or exactly once into a store.
+
+To stdout a watch prints and (with --state) saves its own position: at-least-once.
+Into a store (--out FILE [--state STATE], --to URL) it is ingest's follow without the
+backfill: exactly once, across kill -9 and Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from postpress_async import AsyncPostpress
 
-from ._helpers import WAIT, cli_env, file_ids, lines, run, start, wait_until
+from ._helpers import WAIT, cli_env, file_ids, lines, run, run_until, start, wait_until
 
 LIVE = ["--fake", "--fake-live-rate", "400", "--fake-late-ms", "20", "--poll-interval", "0.01"]
 # Oldest-first holds within what one poll finds; a message listed late (older than one
 # already delivered) comes in a later poll, so the global order is checked on time only.
 ON_TIME = [*LIVE[:3], "--fake-late-ms", "0", *LIVE[5:]]
+
+
+def _count(path: Path) -> int:
+    return len(file_ids(path)) if path.exists() else 0
+
+
+def _committed(out: Path, state: Path) -> int:
+    """Lines of ``out`` its sidecar ``state`` vouches for."""
+    try:
+        offset = int(json.loads(state.read_bytes())["offset"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return 0
+    with open(out, "rb") as file:
+        return file.read(offset).count(b"\n")
+
+
+# -- to stdout ------------------------------------------------------------------------------
 
 
 def test_watch_prints_new_messages_once_oldest_first() -> None:
@@ -32,59 +56,113 @@ def test_watch_prints_new_messages_once_oldest_first() -> None:
     assert stamps == sorted(stamps)
 
 
-def test_watch_appends_to_a_file_and_continues_from_its_state(tmp_path: Path) -> None:
-    out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
-    first = run(
-        "watch", "messages", *LIVE, "--max-items", "5", "--out", str(out), "--state", str(state)
-    )
+def test_a_stdout_state_continues_and_refuses_other_filters(tmp_path: Path) -> None:
+    state = tmp_path / "new.state"
+    first = run("watch", "messages", *LIVE, "--max-items", "2", "--state", str(state))
     assert first.returncode == 0, first.stderr
-    assert first.stdout == b""
-    again = run(
-        "watch", "messages", *LIVE, "--max-items", "3", "--out", str(out), "--state", str(state)
-    )
+    assert json.loads(state.read_bytes())["items"] == 2
+    again = run("watch", "messages", *LIVE, "--max-items", "3", "--state", str(state))
     assert again.returncode == 0, again.stderr
-    got = file_ids(out)
-    assert len(got) == len(set(got)) == 8
-    saved = json.loads(state.read_bytes())
-    assert saved["items"] == 8
-    assert saved["offset"] == out.stat().st_size
-
-
-def test_a_state_of_other_filters_is_refused(tmp_path: Path) -> None:
-    out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
+    assert json.loads(state.read_bytes())["items"] == 5
     account = "acc_01HX4G4Q610000000000000000"
-    first = run("watch", "messages", *LIVE, "--max-items", "1", "--state", str(state))
-    assert first.returncode == 0, first.stderr
     other = run("watch", "messages", *LIVE, "--account-id", account, "--state", str(state))
     assert other.returncode == 2
     assert b"saved by another watch" in other.stderr
-    assert not out.exists()
+
+
+# -- into a store ---------------------------------------------------------------------------
+
+
+def test_watch_into_a_file_is_exactly_once_and_continues(tmp_path: Path) -> None:
+    """`--out FILE --state STATE`: Ctrl-C (130) leaves FILE as STATE vouches; the same
+    command continues, appending only new messages."""
+    out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
+    watch = ["watch", "messages", *LIVE, "--out", str(out), "--state", str(state)]
+    first = run_until(lambda: _committed(out, state) >= 5, *watch)
+    assert first.returncode == 130, first.stderr
+    assert first.stdout == b""
+    assert first.stderr.count(b"interrupted") == 1
+    assert b"Run the same command to continue" in first.stderr
+    assert json.loads(state.read_bytes())["offset"] == out.stat().st_size
+    kept = _count(out)
+    again = run_until(lambda: _committed(out, state) >= kept + 5, *watch)
+    assert again.returncode == 130, again.stderr
+    got = file_ids(out)
+    assert len(got) == len(set(got)) >= kept + 5
+    assert not out.with_name("new.jsonl.checkpoint").exists(), "the sidecar is at --state"
+
+
+def test_a_watch_state_of_the_previous_release_is_converted(tmp_path: Path) -> None:
+    """A v1 `--state` file (the watch's position and the file's offset) goes on as it was."""
+    out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
+    printed = run("watch", "messages", *LIVE, "--max-items", "4", "--state", str(state))
+    assert printed.returncode == 0, printed.stderr
+    out.write_bytes(printed.stdout)  # what the old `watch --out FILE --state STATE` wrote
+    old = json.loads(state.read_bytes())
+    assert old["version"] == 1
+    old["offset"] = len(printed.stdout)
+    state.write_bytes(msgspec.json.encode(old))
+    watch = ["watch", "messages", *LIVE, "--out", str(out), "--state", str(state)]
+    result = run_until(lambda: _committed(out, state) >= 8, *watch)
+    assert result.returncode == 130, result.stderr
+    got = file_ids(out)
+    assert got[:4] == [obj["id"] for obj in lines(printed.stdout)]
+    assert len(got) == len(set(got)) >= 8
+    assert json.loads(state.read_bytes())["version"] == 2
+
+
+def test_watch_into_sqlite_commits_each_batch_with_its_position(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+
+    def rows() -> int:
+        try:
+            with sqlite3.connect(db) as conn:
+                return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    watch = ["watch", "messages", *LIVE, "--to", f"sqlite:///{db}"]
+    result = run_until(lambda: rows() >= 5, *watch)
+    assert result.returncode == 130, result.stderr
+    with sqlite3.connect(db) as conn:
+        (position,) = conn.execute(
+            "SELECT position FROM positions WHERE endpoint = 'messages' AND name = 'follow'"
+        ).fetchone()
+    assert json.loads(position)["kind"] == "messages"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param(["--out", "x.jsonl"], b"--out needs --state", id="out-without-state"),
         pytest.param(["--since", "2026-05-01T00:00:00"], b"no time zone", id="naive-since"),
         pytest.param(["--poll-interval", "0"], b"must be > 0", id="zero-interval"),
         pytest.param(["--limit", "0"], b"limit", id="limit"),
+        pytest.param(["--to", "sqlite:///x.db", "--state", "s"], b"--state goes", id="state"),
+        pytest.param(["--to", "sqlite:///x.db", "--out", "x.jsonl"], b"not both", id="both"),
+        pytest.param(["--out", "x.jsonl", "--max-items", "3"], b"--max-items", id="max-items"),
+        pytest.param(["--to", "x.db"], b"sqlite:///x.db", id="a-path-that-means-sqlite"),
     ],
 )
-def test_bad_options_are_refused_before_anything_starts(args: list[str], message: bytes) -> None:
+def test_bad_options_are_refused_before_anything_starts(
+    args: list[str], message: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = run("watch", "messages", "--fake", *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing written"
 
 
-def test_help_says_what_stdout_and_a_file_promise() -> None:
+def test_help_says_what_stdout_and_a_store_promise() -> None:
     result = run("watch", "messages", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.decode().split())
     assert "at-least-once" in text
     assert "exactly once" in text
+    assert "never this machine's clock" in text
 
 
-# -- real processes: kill -9, Ctrl-C -----------------------------------------------------
+# -- real processes: kill -9, Ctrl-C -------------------------------------------------------
 
 
 def _fake_server(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -100,12 +178,8 @@ def _fake_server(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def _count(path: Path) -> int:
-    return len(file_ids(path)) if path.exists() else 0
-
-
-def _written(path: Path, lines: int) -> bool:
-    return _count(path) >= lines
+def _written(out: Path, state: Path, at_least: int) -> bool:
+    return _committed(out, state) >= at_least
 
 
 async def _listed(url: str, since: datetime) -> list[str]:
@@ -125,7 +199,7 @@ def _end(process: subprocess.Popen[bytes], sig: int) -> tuple[int, bytes]:
 async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
     tmp_path: Path,
 ) -> None:
-    """A live server (bursts, late listings); the watcher is killed twice, then finishes."""
+    """A live server (bursts, late listings); the watcher is killed twice, then caught up."""
     since = datetime.now(timezone.utc)
     server, url = _fake_server("--live-rate", "100", "--late-ms", "80", "--live-for", "5")
     out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
@@ -138,7 +212,7 @@ async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
         for at_least in (20, 150):
             process = start(*watch)
             try:
-                wait_until(functools.partial(_written, out, at_least), f"{at_least} lines")
+                wait_until(functools.partial(_written, out, state, at_least), f"{at_least} lines")
             finally:
                 _end(process, signal.SIGKILL)
         assert server.poll() is None
@@ -149,10 +223,14 @@ async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
                 break
             expected = listed
             await _sleep(0.5)
-        remaining = len(expected) - json.loads(state.read_bytes())["items"]
-        if remaining:
-            code, err = _end(start(*watch, "--max-items", str(remaining)), 0)
-            assert code == 0, err
+        process = start(*watch)
+        try:
+            wait_until(
+                functools.partial(_written, out, state, len(expected)), "caught up with the API"
+            )
+        finally:
+            code, err = _end(process, signal.SIGINT)
+        assert code == 130, err
     finally:
         _end(server, signal.SIGINT)
     got = file_ids(out)
@@ -172,11 +250,11 @@ def test_ctrl_c_stops_with_130_and_the_state_saved(tmp_path: Path) -> None:
     out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
     process = start("watch", "messages", *LIVE, "--out", str(out), "--state", str(state))
     try:
-        wait_until(lambda: _count(out) >= 5, "5 lines")
+        wait_until(lambda: _committed(out, state) >= 5, "5 lines")
     finally:
         code, err = _end(process, signal.SIGINT)
     assert code == 130, err
+    assert err.count(b"interrupted") == 1, err
     assert b"Run the same command to continue" in err
     saved = json.loads(state.read_bytes())
-    assert saved["items"] == len(file_ids(out))
     assert saved["offset"] == out.stat().st_size

@@ -1,42 +1,55 @@
-"""``postpress watch messages|chats``: print (or append) JSON lines as they arrive."""
+"""``postpress watch messages|chats``: new items as they arrive, to stdout or into a store.
+
+To stdout it prints JSON lines (at-least-once with ``--state``: a batch is printed
+before its position is saved). Into a store (``--to URL``, or ``--out FILE --state
+STATE``) it is the follow of :func:`postpress_async.ingest.ingest` without the
+backfill: each batch is committed with the position after it, exactly once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from postpress_async import AsyncPostpress, PollPolicy
+import msgspec
+
+from postpress_async import AsyncPostpress, WatchState, WatchStream, write_atomic
+from postpress_async._filters import ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError
-from postpress_async.cli._output import Resource
 from postpress_async.cli._parser import (
     CommandTable,
     count,
     filter_options,
     filters_of,
     positive,
-    seconds,
     time_option,
 )
-from postpress_async.cli._watching import WatchOptions, load_watch_file, run_watch
+from postpress_async.cli.commands.export import follow_options, interval, store_options
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
 
-__all__ = ["register", "run", "stopped_hint"]
+__all__ = ["StdoutState", "load_stdout_state", "register", "run", "stopped_hint"]
 
 _DESCRIPTION = """\
-Poll for new {resource} and print each once, oldest first, as one JSON object a line.
+Poll for new {resource} and hand each out once, oldest first.
 
-To stdout delivery is at-least-once: after a crash (kill -9) between printing a batch and
-saving --state, that batch is printed again on restart. With --out FILE --state STATE it
-is exactly once: each batch is appended to FILE and fsynced before STATE (the position in
-FILE and the watch state) is replaced atomically; a restart with the same command cuts
-FILE back to what STATE vouches for and continues from there. Ctrl-C stops cleanly (exit
-130) with STATE saved.
+To stdout (no --out, no --to) each is printed as one JSON object a line, and delivery
+is at-least-once: with --state, a crash (kill -9) between printing a batch and saving
+STATE prints that batch again on restart.
+
+Into a store it is exactly once: --out FILE --state STATE appends each batch to FILE
+(fsynced) before STATE (the position in FILE and the watch's position) is replaced
+atomically, and a restart with the same command cuts FILE back to what STATE vouches
+for; --to URL (sqlite:///m.db, postgresql://..., duckdb:///m.duckdb) commits each
+batch with its position in one transaction. Ctrl-C stops cleanly (exit 130) with the
+position saved. "now" (the default --since) is the server's newest {resource}, never
+this machine's clock.
 """
 
 
@@ -47,9 +60,9 @@ def register(table: CommandTable) -> None:
         parser = table.add(
             f"watch {resource}",
             run,
-            f"print new {resource} as they arrive"
+            f"print new {resource} as they arrive, or follow them into a store"
             if resource == "messages"
-            else "print chats as their activity moves",
+            else "print chats as their activity moves, or follow them into a store",
             stopped=stopped_hint,
         )
         parser.description = _DESCRIPTION.format(resource=resource)
@@ -61,42 +74,33 @@ def register(table: CommandTable) -> None:
 
 
 def _watch_options(parser: argparse.ArgumentParser) -> None:
-    defaults = PollPolicy()
     parser.add_argument(
         "--since",
         metavar="WHEN",
-        help="start after this moment (ISO 8601 with Z or an offset, or 'now': the default); "
-        "ignored when --state already holds a position",
+        help="start after this moment (ISO 8601 with Z or an offset, or 'now': the server's "
+        "newest item, the default); ignored when a position is already saved",
     )
-    parser.add_argument(
-        "--poll-interval",
-        type=_interval,
-        default=defaults.interval,
-        metavar="S",
-        help=f"seconds between polls while items arrive (default: {defaults.interval})",
-    )
-    parser.add_argument(
-        "--max-interval",
-        type=_interval,
-        default=defaults.max_interval,
-        metavar="S",
-        help=f"idle polls back off up to this (default: {defaults.max_interval})",
-    )
-    parser.add_argument(
-        "--overlap",
-        type=seconds,
-        default=defaults.overlap,
-        metavar="S",
-        help="re-scan this far behind the newest item, for items listed late "
-        f"(default: {defaults.overlap})",
-    )
+    follow_options(parser, flag=False)
     parser.add_argument("--limit", type=int, metavar="N", help=f"page size, 1..{MAX_LIMIT}")
-    parser.add_argument("--max-items", type=positive, metavar="N", help="stop after N items")
-    parser.add_argument("--out", metavar="FILE", help="append to FILE (needs --state)")
-    parser.add_argument("--state", metavar="STATE", help="save the position here, resume from it")
+    parser.add_argument(
+        "--max-items", type=positive, metavar="N", help="stop after N items (to stdout)"
+    )
+    store_options(parser, out_help="append to this JSON lines file, exactly once")
+    parser.add_argument(
+        "--state",
+        metavar="STATE",
+        help="where the position is saved and resumed from (with --out: the file's sidecar, "
+        "default FILE.checkpoint)",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=positive,
+        metavar="N",
+        help="requests in flight at once, at most (default: the client's 16)",
+    )
     parser.add_argument(
         "--fake-live-rate",
-        type=_interval,
+        type=interval,
         default=5.0,
         metavar="R",
         help="with --fake: new messages a second (default: 5)",
@@ -110,48 +114,34 @@ def _watch_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _interval(text: str) -> float:
-    """A number > 0 (seconds, or messages a second)."""
-    value = seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+def _since(args: argparse.Namespace) -> Any:
+    if args.since is None or args.since == "now":
+        return args.since
+    return time_option("since", args.since)
 
 
-def _options(args: argparse.Namespace, source: str) -> WatchOptions:
-    if args.out is not None and args.state is None:
-        raise UsageError("--out needs --state: the state is what makes the file exactly once")
-    filters = filters_of(args, args.resource, watched=True)
-    since: Any = None
-    if args.since is not None and args.since != "now":
-        since = time_option("since", args.since)
-    elif args.since == "now":
-        since = "now"
-    policy = PollPolicy(
-        interval=args.poll_interval,
-        max_interval=max(args.max_interval, args.poll_interval),
-        overlap=args.overlap,
-    )
-    return WatchOptions(
-        resource=args.resource,
-        filters={key: value for key, value in filters.items() if value is not None},
-        source=source,
-        since=since,
-        policy=policy,
-        limit=args.limit,
-        out=None if args.out is None else Path(args.out),
-        state=None if args.state is None else Path(args.state),
-        max_items=args.max_items,
-    )
+def _check(args: argparse.Namespace) -> None:
+    if args.to is not None and args.out is not None:
+        raise UsageError("give --to URL or --out FILE, not both")
+    if args.to is not None and args.state is not None:
+        raise UsageError("--state goes with --out FILE or stdout; a store keeps its own position")
+    if (args.to is not None or args.out is not None) and args.max_items is not None:
+        raise UsageError(
+            "--max-items works to stdout; a watch into a store commits whole batches and "
+            "runs until Ctrl-C (exit 130, the position committed)"
+        )
 
 
 async def run(args: argparse.Namespace, ctx: Context) -> None:
-    """Watch until stopped (or ``--max-items``)."""
-    options = _options(args, "validation")
+    """Watch until stopped (or ``--max-items`` to stdout)."""
+    _check(args)
+    resource: ResourceName = args.resource
+    filters = {k: v for k, v in filters_of(args, resource, watched=True).items() if v is not None}
+    since = _since(args)
 
     def call(client: AsyncPostpress) -> object:
-        resource = client.messages if options.resource == "messages" else client.chats
-        return resource.watch(**options.filters, policy=options.policy, limit=options.limit)
+        lister = client.messages if resource == "messages" else client.chats
+        return lister.watch(**filters, since=since or "now", limit=args.limit)
 
     await ctx.check(call)
     if args.fake:
@@ -160,24 +150,135 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         args.fake_live = LiveFeed(
             rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed
         )
-    async with ctx.connect() as (client, source):
-        options = _options(args, source)
-        resource: Resource = "messages" if options.resource == "messages" else "chats"
-        await run_watch(client, options, lambda: ctx.writer(resource), ctx.stderr)
+    if args.to is None and args.out is None:
+        await _to_stdout(args, ctx, resource, filters, since)
+    else:
+        await _to_store(args, ctx, resource, filters, since)
 
 
-def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> None:
-    """After a stop: where the state is, and that the same command continues."""
-    if args.state is None:
-        return
+async def _to_store(
+    args: argparse.Namespace,
+    ctx: Context,
+    resource: ResourceName,
+    filters: dict[str, Any],
+    since: Any,
+) -> None:
+    from postpress_async.cli import _sync
+    from postpress_async.ingest import ingest
+    from postpress_async.ingest._run import IngestProgress
+
+    target = _sync.store_of(args)
+    sink = _sync.open_store(target, state=args.state)  # exit 2 before anything starts
+    progress = IngestProgress(noun=resource)
+    async with ctx.connect() as (client, _):
+        config = _sync.client_config(client, args)
+        async with _sync.ticking(_sync.progress_line(args, ctx.stderr, progress.text)):
+            await ingest(
+                config,
+                resource,
+                sink,
+                follow=True,
+                backfill=False,
+                since=since,
+                policy=_sync.policy_of(args),
+                progress=progress,
+                **filters,
+            )
+
+
+# -- to stdout: at-least-once, the position in a small file of the CLI's own ------------------
+
+VERSION = 1
+
+
+class StdoutState(msgspec.Struct, kw_only=True):
+    """The ``--state`` file of a watch to stdout: what it follows and where it stands."""
+
+    version: int = VERSION
+    #: A hash of the resource and the filters: a resume must ask for the same.
+    fingerprint: str
+    command: dict[str, Any]
+    watch: WatchState
+    #: Bytes of a file (0: stdout), kept for the format's readers.
+    offset: int = 0
+    items: int = 0
+
+
+def _fingerprint(command: dict[str, Any]) -> str:
+    return hashlib.sha256(msgspec.json.encode(command, order="sorted")).hexdigest()[:16]
+
+
+def load_stdout_state(path: Path) -> StdoutState | None:
+    """The saved state, ``None`` if there is none yet."""
     try:
-        saved = load_watch_file(Path(args.state))
-    except (UsageError, OSError):  # no hint is better than a traceback after the error
-        return
-    if saved is None:
-        return
-    where = f" ({saved.items:,} in {args.out})" if args.out else ""
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        saved = msgspec.json.decode(data, type=StdoutState)
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"{path} is not a readable watch state ({exc})") from None
+    if saved.version != VERSION:
+        raise UsageError(f"{path} has watch state version {saved.version}; expected {VERSION}")
+    return saved
+
+
+async def _to_stdout(
+    args: argparse.Namespace,
+    ctx: Context,
+    resource: ResourceName,
+    filters: dict[str, Any],
+    since: Any,
+) -> None:
+    from postpress_async.cli import _sync
+
+    path = None if args.state is None else Path(args.state)
+    saved = None if path is None else load_stdout_state(path)
+    async with ctx.connect() as (client, source):
+        command = {"resource": resource, "source": source, "filters": filters}
+        if saved is not None:
+            if saved.fingerprint != _fingerprint(command):
+                raise UsageError(
+                    f"{path} was saved by another watch ({saved.command}); give the same "
+                    "resource, filters and source, or another --state"
+                )
+            if since is not None:
+                print(f"note: resuming from {path}; --since is ignored", file=ctx.stderr)
+        lister = client.messages if resource == "messages" else client.chats
+        stream: WatchStream[Any] = lister.watch(
+            **filters,
+            since=saved.watch if saved is not None else (since or "now"),
+            policy=_sync.policy_of(args),
+            limit=args.limit,
+            max_items=args.max_items,
+        )
+        state = saved or StdoutState(
+            fingerprint=_fingerprint(command), command=command, watch=stream.state
+        )
+        writer = ctx.writer(resource)
+        try:
+            if path is not None:
+                write_atomic(path, msgspec.json.encode(state))
+            async with stream:
+                async for batch in stream.batches():
+                    # Printed (and flushed) before the state is saved: at-least-once.
+                    writer.write(batch)
+                    state.items += len(batch)
+                    state.watch = stream.state
+                    if path is not None:
+                        write_atomic(path, msgspec.json.encode(state))
+        finally:
+            writer.finish()
+
+
+def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:
+    """After a stop: where the position is, and that the same command continues."""
+    where = args.to or args.out or args.state
+    if where is None:
+        return False
     print(
-        f"{what}; the position is saved in {args.state}{where}. Run the same command to continue.",
+        f"{what}; the position is saved in {args.state or where}. "
+        "Run the same command to continue.",
         file=sys.stderr,
     )
+    return True
