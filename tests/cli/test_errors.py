@@ -133,7 +133,7 @@ def test_help_exits_0() -> None:
     for code in ExitCode:  # every code of the one table, 5 included
         assert f" {int(code)} " in listed.split("exit codes:", 1)[1]
     assert b"exit codes: 0 ok, 1 API error" in result.stdout
-    for command in (b"accounts", b"chats", b"messages", b"export", b"demo"):
+    for command in (b"accounts", b"chats", b"messages", b"export", b"watch", b"verify", b"demo"):
         assert command in result.stdout
 
 

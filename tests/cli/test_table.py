@@ -56,12 +56,17 @@ def test_every_command_is_registered_once_with_its_runner() -> None:
         ["messages", "get", "m"],
         ["export", "messages", "--out", "x"],
         ["export", "chats", "--out", "x"],
+        ["export", "accounts", "--to", "sqlite:///x.db"],
+        ["watch", "messages"],
+        ["verify", "messages", "--to", "sqlite:///x.db"],
+        ["verify", "accounts", "--out", "x"],
         ["demo"],
     ):
         args = parse(argv)
         assert args.cli_words == " ".join(argv[:2] if argv[0] != "demo" else argv[:1])
         seen[args.cli_words] = args.run
     assert seen["accounts list"] is seen["messages list"]
+    assert seen["verify messages"] is seen["verify accounts"] is not seen["export messages"]
     assert seen["chats get"] is not seen["messages get"]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from . import demo, export, get, watch
+from . import demo, export, get, verify, watch
 from . import list as list_
 
 if TYPE_CHECKING:
@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "register_all"]
 
 #: In the order ``postpress --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (list_, get, export, watch, demo)
+COMMANDS: tuple[ModuleType, ...] = (list_, get, export, watch, verify, demo)
 
 _GROUPS = (
     ("accounts", "accounts linked to the workspace"),
     ("chats", "chats of the connected accounts"),
     ("messages", "messages across all chats and accounts"),
-    ("export", "stream everything matching to a JSON lines file, resumable after a stop"),
+    ("export", "everything matching into a file or a database; run again to continue"),
 )
 
 

@@ -1,0 +1,62 @@
+"""`postpress verify`: the store against the API; exit 0 only when they agree."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ._helpers import run
+
+FAKE = ["--fake", "--fake-messages", "600"]
+
+
+def test_verify_agrees_then_names_a_row_deleted_from_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    url = f"sqlite:///{db}"
+    assert run(*FAKE, "export", "messages", "--to", url, "--quiet").returncode == 0
+    agreed = run(*FAKE, "verify", "messages", "--to", url)
+    assert agreed.returncode == 0, agreed.stderr
+    assert agreed.stdout.decode().startswith("messages: 600 compared in ")
+    assert "0 missing, 0 extra" in agreed.stdout.decode()
+    with sqlite3.connect(db) as conn:
+        (victim,) = conn.execute("SELECT id FROM messages ORDER BY id LIMIT 1 OFFSET 17").fetchone()
+        conn.execute("DELETE FROM messages WHERE id = ?", (victim,))
+    differs = run(*FAKE, "verify", "messages", "--to", url)
+    assert differs.returncode == 1
+    assert f"1 missing, 0 extra (missing: {victim})" in differs.stdout.decode()
+    assert differs.stderr.decode().startswith("error: ")
+    assert differs.stderr.count(b"\n") == 1
+
+
+def test_verify_a_file_of_chats_and_a_sample_of_messages(tmp_path: Path) -> None:
+    chats, messages = tmp_path / "chats.jsonl", tmp_path / "messages.jsonl"
+    assert run(*FAKE, "export", "chats", "--out", str(chats), "--quiet").returncode == 0
+    assert run(*FAKE, "export", "messages", "--out", str(messages), "--quiet").returncode == 0
+    assert run(*FAKE, "verify", "chats", "--out", str(chats)).returncode == 0
+    sampled = run(*FAKE, "verify", "messages", "--out", str(messages), "--sample", "1")
+    assert sampled.returncode == 0, sampled.stderr
+    other = run(*FAKE, "verify", "accounts", "--out", str(chats))
+    assert other.returncode == 2
+    assert b"holds an export of chats" in other.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param([], b"say where", id="nowhere"),
+        pytest.param(["--to", "m.db"], b"sqlite:///m.db", id="a-path-that-means-sqlite"),
+        pytest.param(["--to", "sqlite:///m.db", "--sample", "0"], b"--sample", id="sample"),
+        pytest.param(["--to", "sqlite:///m.db", "--after", "2026-01-01T00:00:00Z"],
+                     b"unrecognized arguments: --after", id="no-time-bounds"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_verified_is_a_usage_error(
+    args: list[str], message: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(*FAKE, "verify", "messages", *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
