@@ -98,7 +98,7 @@ def client_config(client: AsyncPostpress, args: argparse.Namespace) -> ClientCon
         client, limit=getattr(args, "limit", None), prefetch=getattr(args, "prefetch", 2)
     )
     in_flight: int | None = getattr(args, "max_in_flight", None)
-    if in_flight is not None:
+    if in_flight is not None and getattr(args, "engine", None) != "dask":  # Dask: engine_of
         import msgspec
 
         config = msgspec.structs.replace(config, max_in_flight=in_flight)
@@ -118,7 +118,9 @@ def engine_of(args: argparse.Namespace) -> Engine:
         raise UsageError("--workers starts a local Dask cluster; --scheduler uses an existing one")
     from postpress_async.ingest.engines.dask import DaskEngine
 
-    return DaskEngine(workers=workers or 2, scheduler=scheduler)
+    # The budget of the whole cluster: every worker's requests share it.
+    in_flight: int | None = getattr(args, "max_in_flight", None)
+    return DaskEngine(workers=workers or 2, scheduler=scheduler, max_in_flight=in_flight)
 
 
 def policy_of(args: argparse.Namespace) -> PollPolicy:

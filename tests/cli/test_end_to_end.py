@@ -139,64 +139,80 @@ def new_count(stderr: bytes) -> int:
 # -- runs and re-runs -----------------------------------------------------------------------
 
 
+async def acli(server_url: str, *args: str) -> Result:
+    """The CLI as a process, awaited: the fake in this process goes on serving meanwhile."""
+    process = await asyncio.create_subprocess_exec(
+        *cli(server_url, *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )
+    out, err = await asyncio.wait_for(process.communicate(), WAIT * 2)
+    assert process.returncode is not None
+    return Result(process.returncode, out, err)
+
+
 @pytest.mark.slow
-def test_a_rerun_after_arrivals_stores_exactly_the_new_ones(
-    tmp_path: Path, standalone: type[Standalone]
-) -> None:
-    """First run, messages arrive, the same command again: exactly the new ones, once."""
-    server = standalone("--messages", "1500", "--live-rate", "200", "--live-for", "2")
+async def test_a_rerun_after_arrivals_stores_exactly_the_new_ones(tmp_path: Path) -> None:
+    """First run; messages arrive; the same command again stores exactly those, once; a
+    third run finds nothing new."""
     db = tmp_path / "m.db"
     export = ["export", "messages", "--to", f"sqlite:///{db}", "--shards", "4"]
-    first = run_cli(server.url, *export)
-    assert first.returncode == 0, first.stderr
-    stored = set(db_ids(db))
-    assert new_count(first.stderr) == len(stored) >= 1500
-    truth = server.settled()
-    assert len(truth) > len(stored), "messages arrived after the first run"
-    again = run_cli(server.url, *export)
-    assert again.returncode == 0, again.stderr
-    assert new_count(again.stderr) == len(set(truth) - stored)
-    assert sorted(db_ids(db)) == sorted(truth)
-    third = run_cli(server.url, *export)
-    assert third.returncode == 0, third.stderr
-    assert new_count(third.stderr) == 0
+    async with FakePostpress(dataset=Dataset(messages=1500), api_key=KEY) as server:
+        first = await acli(server.url, *export)
+        assert first.returncode == 0, first.stderr
+        assert new_count(first.stderr) == 1500
+        assert sorted(db_ids(db)) == sorted(server.truth("messages"))
+        arrived = server.add_messages(7) + server.add_messages(5)
+        again = await acli(server.url, *export)
+        assert again.returncode == 0, again.stderr
+        assert new_count(again.stderr) == 12
+        assert sorted(db_ids(db)) == sorted(server.truth("messages"))
+        assert set(arrived) <= set(db_ids(db))
+        third = await acli(server.url, *export)
+        assert third.returncode == 0, third.stderr
+        assert new_count(third.stderr) == 0
 
 
 @pytest.mark.slow
 def test_follow_killed_then_restarted_has_every_id_once(
     tmp_path: Path, standalone: type[Standalone]
 ) -> None:
-    """`export --follow` into a file, kill -9 twice while messages arrive, restart; Ctrl-C
-    at the end (130, "interrupted" once). The file holds the ground truth, each id once."""
+    """`export --follow` into a file while messages arrive: kill -9, restart, Ctrl-C (130,
+    "interrupted" once); once the feed stops, the same export without --follow catches up.
+    The file holds the ground truth, each id once."""
     server = standalone("--messages", "800", "--live-rate", "100", "--live-for", "6")
     out = tmp_path / "messages.jsonl"
-    follow = ["export", "messages", "--out", str(out), "--follow", "--poll-interval", "0.05",
-              "--limit", "50"]  # fmt: skip
+    export = ["export", "messages", "--out", str(out), "--limit", "50"]
+    follow = [*export, "--follow", "--poll-interval", "0.05"]
 
     def lines() -> int:
         return len(file_ids(out)) if out.exists() else 0
 
-    for at_least in (850, 1000):
-        process = start_cli(server.url, *follow)
-        try:
-            wait_until(lambda n=at_least: lines() >= n, f"{at_least} lines")  # type: ignore[misc]
-        finally:
-            end(process, signal.SIGKILL)
-    truth = server.settled()
     process = start_cli(server.url, *follow)
     try:
-        wait_until(lambda: lines() >= len(truth), "the follow caught up with the truth")
+        wait_until(lambda: lines() >= 850, "the backfill and a few new messages")
+    finally:
+        end(process, signal.SIGKILL)
+    before = lines()
+    process = start_cli(server.url, *follow)
+    try:  # lines this process wrote: it runs its follow when the Ctrl-C comes
+        wait_until(lambda: lines() >= before + 50, "50 more lines")
     finally:
         code, err = end(process, signal.SIGINT)
     assert code == 130, err
     assert err.count(b"interrupted") == 1, err
     assert b"Traceback" not in err
+    truth = server.settled()
+    kept = lines()
+    again = run_cli(server.url, *export)
+    assert again.returncode == 0, again.stderr
+    assert new_count(again.stderr) == len(truth) - kept
     got = file_ids(out)
     assert len(got) == len(set(got)), "an id stored twice"
     assert set(got) == set(truth)
-    again = run_cli(server.url, "export", "messages", "--out", str(out))
-    assert again.returncode == 0, again.stderr
-    assert new_count(again.stderr) == 0, "the position was committed with the rows"
+    last = run_cli(server.url, *export)
+    assert new_count(last.stderr) == 0, "the position was committed with the rows"
 
 
 @pytest.mark.slow
@@ -349,10 +365,11 @@ def test_verify_agrees_then_finds_a_deleted_row(
     assert victim.encode() in differs.stdout + differs.stderr
 
 
+@pytest.mark.slow
 def test_the_standalone_fake_is_reached_with_base_url_and_api_key(
     standalone: type[Standalone], tmp_path: Path
 ) -> None:
-    """The fast check of this module's plumbing: one small export into SQLite, in process."""
+    """This module's plumbing: one small export into SQLite (the CLI in process)."""
     from ._helpers import run
 
     server = standalone("--messages", "120")

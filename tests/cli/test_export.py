@@ -392,3 +392,43 @@ def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert stderr.count(b"interrupted") == 1, stderr
+
+
+async def test_max_in_flight_caps_the_requests_in_flight(tmp_path: Path) -> None:
+    """4 shards fetch at once; --max-in-flight 2 lets two requests be in flight at most."""
+    from postpress_async.testing import Faults
+
+    from ._helpers import arun
+
+    peaks = []
+    for name, cap in (("capped", ["--max-in-flight", "2"]), ("free", [])):
+        async with FakePostpress(
+            dataset=fake_dataset(seed=1, messages=300),
+            api_key="pp_test_key",
+            faults=Faults(latency=0.01),
+        ) as server:
+            result = await arun(
+                "--api-key", "pp_test_key", "--base-url", server.url, "export", "messages",
+                "--to", f"sqlite:///{tmp_path}/{name}.db", "--limit", "25", "--shards", "4", *cap,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            peaks.append(server.stats.peak_in_flight)
+    assert peaks[0] <= 2 < peaks[1]
+
+
+def test_max_in_flight_on_dask_is_the_budget_of_the_whole_cluster() -> None:
+    """--engine dask: the cap goes to DaskEngine (shared by every worker), not to each client."""
+    from postpress_async import AsyncPostpress
+    from postpress_async.cli import _sync
+    from postpress_async.cli._app import parse
+    from postpress_async.ingest.engines.dask import DaskEngine
+
+    args = parse(["export", "messages", "--to", "postgresql://h/db", "--engine", "dask",
+                  "--max-in-flight", "6"])  # fmt: skip
+    engine = _sync.engine_of(args)
+    assert isinstance(engine, DaskEngine)
+    assert engine.max_in_flight == 6
+    client = AsyncPostpress(api_key="pp_test_key", base_url="https://api.example.com/v1")
+    assert _sync.client_config(client, args).max_in_flight == client.limits.max_in_flight
+    local = parse(["export", "messages", "--to", "sqlite:///m.db", "--max-in-flight", "6"])
+    assert _sync.client_config(client, local).max_in_flight == 6
