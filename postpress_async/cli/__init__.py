@@ -8,25 +8,35 @@
     postpress chats get ID [--account-id ID]
     postpress messages list [--account-id ID] [--sender-id ID] [--after T] [--before T] [paging]
     postpress messages get ID
-    postpress export messages|chats --out FILE.jsonl [filters] [--windows N]
-                     [--prefetch N] [--resume | --force] [--progress | --quiet]
-    postpress demo [--messages N] [--seed N] [--windows N] [--fault-rate R] [--latency S]
+    postpress export messages|chats|accounts (--to URL | --out FILE | --out DIR/) [filters]
+                     [--shards N] [--by auto|time|account] [--force] [--follow ...]
+                     [--max-in-flight N] [--engine dask --workers N | --scheduler ADDR]
+                     [--progress | --quiet]
+    postpress watch messages|chats [filters] [--since WHEN] [--out FILE [--state STATE]
+                    | --to URL | --state STATE] [--poll-interval S] [--max-interval S]
+                    [--overlap S] [--max-items N]
+    postpress verify messages|chats|accounts (--to URL | --out PATH) [--sample N] [filters]
+    postpress demo [--messages N] [--seed N] [--shards N] [--fault-rate R] [--latency S]
                    [--out FILE]
 
 Shared options, before or after the command, for the commands that use them:
 ``--api-key`` (else ``POSTPRESS_API_KEY``), ``--base-url`` (else ``POSTPRESS_BASE_URL``),
-``--timeout``, ``--retries``, ``--allow-insecure-http``, and ``--fake`` with ``--fake-messages``, ``--fake-seed``,
-``--fake-latency``, ``--fake-fault-rate`` to run against the embedded fake server;
+``--timeout``, ``--retries``, ``--allow-insecure-http``, and ``--fake`` with
+``--fake-messages``, ``--fake-seed``, ``--fake-latency``, ``--fake-fault-rate``,
+``--fake-bad-records``, ``--fake-clock-skew`` to run against the embedded fake server;
 ``--debug`` everywhere. An option given where it does nothing is a usage error.
 
 Layout: :mod:`._parser` holds the table the commands register in and the shared
 options; :mod:`.commands` one module a command (``list``, ``get``, ``export``,
-``demo``), each an ``async def run(args, ctx)``; :mod:`._app` runs the chosen one.
-The CLI imports only public names of :mod:`postpress_async`.
+``watch``, ``verify``, ``demo``), each an ``async def run(args, ctx)``; :mod:`._sync`
+what ``export``, ``watch`` and ``verify`` share (the store, the client's configuration,
+the engine: each is one call of :mod:`postpress_async.ingest`); :mod:`._app` runs the
+chosen one. The CLI imports only public names of :mod:`postpress_async`.
 
-Exit codes (:class:`ExitCode`): 0 ok, 1 API error, 2 usage or bad input, 3 no or
-rejected API key, 4 network failure, 5 output locked by another export, 130 interrupted
-(143 on SIGTERM).
+Exit codes (:class:`ExitCode`): 0 ok, 1 API error (or a store that failed, or a verify
+that found differences), 2 usage or bad input, 3 no or rejected API key, 4 network
+failure, 5 another export or follow is writing the same store, 130 interrupted (143 on
+SIGTERM).
 """
 
 from ._app import main as main

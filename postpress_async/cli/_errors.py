@@ -27,8 +27,9 @@ from postpress_async import (
     ResponseDecodeError,
     SinkUnavailableError,
     StateMismatchError,
+    UnreadableItemError,
 )
-from postpress_async._exceptions import SinkFailedError, UnreadableItemError
+from postpress_async._exceptions import SinkFailedError
 
 __all__ = [
     "CommandError",
