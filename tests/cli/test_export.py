@@ -432,3 +432,20 @@ def test_max_in_flight_on_dask_is_the_budget_of_the_whole_cluster() -> None:
     assert _sync.client_config(client, args).max_in_flight == client.limits.max_in_flight
     local = parse(["export", "messages", "--to", "sqlite:///m.db", "--max-in-flight", "6"])
     assert _sync.client_config(client, local).max_in_flight == 6
+
+
+def test_follow_with_the_fake_backfills_then_stores_what_arrives(tmp_path: Path) -> None:
+    """`--follow`: the backfill, then the fake's live messages into the same file, each
+    once; Ctrl-C is exit 130 and one line saying so."""
+    from ._helpers import run_until
+
+    out = tmp_path / "messages.jsonl"
+    follow = [*FAKE, "export", "messages", "--out", str(out), "--follow",
+              "--poll-interval", "0.01", "--fake-live-rate", "400", "--fake-late-ms", "0"]  # fmt: skip
+    result = run_until(lambda: stored_lines(out) >= FEW + 20, *follow)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.decode().startswith("interrupted; every page stored so far is kept")
+    assert result.stderr.count(b"\n") == 1
+    got = file_ids(out)
+    assert len(got) == len(set(got)) >= FEW + 20
+    assert set(FEW_DATASET.expected_message_ids()) < set(got)

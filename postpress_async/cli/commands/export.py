@@ -35,7 +35,17 @@ if TYPE_CHECKING:
     from postpress_async.ingest import IngestResult
     from postpress_async.ingest._run import IngestProgress
 
-__all__ = ["follow_options", "interval", "register", "run", "stopped_hint", "store_options"]
+__all__ = [
+    "fake_live_options",
+    "follow_options",
+    "interval",
+    "live_feed",
+    "register",
+    "run",
+    "stopped_hint",
+    "store_options",
+    "summary",
+]
 
 _DESCRIPTION = """\
 Export every {resource} matching the filters into one store: a JSON lines file
@@ -71,6 +81,7 @@ def register(table: CommandTable) -> None:
         _shard_options(parser, resource)
         if resource in TIMED:
             follow_options(parser, flag=True)
+            fake_live_options(parser)
         _shown_options(parser)
 
 
@@ -189,6 +200,31 @@ def follow_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
     )
 
 
+def fake_live_options(parser: argparse.ArgumentParser) -> None:
+    """``--fake-live-rate``, ``--fake-late-ms``: messages arriving at the fake, to follow."""
+    parser.add_argument(
+        "--fake-live-rate",
+        type=interval,
+        default=5.0,
+        metavar="R",
+        help="with --fake: new messages a second while it follows (default: 5)",
+    )
+    parser.add_argument(
+        "--fake-late-ms",
+        type=count,
+        default=500,
+        metavar="L",
+        help="with --fake: a share of them is listed up to L ms late (default: 500)",
+    )
+
+
+def live_feed(args: argparse.Namespace) -> object:
+    """The fake's live feed the ``--fake-live-*`` options describe."""
+    from postpress_async.testing import LiveFeed  # only --fake pays for the fake server
+
+    return LiveFeed(rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed)
+
+
 def interval(text: str) -> float:
     """A number > 0 (seconds, or messages a second)."""
     value = seconds(text)
@@ -269,6 +305,8 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     if shards is None:
         shards = 1 if _sync.is_one_file(sink) else 8
     following = bool(getattr(args, "follow", False))
+    if following and args.fake:
+        args.fake_live = live_feed(args)  # a fake whose messages arrive, to follow
     after, before = filters.pop("after", None), filters.pop("before", None)
     options: dict[str, Any] = {}
     if following:

@@ -23,13 +23,17 @@ from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import (
     CommandTable,
-    count,
     filter_options,
     filters_of,
     positive,
     time_option,
 )
-from postpress_async.cli.commands.export import follow_options, interval, store_options
+from postpress_async.cli.commands.export import (
+    fake_live_options,
+    follow_options,
+    live_feed,
+    store_options,
+)
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
@@ -98,20 +102,7 @@ def _watch_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="requests in flight at once, at most (default: the client's 16)",
     )
-    parser.add_argument(
-        "--fake-live-rate",
-        type=interval,
-        default=5.0,
-        metavar="R",
-        help="with --fake: new messages a second (default: 5)",
-    )
-    parser.add_argument(
-        "--fake-late-ms",
-        type=count,
-        default=500,
-        metavar="L",
-        help="with --fake: a share of them is listed up to L ms late (default: 500)",
-    )
+    fake_live_options(parser)
 
 
 def _since(args: argparse.Namespace) -> Any:
@@ -145,11 +136,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
 
     await ctx.check(call)
     if args.fake:
-        from postpress_async.testing import LiveFeed  # only --fake pays for the fake server
-
-        args.fake_live = LiveFeed(
-            rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed
-        )
+        args.fake_live = live_feed(args)
     if args.to is None and args.out is None:
         await _to_stdout(args, ctx, resource, filters, since)
     else:
