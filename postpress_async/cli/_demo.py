@@ -2,20 +2,24 @@
 
 It runs what ``postpress export messages --out FILE --shards N`` runs
 (:func:`postpress_async.ingest.ingest` into a JSON lines file) against a fake with
-latency and a few percent of retryable faults, runs it a second time (a re-run
-continues: nothing new, nothing repeated), then reads the file back and compares its
-ids with the dataset's own list: every message exactly once.
+latency and a few percent of retryable faults, stops it half-way (a cancellation, as
+Ctrl-C), runs it again until done (every shard continues from its committed position),
+once more (nothing new), then reads the file back and compares its ids with the
+dataset's own list: every message exactly once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import anyio
 import msgspec
 
 from postpress_async.ingest import ClientConfig, IngestResult, ingest
@@ -86,7 +90,8 @@ async def run_demo(
     report: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> None:
-    """Export a fake dataset through injected faults, run it again, and print what it took."""
+    """Export a fake dataset through injected faults, stopped half-way and run again until
+    done, then once more; check the file against the dataset and print what it took."""
     target = out
     if target is not None and target.exists() and target.stat().st_size:
         raise UsageError(f"{target} already exists and is not empty: choose another --out")
@@ -98,19 +103,25 @@ async def run_demo(
             config = ClientConfig(
                 base_url=server.url, api_key=server.api_key, limit=_PAGE_SIZE, prefetch=2
             )
+
+            async def export(progress: IngestProgress | None = None) -> IngestResult:
+                return await ingest(
+                    config, "messages", str(path), shards=shards, by="time", progress=progress
+                )
+
             progress = IngestProgress(noun="messages")
             line = Line(err, progress.text, enabled=is_terminal(err))
             started = time.monotonic()
             try:
-                first = await ingest(
-                    config, "messages", str(path), shards=shards, by="time", progress=progress
-                )
+                first = await _stopped_at(export(progress), progress, messages // 2)
             finally:
                 line.close()
+            stopped = progress.items
+            resumed = first if first is not None else await export(progress)
             elapsed = time.monotonic() - started
             requests = server.stats.requests
             injected = sum(server.stats.faults.values())
-            again = await ingest(config, "messages", str(path), shards=shards, by="time")
+            again = await export()
         verdict = verify_ids(path, dataset.expected_message_ids())
         size = path.stat().st_size
         kept = f"{path}" if target else "a temporary file, now deleted (keep it with --out FILE)"
@@ -122,13 +133,21 @@ async def run_demo(
             f"{cfg.accounts} accounts (seed {cfg.seed})",
             f"  faults     {fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
             f"{latency * 1000:.0f} ms latency",
-            f"  export     {_shards(first)} shards at once, {_PAGE_SIZE} messages a page, "
+            f"  export     {_shards(resumed)} shards at once, {_PAGE_SIZE} messages a page, "
             "each page committed with its shard's position",
-            f"  items      {first.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
-            f"  requests   {requests:,} ({injected:,} failed on purpose by the server)",
-            f"  retries    {progress.retries:,}",
-            f"  elapsed    {elapsed:.2f} s ({format_rate(first.items, elapsed)})",
-            f"  again      the same export run again: {again.new or 0:,} new messages "
+        ]
+        if first is None:
+            lines += [
+                f"  stopped    at {stopped:,} messages stored, as Ctrl-C or kill -9 would stop it",
+                f"  resumed    the same export again: {resumed.items:,} more messages, from where "
+                "each shard stopped",
+            ]
+        lines += [
+            f"  items      {progress.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
+            f"  requests   {requests:,}, of which {injected:,} failed on purpose by the server "
+            "and were retried",
+            f"  elapsed    {elapsed:.2f} s ({format_rate(progress.items, elapsed)})",
+            f"  again      the same export once more: {again.new or 0:,} new messages "
             "(a re-run continues, it never repeats)",
             f"  verified   {_verdict_text(verdict)}",
             f"  output     {kept}",
@@ -136,6 +155,29 @@ async def run_demo(
         print("\n".join(lines), file=report)
     if not verdict.ok:
         raise CommandError(f"the export does not match the dataset: {_verdict_text(verdict)}")
+
+
+async def _stopped_at(
+    job: Coroutine[Any, Any, IngestResult], progress: IngestProgress, items: int
+) -> IngestResult | None:
+    """Run ``job``, cancelled once ``progress`` counts ``items`` stored; ``None`` if it was."""
+    scope = anyio.CancelScope()
+
+    async def stop() -> None:
+        # The counters have no event to wait on; a poll every 5 ms costs nothing here.
+        while progress.items < items:  # noqa: ASYNC110
+            await anyio.sleep(0.005)
+        scope.cancel()
+
+    stopper = asyncio.get_running_loop().create_task(stop())
+    try:
+        with scope:
+            return await job
+        return None
+    finally:
+        stopper.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([stopper])
 
 
 def _shards(result: IngestResult) -> int:

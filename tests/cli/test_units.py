@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -88,15 +89,24 @@ def test_verify_ids_finds_missing_duplicated_unexpected_and_torn(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_demo_exports_through_faults_and_verifies(tmp_path: Path) -> None:
-    """`postpress demo` exports the fake dataset through faults and reports exactly-once."""
+def test_demo_exports_through_faults_stops_resumes_and_verifies(tmp_path: Path) -> None:
+    """`postpress demo`: faults retried, stopped half-way, resumed, once more for nothing,
+    and every message exactly once."""
     out = tmp_path / "demo.jsonl"
     result = run_process("demo", "--messages", "4000", "--fault-rate", "0.2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     report = result.stdout.decode()
     assert "verified   OK: every message arrived exactly once" in report
     assert "4,000 messages" in report
-    assert "again      the same export run again: 0 new messages" in report
-    retries = next(line for line in report.splitlines() if line.strip().startswith("retries"))
-    assert retries.split()[1] != "0", "a 20 % fault rate must cause retries"
+    stopped = re.search(r"stopped    at ([\d,]+) messages stored", report)
+    resumed = re.search(r"resumed    the same export again: ([\d,]+) more messages", report)
+    assert stopped is not None and resumed is not None, report
+    counts = [int(found.group(1).replace(",", "")) for found in (stopped, resumed)]
+    assert sum(counts) == 4000
+    assert counts[1] > 0, "stopped before the end"
+    assert "again      the same export once more: 0 new messages" in report
+    failed = re.search(
+        r"of which ([\d,]+) failed on purpose by the server and were retried", report
+    )
+    assert failed is not None and int(failed.group(1)) > 0, "a 20 % fault rate must cause some"
     assert len(out.read_bytes().split(b"\n")) == 4001
