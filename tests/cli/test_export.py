@@ -449,3 +449,30 @@ def test_follow_with_the_fake_backfills_then_stores_what_arrives(tmp_path: Path)
     got = file_ids(out)
     assert len(got) == len(set(got)) >= FEW + 20
     assert set(FEW_DATASET.expected_message_ids()) < set(got)
+
+
+@pytest.mark.parametrize("store", ["{tmp}/m.jsonl", "sqlite:///{tmp}/m.db", "{tmp}/parts/"])
+async def test_a_store_another_writer_holds_is_refused_with_exit_5_before_any_request(
+    tmp_path: Path, store: str
+) -> None:
+    """Another export or follow holds the store: exit 5, one line naming it, no request."""
+    from postpress_async.ingest import open_sink
+
+    from ._helpers import arun
+
+    target = store.replace("{tmp}", str(tmp_path))
+    holder = open_sink(target)
+    await holder.open()  # the writer's lock, as a running export holds it
+    try:
+        async with FakePostpress(dataset=FEW_DATASET, api_key="pp_test_key") as server:
+            result = await arun(
+                "--api-key", "pp_test_key", "--base-url", server.url,
+                "export", "messages", "--to", target,
+            )  # fmt: skip
+            assert server.stats.requests == 0
+    finally:
+        await holder.close()
+    assert result.returncode == 5, result.stderr
+    text = result.stderr.decode()
+    assert text.startswith("error: another export or follow is writing ")
+    assert text.count("\n") == 1, "no resume hint: this run stored nothing"
