@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 _DESCRIPTION = """\
-Export every {resource} matching the filters into one store: a JSON lines file
+Export all the {resource} matching the filters into one store: a JSON lines file
 (--out FILE), a directory of part files (--out DIR/), or a database (--to
 sqlite:///m.db, --to postgresql://user@host/db, --to duckdb:///m.duckdb; an
 absolute SQLite path has four slashes: sqlite:////var/data/m.db).
