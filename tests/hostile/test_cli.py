@@ -39,14 +39,15 @@ def test_a_looping_export_stops_keeps_its_checkpoint_and_never_shows_the_key(
     err = capsys.readouterr().err
     assert code == ExitCode.API_ERROR
     assert "error: the API sent the cursor 'A' a second time" in err
+    # The pages before the loop stay committed: the file is what its sidecar vouches for.
     state = json.loads(checkpoint(out).read_bytes())
-    assert state["items"] == len(out.read_bytes().splitlines()) == 3
-    ((cursor, offset, done),) = [(s["cursor"], s["offset"], s["done"]) for s in state["streams"]]
-    assert (cursor, offset, done) == ("C", 0, False)
-    # The resume hint repeats the command without the key, and says how to give it.
-    assert "--resume" in err
-    assert "--api-key" not in err.split("Continue with:")[1].splitlines()[1]
-    assert "POSTPRESS_API_KEY" in err
+    assert state["offset"] == out.stat().st_size
+    assert state["count"] == len(out.read_bytes().splitlines()) == 3
+    (stored,) = state["positions"].values()
+    assert (stored["position"]["cursor"], stored["position"]["done"]) == ("C", False)
+    # The hint says to run the same command again; it repeats no command, so no key.
+    assert "run the same command again to continue" in err
+    assert "--api-key" not in err
     assert SECRET not in err and SECRET[:8] not in err
 
 
@@ -59,7 +60,7 @@ def test_the_resume_hint_never_echoes_the_key(
     with hostile_server_in_thread(cursor_walk({None: "A", "A": "A"})) as server:
         main([*key_args, "export", "messages", "--out", str(out), "--base-url", server.url])
     err = capsys.readouterr().err
-    assert "Continue with:" in err
+    assert "run the same command again to continue" in err
     assert SECRET not in err
 
 
@@ -76,8 +77,8 @@ def test_a_second_export_to_a_locked_output_is_refused_at_once(
         )
     err = capsys.readouterr().err
     assert code == ExitCode.LOCKED == 5
-    assert f"error: {out} is being written by another export" in err
-    assert "Continue with" not in err
+    assert f"error: another export or follow is writing {out}" in err
+    assert "run the same command again" not in err
     assert out.read_bytes() == b'{"id": "written by the first export"}\n'
     assert not checkpoint(out).exists()
 
@@ -140,8 +141,9 @@ def gated_pages(gate: threading.Event, pages: int = 10) -> Handler:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Path) -> None:
     """A running export holds its output: a second one (plain, --force, --resume) is
-    refused at once and changes nothing; after kill -9 the lock is gone and --resume
-    completes the file with every message exactly once."""
+    refused at once and changes nothing; after kill -9 the lock is gone and the same
+    command (--resume is accepted, and changes nothing) completes the file with every
+    message exactly once."""
     out = tmp_path / "messages.jsonl"
     gate = threading.Event()
     with hostile_server_in_thread(gated_pages(gate)) as server:
@@ -153,7 +155,7 @@ def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Pa
         try:
             deadline = time.monotonic() + 60
             while not (
-                checkpoint(out).exists() and json.loads(checkpoint(out).read_bytes())["items"]
+                checkpoint(out).exists() and json.loads(checkpoint(out).read_bytes())["count"]
             ):
                 assert first.poll() is None, "the first export ended early"
                 assert time.monotonic() < deadline, "the first export never checkpointed"
@@ -164,7 +166,7 @@ def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Pa
                     _cli(*export, *extra), capture_output=True, env=_env(), timeout=60
                 )
                 assert second.returncode == ExitCode.LOCKED, second.stderr
-                assert b"being written by another export" in second.stderr
+                assert b"another export or follow is writing" in second.stderr
                 assert out.read_bytes() == before  # not truncated, not mixed
             assert first.poll() is None  # the first still runs: each refusal was at once
             os.kill(first.pid, signal.SIGKILL)
@@ -180,4 +182,4 @@ def test_two_concurrent_exports_one_writer_then_resume_after_kill_9(tmp_path: Pa
     assert resumed.returncode == 0, resumed.stderr
     ids = [json.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert len(ids) == len(set(ids)) == 50
-    assert not checkpoint(out).exists()
+    assert json.loads(checkpoint(out).read_bytes())["offset"] == out.stat().st_size
