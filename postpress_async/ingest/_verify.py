@@ -49,6 +49,8 @@ __all__ = ["VerifyReport", "verify"]
 SHOWN: Final = 10
 #: About how many ids a window of messages holds (the memory of a verify).
 WINDOW_ITEMS: Final = 50_000
+#: Windows a span is cut into, at most.
+MAX_WINDOWS: Final = 4096
 _MS: Final = timedelta(milliseconds=1)
 
 
@@ -146,7 +148,8 @@ async def verify(
             span = None
             if endpoint == "messages":
                 span = await store.span(endpoint)
-                windows = await _windows(client, encoded, outer, span, sample)
+                size = await store.count(endpoint)
+                windows = await _windows(client, encoded, outer, span, size, sample)
                 chosen = windows
                 if sample is not None and len(windows) > sample:
                     picks = random.Random(seed).sample(range(len(windows)), sample)
@@ -180,9 +183,16 @@ async def _windows(
     filters: dict[str, str],
     outer: Window,
     span: tuple[datetime, datetime] | None,
+    size: int,
     sample: int | None,
 ) -> list[Window]:
-    """The windows of similar size that cover the store's span (within ``outer``) once."""
+    """The windows of similar size that cover the store's span (within ``outer``) once.
+
+    How many: the rows the store holds over :data:`WINDOW_ITEMS` (the API should list
+    about as many there); where to cut: the API's profile, so each window holds a
+    similar share. (The profile's own total is not trusted for the count: a burst of
+    items in one millisecond makes its density estimate explode.)
+    """
     if span is None:
         return [outer]  # an empty store: whatever the API lists is missing
     low, high = span[0] - _MS, span[1] + _MS
@@ -196,9 +206,10 @@ async def _windows(
     profile = await probe_profile(probe, after=to_ms(low), before=to_ms(high), samples=16)
     if profile is None:
         return [Window(after=low, before=high)]
-    pieces = max(1, math.ceil(profile.total / WINDOW_ITEMS))
+    pieces = max(1, math.ceil(size / WINDOW_ITEMS))
     if sample is not None:
         pieces = max(pieces, 4 * sample)
+    pieces = min(pieces, MAX_WINDOWS)
     cuts = [c for c in profile.cuts(pieces) if to_ms(low) + 1 < c < to_ms(high)]
     return window_queries([from_ms(c) for c in cuts], after=low, before=high)
 

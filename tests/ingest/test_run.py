@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -25,6 +26,8 @@ from postpress_async.ingest import (
     Shard,
     ShardConflictError,
     ingest,
+    open_sink,
+    verify,
 )
 from postpress_async.ingest._commit import Committer
 from postpress_async.ingest._run import IngestProgress, run_shard
@@ -411,3 +414,66 @@ def test_a_name_that_moved_still_imports_with_a_deprecation_warning(name: str) -
         warnings.simplefilter("error")
         with pytest.raises(AttributeError):
             package.NoSuchName  # noqa: B018
+
+
+# -- the same runs into real stores (fast ones: SQLite, a JSON lines file, part files) --------
+
+STORES = ["sqlite", "jsonl", "parts"]
+
+
+def store_url(kind: str, tmp_path: Path) -> str:
+    return {
+        "sqlite": f"sqlite:///{tmp_path}/m.db",
+        "jsonl": f"{tmp_path}/m.jsonl",
+        "parts": f"{tmp_path}/parts/",
+    }[kind]
+
+
+async def stored(url: str, endpoint: str = "messages") -> tuple[list[str], int, int]:
+    """A store's ids, the items its positions say were committed, and its rejects."""
+    sink = open_sink(url)
+    await sink.open(writer=False)
+    try:
+        ids = await sink.stored_ids(endpoint, after=None, before=None)  # type: ignore[arg-type]
+        positions = await sink.positions(endpoint)  # type: ignore[arg-type]
+        rejects = await sink.rejects(endpoint)  # type: ignore[arg-type]
+    finally:
+        await sink.close()
+    return ids, sum(p.items for p in positions.values()), rejects
+
+
+async def held_once(url: str, server: FakePostpress, endpoint: str = "messages") -> None:
+    ids, committed, rejects = await stored(url, endpoint)
+    assert Counter(ids) == Counter(server.truth(endpoint))
+    assert committed == len(ids) + rejects  # no page committed twice
+
+
+@pytest.mark.parametrize("kind", STORES)
+async def test_a_real_store_is_filled_then_kept_in_sync(
+    config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
+) -> None:
+    url = store_url(kind, tmp_path)
+    first = await ingest(config, "messages", url, shards=3)
+    assert first.items == first.new == len(server.truth("messages"))
+    server.add_messages(250)
+    again = await ingest(config, "messages", url, shards=3)
+    assert (again.items, again.new, again.synced) == (250, 250, 250)
+    assert (await verify(config, "messages", url)).ok
+    await held_once(url, server)
+
+
+@pytest.mark.parametrize("kind", STORES)
+async def test_a_real_store_resumes_after_a_crash_at_any_commit(
+    config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
+) -> None:
+    url = store_url(kind, tmp_path)
+    crashes = 0
+    for _ in range(500):
+        sink = CrashingSink(open_sink(url), at=1)
+        try:
+            await ingest(config, "messages", sink, shards=3, engine=LocalEngine(max_pages=1))
+            break
+        except Crash:
+            crashes += 1
+    assert crashes > 3
+    await held_once(url, server)
