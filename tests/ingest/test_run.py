@@ -25,6 +25,7 @@ from postpress_async.ingest import (
     PlanMismatchError,
     Shard,
     ShardConflictError,
+    SinkUnavailableError,
     ingest,
     open_sink,
     verify,
@@ -390,6 +391,49 @@ async def test_a_store_being_written_is_refused_before_any_request(
         await ingest(config, "messages", MemorySink(store))
     assert server.stats.requests == 0
     await holder.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/no/m.db", "{tmp}/no/m.jsonl"])
+async def test_a_store_in_a_missing_directory_is_refused_before_any_request(
+    config: ClientConfig, server: FakePostpress, tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(SinkUnavailableError, match="does not exist"):
+        await ingest(config, "messages", url.format(tmp=tmp_path))
+    assert server.stats.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        pytest.param("sqlite://m.db", "three slashes", id="sqlite-two-slashes"),
+        pytest.param("mysql://x/y", "unknown sink scheme", id="unknown-scheme"),
+    ],
+)
+async def test_a_bad_store_url_is_refused_before_any_request(
+    config: ClientConfig, server: FakePostpress, url: str, match: str
+) -> None:
+    with pytest.raises(SinkUnavailableError, match=match):
+        await ingest(config, "messages", url)
+    assert server.stats.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("engine", "url", "match"),
+    [
+        pytest.param({"workers": 2}, "m.jsonl", "one writer process", id="file-on-dask"),
+        pytest.param(
+            {"scheduler": "tcp://127.0.0.1:1"}, "sqlite:///m.db", "one machine", id="sqlite-cluster"
+        ),
+    ],
+)
+async def test_an_engine_refuses_a_store_its_workers_cannot_share_before_any_request(
+    config: ClientConfig, server: FakePostpress, engine: dict[str, Any], url: str, match: str
+) -> None:
+    from postpress_async.ingest.engines.dask import DaskEngine
+
+    with pytest.raises(SinkUnavailableError, match=match):
+        await ingest(config, "messages", url, engine=DaskEngine(**engine))
+    assert server.stats.requests == 0
 
 
 def test_the_ingest_package_lists_its_public_names_sorted_and_documented() -> None:
