@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -162,6 +167,41 @@ async def test_a_read_only_database_is_one_line(tmp_path: Path) -> None:
     sink._db.execute("PRAGMA query_only = OFF")
     assert await sink.count("messages") == 0
     await sink.close()
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` read-only: chmod for a user, the immutable attribute for root (who ignores modes)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode
+    ):
+        pytest.skip("no way to make a file read-only for root here (chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+async def test_a_read_only_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    await sink.close()
+    with read_only(path):
+        sink = SQLiteSink(path)
+        await sink.open()  # reading is fine
+        assert await sink.count("messages") == 0
+        with pytest.raises(SinkFailedError, match=r"m\.db: the database is read-only"):
+            await sink.commit(big_batch(sink, 3, move("s0", None, 1)))
+        await sink.close()
 
 
 async def test_a_database_locked_past_the_busy_timeout_is_one_line(tmp_path: Path) -> None:
