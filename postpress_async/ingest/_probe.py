@@ -130,18 +130,36 @@ def sample_points(low: int, high: int, samples: int) -> list[int]:
 def density_profile(points: Sequence[int], pages: Sequence[tuple[list[int], bool]]) -> Profile:
     """The profile from one probe page just before each point after the first.
 
-    A page that is the last one holds every item before its point: an exact count.
-    Otherwise its items span some time before the point: the density there, integrated
-    over the interval since the previous point (never decreasing).
+    ``pages[k - 1]`` holds the timestamps (ms) of the newest items stamped before
+    ``points[k]``, and whether that page was the listing's last. Per interval
+    ``[points[k - 1], points[k])``:
+
+    * a last page holds every item before its point: an exact cumulative count;
+    * a page reaching back past the interval's start holds every item of the interval:
+      an exact count of those stamped inside it;
+    * otherwise the page's items span some time before the point, a density there; the
+      interval gets at least the page's items, and otherwise the lower of this density
+      and the one measured at the interval's start, times its length. A burst stamped
+      in one millisecond just before a point (hundreds of messages delivered at once)
+      must not be read as that rate over the whole interval.
     """
     counts = [0.0]
+    before: float | None = None  # the density measured at the interval's start
     for k, (stamps, last) in enumerate(pages, start=1):
-        if last:
-            counts.append(float(len(stamps)))
+        low, high = points[k - 1], points[k]
+        if last or not stamps:
+            counts.append(max(counts[-1], float(len(stamps))))
+            before = None
             continue
-        span = max(1, points[k] - stamps[-1])
-        density = len(stamps) / span
-        counts.append(max(counts[-1], counts[-1] + density * (points[k] - points[k - 1])))
+        oldest = min(stamps)
+        density = len(stamps) / max(1, high - oldest)
+        if oldest < low:
+            inside = float(sum(1 for stamp in stamps if stamp >= low))
+        else:
+            rate = density if before is None else min(density, before)
+            inside = max(float(len(stamps)), rate * (high - low))
+        counts.append(counts[-1] + inside)
+        before = density
     return Profile(points=list(points), counts=counts)
 
 

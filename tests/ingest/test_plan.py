@@ -10,6 +10,7 @@ import pytest
 
 from postpress_async import AsyncPostpress, InvalidParameterError
 from postpress_async.ingest import ClientConfig, Shard, ShardPlan, plan_shards
+from postpress_async.ingest._probe import density_profile, sample_points
 from postpress_async.ingest._shards import Window, window_queries
 from postpress_async.ingest._streams import shard_stream
 
@@ -145,3 +146,42 @@ async def test_bad_plans_are_refused_before_any_request(
         with pytest.raises(InvalidParameterError, match=match):
             await plan_shards(client, "messages", **kwargs)  # type: ignore[arg-type]
         assert client.stats().requests == 0
+
+
+# -- the profile math (pure: no loop, no server) --------------------------------------------
+
+
+def test_a_page_reaching_past_its_interval_counts_that_interval_exactly() -> None:
+    points = [0, 1_000, 2_000]
+    pages = [([900, 800, 700], False), ([1_500, 1_200, 900, 800], False)]
+    counts = density_profile(points, pages).counts
+    assert counts[2] - counts[1] == 2.0  # the page before 2,000 holds all of [1,000, 2,000)
+
+
+def test_a_burst_in_one_millisecond_is_not_read_as_the_rate_of_its_whole_interval() -> None:
+    """250 messages stamped at once just before a point: not 250 a millisecond all day."""
+    day = 86_400_000
+    points = [0, day, 2 * day]
+    steady = ([day - k * 1_000 for k in range(250)], False)  # one a second
+    burst = ([2 * day - 1] * 250, False)
+    profile = density_profile(points, [steady, burst])
+    first = profile.counts[1]
+    assert first == pytest.approx(250 / 249_000 * day, rel=1e-6)
+    assert profile.counts[2] - first < 2 * first  # the burst adds at most a steady day's worth
+
+
+def test_a_last_page_is_an_exact_count_and_the_profile_never_falls() -> None:
+    points = [0, 1_000, 2_000, 3_000]
+    pages = [([900, 100], True), ([900, 100], True), ([2_500, 1_500, 900, 100], True)]
+    assert density_profile(points, pages).counts == [0.0, 2.0, 2.0, 4.0]
+
+
+def test_cuts_fall_at_the_quantiles_of_the_profile() -> None:
+    points = sample_points(0, 4_000, 4)
+    assert points == [0, 1_000, 2_000, 3_000, 4_000]
+    one_each = [500, 1_500, 2_500, 3_500]  # one item in each interval
+    pages = [(one_each[:k][::-1], True) for k in range(1, 5)]
+    profile = density_profile(points, pages)
+    assert profile.counts == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert profile.cuts(2) == [2_000]
+    assert profile.cuts(4) == [1_000, 2_000, 3_000]
