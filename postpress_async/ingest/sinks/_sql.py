@@ -51,7 +51,6 @@ class Types(NamedTuple):
     data: str  # the item's exact JSON
     blob: str  # a reject's exact bytes
     counter: str  # items and pages of a position
-    now: str  # the SQL expression of the current time, for ``rejects.at``
 
 
 def table_of(endpoint: str) -> Endpoint:

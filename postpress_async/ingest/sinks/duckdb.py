@@ -63,7 +63,6 @@ _TYPES: Final = Types(
     data="VARCHAR",
     blob="BLOB",
     counter="BIGINT",
-    now="now()",
 )
 
 #: The files a sink of this process opened as the writer (DuckDB's own lock is per

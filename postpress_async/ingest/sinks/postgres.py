@@ -78,7 +78,6 @@ _TYPES: Final = Types(
     data="json",
     blob="bytea",
     counter="bigint",
-    now="now()",
 )
 #: The key of the transaction lock under which a store is created (two int4 keys: never
 #: the writer's bigint key).

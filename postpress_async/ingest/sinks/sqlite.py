@@ -74,7 +74,6 @@ _TYPES: Final = Types(
     data="TEXT",
     blob="BLOB",
     counter="INTEGER",
-    now=_NOW,
 )
 #: Epoch seconds -> the API's UTC ``...sssZ`` text, in SQL (SQLite rounds to the nearest
 #: millisecond: exact for the API's millisecond times, whatever the float's last bits).

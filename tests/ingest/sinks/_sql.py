@@ -31,10 +31,10 @@ class SQLiteKit(Kit):
             db.close()
 
     async def data(self, endpoint: str) -> dict[str, bytes]:
-        return dict(self._query(f"SELECT id, CAST(data AS BLOB) FROM {endpoint}"))  # type: ignore[arg-type]
+        return dict(self._query(f"SELECT id, CAST(data AS BLOB) FROM {endpoint}"))
 
     async def typed(self, endpoint: str, column: str) -> dict[str, Any]:
-        return dict(self._query(f"SELECT id, {column} FROM {endpoint}"))  # type: ignore[arg-type]
+        return dict(self._query(f"SELECT id, {column} FROM {endpoint}"))
 
     async def reject_raws(self, endpoint: str) -> list[bytes]:
         return [
@@ -118,10 +118,10 @@ class DuckDBKit(Kit):
             db.close()
 
     async def data(self, endpoint: str) -> dict[str, bytes]:
-        return dict(self._query(f"SELECT id, encode(data) FROM {endpoint}"))  # type: ignore[arg-type]
+        return dict(self._query(f"SELECT id, encode(data) FROM {endpoint}"))
 
     async def typed(self, endpoint: str, column: str) -> dict[str, Any]:
-        return dict(self._query(f"SELECT id, {column} FROM {endpoint}"))  # type: ignore[arg-type]
+        return dict(self._query(f"SELECT id, {column} FROM {endpoint}"))
 
     async def reject_raws(self, endpoint: str) -> list[bytes]:
         return [

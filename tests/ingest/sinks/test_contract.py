@@ -113,12 +113,12 @@ def plan(endpoint: str = "messages") -> ShardPlan:
 async def test_a_fresh_store_is_created_empty(kit: Kit) -> None:
     sink = await opened(kit)
     for endpoint in ("messages", "chats", "accounts"):
-        assert await sink.positions(endpoint) == {}  # type: ignore[arg-type]
-        assert await sink.count(endpoint) == 0  # type: ignore[arg-type]
-        assert await sink.span(endpoint) is None  # type: ignore[arg-type]
-        assert await sink.rejects(endpoint) == 0  # type: ignore[arg-type]
-        assert await sink.load_plan(endpoint) is None  # type: ignore[arg-type]
-        assert await sink.stored_ids(endpoint, after=None, before=None) == []  # type: ignore[arg-type]
+        assert await sink.positions(endpoint) == {}
+        assert await sink.count(endpoint) == 0
+        assert await sink.span(endpoint) is None
+        assert await sink.rejects(endpoint) == 0
+        assert await sink.load_plan(endpoint) is None
+        assert await sink.stored_ids(endpoint, after=None, before=None) == []
     await sink.close()
     again = await opened(kit)  # what exists already is opened as it is
     assert await again.count("messages") == 0

@@ -82,7 +82,9 @@ async def test_times_are_stored_as_the_apis_utc_text(tmp_path: Path) -> None:
     ]
     await sink.commit(Batch("messages", list(page(sink, "messages", *items).items), [], []))
     await sink.close()
-    stored = dict(query(tmp_path / "m.db", "SELECT id, timestamp FROM messages"))
+    stored = {
+        row[0]: row[1] for row in query(tmp_path / "m.db", "SELECT id, timestamp FROM messages")
+    }
     assert stored == {
         "z": "2025-03-01T12:00:00.123Z",
         "offset": "2025-03-01T12:00:00.007Z",
