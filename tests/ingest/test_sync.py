@@ -247,9 +247,10 @@ async def test_a_follow_keeps_up_with_a_live_feed_and_cancelling_keeps_its_posit
         progress = IngestProgress()
 
         def caught_up() -> bool:
-            return not server.live_running and Counter(store.ids("messages")) == Counter(
-                server.truth("messages")
-            )
+            # The feed has ended and every message it added is listed (a share is listed up
+            # to 300 ms late): only then is the truth final.
+            settled = not server.live_running and server.live.unlisted() == 0
+            return settled and Counter(store.ids("messages")) == Counter(server.truth("messages"))
 
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as group:
