@@ -45,8 +45,8 @@ class ExitCode(enum.IntEnum):
     """What ``postpress`` exits with."""
 
     OK = 0
-    #: The API answered with an error (other than auth), the output could not be written,
-    #: or a command's own check failed (the demo's exactly-once verdict).
+    #: The API answered with an error (other than auth), the store failed while writing,
+    #: or a command's own check failed (verify's comparison, the demo's verdict).
     API_ERROR = 1
     #: A bad command line or option value, or an export that refuses to run as asked.
     USAGE = 2
@@ -63,7 +63,7 @@ class ExitCode(enum.IntEnum):
 #: What each exit code says, in a few words: the one source of ``--help``'s list.
 _MEANINGS: Final = {
     ExitCode.OK: "ok",
-    ExitCode.API_ERROR: "API error or unwritable output",
+    ExitCode.API_ERROR: "API error (or a failed store, or differences found by verify)",
     ExitCode.USAGE: "bad usage or input",
     ExitCode.AUTH: "no or rejected API key",
     ExitCode.NETWORK: "network failure",
