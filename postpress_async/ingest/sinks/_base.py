@@ -27,16 +27,10 @@ the contract suite (``tests/ingest/sinks/``) run against it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Literal, NamedTuple, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
-import msgspec
-
-from postpress_async._encoding import encode_json
-from postpress_async._positions import Checkpoint
 from postpress_async._rows import TABLES, Column, Kind, Reject, Row
-from postpress_async._time import format_datetime
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 __all__ = [
@@ -152,64 +146,3 @@ class Sink(Protocol):
 
     async def rejects(self, endpoint: Endpoint) -> int:
         """Items of ``endpoint`` set aside so far (they could not be read)."""
-
-
-# -- the previous protocol's helpers, until every sink is on the contract above ------------
-
-
-def encode_checkpoint(checkpoint: Checkpoint) -> str:
-    """A checkpoint as the JSON text the stores compare."""
-    return msgspec.json.encode(checkpoint).decode()
-
-
-def utc_text(moment: datetime | None) -> str | None:
-    """The API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (sorts as text, like the API's own)."""
-    return None if moment is None else format_datetime(moment)
-
-
-class LegacyColumn:
-    """One typed query column: its name, SQLite and PostgreSQL types, and its value."""
-
-    __slots__ = ("get", "name", "pg", "sqlite")
-
-    def __init__(self, name: str, sqlite: str, pg: str, get: Callable[[Any], object]) -> None:
-        self.name = name
-        self.sqlite = sqlite
-        self.pg = pg
-        self.get = get
-
-
-def _attr(name: str) -> Callable[[Any], object]:
-    return lambda item: getattr(item, name, None)
-
-
-#: The typed columns of each table, beside ``id`` and ``data`` (the whole object as JSON).
-#: Times stay datetimes here; SQLite stores them as the API's UTC text.
-COLUMNS: Final[dict[str, tuple[LegacyColumn, ...]]] = {
-    "messages": (
-        LegacyColumn("account_id", "TEXT", "text", _attr("account_id")),
-        LegacyColumn("chat_id", "TEXT", "text", _attr("chat_id")),
-        LegacyColumn("sender_id", "TEXT", "text", _attr("sender_id")),
-        LegacyColumn("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
-        LegacyColumn("text", "TEXT", "text", _attr("text")),
-        LegacyColumn("is_sender", "INTEGER", "integer", _attr("is_sender")),
-    ),
-    "chats": (
-        LegacyColumn("account_id", "TEXT", "text", _attr("account_id")),
-        LegacyColumn("account_type", "TEXT", "text", _attr("account_type")),
-        LegacyColumn("name", "TEXT", "text", _attr("name")),
-        LegacyColumn("timestamp", "TEXT", "timestamptz", _attr("timestamp")),
-        LegacyColumn("unread_count", "INTEGER", "integer", _attr("unread_count")),
-    ),
-    "accounts": (
-        LegacyColumn("type", "TEXT", "text", _attr("type")),
-        LegacyColumn("name", "TEXT", "text", _attr("name")),
-        LegacyColumn("created_at", "TEXT", "timestamptz", _attr("created_at")),
-    ),
-}
-
-
-def row(endpoint: str, item: Any) -> tuple[object, ...]:
-    """``(id, *typed columns, data)`` of one item, times as datetimes."""
-    values = [column.get(item) for column in COLUMNS[endpoint]]
-    return (item.id, *values, encode_json(item).decode())
