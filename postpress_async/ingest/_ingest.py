@@ -147,7 +147,10 @@ async def ingest(
     try:
         async with config.client() as client:
             job = _Job(asked, config, client, store, runner, progress)
-            return await job.run(started)
+            try:
+                return await job.run(started)
+            finally:  # also for a follow ended by cancellation: its summary says so
+                progress.requests = client.stats().requests
     finally:
         with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
             await store.close()

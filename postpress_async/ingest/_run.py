@@ -76,6 +76,9 @@ class IngestProgress:
     items: int = 0
     rejects: int = 0
     retries: int = 0
+    #: Requests this process's client made (set when the run ends; Dask workers' own
+    #: clients are counted by their tasks, in ``retries`` only).
+    requests: int = 0
     #: ``"plan"``, ``"backfill"``, ``"catch-up"``, ``"follow"`` or ``"done"``.
     phase: str = "plan"
     #: Epoch ms of the newest item the follow has stored (``None``: not following yet).

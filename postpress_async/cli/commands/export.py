@@ -340,7 +340,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
 
 def summary(resource: str, result: IngestResult, progress: IngestProgress) -> str:
     """``exported 250 new messages to sqlite:///m.db in 0.4 s (625/s; plan: 4 shards,
-    complete); 0 rejects; 0 retries``."""
+    complete); 0 rejects; 12 requests, 0 retries``."""
     stored, new = result.items, result.new
     if new is None:
         what = f"{stored:,} {resource}"
@@ -354,7 +354,7 @@ def summary(resource: str, result: IngestResult, progress: IngestProgress) -> st
     state = "complete" if result.backfill_done else "not complete: run it again to continue"
     return (
         f"exported {what} to {result.url} in {result.elapsed:.1f} s ({rate}; {shards}{state}); "
-        f"{result.rejects:,} rejects; {progress.retries:,} retries"
+        f"{result.rejects:,} rejects; {progress.requests:,} requests, {progress.retries:,} retries"
     )
 
 
