@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 
-from postpress_async.cli._fake import fake_dataset
 from postpress_async.ingest import ClientConfig
-from postpress_async.testing import Dataset, FakePostpress
+from postpress_async.testing import Dataset, FakePostpress, fake_dataset
 
 #: Hot chats carry a quarter of the messages: the accounts differ in size.
 DATASET = fake_dataset(seed=3, messages=1500)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import postpress_async.testing as testing
-from postpress_async.cli import _fake
 from postpress_async.testing import (
     Dataset,
     FakePostpress,
@@ -18,10 +17,9 @@ from postpress_async.testing import (
 )
 
 
-def test_the_cli_module_re_exports_the_same_presets() -> None:
-    """One home: ``cli._fake`` hands out the testing package's own functions."""
+def test_the_presets_have_one_home_in_testing() -> None:
+    """The command line's ``--fake`` and the tests build the same fake from ``testing``."""
     for name in ("fake_dataset", "fake_faults", "fake_identity", "fake_server"):
-        assert getattr(_fake, name) is getattr(testing, name)
         assert name in testing.__all__
         assert getattr(testing, name).__module__ == "postpress_async.testing._presets"
 
