@@ -43,8 +43,9 @@ from _models_0_1 import MessageList as OldMessageList
 from yarl import URL
 
 import postpress_async._decoding
-from postpress_async import AiohttpTransport, AsyncPostpress, Request, Timeout
+from postpress_async import AsyncPostpress, Timeout
 from postpress_async.models import MessageList
+from postpress_async.transports import AiohttpTransport, Request
 
 LIMIT = 250
 ROWS: list[tuple[str, str, str, str]] = []

@@ -32,7 +32,8 @@ from typing import Any
 
 from _fake import RunningServer, fake_server, verdict
 
-from postpress_async import AsyncPostpress, MockTransport, Request, Response
+from postpress_async import AsyncPostpress
+from postpress_async.transports import MockTransport, Request, Response
 
 MODES = ("off", "debug log", "hooks", "both")
 TARGET = 0.05

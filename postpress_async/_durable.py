@@ -1,9 +1,7 @@
 """Durable file writes: a file replaced whole (temp file, fsync, rename, fsync the directory).
 
-The export's checkpoint, the watch state file and the ingest file sinks' sidecars rely
-on it: after a crash at any instant the file holds the old content or the new, never a
-mix. Public as :func:`postpress_async.write_atomic` and :func:`postpress_async.fsync_dir`,
-so that the CLI and a user's own resumable script save state the same way.
+The file sinks' sidecars (and the stdout watch's ``--state``) rely on it: after a crash at
+any instant the file holds the old content or the new, never a mix.
 """
 
 from __future__ import annotations

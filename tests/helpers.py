@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from postpress_async import MockTransport, Request, Response
+from postpress_async.transports import MockTransport, Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

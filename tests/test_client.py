@@ -14,7 +14,6 @@ import pytest
 from helpers import RecordingTransport, empty_list, fixture_bytes, json_response
 
 from postpress_async import (
-    DEFAULT_BASE_URL,
     APIStatusError,
     AsyncPostpress,
     AuthenticationError,
@@ -27,15 +26,15 @@ from postpress_async import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
-    Request,
-    Response,
     RetryPolicy,
     ServiceUnavailableError,
     Timeout,
     __version__,
 )
+from postpress_async._config import DEFAULT_BASE_URL
 from postpress_async._exceptions import DOCUMENTED_ERROR_TYPES, STATUS_ERRORS
 from postpress_async.models import AccountList, Chat, Message
+from postpress_async.transports import Request, Response
 
 KEY = "pp_test_secret_key_123"
 NO_RETRY = RetryPolicy.disabled()

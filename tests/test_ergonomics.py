@@ -8,18 +8,15 @@ import json
 
 import pytest
 
-import postpress_async
 from postpress_async import (
     APIConnectionError,
     AsyncPostpress,
     ClientClosedError,
     EventLoopError,
     InvalidParameterError,
-    MockTransport,
-    Request,
-    Response,
     RetryPolicy,
 )
+from postpress_async.transports import MockTransport, Request, Response
 
 ACCOUNTS = {"object": "AccountList", "items": [], "cursor": None}
 
@@ -74,11 +71,12 @@ async def test_a_handler_returning_something_else_is_a_clear_type_error() -> Non
 
 
 def test_aiohttp_transport_is_public() -> None:
-    """``postpress_async.AiohttpTransport`` is the transport the client builds by default."""
+    """``postpress_async.transports.AiohttpTransport`` is the transport the client builds."""
+    import postpress_async.transports
     from postpress_async._transport import AiohttpTransport
 
-    assert postpress_async.AiohttpTransport is AiohttpTransport
-    assert "AiohttpTransport" in postpress_async.__all__
+    assert postpress_async.transports.AiohttpTransport is AiohttpTransport
+    assert "AiohttpTransport" in postpress_async.transports.__all__
 
 
 async def test_raw_response_gives_status_headers_and_request_id_of_a_success() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from postpress_async import OutputLockedError, lock_output
+from postpress_async import OutputLockedError
+from postpress_async._filelock import lock_output
 
 
 def test_a_second_writer_is_refused_at_once(tmp_path: Path) -> None:

@@ -12,9 +12,7 @@ from postpress_async import (
     AsyncPostpress,
     InvalidParameterError,
     NotFoundError,
-    Request,
     RequestEvent,
-    Response,
     ResponseEvent,
     RetryEvent,
     RetryPolicy,
@@ -25,6 +23,7 @@ from postpress_async._observe import (
     endpoint_parts,
     loggable_path,
 )
+from postpress_async.transports import Request, Response
 
 KEY = "pp_secret_do_not_log"
 POLICY = RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0)

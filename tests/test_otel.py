@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from helpers import RecordingTransport, json_response
 
-from postpress_async import AsyncPostpress, InvalidParameterError, Request, Response, RetryPolicy
+from postpress_async import AsyncPostpress, InvalidParameterError, RetryPolicy
+from postpress_async.transports import Request, Response
 
 if not os.environ.get("README_TEST_REQUIRE_ALL"):  # CI sets it: there a missing SDK fails
     pytest.importorskip("opentelemetry.sdk", reason="the test-ops extra is not installed")

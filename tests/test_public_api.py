@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import warnings
 
 import pytest
 
@@ -45,10 +47,52 @@ def test_the_surface_holds_the_names_a_newcomer_looks_for() -> None:
         "ListStream",
         "Checkpoint",
         "merge",
-        "Message",
-        "Chat",
+        "models",
     ):
         assert name in postpress_async.__all__
+    assert "Message" in postpress_async.models.__all__
+
+
+#: What each public package may hold at most (ARCHITECTURE.md lists the names and why).
+BUDGETS = {"postpress_async": 45, "postpress_async.ingest": 19}
+
+
+@pytest.mark.parametrize(("package", "budget"), list(BUDGETS.items()))
+def test_a_public_surface_a_user_can_hold_in_their_head(package: str, budget: int) -> None:
+    module = importlib.import_module(package)
+    assert len(module.__all__) <= budget
+    assert all(getattr(module, name).__doc__ for name in module.__all__ if name != "__version__")
+
+
+def _moved() -> list[tuple[str, str]]:
+    return [
+        (package, name)
+        for package in BUDGETS
+        for name in sorted(importlib.import_module(package).MOVED)
+    ]
+
+
+@pytest.mark.parametrize(("package", "name"), _moved())
+def test_a_name_that_moved_still_imports_for_a_release_with_a_warning(
+    package: str, name: str
+) -> None:
+    module = importlib.import_module(package)
+    holder, instead = module.MOVED[name]
+    with pytest.warns(DeprecationWarning, match=rf"{package}\.{name} is deprecated") as caught:
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(holder), name)
+    assert name not in module.__all__
+    said = str(caught[0].message)
+    assert (instead or "internal helper") in said  # where to go instead, or that it goes
+
+
+@pytest.mark.parametrize("package", list(BUDGETS))
+def test_an_unknown_name_is_still_an_attribute_error(package: str) -> None:
+    module = importlib.import_module(package)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(AttributeError):
+            module.NoSuchName  # noqa: B018
 
 
 def test_every_status_error_is_exported_and_under_postpress_error() -> None:

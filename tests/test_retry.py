@@ -12,8 +12,6 @@ from postpress_async import (
     APITimeoutError,
     BadGatewayError,
     InvalidParameterError,
-    Request,
-    Response,
     ResponseDecodeError,
     ResponseTooLargeError,
     RetryPolicy,
@@ -31,6 +29,7 @@ from postpress_async._retry import (
     should_retry,
 )
 from postpress_async._retry import status_error as build_status_error
+from postpress_async.transports import Request, Response
 
 
 def status_error(status: int, type_: str | None) -> APIStatusError:

@@ -15,13 +15,12 @@ from postpress_async import (
     AsyncPostpress,
     Limits,
     PostpressError,
-    Request,
-    Response,
     RetryPolicy,
     Timeout,
 )
 from postpress_async._retry import RetryBudget
 from postpress_async._sender import Sender
+from postpress_async.transports import Request, Response
 
 OK = Response(status=200, headers={}, content=b"{}")
 REQUEST = Request(

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from postpress_async import InvalidParameterError, format_datetime, parse_datetime, split_window
-from postpress_async._time import encode_datetime
+from postpress_async import InvalidParameterError
+from postpress_async._time import encode_datetime, format_datetime, parse_datetime, split_window
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from postpress_async import (
     Checkpoint,
     InvalidParameterError,
     ListStream,
-    MockTransport,
     PollPolicy,
     ResponseDecodeError,
     merge,
@@ -32,6 +31,7 @@ from postpress_async._exceptions import UnreadableItemError
 from postpress_async._unreadable import LOGGED_BYTES, typed_reader
 from postpress_async.models import Message, MessageList
 from postpress_async.testing import Dataset, FakePostpress
+from postpress_async.transports import MockTransport
 
 LIMIT = 100
 BEFORE_ALL = datetime(2020, 1, 1, tzinfo=timezone.utc)

@@ -9,7 +9,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, BinaryIO, TextIO
 
-from postpress_async import AsyncPostpress, Request, Response, RetryPolicy, Timeout
+from postpress_async import AsyncPostpress, RetryPolicy, Timeout
+from postpress_async.transports import Request, Response
 
 from ._output import Resource, Writer
 

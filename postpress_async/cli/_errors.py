@@ -15,21 +15,23 @@ from postpress_async import (
     APITimeoutError,
     AuthenticationError,
     CursorLoopError,
-    EngineUnavailableError,
     InvalidParameterError,
     MissingAPIKeyError,
     NotFoundError,
     OutputLockedError,
     PermissionDeniedError,
-    PlanMismatchError,
     PostpressError,
     RateLimitError,
     ResponseDecodeError,
-    SinkUnavailableError,
     StateMismatchError,
     UnreadableItemError,
 )
-from postpress_async._exceptions import SinkFailedError
+from postpress_async._exceptions import (
+    EngineUnavailableError,
+    PlanMismatchError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
 
 __all__ = [
     "CommandError",

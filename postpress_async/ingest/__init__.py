@@ -27,13 +27,13 @@ never imports asyncpg, DuckDB or Dask.
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from typing import TYPE_CHECKING, Any, Final
 
+from postpress_async._deprecated import moved
 from postpress_async._exceptions import IngestError as IngestError
 from postpress_async._exceptions import PlanMismatchError as PlanMismatchError
 from postpress_async._exceptions import ShardConflictError as ShardConflictError
+from postpress_async._exceptions import SinkFailedError as SinkFailedError
 from postpress_async._exceptions import SinkUnavailableError as SinkUnavailableError
 
 from ._config import ClientConfig as ClientConfig
@@ -41,6 +41,7 @@ from ._ingest import IngestResult as IngestResult
 from ._ingest import ingest as ingest
 from ._ingest import sync as sync
 from ._plan import plan_shards as plan_shards
+from ._run import IngestProgress as IngestProgress
 from ._shards import Shard as Shard
 from ._shards import ShardPlan as ShardPlan
 from ._verify import VerifyReport as VerifyReport
@@ -54,7 +55,6 @@ if TYPE_CHECKING:  # the deprecated names, typed for checkers (at run time: __ge
     from postpress_async._exceptions import EngineUnavailableError as EngineUnavailableError
     from postpress_async._exceptions import ShardFailedError as ShardFailedError
 
-    from ._run import IngestProgress as IngestProgress
     from ._run import ShardResult as ShardResult
     from ._run import run_shard as run_shard
     from ._shards import Endpoint as Endpoint
@@ -69,6 +69,7 @@ __all__ = [
     "ClientConfig",
     "Engine",
     "IngestError",
+    "IngestProgress",
     "IngestResult",
     "LocalEngine",
     "PlanMismatchError",
@@ -76,6 +77,7 @@ __all__ = [
     "ShardConflictError",
     "ShardPlan",
     "Sink",
+    "SinkFailedError",
     "SinkUnavailableError",
     "VerifyReport",
     "ingest",
@@ -85,32 +87,25 @@ __all__ = [
     "verify",
 ]
 
-#: Names this package exported before, and the module each lives in now; importing one
-#: from here still works, with a DeprecationWarning, for one release.
-MOVED: Final[dict[str, str]] = {
-    "Endpoint": "postpress_async.ingest._shards",
-    "IngestProgress": "postpress_async.ingest._run",
-    "ShardResult": "postpress_async.ingest._run",
-    "Window": "postpress_async.ingest._shards",
-    "run_shard": "postpress_async.ingest._run",
-    "shard_stream": "postpress_async.ingest._streams",
-    "window_queries": "postpress_async.ingest._shards",
-    "JsonLinesSink": "postpress_async.ingest.sinks.files",
-    "PartFilesSink": "postpress_async.ingest.sinks.files",
-    "SQLiteSink": "postpress_async.ingest.sinks.sqlite",
-    "EngineUnavailableError": "postpress_async",
-    "ShardFailedError": "postpress_async",
+#: Names this package exported before -> (the module that holds each now, where to import
+#: it from); importing one from here still works, with a DeprecationWarning, for one release.
+MOVED: Final[dict[str, tuple[str, str | None]]] = {
+    "Endpoint": ("postpress_async.ingest._shards", "postpress_async.ingest._shards"),
+    "ShardResult": ("postpress_async.ingest._run", "postpress_async.ingest._run"),
+    "Window": ("postpress_async.ingest._shards", "postpress_async.ingest._shards"),
+    "run_shard": ("postpress_async.ingest._run", "postpress_async.ingest._run"),
+    "shard_stream": ("postpress_async.ingest._streams", "postpress_async.ingest._streams"),
+    "window_queries": ("postpress_async.ingest._shards", "postpress_async.ingest._shards"),
+    "JsonLinesSink": ("postpress_async.ingest.sinks.files", "postpress_async.ingest.sinks.files"),
+    "PartFilesSink": ("postpress_async.ingest.sinks.files", "postpress_async.ingest.sinks.files"),
+    "SQLiteSink": ("postpress_async.ingest.sinks.sqlite", "postpress_async.ingest.sinks.sqlite"),
+    "EngineUnavailableError": (
+        "postpress_async._exceptions",
+        "postpress_async.ingest.engines.dask",
+    ),
+    "ShardFailedError": ("postpress_async._exceptions", "postpress_async.ingest.engines.dask"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    home = MOVED.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"postpress_async.ingest.{name} is deprecated and goes in the next release; "
-        f"import it from {home}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(home), name)
+    return moved(__name__, name, MOVED)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from postpress_async import lock_output
+from postpress_async._filelock import lock_output
 from postpress_async.cli import ExitCode, main
 
 from ._server import Handler, Hostile, cursor_walk, hostile_server_in_thread, page_body

@@ -16,10 +16,10 @@ from postpress_async import (
     InvalidParameterError,
     Limits,
     RedirectError,
-    Request,
     RetryPolicy,
     Timeout,
 )
+from postpress_async.transports import Request
 
 from ._server import Hostile, hostile_server, raw, redirect
 

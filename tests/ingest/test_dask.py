@@ -25,13 +25,8 @@ import msgspec
 import pytest
 
 import postpress_async
-from postpress_async import (
-    APIConnectionError,
-    AsyncPostpress,
-    EngineUnavailableError,
-    RetryPolicy,
-    ShardFailedError,
-)
+from postpress_async import APIConnectionError, AsyncPostpress, RetryPolicy
+from postpress_async._exceptions import EngineUnavailableError, ShardFailedError
 from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress

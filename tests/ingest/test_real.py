@@ -300,7 +300,7 @@ async def test_an_unreachable_scheduler_is_refused_before_any_request(
     config: ClientConfig, tmp_path: Path, server: FakePostpress
 ) -> None:
     engine_class = _dask()
-    from postpress_async import EngineUnavailableError
+    from postpress_async._exceptions import EngineUnavailableError
 
     from ._servers import free_port
 

@@ -7,7 +7,6 @@ was ever committed twice.
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -434,30 +433,6 @@ async def test_an_engine_refuses_a_store_its_workers_cannot_share_before_any_req
     with pytest.raises(SinkUnavailableError, match=match):
         await ingest(config, "messages", url, engine=DaskEngine(**engine))
     assert server.stats.requests == 0
-
-
-def test_the_ingest_package_lists_its_public_names_sorted_and_documented() -> None:
-    import postpress_async.ingest as package
-
-    assert package.__all__ == sorted(package.__all__, key=lambda n: (n[:1].islower(), n))
-    assert len(package.__all__) <= 17
-    assert all(getattr(package, name).__doc__ for name in package.__all__)
-
-
-@pytest.mark.parametrize("name", sorted(__import__("postpress_async.ingest").ingest.MOVED))
-def test_a_name_that_moved_still_imports_with_a_deprecation_warning(name: str) -> None:
-    import importlib
-
-    import postpress_async.ingest as package
-
-    home = importlib.import_module(package.MOVED[name])
-    with pytest.warns(DeprecationWarning, match=f"ingest.{name} is deprecated.*{home.__name__}"):
-        value = getattr(package, name)
-    assert value is getattr(home, name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(AttributeError):
-            package.NoSuchName  # noqa: B018
 
 
 # -- the same runs into real stores (fast ones: SQLite, a JSON lines file, part files) --------

@@ -15,27 +15,20 @@ from postpress_async import (
     ClientStats,
     ListStream,
     MergedStream,
-    MockTransport,
-    OutputLock,
-    Page,
     PollPolicy,
     RawResponse,
-    Request,
-    Response,
     ResponseEvent,
     SourcePage,
     WatchState,
     WatchStream,
-    encode_json_lines,
-    format_datetime,
-    fsync_dir,
-    lock_output,
     merge,
-    parse_datetime,
-    split_window,
-    write_atomic,
 )
-from postpress_async.models import Account, Chat, Message
+from postpress_async._durable import fsync_dir, write_atomic
+from postpress_async._encoding import encode_json_lines
+from postpress_async._filelock import OutputLock, lock_output
+from postpress_async._time import format_datetime, parse_datetime, split_window
+from postpress_async.models import Account, Chat, Message, Page
+from postpress_async.transports import MockTransport, Request, Response
 
 
 async def check(client: AsyncPostpress) -> None:
@@ -119,7 +112,7 @@ def check_lock(path: str) -> None:
 
 
 async def check_ingest(client: AsyncPostpress) -> None:
-    from postpress_async import strict_windows
+    from postpress_async._time import strict_windows
     from postpress_async.ingest import (
         ClientConfig,
         IngestResult,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from postpress_async import AsyncPostpress, Chat, Message
+from postpress_async import AsyncPostpress
 from postpress_async.cli._parser import CommandTable, format_option
+from postpress_async.models import Chat, Message
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context

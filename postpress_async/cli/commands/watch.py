@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from postpress_async import AsyncPostpress, WatchState, WatchStream, write_atomic
+from postpress_async import AsyncPostpress, WatchState, WatchStream
+from postpress_async._durable import write_atomic
 from postpress_async._filters import ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError

@@ -12,7 +12,7 @@ The safety rules live here, once, for the CLI and the library alike:
   overwrites it);
 * a file shorter than its sidecar's offset lost committed lines: refused, never padded;
   a longer one is cut back to the offset (lines written after the last commit);
-* one writer: the file's own lock (:func:`~postpress_async.lock_output`) while open with
+* one writer: the file's own lock (:func:`postpress_async._filelock.lock_output`) while open with
   ``writer=True``; a file holds one endpoint.
 
 :class:`PartFilesSink` (in :mod:`._parts`) keeps such files in a directory, for Dask

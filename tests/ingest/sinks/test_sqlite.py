@@ -13,8 +13,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from postpress_async import OutputLockedError, lock_output
+from postpress_async import OutputLockedError
 from postpress_async._exceptions import SinkFailedError
+from postpress_async._filelock import lock_output
 from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks import open_sink
 from postpress_async.ingest.sinks._base import Batch, Move, Stored
