@@ -1,0 +1,91 @@
+"""Every filter a resource's listing accepts is in the one filter table and on the command line.
+
+Adding a query parameter touches the resource method (its keyword), one line of
+``_filters.FILTERS`` and the fake server: these tests fail until the table and every
+command that lists, exports, watches or verifies the resource offer it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+
+import pytest
+
+from postpress_async import AsyncPostpress
+from postpress_async._filters import FILTERS, TIMED
+from postpress_async.cli._app import build_parser
+from postpress_async.transports import MockTransport, Request, Response
+
+#: Keywords of list()/watch() that are not filters: paging, positions, polling.
+NOT_FILTERS = frozenset(
+    {"limit", "cursor", "resume", "prefetch", "max_items", "since", "policy", "before", "after"}
+)
+
+
+def _never(request: Request) -> Response:
+    raise AssertionError("no request is sent")
+
+
+def _keywords(method: object) -> set[str]:
+    return {
+        name
+        for name, parameter in inspect.signature(method).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _commands(words: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    for word in words.split():
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {flag for action in parser._actions for flag in action.option_strings}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@pytest.mark.parametrize("resource", ["accounts", "chats", "messages"])
+def test_the_table_holds_exactly_the_filters_the_listing_takes(resource: str) -> None:
+    client = AsyncPostpress(api_key="k", transport=MockTransport(_never))
+    listing = getattr(client, resource).list
+    assert _keywords(listing) - NOT_FILTERS == {spec.name for spec in FILTERS[resource]}
+    timed = {"before", "after"} <= _keywords(listing)
+    assert timed == (resource in TIMED)
+
+
+@pytest.mark.parametrize("resource", ["chats", "messages"])
+def test_the_table_marks_exactly_the_filters_a_watch_takes(resource: str) -> None:
+    client = AsyncPostpress(api_key="k", transport=MockTransport(_never))
+    watched = _keywords(getattr(client, resource).watch) - NOT_FILTERS
+    assert watched == {spec.name for spec in FILTERS[resource] if spec.watched}
+
+
+@pytest.mark.parametrize(
+    ("command", "resource", "watched", "timed"),
+    [
+        pytest.param("messages list", "messages", False, True, id="messages-list"),
+        pytest.param("chats list", "chats", False, True, id="chats-list"),
+        pytest.param("export messages", "messages", False, True, id="export-messages"),
+        pytest.param("export chats", "chats", False, True, id="export-chats"),
+        pytest.param("watch messages", "messages", True, False, id="watch-messages"),
+        pytest.param("watch chats", "chats", True, False, id="watch-chats"),
+        pytest.param("verify messages", "messages", False, False, id="verify-messages"),
+        pytest.param("verify chats", "chats", False, False, id="verify-chats"),
+    ],
+)
+def test_every_command_offers_every_filter_of_its_resource(
+    command: str, resource: str, watched: bool, timed: bool
+) -> None:
+    options = _options(_commands(command))
+    for spec in FILTERS[resource]:
+        if watched and not spec.watched:
+            continue
+        assert _flag(spec.name) in options, f"`postpress {command}` lacks {_flag(spec.name)}"
+    assert ({"--after", "--before"} <= options) == timed
