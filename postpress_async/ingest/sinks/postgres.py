@@ -10,10 +10,11 @@ A commit is one transaction: the moves' compare-and-set (``_sql.settle``: a conf
 stores nothing, a replay of a committed batch stores nothing twice), the rows by
 ``COPY`` into a temporary staging table then one ``INSERT ... SELECT ... ON CONFLICT (id)
 DO UPDATE`` (the last row of an id wins: the batch is deduplicated first), the rejects,
-the positions. ``copy="binary"`` (the default: measured faster) hands asyncpg the rows
-as they come, ``data`` staged as ``bytea`` (no decode here, the server checks the UTF-8
-and the JSON); a batch with a NUL in a typed text is refused by the server, and sent
-again with U+FFFD in its place. ``copy="text"`` encodes COPY text here.
+the positions. ``copy="binary"`` (the default: measured faster, ``bench_db_sinks.py``)
+hands asyncpg the rows as they come, no Python a row: ``data`` goes as the bytes it came
+as (json's binary form is its text: a codec of this connection), the server checks it
+is JSON; a batch with a NUL in a typed text is refused by the server, and sent again
+with U+FFFD in its place. ``copy="text"`` encodes COPY text here.
 
 A transaction is never cancelled half-way: the work runs in a shielded scope and a
 cancellation takes effect after it (cancelling asyncpg mid-``COPY`` would leave its
@@ -90,22 +91,20 @@ def _stage(endpoint: Endpoint, copy: Copy) -> str:
 
 
 def _stage_table(endpoint: Endpoint, copy: Copy) -> str:
-    """A temporary table the rows are copied into; binary stages ``data`` as bytes."""
+    """A temporary table the rows are copied into (the server checks ``data`` is JSON)."""
     columns = "".join(f", {column.name} {_TYPES.kinds[column.kind]}" for column in TABLES[endpoint])
-    data = "bytea" if copy == "binary" else "text"
     return (
         f"CREATE TEMP TABLE IF NOT EXISTS {_stage(endpoint, copy)} (id text{columns}, "
-        f"data {data}) ON COMMIT DELETE ROWS"
+        "data json) ON COMMIT DELETE ROWS"
     )
 
 
 def _upsert(endpoint: Endpoint, copy: Copy) -> str:
     names = column_names(endpoint)
-    data = "convert_from(data, 'UTF8')::json" if copy == "binary" else "data::json"
     updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
     return (
         f"INSERT INTO {endpoint} ({', '.join(names)}) "
-        f"SELECT {', '.join(names[:-1])}, {data} FROM {_stage(endpoint, copy)} "
+        f"SELECT {', '.join(names)} FROM {_stage(endpoint, copy)} "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 
@@ -198,7 +197,17 @@ class PostgresSink:
 
     async def _connect(self, *, timeout: float) -> asyncpg.Connection:
         pg = _asyncpg()
-        return await pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
+        conn = await pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
+        try:
+            # json's binary form is its text: binary COPY sends ``data`` as the bytes it
+            # came as (asyncpg's own codec would want a str, a decode a row).
+            await conn.set_type_codec(
+                "json", schema="pg_catalog", encoder=bytes, decoder=bytes, format="binary"
+            )
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
 
     @staticmethod
     async def _lock_key(conn: asyncpg.Connection) -> int:
