@@ -95,13 +95,17 @@ class IngestResult:
     elapsed: float
 
 
+#: Shards of a new plan when ``shards`` is not given.
+DEFAULT_SHARDS = 8
+
+
 async def ingest(
     config: ClientConfig,
     endpoint: Endpoint,
     sink: Sink | str | Path,
     *,
-    shards: int = 8,
-    by: Literal["auto", "time", "account"] = "auto",
+    shards: int | None = None,
+    by: Literal["auto", "time", "account"] | None = None,
     engine: Engine | None = None,
     force: bool = False,
     follow: bool = False,
@@ -165,8 +169,9 @@ class _Asked:
     """The arguments of one ingest, checked (nothing here makes a request)."""
 
     endpoint: Endpoint
-    shards: int
-    by: str
+    #: As given (``None``: not given; a new plan takes 8 shards, cut "auto").
+    shards: int | None
+    by: str | None
     force: bool
     follow: bool
     backfill: bool
@@ -182,8 +187,8 @@ class _Asked:
         cls,
         endpoint: str,
         *,
-        shards: int,
-        by: str,
+        shards: int | None,
+        by: str | None,
         force: bool,
         follow: bool,
         backfill: bool,
@@ -195,8 +200,9 @@ class _Asked:
     ) -> _Asked:
         if endpoint not in RESOURCES:
             raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
-        check_int("shards", shards, minimum=1)
-        if by not in {"auto", "time", "account"}:
+        if shards is not None:
+            check_int("shards", shards, minimum=1)
+        if by is not None and by not in {"auto", "time", "account"}:
             raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
         if endpoint != "messages" and by == "time":
             raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
@@ -280,12 +286,12 @@ class _Asked:
     def ignored(self, plan: ShardPlan) -> list[str]:
         """Notes for the options that only shape a new plan, asked otherwise on a re-run."""
         notes = []
-        if self.shards != plan.requested:
+        if self.shards is not None and self.shards != plan.requested:
             notes.append(
                 f"shards={self.shards} ignored: the stored plan has {plan.requested} "
                 "(force=True re-plans and starts over)"
             )
-        if self.by != plan.by:
+        if self.by is not None and self.by != plan.by:
             notes.append(
                 f"by={self.by!r} ignored: the stored plan was cut by={plan.by!r} "
                 "(force=True re-plans and starts over)"
@@ -407,8 +413,8 @@ class _Job:
                 plan = await plan_shards(
                     self.client,
                     endpoint,
-                    shards=asked.shards,
-                    by=asked.by,  # type: ignore[arg-type]
+                    shards=DEFAULT_SHARDS if asked.shards is None else asked.shards,
+                    by=asked.by or "auto",  # type: ignore[arg-type]
                     after=asked.window.after,
                     before=asked.window.before,
                     **asked.filters,

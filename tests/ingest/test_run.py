@@ -333,6 +333,8 @@ async def test_another_window_or_filter_is_refused_and_shards_only_noted(
     await ingest(config, "chats", MemorySink(store), shards=2)
     with pytest.raises(PlanMismatchError, match="account_id"):
         await ingest(config, "chats", MemorySink(store), account_id="acc_x")
+    quiet = await ingest(config, "chats", MemorySink(store))  # a cron re-run: nothing to say
+    assert quiet.notes == []
     again = await ingest(config, "chats", MemorySink(store), shards=3, by="account")
     assert again.notes == [
         "shards=3 ignored: the stored plan has 2 (force=True re-plans and starts over)",

@@ -138,8 +138,8 @@ def _shard_options(parser: argparse.ArgumentParser, resource: ResourceName) -> N
     group.add_argument(
         "--by",
         choices=("auto", "time", "account"),
-        default="auto",
-        help="messages: cut by time (auto) or one shard an account, large ones cut by time",
+        help="how a new plan cuts: messages by time (auto), or one shard an account (large "
+        "ones cut by time); a re-run keeps its stored plan",
     )
     if resource == "messages":
         group.add_argument(
@@ -254,7 +254,7 @@ def _shown_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _checked(args: argparse.Namespace, err: TextIO) -> tuple[int | None, str]:
+def _checked(args: argparse.Namespace, err: TextIO) -> tuple[int | None, str | None]:
     """Refuse what an export cannot do as asked; the ``--shards`` given (if any) and ``--by``."""
     if args.max_items is not None:
         raise UsageError(
@@ -263,7 +263,7 @@ def _checked(args: argparse.Namespace, err: TextIO) -> tuple[int | None, str]:
             f"`postpress {args.resource} list --max-items N`"
         )
     shards: int | None = args.shards
-    by: str = args.by
+    by: str | None = args.by
     windows: int | None = getattr(args, "windows", None)
     if windows is not None:
         if shards is not None:
@@ -302,8 +302,8 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     # A store that cannot be is exit 2 here, before anything starts.
     sink = _sync.open_store(target, force=args.force)
     engine = _sync.engine_of(args)
-    if shards is None:
-        shards = 1 if _sync.is_one_file(sink) else 8
+    if shards is None and _sync.is_one_file(sink):
+        shards = 1  # a plain stream; elsewhere ingest's default (8) for a new plan
     following = bool(getattr(args, "follow", False))
     if following and args.fake:
         args.fake_live = live_feed(args)  # a fake whose messages arrive, to follow
