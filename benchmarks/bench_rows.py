@@ -34,8 +34,9 @@ from typing import Any
 
 import msgspec
 
-from postpress_async._decoding import decode, decode_page, split_items
+from postpress_async._decoding import decode, decode_page
 from postpress_async._exceptions import ResponseDecodeError
+from postpress_async._raw_items import split_items
 from postpress_async._rows import row_reader
 from postpress_async.models import MessageList
 from postpress_async.testing import Dataset

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ._config import RetryPolicy
-from ._decoding import decode_error_body
+from ._error_body import decode_error_body
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,

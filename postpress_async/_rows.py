@@ -11,7 +11,7 @@ own, and an item that is not an object, has no string ``id`` or has a column of 
 wrong type becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
 A body msgspec refuses for lone surrogate escapes (a text the JavaScript server cut
 mid-emoji) is read from a repaired copy (U+FFFD in the typed values), while each item's
-``data`` is cut from the body as sent (see ``_decoding.split_items``). Only a body that is
+``data`` is cut from the body as sent (see ``_raw_items.split_items``). Only a body that is
 not JSON, or a page whose own fields do not fit (``items`` not a list, a ``cursor`` that
 is not a string), raises :class:`~postpress_async.ResponseDecodeError`.
 """
@@ -25,9 +25,10 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 from msgspec.structs import astuple
 
-from ._decoding import item_error, split_items
+from ._decode_errors import item_error
 from ._exceptions import InvalidParameterError
 from ._filters import ResourceName
+from ._raw_items import split_items
 from ._time import to_ms
 from .models import Page
 

@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from postpress_async import _decoding
-from postpress_async._decoding import decode, decode_error_body
+from postpress_async import _decoding, _surrogates
+from postpress_async._decoding import decode
+from postpress_async._error_body import decode_error_body
 from postpress_async._exceptions import ResponseDecodeError, UnreadableItemError
 from postpress_async.models import (
     Account,
@@ -406,7 +407,7 @@ def test_peek_cursor_agrees_with_the_full_decode_on_damaged_bodies() -> None:
 )
 def test_repair_lone_surrogates(body: bytes, expected: bytes | None) -> None:
     """Each lone surrogate escape, and only those, becomes ``\\ufffd``."""
-    repaired = _decoding.repair_lone_surrogates(body)
+    repaired = _surrogates.repair_lone_surrogates(body)
 
     assert repaired == expected
     if repaired is not None:
@@ -444,7 +445,7 @@ def test_repair_agrees_with_a_reference_decoder() -> None:
         body = b'{"t": ["' + b'", "'.join(texts) + b'"]}'
         expected = [re.sub("[\ud800-\udfff]", "\ufffd", text) for text in json.loads(body)["t"]]
 
-        repaired = _decoding.repair_lone_surrogates(body)
+        repaired = _surrogates.repair_lone_surrogates(body)
 
         if repaired is None:
             assert msgspec.json.decode(body)["t"] == expected
@@ -520,7 +521,7 @@ def test_clean_bodies_never_call_the_repair(monkeypatch: pytest.MonkeyPatch) -> 
     def fail(body: bytes) -> None:
         raise AssertionError("repair called")
 
-    monkeypatch.setattr(_decoding, "repair_lone_surrogates", fail)
+    monkeypatch.setattr(_surrogates, "repair_lone_surrogates", fail)
     body = dumps({"items": [message(text="\\ud83d is how it is written")], "cursor": "c"})
 
     assert decode(body, MessageList, endpoint="GET /messages").items[0].text.startswith("\\u")

@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar
 import anyio
 import msgspec
 
-from postpress_async._decoding import repair_lone_surrogates
+from postpress_async._surrogates import repair_lone_surrogates
 from postpress_async.ingest._shards import Endpoint
 
 from ._base import Stored

@@ -1,0 +1,55 @@
+"""What msgspec says about a body, as the SDK's typed error: never a raw decoder message.
+
+A body msgspec refuses as JSON is ``body is not valid JSON: ...``; a value that does not
+fit its model names its JSON path (``$.items[3].timestamp``), relative to the page for an
+item decoded alone. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from ._exceptions import ResponseDecodeError
+
+__all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error"]
+
+#: What msgspec raises for a body that is not JSON (it reports invalid UTF-8 inside a
+#: string as UnicodeDecodeError, nesting beyond its limit as RecursionError). Its
+#: ValidationError is a DecodeError too: catch that one first.
+NOT_JSON = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+#: msgspec ends a validation message with the JSON path of the offending value.
+_AT_PATH = re.compile(r"(?P<message>.*) - at `(?P<path>\$[^`]*)`", re.DOTALL)
+
+
+def not_json(error: Exception, body: bytes, endpoint: str) -> ResponseDecodeError:
+    """msgspec's ``error`` for a ``body`` that is not JSON."""
+    return ResponseDecodeError(
+        f"body is not valid JSON: {error}", endpoint=endpoint, body=bytes(body)
+    )
+
+
+def page_error(
+    error: msgspec.ValidationError, body: bytes, *, endpoint: str
+) -> ResponseDecodeError:
+    """msgspec's ``error`` for ``body`` as a :class:`ResponseDecodeError` with its JSON path."""
+    message, path = message_and_path(error)
+    return ResponseDecodeError(message, endpoint=endpoint, path=path, body=bytes(body))
+
+
+def item_error(error: msgspec.ValidationError, index: int) -> tuple[str, str]:
+    """``(path, message)`` of msgspec's ``error`` for item ``index`` of a page decoded alone.
+
+    The path is made relative to the page: ``$.timestamp`` of item 3 is
+    ``$.items[3].timestamp``.
+    """
+    message, path = message_and_path(error)
+    return f"$.items[{index}]{path[1:]}", message
+
+
+def message_and_path(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's message without its path, and the path (``$`` when it names none)."""
+    match = _AT_PATH.fullmatch(str(error))
+    return (match["message"], match["path"]) if match else (str(error), "$")

@@ -1,0 +1,67 @@
+"""Error envelopes: the body of a non-2xx answer, read as far as it can be.
+
+:func:`decode_error_body` keeps each documented field of the envelope that has its
+documented type and drops the others, so a proxy's odd envelope still names its status
+and type; a body that is no envelope at all (an HTML page, an empty body) is ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ._decode_errors import NOT_JSON
+from ._decoding import _decoder
+from .models import ErrorBody
+
+__all__ = ["decode_error_body"]
+
+
+def decode_error_body(body: bytes) -> ErrorBody | None:
+    """Read the error envelope of a non-2xx ``body``.
+
+    Returns ``None`` when the body is not a JSON object carrying at least one envelope
+    field (an HTML page from a proxy, an empty body, a JSON array, ...). A field of the
+    wrong type is dropped rather than failing the whole envelope.
+    """
+    try:
+        error: ErrorBody | None = _decoder(ErrorBody).decode(body)
+    except msgspec.ValidationError:
+        error = _lenient_error_body(body)
+    except NOT_JSON:
+        return None
+    if error is None or error == _EMPTY_ERROR:
+        return None
+    return error
+
+
+_EMPTY_ERROR = ErrorBody()
+
+
+def _lenient_error_body(body: bytes) -> ErrorBody | None:
+    """Keep the envelope fields that have the documented type, drop the others."""
+    try:
+        obj = msgspec.json.decode(body)
+    except NOT_JSON:
+        return None  # the typed decoder stopped at a mismatch before reaching this
+    if not isinstance(obj, dict):
+        return None
+    texts = {
+        name: value
+        for name in ("title", "type", "detail", "instance")
+        if isinstance(value := obj.get(name), str)
+    }
+    return ErrorBody(**texts, status=_status(obj.get("status")))
+
+
+def _status(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    return None
