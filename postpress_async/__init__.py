@@ -57,11 +57,11 @@ from ._observe import RequestEvent as RequestEvent
 from ._observe import ResponseEvent as ResponseEvent
 from ._observe import RetryEvent as RetryEvent
 from ._pagination import ListStream as ListStream
+from ._poll import PollPolicy as PollPolicy
 from ._positions import Checkpoint as Checkpoint
 from ._positions import WatchState as WatchState
 from ._sender import ClientStats as ClientStats
 from ._version import __version__ as __version__
-from ._watch import PollPolicy as PollPolicy
 from ._watch import WatchStream as WatchStream
 
 if TYPE_CHECKING:  # the names that moved, typed for checkers (at run time: __getattr__)

@@ -41,8 +41,8 @@ from postpress_async._follow import (
     settle,
     shrunk_span,
 )
+from postpress_async._poll import poll_delay, start_state
 from postpress_async._time import from_ms, to_ms
-from postpress_async._watch import poll_delay, start_state
 from postpress_async.models import Page
 
 Row = tuple[int, str]

@@ -22,8 +22,7 @@ from postpress_async import (
     WatchState,
     WatchStream,
 )
-from postpress_async._time import format_datetime
-from postpress_async._watch import from_ms
+from postpress_async._time import format_datetime, from_ms
 from postpress_async.testing import Dataset, FakePostpress
 
 FAST = PollPolicy(interval=0.001, jitter=0.0, max_interval=0.002, overlap=1.0)

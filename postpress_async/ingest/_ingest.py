@@ -37,9 +37,9 @@ import msgspec
 from postpress_async._exceptions import InvalidParameterError, PlanMismatchError, StateMismatchError
 from postpress_async._filters import RESOURCES, WATCHED
 from postpress_async._params import check_int
+from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._time import from_ms, parse_datetime, to_ms
-from postpress_async._watch import PollPolicy, start_state
 
 from ._config import ClientConfig
 from ._plan import encode_export_filters, plan_shards

@@ -53,9 +53,10 @@ from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import StateMismatchError
 from postpress_async._follow import settle
 from postpress_async._pagination import ListStream
+from postpress_async._poll import PollPolicy, WatchKind, poll_delay, start_state
 from postpress_async._positions import AccountsSeen, Checkpoint, WatchState, filters_fingerprint
 from postpress_async._rows import Reject, Row, RowPage, row_stamp
-from postpress_async._watch import PollPolicy, WatchKind, WatchStream, poll_delay, start_state
+from postpress_async._watch import WatchStream
 from postpress_async.models import Page
 
 from ._commit import Committer

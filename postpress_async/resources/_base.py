@@ -10,12 +10,13 @@ from postpress_async._filters import TIMED, ResourceName
 from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
 from postpress_async._pagination import AfterPage, ListStream, MakeFollower, PageBody, ReadPage
 from postpress_async._params import encode_limit
+from postpress_async._poll import PollPolicy, WatchKind, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._rows import Row, RowPage, row_reader, row_stamp
 from postpress_async._time import format_datetime, to_ms
 from postpress_async._transport import endpoint_parts
 from postpress_async._unreadable import Mode, typed_reader
-from postpress_async._watch import PollPolicy, WatchKind, WatchStream, start_state
+from postpress_async._watch import WatchStream
 from postpress_async.models import Page
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from postpress_async._params import (
     encode_id,
     path_segment,
 )
+from postpress_async._poll import PollPolicy
 from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._time import (
     DateTimeParam,
@@ -22,7 +23,7 @@ from postpress_async._time import (
     to_ms,
 )
 from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
-from postpress_async._watch import PollPolicy, WatchStream
+from postpress_async._watch import WatchStream
 from postpress_async.models import Chat, ChatList
 
 from ._base import Resource

@@ -11,6 +11,7 @@ from postpress_async._fanout import MergedStream, merge
 from postpress_async._filters import encode_filters
 from postpress_async._pagination import ListStream
 from postpress_async._params import path_segment
+from postpress_async._poll import PollPolicy
 from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._time import (
     DateTimeParam,
@@ -21,7 +22,7 @@ from postpress_async._time import (
     to_ms,
 )
 from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
-from postpress_async._watch import PollPolicy, WatchStream
+from postpress_async._watch import WatchStream
 from postpress_async.models import Message, MessageList
 
 from ._base import Resource

@@ -15,8 +15,8 @@ import msgspec
 import pytest
 
 from postpress_async import StateMismatchError
+from postpress_async._poll import PollPolicy
 from postpress_async._positions import AccountsSeen, WatchState, filters_fingerprint
-from postpress_async._watch import PollPolicy
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest._sync import chat_keys, follow_start, merge_follow, sync_follow
