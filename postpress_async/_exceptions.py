@@ -34,8 +34,9 @@
         ├── ServiceUnavailableError    503
         └── GatewayTimeoutError        504
 
-The mapping from an HTTP status to its class is the table ``STATUS_ERRORS``;
-:func:`error_class_for` is the pure function that reads it.
+The mapping from an HTTP status to its class is the table ``STATUS_ERRORS`` in
+:mod:`._status_errors`, beside :func:`~._status_errors.error_class_for`, the pure
+function that reads it.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from ._positions import Checkpoint
 
 __all__ = [
-    "DOCUMENTED_ERROR_TYPES",
-    "STATUS_ERRORS",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -81,7 +80,6 @@ __all__ = [
     "SinkUnavailableError",
     "StateMismatchError",
     "UnreadableItemError",
-    "error_class_for",
     "find_header",
     "rebuilt",
     "with_checkpoint",
@@ -413,86 +411,6 @@ class GatewayTimeoutError(APIStatusError):
     """504: the upstream provider did not respond in time."""
 
 
-#: HTTP status -> error class. Any status not listed maps to :class:`APIStatusError`.
-STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    429: RateLimitError,
-    500: InternalServerError,
-    502: BadGatewayError,
-    503: ServiceUnavailableError,
-    504: GatewayTimeoutError,
-}
-
-
-#: Every error ``type`` the API reference documents, by HTTP status. Servers may send
-#: others; they map to their status's class all the same.
-DOCUMENTED_ERROR_TYPES: Mapping[int, frozenset[str]] = {
-    400: frozenset(
-        {
-            "errors/invalid_parameters",
-            "errors/missing_parameters",
-            "errors/invalid_request",
-            "errors/malformed_request",
-            "errors/content_too_large",
-            "errors/too_many_characters",
-            "errors/unescaped_characters",
-            "errors/limit_too_high",
-            "errors/invalid_action",
-            "errors/invalid_label",
-        }
-    ),
-    401: frozenset(
-        {
-            "errors/missing_credentials",
-            "errors/multiple_sessions",
-            "errors/wrong_account",
-            "errors/invalid_credentials",
-            "errors/invalid_proxy_credentials",
-            "errors/invalid_imap_configuration",
-            "errors/invalid_smtp_configuration",
-            "errors/invalid_checkpoint_solution",
-            "errors/checkpoint_error",
-            "errors/expired_credentials",
-            "errors/expired_link",
-            "errors/insufficient_privileges",
-            "errors/disconnected_account",
-            "errors/disconnected_feature",
-            "errors/invalid_credentials_but_valid_account_imap",
-        }
-    ),
-    403: frozenset(
-        {
-            "errors/account_restricted",
-            "errors/account_mismatch",
-            "errors/insufficient_permissions",
-            "errors/session_mismatch",
-            "errors/feature_not_subscribed",
-            "errors/subscription_required",
-            "errors/unknown_authentication_context",
-            "errors/action_required",
-            "errors/resource_access_restricted",
-        }
-    ),
-    404: frozenset({"errors/resource_not_found", "errors/invalid_resource_identifier"}),
-    500: frozenset(
-        {"errors/unexpected_error", "errors/provider_error", "errors/authentication_intent_error"}
-    ),
-    503: frozenset(
-        {
-            "errors/no_client_session",
-            "errors/no_channel",
-            "errors/no_handler",
-            "errors/network_down",
-            "errors/service_unavailable",
-        }
-    ),
-    504: frozenset({"errors/request_timeout"}),
-}
-
-
 def find_header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of header ``name`` (any case), or None: the one header lookup."""
     name = name.lower()
@@ -500,11 +418,3 @@ def find_header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
-
-
-def error_class_for(status: int) -> type[APIStatusError]:
-    """Return the error class for an HTTP status (pure; reads ``STATUS_ERRORS``; any
-    3xx is a :class:`RedirectError`)."""
-    if 300 <= status < 400:
-        return RedirectError
-    return STATUS_ERRORS.get(status, APIStatusError)

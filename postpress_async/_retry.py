@@ -24,10 +24,10 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     PostpressError,
-    error_class_for,
     find_header,
     rebuilt,
 )
+from ._status_errors import error_class_for
 from ._transport import Request, Response
 
 __all__ = [

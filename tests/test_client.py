@@ -32,7 +32,7 @@ from postpress_async import (
     __version__,
 )
 from postpress_async._config import DEFAULT_BASE_URL
-from postpress_async._exceptions import DOCUMENTED_ERROR_TYPES, STATUS_ERRORS
+from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES, STATUS_ERRORS
 from postpress_async.models import AccountList, Chat, Message
 from postpress_async.transports import Request, Response
 

@@ -96,7 +96,7 @@ def test_an_unknown_name_is_still_an_attribute_error(package: str) -> None:
 
 
 def test_every_status_error_is_exported_and_under_postpress_error() -> None:
-    from postpress_async._exceptions import STATUS_ERRORS
+    from postpress_async._status_errors import STATUS_ERRORS
 
     for cls in STATUS_ERRORS.values():
         assert cls.__name__ in postpress_async.__all__

@@ -17,7 +17,6 @@ from postpress_async import (
     RetryPolicy,
     ServiceUnavailableError,
 )
-from postpress_async._exceptions import DOCUMENTED_ERROR_TYPES, error_class_for
 from postpress_async._retry import (
     RetryBudget,
     backoff_ceiling,
@@ -29,6 +28,7 @@ from postpress_async._retry import (
     should_retry,
 )
 from postpress_async._retry import status_error as build_status_error
+from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES, error_class_for
 from postpress_async.transports import Request, Response
 
 
