@@ -34,17 +34,17 @@ from typing import Any, Literal
 import anyio
 import msgspec
 
-from postpress_async._exceptions import InvalidParameterError, PlanMismatchError, StateMismatchError
-from postpress_async._filters import RESOURCES, WATCHED
-from postpress_async._params import check_int
+from postpress_async._exceptions import PlanMismatchError, StateMismatchError
+from postpress_async._filters import WATCHED
 from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
-from postpress_async._time import from_ms, parse_datetime, to_ms
+from postpress_async._time import from_ms, to_ms
 
+from ._asked import Asked
 from ._config import ClientConfig
-from ._plan import encode_export_filters, plan_shards
+from ._plan import plan_shards
 from ._run import IngestProgress, ShardResult
-from ._shards import Endpoint, ShardPlan, Window
+from ._shards import Endpoint, ShardPlan
 from ._sync import (
     SyncResult,
     chat_keys,
@@ -127,7 +127,7 @@ async def ingest(
     ``"now"``) without a plan. ``progress`` counts what is stored as it goes.
     """
     started = time.monotonic()
-    asked = _Asked.check(
+    asked = Asked.check(
         endpoint,
         shards=shards,
         by=by,
@@ -164,145 +164,6 @@ async def ingest(
 sync = ingest
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Asked:
-    """The arguments of one ingest, checked (nothing here makes a request)."""
-
-    endpoint: Endpoint
-    #: As given (``None``: not given; a new plan takes 8 shards, cut "auto").
-    shards: int | None
-    by: str | None
-    force: bool
-    follow: bool
-    backfill: bool
-    since: object
-    policy: PollPolicy
-    window: Window
-    #: The filters as given (for the planner) and as the API's strings.
-    filters: dict[str, Any]
-    encoded: dict[str, str]
-
-    @classmethod
-    def check(
-        cls,
-        endpoint: str,
-        *,
-        shards: int | None,
-        by: str | None,
-        force: bool,
-        follow: bool,
-        backfill: bool,
-        since: object,
-        policy: PollPolicy | None,
-        after: datetime | str | None,
-        before: datetime | str | None,
-        filters: dict[str, Any],
-    ) -> _Asked:
-        if endpoint not in RESOURCES:
-            raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
-        if shards is not None:
-            check_int("shards", shards, minimum=1)
-        if by is not None and by not in {"auto", "time", "account"}:
-            raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
-        if endpoint != "messages" and by == "time":
-            raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
-        if policy is None:
-            policy = PollPolicy()
-        elif not isinstance(policy, PollPolicy):
-            raise InvalidParameterError(
-                "policy", f"must be a PollPolicy, got {type(policy).__name__}"
-            )
-        encoded = encode_export_filters(endpoint, filters)
-        window = Window(
-            after=None if after is None else parse_datetime("after", after),
-            before=None if before is None else parse_datetime("before", before),
-        )
-        if (
-            window.after is not None
-            and window.before is not None
-            and to_ms(window.before) <= to_ms(window.after) + 1
-        ):
-            raise InvalidParameterError("before", "must be later than after (by more than 1 ms)")
-        timed = window.after is not None or window.before is not None
-        if endpoint == "accounts" and timed:
-            raise InvalidParameterError(
-                "after" if window.after is not None else "before",
-                "accounts have no time to filter by; export them whole",
-            )
-        if follow and window.before is not None:
-            raise InvalidParameterError(
-                "follow",
-                "an export with before= is a frozen window: it has no follow; "
-                "drop before= to keep the store in sync, or follow=False",
-            )
-        if backfill:
-            if since is not None:
-                raise InvalidParameterError(
-                    "since",
-                    "a backfill follows from where it ended; since= is where a follow "
-                    "without backfill (backfill=False) starts",
-                )
-        else:
-            if timed:
-                raise InvalidParameterError(
-                    "after" if window.after is not None else "before",
-                    "a follow without backfill starts from since= ('now' or a time)",
-                )
-            if endpoint in WATCHED:  # check since now: a bad one fails before any request
-                start_state(
-                    "now" if since is None else since,
-                    kind=endpoint,  # type: ignore[arg-type]
-                    fingerprint=filters_fingerprint(endpoint, encoded),
-                )
-            elif since is not None:
-                raise InvalidParameterError(
-                    "since", "accounts have no time: a refresh lists them all"
-                )
-        return cls(
-            endpoint=endpoint,
-            shards=shards,
-            by=by,
-            force=force,
-            follow=follow,
-            backfill=backfill,
-            since=since,
-            policy=policy,
-            window=window,
-            filters=filters,
-            encoded=encoded,
-        )
-
-    def differences(self, plan: ShardPlan) -> list[str]:
-        """What of the export's identity (filters, window) differs from ``plan``'s."""
-        found = []
-        if plan.filters != self.encoded:
-            found.append(f"filters: {plan.filters!r} -> {self.encoded!r}")
-        for side in ("after", "before"):
-            old, new = getattr(plan.window, side), getattr(self.window, side)
-            if (None if old is None else to_ms(old)) != (None if new is None else to_ms(new)):
-                found.append(f"{side}: {_text(old)} -> {_text(new)}")
-        return found
-
-    def ignored(self, plan: ShardPlan) -> list[str]:
-        """Notes for the options that only shape a new plan, asked otherwise on a re-run."""
-        notes = []
-        if self.shards is not None and self.shards != plan.requested:
-            notes.append(
-                f"shards={self.shards} ignored: the stored plan has {plan.requested} "
-                "(force=True re-plans and starts over)"
-            )
-        if self.by is not None and self.by != plan.by:
-            notes.append(
-                f"by={self.by!r} ignored: the stored plan was cut by={plan.by!r} "
-                "(force=True re-plans and starts over)"
-            )
-        return notes
-
-
-def _text(moment: datetime | None) -> str:
-    return "open" if moment is None else moment.isoformat()
-
-
 def _checkpoint(stored: Stored | None) -> Checkpoint:
     if stored is None:
         return Checkpoint()
@@ -319,7 +180,7 @@ class _Job:
 
     def __init__(
         self,
-        asked: _Asked,
+        asked: Asked,
         config: ClientConfig,
         client: Any,
         store: Sink,

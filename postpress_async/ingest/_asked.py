@@ -1,0 +1,164 @@
+"""The arguments of one ingest, checked before the sink is opened or any request is made.
+
+:meth:`Asked.check` refuses what cannot work together (a frozen window with a follow,
+``since`` with a backfill, times on accounts, ...) with
+:class:`~postpress_async.InvalidParameterError`; :meth:`Asked.differences` and
+:meth:`Asked.ignored` compare a re-run's arguments with the plan the sink holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from postpress_async._exceptions import InvalidParameterError
+from postpress_async._filters import RESOURCES, WATCHED
+from postpress_async._params import check_int
+from postpress_async._poll import PollPolicy, start_state
+from postpress_async._positions import filters_fingerprint
+from postpress_async._time import parse_datetime, to_ms
+
+from ._plan import encode_export_filters
+from ._shards import Endpoint, ShardPlan, Window
+
+__all__ = ["Asked"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asked:
+    """The arguments of one ingest, checked (nothing here makes a request)."""
+
+    endpoint: Endpoint
+    #: As given (``None``: not given; a new plan takes 8 shards, cut "auto").
+    shards: int | None
+    by: str | None
+    force: bool
+    follow: bool
+    backfill: bool
+    since: object
+    policy: PollPolicy
+    window: Window
+    #: The filters as given (for the planner) and as the API's strings.
+    filters: dict[str, Any]
+    encoded: dict[str, str]
+
+    @classmethod
+    def check(
+        cls,
+        endpoint: str,
+        *,
+        shards: int | None,
+        by: str | None,
+        force: bool,
+        follow: bool,
+        backfill: bool,
+        since: object,
+        policy: PollPolicy | None,
+        after: datetime | str | None,
+        before: datetime | str | None,
+        filters: dict[str, Any],
+    ) -> Asked:
+        if endpoint not in RESOURCES:
+            raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
+        if shards is not None:
+            check_int("shards", shards, minimum=1)
+        if by is not None and by not in {"auto", "time", "account"}:
+            raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
+        if endpoint != "messages" and by == "time":
+            raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
+        if policy is None:
+            policy = PollPolicy()
+        elif not isinstance(policy, PollPolicy):
+            raise InvalidParameterError(
+                "policy", f"must be a PollPolicy, got {type(policy).__name__}"
+            )
+        encoded = encode_export_filters(endpoint, filters)
+        window = Window(
+            after=None if after is None else parse_datetime("after", after),
+            before=None if before is None else parse_datetime("before", before),
+        )
+        if (
+            window.after is not None
+            and window.before is not None
+            and to_ms(window.before) <= to_ms(window.after) + 1
+        ):
+            raise InvalidParameterError("before", "must be later than after (by more than 1 ms)")
+        timed = window.after is not None or window.before is not None
+        if endpoint == "accounts" and timed:
+            raise InvalidParameterError(
+                "after" if window.after is not None else "before",
+                "accounts have no time to filter by; export them whole",
+            )
+        if follow and window.before is not None:
+            raise InvalidParameterError(
+                "follow",
+                "an export with before= is a frozen window: it has no follow; "
+                "drop before= to keep the store in sync, or follow=False",
+            )
+        if backfill:
+            if since is not None:
+                raise InvalidParameterError(
+                    "since",
+                    "a backfill follows from where it ended; since= is where a follow "
+                    "without backfill (backfill=False) starts",
+                )
+        else:
+            if timed:
+                raise InvalidParameterError(
+                    "after" if window.after is not None else "before",
+                    "a follow without backfill starts from since= ('now' or a time)",
+                )
+            if endpoint in WATCHED:  # check since now: a bad one fails before any request
+                start_state(
+                    "now" if since is None else since,
+                    kind=endpoint,  # type: ignore[arg-type]
+                    fingerprint=filters_fingerprint(endpoint, encoded),
+                )
+            elif since is not None:
+                raise InvalidParameterError(
+                    "since", "accounts have no time: a refresh lists them all"
+                )
+        return cls(
+            endpoint=endpoint,
+            shards=shards,
+            by=by,
+            force=force,
+            follow=follow,
+            backfill=backfill,
+            since=since,
+            policy=policy,
+            window=window,
+            filters=filters,
+            encoded=encoded,
+        )
+
+    def differences(self, plan: ShardPlan) -> list[str]:
+        """What of the export's identity (filters, window) differs from ``plan``'s."""
+        found = []
+        if plan.filters != self.encoded:
+            found.append(f"filters: {plan.filters!r} -> {self.encoded!r}")
+        for side in ("after", "before"):
+            old, new = getattr(plan.window, side), getattr(self.window, side)
+            if (None if old is None else to_ms(old)) != (None if new is None else to_ms(new)):
+                found.append(f"{side}: {_text(old)} -> {_text(new)}")
+        return found
+
+    def ignored(self, plan: ShardPlan) -> list[str]:
+        """Notes for the options that only shape a new plan, asked otherwise on a re-run."""
+        notes = []
+        if self.shards is not None and self.shards != plan.requested:
+            notes.append(
+                f"shards={self.shards} ignored: the stored plan has {plan.requested} "
+                "(force=True re-plans and starts over)"
+            )
+        if self.by is not None and self.by != plan.by:
+            notes.append(
+                f"by={self.by!r} ignored: the stored plan was cut by={plan.by!r} "
+                "(force=True re-plans and starts over)"
+            )
+        return notes
+
+
+def _text(moment: datetime | None) -> str:
+    return "open" if moment is None else moment.isoformat()
