@@ -63,7 +63,6 @@ dataset (what an export records as its source). Equal options give equal bytes a
 cursors, so a run against a restarted fake resumes like one against the real API.
 """
 
-from postpress_async.testing._api import MAX_LIMIT as MAX_LIMIT
 from postpress_async.testing._dataset import ACCOUNT_TYPES as ACCOUNT_TYPES
 from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES as CHAT_ACCOUNT_TYPES
 from postpress_async.testing._dataset import AccountRow as AccountRow
@@ -83,6 +82,7 @@ from postpress_async.testing._presets import fake_dataset as fake_dataset
 from postpress_async.testing._presets import fake_faults as fake_faults
 from postpress_async.testing._presets import fake_identity as fake_identity
 from postpress_async.testing._presets import fake_server as fake_server
+from postpress_async.testing._query import MAX_LIMIT as MAX_LIMIT
 from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
 from postpress_async.testing._server import PREFIXES as PREFIXES
 from postpress_async.testing._server import FakePostpress as FakePostpress

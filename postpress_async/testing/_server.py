@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from postpress_async.testing._api import BAD_GATEWAY_HTML, Api, Reply
+from postpress_async.testing._api import Api
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import (
     JSON_FAULTS,
@@ -26,6 +26,7 @@ from postpress_async.testing._faults import (
 )
 from postpress_async.testing._groundtruth import truth_report
 from postpress_async.testing._live import LiveFeed, LiveMessages
+from postpress_async.testing._replies import BAD_GATEWAY_HTML, Reply
 from postpress_async.testing._stats import Stats
 
 __all__ = ["DEFAULT_API_KEY", "PREFIXES", "TRUTH_PATH", "FakePostpress"]

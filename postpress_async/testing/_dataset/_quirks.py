@@ -3,7 +3,7 @@
 A dataset built with ``quirks=True`` serves every variation below; without it, none.
 Each :class:`Quirk` says what it changes and on which objects: those whose index
 ``% every == at`` (``every=1``: all of them). The fake server adds one more, outside the
-dataset: no ``cursor`` key at all on a last page (see ``_api.Api._page``).
+dataset: no ``cursor`` key at all on a last page (see ``_replies.list_page``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""A request's query parameters, checked as the API checks them.
+
+Each ``parse_...`` reads one parameter and returns its value (``None`` when absent) or
+raises :class:`Invalid`, which carries the error envelope's fields (a 400
+``errors/invalid_parameters`` for a malformed value); the API turns it into its reply.
+Pure: no dataset, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES
+from postpress_async.testing._time import parse_us
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "DIGITS",
+    "MAX_LIMIT",
+    "Invalid",
+    "bad",
+    "missing",
+    "parse_account_ids",
+    "parse_account_type",
+    "parse_limit",
+    "parse_nonempty",
+    "parse_time",
+    "parse_unread",
+]
+
+MAX_LIMIT: Final = 250
+DEFAULT_LIMIT: Final = 100
+DIGITS: Final = re.compile(r"[0-9]+\Z")
+
+
+class Invalid(Exception):
+    """A request the API refuses; carries the error envelope's fields."""
+
+    def __init__(self, status: int, error_type: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error_type = error_type
+        self.detail = detail
+
+
+def bad(detail: str) -> Invalid:
+    """A 400 ``errors/invalid_parameters``."""
+    return Invalid(400, "errors/invalid_parameters", detail)
+
+
+def missing(detail: str) -> Invalid:
+    """A 404 ``errors/resource_not_found``."""
+    return Invalid(404, "errors/resource_not_found", detail)
+
+
+def parse_limit(query: Mapping[str, str]) -> int:
+    """``limit``: 1 to :data:`MAX_LIMIT` (more is the provider's own 400), else the default."""
+    raw = query.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not DIGITS.match(raw) or int(raw) < 1:
+        raise bad(f"limit must be an integer between 1 and {MAX_LIMIT}, got {raw!r}.")
+    value = int(raw)
+    if value > MAX_LIMIT:
+        raise Invalid(
+            400,
+            "errors/limit_too_high",
+            f"Provider cannot accept such high pagination limit (max {MAX_LIMIT}).",
+        )
+    return value
+
+
+def parse_time(query: Mapping[str, str], name: str) -> int | None:
+    """A datetime parameter (``before``, ``after``) in microseconds since the epoch."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    value = parse_us(raw)
+    if value is None:
+        raise bad(f"{name} must be an ISO 8601 UTC datetime (YYYY-MM-DDTHH:MM:SS.sssZ).")
+    return value
+
+
+def parse_nonempty(query: Mapping[str, str], name: str) -> str | None:
+    """A text parameter that, when given, is not empty."""
+    raw = query.get(name)
+    if raw is not None and not raw:
+        raise bad(f"{name} must not be empty.")
+    return raw
+
+
+def parse_account_ids(query: Mapping[str, str]) -> list[str] | None:
+    """Chats' ``account_id``: a comma-separated list of at least one id."""
+    raw = parse_nonempty(query, "account_id")
+    if raw is None:
+        return None
+    names = [part for part in raw.split(",") if part]
+    if not names:
+        raise bad("account_id must name at least one account.")
+    return names
+
+
+def parse_account_type(query: Mapping[str, str]) -> str | None:
+    """Chats' ``account_type``: one of the chat account types."""
+    account_type = query.get("account_type")
+    if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
+        allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
+        raise bad(f"account_type must be one of {allowed}.")
+    return account_type
+
+
+def parse_unread(query: Mapping[str, str]) -> bool | None:
+    """Chats' ``unread``: ``true`` or ``false``, in any case."""
+    raw = query.get("unread")
+    if raw is None:
+        return None
+    lowered = raw.lower()
+    if lowered not in ("true", "false"):
+        raise bad("unread must be true or false.")
+    return lowered == "true"
