@@ -9,7 +9,9 @@ about 25 MB.
 * :mod:`._columns`: the configuration and the column builder (the only stored facts);
 * :mod:`._indexes`: the indexes listings page through (per account/sender, chat order);
 * :mod:`._messages`, :mod:`._render` and :mod:`._quirks`: the wire JSON (messages a
-  page at a time; accounts and chats), and the real API's habits in one table;
+  page at a time; accounts and chats), and the real API's habits in one table; a
+  message's parts come from :mod:`._texts`, :mod:`._attachments` and :mod:`._speakers`
+  (what the messages of a chat, and of a sender in it, share);
 * :mod:`._bad`: the bad records ``bad_records=True`` serves, and where;
 * :mod:`._truth`: the ground truth, by brute force over the columns;
 * :mod:`._workspace`: :class:`Dataset`, the facade the server and tests use.

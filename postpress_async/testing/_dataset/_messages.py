@@ -8,13 +8,13 @@ so it is written for speed rather than as a dict per message:
 * the two 64-bit hashes a message draws from are computed for the whole page at once
   (:func:`~._ids.mix_many`);
 * what a chat's messages share (its ids, its members' ``seen_by`` keys per sender) is
-  encoded once a chat, a sender's ids once a dataset, and the parts of a timestamp come
-  from small tables;
+  encoded once a chat, a sender's ids once a dataset (:mod:`._speakers`), and the parts
+  of a timestamp and the texts (:mod:`._texts`) come from small tables;
 * the common message (no attachment, quote, reaction or reply) is one ``%`` format into
   one list of pieces for the page, joined once.
 
-The rare parts (attachments, quotes, replies, reactions) are built as dicts and encoded
-with msgspec. The real API's quirks come from the one table in :mod:`._quirks`.
+The rare parts (attachments, in :mod:`._attachments`; quotes, replies, reactions) are
+built as dicts and encoded with msgspec. The real API's quirks come from the one table in :mod:`._quirks`.
 """
 
 from __future__ import annotations
@@ -22,60 +22,40 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import msgspec
 
+from postpress_async.testing._dataset._attachments import attachments_json
 from postpress_async.testing._dataset._columns import Columns
 from postpress_async.testing._dataset._ids import (
     HOSTILE_SUFFIX,
     HostilePeriod,
     IdScheme,
     Salt,
-    b32,
-    mix,
     mix_many,
 )
 from postpress_async.testing._dataset._quirks import QUIRKS, QuirkTable
+from postpress_async.testing._dataset._speakers import (
+    SEEN_HEAD,
+    ChatParts,
+    Speaker,
+    chat_parts,
+    speaker,
+)
+from postpress_async.testing._dataset._texts import (
+    LONG_COUNT,
+    SHORT_COUNT,
+    SHORT_START,
+    TEXT_JSON,
+    pick_text,
+)
 from postpress_async.testing._time import format_ms
 
 __all__ = ["MessageRenderer"]
 
-_ATTACHMENT_TYPES: Final = ("img", "video", "audio", "file", "linkedin_post", "video_meeting")
-_ATTACHMENT_KINDS_QUIRKS: Final = (*_ATTACHMENT_TYPES, QUIRKS.attachment_type.value)
-_TEXTS: Final = (
-    "Sounds good - let's chat tomorrow.",
-    "On my way 🚗💨",
-    "Can you send the deck before the call?",
-    "👍",
-    "Merci beaucoup ! À demain.",
-    "Договорились, созвонимся в пятницу.",
-    "明天上午十点开会，别忘了。",  # noqa: RUF001 - full-width punctuation on purpose
-    "هل يمكنك إرسال العقد اليوم؟",
-    'He said "ship it" and left \\o/',
-    "Line one\nline two\n\ttabbed line",
-    "family: 👨‍👩‍👧‍👦 flags: 🇯🇵🇧🇷 skin: 👋🏽",
-    "Zalgo: Z̷̢͓a̶͎͝l̸̰̈g̴̣̉o̵͙̐",
-    "Price is 12 € / $13 — ok?",
-    "<script>alert('x')</script> & friends",
-    "separator\u2028inside\u2029text",
-    "null",
-    "Reminder: invoice #4821 is due on 2026-06-01.",
-    "Can we move our 1:1 to Thursday?",
-    "lol 😂😂😂",
-    "https://example.com/path?q=1&r=2#frag",
-)
-_LONG_TEXTS: Final = tuple(
-    f"[long text {n}] " + " ".join(_TEXTS[(n * 7 + k) % len(_TEXTS)] for k in range(40 + 40 * n))
-    for n in range(8)
-)
-"""Messages of roughly 1.5 to 12 KB."""
-_TEXT_POOL: Final[tuple[str | None, ...]] = (None, "", *_LONG_TEXTS, *_TEXTS)
-_LONG_COUNT: Final = len(_LONG_TEXTS)
-_SHORT_START: Final = 2 + len(_LONG_TEXTS)
-_SHORT_COUNT: Final = len(_TEXTS)
 _enc = msgspec.json.Encoder().encode
-_TEXT_JSON: Final = tuple(_enc(text) for text in _TEXT_POOL)
+
 _FLAGS_JSON: Final = tuple(
     (
         f'}},"hidden":{n & 1},"deleted":{n >> 1 & 1},"edited":{n >> 2 & 1},'
@@ -85,30 +65,9 @@ _FLAGS_JSON: Final = tuple(
     for n in range(128)
 )
 """The end of ``seen_by`` and the six flags after it, indexed by a 7-bit code."""
-_MESSAGE_PROVIDER_PREFIX: Final = {
-    "WHATSAPP": "3EB0",
-    "LINKEDIN": "urn:li:msg:2-",
-    "SLACK": "slack:msg:",
-}
 _NUMERIC_PROVIDER_BASE: Final = 10**17
 _REACTIONS: Final = ("👍", "❤️", "😂", "😮", "🎉", "🙏🏽")
 _REACTIONS_JSON: Final = tuple(_enc(value) for value in _REACTIONS)
-_MIMES: Final = {
-    "img": ("image/jpeg", "image/png", "image/webp"),
-    "video": ("video/mp4", "video/quicktime"),
-    "audio": ("audio/ogg", "audio/mpeg"),
-    "file": ("application/pdf", "text/csv", "application/zip"),
-    "linkedin_post": ("text/html",),
-    "video_meeting": ("text/calendar",),
-}
-_FILE_NAMES: Final = (
-    "Q3 report.pdf",
-    "données_clients.csv",
-    "契約書 (final).pdf",
-    "archive.tar.gz",
-)
-_FILE_NAMES_JSON: Final = tuple(_enc(name) for name in _FILE_NAMES)
-_LOCATION: Final = b',"latitude":%s,"longitude":%s}' % (_enc(48.8566), _enc(2.3522))
 _REPLIES: Final = tuple(b',"replies":%d' % n for n in range(12))
 _HOUR_MS: Final = 3_600_000
 _MINUTE_SECOND: Final = tuple(b"%02d:%02d" % divmod(n, 60) for n in range(3600))
@@ -118,7 +77,6 @@ _MILLIS_TEXT: Final = tuple(b'.%03dZ","text":' % n for n in range(1000))
 """The end of a message's timestamp and the key after it."""
 _MILLIS_QUOTE: Final = tuple(b'.%03dZ"' % n for n in range(1000))
 """The end of a timestamp in ``seen_by``."""
-_SEEN_HEAD: Final = (b',"seen":0,"seen_by":{', b',"seen":1,"seen_by":{')
 
 
 def _decimal(values: list[int]) -> list[bytes]:
@@ -145,11 +103,6 @@ def _hex_halves(indices: Iterable[int]) -> list[bytes]:
     return packed.tobytes().hex(" ", 4).upper().encode().split()
 
 
-def _literal(part: bytes) -> bytes:
-    """``part`` as literal text inside a ``%`` format."""
-    return part.replace(b"%", b"%%")
-
-
 class _Hours:
     """``YYYY-MM-DDTHH:`` of an hour since the epoch, remembered for the last few hours."""
 
@@ -167,109 +120,11 @@ class _Hours:
         return head
 
 
-def _text(h: int) -> bytes:
-    """The JSON text a hash picks: 1/256 null, 1/256 empty, 1/128 several KB long."""
-    pick = h & 0xFF
-    if pick < 4:
-        return _TEXT_JSON[pick if pick < 2 else 2 + (h >> 8) % _LONG_COUNT]
-    return _TEXT_JSON[_SHORT_START + (h >> 8) % _SHORT_COUNT]
-
-
 def _provider_id(prefix: bytes | None, i: int, h: int) -> bytes:
     """A message's ``provider_id`` (plain ASCII, so its JSON is itself in quotes)."""
     if prefix is None:
         return b"%d" % (_NUMERIC_PROVIDER_BASE + i * 8 + (h & 7))
     return b"%s%012X%08X" % (prefix, h & 0xFFFFFFFFFFFF, i)
-
-
-def _attachment(kind: str, h: int, owner: bytes, k: int) -> bytes:
-    """One attachment's JSON; ``owner`` is its message's id as JSON string content."""
-    out = [b'{"id":"%s-att%d","type":"%s"' % (owner, k, kind.encode())]
-    if h & 1:
-        out.append(b',"file_size":%d' % (1024 + h % 5_000_000))
-    out.append(b',"unavailable":false' if (h >> 1) % 11 else b',"unavailable":true')
-    if kind == QUIRKS.attachment_type.value:
-        out.append(_LOCATION)
-        return b"".join(out)
-    if (h >> 2) & 3:
-        mimes = _MIMES[kind]
-        out.append(
-            b',"mimetype":"%s","url":"https://files.example.com/%s/%d?sig=%s","url_expires_at":%d'
-            % (
-                mimes[(h >> 4) % len(mimes)].encode(),
-                owner,
-                k,
-                b32(h, 8).encode(),
-                1_779_100_000_000 + h % 10**6,
-            )
-        )
-    if kind in ("img", "video"):
-        out.append(
-            b',"size":{"width":%d,"height":%d},"%s":%s'
-            % (
-                320 + (h >> 8) % 1600,
-                240 + (h >> 12) % 1200,
-                b"sticker" if kind == "img" else b"gif",
-                b"false" if (h >> 16) % 5 else b"true",
-            )
-        )
-    elif kind == "audio":
-        if (h >> 8) & 1:
-            out.append(b',"duration":%d' % (1 + (h >> 9) % 600))
-        out.append(b',"voice_note":true' if (h >> 18) & 1 else b',"voice_note":false')
-    elif kind == "file":
-        out.append(b',"file_name":' + _FILE_NAMES_JSON[(h >> 8) % len(_FILE_NAMES_JSON)])
-    elif kind == "video_meeting":
-        if (h >> 8) % 4 == 0:
-            out.append(b',"starts_at":null,"expires_at":null,"time_range":null')
-        else:
-            out.append(
-                b',"starts_at":%d,"expires_at":%d,"time_range":%d'
-                % (
-                    1_779_200_000 + (h >> 10) % 10**6,
-                    1_779_203_600 + (h >> 10) % 10**6,
-                    1800 + (h >> 12) % 5400,
-                )
-            )
-    out.append(b"}")
-    return b"".join(out)
-
-
-class _ChatParts(NamedTuple):
-    """What every message of one chat shares, encoded once (chats never change)."""
-
-    kind: str
-    members: tuple[int, ...]
-    reply_by: bytes
-    """``,"reply_by":[…]``: the first two members after the owner."""
-    slots: tuple[tuple[int, int, bytes, bytes, bytes, int], ...]
-    """Per member: ``(member, shift, key:true, key:false, key:", delay seconds)``, where
-    ``(h2 >> shift) & 3`` is its ``seen_by`` mode: 0 seen at a time, 3 not seen, else
-    seen."""
-
-
-_Slot = tuple[int, bytes, bytes, bytes, int]
-"""A ``seen_by`` slot without its member (see :attr:`_ChatParts.slots`)."""
-
-
-class _Speaker(NamedTuple):
-    """What every message of one sender in one chat shares, encoded once."""
-
-    before_time: bytes
-    """``"`` closing the provider id, the chat's and sender's ids, ``,"timestamp":"``."""
-    before_attachments: bytes
-    """``,"is_sender":…,"attachments":``."""
-    original: bytes
-    """``,"original":"{\"provider\":\"<kind>\",\"id\":\"``."""
-    provider_prefix: bytes | None
-    """The start of a message's ``provider_id``, or ``None`` where it is a number."""
-    single: tuple[int, tuple[bytes, ...], bytes, int] | None
-    """With one other member: ``(shift, seen piece by mode, seen piece head, delay)``."""
-    slots: tuple[_Slot, ...]
-    """The ``seen_by`` slots of the other members."""
-    chat: _ChatParts
-    linkedin_urn: bytes | None
-    """``,"sender_urn":…`` on a LinkedIn chat, else ``None``."""
 
 
 class MessageRenderer:
@@ -299,8 +154,8 @@ class MessageRenderer:
         self._quirks = quirks
         self._id_head = b',{"object":"Message","id":"' + ids.message_head
         self._senders = len(cols.sender_ids)
-        self._chats: list[_ChatParts | None] = [None] * len(cols.chat_ids)
-        self._speakers: dict[int, _Speaker] = {}
+        self._chats: list[ChatParts | None] = [None] * len(cols.chat_ids)
+        self._speakers: dict[int, Speaker] = {}
         self._linkedin_cache: dict[tuple[int, bool, bool], bytes] = {}
         self._hours = _Hours()
         self._sender_json = tuple(_enc(sender) for sender in cols.sender_ids)
@@ -330,71 +185,16 @@ class MessageRenderer:
         out[0] = out[0][1:]  # every message starts with a comma
         return b"".join(out)
 
-    def _chat(self, c: int) -> _ChatParts:
+    def _chat(self, c: int) -> ChatParts:
         parts = self._chats[c]
         if parts is None:
-            cols = self._cols
-            kind = cols.account_types[cols.account_of_chat[c]]
-            members = cols.chat_attendees[c]
-            slots = []
-            for k, member in enumerate(members):
-                key = _enc(cols.sender_attendee_ids[member]) + b":"
-                shift = 24 + 2 * (k % 16)
-                slots.append((member, shift, key + b"true", key + b"false", key + b'"', 1 + k))
-            reply_by = [cols.sender_attendee_ids[m] for m in members[1:3]]
-            parts = self._chats[c] = _ChatParts(
-                kind=kind,
-                members=members,
-                reply_by=b',"reply_by":' + _enc(reply_by),
-                slots=tuple(slots),
-            )
+            parts = self._chats[c] = chat_parts(self._cols, c)
         return parts
 
-    def _speaker(self, c: int, s: int) -> _Speaker:
-        cols = self._cols
+    def _speaker(self, c: int, s: int) -> Speaker:
         chat = self._chats[c] or self._chat(c)
-        a = cols.account_of_chat[c]
-        before_time = b"".join(
-            (
-                b'","account_id":',
-                _enc(cols.account_ids[a]),
-                b',"chat_id":',
-                _enc(cols.chat_ids[c]),
-                b',"chat_provider_id":',
-                _enc(cols.chat_provider[c]),
-                b',"sender_id":',
-                _enc(cols.sender_ids[s]),
-                b',"sender_attendee_id":',
-                _enc(cols.sender_attendee_ids[s]),
-                b',"timestamp":"',
-            )
-        )
-        is_sender = b"1" if s == chat.members[0] else b"0"
-        original = (
-            b',"original":"{\\"provider\\":\\"%s\\",\\"id\\":\\"' % chat.kind.lower().encode()
-        )
-        slots = tuple(slot[1:] for slot in chat.slots if slot[0] != s)
-        single = None
-        if len(slots) == 1:
-            shift, seen_true, seen_false, stamp_key, delay = slots[0]
-            seen, unseen = _SEEN_HEAD[1], _SEEN_HEAD[0]
-            by_mode = (b"", seen + seen_true, seen + seen_true, unseen + seen_false)
-            single = (shift, by_mode, seen + stamp_key, delay)
-        urn = None
-        if chat.kind == "LINKEDIN":
-            urn = b',"sender_urn":' + _enc(f"urn:li:fsd_profile:{cols.sender_ids[s]}")
-        prefix = _MESSAGE_PROVIDER_PREFIX.get(chat.kind)
-        speaker = self._speakers[c * self._senders + s] = _Speaker(
-            before_time=before_time,
-            before_attachments=b',"is_sender":' + is_sender + b',"attachments":',
-            original=original,
-            provider_prefix=None if prefix is None else prefix.encode(),
-            single=single,
-            slots=slots,
-            chat=chat,
-            linkedin_urn=urn,
-        )
-        return speaker
+        found = self._speakers[c * self._senders + s] = speaker(self._cols, chat, c, s)
+        return found
 
     def _render(self, indices: Sequence[int], out: list[bytes]) -> None:
         """Append the pieces of each message, a comma first, to ``out``.
@@ -423,13 +223,13 @@ class MessageRenderer:
         message_head = ids.message_head
         head_json = message_head
         hours = self._hours
-        text_json = _TEXT_JSON
+        text_json = TEXT_JSON
         minute_second = _MINUTE_SECOND
         millis_text = _MILLIS_TEXT
         millis_quote = _MILLIS_QUOTE
         flags_json = _FLAGS_JSON
         rare_table = _RARE
-        seen_head = _SEEN_HEAD
+        seen_head = SEEN_HEAD
         id_head = self._id_head
         after_id = b'","provider_id":"'
         ts_key = b'\\",\\"ts\\":'
@@ -463,9 +263,9 @@ class MessageRenderer:
                 provider_id = b"%s%012X%s" % (prefix, h & 0xFFFFFFFFFFFF, id_low)
             pick = h & 0xFF
             if pick < 4:
-                text = text_json[pick if pick < 2 else 2 + (h >> 8) % _LONG_COUNT]
+                text = text_json[pick if pick < 2 else 2 + (h >> 8) % LONG_COUNT]
             else:
-                text = text_json[_SHORT_START + (h >> 8) % _SHORT_COUNT]
+                text = text_json[SHORT_START + (h >> 8) % SHORT_COUNT]
             hour = ts // _HOUR_MS
             if hour != last_hour:
                 last_hour = hour
@@ -525,7 +325,9 @@ class MessageRenderer:
                 head_end = b'%s"%s,"provider_id":"' % (suffix, dup)
             attachments = b"[]"
             if not (h >> 16) & 30:
-                attachments = self._attachments(h, head_json + id_high + id_low + suffix)
+                attachments = attachments_json(
+                    h, head_json + id_high + id_low + suffix, quirks=bool(quirks)
+                )
             middle = no_reactions
             tail = plain_tail
             rare = rare_table[(h >> 27) & 0xFFF]
@@ -594,15 +396,6 @@ class MessageRenderer:
         """Message ``i``'s id as JSON string content (no quotes)."""
         return _enc(self._ids.message_id(i))[1:-1]
 
-    def _attachments(self, h: int, owner: bytes) -> bytes:
-        """One or two attachments (callers check ``(h >> 16) & 30 == 0`` first)."""
-        kinds = _ATTACHMENT_KINDS_QUIRKS if self._quirks else _ATTACHMENT_TYPES
-        parts = [
-            _attachment(kinds[(h >> (20 + 3 * k)) % len(kinds)], mix(h + k), owner, k)
-            for k in range(1 + ((h >> 16) & 1))
-        ]
-        return b"[" + b",".join(parts) + b"]"
-
     def _quoted(self, prefix: bytes | None, older: int, with_id: bool) -> bytes:
         oh = self._ids.h(Salt.MESSAGE, older)
         owner = self._id_json(older)
@@ -612,9 +405,11 @@ class MessageRenderer:
                 b'"provider_id":"%s","sender_id":' % _provider_id(prefix, older, oh),
                 self._sender_json[self._cols.sender_col[older]],
                 b',"text":',
-                _text(oh),
+                pick_text(oh),
                 b',"attachments":',
-                b"[]" if (oh >> 16) & 30 else self._attachments(oh, owner),
+                b"[]"
+                if (oh >> 16) & 30
+                else attachments_json(oh, owner, quirks=bool(self._quirks)),
                 b"}",
             )
         )
@@ -632,7 +427,7 @@ class MessageRenderer:
                 b',"sender_id":',
                 self._sender_json[sender],
                 b',"text":',
-                _text(oh),
+                pick_text(oh),
                 b"}",
             )
         )
