@@ -16,9 +16,10 @@ from postpress_async.ingest.sinks import open_sink
 from postpress_async.ingest.sinks._base import Batch
 from postpress_async.ingest.sinks.duckdb import DuckDBSink
 
+from ._sql import duckdb_or_skip
 from .test_contract import message, move, page
 
-duckdb = pytest.importorskip("duckdb")
+duckdb = duckdb_or_skip()
 
 
 def query(path: Path, sql: str) -> list[tuple[object, ...]]:
