@@ -14,7 +14,7 @@ and as part files for ``dask`` (one file takes one writer process).
 
 PostgreSQL: ``--pg DSN`` (a database the script may fill and empty), else a throwaway
 cluster started like the tests start theirs (needs ``initdb``). ``--pg-methods`` also
-times the PostgreSQL sink's two ways in (COPY + upsert vs batched ``executemany``).
+times the PostgreSQL sink's two COPY formats (binary vs text, each into a staging table + upsert).
 The machine's load average is printed with the table: figures on a shared machine
 are noisy. Run: ``python benchmarks/bench_ingest.py --messages 200000``.
 """
@@ -51,7 +51,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sinks", default="jsonl,sqlite,postgres")
     parser.add_argument("--engines", default="stream,local,dask")
     parser.add_argument("--pg", help="a PostgreSQL DSN to use (default: start a throwaway one)")
-    parser.add_argument("--pg-methods", action="store_true", help="COPY vs executemany")
+    parser.add_argument("--pg-methods", action="store_true", help="COPY binary vs text")
     args, _unknown = parser.parse_known_args()  # nox passes its posargs to every script
     return args
 
@@ -74,7 +74,7 @@ async def _reset_pg(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
-            "DROP TABLE IF EXISTS messages, chats, accounts, checkpoints, plans CASCADE"
+            "DROP TABLE IF EXISTS messages, chats, accounts, positions, plans, rejects, meta CASCADE"
         )
     finally:
         await conn.close()
@@ -135,12 +135,12 @@ async def one_run(
 async def pg_methods(config: ClientConfig, pg: str, shards: int) -> None:
     from postpress_async.ingest.sinks.postgres import PostgresSink
 
-    print("\nPostgreSQL sink, the same local run two ways in:")
-    for method in ("copy", "executemany"):
+    print("\nPostgreSQL sink, the same local run two ways in (COPY binary vs text):")
+    for method in ("binary", "text"):
         await _reset_pg(pg)
         started = time.perf_counter()
         result = await ingest(
-            config, "messages", PostgresSink(pg, method=method), shards=shards, force=True
+            config, "messages", PostgresSink(pg, copy=method), shards=shards, force=True
         )
         wall = time.perf_counter() - started
         print(
