@@ -31,7 +31,7 @@ from ._exceptions import InvalidParameterError
 from ._pagination import ListStream
 from ._params import check_int
 from ._positions import Checkpoint
-from ._tasks import AsyncClosing, reap, start
+from ._tasks import SingleUse, reap, start
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -73,8 +73,10 @@ def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStre
     return MergedStream(streams, concurrency=concurrency)
 
 
-class MergedStream(AsyncClosing, Generic[T]):
+class MergedStream(SingleUse[T]):
     """Items of several list streams, fetched concurrently; see the module docstring."""
+
+    _ONCE = "a MergedStream can be iterated only once"
 
     def __init__(self, streams: Sequence[ListStream[T]], *, concurrency: int | None = None) -> None:
         if not streams:
@@ -106,15 +108,6 @@ class MergedStream(AsyncClosing, Generic[T]):
         """One checkpoint a source, in order: each resumes after the last page of that
         source handed out (also after an error: the failing source's, as it reported)."""
         return list(self._checkpoints)
-
-    def _claim(self) -> None:
-        if self._started:
-            raise RuntimeError("a MergedStream can be iterated only once")
-        self._started = True
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        self._claim()
-        return self._items()
 
     def pages(self) -> AsyncIterator[SourcePage[T]]:
         """Iterate pages as they arrive, each tagged with its source and checkpoint."""

@@ -51,7 +51,7 @@ from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError,
 from ._lazy import hashlib
 from ._params import check_int
 from ._positions import Checkpoint, WatchState
-from ._tasks import AsyncClosing, reap, start
+from ._tasks import SingleUse, reap, start
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -294,8 +294,10 @@ def _digest(cursor: str) -> bytes:
     return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-class ListStream(AsyncClosing, Generic[T]):
+class ListStream(SingleUse[T]):
     """An async stream over every item of a list endpoint; see the module docstring."""
+
+    _ONCE = "a ListStream can be iterated only once; call list(...) again"
 
     def __init__(
         self,
@@ -381,15 +383,6 @@ class ListStream(AsyncClosing, Generic[T]):
                 return page
             raise failed
         return page
-
-    def _claim(self) -> None:
-        if self._started:
-            raise RuntimeError("a ListStream can be iterated only once; call list(...) again")
-        self._started = True
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        self._claim()
-        return self._items()
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate pages instead of items (a resumed first page starts at its offset)."""

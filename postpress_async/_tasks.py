@@ -8,15 +8,14 @@ wait for its end, shielded, so a caller being cancelled still leaves nothing run
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import anyio
 
 from ._lazy import asyncio
 
-__all__ = ["AsyncClosing", "first_error", "gather", "reap", "start"]
+__all__ = ["AsyncClosing", "SingleUse", "first_error", "gather", "reap", "start"]
 
 _Self = TypeVar("_Self", bound="AsyncClosing")
 T = TypeVar("T")
@@ -80,10 +79,29 @@ class AsyncClosing:
     async def __aenter__(self: _Self) -> _Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class SingleUse(AsyncClosing, Generic[T]):
+    """A stream walked once: ``async for`` (or another walk, through :meth:`_claim`) claims it.
+
+    A second walk raises ``RuntimeError`` with the subclass's :attr:`_ONCE`, which says
+    how to get a new stream; ``async with`` closes it.
+    """
+
+    #: The message of a second walk.
+    _ONCE: ClassVar[str]
+    _started: bool
+
+    def _claim(self) -> None:
+        if self._started:
+            raise RuntimeError(self._ONCE)
+        self._started = True
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        self._claim()
+        return self._items()
+
+    def _items(self) -> AsyncIterator[T]:
+        raise NotImplementedError

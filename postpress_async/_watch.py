@@ -23,7 +23,7 @@ import contextlib
 import random as _random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 import anyio
 
@@ -42,7 +42,7 @@ from ._follow import (
 from ._params import MAX_LIMIT, check_int
 from ._poll import PollPolicy, poll_delay
 from ._positions import WatchState
-from ._tasks import AsyncClosing
+from ._tasks import SingleUse
 from ._time import from_ms
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class ListAfter(Protocol[T]):
     ) -> ListStream[T]: ...
 
 
-class WatchStream(AsyncClosing, Generic[T]):
+class WatchStream(SingleUse[T]):
     """An async stream of items as they arrive; what ``messages.watch(...)`` returns.
 
     ``async for item in stream`` hands out every new item once, oldest first;
@@ -90,6 +90,8 @@ class WatchStream(AsyncClosing, Generic[T]):
     module docstring. ``limit`` is the page size the listings use (``None``: the
     server's default, 100): the batch size and the unit of that bound.
     """
+
+    _ONCE = "a WatchStream can be iterated only once; call watch(...) again"
 
     def __init__(
         self,
@@ -152,15 +154,6 @@ class WatchStream(AsyncClosing, Generic[T]):
         """Resumes exactly after the last item (or batch) handed out."""
         self._tracker.settle(self._policy.overlap_ms)  # idempotent; keeps the state small
         return self._tracker.state()
-
-    def _claim(self) -> None:
-        if self._started:
-            raise RuntimeError("a WatchStream can be iterated only once; call watch(...) again")
-        self._started = True
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        self._claim()
-        return self._items()
 
     def batches(self) -> AsyncIterator[list[T]]:
         """Iterate the new items in lists of at most one page (``limit`` items), oldest first.

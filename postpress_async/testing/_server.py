@@ -9,7 +9,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Final
 
 from aiohttp import web
@@ -134,12 +133,7 @@ class FakePostpress:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     @property

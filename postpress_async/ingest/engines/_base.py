@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from postpress_async._client import AsyncPostpress
@@ -24,12 +23,7 @@ class Engine(Protocol):
 
     async def __aenter__(self) -> Engine: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
     async def run(
         self,

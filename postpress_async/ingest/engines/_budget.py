@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from types import TracebackType
 from typing import Any, Protocol
 
 from postpress_async._config import Timeout
@@ -144,12 +143,7 @@ class ClusterBudget:
         await self._on_worker(self._open())
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._worker_loop is not None:
             await self._on_worker(self._close())
 
