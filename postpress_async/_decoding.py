@@ -31,7 +31,7 @@ from ._decode_errors import NOT_JSON, item_error, message_and_path, not_json, pa
 from ._exceptions import ResponseDecodeError
 from ._raw_items import split_items
 from ._rewrite import convert_tolerantly
-from ._surrogates import repair_refused
+from ._surrogates import decode_repaired, repair_refused
 from .models import Page
 
 __all__ = ["UnreadableItem", "decode", "decode_page", "peek_cursor"]
@@ -73,15 +73,10 @@ def decode(body: bytes, model: Any, *, endpoint: str) -> Any:
 
 def _decode_repaired(body: bytes, model: Any, error: Exception, *, endpoint: str) -> Any:
     """The slow path of a body msgspec refused as JSON: repair, then decode once more."""
-    repaired = repair_refused(body, error)
-    if repaired is None:
-        raise not_json(error, body, endpoint) from error
-    try:
-        return _decoder(model).decode(repaired)
-    except msgspec.ValidationError as exc:
-        return _decode_tolerantly(repaired, model, exc, endpoint=endpoint, sent=body)
-    except NOT_JSON as exc:
-        raise not_json(exc, body, endpoint) from exc
+    decoded, repaired = decode_repaired(_decoder(model).decode, body, error, endpoint=endpoint)
+    if isinstance(decoded, msgspec.ValidationError):
+        return _decode_tolerantly(repaired, model, decoded, endpoint=endpoint, sent=body)
+    return decoded
 
 
 class _CursorOnly(msgspec.Struct, gc=False):
@@ -194,16 +189,10 @@ def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[
     except msgspec.ValidationError as exc:
         fault = exc
     except NOT_JSON as exc:
-        repaired = repair_refused(body, exc)
-        if repaired is None:
-            raise not_json(exc, body, endpoint) from exc
-        readable = repaired
-        try:
-            return typed.decode(readable), []
-        except msgspec.ValidationError as again:
-            fault = again
-        except NOT_JSON as again:
-            raise not_json(again, body, endpoint) from again
+        decoded, readable = decode_repaired(typed.decode, body, exc, endpoint=endpoint)
+        if not isinstance(decoded, msgspec.ValidationError):
+            return decoded, []
+        fault = decoded
     if not message_and_path(fault)[1].startswith("$.items["):
         # Outside the items: the whole-page rewrite reads it, or names the fault.
         return _decode_tolerantly(readable, model, fault, endpoint=endpoint, sent=body), []

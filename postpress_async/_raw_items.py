@@ -14,9 +14,9 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from ._decode_errors import NOT_JSON, not_json, page_error
+from ._decode_errors import NOT_JSON, page_error
 from ._exceptions import ResponseDecodeError
-from ._surrogates import repair_refused
+from ._surrogates import decode_repaired
 
 __all__ = ["split_items"]
 
@@ -48,16 +48,10 @@ def split_items(
     except msgspec.ValidationError as exc:
         raise page_error(exc, body, endpoint=endpoint) from exc
     except NOT_JSON as exc:
-        repaired = repair_refused(body, exc)
-        if repaired is None:
-            raise not_json(exc, body, endpoint) from exc
-        try:
-            page = decoder.decode(repaired)
-        except msgspec.ValidationError as again:
-            raise page_error(again, body, endpoint=endpoint) from again
-        except NOT_JSON as again:
-            raise not_json(again, body, endpoint) from again
-        return page, _items_as_sent(body, repaired, page.items, endpoint=endpoint), repaired
+        decoded, repaired = decode_repaired(decoder.decode, body, exc, endpoint=endpoint)
+        if isinstance(decoded, msgspec.ValidationError):
+            raise page_error(decoded, body, endpoint=endpoint) from decoded
+        return decoded, _items_as_sent(body, repaired, decoded.items, endpoint=endpoint), repaired
     return page, page.items, body
 
 

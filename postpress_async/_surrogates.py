@@ -11,10 +11,16 @@ msgspec refused a body (:func:`repair_refused`), so a clean body pays nothing fo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 
-__all__ = ["repair_lone_surrogates", "repair_refused"]
+from ._decode_errors import NOT_JSON, not_json
+
+__all__ = ["decode_repaired", "repair_lone_surrogates", "repair_refused"]
+
+T = TypeVar("T")
 
 #: A surrogate escape, high (group ``high`` set) or low. It is one only when the run of
 #: backslashes right before it is even: in ``\\ud83d`` the backslash is escaped and
@@ -30,6 +36,27 @@ def repair_refused(body: bytes, error: Exception) -> bytes | None:
     if isinstance(error, msgspec.ValidationError) or not isinstance(error, msgspec.DecodeError):
         return None
     return repair_lone_surrogates(body)
+
+
+def decode_repaired(
+    decode: Callable[[bytes], T], body: bytes, error: Exception, *, endpoint: str
+) -> tuple[T | msgspec.ValidationError, bytes]:
+    """Decode the repaired copy of ``body``, which msgspec refused as JSON with ``error``.
+
+    Returns what ``decode`` made of the copy, or the ``ValidationError`` it raised (the
+    copy is JSON, a value in it does not fit), with the copy. Raises
+    :class:`~._exceptions.ResponseDecodeError` (not valid JSON, for the body as sent)
+    when there is nothing to repair or the copy is still not JSON.
+    """
+    repaired = repair_refused(body, error)
+    if repaired is None:
+        raise not_json(error, body, endpoint) from error
+    try:
+        return decode(repaired), repaired
+    except msgspec.ValidationError as fault:
+        return fault, repaired
+    except NOT_JSON as again:
+        raise not_json(again, body, endpoint) from again
 
 
 def repair_lone_surrogates(body: bytes) -> bytes | None:
