@@ -175,27 +175,19 @@ def _checkpoint(stored: Stored | None) -> Checkpoint:
         ) from None
 
 
+@dataclasses.dataclass(slots=True)
 class _Job:
     """One ingest, steps 2-6 (the sink is open, the client built)."""
 
-    def __init__(
-        self,
-        asked: Asked,
-        config: ClientConfig,
-        client: Any,
-        store: Sink,
-        runner: Engine,
-        progress: IngestProgress,
-    ) -> None:
-        self.asked = asked
-        self.config = config
-        self.client = client
-        self.store = store
-        self.runner = runner
-        self.progress = progress
-        self.notes: list[str] = []
-        #: Rows the store held before this run stored any (for ``new``).
-        self.counted = 0
+    asked: Asked
+    config: ClientConfig
+    client: Any
+    store: Sink
+    runner: Engine
+    progress: IngestProgress
+    notes: list[str] = dataclasses.field(default_factory=list)
+    #: Rows the store held before this run stored any (for ``new``).
+    counted: int = 0
 
     async def run(self, started: float) -> IngestResult:
         asked, store = self.asked, self.store

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar, TypeVar
 
 import msgspec
 
@@ -33,7 +34,30 @@ class Window(msgspec.Struct, frozen=True, kw_only=True):
     before: datetime | None = None
 
 
-class Shard(msgspec.Struct, frozen=True, kw_only=True):
+class _AsJson(msgspec.Struct, frozen=True, kw_only=True):
+    """A value that travels as JSON (to a worker, into a store): ``to_json``, ``from_json``."""
+
+    #: ``from_json``'s error: the parameter, and what the JSON is not.
+    _NOT: ClassVar[tuple[str, str]]
+
+    def to_json(self) -> bytes:
+        """The value as JSON."""
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def from_json(cls: type[_J], data: bytes | str) -> _J:
+        """A value from :meth:`to_json`'s output (a clear error for anything else)."""
+        try:
+            return msgspec.json.decode(data, type=cls)
+        except msgspec.DecodeError as exc:
+            param, what = cls._NOT
+            raise InvalidParameterError(param, f"not {what}: {exc}") from None
+
+
+_J = TypeVar("_J", bound=_AsJson)
+
+
+class Shard(_AsJson, frozen=True, kw_only=True):
     """One independent slice of an export: everything a worker needs, as plain values.
 
     ``filters`` are the endpoint's query filters as the API's strings (``account_id``,
@@ -42,27 +66,19 @@ class Shard(msgspec.Struct, frozen=True, kw_only=True):
     under it); ``estimate`` is the planner's guess of its items (``None``: unknown).
     """
 
+    _NOT: ClassVar[tuple[str, str]] = ("shard", "a shard")
+
     endpoint: Endpoint
     label: str
     filters: dict[str, str] = msgspec.field(default_factory=dict)
     window: Window = Window()
     estimate: int | None = None
 
-    def to_json(self) -> bytes:
-        """The shard as JSON."""
-        return msgspec.json.encode(self)
 
-    @classmethod
-    def from_json(cls, data: bytes | str) -> Shard:
-        """A shard from :meth:`to_json`'s output (a clear error for anything else)."""
-        try:
-            return msgspec.json.decode(data, type=cls)
-        except msgspec.DecodeError as exc:
-            raise InvalidParameterError("shard", f"not a shard: {exc}") from None
-
-
-class ShardPlan(msgspec.Struct, frozen=True, kw_only=True):
+class ShardPlan(_AsJson, frozen=True, kw_only=True):
     """The shards of one export, and what was asked for (a re-run must ask the same)."""
+
+    _NOT: ClassVar[tuple[str, str]] = ("plan", "a shard plan")
 
     endpoint: Endpoint
     #: The export's filters and outer window, as asked (encoded).
@@ -83,18 +99,6 @@ class ShardPlan(msgspec.Struct, frozen=True, kw_only=True):
             return None
         median = statistics.median(sizes)
         return max(sizes) / median if median else None
-
-    def to_json(self) -> bytes:
-        """The plan as JSON."""
-        return msgspec.json.encode(self)
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> ShardPlan:
-        """A plan from :meth:`to_json`'s output."""
-        try:
-            return msgspec.json.decode(data, type=cls)
-        except msgspec.DecodeError as exc:
-            raise InvalidParameterError("plan", f"not a shard plan: {exc}") from None
 
 
 def window_queries(

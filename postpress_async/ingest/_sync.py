@@ -233,28 +233,20 @@ def _follow_stamp(
     return stamp
 
 
+@dataclasses.dataclass(slots=True)
 class _Pace:
     """Commits each batch with the state after it; decides, between polls, whether the
     sync is caught up (see the module docstring)."""
 
-    def __init__(
-        self,
-        committer: Committer,
-        previous: bytes | None,
-        *,
-        follow: bool,
-        limit: int,
-        sleep: Sleep,
-        progress: IngestProgress | None,
-    ) -> None:
-        self.committer = committer
-        self.previous = previous
-        self.follow = follow
-        self.limit = limit
-        self._sleep = sleep
-        self.progress = progress
-        self.stream: WatchStream[Row] | None = None
-        self.handed = 0
+    committer: Committer
+    previous: bytes | None
+    _: dataclasses.KW_ONLY
+    follow: bool
+    limit: int
+    sleep: Sleep
+    progress: IngestProgress | None
+    stream: WatchStream[Row] | None = None
+    handed: int = 0
 
     def state(self) -> WatchState:
         assert self.stream is not None
@@ -293,7 +285,19 @@ class _Pace:
             return
         if self.progress is not None:
             self.progress.phase = "follow"
-        await self._sleep(delay)
+        await self.sleep(delay)
+
+
+def _counter(result: SyncResult, progress: IngestProgress | None) -> Callable[[int, int], None]:
+    """A committer's ``on_commit``: what it stored, counted into ``result`` and ``progress``."""
+
+    def stored(rows: int, rejects: int) -> None:
+        result.items += rows
+        result.rejects += rejects
+        if progress is not None:
+            progress.stored(rows, rejects)
+
+    return stored
 
 
 async def sync_follow(
@@ -344,15 +348,11 @@ async def sync_follow(
 
     result = SyncResult()
 
-    def stored(rows: int, rejects: int) -> None:
-        result.items += rows
-        result.rejects += rejects
-        if progress is not None:
-            progress.stored(rows, rejects)
-
     if progress is not None:
         progress.phase = "catch-up"
-    async with Committer(sink, endpoint, on_commit=stored, max_pages=max_pages) as committer:
+    async with Committer(
+        sink, endpoint, on_commit=_counter(result, progress), max_pages=max_pages
+    ) as committer:
         pace = _Pace(
             committer, previous, follow=follow, limit=limit, sleep=sleep, progress=progress
         )
@@ -404,16 +404,12 @@ async def refresh_accounts(
     digests = {} if restart else accounts_seen(previous)
     result = SyncResult(new=0, changed=0)
 
-    def stored(rows: int, rejects: int) -> None:
-        result.items += rows
-        result.rejects += rejects
-        if progress is not None:
-            progress.stored(rows, rejects)
-
     if progress is not None:
         progress.phase = "catch-up"
     idle = 0
-    async with Committer(sink, "accounts", on_commit=stored, max_pages=max_pages) as committer:
+    async with Committer(
+        sink, "accounts", on_commit=_counter(result, progress), max_pages=max_pages
+    ) as committer:
         while True:
             found = 0
             stream = client.accounts.rows(columns=sink.columns, limit=limit, prefetch=prefetch)
