@@ -21,7 +21,7 @@ from postpress_async.ingest._shards import Endpoint
 
 from ._base import Stored
 from ._lines import LinesFile
-from ._sidecar import Sidecar, StoredPosition, count_lines
+from ._sidecar import Sidecar, StoredPosition
 
 __all__ = [
     "FileReads",
@@ -86,18 +86,12 @@ class FileReads:
         raise NotImplementedError
 
     async def count(self, endpoint: Endpoint) -> int:
-        """Lines stored for ``endpoint`` (read from the files, up to what is committed)."""
-        return await in_thread(
-            lambda: sum(count_lines(f.path, s.offset) for f, s in self._files(endpoint))
-        )
+        """Lines stored for ``endpoint``: what the sidecars vouch for (no file is read)."""
+        return await in_thread(lambda: sum(s.count for _, s in self._files(endpoint)))
 
     async def rejects(self, endpoint: Endpoint) -> int:
-        """Rejects stored for ``endpoint`` (lines of the rejects files)."""
-        return await in_thread(
-            lambda: sum(
-                count_lines(f.rejects_path, s.rejects_offset) for f, s in self._files(endpoint)
-            )
-        )
+        """Rejects stored for ``endpoint``: what the sidecars vouch for."""
+        return await in_thread(lambda: sum(s.rejects for _, s in self._files(endpoint)))
 
     def _stamps(self, endpoint: str) -> Iterable[tuple[str, datetime | None]]:
         for lines, state in self._files(endpoint):
