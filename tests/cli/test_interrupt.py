@@ -17,26 +17,38 @@ from postpress_async.cli import ExitCode, _app
 from ._helpers import WAIT, run
 
 
-def _with_command(monkeypatch: pytest.MonkeyPatch, command: Any) -> list[str]:
-    """Make ``postpress accounts list`` run ``command``, and print a hint when it stops;
-    return the stops the hint was asked for."""
+def _with_command(
+    monkeypatch: pytest.MonkeyPatch, command: Any, *, hint: bool | None = True
+) -> list[str]:
+    """Make ``postpress accounts list`` run ``command``; return the stops a hint was asked for.
+
+    ``hint``: True, the command prints a hint when it stops; False, its hint has nothing
+    to say; None, it has no hint.
+    """
     hints: list[str] = []
     parse = _app.parse
+
+    def stopped(args: argparse.Namespace, argv: list[str], what: str) -> bool:
+        hints.append(what)
+        if hint:
+            print(f"{what}; the position is kept", file=sys.stderr)
+        return bool(hint)
 
     def parsed(argv: list[str]) -> argparse.Namespace:
         args = parse(argv)
         args.run = command
-
-        def hint(args: argparse.Namespace, argv: list[str], what: str) -> bool:
-            hints.append(what)
-            print(f"{what}; the position is kept", file=sys.stderr)
-            return True
-
-        args.stopped = hint
+        if hint is not None:
+            args.stopped = stopped
         return args
 
     monkeypatch.setattr(_app, "parse", parsed)
     return hints
+
+
+async def _ctrl_c(args: argparse.Namespace, ctx: object) -> None:
+    """A command stopped by Ctrl-C while it waits."""
+    os.kill(os.getpid(), signal.SIGINT)
+    await asyncio.sleep(WAIT)
 
 
 # The second Ctrl-C may land while asyncio.run awaits its executor's shutdown: asyncio
@@ -75,11 +87,7 @@ def test_a_second_ctrl_c_during_the_shutdown_says_interrupted_once(
 def test_ctrl_c_says_interrupted_once_and_asks_for_the_hint_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def command(args: argparse.Namespace, ctx: object) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        await asyncio.sleep(WAIT)
-
-    hints = _with_command(monkeypatch, command)
+    hints = _with_command(monkeypatch, _ctrl_c)
     result = run("accounts", "list")
     assert result.returncode == 130
     assert result.stderr == b"interrupted; the position is kept\n"
@@ -87,18 +95,7 @@ def test_ctrl_c_says_interrupted_once_and_asks_for_the_hint_once(
 
 
 def test_a_command_without_a_hint_says_just_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def command(args: argparse.Namespace, ctx: object) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        await asyncio.sleep(WAIT)
-
-    parse = _app.parse
-
-    def parsed(argv: list[str]) -> argparse.Namespace:
-        args = parse(argv)
-        args.run = command
-        return args
-
-    monkeypatch.setattr(_app, "parse", parsed)
+    _with_command(monkeypatch, _ctrl_c, hint=None)
     result = run("accounts", "list")
     assert result.returncode == 130
     assert result.stderr == b"interrupted\n"
@@ -107,19 +104,7 @@ def test_a_command_without_a_hint_says_just_interrupted(monkeypatch: pytest.Monk
 def test_a_hint_that_has_nothing_to_say_leaves_just_interrupted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def command(args: argparse.Namespace, ctx: object) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        await asyncio.sleep(WAIT)
-
-    parse = _app.parse
-
-    def parsed(argv: list[str]) -> argparse.Namespace:
-        args = parse(argv)
-        args.run = command
-        args.stopped = lambda args, argv, what: False
-        return args
-
-    monkeypatch.setattr(_app, "parse", parsed)
+    _with_command(monkeypatch, _ctrl_c, hint=False)
     result = run("accounts", "list")
     assert result.returncode == 130
     assert result.stderr == b"interrupted\n"
@@ -140,11 +125,7 @@ def test_asyncio_run_failing_after_a_second_ctrl_c_is_still_the_interruption(
         except KeyboardInterrupt:
             raise RuntimeError("Event loop stopped before Future completed.") from None
 
-    async def command(args: argparse.Namespace, ctx: object) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        await asyncio.sleep(WAIT)
-
-    hints = _with_command(monkeypatch, command)
+    hints = _with_command(monkeypatch, _ctrl_c)
     monkeypatch.setattr(asyncio, "run", run_then_fail)
     result = run("accounts", "list")
     assert result.returncode == 130, result.stderr

@@ -15,12 +15,14 @@ contract fails here first:
 
 :class:`MemoryStore` is the data; several sinks can open the same store (a second writer
 is refused with OutputLockedError, as a real store does). :class:`CrashingSink` dies at
-a chosen commit, before or after the store applied it.
+a chosen commit, before or after the store applied it; :func:`crash_until_done` runs an
+export into crashing sinks until one run finishes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +30,8 @@ import msgspec
 
 from postpress_async import OutputLockedError
 from postpress_async._positions import Checkpoint, WatchState
-from postpress_async.ingest import ShardConflictError, ShardPlan
+from postpress_async.ingest import ClientConfig, ShardConflictError, ShardPlan, ingest
+from postpress_async.ingest.engines.local import LocalEngine
 from postpress_async.ingest.sinks._base import (
     FOLLOW,
     TABLES,
@@ -266,3 +269,21 @@ class CrashingSink:
             raise Crash
         self.left -= 1
         await self.inner.commit(batch)
+
+
+async def crash_until_done(config: ClientConfig, sink: Callable[[], Any], *, shards: int) -> int:
+    """Export the messages into a new ``sink()`` (crashing) until a run finishes; return how
+    many runs crashed before it (500 runs at most).
+
+    Each run queues one page at most (``LocalEngine(max_pages=1)``): small groups, so the
+    runs die all along the way.
+    """
+    crashes = 0
+    for _ in range(500):
+        try:
+            await ingest(config, "messages", sink(), shards=shards, engine=LocalEngine(max_pages=1))
+        except Crash:
+            crashes += 1
+        else:
+            break
+    return crashes

@@ -24,14 +24,13 @@ import pytest
 
 from postpress_async.ingest import (
     ClientConfig,
-    LocalEngine,
     SinkUnavailableError,
     ingest,
     open_sink,
 )
 from postpress_async.testing import FakePostpress, Faults, LiveFeed, fake_dataset
 
-from ._memory import Crash, CrashingSink
+from ._memory import CrashingSink, crash_until_done
 from ._servers import missing
 
 pytestmark = pytest.mark.slow
@@ -167,14 +166,10 @@ async def _at_least(url: str, rows: int) -> bool:
 async def test_postgres_holds_every_message_once_after_crashes(
     config: ClientConfig, pg_url: str, server: FakePostpress
 ) -> None:
-    crashes = 0
-    for _ in range(500):  # each run commits once (a page or two), then dies
-        sink = CrashingSink(open_sink(pg_url), at=1)
-        try:
-            await ingest(config, "messages", sink, shards=4, engine=LocalEngine(max_pages=1))
-            break
-        except Crash:
-            crashes += 1
+    # Each run commits once (a page or two), then dies.
+    crashes = await crash_until_done(
+        config, lambda: CrashingSink(open_sink(pg_url), at=1), shards=4
+    )
     ids, committed = await stored(pg_url)
     assert crashes > 2
     exactly_once(ids, committed, server.truth("messages"))

@@ -20,7 +20,6 @@ from postpress_async import InvalidParameterError, OutputLockedError
 from postpress_async._rows import RowPage, row_reader
 from postpress_async.ingest import (
     ClientConfig,
-    LocalEngine,
     PlanMismatchError,
     Shard,
     ShardConflictError,
@@ -35,7 +34,7 @@ from postpress_async.ingest._shards import Window
 from postpress_async.ingest.sinks._base import Batch, Move
 from postpress_async.testing import FakePostpress
 
-from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
+from ._memory import Crash, CrashingSink, MemorySink, MemoryStore, crash_until_done
 
 
 def exactly_once(store: MemoryStore, server: FakePostpress, endpoint: str = "messages") -> None:
@@ -283,16 +282,10 @@ async def test_a_crash_at_any_commit_resumes_without_loss_or_duplicate(
     config: ClientConfig, server: FakePostpress, applied: bool
 ) -> None:
     store = MemoryStore(append=True)
-    crashes = 0
-    for _ in range(500):  # each run commits once, then dies at its second commit
-        sink = CrashingSink(MemorySink(store), at=1, applied=applied)
-        try:
-            # One page queued at most: small groups, so the runs die all along the way.
-            engine = LocalEngine(max_pages=1)
-            await ingest(config, "messages", sink, shards=4, engine=engine)
-            break
-        except Crash:
-            crashes += 1
+    # Each run commits once, then dies at its second commit.
+    crashes = await crash_until_done(
+        config, lambda: CrashingSink(MemorySink(store), at=1, applied=applied), shards=4
+    )
     assert crashes > 3
     assert store.writer is None  # every crashed run let go of the store
     exactly_once(store, server)
@@ -488,13 +481,6 @@ async def test_a_real_store_resumes_after_a_crash_at_any_commit(
     config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
 ) -> None:
     url = store_url(kind, tmp_path)
-    crashes = 0
-    for _ in range(500):
-        sink = CrashingSink(open_sink(url), at=1)
-        try:
-            await ingest(config, "messages", sink, shards=3, engine=LocalEngine(max_pages=1))
-            break
-        except Crash:
-            crashes += 1
+    crashes = await crash_until_done(config, lambda: CrashingSink(open_sink(url), at=1), shards=3)
     assert crashes > 3
     await held_once(url, server)
