@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from postpress_async.testing import FakePostpress, fake_dataset
-
-from ._helpers import file_ids, run, start, wait_until
+from tests.cli._helpers import file_ids, run, start, wait_until
 
 #: Exports run in this process: a few pages each, enough to cross page and shard edges.
 FEW = 600
@@ -267,7 +266,7 @@ async def test_what_cannot_run_is_a_usage_error_before_any_request(
     tmp_path: Path, argv: list[str], message: str
 ) -> None:
     """Exit 2 with one line, and the API never asked: checked against a server's counter."""
-    from ._helpers import arun
+    from tests.cli._helpers import arun
 
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
     async with FakePostpress(dataset=FEW_DATASET, api_key="pp_test_key") as server:
@@ -398,8 +397,7 @@ def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
 async def test_max_in_flight_caps_the_requests_in_flight(tmp_path: Path) -> None:
     """4 shards fetch at once; --max-in-flight 2 lets two requests be in flight at most."""
     from postpress_async.testing import Faults
-
-    from ._helpers import arun
+    from tests.cli._helpers import arun
 
     peaks = []
     for name, cap in (("capped", ["--max-in-flight", "2"]), ("free", [])):
@@ -438,7 +436,7 @@ def test_max_in_flight_on_dask_is_the_budget_of_the_whole_cluster() -> None:
 def test_follow_with_the_fake_backfills_then_stores_what_arrives(tmp_path: Path) -> None:
     """`--follow`: the backfill, then the fake's live messages into the same file, each
     once; Ctrl-C is exit 130 and one line saying so."""
-    from ._helpers import run_until
+    from tests.cli._helpers import run_until
 
     out = tmp_path / "messages.jsonl"
     follow = [*FAKE, "export", "messages", "--out", str(out), "--follow",
@@ -458,8 +456,7 @@ async def test_a_store_another_writer_holds_is_refused_with_exit_5_before_any_re
 ) -> None:
     """Another export or follow holds the store: exit 5, one line naming it, no request."""
     from postpress_async.ingest import open_sink
-
-    from ._helpers import arun
+    from tests.cli._helpers import arun
 
     target = store.replace("{tmp}", str(tmp_path))
     holder = open_sink(target)

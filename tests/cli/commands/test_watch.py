@@ -20,8 +20,7 @@ import msgspec
 import pytest
 
 from postpress_async import AsyncPostpress
-
-from ._helpers import WAIT, cli_env, file_ids, lines, run, run_until, start, wait_until
+from tests.cli._helpers import WAIT, cli_env, file_ids, lines, run, run_until, start, wait_until
 
 LIVE = ["--fake", "--fake-live-rate", "400", "--fake-late-ms", "20", "--poll-interval", "0.01"]
 # Oldest-first holds within what one poll finds; a message listed late (older than one

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ._helpers import run
+from tests.cli._helpers import run
 
 FAKE = ["--fake", "--fake-messages", "600"]
 
