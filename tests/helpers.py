@@ -1,14 +1,19 @@
-"""Helpers shared by the tests: canned responses, and the public MockTransport keeping its requests."""
+"""Helpers shared by the tests: canned responses, the public MockTransport keeping its
+requests, and a client on it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
+from postpress_async import AsyncPostpress, RetryPolicy
 from postpress_async.transports import MockTransport, Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: The API key of the clients :func:`client_with` builds.
+KEY = "pp_test_secret_key_123"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -51,3 +56,16 @@ def empty_list(request: Request) -> Response:
     kind = request.url.split("?")[0].rsplit("/", 1)[-1]
     obj = {"accounts": "AccountList", "chats": "ChatList", "messages": "MessageList"}[kind]
     return json_response(200, {"object": obj, "items": [], "cursor": None})
+
+
+def client_with(transport: RecordingTransport, **kwargs: object) -> AsyncPostpress:
+    """A client whose requests go to ``transport``, never retried."""
+    return AsyncPostpress(api_key=KEY, transport=transport, retry=RetryPolicy.disabled(), **kwargs)  # type: ignore[arg-type]
+
+
+def query_of(request: Request) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+
+
+def path_of(request: Request) -> str:
+    return urlsplit(request.url).path

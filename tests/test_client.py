@@ -1,17 +1,14 @@
-"""The client: configuration, what goes on the wire for every endpoint, and typed errors.
+"""The client: configuration, and typed errors.
 
 The transport seam is replaced by a recording transport here; ``test_transport.py``
-checks the real aiohttp transport against an in-process server.
+checks the real aiohttp transport against an in-process server, and ``resources/`` what
+goes on the wire for every endpoint.
 """
 
 from __future__ import annotations
 
-import inspect
-from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlsplit
-
 import pytest
-from helpers import RecordingTransport, empty_list, fixture_bytes, json_response
+from helpers import KEY, RecordingTransport, client_with, empty_list, fixture_bytes, json_response
 
 from postpress_async import (
     APIStatusError,
@@ -33,24 +30,8 @@ from postpress_async import (
 )
 from postpress_async._config import DEFAULT_BASE_URL
 from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES, STATUS_ERRORS
-from postpress_async.models import AccountList, Chat, Message
-from postpress_async.transports import Request, Response
-
-KEY = "pp_test_secret_key_123"
-NO_RETRY = RetryPolicy.disabled()
-
-
-def client_with(transport: RecordingTransport, **kwargs: object) -> AsyncPostpress:
-    return AsyncPostpress(api_key=KEY, transport=transport, retry=NO_RETRY, **kwargs)  # type: ignore[arg-type]
-
-
-def query_of(request: Request) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
-
-
-def path_of(request: Request) -> str:
-    return urlsplit(request.url).path
-
+from postpress_async.models import AccountList
+from postpress_async.transports import Response
 
 # -- configuration -----------------------------------------------------------------
 
@@ -135,171 +116,6 @@ async def test_a_view_with_other_options_shares_the_transport_and_does_not_close
         assert not transport.closed
     assert transport.closed
     assert len(transport.requests) == 1
-
-
-# -- every endpoint and parameter on the wire ------------------------------------
-
-
-async def test_accounts_list_sends_limit_and_cursor() -> None:
-    transport = RecordingTransport(empty_list)
-    async with client_with(transport) as client:
-        page = await client.accounts.list(limit=250, cursor="c_1")
-    assert path_of(transport.requests[0]) == "/api/v1/accounts"
-    assert query_of(transport.requests[0]) == {"limit": "250", "cursor": "c_1"}
-    assert page.items == []
-    assert page.cursor is None
-
-
-async def test_chats_list_sends_every_filter() -> None:
-    transport = RecordingTransport(empty_list)
-    async with client_with(transport) as client:
-        await client.chats.list(
-            account_id=["acc_1", "acc_2"],
-            account_type="WHATSAPP",
-            unread=False,
-            before=datetime(2026, 5, 17, 9, 42, 11, 123456, tzinfo=timezone.utc),
-            after="2026-01-01T00:00:00Z",
-            limit=50,
-        )
-    request = transport.requests[0]
-    assert path_of(request) == "/api/v1/chats"
-    assert query_of(request) == {
-        "account_id": "acc_1,acc_2",
-        "account_type": "WHATSAPP",
-        "unread": "false",
-        "before": "2026-05-17T09:42:11.123Z",
-        "after": "2026-01-01T00:00:00.000Z",
-        "limit": "50",
-    }
-
-
-async def test_chats_list_sends_one_account_id_and_unread_true() -> None:
-    transport = RecordingTransport(empty_list)
-    async with client_with(transport) as client:
-        await client.chats.list(account_id="acc_1", unread=True)
-    assert query_of(transport.requests[0]) == {"account_id": "acc_1", "unread": "true"}
-
-
-async def test_messages_list_sends_every_filter() -> None:
-    transport = RecordingTransport(empty_list)
-    async with client_with(transport) as client:
-        await client.messages.list(
-            before="2026-05-17T09:42:11.000Z",
-            after=datetime(2026, 5, 1, tzinfo=timezone.utc),
-            sender_id="ACoAACr-1eYBl",
-            account_id="acc_1",
-            limit=1,
-            cursor="eyJza2lwIjoxMDB9",
-        )
-    request = transport.requests[0]
-    assert path_of(request) == "/api/v1/messages"
-    assert query_of(request) == {
-        "before": "2026-05-17T09:42:11.000Z",
-        "after": "2026-05-01T00:00:00.000Z",
-        "sender_id": "ACoAACr-1eYBl",
-        "account_id": "acc_1",
-        "limit": "1",
-        "cursor": "eyJza2lwIjoxMDB9",
-    }
-
-
-async def test_chats_retrieve_decodes_the_docs_example() -> None:
-    transport = RecordingTransport(
-        lambda r: Response(status=200, headers={}, content=fixture_bytes("chat_retrieve.json"))
-    )
-    async with client_with(transport) as client:
-        chat = await client.chats.retrieve("chat_01HXYZ4QK3WJ8FN3M6QH7TZ8GR")
-    assert isinstance(chat, Chat)
-    assert path_of(transport.requests[0]) == "/api/v1/chats/chat_01HXYZ4QK3WJ8FN3M6QH7TZ8GR"
-    assert query_of(transport.requests[0]) == {}
-    assert chat.last_message is not None
-    assert chat.last_message.text == "Sounds good - let's chat tomorrow."
-
-
-async def test_chats_retrieve_by_provider_id_sends_the_account_id() -> None:
-    transport = RecordingTransport(
-        lambda r: Response(status=200, headers={}, content=fixture_bytes("chat_retrieve.json"))
-    )
-    async with client_with(transport) as client:
-        await client.chats.retrieve("2-NTRk=/x:y", account_id="acc_1")
-    request = transport.requests[0]
-    assert path_of(request) == "/api/v1/chats/2-NTRk%3D%2Fx%3Ay"
-    assert query_of(request) == {"account_id": "acc_1"}
-
-
-async def test_messages_retrieve_decodes_the_docs_example() -> None:
-    transport = RecordingTransport(
-        lambda r: Response(status=200, headers={}, content=fixture_bytes("message_retrieve.json"))
-    )
-    async with client_with(transport) as client:
-        message = await client.messages.retrieve("msg_01HXYZ4QK3WJ8FN3M6QH7TZ8GR")
-    assert isinstance(message, Message)
-    assert message.id == "msg_01HXYZ4QK3WJ8FN3M6QH7TZ8GR"
-    assert message.timestamp == datetime(2026, 5, 17, 9, 42, 11, tzinfo=timezone.utc)
-
-
-HOSTILE_IDS = [
-    pytest.param("../accounts", "..%2Faccounts", id="dot-dot-slash"),
-    pytest.param("a/b?c#d", "a%2Fb%3Fc%23d", id="slash-query-fragment"),
-    pytest.param("urn:li:msg:2=x/y", "urn%3Ali%3Amsg%3A2%3Dx%2Fy", id="provider-id"),
-    pytest.param("x?limit=1&cursor=2", "x%3Flimit%3D1%26cursor%3D2", id="smuggled-query"),
-]
-
-
-@pytest.mark.parametrize(("raw", "encoded"), HOSTILE_IDS)
-async def test_hostile_ids_never_change_the_path_or_the_query(raw: str, encoded: str) -> None:
-    transport = RecordingTransport(
-        lambda r: Response(status=200, headers={}, content=fixture_bytes("message_retrieve.json"))
-    )
-    async with client_with(transport) as client:
-        await client.messages.retrieve(raw)
-        await client.chats.retrieve(raw)
-    message_request, chat_request = transport.requests
-    assert path_of(message_request) == f"/api/v1/messages/{encoded}"
-    assert path_of(chat_request) == f"/api/v1/chats/{encoded}"
-    assert query_of(message_request) == {}
-    assert query_of(chat_request) == {}
-
-
-BAD_CALLS = [
-    pytest.param(lambda c: c.accounts.list(limit=0), "limit", id="accounts-limit-0"),
-    pytest.param(lambda c: c.accounts.list(limit=251), "limit", id="accounts-limit-251"),
-    pytest.param(lambda c: c.chats.list(limit=1000), "limit", id="chats-limit-1000"),
-    pytest.param(lambda c: c.messages.list(limit=-5), "limit", id="messages-limit-negative"),
-    pytest.param(
-        lambda c: c.messages.list(after=datetime(2026, 1, 1)), "after", id="messages-naive-after"
-    ),
-    pytest.param(
-        lambda c: c.chats.list(before=datetime(2026, 1, 1)), "before", id="chats-naive-before"
-    ),
-    pytest.param(lambda c: c.chats.list(before="last week"), "before", id="chats-bad-iso"),
-    pytest.param(lambda c: c.chats.list(account_type="SIGNAL"), "account_type", id="bad-provider"),
-    pytest.param(lambda c: c.chats.list(unread="yes"), "unread", id="unread-str"),
-    pytest.param(lambda c: c.chats.list(account_id=[]), "account_id", id="no-account-ids"),
-    pytest.param(lambda c: c.messages.list(sender_id=""), "sender_id", id="empty-sender"),
-    pytest.param(lambda c: c.messages.list(prefetch=-1), "prefetch", id="prefetch-negative"),
-    pytest.param(lambda c: c.messages.list(max_items=-1), "max_items", id="max-items-negative"),
-    pytest.param(lambda c: c.messages.retrieve(""), "message_id", id="empty-message-id"),
-    pytest.param(lambda c: c.messages.retrieve(".."), "message_id", id="dot-dot-message-id"),
-    pytest.param(lambda c: c.chats.retrieve("."), "chat_id", id="dot-chat-id"),
-    pytest.param(lambda c: c.chats.retrieve("c", account_id=""), "account_id", id="empty-acc"),
-]
-
-
-async def invoke(call: object, client: AsyncPostpress) -> None:
-    result = call(client)  # type: ignore[operator]  # list(...) raises right here
-    if inspect.isawaitable(result):  # retrieve(...) raises when awaited
-        await result
-
-
-@pytest.mark.parametrize(("call", "param"), BAD_CALLS)
-async def test_bad_parameters_are_refused_before_any_request(call: object, param: str) -> None:
-    transport = RecordingTransport(empty_list)
-    async with client_with(transport) as client:
-        with pytest.raises(InvalidParameterError) as info:
-            await invoke(call, client)
-    assert info.value.param == param
-    assert transport.requests == []
 
 
 # -- errors ----------------------------------------------------------------------

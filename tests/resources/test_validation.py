@@ -1,0 +1,77 @@
+"""What never reaches the wire: a hostile id stays one path segment, a bad parameter is refused
+before any request, for every resource.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime
+
+import pytest
+from helpers import RecordingTransport, client_with, empty_list, fixture_bytes, path_of, query_of
+
+from postpress_async import AsyncPostpress, InvalidParameterError
+from postpress_async.transports import Response
+
+HOSTILE_IDS = [
+    pytest.param("../accounts", "..%2Faccounts", id="dot-dot-slash"),
+    pytest.param("a/b?c#d", "a%2Fb%3Fc%23d", id="slash-query-fragment"),
+    pytest.param("urn:li:msg:2=x/y", "urn%3Ali%3Amsg%3A2%3Dx%2Fy", id="provider-id"),
+    pytest.param("x?limit=1&cursor=2", "x%3Flimit%3D1%26cursor%3D2", id="smuggled-query"),
+]
+
+
+@pytest.mark.parametrize(("raw", "encoded"), HOSTILE_IDS)
+async def test_hostile_ids_never_change_the_path_or_the_query(raw: str, encoded: str) -> None:
+    transport = RecordingTransport(
+        lambda r: Response(status=200, headers={}, content=fixture_bytes("message_retrieve.json"))
+    )
+    async with client_with(transport) as client:
+        await client.messages.retrieve(raw)
+        await client.chats.retrieve(raw)
+    message_request, chat_request = transport.requests
+    assert path_of(message_request) == f"/api/v1/messages/{encoded}"
+    assert path_of(chat_request) == f"/api/v1/chats/{encoded}"
+    assert query_of(message_request) == {}
+    assert query_of(chat_request) == {}
+
+
+BAD_CALLS = [
+    pytest.param(lambda c: c.accounts.list(limit=0), "limit", id="accounts-limit-0"),
+    pytest.param(lambda c: c.accounts.list(limit=251), "limit", id="accounts-limit-251"),
+    pytest.param(lambda c: c.chats.list(limit=1000), "limit", id="chats-limit-1000"),
+    pytest.param(lambda c: c.messages.list(limit=-5), "limit", id="messages-limit-negative"),
+    pytest.param(
+        lambda c: c.messages.list(after=datetime(2026, 1, 1)), "after", id="messages-naive-after"
+    ),
+    pytest.param(
+        lambda c: c.chats.list(before=datetime(2026, 1, 1)), "before", id="chats-naive-before"
+    ),
+    pytest.param(lambda c: c.chats.list(before="last week"), "before", id="chats-bad-iso"),
+    pytest.param(lambda c: c.chats.list(account_type="SIGNAL"), "account_type", id="bad-provider"),
+    pytest.param(lambda c: c.chats.list(unread="yes"), "unread", id="unread-str"),
+    pytest.param(lambda c: c.chats.list(account_id=[]), "account_id", id="no-account-ids"),
+    pytest.param(lambda c: c.messages.list(sender_id=""), "sender_id", id="empty-sender"),
+    pytest.param(lambda c: c.messages.list(prefetch=-1), "prefetch", id="prefetch-negative"),
+    pytest.param(lambda c: c.messages.list(max_items=-1), "max_items", id="max-items-negative"),
+    pytest.param(lambda c: c.messages.retrieve(""), "message_id", id="empty-message-id"),
+    pytest.param(lambda c: c.messages.retrieve(".."), "message_id", id="dot-dot-message-id"),
+    pytest.param(lambda c: c.chats.retrieve("."), "chat_id", id="dot-chat-id"),
+    pytest.param(lambda c: c.chats.retrieve("c", account_id=""), "account_id", id="empty-acc"),
+]
+
+
+async def invoke(call: object, client: AsyncPostpress) -> None:
+    result = call(client)  # type: ignore[operator]  # list(...) raises right here
+    if inspect.isawaitable(result):  # retrieve(...) raises when awaited
+        await result
+
+
+@pytest.mark.parametrize(("call", "param"), BAD_CALLS)
+async def test_bad_parameters_are_refused_before_any_request(call: object, param: str) -> None:
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await invoke(call, client)
+    assert info.value.param == param
+    assert transport.requests == []
