@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from postpress_async import AsyncPostpress, RetryPolicy
+from postpress_async import AsyncPostpress, RetryPolicy, ServiceUnavailableError
 from postpress_async.transports import MockTransport, Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -69,3 +69,14 @@ def query_of(request: Request) -> dict[str, str]:
 
 def path_of(request: Request) -> str:
     return urlsplit(request.url).path
+
+
+def unavailable() -> ServiceUnavailableError:
+    """A 503 as a failed request raises it (for fakes that fail a page or a poll)."""
+    return ServiceUnavailableError(
+        status=503,
+        type="errors/service_unavailable",
+        title="Service Unavailable",
+        method="GET",
+        url="https://x/v1/messages",
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_pagination import Pages, other_tasks, settle, unavailable
+from helpers import unavailable
+from test_pagination import Pages, other_tasks, settle
 
 from postpress_async import Checkpoint, InvalidParameterError, ListStream, MergedStream, merge
 

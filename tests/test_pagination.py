@@ -11,6 +11,7 @@ import asyncio
 
 import msgspec
 import pytest
+from helpers import unavailable
 
 from postpress_async import (
     Checkpoint,
@@ -82,16 +83,6 @@ class Bodies:
         body = self.bad.get(cursor) or msgspec.json.encode(page)
         model = self.model
         return PageBody(body, lambda data: decode(data, model, endpoint="GET /ints"))
-
-
-def unavailable() -> ServiceUnavailableError:
-    return ServiceUnavailableError(
-        status=503,
-        type="errors/service_unavailable",
-        title="Service temporarily unavailable",
-        method="GET",
-        url="http://x/messages",
-    )
 
 
 async def settle(rounds: int = 50) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from helpers import unavailable
 
 from postpress_async import (
     Checkpoint,
@@ -51,16 +52,6 @@ T0 = 1_779_000_000_000
 
 def stamp(row: Row) -> Row:
     return row
-
-
-def unavailable() -> ServiceUnavailableError:
-    return ServiceUnavailableError(
-        status=503,
-        type="errors/service_unavailable",
-        title="Service Unavailable",
-        method="GET",
-        url="https://x/v1/messages",
-    )
 
 
 class Exhausted(Exception):
