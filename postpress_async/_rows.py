@@ -99,6 +99,10 @@ class RowPage(Page[Row], frozen=True, kw_only=True):
 
     #: Items of this page that could not be read, in page order.
     rejects: list[Reject] = msgspec.field(default_factory=list)
+    #: Whether the page's bytes hold a raw line break (only possible as whitespace, in
+    #: pretty-printed JSON): a JSON lines store must then put each item on one line. Read
+    #: once from the whole body (a few microseconds), so a store need not scan its rows.
+    line_breaks: bool = True
 
 
 class _RawPage(msgspec.Struct, gc=False):
@@ -108,6 +112,7 @@ class _RawPage(msgspec.Struct, gc=False):
 
 
 _RAW_PAGE = msgspec.json.Decoder(_RawPage)
+_LF, _CR = b"\n", b"\r"
 
 _KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": int | None}
 
@@ -219,14 +224,15 @@ class _Reader:
         try:
             lights = self._page.decode(readable).items
         except (msgspec.DecodeError, RecursionError):
-            return self._item_by_item(page, sent)
+            return self._item_by_item(page, sent, _LF in body or _CR in body)
         return RowPage(
             items=[(*astuple(light), raw) for light, raw in zip(lights, sent, strict=True)],
             cursor=page.cursor,
             object=page.object,
+            line_breaks=_LF in body or _CR in body,
         )
 
-    def _item_by_item(self, page: _RawPage, sent: Sequence[Any]) -> RowPage:
+    def _item_by_item(self, page: _RawPage, sent: Sequence[Any], line_breaks: bool) -> RowPage:
         """The slow path: a page with an item that does not fit, each item alone."""
         decode = self._item.decode
         rows: list[Row] = []
@@ -239,4 +245,10 @@ class _Reader:
                 rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
             else:
                 rows.append((*astuple(light), as_sent))
-        return RowPage(items=rows, cursor=page.cursor, object=page.object, rejects=rejects)
+        return RowPage(
+            items=rows,
+            cursor=page.cursor,
+            object=page.object,
+            rejects=rejects,
+            line_breaks=line_breaks,
+        )

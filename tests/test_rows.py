@@ -273,8 +273,24 @@ def test_a_page_fault_raises(body: bytes, path: str | None) -> None:
 
 
 def test_an_empty_page() -> None:
-    assert read("chats", b'{"items":[]}') == RowPage(items=[], rejects=[])
-    assert read("chats", b"{}") == RowPage()
+    assert read("chats", b'{"items":[]}') == RowPage(items=[], rejects=[], line_breaks=False)
+    assert read("chats", b"{}") == RowPage(line_breaks=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "line_breaks"),
+    [
+        pytest.param(b'{"items":[{"id":"a"}],"cursor":null}', False, id="compact"),
+        pytest.param(b'{"items":[{"id":"a",\n "x":1}],"cursor":null}', True, id="lf-in-item"),
+        pytest.param(b'{"items":[{"id":"a"}],\r\n"cursor":null}', True, id="crlf-between"),
+        pytest.param(b'{"items":[{"id":"a","text":"a\\nb"}]}', False, id="escaped-newline"),
+    ],
+)
+def test_a_page_says_whether_its_bytes_hold_a_raw_line_break(
+    body: bytes, line_breaks: bool
+) -> None:
+    """A JSON lines store skips scanning its rows for a page known to be flat."""
+    assert read("chats", body).line_breaks is line_breaks
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,9 @@ def group_batch(endpoint: Endpoint, group: Sequence[_Queued]) -> Batch:
     rows: list[Row] = []
     rejects: list[Reject] = []
     moves: dict[str, Move] = {}
+    line_breaks = False
     for page, positions in group:
+        line_breaks = line_breaks or page.line_breaks
         rows.extend(page.items)
         rejects.extend(page.rejects)
         covered = len(page.items) + len(page.rejects)
@@ -83,7 +85,13 @@ def group_batch(endpoint: Endpoint, group: Sequence[_Queued]) -> Batch:
                     "other than the one queued before it"
                 )
             moves[name] = move._replace(new=new, items=move.items + covered, pages=move.pages + 1)
-    return Batch(endpoint=endpoint, rows=rows, rejects=rejects, moves=list(moves.values()))
+    return Batch(
+        endpoint=endpoint,
+        rows=rows,
+        rejects=rejects,
+        moves=list(moves.values()),
+        line_breaks=line_breaks,
+    )
 
 
 class Committer:

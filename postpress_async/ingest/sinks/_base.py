@@ -78,6 +78,10 @@ class Batch(NamedTuple):
     rejects: list[Reject]
     #: At most one move a name.
     moves: list[Move]
+    #: Whether any row's ``data`` may hold a raw line break (pretty-printed JSON):
+    #: ``False`` only when every page was read and found to have none, so a JSON lines
+    #: store can skip scanning its rows; ``None``: not known (the store checks).
+    line_breaks: bool | None = None
 
 
 class Stored(NamedTuple):

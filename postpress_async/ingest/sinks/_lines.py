@@ -89,18 +89,19 @@ def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
     return [row for index, row in enumerate(rows) if last[row[0]] == index]
 
 
-def line_bytes(rows: Sequence[Row]) -> list[bytes]:
+def line_bytes(rows: Sequence[Row], line_breaks: bool | None = None) -> list[bytes]:
     """The rows' JSON lines as buffers for ``writev``: each ``data`` then ``\\n``.
 
     One join over the whole batch (C speed, no per-item Python); a raw line break in an
-    item (only possible as whitespace in pretty-printed JSON) would split its line, so
-    the joined bytes are checked once: exactly ``len(rows) - 1`` newlines and no CR is
-    the fast path; otherwise each item's CR and LF become spaces (same JSON value).
+    item (only possible as whitespace in pretty-printed JSON) would split its line: each
+    item's CR and LF then become spaces (the same JSON value). ``line_breaks=False`` (the
+    reader found none in the pages' bodies) skips looking; otherwise the joined bytes are
+    checked: exactly ``len(rows) - 1`` newlines and no CR is the fast path.
     """
     if not rows:
         return []
     joined = _NL.join(map(_data, rows))
-    if joined.count(_NL) != len(rows) - 1 or b"\r" in joined:
+    if line_breaks is not False and (joined.count(_NL) != len(rows) - 1 or b"\r" in joined):
         joined = _NL.join([one_line(data) for data in map(_data, rows)])
     return [joined, _NL]
 
@@ -344,11 +345,13 @@ class LinesFile:
         moves: Sequence[Move],
         *,
         current: dict[str, StoredPosition] | None = None,
+        line_breaks: bool | None = None,
     ) -> bool:
         """Append ``rows`` and ``rejects``, then store ``moves``; ``False`` for a replay.
 
         ``current``: the positions the moves continue from, when they are not all in this
         sidecar (part files: see :class:`~.files.PartFilesSink`); default, this sidecar's.
+        ``line_breaks``: the batch's (see :func:`line_bytes`).
         """
         with self._lock:
             self._require_writer()
@@ -372,7 +375,7 @@ class LinesFile:
                     seq=1 + (old.seq if old else 0),
                 )
             rows = last_of_each(rows)
-            lines = line_bytes(rows)
+            lines = line_bytes(rows, line_breaks)
             rejected = reject_lines(rejects)
             try:
                 new = self._append(state, endpoint, lines, rejected, len(rows), len(rejects))

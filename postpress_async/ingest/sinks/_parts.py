@@ -208,7 +208,14 @@ class PartFilesSink(FileReads):
                 current[move.name] = held
         # The part of the shard that brought most of the batch (the first of equals).
         target = self._file(endpoint, max(moves, key=lambda move: move.items).name)
-        if target.commit(endpoint, batch.rows, batch.rejects, moves, current=current):
+        if target.commit(
+            endpoint,
+            batch.rows,
+            batch.rejects,
+            moves,
+            current=current,
+            line_breaks=batch.line_breaks,
+        ):
             for move in moves:
                 self._current[endpoint, move.name] = target.state.positions[move.name]
 

@@ -177,5 +177,11 @@ class JsonLinesSink(FileReads):
     async def commit(self, batch: Batch) -> None:
         """Append the batch's lines and rejects, then store its moves (a worker thread)."""
         await in_thread(
-            lambda: self._file.commit(batch.endpoint, batch.rows, batch.rejects, batch.moves)
+            lambda: self._file.commit(
+                batch.endpoint,
+                batch.rows,
+                batch.rejects,
+                batch.moves,
+                line_breaks=batch.line_breaks,
+            )
         )
