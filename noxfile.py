@@ -40,17 +40,26 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed and memory targets against the fake server; prints the tables."""
-    # `test` too: bench_ingest starts its PostgreSQL with the tests' throwaway-cluster helper.
-    session.install("-e", ".[bench,cli,postgres,dask,test]")
+    # `test` too: the PostgreSQL benchmarks start their cluster with the tests' helper;
+    # bench_peers installs unipile-node-sdk with npm (skipped, not failed, without Node).
+    session.install("-e", ".[bench,cli,postgres,dask,duckdb,test]")
     scripts = (
         "bench_floor.py",
         "bench_startup.py",
+        "bench_rows.py",
         "bench_export.py",
+        "bench_peers.py",
+        "bench_sinks.py",
+        "bench_db_sinks.py",
+        "bench_files_sink.py",
         "bench_stream.py",
         "bench_retry.py",
         "bench_fake_server.py",
         "bench_observe.py",
         "bench_watch.py",
+        "bench_catchup.py",
+        "bench_follow.py",
+        "bench_lease.py",
         "bench_ingest.py",
     )
     missed = []
