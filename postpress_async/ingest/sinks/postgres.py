@@ -16,10 +16,8 @@ as (json's binary form is its text: a codec of this connection), the server chec
 is JSON; a batch with a NUL in a typed text is refused by the server, and sent again
 with U+FFFD in its place. ``copy="text"`` encodes COPY text here.
 
-A transaction is never cancelled half-way: the work runs in a shielded scope and a
-cancellation takes effect after it (cancelling asyncpg mid-``COPY`` would leave its
-protocol mid-batch, the server waiting for the rest of the data and the client for the
-server's answer). Every statement is bounded by ``command_timeout``.
+A transaction is never cancelled half-way (asyncpg cancelled mid-``COPY`` would leave
+both ends waiting): it runs shielded, bounded by ``command_timeout``.
 
 Stores restart. A connection that fails (the server restarted, a backend terminated,
 the network cut, a statement past ``command_timeout``) is terminated, never reused; a
@@ -28,20 +26,17 @@ operation runs again (for a commit, the compare-and-set tells whether the batch 
 committed). Past the deadline: :class:`~postpress_async.ingest.SinkFailedError` naming
 the database (never its password) and the cause.
 
-One writer: ``open(writer=True)`` takes ``pg_try_advisory_lock`` on a connection of its
-own, with a key derived from the database and schema, and holds it until ``close``; it
-is taken again after a reconnect (another writer took it meanwhile:
-:class:`~postpress_async.OutputLockedError`). ``url`` has no password: a worker opening
-the store again reads it from ``PGPASSWORD`` or ``~/.pgpass``.
+One writer: ``open(writer=True)`` holds ``pg_try_advisory_lock`` (a key from the
+database and schema) on a connection of its own until ``close``, and takes it again after
+a reconnect (taken by another writer meanwhile: :class:`~postpress_async.OutputLockedError`).
+``url`` has no password: a worker reads it from ``PGPASSWORD`` or ``~/.pgpass``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
@@ -51,15 +46,29 @@ from postpress_async._exceptions import (
     SinkFailedError,
     SinkUnavailableError,
 )
-from postpress_async._lazy import hashlib
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
-from ._base import TABLES, Batch, Reach, Row, Stored
+from ._base import Batch, Reach, Stored
+from ._pg import (
+    NAMES,
+    STAGES,
+    TYPES,
+    UPSERTS,
+    Copy,
+    asyncpg_module,
+    cause,
+    connection_errors,
+    copy_text,
+    lock_holders,
+    lock_key,
+    no_nul,
+    redact,
+    refuse_foreign,
+    stage,
+)
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
-    Types,
-    column_names,
     schema,
     settle,
     table_of,
@@ -72,46 +81,11 @@ if TYPE_CHECKING:
 __all__ = ["PostgresSink"]
 
 T = TypeVar("T")
-Copy = Literal["binary", "text"]
 
-_TYPES: Final = Types(
-    kinds={"text": "text", "time": "timestamptz", "int": "bigint"},
-    data="json",
-    blob="bytea",
-    counter="bigint",
-)
 #: The key of the transaction lock under which a store is created (two int4 keys: never
 #: the writer's bigint key).
 _CREATE_LOCK: Final = "SELECT pg_advisory_xact_lock(7411, 2)"
-_REPLACEMENT: Final = "\ufffd"
 
-
-def _stage(endpoint: Endpoint, copy: Copy) -> str:
-    return f"_pp_{copy}_{endpoint}"
-
-
-def _stage_table(endpoint: Endpoint, copy: Copy) -> str:
-    """A temporary table the rows are copied into (the server checks ``data`` is JSON)."""
-    columns = "".join(f", {column.name} {_TYPES.kinds[column.kind]}" for column in TABLES[endpoint])
-    return (
-        f"CREATE TEMP TABLE IF NOT EXISTS {_stage(endpoint, copy)} (id text{columns}, "
-        "data json) ON COMMIT DELETE ROWS"
-    )
-
-
-def _upsert(endpoint: Endpoint, copy: Copy) -> str:
-    names = column_names(endpoint)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
-    return (
-        f"INSERT INTO {endpoint} ({', '.join(names)}) "
-        f"SELECT {', '.join(names)} FROM {_stage(endpoint, copy)} "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
-
-
-_UPSERTS: Final = {(e, c): _upsert(e, c) for e in TABLES for c in ("binary", "text")}
-_STAGES: Final = {(e, c): _stage_table(e, c) for e in TABLES for c in ("binary", "text")}
-_NAMES: Final = {endpoint: column_names(endpoint) for endpoint in TABLES}
 
 _START: Final = (
     "INSERT INTO positions (endpoint, name, position, items, pages) VALUES ($1, $2, $3, $4, $5)"
@@ -145,7 +119,7 @@ class PostgresSink:
         if copy not in ("binary", "text"):
             raise ValueError(f"copy must be 'binary' or 'text', not {copy!r}")
         self._dsn = dsn
-        self.url = _redact(dsn)
+        self.url = redact(dsn)
         self.copy: Copy = copy
         self.command_timeout = command_timeout
         self.reconnect_deadline = reconnect_deadline
@@ -167,28 +141,28 @@ class PostgresSink:
         """Connect, take the writer's lock if asked, create what is missing."""
         if self._open:
             return
-        pg = _asyncpg()
+        pg = asyncpg_module()
         self._mutex = anyio.Lock()
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
-        except _connection_errors(pg) as exc:
-            raise SinkUnavailableError(f"{self.url}: cannot connect ({_cause(exc)})") from None
+        except connection_errors(pg) as exc:
+            raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
         except pg.PostgresError as exc:
-            raise SinkUnavailableError(f"{self.url}: cannot connect ({_cause(exc)})") from None
+            raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
         self._conn = conn
         try:
-            self._key = await self._lock_key(conn)
+            self._key = await lock_key(conn)
             if writer:
                 await self._take_lock()
             await self._create(conn)
         except pg.InsufficientPrivilegeError as exc:
             await self._abort()
             raise SinkUnavailableError(
-                f"{self.url}: no permission to create or write the tables ({_cause(exc)})"
+                f"{self.url}: no permission to create or write the tables ({cause(exc)})"
             ) from None
         except (pg.PostgresError, OSError, pg.InterfaceError) as exc:
             await self._abort()
-            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
+            raise SinkUnavailableError(f"{self.url}: cannot open ({cause(exc)})") from None
         except BaseException:
             await self._abort()
             raise
@@ -196,7 +170,7 @@ class PostgresSink:
         self._open = True
 
     async def _connect(self, *, timeout: float) -> asyncpg.Connection:
-        pg = _asyncpg()
+        pg = asyncpg_module()
         conn = await pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
         try:
             # json's binary form is its text: binary COPY sends ``data`` as the bytes it
@@ -208,15 +182,6 @@ class PostgresSink:
             conn.terminate()
             raise
         return conn
-
-    @staticmethod
-    async def _lock_key(conn: asyncpg.Connection) -> int:
-        """A bigint key for this store: from the database and the schema the tables live in."""
-        database, schema_name = await conn.fetchrow("SELECT current_database(), current_schema()")
-        digest = hashlib.blake2b(
-            f"postpress-store:{database}:{schema_name}".encode(), digest_size=8
-        ).digest()
-        return int.from_bytes(digest, "big", signed=True)
 
     async def _take_lock(self) -> None:
         """The one-writer lock, on a connection of its own (held for the run).
@@ -232,7 +197,7 @@ class PostgresSink:
         conn = await self._connect(timeout=self.command_timeout or 60.0)
         try:
             taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
-            holders = set() if taken else await self._lock_holders(conn)
+            holders = set() if taken else await lock_holders(conn, self._key)
         except BaseException:
             conn.terminate()
             raise
@@ -243,18 +208,6 @@ class PostgresSink:
             raise OutputLockedError(self.url)
         self._lock_pids.add(conn.get_server_pid())
         self._lock_conn = conn
-
-    async def _lock_holders(self, conn: asyncpg.Connection) -> set[int]:
-        """The backends holding this store's writer lock (a bigint key: two oids in pg_locks)."""
-        key = self._key & 0xFFFF_FFFF_FFFF_FFFF
-        found = await conn.fetch(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
-            "database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
-            key >> 32,
-            key & 0xFFFF_FFFF,
-        )
-        return {pid for (pid,) in found}
 
     async def _create(self, conn: asyncpg.Connection) -> None:
         """Check an existing store's schema; create what is missing (one opener at a time)."""
@@ -278,43 +231,12 @@ class PostgresSink:
                 if tables.issuperset(OUR_TABLES):
                     return
             else:
-                await self._refuse_foreign(conn, tables)
-            for statement in schema(_TYPES):
+                await refuse_foreign(conn, tables, self.url)
+            for statement in schema(TYPES):
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
                 META_SCHEMA,
-            )
-
-    async def _refuse_foreign(self, conn: asyncpg.Connection, tables: set[str]) -> None:
-        """No ``meta``: an earlier release's store, someone else's tables, or nothing yet."""
-        jsonb = [
-            name
-            for (name,) in await conn.fetch(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = "
-                "current_schema() AND column_name = 'data' AND data_type = 'jsonb' "
-                "AND table_name = any($1::text[]) ORDER BY table_name",
-                list(TABLES),
-            )
-        ]
-        if "checkpoints" in tables or jsonb:
-            steps = [
-                *(["DROP TABLE checkpoints"] if "checkpoints" in tables else []),
-                *(f"ALTER TABLE {name} ALTER COLUMN data TYPE json" for name in jsonb),
-                "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
-                f"INSERT INTO meta VALUES ('schema', '{META_SCHEMA}')",
-            ]
-            raise SinkUnavailableError(
-                f"{self.url} holds an export of an earlier release (positions in a table "
-                "`checkpoints`, data as jsonb). To keep its rows and export into it again "
-                "(each row is stored again with its exact JSON), run: "
-                f"BEGIN; {'; '.join(steps)}; COMMIT; or export to another database or schema"
-            )
-        ours = sorted(tables & set(OUR_TABLES))
-        if ours:
-            raise SinkUnavailableError(
-                f"{self.url} holds tables ({', '.join(ours)}) but no postpress store (no table "
-                "`meta`): export to another database or schema"
             )
 
     async def close(self) -> None:
@@ -339,8 +261,8 @@ class PostgresSink:
         """``work(connection)``, shielded, run again on a new connection after one fails."""
         if not self._open or self._mutex is None:
             raise SinkUnavailableError(f"{self.url} is not open")
-        pg = _asyncpg()
-        lost: tuple[type[BaseException], ...] = (*_connection_errors(pg), _LockNotYetFree)
+        pg = asyncpg_module()
+        lost: tuple[type[BaseException], ...] = (*connection_errors(pg), _LockNotYetFree)
         async with self._mutex:
             deadline: float | None = None
             delay = 0.05
@@ -357,13 +279,13 @@ class PostgresSink:
                     if now >= deadline:
                         raise SinkFailedError(
                             f"{self.url}: lost the connection and could not get one back within "
-                            f"{self.reconnect_deadline:g} s ({_cause(exc)}); what was committed "
+                            f"{self.reconnect_deadline:g} s ({cause(exc)}); what was committed "
                             "stays: run the same command again when the database is back"
                         ) from None
                     await anyio.sleep(min(delay, deadline - now))
                     delay = min(delay * 2, 2.0)
                 except pg.PostgresError as exc:
-                    raise SinkFailedError(f"{self.url}: {_cause(exc)}") from None
+                    raise SinkFailedError(f"{self.url}: {cause(exc)}") from None
 
     async def _ready(self) -> asyncpg.Connection:
         """The working connection, and the writer's lock, opened again if lost."""
@@ -396,8 +318,8 @@ class PostgresSink:
             (endpoint, bytes(r.raw), r.reason) for r in batch.rejects
         ]
         copy = self.copy
-        payload: Any = _copy_text(endpoint, rows) if copy == "text" and rows else rows
-        pg = _asyncpg()
+        payload: Any = copy_text(endpoint, rows) if copy == "text" and rows else rows
+        pg = asyncpg_module()
 
         async def commit(conn: asyncpg.Connection) -> None:
             nonlocal payload
@@ -409,7 +331,7 @@ class PostgresSink:
                     raise
                 if copy != "binary" or payload is not rows:
                     raise
-                payload = [_no_nul(row) for row in rows]  # rare: a NUL in a typed text
+                payload = [no_nul(row) for row in rows]  # rare: a NUL in a typed text
                 await self._commit(conn, batch, payload, rejects)
 
         await self._run(commit)
@@ -423,7 +345,7 @@ class PostgresSink:
     ) -> None:
         endpoint = table_of(batch.endpoint)
         names = [move.name for move in batch.moves]
-        pg = _asyncpg()
+        pg = asyncpg_module()
         async with conn.transaction():
             found = await conn.fetch(
                 "SELECT name, position FROM positions WHERE endpoint = $1 "
@@ -464,21 +386,19 @@ class PostgresSink:
 
     async def _copy(self, conn: asyncpg.Connection, endpoint: Endpoint, payload: Any) -> None:
         copy = self.copy
-        stage = _stage(endpoint, copy)
-        if stage not in self._staged:
-            await conn.execute(_STAGES[endpoint, copy])
-            self._staged.add(stage)  # forgotten if this transaction rolls back (commit())
+        table = stage(endpoint, copy)
+        if table not in self._staged:
+            await conn.execute(STAGES[endpoint, copy])
+            self._staged.add(table)  # forgotten if this transaction rolls back (commit())
         if copy == "binary":
-            await conn.copy_records_to_table(stage, records=payload, columns=_NAMES[endpoint])
+            await conn.copy_records_to_table(table, records=payload, columns=NAMES[endpoint])
         else:
 
             async def source() -> Any:
                 yield payload
 
-            await conn.copy_to_table(
-                stage, source=source(), columns=_NAMES[endpoint], format="text"
-            )
-        await conn.execute(_UPSERTS[endpoint, copy])
+            await conn.copy_to_table(table, source=source(), columns=NAMES[endpoint], format="text")
+        await conn.execute(UPSERTS[endpoint, copy])
 
     async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
         """The plan stored for ``endpoint``."""
@@ -564,37 +484,6 @@ class _LockNotYetFree(Exception):
     """The writer's lock is still held by a backend of ours that is going away."""
 
 
-def _asyncpg() -> Any:
-    try:
-        import asyncpg
-    except ImportError:
-        raise SinkUnavailableError(
-            "postgresql:// sinks need asyncpg: pip install 'postpress-async[postgres]'"
-        ) from None
-    return asyncpg
-
-
-def _connection_errors(pg: Any) -> tuple[type[BaseException], ...]:
-    """What a lost, refused or stuck connection raises: all mean "open a new one"."""
-    return (
-        pg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailure...
-        pg.InterfaceError,  # "connection is closed", a protocol left in a bad state
-        pg.InternalClientError,  # "another operation is in progress" after a cut mid-COPY
-        pg.CannotConnectNowError,  # starting up, shutting down
-        pg.AdminShutdownError,
-        pg.CrashShutdownError,
-        pg.TooManyConnectionsError,
-        OSError,  # ConnectionResetError, ConnectionRefusedError; TimeoutError on 3.11+
-        asyncio.TimeoutError,  # command_timeout (not an OSError on 3.10)
-        EOFError,
-    )
-
-
-def _cause(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 async def _close(conn: asyncpg.Connection) -> None:
     try:
         with anyio.fail_after(5):
@@ -602,61 +491,3 @@ async def _close(conn: asyncpg.Connection) -> None:
     except BaseException:
         conn.terminate()
         raise
-
-
-def _no_nul(row: Row) -> Row:
-    """A row whose typed text holds no U+0000 (PostgreSQL text cannot): U+FFFD instead."""
-    return tuple(
-        value.replace("\x00", _REPLACEMENT) if isinstance(value, str) else value for value in row
-    )
-
-
-# COPY text, built a column at a time (no Python call a value) with stand-ins that UTF-8
-# never holds between fields (0xFF), for NULL (0xFE) and between rows (0xFC); then the
-# whole batch is escaped at once (backslash, tab, newline, CR; U+0000, which only typed
-# text can hold, becomes U+FFFD) and the stand-ins become tab, \N and newline. As fast as
-# escaping each field with bytes.replace, 3.5x faster than str.translate.
-_FIELD, _NULL, _ROW = b"\xff", b"\xfe", b"\xfc"
-
-
-def _copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
-    """Rows as COPY text, one line a row."""
-    columns = list(zip(*rows, strict=True))
-    kinds = ["text", *(column.kind for column in TABLES[endpoint])]
-    fields: list[Sequence[Any]] = []
-    for kind, values in zip(kinds, columns, strict=False):
-        if kind == "text":
-            fields.append([_NULL if v is None else v.encode() for v in values])
-        elif kind == "time":
-            fields.append([_NULL if v is None else v.isoformat().encode() for v in values])
-        else:
-            fields.append([_NULL if v is None else b"%d" % v for v in values])
-    fields.append(columns[-1])  # data: bytes-like, joined as it is
-    text = _ROW.join(map(_FIELD.join, zip(*fields, strict=True)))
-    return (
-        text.replace(b"\\", b"\\\\")
-        .replace(b"\t", b"\\t")
-        .replace(b"\n", b"\\n")
-        .replace(b"\r", b"\\r")
-        .replace(b"\x00", _REPLACEMENT.encode())
-        .replace(_FIELD, b"\t")
-        .replace(_NULL, b"\\N")
-        .replace(_ROW, b"\n")
-        + b"\n"
-    )
-
-
-def _redact(dsn: str) -> str:
-    """The DSN without its password (in the user part or as a ``password`` parameter)."""
-    try:
-        parts = urlsplit(dsn)
-        netloc = parts.netloc
-        if "@" in netloc:
-            credentials, _, host = netloc.rpartition("@")
-            netloc = f"{credentials.split(':', 1)[0]}@{host}"
-        query = urlencode(
-            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
-        )
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:
-        return dsn.partition("://")[0] + "://(unreadable DSN)"

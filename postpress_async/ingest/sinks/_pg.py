@@ -1,0 +1,221 @@
+"""PostgreSQL's parts of the sink: its types, SQL and COPY text, the store's lock key and
+schema checks, connection errors, DSNs.
+
+What :mod:`.postgres` (the connections, the lock, the transactions) builds on: pure
+functions, and queries on a connection it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from postpress_async._exceptions import SinkUnavailableError
+from postpress_async._lazy import hashlib
+from postpress_async.ingest._shards import Endpoint
+
+from ._base import TABLES, Row
+from ._sql import META_SCHEMA, OUR_TABLES, Types, column_names
+
+__all__ = [
+    "NAMES",
+    "REPLACEMENT",
+    "STAGES",
+    "TYPES",
+    "UPSERTS",
+    "Copy",
+    "asyncpg_module",
+    "cause",
+    "connection_errors",
+    "copy_text",
+    "lock_holders",
+    "lock_key",
+    "no_nul",
+    "redact",
+    "refuse_foreign",
+    "stage",
+]
+
+Copy = Literal["binary", "text"]
+
+TYPES: Final = Types(
+    kinds={"text": "text", "time": "timestamptz", "int": "bigint"},
+    data="json",
+    blob="bytea",
+    counter="bigint",
+)
+REPLACEMENT: Final = "\ufffd"
+
+
+def stage(endpoint: Endpoint, copy: Copy) -> str:
+    return f"_pp_{copy}_{endpoint}"
+
+
+def stage_table(endpoint: Endpoint, copy: Copy) -> str:
+    """A temporary table the rows are copied into (the server checks ``data`` is JSON)."""
+    columns = "".join(f", {column.name} {TYPES.kinds[column.kind]}" for column in TABLES[endpoint])
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage(endpoint, copy)} (id text{columns}, "
+        "data json) ON COMMIT DELETE ROWS"
+    )
+
+
+def upsert(endpoint: Endpoint, copy: Copy) -> str:
+    names = column_names(endpoint)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+    return (
+        f"INSERT INTO {endpoint} ({', '.join(names)}) "
+        f"SELECT {', '.join(names)} FROM {stage(endpoint, copy)} "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+
+
+UPSERTS: Final = {(e, c): upsert(e, c) for e in TABLES for c in ("binary", "text")}
+STAGES: Final = {(e, c): stage_table(e, c) for e in TABLES for c in ("binary", "text")}
+NAMES: Final = {endpoint: column_names(endpoint) for endpoint in TABLES}
+
+
+def connection_errors(pg: Any) -> tuple[type[BaseException], ...]:
+    """What a lost, refused or stuck connection raises: all mean "open a new one"."""
+    return (
+        pg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailure...
+        pg.InterfaceError,  # "connection is closed", a protocol left in a bad state
+        pg.InternalClientError,  # "another operation is in progress" after a cut mid-COPY
+        pg.CannotConnectNowError,  # starting up, shutting down
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
+        OSError,  # ConnectionResetError, ConnectionRefusedError; TimeoutError on 3.11+
+        asyncio.TimeoutError,  # command_timeout (not an OSError on 3.10)
+        EOFError,
+    )
+
+
+def cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def no_nul(row: Row) -> Row:
+    """A row whose typed text holds no U+0000 (PostgreSQL text cannot): U+FFFD instead."""
+    return tuple(
+        value.replace("\x00", REPLACEMENT) if isinstance(value, str) else value for value in row
+    )
+
+
+# COPY text, built a column at a time (no Python call a value) with stand-ins that UTF-8
+# never holds between fields (0xFF), for NULL (0xFE) and between rows (0xFC); then the
+# whole batch is escaped at once (backslash, tab, newline, CR; U+0000, which only typed
+# text can hold, becomes U+FFFD) and the stand-ins become tab, \N and newline. As fast as
+# escaping each field with bytes.replace, 3.5x faster than str.translate.
+_FIELD, _NULL, _ROW = b"\xff", b"\xfe", b"\xfc"
+
+
+def copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
+    """Rows as COPY text, one line a row."""
+    columns = list(zip(*rows, strict=True))
+    kinds = ["text", *(column.kind for column in TABLES[endpoint])]
+    fields: list[Sequence[Any]] = []
+    for kind, values in zip(kinds, columns, strict=False):
+        if kind == "text":
+            fields.append([_NULL if v is None else v.encode() for v in values])
+        elif kind == "time":
+            fields.append([_NULL if v is None else v.isoformat().encode() for v in values])
+        else:
+            fields.append([_NULL if v is None else b"%d" % v for v in values])
+    fields.append(columns[-1])  # data: bytes-like, joined as it is
+    text = _ROW.join(map(_FIELD.join, zip(*fields, strict=True)))
+    return (
+        text.replace(b"\\", b"\\\\")
+        .replace(b"\t", b"\\t")
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\x00", REPLACEMENT.encode())
+        .replace(_FIELD, b"\t")
+        .replace(_NULL, b"\\N")
+        .replace(_ROW, b"\n")
+        + b"\n"
+    )
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password (in the user part or as a ``password`` parameter)."""
+    try:
+        parts = urlsplit(dsn)
+        netloc = parts.netloc
+        if "@" in netloc:
+            credentials, _, host = netloc.rpartition("@")
+            netloc = f"{credentials.split(':', 1)[0]}@{host}"
+        query = urlencode(
+            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return dsn.partition("://")[0] + "://(unreadable DSN)"
+
+
+async def lock_key(conn: Any) -> int:
+    """A bigint key for this store: from the database and the schema the tables live in."""
+    database, schema_name = await conn.fetchrow("SELECT current_database(), current_schema()")
+    digest = hashlib.blake2b(
+        f"postpress-store:{database}:{schema_name}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_holders(conn: Any, key: int) -> set[int]:
+    """The backends holding this store's writer lock (a bigint key: two oids in pg_locks)."""
+    key &= 0xFFFF_FFFF_FFFF_FFFF
+    found = await conn.fetch(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+        "database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
+        key >> 32,
+        key & 0xFFFF_FFFF,
+    )
+    return {pid for (pid,) in found}
+
+
+async def refuse_foreign(conn: Any, tables: set[str], url: str) -> None:
+    """No ``meta``: an earlier release's store, someone else's tables, or nothing yet."""
+    jsonb = [
+        name
+        for (name,) in await conn.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND column_name = 'data' AND data_type = 'jsonb' "
+            "AND table_name = any($1::text[]) ORDER BY table_name",
+            list(TABLES),
+        )
+    ]
+    if "checkpoints" in tables or jsonb:
+        steps = [
+            *(["DROP TABLE checkpoints"] if "checkpoints" in tables else []),
+            *(f"ALTER TABLE {name} ALTER COLUMN data TYPE json" for name in jsonb),
+            "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
+            f"INSERT INTO meta VALUES ('schema', '{META_SCHEMA}')",
+        ]
+        raise SinkUnavailableError(
+            f"{url} holds an export of an earlier release (positions in a table "
+            "`checkpoints`, data as jsonb). To keep its rows and export into it again "
+            "(each row is stored again with its exact JSON), run: "
+            f"BEGIN; {'; '.join(steps)}; COMMIT; or export to another database or schema"
+        )
+    ours = sorted(tables & set(OUR_TABLES))
+    if ours:
+        raise SinkUnavailableError(
+            f"{url} holds tables ({', '.join(ours)}) but no postpress store (no table "
+            "`meta`): export to another database or schema"
+        )
+
+
+def asyncpg_module() -> Any:
+    """asyncpg (the ``postgres`` extra), imported when a PostgreSQL store is opened."""
+    try:
+        import asyncpg
+    except ImportError:
+        raise SinkUnavailableError(
+            "postgresql:// sinks need asyncpg: pip install 'postpress-async[postgres]'"
+        ) from None
+    return asyncpg
