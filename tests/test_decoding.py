@@ -23,8 +23,7 @@ from postpress_async.models import (
     MessageList,
     UnknownAttachment,
 )
-
-from ._payloads import account, chat, dumps, message
+from tests.models._payloads import account, chat, dumps, message
 
 
 @pytest.mark.parametrize(
