@@ -5,7 +5,8 @@ The server is JavaScript: a text cut mid-emoji carries a lone surrogate escape s
 :func:`repair_lone_surrogates` rewrites each lone escape to ``\\ufffd`` (U+FFFD), same
 length, so every byte offset of the body still holds and the items can be sliced from the
 body as sent (:func:`~._raw_items.split_items`). Only ever a slow path: it is tried after
-msgspec refused a body (:func:`repair_refused`), so a clean body pays nothing for it.
+msgspec refused a body (:func:`repair_refused`; :func:`decode_repaired` decodes the copy),
+so a clean body pays nothing for it.
 """
 
 from __future__ import annotations
