@@ -20,6 +20,13 @@ It also checks what it measures: the batches are at most a page, and the message
 strictly oldest first by ``(timestamp, id)`` and number exactly ``--messages``, so every
 one was handed out once.
 
+Then the same backlog caught up into a store: a process of its own runs
+``ingest(config, "messages", "sqlite:///...", backfill=False, since=<before the oldest>)``
+(what ``postpress watch messages --to URL --since ...`` runs after a long stop): every
+batch committed with its position as it goes. Rows/s and that process's peak RSS (from
+the kernel's accounting of the child, ``os.wait4``), the same < 150 MB bound, and the
+rows stored checked against ``--messages``.
+
 Run: ``python benchmarks/bench_catchup.py [--messages N] [--limit L]`` (about 20 s here).
 """
 
@@ -29,9 +36,13 @@ import argparse
 import asyncio
 import os
 import resource
+import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from _fake import fake_server, verdict
 
@@ -88,6 +99,44 @@ async def catch_up(url: str, key: str, messages: int, limit: int | None) -> int:
     return 0 if ok and complete else 1
 
 
+INTO_STORE = """
+import asyncio, sys
+from postpress_async.ingest import ClientConfig, ingest
+config = ClientConfig(base_url=sys.argv[1], api_key=sys.argv[2], limit=250)
+result = asyncio.run(ingest(config, "messages", sys.argv[3], backfill=False, since=sys.argv[4]))
+print(result.items, flush=True)
+"""
+
+
+def into_store(url: str, key: str, messages: int) -> int:
+    """The backlog caught up into SQLite by a process of its own: rows/s and its peak RSS."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = Path(directory) / "catchup.db"
+        command = [sys.executable, "-c", INTO_STORE, url, key, f"sqlite:///{store}"]
+        started = time.perf_counter()
+        child = subprocess.Popen([*command, SINCE.isoformat()], stdout=subprocess.PIPE)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        out = child.stdout.read().decode() if child.stdout is not None else ""
+        if child.stdout is not None:
+            child.stdout.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(f"into a store: the process failed ({status})")
+            return 1
+        with sqlite3.connect(store) as db:
+            stored = db.execute("SELECT count(DISTINCT id) FROM messages").fetchone()[0]
+        db.close()
+    peak = usage.ru_maxrss / 1024
+    ok = peak < BOUND_MB and stored == messages
+    print(f"into SQLite           {stored:>12,}  rows ({out.strip()} this run) in {elapsed:.1f} s")
+    print(f"catch-up into a store {stored / elapsed:>12,.0f}  rows/s (the process's whole life)")
+    print(
+        f"its peak RSS          {peak:>12.1f}  MB  {verdict(peak < BOUND_MB)} (< {BOUND_MB:.0f} MB)"
+    )
+    print(f"every row once        {verdict(stored == messages):>12}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -96,7 +145,9 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"bench_catchup: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load {load:.2f}")
     with fake_server("--messages", str(args.messages), "--seed", "1") as server:
-        return asyncio.run(catch_up(server.url, server.api_key, args.messages, args.limit))
+        watched = asyncio.run(catch_up(server.url, server.api_key, args.messages, args.limit))
+        stored = into_store(server.url, server.api_key, args.messages)
+    return watched or stored
 
 
 if __name__ == "__main__":
