@@ -27,7 +27,6 @@ its stream runs once a page has been handed out whole (``"raise"``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -36,6 +35,7 @@ import msgspec
 from ._config import OnUnreadable
 from ._decoding import UnreadableItem, decode_page
 from ._exceptions import UnreadableItemError
+from ._lazy import logging
 from .models import Page
 
 __all__ = ["Mode", "OnlyReadable", "YieldsUnreadable", "typed_reader"]
@@ -65,8 +65,6 @@ P = TypeVar("P", bound=Page[Any])
 
 #: How many bytes of an unreadable item a log record quotes.
 LOGGED_BYTES: Final = 200
-
-_logger = logging.getLogger("postpress_async")
 
 
 def typed_reader(
@@ -114,13 +112,14 @@ def _in_place(items: list[Any], unreadable: list[UnreadableItem]) -> list[Any]:
 
 def _warn(item: UnreadableItem) -> None:
     """One WARNING record for an item skipped (``on_unreadable="skip"``)."""
-    if not _logger.isEnabledFor(logging.WARNING):
+    logger = logging.getLogger("postpress_async")  # logging loads with the first skip
+    if not logger.isEnabledFor(logging.WARNING):
         return
     raw = item.raw
     quoted = raw[:LOGGED_BYTES].decode("utf-8", "replace")
     if len(raw) > LOGGED_BYTES:
         quoted += f"... ({len(raw):,} bytes)"
-    _logger.warning(
+    logger.warning(
         "%s; skipped (on_unreadable='skip'), the item as sent: %s",
         item.error,
         quoted,
