@@ -37,7 +37,6 @@ import asyncio
 import os
 import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _fake import fake_server, verdict
+from _rss import run_measured
 
 from postpress_async import AsyncPostpress, PollPolicy
 from postpress_async._time import to_ms
@@ -112,23 +112,20 @@ def into_store(url: str, key: str, messages: int) -> int:
     """The backlog caught up into SQLite by a process of its own: rows/s and its peak RSS."""
     with tempfile.TemporaryDirectory() as directory:
         store = Path(directory) / "catchup.db"
-        command = [sys.executable, "-c", INTO_STORE, url, key, f"sqlite:///{store}"]
         started = time.perf_counter()
-        child = subprocess.Popen([*command, SINCE.isoformat()], stdout=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
+        child = run_measured("-c", INTO_STORE, url, key, f"sqlite:///{store}", SINCE.isoformat())
         elapsed = time.perf_counter() - started
-        out = child.stdout.read().decode() if child.stdout is not None else ""
-        if child.stdout is not None:
-            child.stdout.close()
-        if os.waitstatus_to_exitcode(status) != 0:
-            print(f"into a store: the process failed ({status})")
+        if child.returncode != 0:
+            print(f"into a store: the process failed: {child.stderr[-2000:]}")
             return 1
         with sqlite3.connect(store) as db:
             stored = db.execute("SELECT count(DISTINCT id) FROM messages").fetchone()[0]
         db.close()
-    peak = usage.ru_maxrss / 1024
+    peak = child.peak_mb
     ok = peak < BOUND_MB and stored == messages
-    print(f"into SQLite           {stored:>12,}  rows ({out.strip()} this run) in {elapsed:.1f} s")
+    print(
+        f"into SQLite           {stored:>12,}  rows ({child.stdout.strip()} this run) in {elapsed:.1f} s"
+    )
     print(f"catch-up into a store {stored / elapsed:>12,.0f}  rows/s (the process's whole life)")
     print(
         f"its peak RSS          {peak:>12.1f}  MB  {verdict(peak < BOUND_MB)} (< {BOUND_MB:.0f} MB)"

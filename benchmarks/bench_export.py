@@ -15,8 +15,8 @@ starts) and its lines are counted after the clock stops. Best of ``--rounds``
 interleaved rounds. Target (issue #19): export items/s >= 1.3x the typed walk's.
 
 Then the export's peak memory: the same command as a process of its own against fakes of
-``--small`` (100,000) and ``--large`` (1,000,000) messages, its peak RSS read from the
-kernel's accounting of that child (``os.wait4``). Target: the large export's peak within
+``--small`` (100,000) and ``--large`` (1,000,000) messages, its peak RSS (``VmHWM``, read
+by the child itself: see ``_rss.py``). Target: the large export's peak within
 10 % of the small one's (memory flat in the size of the export).
 
 Run: ``python benchmarks/bench_export.py`` (``--messages 50000 --large 200000`` for a short
@@ -28,13 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from _fake import RunningServer, fake_server, verdict
+from _rss import run_measured
 
 from postpress_async import AsyncPostpress
 from postpress_async.cli import main as postpress
@@ -82,22 +82,14 @@ def peak_rss_mb(messages: int, directory: Path) -> float:
     """Peak RSS (MB) of ``postpress export`` as a process of its own over ``messages``."""
     out = directory / f"rss-{messages}.jsonl"
     with fake_server("--messages", str(messages), "--page-cache-mb", "64") as server:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "postpress_async", *command(server, out)],
-            stderr=subprocess.PIPE,
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        err = child.stderr.read() if child.stderr is not None else b""
-        if child.stderr is not None:
-            child.stderr.close()
+        child = run_measured("-m", "postpress_async", *command(server, out))
     if child.returncode != 0:
-        raise SystemExit(f"postpress export exited {child.returncode}: {err.decode()[-2000:]}")
+        raise SystemExit(f"postpress export exited {child.returncode}: {child.stderr[-2000:]}")
     count = lines(out)
     out.unlink()
     if count != messages:
         raise SystemExit(f"export of {messages:,}: {count:,} lines")
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+    return child.peak_mb
 
 
 def main(args: argparse.Namespace) -> int:
