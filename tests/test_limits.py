@@ -171,6 +171,7 @@ async def test_the_rate_holds_across_streams_merge_and_fan_out_on_the_fake() -> 
     assert server.stats.peak_in_flight <= 3
 
 
+@pytest.mark.slow
 async def test_the_adaptive_limit_converges_under_a_server_that_throttles_above_4() -> None:
     """From 16, the limit falls to the server's concurrency and stays near it."""
     server_limit = 4

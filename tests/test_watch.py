@@ -960,6 +960,7 @@ async def test_max_items_ends_a_catch_up_and_its_state_resumes_it(batches: bool)
 
 
 @pytest.mark.parametrize("seed", range(10))
+@pytest.mark.slow
 async def test_catch_ups_with_arrivals_failures_and_restarts_hand_out_everything_once(
     seed: int,
 ) -> None:
@@ -1000,6 +1001,7 @@ async def test_catch_ups_with_arrivals_failures_and_restarts_hand_out_everything
     assert len(got) == len(set(got))
 
 
+@pytest.mark.slow
 async def test_a_server_that_lists_past_a_windows_end_loses_and_repeats_nothing() -> None:
     rows = backlog(1_000, seed=9)
     feed = Feed(page=5)

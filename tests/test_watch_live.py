@@ -150,6 +150,7 @@ async def _drain(stream: WatchStream[Any]) -> None:
         pass
 
 
+@pytest.mark.slow
 async def test_cancelling_a_watch_mid_request_leaves_no_task_and_no_request() -> None:
     faults = Faults(latency=0.2)
     async with FakePostpress(dataset=Dataset(seed=15, messages=10), faults=faults) as server:

@@ -95,6 +95,7 @@ async def test_the_committer_commits_every_queued_page_as_one_batch() -> None:
     assert committer.rows == 5
 
 
+@pytest.mark.slow
 async def test_a_full_queue_holds_the_producer_back() -> None:
     sink = await opened(GatedSink(columns=("timestamp",)))
     async with (
@@ -120,6 +121,7 @@ async def test_a_full_queue_holds_the_producer_back() -> None:
     assert sorted(sink.store.ids("messages")) == ["m1", "m2", "m3", "m4"]
 
 
+@pytest.mark.slow
 async def test_cancelled_only_the_group_being_written_finishes() -> None:
     sink = await opened(GatedSink(columns=("timestamp",)))
     scope = anyio.CancelScope()
@@ -463,6 +465,7 @@ async def held_once(url: str, server: FakePostpress, endpoint: str = "messages")
 
 
 @pytest.mark.parametrize("kind", STORES)
+@pytest.mark.slow
 async def test_a_real_store_is_filled_then_kept_in_sync(
     config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
 ) -> None:
@@ -477,6 +480,7 @@ async def test_a_real_store_is_filled_then_kept_in_sync(
 
 
 @pytest.mark.parametrize("kind", STORES)
+@pytest.mark.slow
 async def test_a_real_store_resumes_after_a_crash_at_any_commit(
     config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
 ) -> None:

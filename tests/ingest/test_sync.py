@@ -143,6 +143,7 @@ def test_a_stored_position_of_other_filters_is_refused_naming_both() -> None:
 # -- catch-up -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_catch_up_stops_once_caught_up_without_waiting_for_a_poll(
     config: ClientConfig, server: FakePostpress
 ) -> None:
@@ -179,6 +180,7 @@ async def test_a_catch_up_stops_once_caught_up_without_waiting_for_a_poll(
     exactly_once(store, server)
 
 
+@pytest.mark.slow
 async def test_a_long_backlog_is_committed_batch_by_batch_and_a_crash_loses_nothing() -> None:
     dataset = fake_dataset(seed=8, messages=300)
     async with FakePostpress(dataset=dataset) as server:
@@ -238,6 +240,7 @@ async def test_a_server_clock_behind_loses_nothing() -> None:
 # -- follow ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_follow_keeps_up_with_a_live_feed_and_cancelling_keeps_its_position() -> None:
     dataset = fake_dataset(seed=6, messages=800)
     feed = LiveFeed(rate=200, burst=4, late_ms=300, late_share=0.3, live_for=1.0, seed=2)

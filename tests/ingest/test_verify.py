@@ -19,6 +19,7 @@ async def exported(config: ClientConfig, endpoint: str = "messages") -> MemorySt
     return store
 
 
+@pytest.mark.slow
 async def test_a_complete_store_verifies_ok_over_windows_of_its_span(
     config: ClientConfig, server: FakePostpress
 ) -> None:
@@ -60,6 +61,7 @@ async def test_rows_taken_out_are_missing_and_rows_put_in_are_extra(
     assert again.items == 0
 
 
+@pytest.mark.slow
 async def test_a_sample_checks_some_windows_only(
     config: ClientConfig, server: FakePostpress
 ) -> None:

@@ -135,6 +135,7 @@ def walk_bodies(api: Api, **query: str) -> list[bytes]:
 
 
 @pytest.mark.parametrize("limit", [7, 100, 250])
+@pytest.mark.slow
 def test_a_page_is_its_items_bytes_exactly_and_keeps_its_size_and_cursor(
     bad: Dataset, limit: int
 ) -> None:

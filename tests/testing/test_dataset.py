@@ -110,6 +110,7 @@ def test_chats_cover_every_documented_state() -> None:
     assert not any("content_type" in c or "organization_id" in c for c in others)
 
 
+@pytest.mark.slow
 def test_messages_use_every_documented_field() -> None:
     """Attachments of all six kinds, reactions, quotes, replies, events, nulls, long text."""
     ds = Dataset(seed=0, chats=60, messages=6000)
@@ -158,6 +159,7 @@ def test_messages_use_every_documented_field() -> None:
     assert any(m.get("subject", "") is None for m in linkedin)
 
 
+@pytest.mark.slow
 def test_messages_are_consistent_with_their_chat_and_account() -> None:
     """A message's account and chat agree; quotes and replies point into the same chat."""
     ds = Dataset(seed=2, chats=25, messages=2000)

@@ -144,6 +144,7 @@ async def test_slow_body_arrives_whole_in_pieces() -> None:
         assert server.stats.bytes_sent == len(body)
 
 
+@pytest.mark.slow
 async def test_a_client_gone_during_a_slow_body_ends_the_request_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -207,6 +208,7 @@ def test_unknown_routes_and_faults_are_rejected() -> None:
         FaultPlan(routes={"chat.list": Faults()})
 
 
+@pytest.mark.slow
 async def test_fault_rates_are_respected_and_repeatable() -> None:
     """300 requests at 20 % each of two faults: close to the rate, identical per seed."""
     faults = Faults(

@@ -84,6 +84,7 @@ def message_filter_cases(ds: Dataset) -> list[dict[str, str]]:
     ]
 
 
+@pytest.mark.slow
 async def test_messages_walk_with_each_filter_matches_ground_truth(
     postpress_server: FakePostpress, http: aiohttp.ClientSession
 ) -> None:

@@ -394,6 +394,7 @@ def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
     assert stderr.count(b"interrupted") == 1, stderr
 
 
+@pytest.mark.slow
 async def test_max_in_flight_caps_the_requests_in_flight(tmp_path: Path) -> None:
     """4 shards fetch at once; --max-in-flight 2 lets two requests be in flight at most."""
     from postpress_async.testing import Faults

@@ -12,6 +12,7 @@ from tests.cli._helpers import run
 FAKE = ["--fake", "--fake-messages", "600"]
 
 
+@pytest.mark.slow
 def test_verify_agrees_then_names_a_row_deleted_from_the_store(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     url = f"sqlite:///{db}"
@@ -30,6 +31,7 @@ def test_verify_agrees_then_names_a_row_deleted_from_the_store(tmp_path: Path) -
     assert differs.stderr.count(b"\n") == 1
 
 
+@pytest.mark.slow
 def test_verify_a_file_of_chats_and_a_sample_of_messages(tmp_path: Path) -> None:
     chats, messages = tmp_path / "chats.jsonl", tmp_path / "messages.jsonl"
     assert run(*FAKE, "export", "chats", "--out", str(chats), "--quiet").returncode == 0

@@ -118,6 +118,7 @@ async def test_a_failed_or_cancelled_attempt_gives_its_lease_back() -> None:
     assert budget.events[2:] == ["acquire", "release"] * 3  # three attempts
 
 
+@pytest.mark.slow
 async def test_the_cluster_budget_exists_only_inside_a_dask_task() -> None:
     pytest.importorskip("distributed")
     from postpress_async.ingest.engines._budget import ClusterBudget

@@ -56,6 +56,7 @@ async def test_the_schema_of_a_fresh_store(tmp_path: Path) -> None:
     assert indexes == {"messages_account_time", "messages_chat_time", "messages_time"}
 
 
+@pytest.mark.slow
 def test_a_file_another_process_holds_is_locked(tmp_path: Path) -> None:
     path = tmp_path / "m.duckdb"
     holder = subprocess.Popen(
@@ -81,6 +82,7 @@ def test_a_file_another_process_holds_is_locked(tmp_path: Path) -> None:
     anyio.run(sink.close)
 
 
+@pytest.mark.slow
 def test_duckdb_is_imported_only_when_a_duckdb_sink_opens(tmp_path: Path) -> None:
     code = (
         "import sys, anyio\n"

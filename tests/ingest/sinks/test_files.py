@@ -412,6 +412,7 @@ anyio.run(main)
 
 
 @pytest.mark.parametrize("kind", ["file", "parts"])
+@pytest.mark.slow
 async def test_a_second_writer_in_another_process_is_refused(tmp_path: Path, kind: str) -> None:
     path = tmp_path / ("out.jsonl" if kind == "file" else "parts")
     async with await anyio.open_process([sys.executable, "-c", _HOLD, kind, str(path)]) as holder:
