@@ -194,40 +194,44 @@ def sdk_pages(server: RunningServer, prefetch: int) -> Callable[[], Awaitable[in
 
 
 class DecodeClock:
-    """Process CPU spent in the SDK's decode of list pages, measured inside a stream."""
+    """Process CPU spent in the SDK's decode of list pages, measured inside a stream.
+
+    A list page is decoded by ``_decoding.decode_page`` (the one typed decode, item by
+    item only when an item does not fit); every module holding that function is patched.
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
         self._patched: list[Any] = []
-        self._decode = postpress_async._decoding.decode
+        self._decode_page = postpress_async._decoding.decode_page
 
     def __enter__(self) -> DecodeClock:
         def timed(body: bytes, model: Any, *, endpoint: str) -> Any:
             start = time.process_time()
             try:
-                return self._decode(body, model, endpoint=endpoint)
+                return self._decode_page(body, model, endpoint=endpoint)
             finally:
                 self.seconds += time.process_time() - start
                 self.calls += 1
 
-        self._patched = _decode_users()
+        self._patched = _decode_page_users(self._decode_page)
         for module in self._patched:
-            module.decode = timed
+            module.decode_page = timed
         return self
 
     def __exit__(self, *exc: object) -> None:
         for module in self._patched:
-            module.decode = self._decode
+            module.decode_page = self._decode_page
 
 
-def _decode_users() -> list[Any]:
+def _decode_page_users(function: Any) -> list[Any]:
     return [
         module
         for name, module in list(sys.modules.items())
         if name.startswith("postpress_async.")
         and name != "postpress_async._decoding"
-        and getattr(module, "decode", None) is postpress_async._decoding.decode
+        and getattr(module, "decode_page", None) is function
     ]
 
 
