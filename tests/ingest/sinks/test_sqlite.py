@@ -20,7 +20,7 @@ from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks import open_sink
 from postpress_async.ingest.sinks._base import Batch, Move, Stored
 from postpress_async.ingest.sinks.files import JsonLinesSink
-from postpress_async.ingest.sinks.sqlite import SQLiteSink, _explain
+from postpress_async.ingest.sinks.sqlite import SQLiteSink, _explain, most_rows, statement_sizes
 
 from .test_contract import message, move, page, position
 
@@ -93,6 +93,56 @@ async def test_times_are_stored_as_the_apis_utc_text(tmp_path: Path) -> None:
         "none": None,
     }
     assert query(tmp_path / "m.db", "SELECT typeof(data) FROM messages LIMIT 1") == [("text",)]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 15, 16, 250, 1023, 1024, 1025, 4003, 10_000])
+@pytest.mark.parametrize("most", [1024, 128, 1])
+def test_statement_sizes_cover_every_row_once(rows: int, most: int) -> None:
+    sizes = statement_sizes(rows, most)
+    assert sum(sizes) == rows
+    assert sizes == sorted(sizes, reverse=True)  # the big statements first
+    assert all(size <= max(most, 1) and size & (size - 1) == 0 for size in sizes)
+    assert sizes.count(1) < 16 or most < 16  # fewer than 16 rows go to executemany
+
+
+async def test_a_batch_of_many_statements_stores_each_row_once_the_last_one_winning(
+    tmp_path: Path,
+) -> None:
+    # 1,100 rows: a 1,024-row statement, then 64 and 8 + 4 rows to executemany; the id
+    # repeated inside the big statement and across statements keeps its last text.
+    sink = SQLiteSink(tmp_path / "m.db")
+    await sink.open()
+    items = [message(f"m{k}", k, f"first {k}") for k in range(1_096)]
+    items[500] = message("m3", 3, "second 3")  # within the same statement as m3
+    items += [message("m7", 7, "last 7"), *(message(f"n{k}", k) for k in range(3))]
+    items[1_050] = message("m10", 10, "later 10")  # a later statement
+    rows = list(page(sink, "messages", *items).items)
+    assert len(rows) == 1_100
+    await sink.commit(Batch("messages", rows, [], [move("all", None, 1, items=1_100)]))
+    await sink.close()
+    stored = dict(query(tmp_path / "m.db", "SELECT id, text FROM messages"))
+    expected = {f"m{k}": f"first {k}" for k in range(1_096) if k not in (500, 1_050)}
+    expected |= {"m3": "second 3", "m7": "last 7", "m10": "later 10"}
+    expected |= {f"n{k}": "hello" for k in range(3)}
+    assert stored == expected
+    data = dict(query(tmp_path / "m.db", "SELECT id, data FROM messages WHERE id = 'm7'"))
+    assert data["m7"].encode() == items[1_096]
+
+
+def test_a_statement_binds_no_more_variables_than_sqlite_allows() -> None:
+    db = sqlite3.connect(":memory:")
+    try:
+        if not hasattr(db, "setlimit"):  # Python 3.10: the conservative 999
+            assert most_rows(db, "messages") == 64
+            return
+        assert most_rows(db, "messages") == 1024  # 8 variables a row
+        variables = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER  # type: ignore[attr-defined]  # 3.11+
+        db.setlimit(variables, 999)
+        assert most_rows(db, "messages") == 64  # 512 * 8 > 999
+        db.setlimit(variables, 7)
+        assert most_rows(db, "messages") == 1
+    finally:
+        db.close()
 
 
 async def test_the_writer_holds_a_lock_file_beside_the_database(tmp_path: Path) -> None:
