@@ -8,16 +8,17 @@
   stored position, or the batch is refused whole; a batch whose positions are all
   already its ``new`` ones was committed before a lost connection, and is not stored
   twice;
-* strict time bounds at the API's millisecond precision (:func:`ms_bounds`).
+* strict time bounds at the API's millisecond precision (:func:`ms_bounds`), and the
+  query of the ids between two of them (:func:`ids_query`).
 
 Pure: no engine is imported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from postpress_async._exceptions import InvalidParameterError, ShardConflictError
 from postpress_async._time import to_ms
@@ -30,6 +31,7 @@ __all__ = [
     "OUR_TABLES",
     "Types",
     "column_names",
+    "ids_query",
     "ms_bounds",
     "schema",
     "settle",
@@ -136,3 +138,23 @@ def ms_bounds(after: datetime | None, before: datetime | None) -> tuple[int | No
     if before.microsecond % 1000:
         high += 1
     return low, high
+
+
+def ids_query(
+    endpoint: Endpoint, bounds: tuple[Any, Any], placeholder: Callable[[int], str]
+) -> tuple[str, list[Any]]:
+    """The ``SELECT id`` of ``endpoint``'s rows strictly between ``bounds`` and its parameters.
+
+    ``bounds`` is ``(after, before)``, each ``None`` for open, in the form the engine
+    compares with its time column; ``placeholder(n)`` writes the ``n``-th parameter
+    (from 1) in the engine's syntax: ``"?"``, ``"$1"``, ``"?::TIMESTAMPTZ"``.
+    """
+    table = table_of(endpoint)
+    time = time_column(table)
+    where: list[str] = []
+    params: list[Any] = []
+    for bound, op in zip(bounds, (">", "<"), strict=True):
+        if bound is not None:
+            params.append(bound)
+            where.append(f"{time} {op} {placeholder(len(params))}")
+    return f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else ""), params

@@ -45,6 +45,7 @@ from ._sql import (
     OUR_TABLES,
     Types,
     column_names,
+    ids_query,
     schema,
     settle,
     table_of,
@@ -318,14 +319,7 @@ class DuckDBSink:
         self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
     ) -> list[str]:
         """Ids of the rows with ``after < time < before`` (``None``: open)."""
-        table = table_of(endpoint)
-        time = time_column(table)
-        where, params = [], []
-        for bound, op in ((after, ">"), (before, "<")):
-            if bound is not None:
-                params.append(bound)
-                where.append(f"{time} {op} ?::TIMESTAMPTZ")
-        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        query, params = ids_query(endpoint, (after, before), lambda _: "?::TIMESTAMPTZ")
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
 

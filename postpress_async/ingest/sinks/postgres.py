@@ -69,6 +69,7 @@ from ._pg import (
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
+    ids_query,
     schema,
     settle,
     table_of,
@@ -454,14 +455,7 @@ class PostgresSink:
         self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
     ) -> list[str]:
         """Ids of the rows with ``after < time < before`` (``None``: open)."""
-        table = table_of(endpoint)
-        time = time_column(table)
-        where, params = [], []
-        for bound, op in ((after, ">"), (before, "<")):
-            if bound is not None:
-                params.append(bound)
-                where.append(f"{time} {op} ${len(params)}")
-        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        query, params = ids_query(endpoint, (after, before), lambda n: f"${n}")
         found = await self._run(lambda conn: conn.fetch(query, *params))
         return [id_ for (id_,) in found]
 

@@ -61,6 +61,7 @@ from ._sql import (
     OUR_TABLES,
     Types,
     column_names,
+    ids_query,
     ms_bounds,
     schema,
     settle,
@@ -426,17 +427,10 @@ class SQLiteSink:
         self, endpoint: Endpoint, *, after: datetime | None, before: datetime | None
     ) -> list[str]:
         """Ids of the rows with ``after < time < before`` (``None``: open)."""
-        table = table_of(endpoint)
-        time = time_column(table)
-        low, high = ms_bounds(after, before)
-        where, params = [], []
-        if low is not None:
-            where.append(f"{time} > ?")
-            params.append(format_datetime(from_ms(low)))
-        if high is not None:
-            where.append(f"{time} < ?")
-            params.append(format_datetime(from_ms(high)))
-        query = f"SELECT id FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        texts = [
+            None if ms is None else format_datetime(from_ms(ms)) for ms in ms_bounds(after, before)
+        ]
+        query, params = ids_query(endpoint, (texts[0], texts[1]), lambda _: "?")
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
 
