@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,6 +37,10 @@ class Standalone:
     """``python -m postpress_async.testing`` running; its URL and ground truth."""
 
     def __init__(self, *args: str) -> None:
+        # A live feed pauses now and then (its arrivals are random): the truth is final
+        # only once its --live-for has run out.
+        live_for = float(args[args.index("--live-for") + 1]) if "--live-for" in args else 0.0
+        self.feed_ends = time.monotonic() + live_for
         self.process = subprocess.Popen(
             [sys.executable, "-m", "postpress_async.testing", "--port", "0", *args],
             stdout=subprocess.PIPE,
@@ -57,7 +62,9 @@ class Standalone:
         return ids
 
     def settled(self) -> list[str]:
-        """The truth once the live feed has stopped (two equal answers in a row)."""
+        """The truth once the live feed has stopped (its time is up, then two equal
+        answers in a row: a message listed late still counts)."""
+        _pause(max(0.0, self.feed_ends - time.monotonic()))
         last: list[str] = []
         for _ in range(200):
             now = self.truth()
@@ -74,8 +81,6 @@ class Standalone:
 
 
 def _pause(seconds: float) -> None:
-    import time
-
     time.sleep(seconds)
 
 

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -201,6 +202,7 @@ async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
     """A live server (bursts, late listings); the watcher is killed twice, then caught up."""
     since = datetime.now(timezone.utc)
     server, url = _fake_server("--live-rate", "100", "--late-ms", "80", "--live-for", "5")
+    feed_ends = time.monotonic() + 5  # its arrivals are random: it may pause before that
     out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
     watch = [
         "watch", "messages", "--base-url", url, "--api-key", "pp_test_key",
@@ -215,6 +217,7 @@ async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
             finally:
                 _end(process, signal.SIGKILL)
         assert server.poll() is None
+        await _sleep(max(0.0, feed_ends - time.monotonic()))
         expected: list[str] = []
         for _ in range(100):  # until the feed has stopped and its late messages are listed
             listed = await _listed(url, since)
