@@ -37,9 +37,9 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
 )
 from postpress_async._time import from_ms
-from postpress_async.ingest._shards import Endpoint, ShardPlan
+from postpress_async.ingest._shards import Endpoint
 
-from ._base import TABLES, Batch, Reach, Stored
+from ._base import TABLES, Batch, Reach
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
@@ -51,6 +51,7 @@ from ._sql import (
     table_of,
     time_column,
 )
+from ._threaded import ThreadedStore, stored_positions
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,7 +93,7 @@ _MOVE: Final = (
 )
 
 
-class DuckDBSink:
+class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     """A DuckDB database file (``duckdb:///path.duckdb``); see the module docstring."""
 
     reach: Reach = "process"
@@ -236,7 +237,7 @@ class DuckDBSink:
 
         def commit(db: duckdb.DuckDBPyConnection) -> None:
             db.begin()
-            if settle(_stored(db, endpoint), batch, self.url):
+            if settle(stored_positions(db, endpoint), batch, self.url):
                 db.rollback()  # committed before: nothing to store twice
                 return
             if rows:
@@ -260,48 +261,6 @@ class DuckDBSink:
 
         await self._call(commit)
 
-    async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
-        """The plan stored for ``endpoint``."""
-        table = table_of(endpoint)
-        found = await self._call(
-            lambda db: db.execute("SELECT plan FROM plans WHERE endpoint = ?", [table]).fetchone()
-        )
-        return None if found is None else ShardPlan.from_json(found[0])
-
-    async def save_plan(self, plan: ShardPlan) -> None:
-        """Store ``plan``; forget the positions and rejects of its endpoint (rows stay)."""
-        endpoint = table_of(plan.endpoint)
-        text = plan.to_json().decode()
-
-        def save(db: duckdb.DuckDBPyConnection) -> None:
-            db.begin()
-            db.execute("DELETE FROM positions WHERE endpoint = ?", [endpoint])
-            db.execute("DELETE FROM rejects WHERE endpoint = ?", [endpoint])
-            db.execute(
-                "INSERT INTO plans (endpoint, plan) VALUES (?, ?) "
-                "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
-                [endpoint, text],
-            )
-            db.commit()
-
-        await self._call(save)
-
-    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
-        """Every position stored for ``endpoint``."""
-        table = table_of(endpoint)
-        found = await self._call(
-            lambda db: db.execute(
-                "SELECT name, position, items, pages FROM positions WHERE endpoint = ?", [table]
-            ).fetchall()
-        )
-        return {name: Stored(text.encode(), items, pages) for name, text, items, pages in found}
-
-    async def count(self, endpoint: Endpoint) -> int:
-        """Rows stored for ``endpoint``."""
-        table = table_of(endpoint)
-        found = await self._call(lambda db: db.execute(f"SELECT count(*) FROM {table}").fetchone())
-        return 0 if found is None else int(found[0])
-
     async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
         """The oldest and newest time stored for ``endpoint``."""
         table = table_of(endpoint)
@@ -323,16 +282,6 @@ class DuckDBSink:
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
 
-    async def rejects(self, endpoint: Endpoint) -> int:
-        """Items of ``endpoint`` set aside so far."""
-        table = table_of(endpoint)
-        found = await self._call(
-            lambda db: db.execute(
-                "SELECT count(*) FROM rejects WHERE endpoint = ?", [table]
-            ).fetchone()
-        )
-        return 0 if found is None else int(found[0])
-
 
 def _duckdb() -> Any:
     try:
@@ -342,13 +291,6 @@ def _duckdb() -> Any:
             "duckdb:// sinks need duckdb: pip install 'postpress-async[duckdb]'"
         ) from None
     return duckdb
-
-
-def _stored(db: duckdb.DuckDBPyConnection, endpoint: str) -> dict[str, bytes]:
-    found = db.execute(
-        "SELECT name, position FROM positions WHERE endpoint = ?", [endpoint]
-    ).fetchall()
-    return {name: text.encode() for name, text in found}
 
 
 def _rollback(db: duckdb.DuckDBPyConnection, engine: Any) -> None:

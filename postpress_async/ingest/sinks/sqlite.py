@@ -53,9 +53,9 @@ from postpress_async._exceptions import (
 )
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._time import format_datetime, from_ms, parse_datetime
-from postpress_async.ingest._shards import Endpoint, ShardPlan
+from postpress_async.ingest._shards import Endpoint
 
-from ._base import TABLES, Batch, Reach, Row, Stored
+from ._base import TABLES, Batch, Reach, Row
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
@@ -68,6 +68,7 @@ from ._sql import (
     table_of,
     time_column,
 )
+from ._threaded import ThreadedStore, stored_positions
 
 __all__ = ["SQLiteSink"]
 
@@ -187,7 +188,7 @@ _MOVE: Final = (
 )
 
 
-class SQLiteSink:
+class SQLiteSink(ThreadedStore[sqlite3.Connection]):
     """A SQLite database file (``sqlite:///path.db``); see the module docstring.
 
     ``busy_timeout``: seconds a statement waits for another process's write lock before
@@ -195,6 +196,7 @@ class SQLiteSink:
     """
 
     reach: Reach = "machine"
+    _BEGIN = "BEGIN IMMEDIATE"
     columns: tuple[str, ...] | None = None
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 60.0) -> None:
@@ -347,7 +349,7 @@ class SQLiteSink:
 
         def commit(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
-            if settle(_stored(db, endpoint), batch, self.url):
+            if settle(stored_positions(db, endpoint), batch, self.url):
                 db.execute("ROLLBACK")  # committed before: nothing to store twice
                 return
             if batch.rows:
@@ -368,49 +370,6 @@ class SQLiteSink:
             db.execute("COMMIT")
 
         await self._call(commit)
-
-    async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
-        """The plan stored for ``endpoint``."""
-        found = await self._call(
-            lambda db: db.execute(
-                "SELECT plan FROM plans WHERE endpoint = ?", (table_of(endpoint),)
-            ).fetchone()
-        )
-        return None if found is None else ShardPlan.from_json(found[0])
-
-    async def save_plan(self, plan: ShardPlan) -> None:
-        """Store ``plan``; forget the positions and rejects of its endpoint (rows stay)."""
-        endpoint = table_of(plan.endpoint)
-        text = plan.to_json().decode()
-
-        def save(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM positions WHERE endpoint = ?", (endpoint,))
-            db.execute("DELETE FROM rejects WHERE endpoint = ?", (endpoint,))
-            db.execute(
-                "INSERT INTO plans (endpoint, plan) VALUES (?, ?) "
-                "ON CONFLICT (endpoint) DO UPDATE SET plan = excluded.plan",
-                (endpoint, text),
-            )
-            db.execute("COMMIT")
-
-        await self._call(save)
-
-    async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
-        """Every position stored for ``endpoint``."""
-        table = table_of(endpoint)
-        found = await self._call(
-            lambda db: db.execute(
-                "SELECT name, position, items, pages FROM positions WHERE endpoint = ?", (table,)
-            ).fetchall()
-        )
-        return {name: Stored(text.encode(), items, pages) for name, text, items, pages in found}
-
-    async def count(self, endpoint: Endpoint) -> int:
-        """Rows stored for ``endpoint``."""
-        table = table_of(endpoint)
-        found = await self._call(lambda db: db.execute(f"SELECT count(*) FROM {table}").fetchone())
-        return int(found[0])
 
     async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
         """The oldest and newest time stored for ``endpoint``."""
@@ -433,21 +392,6 @@ class SQLiteSink:
         query, params = ids_query(endpoint, (texts[0], texts[1]), lambda _: "?")
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
-
-    async def rejects(self, endpoint: Endpoint) -> int:
-        """Items of ``endpoint`` set aside so far."""
-        table = table_of(endpoint)
-        found = await self._call(
-            lambda db: db.execute(
-                "SELECT count(*) FROM rejects WHERE endpoint = ?", (table,)
-            ).fetchone()
-        )
-        return int(found[0])
-
-
-def _stored(db: sqlite3.Connection, endpoint: str) -> dict[str, bytes]:
-    found = db.execute("SELECT name, position FROM positions WHERE endpoint = ?", (endpoint,))
-    return {name: text.encode() for name, text in found}
 
 
 def _cause(exc: sqlite3.Error) -> str:
