@@ -16,12 +16,19 @@ rows go in statements of many rows each (``INSERT ... VALUES (...), (...) ...``,
 1,024 rows, see :func:`_upsert_rows`): SQLite then does the B-tree work of a thousand
 rows in one call without the GIL, where ``executemany`` gives it back and takes it again
 for every row, so the fetch on the event loop's thread hardly overlapped with it
-(end to end into SQLite: 0.72x a bare ``executemany`` load before, 0.84-0.87x after). Times become text in SQL (``strftime`` of the epoch seconds), so a
-row costs Python one ``timestamp()`` call and a new tuple; ``data`` is bound as it is.
+(end to end into SQLite: 0.72x a bare ``executemany`` load before, 0.78-0.90x after).
+Times become text in SQL (``strftime`` of the epoch seconds), so a row costs Python one
+``timestamp()`` call and a new tuple; ``data`` is bound as it is.
 
 WAL with ``synchronous=NORMAL``: readers query during an export, a committed batch
 survives the process (a power cut may lose the last ones, which the positions then
-fetch again). Several processes of one machine may write in turn (``busy_timeout``):
+fetch again). A connection keeps up to 16 MiB of pages in its cache (SQLite's default
+is 2 MiB) and checkpoints the WAL every 10,000 pages (about 40 MiB; the default is
+1,000): a load's index pages stay cached between batches and the WAL is copied back
+in fewer, longer runs. Together they took the end-to-end load from 0.85x to 1.03x a
+bare ``executemany`` load with SQLite's defaults, the same rows in the same run
+(either alone: 0.87-0.89x); the price is at most 16 MiB more memory a connection and
+a WAL file of up to about 40 MiB beside the database while it is written. Several processes of one machine may write in turn (``busy_timeout``):
 the ``writer=True`` opener holds ``PATH.lock`` (an OS lock on a file beside the
 database: never the database file itself, whose descriptor's closing would drop
 SQLite's own POSIX locks), Dask workers open with ``writer=False``. SQLite locks
@@ -85,6 +92,11 @@ _TYPES: Final = Types(
 #: Epoch seconds -> the API's UTC ``...sssZ`` text, in SQL (SQLite rounds to the nearest
 #: millisecond: exact for the API's millisecond times, whatever the float's last bits).
 _TIME_PARAM: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')"
+
+#: A connection's page cache (KiB) and the WAL size (pages) that starts a checkpoint: see
+#: the module docstring for why and what they cost.
+_CACHE_KIB: Final = 16 * 1024
+_WAL_CHECKPOINT_PAGES: Final = 10_000
 
 # Primary result codes (``sqlite3.SQLITE_*`` exist from Python 3.11 only).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -266,6 +278,8 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
+        db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # negative: KiB, not pages
+        db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
         tables = {
             name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }

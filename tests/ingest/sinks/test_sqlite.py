@@ -145,6 +145,22 @@ def test_a_statement_binds_no_more_variables_than_sqlite_allows() -> None:
         db.close()
 
 
+@pytest.mark.parametrize("writer", [True, False])
+async def test_every_connection_caches_16_mib_and_checkpoints_every_10000_pages(
+    tmp_path: Path, writer: bool
+) -> None:
+    """The bulk-load settings are per connection: the writer's and a reader's."""
+    first = SQLiteSink(tmp_path / "m.db")
+    await first.open()  # creates the store
+    await first.close()
+    sink = SQLiteSink(tmp_path / "m.db")
+    await sink.open(writer=writer)
+    assert sink._db is not None
+    assert sink._db.execute("PRAGMA cache_size").fetchone() == (-16 * 1024,)
+    assert sink._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (10_000,)
+    await sink.close()
+
+
 async def test_the_writer_holds_a_lock_file_beside_the_database(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     sink = SQLiteSink(path)
