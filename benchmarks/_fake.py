@@ -46,3 +46,15 @@ def fake_server(*args: str) -> Iterator[RunningServer]:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+async def walk(server: RunningServer) -> int:
+    """The typed walk the exports are measured against: ``async for`` over every message
+    (250 a page, prefetch 4), each decoded into a full ``Message``, then dropped."""
+    from postpress_async import AsyncPostpress
+
+    count = 0
+    async with AsyncPostpress(api_key=server.api_key, base_url=server.url, prefetch=4) as client:
+        async for _message in client.messages.list(limit=250):
+            count += 1
+    return count

@@ -33,22 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fake import RunningServer, fake_server, verdict
+from _fake import RunningServer, fake_server, verdict, walk
 from _rss import run_measured
 
-from postpress_async import AsyncPostpress
 from postpress_async.cli import main as postpress
 
 SPEED_TARGET = 1.3
 MEMORY_TARGET = 1.10
-
-
-async def walk(server: RunningServer) -> int:
-    count = 0
-    async with AsyncPostpress(api_key=server.api_key, base_url=server.url, prefetch=4) as client:
-        async for _message in client.messages.list(limit=250):
-            count += 1
-    return count
 
 
 def command(server: RunningServer, out: Path) -> list[str]:

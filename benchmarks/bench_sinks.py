@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from _fake import RunningServer, fake_server, verdict
+from _fake import RunningServer, fake_server, verdict, walk
 from bench_stores import (
     PostgresUnavailable,
     load_rows,
@@ -51,7 +51,6 @@ from bench_stores import (
     sqlite_bare,
 )
 
-from postpress_async import AsyncPostpress
 from postpress_async.ingest import ClientConfig, ingest
 
 TARGET = 0.8
@@ -90,14 +89,6 @@ async def timed(name: str, work: Callable[[], Awaitable[int]]) -> Run:
     wall, cpu = time.perf_counter(), time.process_time()
     rows = await work()
     return Run(name, rows, time.perf_counter() - wall, time.process_time() - cpu)
-
-
-async def walk(server: RunningServer) -> int:
-    count = 0
-    async with AsyncPostpress(api_key=server.api_key, base_url=server.url, prefetch=4) as client:
-        async for _message in client.messages.list(limit=250):
-            count += 1
-    return count
 
 
 def config_for(server: RunningServer) -> ClientConfig:
