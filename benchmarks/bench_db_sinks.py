@@ -41,15 +41,14 @@ import msgspec
 from _fake import fake_server
 from bench_stores import (
     BATCH,
-    PostgresUnavailable,
     Result,
     Rows,
     _backend_cpu,
     _pg_text,
     api_time,
+    optional_postgres,
     postgres_bare_binary,
     postgres_bare_text,
-    postgres_database,
     sqlite_bare,
     table,
 )
@@ -213,12 +212,7 @@ async def main() -> int:
         only.discard("duckdb")
         print("  DuckDB skipped: duckdb is not installed")
     async with AsyncExitStack() as stack:
-        pg: str | None = None
-        if "postgres" in only:
-            try:
-                pg = await stack.enter_async_context(postgres_database(args.pg))
-            except PostgresUnavailable as why:
-                print(f"  PostgreSQL skipped: {why}")
+        pg = await optional_postgres(stack, args.pg) if "postgres" in only else None
         with tempfile.TemporaryDirectory(prefix="bench-db-sinks-", dir=args.dir) as directory:
             folder = Path(directory)
             for _round in range(args.rounds):

@@ -32,7 +32,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from _fake import RunningServer, fake_server
-from bench_stores import PostgresUnavailable, postgres_database
+from bench_stores import optional_postgres
 
 FOLLOWER = """
 import asyncio, sys
@@ -161,11 +161,8 @@ async def main() -> int:
         )
         results.append(("SQLite", delays, seen))
         async with AsyncExitStack() as stack:
-            try:
-                pg = await stack.enter_async_context(postgres_database(args.pg))
-            except PostgresUnavailable as why:
-                print(f"  PostgreSQL skipped: {why}")
-            else:
+            pg = await optional_postgres(stack, args.pg)
+            if pg is not None:
                 dsn = await fresh_database(pg)
                 delays, seen = await follow(
                     server, dsn, postgres_rows(dsn), args.seconds, args.interval

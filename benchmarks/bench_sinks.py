@@ -44,10 +44,9 @@ from pathlib import Path
 
 from _fake import RunningServer, fake_server, verdict, walk
 from bench_stores import (
-    PostgresUnavailable,
     load_rows,
+    optional_postgres,
     postgres_bare_binary,
-    postgres_database,
     sqlite_bare,
 )
 
@@ -159,11 +158,7 @@ async def main() -> int:
         rows = await load_rows(server.url, server.api_key)
         n = args.messages
         async with AsyncExitStack() as stack:
-            try:
-                pg: str | None = await stack.enter_async_context(postgres_database(args.pg))
-            except PostgresUnavailable as why:
-                print(f"  PostgreSQL skipped: {why}")
-                pg = None
+            pg = await optional_postgres(stack, args.pg)
             with tempfile.TemporaryDirectory(prefix="bench-sinks-") as directory:
                 here = Path(directory)
                 for index in range(args.rounds):

@@ -236,6 +236,15 @@ async def postgres_database(dsn: str | None) -> AsyncIterator[str]:
         yield superuser + "/bench_stores"
 
 
+async def optional_postgres(stack: AsyncExitStack, dsn: str | None) -> str | None:
+    """`postgres_database(dsn)` entered on `stack`, or None (said on stdout) when there is none."""
+    try:
+        return await stack.enter_async_context(postgres_database(dsn))
+    except PostgresUnavailable as why:
+        print(f"  PostgreSQL skipped: {why}")
+        return None
+
+
 def _backend_cpu(dsn: str, pid: int) -> float | None:
     """CPU seconds of the backend process `pid`, when the server runs on this machine."""
     if urlsplit(dsn).hostname not in (None, "", "localhost", "127.0.0.1", "::1"):
@@ -406,11 +415,7 @@ async def main() -> int:
             best[result.name] = result
 
     async with AsyncExitStack() as stack:
-        try:
-            pg: str | None = await stack.enter_async_context(postgres_database(args.pg))
-        except PostgresUnavailable as why:
-            print(f"  PostgreSQL skipped: {why}")
-            pg = None
+        pg = await optional_postgres(stack, args.pg)
         with tempfile.TemporaryDirectory(prefix="bench-stores-", dir=args.dir) as directory:
             for _round in range(args.rounds):
                 keep(sqlite_bare(rows.sqlite, Path(directory) / "bare.db"))
