@@ -27,7 +27,9 @@ the contract suite (``tests/ingest/sinks/``) run against it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Final, Literal, NamedTuple, Protocol
 
 from postpress_async._rows import TABLES, Column, Kind, Reject, Row
@@ -45,6 +47,7 @@ __all__ = [
     "Row",
     "Sink",
     "Stored",
+    "last_of_each",
 ]
 
 #: Who may write to a sink at once: one process, processes of one machine, or anyone.
@@ -150,3 +153,19 @@ class Sink(Protocol):
 
     async def rejects(self, endpoint: Endpoint) -> int:
         """Items of ``endpoint`` set aside so far (they could not be read)."""
+
+
+_id = itemgetter(0)
+
+
+def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
+    """``rows`` without the earlier rows of an id repeated in the batch (the last one wins).
+
+    A listing that shifts while it is read can hand out an item twice in one group of
+    pages; one set of the ids tells (C speed), and only then are rows dropped.
+    """
+    ids = list(map(_id, rows))
+    if len(set(ids)) == len(ids):
+        return rows
+    last = {key: index for index, key in enumerate(ids)}
+    return [row for index, row in enumerate(rows) if last[row[0]] == index]

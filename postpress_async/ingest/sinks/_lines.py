@@ -54,7 +54,7 @@ from postpress_async._exceptions import (
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._rows import Reject, Row
 
-from ._base import Move
+from ._base import Move, last_of_each
 from ._sidecar import NULL, SIDECAR_VERSION, Sidecar, StoredPosition, count_lines, read_sidecar
 
 __all__ = [
@@ -64,7 +64,6 @@ __all__ = [
     "Sidecar",
     "StoredPosition",
     "count_lines",
-    "last_of_each",
     "line_bytes",
     "reject_lines",
     "verdict",
@@ -73,20 +72,6 @@ __all__ = [
 _NL: Final = b"\n"
 _BINARY: Final = getattr(os, "O_BINARY", 0)
 _data = itemgetter(-1)
-_id = itemgetter(0)
-
-
-def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
-    """``rows`` without the earlier rows of an id repeated in the batch (the last one wins).
-
-    A listing that shifts while it is read can hand out an item twice in one group of
-    pages; one set of the ids tells (C speed), and only then are rows dropped.
-    """
-    ids = list(map(_id, rows))
-    if len(set(ids)) == len(ids):
-        return rows
-    last = {key: index for index, key in enumerate(ids)}
-    return [row for index, row in enumerate(rows) if last[row[0]] == index]
 
 
 def line_bytes(rows: Sequence[Row], line_breaks: bool | None = None) -> list[bytes]:

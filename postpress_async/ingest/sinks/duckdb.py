@@ -39,7 +39,7 @@ from postpress_async._exceptions import (
 from postpress_async._time import from_ms
 from postpress_async.ingest._shards import Endpoint
 
-from ._base import TABLES, Batch, Reach
+from ._base import TABLES, Batch, Reach, last_of_each
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
@@ -230,9 +230,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     async def commit(self, batch: Batch) -> None:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
-        rows = batch.rows
-        if len({row[0] for row in rows}) != len(rows):  # the last row of an id wins
-            rows = list({row[0]: row for row in rows}.values())
+        rows = last_of_each(batch.rows)
         rejects = [(endpoint, bytes(r.raw), r.reason) for r in batch.rejects]
 
         def commit(db: duckdb.DuckDBPyConnection) -> None:
