@@ -1,159 +1,26 @@
-"""The typed responses of the postpress API (msgspec Structs), re-exported flat."""
+"""The typed responses of the postpress API (msgspec Structs), re-exported flat.
+
+Each module's ``__all__`` is the one list of its public names; this package re-exports
+them all, so a new model is named once, where it is defined.
+"""
 
 from __future__ import annotations
 
-from ._page import Page
-from .accounts import (
-    Account,
-    AccountList,
-    AccountSource,
-    ExchangeAccount,
-    GoogleCalendarAccount,
-    GoogleCalendarConnectionParams,
-    GoogleOAuthAccount,
-    ICloudAccount,
-    ImapSmtpParams,
-    InstagramAccount,
-    LinkedInAccount,
-    LinkedInConnectionParams,
-    LinkedInIMParams,
-    LinkedInOrganization,
-    LinkedInProxy,
-    MailAccount,
-    MailConnectionParams,
-    MessengerAccount,
-    MobileAccount,
-    MobileConnectionParams,
-    MobileLineParams,
-    OAuthConnectionParams,
-    OAuthIdentity,
-    OutlookAccount,
-    Signature,
-    SlackAccount,
-    SlackConnectionParams,
-    SlackIMParams,
-    SocialConnectionParams,
-    SocialIdentity,
-    TelegramAccount,
-    TelegramConnectionParams,
-    TelegramIMParams,
-    TwitterAccount,
-    UnknownAccount,
-    WhatsAppAccount,
-    WhatsAppConnectionParams,
-    WhatsAppIMParams,
-)
-from .attachments import (
-    Attachment,
-    AttachmentSize,
-    AudioAttachment,
-    FileAttachment,
-    ImageAttachment,
-    LinkedInPostAttachment,
-    UnknownAttachment,
-    VideoAttachment,
-    VideoMeetingAttachment,
-)
-from .chats import (
-    Chat,
-    ChatList,
-)
-from .enums import (
-    AccountType,
-    AttachmentType,
-    AttendeeType,
-    ChatType,
-    ContentType,
-    DisabledFeature,
-    Folder,
-    ImapEncryption,
-    MessageType,
-    PremiumFeature,
-    Provider,
-    ProxyProtocol,
-    ReadOnlyState,
-    SourceStatus,
-)
-from .errors import (
-    ErrorBody,
-)
-from .messages import (
-    Message,
-    MessageList,
-    QuotedMessage,
-    Reaction,
-    ReplyTo,
-)
+from . import _page, accounts, attachments, chats, enums, errors, messages
+from ._page import *
+from .accounts import *
+from .attachments import *
+from .chats import *
+from .enums import *
+from .errors import *
+from .messages import *
 
-__all__ = [
-    "Account",
-    "AccountList",
-    "AccountSource",
-    "AccountType",
-    "Attachment",
-    "AttachmentSize",
-    "AttachmentType",
-    "AttendeeType",
-    "AudioAttachment",
-    "Chat",
-    "ChatList",
-    "ChatType",
-    "ContentType",
-    "DisabledFeature",
-    "ErrorBody",
-    "ExchangeAccount",
-    "FileAttachment",
-    "Folder",
-    "GoogleCalendarAccount",
-    "GoogleCalendarConnectionParams",
-    "GoogleOAuthAccount",
-    "ICloudAccount",
-    "ImageAttachment",
-    "ImapEncryption",
-    "ImapSmtpParams",
-    "InstagramAccount",
-    "LinkedInAccount",
-    "LinkedInConnectionParams",
-    "LinkedInIMParams",
-    "LinkedInOrganization",
-    "LinkedInPostAttachment",
-    "LinkedInProxy",
-    "MailAccount",
-    "MailConnectionParams",
-    "Message",
-    "MessageList",
-    "MessageType",
-    "MessengerAccount",
-    "MobileAccount",
-    "MobileConnectionParams",
-    "MobileLineParams",
-    "OAuthConnectionParams",
-    "OAuthIdentity",
-    "OutlookAccount",
-    "Page",
-    "PremiumFeature",
-    "Provider",
-    "ProxyProtocol",
-    "QuotedMessage",
-    "Reaction",
-    "ReadOnlyState",
-    "ReplyTo",
-    "Signature",
-    "SlackAccount",
-    "SlackConnectionParams",
-    "SlackIMParams",
-    "SocialConnectionParams",
-    "SocialIdentity",
-    "SourceStatus",
-    "TelegramAccount",
-    "TelegramConnectionParams",
-    "TelegramIMParams",
-    "TwitterAccount",
-    "UnknownAccount",
-    "UnknownAttachment",
-    "VideoAttachment",
-    "VideoMeetingAttachment",
-    "WhatsAppAccount",
-    "WhatsAppConnectionParams",
-    "WhatsAppIMParams",
-]
+__all__: list[str] = []
+__all__ += _page.__all__
+__all__ += accounts.__all__
+__all__ += attachments.__all__
+__all__ += chats.__all__
+__all__ += enums.__all__
+__all__ += errors.__all__
+__all__ += messages.__all__
+__all__.sort()
