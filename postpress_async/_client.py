@@ -6,7 +6,7 @@ import contextvars
 import dataclasses
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from ._config import (
     Limits,
@@ -33,6 +33,9 @@ from .resources import Accounts, Chats, Messages
 if TYPE_CHECKING:
     import aiohttp  # imported by the transport, only once one is built
 
+    from ._decoding import UnreadableItem
+    from .models import Account, Chat, Message
+
 __all__ = ["AsyncPostpress", "RawResponse"]
 
 T = TypeVar("T")
@@ -57,6 +60,26 @@ class RawResponse(Generic[T]):
     headers: Mapping[str, str]
     #: The server's request id (``X-Request-Id``), if it sent one.
     request_id: str | None
+
+
+R = TypeVar("R")
+RY = TypeVar("RY")
+
+
+class _ByMode(Protocol[R, RY]):
+    """A client's resource as type checkers see it: ``R`` on a client whose streams hand
+    out only what fits their models (:class:`OnlyReadable`), ``RY`` on one made with
+    ``on_unreadable="yield"`` (:class:`YieldsUnreadable`). Types only: at run time the
+    attribute is the resource itself, set in ``__init__``.
+    """
+
+    @overload
+    def __get__(self, client: AsyncPostpress[OnlyReadable], owner: object) -> R: ...
+    @overload
+    def __get__(self, client: AsyncPostpress[YieldsUnreadable], owner: object) -> RY: ...
+    @overload
+    def __get__(self, client: AsyncPostpress[Any], owner: object) -> R | RY: ...
+    def __set__(self, client: AsyncPostpress[Any], value: R | RY) -> None: ...
 
 
 class _Lifecycle:
@@ -117,9 +140,9 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     ``retrieve`` always raises ``ResponseDecodeError``.
     """
 
-    accounts: Accounts[Mode]
-    chats: Chats[Mode]
-    messages: Messages[Mode]
+    accounts: _ByMode[Accounts[Account], Accounts[Account | UnreadableItem]]
+    chats: _ByMode[Chats[Chat], Chats[Chat | UnreadableItem]]
+    messages: _ByMode[Messages[Message], Messages[Message | UnreadableItem]]
 
     @overload
     def __init__(

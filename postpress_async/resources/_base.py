@@ -15,24 +15,25 @@ from postpress_async._positions import Checkpoint, WatchState, filters_fingerpri
 from postpress_async._rows import Row, RowPage, row_reader, row_stamp
 from postpress_async._time import format_datetime, to_ms
 from postpress_async._transport import endpoint_parts
-from postpress_async._unreadable import Mode, typed_reader
+from postpress_async._unreadable import typed_reader
 from postpress_async._watch import WatchStream
 from postpress_async.models import Page
 
 if TYPE_CHECKING:
     from postpress_async._client import AsyncPostpress
 
-__all__ = ["Resource"]
+__all__ = ["Item", "Resource"]
 
 T = TypeVar("T")
+#: What a resource's typed streams hand out: its model (``Messages[Message]``), or its
+#: model or an ``UnreadableItem`` for a client with ``on_unreadable="yield"``. The client's
+#: attributes set it from the client's marker (``AsyncPostpress.messages``), so each
+#: method has one signature (see :mod:`postpress_async._unreadable`).
+Item = TypeVar("Item")
 
 
-class Resource(Generic[Mode]):
-    """A namespace of endpoints bound to a client.
-
-    Generic in its client's marker: whether its typed streams may hand out an
-    ``UnreadableItem`` (``on_unreadable="yield"``; see :mod:`postpress_async._unreadable`).
-    """
+class Resource(Generic[Item]):
+    """A namespace of endpoints bound to a client, generic in what its streams hand out."""
 
     __slots__ = ("_client",)
 
@@ -40,14 +41,14 @@ class Resource(Generic[Mode]):
     _name: ResourceName
     _path: str
 
-    def __init__(self, client: AsyncPostpress[Mode]) -> None:
-        self._client: AsyncPostpress[Mode] = client
+    def __init__(self, client: AsyncPostpress[Any]) -> None:
+        self._client: AsyncPostpress[Any] = client
 
     def _list(
         self,
         path: str,
         filters: Mapping[str, str | None],
-        model: type[Page[T]],
+        model: type[Page[Any]],
         *,
         limit: int | None,
         cursor: str | None,
@@ -55,9 +56,9 @@ class Resource(Generic[Mode]):
         prefetch: int | None,
         max_items: int | None,
         follower: MakeFollower | None = None,
-        read: ReadPage[T] | None = None,
+        read: ReadPage[Any] | None = None,
         on_unreadable: OnUnreadable | None = None,
-    ) -> ListStream[T]:
+    ) -> ListStream[Any]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging.
 
         Pages are read into ``model`` unless ``read`` reads them otherwise (rows); an
@@ -74,7 +75,7 @@ class Resource(Generic[Mode]):
             read, after_page = typed_reader(model, endpoint=label, policy=policy)
         reader = read
 
-        async def fetch(page_cursor: str | None) -> PageBody[T]:
+        async def fetch(page_cursor: str | None) -> PageBody[Any]:
             body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
             return PageBody(body, reader)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Literal
 
 from postpress_async._decoding import UnreadableItem
 from postpress_async._filters import encode_filters
@@ -22,52 +22,21 @@ from postpress_async._time import (
     parse_datetime,
     to_ms,
 )
-from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from postpress_async._watch import WatchStream
 from postpress_async.models import Chat, ChatList
 
-from ._base import Resource
+from ._base import Item, Resource
 
 __all__ = ["Chats"]
 
 
-class Chats(Resource[Mode]):
+class Chats(Resource[Item]):
     """``GET /chats`` and ``GET /chats/{chat_id}``."""
 
     __slots__ = ()
     _name = "chats"
     _path = "/chats"
 
-    @overload
-    def list(
-        self: Chats[OnlyReadable],
-        *,
-        account_id: str | Sequence[str] | None = ...,
-        account_type: AccountTypeParam | None = ...,
-        unread: bool | None = ...,
-        before: DateTimeParam | None = ...,
-        after: DateTimeParam | None = ...,
-        limit: int | None = ...,
-        cursor: str | None = ...,
-        resume: Checkpoint | None = ...,
-        prefetch: int | None = ...,
-        max_items: int | None = ...,
-    ) -> ListStream[Chat]: ...
-    @overload
-    def list(
-        self: Chats[YieldsUnreadable],
-        *,
-        account_id: str | Sequence[str] | None = ...,
-        account_type: AccountTypeParam | None = ...,
-        unread: bool | None = ...,
-        before: DateTimeParam | None = ...,
-        after: DateTimeParam | None = ...,
-        limit: int | None = ...,
-        cursor: str | None = ...,
-        resume: Checkpoint | None = ...,
-        prefetch: int | None = ...,
-        max_items: int | None = ...,
-    ) -> ListStream[Chat | UnreadableItem]: ...
     def list(
         self,
         *,
@@ -81,7 +50,7 @@ class Chats(Resource[Mode]):
         resume: Checkpoint | None = None,
         prefetch: int | None = None,
         max_items: int | None = None,
-    ) -> ListStream[Any]:
+    ) -> ListStream[Item]:
         """List chats, newest activity first as the server orders them.
 
         ``account_id`` takes one id or a sequence (sent comma-joined); ``account_type``

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Literal
 
 from postpress_async._decoding import UnreadableItem
 from postpress_async._exceptions import InvalidParameterError, ResponseDecodeError
@@ -21,50 +21,21 @@ from postpress_async._time import (
     split_window,
     to_ms,
 )
-from postpress_async._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from postpress_async._watch import WatchStream
 from postpress_async.models import Message, MessageList
 
-from ._base import Resource
+from ._base import Item, Resource
 
 __all__ = ["Messages"]
 
 
-class Messages(Resource[Mode]):
+class Messages(Resource[Item]):
     """``GET /messages`` and ``GET /messages/{message_id}``."""
 
     __slots__ = ()
     _name = "messages"
     _path = "/messages"
 
-    @overload
-    def list(
-        self: Messages[OnlyReadable],
-        *,
-        before: DateTimeParam | None = ...,
-        after: DateTimeParam | None = ...,
-        sender_id: str | None = ...,
-        account_id: str | None = ...,
-        limit: int | None = ...,
-        cursor: str | None = ...,
-        resume: Checkpoint | None = ...,
-        prefetch: int | None = ...,
-        max_items: int | None = ...,
-    ) -> ListStream[Message]: ...
-    @overload
-    def list(
-        self: Messages[YieldsUnreadable],
-        *,
-        before: DateTimeParam | None = ...,
-        after: DateTimeParam | None = ...,
-        sender_id: str | None = ...,
-        account_id: str | None = ...,
-        limit: int | None = ...,
-        cursor: str | None = ...,
-        resume: Checkpoint | None = ...,
-        prefetch: int | None = ...,
-        max_items: int | None = ...,
-    ) -> ListStream[Message | UnreadableItem]: ...
     def list(
         self,
         *,
@@ -77,7 +48,7 @@ class Messages(Resource[Mode]):
         resume: Checkpoint | None = None,
         prefetch: int | None = None,
         max_items: int | None = None,
-    ) -> ListStream[Any]:
+    ) -> ListStream[Item]:
         """List messages, in the server's timestamp order.
 
         ``before``/``after``: an aware datetime or ISO 8601 string (strict bounds);
@@ -143,34 +114,6 @@ class Messages(Resource[Mode]):
             max_items=max_items,
         )
 
-    @overload
-    def list_windows(
-        self: Messages[OnlyReadable],
-        *,
-        after: DateTimeParam,
-        before: DateTimeParam,
-        windows: int = ...,
-        sender_id: str | None = ...,
-        account_id: str | None = ...,
-        limit: int | None = ...,
-        prefetch: int | None = ...,
-        concurrency: int | None = ...,
-        resume: Sequence[Checkpoint] | None = ...,
-    ) -> MergedStream[Message]: ...
-    @overload
-    def list_windows(
-        self: Messages[YieldsUnreadable],
-        *,
-        after: DateTimeParam,
-        before: DateTimeParam,
-        windows: int = ...,
-        sender_id: str | None = ...,
-        account_id: str | None = ...,
-        limit: int | None = ...,
-        prefetch: int | None = ...,
-        concurrency: int | None = ...,
-        resume: Sequence[Checkpoint] | None = ...,
-    ) -> MergedStream[Message | UnreadableItem]: ...
     def list_windows(
         self,
         *,
@@ -183,7 +126,7 @@ class Messages(Resource[Mode]):
         prefetch: int | None = None,
         concurrency: int | None = None,
         resume: Sequence[Checkpoint] | None = None,
-    ) -> MergedStream[Any]:
+    ) -> MergedStream[Item]:
         """Every message in ``(after, before)``, fetched as ``windows`` concurrent streams.
 
         The range is cut into equal time windows that cover it exactly once. Items of
