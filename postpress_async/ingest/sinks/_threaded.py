@@ -1,29 +1,39 @@
 """What the stores behind one DB-API connection in a worker thread share: SQLite, DuckDB.
 
-Both take ``?`` parameters and run every call through their ``_call(work)``: ``work(db)``
-in the store's worker thread, one call at a time, an engine error in one line. Reading
-the plan, the positions and the counts, and saving a plan, are the same statements on
-both; only how a write transaction begins differs (``_BEGIN``). PostgreSQL (asyncpg,
-``$n`` parameters, a pool) has its own.
+Both are a file a connection opens, take ``?`` parameters and run every call through
+:meth:`ThreadedStore._call`: ``work(db)`` in the store's worker thread, one call at a
+time, an engine error rolled back and told in one line. Opening (the directory, the
+connection, the schema check and creation), closing, reading the plan, the positions
+and the counts, and saving a plan are the same on both. Each engine's module says what
+differs: how it connects and who may write (``_open_db``, ``_take_writer``,
+``_release``), which tables a file holds (``_tables``), how a write transaction begins
+(``_BEGIN``), its column types (``_TYPES``) and its errors (``_error``, ``_explain``,
+``_rollback``). PostgreSQL (asyncpg, ``$n`` parameters, a pool) has its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+import anyio
+
+from postpress_async._exceptions import SinkFailedError, SinkUnavailableError
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Stored
-from ._sql import table_of
+from ._sql import META_SCHEMA, OUR_TABLES, Types, schema, table_of
 
-__all__ = ["Connection", "ThreadedStore", "stored_positions"]
+__all__ = ["Connection", "ThreadedStore", "cause", "stored_positions"]
 
 
 class Connection(Protocol):
     """The part of a DB-API connection these statements use."""
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 DB = TypeVar("DB", bound=Connection)
@@ -36,14 +46,158 @@ def stored_positions(db: Connection, endpoint: str) -> dict[str, bytes]:
     return {name: text.encode() for name, text in found.fetchall()}
 
 
+def cause(exc: BaseException) -> str:
+    """An engine's error in one line: its first line, or its type's name."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class ThreadedStore(Generic[DB]):
-    """The reads and ``save_plan`` of the :class:`~._base.Sink` contract, on ``_call``."""
+    """Opening, closing, ``_call`` and the reads and ``save_plan`` of the
+    :class:`~._base.Sink` contract, for a store of one connection in a worker thread."""
+
+    url: str
+    path: Path
+    _db: DB | None = None
+    _limiter: anyio.CapacityLimiter | None = None
 
     #: The statement that begins a write transaction.
     _BEGIN: str = "BEGIN TRANSACTION"
+    #: The engine's column types (see ``_sql.schema``).
+    _TYPES: Types
+
+    # -- what each engine says -----------------------------------------------------------
+
+    def _error(self) -> type[Exception]:
+        """The engine's error class."""
+        raise NotImplementedError
+
+    def _open_db(self) -> DB:
+        """A new connection to ``path``, set up (its errors as they are)."""
+        raise NotImplementedError
+
+    def _setup(self, db: DB) -> None:
+        """Settings of a new connection, before the schema check (none by default)."""
+
+    def _tables(self, db: DB) -> set[str]:
+        """The names of the tables the file holds."""
+        raise NotImplementedError
+
+    def _refuse(self, tables: set[str]) -> None:
+        """Raise :class:`SinkUnavailableError` for a file that holds no store of ours."""
+        if tables & set(OUR_TABLES):
+            raise SinkUnavailableError(
+                f"{self.url} holds tables ({', '.join(sorted(tables & set(OUR_TABLES)))}) "
+                "but no postpress store (no table `meta`): export to a new file"
+            )
+
+    def _take_writer(self) -> None:
+        """Become the file's one writer, or raise :class:`OutputLockedError`."""
+
+    def _release(self) -> None:
+        """Let the next writer in (nothing when this store is no writer)."""
+
+    def _explain(self, exc: Exception) -> str:
+        """The :class:`SinkFailedError` line for an engine error while working."""
+        raise NotImplementedError
+
+    def _rollback(self, db: DB) -> None:
+        """Roll back the transaction a failed call left open, if any."""
+        raise NotImplementedError
+
+    # -- opening and closing -------------------------------------------------------------
+
+    async def open(self, *, writer: bool = True) -> None:
+        """Open the file (creating it and what is missing), as the one writer if asked."""
+        if self._db is not None:
+            return
+        self._limiter = anyio.CapacityLimiter(1)
+        if writer:
+            self._take_writer()
+        try:
+            self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+        except BaseException:
+            self._release()
+            raise
+
+    def _connect(self) -> DB:
+        if not self.path.parent.is_dir():
+            raise SinkUnavailableError(
+                f"{self.url}: the directory {self.path.parent} does not exist"
+            )
+        error = self._error()
+        try:
+            db = self._open_db()
+        except error as exc:
+            raise SinkUnavailableError(f"{self.url}: cannot open ({cause(exc)})") from None
+        try:
+            self._prepare(db)
+        except error as exc:
+            db.close()
+            raise SinkUnavailableError(f"{self.url}: cannot open ({cause(exc)})") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: DB) -> None:
+        """Check what the file holds; create the tables it lacks, one creator at a time."""
+        self._setup(db)
+        tables = self._tables(db)
+        if "meta" in tables:
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = None if found is None else found[0]
+            if version != META_SCHEMA:
+                raise SinkUnavailableError(
+                    f"{self.url} holds a store of schema {version!r}, this release reads "
+                    f"schema {META_SCHEMA}: use a newer release, or export to a new file"
+                )
+            if tables.issuperset(OUR_TABLES):
+                return
+        else:
+            self._refuse(tables)
+        db.execute(self._BEGIN)
+        try:
+            for statement in schema(self._TYPES):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
+                [META_SCHEMA],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Close the connection and let the next writer in (closing again does nothing)."""
+        db, self._db = self._db, None
+        try:
+            if db is not None:
+                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        finally:
+            self._release()
+
+    # -- the calls -----------------------------------------------------------------------
 
     async def _call(self, work: Callable[[DB], T]) -> T:
-        raise NotImplementedError
+        """``work(connection)`` in the worker thread, one at a time; errors in one line."""
+        db = self._db
+        if db is None:
+            raise SinkUnavailableError(f"{self.url} is not open")
+        error = self._error()
+
+        def run() -> T:
+            try:
+                return work(db)
+            except error as exc:
+                self._rollback(db)
+                raise SinkFailedError(self._explain(exc)) from None
+            except BaseException:
+                self._rollback(db)
+                raise
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     async def load_plan(self, endpoint: Endpoint) -> ShardPlan | None:
         """The plan stored for ``endpoint``."""

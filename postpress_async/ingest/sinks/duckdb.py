@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -33,7 +32,6 @@ import anyio
 from postpress_async._exceptions import (
     OutputLockedError,
     ShardConflictError,
-    SinkFailedError,
     SinkUnavailableError,
 )
 from postpress_async._time import from_ms
@@ -41,17 +39,14 @@ from postpress_async.ingest._shards import Endpoint
 
 from ._base import TABLES, Batch, Reach, last_of_each
 from ._sql import (
-    META_SCHEMA,
-    OUR_TABLES,
     Types,
     column_names,
     ids_query,
-    schema,
     settle,
     table_of,
     time_column,
 )
-from ._threaded import ThreadedStore, stored_positions
+from ._threaded import ThreadedStore, cause, stored_positions
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,7 +55,7 @@ __all__ = ["DuckDBSink"]
 
 T = TypeVar("T")
 
-_TYPES: Final = Types(
+TYPES: Final = Types(
     kinds={"text": "VARCHAR", "time": "TIMESTAMPTZ", "int": "BIGINT"},
     data="VARCHAR",
     blob="BLOB",
@@ -76,7 +71,7 @@ def _upsert(endpoint: Endpoint) -> str:
     names = column_names(endpoint)
     values = [
         "unnest(?::VARCHAR[])",
-        *(f"unnest(?::{_TYPES.kinds[column.kind]}[])" for column in TABLES[endpoint]),
+        *(f"unnest(?::{TYPES.kinds[column.kind]}[])" for column in TABLES[endpoint]),
         "unnest(?::VARCHAR[])",
     ]
     return f"INSERT OR REPLACE INTO {endpoint} ({', '.join(names)}) SELECT {', '.join(values)}"
@@ -97,6 +92,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     """A DuckDB database file (``duckdb:///path.duckdb``); see the module docstring."""
 
     reach: Reach = "process"
+    _TYPES = TYPES
     columns: tuple[str, ...] | None = None
 
     def __init__(self, path: str | Path) -> None:
@@ -110,122 +106,52 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     def __repr__(self) -> str:
         return f"DuckDBSink({str(self.path)!r})"
 
-    # -- opening and closing -----------------------------------------------------------
+    # -- what DuckDB says (see ThreadedStore) -----------------------------------------
 
-    async def open(self, *, writer: bool = True) -> None:
-        """Open the file (creating it and what is missing), as the one writer if asked."""
-        if self._db is not None:
-            return
+    def _error(self) -> type[Exception]:
+        error: type[Exception] = _duckdb().Error
+        return error
+
+    def _open_db(self) -> duckdb.DuckDBPyConnection:
         engine = _duckdb()
-        key = self._key
-        if writer:
-            if key in _WRITERS:
-                raise OutputLockedError(self.url)
-            _WRITERS.add(key)
-            self._writer = key
-        self._limiter = anyio.CapacityLimiter(1)
-        try:
-            self._db = await anyio.to_thread.run_sync(
-                lambda: self._connect(engine), limiter=self._limiter
-            )
-        except BaseException:
-            self._release()
-            raise
-
-    def _connect(self, engine: Any) -> duckdb.DuckDBPyConnection:
-        if not self.path.parent.is_dir():
-            raise SinkUnavailableError(
-                f"{self.url}: the directory {self.path.parent} does not exist"
-            )
         try:
             db: duckdb.DuckDBPyConnection = engine.connect(str(self.path))
         except engine.Error as exc:
             if "lock" in str(exc).lower():
                 raise OutputLockedError(self.url) from None
-            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
-        try:
-            self._prepare(db)
-        except engine.Error as exc:
-            db.close()
-            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
-        except BaseException:
-            db.close()
             raise
         return db
 
-    def _prepare(self, db: duckdb.DuckDBPyConnection) -> None:
-        tables = {
-            name
-            for (name,) in db.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()"
-            ).fetchall()
-        }
-        if "meta" in tables:
-            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = None if found is None else found[0]
-            if version != META_SCHEMA:
-                raise SinkUnavailableError(
-                    f"{self.url} holds a store of schema {version!r}, this release reads "
-                    f"schema {META_SCHEMA}: use a newer release, or export to a new file"
-                )
-            if tables.issuperset(OUR_TABLES):
-                return
-        elif tables & set(OUR_TABLES):
-            raise SinkUnavailableError(
-                f"{self.url} holds tables ({', '.join(sorted(tables & set(OUR_TABLES)))}) "
-                "but no postpress store (no table `meta`): export to a new file"
-            )
-        db.begin()
-        try:
-            for statement in schema(_TYPES):
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
-                [META_SCHEMA],
-            )
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
+    def _tables(self, db: duckdb.DuckDBPyConnection) -> set[str]:
+        found = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+        return {name for (name,) in found}
 
-    async def close(self) -> None:
-        """Close the connection and let the next writer in (closing again does nothing)."""
-        db, self._db = self._db, None
-        try:
-            if db is not None:
-                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
-        finally:
-            self._release()
+    def _take_writer(self) -> None:
+        """One writer a file in this process (DuckDB's own lock keeps other processes out)."""
+        _duckdb()  # the missing extra first, before anything is held
+        if self._key in _WRITERS:
+            raise OutputLockedError(self.url)
+        _WRITERS.add(self._key)
+        self._writer = self._key
 
     def _release(self) -> None:
         key, self._writer = self._writer, None
         if key is not None:
             _WRITERS.discard(key)
 
+    def _explain(self, exc: Exception) -> str:
+        return (
+            f"{self.url}: DuckDB failed ({cause(exc)}): fix the cause, then run the same "
+            "command again"
+        )
+
+    def _rollback(self, db: duckdb.DuckDBPyConnection) -> None:
+        with contextlib.suppress(_duckdb().Error):  # none was open
+            db.rollback()
+
     # -- the calls ---------------------------------------------------------------------
-
-    async def _call(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """``work(connection)`` in a worker thread, one at a time; errors in one line."""
-        db = self._db
-        if db is None:
-            raise SinkUnavailableError(f"{self.url} is not open")
-        engine = _duckdb()
-
-        def run() -> T:
-            try:
-                return work(db)
-            except engine.Error as exc:
-                _rollback(db, engine)
-                raise SinkFailedError(
-                    f"{self.url}: DuckDB failed ({_cause(exc)}): fix the cause, then run the "
-                    "same command again"
-                ) from None
-            except BaseException:
-                _rollback(db, engine)
-                raise
-
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     async def commit(self, batch: Batch) -> None:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
@@ -289,13 +215,3 @@ def _duckdb() -> Any:
             "duckdb:// sinks need duckdb: pip install 'postpress-async[duckdb]'"
         ) from None
     return duckdb
-
-
-def _rollback(db: duckdb.DuckDBPyConnection, engine: Any) -> None:
-    with contextlib.suppress(engine.Error):  # none was open
-        db.rollback()
-
-
-def _cause(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

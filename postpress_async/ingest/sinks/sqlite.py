@@ -55,7 +55,6 @@ import anyio
 from postpress_async._exceptions import (
     OutputLockedError,
     ShardConflictError,
-    SinkFailedError,
     SinkUnavailableError,
 )
 from postpress_async._filelock import OutputLock, lock_output
@@ -65,17 +64,15 @@ from postpress_async.ingest._shards import Endpoint
 from ._base import TABLES, Batch, Reach, Row
 from ._sql import (
     META_SCHEMA,
-    OUR_TABLES,
     Types,
     column_names,
     ids_query,
     ms_bounds,
-    schema,
     settle,
     table_of,
     time_column,
 )
-from ._threaded import ThreadedStore, stored_positions
+from ._threaded import ThreadedStore, cause, stored_positions
 
 __all__ = ["SQLiteSink"]
 
@@ -83,7 +80,7 @@ T = TypeVar("T")
 
 #: Now, as the API writes times.
 _NOW: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-_TYPES: Final = Types(
+TYPES: Final = Types(
     kinds={"text": "TEXT", "time": "TEXT", "int": "INTEGER"},
     data="TEXT",
     blob="BLOB",
@@ -209,6 +206,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
 
     reach: Reach = "machine"
     _BEGIN = "BEGIN IMMEDIATE"
+    _TYPES = TYPES
     columns: tuple[str, ...] | None = None
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 60.0) -> None:
@@ -222,28 +220,48 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
     def __repr__(self) -> str:
         return f"SQLiteSink({str(self.path)!r})"
 
-    # -- opening and closing -----------------------------------------------------------
+    # -- what SQLite says (see ThreadedStore) -----------------------------------------
 
-    async def open(self, *, writer: bool = True) -> None:
-        """Open the file (creating it and what is missing), as the one writer if asked."""
-        if self._db is not None:
-            return
-        self._limiter = anyio.CapacityLimiter(1)
-        if writer:
-            self._lock = self._take_lock()
-        try:
-            self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
-        except BaseException:
-            self._release()
-            raise
+    def _error(self) -> type[Exception]:
+        return sqlite3.Error
 
-    def _take_lock(self) -> OutputLock:
+    def _open_db(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,  # one call at a time, from worker threads
+        )
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
+        db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # negative: KiB, not pages
+        db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
+
+    def _tables(self, db: sqlite3.Connection) -> set[str]:
+        return {
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+
+    def _refuse(self, tables: set[str]) -> None:
+        if "checkpoints" in tables:
+            raise SinkUnavailableError(
+                f"{self.url} holds an export of an earlier release (its positions are in a "
+                "table `checkpoints`). To keep its rows and export into it again (each row is "
+                f'stored again with its exact JSON), run: sqlite3 {self.path} "{_MIGRATE}"; '
+                "or export to a new file"
+            )
+        super()._refuse(tables)
+
+    def _take_writer(self) -> None:
+        """Hold ``PATH.lock`` (see the module docstring)."""
         if not self.path.parent.is_dir():
             raise SinkUnavailableError(
                 f"{self.url}: the directory {self.path.parent} does not exist"
             )
         try:
-            return lock_output(self.path.with_name(self.path.name + ".lock"))
+            self._lock = lock_output(self.path.with_name(self.path.name + ".lock"))
         except OutputLockedError:
             raise OutputLockedError(self.url) from None
         except OSError as exc:
@@ -251,109 +269,20 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
                 f"{self.url}: cannot create its lock file ({exc.strerror or exc})"
             ) from None
 
-    def _connect(self) -> sqlite3.Connection:
-        if not self.path.parent.is_dir():
-            raise SinkUnavailableError(
-                f"{self.url}: the directory {self.path.parent} does not exist"
-            )
-        try:
-            db = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,  # one call at a time, from worker threads
-            )
-        except sqlite3.Error as exc:
-            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
-        try:
-            self._prepare(db)
-        except sqlite3.Error as exc:
-            db.close()
-            raise SinkUnavailableError(f"{self.url}: cannot open ({_cause(exc)})") from None
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _prepare(self, db: sqlite3.Connection) -> None:
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
-        db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # negative: KiB, not pages
-        db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
-        tables = {
-            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if "meta" in tables:
-            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = None if found is None else found[0]
-            if version != META_SCHEMA:
-                raise SinkUnavailableError(
-                    f"{self.url} holds a store of schema {version!r}, this release "
-                    f"reads schema {META_SCHEMA}: use a newer release, or export to a new file"
-                )
-            if tables.issuperset(OUR_TABLES):
-                return
-        elif "checkpoints" in tables:
-            raise SinkUnavailableError(
-                f"{self.url} holds an export of an earlier release (its positions are in a "
-                "table `checkpoints`). To keep its rows and export into it again (each row is "
-                f'stored again with its exact JSON), run: sqlite3 {self.path} "{_MIGRATE}"; '
-                "or export to a new file"
-            )
-        elif tables & set(OUR_TABLES):
-            raise SinkUnavailableError(
-                f"{self.url} holds tables ({', '.join(sorted(tables & set(OUR_TABLES)))}) "
-                "but no postpress store (no table `meta`): export to a new file"
-            )
-        db.execute("BEGIN IMMEDIATE")  # one creator at a time
-        try:
-            for statement in schema(_TYPES):
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
-                (META_SCHEMA,),
-            )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    async def close(self) -> None:
-        """Close the connection and release the lock (closing again does nothing)."""
-        db, self._db = self._db, None
-        try:
-            if db is not None:
-                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
-        finally:
-            self._release()
-
     def _release(self) -> None:
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.release()
 
+    def _explain(self, exc: Exception) -> str:
+        return _explain(self.url, exc)
+
+    def _rollback(self, db: sqlite3.Connection) -> None:
+        if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+
     # -- the calls ---------------------------------------------------------------------
-
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """``work(connection)`` in a worker thread, one at a time; errors in one line."""
-        db = self._db
-        if db is None:
-            raise SinkUnavailableError(f"{self.url} is not open")
-
-        def run() -> T:
-            try:
-                return work(db)
-            except sqlite3.Error as exc:
-                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                raise SinkFailedError(_explain(self.url, exc)) from None
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     async def commit(self, batch: Batch) -> None:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
@@ -408,15 +337,11 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         return [id_ for (id_,) in found]
 
 
-def _cause(exc: sqlite3.Error) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _explain(url: str, exc: sqlite3.Error) -> str:
+def _explain(url: str, exc: Exception) -> str:
     """One line: the store, what went wrong in words, SQLite's own words, what to do."""
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
-    said = _cause(exc)
+    said = cause(exc)
     if primary == _FULL or "full" in said:
         what, then = "the disk is full", "free some space"
     elif primary == _IOERR or "I/O error" in said:
