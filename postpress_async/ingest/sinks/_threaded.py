@@ -120,11 +120,14 @@ class ThreadedStore(Generic[DB]):
             self._release()
             raise
 
-    def _connect(self) -> DB:
+    def _check_directory(self) -> None:
         if not self.path.parent.is_dir():
             raise SinkUnavailableError(
                 f"{self.url}: the directory {self.path.parent} does not exist"
             )
+
+    def _connect(self) -> DB:
+        self._check_directory()
         error = self._error()
         try:
             db = self._open_db()

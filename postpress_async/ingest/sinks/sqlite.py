@@ -256,10 +256,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
 
     def _take_writer(self) -> None:
         """Hold ``PATH.lock`` (see the module docstring)."""
-        if not self.path.parent.is_dir():
-            raise SinkUnavailableError(
-                f"{self.url}: the directory {self.path.parent} does not exist"
-            )
+        self._check_directory()
         try:
             self._lock = lock_output(self.path.with_name(self.path.name + ".lock"))
         except OutputLockedError:
