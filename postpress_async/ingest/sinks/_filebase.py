@@ -80,7 +80,27 @@ def in_window(moment: datetime | None, after: datetime | None, before: datetime 
 
 
 class FileReads:
-    """What verify reads of the files an endpoint's rows are in (shared by both sinks)."""
+    """What both file sinks share: the columns they read rows with, and what verify reads
+    of the files an endpoint's rows are in."""
+
+    #: The endpoint the sink was last asked about, and the columns set from outside.
+    _endpoint: str | None = None
+    _columns: tuple[str, ...] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """``("timestamp",)``, or ``("created_at",)`` when the file holds accounts.
+
+        The time column of the endpoint the sink holds, or of the last ``load_plan``,
+        ``save_plan`` or ``positions`` call (the runner makes one before it reads rows);
+        ``None`` (every column) before any. The sink itself stores ``id`` and ``data``
+        only: the time is for the follow, which derives positions from it.
+        """
+        return self._columns if self._columns is not None else time_columns(self._endpoint)
+
+    @columns.setter
+    def columns(self, value: tuple[str, ...] | None) -> None:
+        self._columns = value
 
     def _files(self, endpoint: str) -> list[tuple[LinesFile, Sidecar]]:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from postpress_async._filelock import OutputLock, lock_output
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
-from ._filebase import FileReads, in_thread, newest, stored, time_columns
+from ._filebase import FileReads, in_thread, newest, stored
 from ._lines import LinesFile
 from ._sidecar import Sidecar, StoredPosition
 
@@ -51,15 +51,6 @@ class PartFilesSink(FileReads):
 
     def __repr__(self) -> str:
         return f"PartFilesSink({self.url!r})"
-
-    @property
-    def columns(self) -> tuple[str, ...] | None:
-        """The time column of the endpoint last asked for (see :class:`JsonLinesSink`)."""
-        return self._columns if self._columns is not None else time_columns(self._endpoint)
-
-    @columns.setter
-    def columns(self, value: tuple[str, ...] | None) -> None:
-        self._columns = value
 
     def part(self, endpoint: str, name: str) -> Path:
         """The part file of the position ``name`` (a shard's label, or ``follow``)."""

@@ -39,7 +39,7 @@ from postpress_async._exceptions import SinkUnavailableError
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
-from ._filebase import FileReads, holds, in_thread, stored, time_columns
+from ._filebase import FileReads, holds, in_thread, stored
 from ._lines import LinesFile
 from ._parts import PartFilesSink
 from ._sidecar import Sidecar
@@ -91,21 +91,6 @@ class JsonLinesSink(FileReads):
     def upgraded(self) -> str | None:
         """What :meth:`open` converted from an older state file (a sentence), if anything."""
         return self._file.upgraded
-
-    @property
-    def columns(self) -> tuple[str, ...] | None:
-        """``("timestamp",)``, or ``("created_at",)`` when the file holds accounts.
-
-        The time column of the endpoint the file holds, or of the last :meth:`load_plan`,
-        :meth:`save_plan` or :meth:`positions` call (the runner makes one before it reads
-        rows); ``None`` (every column) before any. The sink itself stores ``id`` and
-        ``data`` only: the time is for the follow, which derives positions from it.
-        """
-        return self._columns if self._columns is not None else time_columns(self._endpoint)
-
-    @columns.setter
-    def columns(self, value: tuple[str, ...] | None) -> None:
-        self._columns = value
 
     async def open(self, *, writer: bool = True) -> None:
         """Lock the file (``writer``), read its sidecar, cut it back to what that vouches for.
