@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from postpress_async._config import OnUnreadable
 from postpress_async._decoding import UnreadableItem
@@ -19,10 +19,7 @@ from postpress_async._unreadable import typed_reader
 from postpress_async._watch import WatchStream
 from postpress_async.models import Page
 
-if TYPE_CHECKING:
-    from postpress_async._client import AsyncPostpress
-
-__all__ = ["Item", "Resource"]
+__all__ = ["Client", "Item", "Resource"]
 
 T = TypeVar("T")
 #: What a resource's typed streams hand out: its model (``Messages[Message]``), or its
@@ -30,6 +27,26 @@ T = TypeVar("T")
 #: attributes set it from the client's marker (``AsyncPostpress.messages``), so each
 #: method has one signature (see :mod:`postpress_async._unreadable`).
 Item = TypeVar("Item")
+
+
+class Client(Protocol):
+    """What a resource uses of its client (``AsyncPostpress``): its two GETs, the policy
+    for unreadable items and the default prefetch. Resources depend on this, not on the
+    client, which builds them."""
+
+    @property
+    def on_unreadable(self) -> OnUnreadable: ...
+
+    @property
+    def prefetch(self) -> int: ...
+
+    async def get(
+        self, path: str, query: Mapping[str, str | None], model: type[T], *, endpoint: str
+    ) -> T: ...
+
+    async def _get_body(
+        self, path: str, query: Mapping[str, str | None], *, endpoint: str
+    ) -> bytes: ...
 
 
 class Resource(Generic[Item]):
@@ -41,8 +58,8 @@ class Resource(Generic[Item]):
     _name: ResourceName
     _path: str
 
-    def __init__(self, client: AsyncPostpress[Any]) -> None:
-        self._client: AsyncPostpress[Any] = client
+    def __init__(self, client: Client) -> None:
+        self._client = client
 
     def _list(
         self,
