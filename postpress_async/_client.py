@@ -17,7 +17,7 @@ from ._config import (
     resolve_api_key,
     resolve_base_url,
 )
-from ._decoding import decode
+from ._decoding import UnreadableItem, decode
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
@@ -28,13 +28,11 @@ from ._tasks import AsyncClosing
 from ._transport import AiohttpTransport, Request, Response, Transport, endpoint_parts
 from ._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from ._version import __version__
+from .models import Account, Chat, Message
 from .resources import Accounts, Chats, Messages
 
 if TYPE_CHECKING:
     import aiohttp  # imported by the transport, only once one is built
-
-    from ._decoding import UnreadableItem
-    from .models import Account, Chat, Message
 
 __all__ = ["AsyncPostpress", "RawResponse"]
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar, get_args, overload
 import msgspec
 
 from ._decode_errors import NOT_JSON, item_error, message_and_path, not_json, page_error
-from ._exceptions import ResponseDecodeError
+from ._exceptions import ResponseDecodeError, UnreadableItem
 from ._raw_items import split_items
 from ._rewrite import convert_tolerantly
 from ._surrogates import decode_repaired, repair_refused
@@ -141,31 +141,6 @@ def _decode_tolerantly(
         raise page_error(exc, sent, endpoint=endpoint) from exc
     except NOT_JSON as exc:
         raise not_json(exc, sent, endpoint) from exc
-
-
-class UnreadableItem(msgspec.Struct, frozen=True):
-    """An item of a list page that does not fit its model, kept exactly as sent.
-
-    The page's other items are read all the same (see :func:`decode_page`).
-    """
-
-    #: The item's bytes exactly as the API sent them.
-    raw: bytes
-    #: Why it could not be read; ``error.path`` is relative to the page, e.g.
-    #: ``$.items[3].timestamp``, and ``error.body`` is the page's body.
-    error: ResponseDecodeError
-    #: The item's position in its page (0: the first).
-    index: int
-
-    def __repr__(self) -> str:
-        raw = self.raw if len(self.raw) <= _REPR_BYTES else self.raw[:_REPR_BYTES] + b"..."
-        return (
-            f"UnreadableItem(index={self.index}, path={self.error.path!r}, "
-            f"raw={raw!r} ({len(self.raw)} bytes))"
-        )
-
-
-_REPR_BYTES = 60
 
 
 def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[UnreadableItem]]:

@@ -42,11 +42,11 @@ function that reads it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from ._decoding import UnreadableItem
-    from ._positions import Checkpoint
+import msgspec
+
+from ._positions import Checkpoint
 
 __all__ = [
     "APIConnectionError",
@@ -79,6 +79,7 @@ __all__ = [
     "SinkFailedError",
     "SinkUnavailableError",
     "StateMismatchError",
+    "UnreadableItem",
     "UnreadableItemError",
     "find_header",
     "rebuilt",
@@ -195,10 +196,38 @@ class ResponseDecodeError(PostpressError):
         self.body = body
 
 
+class UnreadableItem(msgspec.Struct, frozen=True):
+    """An item of a list page that does not fit its model, kept exactly as sent.
+
+    The page's other items are read all the same (see :func:`~._decoding.decode_page`);
+    an :class:`UnreadableItemError` carries these, and a client made with
+    ``on_unreadable="yield"`` hands them out in the items' places.
+    """
+
+    #: The item's bytes exactly as the API sent them.
+    raw: bytes
+    #: Why it could not be read; ``error.path`` is relative to the page, e.g.
+    #: ``$.items[3].timestamp``, and ``error.body`` is the page's body.
+    error: ResponseDecodeError
+    #: The item's position in its page (0: the first).
+    index: int
+
+    def __repr__(self) -> str:
+        raw = self.raw if len(self.raw) <= _REPR_BYTES else self.raw[:_REPR_BYTES] + b"..."
+        return (
+            f"UnreadableItem(index={self.index}, path={self.error.path!r}, "
+            f"raw={raw!r} ({len(self.raw)} bytes))"
+        )
+
+
+#: How many bytes of an unreadable item its repr shows.
+_REPR_BYTES = 60
+
+
 class UnreadableItemError(ResponseDecodeError):
     """Items of a list page that do not fit their model; the page's other items were read.
 
-    ``items`` holds each one as an :class:`~postpress_async._decoding.UnreadableItem`
+    ``items`` holds each one as an :class:`UnreadableItem`
     (its bytes as sent, its error with a path relative to the page, its index). ``path``
     and ``body`` are the first item's (``body`` is the page's).
     """

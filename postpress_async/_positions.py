@@ -21,8 +21,8 @@ from typing import Final
 
 import msgspec
 
+from ._epoch import from_ms
 from ._lazy import hashlib
-from ._time import from_ms
 
 __all__ = ["STATE_VERSION", "AccountsSeen", "Checkpoint", "WatchState", "filters_fingerprint"]
 

@@ -1,5 +1,8 @@
 """The one home for datetimes: parse, validate, format, and split a time range.
 
+(Milliseconds <-> datetimes, :func:`to_ms` and :func:`from_ms`, sit below it in
+:mod:`._epoch`, which imports nothing of the package; they are re-exported here.)
+
 The API takes and sends timestamps as ``YYYY-MM-DDTHH:MM:SS.sssZ``: UTC, millisecond
 precision. Everything in the SDK that reads a caller's datetime goes through
 :func:`parse_datetime` (an aware ``datetime`` in UTC, cut to whole milliseconds) and
@@ -15,9 +18,10 @@ use that, and the ingest planner cuts at the data's quantiles with ``strict_wind
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Final, Literal
 
+from ._epoch import MS, from_ms, to_ms
 from ._exceptions import InvalidParameterError
 from ._params import check_int
 
@@ -36,8 +40,6 @@ __all__ = [
 #: ISO 8601 string.
 DateTimeParam = datetime | str
 
-_MS: Final = timedelta(milliseconds=1)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
 
 
@@ -90,18 +92,6 @@ def format_datetime(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def to_ms(moment: datetime) -> int:
-    """A datetime -> whole milliseconds since the epoch (rounded down; naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // _MS
-
-
-def from_ms(ms: int) -> datetime:
-    """Milliseconds since the epoch -> an aware UTC datetime."""
-    return _EPOCH + ms * _MS
-
-
 def encode_datetime(name: str, value: DateTimeParam) -> str:
     """A query parameter: :func:`parse_datetime` then :func:`format_datetime`."""
     return format_datetime(parse_datetime(name, value))
@@ -122,9 +112,9 @@ def split_window(
     end = parse_datetime("before", before)
     if end <= start:
         raise InvalidParameterError("before", "must be later than after")
-    span_ms = (end - start) // _MS
+    span_ms = (end - start) // MS
     count = max(1, min(windows, span_ms))
-    cuts = [start + _MS * (span_ms * k // count) for k in range(1, count)]
+    cuts = [start + MS * (span_ms * k // count) for k in range(1, count)]
     return strict_windows(cuts, after=start, before=end)  # type: ignore[return-value]
 
 
@@ -152,6 +142,6 @@ def strict_windows(
         previous = cut
     if before is not None and previous is not None and before <= previous:
         raise InvalidParameterError("before", "must be later than after and every cut")
-    lows: list[datetime | None] = [after, *(cut - _MS for cut in cuts)]
+    lows: list[datetime | None] = [after, *(cut - MS for cut in cuts)]
     highs: list[datetime | None] = [*cuts, before]
     return list(zip(lows, highs, strict=True))

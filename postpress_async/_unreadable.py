@@ -2,7 +2,7 @@
 
 :func:`~._decoding.decode_page` reads a page item by item when one of its items does not
 fit (a number for a ``timestamp``, ``null`` for a message): the page's other items are
-read, and each bad one is set aside as an :class:`~._decoding.UnreadableItem` (its bytes
+read, and each bad one is set aside as an :class:`~._exceptions.UnreadableItem` (its bytes
 as sent, why, and where). A page is never lost to one item; the client's
 ``on_unreadable`` says what the stream does with the items set aside:
 
@@ -12,7 +12,7 @@ as sent, why, and where). A page is never lost to one item; the client's
   with the next page, nothing handed out twice;
 * ``"skip"``: one WARNING record an item on the ``postpress_async`` logger (the JSON
   path, the reason, the item's first bytes), nothing raised;
-* ``"yield"``: the :class:`~._decoding.UnreadableItem` is handed out in the item's place.
+* ``"yield"``: the :class:`~._exceptions.UnreadableItem` is handed out in the item's place.
 
 Types. A client's streams are typed by what it was made with: ``AsyncPostpress`` is
 generic in a marker, :class:`OnlyReadable` by default (``client.messages.list()`` is a

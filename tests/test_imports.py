@@ -3,6 +3,7 @@
 Every module's imports are read from its source (those inside functions included;
 imports under ``if TYPE_CHECKING:`` are left out, they never run). A circle means a
 fact sits in the wrong room: ARCHITECTURE.md draws the layers they point down through.
+The imports for type checkers alone go round no circle either.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    """Every node, except what sits under ``if TYPE_CHECKING:``."""
+def _runtime_nodes(tree: ast.AST, *, types: bool = False) -> Iterator[ast.AST]:
+    """Every node, except what sits under ``if TYPE_CHECKING:`` (unless ``types``)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         yield node
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
+            if not types and isinstance(child, ast.If) and _is_type_checking(child.test):
                 stack.extend(child.orelse)
                 continue
             stack.append(child)
@@ -42,11 +43,14 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def imports_of(source: str, module: str, *, is_package: bool, known: set[str]) -> set[str]:
-    """The package modules ``source`` (the module ``module``) imports when it runs."""
+def imports_of(
+    source: str, module: str, *, is_package: bool, known: set[str], types: bool = False
+) -> set[str]:
+    """The package modules ``source`` (the module ``module``) imports when it runs (and,
+    with ``types``, for type checkers)."""
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(source)):
+    for node in _runtime_nodes(ast.parse(source), types=types):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -71,11 +75,13 @@ def imports_of(source: str, module: str, *, is_package: bool, known: set[str]) -
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(*, types: bool = False) -> dict[str, set[str]]:
     paths = {module_name(path): path for path in ROOT.rglob("*.py")}
     known = set(paths)
     return {
-        name: imports_of(path.read_text(), name, is_package=path.name == "__init__.py", known=known)
+        name: imports_of(
+            path.read_text(), name, is_package=path.name == "__init__.py", known=known, types=types
+        )
         for name, path in paths.items()
     }
 
@@ -133,6 +139,11 @@ def package_free(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
     assert circles(package_free(import_graph())) == []
+
+
+def test_not_even_the_imports_for_type_checkers_go_round() -> None:
+    """A type-only import back up would hide the same misplaced fact from run time only."""
+    assert circles(package_free(import_graph(types=True))) == []
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 import warnings
 
 import pytest
@@ -34,6 +35,27 @@ def test_every_public_class_and_function_has_a_docstring() -> None:
         and not inspect.getdoc(obj)
     ]
     assert missing == []
+
+
+def _public_classes() -> list[type]:
+    import postpress_async.ingest
+    import postpress_async.testing
+
+    modules = (postpress_async, postpress_async.models, postpress_async.ingest)
+    modules += (postpress_async.testing,)
+    return [
+        obj
+        for module in modules
+        for name in module.__all__
+        if inspect.isclass(obj := getattr(module, name))
+    ]
+
+
+@pytest.mark.parametrize("cls", _public_classes(), ids=lambda cls: cls.__qualname__)
+def test_every_public_class_s_annotations_resolve_at_run_time(cls: type) -> None:
+    """``typing.get_type_hints`` works on each (documentation tools, FastAPI, msgspec and
+    pydantic read annotations at run time): none names a type imported only for checkers."""
+    typing.get_type_hints(cls)
 
 
 def test_the_surface_holds_the_names_a_newcomer_looks_for() -> None:
