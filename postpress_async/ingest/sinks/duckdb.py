@@ -25,9 +25,7 @@ import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
-
-import anyio
+from typing import TYPE_CHECKING, Any, Final
 
 from postpress_async._exceptions import (
     OutputLockedError,
@@ -53,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DuckDBSink"]
 
-T = TypeVar("T")
 
 TYPES: Final = Types(
     kinds={"text": "VARCHAR", "time": "TIMESTAMPTZ", "int": "BIGINT"},
@@ -99,9 +96,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
         self.path = Path(path)
         self.url = f"duckdb:///{path}"
         self._key = os.path.realpath(self.path)  # one writer a file in this process
-        self._db: duckdb.DuckDBPyConnection | None = None
         self._writer: str | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
 
     def __repr__(self) -> str:
         return f"DuckDBSink({str(self.path)!r})"

@@ -48,9 +48,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Final, TypeVar
-
-import anyio
+from typing import Final
 
 from postpress_async._exceptions import (
     OutputLockedError,
@@ -76,7 +74,6 @@ from ._threaded import ThreadedStore, cause, stored_positions
 
 __all__ = ["SQLiteSink"]
 
-T = TypeVar("T")
 
 #: Now, as the API writes times.
 _NOW: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -213,9 +210,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         self.path = Path(path)
         self.url = f"sqlite:///{path}"
         self.busy_timeout = busy_timeout
-        self._db: sqlite3.Connection | None = None
         self._lock: OutputLock | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteSink({str(self.path)!r})"
