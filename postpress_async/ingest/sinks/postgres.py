@@ -148,7 +148,7 @@ class PostgresSink:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
         except connection_errors(pg) as exc:
             raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
-        except pg.PostgresError as exc:
+        except (pg.PostgresError, ValueError) as exc:  # ValueError: a DSN it cannot parse
             raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
         self._conn = conn
         try:

@@ -362,3 +362,19 @@ def test_the_url_never_holds_the_password() -> None:
     )
     assert sink.url == "postgresql://app@db.example:5433/exports?sslmode=require"
     assert "s3cr3t" not in repr(sink)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        pytest.param("postgresql://u@db:notaport/x", id="port-not-a-number"),
+        pytest.param("postgresql://u@[::1/x", id="unclosed-ipv6-bracket"),
+    ],
+)
+async def test_a_malformed_dsn_is_refused_as_unavailable(dsn: str) -> None:
+    """A DSN the driver cannot parse is a SinkUnavailableError naming it, not a ValueError."""
+    asyncpg_or_skip()
+    sink = PostgresSink(dsn)
+    with pytest.raises(SinkUnavailableError, match="cannot connect"):
+        await sink.open()
+    await sink.close()
