@@ -58,6 +58,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     }
     await ctx.check(list_call(resource, **filters))
     sink = _sync.open_store(_sync.store_of(args))  # exit 2 before anything starts
+    _sync.must_exist(sink)
     async with ctx.connect() as (client, _):
         report = await verify(
             _sync.client_config(client, args), resource, sink, sample=args.sample, **filters

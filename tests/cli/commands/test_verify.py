@@ -62,3 +62,25 @@ def test_what_cannot_be_verified_is_a_usage_error(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(["--to", "sqlite:///typo.db"], id="sqlite"),
+        pytest.param(["--to", "duckdb:///typo.duckdb"], id="duckdb"),
+        pytest.param(["--out", "typo.jsonl"], id="jsonl"),
+        pytest.param(["--out", "typo/"], id="part-files"),
+    ],
+)
+def test_a_store_that_does_not_exist_is_refused_and_not_created(
+    target: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped store is exit 2, not an empty store made on the spot and "all missing"."""
+    if target[1].startswith("duckdb"):
+        pytest.importorskip("duckdb")
+    monkeypatch.chdir(tmp_path)
+    result = run(*FAKE, "verify", "messages", *target)
+    assert result.returncode == 2, result.stderr
+    assert b"no store" in result.stderr
+    assert list(tmp_path.iterdir()) == []
