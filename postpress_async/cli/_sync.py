@@ -35,6 +35,7 @@ __all__ = [
     "must_exist",
     "open_store",
     "policy_of",
+    "print_notes",
     "progress_line",
     "store_of",
     "ticking",
@@ -108,6 +109,14 @@ def upgraded(sink: Sink) -> str | None:
     from postpress_async.ingest.sinks.files import JsonLinesSink
 
     return sink.upgraded if isinstance(sink, JsonLinesSink) else None
+
+
+def print_notes(err: TextIO, sink: Sink, notes: list[str]) -> None:
+    """``note: ...`` on ``err`` for each of the run's notes, after what opening the store
+    converted (if anything)."""
+    converted = upgraded(sink)
+    for note in [*([converted] if converted else []), *notes]:
+        print(f"note: {note}", file=err)
 
 
 def client_config(client: AsyncPostpress, args: argparse.Namespace) -> ClientConfig:

@@ -147,10 +147,11 @@ async def ingest(
     progress = progress if progress is not None else IngestProgress(noun=endpoint)
     progress.noun = endpoint
     progress.started = started
+    progress.notes = []
     await store.open()
     try:
         async with config.client() as client:
-            job = _Job(asked, config, client, store, runner, progress)
+            job = _Job(asked, config, client, store, runner, progress, notes=progress.notes)
             try:
                 return await job.run(started)
             finally:  # also for a follow ended by cancellation: its summary says so

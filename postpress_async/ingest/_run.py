@@ -84,6 +84,9 @@ class IngestProgress:
     #: Epoch ms of the newest item the follow has stored (``None``: not following yet).
     caught_up_ms: int | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
+    #: The run's notes (its result's ``notes``) as they are made: a follow ended by
+    #: cancellation returns no result.
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def stored(self, rows: int, rejects: int) -> None:
         """Count one commit (a committer's ``on_commit``)."""

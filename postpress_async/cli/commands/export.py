@@ -332,9 +332,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
                 **{key: value for key, value in filters.items() if value is not None},
             )
     if args.progress is not False:
-        converted = _sync.upgraded(sink)
-        for note in [*([converted] if converted else []), *result.notes]:
-            print(f"note: {note}", file=ctx.stderr)
+        _sync.print_notes(ctx.stderr, sink, result.notes)
         print(summary(resource, result, progress), file=ctx.stderr)
 
 

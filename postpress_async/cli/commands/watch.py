@@ -158,20 +158,23 @@ async def _to_store(
     target = _sync.store_of(args)
     sink = _sync.open_store(target, state=args.state)  # exit 2 before anything starts
     progress = IngestProgress(noun=resource)
-    async with ctx.connect() as (client, _):
-        config = _sync.client_config(client, args)
-        async with _sync.ticking(_sync.progress_line(args, ctx.stderr, progress.text)):
-            await ingest(
-                config,
-                resource,
-                sink,
-                follow=True,
-                backfill=False,
-                since=since,
-                policy=_sync.policy_of(args),
-                progress=progress,
-                **filters,
-            )
+    try:
+        async with ctx.connect() as (client, _):
+            config = _sync.client_config(client, args)
+            async with _sync.ticking(_sync.progress_line(args, ctx.stderr, progress.text)):
+                await ingest(
+                    config,
+                    resource,
+                    sink,
+                    follow=True,
+                    backfill=False,
+                    since=since,
+                    policy=_sync.policy_of(args),
+                    progress=progress,
+                    **filters,
+                )
+    finally:  # a watch ends by Ctrl-C: its notes are on the progress, not in a result
+        _sync.print_notes(ctx.stderr, sink, progress.notes)
 
 
 # -- to stdout: at-least-once, the position in a small file of the CLI's own ------------------

@@ -131,6 +131,27 @@ def test_watch_into_sqlite_commits_each_batch_with_its_position(tmp_path: Path) 
     assert json.loads(position)["kind"] == "messages"
 
 
+def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
+    """A store that already follows ignores --since, and says so on stderr as export does."""
+    db = tmp_path / "m.db"
+
+    def rows() -> int:
+        try:
+            with sqlite3.connect(db) as conn:
+                return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    watch = ["watch", "messages", *LIVE, "--to", f"sqlite:///{db}"]
+    first = run_until(lambda: rows() >= 3, *watch)
+    assert first.returncode == 130, first.stderr
+    assert b"note:" not in first.stderr
+    kept = rows()
+    again = run_until(lambda: rows() >= kept + 3, *watch, "--since", "2026-01-01T00:00:00Z")
+    assert again.returncode == 130, again.stderr
+    assert again.stderr.count(b"note: since ignored: the store follows from its own") == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
