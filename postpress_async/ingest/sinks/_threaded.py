@@ -125,6 +125,8 @@ class ThreadedStore(Generic[DB]):
             raise SinkUnavailableError(
                 f"{self.url}: the directory {self.path.parent} does not exist"
             )
+        if self.path.is_dir():  # before the writer's lock file is made beside it
+            raise SinkUnavailableError(f"{self.url} is a directory: give a database file")
 
     def _connect(self) -> DB:
         self._check_directory()

@@ -330,6 +330,16 @@ async def test_a_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> N
         await SQLiteSink(tmp_path / "junk.db").open()
 
 
+async def test_a_directory_is_refused_before_a_lock_file_is_made_beside_it(
+    tmp_path: Path,
+) -> None:
+    """``sqlite:///adir`` naming a directory leaves no stray ``adir.lock`` behind."""
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(SinkUnavailableError, match=r"adir is a directory: give a database file"):
+        await SQLiteSink(tmp_path / "adir").open()
+    assert os.listdir(tmp_path) == ["adir"]
+
+
 OLD_SCHEMA = """
 CREATE TABLE accounts (id TEXT PRIMARY KEY, type TEXT, name TEXT, created_at TEXT, data TEXT NOT NULL);
 CREATE TABLE chats (id TEXT PRIMARY KEY, account_id TEXT, account_type TEXT, name TEXT,
