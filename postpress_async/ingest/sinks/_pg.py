@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._lazy import hashlib
@@ -151,7 +151,8 @@ def redact(dsn: str) -> str:
         query = urlencode(
             [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
         )
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
+        # Not urlunsplit: it drops the "//" of an empty host ("postgresql:" for "postgresql://").
+        return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
     except ValueError:
         return dsn.partition("://")[0] + "://(unreadable DSN)"
 

@@ -365,6 +365,25 @@ def test_the_url_never_holds_the_password() -> None:
 
 
 @pytest.mark.parametrize(
+    ("dsn", "url"),
+    [
+        pytest.param("postgresql://", "postgresql://", id="nothing-given"),
+        pytest.param("postgres:///exports", "postgres:///exports", id="no-host"),
+        pytest.param(
+            "postgresql://:s3cr3t@/exports?password=s3cr3t",
+            "postgresql://@/exports",
+            id="no-user-no-host",
+        ),
+    ],
+)
+def test_the_url_of_a_dsn_without_a_host_stays_a_url(dsn: str, url: str) -> None:
+    """The password is gone and the ``//`` stays: ``postgresql://``, never ``postgresql:``."""
+    sink = PostgresSink(dsn)
+    assert sink.url == url
+    assert "s3cr3t" not in repr(sink)
+
+
+@pytest.mark.parametrize(
     "dsn",
     [
         pytest.param("postgresql://u@db:notaport/x", id="port-not-a-number"),
