@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._lazy import hashlib
@@ -33,6 +33,7 @@ __all__ = [
     "lock_holders",
     "lock_key",
     "no_nul",
+    "readable",
     "redact",
     "refuse_foreign",
     "stage",
@@ -140,8 +141,42 @@ def copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
     )
 
 
+#: What :func:`redact` shows of a DSN whose password it cannot find.
+_UNREADABLE: Final = "(hidden: a DSN that does not parse)"
+
+
+def _cut_password(parts: SplitResult) -> bool:
+    """Whether a ``/``, ``?`` or ``#`` in the password cut the user part short.
+
+    Then the parser saw ``user:<start of the password>`` as a host and a port and
+    the rest of the password, up to its ``@``, as the path, query or fragment: the
+    text would show the password in pieces. A DSN has no fragment; an ``@`` after a
+    host that has no ``@`` of its own, where the "port" is no number or no path comes
+    first, is a user part the parser did not see.
+    """
+    if parts.fragment:
+        return True
+    if "@" in parts.netloc or ":" not in parts.netloc:
+        return False
+    port = parts.netloc.rpartition(":")[2]
+    if "@" in parts.path:
+        return True
+    before_at = parts.query.partition("@")[0]
+    return "@" in parts.query and (not port.isdigit() or "=" not in before_at)
+
+
+def readable(dsn: str) -> bool:
+    """Whether :func:`redact` can tell the DSN's password apart (and hide it)."""
+    try:
+        return not _cut_password(urlsplit(dsn))
+    except ValueError:
+        return False
+
+
 def redact(dsn: str) -> str:
     """The DSN without its password (in the user part or as a ``password`` parameter)."""
+    if not readable(dsn):
+        return dsn.partition("://")[0] + f"://{_UNREADABLE}"
     try:
         parts = urlsplit(dsn)
         netloc = parts.netloc
@@ -154,7 +189,7 @@ def redact(dsn: str) -> str:
         # Not urlunsplit: it drops the "//" of an empty host ("postgresql:" for "postgresql://").
         return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
     except ValueError:
-        return dsn.partition("://")[0] + "://(unreadable DSN)"
+        return dsn.partition("://")[0] + f"://{_UNREADABLE}"
 
 
 async def lock_key(conn: Any) -> int:

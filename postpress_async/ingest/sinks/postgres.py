@@ -62,6 +62,7 @@ from ._pg import (
     lock_holders,
     lock_key,
     no_nul,
+    readable,
     redact,
     refuse_foreign,
     stage,
@@ -96,6 +97,11 @@ _MOVE: Final = (
     "WHERE endpoint = $1 AND name = $2 AND position = $6"
 )
 _REJECT: Final = "INSERT INTO rejects (endpoint, raw, reason, at) VALUES ($1, $2, $3, now())"
+#: Why a DSN the driver cannot parse is refused (its own words may quote the password).
+_UNPARSED: Final = (
+    "cannot connect: the DSN does not parse (percent-encode @ : / ? # in the user and "
+    "password, give the port as a number)"
+)
 
 
 class PostgresSink:
@@ -143,13 +149,17 @@ class PostgresSink:
         if self._open:
             return
         pg = asyncpg_module()
+        if not readable(self._dsn):  # before the driver quotes pieces of the password
+            raise SinkUnavailableError(f"{self.url}: {_UNPARSED}")
         self._mutex = anyio.Lock()
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
         except connection_errors(pg) as exc:
             raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
-        except (pg.PostgresError, ValueError) as exc:  # ValueError: a DSN it cannot parse
+        except pg.PostgresError as exc:
             raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
+        except ValueError:  # a DSN the driver cannot parse: its words may quote the password
+            raise SinkUnavailableError(f"{self.url}: {_UNPARSED}") from None
         self._conn = conn
         try:
             self._key = await lock_key(conn)

@@ -383,6 +383,39 @@ def test_the_url_of_a_dsn_without_a_host_stays_a_url(dsn: str, url: str) -> None
     assert "s3cr3t" not in repr(sink)
 
 
+@pytest.mark.parametrize("separator", ["#", "/", "?"])
+@pytest.mark.parametrize("head", ["xq", "79"])
+async def test_a_password_with_a_reserved_character_is_never_shown(
+    head: str, separator: str
+) -> None:
+    """An unencoded ``#``, ``/`` or ``?`` cuts the user part short: no piece of the
+    password may reach the url, the repr or the error (the driver cannot parse it)."""
+    sink = PostgresSink(f"postgresql://u:{head}{separator}s3cr3t@db/x")
+    shown = [sink.url, repr(sink)]
+    asyncpg_or_skip()
+    with pytest.raises(SinkUnavailableError) as caught:
+        await sink.open()
+    await sink.close()
+    shown.append(str(caught.value))
+    for text in shown:
+        assert "s3cr3t" not in text and head not in text, text
+    assert "percent-encode" in str(caught.value)  # refused before any connection
+
+
+@pytest.mark.parametrize(
+    ("dsn", "url"),
+    [
+        pytest.param(
+            "postgresql://db:5432/x?user=me@corp", "postgresql://db:5432/x?user=me%40corp", id="at"
+        ),
+        pytest.param("postgresql://[::1]:5432/x", "postgresql://[::1]:5432/x", id="ipv6"),
+        pytest.param("postgresql://u:pw@db:5432/x", "postgresql://u@db:5432/x", id="plain"),
+    ],
+)
+def test_a_dsn_that_parses_keeps_its_url(dsn: str, url: str) -> None:
+    assert PostgresSink(dsn).url == url
+
+
 @pytest.mark.parametrize(
     "dsn",
     [
