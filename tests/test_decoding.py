@@ -236,6 +236,13 @@ def test_error_envelope_with_wrongly_typed_fields_keeps_the_rest() -> None:
     assert decode_error_body(body) == ErrorBody(type="errors/provider_error", status=500)
 
 
+def test_error_envelope_with_a_status_too_long_for_int_keeps_the_rest() -> None:
+    """A status string past Python's int-string digit limit is dropped, not a bare ValueError."""
+    body = b'{"type": "errors/provider_error", "status": "' + b"9" * 5000 + b'"}'
+
+    assert decode_error_body(body) == ErrorBody(type="errors/provider_error")
+
+
 @pytest.mark.parametrize(
     "body",
     [
