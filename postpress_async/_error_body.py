@@ -3,6 +3,7 @@
 :func:`decode_error_body` keeps each documented field of the envelope that has its
 documented type and drops the others, so a proxy's odd envelope still names its status
 and type; a body that is no envelope at all (an HTML page, an empty body) is ``None``.
+A lone surrogate escape (a text cut mid-emoji) is read as U+FFFD (:mod:`._surrogates`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import msgspec
 
 from ._decode_errors import NOT_JSON
 from ._decoding import _decoder
+from ._surrogates import repair_refused
 from .models import ErrorBody
 
 __all__ = ["decode_error_body"]
@@ -29,8 +31,13 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
         error: ErrorBody | None = _decoder(ErrorBody).decode(body)
     except msgspec.ValidationError:
         error = _lenient_error_body(body)
-    except NOT_JSON:
-        return None
+    except NOT_JSON as exc:
+        # A text the server cut mid-emoji (a lone surrogate escape) must not cost the
+        # envelope: its type decides the retry. Read the repaired copy once more.
+        repaired = repair_refused(body, exc)
+        if repaired is None:
+            return None
+        return decode_error_body(repaired)
     if error is None or error == _EMPTY_ERROR:
         return None
     return error
@@ -43,8 +50,11 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
     """Keep the envelope fields that have the documented type, drop the others."""
     try:
         obj = msgspec.json.decode(body)
-    except NOT_JSON:
-        return None  # the typed decoder stopped at a mismatch before reaching this
+    except NOT_JSON as exc:
+        # The typed decoder stopped at a mismatch before reaching this: not JSON, or a
+        # lone surrogate escape (read from the repaired copy).
+        repaired = repair_refused(body, exc)
+        return None if repaired is None else _lenient_error_body(repaired)
     if not isinstance(obj, dict):
         return None
     texts = {

@@ -244,6 +244,28 @@ def test_error_envelope_with_a_status_too_long_for_int_keeps_the_rest() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            b'{"title": "Down \\ud83d", "type": "errors/provider_error", "status": 500}',
+            ErrorBody(title="Down \ufffd", type="errors/provider_error", status=500),
+            id="typed",
+        ),
+        pytest.param(
+            b'{"status": "500", "type": "errors/provider_error", "title": "Down \\ud83d"}',
+            ErrorBody(title="Down \ufffd", type="errors/provider_error", status=500),
+            id="after-a-mismatch",
+        ),
+    ],
+)
+def test_error_envelope_with_a_lone_surrogate_is_read_repaired(
+    body: bytes, expected: ErrorBody
+) -> None:
+    """A text the server cut mid-emoji keeps the envelope: its type still decides the retry."""
+    assert decode_error_body(body) == expected
+
+
+@pytest.mark.parametrize(
     "body",
     [
         pytest.param(b"<html><body><h1>502 Bad Gateway</h1></body></html>", id="html"),

@@ -6,11 +6,14 @@ import pytest
 
 from postpress_async import (
     AsyncPostpress,
+    InternalServerError,
     InvalidParameterError,
     ResponseDecodeError,
     RetryPolicy,
     ServiceUnavailableError,
 )
+from postpress_async.transports import Response
+from tests.helpers import RecordingTransport
 
 from ._server import KEY, Hostile, client_for, hostile_server, page_body, raw
 
@@ -35,6 +38,19 @@ async def test_invalid_utf8_in_an_error_envelope_is_classified_by_status_and_ret
     assert caught.value.attempts == 3
     assert caught.value.type is None  # the envelope could not be read
     assert caught.value.body == body
+
+
+async def test_a_lone_surrogate_in_an_error_envelope_keeps_its_type_and_its_retry() -> None:
+    """500 errors/provider_error is retried by its type: a title cut mid-emoji keeps it."""
+    body = b'{"type": "errors/provider_error", "title": "Provider down \\ud83d", "status": 500}'
+    transport = RecordingTransport(lambda request: Response(status=500, headers={}, content=body))
+    policy = RetryPolicy(attempts=3, wait_initial=0.001)
+    async with AsyncPostpress(api_key=KEY, transport=transport, retry=policy) as client:
+        with pytest.raises(InternalServerError) as caught:
+            await client.messages.retrieve("msg_1")
+    assert caught.value.type == "errors/provider_error"
+    assert caught.value.title == "Provider down \ufffd"
+    assert len(transport.requests) == 3
 
 
 async def test_invalid_utf8_in_a_prefetched_page_carries_the_resume_cursor() -> None:
