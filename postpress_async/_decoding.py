@@ -176,17 +176,24 @@ def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[
     decode_item = _decoder(item_type).decode
     items: list[Any] = []
     unreadable: list[UnreadableItem] = []
-    for index, raw in enumerate(page.items):
-        try:
-            items.append(decode_item(raw))
-        except msgspec.ValidationError as exc:  # noqa: PERF203 - the slow path already
+    try:
+        for index, raw in enumerate(page.items):
             try:
-                items.append(convert_tolerantly(raw, item_type, exc))
-            except msgspec.ValidationError as fault:
-                path, message = item_error(fault, index)
-                error = ResponseDecodeError(message, endpoint=endpoint, path=path, body=body)
-                error.__cause__ = fault
-                unreadable.append(UnreadableItem(raw=bytes(sent[index]), error=error, index=index))
+                items.append(decode_item(raw))
+            except msgspec.ValidationError as exc:  # noqa: PERF203 - the slow path already
+                try:
+                    items.append(convert_tolerantly(raw, item_type, exc))
+                except msgspec.ValidationError as fault:
+                    path, message = item_error(fault, index)
+                    error = ResponseDecodeError(message, endpoint=endpoint, path=path, body=body)
+                    error.__cause__ = fault
+                    unreadable.append(
+                        UnreadableItem(raw=bytes(sent[index]), error=error, index=index)
+                    )
+    except NOT_JSON as exc:
+        # Invalid UTF-8: msgspec cuts raw items without checking it. The body is not
+        # JSON, as when the whole-page decode meets it first.
+        raise not_json(exc, body, endpoint) from exc
     return model(items=items, **{name: getattr(page, name) for name in others}), unreadable
 
 

@@ -685,6 +685,24 @@ def test_decode_page_still_fails_on_a_fault_outside_the_items(
     assert info.value.body == body
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"items":[{"id":"b","text":"\xff"},{"id":1}]}', id="first"),
+        pytest.param(b'{"items":[{"id":1},{"id":"b","text":"\xff"}]}', id="after-a-bad-item"),
+        pytest.param(b'{"items":[{"id":1,"text":"\xff"}]}', id="in-a-bad-item"),
+    ],
+)
+def test_decode_page_of_invalid_utf8_is_not_json_wherever_it_is(body: bytes) -> None:
+    """Invalid UTF-8 is a body that is not JSON, also where the page is read item by item
+    (msgspec cuts raw items without checking it): a typed error, never msgspec's own."""
+    with pytest.raises(ResponseDecodeError, match="body is not valid JSON") as info:
+        _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert info.value.path is None
+    assert info.value.body == body
+
+
 def test_unreadable_item_error_names_each_fault() -> None:
     """The error lists where and why, and carries the items."""
     body, _ = _pretty_page_with_bad_items()
