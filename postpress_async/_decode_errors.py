@@ -39,7 +39,7 @@ def page_error(
     return ResponseDecodeError(message, endpoint=endpoint, path=path, body=bytes(body))
 
 
-def item_error(error: msgspec.ValidationError, index: int) -> tuple[str, str]:
+def item_error(error: msgspec.DecodeError, index: int) -> tuple[str, str]:
     """``(path, message)`` of msgspec's ``error`` for item ``index`` of a page decoded alone.
 
     The path is made relative to the page: ``$.timestamp`` of item 3 is
@@ -49,7 +49,7 @@ def item_error(error: msgspec.ValidationError, index: int) -> tuple[str, str]:
     return f"$.items[{index}]{path[1:]}", message
 
 
-def message_and_path(error: msgspec.ValidationError) -> tuple[str, str]:
+def message_and_path(error: msgspec.DecodeError) -> tuple[str, str]:
     """msgspec's message without its path, and the path (``$`` when it names none)."""
     match = _AT_PATH.fullmatch(str(error))
     return (match["message"], match["path"]) if match else (str(error), "$")

@@ -7,8 +7,9 @@ no copy), once more into a light Struct of just the columns the sink stores. Zip
 give rows ``(id, *values, data)``, values in ``TABLES`` order (see :data:`Row`).
 
 One item never costs its page: when the light decode fails, each item is decoded on its
-own, and an item that is not an object, has no string ``id`` or has a column of the
-wrong type becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
+own, and an item that is not an object, has no string ``id``, has a column of the
+wrong type or a text column that is not UTF-8 (msgspec cuts raw items without checking
+it) becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
 A body msgspec refuses for lone surrogate escapes (a text the JavaScript server cut
 mid-emoji) is read from a repaired copy (U+FFFD in the typed values), while each item's
 ``data`` is cut from the body as sent (see ``_raw_items.split_items``). Only a body that is
@@ -240,7 +241,9 @@ class _Reader:
         for index, (raw, as_sent) in enumerate(zip(page.items, sent, strict=True)):
             try:
                 light = decode(raw)
-            except msgspec.ValidationError as exc:  # noqa: PERF203 - the slow path already
+            except msgspec.DecodeError as exc:  # noqa: PERF203 - the slow path already
+                # A ValidationError, or invalid UTF-8 in a text it reads (raw items are
+                # cut without checking their UTF-8): either way, this item only.
                 path, message = item_error(exc, index)
                 rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
             else:

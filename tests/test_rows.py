@@ -173,6 +173,33 @@ def test_a_quirky_page_gives_its_rows_and_its_rejects() -> None:
     assert (page.cursor, page.object) == ("c2", "MessageList")
 
 
+@pytest.mark.parametrize(
+    ("columns", "rows", "rejects"),
+    [
+        pytest.param(
+            None,
+            [("a", None, None, None, None, "ok", None)],
+            ["$.items[1]: Invalid UTF-8 encoded string"],
+            id="in-a-column",
+        ),
+        pytest.param(("timestamp",), [("a", None), ("b", None)], [], id="in-no-column-read"),
+    ],
+)
+def test_invalid_utf8_in_an_item_costs_that_item_only(
+    columns: Any, rows: list[tuple[Any, ...]], rejects: list[str]
+) -> None:
+    """msgspec reads raw items without checking their UTF-8: a text column that is not
+    UTF-8 makes its item a reject (kept as sent), never a bare msgspec error."""
+    raws = [b'{"id":"a","text":"ok"}', b'{"id":"b","text":"\xff\xfe"}']
+    body = b'{"items":[' + b",".join(raws) + b'],"cursor":null}'
+
+    page = read("messages", body, columns)
+
+    assert [row[:-1] for row in page.items] == rows
+    assert [reject.reason for reject in page.rejects] == rejects
+    assert [reject.raw for reject in page.rejects] == raws[2 - len(rejects) :]
+
+
 def test_a_lone_surrogate_alone_keeps_the_fast_decode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Repaired, a page of readable items is still two whole-page decodes, data as sent."""
 
