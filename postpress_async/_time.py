@@ -89,7 +89,8 @@ def parse_datetime(
 def format_datetime(moment: datetime) -> str:
     """An aware datetime -> the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds cut)."""
     utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y does not pad a year before 1000 to four digits on glibc.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def encode_datetime(name: str, value: DateTimeParam) -> str:

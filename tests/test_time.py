@@ -27,6 +27,12 @@ from postpress_async._time import encode_datetime, format_datetime, parse_dateti
         pytest.param("2026-01-01T01:00:00+01:00", "2026-01-01T00:00:00.000Z", id="iso-offset"),
         pytest.param("2026-01-01T00:00:00", "2026-01-01T00:00:00.000Z", id="iso-naive-is-utc"),
         pytest.param("2026-01-01", "2026-01-01T00:00:00.000Z", id="iso-date"),
+        pytest.param("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z", id="year-1-padded"),
+        pytest.param(
+            datetime(999, 3, 4, 5, 6, 7, 8000, tzinfo=timezone.utc),
+            "0999-03-04T05:06:07.008Z",
+            id="year-999-padded",
+        ),
     ],
 )
 def test_datetimes_are_sent_as_utc_with_milliseconds(value: datetime | str, expected: str) -> None:
