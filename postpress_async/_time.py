@@ -82,7 +82,12 @@ def parse_datetime(
         raise InvalidParameterError(
             name, f"must be a datetime or an ISO 8601 string, got {type(value).__name__}"
         )
-    utc = moment.astimezone(timezone.utc)
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before year 1 in UTC
+        raise InvalidParameterError(
+            name, f"{value!r} is out of range once converted to UTC (years 1 to 9999)"
+        ) from None
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 

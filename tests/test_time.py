@@ -52,6 +52,25 @@ def test_non_iso_values_are_refused(value: object) -> None:
         encode_datetime("after", value)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("0001-01-01T00:00:00+01:00", id="before-year-1-in-utc"),
+        pytest.param("9999-12-31T23:59:59-01:00", id="after-year-9999-in-utc"),
+        pytest.param(
+            datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), id="aware-before-year-1"
+        ),
+    ],
+)
+def test_a_moment_outside_the_utc_calendar_is_refused_with_the_parameter_name(
+    value: object,
+) -> None:
+    """Converting it to UTC would overflow: a typed error, not a bare OverflowError."""
+    with pytest.raises(InvalidParameterError, match=r"before: .*out of range") as info:
+        encode_datetime("before", value)  # type: ignore[arg-type]
+    assert info.value.param == "before"
+
+
 def test_a_zoneless_string_can_be_refused_with_a_suggestion() -> None:
     with pytest.raises(
         InvalidParameterError, match=r"has no time zone.*2026-05-01T10:00:00Z"
