@@ -49,7 +49,7 @@ import msgspec
 from ._decoding import peek_cursor
 from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
 from ._lazy import hashlib
-from ._params import check_int
+from ._params import check_int, check_text
 from ._positions import Checkpoint, WatchState
 from ._tasks import SingleUse, reap, start
 from .models import Page
@@ -313,6 +313,10 @@ class ListStream(SingleUse[T]):
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
             check_int("max_items", max_items, minimum=0)
+        if cursor is not None:
+            if not isinstance(cursor, str):
+                raise InvalidParameterError("cursor", f"must be a str, got {type(cursor).__name__}")
+            check_text("cursor", cursor)
         if resume is not None:
             if cursor is not None:
                 raise InvalidParameterError("resume", "give either cursor= or resume=, not both")

@@ -87,6 +87,18 @@ async def test_a_lone_surrogate_is_refused_before_sending(call: object, param: s
     assert server.requests == []
 
 
+@pytest.mark.parametrize("cursor", [5, b"c1", ["c1"]], ids=["int", "bytes", "list"])
+async def test_a_cursor_that_is_not_a_str_is_refused_when_the_stream_is_made(
+    cursor: object,
+) -> None:
+    """Named as ``cursor`` before any request, never an AttributeError from deep inside."""
+    transport = RecordingTransport(lambda request: Response(status=200, headers={}, content=b"{}"))
+    async with AsyncPostpress(api_key=KEY, transport=transport) as client:
+        with pytest.raises(InvalidParameterError, match="cursor: must be a str"):
+            client.messages.list(cursor=cursor)  # type: ignore[arg-type]
+    assert transport.requests == []
+
+
 @pytest.mark.parametrize(
     "key",
     [
