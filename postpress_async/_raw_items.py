@@ -110,7 +110,14 @@ def _items_arrays(body: bytes) -> Iterator[int]:
 
 
 def _is_items(token: bytes) -> bool:
-    return token == b'"items"' or (b"\\" in token and msgspec.json.decode(token) == "items")
+    if token == b'"items"':
+        return True
+    if b"\\" not in token:
+        return False
+    try:
+        return bool(msgspec.json.decode(token) == "items")
+    except NOT_JSON:  # e.g. invalid UTF-8, which msgspec let pass in a key it skipped
+        return False
 
 
 def _ranges_from(

@@ -243,6 +243,7 @@ def test_a_clean_page_is_never_read_item_by_item(monkeypatch: pytest.MonkeyPatch
             rb'{"items":[{"id":"\udc00"}],"items":[{"id":"\ud83d"}]}', id="duplicate-key-last-wins"
         ),
         pytest.param(rb'{"\u0069tems" : [ {"id":"\ud83d"} ] }', id="escaped-key"),
+        pytest.param(b'{"\\n\xff":1,"items":[{"id":"\\ud83d"}]}', id="escaped-key-not-utf8-before"),
     ],
 )
 def test_items_are_cut_from_the_right_array(body: bytes) -> None:
