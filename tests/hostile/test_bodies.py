@@ -10,6 +10,7 @@ from aiohttp import web
 
 from postpress_async import (
     APIConnectionError,
+    AuthenticationError,
     InvalidParameterError,
     Limits,
     ResponseDecodeError,
@@ -96,6 +97,29 @@ async def test_a_body_shorter_than_its_content_length_is_a_connection_error() ->
         async with client_for(server) as client:
             with pytest.raises(APIConnectionError, match="broken off"):
                 await client.messages.retrieve("msg_1")
+
+
+async def test_an_error_body_cut_short_is_still_its_status_error() -> None:
+    """The status line arrived: a 401 whose body breaks off is an AuthenticationError
+    (never retried), not a connection error retried as if no answer had come."""
+    prefix = b'{"type": "errors/invalid_credentials", "title": "Inv'
+
+    async def cut(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        response = web.StreamResponse(status=401, headers={"Content-Length": str(MIB)})
+        await response.prepare(request)
+        await response.write(prefix)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async with hostile_server(cut) as server:
+        policy = RetryPolicy(attempts=3, wait_initial=0.001)
+        async with client_for(server, retry=policy) as client:
+            with pytest.raises(AuthenticationError) as caught:
+                await client.messages.retrieve("msg_1")
+    assert caught.value.body == prefix
+    assert caught.value.attempts == 1
+    assert len(server.requests) == 1
 
 
 async def test_an_endless_error_body_keeps_a_small_prefix_and_is_still_retried() -> None:
