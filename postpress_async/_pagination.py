@@ -314,9 +314,7 @@ class ListStream(SingleUse[T]):
         if max_items is not None:
             check_int("max_items", max_items, minimum=0)
         if cursor is not None:
-            if not isinstance(cursor, str):
-                raise InvalidParameterError("cursor", f"must be a str, got {type(cursor).__name__}")
-            check_text("cursor", cursor)
+            _check_cursor("cursor", cursor)
         if resume is not None:
             if cursor is not None:
                 raise InvalidParameterError("resume", "give either cursor= or resume=, not both")
@@ -324,6 +322,10 @@ class ListStream(SingleUse[T]):
                 raise InvalidParameterError(
                     "resume", f"must be a Checkpoint, got {type(resume).__name__}"
                 )
+            # A Checkpoint built by hand or read from a damaged store is not validated.
+            if resume.cursor is not None:
+                _check_cursor("resume.cursor", resume.cursor)
+            check_int("resume.offset", resume.offset, minimum=0)
         self._fetch = fetch
         self._prefetch = prefetch
         self._max_items = max_items
@@ -473,6 +475,13 @@ class ListStream(SingleUse[T]):
             # stream's checkpoint and carrying the original's own chaining (none added, so
             # a transport's deliberately unchained error stays so); the original is untouched.
             raise failed
+
+
+def _check_cursor(name: str, cursor: object) -> None:
+    """A cursor a caller gives: a str that can go on the wire."""
+    if not isinstance(cursor, str):
+        raise InvalidParameterError(name, f"must be a str, got {type(cursor).__name__}")
+    check_text(name, cursor)
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:

@@ -345,6 +345,26 @@ def test_bad_stream_options_are_refused(kwargs: dict[str, object]) -> None:
         ListStream(Pages(1, 1).fetch, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("resume", "param"),
+    [
+        pytest.param(Checkpoint(offset=-1), "resume.offset", id="negative-offset"),
+        pytest.param(Checkpoint(offset="1"), "resume.offset", id="str-offset"),  # type: ignore[arg-type]
+        pytest.param(Checkpoint(offset=1.5), "resume.offset", id="float-offset"),  # type: ignore[arg-type]
+        pytest.param(Checkpoint(cursor=5), "resume.cursor", id="int-cursor"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_checkpoint_that_no_stream_could_have_made_is_refused(
+    resume: Checkpoint, param: str
+) -> None:
+    """Built by hand or read from a damaged store: refused by name before any request,
+    never a negative slice handing out the wrong items (nor a bare TypeError)."""
+    source = Pages(n=1, size=3)
+    with pytest.raises(InvalidParameterError) as info:
+        ListStream(source.fetch, resume=resume)
+    assert info.value.param == param
+
+
 async def test_the_next_request_goes_out_before_the_current_page_is_decoded() -> None:
     source = Bodies(n=15, size=5)
     got = [item async for item in ListStream(source.fetch, prefetch=1)]
