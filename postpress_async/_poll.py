@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 from ._config import _positive, _replace
@@ -140,4 +140,18 @@ def _checked(state: WatchState, *, kind: WatchKind, fingerprint: str) -> WatchSt
             f"(fingerprint {state.fingerprint}, these filters give {fingerprint}); "
             "resume with the filters it was saved with, or start a new watch"
         )
+    # The fields of a state read from a damaged store (or built by hand) are not
+    # validated: a time outside the datetimes the watch lists by would fail its first poll.
+    for name, ms in (("watermark_ms", state.watermark_ms), ("floor_ms", state.floor_ms)):
+        if ms is not None and (
+            isinstance(ms, bool) or not isinstance(ms, int) or not _FIRST_MS <= ms <= _LAST_MS
+        ):
+            raise InvalidParameterError(
+                "since", f"this watch state's {name} is not a time in years 1 to 9999: {ms!r}"
+            )
     return state
+
+
+#: The times a watch state may hold: those of an aware UTC datetime, in milliseconds.
+_FIRST_MS = to_ms(datetime.min.replace(tzinfo=timezone.utc))
+_LAST_MS = to_ms(datetime.max.replace(tzinfo=timezone.utc))

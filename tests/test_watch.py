@@ -343,6 +343,23 @@ def test_a_state_from_another_watch_is_refused(state: WatchState, reason: str) -
     assert info.value.param == "since"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"floor_ms": 10**16}, id="floor-past-year-9999"),
+        pytest.param({"watermark_ms": -(10**16)}, id="watermark-before-year-1"),
+        pytest.param({"floor_ms": "0"}, id="floor-not-an-int"),
+    ],
+)
+def test_a_damaged_state_is_refused_before_any_request(fields: dict[str, Any]) -> None:
+    """A state read from a damaged store (its fingerprint intact) names ``since``; it
+    never fails later as an OverflowError or TypeError at the first poll."""
+    state = WatchState(kind="messages", fingerprint="f", **fields)
+    with pytest.raises(InvalidParameterError, match="since") as info:
+        begin(state)
+    assert not isinstance(info.value, StateMismatchError)
+
+
 def test_an_unfinished_listing_cannot_start_a_watch() -> None:
     with pytest.raises(InvalidParameterError, match="has not finished"):
         begin(Checkpoint(cursor="c", follow=WatchState(kind="messages", fingerprint="f")))
