@@ -14,10 +14,11 @@ import msgspec
 
 from ._decode_errors import NOT_JSON
 from ._decoding import _decoder
+from ._exceptions import ResponseDecodeError
 from ._surrogates import repair_refused
 from .models import ErrorBody
 
-__all__ = ["decode_error_body"]
+__all__ = ["decode_error_body", "envelope_instead_of_page"]
 
 
 def decode_error_body(body: bytes) -> ErrorBody | None:
@@ -44,6 +45,28 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
 
 
 _EMPTY_ERROR = ErrorBody()
+
+
+def envelope_instead_of_page(body: bytes, *, endpoint: str) -> ResponseDecodeError | None:
+    """The error for a 2xx list body that is an error envelope, not a page; else ``None``.
+
+    A page's fields all have defaults, so a proxy's 200 carrying ``{"type": ...,
+    "title": ..., "status": 503}`` would read as an empty last page and end a listing as
+    complete. A body with an ``items`` key is a page; one without is an envelope when it
+    has a ``type`` or a ``status`` (``{}`` stays an empty page). For a page without a
+    cursor only: the scan for ``"items"`` costs once a listing.
+    """
+    if b'"items"' in body:
+        return None
+    envelope = decode_error_body(body)
+    if envelope is None or (envelope.type is None and envelope.status is None):
+        return None
+    what = " ".join(str(part) for part in (envelope.status, envelope.type) if part is not None)
+    if envelope.title:
+        what += f": {envelope.title}"
+    return ResponseDecodeError(
+        f"the body is an error envelope, not a page ({what})", endpoint=endpoint, body=body
+    )
 
 
 def _lenient_error_body(body: bytes) -> ErrorBody | None:

@@ -6,6 +6,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from postpress_async._config import OnUnreadable
 from postpress_async._decoding import UnreadableItem
+from postpress_async._error_body import envelope_instead_of_page
 from postpress_async._filters import TIMED, ResourceName
 from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
 from postpress_async._pagination import AfterPage, ListStream, MakeFollower, PageBody, ReadPage
@@ -94,7 +95,10 @@ class Resource(Generic[Item]):
 
         async def fetch(page_cursor: str | None) -> PageBody[Any]:
             body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
-            return PageBody(body, reader)
+            page = PageBody(body, reader)
+            if page.cursor is None and (error := envelope_instead_of_page(body, endpoint=label)):
+                raise error
+            return page
 
         return ListStream(
             fetch,

@@ -122,6 +122,49 @@ async def test_an_error_body_cut_short_is_still_its_status_error() -> None:
     assert len(server.requests) == 1
 
 
+ENVELOPE_200 = b'{"type": "errors/network_down", "title": "Network is down", "status": 503}'
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        pytest.param(lambda c: c.messages.list(), id="items"),
+        pytest.param(lambda c: c.messages.list().pages(), id="pages"),
+        pytest.param(lambda c: c.chats.rows(), id="rows"),
+    ],
+)
+async def test_a_200_holding_an_error_envelope_is_an_error_not_an_empty_last_page(
+    walk: object,
+) -> None:
+    """A proxy's 200 with the error envelope must not end a listing as complete (an
+    export would store it as done, with nothing): a typed error, resumable from the start."""
+    async with hostile_server(raw(200, ENVELOPE_200)) as server:
+        async with client_for(server) as client:
+            stream = walk(client)  # type: ignore[operator]
+            with pytest.raises(ResponseDecodeError, match="errors/network_down") as caught:
+                async for _ in stream:
+                    pass
+    assert caught.value.checkpoint is not None
+    assert not caught.value.checkpoint.done
+    assert caught.value.body == ENVELOPE_200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{}", id="empty-object"),
+        pytest.param(b'{"object": "MessageList", "cursor": null}', id="no-items-key"),
+        pytest.param(b'{"object": "MessageList", "items": [], "cursor": null}', id="empty-items"),
+    ],
+)
+async def test_an_empty_last_page_is_still_one(body: bytes) -> None:
+    async with hostile_server(raw(200, body)) as server:
+        async with client_for(server) as client:
+            stream = client.messages.list()
+            assert [item async for item in stream] == []
+    assert stream.checkpoint.done
+
+
 async def test_an_endless_error_body_keeps_a_small_prefix_and_is_still_retried() -> None:
     async with hostile_server(endless(status=503)) as server:
         policy = RetryPolicy(attempts=2, wait_initial=0.001)
