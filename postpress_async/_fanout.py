@@ -117,10 +117,12 @@ class MergedStream(SingleUse[T]):
     async def aclose(self) -> None:
         """End every source now; the stream hands out nothing more."""
         task, self._supervisor = self._supervisor, None
-        await reap(task)
-        if self._ends is not None:
-            for end in self._ends:
-                end.close()
+        try:
+            await reap(task)
+        finally:  # also when this close is cancelled: the loop ending as it runs
+            if self._ends is not None:
+                for end in self._ends:
+                    end.close()
 
     async def _items(self) -> AsyncGenerator[T, None]:
         async with contextlib.aclosing(self._arrivals()) as arrivals:

@@ -236,10 +236,12 @@ class PageFetcher(Generic[T]):
         """Cancel any prefetch and wait until it has ended."""
         self._finished = True
         task, self._task = self._task, None
-        await reap(task)
-        for end in (self._send, self._receive):
-            if end is not None:
-                end.close()
+        try:
+            await reap(task)
+        finally:  # also when this close is cancelled: the loop ending as it runs
+            for end in (self._send, self._receive):
+                if end is not None:
+                    end.close()
 
 
 class CursorTrail:

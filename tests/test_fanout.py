@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from helpers import unavailable
-from test_pagination import Pages, other_tasks, settle
+from test_pagination import Pages, other_tasks, resource_warnings_of, settle
 
 from postpress_async import Checkpoint, InvalidParameterError, ListStream, MergedStream, merge
 
@@ -63,6 +63,15 @@ async def test_breaking_out_of_a_merge_leaves_no_task_behind() -> None:
     await settle()
     assert sum(s.in_flight for s in sources) == 0
     assert other_tasks() == set()
+
+
+def test_breaking_out_of_a_merge_as_the_loop_ends_leaves_nothing_unclosed() -> None:
+    async def main() -> None:
+        sources = [Offset(1000 * k, n=100, size=5) for k in range(3)]
+        async for _ in merge(*(ListStream(s.fetch) for s in sources)):
+            break
+
+    assert resource_warnings_of(main) == []
 
 
 def test_merge_needs_list_streams() -> None:

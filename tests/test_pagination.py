@@ -8,6 +8,10 @@ against the fake server over HTTP are in ``test_streams_http.py``.
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import msgspec
 import pytest
@@ -272,6 +276,26 @@ async def test_break_leaves_no_task_and_no_request_in_flight() -> None:
     await settle()
     assert source.in_flight == 0
     assert other_tasks() == set()
+
+
+def resource_warnings_of(main: Callable[[], Coroutine[Any, Any, None]]) -> list[str]:
+    """The ResourceWarnings of ``asyncio.run(main())``, those of its shutdown included."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_break_as_the_loop_ends_leaves_nothing_unclosed() -> None:
+    """The stream's own close runs as a task after ``break``; the loop ending at once
+    cancels it, and the prefetch's memory stream must be closed all the same."""
+
+    async def main() -> None:
+        async for _ in ListStream(Pages(n=100, size=5).fetch, prefetch=2):
+            break
+
+    assert resource_warnings_of(main) == []
 
 
 async def test_an_exception_in_the_loop_body_leaves_no_task_behind() -> None:
