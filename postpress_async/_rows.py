@@ -40,6 +40,7 @@ __all__ = [
     "Reject",
     "Row",
     "RowPage",
+    "column_tuple",
     "row_reader",
     "row_stamp",
 ]
@@ -158,6 +159,21 @@ def row_stamp(
         return None if moment is None else (to_ms(moment), row[0])
 
     return stamp
+
+
+def column_tuple(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The ``columns`` a caller gives, as the tuple the readers are cached by.
+
+    A list is as good as a tuple; one string is refused by name, not read as its letters.
+    """
+    if columns is None or isinstance(columns, tuple):
+        return columns
+    if isinstance(columns, str) or not isinstance(columns, Sequence):
+        hint = f"; for one column: ({columns!r},)" if isinstance(columns, str) else ""
+        raise InvalidParameterError(
+            "columns", f"must be a sequence of column names, got {type(columns).__name__}{hint}"
+        )
+    return tuple(columns)
 
 
 def _columns(endpoint: ResourceName, columns: tuple[str, ...] | None) -> tuple[str, ...]:

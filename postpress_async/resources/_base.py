@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -13,8 +13,8 @@ from postpress_async._pagination import AfterPage, ListStream, MakeFollower, Pag
 from postpress_async._params import encode_limit
 from postpress_async._poll import PollPolicy, WatchKind, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
-from postpress_async._rows import Row, RowPage, row_reader, row_stamp
-from postpress_async._time import format_datetime, to_ms
+from postpress_async._rows import Row, RowPage, column_tuple, row_reader, row_stamp
+from postpress_async._time import DateTimeParam, format_datetime, parse_datetime, to_ms
 from postpress_async._transport import endpoint_parts
 from postpress_async._unreadable import typed_reader
 from postpress_async._watch import WatchStream
@@ -114,9 +114,9 @@ class Resource(Generic[Item]):
         self,
         *,
         filters: Mapping[str, str] | None = None,
-        after: datetime | None = None,
-        before: datetime | None = None,
-        columns: tuple[str, ...] | None = None,
+        after: DateTimeParam | None = None,
+        before: DateTimeParam | None = None,
+        columns: Sequence[str] | None = None,
         limit: int | None = None,
         resume: Checkpoint | None = None,
         prefetch: int | None = None,
@@ -134,6 +134,9 @@ class Resource(Generic[Item]):
         watch continuing the listing starts (``checkpoint.follow``).
         """
         encoded = dict(filters or {})
+        columns = column_tuple(columns)
+        after = None if after is None else parse_datetime("after", after)
+        before = None if before is None else parse_datetime("before", before)
         window = {
             "after": None if after is None else format_datetime(after),
             "before": None if before is None else format_datetime(before),

@@ -5,13 +5,14 @@ before any request, for every resource.
 from __future__ import annotations
 
 import inspect
+import json
 from datetime import datetime
 
 import pytest
 from helpers import RecordingTransport, client_with, empty_list, fixture_bytes, path_of, query_of
 
 from postpress_async import AsyncPostpress, InvalidParameterError
-from postpress_async.transports import Response
+from postpress_async.transports import Request, Response
 
 HOSTILE_IDS = [
     pytest.param("../accounts", "..%2Faccounts", id="dot-dot-slash"),
@@ -58,6 +59,13 @@ BAD_CALLS = [
     pytest.param(lambda c: c.messages.retrieve(".."), "message_id", id="dot-dot-message-id"),
     pytest.param(lambda c: c.chats.retrieve("."), "chat_id", id="dot-chat-id"),
     pytest.param(lambda c: c.chats.retrieve("c", account_id=""), "account_id", id="empty-acc"),
+    pytest.param(lambda c: c.messages.rows(columns="text"), "columns", id="rows-one-str"),
+    pytest.param(lambda c: c.messages.rows(columns=7), "columns", id="rows-columns-int"),
+    pytest.param(lambda c: c.messages.rows(columns=["txt"]), "columns", id="rows-unknown-col"),
+    pytest.param(
+        lambda c: c.messages.rows(after=datetime(2026, 1, 1)), "after", id="rows-naive-after"
+    ),
+    pytest.param(lambda c: c.chats.rows(before="last week"), "before", id="rows-bad-iso"),
 ]
 
 
@@ -75,3 +83,20 @@ async def test_bad_parameters_are_refused_before_any_request(call: object, param
             await invoke(call, client)
     assert info.value.param == param
     assert transport.requests == []
+
+
+async def test_rows_take_a_list_of_columns_and_iso_strings_as_list_does() -> None:
+    page = {**json.loads(fixture_bytes("message_list.json")), "cursor": None}
+
+    def listing(request: Request) -> Response:
+        return Response(status=200, headers={}, content=json.dumps(page).encode())
+
+    transport = RecordingTransport(listing)
+    async with client_with(transport) as client:
+        as_list = [row async for row in client.messages.rows(columns=["text", "timestamp"])]
+        as_tuple = [row async for row in client.messages.rows(columns=("timestamp", "text"))]
+        async for _ in client.messages.rows(after="2026-05-01T00:00:00+02:00", max_items=1):
+            break
+    assert as_list and as_list == as_tuple
+    assert all(len(row) == 4 for row in as_list)  # id, timestamp, text, data
+    assert query_of(transport.requests[-1])["after"] == "2026-04-30T22:00:00.000Z"
