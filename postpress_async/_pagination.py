@@ -377,20 +377,37 @@ class ListStream(SingleUse[T]):
         return self._handed_out + self._offset - self._page_start
 
     def __await__(self) -> Generator[object, None, Page[T]]:
-        """``await stream``: fetch and return the first page only (no prefetch)."""
+        """``await stream``: fetch and return the first page only (no prefetch).
+
+        The first page :meth:`pages` would hand out: a resumed stream's starts at the
+        checkpoint's offset, ``max_items`` cuts it, and a stream resumed from a done
+        checkpoint (or with ``max_items=0``) gives an empty last page without a request.
+        """
         return self._first_page().__await__()
 
     async def _first_page(self) -> Page[T]:
-        page = _as_page(await self._fetch(self._checkpoint.cursor))
-        if self._after_page is not None:
-            try:
-                self._after_page(page)
-            except PostpressError as exc:
-                failed = with_checkpoint(exc, _after_page(page))
-            else:
-                return page
-            raise failed
+        start = self._checkpoint
+        if start.done or self._max_items == 0:
+            return Page(items=[], cursor=None)
+        page = _as_page(await self._fetch(start.cursor))
+        last = len(page.items)
+        stop = last if self._max_items is None else min(last, start.offset + self._max_items)
+        if self._after_page is not None and stop == last:
+            self._check_whole(self._after_page, page)
+        if (start.offset, stop) != (0, last):
+            page = msgspec.structs.replace(page, items=page.items[start.offset : stop])
         return page
+
+    @staticmethod
+    def _check_whole(after_page: AfterPage, page: Page[T]) -> None:
+        """``after_page`` on a page handed out to its end; its error resumes past it."""
+        try:
+            after_page(page)
+        except PostpressError as exc:
+            failed = with_checkpoint(exc, _after_page(page))
+        else:
+            return
+        raise failed  # outside the handler: see _pages
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate pages instead of items (a resumed first page starts at its offset)."""

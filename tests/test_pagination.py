@@ -115,6 +115,20 @@ async def test_await_gives_the_first_page_only() -> None:
     assert source.requests == [None]
 
 
+async def test_await_gives_the_first_page_the_stream_would_hand_out() -> None:
+    """A resumed stream's first page starts at its offset, max_items cuts it, and a done
+    checkpoint gives an empty last page without a request (not a new listing's first)."""
+    source = Pages(n=23, size=5)
+    resumed = await ListStream(source.fetch, resume=Checkpoint(cursor="p1", offset=2))
+    cut = await ListStream(source.fetch, max_items=3)
+    done = await ListStream(source.fetch, resume=Checkpoint(cursor=None, done=True))
+    none = await ListStream(source.fetch, max_items=0)
+    assert (resumed.items, resumed.cursor) == ([7, 8, 9], "p2")
+    assert (cut.items, cut.cursor) == ([0, 1, 2], "p1")
+    assert (done.items, done.cursor) == (none.items, none.cursor) == ([], None)
+    assert source.requests == ["p1", None]
+
+
 async def test_the_next_page_is_in_flight_while_the_caller_works_on_the_current_one() -> None:
     source = Pages(n=15, size=5)
     seen_requests_during_page: list[list[str | None]] = []
