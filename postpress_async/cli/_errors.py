@@ -95,6 +95,9 @@ _OPTIONS: Final = {
     "timeout": "--timeout",
     "timeout.total": "--timeout",
     "retry.attempts": "--retries",
+    "policy.interval": "--poll-interval",
+    "policy.max_interval": "--max-interval",
+    "policy.overlap": "--overlap",
     "chat_id": "chat ID",
     "message_id": "message ID",
 }

@@ -42,6 +42,7 @@ __all__ = [
     "filter_options",
     "filters_of",
     "format_option",
+    "interval",
     "offset",
     "paging_options",
     "positive",
@@ -91,6 +92,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def interval(text: str) -> float:
+    """A finite number > 0 (seconds, or messages a second)."""
+    value = float(text)
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def offset(text: str) -> float:
     """A number of seconds, negative allowed (finite)."""
     value = float(text)
@@ -111,6 +120,7 @@ def rate(text: str) -> float:
 count.__name__ = "count"
 positive.__name__ = "positive int"
 seconds.__name__ = "seconds"
+interval.__name__ = "seconds"
 offset.__name__ = "seconds"
 rate.__name__ = "rate"
 
@@ -149,7 +159,7 @@ CONNECTION: Final = _OptionSet(
         ),
         _option(
             "--timeout",
-            type=seconds,
+            type=interval,
             metavar="SECONDS",
             help="timeout of one HTTP attempt (default: 120)",
         ),

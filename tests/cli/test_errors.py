@@ -116,6 +116,49 @@ def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: 
     assert expected in one_error_line(result)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            ["watch", "messages", "--overlap", "inf"],
+            "error: --overlap: must be a finite number >= 0, got inf",
+            id="overlap-inf",
+        ),
+        pytest.param(
+            ["watch", "messages", "--poll-interval", "inf"],
+            "argument --poll-interval: must be a finite number > 0, got inf",
+            id="poll-interval-inf",
+        ),
+        pytest.param(
+            ["export", "messages", "--out", "m.jsonl", "--follow", "--max-interval", "inf"],
+            "argument --max-interval: must be a finite number > 0, got inf",
+            id="max-interval-inf",
+        ),
+        pytest.param(
+            ["watch", "messages", "--poll-interval", "-1"],
+            "argument --poll-interval: must be a finite number > 0, got -1",
+            id="poll-interval-negative",
+        ),
+        pytest.param(
+            ["watch", "messages", "--fake-live-rate", "-1"],
+            "argument --fake-live-rate: must be a finite number > 0, got -1",
+            id="live-rate-negative",
+        ),
+        pytest.param(
+            ["--timeout", "0", "messages", "list"],
+            "argument --timeout: must be a finite number > 0, got 0",
+            id="timeout-zero",
+        ),
+    ],
+)
+def test_bad_numbers_name_the_option_and_the_bound(args: list[str], expected: str) -> None:
+    """A number out of range names the option typed and the bound it broke, not the SDK's."""
+    result = run("--fake", *args)
+    assert result.returncode == ExitCode.USAGE == 2
+    line = one_error_line(result)
+    assert expected in line
+
+
 def test_debug_shows_the_traceback() -> None:
     """--debug adds the traceback (and still ends with the one-line error)."""
     result = run("--fake", "--debug", "messages", "get", "msg_does_not_exist")

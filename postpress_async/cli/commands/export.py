@@ -25,6 +25,7 @@ from postpress_async.cli._parser import (
     count,
     filter_options,
     filters_of,
+    interval,
     positive,
     seconds,
 )
@@ -223,17 +224,6 @@ def live_feed(args: argparse.Namespace) -> object:
     from postpress_async.testing import LiveFeed  # only --fake pays for the fake server
 
     return LiveFeed(rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed)
-
-
-def interval(text: str) -> float:
-    """A number > 0 (seconds, or messages a second)."""
-    value = seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-interval.__name__ = "seconds"
 
 
 def _shown_options(parser: argparse.ArgumentParser) -> None:

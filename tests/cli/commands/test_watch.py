@@ -156,7 +156,9 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(["--since", "2026-05-01T00:00:00"], b"no time zone", id="naive-since"),
-        pytest.param(["--poll-interval", "0"], b"must be > 0", id="zero-interval"),
+        pytest.param(
+            ["--poll-interval", "0"], b"must be a finite number > 0, got 0", id="zero-interval"
+        ),
         pytest.param(["--limit", "0"], b"limit", id="limit"),
         pytest.param(["--to", "sqlite:///x.db", "--state", "s"], b"--state goes", id="state"),
         pytest.param(["--to", "sqlite:///x.db", "--out", "x.jsonl"], b"not both", id="both"),
