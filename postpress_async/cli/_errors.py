@@ -189,6 +189,12 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
                 f"not found ({reason}) at {_origin(exc.url)}: check --base-url "
                 "(or POSTPRESS_BASE_URL); this does not look like the postpress API",
             )
+        if not _names_an_id(exc):
+            return (
+                ExitCode.API_ERROR,
+                f"not found ({reason}) at {_origin(exc.url)}: check --base-url "
+                "(or POSTPRESS_BASE_URL); the request named no id",
+            )
         return ExitCode.API_ERROR, f"not found ({reason}): check the ids you passed"
     if isinstance(exc, RateLimitError):
         return ExitCode.API_ERROR, f"rate limited by the API ({reason}){suffix}: try again later"
@@ -205,6 +211,24 @@ def _wrong_base_url(exc: NotFoundError) -> bool:
     unknown ``--account-id``): the base URL is right, the id is not.
     """
     return exc.type is None
+
+
+#: The query parameters of a listing that name an id (a 404 may be about them).
+_ID_FILTERS: Final = ("account_id", "sender_id")
+
+
+def _names_an_id(exc: NotFoundError) -> bool:
+    """Whether the request named an id: a retrieve, or a listing filtered by an id.
+
+    A listing that names none (``messages list`` under a base URL missing its ``/api/v1``)
+    has no id to blame, whatever envelope the 404 carries.
+    """
+    if not exc.endpoint.endswith(".list"):
+        return True
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(exc.url).query)
+    return any(name in query for name in _ID_FILTERS)
 
 
 def _after_param(exc: InvalidParameterError) -> str:

@@ -75,14 +75,11 @@ def test_shared_option_defaults_are_filled_in_when_not_given() -> None:
     assert (args.api_key, args.fake, args.fake_messages, args.debug) == (None, False, 1000, False)
 
 
-def _not_found(endpoint: str, type_: str | None) -> NotFoundError:
+def _not_found(
+    endpoint: str, type_: str | None, url: str = "https://example.com/v9/messages?limit=2"
+) -> NotFoundError:
     return NotFoundError(
-        status=404,
-        type=type_,
-        title="Not Found",
-        method="GET",
-        url="https://example.com/v9/messages?limit=2",
-        endpoint=endpoint,
+        status=404, type=type_, title="Not Found", method="GET", url=url, endpoint=endpoint
     )
 
 
@@ -90,10 +87,20 @@ def _not_found(endpoint: str, type_: str | None) -> NotFoundError:
     ("error", "hint", "not_said"),
     [
         pytest.param(
-            _not_found("messages.list", "errors/resource_not_found"),
+            _not_found(
+                "messages.list",
+                "errors/resource_not_found",
+                "https://example.com/v9/messages?limit=2&account_id=chat_1",
+            ),
             "check the ids",
             "check --base-url",
             id="list-endpoint-with-envelope",
+        ),
+        pytest.param(
+            _not_found("messages.list", "errors/resource_not_found"),
+            "check --base-url",
+            "check the ids",
+            id="list-without-ids-with-envelope",
         ),
         pytest.param(
             _not_found("messages.retrieve", None),
@@ -166,6 +173,25 @@ async def test_a_server_that_is_not_the_api_says_to_check_the_base_url() -> None
     text = result.stderr.decode()
     assert "check --base-url" in text
     assert "does not look like the postpress API" in text
+    assert "check the ids" not in text
+
+
+async def test_a_listing_without_ids_that_is_not_found_says_to_check_the_base_url() -> None:
+    """The base URL without its /api/v1: the server's own 404 envelope, and no id to blame."""
+    from postpress_async.testing import Dataset, FakePostpress
+
+    from ._helpers import arun
+
+    async with FakePostpress(dataset=Dataset(messages=5), api_key="pp_test_key") as server:
+        root = server.url.removesuffix("/api/v1")
+        result = await arun(
+            "--api-key", "pp_test_key", "--base-url", root, "--retries", "0",
+            "messages", "list",
+        )  # fmt: skip
+    assert result.returncode == ExitCode.API_ERROR
+    text = result.stderr.decode()
+    assert "404" in text
+    assert "check --base-url" in text
     assert "check the ids" not in text
 
 
