@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """Parse and check a command line; a bad one exits (``SystemExit``) with code 2."""
-    return check_args(build_parser().parse_args(argv))
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # said by the command's parser, so the help it points at lists its options
+        args.cli_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return check_args(args)
 
 
 class _Run:

@@ -159,6 +159,24 @@ def test_bad_numbers_name_the_option_and_the_bound(args: list[str], expected: st
     assert expected in line
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        pytest.param(["messages", "list"], id="messages-list"),
+        pytest.param(["export", "accounts", "--out", "a.jsonl"], id="export-accounts"),
+    ],
+)
+def test_an_unknown_option_points_at_the_commands_own_help(words: list[str]) -> None:
+    """`postpress export accounts --follow`: the help to read is the command's, not the root's."""
+    result = run(*words, "--follow")
+    assert result.returncode == ExitCode.USAGE == 2
+    command = " ".join(word for word in words if not word.startswith("-") and "." not in word)
+    assert one_error_line(result) == (
+        f"postpress {command}: error: unrecognized arguments: --follow "
+        f"(see: postpress {command} --help)\n"
+    )
+
+
 def test_debug_shows_the_traceback() -> None:
     """--debug adds the traceback (and still ends with the one-line error)."""
     result = run("--fake", "--debug", "messages", "get", "msg_does_not_exist")
