@@ -375,6 +375,14 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
                 parser.error(f"{option.flags[0]} does nothing without --fake")
     if "fake" in args.cli_takes and args.fake and getattr(args, "base_url", None) is not None:
         parser.error("--base-url and --fake cannot be combined: --fake runs its own server")
+    if "fake" in args.cli_takes and args.fake and args.fake_bad_records:
+        from postpress_async.testing._dataset._bad import MIN_MESSAGES  # only with --fake
+
+        if args.fake_messages < MIN_MESSAGES:
+            parser.error(
+                f"--fake-bad-records needs --fake-messages {MIN_MESSAGES} or more, "
+                f"got {args.fake_messages}"
+            )
     return args
 
 

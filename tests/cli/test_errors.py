@@ -177,6 +177,15 @@ def test_an_unknown_option_points_at_the_commands_own_help(words: list[str]) -> 
     )
 
 
+def test_bad_records_in_a_fake_too_small_for_them_is_a_usage_error() -> None:
+    """--fake-bad-records places its records across at least 40 messages: say so, exit 2."""
+    result = run("--fake", "--fake-messages", "10", "--fake-bad-records", "messages", "list")
+    assert result.returncode == ExitCode.USAGE == 2
+    line = one_error_line(result)
+    assert "--fake-bad-records needs --fake-messages 40 or more, got 10" in line
+    assert "unexpected" not in line
+
+
 def test_debug_shows_the_traceback() -> None:
     """--debug adds the traceback (and still ends with the one-line error)."""
     result = run("--fake", "--debug", "messages", "get", "msg_does_not_exist")
