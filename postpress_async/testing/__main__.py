@@ -171,14 +171,13 @@ def server_from_args(args: argparse.Namespace) -> FakePostpress:
     )
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(server: FakePostpress) -> None:
     """Run until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    server = server_from_args(args)
     async with server:
         print(f"{READY_PREFIX}{server.url} (api key: {server.api_key})", flush=True)
         await stop.wait()
@@ -188,9 +187,24 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m postpress_async.testing``."""
-    args = build_parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):  # the signal handler normally wins
-        asyncio.run(serve(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port: must be 0..65535, got {args.port}")
+    try:  # a value the dataset, faults or feed refuse: one line, exit 2
+        server = server_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # the signal handler normally wins
+            asyncio.run(serve(server))
+    except OSError as exc:  # the address is taken, or the host does not resolve
+        reason = exc.strerror or str(exc)
+        print(
+            f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

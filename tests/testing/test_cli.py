@@ -87,3 +87,50 @@ def test_cli_flags_map_to_faults() -> None:
     assert sum(faults.rates.values()) == pytest.approx(0.26)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--fault", "nonsense"])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            ["--messages", "10", "--bad-records"], "at least 40 messages", id="bad-records"
+        ),
+        pytest.param(["--messages", "-1"], "must be >= 0", id="negative-messages"),
+        pytest.param(["--accounts", "0"], "at least one account", id="no-account"),
+        pytest.param(["--latency", "-1"], "latency must be >= 0", id="latency"),
+        pytest.param(["--fault-rate", "2"], "add up to more than 1", id="fault-rate"),
+        pytest.param(["--live-rate", "-1"], "rate must be > 0", id="live-rate"),
+        pytest.param(["--port", "99999"], "--port: must be 0..65535, got 99999", id="port"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value the fake cannot serve is a usage error naming it, never a traceback."""
+    from postpress_async.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("python -m postpress_async.testing: error: ")
+    assert expected in last
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """The server cannot listen where another already does: say where, no traceback."""
+    from postpress_async.testing.__main__ import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["--port", str(port), "--messages", "10"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(
+        f"python -m postpress_async.testing: error: cannot listen on 127.0.0.1:{port}"
+    )
