@@ -121,7 +121,7 @@ def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: 
     [
         pytest.param(
             ["watch", "messages", "--overlap", "inf"],
-            "error: --overlap: must be a finite number >= 0, got inf",
+            "argument --overlap: must be a finite number of seconds >= 0, got inf",
             id="overlap-inf",
         ),
         pytest.param(
@@ -143,6 +143,11 @@ def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: 
             ["watch", "messages", "--fake-live-rate", "-1"],
             "argument --fake-live-rate: must be a finite number > 0, got -1",
             id="live-rate-negative",
+        ),
+        pytest.param(
+            ["--fake-latency", "inf", "messages", "list"],
+            "argument --fake-latency: must be a finite number of seconds >= 0, got inf",
+            id="latency-inf",
         ),
         pytest.param(
             ["--timeout", "0", "messages", "list"],
@@ -257,6 +262,9 @@ def _unreadable() -> UnreadableItemError:
         ),
         pytest.param(
             InvalidParameterError("retry.attempts", "x"), 2, "--retries: x", id="param-retries"
+        ),
+        pytest.param(
+            InvalidParameterError("policy.overlap", "x"), 2, "--overlap: x", id="param-overlap"
         ),
         pytest.param(MissingAPIKeyError("no"), 3, "no API key", id="missing-key"),
         pytest.param(
