@@ -31,7 +31,8 @@ options; :mod:`.commands` one module a command (``list``, ``get``, ``export``,
 ``watch``, ``verify``, ``demo``), each an ``async def run(args, ctx)``; :mod:`._sync`
 what ``export``, ``watch`` and ``verify`` share (the store, the client's configuration,
 the engine: each is one call of :mod:`postpress_async.ingest`); :mod:`._app` runs the
-chosen one. The CLI imports only public names of :mod:`postpress_async`.
+chosen one. The CLI imports only public names, from the SDK's private modules too
+(httpx's rule; ``tests/cli/test_public_imports.py``): nothing is made public for it.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 API error (or a store that failed, or a verify
 that found differences), 2 usage or bad input, 3 no or rejected API key, 4 network
