@@ -111,18 +111,20 @@ def test_a_watch_state_of_the_previous_release_is_converted(tmp_path: Path) -> N
     assert json.loads(state.read_bytes())["version"] == 2
 
 
+def stored(db: Path) -> int:
+    """The messages a SQLite store holds so far (0 before its table exists)."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_watch_into_sqlite_commits_each_batch_with_its_position(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
 
-    def rows() -> int:
-        try:
-            with sqlite3.connect(db) as conn:
-                return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
-        except sqlite3.Error:
-            return 0
-
     watch = ["watch", "messages", *LIVE, "--to", f"sqlite:///{db}"]
-    result = run_until(lambda: rows() >= 5, *watch)
+    result = run_until(lambda: stored(db) >= 5, *watch)
     assert result.returncode == 130, result.stderr
     with sqlite3.connect(db) as conn:
         (position,) = conn.execute(
@@ -135,19 +137,12 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
     """A store that already follows ignores --since, and says so on stderr as export does."""
     db = tmp_path / "m.db"
 
-    def rows() -> int:
-        try:
-            with sqlite3.connect(db) as conn:
-                return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
-        except sqlite3.Error:
-            return 0
-
     watch = ["watch", "messages", *LIVE, "--to", f"sqlite:///{db}"]
-    first = run_until(lambda: rows() >= 3, *watch)
+    first = run_until(lambda: stored(db) >= 3, *watch)
     assert first.returncode == 130, first.stderr
     assert b"note:" not in first.stderr
-    kept = rows()
-    again = run_until(lambda: rows() >= kept + 3, *watch, "--since", "2026-01-01T00:00:00Z")
+    kept = stored(db)
+    again = run_until(lambda: stored(db) >= kept + 3, *watch, "--since", "2026-01-01T00:00:00Z")
     assert again.returncode == 130, again.stderr
     assert again.stderr.count(b"note: since ignored: the store follows from its own") == 1
 
