@@ -197,6 +197,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
+        for name, flag in (("allow_insecure_http", allow_insecure_http), ("telemetry", telemetry)):
+            # Truthiness would read allow_insecure_http="false" (from a config file) as yes.
+            if not isinstance(flag, bool):
+                raise InvalidParameterError(name, f"must be True or False, got {flag!r}")
         self._on_unreadable = check_on_unreadable(on_unreadable)
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)

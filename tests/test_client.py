@@ -64,6 +64,12 @@ def test_the_default_base_url_is_the_one_the_docs_examples_call() -> None:
         pytest.param({"prefetch": -1}, "prefetch", id="prefetch-negative"),
         pytest.param({"timeout": "fast"}, "timeout", id="timeout-str"),
         pytest.param({"retry": 3}, "retry", id="retry-int"),
+        pytest.param(
+            {"base_url": "http://example.com/api/v1", "allow_insecure_http": "false"},
+            "allow_insecure_http",
+            id="insecure-http-str",
+        ),
+        pytest.param({"telemetry": "no"}, "telemetry", id="telemetry-str"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, object], param: str) -> None:
