@@ -197,6 +197,14 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
+        if transport is not None and not (
+            callable(getattr(transport, "send", None))
+            and callable(getattr(transport, "aclose", None))
+        ):
+            raise InvalidParameterError(
+                "transport",
+                f"must be a Transport (send and aclose), got {type(transport).__name__}",
+            )
         for name, flag in (("allow_insecure_http", allow_insecure_http), ("telemetry", telemetry)):
             # Truthiness would read allow_insecure_http="false" (from a config file) as yes.
             if not isinstance(flag, bool):
@@ -206,7 +214,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = _as_timeout(timeout)
         self.retry = _as_policy(retry if retry is not None else RetryPolicy())
-        self.limits = limits if limits is not None else Limits()
+        self.limits = _as_limits(limits if limits is not None else Limits())
         self.prefetch = check_int("prefetch", prefetch, minimum=0)
         self._headers = {
             **_extra_headers(default_headers or {}, param="default_headers"),
@@ -396,6 +404,12 @@ def _extra_headers(headers: Mapping[str, str], *, param: str = "headers") -> dic
         if name.lower() == "x-api-key":
             raise InvalidParameterError(param, "the API key is set with api_key=, not here")
     return dict(headers)
+
+
+def _as_limits(value: object) -> Limits:
+    if not isinstance(value, Limits):
+        raise InvalidParameterError("limits", f"must be a Limits, got {type(value).__name__}")
+    return value
 
 
 def _as_policy(value: object) -> RetryPolicy:

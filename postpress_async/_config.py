@@ -290,6 +290,9 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
     """The API key from the argument, else ``POSTPRESS_API_KEY``; a clear error if neither."""
     from ._exceptions import MissingAPIKeyError
 
+    if api_key is not None and not isinstance(api_key, str):
+        # Its type only: bytes would be the key itself.
+        raise InvalidParameterError("api_key", f"must be a str, got {type(api_key).__name__}")
     key = api_key if api_key is not None else environ.get("POSTPRESS_API_KEY")
     if not key or not key.strip():
         raise MissingAPIKeyError(
@@ -321,6 +324,8 @@ def resolve_base_url(
     host is loopback (``localhost``, ``127.0.0.0/8``, ``::1``: the fake server, a local
     proxy) or ``allow_insecure_http`` is true.
     """
+    if base_url is not None and not isinstance(base_url, str):
+        raise InvalidParameterError("base_url", f"must be a str, got {type(base_url).__name__}")
     url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
     if not url.startswith(("http://", "https://")):
         raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")

@@ -17,6 +17,7 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     ClientClosedError,
+    InvalidParameterError,
     ResponseTooLargeError,
 )
 from ._lazy import aiohttp, asyncio, yarl
@@ -140,6 +141,10 @@ class AiohttpTransport:
     def __init__(
         self, *, session: aiohttp.ClientSession | None = None, limits: Limits | None = None
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidParameterError(
+                "session", f"must be an aiohttp.ClientSession, got {type(session).__name__}"
+            )
         self._session = session
         self._owns_session = session is None
         self._limits = limits or Limits()

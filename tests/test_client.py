@@ -70,11 +70,31 @@ def test_the_default_base_url_is_the_one_the_docs_examples_call() -> None:
             id="insecure-http-str",
         ),
         pytest.param({"telemetry": "no"}, "telemetry", id="telemetry-str"),
+        pytest.param({"limits": {"max_in_flight": 4}}, "limits", id="limits-dict"),
+        pytest.param(
+            {"base_url": b"https://api.postpress.ai/api/v1"}, "base_url", id="base-url-bytes"
+        ),
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidParameterError, match=param):
         AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list), **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_api_key_that_is_not_a_str_is_refused_without_showing_it() -> None:
+    with pytest.raises(InvalidParameterError, match="api_key: must be a str") as caught:
+        AsyncPostpress(api_key=KEY.encode(), transport=RecordingTransport(empty_list))  # type: ignore[call-overload]
+    assert KEY not in str(caught.value)
+
+
+def test_a_session_that_is_not_an_aiohttp_session_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"session: must be an aiohttp\.ClientSession"):
+        AsyncPostpress(api_key=KEY, session="shared")  # type: ignore[call-overload]
+
+
+def test_a_transport_without_send_and_aclose_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"transport: must be a Transport"):
+        AsyncPostpress(api_key=KEY, transport="aiohttp")  # type: ignore[call-overload]
 
 
 def test_the_api_key_never_shows_in_repr() -> None:
