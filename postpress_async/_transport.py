@@ -171,6 +171,13 @@ class AiohttpTransport:
         if self._closed:
             raise ClientClosedError("the transport is closed")
         session = self._get_session()
+        # Only a caller's session can be closed here; aiohttp would raise a bare
+        # RuntimeError("Session is closed"), which the request loop cannot tell apart.
+        if session.closed:
+            raise ClientClosedError(
+                "the aiohttp.ClientSession passed as session= was closed; a client uses its "
+                "session until its own aclose()"
+            )
         failure: APIConnectionError
         try:
             async with session.request(

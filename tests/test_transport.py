@@ -14,6 +14,7 @@ from postpress_async import (
     APIConnectionError,
     APITimeoutError,
     AsyncPostpress,
+    ClientClosedError,
     RetryPolicy,
     Timeout,
 )
@@ -87,6 +88,17 @@ async def test_a_callers_session_is_used_and_never_closed(server: tuple[str, Rec
         async with session.get(f"{url}/messages/msg_2") as response:
             assert response.status == 200
     assert len(recorder.requests) == 2
+
+
+async def test_a_callers_session_closed_by_the_caller_is_a_client_closed_error(
+    server: tuple[str, Recorder],
+) -> None:
+    url, recorder = server
+    async with aiohttp.ClientSession() as session:
+        client = client_for(url, session=session)
+    with pytest.raises(ClientClosedError, match="session= was closed"):
+        await client.messages.retrieve("msg_1")
+    assert recorder.requests == []
 
 
 async def test_the_clients_own_session_is_closed_by_aclose(server: tuple[str, Recorder]) -> None:
