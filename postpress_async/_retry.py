@@ -28,7 +28,7 @@ from ._exceptions import (
     rebuilt,
 )
 from ._status_errors import error_class_for
-from ._transport import Request, Response
+from ._transport import Request, Response, redact
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -173,12 +173,17 @@ def status_error(
     """
     envelope = decode_error_body(response.content)
     cls = error_class_for(response.status)
+
+    def shown(text: str | None) -> str | None:
+        # The message is made of these: a server that echoes the key must not put it there.
+        return None if text is None else redact(text, request)
+
     return cls(
         status=response.status,
-        type=envelope.type if envelope else None,
-        title=envelope.title if envelope else _reason(response),
-        detail=envelope.detail if envelope else None,
-        instance=envelope.instance if envelope else None,
+        type=shown(envelope.type if envelope else None),
+        title=shown(envelope.title if envelope else _reason(response)),
+        detail=shown(envelope.detail if envelope else None),
+        instance=shown(envelope.instance if envelope else None),
         method=request.method,
         url=request.url,
         headers=response.headers,

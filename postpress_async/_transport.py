@@ -29,6 +29,7 @@ __all__ = [
     "Response",
     "Transport",
     "endpoint_parts",
+    "redact",
 ]
 
 
@@ -283,12 +284,17 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 _MAX_CAUSE = 300
 
 
-def _scrub(exc: BaseException, request: Request) -> str:
-    """``str(exc)``, shortened, without the value of any secret request header."""
-    text = str(exc)
+def redact(text: str, request: Request) -> str:
+    """``text`` without the value of any secret header of ``request`` (a server may echo it)."""
     for name, value in request.headers.items():
         if name.lower() in SECRET_HEADERS and value:
             text = text.replace(value, "***")
+    return text
+
+
+def _scrub(exc: BaseException, request: Request) -> str:
+    """``str(exc)``, shortened, without the value of any secret request header."""
+    text = redact(str(exc), request)
     if len(text) > _MAX_CAUSE:
         text = text[: _MAX_CAUSE - 3] + "..."
     return text

@@ -147,3 +147,26 @@ async def test_debug_logs_of_failures_and_retries_never_hold_the_key(
                 await client.messages.retrieve("msg_1")
     assert caplog.text.count("Retrying GET") == 2
     assert KEY not in caplog.text and KEY[:8] not in caplog.text
+
+
+async def test_an_error_body_echoing_the_key_leaves_it_out_of_the_message_and_the_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="postpress_async")
+    body = (
+        b'{"type": "errors/invalid_credentials", "status": 401, "title": "Bad key '
+        + KEY.encode()
+        + b'", "detail": "X-API-KEY '
+        + KEY.encode()
+        + b' is not valid", "instance": "'
+        + KEY.encode()
+        + b'"}'
+    )
+    async with hostile_server(raw(401, body)) as server:
+        async with client_for(server) as client:
+            with pytest.raises(APIStatusError) as info:
+                await client.messages.retrieve("msg_1")
+    error = info.value
+    assert error.detail == "X-API-KEY *** is not valid"
+    for text in (str(error), repr(error), error.title, error.instance, caplog.text):
+        assert KEY not in (text or ""), text
