@@ -327,6 +327,14 @@ def resolve_base_url(
     if base_url is not None and not isinstance(base_url, str):
         raise InvalidParameterError("base_url", f"must be a str, got {type(base_url).__name__}")
     url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
+    if "@" in url.partition("//")[2].partition("/")[0]:
+        # The base URL is shown in repr(client), errors, events and spans: checked first,
+        # so that no message below quotes it with its password.
+        raise InvalidParameterError(
+            "base_url",
+            "must not carry credentials (user:password@); send them with "
+            "default_headers={'Authorization': ...}, which is never shown",
+        )
     if not url.startswith(("http://", "https://")):
         raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")
     if "?" in url or "#" in url:

@@ -107,6 +107,20 @@ def test_plain_http_to_another_machine_is_refused_at_construction(url: str) -> N
         AsyncPostpress(api_key=KEY, base_url=url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://user:s3cret@gateway.example/api/v1", id="user-password"),
+        pytest.param("https://s3cret@gateway.example/api/v1", id="user-only"),
+    ],
+)
+def test_credentials_in_the_base_url_are_refused_without_showing_them(url: str) -> None:
+    """The base URL is shown in repr(client), errors, events and spans (``url.full``)."""
+    with pytest.raises(InvalidParameterError, match="base_url: must not carry credentials") as info:
+        AsyncPostpress(api_key=KEY, base_url=url)
+    assert "s3cret" not in str(info.value)
+
+
 def test_plain_http_from_the_environment_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTPRESS_BASE_URL", "http://proxy.internal:8080/v1")
     with pytest.raises(InvalidParameterError, match="allow_insecure_http=True"):
