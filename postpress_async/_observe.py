@@ -162,7 +162,7 @@ def loggable_path(url: str) -> str:
     return _CURSOR.sub(r"\g<1>\g<2>...", path) if "cursor=" in path else path
 
 
-def error_type_of(error: PostpressError | None) -> str | None:
+def error_type_of(error: BaseException | None) -> str | None:
     """A short error type: the envelope's ``type``, ``"timeout"``, ``"connection"``, or a class."""
     if error is None:
         return None
@@ -173,7 +173,7 @@ def error_type_of(error: PostpressError | None) -> str | None:
     return type(error).__name__
 
 
-def request_id_of(headers: Mapping[str, str], error: PostpressError | None) -> str | None:
+def request_id_of(headers: Mapping[str, str], error: BaseException | None) -> str | None:
     """The server's request id: the ``X-Request-Id`` header, else the envelope's ``instance``."""
     found = headers.get("x-request-id")
     if found is None and isinstance(error, APIStatusError):
@@ -298,7 +298,7 @@ class CallObserver:
             self._call_span = observer.telemetry.start_call(request, self.endpoint)
 
     def _fields(
-        self, attempt: int, status: int | None, error: PostpressError | None, elapsed: float
+        self, attempt: int, status: int | None, error: BaseException | None, elapsed: float
     ) -> dict[str, Any]:
         headers = getattr(error, "headers", None) or {}
         return {
@@ -409,8 +409,9 @@ class CallObserver:
                 ),
             )
 
-    def end(self, error: PostpressError | None, *, cancelled: bool = False) -> None:
-        """The call is over: it succeeded, failed with ``error``, or was cancelled."""
+    def end(self, error: BaseException | None, *, cancelled: bool = False) -> None:
+        """The call is over: it succeeded, failed with ``error`` (a :class:`PostpressError`,
+        or a custom transport's own exception), or was cancelled."""
         telemetry = self._observer.telemetry
         if telemetry is not None:
             telemetry.end_call(

@@ -29,7 +29,7 @@ __all__ = ["Telemetry"]
 _SCOPE = "postpress_async"
 
 
-def _error_type(status: int | None, error: PostpressError | None) -> str | None:
+def _error_type(status: int | None, error: BaseException | None) -> str | None:
     if status is not None and status >= 400:
         return str(status)
     if error is None:
@@ -116,15 +116,19 @@ class Telemetry:
         span: Any,
         attempt_span: Any,
         status: int | None,
-        error: PostpressError | None,
+        error: BaseException | None,
         *,
         cancelled: bool,
     ) -> None:
-        """Close the call's span (and an attempt's left open by a cancellation)."""
+        """Close the call's span (and an attempt's left open by a cancellation or by a
+        transport's error that is not a PostpressError)."""
+        if attempt_span is not None and attempt_span.is_recording():
+            error_type = "cancelled" if cancelled else _error_type(None, error)
+            attempt_span.set_attribute("error.type", error_type or "")
+            if not cancelled:
+                attempt_span.set_status(Status(StatusCode.ERROR))
+            attempt_span.end()
         if cancelled:
-            if attempt_span is not None and attempt_span.is_recording():
-                attempt_span.set_attribute("error.type", "cancelled")
-                attempt_span.end()
             span.set_attribute("error.type", "cancelled")
         if status is not None:
             span.set_attribute("http.response.status_code", status)

@@ -118,7 +118,7 @@ class Sender:
         call = self.observer.call(request)
         try:
             response = await self._send(request, timeout, policy, call)
-        except PostpressError as exc:
+        except Exception as exc:  # a PostpressError, or a custom transport's own error
             call.end(exc)
             raise
         except BaseException:  # cancelled: close the call's spans, log nothing

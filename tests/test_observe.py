@@ -153,6 +153,19 @@ async def test_a_final_failure_logs_one_warning_naming_the_error(
     assert record.request_id == "req_404"  # type: ignore[attr-defined]
 
 
+async def test_a_call_failing_with_a_foreign_error_logs_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A custom transport's own error is a failure to log, not a silent cancellation."""
+    caplog.set_level(logging.WARNING, logger="postpress_async")
+    async with client_for(RecordingTransport(lambda r: KeyError("lease"))) as client:
+        with pytest.raises(KeyError):
+            await client.accounts.list()
+    (record,) = records(caplog)
+    assert record.getMessage() == "GET accounts.list /api/v1/accounts failed: 'lease'"
+    assert record.error_type == "KeyError"  # type: ignore[attr-defined]
+
+
 async def test_the_api_key_is_in_no_log_record(caplog: pytest.LogCaptureFixture) -> None:
     """Neither the message nor any extra field of any record holds the key."""
     caplog.set_level(logging.DEBUG, logger="postpress_async")

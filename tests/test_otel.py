@@ -124,6 +124,19 @@ async def test_a_failed_call_marks_its_span_as_an_error(spans: InMemorySpanExpor
     assert call.status.status_code is StatusCode.ERROR
 
 
+async def test_a_transport_that_raises_a_foreign_error_is_not_marked_cancelled(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A custom transport's own error ends both spans as an ERROR of its class."""
+    async with client_for(RecordingTransport(lambda r: KeyError("lease")), telemetry=True) as c:
+        with pytest.raises(KeyError):
+            await c.accounts.list()
+    call, (attempt,) = by_parent(spans.get_finished_spans())
+    for span in (call, attempt):
+        assert dict(span.attributes or {})["error.type"] == "builtins.KeyError"
+        assert span.status.status_code is StatusCode.ERROR
+
+
 async def test_durations_and_retries_are_recorded_as_metrics(spans: InMemorySpanExporter) -> None:
     """``http.client.request.duration`` gets a point per attempt; retries are counted."""
     before = sum(p.value for p in metric_points("postpress.client.retries"))
