@@ -327,31 +327,33 @@ def resolve_base_url(
     if base_url is not None and not isinstance(base_url, str):
         raise InvalidParameterError("base_url", f"must be a str, got {type(base_url).__name__}")
     url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
+    # A bad value is named where it came from: the variable, when no argument was given.
+    param = "base_url" if base_url else "POSTPRESS_BASE_URL"
     if "@" in url.partition("//")[2].partition("/")[0]:
         # The base URL is shown in repr(client), errors, events and spans: checked first,
         # so that no message below quotes it with its password.
         raise InvalidParameterError(
-            "base_url",
+            param,
             "must not carry credentials (user:password@); send them with "
             "default_headers={'Authorization': ...}, which is never shown",
         )
     if not url.startswith(("http://", "https://")):
-        raise InvalidParameterError("base_url", f"must start with http:// or https://, got {url!r}")
+        raise InvalidParameterError(param, f"must start with http:// or https://, got {url!r}")
     if "?" in url or "#" in url:
-        raise InvalidParameterError("base_url", "must not contain a query or a fragment")
+        raise InvalidParameterError(param, "must not contain a query or a fragment")
     if any(ch <= " " or ch == "\x7f" for ch in url):
-        raise InvalidParameterError("base_url", "must not contain spaces or control characters")
+        raise InvalidParameterError(param, "must not contain spaces or control characters")
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise InvalidParameterError("base_url", f"is not a valid URL ({exc}): {url!r}") from None
+        raise InvalidParameterError(param, f"is not a valid URL ({exc}): {url!r}") from None
     host = parts.hostname or ""
     if not host:
-        raise InvalidParameterError("base_url", f"names no host: {url!r}")
+        raise InvalidParameterError(param, f"names no host: {url!r}")
     if url.startswith("http://") and not allow_insecure_http and not is_loopback(host):
         raise InvalidParameterError(
-            "base_url",
+            param,
             f"plain http:// to {host!r} would send the API key unencrypted; use "
             "https://, or pass allow_insecure_http=True (CLI: --allow-insecure-http) "
             "if you really mean it",

@@ -52,6 +52,18 @@ def test_api_key_and_base_url_come_from_the_environment(monkeypatch: pytest.Monk
 
 
 @pytest.mark.usefixtures("no_env")
+def test_a_bad_base_url_from_the_environment_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTPRESS_BASE_URL", "https://api.postpress.ai/api/v1\n")
+    with pytest.raises(
+        InvalidParameterError, match=r"^POSTPRESS_BASE_URL: must not contain"
+    ) as info:
+        AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list))
+    assert info.value.param == "POSTPRESS_BASE_URL"
+
+
+@pytest.mark.usefixtures("no_env")
 def test_the_default_base_url_is_the_one_the_docs_examples_call() -> None:
     client = AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list))
     assert client.base_url == DEFAULT_BASE_URL == "https://api.postpress.ai/api/v1"

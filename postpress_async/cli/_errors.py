@@ -92,6 +92,7 @@ class CommandError(Exception):
 _OPTIONS: Final = {
     "api_key": "--api-key",
     "base_url": "--base-url",
+    "POSTPRESS_BASE_URL": "POSTPRESS_BASE_URL",
     "timeout": "--timeout",
     "timeout.total": "--timeout",
     "retry.attempts": "--retries",

@@ -56,6 +56,14 @@ async def test_key_and_url_come_from_the_environment(standalone: str) -> None:
     assert ids(result.stdout) == STANDALONE.expected_message_ids()
 
 
+def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
+    """Not --base-url, which was not given."""
+    env = {"POSTPRESS_API_KEY": "k", "POSTPRESS_BASE_URL": "api.postpress.ai"}
+    result = run("accounts", "list", env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert "POSTPRESS_BASE_URL: must start with http://" in one_error_line(result)
+
+
 def test_missing_api_key_exits_3() -> None:
     """No key anywhere: say how to give one (or to try --fake)."""
     result = run("accounts", "list")
