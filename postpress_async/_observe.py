@@ -275,6 +275,8 @@ class CallObserver:
     __slots__ = (
         "_attempt_span",
         "_call_span",
+        "_called",
+        "_elapsed",
         "_observer",
         "_started",
         "attempts",
@@ -287,7 +289,9 @@ class CallObserver:
         self._observer = observer
         self.request = request
         self.endpoint = request.label
+        self._called = time.perf_counter()
         self._started = 0.0
+        self._elapsed = 0.0  # the last attempt's seconds, for its retry line
         #: Attempts started so far.
         self.attempts = 0
         #: The status of the last attempt (``None``: none yet, or no HTTP answer).
@@ -336,7 +340,7 @@ class CallObserver:
         self, attempt: int, response: Response | None, error: PostpressError | None
     ) -> None:
         """Attempt ``attempt`` ended with ``response`` (any status) or with ``error`` only."""
-        elapsed = time.perf_counter() - self._started
+        elapsed = self._elapsed = time.perf_counter() - self._started
         observer = self._observer
         status = response.status if response is not None else None
         if observer.telemetry is not None:
@@ -384,7 +388,7 @@ class CallObserver:
         if observer.telemetry is not None:
             observer.telemetry.count_retry(self.request, self.endpoint, error)
         if observer.logger.isEnabledFor(_WARNING):
-            fields = self._fields(attempt, getattr(error, "status", None), error, 0.0)
+            fields = self._fields(attempt, getattr(error, "status", None), error, self._elapsed)
             fields["delay"] = delay
             _log(
                 observer.logger,
@@ -419,7 +423,8 @@ class CallObserver:
             )
         logger = self._observer.logger
         if error is not None and logger.isEnabledFor(_WARNING):
-            fields = self._fields(self.attempts, getattr(error, "status", None), error, 0.0)
+            elapsed = time.perf_counter() - self._called  # the whole call, retries included
+            fields = self._fields(self.attempts, getattr(error, "status", None), error, elapsed)
             _log(logger, _WARNING, fields, "%s %s %s failed: %s", error)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from helpers import RecordingTransport, json_response
@@ -16,6 +17,7 @@ from postpress_async import (
     ResponseEvent,
     RetryEvent,
     RetryPolicy,
+    ServiceUnavailableError,
 )
 from postpress_async._observe import (
     LOG_FIELDS,
@@ -130,6 +132,29 @@ async def test_every_record_carries_the_same_structured_fields(
     assert (second.status, second.error_type, second.request_id) == (200, None, "req_ok")  # type: ignore[attr-defined]
     assert first.endpoint == "messages.list"  # type: ignore[attr-defined]
     assert isinstance(first.elapsed_ms, float)  # type: ignore[attr-defined]
+
+
+async def test_a_retry_line_times_its_attempt_and_a_failure_line_the_whole_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``elapsed_ms`` of a retry is the failed attempt's (as its DEBUG line says); that of a
+    call failing for good covers every attempt. Each attempt here takes 2 ms at least."""
+    caplog.set_level(logging.DEBUG, logger="postpress_async")
+
+    def slow_down(request: Request) -> Response:
+        time.sleep(0.002)
+        return json_response(503, {"title": "t", "type": "errors/network_down", "status": 503})
+
+    async with client_for(RecordingTransport(slow_down)) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await client.messages.list()
+    logged = records(caplog)
+    attempts = [r.elapsed_ms for r in logged if r.levelno == logging.DEBUG]  # type: ignore[attr-defined]
+    retries = [r.elapsed_ms for r in logged if r.getMessage().startswith("Retrying")]  # type: ignore[attr-defined]
+    (failed,) = [r.elapsed_ms for r in logged if " failed: " in r.getMessage()]  # type: ignore[attr-defined]
+    assert len(attempts) == 3 and min(attempts) >= 2.0
+    assert retries == attempts[:-1]
+    assert failed >= sum(attempts) - 0.2  # each figure is rounded to 0.1 ms
 
 
 async def test_a_final_failure_logs_one_warning_naming_the_error(
