@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 import anyio
 import msgspec
 
+from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._surrogates import repair_lone_surrogates
 from postpress_async.ingest._shards import Endpoint
 
@@ -32,6 +33,7 @@ __all__ = [
     "read_stamps",
     "stored",
     "time_columns",
+    "unwritable",
 ]
 
 T = TypeVar("T")
@@ -50,6 +52,13 @@ def time_columns(endpoint: str | None) -> tuple[str, ...] | None:
 
 async def in_thread(call: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(call)
+
+
+def unwritable(url: str, exc: OSError) -> SinkUnavailableError:
+    """The OS refused a file of the sink at open: the file it named, and its reason."""
+    named = "" if exc.filename is None else str(exc.filename)
+    where = f" {named}" if named and named.rstrip("/") != url.rstrip("/") else ""
+    return SinkUnavailableError(f"{url}: cannot write{where} ({exc.strerror or exc})")
 
 
 def holds(state: Sidecar) -> bool:

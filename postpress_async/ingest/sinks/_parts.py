@@ -18,7 +18,7 @@ from postpress_async._filelock import OutputLock, lock_output
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
-from ._filebase import FileReads, in_thread, newest, stored
+from ._filebase import FileReads, in_thread, newest, stored, unwritable
 from ._lines import LinesFile
 from ._sidecar import Sidecar, StoredPosition
 
@@ -59,7 +59,11 @@ class PartFilesSink(FileReads):
         return self.directory / f"{endpoint}-{name}.jsonl"
 
     async def open(self, *, writer: bool = True) -> None:
-        """Create the directory if its parent exists; ``writer``: take ``DIR/.lock``."""
+        """Create the directory if its parent exists; ``writer``: take ``DIR/.lock``.
+
+        Raises :class:`~postpress_async.ingest.SinkUnavailableError` for a directory that
+        cannot be created or written, or whose lock file the OS refuses to open.
+        """
 
         def create() -> None:
             try:
@@ -71,7 +75,10 @@ class PartFilesSink(FileReads):
             if not os.access(self.directory, os.W_OK):
                 raise SinkUnavailableError(f"{self.url}: the directory is not writable")
             if writer and self._writer is None:
-                self._writer = lock_output(self.directory / ".lock")
+                try:
+                    self._writer = lock_output(self.directory / ".lock")
+                except OSError as exc:
+                    raise unwritable(self.url, exc) from None
 
         await in_thread(create)
 

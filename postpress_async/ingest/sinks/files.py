@@ -39,7 +39,7 @@ from postpress_async._exceptions import SinkUnavailableError
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
-from ._filebase import FileReads, holds, in_thread, stored
+from ._filebase import FileReads, holds, in_thread, stored, unwritable
 from ._lines import LinesFile
 from ._parts import PartFilesSink
 from ._sidecar import Sidecar
@@ -97,7 +97,8 @@ class JsonLinesSink(FileReads):
 
         Raises :class:`~postpress_async.OutputLockedError` if another writer holds it and
         :class:`~postpress_async.ingest.SinkUnavailableError` for a file that is not an
-        export's, is shorter than its sidecar says, or sits in a missing directory.
+        export's, is shorter than its sidecar says, sits in a missing directory, or
+        that the OS refuses to open (naming the file and the OS's reason).
         """
         for where in (self.path, self.state_path):
             if not where.parent.is_dir():
@@ -108,7 +109,10 @@ class JsonLinesSink(FileReads):
                 "or give a file"
             )
         if writer:
-            await in_thread(lambda: self._file.open_writer(force=self.force))
+            try:
+                await in_thread(lambda: self._file.open_writer(force=self.force))
+            except OSError as exc:
+                raise unwritable(self.url, exc) from None
             state: Sidecar | None = self._file.state
         else:
             state = await in_thread(self._file.load)

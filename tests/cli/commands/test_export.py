@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -281,6 +282,34 @@ async def test_what_cannot_run_is_a_usage_error_before_any_request(
     assert text.count("\n") == 1, text
     assert not (tmp_path / "m.db").exists()
     assert not (tmp_path / "m.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a dangling symlink")
+@pytest.mark.parametrize("kind", ["file", "parts"])
+async def test_a_place_the_os_refuses_is_a_usage_error_without_a_resume_hint(
+    tmp_path: Path, kind: str
+) -> None:
+    """Exit 2 naming the path and the OS's reason, before any request; nothing "kept"."""
+    from tests.cli._helpers import arun
+
+    if kind == "file":
+        out = tmp_path / "m.jsonl"
+        out.symlink_to(tmp_path / "nowhere" / "m.jsonl")  # a link into a missing directory
+        named, where = str(out), str(out)
+    else:
+        (tmp_path / "parts" / ".lock").mkdir(parents=True)
+        named, where = str(tmp_path / "parts" / ".lock"), str(tmp_path / "parts") + "/"
+    async with FakePostpress(dataset=FEW_DATASET, api_key="pp_test_key") as server:
+        result = await arun(
+            "--api-key", "pp_test_key", "--base-url", server.url,
+            "export", "messages", "--out", where,
+        )  # fmt: skip
+        assert server.stats.requests == 0
+    assert result.returncode == 2, result.stderr
+    text = result.stderr.decode()
+    assert named in text and "cannot write" in text
+    assert "kept in" not in text
+    assert text.count("\n") == 1, text
 
 
 # -- real processes: kill -9, Ctrl-C -------------------------------------------------------

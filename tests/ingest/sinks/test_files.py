@@ -553,6 +553,30 @@ async def test_a_missing_directory_is_refused_before_anything_is_written(tmp_pat
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a dangling symlink")
+async def test_a_file_that_cannot_be_written_is_refused_naming_it(tmp_path: Path) -> None:
+    """The OS's refusal (here: a link into a missing directory) is SinkUnavailableError."""
+    out = tmp_path / "out.jsonl"
+    out.symlink_to(tmp_path / "nowhere" / "out.jsonl")
+    with pytest.raises(SinkUnavailableError, match="No such file or directory") as caught:
+        await JsonLinesSink(out).open()
+    assert str(out) in str(caught.value)
+    checkpoint = tmp_path / "ok.jsonl.checkpoint"
+    checkpoint.mkdir()
+    with pytest.raises(SinkUnavailableError, match=str(checkpoint)):
+        await JsonLinesSink(tmp_path / "ok.jsonl").open()
+
+
+async def test_a_part_files_directory_whose_lock_cannot_be_taken_is_refused(
+    tmp_path: Path,
+) -> None:
+    """``DIR/.lock`` the OS refuses to open is SinkUnavailableError naming it."""
+    (tmp_path / "parts" / ".lock").mkdir(parents=True)
+    with pytest.raises(SinkUnavailableError, match=r"parts/\.lock") as caught:
+        await PartFilesSink(tmp_path / "parts").open()
+    assert "directory" in str(caught.value).lower()
+
+
 async def test_a_watch_file_without_its_state_is_refused(tmp_path: Path) -> None:
     out, state_path = tmp_path / "new.jsonl", tmp_path / "watch.state"
     out.write_bytes(lines_of(range(2)))
