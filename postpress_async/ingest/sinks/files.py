@@ -131,6 +131,12 @@ class JsonLinesSink(FileReads):
         return [(self._file, state)] if state.endpoint == endpoint else []
 
     def _other(self, held: str, asked: str) -> SinkUnavailableError:
+        if not self._writer:  # a reader (verify) only compares: nothing to overwrite
+            return SinkUnavailableError(
+                f"{self.url} holds an export of {held}, not {asked}; a file holds one "
+                f"endpoint and verify compares one: verify {held} with it, or give the "
+                f"file that holds {asked}"
+            )
         return SinkUnavailableError(
             f"{self.url} holds an export of {held}; a file holds one endpoint: write {asked} "
             "to another file, or add --force to overwrite it"

@@ -44,6 +44,19 @@ def test_verify_a_file_of_chats_and_a_sample_of_messages(tmp_path: Path) -> None
     assert b"holds an export of chats" in other.stderr
 
 
+def test_verify_of_a_file_of_another_resource_names_it_without_force(tmp_path: Path) -> None:
+    """verify only reads: its refusal names what the file holds, never ``--force``."""
+    chats = tmp_path / "chats.jsonl"
+    exported = run(*FAKE, "export", "chats", "--out", str(chats), "--quiet")
+    assert exported.returncode == 0, exported.stderr
+    other = run(*FAKE, "verify", "messages", "--out", str(chats))
+    assert other.returncode == 2
+    text = other.stderr.decode()
+    assert f"{chats} holds an export of chats, not messages" in text
+    assert "--force" not in text
+    assert text.count("\n") == 1, text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

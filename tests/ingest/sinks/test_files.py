@@ -322,6 +322,21 @@ async def test_a_new_file_is_vouched_for_before_its_first_line(tmp_path: Path) -
     await again.close()
 
 
+async def test_a_reader_of_another_endpoint_is_told_what_the_file_holds(tmp_path: Path) -> None:
+    """A reader (verify) cannot overwrite: no ``--force`` hint, the endpoint held named."""
+    out = tmp_path / "out.jsonl"
+    await (await written(out, count=1)).close()
+    reader = JsonLinesSink(out)
+    await reader.open(writer=False)
+    with pytest.raises(SinkUnavailableError) as caught:
+        await reader.load_plan("chats")
+    await reader.close()
+    text = str(caught.value)
+    assert text.startswith(f"{out} holds an export of messages, not chats")
+    assert "verify messages" in text
+    assert "--force" not in text and "overwrite" not in text
+
+
 async def test_a_file_holds_one_endpoint(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     sink = await written(out, count=1)
