@@ -15,6 +15,7 @@ from ._exceptions import InvalidParameterError
 __all__ = [
     "ACCOUNT_TYPES",
     "MAX_LIMIT",
+    "MAX_SHARDS",
     "AccountTypeParam",
     "check_int",
     "check_text",
@@ -29,6 +30,11 @@ __all__ = [
 
 #: The largest page the API serves (``limit``); larger asks get 400 ``limit_too_high``.
 MAX_LIMIT: Final = 250
+
+#: The most shards an export may ask for: each costs probes (4 a shard for a plan by
+#: time), requests, a position and (for part files) a file of its own; past this many
+#: they cost more than they gain. Here, below the CLI, so ``--help`` says it cheaply.
+MAX_SHARDS: Final = 1_000
 
 #: The providers the ``account_type`` filter of ``GET /chats`` accepts (the values of
 #: ``models.Provider``; a test keeps the two equal).

@@ -14,12 +14,11 @@ from typing import Any
 
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES, WATCHED
-from postpress_async._params import check_int
 from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import filters_fingerprint
 from postpress_async._time import parse_datetime, to_ms
 
-from ._plan import encode_export_filters
+from ._plan import check_shards, encode_export_filters
 from ._shards import Endpoint, ShardPlan, Window
 
 __all__ = ["Asked"]
@@ -62,7 +61,7 @@ class Asked:
         if endpoint not in RESOURCES:
             raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
         if shards is not None:
-            check_int("shards", shards, minimum=1)
+            check_shards(shards)
         if by is not None and by not in {"auto", "time", "account"}:
             raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
         if endpoint != "messages" and by == "time":

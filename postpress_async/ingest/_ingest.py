@@ -125,6 +125,8 @@ async def ingest(
     ``follow=True`` polls with ``policy`` until cancelled (the position stays committed:
     a later call continues). ``backfill=False`` follows from ``since`` (default
     ``"now"``) without a plan. ``progress`` counts what is stored as it goes.
+    ``shards`` (default 8 for a new plan) is at most 1,000: more is refused with
+    :class:`~postpress_async.InvalidParameterError` before the store is opened.
     """
     started = time.monotonic()
     asked = Asked.check(

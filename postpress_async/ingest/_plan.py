@@ -32,14 +32,14 @@ from typing import Any, Literal
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES, encode_filters
-from postpress_async._params import check_int
+from postpress_async._params import MAX_SHARDS, check_int
 from postpress_async._tasks import gather
 from postpress_async._time import from_ms, parse_datetime, to_ms
 
 from ._probe import PAGE, Probe, Profile, probe_profile
 from ._shards import Endpoint, Shard, ShardPlan, Window, window_queries
 
-__all__ = ["encode_export_filters", "plan_shards"]
+__all__ = ["check_shards", "encode_export_filters", "plan_shards"]
 
 
 def _ms(name: str, value: datetime | str) -> int:
@@ -48,6 +48,28 @@ def _ms(name: str, value: datetime | str) -> int:
 
 def _at(ms: int | None) -> datetime | None:
     return None if ms is None else from_ms(ms)
+
+
+def check_shards(shards: object) -> int:
+    """An int from 1 to :data:`~postpress_async._params.MAX_SHARDS` (1,000)."""
+    count = check_int("shards", shards, minimum=1)
+    if count > MAX_SHARDS:
+        raise InvalidParameterError(
+            "shards",
+            f"must be at most {MAX_SHARDS:,}, got {count:,}: every shard costs probes, "
+            "requests and a position of its own",
+        )
+    return count
+
+
+def _check_samples(samples: object) -> int:
+    """Probes are requests made at once: from 2 to four a shard of the most shards."""
+    count = check_int("samples", samples, minimum=2)
+    if count > 4 * MAX_SHARDS:
+        raise InvalidParameterError(
+            "samples", f"must be at most {4 * MAX_SHARDS:,} (a request each), got {count:,}"
+        )
+    return count
 
 
 def encode_export_filters(endpoint: Endpoint, filters: dict[str, Any]) -> dict[str, str]:
@@ -76,9 +98,11 @@ async def plan_shards(
     cut into windows). ``filters`` are the endpoint's list filters (``account_id``,
     ``sender_id``; for chats ``account_id``, ``account_type``, ``unread``). ``samples``
     is the number of density probes a time profile takes (default ``4 * shards``, at
-    least 16). See the module docstring for how the data is found.
+    least 16). ``shards`` is at most 1,000 and ``samples`` at most 4,000
+    (:class:`~postpress_async.InvalidParameterError` before any request). See the module
+    docstring for how the data is found.
     """
-    check_int("shards", shards, minimum=1)
+    check_shards(shards)
     if by not in {"auto", "time", "account"}:
         raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
     encoded = encode_export_filters(endpoint, filters)
@@ -89,9 +113,7 @@ async def plan_shards(
     outer = Window(after=_at(low), before=_at(high))
     if endpoint != "messages" and by == "time":
         raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
-    samples = (
-        check_int("samples", samples, minimum=2) if samples is not None else max(16, 4 * shards)
-    )
+    samples = _check_samples(samples) if samples is not None else max(16, 4 * shards)
     probe = Probe(client, endpoint, encoded)
     mode = "single" if endpoint == "accounts" else "account" if endpoint == "chats" else by
     if mode == "auto":

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from postpress_async import AsyncPostpress, InvalidParameterError
+from postpress_async._params import MAX_SHARDS
 from postpress_async.ingest import ClientConfig, Shard, ShardPlan, plan_shards
 from postpress_async.ingest._probe import density_profile, sample_points
 from postpress_async.ingest._shards import Window, window_queries
@@ -134,6 +135,8 @@ async def test_accounts_are_one_shard(config: ClientConfig) -> None:
     ("kwargs", "match"),
     [
         pytest.param({"shards": 0}, "shards", id="no-shards"),
+        pytest.param({"shards": MAX_SHARDS + 1}, "shards: must be at most", id="too-many-shards"),
+        pytest.param({"samples": 4 * MAX_SHARDS + 1}, "samples", id="too-many-samples"),
         pytest.param({"by": "chat"}, "by", id="unknown-by"),
         pytest.param({"unread": True}, "unread", id="filter-of-another-endpoint"),
         pytest.param({"after": "yesterday"}, "after", id="bad-time"),

@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from postpress_async import InvalidParameterError, OutputLockedError
+from postpress_async._params import MAX_SHARDS
 from postpress_async._rows import RowPage, row_reader
 from postpress_async.ingest import (
     ClientConfig,
@@ -359,6 +360,7 @@ async def test_another_window_or_filter_is_refused_and_shards_only_noted(
         ),
         pytest.param({"sender_id": "x", "unknown": 1}, "not a filter", id="unknown-filter"),
         pytest.param({"shards": 0}, "shards", id="no-shards"),
+        pytest.param({"shards": MAX_SHARDS + 1}, "shards: must be at most", id="too-many-shards"),
         pytest.param({"since": "now"}, "backfill=False", id="since-with-backfill"),
         pytest.param({"backfill": False, "since": "yesterday"}, "since", id="bad-since"),
         pytest.param(

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from postpress_async._params import MAX_SHARDS
 from postpress_async.cli._parser import CommandTable, positive, rate, seconds
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ def register(table: CommandTable) -> None:
         type=positive,
         default=4,
         metavar="N",
-        help="shards fetched at once (default: 4; --windows is its old name)",
+        help=f"shards fetched at once, at most {MAX_SHARDS:,} (default: 4; --windows is its "
+        "old name)",
     )
     parser.add_argument(
         "--fault-rate", type=rate, default=0.03, metavar="RATE", help="default: 0.03"

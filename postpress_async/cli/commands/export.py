@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from postpress_async import PollPolicy
 from postpress_async._filters import RESOURCES, TIMED, ResourceName
-from postpress_async._params import MAX_LIMIT
+from postpress_async._params import MAX_LIMIT, MAX_SHARDS
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import (
     CommandTable,
@@ -133,8 +133,8 @@ def _shard_options(parser: argparse.ArgumentParser, resource: ResourceName) -> N
         "--shards",
         type=positive,
         metavar="N",
-        help="cut the export into N probed shards fetched at once (default: 1 for --out "
-        "FILE, a plain stream; 8 otherwise)",
+        help="cut the export into N probed shards fetched at once, N at most "
+        f"{MAX_SHARDS:,} (default: 1 for --out FILE, a plain stream; 8 otherwise)",
     )
     group.add_argument(
         "--by",

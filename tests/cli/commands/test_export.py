@@ -261,6 +261,11 @@ def test_export_accounts_into_part_files(tmp_path: Path) -> None:
             id="follow-a-frozen-window",
         ),
         pytest.param(["--to", "sqlite:///{tmp}/m.db", "--limit", "999"], "--limit", id="limit"),
+        pytest.param(
+            ["--out", "{tmp}/x/", "--shards", "1001"],
+            "--shards: must be at most 1,000",
+            id="shards",
+        ),
     ],
 )
 async def test_what_cannot_run_is_a_usage_error_before_any_request(
