@@ -317,6 +317,10 @@ class ListStream(SingleUse[T]):
             check_int("max_items", max_items, minimum=0)
         if cursor is not None:
             _check_cursor("cursor", cursor)
+            if not cursor:  # a checkpoint's may be empty: it holds what a server sent
+                raise InvalidParameterError(
+                    "cursor", "must not be empty: give a cursor a page sent, or none"
+                )
         if resume is not None:
             if cursor is not None:
                 raise InvalidParameterError("resume", "give either cursor= or resume=, not both")

@@ -115,6 +115,7 @@ def test_not_found_exits_1() -> None:
             ["--no-such-option"], "unrecognized arguments: --no-such-option", id="unknown"
         ),
         pytest.param(["--retries", "-1"], "argument --retries: must be >= 0", id="retries"),
+        pytest.param(["--cursor", ""], "--cursor: must not be empty", id="empty-cursor"),
     ],
 )
 def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: str) -> None:
