@@ -68,6 +68,25 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+class _Once(argparse.Action):
+    """An option that takes one value: given again, it is a usage error naming it (the
+    API takes one, so keeping the last would silently drop the first)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        previous = getattr(namespace, self.dest, None)
+        if previous is not None:
+            raise argparse.ArgumentError(
+                self, f"given twice ({previous!r} and {values!r}): it takes one value, give it once"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def count(text: str) -> int:
     """An int >= 0."""
     value = int(text)
@@ -457,7 +476,9 @@ def filter_options(
                 help=f"only {resource} {spec.help} (repeat, or separate with commas)",
             )
         else:
-            parser.add_argument(flag, metavar=spec.metavar, help=f"only {resource} {spec.help}")
+            parser.add_argument(
+                flag, action=_Once, metavar=spec.metavar, help=f"only {resource} {spec.help}"
+            )
     if resource in TIMED and times and not watched:
         what = "chats last active" if resource == "chats" else "messages sent"
         _time_options(parser, what)

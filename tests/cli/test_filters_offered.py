@@ -16,6 +16,7 @@ from postpress_async import AsyncPostpress
 from postpress_async._filters import FILTERS, TIMED
 from postpress_async.cli._app import build_parser
 from postpress_async.transports import MockTransport, Request, Response
+from tests.cli._helpers import run
 
 #: Keywords of list()/watch() that are not filters: paging, positions, polling.
 NOT_FILTERS = frozenset(
@@ -67,19 +68,20 @@ def test_the_table_marks_exactly_the_filters_a_watch_takes(resource: str) -> Non
     assert watched == {spec.name for spec in FILTERS[resource] if spec.watched}
 
 
-@pytest.mark.parametrize(
-    ("command", "resource", "watched", "timed"),
-    [
-        pytest.param("messages list", "messages", False, True, id="messages-list"),
-        pytest.param("chats list", "chats", False, True, id="chats-list"),
-        pytest.param("export messages", "messages", False, True, id="export-messages"),
-        pytest.param("export chats", "chats", False, True, id="export-chats"),
-        pytest.param("watch messages", "messages", True, False, id="watch-messages"),
-        pytest.param("watch chats", "chats", True, False, id="watch-chats"),
-        pytest.param("verify messages", "messages", False, False, id="verify-messages"),
-        pytest.param("verify chats", "chats", False, False, id="verify-chats"),
-    ],
-)
+#: Every command that takes a resource's filters: (command, resource, watched, timed).
+COMMANDS = [
+    pytest.param("messages list", "messages", False, True, id="messages-list"),
+    pytest.param("chats list", "chats", False, True, id="chats-list"),
+    pytest.param("export messages", "messages", False, True, id="export-messages"),
+    pytest.param("export chats", "chats", False, True, id="export-chats"),
+    pytest.param("watch messages", "messages", True, False, id="watch-messages"),
+    pytest.param("watch chats", "chats", True, False, id="watch-chats"),
+    pytest.param("verify messages", "messages", False, False, id="verify-messages"),
+    pytest.param("verify chats", "chats", False, False, id="verify-chats"),
+]
+
+
+@pytest.mark.parametrize(("command", "resource", "watched", "timed"), COMMANDS)
 def test_every_command_offers_every_filter_of_its_resource(
     command: str, resource: str, watched: bool, timed: bool
 ) -> None:
@@ -89,3 +91,23 @@ def test_every_command_offers_every_filter_of_its_resource(
             continue
         assert _flag(spec.name) in options, f"`postpress {command}` lacks {_flag(spec.name)}"
     assert ({"--after", "--before"} <= options) == timed
+
+
+@pytest.mark.parametrize(("command", "resource", "watched", "timed"), COMMANDS)
+def test_a_single_value_filter_given_twice_is_a_usage_error_naming_it(
+    command: str, resource: str, watched: bool, timed: bool
+) -> None:
+    """``--account-id A --account-id B`` where the API takes one: exit 2, never B alone."""
+    single = [
+        spec
+        for spec in FILTERS[resource]
+        if not spec.many and not spec.flag and (spec.watched or not watched)
+    ]
+    assert single or resource == "accounts"
+    for spec in single:
+        flag = _flag(spec.name)
+        result = run(*command.split(), flag, "first", flag, "second")
+        assert result.returncode == 2, (command, flag, result.stderr)
+        line = result.stderr.decode().strip().splitlines()[-1]
+        assert line.startswith(f"postpress {command}: error: argument {flag}:"), line
+        assert "once" in line, line
