@@ -282,6 +282,9 @@ class WatchStream(SingleUse[T]):
             lo = await self._before_oldest(edge, span)
         plan = CatchUp(lo, span=span, edge=edge, target=target)
         while not plan.done and not self._stopped():
+            # What was handed out lies at or before the window's start, so the floor may
+            # rise behind it: the ids remembered stay those of one overlap window.
+            self._tracker.settle(self._policy.overlap_ms)
             window = plan.window
             single = plan.single
             self.catch_up_listings += 1

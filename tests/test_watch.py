@@ -807,6 +807,20 @@ async def test_a_backlog_is_handed_out_once_oldest_first_in_batches_of_a_page() 
     assert stream.catch_up_listings > 5_000 / 56  # windows, not one listing of it all
 
 
+async def test_a_catch_up_remembers_the_ids_of_one_overlap_window_not_of_the_backlog() -> None:
+    """A consumer that never reads ``state`` still holds one overlap window of ids."""
+    rows = [(T0 + 10 * n + 1, f"m{n:05d}") for n in range(3_000)]  # 100 a second
+    feed = Feed(page=3)
+    feed.listed = list(rows)
+    stream = feed.watch(start())  # overlap: 1 s
+    remembered = 0
+    with pytest.raises(Exhausted):
+        async for _ in stream:
+            remembered = max(remembered, len(stream._tracker.seen))
+    assert stream.items_handed_out == 3_000
+    assert stream.catch_up_listings > 3_000 / stream.cap
+    assert remembered <= 100 + 2 * stream.cap  # the overlap, and the window in hand
+
 async def test_a_small_backlog_costs_one_request_a_poll() -> None:
     feed = Feed([[(T0 + 5, "c")], []], page=7)
     feed.listed = [(T0 + 1, "a"), (T0 + 2, "b")]
