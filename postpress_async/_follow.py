@@ -155,14 +155,16 @@ class ListFollower:
         """Record a page's items as handed out.
 
         Pages are ordered by timestamp (the API says so, in either direction), so a page
-        whose two ends lie at or below the floor holds nothing worth remembering: a long
-        backfill costs two look-ups a page, not one an item.
+        whose two placed ends lie at or below the floor holds nothing worth remembering:
+        a long backfill costs two look-ups a page, not one an item. An end that cannot be
+        placed (an unreadable item) says nothing of the items next to it: the nearest
+        placed one stands in for it.
         """
         tracker = self._tracker
         stamp = self._stamp
         if items and tracker.floor_ms is not None:
             lowest = tracker.floor_ms
-            ends = (stamp(items[0]), stamp(items[-1]))
+            ends = (_first_placed(stamp, items), _first_placed(stamp, reversed(items)))
             if all(end is None or end[0] <= lowest for end in ends):
                 return
         for item in items:
@@ -178,6 +180,11 @@ class ListFollower:
     def state(self) -> WatchState:
         """The state a watch continuing this listing starts from."""
         return self._tracker.state()
+
+
+def _first_placed(stamp: Stamp, items: Iterable[Any]) -> tuple[int, str] | None:
+    """The place of the first of ``items`` that has one."""
+    return next((placed for placed in map(stamp, items) if placed is not None), None)
 
 
 # -- catching up a backlog ------------------------------------------------------------------

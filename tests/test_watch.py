@@ -597,6 +597,30 @@ async def test_a_resumed_listing_keeps_where_it_ends() -> None:
     assert [key for _, key in await take(feed.watch(state), 1)] == ["new"]
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param([None, (T0 + 1_004, "a"), (T0 + 990, "old")], id="first-unplaced"),
+        pytest.param([None, (T0 + 1_004, "a"), None], id="both-unplaced"),
+        pytest.param([(T0 + 990, "old"), (T0 + 1_004, "a"), None], id="oldest-first"),
+    ],
+)
+def test_a_page_with_an_unplaced_end_still_records_what_is_after_the_floor(
+    page: list[Row | None],
+) -> None:
+    """An item that cannot be placed (unreadable) at a page's end says nothing of the page."""
+
+    def placed(item: Row | None) -> Row | None:
+        return item
+
+    follower = ListFollower(start(), placed, overlap=1.0)
+    follower.note([(T0 + 2_000, "newest")])  # the floor rises to T0 + 999
+    follower.note(page)
+    state = follower.state()
+    assert state.floor_ms == T0 + 999
+    assert (T0 + 1_004, "a") in state.seen
+
+
 async def test_an_empty_listing_continues_from_its_start() -> None:
     feed = Feed([[(T0, "first")]])
     listing = backfill(feed)
@@ -820,6 +844,7 @@ async def test_a_catch_up_remembers_the_ids_of_one_overlap_window_not_of_the_bac
     assert stream.items_handed_out == 3_000
     assert stream.catch_up_listings > 3_000 / stream.cap
     assert remembered <= 100 + 2 * stream.cap  # the overlap, and the window in hand
+
 
 async def test_a_small_backlog_costs_one_request_a_poll() -> None:
     feed = Feed([[(T0 + 5, "c")], []], page=7)
