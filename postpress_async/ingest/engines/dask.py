@@ -242,10 +242,7 @@ class DaskEngine:
                 )
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             await self._close()
-            where = self.scheduler or "a local cluster"
-            raise EngineUnavailableError(
-                f"cannot reach the Dask scheduler at {where}: {exc}"
-            ) from None
+            raise self._unreachable(exc) from None
         except BaseException:
             await self._close()
             raise
@@ -253,6 +250,10 @@ class DaskEngine:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close()
+
+    def _unreachable(self, error: BaseException) -> EngineUnavailableError:
+        where = self.scheduler or "a local cluster"
+        return EngineUnavailableError(f"cannot reach the Dask scheduler at {where}: {error}")
 
     async def _close(self) -> None:
         """Close the client, then the cluster: shielded, to the end (bounded)."""
@@ -348,7 +349,11 @@ class DaskEngine:
                 scheduler_rpc=self._client.scheduler,
                 loop=self._client.loop,
             )
-            await semaphore
+            try:
+                await semaphore
+            except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # the scheduler went away
+                semaphore.refresh_callback.stop()
+                raise self._unreachable(exc) from None
         return semaphore
 
     async def _end(self, futures: dict[Any, str], budget: Any) -> None:

@@ -285,6 +285,37 @@ async def test_a_cancelled_export_closes_its_cluster(tmp_path: Path) -> None:
     assert 0 < len(stored_ids(tmp_path / "m.db")) < dataset.message_count
 
 
+class SchedulerGone(DaskEngine):
+    """A DaskEngine whose scheduler stops once the export is planned, before its run."""
+
+    def __init__(self, scheduler: Any, **options: Any) -> None:
+        super().__init__(scheduler=scheduler.address, **options)
+        self.stopping = scheduler
+
+    async def run(self, client: Any, config: Any, plan: Any, sink: Any, progress: Any) -> Any:
+        await self.stopping.close()
+        return await super().run(client, config, plan, sink, progress)
+
+
+@pytest.mark.slow
+async def test_a_scheduler_gone_before_the_run_is_an_engine_unavailable_error(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("distributed")
+    from distributed import Scheduler
+
+    dataset = fake_dataset(seed=16, messages=100)
+    async with (
+        FakePostpress(dataset=dataset) as server,
+        Scheduler(port=0, dashboard_address=None) as scheduler,
+    ):
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        engine = SchedulerGone(scheduler, connect_timeout=0.5)
+        with pytest.raises(EngineUnavailableError, match="cannot reach the Dask scheduler at tcp"):
+            await ingest(config, "messages", f"{tmp_path}/parts/", shards=2, engine=engine)
+    assert engine.dask_client is None
+
+
 INTERRUPTED = """
 import asyncio, sys
 import anyio
