@@ -29,6 +29,7 @@ from msgspec.structs import astuple
 from ._decode_errors import item_error
 from ._exceptions import InvalidParameterError
 from ._filters import ResourceName
+from ._lazy import hashlib
 from ._raw_items import split_items
 from ._time import to_ms
 from .models import Page
@@ -41,6 +42,7 @@ __all__ = [
     "Row",
     "RowPage",
     "column_tuple",
+    "digest",
     "row_reader",
     "row_stamp",
 ]
@@ -83,12 +85,21 @@ TABLES: dict[ResourceName, tuple[Column, ...]] = {
 
 
 class Reject(NamedTuple):
-    """An item that could not be read as a row."""
+    """An item that could not be read as a row.
+
+    It has no id and no time of its own: it is known by its bytes (:func:`digest`), so a
+    store sets the same bytes of an endpoint aside once, however often they are listed.
+    """
 
     #: The item exactly as the API sent it.
     raw: bytes
     #: One line: where and why, e.g. ``$.items[3].timestamp: Expected `str | null`, got `int```.
     reason: str
+
+
+def digest(data: Any) -> str:
+    """A short hex digest of an item's bytes exactly as given: how a reject is known."""
+    return hashlib.blake2b(bytes(data), digest_size=12).hexdigest()
 
 
 #: ``(id, *values, data)``: values in ``TABLES`` order (only the columns asked for),

@@ -21,15 +21,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import msgspec
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import StateMismatchError
-from postpress_async._lazy import hashlib
 from postpress_async._positions import AccountsSeen, Checkpoint
-from postpress_async._rows import Reject, Row, RowPage
+from postpress_async._rows import Reject, Row, RowPage, digest
 from postpress_async._time import format_datetime, from_ms
 
 from ._commit import Committer, Position
@@ -105,11 +103,6 @@ class IngestProgress:
         return (
             f"{head}{self.items:,} {self.noun}{rejects} · {rate} · {self.retries:,} retries{tail}"
         )
-
-
-def digest(data: Any) -> str:
-    """A short hex digest of an item's bytes exactly as the API sent them."""
-    return hashlib.blake2b(bytes(data), digest_size=12).hexdigest()
 
 
 def accounts_seen(position: bytes | None) -> dict[str, str]:

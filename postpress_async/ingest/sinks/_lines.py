@@ -12,7 +12,9 @@ atomically, that vouches for it (:class:`Sidecar`, version 2)::
                    "follow": {"position": {...WatchState...}, "items": 0, "pages": 0}}}
 
 A commit appends the batch's lines (one ``writev`` sequence, one fsync), then its rejects
-to ``FILE.rejects.jsonl`` (fsynced), then replaces the sidecar with every position moved
+to ``FILE.rejects.jsonl`` (fsynced; a reject is known by its bytes, and one whose bytes
+the file already holds is not written again: the digests of the file's rejects are read
+once, at the first commit that brings one, see :func:`held_rejects`), then replaces the sidecar with every position moved
 (a temporary file written and fsynced, renamed over it). The invariant, as the CLI's
 exporter kept it: **the first ``offset`` bytes of FILE hold exactly the rows before the
 stored positions, and they are on disk before the sidecar that names them.** A crash
@@ -52,7 +54,7 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
 )
 from postpress_async._filelock import OutputLock, lock_output
-from postpress_async._rows import Reject, Row
+from postpress_async._rows import Reject, Row, digest
 
 from ._base import Move, last_of_each
 from ._sidecar import NULL, SIDECAR_VERSION, Sidecar, StoredPosition, count_lines, read_sidecar
@@ -64,6 +66,7 @@ __all__ = [
     "Sidecar",
     "StoredPosition",
     "count_lines",
+    "held_rejects",
     "line_bytes",
     "reject_lines",
     "verdict",
@@ -108,6 +111,33 @@ def reject_lines(rejects: Sequence[Reject]) -> bytes:
             for reject in rejects
         ]
     )
+
+
+_ITEM: Final = b',"item":'
+
+
+def held_rejects(path: Path, offset: int) -> set[str]:
+    """The digests of the rejects in the first ``offset`` bytes of a rejects file.
+
+    Each line is ``{"reason":<a JSON string>,"item":<the item>}``: the item starts after
+    the first ``,"item":`` (a JSON string escapes its quotes, so the reason holds none).
+    """
+    if not offset:
+        return set()
+    with path.open("rb") as file:
+        held = file.read(offset)
+    return {digest(line[line.index(_ITEM) + len(_ITEM) : -1]) for line in held.split(_NL) if line}
+
+
+def _unheld(rejects: Sequence[Reject], held: set[str]) -> tuple[list[Reject], list[str]]:
+    """The rejects whose bytes (as a line holds them) are not in ``held`` nor earlier in
+    ``rejects``, and their digests."""
+    kept: dict[str, Reject] = {}
+    for reject in rejects:
+        mark = digest(one_line(reject.raw) or b"null")
+        if mark not in held and mark not in kept:
+            kept[mark] = reject
+    return list(kept.values()), list(kept)
 
 
 def verdict(stored: dict[str, StoredPosition], moves: Sequence[Move], where: str) -> bool:
@@ -205,6 +235,8 @@ class LinesFile:
         self._writer: OutputLock | None = None
         self._fd: int | None = None
         self._rejects_fd: int | None = None
+        #: The digests of the rejects the file holds (read at the first commit of one).
+        self._held: set[str] | None = None
         #: A commit failed half-way: cut both files back before the next one.
         self._dirty = False
         #: The sidecar was renamed since its directory was last synced.
@@ -283,6 +315,7 @@ class LinesFile:
             state = None
         save = state is None or self.upgraded is not None
         self.state = state if state is not None else Sidecar()
+        self._held = None  # read again if needed: another writer may have added some
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
         if save:
             # Vouch for the file before the first line: a crash after an append must find
@@ -321,6 +354,7 @@ class LinesFile:
             # The sidecar first: a crash before the cut leaves a longer file, cut at open.
             write_atomic(self.sidecar, msgspec.json.encode(self.state))
             self._cut()
+            self._held = set()
 
     def commit(
         self,
@@ -331,12 +365,15 @@ class LinesFile:
         *,
         current: dict[str, StoredPosition] | None = None,
         line_breaks: bool | None = None,
+        held: set[str] | None = None,
     ) -> bool:
         """Append ``rows`` and ``rejects``, then store ``moves``; ``False`` for a replay.
 
         ``current``: the positions the moves continue from, when they are not all in this
         sidecar (part files: see :class:`~.files.PartFilesSink`); default, this sidecar's.
-        ``line_breaks``: the batch's (see :func:`line_bytes`).
+        ``line_breaks``: the batch's (see :func:`line_bytes`). ``held``: the digests of
+        the rejects the store holds (part files: every part's), default this file's; a
+        reject among them is not written again, and those written are added.
         """
         with self._lock:
             self._require_writer()
@@ -361,6 +398,11 @@ class LinesFile:
                 )
             rows = last_of_each(rows)
             lines = line_bytes(rows, line_breaks)
+            marks: list[str] = []
+            if rejects:
+                if held is None:
+                    held = self.held_rejects()
+                rejects, marks = _unheld(rejects, held)
             rejected = reject_lines(rejects)
             try:
                 new = self._append(state, endpoint, lines, rejected, len(rows), len(rejects))
@@ -372,7 +414,15 @@ class LinesFile:
                     raise SinkFailedError(self._failure(exc)) from exc
                 raise
             self.state = new
+            if held is not None:
+                held.update(marks)
             return True
+
+    def held_rejects(self) -> set[str]:
+        """The digests of the rejects this file holds, read once (kept up to date after)."""
+        if self._held is None:
+            self._held = held_rejects(self.rejects_path, self.state.rejects_offset)
+        return self._held
 
     def _append(
         self,

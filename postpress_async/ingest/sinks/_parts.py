@@ -19,7 +19,7 @@ from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
 from ._filebase import FileReads, in_thread, newest, stored, unwritable
-from ._lines import LinesFile
+from ._lines import LinesFile, held_rejects
 from ._sidecar import Sidecar, StoredPosition
 
 __all__ = ["PartFilesSink"]
@@ -48,6 +48,8 @@ class PartFilesSink(FileReads):
         self._writer: OutputLock | None = None
         self._endpoint: str | None = None
         self._columns: tuple[str, ...] | None = None
+        #: The digests of every part's rejects, by endpoint (read at the first commit of one).
+        self._held: dict[str, set[str]] = {}
 
     def __repr__(self) -> str:
         return f"PartFilesSink({self.url!r})"
@@ -88,6 +90,7 @@ class PartFilesSink(FileReads):
             parts = list(self._parts.values())
             self._parts.clear()
             self._current.clear()
+            self._held.clear()
         for lines in parts:
             lines.close()
         writer, self._writer = self._writer, None
@@ -141,6 +144,7 @@ class PartFilesSink(FileReads):
             for key in stale:
                 self._parts.pop(key).close()
                 self._current.pop(key, None)
+            self._held.pop(endpoint, None)
         # A label has no dot: what follows its ".jsonl" is a sidecar's or rejects' suffix.
         part = re.compile(re.escape(endpoint) + r"-[A-Za-z0-9_-]+\.jsonl")
         beside = re.compile(part.pattern + r"\..+")
@@ -213,9 +217,20 @@ class PartFilesSink(FileReads):
             moves,
             current=current,
             line_breaks=batch.line_breaks,
+            held=self._held_rejects(endpoint) if batch.rejects else None,
         ):
             for move in moves:
                 self._current[endpoint, move.name] = target.state.positions[move.name]
+
+    def _held_rejects(self, endpoint: str) -> set[str]:
+        """The digests of the rejects every part of ``endpoint`` holds: a reject is known
+        by its bytes, whichever part holds it (read once, kept up to date by the commits)."""
+        held = self._held.get(endpoint)
+        if held is None:
+            held = self._held[endpoint] = set()
+            for lines, state in self._files(endpoint):
+                held |= held_rejects(lines.rejects_path, state.rejects_offset)
+        return held
 
     def _claim(self, endpoint: str, name: str) -> StoredPosition | None:
         """Lock the part of ``name`` (once) and return where ``name`` stands now."""

@@ -3,7 +3,12 @@
 * the schema of the store, rendered with each engine's types (:func:`schema`): tables
   ``accounts``, ``chats``, ``messages`` (``id`` primary key, the typed columns of
   ``TABLES``, ``data`` the item's exact JSON), ``positions``, ``plans``, ``rejects`` and
-  ``meta`` (``schema = 2``), and the indexes on messages;
+  ``meta`` (``schema = 3``), and the indexes on messages;
+* the rejects known by their bytes (:func:`new_rejects`): a reject is keyed by its
+  endpoint and the digest of its exact bytes, and one the store holds is not stored
+  again (``ON CONFLICT DO NOTHING``), whichever path lists it again (the follow's
+  overlap, a re-run, a resumed shard); a store of schema 2 (no digest) is upgraded in
+  place when opened (:func:`upgraded_rejects`);
 * the compare-and-set of a batch's moves (:func:`settle`): every move continues from the
   stored position, or the batch is refused whole; a batch whose positions are all
   already its ``new`` ones was committed before a lost connection, and is not stored
@@ -16,11 +21,12 @@ Pure: no engine is imported here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from postpress_async._exceptions import InvalidParameterError, ShardConflictError
+from postpress_async._rows import Reject, digest
 from postpress_async._time import to_ms
 from postpress_async.ingest._shards import Endpoint
 
@@ -29,18 +35,26 @@ from ._base import TABLES, Batch, Kind
 __all__ = [
     "META_SCHEMA",
     "OUR_TABLES",
+    "UPGRADABLE",
     "Types",
     "column_names",
     "ids_query",
     "ms_bounds",
+    "new_rejects",
+    "rejects_table",
     "schema",
     "settle",
     "table_of",
     "time_column",
+    "upgraded_rejects",
 ]
 
 #: The version of the stores' layout this release writes and reads (``meta.schema``).
-META_SCHEMA: Final = "2"
+META_SCHEMA: Final = "3"
+
+#: The earlier layout a store is upgraded from when opened: schema 2 had no ``digest``
+#: on its rejects (nothing else differs).
+UPGRADABLE: Final = "2"
 
 #: Every table a store holds (an earlier release's ``checkpoints`` is not one of them).
 OUR_TABLES: Final = (*TABLES, "positions", "plans", "rejects", "meta")
@@ -89,13 +103,49 @@ def schema(types: Types) -> list[str]:
         f"position {text} NOT NULL, items {counter} NOT NULL, pages {counter} NOT NULL, "
         "PRIMARY KEY (endpoint, name))",
         f"CREATE TABLE IF NOT EXISTS plans (endpoint {text} PRIMARY KEY, plan {text} NOT NULL)",
-        f"CREATE TABLE IF NOT EXISTS rejects (endpoint {text} NOT NULL, raw {types.blob} NOT NULL, "
-        f'reason {text} NOT NULL, "at" {types.kinds["time"]} NOT NULL)',  # DuckDB reserves at
+        rejects_table(types),
         f"CREATE TABLE IF NOT EXISTS meta (key {text} PRIMARY KEY, value {text} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS messages_account_time ON messages (account_id, timestamp)",
         "CREATE INDEX IF NOT EXISTS messages_chat_time ON messages (chat_id, timestamp)",
         "CREATE INDEX IF NOT EXISTS messages_time ON messages (timestamp)",
     ]
+
+
+def rejects_table(types: Types) -> str:
+    """The ``rejects`` table: one row a reject of an endpoint, known by its bytes' digest."""
+    text = types.kinds["text"]
+    return (
+        f"CREATE TABLE IF NOT EXISTS rejects (endpoint {text} NOT NULL, digest {text} NOT NULL, "
+        f'raw {types.blob} NOT NULL, reason {text} NOT NULL, "at" {types.kinds["time"]} '  # DuckDB reserves at
+        "NOT NULL, PRIMARY KEY (endpoint, digest))"
+    )
+
+
+def new_rejects(endpoint: Endpoint, rejects: Sequence[Reject]) -> list[tuple[str, str, bytes, str]]:
+    """``(endpoint, digest, raw, reason)`` of each reject, the first of equal bytes only.
+
+    The store's insert skips a digest it holds (``ON CONFLICT DO NOTHING``); repeats
+    within the batch are dropped here, so no engine meets one key twice in a statement.
+    """
+    found: dict[str, tuple[str, str, bytes, str]] = {}
+    for reject in rejects:
+        raw = bytes(reject.raw)
+        key = digest(raw)
+        if key not in found:
+            found[key] = (endpoint, key, raw, reject.reason)
+    return list(found.values())
+
+
+def upgraded_rejects(held: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """A schema 2 store's rejects ``(endpoint, raw, reason, at)``, oldest first, as rows of
+    schema 3 ``(endpoint, digest, raw, reason, at)``: the first of equal bytes kept."""
+    kept: dict[tuple[Any, str], tuple[Any, ...]] = {}
+    for endpoint, raw, reason, at in held:
+        data = bytes(raw)
+        key = digest(data)
+        if (endpoint, key) not in kept:
+            kept[endpoint, key] = (endpoint, key, data, reason, at)
+    return list(kept.values())
 
 
 def settle(stored: Mapping[str, bytes], batch: Batch, where: str) -> bool:

@@ -23,7 +23,16 @@ from postpress_async._exceptions import SinkFailedError, SinkUnavailableError
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Stored
-from ._sql import META_SCHEMA, OUR_TABLES, Types, schema, table_of
+from ._sql import (
+    META_SCHEMA,
+    OUR_TABLES,
+    UPGRADABLE,
+    Types,
+    rejects_table,
+    schema,
+    table_of,
+    upgraded_rejects,
+)
 
 __all__ = ["Connection", "ThreadedStore", "cause", "stored_positions"]
 
@@ -32,6 +41,8 @@ class Connection(Protocol):
     """The part of a DB-API connection these statements use."""
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -152,7 +163,9 @@ class ThreadedStore(Generic[DB]):
         if "meta" in tables:
             found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = None if found is None else found[0]
-            if version != META_SCHEMA:
+            if version == UPGRADABLE:
+                self._upgrade(db)
+            elif version != META_SCHEMA:
                 raise SinkUnavailableError(
                     f"{self.url} holds a store of schema {version!r}, this release reads "
                     f"schema {META_SCHEMA}: use a newer release, or export to a new file"
@@ -169,6 +182,30 @@ class ThreadedStore(Generic[DB]):
                 "INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
                 [META_SCHEMA],
             )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _upgrade(self, db: DB) -> None:
+        """A store of schema 2 made one of this schema: its rejects keyed by their digest
+        (two of the same bytes: the oldest kept); nothing else changes. One opener at a
+        time: the version is read again inside the transaction."""
+        db.execute(self._BEGIN)
+        try:
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found is not None and found[0] == UPGRADABLE:
+                held = db.execute('SELECT endpoint, raw, reason, "at" FROM rejects ORDER BY "at"')
+                kept = upgraded_rejects(held.fetchall())
+                db.execute("DROP TABLE rejects")
+                db.execute(rejects_table(self._TYPES))
+                if kept:
+                    db.executemany(
+                        'INSERT INTO rejects (endpoint, digest, raw, reason, "at") '
+                        "VALUES (?, ?, ?, ?, ?)",
+                        kept,
+                    )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", [META_SCHEMA])
         except BaseException:
             db.execute("ROLLBACK")
             raise

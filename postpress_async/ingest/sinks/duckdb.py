@@ -5,7 +5,7 @@ The store of ``_sql.schema`` with ``VARCHAR``, ``TIMESTAMPTZ`` and ``BIGINT`` co
 strings hold it). ``duckdb`` is imported only when a ``duckdb://`` sink is opened.
 
 A commit is one transaction: the moves' compare-and-set (``_sql.settle``), the rows,
-the rejects, the positions. DuckDB runs a statement a row slowly (``executemany``), so
+the rejects (one a digest of its bytes, ``_sql.new_rejects``), the positions. DuckDB runs a statement a row slowly (``executemany``), so
 the rows go in as one statement: each column bound as one list and ``unnest``-ed
 (``INSERT OR REPLACE ... SELECT unnest(?), ...``): about 100x faster than
 ``executemany`` (30,000 vs 380 rows/s here), and faster than binding ``data`` as bytes
@@ -47,6 +47,7 @@ from ._sql import (
     Types,
     column_names,
     ids_query,
+    new_rejects,
     settle,
     table_of,
     time_column,
@@ -82,7 +83,10 @@ def _upsert(endpoint: Endpoint) -> str:
 
 
 _UPSERTS: Final = {endpoint: _upsert(endpoint) for endpoint in TABLES}
-_REJECT: Final = 'INSERT INTO rejects (endpoint, raw, reason, "at") VALUES (?, ?, ?, now())'
+_REJECT: Final = (
+    'INSERT INTO rejects (endpoint, digest, raw, reason, "at") VALUES (?, ?, ?, ?, now()) '
+    "ON CONFLICT (endpoint, digest) DO NOTHING"
+)
 _START: Final = (
     "INSERT INTO positions (endpoint, name, position, items, pages) VALUES (?, ?, ?, ?, ?)"
 )
@@ -159,7 +163,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
         rows = last_of_each(batch.rows)
-        rejects = [(endpoint, bytes(r.raw), r.reason) for r in batch.rejects]
+        rejects = new_rejects(endpoint, batch.rejects)
 
         def commit(db: duckdb.DuckDBPyConnection) -> None:
             db.begin()

@@ -9,8 +9,8 @@ JSON, where a NUL is the six characters ``\\u0000``.
 A commit is one transaction: the moves' compare-and-set (``_sql.settle``: a conflict
 stores nothing, a replay of a committed batch stores nothing twice), the rows by
 ``COPY`` into a temporary staging table then one ``INSERT ... SELECT ... ON CONFLICT (id)
-DO UPDATE`` (the last row of an id wins: the batch is deduplicated first), the rejects,
-the positions. ``copy="binary"`` (the default: measured faster, ``bench_db_sinks.py``)
+DO UPDATE`` (the last row of an id wins: the batch is deduplicated first), the rejects
+(one a digest of its bytes: ``ON CONFLICT DO NOTHING``), the positions. ``copy="binary"`` (the default: measured faster, ``bench_db_sinks.py``)
 hands asyncpg the rows as they come, no Python a row: ``data`` goes as the bytes it came
 as (json's binary form is its text: a codec of this connection), the server checks it
 is JSON; a batch with a NUL in a typed text is refused by the server, and sent again
@@ -70,11 +70,15 @@ from ._pg import (
 from ._sql import (
     META_SCHEMA,
     OUR_TABLES,
+    UPGRADABLE,
     ids_query,
+    new_rejects,
+    rejects_table,
     schema,
     settle,
     table_of,
     time_column,
+    upgraded_rejects,
 )
 
 if TYPE_CHECKING:
@@ -96,7 +100,10 @@ _MOVE: Final = (
     "UPDATE positions SET position = $3, items = items + $4, pages = pages + $5 "
     "WHERE endpoint = $1 AND name = $2 AND position = $6"
 )
-_REJECT: Final = "INSERT INTO rejects (endpoint, raw, reason, at) VALUES ($1, $2, $3, now())"
+_REJECT: Final = (
+    "INSERT INTO rejects (endpoint, digest, raw, reason, at) VALUES ($1, $2, $3, $4, now()) "
+    "ON CONFLICT (endpoint, digest) DO NOTHING"
+)
 #: Why a DSN the driver cannot parse is refused (its own words may quote the password).
 _UNPARSED: Final = (
     "cannot connect: the DSN does not parse (percent-encode @ : / ? # in the user and "
@@ -233,7 +240,9 @@ class PostgresSink:
             }
             if "meta" in tables:
                 version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'")
-                if version != META_SCHEMA:
+                if version == UPGRADABLE:
+                    await _upgrade(conn)
+                elif version != META_SCHEMA:
                     raise SinkUnavailableError(
                         f"{self.url} holds a store of schema {version!r}, this release reads "
                         f"schema {META_SCHEMA}: use a newer release, or export to another "
@@ -325,9 +334,7 @@ class PostgresSink:
         rows = batch.rows
         if len({row[0] for row in rows}) != len(rows):  # the last row of an id wins
             rows = list({row[0]: row for row in rows}.values())
-        rejects: list[tuple[str, bytes, str]] = [
-            (endpoint, bytes(r.raw), r.reason) for r in batch.rejects
-        ]
+        rejects = new_rejects(endpoint, batch.rejects)
         copy = self.copy
         payload: Any = copy_text(endpoint, rows) if copy == "text" and rows else rows
         pg = asyncpg_module()
@@ -352,7 +359,7 @@ class PostgresSink:
         conn: asyncpg.Connection,
         batch: Batch,
         payload: Any,
-        rejects: list[tuple[str, bytes, str]],
+        rejects: list[tuple[str, str, bytes, str]],
     ) -> None:
         endpoint = table_of(batch.endpoint)
         names = [move.name for move in batch.moves]
@@ -482,6 +489,22 @@ class PostgresSink:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+async def _upgrade(conn: asyncpg.Connection) -> None:
+    """A store of schema 2 made one of this schema: its rejects keyed by their digest
+    (two of the same bytes: the oldest kept). Runs in the creation transaction, under
+    its lock, once the version was read there."""
+    held = await conn.fetch('SELECT endpoint, raw, reason, "at" FROM rejects ORDER BY "at"')
+    kept = upgraded_rejects(held)
+    await conn.execute("DROP TABLE rejects")
+    await conn.execute(rejects_table(TYPES))
+    if kept:
+        await conn.executemany(
+            'INSERT INTO rejects (endpoint, digest, raw, reason, "at") VALUES ($1, $2, $3, $4, $5)',
+            kept,
+        )
+    await conn.execute("UPDATE meta SET value = $1 WHERE key = 'schema'", META_SCHEMA)
 
 
 class _LockNotYetFree(Exception):

@@ -4,7 +4,8 @@ Tables (see ``_sql.schema``): ``accounts``, ``chats``, ``messages`` keyed by ``i
 the typed columns (``TEXT``; times as the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` text, which
 sorts as time; ``INTEGER``) and ``data TEXT``, the item's JSON exactly as the API sent it
 (bound as bytes and cast in SQL: no decode, no re-encode); ``positions``, ``plans``,
-``rejects`` (``raw BLOB``, exact) and ``meta`` (``schema = 2``). Typed text keeps U+0000
+``rejects`` (``raw BLOB``, exact; one a digest of its bytes, see ``_sql.new_rejects``)
+and ``meta`` (``schema = 3``; a store of schema 2 is upgraded when opened). Typed text keeps U+0000
 (SQLite text holds it).
 
 A commit is one ``BEGIN IMMEDIATE`` transaction: the moves' compare-and-set (see
@@ -66,6 +67,7 @@ from ._sql import (
     column_names,
     ids_query,
     ms_bounds,
+    new_rejects,
     settle,
     table_of,
     time_column,
@@ -184,7 +186,10 @@ _MIGRATE: Final = (
 )
 _UPSERTS: Final = {endpoint: _upsert(endpoint) for endpoint in TABLES}
 _CONVERTERS: Final = {endpoint: _converter(endpoint) for endpoint in TABLES}
-_REJECT: Final = f"INSERT INTO rejects (endpoint, raw, reason, at) VALUES (?, ?, ?, {_NOW})"
+_REJECT: Final = (
+    f"INSERT INTO rejects (endpoint, digest, raw, reason, at) VALUES (?, ?, ?, ?, {_NOW}) "
+    "ON CONFLICT (endpoint, digest) DO NOTHING"
+)
 _START: Final = (
     "INSERT INTO positions (endpoint, name, position, items, pages) VALUES (?, ?, ?, ?, ?)"
 )
@@ -280,7 +285,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
         convert = _CONVERTERS[endpoint]
-        rejects = [(endpoint, reject.raw, reject.reason) for reject in batch.rejects]
+        rejects = new_rejects(endpoint, batch.rejects)
 
         def commit(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")

@@ -291,6 +291,33 @@ async def test_rejects_are_kept_byte_for_byte_and_counted(kit: Kit) -> None:
     assert await kit.reject_raws("chats") == [lone.raw]
 
 
+async def test_a_reject_listed_again_is_stored_once(kit: Kit) -> None:
+    """A reject is known by its bytes: listed again (an overlap, a re-run, another page
+    or run), it is not set aside twice."""
+    sink = await opened(kit)
+    first, second, twice = b'"oops"', b'{"id": 5}', b"null"
+    await sink.commit(
+        Batch("messages", [], [Reject(first, "$.items[0]: no")], [move("s0", None, 1)])
+    )
+    again = [Reject(first, "$.items[3]: no"), Reject(twice, "a"), Reject(twice, "b")]
+    await sink.commit(Batch("messages", [], again, [move(FOLLOW, None, 1, 3)]))
+    assert await sink.rejects("messages") == 2
+    await sink.close()
+    reopened = await opened(kit)  # what the store holds, not what this process wrote
+    listed = [Reject(second, "x"), Reject(first, "y"), Reject(twice, "z")]
+    await reopened.commit(Batch("messages", [], listed, [move(FOLLOW, 1, 2, 3)]))
+    assert await reopened.rejects("messages") == 3
+    await reopened.close()
+    assert sorted(await kit.reject_raws("messages")) == sorted([first, second, twice])
+
+
+async def test_the_same_bytes_rejected_by_two_endpoints_are_two_rejects(kit: Kit) -> None:
+    sink = await opened(kit)
+    await sink.commit(Batch("messages", [], [Reject(b"null", "m")], [move("s0", None, 1)]))
+    await sink.commit(Batch("chats", [], [Reject(b"null", "c")], [move("s0", None, 1)]))
+    assert (await sink.rejects("messages"), await sink.rejects("chats")) == (1, 1)
+
+
 async def test_count_span_and_stored_ids_with_strict_bounds(kit: Kit) -> None:
     sink = await opened(kit)
     items = [message(f"m{ms}", ms) for ms in (10, 20, 30, 40)]

@@ -13,7 +13,7 @@ from postpress_async import OutputLockedError
 from postpress_async._exceptions import SinkFailedError
 from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks import open_sink
-from postpress_async.ingest.sinks._base import Batch
+from postpress_async.ingest.sinks._base import Batch, Reject
 from postpress_async.ingest.sinks.duckdb import DuckDBSink
 
 from ._sql import duckdb_or_skip
@@ -51,7 +51,7 @@ async def test_the_schema_of_a_fresh_store(tmp_path: Path) -> None:
         ("is_sender", "BIGINT"),
         ("data", "VARCHAR"),
     ]
-    assert query(path, "SELECT key, value FROM meta") == [("schema", "2")]
+    assert query(path, "SELECT key, value FROM meta") == [("schema", "3")]
     indexes = {name for (name,) in query(path, "SELECT index_name FROM duckdb_indexes()")}
     assert indexes == {"messages_account_time", "messages_chat_time", "messages_time"}
 
@@ -104,6 +104,40 @@ async def test_without_duckdb_the_sink_says_what_to_install(
         await open_sink(f"duckdb:///{tmp_path}/m.duckdb").open()
 
 
+#: A store of schema 2 (the previous release): its rejects had no digest.
+SCHEMA_2 = [
+    "DROP TABLE rejects",
+    "CREATE TABLE rejects (endpoint VARCHAR NOT NULL, raw BLOB NOT NULL, reason VARCHAR NOT NULL, "
+    '"at" TIMESTAMPTZ NOT NULL)',
+    "INSERT INTO rejects VALUES ('messages', 'null'::BLOB, 'first', '2025-01-01 00:00:00+00')",
+    "INSERT INTO rejects VALUES ('messages', 'null'::BLOB, 'again', '2025-01-02 00:00:00+00')",
+    "INSERT INTO rejects VALUES ('messages', '\"oops\"'::BLOB, 'other', '2025-01-03 00:00:00+00')",
+    "UPDATE meta SET value = '2' WHERE key = 'schema'",
+]
+
+
+async def test_a_store_of_schema_2_is_upgraded_in_place_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "two.duckdb"
+    sink = DuckDBSink(path)
+    await sink.open()
+    rows = page(sink, "messages", message("m1", 1))
+    await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+    await sink.close()
+    db = duckdb.connect(str(path))
+    for statement in SCHEMA_2:
+        db.execute(statement)
+    db.close()
+    again = DuckDBSink(path)
+    await again.open()  # upgraded: its rows and rejects stay, each reject once
+    assert await again.count("messages") == 1
+    assert await again.rejects("messages") == 2
+    await again.commit(Batch("messages", [], [Reject(b"null", "listed again")], [move("s0", 1, 2)]))
+    assert await again.rejects("messages") == 2
+    await again.close()
+    assert query(path, "SELECT value FROM meta WHERE key = 'schema'") == [("3",)]
+    assert query(path, "SELECT reason FROM rejects ORDER BY reason") == [("first",), ("other",)]
+
+
 async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.duckdb"
     db = duckdb.connect(str(foreign))
@@ -116,11 +150,11 @@ async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> Non
     newer = tmp_path / "newer.duckdb"
     db = duckdb.connect(str(newer))
     db.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
-    db.execute("INSERT INTO meta VALUES ('schema', '3')")
+    db.execute("INSERT INTO meta VALUES ('schema', '4')")
     db.close()
-    with pytest.raises(SinkUnavailableError, match="holds a store of schema '3'"):
+    with pytest.raises(SinkUnavailableError, match="holds a store of schema '4'"):
         await DuckDBSink(newer).open()
-    with pytest.raises(SinkUnavailableError, match="holds a store of schema '3'"):
+    with pytest.raises(SinkUnavailableError, match="holds a store of schema '4'"):
         await DuckDBSink(newer).open()  # not OutputLockedError: the refused writer let go
 
 

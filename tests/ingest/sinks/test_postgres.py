@@ -269,7 +269,7 @@ async def test_the_schema_of_a_fresh_store(pg_url: str) -> None:
             ("is_sender", "bigint"),
             ("data", "json"),
         ]
-        assert await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'") == "2"
+        assert await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'") == "3"
         indexes = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'messages'")
         assert {name for (name,) in indexes} == {
             "messages_pkey",
@@ -316,6 +316,47 @@ async def test_a_store_of_the_previous_release_is_refused_with_its_migration(pg_
     await sink.commit(numbered(sink, 0))
     await assert_stored_once_plus(sink, old=1)
     await sink.close()
+
+
+#: A store of schema 2 (the previous release): its rejects had no digest.
+SCHEMA_2 = [
+    "DROP TABLE rejects",
+    "CREATE TABLE rejects (endpoint text NOT NULL, raw bytea NOT NULL, reason text NOT NULL, "
+    "at timestamptz NOT NULL)",
+    "INSERT INTO rejects VALUES ('messages', 'null'::bytea, 'first', '2025-01-01 00:00:00+00')",
+    "INSERT INTO rejects VALUES ('messages', 'null'::bytea, 'again', '2025-01-02 00:00:00+00')",
+    "INSERT INTO rejects VALUES ('messages', '\"oops\"'::bytea, 'other', '2025-01-03 00:00:00+00')",
+    "UPDATE meta SET value = '2' WHERE key = 'schema'",
+]
+
+
+@slow
+async def test_a_store_of_schema_2_is_upgraded_in_place_when_opened(pg_url: str) -> None:
+    sink = PostgresSink(pg_url)
+    await sink.open()
+    await sink.commit(numbered(sink, 0))
+    await sink.close()
+    conn = await asyncpg_or_skip().connect(pg_url)
+    try:
+        for statement in SCHEMA_2:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+    again = PostgresSink(pg_url)
+    await again.open()  # upgraded: its rows and rejects stay, each reject once
+    assert await again.count("messages") == 100
+    assert await again.rejects("messages") == 2
+    listed = Batch("messages", [], [Reject(b"null", "listed again")], [move("s0", 1, 2)])
+    await again.commit(listed)
+    assert await again.rejects("messages") == 2
+    await again.close()
+    conn = await asyncpg_or_skip().connect(pg_url)
+    try:
+        assert await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'") == "3"
+        reasons = await conn.fetch("SELECT reason FROM rejects ORDER BY reason")
+        assert [reason for (reason,) in reasons] == ["first", "other"]
+    finally:
+        await conn.close()
 
 
 async def assert_stored_once_plus(sink: PostgresSink, *, old: int) -> None:

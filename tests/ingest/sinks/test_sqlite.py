@@ -18,7 +18,7 @@ from postpress_async._exceptions import SinkFailedError
 from postpress_async._filelock import lock_output
 from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks import open_sink
-from postpress_async.ingest.sinks._base import Batch, Move, Stored
+from postpress_async.ingest.sinks._base import Batch, Move, Reject, Stored
 from postpress_async.ingest.sinks.files import JsonLinesSink
 from postpress_async.ingest.sinks.sqlite import SQLiteSink, _explain, most_rows, statement_sizes
 
@@ -57,7 +57,7 @@ async def test_the_schema_of_a_fresh_store(tmp_path: Path) -> None:
         "messages_chat_time",
         "messages_time",
     }
-    assert query(path, "SELECT key, value FROM meta") == [("schema", "2")]
+    assert query(path, "SELECT key, value FROM meta") == [("schema", "3")]
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
     columns = query(path, "SELECT name, type FROM pragma_table_info('messages')")
     assert columns == [
@@ -394,6 +394,51 @@ async def test_a_store_of_the_previous_release_is_refused_with_its_migration(
     assert "messages_time" in indexes
 
 
+#: A store of schema 2 (the previous release): its rejects had no digest.
+SCHEMA_2 = """
+DROP TABLE rejects;
+CREATE TABLE rejects (endpoint TEXT NOT NULL, raw BLOB NOT NULL, reason TEXT NOT NULL,
+    "at" TEXT NOT NULL);
+INSERT INTO rejects VALUES ('messages', CAST('null' AS BLOB), 'first', '2025-01-01T00:00:00.000Z');
+INSERT INTO rejects VALUES ('messages', CAST('null' AS BLOB), 'again', '2025-01-02T00:00:00.000Z');
+INSERT INTO rejects VALUES ('chats', CAST('null' AS BLOB), 'chat', '2025-01-02T00:00:00.000Z');
+INSERT INTO rejects VALUES ('messages', CAST('"oops"' AS BLOB), 'other', '2025-01-03T00:00:00.000Z');
+UPDATE meta SET value = '2' WHERE key = 'schema';
+"""
+
+
+async def test_a_store_of_schema_2_is_upgraded_in_place_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    await sink.commit(batch_of_one(sink))
+    await sink.close()
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_2)
+    db.close()
+    again = SQLiteSink(path)
+    await again.open()  # upgraded: its rows, positions and rejects stay, each reject once
+    assert await again.count("messages") == 1
+    assert await again.positions("messages") == {"s0": Stored(position(1), 1, 1)}
+    assert (await again.rejects("messages"), await again.rejects("chats")) == (2, 1)
+    await again.commit(Batch("messages", [], [Reject(b"null", "listed again")], [move("s0", 1, 2)]))
+    assert await again.rejects("messages") == 2
+    await again.close()
+    assert query(path, "SELECT value FROM meta WHERE key = 'schema'") == [("3",)]
+    assert query(
+        path, "SELECT reason FROM rejects WHERE raw = CAST('null' AS BLOB) ORDER BY reason"
+    ) == [
+        ("chat",),
+        ("first",),
+    ]
+
+
+def batch_of_one(sink: SQLiteSink) -> Batch:
+    return Batch(
+        "messages", list(page(sink, "messages", message("m1", 1)).items), [], [move("s0", None, 1)]
+    )
+
+
 async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.db"
     db = sqlite3.connect(foreign)
@@ -406,11 +451,11 @@ async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> Non
     newer = tmp_path / "newer.db"
     db = sqlite3.connect(newer)
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("INSERT INTO meta VALUES ('schema', '3')")
+    db.execute("INSERT INTO meta VALUES ('schema', '4')")
     db.commit()
     db.close()
     with pytest.raises(
-        SinkUnavailableError, match="holds a store of schema '3', this release reads schema 2"
+        SinkUnavailableError, match="holds a store of schema '4', this release reads schema 3"
     ):
         await SQLiteSink(newer).open()
     # A refused store was not taken: its lock is free again.
