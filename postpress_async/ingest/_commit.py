@@ -103,7 +103,8 @@ class Committer:
             await committer.put("t000", page, new=encoded, previous=stored)
 
     ``on_commit(rows, rejects)`` is called after each commit with what it STORED (a
-    progress line counts stored rows, never fetched ones). ``max_pages`` bounds the
+    progress line counts stored rows, never fetched ones; a reject the store already
+    held is not counted). ``max_pages`` bounds the
     queue. See the module docstring for what exit and cancellation do.
     """
 
@@ -148,12 +149,13 @@ class Committer:
                     while True:
                         group.append(receive.receive_nowait())
                 batch = group_batch(self.endpoint, group)
-                await self.sink.commit(batch)
+                stored = await self.sink.commit(batch)
+                rejects = len(batch.rejects) if stored is None else stored
                 self.commits += 1
                 self.rows += len(batch.rows)
-                self.rejects += len(batch.rejects)
+                self.rejects += rejects
                 if self._on_commit is not None:
-                    self._on_commit(len(batch.rows), len(batch.rejects))
+                    self._on_commit(len(batch.rows), rejects)
                 if self._stop:
                     return
 

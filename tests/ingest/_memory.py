@@ -11,7 +11,8 @@ contract fails here first:
 * a batch is atomic: it is checked whole (row shapes, kinds, one move a name) before
   anything of it is applied;
 * ``written`` counts every row id ever committed, so a test can tell "stored once" from
-  "upserted again".
+  "upserted again"; a reject is stored once by its bytes (as every sink does) and
+  ``offered`` counts every one handed over.
 
 :class:`MemoryStore` is the data; several sinks can open the same store (a second writer
 is refused with OutputLockedError, as a real store does). :class:`CrashingSink` dies at
@@ -30,6 +31,7 @@ import msgspec
 
 from postpress_async import OutputLockedError
 from postpress_async._positions import Checkpoint, WatchState
+from postpress_async._rows import digest
 from postpress_async.ingest import ClientConfig, ShardConflictError, ShardPlan, ingest
 from postpress_async.ingest.engines.local import LocalEngine
 from postpress_async.ingest.sinks._base import (
@@ -58,6 +60,8 @@ class MemoryStore:
         self.plans: dict[str, bytes] = {}
         self.positions: dict[str, dict[str, Stored]] = {name: {} for name in TABLES}
         self.rejected: dict[str, list[Reject]] = {name: [] for name in TABLES}
+        #: Every reject a runner handed over, by the digest of its bytes (stored or not).
+        self.offered: dict[str, Counter[str]] = {name: Counter() for name in TABLES}
         self.written: dict[str, Counter[str]] = {name: Counter() for name in TABLES}
         self.batches: list[Batch] = []
         self.writer: object | None = None
@@ -166,7 +170,7 @@ class MemorySink:
         if not isinstance(row[-1], (bytes, msgspec.Raw)):
             raise AssertionError(f"data must be bytes or msgspec.Raw: {type(row[-1])}")
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         store = self._ready()
         endpoint = batch.endpoint
         if endpoint not in TABLES:
@@ -182,7 +186,7 @@ class MemorySink:
         stored = store.positions[endpoint]
         at = [None if m.name not in stored else stored[m.name].position for m in batch.moves]
         if batch.moves and all(now == m.new for now, m in zip(at, batch.moves, strict=True)):
-            return  # a replay of a batch committed before: nothing stored twice
+            return 0  # a replay of a batch committed before: nothing stored twice
         for now, move in zip(at, batch.moves, strict=True):
             if now != move.previous:
                 raise ShardConflictError(
@@ -196,13 +200,21 @@ class MemorySink:
                 store.lines[endpoint].append(kept)
             store.rows[endpoint][row[0]] = kept
             store.written[endpoint][row[0]] += 1
-        store.rejected[endpoint].extend(batch.rejects)
+        held = {digest(reject.raw) for reject in store.rejected[endpoint]}
+        new = 0
+        for reject in batch.rejects:
+            store.offered[endpoint][digest(reject.raw)] += 1
+            if digest(reject.raw) not in held:  # known by its bytes: stored once
+                held.add(digest(reject.raw))
+                store.rejected[endpoint].append(reject)
+                new += 1
         for move in batch.moves:
             old = stored.get(move.name)
             items = move.items + (0 if old is None else old.items)
             pages = move.pages + (0 if old is None else old.pages)
             stored[move.name] = Stored(move.new, items, pages)
         store.batches.append(batch)
+        return new
         self.commits += 1
 
     async def count(self, endpoint: str) -> int:
@@ -262,13 +274,14 @@ class CrashingSink:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         if self.left == 0:
             if self.applied:
                 await self.inner.commit(batch)
             raise Crash
         self.left -= 1
-        await self.inner.commit(batch)
+        stored: int = await self.inner.commit(batch)
+        return stored
 
 
 async def crash_until_done(config: ClientConfig, sink: Callable[[], Any], *, shards: int) -> int:

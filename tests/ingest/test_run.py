@@ -55,9 +55,9 @@ class GatedSink(MemorySink):
         super().__init__(**kwargs)
         self.gate = anyio.Event()
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         await self.gate.wait()
-        await super().commit(batch)
+        return await super().commit(batch)
 
 
 def rows_page(*ids: str) -> RowPage:

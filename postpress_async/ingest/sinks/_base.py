@@ -4,7 +4,7 @@ The sink is the only store of an export. Per endpoint it holds the rows, the sto
 :class:`~postpress_async.ingest.ShardPlan`, the named positions that say where each part
 of the job stands (each shard's :class:`~postpress_async.Checkpoint` under the shard's
 label; the follow position under :data:`FOLLOW`) and the items that could not be read
-(rejects). A :class:`Batch` of rows, rejects and the positions that cover them is
+(rejects, each once: known by its bytes). A :class:`Batch` of rows, rejects and the positions that cover them is
 committed in one atomic step (one transaction; for files, an append then one atomic
 replace of the sidecar): after any crash the store holds exactly the rows before each
 stored position, so resuming from it loses nothing and repeats nothing (Airbyte's
@@ -134,8 +134,14 @@ class Sink(Protocol):
     async def positions(self, endpoint: Endpoint) -> dict[str, Stored]:
         """Every position stored for ``endpoint``, by name."""
 
-    async def commit(self, batch: Batch) -> None:
-        """Store the batch's rows, rejects and moves atomically (see the module docstring)."""
+    async def commit(self, batch: Batch) -> int | None:
+        """Store the batch's rows, rejects and moves atomically (see the module docstring).
+
+        Returns the rejects it set aside: a reject is known by its endpoint and its bytes,
+        and one the store holds already is not stored again (nor one repeated in the
+        batch), so a reject listed twice is stored once. ``None`` stands for all of the
+        batch's (a sink of an earlier release says nothing).
+        """
 
     async def count(self, endpoint: Endpoint) -> int:
         """Rows stored for ``endpoint``."""

@@ -366,8 +366,9 @@ class LinesFile:
         current: dict[str, StoredPosition] | None = None,
         line_breaks: bool | None = None,
         held: set[str] | None = None,
-    ) -> bool:
-        """Append ``rows`` and ``rejects``, then store ``moves``; ``False`` for a replay.
+    ) -> int | None:
+        """Append ``rows`` and ``rejects``, then store ``moves``: the rejects written,
+        ``None`` for a replay (nothing written).
 
         ``current``: the positions the moves continue from, when they are not all in this
         sidecar (part files: see :class:`~.files.PartFilesSink`); default, this sidecar's.
@@ -385,7 +386,7 @@ class LinesFile:
                 )
             before = state.positions if current is None else current
             if not verdict(before, moves, str(self.path)):
-                return False
+                return None
             positions = dict(state.positions)
             for move in moves:
                 msgspec.json.decode(move.new)  # a position must be JSON: the sidecar embeds it
@@ -416,7 +417,7 @@ class LinesFile:
             self.state = new
             if held is not None:
                 held.update(marks)
-            return True
+            return len(rejects)
 
     def held_rejects(self) -> set[str]:
         """The digests of the rejects this file holds, read once (kept up to date after)."""

@@ -193,16 +193,16 @@ class PartFilesSink(FileReads):
 
         return await in_thread(read)
 
-    async def commit(self, batch: Batch) -> None:
-        """The batch, whole, into one part (see the module docstring)."""
-        await in_thread(lambda: self._commit(batch))
+    async def commit(self, batch: Batch) -> int:
+        """The batch, whole, into one part (see the module docstring): the rejects stored."""
+        return await in_thread(lambda: self._commit(batch))
 
-    def _commit(self, batch: Batch) -> None:
+    def _commit(self, batch: Batch) -> int:
         endpoint, moves = batch.endpoint, batch.moves
         if not moves:
             if batch.rows or batch.rejects:
                 raise ValueError("part files store rows under a position: the batch moves none")
-            return
+            return 0
         current: dict[str, StoredPosition] = {}
         for move in moves:
             held = self._claim(endpoint, move.name)
@@ -210,7 +210,7 @@ class PartFilesSink(FileReads):
                 current[move.name] = held
         # The part of the shard that brought most of the batch (the first of equals).
         target = self._file(endpoint, max(moves, key=lambda move: move.items).name)
-        if target.commit(
+        stored = target.commit(
             endpoint,
             batch.rows,
             batch.rejects,
@@ -218,9 +218,12 @@ class PartFilesSink(FileReads):
             current=current,
             line_breaks=batch.line_breaks,
             held=self._held_rejects(endpoint) if batch.rejects else None,
-        ):
-            for move in moves:
-                self._current[endpoint, move.name] = target.state.positions[move.name]
+        )
+        if stored is None:
+            return 0  # a replay: stored before
+        for move in moves:
+            self._current[endpoint, move.name] = target.state.positions[move.name]
+        return stored
 
     def _held_rejects(self, endpoint: str) -> set[str]:
         """The digests of the rejects every part of ``endpoint`` holds: a reject is known

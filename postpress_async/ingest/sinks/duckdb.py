@@ -96,6 +96,11 @@ _MOVE: Final = (
 )
 
 
+def _count_rejects(db: duckdb.DuckDBPyConnection, endpoint: str) -> int:
+    found = db.execute("SELECT count(*) FROM rejects WHERE endpoint = ?", [endpoint]).fetchone()
+    return 0 if found is None else int(found[0])
+
+
 class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     """A DuckDB database file (``duckdb:///path.duckdb``); see the module docstring."""
 
@@ -159,23 +164,26 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
 
     # -- the calls ---------------------------------------------------------------------
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
         rows = last_of_each(batch.rows)
         rejects = new_rejects(endpoint, batch.rejects)
 
-        def commit(db: duckdb.DuckDBPyConnection) -> None:
+        def commit(db: duckdb.DuckDBPyConnection) -> int:
             db.begin()
             if settle(stored_positions(db, endpoint), batch, self.url):
                 db.rollback()  # committed before: nothing to store twice
-                return
+                return 0
             if rows:
                 columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
                 columns[-1] = [str(data, "utf-8") for data in columns[-1]]
                 db.execute(_UPSERTS[endpoint], columns)
-            if rejects:
+            stored = 0
+            if rejects:  # rare: counted before and after, in this one writer's transaction
+                held = _count_rejects(db, endpoint)
                 db.executemany(_REJECT, rejects)
+                stored = _count_rejects(db, endpoint) - held
             for move in batch.moves:
                 new = move.new.decode()
                 if move.previous is None:
@@ -188,8 +196,9 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
                 if found is None or found[0] != 1:  # never: settle() read it in this transaction
                     raise ShardConflictError(f"{self.url}: {move.name!r} moved meanwhile")
             db.commit()
+            return stored
 
-        await self._call(commit)
+        return await self._call(commit)
 
     async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
         """The oldest and newest time stored for ``endpoint``."""

@@ -169,9 +169,10 @@ class JsonLinesSink(FileReads):
         state = await self._state()
         return stored(state.positions) if state.endpoint == endpoint else {}
 
-    async def commit(self, batch: Batch) -> None:
-        """Append the batch's lines and rejects, then store its moves (a worker thread)."""
-        await in_thread(
+    async def commit(self, batch: Batch) -> int:
+        """Append the batch's lines and rejects, then store its moves (a worker thread):
+        the rejects stored (one whose bytes the file holds is not written again)."""
+        stored = await in_thread(
             lambda: self._file.commit(
                 batch.endpoint,
                 batch.rows,
@@ -180,3 +181,4 @@ class JsonLinesSink(FileReads):
                 line_breaks=batch.line_breaks,
             )
         )
+        return 0 if stored is None else stored

@@ -100,8 +100,11 @@ _MOVE: Final = (
     "UPDATE positions SET position = $3, items = items + $4, pages = pages + $5 "
     "WHERE endpoint = $1 AND name = $2 AND position = $6"
 )
-_REJECT: Final = (
-    "INSERT INTO rejects (endpoint, digest, raw, reason, at) VALUES ($1, $2, $3, $4, now()) "
+#: A batch's rejects in one statement, whose status (``INSERT 0 n``) tells how many were new.
+_REJECTS: Final = (
+    "INSERT INTO rejects (endpoint, digest, raw, reason, at) "
+    "SELECT $1, digest, raw, reason, now() "
+    "FROM unnest($2::text[], $3::bytea[], $4::text[]) AS r (digest, raw, reason) "
     "ON CONFLICT (endpoint, digest) DO NOTHING"
 )
 #: Why a DSN the driver cannot parse is refused (its own words may quote the password).
@@ -328,7 +331,7 @@ class PostgresSink:
 
     # -- the calls ---------------------------------------------------------------------
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
         rows = batch.rows
@@ -339,10 +342,13 @@ class PostgresSink:
         payload: Any = copy_text(endpoint, rows) if copy == "text" and rows else rows
         pg = asyncpg_module()
 
-        async def commit(conn: asyncpg.Connection) -> None:
-            nonlocal payload
+        tries = 0
+
+        async def commit(conn: asyncpg.Connection) -> int:
+            nonlocal payload, tries
+            tries += 1
             try:
-                await self._commit(conn, batch, payload, rejects)
+                stored = await self._commit(conn, batch, payload, rejects)
             except BaseException as exc:
                 self._staged.clear()  # a staging table created in a rolled back transaction
                 if not isinstance(exc, pg.CharacterNotInRepertoireError):
@@ -350,9 +356,12 @@ class PostgresSink:
                 if copy != "binary" or payload is not rows:
                     raise
                 payload = [no_nul(row) for row in rows]  # rare: a NUL in a typed text
-                await self._commit(conn, batch, payload, rejects)
+                stored = await self._commit(conn, batch, payload, rejects)
+            if stored is None:  # a replay: what the try that committed could have stored
+                return len(rejects) if tries > 1 else 0
+            return stored
 
-        await self._run(commit)
+        return await self._run(commit)
 
     async def _commit(
         self,
@@ -360,7 +369,8 @@ class PostgresSink:
         batch: Batch,
         payload: Any,
         rejects: list[tuple[str, str, bytes, str]],
-    ) -> None:
+    ) -> int | None:
+        """The batch in one transaction: the rejects it stored, ``None`` for a replay."""
         endpoint = table_of(batch.endpoint)
         names = [move.name for move in batch.moves]
         pg = asyncpg_module()
@@ -372,11 +382,16 @@ class PostgresSink:
                 names,
             )
             if settle({name: text.encode() for name, text in found}, batch, self.url):
-                return  # committed before the connection broke: nothing to store twice
+                return None  # committed before the connection broke: nothing to store twice
             if payload:
                 await self._copy(conn, endpoint, payload)
+            stored = 0
             if rejects:
-                await conn.executemany(_REJECT, rejects)
+                _, digests, raws, reasons = zip(*rejects, strict=True)
+                inserted = await conn.execute(
+                    _REJECTS, endpoint, list(digests), list(raws), list(reasons)
+                )
+                stored = int(inserted.rsplit(" ", 1)[1])
             for move in batch.moves:
                 new = move.new.decode()
                 try:
@@ -401,6 +416,7 @@ class PostgresSink:
                         f"{self.url}: the {endpoint} position {move.name!r} moved meanwhile: "
                         "another writer is storing it; this batch was not stored"
                     )
+        return stored
 
     async def _copy(self, conn: asyncpg.Connection, endpoint: Endpoint, payload: Any) -> None:
         copy = self.copy

@@ -281,21 +281,21 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
 
     # -- the calls ---------------------------------------------------------------------
 
-    async def commit(self, batch: Batch) -> None:
+    async def commit(self, batch: Batch) -> int:
         """Rows, rejects and moves in one transaction (see the module docstring)."""
         endpoint = table_of(batch.endpoint)
         convert = _CONVERTERS[endpoint]
         rejects = new_rejects(endpoint, batch.rejects)
 
-        def commit(db: sqlite3.Connection) -> None:
+        def commit(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
             if settle(stored_positions(db, endpoint), batch, self.url):
                 db.execute("ROLLBACK")  # committed before: nothing to store twice
-                return
+                return 0
             if batch.rows:
                 _upsert_rows(db, endpoint, convert(batch.rows), most_rows(db, endpoint))
-            if rejects:
-                db.executemany(_REJECT, rejects)
+            # executemany sums the rows each statement inserted: a reject held is none.
+            stored = db.executemany(_REJECT, rejects).rowcount if rejects else 0
             for move in batch.moves:
                 new = move.new.decode()
                 if move.previous is None:
@@ -308,8 +308,9 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
                     if moved.rowcount != 1:  # never: settle() read it under this same lock
                         raise ShardConflictError(f"{self.url}: {move.name!r} moved meanwhile")
             db.execute("COMMIT")
+            return stored
 
-        await self._call(commit)
+        return await self._call(commit)
 
     async def span(self, endpoint: Endpoint) -> tuple[datetime, datetime] | None:
         """The oldest and newest time stored for ``endpoint``."""

@@ -293,19 +293,18 @@ async def test_rejects_are_kept_byte_for_byte_and_counted(kit: Kit) -> None:
 
 async def test_a_reject_listed_again_is_stored_once(kit: Kit) -> None:
     """A reject is known by its bytes: listed again (an overlap, a re-run, another page
-    or run), it is not set aside twice."""
+    or run), it is not set aside twice; a commit says how many it set aside."""
     sink = await opened(kit)
     first, second, twice = b'"oops"', b'{"id": 5}', b"null"
-    await sink.commit(
-        Batch("messages", [], [Reject(first, "$.items[0]: no")], [move("s0", None, 1)])
-    )
+    one = [Reject(first, "$.items[0]: no")]
+    assert await sink.commit(Batch("messages", [], one, [move("s0", None, 1)])) == 1
     again = [Reject(first, "$.items[3]: no"), Reject(twice, "a"), Reject(twice, "b")]
-    await sink.commit(Batch("messages", [], again, [move(FOLLOW, None, 1, 3)]))
+    assert await sink.commit(Batch("messages", [], again, [move(FOLLOW, None, 1, 3)])) == 1
     assert await sink.rejects("messages") == 2
     await sink.close()
     reopened = await opened(kit)  # what the store holds, not what this process wrote
     listed = [Reject(second, "x"), Reject(first, "y"), Reject(twice, "z")]
-    await reopened.commit(Batch("messages", [], listed, [move(FOLLOW, 1, 2, 3)]))
+    assert await reopened.commit(Batch("messages", [], listed, [move(FOLLOW, 1, 2, 3)])) == 1
     assert await reopened.rejects("messages") == 3
     await reopened.close()
     assert sorted(await kit.reject_raws("messages")) == sorted([first, second, twice])
