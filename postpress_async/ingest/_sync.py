@@ -25,9 +25,13 @@ time is a change to store (upserted), so the follow knows chats by ``id@time``.
 
 Items that cannot be read (rejects) have no time of their own. Each is placed at the
 newest time of the readable rows on its page (the page is cut from a listing ordered by
-time, so it was listed there) and known by the digest of its bytes, so the overlap does
-not store it again; a page with no readable row gives no place, and its rejects are
-left out of the follow (a backfill stores them).
+time, so it was listed there) and known by the digest of its bytes, so a poll's overlap
+hands it out once. That place is only a guess (an unreadable item at the top of a page
+may be newer than it), so the follow may forget a reject the API still lists and hand it
+out again, and a backfill's follow position knows none of the rejects it stored: the
+store keeps a reject once by its bytes (the sink contract), which covers every path.
+A page with no readable row gives no place, and its rejects are left out of the follow
+(a backfill stores them).
 
 Accounts (:func:`refresh_accounts`) have no time to follow: a refresh lists them all and
 stores those whose bytes are new or changed since the stored

@@ -5,8 +5,8 @@ the typed columns (``TEXT``; times as the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` tex
 sorts as time; ``INTEGER``) and ``data TEXT``, the item's JSON exactly as the API sent it
 (bound as bytes and cast in SQL: no decode, no re-encode); ``positions``, ``plans``,
 ``rejects`` (``raw BLOB``, exact; one a digest of its bytes, see ``_sql.new_rejects``)
-and ``meta`` (``schema = 3``; a store of schema 2 is upgraded when opened). Typed text keeps U+0000
-(SQLite text holds it).
+and ``meta`` (``schema = 3``; a store of schema 2 is upgraded when opened). Typed text
+keeps U+0000 (SQLite text holds it).
 
 A commit is one ``BEGIN IMMEDIATE`` transaction: the moves' compare-and-set (see
 ``_sql.settle``: a conflict stores nothing, a replay of a committed batch stores nothing
