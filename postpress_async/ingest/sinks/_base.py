@@ -4,11 +4,11 @@ The sink is the only store of an export. Per endpoint it holds the rows, the sto
 :class:`~postpress_async.ingest.ShardPlan`, the named positions that say where each part
 of the job stands (each shard's :class:`~postpress_async.Checkpoint` under the shard's
 label; the follow position under :data:`FOLLOW`) and the items that could not be read
-(rejects, each once: known by its bytes). A :class:`Batch` of rows, rejects and the positions that cover them is
-committed in one atomic step (one transaction; for files, an append then one atomic
-replace of the sidecar): after any crash the store holds exactly the rows before each
-stored position, so resuming from it loses nothing and repeats nothing (Airbyte's
-"state after the records it covers", in its strongest form).
+(rejects, each once: known by its bytes). A :class:`Batch` of rows, rejects and the
+positions that cover them is committed in one atomic step (one transaction; for files,
+an append then one atomic replace of the sidecar): after any crash the store holds
+exactly the rows before each stored position, so resuming from it loses nothing and
+repeats nothing (Airbyte's "state after the records it covers", in its strongest form).
 
 Every :class:`Move` names the position it continues from (``previous``): a sink refuses
 a batch whose ``previous`` is not the stored one with :class:`ShardConflictError`, so a

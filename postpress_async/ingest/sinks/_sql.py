@@ -116,8 +116,9 @@ def rejects_table(types: Types) -> str:
     text = types.kinds["text"]
     return (
         f"CREATE TABLE IF NOT EXISTS rejects (endpoint {text} NOT NULL, digest {text} NOT NULL, "
-        f'raw {types.blob} NOT NULL, reason {text} NOT NULL, "at" {types.kinds["time"]} '  # DuckDB reserves at
-        "NOT NULL, PRIMARY KEY (endpoint, digest))"
+        f"raw {types.blob} NOT NULL, reason {text} NOT NULL, "
+        f'"at" {types.kinds["time"]} NOT NULL, '  # quoted: DuckDB reserves at
+        "PRIMARY KEY (endpoint, digest))"
     )
 
 
