@@ -204,12 +204,24 @@ class Api:
         )
         fingerprint = self._fingerprint("c", filters)
         last_rank = decode_cursor(query, "c", fingerprint)
-        lo, hi = ds.chat_time_window(before, after)
+        by_creation = ds.config.chat_time == "created"
+        # Under "created" the bounds are not the listing's order (last activity): every
+        # rank is a candidate, and each chat's creation time is checked.
+        lo, hi = (0, ds.chat_count) if by_creation else ds.chat_time_window(before, after)
         start = lo if last_rank is None else max(lo, last_rank + 1)
         if last_rank is not None and last_rank >= ds.chat_count:
             raise bad("cursor is out of range.")
 
+        def created_inside(chat: int) -> bool:
+            created = ds.chat_created_ms(chat)
+            assert created is not None
+            return (before is None or created * 1000 < before) and (
+                after is None or created * 1000 > after
+            )
+
         def matches(chat: int) -> bool:
+            if by_creation and not created_inside(chat):
+                return False
             account = ds.account_of_chat(chat)
             if accounts is not None and account not in accounts:
                 return False

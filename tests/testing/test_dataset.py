@@ -278,3 +278,52 @@ def test_ids_parse_back_and_reject_near_misses(hostile_dataset: Dataset) -> None
     assert ds.find_message(ds.message_id(0) + "x") is None
     assert ds.find_message(ds.message_id(0).lower()) is None
     assert ds.find_message("msg_" + "0" * 30) is None
+
+
+# -- chat_time: what before/after bound on chats --------------------------------------------
+
+
+def test_chat_time_created_bounds_a_creation_time_the_chats_do_not_show() -> None:
+    """Under ``chat_time="created"`` the chats are the same bytes, listed in the same order;
+    only ``before``/``after`` bound another time: one at or before each chat's first message."""
+    activity = Dataset(seed=4, chats=30, messages=400)
+    created = Dataset(seed=4, chats=30, messages=400, chat_time="created")
+    assert activity.chat_created_ms(0) is None
+    assert "chat_time" not in repr(activity)  # the default's cursors stay as they were
+    assert "chat_time='created'" in repr(created)
+    for c in range(created.chat_count):
+        assert created.chat(c) == activity.chat(c)
+        first = min(
+            (created.message_timestamp_ms(i) for i in range(created.message_count)
+             if created.message_row(i).chat_id == created.chat_id(c)),
+            default=None,
+        )  # fmt: skip
+        at = created.chat_created_ms(c)
+        assert at is not None
+        assert first is None or first - 86_400_000 < at <= first
+    plain = Api(activity, api_key="k", page_cache_bytes=0)
+    bound = Api(created, api_key="k", page_cache_bytes=0)
+    assert _ids(bound.chats_list({"limit": "250"})) == _ids(plain.chats_list({"limit": "250"}))
+    # A bound in the middle of the creation times: the two readings list different chats.
+    moments = sorted(created.chat_created_ms(c) or 0 for c in range(created.chat_count))
+    middle = moments[len(moments) // 2]
+    for name in ("after", "before"):
+        query = {"limit": "250", name: _iso(middle)}
+        listed = _ids(bound.chats_list(query))
+        assert listed == created.expected_chat_ids(**{name: _iso(middle)})  # type: ignore[arg-type]
+        assert listed != _ids(plain.chats_list(query))
+        inside = [c for c in range(created.chat_count) if created.chat_id(c) in set(listed)]
+        times = [created.chat_created_ms(c) or 0 for c in inside]
+        assert all(t > middle for t in times) if name == "after" else all(t < middle for t in times)
+    with pytest.raises(ValueError, match="chat_time"):
+        Dataset(chat_time="creation")  # type: ignore[arg-type]
+
+
+def _ids(reply: Any) -> list[str]:
+    return [item["id"] for item in msgspec.json.decode(reply.body)["items"]]
+
+
+def _iso(ms: int) -> str:
+    from postpress_async._time import format_datetime, from_ms
+
+    return format_datetime(from_ms(ms))

@@ -15,7 +15,7 @@ import dataclasses
 import random
 import sys
 from array import array
-from typing import Final
+from typing import Final, Literal
 
 from postpress_async.testing._dataset._bad import MIN_MESSAGES as BAD_RECORDS_MIN_MESSAGES
 from postpress_async.testing._dataset._ids import (
@@ -35,6 +35,7 @@ __all__ = [
     "Columns",
     "DatasetConfig",
     "build_columns",
+    "chat_created",
     "chat_type",
     "chat_unread_count",
 ]
@@ -79,8 +80,13 @@ class DatasetConfig:
     quirks: bool = False
     bad_records: bool = False
     """Serve a few messages with the real API's bad bytes (see ``_dataset._bad``)."""
+    chat_time: Literal["activity", "created"] = "activity"
+    """What ``GET /chats``' ``before``/``after`` filter: ``"activity"`` (``timestamp``) or
+    ``"created"`` (a creation time the chats do not show, see :func:`chat_created`)."""
 
     def __post_init__(self) -> None:
+        if self.chat_time not in ("activity", "created"):
+            raise ValueError(f"chat_time must be 'activity' or 'created', got {self.chat_time!r}")
         if self.accounts < 1:
             raise ValueError("a dataset needs at least one account")
         if self.chats < 0 or self.messages < 0:
@@ -178,6 +184,26 @@ def chat_unread_count(ids: IdScheme, chat: int) -> int:
     """A chat's number of unread messages (zero for two chats in three)."""
     h = ids.h(Salt.CHAT_UNREAD, chat)
     return 0 if h % 3 else 1 + (h >> 8) % 40
+
+
+def chat_created(cols: Columns, ids: IdScheme) -> array[int]:
+    """Each chat's creation time in ms: up to a day before its oldest message (for a chat
+    without messages, within a day after its account's creation). Never served: it is
+    what ``chat_time="created"`` filters by, fixed from the messages there are now."""
+    day = 86_400_000
+    oldest = array("q", [NEWEST_MS * 2]) * len(cols.chat_ids)
+    ts = cols.ts
+    for i, c in enumerate(cols.chat_col):
+        if ts[i] < oldest[c]:
+            oldest[c] = ts[i]
+    created = array("q", bytes(8 * len(cols.chat_ids)))
+    for c, first in enumerate(oldest):
+        offset = ids.h(Salt.CHAT_CREATED, c) % day
+        if first == NEWEST_MS * 2:
+            created[c] = cols.account_created[cols.account_of_chat[c]] + offset
+        else:
+            created[c] = first - offset
+    return created
 
 
 def build_columns(config: DatasetConfig, ids: IdScheme) -> Columns:

@@ -61,6 +61,7 @@ class Salt:
     CHAT_BODY: Final = 8
     SENDER_NAME: Final = 9
     MESSAGE: Final = 10
+    CHAT_CREATED: Final = 14
 
 
 class HostilePeriod:

@@ -7,7 +7,7 @@ tests compare its answers with these.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from postpress_async.testing._dataset._columns import Columns, chat_unread_count
@@ -106,8 +106,13 @@ def expected_chat_ids(
     unread: bool | None = None,
     before: str | _dt.datetime | None = None,
     after: str | _dt.datetime | None = None,
+    created: Sequence[int] | None = None,
 ) -> list[str]:
-    """Every chat id the list returns for these filters, in order."""
+    """Every chat id the list returns for these filters, in order.
+
+    ``created``: each chat's creation time, which ``before``/``after`` then bound
+    (``chat_time="created"``) instead of its last activity.
+    """
     accounts = _id_set(account_id)
     before_us = None if before is None else to_us(before)
     after_us = None if after is None else to_us(after)
@@ -120,10 +125,10 @@ def expected_chat_ids(
             continue
         if unread is not None and (row.unread_count > 0) != unread:
             continue
-        if (before_us is not None or after_us is not None) and (
-            row.timestamp_ms is None or not _inside(row.timestamp_ms, before_us, after_us)
-        ):
-            continue
+        if before_us is not None or after_us is not None:
+            at = row.timestamp_ms if created is None else created[c]
+            if at is None or not _inside(at, before_us, after_us):
+                continue
         rows.append(row)
     rows.sort(key=lambda r: (r.timestamp_ms is None, -(r.timestamp_ms or 0), r.id))
     return [r.id for r in rows]

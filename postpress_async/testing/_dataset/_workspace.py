@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -15,6 +15,7 @@ from postpress_async.testing._dataset._columns import (
     CONTACTS_PER_ACCOUNT,
     DatasetConfig,
     build_columns,
+    chat_created,
     chat_unread_count,
 )
 from postpress_async.testing._dataset._ids import IdScheme
@@ -38,6 +39,13 @@ class Dataset:
     on chats, ``pinned`` on messages, ``object`` on reactions), unknown enum values and,
     in the server, no ``cursor`` key at all on a last page.
 
+    ``chat_time="created"`` makes ``GET /chats``' ``before``/``after`` filter by a
+    creation time of each chat (up to a day before its oldest message; never served, as
+    the real Chat shows none) instead of the last activity ``timestamp``: the other
+    reading of the API docs, against which an SDK that follows chats by ``after=`` misses
+    every chat whose activity moved. The default, ``"activity"``, serves the same bytes
+    as before the option existed.
+
     ``bad_records=True`` (at least 40 messages) serves seven messages, at fixed places
     spread over the list, with the bytes the real API sometimes sends: lone surrogate
     escapes and a NUL in a text, a number for ``timestamp`` or ``id``, ``null`` and a
@@ -47,6 +55,7 @@ class Dataset:
 
     __slots__ = (
         "_bad",
+        "_chat_created",
         "_clean_json",
         "_clean_page_json",
         "_cols",
@@ -83,6 +92,7 @@ class Dataset:
         hostile_ids: bool = False,
         quirks: bool = False,
         bad_records: bool = False,
+        chat_time: Literal["activity", "created"] = "activity",
     ) -> None:
         self.config = DatasetConfig(
             seed=seed,
@@ -92,9 +102,12 @@ class Dataset:
             hostile_ids=hostile_ids,
             quirks=quirks,
             bad_records=bad_records,
+            chat_time=chat_time,
         )
         self._ids = IdScheme(seed=seed, hostile=hostile_ids)
         self._cols = build_columns(self.config, self._ids)
+        # Fixed at build time: messages added later are newer than a chat's creation.
+        self._chat_created = chat_created(self._cols, self._ids) if chat_time == "created" else None
         self._indexes = Indexes(self._cols)
         self._renderer = Renderer(self._cols, self._ids, QUIRKS if quirks else None)
         self._clean_json = self._renderer.messages.message_json
@@ -183,6 +196,12 @@ class Dataset:
         """A chat's last activity, or ``None`` for a chat without messages."""
         last = self._cols.chat_last[chat]
         return None if last < 0 else self._cols.ts[last]
+
+    def chat_created_ms(self, chat: int) -> int | None:
+        """A chat's creation time (``chat_time="created"`` only, else ``None``): what
+        ``before``/``after`` filter chats by; never served."""
+        created = self._chat_created
+        return None if created is None else created[chat]
 
     def chat_unread_count(self, chat: int) -> int:
         """A chat's number of unread messages."""
@@ -335,6 +354,7 @@ class Dataset:
         return _truth.expected_chat_ids(
             self._cols,
             self._ids,
+            created=self._chat_created,
             account_id=account_id,
             account_type=account_type,
             unread=unread,
@@ -384,6 +404,8 @@ class Dataset:
         # Cursors carry a fingerprint of this text: a field that is off adds nothing, so
         # the cursors of the datasets that existed before it stay the same.
         extra = ", bad_records=True" if cfg.bad_records else ""
+        if cfg.chat_time != "activity":
+            extra += f", chat_time={cfg.chat_time!r}"
         return (
             f"Dataset(seed={cfg.seed}, accounts={cfg.accounts}, chats={cfg.chats}, "
             f"messages={cfg.messages}, hostile_ids={cfg.hostile_ids}, quirks={cfg.quirks}"
