@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from ._config import (
+    ChatTime,
     Limits,
     OnUnreadable,
     RetryPolicy,
     Timeout,
+    check_chat_time,
     check_on_unreadable,
     resolve_api_key,
     resolve_base_url,
@@ -136,6 +138,14 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     ``AsyncPostpress[YieldsUnreadable]``, not the default ``AsyncPostpress[OnlyReadable]``).
     A watch raises or skips (``"yield"`` skips: it cannot place such an item in time);
     ``retrieve`` always raises ``ResponseDecodeError``.
+
+    ``chat_time`` is what the ``before``/``after`` bounds of ``GET /chats`` filter by,
+    which the API docs leave contradictory (they say "created"; a Chat shows only its
+    last activity, ``timestamp``): ``"activity"`` (default) follows chats by polling
+    ``after=`` the last activity seen; ``"created"`` makes ``chats.watch`` and ingest's
+    chats catch-up and follow list every chat of their filters each poll, since a
+    creation bound cannot find a chat whose activity moved. ``chats.list(before=,
+    after=)`` sends the bounds as given either way.
     """
 
     accounts: _ByMode[Accounts[Account], Accounts[Account | UnreadableItem]]
@@ -159,6 +169,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         telemetry: bool = ...,
         allow_insecure_http: bool = ...,
         on_unreadable: Literal["raise", "skip"] = ...,
+        chat_time: ChatTime = ...,
     ) -> None: ...
     @overload
     def __init__(
@@ -177,6 +188,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         telemetry: bool = ...,
         allow_insecure_http: bool = ...,
         on_unreadable: Literal["yield"],
+        chat_time: ChatTime = ...,
     ) -> None: ...
     def __init__(
         self,
@@ -194,6 +206,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         telemetry: bool = False,
         allow_insecure_http: bool = False,
         on_unreadable: OnUnreadable = "raise",
+        chat_time: ChatTime = "activity",
     ) -> None:
         if session is not None and transport is not None:
             raise InvalidParameterError("transport", "give either session= or transport=, not both")
@@ -210,6 +223,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
             if not isinstance(flag, bool):
                 raise InvalidParameterError(name, f"must be True or False, got {flag!r}")
         self._on_unreadable = check_on_unreadable(on_unreadable)
+        self._chat_time = check_chat_time(chat_time)
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = _as_timeout(timeout)
@@ -245,6 +259,11 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         """What a list stream does with an item that does not fit its model (see the class)."""
         return self._on_unreadable
 
+    @property
+    def chat_time(self) -> ChatTime:
+        """What ``GET /chats``' ``before``/``after`` filter by: last activity or creation."""
+        return self._chat_time
+
     @overload
     def with_options(
         self,
@@ -254,6 +273,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
         on_unreadable: None = ...,
+        chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[Mode]: ...
     @overload
     def with_options(
@@ -264,6 +284,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
         on_unreadable: Literal["raise", "skip"],
+        chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[OnlyReadable]: ...
     @overload
     def with_options(
@@ -274,6 +295,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
         on_unreadable: Literal["yield"],
+        chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[YieldsUnreadable]: ...
     def with_options(
         self,
@@ -283,19 +305,23 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         prefetch: int | None = None,
         headers: Mapping[str, str] | None = None,
         on_unreadable: OnUnreadable | None = None,
+        chat_time: ChatTime | None = None,
     ) -> AsyncPostpress[Any]:
         """A view of this client with other defaults, sharing its connections, limit and budget.
 
         ``client.with_options(retry=RetryPolicy.disabled()).messages.retrieve(id)`` is
         the per-call override; ``headers={"X-Trace": "..."}`` adds (or replaces) request
-        headers, the API key excepted; ``on_unreadable`` as in the constructor. Closing
-        the view does nothing; close the original.
+        headers, the API key excepted; ``on_unreadable`` and ``chat_time`` as in the
+        constructor. Closing the view does nothing; close the original.
         """
         policy = None if on_unreadable is None else check_on_unreadable(on_unreadable)
+        chat_time = None if chat_time is None else check_chat_time(chat_time)
         clone: AsyncPostpress[Any] = object.__new__(AsyncPostpress)
         clone.__dict__.update(self.__dict__)
         if policy is not None:
             clone._on_unreadable = policy
+        if chat_time is not None:
+            clone._chat_time = chat_time
         if timeout is not None:
             clone.timeout = _as_timeout(timeout)
         if retry is not None:

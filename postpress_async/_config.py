@@ -1,4 +1,5 @@
-"""Frozen configuration values: timeouts, limits, retry policy, the unreadable-item policy.
+"""Frozen configuration values: timeouts, limits, retry policy, the unreadable-item policy,
+what a chat's time is.
 
 Each is keyword-only and immutable; derive a variant with ``replace(...)``,
 so a per-call override never changes the client's defaults.
@@ -20,10 +21,12 @@ from ._params import check_int
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY_ON",
+    "ChatTime",
     "Limits",
     "OnUnreadable",
     "RetryPolicy",
     "Timeout",
+    "check_chat_time",
     "check_on_unreadable",
     "is_loopback",
     "resolve_api_key",
@@ -284,6 +287,25 @@ def check_on_unreadable(value: object) -> OnUnreadable:
     raise InvalidParameterError(
         "on_unreadable", f"must be 'raise', 'skip' or 'yield', got {value!r}"
     )
+
+
+#: What the ``before``/``after`` bounds of ``GET /chats`` filter by. The docs contradict
+#: themselves: the parameters "return chats created strictly before/after this datetime",
+#: but a Chat carries no creation time, only ``timestamp`` ("last activity"). We choose
+#: ``"activity"`` (the bounds filter ``timestamp``, which is what a chat shows);
+#: ``"created"`` says the server filters by a creation time it does not show, so what
+#: follows chats (``chats.watch``, ingest's catch-up and follow) lists them without a
+#: time bound and keeps those whose ``(id, timestamp)`` is new.
+ChatTime = Literal["activity", "created"]
+
+
+def check_chat_time(value: object) -> ChatTime:
+    """``value`` if it is one of :data:`ChatTime`, else InvalidParameterError naming ``chat_time``."""
+    for choice in get_args(ChatTime):
+        if value == choice and isinstance(value, str):
+            checked: ChatTime = choice
+            return checked
+    raise InvalidParameterError("chat_time", f"must be 'activity' or 'created', got {value!r}")
 
 
 def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str:

@@ -15,6 +15,13 @@ backlog, which the poll catches up on in time windows, oldest first (see
 :class:`~._follow.CatchUp`), handing out batches of at most one page, each followed by a
 state that covers it: a consumer that stores batch and state together loses at most the
 batch in hand when it is killed, and repeats nothing.
+
+Untimed listings. Chats under ``chat_time="created"`` are followed by their last
+activity, but the server's ``after`` would bound their creation: a floor cannot be sent.
+Such a watch (``timed=False``) lists everything its filters match each poll and keeps,
+of what is new by the same rule, the oldest :attr:`WatchStream.cap` (held whole: a
+listing without a time bound cannot be cut into windows); a poll that found more hands
+those out and lists again.
 """
 
 from __future__ import annotations
@@ -89,6 +96,10 @@ class WatchStream(SingleUse[T]):
     long stop) is caught up on in time windows, oldest first, in bounded memory; see the
     module docstring. ``limit`` is the page size the listings use (``None``: the
     server's default, 100): the batch size and the unit of that bound.
+
+    ``timed=False``: the listing's ``after``/``before`` do not bound the stamps (chats
+    under ``chat_time="created"``); every poll lists with neither, see the module
+    docstring.
     """
 
     _ONCE = "a WatchStream can be iterated only once; call watch(...) again"
@@ -104,6 +115,7 @@ class WatchStream(SingleUse[T]):
         limit: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         random: Callable[[], float] = _random.random,
+        timed: bool = True,
     ) -> None:
         if not isinstance(policy, PollPolicy):
             raise InvalidParameterError(
@@ -118,6 +130,7 @@ class WatchStream(SingleUse[T]):
                     "limit", f"must be between 1 and {MAX_LIMIT}, got {limit}"
                 )
         self._max_items = max_items
+        self._timed = timed
         self._list_after = list_after
         self._stamp = stamp
         self._tracker = FollowTracker(state)
@@ -209,6 +222,11 @@ class WatchStream(SingleUse[T]):
         """One poll: list after the floor; hand out what is new, or catch up on a backlog."""
         tracker = self._tracker
         tracker.settle(self._policy.overlap_ms)
+        if not self._timed:
+            async with contextlib.aclosing(self._poll_untimed()) as batches:
+                async for batch in batches:
+                    yield batch
+            return
         floor = tracker.floor_ms
         listing = self._list_after(after=None if floor is None else from_ms(floor))
         held: list[Entry[T]] = []
@@ -251,6 +269,42 @@ class WatchStream(SingleUse[T]):
             if len(held) + self._largest_page > cap:
                 return False
         return True
+
+    async def _poll_untimed(self) -> AsyncGenerator[list[Entry[T]], None]:
+        """One poll of a listing time cannot bound: all of it, each time, oldest news first.
+
+        Of what is new (after the floor, not in ``seen``) the oldest :attr:`cap` are
+        held; when more were new, those are handed out (and marked by the consumer), the
+        floor settles and the listing is made again for the rest.
+        """
+        tracker = self._tracker
+        listings = 0
+        while True:
+            held: dict[str, Entry[T]] = {}
+            cut = False
+            async with _pages(self._list_after(after=None)) as pages:
+                async for page in pages:
+                    for entry in fresh(tracker.floor_ms, tracker.seen, self._placed(page.items)):
+                        held.setdefault(entry[1], entry)
+                    if len(held) > 2 * self.cap:  # keep the oldest: a sort every cap items
+                        held, dropped = _oldest(held, self.cap)
+                        cut = cut or dropped
+            if listings:
+                self.catch_up_listings += 1
+            else:
+                self.polls += 1
+            listings += 1
+            if self._stopped():
+                return
+            held, dropped = _oldest(held, self.cap)
+            new = list(held.values())
+            del held
+            size = self._page
+            for start in range(0, len(new), size):
+                yield new[start : start + size]
+            if not (cut or dropped) or self._stopped():
+                return
+            tracker.settle(self._policy.overlap_ms)
 
     def _new_batches(self, entries: list[Entry[T]]) -> Iterator[list[Entry[T]]]:
         """What is new among ``entries``, oldest first, in lists of at most a page."""
@@ -351,6 +405,9 @@ class WatchStream(SingleUse[T]):
         listing makes everything that ever appears new.
         """
         tracker = self._tracker
+        if not self._timed:
+            await self._resolve_now_untimed()
+            return
         newest = None
         for item in (await self._list_after(after=None, limit=1)).items:
             placed = self._stamp(item)
@@ -364,6 +421,32 @@ class WatchStream(SingleUse[T]):
                     placed = self._stamp(item)
                     if placed is not None and floor < placed[0] <= newest:
                         tracker.seen[placed[1]] = placed[0]
+            tracker.watermark_ms, tracker.floor_ms = newest, floor
+        tracker.now = False
+
+    async def _resolve_now_untimed(self) -> None:
+        """:meth:`_resolve_now` for an untimed listing: one whole listing gives the newest
+        stamp and the ids within ``overlap`` of it (its order is not relied on)."""
+        tracker = self._tracker
+        overlap = self._policy.overlap_ms
+        newest: int | None = None
+        near: dict[str, int] = {}
+        listing = self._list_after(after=None)
+        async with listing:
+            async for item in listing:
+                placed = self._stamp(item)
+                if placed is None:
+                    continue
+                at, key = placed
+                if newest is None or at > newest:
+                    newest = at
+                if at > newest - overlap - 1:
+                    near[key] = at
+                if len(near) > 2 * self.cap:  # forget what fell out of the overlap
+                    near = {k: v for k, v in near.items() if v > newest - overlap - 1}
+        if newest is not None:
+            floor = newest - overlap - 1
+            tracker.seen.update((k, v) for k, v in near.items() if v > floor)
             tracker.watermark_ms, tracker.floor_ms = newest, floor
         tracker.now = False
 
@@ -398,6 +481,13 @@ class WatchStream(SingleUse[T]):
                     yield item
                 if self._room() == 0:
                     return
+
+
+def _oldest(entries: dict[str, Entry[T]], cap: int) -> tuple[dict[str, Entry[T]], bool]:
+    """The ``cap`` oldest ``entries`` (by time, then key), in that order, and whether any
+    were left out."""
+    ordered = sorted(entries.values(), key=lambda entry: (entry[0], entry[1]))
+    return {entry[1]: entry for entry in ordered[:cap]}, len(ordered) > cap
 
 
 @contextlib.asynccontextmanager

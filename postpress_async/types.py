@@ -9,13 +9,16 @@
         ...  # client.messages.list() hands out Message | UnreadableItem
 
 * :data:`OnUnreadable`: ``"raise"``, ``"skip"`` or ``"yield"`` (``AsyncPostpress(on_unreadable=)``);
+* :data:`ChatTime`: ``"activity"`` or ``"created"``, what ``GET /chats``' ``before``/``after``
+  filter by (``AsyncPostpress(chat_time=)``);
 * :class:`OnlyReadable` / :class:`YieldsUnreadable`: what a client's streams hand out,
   as its type parameter (a client made with ``on_unreadable="yield"`` is
   ``AsyncPostpress[YieldsUnreadable]``; any other, ``AsyncPostpress[OnlyReadable]``).
 """
 
+from ._config import ChatTime as ChatTime
 from ._config import OnUnreadable as OnUnreadable
 from ._unreadable import OnlyReadable as OnlyReadable
 from ._unreadable import YieldsUnreadable as YieldsUnreadable
 
-__all__ = ["OnUnreadable", "OnlyReadable", "YieldsUnreadable"]
+__all__ = ["ChatTime", "OnUnreadable", "OnlyReadable", "YieldsUnreadable"]

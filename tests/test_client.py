@@ -36,6 +36,25 @@ from postpress_async.transports import Response
 # -- configuration -----------------------------------------------------------------
 
 
+def test_chat_time_is_checked_before_any_request_and_views_keep_their_own() -> None:
+    transport = RecordingTransport(lambda request: AssertionError("no request expected"))
+    with pytest.raises(InvalidParameterError, match=r"chat_time.*'activity' or 'created'") as bad:
+        AsyncPostpress(api_key=KEY, transport=transport, chat_time="creation")  # type: ignore[call-overload]
+    assert bad.value.param == "chat_time"
+    client = AsyncPostpress(api_key=KEY, transport=transport)
+    assert client.chat_time == "activity"  # the SDK's reading of the docs, unchanged
+    with pytest.raises(InvalidParameterError, match="chat_time") as bad:
+        client.with_options(chat_time="CREATED")  # type: ignore[call-overload]
+    assert bad.value.param == "chat_time"
+    view = client.with_options(chat_time="created")
+    assert (view.chat_time, client.chat_time) == ("created", "activity")
+    assert view.with_options(prefetch=2).chat_time == "created"
+    assert view.with_options(chat_time="activity").chat_time == "activity"
+    with pytest.raises(AttributeError):
+        client.chat_time = "created"  # type: ignore[misc]
+    assert transport.requests == []
+
+
 @pytest.mark.usefixtures("no_env")
 def test_a_missing_api_key_fails_at_construction() -> None:
     with pytest.raises(MissingAPIKeyError, match="POSTPRESS_API_KEY"):

@@ -65,6 +65,7 @@ class Context:
             timeout=self.args.timeout,
             retry=self._retry(),
             transport=_Offline(),
+            chat_time=self.args.chat_time,
         )
         result = call(client)
         if inspect.iscoroutine(result):  # a stream validates as it is built
@@ -82,6 +83,7 @@ class Context:
                 timeout=args.timeout,
                 retry=self._retry(),
                 allow_insecure_http=args.allow_insecure_http,
+                chat_time=args.chat_time,
             ) as client:
                 yield client, client.base_url
             return
@@ -96,12 +98,17 @@ class Context:
             live=getattr(args, "fake_live", None),  # a command that follows the present
             bad_records=args.fake_bad_records,
             clock_skew=args.fake_clock_skew,
+            chat_time=args.fake_chat_time,
         )
         async with server:
             # An explicit --api-key is sent as given, so a wrong key shows the API's answer.
             key = server.api_key if args.api_key is None else args.api_key
             async with AsyncPostpress(
-                api_key=key, base_url=server.url, timeout=args.timeout, retry=self._retry()
+                api_key=key,
+                base_url=server.url,
+                timeout=args.timeout,
+                retry=self._retry(),
+                chat_time=args.chat_time,
             ) as client:
                 yield client, fake_identity(server.dataset)
 

@@ -195,6 +195,14 @@ CONNECTION: Final = _OptionSet(
             help="allow a plain http:// --base-url to a host other than this machine "
             "(the API key then travels unencrypted)",
         ),
+        _option(
+            "--chat-time",
+            choices=("activity", "created"),
+            default="activity",
+            help="what GET /chats' before/after filter by, which the API docs leave "
+            "contradictory: last activity (default), or a creation time the chats do not "
+            "show; then a chats watch or sync lists every chat each poll",
+        ),
     ),
 )
 
@@ -245,6 +253,13 @@ FAKE: Final = _OptionSet(
             metavar="S",
             help="the fake's clock runs S seconds ahead of this machine's (negative: behind); "
             "a watch or follow never reads the local clock, so it survives either",
+        ),
+        _option(
+            "--fake-chat-time",
+            choices=("activity", "created"),
+            default="activity",
+            help="what the fake's GET /chats before/after filter by (default: activity); "
+            "with created, only --chat-time created follows chats whose activity moved",
         ),
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from postpress_async._client import AsyncPostpress
-from postpress_async._config import Limits, RetryPolicy
+from postpress_async._config import ChatTime, Limits, RetryPolicy, check_chat_time
 from postpress_async._params import MAX_LIMIT
 from postpress_async._transport import Transport
 
@@ -31,6 +31,12 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: worker's (a ``distributed.Semaphore`` of ``max_in_flight`` leases, set by the
     #: Dask engine); ``None``: only this client's own in-flight limit.
     budget: str | None = None
+    #: What ``GET /chats``' ``before``/``after`` filter by (``AsyncPostpress(chat_time=)``).
+    chat_time: ChatTime = "activity"
+
+    def __post_init__(self) -> None:
+        # Built by hand or decoded, a bad value is refused before any request.
+        check_chat_time(self.chat_time)
 
     def __repr__(self) -> str:
         return (
@@ -42,7 +48,8 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     def from_client(
         cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
     ) -> ClientConfig:
-        """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit)."""
+        """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit,
+        ``chat_time``)."""
         return cls(
             base_url=client.base_url,
             api_key=client._api_key,
@@ -52,6 +59,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             limit=MAX_LIMIT if limit is None else limit,
             prefetch=prefetch,
             allow_insecure_http=client.base_url.startswith("http://"),
+            chat_time=client.chat_time,
         )
 
     def client(self, *, transport: Transport | None = None) -> AsyncPostpress:
@@ -65,4 +73,5 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             limits=Limits(max_in_flight=self.max_in_flight),
             allow_insecure_http=self.allow_insecure_http,
             transport=transport,
+            chat_time=self.chat_time,
         )

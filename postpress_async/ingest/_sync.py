@@ -21,7 +21,11 @@ batch by batch, needs nothing more from this module: each batch is committed as 
 comes.
 
 Chats are found by their last activity, which moves: a chat listed again with a newer
-time is a change to store (upserted), so the follow knows chats by ``id@time``.
+time is a change to store (upserted), so the follow knows chats by ``id@time``. With
+the client's ``chat_time="activity"`` (default) each poll lists them ``after=`` the
+follow's floor; with ``"created"`` (the server's ``after`` bounds a creation time, which
+cannot find a chat whose activity moved) each poll lists every chat of the filters and
+stores those whose ``id@time`` is new (``WatchStream(timed=False)``).
 
 Items that cannot be read (rejects) have no time of their own. Each is placed at the
 newest time of the readable rows on its page (the page is cut from a listing ordered by
@@ -368,6 +372,7 @@ async def sync_follow(
             limit=limit,
             sleep=pace.between_polls,
             random=random,
+            timed=endpoint != "chats" or client.chat_time == "activity",
         )
         pace.stream = stream
         async with stream:

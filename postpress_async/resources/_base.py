@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from postpress_async._config import OnUnreadable
+from postpress_async._config import ChatTime, OnUnreadable
 from postpress_async._decoding import UnreadableItem
 from postpress_async._error_body import envelope_instead_of_page
 from postpress_async._filters import TIMED, ResourceName
@@ -32,11 +32,14 @@ Item = TypeVar("Item")
 
 class Client(Protocol):
     """What a resource uses of its client (``AsyncPostpress``): its two GETs, the policy
-    for unreadable items and the default prefetch. Resources depend on this, not on the
-    client, which builds them."""
+    for unreadable items, what a chat's time is and the default prefetch. Resources
+    depend on this, not on the client, which builds them."""
 
     @property
     def on_unreadable(self) -> OnUnreadable: ...
+
+    @property
+    def chat_time(self) -> ChatTime: ...
 
     @property
     def prefetch(self) -> int: ...
@@ -197,8 +200,13 @@ class Resource(Generic[Item]):
         policy: PollPolicy | None,
         limit: int | None,
         max_items: int | None,
+        timed: bool = True,
     ) -> WatchStream[T]:
-        """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor."""
+        """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor.
+
+        ``timed=False``: the endpoint's ``after``/``before`` do not bound the stamps the
+        watch follows; it lists without them (see :class:`WatchStream`).
+        """
         if isinstance(since, ListStream):  # a finished listing: where it ended
             since = since.checkpoint
         state = start_state(since, kind=kind, fingerprint=filters_fingerprint(kind, filters))
@@ -235,6 +243,7 @@ class Resource(Generic[Item]):
             policy=PollPolicy() if policy is None else policy,
             max_items=max_items,
             limit=limit,
+            timed=timed,
         )
 
 

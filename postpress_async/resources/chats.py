@@ -100,6 +100,16 @@ class Chats(Resource[Item]):
         the timestamp alone (a chat read, archived, muted or renamed; ``unread_count``
         changes without a new message) nor chats without any activity (``timestamp:
         null``). ``since``, ``policy``, ``limit`` and ``max_items`` as in ``messages.watch``.
+
+        How it finds them depends on the client's ``chat_time`` (what ``GET /chats``'
+        ``after`` bounds; the API docs contradict themselves). ``"activity"`` (default):
+        each poll lists ``after=`` the last activity handed out, less the overlap.
+        ``"created"``: such a bound would only find new chats, so each poll lists every
+        chat of the filters, with no time bound, and hands out those whose ``(id,
+        timestamp)`` is new. That costs a listing of every chat a poll, and the ids of the
+        chats active within the overlap; the news of a poll are held, at most
+        :attr:`~WatchStream.cap` of them (the oldest) at once, a larger backlog costing one
+        more whole listing a ``cap``.
         """
         return self._watch(
             "chats",
@@ -113,6 +123,7 @@ class Chats(Resource[Item]):
             policy=policy,
             limit=limit,
             max_items=max_items,
+            timed=self._client.chat_time == "activity",
         )
 
     async def retrieve(self, chat_id: str, *, account_id: str | None = None) -> Chat:

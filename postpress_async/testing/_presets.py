@@ -9,6 +9,8 @@ one against the real API.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import Faults, retryable_rates
 from postpress_async.testing._live import LiveFeed
@@ -17,13 +19,22 @@ from postpress_async.testing._server import FakePostpress
 __all__ = ["fake_dataset", "fake_faults", "fake_identity", "fake_server"]
 
 
-def fake_dataset(*, seed: int, messages: int, bad_records: bool = False) -> Dataset:
+def fake_dataset(
+    *,
+    seed: int,
+    messages: int,
+    bad_records: bool = False,
+    chat_time: Literal["activity", "created"] = "activity",
+) -> Dataset:
     """The fake's dataset: about one chat per hundred messages, at least 40.
 
-    ``bad_records``: seven messages carry the real API's bad bytes (see :class:`Dataset`).
+    ``bad_records``: seven messages carry the real API's bad bytes; ``chat_time``: what
+    ``GET /chats``' ``before``/``after`` filter by (see :class:`Dataset`).
     """
     chats = max(40, messages // 100)
-    return Dataset(seed=seed, messages=messages, chats=chats, bad_records=bad_records)
+    return Dataset(
+        seed=seed, messages=messages, chats=chats, bad_records=bad_records, chat_time=chat_time
+    )
 
 
 def fake_identity(dataset: Dataset) -> str:
@@ -32,7 +43,11 @@ def fake_identity(dataset: Dataset) -> str:
     identity = (
         f"fake:seed={cfg.seed},accounts={cfg.accounts},chats={cfg.chats},messages={cfg.messages}"
     )
-    return identity + ",bad_records" if cfg.bad_records else identity
+    if cfg.bad_records:
+        identity += ",bad_records"
+    if cfg.chat_time != "activity":  # its cursors differ: a resume must ask the same
+        identity += f",chat_time={cfg.chat_time}"
+    return identity
 
 
 def fake_faults(*, seed: int, latency: float, fault_rate: float) -> Faults:
@@ -55,11 +70,15 @@ def fake_server(
     live: LiveFeed | None = None,
     bad_records: bool = False,
     clock_skew: float = 0.0,
+    chat_time: Literal["activity", "created"] = "activity",
 ) -> FakePostpress:
     """A fake server (not started yet) for these options; ``live``: messages arriving;
-    ``clock_skew``: seconds the server's clock is off the real one."""
+    ``clock_skew``: seconds the server's clock is off the real one; ``chat_time``: what
+    its chats' ``before``/``after`` filter by."""
     return FakePostpress(
-        dataset=fake_dataset(seed=seed, messages=messages, bad_records=bad_records),
+        dataset=fake_dataset(
+            seed=seed, messages=messages, bad_records=bad_records, chat_time=chat_time
+        ),
         faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
         live=live,
         clock_skew=clock_skew,

@@ -270,8 +270,30 @@ def test_a_watch_survives_a_fake_clock_far_from_this_machines(skew: str) -> None
     assert all(s > half_an_hour if skew[0] != "-" else s < -half_an_hour for s in shift), shift
 
 
+def test_chat_time_created_follows_chats_the_fake_bounds_by_creation() -> None:
+    """`--chat-time created` reaches the client, `--fake-chat-time created` the fake: the
+    live feed moves old chats' activity, and the watch hands them out."""
+    result = run(
+        "watch", "chats", "--fake", "--fake-chat-time", "created", "--chat-time", "created",
+        "--fake-live-rate", "400", "--fake-late-ms", "0", "--poll-interval", "0.01",
+        "--max-items", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(ids(result.stdout)) == 4
+
+
+def test_a_chat_time_that_is_not_a_choice_is_a_usage_error() -> None:
+    result = run("chats", "list", "--chat-time", "creation")
+    assert result.returncode == 2
+    assert b"--chat-time" in result.stderr
+
+
 def test_fake_options_without_fake_are_refused() -> None:
-    for option in (["--fake-bad-records"], ["--fake-clock-skew", "5"]):
+    for option in (
+        ["--fake-bad-records"],
+        ["--fake-clock-skew", "5"],
+        ["--fake-chat-time", "created"],
+    ):
         result = run("messages", "list", *option)
         assert result.returncode == 2
         assert b"does nothing without --fake" in result.stderr

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 import anyio
 import msgspec
 import pytest
 
-from postpress_async import StateMismatchError
+from postpress_async import AsyncPostpress, InvalidParameterError, StateMismatchError
 from postpress_async._poll import PollPolicy
 from postpress_async._positions import AccountsSeen, WatchState, filters_fingerprint
 from postpress_async.ingest import ClientConfig, ingest
@@ -374,6 +375,72 @@ async def test_chats_whose_activity_moved_are_stored_again(
     assert {k for k, n in store.written["chats"].items() if n > 1} == set(moved)
     third = await ingest(config, "chats", MemorySink(store), shards=2)
     assert third.items == 0
+
+
+# -- chat_time: what before/after bound on chats ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "chat_time",
+    [pytest.param("activity", id="activity-misses-them"), pytest.param("created", id="created")],
+)
+async def test_against_a_creation_bound_only_created_stores_chats_whose_activity_moved(
+    chat_time: Literal["activity", "created"],
+) -> None:
+    dataset = fake_dataset(seed=3, messages=1500, chat_time="created")
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(
+            base_url=server.url, api_key=server.api_key, limit=100, chat_time=chat_time
+        )
+        store = MemoryStore()
+        await ingest(config, "chats", MemorySink(store), shards=2)
+        moved = [server.dataset.chat_id(k) for k in (3, 11, 25)]
+        for chat in moved:
+            server.add_messages(1, chat_id=chat)
+        again = await ingest(config, "chats", MemorySink(store), shards=2)
+        current = {chat: _activity(server, chat) for chat in moved}
+        stored = {
+            chat: msgspec.json.decode(store.data("chats", chat))["timestamp"] for chat in moved
+        }
+        if chat_time == "activity":
+            # The SDK's default reading sends after=<floor>; this server bounds creation by
+            # it, so the moved chats (created long ago) are never listed: the store is stale.
+            assert again.items == 0
+            assert not set(stored.items()) & set(current.items())
+            return
+        assert (again.items, again.new) == (3, 0)
+        assert stored == current
+        assert {k for k, n in store.written["chats"].items() if n > 1} == set(moved)
+        assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
+        third = await ingest(config, "chats", MemorySink(store), shards=2)
+        assert third.items == 0
+
+
+async def test_chat_time_survives_the_client_config_a_worker_rebuilds_its_client_from() -> None:
+    client = AsyncPostpress(api_key="k", base_url="https://api.example.com/v1", chat_time="created")
+    config = ClientConfig.from_client(client)
+    assert config.chat_time == "created"
+    sent = msgspec.json.encode(config)  # what the Dask engine sends its workers
+    received = msgspec.json.decode(sent, type=ClientConfig)
+    assert received == config
+    async with received.client() as rebuilt:
+        assert rebuilt.chat_time == "created"
+    plain = ClientConfig(base_url="https://api.example.com/v1", api_key="k")
+    assert plain.chat_time == "activity"
+    older = msgspec.json.encode({"base_url": plain.base_url, "api_key": "k"})  # no field
+    assert msgspec.json.decode(older, type=ClientConfig) == plain
+    with pytest.raises(InvalidParameterError, match="chat_time") as bad:
+        ClientConfig(base_url=plain.base_url, api_key="k", chat_time="creation")  # type: ignore[arg-type]
+    assert bad.value.param == "chat_time"
+    with pytest.raises(msgspec.ValidationError, match="chat_time"):
+        msgspec.json.decode(sent.replace(b'"created"', b'"creation"'), type=ClientConfig)
+
+
+def _activity(server: FakePostpress, chat_id: str) -> str:
+    index = server.dataset.find_chat(chat_id)
+    assert index is not None
+    timestamp: str = server.dataset.chat(index)["timestamp"]
+    return timestamp
 
 
 async def test_an_accounts_refresh_stores_and_counts_new_and_changed_accounts(
