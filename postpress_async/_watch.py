@@ -18,10 +18,10 @@ batch in hand when it is killed, and repeats nothing.
 
 Untimed listings. Chats under ``chat_time="created"`` are followed by their last
 activity, but the server's ``after`` would bound their creation: a floor cannot be sent.
-Such a watch (``timed=False``) lists everything its filters match each poll and keeps,
-of what is new by the same rule, the oldest :attr:`WatchStream.cap` (held whole: a
-listing without a time bound cannot be cut into windows); a poll that found more hands
-those out and lists again.
+Such a watch (``timed=False``) lists everything its filters match each poll and hands
+out, of what is new by the same rule, the oldest :attr:`WatchStream.cap` (at most twice
+that held while listing: a listing without a time bound cannot be cut into windows); a
+poll that found more hands those out and lists again.
 """
 
 from __future__ import annotations

@@ -56,6 +56,12 @@ class Chats(Resource[Item]):
         ``account_id`` takes one id or a sequence (sent comma-joined); ``account_type``
         one of the seven providers; ``unread`` True/False; ``before``/``after`` an aware
         datetime or ISO 8601 string (strict bounds). The rest as in ``accounts.list``.
+
+        What ``before``/``after`` bound, the API docs leave contradictory: they say the
+        chats' creation, which a Chat does not show; the SDK reads them as bounding the
+        last activity (``timestamp``) unless the client says ``chat_time="created"``. The
+        bounds are sent as given either way; the reading matters to what follows chats
+        (``watch``, a watch continuing this listing, ingest's catch-up and follow).
         """
         filters = encode_filters(
             "chats", {"account_id": account_id, "account_type": account_type, "unread": unread}
@@ -106,10 +112,10 @@ class Chats(Resource[Item]):
         each poll lists ``after=`` the last activity handed out, less the overlap.
         ``"created"``: such a bound would only find new chats, so each poll lists every
         chat of the filters, with no time bound, and hands out those whose ``(id,
-        timestamp)`` is new. That costs a listing of every chat a poll, and the ids of the
-        chats active within the overlap; the news of a poll are held, at most
-        :attr:`~WatchStream.cap` of them (the oldest) at once, a larger backlog costing one
-        more whole listing a ``cap``.
+        timestamp)`` is new. That costs a listing of every chat of the filters a poll, and
+        the ids of the chats active within the overlap; of a poll's news the oldest
+        :attr:`~WatchStream.cap` are handed out (at most twice that held while listing),
+        a larger backlog costing one more whole listing a ``cap``.
         """
         return self._watch(
             "chats",
