@@ -137,6 +137,7 @@ class Feed:
         *,
         limit: int | None = None,
         max_items: int | None = None,
+        timed: bool = True,
     ) -> WatchStream[Row]:
         return WatchStream(
             self.list_after,
@@ -147,6 +148,7 @@ class Feed:
             random=lambda: 0.5,
             limit=self.page if limit is None else limit,
             max_items=max_items,
+            timed=timed,
         )
 
 
@@ -280,13 +282,18 @@ def test_since_now_is_left_for_the_server_to_say() -> None:
     assert state.floor_ms is None and state.watermark_ms is None
 
 
-async def test_since_now_starts_at_the_servers_newest_item_not_the_local_clock() -> None:
+@pytest.mark.parametrize(
+    "timed", [pytest.param(True, id="timed"), pytest.param(False, id="untimed")]
+)
+async def test_since_now_starts_at_the_servers_newest_item_not_the_local_clock(
+    timed: bool,
+) -> None:
     """A server whose timestamps run hours behind this clock still delivers what arrives."""
     behind = T0 - 3_600_000  # the server's "now", an hour behind T0
     feed = Feed([[(behind + 5, "arrives"), (behind - 2, "listed-late")]])
     feed.listed = [(behind - 10, "old"), (behind, "newest"), (behind, "same-ms")]
     policy = PollPolicy(interval=1.0, jitter=0.0, overlap=0.5)
-    stream = feed.watch(begin("now"), policy)
+    stream = feed.watch(begin("now"), policy, timed=timed)
     got = await take(stream, 2)
     assert [key for _, key in got] == ["listed-late", "arrives"]
     assert stream.state.watermark_ms == behind + 5
@@ -844,6 +851,28 @@ async def test_a_catch_up_remembers_the_ids_of_one_overlap_window_not_of_the_bac
     assert stream.items_handed_out == 3_000
     assert stream.catch_up_listings > 3_000 / stream.cap
     assert remembered <= 100 + 2 * stream.cap  # the overlap, and the window in hand
+
+
+async def test_an_untimed_watch_lists_everything_and_hands_out_the_oldest_cap_at_a_time() -> None:
+    """``timed=False`` (chats under ``chat_time="created"``): no bound is ever sent; each
+    listing is walked whole and its oldest ``cap`` news handed out, then it is listed again;
+    a row whose time moved (a new ``id@time`` key) is handed out again, once."""
+    rows = backlog(300, seed=5)
+    moved = (rows[-1][0] + 5_000, "b000003@moved")
+    feed = Feed([[moved], []], page=2)
+    feed.listed = list(rows)
+    stream = feed.watch(start(), timed=False)
+    assert stream.cap == 16  # 300 news: pruned while listing, then cut to 16 a listing
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for batch in stream.batches():
+            assert len(batch) <= 2
+            got += batch
+    assert got == [*sorted(rows), moved]
+    assert all(listing.after is None and listing.before is None for listing in feed.listings)
+    assert all(listing.ended for listing in feed.listings)
+    assert stream.catch_up_listings == 300 // 16  # one more listing a cap of news
+    assert stream.polls == 3
 
 
 async def test_a_small_backlog_costs_one_request_a_poll() -> None:
