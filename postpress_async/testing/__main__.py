@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         "for timestamp or id, null and a string for an object) at fixed places: at N/8, "
         "N/8+2, N/2-1, N/2, 7N/8, 7N/8+2, 7N/8+4 of N messages (at least 40)",
     )
+    parser.add_argument(
+        "--chat-time",
+        choices=("activity", "created"),
+        default="activity",
+        help="what GET /chats' before/after filter by: last activity (default) or a creation "
+        "time the chats do not show",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--jitter", type=float, default=0.0, help="+/- seconds of latency")
     parser.add_argument(
@@ -158,6 +165,7 @@ def server_from_args(args: argparse.Namespace) -> FakePostpress:
         hostile_ids=args.hostile_ids,
         quirks=args.quirks,
         bad_records=args.bad_records,
+        chat_time=args.chat_time,
     )
     return FakePostpress(
         dataset=dataset,

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from postpress_async.testing import Dataset
-from postpress_async.testing.__main__ import build_parser, faults_from_args
+from postpress_async.testing.__main__ import build_parser, faults_from_args, server_from_args
 from postpress_async.testing._faults import JSON_FAULTS, FaultKind
 
 
@@ -63,6 +63,18 @@ async def test_standalone_server_prints_ready_line_and_serves(
     assert await asyncio.to_thread(process.wait, 10) == 0
     assert process.stdout is not None
     assert "served 2 requests" in process.stdout.read()
+
+
+def test_chat_time_reaches_the_dataset() -> None:
+    """``--chat-time created``: the standalone fake bounds chats by their creation."""
+    plain = server_from_args(build_parser().parse_args([]))
+    created = server_from_args(build_parser().parse_args(["--chat-time", "created"]))
+    assert (plain.dataset.config.chat_time, created.dataset.config.chat_time) == (
+        "activity",
+        "created",
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--chat-time", "creation"])
 
 
 def test_cli_flags_map_to_faults() -> None:
