@@ -368,4 +368,5 @@ class _Job:
             policy=asked.policy,
             limit=config.limit,
             progress=self.progress,
+            export_after=asked.window.after if asked.backfill else None,
         )

@@ -323,21 +323,27 @@ async def sync_follow(
     max_pages: int = 16,
     sleep: Sleep = anyio.sleep,
     random: Callable[[], float] = _random.random,
+    export_after: datetime | None = None,
 ) -> SyncResult:
     """Catch ``sink`` up from ``start`` (stored as ``previous``), then follow if asked.
 
     ``filters`` are the API's strings; ``limit`` the page size (and the "caught up"
-    measure). See the module docstring.
+    measure). ``export_after``: the export's own ``after``; chats under
+    ``chat_time="created"`` are listed after it (a creation bound, as the export's
+    backfill was), with no bound of the follow's. See the module docstring.
     """
     columns = sink.columns
     base = row_stamp(endpoint, columns)
     resource = getattr(client, endpoint)
     page_limit = limit
+    timed = endpoint != "chats" or client.chat_time == "activity"
 
     def list_after(
         *, after: datetime | None, before: datetime | None = None, limit: int | None = None
     ) -> ListStream[Row]:
         size = page_limit if limit is None else limit
+        if not timed:
+            after = export_after
 
         async def fetch(cursor: str | None) -> Page[Row]:
             rows: ListStream[Row] = resource.rows(
@@ -372,7 +378,7 @@ async def sync_follow(
             limit=limit,
             sleep=pace.between_polls,
             random=random,
-            timed=endpoint != "chats" or client.chat_time == "activity",
+            timed=timed,
         )
         pace.stream = stream
         async with stream:

@@ -18,6 +18,7 @@ import pytest
 from postpress_async import AsyncPostpress, InvalidParameterError, StateMismatchError
 from postpress_async._poll import PollPolicy
 from postpress_async._positions import AccountsSeen, WatchState, filters_fingerprint
+from postpress_async._time import from_ms
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest._sync import chat_keys, follow_start, merge_follow, sync_follow
@@ -414,6 +415,29 @@ async def test_against_a_creation_bound_only_created_stores_chats_whose_activity
         assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
         third = await ingest(config, "chats", MemorySink(store), shards=2)
         assert third.items == 0
+
+
+async def test_under_created_an_export_after_a_moment_follows_only_chats_created_after_it() -> None:
+    dataset = fake_dataset(seed=3, messages=1500, chat_time="created")
+    created = sorted((dataset.chat_created_ms(c) or 0, c) for c in range(dataset.chat_count))
+    middle = created[len(created) // 2][0]
+    older, newer = (dataset.chat_id(c) for c in (created[0][1], created[-1][1]))
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(
+            base_url=server.url, api_key=server.api_key, limit=100, chat_time="created"
+        )
+        store = MemoryStore()
+        after = from_ms(middle)
+        await ingest(config, "chats", MemorySink(store), shards=2, after=after)
+        assert Counter(store.ids("chats")) == Counter(server.truth("chats", after=after))
+        for chat in (older, newer):
+            server.add_messages(1, chat_id=chat)
+        again = await ingest(config, "chats", MemorySink(store), shards=2, after=after)
+        assert again.items == 1  # the chat created before the export's after stays out
+        assert older not in store.ids("chats")
+        assert msgspec.json.decode(store.data("chats", newer))["timestamp"] == _activity(
+            server, newer
+        )
 
 
 async def test_chat_time_survives_the_client_config_a_worker_rebuilds_its_client_from() -> None:
