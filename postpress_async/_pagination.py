@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import anyio
 import msgspec
 
+from ._cursor_trail import CursorTrail
 from ._decoding import peek_cursor
-from ._exceptions import CursorLoopError, InvalidParameterError, PostpressError, with_checkpoint
-from ._lazy import hashlib
+from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._params import check_int, check_text
 from ._positions import Checkpoint, WatchState
 from ._tasks import SingleUse, reap, start
@@ -62,7 +62,6 @@ if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when fir
 __all__ = [
     "AfterPage",
     "Checkpoint",
-    "CursorTrail",
     "FetchPage",
     "Follower",
     "ListStream",
@@ -242,58 +241,6 @@ class PageFetcher(Generic[T]):
             for end in (self._send, self._receive):
                 if end is not None:
                     end.close()
-
-
-class CursorTrail:
-    """The cursors one stream has followed, to refuse one the server sends again.
-
-    A server that repeats a cursor (``A -> A``) or cycles (``A -> B -> A``) would make
-    the stream hand out the same pages forever. Two checks catch it in bounded memory
-    (cursors are kept as 16-byte digests, so even a huge cursor costs 16 bytes):
-
-    * the last ``RECENT`` cursors, exactly: a cycle of up to ``RECENT`` pages (every
-      one seen in practice: a stuck cursor, a two-page ping-pong) is caught on the
-      page that closes it, before any page is fetched twice;
-    * Brent's cycle detection over the whole walk, with one more digest: a longer
-      cycle is caught within about ``2 * (pages before it + its length)`` pages. Some
-      pages are then handed out twice, but the stream ends.
-
-    A set of every cursor would catch everything at once, but grows with the stream
-    (millions of pages in a long export); these two stay at ``RECENT + 1`` digests.
-    """
-
-    RECENT = 256
-
-    __slots__ = ("_mark", "_power", "_recent", "_steps")
-
-    def __init__(self, start: str | None) -> None:
-        self._recent: dict[bytes, None] = {}
-        self._mark: bytes | None = None
-        self._power = 1
-        self._steps = 1
-        if start is not None:
-            self._mark = self._remember(_digest(start))
-
-    def _remember(self, digest: bytes) -> bytes:
-        self._recent[digest] = None
-        if len(self._recent) > self.RECENT:
-            del self._recent[next(iter(self._recent))]
-        return digest
-
-    def follow(self, cursor: str) -> None:
-        """Record that the stream follows ``cursor`` next; CursorLoopError if it did before."""
-        digest = _digest(cursor)
-        if digest in self._recent or digest == self._mark:
-            raise CursorLoopError(cursor)
-        self._remember(digest)
-        # Brent: the mark jumps to the newest cursor after 1, 2, 4, 8, ... steps.
-        if self._steps == self._power:
-            self._mark, self._power, self._steps = digest, self._power * 2, 0
-        self._steps += 1
-
-
-def _digest(cursor: str) -> bytes:
-    return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class ListStream(SingleUse[T]):

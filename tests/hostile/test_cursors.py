@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from postpress_async import Checkpoint, CursorLoopError, merge
-from postpress_async._pagination import CursorTrail
+from postpress_async._cursor_trail import CursorTrail
 
 from ._server import Hostile, client_for, cursor_walk, hostile_server
 
