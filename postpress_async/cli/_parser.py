@@ -27,6 +27,7 @@ from postpress_async._time import parse_datetime
 
 from ._errors import ExitCode, exit_codes_help
 from ._output import FORMATS
+from ._values import Once, count, interval, offset, rate, seconds
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -38,17 +39,11 @@ __all__ = [
     "Run",
     "Stopped",
     "check_args",
-    "count",
     "filter_options",
     "filters_of",
     "format_option",
-    "interval",
-    "offset",
     "paging_options",
-    "positive",
-    "rate",
     "root_parser",
-    "seconds",
     "time_option",
 ]
 
@@ -66,82 +61,6 @@ class _Parser(argparse.ArgumentParser):
             ExitCode.USAGE,
             f"{self.prog}: error: {message} (see: {self.prog} --help)\n",
         )
-
-
-class _Once(argparse.Action):
-    """An option that takes one value: given again, it is a usage error naming it (the
-    API takes one, so keeping the last would silently drop the first)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        previous = getattr(namespace, self.dest, None)
-        if previous is not None:
-            raise argparse.ArgumentError(
-                self, f"given twice ({previous!r} and {values!r}): it takes one value, give it once"
-            )
-        setattr(namespace, self.dest, values)
-
-
-def count(text: str) -> int:
-    """An int >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    """An int >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """A finite number of seconds >= 0."""
-    value = float(text)
-    if not 0 <= value < float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text}")
-    return value
-
-
-def interval(text: str) -> float:
-    """A finite number > 0 (seconds, or messages a second)."""
-    value = float(text)
-    if not 0 < value < float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def offset(text: str) -> float:
-    """A number of seconds, negative allowed (finite)."""
-    value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, got {text}")
-    return value
-
-
-def rate(text: str) -> float:
-    """A share in 0..1."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-# argparse shows a type's __name__ in "invalid <name> value" messages.
-count.__name__ = "count"
-positive.__name__ = "positive int"
-seconds.__name__ = "seconds"
-interval.__name__ = "seconds"
-offset.__name__ = "seconds"
-rate.__name__ = "rate"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -492,7 +411,7 @@ def filter_options(
             )
         else:
             parser.add_argument(
-                flag, action=_Once, metavar=spec.metavar, help=f"only {resource} {spec.help}"
+                flag, action=Once, metavar=spec.metavar, help=f"only {resource} {spec.help}"
             )
     if resource in TIMED and times and not watched:
         what = "chats last active" if resource == "chats" else "messages sent"

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postpress_async._params import MAX_SHARDS
-from postpress_async.cli._parser import CommandTable, positive, rate, seconds
+from postpress_async.cli._parser import CommandTable
+from postpress_async.cli._values import positive, rate, seconds
 
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from postpress_async._filters import RESOURCES, ResourceName
 from postpress_async.cli._errors import CommandError
-from postpress_async.cli._parser import CommandTable, filter_options, filters_of, positive
+from postpress_async.cli._parser import CommandTable, filter_options, filters_of
+from postpress_async.cli._values import positive
 from postpress_async.cli.commands.export import store_options
 from postpress_async.cli.commands.list import list_call
 

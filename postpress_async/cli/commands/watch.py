@@ -22,13 +22,8 @@ from postpress_async._durable import write_atomic
 from postpress_async._filters import ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async.cli._errors import UsageError
-from postpress_async.cli._parser import (
-    CommandTable,
-    filter_options,
-    filters_of,
-    positive,
-    time_option,
-)
+from postpress_async.cli._parser import CommandTable, filter_options, filters_of, time_option
+from postpress_async.cli._values import positive
 from postpress_async.cli.commands.export import (
     fake_live_options,
     follow_options,
