@@ -1,5 +1,5 @@
 """PostgreSQL's parts of the sink: its types, SQL and COPY text, the store's lock key and
-schema checks, connection errors, DSNs.
+its schema (checked, upgraded, created: :func:`create_store`), connection errors, DSNs.
 
 What :mod:`.postgres` (the connections, the lock, the transactions) builds on: pure
 functions, and queries on a connection it is given.
@@ -17,7 +17,16 @@ from postpress_async._lazy import hashlib
 from postpress_async.ingest._shards import Endpoint
 
 from ._base import TABLES, Row
-from ._sql import META_SCHEMA, OUR_TABLES, Types, column_names
+from ._sql import (
+    META_SCHEMA,
+    OUR_TABLES,
+    UPGRADABLE,
+    Types,
+    column_names,
+    rejects_table,
+    schema,
+    upgraded_rejects,
+)
 
 __all__ = [
     "NAMES",
@@ -30,6 +39,7 @@ __all__ = [
     "cause",
     "connection_errors",
     "copy_text",
+    "create_store",
     "lock_holders",
     "lock_key",
     "no_nul",
@@ -212,6 +222,60 @@ async def lock_holders(conn: Any, key: int) -> set[int]:
         key & 0xFFFF_FFFF,
     )
     return {pid for (pid,) in found}
+
+
+#: The key of the transaction lock under which a store is created (two int4 keys: never
+#: the writer's bigint key).
+_CREATE_LOCK: Final = "SELECT pg_advisory_xact_lock(7411, 2)"
+
+
+async def create_store(conn: Any, url: str) -> None:
+    """Check an existing store's schema; create what is missing (one opener at a time)."""
+    async with conn.transaction():
+        await conn.execute(_CREATE_LOCK)
+        tables = {
+            name
+            for (name,) in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        }
+        if "meta" in tables:
+            version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'")
+            if version == UPGRADABLE:
+                await _upgrade(conn)
+            elif version != META_SCHEMA:
+                raise SinkUnavailableError(
+                    f"{url} holds a store of schema {version!r}, this release reads "
+                    f"schema {META_SCHEMA}: use a newer release, or export to another "
+                    "database or schema"
+                )
+            if tables.issuperset(OUR_TABLES):
+                return
+        else:
+            await refuse_foreign(conn, tables, url)
+        for statement in schema(TYPES):
+            await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            META_SCHEMA,
+        )
+
+
+async def _upgrade(conn: Any) -> None:
+    """A store of schema 2 made one of this schema: its rejects keyed by their digest
+    (two of the same bytes: the oldest kept). Runs in the creation transaction, under
+    its lock, once the version was read there."""
+    held = await conn.fetch('SELECT endpoint, raw, reason, "at" FROM rejects ORDER BY "at"')
+    kept = upgraded_rejects(held)
+    await conn.execute("DROP TABLE rejects")
+    await conn.execute(rejects_table(TYPES))
+    if kept:
+        await conn.executemany(
+            'INSERT INTO rejects (endpoint, digest, raw, reason, "at") VALUES ($1, $2, $3, $4, $5)',
+            kept,
+        )
+    await conn.execute("UPDATE meta SET value = $1 WHERE key = 'schema'", META_SCHEMA)
 
 
 async def refuse_foreign(conn: Any, tables: set[str], url: str) -> None:

@@ -52,33 +52,26 @@ from ._base import Batch, Reach, Stored
 from ._pg import (
     NAMES,
     STAGES,
-    TYPES,
     UPSERTS,
     Copy,
     asyncpg_module,
     cause,
     connection_errors,
     copy_text,
+    create_store,
     lock_holders,
     lock_key,
     no_nul,
     readable,
     redact,
-    refuse_foreign,
     stage,
 )
 from ._sql import (
-    META_SCHEMA,
-    OUR_TABLES,
-    UPGRADABLE,
     ids_query,
     new_rejects,
-    rejects_table,
-    schema,
     settle,
     table_of,
     time_column,
-    upgraded_rejects,
 )
 
 if TYPE_CHECKING:
@@ -87,11 +80,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresSink"]
 
 T = TypeVar("T")
-
-#: The key of the transaction lock under which a store is created (two int4 keys: never
-#: the writer's bigint key).
-_CREATE_LOCK: Final = "SELECT pg_advisory_xact_lock(7411, 2)"
-
 
 _START: Final = (
     "INSERT INTO positions (endpoint, name, position, items, pages) VALUES ($1, $2, $3, $4, $5)"
@@ -175,7 +163,7 @@ class PostgresSink:
             self._key = await lock_key(conn)
             if writer:
                 await self._take_lock()
-            await self._create(conn)
+            await create_store(conn, self.url)
         except pg.InsufficientPrivilegeError as exc:
             await self._abort()
             raise SinkUnavailableError(
@@ -229,38 +217,6 @@ class PostgresSink:
             raise OutputLockedError(self.url)
         self._lock_pids.add(conn.get_server_pid())
         self._lock_conn = conn
-
-    async def _create(self, conn: asyncpg.Connection) -> None:
-        """Check an existing store's schema; create what is missing (one opener at a time)."""
-        async with conn.transaction():
-            await conn.execute(_CREATE_LOCK)
-            tables = {
-                name
-                for (name,) in await conn.fetch(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = current_schema()"
-                )
-            }
-            if "meta" in tables:
-                version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'")
-                if version == UPGRADABLE:
-                    await _upgrade(conn)
-                elif version != META_SCHEMA:
-                    raise SinkUnavailableError(
-                        f"{self.url} holds a store of schema {version!r}, this release reads "
-                        f"schema {META_SCHEMA}: use a newer release, or export to another "
-                        "database or schema"
-                    )
-                if tables.issuperset(OUR_TABLES):
-                    return
-            else:
-                await refuse_foreign(conn, tables, self.url)
-            for statement in schema(TYPES):
-                await conn.execute(statement)
-            await conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
-                META_SCHEMA,
-            )
 
     async def close(self) -> None:
         """Close the connections, which releases the writer's lock (again: nothing)."""
@@ -505,22 +461,6 @@ class PostgresSink:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-async def _upgrade(conn: asyncpg.Connection) -> None:
-    """A store of schema 2 made one of this schema: its rejects keyed by their digest
-    (two of the same bytes: the oldest kept). Runs in the creation transaction, under
-    its lock, once the version was read there."""
-    held = await conn.fetch('SELECT endpoint, raw, reason, "at" FROM rejects ORDER BY "at"')
-    kept = upgraded_rejects(held)
-    await conn.execute("DROP TABLE rejects")
-    await conn.execute(rejects_table(TYPES))
-    if kept:
-        await conn.executemany(
-            'INSERT INTO rejects (endpoint, digest, raw, reason, "at") VALUES ($1, $2, $3, $4, $5)',
-            kept,
-        )
-    await conn.execute("UPDATE meta SET value = $1 WHERE key = 'schema'", META_SCHEMA)
 
 
 class _LockNotYetFree(Exception):
