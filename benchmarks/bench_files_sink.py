@@ -41,9 +41,10 @@ from postpress_async._durable import write_atomic
 from postpress_async._positions import Checkpoint
 from postpress_async._rows import Row, row_reader
 from postpress_async.ingest._shards import Shard, ShardPlan, Window
-from postpress_async.ingest.sinks._base import Batch, Move
-from postpress_async.ingest.sinks._lines import LinesFile, last_of_each, line_bytes, write_all
+from postpress_async.ingest.sinks._base import Batch, Move, last_of_each
+from postpress_async.ingest.sinks._lines import LinesFile, line_bytes
 from postpress_async.ingest.sinks._sidecar import Sidecar, StoredPosition
+from postpress_async.ingest.sinks._writev import write_all
 from postpress_async.ingest.sinks.files import JsonLinesSink
 from postpress_async.testing import Dataset
 

@@ -58,6 +58,7 @@ from postpress_async._rows import Reject, Row, digest
 
 from ._base import Move, last_of_each
 from ._sidecar import NULL, SIDECAR_VERSION, Sidecar, StoredPosition, count_lines, read_sidecar
+from ._writev import write_all
 
 __all__ = [
     "NULL",
@@ -164,43 +165,6 @@ def verdict(stored: dict[str, StoredPosition], moves: Sequence[Move], where: str
         f"{where}: the position {moved!r} moved since it was read (another writer is "
         "writing it); this batch is refused and nothing of it was stored"
     )
-
-
-def _iov_max() -> int:
-    """Buffers one ``os.writev`` call takes at most (Linux and macOS: 1024; POSIX: >= 16)."""
-    try:
-        limit = os.sysconf("SC_IOV_MAX")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows, odd platforms
-        return 16
-    return limit if limit > 0 else 1024
-
-
-_IOV_MAX: Final = _iov_max()
-_writev = getattr(os, "writev", None)
-
-
-def write_all(fd: int, chunks: Sequence[Any]) -> int:
-    """Write ``chunks`` to ``fd`` in order in as few system calls as possible; bytes written.
-
-    In a worker thread each system call gives up the GIL and must win it back from the
-    busy event loop, so the number of calls, not the bytes, is what a commit pays.
-    """
-    views = [memoryview(chunk) for chunk in chunks if len(chunk)]
-    total = sum(len(view) for view in views)
-    first = 0
-    while first < len(views):
-        if _writev is None:  # pragma: no cover - Windows
-            written = os.write(fd, views[first])
-        else:
-            written = _writev(fd, views[first : first + _IOV_MAX])
-        while written:  # drop what was written; a short write leaves part of a view
-            size = len(views[first])
-            if written < size:
-                views[first] = views[first][written:]
-                break
-            written -= size
-            first += 1
-    return total
 
 
 def _size(path: Path) -> int:

@@ -28,9 +28,10 @@ from postpress_async._exceptions import (
 from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._rows import RowPage, row_reader
 from postpress_async.ingest._shards import Shard, ShardPlan, Window
-from postpress_async.ingest.sinks import _lines
+from postpress_async.ingest.sinks import _lines, _writev
 from postpress_async.ingest.sinks._base import FOLLOW, Batch, Move, Reject, Stored
-from postpress_async.ingest.sinks._lines import LinesFile, line_bytes, write_all
+from postpress_async.ingest.sinks._lines import LinesFile, line_bytes
+from postpress_async.ingest.sinks._writev import write_all
 from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
 from postpress_async.testing import Dataset
 
@@ -154,7 +155,7 @@ def test_write_all_survives_short_writes(tmp_path: Path, monkeypatch: pytest.Mon
         sizes.append(len(buffers))
         return real(fd, [buffers[0][:3]])  # at most 3 bytes a call
 
-    monkeypatch.setattr(_lines, "_writev", stingy)
+    monkeypatch.setattr(_writev, "_writev", stingy)
     path = tmp_path / "f"
     fd = os.open(path, os.O_RDWR | os.O_CREAT)
     try:
