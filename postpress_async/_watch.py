@@ -4,7 +4,7 @@ A watch polls ``list(after=floor)`` and hands out what it had not handed out bef
 oldest first; the state it keeps, and the decisions about what is new and what to
 forget, are :mod:`._follow`'s (the invariant is drawn there). This module holds the
 stream that runs the polls (:class:`WatchStream`); the policy value it polls by and the
-state it starts from are :mod:`._poll`'s.
+state it starts from are :mod:`._poll`'s, the call it lists through :mod:`._listing`'s.
 
 ``WatchState`` is the one token a caller stores (in the manner of Gmail's ``historyId``
 or a Graph ``deltaLink``); ``watch(since=state)`` continues with nothing lost or repeated.
@@ -29,8 +29,7 @@ from __future__ import annotations
 import contextlib
 import random as _random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-from datetime import datetime
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio
 
@@ -46,6 +45,7 @@ from ._follow import (
     fresh,
     gallop,
 )
+from ._listing import ListAfter, listing_pages
 from ._params import MAX_LIMIT, check_int
 from ._poll import PollPolicy, poll_delay
 from ._positions import WatchState
@@ -53,31 +53,14 @@ from ._tasks import SingleUse
 from ._time import from_ms
 
 if TYPE_CHECKING:
-    from ._pagination import ListStream
     from .models import Page
 
-__all__ = ["ListAfter", "WatchStream"]
+__all__ = ["WatchStream"]
 
 T = TypeVar("T")
 
 #: The page size the server uses when a listing does not say (``limit`` unset).
 DEFAULT_PAGE: Final = 100
-
-
-class ListAfter(Protocol[T]):
-    """Lists the watched endpoint (with the watch's filters) between strict bounds.
-
-    ``limit`` overrides the watch's page size for one listing (``limit=1``: the newest
-    item only). Each call is one listing, walked with no prefetch.
-    """
-
-    def __call__(
-        self,
-        *,
-        after: datetime | None,
-        before: datetime | None = None,
-        limit: int | None = None,
-    ) -> ListStream[T]: ...
 
 
 class WatchStream(SingleUse[T]):
@@ -230,7 +213,7 @@ class WatchStream(SingleUse[T]):
         floor = tracker.floor_ms
         listing = self._list_after(after=None if floor is None else from_ms(floor))
         held: list[Entry[T]] = []
-        async with _pages(listing) as pages:
+        async with listing_pages(listing) as pages:
             complete = await self._hold(pages, held)
         self.polls += 1
         if self._stopped():
@@ -282,7 +265,7 @@ class WatchStream(SingleUse[T]):
         while True:
             held: dict[str, Entry[T]] = {}
             cut = False
-            async with _pages(self._list_after(after=None)) as pages:
+            async with listing_pages(self._list_after(after=None)) as pages:
                 async for page in pages:
                     for entry in fresh(tracker.floor_ms, tracker.seen, self._placed(page.items)):
                         held.setdefault(entry[1], entry)
@@ -347,7 +330,7 @@ class WatchStream(SingleUse[T]):
                 before=None if window.before is None else from_ms(window.before),
             )
             entries: list[Entry[T]] = []
-            async with _pages(listing) as pages:
+            async with listing_pages(listing) as pages:
                 cap = self._page if plan.probing and not single else None
                 complete = await self._hold(pages, entries, cap=cap, before=window.before)
                 if not complete and single:
@@ -488,15 +471,3 @@ def _oldest(entries: dict[str, Entry[T]], cap: int) -> tuple[dict[str, Entry[T]]
     were left out."""
     ordered = sorted(entries.values(), key=lambda entry: (entry[0], entry[1]))
     return {entry[1]: entry for entry in ordered[:cap]}, len(ordered) > cap
-
-
-@contextlib.asynccontextmanager
-async def _pages(listing: ListStream[T]) -> AsyncGenerator[AsyncIterator[Page[T]], None]:
-    """A listing's pages, the walk and the listing both closed at exit, however it ends."""
-    async with listing:
-        pages = listing.pages()
-        try:
-            yield pages
-        finally:
-            if isinstance(pages, AsyncGenerator):
-                await pages.aclose()
