@@ -3,7 +3,9 @@
 Every module's imports are read from its source (those inside functions included;
 imports under ``if TYPE_CHECKING:`` are left out, they never run). A circle means a
 fact sits in the wrong room: ARCHITECTURE.md draws the layers they point down through.
-The imports for type checkers alone go round no circle either.
+The imports for type checkers alone go round no circle either, and no module imports
+from a room above its own (the command line, the fake, ingest, the public façades, the
+core: top down).
 """
 
 from __future__ import annotations
@@ -144,6 +146,55 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 def test_not_even_the_imports_for_type_checkers_go_round() -> None:
     """A type-only import back up would hide the same misplaced fact from run time only."""
     assert circles(package_free(import_graph(types=True))) == []
+
+
+#: The rooms of ARCHITECTURE.md's map, top down (the core below them is ordered by the
+#: circle test alone): a module imports nothing from a room above its own.
+ROOMS: tuple[tuple[str, ...], ...] = (
+    ("postpress_async.cli", "postpress_async.__main__"),
+    ("postpress_async.testing",),
+    ("postpress_async.ingest",),
+    ("postpress_async", "postpress_async.transports", "postpress_async.types"),  # façades
+)
+
+
+def room_of(module: str) -> int:
+    """How far below the top room ``module`` sits (``len(ROOMS)``: the core)."""
+    for depth, room in enumerate(ROOMS):
+        for name in room:
+            # A package room holds its submodules; a façade is that one module.
+            if module == name or (depth < 3 and module.startswith(f"{name}.")):
+                return depth
+    return len(ROOMS)
+
+
+def imports_up(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Every ``(importer, imported)`` where the imported module sits in a higher room."""
+    return sorted(
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if room_of(target) < room_of(module)
+    )
+
+
+@pytest.mark.parametrize("types", [False, True], ids=["run-time", "type-checking"])
+def test_no_module_imports_from_a_room_above_its_own(types: bool) -> None:
+    assert imports_up(import_graph(types=types)) == []
+
+
+def test_the_rooms_check_finds_an_import_up() -> None:
+    graph = {
+        "postpress_async._client": {"postpress_async.ingest._run"},
+        "postpress_async.ingest._run": {"postpress_async._client"},
+        "postpress_async.testing._api": {"postpress_async.cli._app"},
+        "postpress_async._sender": {"postpress_async.transports"},
+    }
+    assert imports_up(graph) == [
+        ("postpress_async._client", "postpress_async.ingest._run"),
+        ("postpress_async._sender", "postpress_async.transports"),
+        ("postpress_async.testing._api", "postpress_async.cli._app"),
+    ]
 
 
 @pytest.mark.parametrize(
