@@ -43,6 +43,7 @@ __all__ = [
     "lock_holders",
     "lock_key",
     "no_nul",
+    "parses",
     "readable",
     "redact",
     "refuse_foreign",
@@ -181,6 +182,16 @@ def readable(dsn: str) -> bool:
         return not _cut_password(urlsplit(dsn))
     except ValueError:
         return False
+
+
+def parses(dsn: str) -> bool:
+    """Whether the DSN is a URL with a port that is a number (what the driver reads), its
+    password told apart: checked before the driver is imported or asked."""
+    try:
+        urlsplit(dsn).port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return readable(dsn)
 
 
 def redact(dsn: str) -> str:

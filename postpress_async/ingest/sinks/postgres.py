@@ -62,7 +62,7 @@ from ._pg import (
     lock_holders,
     lock_key,
     no_nul,
-    readable,
+    parses,
     redact,
     stage,
 )
@@ -146,9 +146,9 @@ class PostgresSink:
         """Connect, take the writer's lock if asked, create what is missing."""
         if self._open:
             return
-        pg = asyncpg_module()
-        if not readable(self._dsn):  # before the driver quotes pieces of the password
+        if not parses(self._dsn):  # before the driver quotes pieces of the password
             raise SinkUnavailableError(f"{self.url}: {_UNPARSED}")
+        pg = asyncpg_module()
         self._mutex = anyio.Lock()
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
