@@ -19,7 +19,7 @@ from postpress_async import AsyncPostpress, InvalidParameterError, StateMismatch
 from postpress_async._poll import PollPolicy
 from postpress_async._positions import AccountsSeen, WatchState, filters_fingerprint
 from postpress_async._time import from_ms
-from postpress_async.ingest import ClientConfig, ingest
+from postpress_async.ingest import ClientConfig, IngestResult, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest._sync import chat_keys, follow_start, merge_follow, sync_follow
 from postpress_async.ingest.sinks._base import FOLLOW, Batch, Move, Stored
@@ -357,15 +357,22 @@ async def test_bad_records_readable_ids_once_and_rejects_counted_once() -> None:
         exactly_once(followed, server)
 
 
-async def test_chats_whose_activity_moved_are_stored_again(
-    config: ClientConfig, server: FakePostpress
-) -> None:
-    store = MemoryStore()
+async def backfill_then_move_three_chats(
+    config: ClientConfig, server: FakePostpress, store: MemoryStore
+) -> tuple[list[str], IngestResult]:
+    """Export the chats, post a message in three of them, export again: (moved, that run)."""
     await ingest(config, "chats", MemorySink(store), shards=2)
     moved = [server.dataset.chat_id(k) for k in (3, 11, 25)]
     for chat in moved:
         server.add_messages(1, chat_id=chat)
-    again = await ingest(config, "chats", MemorySink(store), shards=2)
+    return moved, await ingest(config, "chats", MemorySink(store), shards=2)
+
+
+async def test_chats_whose_activity_moved_are_stored_again(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    store = MemoryStore()
+    moved, again = await backfill_then_move_three_chats(config, server, store)
     assert (again.items, again.new) == (3, 0)
     for chat in moved:
         stored = msgspec.json.decode(store.data("chats", chat))
@@ -394,11 +401,7 @@ async def test_against_a_creation_bound_only_created_stores_chats_whose_activity
             base_url=server.url, api_key=server.api_key, limit=100, chat_time=chat_time
         )
         store = MemoryStore()
-        await ingest(config, "chats", MemorySink(store), shards=2)
-        moved = [server.dataset.chat_id(k) for k in (3, 11, 25)]
-        for chat in moved:
-            server.add_messages(1, chat_id=chat)
-        again = await ingest(config, "chats", MemorySink(store), shards=2)
+        moved, again = await backfill_then_move_three_chats(config, server, store)
         current = {chat: _activity(server, chat) for chat in moved}
         stored = {
             chat: msgspec.json.decode(store.data("chats", chat))["timestamp"] for chat in moved
