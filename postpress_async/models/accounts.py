@@ -106,6 +106,9 @@ class MobileConnectionParams(Model, frozen=True, kw_only=True):
 
     im: MobileLineParams | None = None
     call: MobileLineParams | None = None
+    #: Where the reference lists it (and the fake serves it); servers that send it on the
+    #: account instead fill :attr:`MobileAccount.last_fetched_at`.
+    last_fetched_at: datetime | None = None
 
 
 class ImapSmtpParams(Model, frozen=True, kw_only=True):
@@ -253,6 +256,8 @@ class MobileAccount(_AccountBase, frozen=True, kw_only=True, tag="MOBILE"):
     type: ClassVar[Literal["MOBILE"]] = "MOBILE"
 
     connection_params: MobileConnectionParams | None = None
+    #: ``last_fetched_at`` sent on the account itself; the reference lists it in
+    #: ``connection_params`` (:attr:`MobileConnectionParams.last_fetched_at`).
     last_fetched_at: datetime | None = None
 
 

@@ -245,6 +245,24 @@ def test_mobile_account_keeps_last_fetched_at() -> None:
     )
 
 
+def test_mobile_last_fetched_at_inside_connection_params_is_read() -> None:
+    """The reference lists ``last_fetched_at`` among MOBILE's ``connection_params`` (after
+    ``im`` and ``call``, before the account's ``id``), and the fake serves it there."""
+    line = {"phone_number": "+33600000000", "sim_serial_number": "8933"}
+    wire = account(
+        "MOBILE", {"im": line, "call": line, "last_fetched_at": "2025-12-31T23:59:59.999Z"}
+    )
+
+    (decoded,) = decode_accounts(wire).items
+
+    assert isinstance(decoded, MobileAccount)
+    assert decoded.connection_params is not None
+    assert decoded.connection_params.last_fetched_at == datetime(
+        2025, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc
+    )
+    assert decoded.last_fetched_at is None  # the account-level reading stays, empty here
+
+
 def test_unknown_account_type_keeps_raw_data_and_the_rest_of_the_page() -> None:
     """A new type decodes to ``UnknownAccount``; its neighbours decode normally."""
     new = account("BLUESKY", {"im": {"did": "did:plc:abc"}}, id="acc_new", handle="anna.bsky")

@@ -50,6 +50,9 @@ def test_every_page_and_object_decodes_with_the_sdk_models(dataset: Dataset) -> 
     assert len(accounts) == dataset.account_count
     unknown = [a for a in accounts if isinstance(a, models.UnknownAccount)]
     assert len(unknown) == (1 if dataset.config.quirks else 0)
+    mobiles = [a for a in accounts if isinstance(a, models.MobileAccount)]
+    assert mobiles
+    assert all(a.connection_params and a.connection_params.last_fetched_at for a in mobiles)
     chats = [
         item
         for body in pages(api.chats_list)
