@@ -44,9 +44,18 @@ _EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
 
 
 def parse_datetime(
-    name: str, value: DateTimeParam, *, naive: Literal["utc", "refuse"] = "utc"
+    name: str,
+    value: DateTimeParam,
+    *,
+    naive: Literal["utc", "refuse"] = "utc",
+    upper: bool = False,
 ) -> datetime:
     """An aware datetime or ISO 8601 string -> an aware UTC datetime, whole milliseconds.
+
+    A time between two milliseconds is cut down to the first, or, for a strict upper
+    bound (``upper``: ``before``), rounded up to the next: the API's bounds are strict
+    and its times whole milliseconds, so ``before=...:11.1234`` must ask ``.124``, else
+    an item stamped ``.123`` (before the bound) is left out.
 
     A naive ``datetime`` is always refused: its time zone would be a guess. A string
     with no offset is read as UTC (what the API documents for its parameters), unless
@@ -88,7 +97,13 @@ def parse_datetime(
         raise InvalidParameterError(
             name, f"{value!r} is out of range once converted to UTC (years 1 to 9999)"
         ) from None
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    cut = utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    if upper and cut != utc:
+        try:
+            return cut + MS
+        except OverflowError:  # the last millisecond of year 9999: nothing lies after it
+            return cut
+    return cut
 
 
 def format_datetime(moment: datetime) -> str:
@@ -98,9 +113,9 @@ def format_datetime(moment: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def encode_datetime(name: str, value: DateTimeParam) -> str:
+def encode_datetime(name: str, value: DateTimeParam, *, upper: bool = False) -> str:
     """A query parameter: :func:`parse_datetime` then :func:`format_datetime`."""
-    return format_datetime(parse_datetime(name, value))
+    return format_datetime(parse_datetime(name, value, upper=upper))
 
 
 def split_window(
@@ -115,7 +130,7 @@ def split_window(
     """
     check_int("windows", windows, minimum=1)
     start = parse_datetime("after", after)
-    end = parse_datetime("before", before)
+    end = parse_datetime("before", before, upper=True)
     if end <= start:
         raise InvalidParameterError("before", "must be later than after")
     span_ms = (end - start) // MS

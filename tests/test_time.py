@@ -134,3 +134,25 @@ def test_epoch_milliseconds_round_trip_and_round_down() -> None:
     moment = datetime(2026, 1, 1, 0, 0, 0, 123999, tzinfo=timezone.utc)
     assert to_ms(moment) == 1_767_225_600_123
     assert from_ms(to_ms(moment)) == moment.replace(microsecond=123000)
+
+
+@pytest.mark.parametrize(
+    ("value", "lower", "upper"),
+    [
+        pytest.param("2026-05-01T10:00:11.123456Z", ".123Z", ".124Z", id="between-milliseconds"),
+        pytest.param("2026-05-01T10:00:11.123Z", ".123Z", ".123Z", id="a-whole-millisecond"),
+        pytest.param("2026-05-01T10:00:11.999500Z", ".999Z", "12.000Z", id="into-the-next-second"),
+    ],
+)
+def test_a_strict_upper_bound_rounds_up_and_a_lower_one_down(
+    value: str, lower: str, upper: str
+) -> None:
+    """The API's bounds are strict on whole milliseconds: ``before=.123456`` asks ``.124``
+    (an item at ``.123`` lies before it), ``after=.123456`` asks ``.123``."""
+    assert encode_datetime("after", value).endswith(lower)
+    assert encode_datetime("before", value, upper=True).endswith(upper)
+
+
+def test_the_last_millisecond_of_the_calendar_stays_an_upper_bound() -> None:
+    last = "9999-12-31T23:59:59.999999Z"
+    assert encode_datetime("before", last, upper=True) == "9999-12-31T23:59:59.999Z"

@@ -446,7 +446,8 @@ def filters_of(
 
 def time_option(name: str, text: str | None) -> datetime | None:
     """``--after``/``--before``/``--since``: as the SDK reads them, but a zone is required."""
-    return None if text is None else parse_datetime(name, text, naive="refuse")
+    upper = name == "before"  # a strict upper bound rounds up (see parse_datetime)
+    return None if text is None else parse_datetime(name, text, naive="refuse", upper=upper)
 
 
 def _time_options(parser: argparse.ArgumentParser, what: str) -> None:

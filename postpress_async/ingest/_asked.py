@@ -75,7 +75,7 @@ class Asked:
         encoded = encode_export_filters(endpoint, filters)
         window = Window(
             after=None if after is None else parse_datetime("after", after),
-            before=None if before is None else parse_datetime("before", before),
+            before=None if before is None else parse_datetime("before", before, upper=True),
         )
         if (
             window.after is not None

@@ -117,6 +117,6 @@ def window_queries(
     windows = strict_windows(
         [parse_datetime("cuts", cut) for cut in cuts],
         after=None if after is None else parse_datetime("after", after),
-        before=None if before is None else parse_datetime("before", before),
+        before=None if before is None else parse_datetime("before", before, upper=True),
     )
     return [Window(after=low, before=high) for low, high in windows]

@@ -139,7 +139,7 @@ class Resource(Generic[Item]):
         encoded = dict(filters or {})
         columns = column_tuple(columns)
         after = None if after is None else parse_datetime("after", after)
-        before = None if before is None else parse_datetime("before", before)
+        before = None if before is None else parse_datetime("before", before, upper=True)
         window = {
             "after": None if after is None else format_datetime(after),
             "before": None if before is None else format_datetime(before),

@@ -69,7 +69,7 @@ class Chats(Resource[Item]):
         after_at = None if after is None else parse_datetime("after", after)
         query = {
             **filters,
-            "before": None if before is None else encode_datetime("before", before),
+            "before": None if before is None else encode_datetime("before", before, upper=True),
             "after": None if after_at is None else format_datetime(after_at),
         }
         return self._list(

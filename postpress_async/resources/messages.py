@@ -58,7 +58,7 @@ class Messages(Resource[Item]):
         filters = encode_filters("messages", {"sender_id": sender_id, "account_id": account_id})
         after_at = None if after is None else parse_datetime("after", after)
         query = {
-            "before": None if before is None else encode_datetime("before", before),
+            "before": None if before is None else encode_datetime("before", before, upper=True),
             "after": None if after_at is None else format_datetime(after_at),
             **filters,
         }

@@ -34,7 +34,7 @@ async def test_chats_list_sends_every_filter() -> None:
         "account_id": "acc_1,acc_2",
         "account_type": "WHATSAPP",
         "unread": "false",
-        "before": "2026-05-17T09:42:11.123Z",
+        "before": "2026-05-17T09:42:11.124Z",  # a strict upper bound rounds up
         "after": "2026-01-01T00:00:00.000Z",
         "limit": "50",
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from helpers import RecordingTransport, client_with, empty_list, fixture_bytes, path_of, query_of
@@ -103,3 +103,18 @@ async def test_rows_take_a_list_of_columns_and_iso_strings_as_list_does() -> Non
     assert as_list and as_list == as_tuple
     assert all(len(row) == 4 for row in as_list)  # id, timestamp, text, data
     assert query_of(transport.requests[-1])["after"] == "2026-04-30T22:00:00.000Z"
+
+
+async def test_before_between_milliseconds_keeps_the_millisecond_before_it() -> None:
+    """A bound between two milliseconds: ``before`` asks the next one, ``after`` the one
+    below, so every item strictly inside the asked range is listed, none dropped."""
+    transport = RecordingTransport(empty_list)
+    moment = datetime(2026, 5, 1, 10, 0, 11, 123456, tzinfo=timezone.utc)
+    async with client_with(transport) as client:
+        await client.messages.list(after=moment, before=moment)
+        await client.chats.list(before=moment)
+        async for _ in client.messages.rows(before=moment):
+            pass
+    sent = [query_of(request) for request in transport.requests]
+    assert sent[0]["after"] == "2026-05-01T10:00:11.123Z"
+    assert [query["before"] for query in sent] == ["2026-05-01T10:00:11.124Z"] * 3
