@@ -278,15 +278,19 @@ class _FrozenMapping(Mapping[int, frozenset[str]]):
 OnUnreadable = Literal["raise", "skip", "yield"]
 
 
+def _one_of(name: str, value: object, choices: tuple[Any, ...]) -> Any:
+    """``value`` if it is one of ``choices`` (a ``Literal``'s strings), else
+    InvalidParameterError naming ``name`` and the choices."""
+    if isinstance(value, str) and value in choices:
+        return value
+    listed = ", ".join(map(repr, choices[:-1])) + f" or {choices[-1]!r}"
+    raise InvalidParameterError(name, f"must be {listed}, got {value!r}")
+
+
 def check_on_unreadable(value: object) -> OnUnreadable:
     """``value`` if it is one of the policies of :data:`OnUnreadable`, else InvalidParameterError."""
-    for policy in get_args(OnUnreadable):
-        if value == policy and isinstance(value, str):
-            checked: OnUnreadable = policy
-            return checked
-    raise InvalidParameterError(
-        "on_unreadable", f"must be 'raise', 'skip' or 'yield', got {value!r}"
-    )
+    policy: OnUnreadable = _one_of("on_unreadable", value, get_args(OnUnreadable))
+    return policy
 
 
 #: What the ``before``/``after`` bounds of ``GET /chats`` filter by. The docs contradict
@@ -301,11 +305,8 @@ ChatTime = Literal["activity", "created"]
 
 def check_chat_time(value: object) -> ChatTime:
     """``value`` if it is one of :data:`ChatTime`, else InvalidParameterError naming ``chat_time``."""
-    for choice in get_args(ChatTime):
-        if value == choice and isinstance(value, str):
-            checked: ChatTime = choice
-            return checked
-    raise InvalidParameterError("chat_time", f"must be 'activity' or 'created', got {value!r}")
+    chosen: ChatTime = _one_of("chat_time", value, get_args(ChatTime))
+    return chosen
 
 
 def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str:

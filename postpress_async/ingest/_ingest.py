@@ -153,7 +153,7 @@ async def ingest(
     await store.open()
     try:
         async with config.client() as client:
-            job = _Job(asked, config, client, store, runner, progress, notes=progress.notes)
+            job = _Job(asked, config, client, store, runner, progress)
             try:
                 return await job.run(started)
             finally:  # also for a follow ended by cancellation: its summary says so
@@ -188,7 +188,6 @@ class _Job:
     store: Sink
     runner: Engine
     progress: IngestProgress
-    notes: list[str] = dataclasses.field(default_factory=list)
     #: Rows the store held before this run stored any (for ``new``).
     counted: int = 0
 
@@ -236,7 +235,7 @@ class _Job:
             backfill_done=done,
             resumed=resumed,
             caught_up_to=caught_up,
-            notes=self.notes,
+            notes=self.progress.notes,
             elapsed=time.monotonic() - started,
         )
 
@@ -254,7 +253,7 @@ class _Job:
                     f"({'; '.join(differences)}): ask the same to continue it, "
                     "or start over with force=True (--force)"
                 )
-            self.notes.extend(asked.ignored(plan))
+            self.progress.notes.extend(asked.ignored(plan))
             positions = await store.positions(endpoint)
             if all(_checkpoint(positions.get(s.label)).done for s in plan.shards):
                 progress.shards = progress.shards_done = len(plan.shards)
@@ -293,7 +292,7 @@ class _Job:
         for shard in plan.shards:
             follow = _checkpoint(positions.get(shard.label)).follow
             if follow is None:
-                self.notes.append(
+                self.progress.notes.append(
                     f"no follow: shard {shard.label}'s checkpoint does not record where a "
                     "follow starts (stored by an older release); force=True starts over"
                 )
@@ -346,7 +345,7 @@ class _Job:
             previous: bytes | None = stored.position
         else:
             if stored is not None and asked.since is not None:
-                self.notes.append(
+                self.progress.notes.append(
                     "since ignored: the store follows from its own position "
                     "(force=True starts the follow over from since)"
                 )

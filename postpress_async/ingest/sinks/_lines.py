@@ -14,8 +14,8 @@ atomically, that vouches for it (:class:`Sidecar`, version 2)::
 A commit appends the batch's lines (one ``writev`` sequence, one fsync), then its rejects
 to ``FILE.rejects.jsonl`` (fsynced; a reject is known by its bytes, and one whose bytes
 the file already holds is not written again: the digests of the file's rejects are read
-once, at the first commit that brings one, see :func:`held_rejects`), then replaces the sidecar with every position moved
-(a temporary file written and fsynced, renamed over it). The invariant, as the CLI's
+once, at the first commit that brings one, see :func:`held_rejects`), then replaces the
+sidecar with every position moved (a temporary file written and fsynced, renamed over it). The invariant, as the CLI's
 exporter kept it: **the first ``offset`` bytes of FILE hold exactly the rows before the
 stored positions, and they are on disk before the sidecar that names them.** A crash
 between the two leaves the old sidecar: the next writer cuts FILE back to its offset
