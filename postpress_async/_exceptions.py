@@ -104,6 +104,11 @@ class PostpressError(Exception):
         (``checkpoint.cursor``; ``None`` means "from the start")."""
         return None if self.checkpoint is None else self.checkpoint.cursor
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickle (Dask, multiprocessing) without calling ``__init__`` again: most
+        # subclasses take other arguments than the ``args`` their message ends up in.
+        return (_restore, (type(self), self.args), self.__dict__)
+
     def __str__(self) -> str:
         text = super().__str__()
         if self.retry_budget_exhausted:
@@ -114,6 +119,11 @@ class PostpressError(Exception):
 
 
 _E = TypeVar("_E", bound=PostpressError)
+
+
+def _restore(cls: type[_E], args: tuple[object, ...]) -> _E:
+    """An unpickled error: ``cls`` with its ``args``; its fields follow (``__setstate__``)."""
+    return cls.__new__(cls, *args)
 
 
 def rebuilt(error: _E, **fields: object) -> _E:
