@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from postpress_async._client import AsyncPostpress
@@ -15,7 +17,7 @@ __all__ = ["ClientConfig"]
 class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How to build a client, as a plain value a worker process can receive.
 
-    Its ``repr`` never shows the API key.
+    Its ``repr`` (and rich's) never shows the API key.
     """
 
     base_url: str
@@ -43,6 +45,13 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             f"ClientConfig(base_url={self.base_url!r}, api_key='...', timeout={self.timeout!r}, "
             f"attempts={self.attempts!r}, max_in_flight={self.max_in_flight!r})"
         )
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # rich (pretty printing, tracebacks with locals) asks a Struct for this, not repr.
+        return [
+            (name, "..." if name == "api_key" else getattr(self, name))
+            for name in self.__struct_fields__
+        ]
 
     @classmethod
     def from_client(

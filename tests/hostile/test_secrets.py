@@ -19,6 +19,7 @@ from postpress_async import (
     RetryPolicy,
     Timeout,
 )
+from postpress_async.ingest import ClientConfig
 from postpress_async.transports import Request
 
 from ._server import Hostile, hostile_server, raw, redirect
@@ -48,6 +49,15 @@ def test_no_repr_shows_the_key_or_a_prefix_of_it() -> None:
     for text in texts:
         assert KEY[:4] not in text, text
     assert "'X-API-KEY': '***'" in repr(request)
+
+
+def test_the_ingest_config_shows_no_key_to_rich_either() -> None:
+    """rich (pretty printing, tracebacks with locals) asks a Struct for ``__rich_repr__``,
+    not ``__repr__``: that too must mask the key."""
+    config = ClientConfig(base_url="https://api.postpress.ai/api/v1", api_key=KEY)
+    shown = dict(config.__rich_repr__())
+    assert KEY[:4] not in repr(shown) and KEY[:4] not in repr(config)
+    assert shown["base_url"] == config.base_url and shown["chat_time"] == "activity"
 
 
 async def test_a_malformed_response_leaves_no_request_headers_in_the_error_chain() -> None:
