@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -28,9 +29,22 @@ def moved(package: str, name: str, table: Mapping[str, tuple[str, str | None]]) 
         advice = f"import it from {instead}"
     else:
         advice = f"use {instead}"
-    warnings.warn(
-        f"{package}.{name} is deprecated and goes in the next release: {advice}",
-        DeprecationWarning,
-        stacklevel=3,
-    )
+    if not _fromlist_check():
+        warnings.warn(
+            f"{package}.{name} is deprecated and goes in the next release: {advice}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     return getattr(importlib.import_module(holder), name)
+
+
+def _fromlist_check() -> bool:
+    """Whether the caller of ``__getattr__`` is the import system checking that the names
+    of ``from package import name`` exist (importlib's ``_handle_fromlist``). The import
+    statement then looks the name up itself, and that look-up warns: one warning, not two.
+    """
+    try:
+        caller = sys._getframe(3).f_code  # this <- moved <- the package's __getattr__ <- caller
+    except ValueError:  # called from C with no Python caller: not an import statement
+        return False
+    return caller.co_name == "_handle_fromlist" and caller.co_filename.startswith("<frozen ")

@@ -108,6 +108,19 @@ def test_a_name_that_moved_still_imports_for_a_release_with_a_warning(
     assert (instead or "internal helper") in said  # where to go instead, or that it goes
 
 
+@pytest.mark.parametrize(("package", "name"), _moved())
+def test_importing_a_name_that_moved_warns_once_at_the_import(package: str, name: str) -> None:
+    """``from package import name`` warns once (not also from the import system's own
+    look-up), pointing at the user's line, as pytest's summary and ``-W`` show it."""
+    code = compile(f"\n\nfrom {package} import {name}\n", "user_code.py", "exec")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(code, {})
+    assert [(w.category, w.filename, w.lineno) for w in caught] == [
+        (DeprecationWarning, "user_code.py", 3)
+    ]
+
+
 @pytest.mark.parametrize("package", list(BUDGETS))
 def test_an_unknown_name_is_still_an_attribute_error(package: str) -> None:
     module = importlib.import_module(package)
