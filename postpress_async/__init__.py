@@ -184,8 +184,10 @@ MOVED: dict[str, tuple[str, str | None]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    return moved(__name__, name, MOVED)
+if not TYPE_CHECKING:  # checkers see the names above; any other is their error, not Any
+
+    def __getattr__(name: str) -> Any:
+        return moved(__name__, name, MOVED)
 
 
 def __dir__() -> list[str]:

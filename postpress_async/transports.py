@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 __all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
 
 
-def __getattr__(name: str) -> Any:
-    # AiohttpTransport is the one name here that needs aiohttp: imported on first use.
-    if name == "AiohttpTransport":
-        from ._transport import AiohttpTransport
+if not TYPE_CHECKING:  # checkers see the names above; any other is their error, not Any
 
-        return AiohttpTransport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        # AiohttpTransport is the one name here that needs aiohttp: imported on first use.
+        if name == "AiohttpTransport":
+            from ._transport import AiohttpTransport
+
+            return AiohttpTransport
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

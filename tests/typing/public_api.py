@@ -28,7 +28,7 @@ from postpress_async._encoding import encode_json_lines
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._time import format_datetime, parse_datetime, split_window
 from postpress_async.models import Account, Chat, Message, Page
-from postpress_async.transports import MockTransport, Request, Response
+from postpress_async.transports import AiohttpTransport, MockTransport, Request, Response
 
 
 async def check(client: AsyncPostpress) -> None:
@@ -134,3 +134,15 @@ async def check_ingest(client: AsyncPostpress) -> None:
     assert_type(strict_windows([moment]), list[tuple[datetime | None, datetime | None]])
     config = ClientConfig.from_client(client)
     assert_type(await ingest(config, "messages", "sqlite:///m.db"), IngestResult)
+
+
+def check_a_misspelt_name_is_an_error() -> None:
+    # The lazy and deprecated names are declared for checkers; any other name is an
+    # error, not Any (strict mode fails on an ignore that is not needed).
+    import postpress_async.ingest
+    import postpress_async.transports
+
+    postpress_async.AsyncPostpres  # type: ignore[attr-defined]  # noqa: B018
+    postpress_async.ingest.ingestt  # type: ignore[attr-defined]  # noqa: B018
+    postpress_async.transports.MockTransprt  # type: ignore[attr-defined]  # noqa: B018
+    assert_type(postpress_async.transports.AiohttpTransport, type[AiohttpTransport])
