@@ -6,7 +6,17 @@ import contextvars
 import dataclasses
 import platform
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    NoReturn,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
 
 from ._config import (
     ChatTime,
@@ -402,6 +412,15 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         if self._owns_transport:
             self._lifecycle.closed = True
             await self._sender.transport.aclose()
+
+    def __reduce__(self) -> NoReturn:
+        # A copy in another process would share no connection, limit or budget with this
+        # one, and its pickle would hold the key in clear: say what to send instead.
+        raise TypeError(
+            "an AsyncPostpress client cannot be pickled (it owns connections and limits "
+            "bound to this process): send ClientConfig.from_client(client) "
+            "(postpress_async.ingest) and build the client where it runs, with config.client()"
+        )
 
     def __repr__(self) -> str:
         # Not even a prefix of the key: the README promises it never shows.

@@ -7,6 +7,8 @@ goes on the wire for every endpoint.
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from helpers import KEY, RecordingTransport, client_with, empty_list, fixture_bytes, json_response
 
@@ -131,6 +133,18 @@ def test_a_transport_without_send_and_aclose_is_refused() -> None:
 def test_the_api_key_never_shows_in_repr() -> None:
     client = client_with(RecordingTransport(empty_list))
     assert KEY not in repr(client)
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["client", "view"])
+def test_a_client_refuses_pickling_and_says_what_to_send_instead(view: bool) -> None:
+    """A Dask task or a process pool gets a clear error, not a second client that shares
+    no limits (and a pickle holding the key in clear)."""
+    client = AsyncPostpress(api_key=KEY)
+    if view:
+        client = client.with_options(timeout=5)
+    with pytest.raises(TypeError, match=r"ClientConfig\.from_client") as caught:
+        pickle.dumps(client)
+    assert KEY not in str(caught.value)
 
 
 def test_timeouts_are_a_frozen_value() -> None:
