@@ -125,6 +125,17 @@ class ResponseEvent:
     #: The response headers, lower-cased, read-only (empty when no response arrived).
     headers: Mapping[str, str]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mapping does not pickle: send a dict, made read-only again on arrival
+        # (a hook may put its events on a multiprocessing queue).
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return (_response_event, (fields | {"headers": dict(self.headers)},))
+
+
+def _response_event(fields: dict[str, Any]) -> ResponseEvent:
+    """An unpickled :class:`ResponseEvent`, its headers read-only again."""
+    return ResponseEvent(**(fields | {"headers": MappingProxyType(fields["headers"])}))
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RetryEvent:

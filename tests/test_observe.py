@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import time
 
 import pytest
@@ -254,6 +255,25 @@ async def test_hooks_see_every_attempt_response_and_retry_in_order() -> None:
         ok.status = 500  # type: ignore[misc]
     with pytest.raises(TypeError):
         ok.headers["x-request-id"] = "forged"  # type: ignore[index]
+
+
+async def test_events_survive_pickling_for_a_hook_that_sends_them_to_another_process() -> None:
+    """A hook may put its events on a multiprocessing queue: each pickles, read-only still."""
+    seen: list[RequestEvent | ResponseEvent | RetryEvent] = []
+
+    async def record(event: RequestEvent | ResponseEvent | RetryEvent) -> None:
+        seen.append(event)
+
+    hooks = {"request": [record], "response": [record], "retry": [record]}
+    async with client_for(flaky(1), event_hooks=hooks) as client:
+        await client.messages.list()
+    again = [pickle.loads(pickle.dumps(event)) for event in seen]
+    assert [type(event) for event in again] == [type(event) for event in seen]
+    assert [repr(event) for event in again] == [repr(event) for event in seen]
+    failed = again[1]
+    assert isinstance(failed, ResponseEvent) and failed.headers["x-request-id"] == "req_1"
+    with pytest.raises(TypeError):
+        failed.headers["x-request-id"] = "forged"  # type: ignore[index]
 
 
 async def test_a_failing_hook_is_logged_and_counted_and_the_stream_goes_on(
