@@ -181,7 +181,9 @@ class RetryPolicy:
     * ``retry_after_max``: a server's ``Retry-After`` is honoured up to this many seconds;
       longer asks are capped to it.
     * ``deadline``: optional bound, in seconds, on the whole call across all attempts.
-    * ``retry_on``: status -> retryable error types (see ``DEFAULT_RETRY_ON``).
+    * ``retry_on``: status -> retryable error types (``"*"``: any type, a body that is not
+      the JSON envelope included). By default 429, 502, 503 and 504 of any type, and 500
+      ``errors/provider_error`` (``RetryPolicy().retry_on``).
     * ``retry_connection_errors``: retry connection failures and timeouts.
     * ``retry_non_idempotent``: also retry non-idempotent methods (all postpress
       endpoints today are idempotent GETs; a future POST is not retried unless asked).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import typing
 import warnings
 
@@ -119,6 +120,26 @@ def test_importing_a_name_that_moved_warns_once_at_the_import(package: str, name
     assert [(w.category, w.filename, w.lineno) for w in caught] == [
         (DeprecationWarning, "user_code.py", 3)
     ]
+
+
+def test_no_public_docstring_points_at_a_name_that_goes() -> None:
+    """``help()`` never sends a user to a deprecated name that goes without a new home
+    (``DEFAULT_RETRY_ON``: its warning says to read ``RetryPolicy().retry_on``)."""
+    going = {
+        name
+        for package in BUDGETS
+        for name, (_, instead) in importlib.import_module(package).MOVED.items()
+        if instead is None or not instead.startswith("postpress_async")
+    }
+    named = [
+        (f"{cls.__qualname__}.{attr}", name)
+        for cls in _public_classes()
+        for attr, doc in [("", cls.__doc__)]
+        + [(attr, getattr(value, "__doc__", None)) for attr, value in vars(cls).items()]
+        for name in going
+        if doc and re.search(rf"\b{name}\b", doc)
+    ]
+    assert named == []
 
 
 @pytest.mark.parametrize("package", list(BUDGETS))
