@@ -242,9 +242,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.prefetch = check_int("prefetch", prefetch, minimum=0)
         self._headers = {
             **_extra_headers(default_headers or {}, param="default_headers"),
-            "X-API-KEY": self._api_key,
-            "accept": "application/json",
-            "User-Agent": USER_AGENT,
+            **_own_headers(self._api_key),
         }
         configure_logging_from_env()
         self._sender = Sender(
@@ -425,6 +423,17 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     def __repr__(self) -> str:
         # Not even a prefix of the key: the README promises it never shows.
         return f"AsyncPostpress(base_url={self.base_url!r}, api_key='***')"
+
+
+def _own_headers(api_key: str) -> dict[str, str]:
+    """The headers the client sets on every request itself."""
+    return {"X-API-KEY": api_key, "accept": "application/json", "User-Agent": USER_AGENT}
+
+
+def added_headers(client: AsyncPostpress[Any]) -> dict[str, str]:
+    """The headers ``client``'s caller added: ``default_headers``, a view's ``headers``."""
+    own = _own_headers(client._api_key)
+    return {name: value for name, value in client._headers.items() if own.get(name) != value}
 
 
 #: RFC 9110 token characters: what a header name may be made of.

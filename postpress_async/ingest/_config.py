@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from postpress_async._client import AsyncPostpress
+from postpress_async._client import AsyncPostpress, added_headers
 from postpress_async._config import ChatTime, Limits, RetryPolicy, check_chat_time
 from postpress_async._params import MAX_LIMIT
 from postpress_async._transport import Transport
@@ -35,30 +35,33 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     budget: str | None = None
     #: What ``GET /chats``' ``before``/``after`` filter by (``AsyncPostpress(chat_time=)``).
     chat_time: ChatTime = "activity"
+    #: Headers every request carries besides the client's own, as ``(name, value)`` pairs
+    #: (``AsyncPostpress(default_headers=)``, say a proxy's credentials); the reprs show
+    #: their names only.
+    default_headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Built by hand or decoded, a bad value is refused before any request.
         check_chat_time(self.chat_time)
 
     def __repr__(self) -> str:
+        headers = f", default_headers={_names(self)!r}" if self.default_headers else ""
         return (
             f"ClientConfig(base_url={self.base_url!r}, api_key='...', timeout={self.timeout!r}, "
-            f"attempts={self.attempts!r}, max_in_flight={self.max_in_flight!r})"
+            f"attempts={self.attempts!r}, max_in_flight={self.max_in_flight!r}{headers})"
         )
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         # rich (pretty printing, tracebacks with locals) asks a Struct for this, not repr.
-        return [
-            (name, "..." if name == "api_key" else getattr(self, name))
-            for name in self.__struct_fields__
-        ]
+        hidden = {"api_key": "...", "default_headers": _names(self)}
+        return [(name, hidden.get(name, getattr(self, name))) for name in self.__struct_fields__]
 
     @classmethod
     def from_client(
         cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
     ) -> ClientConfig:
         """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit,
-        ``chat_time``)."""
+        ``chat_time``, the headers its caller added)."""
         return cls(
             base_url=client.base_url,
             api_key=client._api_key,
@@ -69,6 +72,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             prefetch=prefetch,
             allow_insecure_http=client.base_url.startswith("http://"),
             chat_time=client.chat_time,
+            default_headers=tuple(added_headers(client).items()),
         )
 
     def client(self, *, transport: Transport | None = None) -> AsyncPostpress:
@@ -83,4 +87,10 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             allow_insecure_http=self.allow_insecure_http,
             transport=transport,
             chat_time=self.chat_time,
+            default_headers=dict(self.default_headers),
         )
+
+
+def _names(config: ClientConfig) -> tuple[str, ...]:
+    """The names of ``config``'s extra headers (their values may be credentials)."""
+    return tuple(name for name, _ in config.default_headers)
