@@ -386,6 +386,13 @@ class APIStatusError(PostpressError):
         return find_header(self.headers, name)
 
     @property
+    def request_id(self) -> str | None:
+        """The server's id of the request, to quote to support: the ``X-Request-Id``
+        header, else the error envelope's ``instance``."""
+        found = self.header("x-request-id")
+        return self.instance if found is None else found
+
+    @property
     def retry_after_header(self) -> str | None:
         """The raw ``Retry-After`` header, if the server sent one."""
         return self.header("retry-after")

@@ -186,10 +186,9 @@ def error_type_of(error: BaseException | None) -> str | None:
 
 def request_id_of(headers: Mapping[str, str], error: BaseException | None) -> str | None:
     """The server's request id: the ``X-Request-Id`` header, else the envelope's ``instance``."""
-    found = headers.get("x-request-id")
-    if found is None and isinstance(error, APIStatusError):
-        return error.instance
-    return found
+    if isinstance(error, APIStatusError):
+        return error.request_id
+    return headers.get("x-request-id")
 
 
 # -- logging configuration ------------------------------------------------------------------

@@ -301,6 +301,28 @@ async def test_errors_expose_retry_after_as_float_seconds_and_the_raw_header(
     assert isinstance(info.value, RateLimitError) == (status == 429)
 
 
+@pytest.mark.parametrize(
+    ("headers", "instance", "expected"),
+    [
+        pytest.param({"X-Request-Id": "req_7"}, "inst_1", "req_7", id="header"),
+        pytest.param({}, "inst_1", "inst_1", id="envelope-instance"),
+        pytest.param({}, None, None, id="none"),
+    ],
+)
+async def test_an_error_names_the_request_id_to_quote_to_support(
+    headers: dict[str, str], instance: str | None, expected: str | None
+) -> None:
+    """``error.request_id``, as on a response event and a raw response: the
+    ``X-Request-Id`` header, else the envelope's ``instance``."""
+    body = {"title": "Not found", "type": "errors/resource_not_found", "status": 404}
+    body |= {} if instance is None else {"instance": instance}
+    transport = RecordingTransport(lambda r: json_response(404, body, headers))
+    async with client_with(transport) as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.messages.retrieve("msg_1")
+    assert info.value.request_id == expected
+
+
 async def test_a_page_that_does_not_fit_its_model_is_a_typed_error_naming_endpoint_and_path() -> (
     None
 ):

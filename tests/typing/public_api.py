@@ -10,6 +10,7 @@ from typing import Any
 from typing_extensions import assert_type  # typing's own needs 3.11; mypy targets 3.10
 
 from postpress_async import (
+    APIStatusError,
     AsyncPostpress,
     Checkpoint,
     ClientStats,
@@ -86,6 +87,12 @@ def handler(request: Request) -> Response:
 
 async def on_response(event: ResponseEvent) -> None:
     assert_type(event.status, int | None)
+
+
+def check_errors(error: APIStatusError) -> None:
+    assert_type(error.request_id, str | None)
+    assert_type(error.status, int)
+    assert_type(error.checkpoint, Checkpoint | None)
 
 
 def build() -> AsyncPostpress:
