@@ -179,6 +179,9 @@ class Faults:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduced(self)
+
     def __hash__(self) -> int:
         return hash(
             (
@@ -216,6 +219,23 @@ class FaultPlan:
 
     def __hash__(self) -> int:
         return hash((self.default, tuple(sorted(self.routes.items()))))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduced(self)
+
+
+def _reduced(value: Faults | FaultPlan) -> tuple[Any, ...]:
+    """How ``value`` pickles: its fields, a read-only mapping (which does not pickle) as a
+    dict, built again (and checked) by its class on arrival."""
+    fields = {
+        field.name: dict(item) if isinstance(item := getattr(value, field.name), Mapping) else item
+        for field in dataclasses.fields(value)
+    }
+    return (_built, (type(value), fields))
+
+
+def _built(cls: type[Faults] | type[FaultPlan], fields: dict[str, Any]) -> Faults | FaultPlan:
+    return cls(**fields)
 
 
 class FaultState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from collections import Counter
 
 import aiohttp
@@ -325,3 +326,16 @@ def test_a_fault_rate_is_split_evenly_over_the_retryable_json_faults() -> None:
     assert sum(rates.values()) == pytest.approx(0.08)
     assert len(set(rates.values())) == 1
     assert retryable_rates(0.0) == {}
+
+
+def test_faults_and_a_plan_survive_pickling() -> None:
+    """A fake server started in another process (spawn pickles its arguments) gets them."""
+    faults = Faults(latency=0.01, rates={"rate_limited": 0.2, FaultKind.NO_CHANNEL: 0.1}, seed=3)
+    plan = FaultPlan(default=faults, routes={"messages.list": Faults(max_concurrency=2)})
+    for value in (faults, plan):
+        again = pickle.loads(pickle.dumps(value))
+        assert again == value and hash(again) == hash(value)
+    again_plan = pickle.loads(pickle.dumps(plan))
+    assert again_plan.for_route("messages.list").max_concurrency == 2
+    with pytest.raises(TypeError):
+        again_plan.routes["chats.list"] = faults  # type: ignore[index]
