@@ -77,6 +77,10 @@ class MergedStream(SingleUse[T]):
     """Items of several list streams, fetched concurrently; see the module docstring."""
 
     _ONCE = "a MergedStream can be iterated only once"
+    _SEND_INSTEAD = (
+        "send stream.checkpoints (one a source), and continue with "
+        "list_windows(..., resume=checkpoints) or each source's list(..., resume=checkpoint)"
+    )
 
     def __init__(self, streams: Sequence[ListStream[T]], *, concurrency: int | None = None) -> None:
         if not streams:

@@ -247,6 +247,7 @@ class ListStream(SingleUse[T]):
     """An async stream over every item of a list endpoint; see the module docstring."""
 
     _ONCE = "a ListStream can be iterated only once; call list(...) again"
+    _SEND_INSTEAD = "send stream.checkpoint, and continue with list(..., resume=checkpoint)"
 
     def __init__(
         self,

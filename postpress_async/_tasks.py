@@ -9,7 +9,7 @@ wait for its end, shielded, so a caller being cancelled still leaves nothing run
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 import anyio
 
@@ -92,7 +92,15 @@ class SingleUse(AsyncClosing, Generic[T]):
 
     #: The message of a second walk.
     _ONCE: ClassVar[str]
+    #: What to send to another process instead of the stream: its position.
+    _SEND_INSTEAD: ClassVar[str]
     _started: bool
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            f"a {type(self).__name__} cannot be pickled (it runs in this process's event "
+            f"loop): {self._SEND_INSTEAD}"
+        )
 
     def _claim(self) -> None:
         if self._started:

@@ -86,6 +86,7 @@ class WatchStream(SingleUse[T]):
     """
 
     _ONCE = "a WatchStream can be iterated only once; call watch(...) again"
+    _SEND_INSTEAD = "send stream.state, and continue with watch(..., since=state)"
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ goes on the wire for every endpoint.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import pytest
 from helpers import KEY, RecordingTransport, client_with, empty_list, fixture_bytes, json_response
@@ -145,6 +146,27 @@ def test_a_client_refuses_pickling_and_says_what_to_send_instead(view: bool) -> 
     with pytest.raises(TypeError, match=r"ClientConfig\.from_client") as caught:
         pickle.dumps(client)
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "instead"),
+    [
+        pytest.param(lambda c: c.messages.list(), r"stream\.checkpoint", id="list"),
+        pytest.param(lambda c: c.chats.watch(), r"stream\.state", id="watch"),
+        pytest.param(
+            lambda c: c.messages.list_windows(after="2026-01-01Z", before="2026-02-01Z"),
+            r"stream\.checkpoints",
+            id="list_windows",
+        ),
+    ],
+)
+async def test_a_stream_refuses_pickling_and_names_the_position_to_send(
+    make: Callable[[AsyncPostpress], object], instead: str
+) -> None:
+    """A stream runs in this process's event loop: what travels is its position."""
+    async with client_with(RecordingTransport(empty_list)) as client:
+        with pytest.raises(TypeError, match=instead):
+            pickle.dumps(make(client))
 
 
 def test_timeouts_are_a_frozen_value() -> None:
