@@ -180,7 +180,8 @@ class RetryPolicy:
       retry *n* the client sleeps ``uniform(0, min(wait_max, wait_initial * 2**(n-1)))``.
     * ``retry_after_max``: a server's ``Retry-After`` is honoured up to this many seconds;
       longer asks are capped to it.
-    * ``deadline``: optional bound, in seconds, on the whole call across all attempts.
+    * ``deadline``: optional bound, in seconds, on the whole call across all attempts
+      (the waits for the client's in-flight and rate limits included).
     * ``retry_on``: status -> retryable error types (``"*"``: any type, a body that is not
       the JSON envelope included). By default 429, 502, 503 and 504 of any type, and 500
       ``errors/provider_error`` (``RetryPolicy().retry_on``).

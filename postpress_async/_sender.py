@@ -5,6 +5,7 @@ observer (``_observe.py``: logs, hooks, traces) and counted in :class:`ClientSta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random as _random
 import time
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from ._config import Limits, RetryPolicy, Timeout
-from ._exceptions import PostpressError
+from ._exceptions import APITimeoutError, PostpressError
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
 from ._retry import RetryBudget, error_label, failure_error, next_delay, status_error
@@ -100,18 +101,48 @@ class Sender:
         )
 
     async def _attempt(
-        self, request: Request, timeout: Timeout, call: CallObserver, attempt: int
+        self,
+        request: Request,
+        timeout: Timeout,
+        deadline: float | None,
+        call: CallObserver,
+        attempt: int,
     ) -> Response:
-        async with self.limiter.hold(request.accounts) as ticket:
+        async with contextlib.AsyncExitStack() as stack:
+            # The deadline bounds the whole call, the wait for the limits included:
+            # a call queued behind busy slots fails when it passes, never sent.
+            wait = None if deadline is None else max(0.0, deadline - self._clock())
+            try:
+                with anyio.fail_after(wait):
+                    ticket = await stack.enter_async_context(self.limiter.hold(request.accounts))
+            except TimeoutError:
+                raise APITimeoutError(
+                    "RetryPolicy.deadline passed while waiting for the client's limits "
+                    "(Limits.max_in_flight, requests_per_second); the request was not sent",
+                    method=request.method,
+                    url=request.url,
+                ) from None
             self._requests += 1
             await call.attempt(attempt)
             try:
-                response = await self.transport.send(request, timeout=timeout)
+                response = await self.transport.send(
+                    request, timeout=self._attempt_timeout(timeout, deadline)
+                )
             except PostpressError as exc:
                 await call.outcome(attempt, None, exc)
                 raise
             self.limiter.record(ticket, response.status)
             return response
+
+    def _attempt_timeout(self, timeout: Timeout, deadline: float | None) -> Timeout:
+        """``timeout``, its total cut to what is left of the call's deadline."""
+        if deadline is None:
+            return timeout
+        # Never 0: aiohttp reads a zero timeout as "no timeout".
+        remaining = max(0.001, deadline - self._clock())
+        return timeout.replace(
+            total=remaining if timeout.total is None else min(timeout.total, remaining)
+        )
 
     async def send(self, request: Request, *, timeout: Timeout, policy: RetryPolicy) -> Response:
         """Return the first 2xx response, or raise the last error once retrying stops."""
@@ -135,15 +166,9 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
-            attempt_timeout = timeout
-            if deadline is not None:
-                # Never 0: aiohttp reads a zero timeout as "no timeout".
-                remaining = max(0.001, deadline - self._clock())
-                total = remaining if timeout.total is None else min(timeout.total, remaining)
-                attempt_timeout = timeout.replace(total=total)
             outcome: Response | PostpressError
             try:
-                outcome = await self._attempt(request, attempt_timeout, call, attempt)
+                outcome = await self._attempt(request, timeout, deadline, call, attempt)
             except PostpressError as exc:
                 outcome = exc  # observed by _attempt already, as the transport raised it
             else:

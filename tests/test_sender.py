@@ -296,3 +296,43 @@ async def test_a_spent_budget_builds_the_transport_failure_complete_with_the_fla
     assert (info.value.attempts, info.value.retry_budget_exhausted) == (1, True)
     assert "retry budget is spent" in str(info.value)
     assert (failure.attempts, failure.retry_budget_exhausted) == (1, False)
+
+
+class Held(Script):
+    """A transport whose first request stays in flight until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.release = asyncio.Event()
+
+    async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        if self.calls == 0:
+            self.calls += 1
+            await self.release.wait()
+            return OK
+        return await super().send(request, timeout=timeout)
+
+
+async def test_the_deadline_bounds_the_wait_for_an_in_flight_slot() -> None:
+    """A call whose deadline passes while every slot is taken fails then, typed and
+    unsent; it does not wait for a slot and then get a whole attempt on top."""
+    transport = Held()
+    sender = Sender(
+        transport, limits=Limits(max_in_flight=1), budget=RetryBudget(ratio=0.2, floor=10.0)
+    )
+    first = asyncio.create_task(
+        sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy.disabled())
+    )
+    await asyncio.sleep(0)
+    assert sender.stats().in_flight == 1
+    try:
+        async with asyncio.timeout(5):  # a hang guard, not a measurement
+            with pytest.raises(APITimeoutError, match="deadline") as info:
+                await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy(deadline=0.05))
+        assert not first.done()  # failed while the slot was still taken
+        assert transport.calls == 1  # never sent
+        assert "max_in_flight" in str(info.value)
+    finally:
+        transport.release.set()
+        await first
+    assert sender.stats().in_flight == 0
