@@ -132,7 +132,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
     closes it), or ``transport=`` to replace HTTP altogether (tests).
 
     ``event_hooks={"request": [...], "response": [...], "retry": [...]}`` takes async
-    callables given a frozen event for each attempt, response and retry;
+    (or plain) callables given a frozen event for each attempt, response and retry;
     ``telemetry=True`` traces every call with OpenTelemetry (the ``otel`` extra).
     ``POSTPRESS_LOG=debug`` logs every attempt to stderr when logging is not configured.
 

@@ -8,7 +8,7 @@ its retries) and reports each attempt, retry and the outcome to it. From there:
   (:data:`LOG_FIELDS`). The API key is never among them: requests are described by
   method, endpoint label and path, never by their headers;
 * **event hooks**, ``AsyncPostpress(event_hooks={"request": [...], "response": [...],
-  "retry": [...]})``: async callables given a frozen :class:`RequestEvent`,
+  "retry": [...]})``: async (or plain) callables given a frozen :class:`RequestEvent`,
   :class:`ResponseEvent` or :class:`RetryEvent`. A hook that raises is logged and
   counted (``stats().hook_errors``) and the call goes on as if it had not run;
 * **OpenTelemetry**, ``AsyncPostpress(telemetry=True)`` with the ``otel`` extra: the
@@ -21,6 +21,7 @@ configured none (:func:`configure_logging_from_env`).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 import sys
@@ -153,8 +154,8 @@ class RetryEvent:
 
 
 Event: TypeAlias = RequestEvent | ResponseEvent | RetryEvent
-#: An event hook: an async callable given the event.
-EventHook: TypeAlias = Callable[[Any], Awaitable[None]]
+#: An event hook: an async callable given the event (a plain function is called as is).
+EventHook: TypeAlias = Callable[[Any], Awaitable[None] | None]
 #: ``{"request": [...], "response": [...], "retry": [...]}``; any key may be left out.
 EventHooks: TypeAlias = Mapping[Literal["request", "response", "retry"], Sequence[EventHook]]
 _HOOK_KINDS: Final = ("request", "response", "retry")
@@ -265,10 +266,13 @@ class Observer:
         return CallObserver(self, request)
 
     async def run_hooks(self, hooks: tuple[EventHook, ...], event: Event) -> None:
-        """Await each hook with ``event``; a failing hook is logged and counted, never raised."""
+        """Call each hook with ``event`` (awaiting what an async one returns); a failing
+        hook is logged and counted, never raised."""
         for hook in hooks:
             try:
-                await hook(event)
+                result = hook(event)
+                if inspect.isawaitable(result):
+                    await result
             except Exception:  # noqa: PERF203 - one hook's failure must not skip the next
                 self.hook_errors += 1
                 self.logger.warning(

@@ -300,6 +300,26 @@ async def test_a_failing_hook_is_logged_and_counted_and_the_stream_goes_on(
     assert any("event hook" in r.getMessage() and r.exc_info for r in records(caplog))
 
 
+async def test_a_plain_function_hook_runs_and_is_no_hook_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plain ``def`` hook (print, a metrics counter) is called like an async one, not
+    logged as failed with "NoneType can't be used in 'await' expression" on every event."""
+    seen: list[object] = []
+
+    def record(event: object) -> None:
+        seen.append(event)
+
+    caplog.set_level(logging.WARNING, logger="postpress_async")
+    hooks = {"request": [record], "response": [record], "retry": [record]}
+    async with client_for(flaky(1), event_hooks=hooks) as client:
+        await client.messages.list()
+        assert client.stats().hook_errors == 0
+    kinds = [type(event).__name__ for event in seen]
+    assert kinds == ["RequestEvent", "ResponseEvent", "RetryEvent", "RequestEvent", "ResponseEvent"]
+    assert not any("event hook" in r.getMessage() for r in records(caplog))
+
+
 async def test_a_cancelled_hook_cancels_the_call() -> None:
     """Cancellation is not a hook failure: it propagates."""
 
