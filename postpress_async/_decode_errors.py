@@ -25,10 +25,22 @@ _AT_PATH = re.compile(r"(?P<message>.*) - at `(?P<path>\$[^`]*)`", re.DOTALL)
 
 
 def not_json(error: Exception, body: bytes, endpoint: str) -> ResponseDecodeError:
-    """msgspec's ``error`` for a ``body`` that is not JSON."""
-    return ResponseDecodeError(
-        f"body is not valid JSON: {error}", endpoint=endpoint, body=bytes(body)
-    )
+    """msgspec's ``error`` for a ``body`` that is not JSON, saying what the body is when
+    msgspec cannot: empty (a 204, an empty 200: not "Input data was truncated"), or an
+    HTML page (a proxy's login or error page sent with a 2xx)."""
+    if not bytes(body).strip():
+        message = "body is empty, not JSON"
+    elif bytes(body[:_SNIFF]).lstrip().lower().startswith(_HTML):
+        message = f"body is not valid JSON: it is an HTML page (from a proxy?): {error}"
+    else:
+        message = f"body is not valid JSON: {error}"
+    return ResponseDecodeError(message, endpoint=endpoint, body=bytes(body))
+
+
+#: How much of a body is looked at to tell an HTML page.
+_SNIFF = 1024
+#: How an HTML page begins.
+_HTML = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<!--")
 
 
 def page_error(

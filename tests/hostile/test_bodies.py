@@ -199,3 +199,30 @@ async def test_the_error_prefix_size_is_configurable() -> None:
 def test_body_limits_are_validated(field: str, value: object) -> None:
     with pytest.raises(InvalidParameterError, match=f"limits.{field}"):
         Limits(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "says"),
+    [
+        pytest.param(200, b"", "application/json", "body is empty", id="empty-200"),
+        pytest.param(204, b"", "application/json", "body is empty", id="204"),
+        pytest.param(200, b" \r\n", "application/json", "body is empty", id="blank-200"),
+        pytest.param(
+            200, b"<!DOCTYPE html><title>Login</title>", "text/html", "HTML", id="html-200"
+        ),
+    ],
+)
+async def test_a_2xx_body_that_is_no_json_says_what_it_is(
+    status: int, body: bytes, content_type: str, says: str
+) -> None:
+    """Not msgspec's "Input data was truncated" for a body that never had a byte: the
+    error names what arrived (nothing, or a proxy's HTML page), typed, not retried."""
+    headers = {"Content-Type": content_type}
+    async with hostile_server(raw(status, body, headers)) as server:
+        async with client_for(server, retry=RetryPolicy(attempts=3)) as client:
+            for call in (lambda: client.messages.retrieve("msg_1"), client.messages.list):
+                with pytest.raises(ResponseDecodeError, match=says) as caught:
+                    await call()
+                assert "truncated" not in str(caught.value)
+                assert caught.value.body == body
+    assert len(server.requests) == 2  # one a call: never retried
