@@ -79,7 +79,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """``Retry-After`` as seconds to wait, or None to fall back to the normal backoff.
 
     Honoured: a positive number of seconds written in ASCII digits (``"3"``, ``"1.5"``)
-    or an HTTP date in the future. Everything else is None: absent, zero, negative,
+    or an HTTP date in the future, in any of its three forms (RFC 9110 5.6.7; GMT). Everything else is None: absent, zero, negative,
     a date now or past (an immediate retry would be a retry storm), digits other than
     ASCII (``int()`` and ``float()`` accept ``"\u0663"``, the server did not mean it),
     ``inf``/``nan``/exponents, garbage. A huge value is returned as is and capped by
@@ -93,6 +93,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     else:
         # An HTTP date is rare (most servers send seconds): its parser is imported
         # here, not at start-up, where ``email.utils`` costs every process ~5 ms.
+        import datetime
         import email.utils
 
         try:
@@ -100,7 +101,8 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
-            return None
+            # asctime's form and a "-0000" zone carry none: every HTTP date is GMT.
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - now
     if not seconds > 0 or math.isnan(seconds):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import time
 
 import pytest
 
@@ -138,6 +139,27 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("5", now=now) == 5.0
     assert parse_retry_after(date, now=now) == pytest.approx(42.0)
     assert parse_retry_after(None, now=now) is None
+
+
+#: 42 s after NOW, a day of one digit (asctime pads it with a space: "Jan  5").
+_NOW = 1_799_136_000.0
+_LATER = time.gmtime(_NOW + 42)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(time.strftime("%a, %d %b %Y %H:%M:%S GMT", _LATER), id="imf-fixdate"),
+        pytest.param(time.strftime("%A, %d-%b-%y %H:%M:%S GMT", _LATER), id="rfc850"),
+        pytest.param(time.strftime("%a %b %d %H:%M:%S %Y", _LATER), id="asctime"),
+        pytest.param(time.strftime("%a %b %e %H:%M:%S %Y", _LATER), id="asctime-padded-day"),
+        pytest.param(time.strftime("%a, %d %b %Y %H:%M:%S -0000", _LATER), id="zone-0000"),
+    ],
+)
+def test_retry_after_reads_every_http_date_format(value: str) -> None:
+    """RFC 9110 5.6.7: a recipient reads all three formats, and every HTTP date is GMT
+    (asctime's carries no zone): not the jittered backoff in place of the server's ask."""
+    assert parse_retry_after(value, now=_NOW) == pytest.approx(42.0)
 
 
 @pytest.mark.parametrize(
