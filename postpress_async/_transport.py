@@ -193,8 +193,10 @@ class AiohttpTransport:
                 else:
                     content = await _read_prefix(resp, self._limits.max_error_body_bytes)
                 return Response(status=resp.status, headers=_headers(resp.headers), content=content)
-        except asyncio.TimeoutError:
-            failure = APITimeoutError("Request timed out", method=request.method, url=request.url)
+        except asyncio.TimeoutError as exc:
+            failure = APITimeoutError(
+                _timed_out(exc, timeout, request), method=request.method, url=request.url
+            )
         except aiohttp.ClientPayloadError as exc:
             failure = APIConnectionError(
                 f"Response body broken off: {_scrub(exc, request)}",
@@ -298,6 +300,24 @@ def _scrub(exc: BaseException, request: Request) -> str:
     if len(text) > _MAX_CAUSE:
         text = text[: _MAX_CAUSE - 3] + "..."
     return text
+
+
+def _timed_out(exc: BaseException, timeout: Timeout, request: Request) -> str:
+    """Which timeout fired, by what aiohttp raised: the one to raise, or the server to blame."""
+    # aiohttp >= 3.10 tells connect and read apart by class; older ones by message only.
+    if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())):
+        field, what = "connect", "no connection within"
+    elif isinstance(exc, getattr(aiohttp, "SocketTimeoutError", ())):
+        field, what = "read", "nothing received for"
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"Request timed out: {_scrub(exc, request)}"
+    else:
+        field, what = "total", "the attempt took over"
+    seconds = getattr(timeout, field)
+    if seconds is None:  # not ours: say what aiohttp said
+        return f"Request timed out: {_scrub(exc, request) or type(exc).__name__}"
+    hint = ", or what was left of RetryPolicy.deadline" if field == "total" else ""
+    return f"Request timed out: {what} {seconds:g} s (Timeout.{field}{hint})"
 
 
 def _headers(raw: Mapping[str, str]) -> Mapping[str, str]:
