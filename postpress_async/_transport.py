@@ -187,6 +187,9 @@ class AiohttpTransport:
                 headers=request.headers,
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,
+                # A caller's session may raise for a status: the status error is ours to
+                # build (its class, its envelope, the retry decision).
+                raise_for_status=False,
             ) as resp:
                 if 200 <= resp.status < 300:
                     content = await _read_capped(resp, self._limits.max_response_bytes, request)
