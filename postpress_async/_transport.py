@@ -260,15 +260,16 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, request: Reques
 async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """At most ``limit`` bytes of an error body; the rest is never read.
 
-    A body that breaks off gives what arrived: the status already says what went wrong
-    (a 401 stays an AuthenticationError, not a connection error to retry).
+    A body that breaks off or stalls past a timeout gives what arrived: the status
+    already says what went wrong (a 401 stays an AuthenticationError, not a connection
+    error or a timeout to retry).
     """
     chunks: list[bytes] = []
     size = 0
     while size < limit:
         try:
             chunk = await resp.content.readany()
-        except aiohttp.ClientPayloadError:
+        except (aiohttp.ClientPayloadError, asyncio.TimeoutError):
             resp.close()
             return b"".join(chunks)
         if not chunk:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from postpress_async import APITimeoutError, Timeout
+from postpress_async import APITimeoutError, AuthenticationError, RetryPolicy, Timeout
 
 from ._server import Hostile, client_for, hostile_server
 
@@ -61,3 +61,24 @@ async def test_a_slow_server_is_a_timeout_naming_the_one_that_fired(
             with pytest.raises(APITimeoutError, match=names) as caught:
                 await client.messages.retrieve("msg_1")
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+async def test_an_error_body_that_stalls_is_still_its_status_error() -> None:
+    """The status line arrived: a 401 whose body stalls is an AuthenticationError at once
+    (never retried), as one whose body breaks off, not a timeout retried 3 times."""
+    prefix = b'{"type": "errors/invalid_credentials", "title": "Inv'
+
+    async def stall(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        response = web.StreamResponse(status=401, headers={"Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(prefix)
+        await asyncio.sleep(30)
+        return response
+
+    async with hostile_server(stall) as server:
+        policy = RetryPolicy(attempts=3, wait_initial=0.001)
+        async with client_for(server, timeout=Timeout(read=0.1), retry=policy) as client:
+            with pytest.raises(AuthenticationError) as caught:
+                await client.messages.retrieve("msg_1")
+    assert caught.value.body == prefix
+    assert len(server.requests) == 1
