@@ -83,11 +83,20 @@ class Request:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Response:
     """An HTTP response: a 2xx body in full (up to ``Limits.max_response_bytes``), an
-    error body up to ``Limits.max_error_body_bytes``."""
+    error body up to ``Limits.max_error_body_bytes``.
+
+    ``headers`` are kept with lower-cased names (a transport's ``X-Request-Id`` is
+    ``x-request-id``), so every reader finds them alike.
+    """
 
     status: int
     headers: Mapping[str, str]
     content: bytes
+
+    def __post_init__(self) -> None:
+        if any(not name.islower() for name in self.headers):
+            lowered = {name.lower(): value for name, value in self.headers.items()}
+            object.__setattr__(self, "headers", lowered)
 
 
 class Transport(Protocol):

@@ -14,6 +14,7 @@ from postpress_async import (
     ClientClosedError,
     EventLoopError,
     InvalidParameterError,
+    RedirectError,
     RetryPolicy,
 )
 from postpress_async.transports import MockTransport, Request, Response
@@ -86,6 +87,27 @@ async def test_raw_response_gives_status_headers_and_request_id_of_a_success() -
     assert raw.parsed.items == []
     assert (raw.status, raw.request_id) == (200, "req_42")
     assert raw.headers["content-type"] == "application/json"
+
+
+async def test_header_names_a_transport_gives_in_any_case_are_read_alike() -> None:
+    """A handler writing ``X-Request-Id`` or ``Location`` (as HTTP docs do) gets the
+    request id and the redirect target the aiohttp transport would: headers are
+    lower-cased, as ``RawResponse.headers`` documents, not missed by a lookup."""
+
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/accounts"):
+            body = json.dumps(ACCOUNTS).encode()
+            headers = {"Content-Type": "application/json", "X-Request-Id": "req_42"}
+            return Response(status=200, headers=headers, content=body)
+        return Response(status=302, headers={"Location": "https://elsewhere/x"}, content=b"")
+
+    async with client_for(MockTransport(handler)) as client:
+        raw = await client.raw_response(client.accounts.list)
+        with pytest.raises(RedirectError) as caught:
+            await client.messages.retrieve("msg_1")
+    assert raw.request_id == "req_42"
+    assert raw.headers["x-request-id"] == "req_42"
+    assert "redirect to https://elsewhere/x" in str(caught.value)
 
 
 async def test_raw_responses_of_concurrent_calls_never_mix() -> None:
