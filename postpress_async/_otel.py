@@ -3,13 +3,15 @@
 Spans follow the HTTP client semantic conventions: one ``CLIENT`` span a logical call
 (``GET /messages``: the request with its retries), and under it one span an attempt,
 with ``http.request.method``, ``url.template``, ``url.full`` (no key: it travels in a
-header), ``http.response.status_code``, ``error.type`` and, on retries,
-``http.request.resend_count``. Metrics: ``http.client.request.duration`` (seconds, one
+header), ``server.address``, ``server.port``, ``http.response.status_code``,
+``error.type`` and, on retries, ``http.request.resend_count``. Metrics: ``http.client.request.duration`` (seconds, one
 a attempt) and ``postpress.client.retries`` (a counter, by endpoint and error type).
 """
 
 from __future__ import annotations
 
+import functools
+import urllib.parse
 from typing import Any
 
 from ._exceptions import APIStatusError, InvalidParameterError, PostpressError
@@ -37,6 +39,19 @@ def _error_type(status: int | None, error: BaseException | None) -> str | None:
     return f"{type(error).__module__.split('.')[0]}.{type(error).__name__}"
 
 
+@functools.lru_cache(maxsize=16)
+def _server_of(origin: str) -> tuple[tuple[str, Any], ...]:
+    parts = urllib.parse.urlsplit(origin)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (("server.address", parts.hostname or ""), ("server.port", port))
+
+
+def _server(url: str) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of ``url`` (required by the conventions)."""
+    scheme, _, rest = url.partition("://")
+    return dict(_server_of(f"{scheme}://{rest.partition('/')[0]}"))
+
+
 class Telemetry:
     """Makes the spans and records the metrics of one client."""
 
@@ -58,6 +73,7 @@ class Telemetry:
             "http.request.method": request.method,
             "url.template": template,
             "url.full": request.url,
+            **_server(request.url),
         }
 
     def start_call(self, request: Request, endpoint: str) -> Any:
@@ -93,6 +109,7 @@ class Telemetry:
         attributes: dict[str, Any] = {
             "http.request.method": request.method,
             "url.template": request.endpoint.partition(" ")[2] or request.endpoint,
+            **_server(request.url),
         }
         if status is not None:
             attributes["http.response.status_code"] = status

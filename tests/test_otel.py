@@ -112,6 +112,32 @@ async def test_a_retried_call_is_one_client_span_with_a_child_span_an_attempt(
     assert call.status.status_code is not StatusCode.ERROR
 
 
+async def test_spans_and_durations_name_the_server_as_the_conventions_require(
+    spans: InMemorySpanExporter,
+) -> None:
+    """``server.address`` and ``server.port`` are required on HTTP client spans and on
+    ``http.client.request.duration``: without them a service map cannot tell the API
+    from any other host the process calls."""
+    transport = flaky(0)
+    async with AsyncPostpress(
+        api_key="pp_k",
+        base_url="http://127.0.0.1:8123/api/v1",
+        transport=transport,
+        telemetry=True,
+    ) as client:
+        await client.accounts.list()
+    call, (attempt,) = by_parent(spans.get_finished_spans())
+    for span in (call, attempt):
+        attributes = dict(span.attributes or {})
+        assert (attributes["server.address"], attributes["server.port"]) == ("127.0.0.1", 8123)
+    durations = metric_points("http.client.request.duration")
+    assert any(p.attributes.get("server.address") == "127.0.0.1" for p in durations)
+    async with client_for(flaky(0), telemetry=True) as client:  # the default https URL
+        await client.accounts.list()
+    call = [span for span in spans.get_finished_spans() if span.parent is None][-1]
+    assert dict(call.attributes or {})["server.port"] == 443
+
+
 async def test_a_failed_call_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
     """A call that fails for good ends its span with ``error.type`` and an ERROR status."""
     async with client_for(flaky(10), telemetry=True) as client:
