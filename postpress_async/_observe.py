@@ -432,8 +432,13 @@ class CallObserver:
         or a custom transport's own exception), or was cancelled."""
         telemetry = self._observer.telemetry
         if telemetry is not None:
+            # A failed call ends with its error's status, or none: not the status of an
+            # earlier attempt (a 503, then a timeout waiting for a slot or a foreign error).
+            status = error.status if isinstance(error, APIStatusError) else None
+            if error is None:
+                status = self.status
             telemetry.end_call(
-                self._call_span, self._attempt_span, self.status, error, cancelled=cancelled
+                self._call_span, self._attempt_span, status, error, cancelled=cancelled
             )
         logger = self._observer.logger
         if error is not None and logger.isEnabledFor(_WARNING):

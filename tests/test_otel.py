@@ -163,6 +163,27 @@ async def test_a_transport_that_raises_a_foreign_error_is_not_marked_cancelled(
         assert span.status.status_code is StatusCode.ERROR
 
 
+async def test_a_call_span_shows_how_the_call_ended_not_an_earlier_attempt(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A 503, then a transport's own error: the call failed with the error, so its span
+    says that error, not the first attempt's status."""
+
+    def respond(request: Request) -> Response | Exception:
+        if len(transport.requests) == 1:
+            return json_response(503, {"title": "t", "type": "errors/network_down"})
+        return KeyError("lease")
+
+    transport = RecordingTransport(respond)
+    async with client_for(transport, telemetry=True) as client:
+        with pytest.raises(KeyError):
+            await client.accounts.list()
+    call, _ = by_parent(spans.get_finished_spans())
+    attributes = dict(call.attributes or {})
+    assert attributes["error.type"] == "builtins.KeyError"
+    assert "http.response.status_code" not in attributes
+
+
 async def test_durations_and_retries_are_recorded_as_metrics(spans: InMemorySpanExporter) -> None:
     """``http.client.request.duration`` gets a point per attempt; retries are counted."""
     before = sum(p.value for p in metric_points("postpress.client.retries"))
