@@ -39,6 +39,11 @@ def _error_type(status: int | None, error: BaseException | None) -> str | None:
     return f"{type(error).__module__.split('.')[0]}.{type(error).__name__}"
 
 
+def _span_name(request: Request) -> str:
+    """``GET /messages/{message_id}``: the method and the URL template."""
+    return f"{request.method} {request.endpoint.partition(' ')[2] or request.endpoint}"
+
+
 @functools.lru_cache(maxsize=16)
 def _server_of(origin: str) -> tuple[tuple[str, Any], ...]:
     parts = urllib.parse.urlsplit(origin)
@@ -78,11 +83,10 @@ class Telemetry:
 
     def start_call(self, request: Request, endpoint: str) -> Any:
         """The span of one logical call, a child of the caller's current span."""
-        template = request.endpoint.partition(" ")[2] or request.endpoint
         attributes = self._attributes(request)
         attributes["postpress.endpoint"] = endpoint
         return self.tracer.start_span(
-            f"{request.method} {template}", kind=SpanKind.CLIENT, attributes=attributes
+            _span_name(request), kind=SpanKind.CLIENT, attributes=attributes
         )
 
     def start_attempt(self, call_span: Any, request: Request, attempt: int) -> Any:
@@ -91,7 +95,9 @@ class Telemetry:
         if attempt > 1:
             attributes["http.request.resend_count"] = attempt - 1
         return self.tracer.start_span(
-            call_span.name,
+            # Not call_span.name: a span the sampler dropped (or the API's no-op span
+            # when no SDK is set up) has no name.
+            _span_name(request),
             context=trace.set_span_in_context(call_span),
             kind=SpanKind.CLIENT,
             attributes=attributes,

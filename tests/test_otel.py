@@ -138,6 +138,23 @@ async def test_spans_and_durations_name_the_server_as_the_conventions_require(
     assert dict(call.attributes or {})["server.port"] == 443
 
 
+async def test_a_call_that_is_not_sampled_runs_like_any_other(
+    spans: InMemorySpanExporter,
+) -> None:
+    """Under a parent the sampler dropped (or with no SDK configured) spans do not
+    record: every call must still run, not fail with AttributeError on such a span."""
+    dropped = trace.NonRecordingSpan(
+        trace.SpanContext(trace_id=1, span_id=1, is_remote=True, trace_flags=trace.TraceFlags(0))
+    )
+    transport = flaky(1)
+    async with client_for(transport, telemetry=True) as client:
+        with trace.use_span(dropped):
+            page = await client.messages.list(limit=5)  # a 503, then the page
+    assert page.items == []
+    assert len(transport.requests) == 2
+    assert spans.get_finished_spans() == ()
+
+
 async def test_a_failed_call_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
     """A call that fails for good ends its span with ``error.type`` and an ERROR status."""
     async with client_for(flaky(10), telemetry=True) as client:
