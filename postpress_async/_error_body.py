@@ -14,7 +14,7 @@ import msgspec
 
 from ._decode_errors import NOT_JSON
 from ._decoding import _decoder
-from ._exceptions import ResponseDecodeError
+from ._exceptions import ResponseDecodeError, printable
 from ._surrogates import repair_refused
 from .models import ErrorBody
 
@@ -64,6 +64,7 @@ def envelope_instead_of_page(body: bytes, *, endpoint: str) -> ResponseDecodeErr
     what = " ".join(str(part) for part in (envelope.status, envelope.type) if part is not None)
     if envelope.title:
         what += f": {envelope.title}"
+    what = printable(what)  # the server's words: one line, no escape sequence
     return ResponseDecodeError(
         f"the body is an error envelope, not a page ({what})", endpoint=endpoint, body=body
     )

@@ -25,6 +25,7 @@ from ._exceptions import (
     APITimeoutError,
     PostpressError,
     find_header,
+    printable,
     rebuilt,
 )
 from ._status_errors import error_class_for
@@ -177,8 +178,10 @@ def status_error(
     cls = error_class_for(response.status)
 
     def shown(text: str | None) -> str | None:
-        # The message is made of these: a server that echoes the key must not put it there.
-        return None if text is None else redact(text, request)
+        # The message is made of these: a server that echoes the key must not put it
+        # there, nor a line break or an escape sequence (a forged log line, a terminal
+        # cleared or its clipboard written).
+        return None if text is None else printable(redact(text, request))
 
     return cls(
         status=response.status,

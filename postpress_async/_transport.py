@@ -19,6 +19,7 @@ from ._exceptions import (
     ClientClosedError,
     InvalidParameterError,
     ResponseTooLargeError,
+    printable,
 )
 from ._lazy import aiohttp, asyncio, yarl
 
@@ -308,8 +309,9 @@ def redact(text: str, request: Request) -> str:
 
 
 def _scrub(exc: BaseException, request: Request) -> str:
-    """``str(exc)``, shortened, without the value of any secret request header."""
-    text = redact(str(exc), request)
+    """``str(exc)``, on one line, shortened, without the value of any secret request
+    header (aiohttp quotes what the server sent)."""
+    text = printable(redact(str(exc), request))
     if len(text) > _MAX_CAUSE:
         text = text[: _MAX_CAUSE - 3] + "..."
     return text
