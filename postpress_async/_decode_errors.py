@@ -11,7 +11,7 @@ import re
 
 import msgspec
 
-from ._exceptions import ResponseDecodeError
+from ._exceptions import ResponseDecodeError, printable
 
 __all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error"]
 
@@ -62,6 +62,11 @@ def item_error(error: msgspec.DecodeError, index: int) -> tuple[str, str]:
 
 
 def message_and_path(error: msgspec.DecodeError) -> tuple[str, str]:
-    """msgspec's message without its path, and the path (``$`` when it names none)."""
+    """msgspec's message without its path, and the path (``$`` when it names none).
+
+    msgspec quotes some refused values as sent: the message shows their control
+    characters as escapes (:func:`~._exceptions.printable`), on one line.
+    """
     match = _AT_PATH.fullmatch(str(error))
-    return (match["message"], match["path"]) if match else (str(error), "$")
+    message, path = (match["message"], match["path"]) if match else (str(error), "$")
+    return printable(message), printable(path)

@@ -34,7 +34,7 @@ import msgspec
 
 from ._config import OnUnreadable
 from ._decoding import UnreadableItem, decode_page
-from ._exceptions import UnreadableItemError
+from ._exceptions import UnreadableItemError, printable
 from ._lazy import logging
 from .models import Page
 
@@ -116,7 +116,8 @@ def _warn(item: UnreadableItem) -> None:
     if not logger.isEnabledFor(logging.WARNING):
         return
     raw = item.raw
-    quoted = raw[:LOGGED_BYTES].decode("utf-8", "replace")
+    # The server's bytes: on one line, no escape sequence for the terminal showing it.
+    quoted = printable(raw[:LOGGED_BYTES].decode("utf-8", "replace"))
     if len(raw) > LOGGED_BYTES:
         quoted += f"... ({len(raw):,} bytes)"
     logger.warning(

@@ -26,6 +26,7 @@ from postpress_async import (
     ResponseDecodeError,
     merge,
 )
+from postpress_async._decode_errors import message_and_path
 from postpress_async._decoding import UnreadableItem
 from postpress_async._exceptions import UnreadableItemError
 from postpress_async._unreadable import LOGGED_BYTES, typed_reader
@@ -189,6 +190,22 @@ def test_a_huge_unreadable_item_is_cut_in_its_log_record(caplog: pytest.LogCaptu
     assert "$.items[0]" in message
 
 
+def test_a_skipped_item_is_logged_on_one_line_whatever_it_holds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that indents its JSON, or puts a C1 control or U+2028 in a text, must
+    not split a skip record over lines (or reach the terminal that shows it)."""
+    item = '{\n  "id": 5,\n  "text": "\u009b31m\u2028x"\n}'.encode()
+    body = b'{"object":"MessageList","items":[' + item + b'],"cursor":null}'
+    read, _ = typed_reader(MessageList, endpoint="GET /messages", policy="skip")
+    caplog.set_level(logging.WARNING, logger="postpress_async")
+    assert read(body).items == []
+    [record] = [r for r in caplog.records if r.name == "postpress_async"]
+    message = record.getMessage()
+    assert not [ch for ch in message if ch < " " or "\x7f" <= ch <= "\x9f" or ch == "\u2028"]
+    assert '"id": 5' in message  # the item as sent, its line breaks shown as \\n
+
+
 # -- yield --------------------------------------------------------------------------------
 
 
@@ -317,3 +334,21 @@ async def test_a_watch_raises_or_skips_what_it_cannot_place(
         async for message in stream:
             got.append(message.id)
     assert Counter(got) == Counter(truth["ids"])
+
+
+def test_a_decoder_message_quoting_the_server_is_shown_on_one_line() -> None:
+    """msgspec quotes some values it refuses as sent (``Invalid value 'x\\n...'``): the
+    SDK's message must not carry the line break or escape sequence on."""
+
+    class A(msgspec.Struct, tag="a"):
+        pass
+
+    class B(msgspec.Struct, tag="b"):
+        pass
+
+    with pytest.raises(msgspec.ValidationError) as refused:
+        msgspec.json.decode(b'{"type": "x\\n\\u001b[2J"}', type=A | B)
+    assert "\n" in str(refused.value)  # msgspec's own words carry it
+    message, path = message_and_path(refused.value)
+    assert path == "$.type"
+    assert "\n" not in message and "\x1b" not in message and "x\\n\\x1b[2J" in message
