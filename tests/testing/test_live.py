@@ -117,6 +117,30 @@ def test_the_chat_of_a_new_message_moves_to_the_top_of_the_chats() -> None:
     assert listed[0]["timestamp"] == format_ms(NOW_MS)
 
 
+def test_a_backdated_message_does_not_move_its_chat_back_in_time() -> None:
+    """A message stamped before its chat's newest one (a provider's lag) leaves the chat's
+    activity and ``lastMessage`` on the newest, and answers nothing newer than itself."""
+    import msgspec
+
+    dataset = Dataset(seed=5, messages=30)
+    api = api_with_clock(dataset, Clock())
+    chat = dataset.find_chat(dataset.message_row(0).chat_id)  # a chat with built messages
+    assert chat is not None
+    newest = api.live.add(chat=chat)
+    late = [api.live.add(chat=chat, timestamp_ms=NOW_MS - 60_000 - k) for k in range(200)]
+    assert dataset.chat_row(chat).timestamp_ms == NOW_MS
+    listed = msgspec.json.decode(api.chats_list({}).body)["items"]
+    assert listed[0]["id"] == dataset.chat_id(chat)
+    assert listed[0]["timestamp"] == format_ms(NOW_MS)
+    retrieved = msgspec.json.decode(api.chat_retrieve(dataset.chat_id(chat), {}).body)
+    assert retrieved["lastMessage"]["id"] == dataset.message_id(newest)
+    replies = [dataset.message(index) for index in late]
+    replies = [message for message in replies if "reply_to" in message]
+    assert replies  # 200 messages: a few reply to an older one
+    for message in replies:
+        assert message["reply_to"]["timestamp"] < message["timestamp"]
+
+
 async def test_add_messages_grows_a_copy_and_the_sdk_sees_them() -> None:
     shared = Dataset(seed=6, messages=20)
     async with FakePostpress(dataset=shared) as server:

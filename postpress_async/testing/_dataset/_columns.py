@@ -152,17 +152,26 @@ class Columns:
     """The previous message of the same chat, or -1."""
 
     def add_message(self, timestamp_ms: int, chat: int, sender: int) -> int:
-        """Append a message newer than every message of its chat; returns its index.
+        """Append a message to ``chat``; returns its index.
 
+        It becomes the chat's last message unless the chat has a newer one (a message
+        stamped in the past, as a provider's lag does, leaves the chat's activity where
+        it is), and its previous message is the chat's newest one not newer than it.
         The caller keeps the listing order: a message appended here sits at the end of
         the arrays, not at the head of the newest-first list.
         """
-        index = len(self.ts)
-        self.ts.append(timestamp_ms)
+        ts = self.ts
+        newest = self.chat_last[chat]
+        previous = newest
+        while previous >= 0 and ts[previous] > timestamp_ms:
+            previous = self.older[previous]
+        index = len(ts)
+        ts.append(timestamp_ms)
         self.chat_col.append(chat)
         self.sender_col.append(sender)
-        self.older.append(self.chat_last[chat])
-        self.chat_last[chat] = index
+        self.older.append(previous)
+        if newest < 0 or timestamp_ms >= ts[newest]:
+            self.chat_last[chat] = index
         return index
 
     def account_of_sender(self, sender: int) -> int:
