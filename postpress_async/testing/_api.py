@@ -203,14 +203,17 @@ class Api:
             after,
         )
         fingerprint = self._fingerprint("c", filters)
-        last_rank = decode_cursor(query, "c", fingerprint)
+        position = decode_cursor(query, "c", fingerprint)
         by_creation = ds.config.chat_time == "created"
         # Under "created" the bounds are not the listing's order (last activity): every
         # rank is a candidate, and each chat's creation time is checked.
         lo, hi = (0, ds.chat_count) if by_creation else ds.chat_time_window(before, after)
-        start = lo if last_rank is None else max(lo, last_rank + 1)
-        if last_rank is not None and last_rank >= ds.chat_count:
-            raise bad("cursor is out of range.")
+        start = lo
+        if position is not None:  # a keyset: chats that moved since shift no page
+            after_rank = ds.chat_rank_after(position)
+            if after_rank is None:
+                raise bad("cursor is out of range.")
+            start = max(lo, after_rank)
 
         def created_inside(chat: int) -> bool:
             created = ds.chat_created_ms(chat)
@@ -239,7 +242,7 @@ class Api:
                         more = True
                         break
                     picked.append(chat)
-            cursor = encode_cursor("c", ds.chat_rank(picked[-1]), fingerprint) if more else None
+            cursor = encode_cursor("c", ds.chat_position(picked[-1]), fingerprint) if more else None
             return self._page(b"ChatList", encode([ds.chat(c) for c in picked])[1:-1], cursor)
 
         return self._cached(("c", filters, start, limit), render)

@@ -141,6 +141,30 @@ def test_a_backdated_message_does_not_move_its_chat_back_in_time() -> None:
         assert message["reply_to"]["timestamp"] < message["timestamp"]
 
 
+def test_a_chat_moving_up_between_two_pages_shifts_no_other_chat() -> None:
+    """Chats page by keyset too: a chat whose activity moves to the top between two pages
+    (it is behind the walk now) leaves every other chat listed exactly once."""
+    import msgspec
+
+    dataset = Dataset(seed=5, messages=300)
+    clock = Clock()
+    api = api_with_clock(dataset, clock)
+    before = dataset.expected_chat_ids()
+    moved = before[8]
+    ids: list[str] = []
+    query = {"limit": "5"}
+    while True:
+        page = msgspec.json.decode(api.chats_list(query).body)
+        ids += [chat["id"] for chat in page["items"]]
+        if len(ids) == 5:
+            clock.ms += 1
+            api.live.add(chat=dataset.find_chat(moved))
+        if page.get("cursor") is None:
+            break
+        query = {"limit": "5", "cursor": page["cursor"]}
+    assert ids == [chat_id for chat_id in before if chat_id != moved]
+
+
 async def test_add_messages_grows_a_copy_and_the_sdk_sees_them() -> None:
     shared = Dataset(seed=6, messages=20)
     async with FakePostpress(dataset=shared) as server:

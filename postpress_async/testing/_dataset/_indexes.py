@@ -23,6 +23,10 @@ __all__ = ["NULL_KEY", "Indexes"]
 
 NULL_KEY: Final = 1 << 62
 """The sort key of a chat without messages: after every real timestamp."""
+_KEY_BIAS: Final = 1 << 62
+"""Added to a chat's sort key in :meth:`Indexes.chat_position`, to make it non-negative."""
+_CHAT_SPAN: Final = 1 << 32
+"""Room for a chat index in :meth:`Indexes.chat_position`."""
 
 
 class Indexes:
@@ -111,6 +115,24 @@ class Indexes:
             ceiling = -((-before_us) // 1000)
             lo = bisect.bisect_right(keys, -ceiling)
         return lo, max(lo, hi)
+
+    def chat_position(self, chat: int) -> int:
+        """Where a chat sits in the chat order, as one number for a cursor: its sort key
+        (last activity) and its index, a keyset that stays meaningful when chats move."""
+        ts = self._chat_ts[chat]
+        key = NULL_KEY if ts == NULL_KEY else -ts
+        return (key + _KEY_BIAS) * _CHAT_SPAN + chat
+
+    def chat_rank_after(self, position: int) -> int | None:
+        """The first rank of the chat order past a :meth:`chat_position`, wherever the
+        chats moved since (``None``: no chat of this order could have had it)."""
+        biased, chat = divmod(position, _CHAT_SPAN)
+        if chat >= len(self._chat_order):
+            return None
+        keys, order = self._chat_order_keys, self._chat_order
+        return bisect.bisect_right(
+            range(len(order)), (biased - _KEY_BIAS, chat), key=lambda r: (keys[r], order[r])
+        )
 
     def chat_at_rank(self, rank: int) -> int:
         """The chat index at a position of the chat order."""

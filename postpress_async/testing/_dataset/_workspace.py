@@ -272,6 +272,15 @@ class Dataset:
         """The position of a chat in the chat order."""
         return self._indexes.chat_rank(chat)
 
+    def chat_position(self, chat: int) -> int:
+        """A chat's keyset position in the chat order, for a cursor (see ``chat_rank_after``)."""
+        return self._indexes.chat_position(chat)
+
+    def chat_rank_after(self, position: int) -> int | None:
+        """The first rank past a :meth:`chat_position`, wherever chats moved since
+        (``None``: not a position of this dataset)."""
+        return self._indexes.chat_rank_after(position)
+
     # -- rendering ----------------------------------------------------------------------
 
     def account(self, index: int) -> dict[str, Any]:
