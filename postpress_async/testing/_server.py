@@ -94,6 +94,7 @@ class FakePostpress:
         )
         self._faults = FaultState(_plan(faults))
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
         self.app = self._build_app()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -106,6 +107,7 @@ class FakePostpress:
             self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
+        self._closing = asyncio.Event()
         try:
             site = web.TCPSite(runner, self.host, self._port)
             await site.start()
@@ -119,7 +121,12 @@ class FakePostpress:
             self._feed = asyncio.get_running_loop().create_task(live.run(self.live_feed))
 
     async def aclose(self) -> None:
-        """Stop serving and close every connection."""
+        """Stop serving and close every connection.
+
+        A request a fault holds (its latency, a slow body) is answered at once: a client
+        that gave up on it leaves nothing running, and closing does not wait for it.
+        """
+        self._closing.set()
         feed, self._feed = self._feed, None
         if feed is not None:
             feed.cancel()
@@ -339,7 +346,7 @@ class FakePostpress:
                 throttled = limit is not None and stats.in_flight > limit
                 delay = self._faults.delay(route)
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._hold(delay)
                 fault = FaultKind.RATE_LIMITED if throttled else self._faults.next_fault(route)
             if fault is not None:
                 stats.faults[fault] += 1
@@ -380,6 +387,11 @@ class FakePostpress:
         if transport is not None and not transport.get_write_buffer_size():
             self._api.render_ahead()
 
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds`` (a fault's delay), or less if the server is closing."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
     def _count(self, route: str, status: int, sent: int) -> None:
         stats = self.stats
         stats.by_status[status] += 1
@@ -414,7 +426,7 @@ class FakePostpress:
         self._count(route, reply.status, 0)
         try:
             for offset in range(0, len(body), step):
-                await asyncio.sleep(pause)
+                await self._hold(pause)
                 chunk = body[offset : offset + step]
                 await response.write(chunk)
                 self.stats.bytes_sent += len(chunk)

@@ -167,6 +167,31 @@ async def test_a_client_gone_during_a_slow_body_ends_the_request_quietly(
     assert [r.getMessage() for r in caplog.records if r.name == "aiohttp.server"] == []
 
 
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param(Faults(latency=60.0), id="latency"),
+        pytest.param(Faults(rates={FaultKind.SLOW_BODY: 1.0}, slow_body_seconds=60.0), id="slow"),
+    ],
+)
+async def test_closing_ends_a_request_held_by_a_fault_at_once(faults: Faults) -> None:
+    """A request a fault holds (latency, a slow body) whose client gave up is answered at
+    once when the fake closes, instead of holding the close for its shutdown timeout."""
+    server = FakePostpress(faults=faults)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http:
+            with pytest.raises(asyncio.TimeoutError):
+                timeout = aiohttp.ClientTimeout(total=0.05)
+                async with http.get(f"{server.url}/accounts", timeout=timeout) as response:
+                    await response.read()
+        assert server.stats.in_flight == 1
+    finally:
+        await server.aclose()
+    assert server.stats.in_flight == 0
+    assert server.stats.by_route_status["accounts.list", 200] == 1  # answered, not cut off
+
+
 async def test_scripted_faults_happen_in_order_then_stop(postpress_server: FakePostpress) -> None:
     """A script is served first-in first-out, ``None`` lets one through, other routes untouched."""
     postpress_server.inject(
