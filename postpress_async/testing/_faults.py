@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import math
 import random
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -170,8 +171,9 @@ class Faults:
         ordered = {kind: rates[kind] for kind in FaultKind if kind in rates}
         object.__setattr__(self, "rates", MappingProxyType(ordered))
         for name in ("latency", "jitter", "retry_after", "slow_body_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            seconds = getattr(self, name)
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError(f"{name} must be a finite number of seconds >= 0, got {seconds!r}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1 (or None)")
 

@@ -109,7 +109,9 @@ def test_cli_flags_map_to_faults() -> None:
         ),
         pytest.param(["--messages", "-1"], "must be >= 0", id="negative-messages"),
         pytest.param(["--accounts", "0"], "at least one account", id="no-account"),
-        pytest.param(["--latency", "-1"], "latency must be >= 0", id="latency"),
+        pytest.param(
+            ["--latency", "-1"], "latency must be a finite number of seconds >= 0", id="latency"
+        ),
         pytest.param(["--fault-rate", "2"], "add up to more than 1", id="fault-rate"),
         pytest.param(["--live-rate", "-1"], "rate must be > 0", id="live-rate"),
         pytest.param(["--port", "99999"], "--port: must be 0..65535, got 99999", id="port"),

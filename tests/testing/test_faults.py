@@ -234,6 +234,16 @@ def test_unknown_routes_and_faults_are_rejected() -> None:
         FaultPlan(routes={"chat.list": Faults()})
 
 
+@pytest.mark.parametrize("field", ["latency", "jitter", "retry_after", "slow_body_seconds"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "neg"])
+def test_a_duration_that_is_no_finite_number_of_seconds_is_refused(
+    field: str, value: float
+) -> None:
+    """NaN hung every slow body and crashed a 429 (a NaN ``Retry-After``): refused up front."""
+    with pytest.raises(ValueError, match=f"{field} must be a finite number of seconds >= 0"):
+        Faults(**{field: value})
+
+
 @pytest.mark.slow
 async def test_fault_rates_are_respected_and_repeatable() -> None:
     """300 requests at 20 % each of two faults: close to the rate, identical per seed."""
