@@ -152,8 +152,9 @@ class FakePostpress:
 
     @property
     def root_url(self) -> str:
-        """``http://127.0.0.1:<port>``, without an API prefix."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>``, without an API prefix (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def url(self) -> str:

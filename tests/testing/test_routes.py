@@ -263,3 +263,19 @@ async def test_hostile_ids_round_trip(hostile_dataset: Dataset) -> None:
         assert status == 200
         assert body["items"]
         assert all(item["account_id"] == hostile_account for item in body["items"])
+
+
+@pytest.mark.parametrize(
+    ("host", "root"),
+    [
+        pytest.param("127.0.0.1", "http://127.0.0.1:8080", id="ipv4"),
+        pytest.param("::1", "http://[::1]:8080", id="ipv6"),
+        pytest.param("localhost", "http://localhost:8080", id="name"),
+    ],
+)
+def test_the_urls_are_valid_for_any_host(host: str, root: str) -> None:
+    """An IPv6 host is bracketed in the URLs (``http://::1:8080`` is no URL an SDK takes)."""
+    server = FakePostpress(host=host, port=8080)
+    assert server.root_url == root
+    assert server.url == root + "/api/v1"
+    assert server.truth_url == root + "/_fake/truth"
