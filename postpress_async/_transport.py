@@ -136,6 +136,13 @@ class MockTransport:
             answer = await answer
         if not isinstance(answer, Response):
             raise TypeError(f"MockTransport handler returned {answer!r}, not a Response")
+        for field, kind in (("status", int), ("content", bytes)):
+            value = getattr(answer, field)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(
+                    f"MockTransport handler returned a Response whose {field} is "
+                    f"{type(value).__name__}, not {kind.__name__}"
+                )
         return answer
 
     async def aclose(self) -> None:

@@ -71,6 +71,31 @@ async def test_a_handler_returning_something_else_is_a_clear_type_error() -> Non
             await client.accounts.list()
 
 
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        pytest.param(
+            Response(status=200, headers={}, content='{"items": []}'),  # type: ignore[arg-type]
+            "content is str, not bytes",
+            id="str-content",
+        ),
+        pytest.param(
+            Response(status="200", headers={}, content=b"{}"),  # type: ignore[arg-type]
+            "status is str, not int",
+            id="str-status",
+        ),
+    ],
+)
+async def test_a_response_with_fields_of_the_wrong_type_is_a_clear_type_error(
+    response: Response, message: str
+) -> None:
+    """A str body gave ``TypeError: must be str, not bytes`` from deep in the decoder (the
+    opposite of the mistake), a str status a comparison error: both name the field now."""
+    async with client_for(MockTransport(lambda request: response)) as client:
+        with pytest.raises(TypeError, match=message):
+            await client.accounts.list()
+
+
 def test_aiohttp_transport_is_public() -> None:
     """``postpress_async.transports.AiohttpTransport`` is the transport the client builds."""
     import postpress_async.transports
