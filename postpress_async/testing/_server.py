@@ -79,6 +79,8 @@ class FakePostpress:
             raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
         self.clock_skew = float(clock_skew)
         self.dataset = dataset if dataset is not None else Dataset()
+        if live is not None and not self.dataset.chat_count:
+            raise ValueError("a live feed needs a dataset with at least one chat")
         self.live_feed = live
         self._feed: asyncio.Task[int] | None = None
         self._own_dataset = False

@@ -210,6 +210,13 @@ def test_a_bad_feed_is_refused(changes: dict[str, float]) -> None:
         LiveFeed(**changes)  # type: ignore[arg-type]
 
 
+def test_a_feed_on_a_dataset_without_chats_is_refused_up_front() -> None:
+    """New messages need a chat: refused when the server is built, not by a feed task that
+    dies unseen and raises from ``aclose()`` (or a standalone server's exit)."""
+    with pytest.raises(ValueError, match="a live feed needs a dataset with at least one chat"):
+        FakePostpress(dataset=Dataset(chats=0, messages=0), live=LiveFeed())
+
+
 @pytest.fixture
 def postpress_live() -> LiveFeed:
     return LiveFeed(rate=1000.0, live_for=0.01, seed=3)
