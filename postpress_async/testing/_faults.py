@@ -256,7 +256,11 @@ class FaultState:
     def inject(self, route: str, faults: Iterable[FaultKind | str | None]) -> None:
         """Queue faults for the next requests to ``route`` (``None`` = a normal answer)."""
         queue = self._scripts[check_route(route)]
-        queue.extend(None if f is None else fault_kind(f) for f in faults)
+        if isinstance(faults, (str, FaultKind)):
+            value = faults.value if isinstance(faults, FaultKind) else faults
+            raise TypeError(f"faults must be a sequence of faults, e.g. [{value!r}]")
+        scripted = [None if f is None else fault_kind(f) for f in faults]
+        queue.extend(scripted)
 
     def pending(self, route: str) -> int:
         """Scripted faults not yet served."""

@@ -234,6 +234,21 @@ def test_unknown_routes_and_faults_are_rejected() -> None:
         FaultPlan(routes={"chat.list": Faults()})
 
 
+@pytest.mark.parametrize(
+    "fault", ["service_unavailable", FaultKind.SERVICE_UNAVAILABLE], ids=["name", "kind"]
+)
+def test_one_fault_not_in_a_list_is_a_clear_type_error(fault: FaultKind | str) -> None:
+    """``inject(route, "service_unavailable")`` read the name letter by letter ("unknown
+    fault 's'"), a bare FaultKind was "not iterable": both say what to pass instead."""
+    server = FakePostpress()
+    with pytest.raises(TypeError, match=r"a sequence of faults, e\.g\. \[.*\]"):
+        server.inject("messages.list", fault)  # type: ignore[arg-type]
+    assert server.pending_faults("messages.list") == 0
+    with pytest.raises(ValueError, match="unknown fault"):
+        server.inject("messages.list", ["service_unavailable", "no_chanel"])
+    assert server.pending_faults("messages.list") == 0  # a script with a typo: none of it
+
+
 @pytest.mark.parametrize("field", ["latency", "jitter", "retry_after", "slow_body_seconds"])
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "neg"])
 def test_a_duration_that_is_no_finite_number_of_seconds_is_refused(
