@@ -13,7 +13,8 @@ fixtures available everywhere:
 * ``postpress_api_key``: the key the server accepts (``pp_test_key``);
 * ``postpress_server``: a running :class:`FakePostpress` (async; needs pytest-asyncio);
 * ``postpress_client``: an :class:`~postpress_async.AsyncPostpress` bound to that server,
-  with fast retries (``RetryPolicy(wait_initial=0.001, wait_max=0.01)``), closed after the test;
+  with fast retries (``RetryPolicy(wait_initial=0.001, wait_max=0.01, retry_after_max=0.01)``:
+  a 429's ``Retry-After`` is honoured up to 10 ms too), closed after the test;
 * ``postpress_ground_truth``: the dataset's expected listings, to check a walk returned
   every object exactly once, e.g. ``postpress_ground_truth.expected_message_ids()``; on a
   server that grows, ``postpress_server.truth("messages")`` is what a walk started now
@@ -107,7 +108,7 @@ async def _bound_client(postpress_server: FakePostpress) -> AsyncIterator[Any]:
     async with AsyncPostpress(
         api_key=postpress_server.api_key,
         base_url=postpress_server.url,
-        retry=RetryPolicy(wait_initial=0.001, wait_max=0.01),
+        retry=RetryPolicy(wait_initial=0.001, wait_max=0.01, retry_after_max=0.01),
     ) as client:
         yield client
 

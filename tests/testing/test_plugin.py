@@ -136,3 +136,16 @@ async def test_the_client_fixture_talks_to_the_server(
     """``postpress_client`` is an SDK client bound to ``postpress_server``."""
     ids = [m.id async for m in postpress_client.messages.list(limit=250)]
     assert ids == postpress_ground_truth.expected_message_ids()
+
+
+async def test_the_client_fixture_retries_a_429_fast_too(
+    postpress_client: AsyncPostpress, postpress_server: FakePostpress
+) -> None:
+    """The fake's 429 says ``Retry-After: 1``; the fixture's "fast retries" cap it as they
+    cap the backoff, so a test with rate-limit faults does not sleep a second a retry."""
+    postpress_server.inject("messages.list", ["rate_limited", "rate_limited"])
+    page = await postpress_client.messages.list()
+    assert page.items
+    stats = postpress_client.stats()
+    assert stats.retries == {"429 errors/too_many_requests": 2}
+    assert stats.retry_wait_seconds <= 2 * postpress_client.retry.wait_max
