@@ -194,3 +194,35 @@ def test_readme_test_module_passes_in_a_users_project(
     tests = len(re.findall(r"^(?:async )?def test_", block.code, flags=re.MULTILINE))
     assert tests >= 1
     result.assert_outcomes(passed=tests)
+
+
+def _typed_module(block: Block) -> str:
+    """The block as a module mypy can check: a ``python -m asyncio`` fragment becomes the
+    body of an ``async def`` (what that REPL runs), any other block stays as it is."""
+    _, top_level_await = _compile(block)
+    if not top_level_await:
+        return block.code
+    body = "".join(f"    {line}" if line.strip() else line for line in block.code.splitlines(True))
+    return f"async def _readme_block() -> None:\n{body}"
+
+
+@pytest.mark.slow
+def test_every_readme_block_passes_mypy_strict(tmp_path: Path) -> None:
+    """Users copy the examples into code they type-check: each passes ``mypy --strict``.
+
+    One mypy run over every block (each its own module): a block that a strict user could
+    not take as it stands (say, an ``Optional`` passed where the SDK needs a ``str``) fails.
+    """
+    _require("mypy")
+    from mypy import api
+
+    files = []
+    for block in BLOCKS:
+        path = tmp_path / f"readme_line_{block.line}.py"
+        path.write_text(_typed_module(block), encoding="utf-8")
+        files.append(str(path))
+    out, err, status = api.run(
+        ["--strict", "--no-incremental", "--python-version", "3.10", "--config-file", "", *files]
+    )
+    assert status == 0, f"{out}{err}"
+    assert f"in {len(BLOCKS)} source files" in out, out
