@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="what GET /chats' before/after filter by: last activity (default) or a creation "
         "time the chats do not show",
     )
+    parser.add_argument(
+        "--cursors",
+        choices=("keyset", "offset"),
+        default="keyset",
+        help="what a list cursor holds: the last item returned (default) or a count of items "
+        'to skip, {"skip": N}, so arrivals between two pages repeat an item',
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--jitter", type=float, default=0.0, help="+/- seconds of latency")
     parser.add_argument(
@@ -166,6 +173,7 @@ def server_from_args(args: argparse.Namespace) -> FakePostpress:
         quirks=args.quirks,
         bad_records=args.bad_records,
         chat_time=args.chat_time,
+        cursors=args.cursors,
     )
     return FakePostpress(
         dataset=dataset,

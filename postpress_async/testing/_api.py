@@ -13,14 +13,21 @@ import functools
 import hmac
 import time
 import zlib
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import FaultKind
 from postpress_async.testing._groundtruth import RESOURCES, truth_report
 from postpress_async.testing._live import LiveMessages
-from postpress_async.testing._pages import Ahead, PageCache, decode_cursor, encode_cursor
+from postpress_async.testing._pages import (
+    Ahead,
+    PageCache,
+    decode_cursor,
+    decode_skip_cursor,
+    encode_cursor,
+    encode_skip_cursor,
+)
 from postpress_async.testing._query import (
     Invalid,
     bad,
@@ -49,7 +56,9 @@ class Api:
     Cursors are urlsafe base64 of ``route:position:fingerprint``, where the fingerprint
     is a CRC of the dataset and the filters. A cursor presented with different filters
     (or to another dataset or route) is refused with 400 ``errors/invalid_parameters``;
-    ``limit`` may change from page to page.
+    ``limit`` may change from page to page. Under ``Dataset(cursors="offset")`` a cursor
+    is an offset into the listing as it is when the next page is asked for (see
+    :mod:`._pages`).
 
     ``clock`` is the server's notion of now (seconds since the epoch, as ``time.time``):
     what stamps and lists the messages added while serving.
@@ -156,6 +165,11 @@ class Api:
             return Reply(200, body)
         return Reply(200, page[0])
 
+    @property
+    def _by_offset(self) -> bool:
+        """Whether cursors count items (``Dataset(cursors="offset")``) or name the last one."""
+        return self.dataset.config.cursors == "offset"
+
     # -- endpoints ------------------------------------------------------------------------
 
     def accounts_list(self, query: Mapping[str, str]) -> Reply:
@@ -165,16 +179,23 @@ class Api:
     def _accounts_list(self, query: Mapping[str, str]) -> Reply:
         limit = parse_limit(query)
         fingerprint = self._fingerprint("a", ())
-        after = decode_cursor(query, "a", fingerprint)
-        start = 0 if after is None else after + 1
         count = self.dataset.account_count
-        if start > count:
-            raise bad("cursor is out of range.")
+        if self._by_offset:  # the accounts never change: the same pages as by keyset
+            start = min(count, decode_skip_cursor(query, "a", fingerprint) or 0)
+        else:
+            after = decode_cursor(query, "a", fingerprint)
+            start = 0 if after is None else after + 1
+            if start > count:
+                raise bad("cursor is out of range.")
         end = min(count, start + limit)
 
         def render() -> bytes:
             items = [self.dataset.account(i) for i in range(start, end)]
-            cursor = encode_cursor("a", end - 1, fingerprint) if end < count else None
+            cursor = None
+            if end < count and self._by_offset:
+                cursor = encode_skip_cursor("a", end, fingerprint)
+            elif end < count:
+                cursor = encode_cursor("a", end - 1, fingerprint)
             return self._page(b"AccountList", encode(items)[1:-1], cursor)
 
         return self._cached(("a", start, end), render)
@@ -203,7 +224,9 @@ class Api:
             after,
         )
         fingerprint = self._fingerprint("c", filters)
-        position = decode_cursor(query, "c", fingerprint)
+        by_offset = self._by_offset
+        skip = decode_skip_cursor(query, "c", fingerprint) if by_offset else None
+        position = None if by_offset else decode_cursor(query, "c", fingerprint)
         by_creation = ds.config.chat_time == "created"
         # Under "created" the bounds are not the listing's order (last activity): every
         # rank is a candidate, and each chat's creation time is checked.
@@ -234,18 +257,27 @@ class Api:
 
         def render() -> bytes:
             picked: list[int] = []
+            passed = skip or 0  # an offset: so many matching chats first
             more = False
             for rank in range(start, hi):
                 chat = ds.chat_at_rank(rank)
-                if matches(chat):
-                    if len(picked) == limit:
-                        more = True
-                        break
+                if not matches(chat):
+                    continue
+                if passed:
+                    passed -= 1
+                elif len(picked) == limit:
+                    more = True
+                    break
+                else:
                     picked.append(chat)
-            cursor = encode_cursor("c", ds.chat_position(picked[-1]), fingerprint) if more else None
+            cursor = None
+            if more and by_offset:
+                cursor = encode_skip_cursor("c", (skip or 0) + limit, fingerprint)
+            elif more:
+                cursor = encode_cursor("c", ds.chat_position(picked[-1]), fingerprint)
             return self._page(b"ChatList", encode([ds.chat(c) for c in picked])[1:-1], cursor)
 
-        return self._cached(("c", filters, start, limit), render)
+        return self._cached(("c", filters, start, skip, limit), render)
 
     def chat_retrieve(self, chat_id: str, query: Mapping[str, str]) -> Reply:
         """``GET /chats/{chat_id}``: a postpress id, or a provider id with ``account_id``."""
@@ -282,15 +314,12 @@ class Api:
         raw_sender = parse_nonempty(query, "sender_id")
         filters = (raw_account, raw_sender, before, after)
         fingerprint = self._fingerprint("m", filters)
+        if self._by_offset:
+            return self._messages_by_offset(query, limit, filters, fingerprint)
         last = decode_cursor(query, "m", fingerprint)
         if last is not None and last >= ds.message_count:
             raise bad("cursor is out of range.")
-        account = None if raw_account is None else ds.find_account(raw_account)
-        if raw_account is not None and account is None:
-            raise missing(f"No account {raw_account!r}.")
-        sender = None if raw_sender is None else ds.find_sender(raw_sender)
-        if raw_sender is not None and sender is None:
-            raise missing(f"No sender {raw_sender!r}.")
+        account, sender = self._message_filters(raw_account, raw_sender)
 
         if self.live.count:  # live pages change with the clock: never cached
             chosen, more = self.live.page(account, sender, before, after, last, limit)
@@ -326,6 +355,50 @@ class Api:
         if next_page is not None:
             self._ahead = (self._generation, next_page)
         return Reply(200, body)
+
+    def _message_filters(
+        self, raw_account: str | None, raw_sender: str | None
+    ) -> tuple[int | None, int | None]:
+        """The account and sender indexes the filters name (404: one that is unknown)."""
+        ds = self.dataset
+        account = None if raw_account is None else ds.find_account(raw_account)
+        if raw_account is not None and account is None:
+            raise missing(f"No account {raw_account!r}.")
+        sender = None if raw_sender is None else ds.find_sender(raw_sender)
+        if raw_sender is not None and sender is None:
+            raise missing(f"No sender {raw_sender!r}.")
+        return account, sender
+
+    def _messages_by_offset(
+        self,
+        query: Mapping[str, str],
+        limit: int,
+        filters: tuple[str | None, str | None, int | None, int | None],
+        fingerprint: int,
+    ) -> Reply:
+        """``GET /messages`` under offset cursors: the page ``skip`` messages into the
+        listing as it is now (a skip past its end: an empty last page)."""
+        ds = self.dataset
+        skip = decode_skip_cursor(query, "m", fingerprint) or 0
+        raw_account, raw_sender, before, after = filters
+        account, sender = self._message_filters(raw_account, raw_sender)
+
+        def page(chosen: Sequence[int], more: bool) -> bytes:
+            cursor = encode_skip_cursor("m", skip + len(chosen), fingerprint) if more else None
+            return self._page(b"MessageList", ds.messages_json(chosen), cursor)
+
+        if self.live.count:  # live pages change with the clock: never cached
+            chosen, more = self.live.page(account, sender, before, after, None, limit, skip)
+            return Reply(200, page(chosen, more))
+
+        def render() -> bytes:
+            candidates = ds.message_candidates(account, sender)
+            lo, hi = ds.message_time_window(candidates, before, after)
+            start = min(hi, lo + skip)
+            end = min(hi, start + limit)
+            return page(candidates[start:end], end < hi)
+
+        return self._cached(("m+", account, sender, before, after, skip, limit), render)
 
     def message_retrieve(self, message_id: str) -> Reply:
         """``GET /messages/{message_id}``."""

@@ -6,7 +6,7 @@ timestamp (older than messages already listed). :class:`LiveFeed` describes such
 :class:`LiveMessages` holds what arrived and lists it, merged with the built dataset, in
 the API's order (newest ``timestamp`` first, ties by ``id``) and by keyset: a cursor
 names the last message returned, so messages arriving between two pages never shift a
-page. Ground truth (``Dataset.expected_message_ids``) includes every message added.
+page (under ``Dataset(cursors="offset")`` they do: the cursor counts messages). Ground truth (``Dataset.expected_message_ids``) includes every message added.
 
 The built messages are ordered by index (index ``0`` is the newest); added messages get
 the next indexes and are newer than the built ones (current timestamps), so each part
@@ -129,8 +129,13 @@ class LiveMessages:
         after_us: int | None,
         last: int | None,
         limit: int,
+        skip: int = 0,
     ) -> tuple[list[int], bool]:
-        """One page of message indexes after ``last`` (exclusive), and whether more follow."""
+        """One page of message indexes after ``last`` (exclusive), and whether more follow.
+
+        ``skip``: the page starts so many messages further (an offset cursor's, with no
+        ``last``), counted in the listing as it is now.
+        """
         ds = self.dataset
         candidates = ds.message_candidates(account, sender)
         if isinstance(candidates, range):  # the unfiltered list: built messages only
@@ -147,7 +152,7 @@ class LiveMessages:
         built = ((-ds.message_timestamp_ms(i), i) for i in itertools.islice(candidates, lo, hi))
         added = self._listed(account, sender, before_us, after_us, after_key)
         merged = heapq.merge(added, built)
-        chosen = [index for _, index in itertools.islice(merged, limit + 1)]
+        chosen = [index for _, index in itertools.islice(merged, skip, skip + limit + 1)]
         return chosen[:limit], len(chosen) > limit
 
     def _listed(

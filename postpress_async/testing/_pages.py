@@ -1,8 +1,12 @@
 """Pagination: cursors bound to their listing, and the cache of rendered pages.
 
-A cursor is urlsafe base64 of ``route:position:fingerprint``, where the fingerprint is
-a CRC of the dataset and the filters (the API computes it): a cursor presented with
-other filters, or to another dataset or route, is refused with a 400. The
+A keyset cursor (the default) is urlsafe base64 of ``route:position:fingerprint``, where
+the position names the last item returned and the fingerprint is a CRC of the dataset
+and the filters (the API computes it): a cursor presented with other filters, or to
+another dataset or route, is refused with a 400. An offset cursor
+(``Dataset(cursors="offset")``) is urlsafe base64 of the JSON
+``{"skip": N, "list": route, "filters": fingerprint}``, as the API reference's
+``eyJza2lwIjoxMDB9`` (``{"skip":100}``), and is refused on the same terms. The
 :class:`PageCache` keeps rendered pages by bytes, so re-walking a listing costs a dict hit.
 """
 
@@ -13,9 +17,18 @@ import binascii
 import collections
 from collections.abc import Callable, Hashable, Mapping
 
-from postpress_async.testing._query import DIGITS, bad
+import msgspec
 
-__all__ = ["Ahead", "PageCache", "decode_cursor", "encode_cursor"]
+from postpress_async.testing._query import DIGITS, Invalid, bad
+
+__all__ = [
+    "Ahead",
+    "PageCache",
+    "decode_cursor",
+    "decode_skip_cursor",
+    "encode_cursor",
+    "encode_skip_cursor",
+]
 
 Ahead = Callable[[], None]
 """Renders the next page of a listing into the page cache (see ``Api.render_ahead``)."""
@@ -40,11 +53,40 @@ def decode_cursor(query: Mapping[str, str], route: str, fingerprint: int) -> int
     except (binascii.Error, UnicodeError, ValueError):
         ok = False
     if not ok:
-        raise bad(
-            "cursor is invalid, or was issued for another listing or other filters; "
-            "send the same filters as on the first page."
-        )
+        raise _refused()
     return int(position)
+
+
+def encode_skip_cursor(route: str, skip: int, fingerprint: int) -> str:
+    """The offset cursor of the page that starts ``skip`` items into ``route``'s listing."""
+    raw = msgspec.json.encode({"skip": skip, "list": route, "filters": f"{fingerprint:08x}"})
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_skip_cursor(query: Mapping[str, str], route: str, fingerprint: int) -> int | None:
+    """The ``skip`` of the query's offset ``cursor`` (``None``: none), if it is this listing's."""
+    raw = query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        value = msgspec.json.decode(base64.b64decode(raw.encode(), altchars=b"-_", validate=True))
+    except (binascii.Error, msgspec.DecodeError):
+        value = None
+    fields = {"skip", "list", "filters"}
+    if not (isinstance(value, dict) and set(value) == fields):
+        raise _refused()
+    skip = value["skip"]
+    ok = type(skip) is int and skip >= 0 and value["list"] == route
+    if not (ok and value["filters"] == f"{fingerprint:08x}"):
+        raise _refused()
+    return int(skip)
+
+
+def _refused() -> Invalid:
+    return bad(
+        "cursor is invalid, or was issued for another listing or other filters; "
+        "send the same filters as on the first page."
+    )
 
 
 class PageCache:

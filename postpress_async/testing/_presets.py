@@ -25,15 +25,22 @@ def fake_dataset(
     messages: int,
     bad_records: bool = False,
     chat_time: Literal["activity", "created"] = "activity",
+    cursors: Literal["keyset", "offset"] = "keyset",
 ) -> Dataset:
     """The fake's dataset: about one chat per hundred messages, at least 40.
 
     ``bad_records``: seven messages carry the real API's bad bytes; ``chat_time``: what
-    ``GET /chats``' ``before``/``after`` filter by (see :class:`Dataset`).
+    ``GET /chats``' ``before``/``after`` filter by; ``cursors``: keyset or offset
+    pagination (see :class:`Dataset`).
     """
     chats = max(40, messages // 100)
     return Dataset(
-        seed=seed, messages=messages, chats=chats, bad_records=bad_records, chat_time=chat_time
+        seed=seed,
+        messages=messages,
+        chats=chats,
+        bad_records=bad_records,
+        chat_time=chat_time,
+        cursors=cursors,
     )
 
 
@@ -47,6 +54,8 @@ def fake_identity(dataset: Dataset) -> str:
         identity += ",bad_records"
     if cfg.chat_time != "activity":  # its cursors differ: a resume must ask the same
         identity += f",chat_time={cfg.chat_time}"
+    if cfg.cursors != "keyset":
+        identity += f",cursors={cfg.cursors}"
     return identity
 
 
@@ -71,13 +80,18 @@ def fake_server(
     bad_records: bool = False,
     clock_skew: float = 0.0,
     chat_time: Literal["activity", "created"] = "activity",
+    cursors: Literal["keyset", "offset"] = "keyset",
 ) -> FakePostpress:
     """A fake server (not started yet) for these options; ``live``: messages arriving;
     ``clock_skew``: seconds the server's clock is off the real one; ``chat_time``: what
-    its chats' ``before``/``after`` filter by."""
+    its chats' ``before``/``after`` filter by; ``cursors``: keyset or offset paging."""
     return FakePostpress(
         dataset=fake_dataset(
-            seed=seed, messages=messages, bad_records=bad_records, chat_time=chat_time
+            seed=seed,
+            messages=messages,
+            bad_records=bad_records,
+            chat_time=chat_time,
+            cursors=cursors,
         ),
         faults=fake_faults(seed=seed, latency=latency, fault_rate=fault_rate),
         live=live,

@@ -83,10 +83,15 @@ class DatasetConfig:
     chat_time: Literal["activity", "created"] = "activity"
     """What ``GET /chats``' ``before``/``after`` filter: ``"activity"`` (``timestamp``) or
     ``"created"`` (a creation time the chats do not show, see :func:`chat_created`)."""
+    cursors: Literal["keyset", "offset"] = "keyset"
+    """How the listings' cursors say where the next page starts: after the last item
+    returned (``"keyset"``) or after so many items of the listing (``"offset"``)."""
 
     def __post_init__(self) -> None:
         if self.chat_time not in ("activity", "created"):
             raise ValueError(f"chat_time must be 'activity' or 'created', got {self.chat_time!r}")
+        if self.cursors not in ("keyset", "offset"):
+            raise ValueError(f"cursors must be 'keyset' or 'offset', got {self.cursors!r}")
         if self.accounts < 1:
             raise ValueError("a dataset needs at least one account")
         if self.chats < 0 or self.messages < 0:

@@ -46,6 +46,14 @@ class Dataset:
     every chat whose activity moved. The default, ``"activity"``, serves the same bytes
     as before the option existed.
 
+    ``cursors="offset"`` pages the three listings as a server that counts does: a
+    cursor is ``{"skip": N}`` (base64 JSON, as the API reference's example) plus a
+    fingerprint of the filters, and the next page starts N items into the listing as it
+    is then. A message that arrives (or is listed late) ahead of a walk's position
+    between two pages shifts the later pages by one: the item at the boundary is listed
+    again. Nothing is skipped, as nothing is ever deleted. The default, ``"keyset"``,
+    names the last item returned, so arrivals shift no page.
+
     ``bad_records=True`` (at least 40 messages) serves seven messages, at fixed places
     spread over the list, with the bytes the real API sometimes sends: lone surrogate
     escapes and a NUL in a text, a number for ``timestamp`` or ``id``, ``null`` and a
@@ -93,6 +101,7 @@ class Dataset:
         quirks: bool = False,
         bad_records: bool = False,
         chat_time: Literal["activity", "created"] = "activity",
+        cursors: Literal["keyset", "offset"] = "keyset",
     ) -> None:
         self.config = DatasetConfig(
             seed=seed,
@@ -103,6 +112,7 @@ class Dataset:
             quirks=quirks,
             bad_records=bad_records,
             chat_time=chat_time,
+            cursors=cursors,
         )
         self._ids = IdScheme(seed=seed, hostile=hostile_ids)
         self._cols = build_columns(self.config, self._ids)
@@ -415,6 +425,8 @@ class Dataset:
         extra = ", bad_records=True" if cfg.bad_records else ""
         if cfg.chat_time != "activity":
             extra += f", chat_time={cfg.chat_time!r}"
+        if cfg.cursors != "keyset":
+            extra += f", cursors={cfg.cursors!r}"
         return (
             f"Dataset(seed={cfg.seed}, accounts={cfg.accounts}, chats={cfg.chats}, "
             f"messages={cfg.messages}, hostile_ids={cfg.hostile_ids}, quirks={cfg.quirks}"
