@@ -1,0 +1,65 @@
+"""Messages that arrive while an SDK walks a fake server's messages listing, between pages.
+
+Under ``Dataset(cursors="offset")`` each such arrival shifts the pages after it: the
+next page repeats the last message of the one before. :class:`Arrivals` scripts that
+on a :class:`FakePostpress` (before it starts): before a ``GET /messages`` that
+carries a cursor (a walk between two pages), one message is added, up to ``budget``;
+every page the server sends is recorded, so a test can show the shift happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import msgspec
+from aiohttp import web
+
+from postpress_async.testing import FakePostpress
+
+__all__ = ["Arrivals"]
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Arrivals:
+    """Adds a message before each cursor request of ``GET /messages``, ``budget`` in all.
+
+    ``stamp()``: the timestamp of the next one (``None``: the server's now).
+    """
+
+    def __init__(
+        self,
+        server: FakePostpress,
+        *,
+        budget: int,
+        stamp: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
+        self.server = server
+        self.budget = budget
+        self.stamp = stamp
+        self.added: list[str] = []
+        #: The ids of every messages page the server sent, in order.
+        self.pages: list[list[str]] = []
+
+        @web.middleware
+        async def between_pages(request: web.Request, handler: _Handler) -> web.StreamResponse:
+            return await self._between_pages(request, handler)
+
+        server.app.middlewares.append(between_pages)
+
+    @property
+    def listed(self) -> list[str]:
+        """Every id the server listed, a page after the other (repeats included)."""
+        return [key for page in self.pages for key in page]
+
+    async def _between_pages(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        listing = request.path.endswith("/messages")
+        if listing and "cursor" in request.query and len(self.added) < self.budget:
+            self.added += self.server.add_messages(1, timestamp=self.stamp())
+        response = await handler(request)
+        if listing and response.status == 200 and isinstance(response, web.Response):
+            assert isinstance(response.body, bytes)
+            page = msgspec.json.decode(response.body)
+            self.pages.append([item["id"] for item in page["items"]])
+        return response
