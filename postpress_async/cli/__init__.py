@@ -23,7 +23,8 @@ Shared options, before or after the command, for the commands that use them:
 ``--api-key`` (else ``POSTPRESS_API_KEY``), ``--base-url`` (else ``POSTPRESS_BASE_URL``),
 ``--timeout``, ``--retries``, ``--allow-insecure-http``, and ``--fake`` with
 ``--fake-messages``, ``--fake-seed``, ``--fake-latency``, ``--fake-fault-rate``,
-``--fake-bad-records``, ``--fake-clock-skew`` to run against the embedded fake server;
+``--fake-bad-records``, ``--fake-clock-skew``, ``--fake-chat-time``, ``--fake-cursors`` to
+run against the embedded fake server;
 ``--debug`` everywhere. An option given where it does nothing is a usage error.
 
 Layout: :mod:`._parser` holds the table the commands register in and the shared

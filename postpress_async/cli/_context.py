@@ -99,6 +99,7 @@ class Context:
             bad_records=args.fake_bad_records,
             clock_skew=args.fake_clock_skew,
             chat_time=args.fake_chat_time,
+            cursors=args.fake_cursors,
         )
         async with server:
             # An explicit --api-key is sent as given, so a wrong key shows the API's answer.

@@ -180,6 +180,14 @@ FAKE: Final = _OptionSet(
             help="what the fake's GET /chats before/after filter by (default: activity); "
             "with created, only --chat-time created follows chats whose activity moved",
         ),
+        _option(
+            "--fake-cursors",
+            choices=("keyset", "offset"),
+            default="keyset",
+            help="what the fake's list cursors hold: the last item returned (default) or "
+            'a count to skip, {"skip": N}, so a message arriving between two pages '
+            "repeats an item on the next",
+        ),
     ),
 )
 

@@ -282,6 +282,24 @@ def test_chat_time_created_follows_chats_the_fake_bounds_by_creation() -> None:
     assert len(ids(result.stdout)) == 4
 
 
+def test_fake_cursors_offset_reaches_the_fake() -> None:
+    """`--fake-cursors offset`: the fake's cursors count items, so a cursor the offset
+    dataset issued resumes there, and the default (keyset) fake refuses it."""
+    import msgspec
+
+    from postpress_async.testing import fake_dataset
+    from postpress_async.testing._api import Api
+
+    offset = fake_dataset(seed=1, messages=50, cursors="offset")
+    first = Api(offset, api_key="k", page_cache_bytes=0).messages_list({"limit": "10"})
+    cursor = msgspec.json.decode(first.body)["cursor"]
+    common = ("messages", "list", "--fake", "--fake-messages", "50", "--cursor", cursor)
+    result = run(*common, "--fake-cursors", "offset")
+    assert result.returncode == 0, result.stderr
+    assert ids(result.stdout) == offset.expected_message_ids()[10:]
+    assert run(*common).returncode != 0  # a keyset fake: not one of its cursors
+
+
 def test_a_chat_time_that_is_not_a_choice_is_a_usage_error() -> None:
     result = run("chats", "list", "--chat-time", "creation")
     assert result.returncode == 2
@@ -293,6 +311,7 @@ def test_fake_options_without_fake_are_refused() -> None:
         ["--fake-bad-records"],
         ["--fake-clock-skew", "5"],
         ["--fake-chat-time", "created"],
+        ["--fake-cursors", "offset"],
     ):
         result = run("messages", "list", *option)
         assert result.returncode == 2
