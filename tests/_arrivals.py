@@ -1,10 +1,11 @@
-"""Messages that arrive while an SDK walks a fake server's messages listing, between pages.
+"""Messages that arrive while an SDK walks a fake server's listing, between two pages.
 
 Under ``Dataset(cursors="offset")`` each such arrival shifts the pages after it: the
-next page repeats the last message of the one before. :class:`Arrivals` scripts that
-on a :class:`FakePostpress` (before it starts): before a ``GET /messages`` that
-carries a cursor (a walk between two pages), one message is added, up to ``budget``;
-every page the server sends is recorded, so a test can show the shift happened.
+next page repeats the last item of the one before. :class:`Arrivals` scripts that on a
+:class:`FakePostpress` (before it starts): before a ``GET /messages`` (or ``/chats``)
+that carries a cursor (a walk between two pages), one message is added, up to
+``budget``; every page of that listing the server sends is recorded, so a test can
+show the shift happened.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Arrivals:
-    """Adds a message before each cursor request of ``GET /messages``, ``budget`` in all.
+    """Adds a message before each cursor request of ``GET /{listing}``, ``budget`` in all.
 
-    ``stamp()``: the timestamp of the next one (``None``: the server's now).
+    ``stamp()``: the timestamp of the next one (``None``: the server's now); ``chat()``:
+    the chat id it arrives in (``None``: one the dataset picks).
     """
 
     def __init__(
@@ -34,10 +36,14 @@ class Arrivals:
         *,
         budget: int,
         stamp: Callable[[], datetime | None] = lambda: None,
+        listing: str = "messages",
+        chat: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.server = server
         self.budget = budget
         self.stamp = stamp
+        self.listing = listing
+        self.chat = chat
         self.added: list[str] = []
         #: The ids of every messages page the server sent, in order.
         self.pages: list[list[str]] = []
@@ -54,9 +60,10 @@ class Arrivals:
         return [key for page in self.pages for key in page]
 
     async def _between_pages(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        listing = request.path.endswith("/messages")
+        listing = request.path.endswith("/" + self.listing)
         if listing and "cursor" in request.query and len(self.added) < self.budget:
-            self.added += self.server.add_messages(1, timestamp=self.stamp())
+            arrival = self.server.add_messages(1, timestamp=self.stamp(), chat_id=self.chat())
+            self.added += arrival
         response = await handler(request)
         if listing and response.status == 200 and isinstance(response, web.Response):
             assert isinstance(response.body, bytes)
