@@ -320,6 +320,8 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
         # Its type only: bytes would be the key itself.
         raise InvalidParameterError("api_key", f"must be a str, got {type(api_key).__name__}")
     key = api_key if api_key is not None else environ.get("POSTPRESS_API_KEY")
+    # A bad key is named where it came from: the variable, when no argument was given.
+    param = "api_key" if api_key is not None else "POSTPRESS_API_KEY"
     if not key or not key.strip():
         raise MissingAPIKeyError(
             "No postpress API key: pass api_key=... or set the POSTPRESS_API_KEY environment variable"
@@ -331,7 +333,7 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
         # would be refused by aiohttp mid-request or, worse, sent as something else.
         # Its position only, never the key itself, goes into the message.
         raise InvalidParameterError(
-            "api_key",
+            param,
             f"must be printable ASCII without spaces; character {key.index(bad) + 1} is "
             f"U+{ord(bad):04X}",
         )

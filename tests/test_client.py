@@ -86,6 +86,20 @@ def test_a_bad_base_url_from_the_environment_is_named_as_such(
 
 
 @pytest.mark.usefixtures("no_env")
+def test_a_bad_api_key_from_the_environment_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not ``api_key``, which the caller did not pass; the key itself is never shown."""
+    monkeypatch.setenv("POSTPRESS_API_KEY", "pp key")
+    with pytest.raises(
+        InvalidParameterError, match=r"^POSTPRESS_API_KEY: must be printable"
+    ) as info:
+        AsyncPostpress(transport=RecordingTransport(empty_list))
+    assert info.value.param == "POSTPRESS_API_KEY"
+    assert "pp key" not in str(info.value)
+
+
+@pytest.mark.usefixtures("no_env")
 def test_the_default_base_url_is_the_one_the_docs_examples_call() -> None:
     client = AsyncPostpress(api_key=KEY, transport=RecordingTransport(empty_list))
     assert client.base_url == DEFAULT_BASE_URL == "https://api.postpress.ai/api/v1"

@@ -92,7 +92,6 @@ class CommandError(Exception):
 _OPTIONS: Final = {
     "api_key": "--api-key",
     "base_url": "--base-url",
-    "POSTPRESS_BASE_URL": "POSTPRESS_BASE_URL",
     "timeout": "--timeout",
     "timeout.total": "--timeout",
     "retry.attempts": "--retries",
@@ -105,7 +104,12 @@ _OPTIONS: Final = {
 
 
 def option_name(param: str) -> str:
-    """``account_id`` -> ``--account-id``: the SDK's parameter as the option that sets it."""
+    """``account_id`` -> ``--account-id``: the SDK's parameter as the option that sets it.
+
+    An environment variable (``POSTPRESS_BASE_URL``, ``POSTPRESS_LOG``) is named as it is set.
+    """
+    if param.isupper():
+        return param
     return _OPTIONS.get(param, "--" + param.replace("_", "-"))
 
 

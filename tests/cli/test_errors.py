@@ -64,6 +64,28 @@ def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
     assert "POSTPRESS_BASE_URL: must start with http://" in one_error_line(result)
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"POSTPRESS_API_KEY": "pp key"},
+            "error: POSTPRESS_API_KEY: must be printable ASCII",
+            id="api-key",
+        ),
+        pytest.param(
+            {"POSTPRESS_API_KEY": "k", "POSTPRESS_LOG": "loud"},
+            "error: POSTPRESS_LOG: must be one of debug, info, warning",
+            id="log",
+        ),
+    ],
+)
+def test_a_bad_environment_variable_is_named_as_set(env: dict[str, str], expected: str) -> None:
+    """The variable the person set, not an option (--api-key, --POSTPRESS-LOG) they did not."""
+    result = run("accounts", "list", env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert expected in one_error_line(result)
+
+
 def test_missing_api_key_exits_3() -> None:
     """No key anywhere: say how to give one (or to try --fake)."""
     result = run("accounts", "list")
