@@ -200,6 +200,8 @@ def load_stdout_state(path: Path) -> StdoutState | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a directory, no permission: nothing to resume from here
+        raise UsageError(f"{path}: cannot read the watch state ({exc.strerror or exc})") from None
     try:
         saved = msgspec.json.decode(data, type=StdoutState)
     except msgspec.DecodeError as exc:
@@ -241,10 +243,10 @@ async def _to_stdout(
         state = saved or StdoutState(
             fingerprint=_fingerprint(command), command=command, watch=stream.state
         )
+        if path is not None:
+            _first_save(path, state)
         writer = ctx.writer(resource)
         try:
-            if path is not None:
-                write_atomic(path, msgspec.json.encode(state))
             async with stream:
                 async for batch in stream.batches():
                     # Printed (and flushed) before the state is saved: at-least-once.
@@ -255,6 +257,15 @@ async def _to_stdout(
                         write_atomic(path, msgspec.json.encode(state))
         finally:
             writer.finish()
+
+
+def _first_save(path: Path, state: StdoutState) -> None:
+    """Save the starting position before anything is printed: a STATE the OS refuses is
+    a usage error (exit 2), not a watch that prints and then cannot say where it was."""
+    try:
+        write_atomic(path, msgspec.json.encode(state))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the watch state ({exc.strerror or exc})") from None
 
 
 def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:

@@ -70,6 +70,27 @@ def test_a_stdout_state_continues_and_refuses_other_filters(tmp_path: Path) -> N
     assert b"saved by another watch" in other.stderr
 
 
+@pytest.mark.parametrize(
+    ("place", "verb"),
+    [
+        pytest.param("missing/new.state", "cannot write", id="missing-directory"),
+        pytest.param(".", "cannot read", id="a-directory"),
+    ],
+)
+def test_a_state_file_the_os_refuses_is_refused_before_anything_is_printed(
+    tmp_path: Path, place: str, verb: str
+) -> None:
+    """Exit 2 naming STATE and the OS's reason, and no claim that a position was saved."""
+    state = tmp_path / place
+    result = run("watch", "messages", *LIVE, "--max-items", "2", "--state", str(state))
+    assert result.returncode == 2, result.stderr
+    text = result.stderr.decode()
+    assert str(state) in text and verb in text
+    assert "saved" not in text
+    assert text.count("\n") == 1, text
+    assert result.stdout == b""
+
+
 # -- into a store ---------------------------------------------------------------------------
 
 
