@@ -58,8 +58,10 @@ class ExitCode(enum.IntEnum):
     NETWORK = 4
     #: Another export or follow is writing the same store (it holds the store's lock).
     LOCKED = 5
-    #: Stopped by Ctrl-C (SIGINT); SIGTERM gives 143.
+    #: Stopped by Ctrl-C (SIGINT).
     INTERRUPTED = 130
+    #: Stopped by SIGTERM (``docker stop``, systemd, ``kill``): as cleanly as by Ctrl-C.
+    TERMINATED = 143
 
 
 #: What each exit code says, in a few words: the one source of ``--help``'s list.
@@ -71,6 +73,7 @@ _MEANINGS: Final = {
     ExitCode.NETWORK: "network failure",
     ExitCode.LOCKED: "another export or follow is writing the same store",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.TERMINATED: "stopped by SIGTERM",
 }
 
 

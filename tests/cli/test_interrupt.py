@@ -131,3 +131,20 @@ def test_asyncio_run_failing_after_a_second_ctrl_c_is_still_the_interruption(
     assert result.returncode == 130, result.stderr
     assert result.stderr == b"interrupted; the position is kept\n"
     assert hints == ["interrupted"]
+
+
+async def _terminated(args: argparse.Namespace, ctx: object) -> None:
+    """A command stopped by SIGTERM (docker stop, systemd, kill) while it waits."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(WAIT)
+
+
+def test_sigterm_stops_cleanly_with_the_documented_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """143, as a container's stop expects; an exit code of the one table, listed by --help."""
+    hints = _with_command(monkeypatch, _terminated)
+    result = run("accounts", "list")
+    assert result.returncode == ExitCode.TERMINATED == 128 + signal.SIGTERM
+    assert result.stderr == b"interrupted; the position is kept\n"
+    assert hints == ["interrupted"]
+    listed = " ".join(run("--help").stdout.decode().split()).split("exit codes:", 1)[1]
+    assert f" {int(ExitCode.TERMINATED)} " in listed
