@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from ._context import Context
 from ._errors import ExitCode, describe
+from ._output import STDOUT
 from ._parser import check_args, root_parser
 from .commands import register_all
 
@@ -75,6 +76,10 @@ class _Run:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``postpress`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    return _output_flushed(_main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse(argv)
@@ -165,7 +170,25 @@ def _log_debug() -> None:
     logger.setLevel(logging.DEBUG)
 
 
+def _output_flushed(code: int) -> int:
+    """``code``, once stdout is flushed: a write that fails now (a full disk under
+    ``> out.jsonl``, ``--help`` included) is one line and exit 1, not Python's own
+    "Exception ignored" and exit 120 when it flushes at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        if code == ExitCode.OK:
+            print(f"error: cannot write {STDOUT}: {exc.strerror or exc}", file=sys.stderr)
+            return ExitCode.API_ERROR
+    return code
+
+
 def _silence_stdout() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    # Python would report the broken pipe (or the full disk) again when it flushes
+    # stdout at exit: what it still holds goes nowhere instead.
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stdout
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -16,6 +16,7 @@ import msgspec
 
 __all__ = [
     "FORMATS",
+    "STDOUT",
     "Column",
     "Format",
     "Resource",
@@ -24,6 +25,9 @@ __all__ = [
     "fit",
     "table_columns",
 ]
+
+#: How an error names the command's output (an OSError writing it has no file name).
+STDOUT: Final = "standard output"
 
 Format = Literal["json", "table"]
 FORMATS: Final = ("json", "table")
@@ -126,7 +130,16 @@ class Writer:
 
         JSON lines are ``model.to_builtins()``: snake_case keys everywhere and the server's
         ``.sssZ`` timestamps, as a Python user gets them (an export keeps the API's JSON).
+        A failed write (a full disk) is an OSError naming :data:`STDOUT`.
         """
+        try:
+            self._write(items)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = STDOUT
+            raise
+
+    def _write(self, items: Sequence[Any]) -> None:
         if self._format == "json":
             if items:
                 encode = _ENCODER.encode

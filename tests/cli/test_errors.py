@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -261,6 +262,33 @@ def test_broken_pipe_is_quiet() -> None:
     assert first.startswith(b'{"id":"' + DATASET.message_row(0).id.encode())
     assert producer.returncode == 0, stderr
     assert b"Traceback" not in stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--fake", "messages", "list"], id="json"),
+        pytest.param(["--fake", "accounts", "list", "--format", "table"], id="table"),
+        pytest.param(["--fake", "watch", "messages", "--max-items", "2"], id="watch"),
+    ],
+)
+def test_a_full_disk_under_stdout_is_one_line_and_exit_1(args: list[str]) -> None:
+    """`postpress ... > /full/disk/out`: the documented exit 1 and one line naming stdout,
+    not Python's exit 120 with "Exception ignored" from its own flush at exit."""
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "postpress_async", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env={k: v for k, v in cli_env().items() if k != "PYTHONUNBUFFERED"},  # as a shell
+            timeout=WAIT,
+            check=False,
+        )
+    assert result.returncode == ExitCode.API_ERROR, result.stderr
+    text = result.stderr.decode()
+    assert text == "error: cannot write standard output: No space left on device\n", text
 
 
 # -- the pure mapping, without a process ------------------------------------------------
