@@ -174,6 +174,8 @@ def _output_flushed(code: int) -> int:
     """``code``, once stdout is flushed: a write that fails now (a full disk under
     ``> out.jsonl``, ``--help`` included) is one line and exit 1, not Python's own
     "Exception ignored" and exit 120 when it flushes at exit."""
+    if sys.stdout is None:  # closed (``>&-``): nothing held, nothing to say
+        return code
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import inspect
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -12,7 +13,7 @@ from typing import Any, BinaryIO, TextIO
 from postpress_async import AsyncPostpress, RetryPolicy, Timeout
 from postpress_async.transports import Request, Response
 
-from ._output import Resource, Writer
+from ._output import STDOUT, Resource, Writer
 
 __all__ = ["Context"]
 
@@ -44,8 +45,18 @@ class Context:
     ) -> None:
         self.args = args
         self.argv = list(argv)
-        self.stdout = sys.stdout.buffer if stdout is None else stdout
+        self._stdout = stdout
         self.stderr = sys.stderr if stderr is None else stderr
+
+    @property
+    def stdout(self) -> BinaryIO:
+        """Where rows go; looked up when a command writes, so one that never does (an
+        export) also runs with descriptor 1 closed (``>&-``)."""
+        if self._stdout is None:
+            if sys.stdout is None:
+                raise OSError(errno.EBADF, "it is closed", STDOUT)
+            self._stdout = sys.stdout.buffer
+        return self._stdout
 
     def _retry(self) -> RetryPolicy | None:
         retries: int | None = self.args.retries
@@ -115,5 +126,6 @@ class Context:
 
     def writer(self, resource: Resource) -> Writer:
         """Rows of ``resource`` on stdout, in the ``--format`` asked for."""
+        stream = self.stdout
         encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-        return Writer(self.stdout, self.args.format, resource, encoding)
+        return Writer(stream, self.args.format, resource, encoding)

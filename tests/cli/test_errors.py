@@ -24,11 +24,11 @@ from postpress_async import (
 )
 from postpress_async._decoding import UnreadableItem
 from postpress_async._exceptions import SinkFailedError, UnreadableItemError
-from postpress_async.cli import ExitCode
+from postpress_async.cli import ExitCode, main
 from postpress_async.cli._errors import CommandError, UsageError, describe
 from postpress_async.testing import Dataset, FakePostpress
 
-from ._helpers import DATASET, WAIT, Result, arun, cli_env, ids, run
+from ._helpers import DATASET, WAIT, Result, arun, cli_env, file_ids, ids, run
 
 STANDALONE = Dataset(messages=50, chats=200)
 
@@ -289,6 +289,25 @@ def test_a_full_disk_under_stdout_is_one_line_and_exit_1(args: list[str]) -> Non
     assert result.returncode == ExitCode.API_ERROR, result.stderr
     text = result.stderr.decode()
     assert text == "error: cannot write standard output: No space left on device\n", text
+
+
+def test_an_export_runs_with_stdout_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`postpress export ... >&-` (a daemon, a cron line): an export never needs stdout."""
+    monkeypatch.setattr(sys, "stdout", None)  # what Python makes of a closed descriptor 1
+    out = tmp_path / "m.jsonl"
+    assert main(["--fake", "export", "messages", "--out", str(out), "--quiet"]) == 0
+    assert len(file_ids(out)) == len(DATASET.expected_message_ids())
+    assert capsys.readouterr().err == ""
+
+
+def test_a_listing_with_stdout_closed_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["--fake", "messages", "list", "--max-items", "1"]) == ExitCode.API_ERROR
+    assert capsys.readouterr().err == "error: cannot write standard output: it is closed\n"
 
 
 # -- the pure mapping, without a process ------------------------------------------------
