@@ -352,3 +352,20 @@ def test_a_decoder_message_quoting_the_server_is_shown_on_one_line() -> None:
     message, path = message_and_path(refused.value)
     assert path == "$.type"
     assert "\n" not in message and "\x1b" not in message and "x\\n\\x1b[2J" in message
+
+
+async def test_a_watch_raises_for_an_item_on_the_last_page_of_its_listing() -> None:
+    """A listing of one page (a quiet feed, a short backlog) ends at its last page: that
+    page's unreadable items raise too, never left out without a word under "raise"."""
+    small = Dataset(seed=3, chats=5, messages=40, bad_records=True)
+    async with FakePostpress(dataset=small) as server, client_for(server) as client:
+        readable = len(server.truth("messages"))
+        stream = client.messages.watch(
+            since=BEFORE_ALL, policy=PollPolicy(interval=0.01), max_items=readable
+        )
+        got: list[str] = []
+        with pytest.raises(UnreadableItemError) as info:
+            async for message in stream:
+                got.append(message.id)
+    assert got == []  # the poll that met it handed out nothing: its state is intact
+    assert len(info.value.items) == len(server.truth_report("messages")["unreadable"])
