@@ -7,7 +7,7 @@ import contextlib
 import errno
 import inspect
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, BinaryIO, TextIO
 
 from postpress_async import AsyncPostpress, RetryPolicy, Timeout
@@ -123,6 +123,32 @@ class Context:
                 chat_time=args.chat_time,
             ) as client:
                 yield client, fake_identity(server.dataset)
+
+    @contextlib.contextmanager
+    def skipped_items_said(self) -> Iterator[None]:
+        """Each item the SDK skips as unreadable (``on_unreadable="skip"``) as one
+        ``warning:`` line on stderr while the block runs (``--debug`` logs them already)."""
+        if self.args.debug:
+            yield
+            return
+        import logging  # only a command that skips pays for it
+
+        stream = self.stderr
+
+        class SkippedItems(logging.Handler):
+            """The SDK's record of a skipped item (it names the item's JSON path)."""
+
+            def emit(self, record: logging.LogRecord) -> None:
+                if getattr(record, "postpress_path", None) is not None:
+                    print(f"warning: {record.getMessage()}", file=stream, flush=True)
+
+        handler = SkippedItems(logging.WARNING)
+        logger = logging.getLogger("postpress_async")
+        logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
 
     def writer(self, resource: Resource) -> Writer:
         """Rows of ``resource`` on stdout, in the ``--format`` asked for."""

@@ -41,7 +41,8 @@ Poll for new {resource} and hand each out once, oldest first.
 
 To stdout (no --out, no --to) each is printed as one JSON object a line, and delivery
 is at-least-once: with --state, a crash (kill -9) between printing a batch and saving
-STATE prints that batch again on restart.
+STATE prints that batch again on restart. An item that cannot be read is passed with a
+warning line on stderr (each time a poll lists it; a store keeps it as a reject).
 
 Into a store it is exactly once: --out FILE --state STATE appends each batch to FILE
 (fsynced) before STATE (the position in FILE and the watch's position) is replaced
@@ -222,7 +223,10 @@ async def _to_stdout(
 
     path = None if args.state is None else Path(args.state)
     saved = None if path is None else load_stdout_state(path)
-    async with ctx.connect() as (client, source):
+    async with ctx.connect() as (connected, source):
+        # An item that cannot be read has no place in time: raising would stop the watch
+        # at the same poll on every re-run. It is passed, with a warning line on stderr.
+        client = connected.with_options(on_unreadable="skip")
         command = {"resource": resource, "source": source, "filters": filters}
         if saved is not None:
             if saved.fingerprint != _fingerprint(command):
@@ -247,14 +251,15 @@ async def _to_stdout(
             _first_save(path, state)
         writer = ctx.writer(resource)
         try:
-            async with stream:
-                async for batch in stream.batches():
-                    # Printed (and flushed) before the state is saved: at-least-once.
-                    writer.write(batch)
-                    state.items += len(batch)
-                    state.watch = stream.state
-                    if path is not None:
-                        write_atomic(path, msgspec.json.encode(state))
+            with ctx.skipped_items_said():
+                async with stream:
+                    async for batch in stream.batches():
+                        # Printed (and flushed) before the state is saved: at-least-once.
+                        writer.write(batch)
+                        state.items += len(batch)
+                        state.watch = stream.state
+                        if path is not None:
+                            write_atomic(path, msgspec.json.encode(state))
         finally:
             writer.finish()
 

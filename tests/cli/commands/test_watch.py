@@ -21,6 +21,7 @@ import msgspec
 import pytest
 
 from postpress_async import AsyncPostpress
+from postpress_async.testing import fake_dataset
 from tests.cli._helpers import WAIT, cli_env, file_ids, lines, run, run_until, start, wait_until
 
 LIVE = ["--fake", "--fake-live-rate", "400", "--fake-late-ms", "20", "--poll-interval", "0.01"]
@@ -68,6 +69,25 @@ def test_a_stdout_state_continues_and_refuses_other_filters(tmp_path: Path) -> N
     other = run("watch", "messages", *LIVE, "--account-id", account, "--state", str(state))
     assert other.returncode == 2
     assert b"saved by another watch" in other.stderr
+
+
+def test_a_watch_to_stdout_goes_past_an_item_it_cannot_read_and_says_so() -> None:
+    """A bad record no longer stops the watch for good (a re-run met it again): every
+    readable message is printed once, and each unreadable one is a warning on stderr."""
+    dataset = fake_dataset(seed=1, messages=40, bad_records=True)
+    unreadable = {bad.id for bad in dataset.bad_messages() if not bad.readable}
+    readable = set(dataset.expected_message_ids()) - unreadable
+    result = run(
+        "watch", "messages", "--fake", "--fake-messages", "40", "--fake-bad-records",
+        "--fake-live-rate", "0.001", "--poll-interval", "0.01",
+        "--since", "2000-01-01T00:00:00Z", "--max-items", str(len(readable)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    printed = [message["id"] for message in lines(result.stdout)]
+    assert sorted(printed) == sorted(readable)
+    warnings = [line for line in result.stderr.decode().splitlines() if line]
+    assert len(warnings) >= len(unreadable), warnings  # said again if listed again
+    assert all(line.startswith("warning: ") and "$.items[" in line for line in warnings)
 
 
 @pytest.mark.parametrize(
