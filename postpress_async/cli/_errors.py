@@ -162,7 +162,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         return (
             ExitCode.API_ERROR,
             f"the API sent items this SDK cannot read: {exc} (an export or watch into a "
-            "store keeps them aside as rejects and goes on)",
+            f"store keeps them aside as rejects and goes on){_past(exc)}",
         )
     if isinstance(exc, ResponseDecodeError):
         return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
@@ -243,6 +243,14 @@ def _after_param(exc: InvalidParameterError) -> str:
     text = str(exc)
     prefix = f"{exc.param}: "
     return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _past(exc: UnreadableItemError) -> str:
+    """Where a listing goes on past the page that held them: the next page's cursor."""
+    cursor = exc.resume_cursor
+    if cursor is None or exc.checkpoint is None or exc.checkpoint.offset:
+        return ""
+    return f"; the listing goes on past them with --cursor {cursor}"
 
 
 def _one_line(text: str) -> str:

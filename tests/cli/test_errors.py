@@ -87,6 +87,23 @@ def test_a_bad_environment_variable_is_named_as_set(env: dict[str, str], expecte
     assert expected in one_error_line(result)
 
 
+def test_a_listing_stopped_by_an_unreadable_item_says_how_to_go_on_past_it() -> None:
+    """`messages list` prints the page's good items, exits 1, and names the --cursor that
+    lists on from the next page: the same command again would stop at the same item."""
+    first = run("--fake", "--fake-bad-records", "messages", "list", "--limit", "100")
+    assert first.returncode == ExitCode.API_ERROR
+    text = one_error_line(first)
+    assert "--cursor " in text, text
+    cursor = text.rsplit("--cursor ", 1)[1].split()[0]
+    rest = run(
+        "--fake", "--fake-bad-records", "messages", "list", "--limit", "100", "--cursor", cursor
+    )
+    assert rest.stdout, rest.stderr
+    printed = ids(first.stdout) + ids(rest.stdout)
+    assert len(printed) == len(set(printed))
+    assert set(ids(rest.stdout)).isdisjoint(ids(first.stdout))
+
+
 def test_missing_api_key_exits_3() -> None:
     """No key anywhere: say how to give one (or to try --fake)."""
     result = run("accounts", "list")
