@@ -479,4 +479,8 @@ def _as_timeout(value: Timeout | float | None) -> Timeout:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParameterError("timeout", f"must be a Timeout or seconds, got {value!r}")
-    return Timeout(total=float(value))
+    # The whole attempt: the read (60 s by default) is lifted to it, so that no timeout
+    # the number does not reach cuts a slow answer shorter; connect keeps its default.
+    seconds = float(value)
+    read = Timeout().read
+    return Timeout(total=seconds, read=None if read is None else max(read, seconds))

@@ -82,9 +82,11 @@ class Timeout:
 
     ``connect`` bounds getting a connection (pool wait included), ``read`` the
     wait for each chunk of the response, ``total`` the whole attempt. A plain number
-    given as ``timeout=5.0`` to the client is ``Timeout(total=5.0)``: the whole attempt,
-    connect and read included (those keep their defaults, both longer). A call with
-    retries can take several totals; bound it with ``RetryPolicy(deadline=...)``.
+    given as ``timeout=5.0`` to the client bounds the whole attempt, connect and read
+    included: ``Timeout(total=5.0)``, with ``read`` raised to the total when the total is
+    longer (``timeout=300`` is ``Timeout(read=300, total=300)``), so no shorter default
+    cuts a slow answer; ``connect`` keeps its default. A call with retries can take
+    several totals; bound it with ``RetryPolicy(deadline=...)``.
     """
 
     connect: float | None = 10.0

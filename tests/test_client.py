@@ -194,6 +194,24 @@ def test_timeouts_are_a_frozen_value() -> None:
         Timeout(total=0)
 
 
+@pytest.mark.parametrize("seconds", [5.0, 90.0, 300.0])
+def test_a_plain_timeout_bounds_the_whole_attempt_and_no_read_cuts_it_shorter(
+    seconds: float,
+) -> None:
+    """`timeout=300` (CLI: `--timeout 300`) for a slow API: a 90 s wait for the answer
+    is within it, not cut at the default read timeout (60 s), which no option reaches."""
+    client = client_with(RecordingTransport(empty_list))
+    for timeout in (
+        AsyncPostpress(
+            api_key=KEY, timeout=seconds, transport=RecordingTransport(empty_list)
+        ).timeout,
+        client.with_options(timeout=seconds).timeout,
+    ):
+        assert timeout.total == seconds
+        assert timeout.read is None or timeout.read >= seconds
+        assert timeout.connect == Timeout().connect  # a dead host still fails fast
+
+
 async def test_every_request_sends_key_accept_and_user_agent() -> None:
     transport = RecordingTransport(empty_list)
     async with client_with(transport) as client:
