@@ -76,7 +76,18 @@ class _Run:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``postpress`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    _text_never_fails()
     return _output_flushed(_main(argv))
+
+
+def _text_never_fails() -> None:
+    """Text on stdout (a verify's report, the help) shows what its encoding cannot hold
+    as an escape, as stderr does, instead of failing the command: a path with a byte that
+    is not UTF-8, a non-ASCII id under PYTHONIOENCODING=ascii. Rows are bytes and never
+    pass here. Python's own surrogateescape (a C locale) is kept: it writes such a path
+    back as the bytes it was given."""
+    if getattr(sys.stdout, "errors", None) == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
 
 
 def _main(argv: Sequence[str] | None) -> int:

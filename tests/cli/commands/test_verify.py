@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,23 @@ def test_verify_of_a_file_of_another_resource_names_it_without_force(tmp_path: P
     assert f"{chats} holds an export of chats, not messages" in text
     assert "--force" not in text
     assert text.count("\n") == 1, text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a file name that is not UTF-8")
+def test_a_store_path_stdout_cannot_encode_does_not_fail_an_agreeing_verify(
+    tmp_path: Path,
+) -> None:
+    """A file name with a byte that is not UTF-8 (Python's surrogate escape), printed to a
+    strict UTF-8 stdout (a usual desktop locale): exit 0 with the report, not "unexpected
+    UnicodeEncodeError" and exit 1 for a store that agrees."""
+    store = tmp_path / "caf\udce9.jsonl"  # the bytes b"caf\xe9.jsonl"
+    few = ["--fake", "--fake-messages", "50"]
+    exported = run(*few, "export", "messages", "--out", str(store), "--quiet")
+    assert exported.returncode == 0, exported.stderr
+    verified = run(*few, "verify", "messages", "--out", str(store))  # stdout: strict UTF-8
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.startswith(b"messages: 50 compared"), verified.stdout
+    assert verified.stderr == b""
 
 
 @pytest.mark.parametrize(
