@@ -79,6 +79,8 @@ class PartFilesSink(FileReads):
             if writer and self._writer is None:
                 try:
                     self._writer = lock_output(self.directory / ".lock")
+                except OutputLockedError:  # named as the store, not its lock file
+                    raise OutputLockedError(self.url) from None
                 except OSError as exc:
                     raise unwritable(self.url, exc) from None
 

@@ -507,5 +507,5 @@ async def test_a_store_another_writer_holds_is_refused_with_exit_5_before_any_re
         await holder.close()
     assert result.returncode == 5, result.stderr
     text = result.stderr.decode()
-    assert text.startswith("error: another export or follow is writing ")
+    assert text.startswith(f"error: another export or follow is writing {target}:"), text
     assert text.count("\n") == 1, "no resume hint: this run stored nothing"
