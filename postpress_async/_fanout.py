@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
+import msgspec
 
 from ._exceptions import InvalidParameterError
 from ._pagination import ListStream
@@ -97,6 +98,10 @@ class MergedStream(SingleUse[T]):
         self._concurrency = concurrency or len(self.streams)
         self._started = False
         self._handed_out = 0
+        # The page an items walk is handing out, and how many of its items so far: the
+        # checkpoints are exact to the item, not the page (derived on demand).
+        self._reading: SourcePage[T] | None = None
+        self._read = 0
         self._supervisor: asyncio.Task[None] | None = None
         self._ends: (
             tuple[MemoryObjectSendStream[_Batch[T]], MemoryObjectReceiveStream[_Batch[T]]] | None
@@ -109,9 +114,17 @@ class MergedStream(SingleUse[T]):
 
     @property
     def checkpoints(self) -> list[Checkpoint]:
-        """One checkpoint a source, in order: each resumes after the last page of that
-        source handed out (also after an error: the failing source's, as it reported)."""
-        return list(self._checkpoints)
+        """One checkpoint a source, in order: each resumes exactly after the last item
+        (or page) of that source handed out (also after an error: the failing source's,
+        as it reported)."""
+        found = list(self._checkpoints)
+        batch, read = self._reading, self._read
+        if batch is not None and read:
+            if read == len(batch.page.items):
+                found[batch.source] = batch.checkpoint
+            else:
+                found[batch.source] = _within(found[batch.source], read)
+        return found
 
     def pages(self) -> AsyncIterator[SourcePage[T]]:
         """Iterate pages as they arrive, each tagged with its source and checkpoint."""
@@ -131,10 +144,13 @@ class MergedStream(SingleUse[T]):
     async def _items(self) -> AsyncGenerator[T, None]:
         async with contextlib.aclosing(self._arrivals()) as arrivals:
             async for batch in arrivals:
+                self._reading, self._read = batch, 0
                 for item in batch.page.items:
                     self._handed_out += 1
+                    self._read += 1
                     yield item
                 self._checkpoints[batch.source] = batch.checkpoint
+                self._reading = None
 
     async def _pages(self) -> AsyncGenerator[SourcePage[T], None]:
         async with contextlib.aclosing(self._arrivals()) as arrivals:
@@ -178,3 +194,12 @@ class MergedStream(SingleUse[T]):
                         await send.send(SourcePage(index, page, stream.checkpoint))
             except Exception as exc:  # handed to the consumer, never swallowed
                 await send.send(_SourceFailed(index, exc))
+
+
+def _within(before: Checkpoint, read: int) -> Checkpoint:
+    """The checkpoint ``read`` items into the page a source hands out after ``before``.
+
+    The page's items are those of the page ``before`` resumes, from its offset on (see
+    :meth:`ListStream.pages`), so the position is that page's cursor and a larger offset.
+    """
+    return msgspec.structs.replace(before, offset=before.offset + read)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 from helpers import unavailable
@@ -121,3 +122,28 @@ async def test_after_an_error_the_checkpoints_resume_every_source_with_nothing_t
     got += [item async for item in resumed]
     assert sorted(got) == sorted(i for s in sources for i in s.items)
     assert all(checkpoint.done for checkpoint in resumed.checkpoints)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_items_stopped_anywhere_resume_from_the_checkpoints_with_nothing_twice(
+    seed: int,
+) -> None:
+    """A ``break`` mid-page or right after a page's last item: every source resumes exactly."""
+    rng = random.Random(seed)
+    for _ in range(6):
+        sources = [Offset(1000 * k, n=rng.randrange(0, 24), size=5) for k in range(3)]
+        total = sum(len(s.items) for s in sources)
+        merged = merge(*(ListStream(s.fetch, prefetch=rng.choice([0, 1, 2])) for s in sources))
+        stop = rng.randrange(1, total + 1) if total else 0
+        got: list[int] = []
+        if stop:
+            async for item in merged:
+                got.append(item)
+                if len(got) == stop:
+                    break
+        checkpoints = zip(sources, merged.checkpoints, strict=True)
+        got += [
+            item async for item in merge(*(ListStream(s.fetch, resume=c) for s, c in checkpoints))
+        ]
+        assert sorted(got) == sorted(i for s in sources for i in s.items)
+        assert len(got) == total
