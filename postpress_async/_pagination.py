@@ -374,7 +374,8 @@ class ListStream(SingleUse[T]):
     def _open_fetcher(self) -> PageFetcher[T] | None:
         start = self._checkpoint
         if start.done or self._max_items == 0:
-            self._checkpoint = Checkpoint(cursor=start.cursor, offset=start.offset, done=True)
+            # Nothing to hand out. Only an ended listing is done: a budget of nothing
+            # leaves the checkpoint where it was, so resuming it hands out the rest.
             return None
         limit = None if self._max_items is None else self._max_items + start.offset
         self._fetcher = PageFetcher(

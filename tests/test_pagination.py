@@ -513,3 +513,22 @@ async def test_an_after_page_error_of_the_first_page_is_raised_by_await() -> Non
 async def test_a_page_cut_by_max_items_is_not_checked() -> None:
     stream = ListStream(Pages(10, 7).fetch, max_items=3, after_page=fault_after)
     assert [item async for item in stream] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("walk", ["items", "pages"])
+async def test_max_items_zero_hands_out_nothing_and_keeps_the_checkpoint_where_it_was(
+    walk: str,
+) -> None:
+    """A budget of nothing is not the end of the listing: resuming it hands out the rest."""
+    source = Pages(n=23, size=5)
+    for start, rest in [
+        (Checkpoint(), source.items),
+        (Checkpoint(cursor="p1", offset=2), source.items[7:]),
+    ]:
+        stream = ListStream(source.fetch, resume=start, max_items=0)
+        if walk == "items":
+            assert [item async for item in stream] == []
+        else:
+            assert [page async for page in stream.pages()] == []
+        assert stream.checkpoint == start
+        assert [item async for item in ListStream(source.fetch, resume=stream.checkpoint)] == rest
