@@ -83,7 +83,10 @@ def poll_delay(policy: PollPolicy, idle_polls: int, random: Callable[[], float])
     ``interval`` after a poll that found something and after the first idle one, then
     ``interval * idle_backoff ** (idle_polls - 1)`` up to ``max_interval``, jittered.
     """
-    base = policy.interval * policy.idle_backoff ** min(max(0, idle_polls - 1), 64)
+    try:
+        base = policy.interval * policy.idle_backoff ** min(max(0, idle_polls - 1), 64)
+    except OverflowError:  # a steep back-off, long idle: far past the maximum
+        base = policy.max_interval
     base = min(policy.max_interval, base)
     return max(0.0, base * (1.0 + policy.jitter * (2.0 * random() - 1.0)))
 

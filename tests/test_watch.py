@@ -223,6 +223,13 @@ def test_idle_polls_back_off_to_the_maximum() -> None:
     assert poll_delay(policy, 10**6, lambda: 0.5) == 5.0
 
 
+@pytest.mark.parametrize("backoff", [1e6, 10**6, 1e300], ids=["float", "int", "huge"])
+def test_a_steep_back_off_reaches_the_maximum_and_stays_there(backoff: float) -> None:
+    """However steep the back-off, a long idle spell waits ``max_interval``, never fails."""
+    policy = PollPolicy(interval=1.0, idle_backoff=backoff, max_interval=30.0, jitter=0.0)
+    assert [poll_delay(policy, idle, lambda: 0.5) for idle in (2, 64, 65, 10**6)] == [30.0] * 4
+
+
 def test_jitter_spreads_the_delay_both_ways() -> None:
     policy = PollPolicy(interval=2.0, jitter=0.25)
     assert poll_delay(policy, 0, lambda: 0.0) == pytest.approx(1.5)
