@@ -399,6 +399,9 @@ class ListStream(SingleUse[T]):
                 if self._follower is not None:
                     self._follower.note(page.items)
                 stop = len(page.items)
+                # A resumed page may have lost items since its checkpoint (deleted):
+                # an offset past its end hands out none of it, and counts none.
+                start = min(start, stop)
                 if remaining is not None:
                     stop = min(stop, start + remaining)
                     remaining -= stop - start

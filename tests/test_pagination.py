@@ -532,3 +532,25 @@ async def test_max_items_zero_hands_out_nothing_and_keeps_the_checkpoint_where_i
             assert [page async for page in stream.pages()] == []
         assert stream.checkpoint == start
         assert [item async for item in ListStream(source.fetch, resume=stream.checkpoint)] == rest
+
+
+@pytest.mark.parametrize("walk", ["items", "pages", "await"])
+async def test_a_page_that_shrank_since_its_checkpoint_keeps_max_items(walk: str) -> None:
+    """Items deleted before a resume leave the page shorter than the offset: the budget holds."""
+
+    async def fetch(cursor: str | None) -> Page[int]:
+        if cursor == "p1":  # three of its five items were deleted since the checkpoint
+            return Page(items=[5, 6], cursor="p2")
+        return Page(items=list(range(10, 15)), cursor=None)
+
+    stream = ListStream(fetch, resume=Checkpoint(cursor="p1", offset=4), max_items=3)
+    if walk == "items":
+        got = [item async for item in stream]
+    elif walk == "pages":
+        got = [item async for page in stream.pages() for item in page.items]
+    else:
+        got = (await stream).items
+    assert got == ([] if walk == "await" else [10, 11, 12])
+    if walk != "await":
+        assert stream.checkpoint == Checkpoint(cursor="p2", offset=3)
+        assert stream.items_handed_out == 3
