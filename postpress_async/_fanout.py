@@ -86,10 +86,26 @@ class MergedStream(SingleUse[T]):
     def __init__(self, streams: Sequence[ListStream[T]], *, concurrency: int | None = None) -> None:
         if not streams:
             raise InvalidParameterError("streams", "merge needs at least one stream")
-        for stream in streams:
+        first: dict[int, int] = {}
+        for index, stream in enumerate(streams):
             if not isinstance(stream, ListStream):
                 raise InvalidParameterError(
                     "streams", f"expected ListStream objects, got {type(stream).__name__}"
+                )
+            # Refused here, not once a source runs: the other sources' requests would
+            # have been made, and their items dropped, for an error known beforehand.
+            if id(stream) in first:
+                raise InvalidParameterError(
+                    "streams",
+                    f"the same stream is given twice (sources {first[id(stream)]} and {index}): "
+                    "a stream can be iterated only once; call list(...) for each source",
+                )
+            first[id(stream)] = index
+            if stream._started:
+                raise InvalidParameterError(
+                    "streams",
+                    f"source {index} has already been iterated; call list(...) again, or "
+                    "list(..., resume=stream.checkpoint) to continue it",
                 )
         if concurrency is not None:
             check_int("concurrency", concurrency, minimum=1)

@@ -147,3 +147,17 @@ async def test_items_stopped_anywhere_resume_from_the_checkpoints_with_nothing_t
         ]
         assert sorted(got) == sorted(i for s in sources for i in s.items)
         assert len(got) == total
+
+
+async def test_a_stream_merged_twice_or_already_walked_is_refused_before_any_request() -> None:
+    source = Pages(n=12, size=5)
+    walked = ListStream(source.fetch)
+    async for _ in walked:
+        break
+    requests = len(source.requests)
+    fresh = ListStream(source.fetch)
+    with pytest.raises(InvalidParameterError, match=r"streams.*twice"):
+        merge(fresh, fresh)
+    with pytest.raises(InvalidParameterError, match=r"streams.*already been iterated"):
+        merge(ListStream(source.fetch), walked)
+    assert len(source.requests) == requests
