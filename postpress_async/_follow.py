@@ -34,6 +34,8 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
 
+from ._exceptions import UnreadableItem
+from ._lazy import hashlib
 from ._positions import WatchState
 
 __all__ = [
@@ -47,11 +49,13 @@ __all__ = [
     "FollowTracker",
     "ListFollower",
     "Stamp",
+    "UnreadableLedger",
     "Window",
     "density_span",
     "fresh",
     "gallop",
     "grown_span",
+    "keep_oldest",
     "settle",
     "shrunk_span",
 ]
@@ -100,10 +104,53 @@ def settle(
     return floor_ms, {key: stamp for key, stamp in seen.items() if stamp > floor_ms}
 
 
+class UnreadableLedger:
+    """The unreadable items a watch has raised, so that each is raised once.
+
+    An item that cannot be read has no place in time: it cannot be marked seen by its
+    timestamp and id like the others, and the listings after the floor show it again
+    each poll. So it is known by its bytes and the readable item listed right after it
+    (two ``null`` items in different places are two; side by side, the first and the
+    second). A listing taken whole raises those not raised before, before any of its
+    items is handed out, so the floor never passes one unraised; a poll that listed
+    everything after the floor forgets those it no longer showed (:meth:`end_poll`).
+    A late listing landing right after one may have it raised a second time.
+    """
+
+    __slots__ = ("_keys", "reported")
+
+    def __init__(self, reported: Iterable[str]) -> None:
+        self.reported = set(reported)
+        self._keys: set[str] = set()
+
+    def new(self, found: Iterable[tuple[UnreadableItem, str]]) -> list[UnreadableItem]:
+        """Of a listing's unreadable items, each with the key of the readable item listed
+        next (``""``: none), those not raised before; recorded as raised now."""
+        counts: dict[str, int] = {}
+        fresh: list[UnreadableItem] = []
+        for item, neighbour in found:
+            digest = hashlib.sha256(neighbour.encode() + b"\0" + item.raw).hexdigest()[:16]
+            occurrence = counts.get(digest, 0)
+            counts[digest] = occurrence + 1
+            key = f"{digest}#{occurrence}"
+            self._keys.add(key)
+            if key not in self.reported:
+                self.reported.add(key)
+                fresh.append(item)
+        return fresh
+
+    def end_poll(self, *, complete: bool) -> None:
+        """A poll ended; ``complete``: it listed everything after the floor, so what it
+        did not show is forgotten. The next poll starts afresh."""
+        if complete:
+            self.reported &= self._keys
+        self._keys = set()
+
+
 class FollowTracker:
     """The mutable side of a :class:`WatchState`: what has been handed out so far."""
 
-    __slots__ = ("fingerprint", "floor_ms", "kind", "now", "seen", "watermark_ms")
+    __slots__ = ("fingerprint", "floor_ms", "kind", "now", "seen", "unreadable", "watermark_ms")
 
     def __init__(self, state: WatchState) -> None:
         self.now = state.now
@@ -112,6 +159,7 @@ class FollowTracker:
         self.watermark_ms = state.watermark_ms
         self.floor_ms = state.floor_ms
         self.seen = {key: stamp for stamp, key in state.seen}
+        self.unreadable = UnreadableLedger(state.unreadable)
 
     def mark(self, stamp: int, key: str) -> None:
         """Record one item as handed out."""
@@ -133,6 +181,7 @@ class FollowTracker:
             floor_ms=self.floor_ms,
             seen=seen,
             now=self.now,
+            unreadable=tuple(sorted(self.unreadable.reported)),
         )
 
 
@@ -374,3 +423,10 @@ class CatchUp:
         else:
             self.span = shrunk_span(width, held, target=self.target)
         self.bounds.append(max(oldest, after + 2))
+
+
+def keep_oldest(entries: dict[str, Entry[T]], cap: int) -> tuple[dict[str, Entry[T]], bool]:
+    """The ``cap`` oldest ``entries`` (by time, then key), in that order, and whether any
+    were left out."""
+    ordered = sorted(entries.values(), key=lambda entry: (entry[0], entry[1]))
+    return {entry[1]: entry for entry in ordered[:cap]}, len(ordered) > cap

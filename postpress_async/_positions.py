@@ -56,6 +56,8 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
     floor_ms: int | None = None
     seen: tuple[tuple[int, str], ...] = ()
     now: bool = False
+    #: The unreadable items listed after the floor that were raised already (digests).
+    unreadable: tuple[str, ...] = ()
 
     @property
     def watermark(self) -> datetime | None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio
 
-from ._exceptions import InvalidParameterError
+from ._exceptions import InvalidParameterError, UnreadableItem, UnreadableItemError
 from ._follow import (
     CAP_PAGES,
     TARGET_PAGES,
@@ -44,6 +44,7 @@ from ._follow import (
     density_span,
     fresh,
     gallop,
+    keep_oldest,
 )
 from ._listing import ListAfter, listing_pages
 from ._params import MAX_LIMIT, check_int
@@ -130,6 +131,11 @@ class WatchStream(SingleUse[T]):
         self.items_handed_out = 0
         #: Listings made to catch up on a backlog (windows, retries, probes), over all polls.
         self.catch_up_listings = 0
+        # The listing's unreadable items, and the key listed after each: see _placed.
+        self._unread: list[UnreadableItem] = []
+        self._neighbours: list[str] = []
+        self._open = 0
+        self._caught_up = False
 
     @property
     def policy(self) -> PollPolicy:
@@ -206,6 +212,8 @@ class WatchStream(SingleUse[T]):
         """One poll: list after the floor; hand out what is new, or catch up on a backlog."""
         tracker = self._tracker
         tracker.settle(self._policy.overlap_ms)
+        self._caught_up = False
+        tracker.unreadable.end_poll(complete=False)  # a poll counts its listings afresh
         if not self._timed:
             async with contextlib.aclosing(self._poll_untimed()) as batches:
                 async for batch in batches:
@@ -220,12 +228,15 @@ class WatchStream(SingleUse[T]):
         if self._stopped():
             return
         if complete:
+            self._keep_unread(True)
             for batch in self._new_batches(held):
                 yield batch
-            return
-        async with contextlib.aclosing(self._catch_up(held)) as batches:
-            async for batch in batches:
-                yield batch
+        else:
+            self._keep_unread(False)  # the catch-up lists it all again
+            async with contextlib.aclosing(self._catch_up(held)) as batches:
+                async for batch in batches:
+                    yield batch
+        tracker.unreadable.end_poll(complete=(complete or self._caught_up) and not self._stopped())
 
     async def _hold(
         self,
@@ -273,8 +284,9 @@ class WatchStream(SingleUse[T]):
                     for entry in fresh(tracker.floor_ms, tracker.seen, self._placed(page.items)):
                         held.setdefault(entry[1], entry)
                     if len(held) > 2 * self.cap:  # keep the oldest: a sort every cap items
-                        held, dropped = _oldest(held, self.cap)
+                        held, dropped = keep_oldest(held, self.cap)
                         cut = cut or dropped
+            self._keep_unread(not listings)  # each listing of the poll shows them all
             if listings:
                 self.catch_up_listings += 1
             else:
@@ -282,13 +294,14 @@ class WatchStream(SingleUse[T]):
             listings += 1
             if self._stopped():
                 return
-            held, dropped = _oldest(held, self.cap)
+            held, dropped = keep_oldest(held, self.cap)
             new = list(held.values())
             del held
             size = self._page
             for start in range(0, len(new), size):
                 yield new[start : start + size]
-            if not (cut or dropped) or self._stopped():
+            if self._stopped() or not (cut or dropped):
+                tracker.unreadable.end_poll(complete=not self._stopped())
                 return
             tracker.settle(self._policy.overlap_ms)
 
@@ -347,8 +360,10 @@ class WatchStream(SingleUse[T]):
                         listed += len(entries)
                         for batch in self._new_batches(entries):
                             yield batch
+                    self._keep_unread(True)
                     plan.fits(listed)
                     continue
+            self._keep_unread(complete)
             if not complete:
                 plan.overflows([at for at, _, _ in entries])
                 continue
@@ -356,14 +371,32 @@ class WatchStream(SingleUse[T]):
             for batch in self._new_batches(entries):
                 yield batch
             plan.fits(listed)
+        self._caught_up = plan.done
+
+    def _keep_unread(self, whole: bool) -> None:
+        """Raise the unreadable items of a listing taken ``whole`` not raised before (first)."""
+        found = list(zip(self._unread, self._neighbours + [""] * self._open, strict=True))
+        self._unread, self._neighbours, self._open = [], [], 0
+        new = self._tracker.unreadable.new(found) if whole else []
+        if new:
+            raise UnreadableItemError(new, endpoint=new[0].error.endpoint or "")
 
     def _placed(self, items: list[T], before: int | None = None) -> list[Entry[T]]:
-        """``items`` with their place in time, those without one (or past ``before``) left out."""
+        """``items`` with their place in time, those without one (or past ``before``) left out;
+        an unreadable one is kept aside with the key of the next readable one (``_open``: none yet)."""
         stamp = self._stamp
         entries: list[Entry[T]] = []
         for item in items:
             placed = stamp(item)
-            if placed is not None and (before is None or placed[0] < before):
+            if placed is None:
+                if isinstance(item, UnreadableItem):
+                    self._unread.append(item)
+                    self._open += 1
+                continue
+            if self._open:
+                self._neighbours += [placed[1]] * self._open
+                self._open = 0
+            if before is None or placed[0] < before:
                 entries.append((placed[0], placed[1], item))
         return entries
 
@@ -467,10 +500,3 @@ class WatchStream(SingleUse[T]):
                     yield item
                 if self._room() == 0:
                     return
-
-
-def _oldest(entries: dict[str, Entry[T]], cap: int) -> tuple[dict[str, Entry[T]], bool]:
-    """The ``cap`` oldest ``entries`` (by time, then key), in that order, and whether any
-    were left out."""
-    ordered = sorted(entries.values(), key=lambda entry: (entry[0], entry[1]))
-    return {entry[1]: entry for entry in ordered[:cap]}, len(ordered) > cap

@@ -24,6 +24,7 @@ from postpress_async import (
     PollPolicy,
     RetryPolicy,
     ServiceUnavailableError,
+    UnreadableItemError,
     WatchState,
     WatchStream,
 )
@@ -224,3 +225,53 @@ async def test_a_chat_watch_hands_out_a_chat_each_time_a_message_moves_its_activ
     assert first.id == second.id == chat
     assert first.timestamp is not None and second.timestamp is not None
     assert second.timestamp > first.timestamp
+
+
+@pytest.mark.parametrize("limit", [250, 20], ids=["one-listing", "catch-up"])
+async def test_unreadable_items_are_raised_once_after_the_readable_ones_and_resume_goes_past(
+    limit: int,
+) -> None:
+    """on_unreadable="raise" (the default): a bad record never stalls a watch for good."""
+    dataset = Dataset(seed=17, messages=300, bad_records=True)
+    async with FakePostpress(dataset=dataset) as server:
+        truth = server.truth_report("messages")
+        since = min(server.dataset.message_row(i).timestamp_ms for i in range(300)) - 1
+        state: Any = datetime.fromtimestamp(since / 1000, timezone.utc)
+        got: list[str] = []
+        reported: list[bytes] = []
+        async with client_for(server) as client:
+            for _ in range(len(truth["unreadable"]) + 2):
+                stream = client.messages.watch(since=state, policy=FAST, limit=limit)
+                failed = await _follow_until_idle(stream, got)
+                state = msgspec.json.decode(msgspec.json.encode(stream.state), type=WatchState)
+                if failed is None:
+                    break
+                assert all(isinstance(item.raw, bytes) for item in failed.items)
+                reported += [item.raw for item in failed.items]
+            else:
+                raise AssertionError("the watch never went past its unreadable items")
+    assert sorted(got) == sorted(truth["ids"])
+    assert len(got) == len(set(got))
+    assert sorted(reported) == sorted(bad["raw"].encode() for bad in truth["unreadable"])
+
+
+async def _follow_until_idle(
+    stream: WatchStream[Message], got: list[str]
+) -> UnreadableItemError | None:
+    """Hand ``stream``'s messages to ``got`` until two polls in a row find nothing, or it fails."""
+    failed: list[UnreadableItemError] = []
+    async with anyio.create_task_group() as group:
+
+        async def follow() -> None:
+            try:
+                async for message in stream:
+                    got.append(message.id)
+            except UnreadableItemError as error:
+                failed.append(error)
+
+        group.start_soon(follow)
+        with anyio.fail_after(10):
+            while stream.idle_polls < 2 and not failed:  # noqa: ASYNC110 - a bounded wait
+                await anyio.sleep(0.001)
+        group.cancel_scope.cancel()
+    return failed[0] if failed else None

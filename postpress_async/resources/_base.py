@@ -214,8 +214,11 @@ class Resource(Generic[Item]):
             encode_limit(limit)
 
         # An item a watch cannot read has no place in time: it cannot be handed out once
-        # and in order, so "yield" skips it too (with its WARNING), "raise" raises.
-        reading: OnUnreadable = "raise" if self._client.on_unreadable == "raise" else "skip"
+        # and in order, so "yield" skips it too (with its WARNING). "raise": the watch
+        # reads it, and raises it once, after the readable items of its poll.
+        reading: OnUnreadable = "yield" if self._client.on_unreadable == "raise" else "skip"
+        if reading == "yield":
+            stamp = _readable_only(stamp)
 
         def list_after(
             *, after: datetime | None, before: datetime | None = None, limit: int | None = limit
