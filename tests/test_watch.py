@@ -29,11 +29,13 @@ from postpress_async import (
     WatchState,
     WatchStream,
 )
+from postpress_async._exceptions import ResponseDecodeError, UnreadableItem
 from postpress_async._follow import (
     EARLIEST_MS,
     GROWTH,
     CatchUp,
     ListFollower,
+    UnreadableLedger,
     Window,
     density_span,
     fresh,
@@ -549,6 +551,27 @@ async def test_exactly_once_and_complete_over_bursts_late_listings_failures_and_
         state = msgspec.json.decode(msgspec.json.encode(stream.state), type=WatchState)
     assert sorted(got) == expected
     assert len(got) == len(set(got))
+
+
+def test_each_unreadable_item_is_raised_once_even_when_its_bytes_repeat() -> None:
+    """Known by its bytes and the readable item listed after it: two ``null`` items are two."""
+    null = UnreadableItem(b"null", ResponseDecodeError("null", endpoint="messages.list"), 0)
+    oops = UnreadableItem(b'"oops"', null.error, 1)
+    listing = [(null, "m9"), (oops, "m9"), (null, "m5"), (null, "m5"), (null, "")]
+    ledger = UnreadableLedger(())
+    assert ledger.new(listing) == [null, oops, null, null, null]
+    ledger.end_poll(complete=True)
+    assert ledger.new(listing) == []  # listed again: raised already
+    saved = WatchState(kind="messages", fingerprint="f", unreadable=tuple(ledger.reported))
+    restored = msgspec.json.decode(msgspec.json.encode(saved), type=WatchState)
+    resumed = UnreadableLedger(restored.unreadable)
+    assert resumed.new(listing) == []  # nor after a restart from the saved state
+    assert resumed.new([(null, "m4")]) == [null]  # a new one, in another place
+    resumed.end_poll(complete=True)
+    assert len(resumed.reported) == 1 + len(listing)  # the poll showed them all
+    resumed.new([(null, "m4")])
+    resumed.end_poll(complete=True)  # the floor passed the others: forgotten
+    assert len(resumed.reported) == 1
 
 
 def test_watermark_datetimes_are_aware() -> None:
