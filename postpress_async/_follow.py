@@ -114,7 +114,8 @@ class UnreadableLedger:
     second). A listing taken whole raises those not raised before, before any of its
     items is handed out, so the floor never passes one unraised; a poll that listed
     everything after the floor forgets those it no longer showed (:meth:`end_poll`).
-    A late listing landing right after one may have it raised a second time.
+    Its neighbour can change (a late listing lands right after it, a catch-up window
+    ends right after it): then it may be raised a second time, never not at all.
     """
 
     __slots__ = ("_keys", "reported")
