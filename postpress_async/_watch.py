@@ -260,9 +260,7 @@ class WatchStream(SingleUse[T]):
                 self._largest_page = len(items)
             held += self._placed(items, before)
             if page.cursor is None:
-                # The walk's own end, not a return from here: it checks the last page
-                # too (under on_unreadable="raise", its unreadable items raise).
-                continue
+                continue  # the walk ends itself: its check of the last page runs too
             if len(held) + self._largest_page > cap:
                 return False
         return True
