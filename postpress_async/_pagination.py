@@ -28,6 +28,16 @@ for the next page as soon as it has that cursor, and the caller's side decodes t
 page while the next one is on its way, so decoding and the network overlap; the
 bound above still holds (the page being decoded is the one the caller takes). A
 page that fails to decode raises when the caller reaches it, like a failed request.
+
+Under offset cursors (the reference's example cursor is ``{"skip":100}``), ``k`` items
+arriving ahead of a walk between two pages make the next page open with the last ``k``
+of the page before. Given ``repeats`` (every SDK listing, rows too), a stream hands each
+item out once across such a boundary: a page's leading items that line up by id with the
+end of the page before are passed over (:mod:`._repeats`: a few reads a page, not one an
+item). They stay positions of their page: ``checkpoint`` offsets count them, ``max_items``
+does not, ``pages()`` leaves them out, the follower, ``after_page`` and ``await stream``
+see pages as sent. Still possible: a repeat after a shift of more than a page, and one at
+the head of a resumed stream (it does not know the ids of the page before its checkpoint).
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from ._decoding import peek_cursor
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._params import check_int, check_text
 from ._positions import Checkpoint, WatchState
+from ._repeats import Repeats
 from ._tasks import SingleUse, reap, start
 from .models import Page
 
@@ -135,7 +146,9 @@ class PageFetcher(Generic[T]):
     """Yields pages in order from ``start``, keeping up to ``prefetch`` pages ahead.
 
     ``limit_items`` stops fetching once that many items were fetched, so no request
-    is made for pages the caller will not read. Call :meth:`aclose` when done.
+    is made for pages the caller will not read; ``lead`` (see :class:`~._repeats.Repeats`)
+    tells how many items of each page repeat the page before: those do not count.
+    Call :meth:`aclose` when done.
     """
 
     def __init__(
@@ -145,8 +158,10 @@ class PageFetcher(Generic[T]):
         *,
         prefetch: int,
         limit_items: int | None,
+        lead: Callable[[Sequence[T]], int] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._lead = lead
         self._next_cursor: str | None = start
         self._trail = CursorTrail(start)
         self._prefetch = prefetch
@@ -171,6 +186,8 @@ class PageFetcher(Generic[T]):
             more = True  # a PageBody comes only without a limit: see _produce
         else:
             self._fetched_items += len(page.items)
+            if self._lead is not None:
+                self._fetched_items -= self._lead(page.items)
             more = self._limit_items is None or self._fetched_items < self._limit_items
         if more:
             self._trail.follow(cursor)
@@ -259,6 +276,7 @@ class ListStream(SingleUse[T]):
         max_items: int | None = None,
         follower: MakeFollower | None = None,
         after_page: AfterPage | None = None,
+        repeats: Repeats[T] | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
@@ -284,6 +302,7 @@ class ListStream(SingleUse[T]):
         self._prefetch = prefetch
         self._max_items = max_items
         self._after_page = after_page
+        self._repeats = repeats
         # Where the stream stands: `_checkpoint` at a page boundary, or, while items of
         # `_page` are handed out, `_offset` of them (the Checkpoint is built on demand,
         # not once an item).
@@ -378,8 +397,13 @@ class ListStream(SingleUse[T]):
             # leaves the checkpoint where it was, so resuming it hands out the rest.
             return None
         limit = None if self._max_items is None else self._max_items + start.offset
+        repeats = self._repeats  # max_items counts items handed out: repeats do not count
         self._fetcher = PageFetcher(
-            self._fetch, start.cursor, prefetch=self._prefetch, limit_items=limit
+            self._fetch,
+            start.cursor,
+            prefetch=self._prefetch,
+            limit_items=limit,
+            lead=None if repeats is None or limit is None else repeats.tracker(),
         )
         return self._fetcher
 
@@ -390,6 +414,7 @@ class ListStream(SingleUse[T]):
             return
         start = self._checkpoint.offset
         remaining = self._max_items
+        lead = None if self._repeats is None else self._repeats.tracker()
         try:
             while remaining != 0:
                 got = await fetcher.next()
@@ -398,6 +423,8 @@ class ListStream(SingleUse[T]):
                 cursor, page = got
                 if self._follower is not None:
                     self._follower.note(page.items)
+                if lead is not None:  # the repeats of the page before: positions, not items
+                    start = max(start, lead(page.items))
                 stop = len(page.items)
                 # A resumed page may have lost items since its checkpoint (deleted):
                 # an offset past its end hands out none of it, and counts none.

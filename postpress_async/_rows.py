@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 import msgspec
@@ -31,6 +32,7 @@ from ._exceptions import InvalidParameterError
 from ._filters import ResourceName
 from ._lazy import hashlib
 from ._raw_items import split_items
+from ._repeats import Repeats
 from ._time import to_ms
 from .models import Page
 
@@ -44,6 +46,7 @@ __all__ = [
     "column_tuple",
     "digest",
     "row_reader",
+    "row_repeats",
     "row_stamp",
 ]
 
@@ -170,6 +173,14 @@ def row_stamp(
         return None if moment is None else (to_ms(moment), row[0])
 
     return stamp
+
+
+def row_repeats(endpoint: ResourceName, columns: tuple[str, ...] | None) -> Repeats[Row]:
+    """How rows are known (``id``) and placed (``timestamp``: what messages and chats are
+    listed by; accounts' order is not known) to drop an offset server's repeats."""
+    chosen = _columns(endpoint, columns)
+    timed = endpoint != "accounts" and "timestamp" in chosen
+    return Repeats(itemgetter(0), itemgetter(1 + chosen.index("timestamp")) if timed else None)
 
 
 def column_tuple(columns: Sequence[str] | None) -> tuple[str, ...] | None:

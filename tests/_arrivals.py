@@ -45,6 +45,8 @@ class Arrivals:
         self.listing = listing
         self.chat = chat
         self.added: list[str] = []
+        #: How many pages had been sent when each arrival came (the index of the page after it).
+        self.at: list[int] = []
         #: The ids of every messages page the server sent, in order.
         self.pages: list[list[str]] = []
 
@@ -59,11 +61,18 @@ class Arrivals:
         """Every id the server listed, a page after the other (repeats included)."""
         return [key for page in self.pages for key in page]
 
+    @property
+    def shifted(self) -> int:
+        """How many pages sent right after an arrival open with the last id of the page before."""
+        pages = self.pages
+        return sum(1 for n in self.at if 0 < n < len(pages) and pages[n][:1] == pages[n - 1][-1:])
+
     async def _between_pages(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         listing = request.path.endswith("/" + self.listing)
         if listing and "cursor" in request.query and len(self.added) < self.budget:
             arrival = self.server.add_messages(1, timestamp=self.stamp(), chat_id=self.chat())
             self.added += arrival
+            self.at.append(len(self.pages))
         response = await handler(request)
         if listing and response.status == 200 and isinstance(response, web.Response):
             assert isinstance(response.body, bytes)

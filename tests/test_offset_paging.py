@@ -4,8 +4,8 @@ The API reference's cursor example is ``{"skip":100}``: the real server may page
 offset. Then a message arriving while a walk is between two pages shifts the later
 pages, and the next page repeats the last message of the one before (nothing is lost
 while nothing is deleted). ``Dataset(cursors="offset")`` serves that; these tests
-measure what each stream hands out. What is already right is asserted; what repeats
-is a strict xfail that says so (flip it once the SDK drops the repeats).
+measure what each stream hands out: every item once, the repeats the server sent
+passed over (``tests/test_repeats.py`` has the stream's rules).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import anyio
-import pytest
 
 from postpress_async import AsyncPostpress, PollPolicy
 from postpress_async.testing import Dataset, FakePostpress
@@ -49,23 +48,18 @@ async def walk_while_messages_arrive() -> tuple[list[str], list[str], Arrivals]:
     return ids, truth, arrivals
 
 
-async def test_a_list_walk_under_offset_paging_loses_nothing_and_repeats_only_boundaries() -> None:
+async def test_a_list_walk_under_offset_paging_loses_nothing_the_server_repeated() -> None:
     ids, truth, arrivals = await walk_while_messages_arrive()
     assert len(arrivals.added) == 5
+    assert repeated(arrivals.listed) == boundaries(arrivals)  # each shift: one boundary again
     assert set(ids) == set(truth)  # every message listed when the walk began; none lost
-    assert repeated(ids) == boundaries(arrivals)  # each shift: one boundary again
     assert set(arrivals.added).isdisjoint(ids)  # newer than the walk: for a watch to find
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="offset paging: list() hands out the boundary message of a page again after a "
-    "message arrives between two pages (ListStream does not drop an id it handed out)",
-)
 async def test_a_list_walk_under_offset_paging_hands_out_each_message_once() -> None:
-    ids, _, _ = await walk_while_messages_arrive()
+    ids, truth, _ = await walk_while_messages_arrive()
     assert repeated(ids) == []
+    assert ids == truth  # in the listing's order, the repeats passed over
 
 
 async def test_a_watch_under_offset_paging_hands_out_each_message_once() -> None:
@@ -113,21 +107,16 @@ async def test_a_watch_after_an_offset_walk_hands_out_each_arrival_once() -> Non
     assert set(followed).isdisjoint(listed)  # nothing the backfill handed out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="offset paging: a list() backfill then watch(since=the list) hands out the "
-    "backfill's page-boundary messages twice (the list's own repeats; the watch adds none)",
-)
 async def test_a_backfill_then_follow_under_offset_paging_hands_out_each_message_once() -> None:
     listed, followed, _ = await backfill_then_follow()
     assert repeated(listed + followed) == []
 
 
-async def walk_chats_while_chats_move() -> tuple[list[str], list[str], list[str]]:
+async def walk_chats_while_chats_move() -> tuple[list[str], list[str], list[str], list[str]]:
     """A ``chats.list()`` of 40 chats, 5 a page, the oldest chat left getting a message
     before each of the next four pages (it moves from ahead of the walk to the top): the
-    ids handed out, the ground truth when the walk started, the chats that moved."""
+    ids handed out, the ground truth when the walk started, the chats that moved, the
+    ids the server listed."""
     dataset = Dataset(seed=5, messages=300, cursors="offset")
     oldest_first = iter(dataset.expected_chat_ids()[::-1])
     server = FakePostpress(dataset=dataset)
@@ -137,25 +126,20 @@ async def walk_chats_while_chats_move() -> tuple[list[str], list[str], list[str]
         ids = [chat.id async for chat in client.chats.list(limit=5)]
     rows = (server.dataset.find_message(key) for key in arrivals.added)
     moved = [server.dataset.message_row(row).chat_id for row in rows if row is not None]
-    return ids, truth, moved
+    return ids, truth, moved, arrivals.listed
 
 
-async def test_a_chats_walk_under_offset_paging_repeats_boundaries_and_misses_moved_chats() -> None:
+async def test_a_chats_walk_under_offset_paging_misses_only_moved_chats() -> None:
     """A chat moving from ahead of the walk to the top is behind it now: the walk misses
     it, as under keyset paging (its new activity is for a watch to find); under offset
     paging the move also shifts the chats between, and a boundary chat is listed again."""
-    ids, truth, moved = await walk_chats_while_chats_move()
+    ids, truth, moved, listed = await walk_chats_while_chats_move()
     assert len(moved) == 4
     assert set(truth) - set(ids) == set(moved)
-    assert len(repeated(ids)) == len(moved)
+    assert len(repeated(listed)) == len(moved)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="offset paging: chats.list() hands out a page-boundary chat again when a chat "
-    "ahead of the walk moves to the top between two pages",
-)
 async def test_a_chats_walk_under_offset_paging_hands_out_each_chat_once() -> None:
-    ids, _, _ = await walk_chats_while_chats_move()
+    ids, truth, moved, _ = await walk_chats_while_chats_move()
     assert repeated(ids) == []
+    assert ids == [chat for chat in truth if chat not in moved]

@@ -13,7 +13,8 @@ from postpress_async._pagination import AfterPage, ListStream, MakeFollower, Pag
 from postpress_async._params import encode_limit
 from postpress_async._poll import PollPolicy, WatchKind, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
-from postpress_async._rows import Row, RowPage, column_tuple, row_reader, row_stamp
+from postpress_async._repeats import Repeats, item_id, item_time
+from postpress_async._rows import Row, RowPage, column_tuple, row_reader, row_repeats, row_stamp
 from postpress_async._time import DateTimeParam, format_datetime, parse_datetime, to_ms
 from postpress_async._transport import endpoint_parts
 from postpress_async._unreadable import typed_reader
@@ -79,12 +80,14 @@ class Resource(Generic[Item]):
         follower: MakeFollower | None = None,
         read: ReadPage[Any] | None = None,
         on_unreadable: OnUnreadable | None = None,
+        repeats: Repeats[Any] | None = None,
     ) -> ListStream[Any]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging.
 
         Pages are read into ``model`` unless ``read`` reads them otherwise (rows); an
         item that does not fit ``model`` is dealt with as ``on_unreadable`` says (the
-        client's policy unless given).
+        client's policy unless given). ``repeats``: how an item is known, so that an
+        offset-paging server's repeats are handed out once (default: typed items').
         """
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
@@ -111,7 +114,13 @@ class Resource(Generic[Item]):
             max_items=max_items,
             follower=follower,
             after_page=after_page,
+            repeats=repeats if repeats is not None else self._repeats(),
         )
+
+    def _repeats(self) -> Repeats[Any]:
+        """How typed items are known and placed (messages and chats are listed by their
+        ``timestamp``; accounts' order is not known), to drop an offset server's repeats."""
+        return Repeats(item_id, None if self._name == "accounts" else item_time)
 
     def rows(
         self,
@@ -159,6 +168,7 @@ class Resource(Generic[Item]):
             max_items=max_items,
             follower=follower,
             read=row_reader(name, columns, endpoint_label=f"GET {self._path}"),
+            repeats=row_repeats(name, columns),
         )
 
     def _follower(
