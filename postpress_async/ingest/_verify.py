@@ -5,8 +5,10 @@ Messages: the span the store holds (its oldest and newest ``timestamp``,
 the planner's own profile (:func:`~._probe.probe_profile`, a few cheap requests), and in
 each window the ids the API lists are compared with the ids the store holds there
 (``sink.stored_ids``): *missing* (the API lists it, the store lacks it) and *extra* (the
-store holds it, the API no longer lists it). ``sample=N`` checks N windows picked at
-random (``seed``) instead of all of them. Memory: the ids of one window.
+store holds it, the API no longer lists it), and *repeated*: rows of a message beyond
+the first (a JSON lines file appends, so it can hold a message twice; a chat or an
+account is stored again when it changes, so only messages count). ``sample=N`` checks N
+windows picked at random (``seed``) instead of all of them. Memory: the ids of one window.
 
 Chats are compared whole: a chat's time is its last activity, which moves, so a time
 window of the store and one of the API do not hold the same chats. Accounts are
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,11 +81,15 @@ class VerifyReport:
     span: tuple[datetime, datetime] | None
     #: Whether only a random sample of the windows was compared.
     sampled: bool
+    #: Rows of a message the store holds beyond the first (in the windows compared), and
+    #: the first of those ids (up to 10).
+    repeated: int = 0
+    repeated_ids: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """The store holds exactly what the API lists (in what was compared)."""
-        return self.missing == 0 and self.extra == 0
+        """The store holds exactly what the API lists, once (in what was compared)."""
+        return self.missing == 0 and self.extra == 0 and self.repeated == 0
 
     def text(self) -> str:
         """One line: ``messages: 12,345 compared in 3/3 windows: 0 missing, 0 extra``."""
@@ -91,10 +98,14 @@ class VerifyReport:
             f"{self.endpoint}: {self.compared:,} compared in {part}{self.windows}/"
             f"{self.windows_total} windows: {self.missing:,} missing, {self.extra:,} extra"
         )
+        if self.repeated:
+            line += f", {self.repeated:,} stored twice"
         if self.missing_ids:
             line += f" (missing: {', '.join(self.missing_ids)})"
         if self.extra_ids:
             line += f" (extra: {', '.join(self.extra_ids)})"
+        if self.repeated_ids:
+            line += f" (stored twice: {', '.join(self.repeated_ids)})"
         if self.unreadable:
             line += f"; {self.unreadable:,} unreadable items not compared"
         return line
@@ -103,13 +114,23 @@ class VerifyReport:
 class _Tally:
     def __init__(self) -> None:
         self.missing = self.extra = self.compared = self.stored = self.unreadable = 0
+        self.repeated = 0
         self.missing_ids: list[str] = []
         self.extra_ids: list[str] = []
+        self.repeated_ids: list[str] = []
 
     def lacks(self, key: str) -> None:
         self.missing += 1
         if len(self.missing_ids) < SHOWN:
             self.missing_ids.append(key)
+
+    def twice(self, ids: list[str]) -> None:
+        """The ids held more than once among ``ids`` (a window's, as the store holds them)."""
+        for key, times in sorted(Counter(ids).items()):
+            if times > 1:
+                self.repeated += times - 1
+                if len(self.repeated_ids) < SHOWN:
+                    self.repeated_ids.append(key)
 
     def holds(self, keys: Iterable[str]) -> None:
         for key in sorted(keys):
@@ -175,6 +196,8 @@ async def verify(
         unreadable=tally.unreadable,
         span=span,
         sampled=len(chosen) < len(windows),
+        repeated=tally.repeated,
+        repeated_ids=tally.repeated_ids,
     )
 
 
@@ -225,7 +248,11 @@ async def _compare(
 ) -> None:
     """Compare one window: the store's ids there against the API's listing of it."""
     if endpoint == "messages":
-        held = set(await store.stored_ids(endpoint, after=window.after, before=window.before))
+        ids = await store.stored_ids(endpoint, after=window.after, before=window.before)
+        held = set(ids)
+        if len(held) < len(ids):  # a message stored twice (chats and accounts: versions)
+            tally.twice(ids)
+        del ids
     else:
         held = set(await store.stored_ids(endpoint, after=None, before=None))
     tally.stored += len(held)

@@ -5,9 +5,10 @@ shifts its later pages: the next page repeats the last row of the one before (se
 ``tests/test_offset_paging.py``). The backfill's stream (``rows()``) passes those repeats
 over, so the sink gets each row once: what matters for a JSON lines file and a parts
 directory, which drop a repeat only within one commit (``last_of_each``) and would store
-one that crosses two commits twice. Nothing is lost, and ``verify()`` agrees. One
-ingest() into SQLite costs about 0.15 s: the file stores' runs are slow tests, but for
-the JSON lines one, which shows the file holding one row an id in the fast suite.
+one that crosses two commits twice. Nothing is lost, and ``verify()`` agrees; it reports
+a message a file holds twice. One ingest() into SQLite costs about 0.15 s: the file
+stores' runs are slow tests, but for the JSON lines one, which shows the file holding one
+row an id in the fast suite, and verify's (a small store).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from postpress_async.ingest import (
     verify,
 )
 from postpress_async.ingest.engines.local import LocalEngine
+from postpress_async.ingest.sinks._base import Batch
 from postpress_async.testing import Dataset, FakePostpress
 from tests._arrivals import Arrivals
 
@@ -114,14 +116,32 @@ async def test_a_file_store_holds_one_row_an_id_under_offset_paging(
     assert sorted(outcome.ids) == sorted(outcome.truth)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="verify() counts the distinct ids a store holds (stored=123 for 125 rows): a "
-    "JSON lines file holding an id twice is reported ok, 0 extra",
-)
-async def test_verify_reports_a_file_store_that_holds_an_id_twice(tmp_path: Path) -> None:
-    outcome = await ingest_while_messages_arrive("jsonl", tmp_path)
-    assert outcome.repeated > 0  # the state xfailed above
-    assert outcome.report.stored == len(outcome.ids) or not outcome.report.ok
+async def a_file_store_holding_an_id_twice(tmp_path: Path) -> tuple[list[str], VerifyReport]:
+    """A JSON lines file of 40 messages plus one of them committed again (what an offset
+    walk's repeat crossing two commits stored before the streams passed repeats over):
+    the ids the file holds, and verify()'s report."""
+    url = STORES["jsonl"].format(tmp=tmp_path)
+    async with FakePostpress(dataset=Dataset(seed=4, messages=40, chats=10)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=20)
+        await ingest(config, "messages", url, shards=1)
+        sink = open_sink(url)
+        await sink.open()
+        try:
+            async with config.client() as client:
+                first = await client.messages.rows(columns=sink.columns, limit=1)
+            await sink.commit(Batch("messages", first.items, [], []))
+            ids = await sink.stored_ids("messages", after=None, before=None)
+        finally:
+            await sink.close()
+        return ids, await verify(config, "messages", url)
+
+
+async def test_verify_reports_a_file_store_that_holds_a_message_twice(tmp_path: Path) -> None:
+    ids, report = await a_file_store_holding_an_id_twice(tmp_path)
+    twice = [key for key, times in Counter(ids).items() if times > 1]
+    assert len(twice) == 1 and len(ids) == len(set(ids)) + 1  # the state verify should see
+    assert not report.ok
+    assert (report.missing, report.extra, report.repeated) == (0, 0, 1)
+    assert report.repeated_ids == twice
+    assert report.stored == len(set(ids))
+    assert f"0 missing, 0 extra, 1 stored twice (stored twice: {twice[0]})" in report.text()

@@ -66,8 +66,9 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         )
     print(f"{report.text()} ({report.url})", flush=True)
     if not report.ok:
+        twice = f", {report.repeated:,} stored twice" if report.repeated else ""
         raise CommandError(
             f"{report.url} and the API differ ({report.missing:,} missing, {report.extra:,} "
-            "extra): the same export run again stores what is new since its last run; "
+            f"extra{twice}): the same export run again stores what is new since its last run; "
             "rows lost from inside the store come back with --force (everything again)"
         )
