@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES, WATCHED
@@ -18,10 +19,60 @@ from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import filters_fingerprint
 from postpress_async._time import parse_datetime, to_ms
 
+from ._config import ClientConfig
 from ._plan import check_shards, encode_export_filters
+from ._run import IngestProgress
 from ._shards import Endpoint, ShardPlan, Window
 
-__all__ = ["Asked"]
+__all__ = ["Asked", "check_config", "check_engine", "check_progress", "check_sink"]
+
+#: What a sink and an engine given as objects must have (both are protocols: checked by
+#: their methods, so a typo such as ``engine="dask"`` is named, not an AttributeError).
+_SINK_METHODS: Final = ("open", "close", "commit", "positions", "count")
+_ENGINE_METHODS: Final = ("check", "run", "__aenter__", "__aexit__")
+
+
+def check_config(config: object) -> ClientConfig:
+    """A :class:`ClientConfig` (its own fields are checked when it is built)."""
+    if not isinstance(config, ClientConfig):
+        raise InvalidParameterError(
+            "config",
+            f"must be a ClientConfig (ClientConfig.from_client(client) or "
+            f"ClientConfig(base_url=..., api_key=...)), got {type(config).__name__}",
+        )
+    return config
+
+
+def check_sink(sink: object) -> None:
+    """A URL, a path, or an object with the sink's methods."""
+    if isinstance(sink, (str, Path)):
+        return
+    if not all(callable(getattr(sink, name, None)) for name in _SINK_METHODS):
+        raise InvalidParameterError(
+            "sink",
+            f"must be a URL (sqlite:///m.db, postgresql://..., duckdb:///m.duckdb), a path "
+            f"or a Sink, got {type(sink).__name__}",
+        )
+
+
+def check_engine(engine: object) -> None:
+    """``None`` or an object with the engine's methods."""
+    if engine is not None and not all(
+        callable(getattr(engine, name, None)) for name in _ENGINE_METHODS
+    ):
+        raise InvalidParameterError(
+            "engine",
+            f"must be an Engine (LocalEngine(), DaskEngine(...)) or None, "
+            f"got {type(engine).__name__}",
+        )
+
+
+def check_progress(progress: object) -> None:
+    """``None`` or an :class:`IngestProgress`."""
+    if progress is not None and not isinstance(progress, IngestProgress):
+        raise InvalidParameterError(
+            "progress", f"must be an IngestProgress or None, got {type(progress).__name__}"
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,6 +109,10 @@ class Asked:
         before: datetime | str | None,
         filters: dict[str, Any],
     ) -> Asked:
+        for name, flag in (("force", force), ("follow", follow), ("backfill", backfill)):
+            # Truthiness would read follow="no" as yes, and follow forever.
+            if not isinstance(flag, bool):
+                raise InvalidParameterError(name, f"must be True or False, got {flag!r}")
         if endpoint not in RESOURCES:
             raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
         if shards is not None:

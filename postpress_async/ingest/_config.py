@@ -7,8 +7,9 @@ from typing import Any
 import msgspec
 
 from postpress_async._client import AsyncPostpress, added_headers
-from postpress_async._config import ChatTime, Limits, RetryPolicy, check_chat_time
-from postpress_async._params import MAX_LIMIT
+from postpress_async._config import ChatTime, Limits, RetryPolicy, Timeout, check_chat_time
+from postpress_async._exceptions import InvalidParameterError
+from postpress_async._params import MAX_LIMIT, check_int, encode_limit
 from postpress_async._transport import Transport
 
 __all__ = ["ClientConfig"]
@@ -41,8 +42,25 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
     default_headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        # Built by hand or decoded, a bad value is refused before any request.
+        # Built by hand or decoded, a bad value is refused here, not once a store is
+        # opened and shards are planned (msgspec checks no types of a Struct built by hand).
         check_chat_time(self.chat_time)
+        for name in ("base_url", "api_key"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidParameterError(
+                    name, f"must be a str, got {type(getattr(self, name)).__name__}"
+                )
+        encode_limit(self.limit)
+        check_int("prefetch", self.prefetch, minimum=0)
+        check_int("max_in_flight", self.max_in_flight, minimum=1)
+        if self.attempts is not None:
+            check_int("attempts", self.attempts, minimum=1)
+        if self.timeout is not None:
+            if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)):
+                raise InvalidParameterError(
+                    "timeout", f"must be seconds or None, got {self.timeout!r}"
+                )
+            Timeout(total=float(self.timeout))
 
     def __repr__(self) -> str:
         headers = f", default_headers={_names(self)!r}" if self.default_headers else ""

@@ -40,7 +40,7 @@ from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._time import from_ms, to_ms
 
-from ._asked import Asked
+from ._asked import Asked, check_config, check_engine, check_progress, check_sink
 from ._config import ClientConfig
 from ._plan import plan_shards
 from ._run import IngestProgress, ShardResult
@@ -129,6 +129,10 @@ async def ingest(
     :class:`~postpress_async.InvalidParameterError` before the store is opened.
     """
     started = time.monotonic()
+    check_config(config)
+    check_sink(sink)
+    check_engine(engine)
+    check_progress(progress)
     asked = Asked.check(
         endpoint,
         shards=shards,
@@ -150,17 +154,19 @@ async def ingest(
     progress.noun = endpoint
     progress.started = started
     progress.notes = []
-    await store.open()
-    try:
-        async with config.client() as client:
+    # Built before the store is opened: a configuration the client refuses (its URL, its
+    # key) fails before the store is locked or a file is created.
+    async with config.client() as client:
+        await store.open()
+        try:
             job = _Job(asked, config, client, store, runner, progress)
             try:
                 return await job.run(started)
             finally:  # also for a follow ended by cancellation: its summary says so
                 progress.requests = client.stats().requests
-    finally:
-        with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
-            await store.close()
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
+                await store.close()
 
 
 #: The same call: reads better for an incremental job (a cron re-run, a sync loop).

@@ -39,6 +39,7 @@ from postpress_async._params import check_int
 from postpress_async._rows import RowPage
 from postpress_async._time import from_ms, to_ms
 
+from ._asked import check_config, check_sink
 from ._config import ClientConfig
 from ._plan import encode_export_filters
 from ._probe import Probe, probe_profile
@@ -152,19 +153,24 @@ async def verify(
 
     ``filters`` are the endpoint's list filters (default: those of the stored plan).
     """
+    check_config(config)
+    check_sink(sink)
     if endpoint not in RESOURCES:
         raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
     if sample is not None:
         check_int("sample", sample, minimum=1)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidParameterError("seed", f"must be an int, got {type(seed).__name__}")
     encoded = encode_export_filters(endpoint, filters)
     store = open_sink(sink) if isinstance(sink, (str, Path)) else sink
-    await store.open(writer=False)
-    try:
-        outer = Window()
-        plan = await store.load_plan(endpoint)
-        if plan is not None and not filters:
-            encoded, outer = plan.filters, plan.window
-        async with config.client() as client:
+    # Built before the store is opened: a configuration the client refuses fails first.
+    async with config.client() as client:
+        await store.open(writer=False)
+        try:
+            outer = Window()
+            plan = await store.load_plan(endpoint)
+            if plan is not None and not filters:
+                encoded, outer = plan.filters, plan.window
             tally = _Tally()
             span = None
             if endpoint == "messages":
@@ -179,9 +185,9 @@ async def verify(
                 windows = chosen = [outer if endpoint == "chats" else Window()]
             for window in chosen:
                 await _compare(client, config, store, endpoint, encoded, window, tally)
-    finally:
-        with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
-            await store.close()
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled run still lets go of the store
+                await store.close()
     return VerifyReport(
         endpoint=endpoint,
         url=store.url,
