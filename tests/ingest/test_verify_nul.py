@@ -1,0 +1,64 @@
+"""verify() and the NUL rule: a store that cannot hold U+0000 in a text (PostgreSQL) keeps
+an id's NUL as U+FFFD; verify must still find that id, not call it missing and extra."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from postpress_async.ingest import ingest, verify
+from postpress_async.ingest.sinks._base import Batch
+
+from ._feed import Feed, FeedConfig, message
+from ._memory import MemorySink
+
+URL = "https://nul.test"
+T0 = 1_800_000_000_000
+
+
+class ReplacingSink(MemorySink):
+    """A sink with PostgreSQL's NUL rule: typed texts (the id too) hold U+FFFD for U+0000."""
+
+    async def commit(self, batch: Batch) -> int:
+        rows = [
+            tuple(v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in row)
+            for row in batch.rows
+        ]
+        return await super().commit(batch._replace(rows=rows))
+
+
+@pytest.fixture
+def feed() -> Iterator[Feed]:
+    made = FeedConfig.feeds[URL] = Feed()
+    made.add(T0 - 2, message("plain", T0 - 2))
+    made.add(T0 - 1, message("nul\x00id", T0 - 1))
+    made.add(T0, message("newest", T0))
+    yield made
+    del FeedConfig.feeds[URL]
+
+
+async def test_an_id_with_a_nul_held_as_u_fffd_verifies_ok(feed: Feed) -> None:
+    config = FeedConfig(base_url=URL, api_key="k", limit=100)
+    sink = ReplacingSink()
+    result = await ingest(config, "messages", sink, shards=1)
+    assert result.items == 3
+    assert sorted(sink.store.ids("messages")) == ["newest", "nul\ufffdid", "plain"]
+    report = await verify(config, "messages", ReplacingSink(sink.store))
+    assert (report.missing, report.extra) == (0, 0), report.text()
+    assert report.compared == 3
+    # A store that keeps the NUL (SQLite, files) verifies the same.
+    kept = MemorySink()
+    await ingest(config, "messages", kept, shards=1)
+    assert (await verify(config, "messages", MemorySink(kept.store))).ok
+
+
+@pytest.mark.slow
+async def test_postgresql_holds_a_nul_id_that_verify_finds(feed: Feed, pg_url: str) -> None:
+    from postpress_async.ingest import open_sink
+
+    config = FeedConfig(base_url=URL, api_key="k", limit=100)
+    result = await ingest(config, "messages", open_sink(pg_url), shards=1)
+    assert result.items == 3
+    report = await verify(config, "messages", open_sink(pg_url))
+    assert (report.missing, report.extra, report.compared) == (0, 0, 3), report.text()
