@@ -263,13 +263,14 @@ async def _compare(
         held = set(await store.stored_ids(endpoint, after=None, before=None))
     tally.stored += len(held)
     listed: set[str] = set()
-    # Read as the runner reads (with the time column): an item the store set aside as a
-    # reject is unreadable here too, not "missing".
+    # Read as the runner reads (the store's columns, with the time column): an item the
+    # store set aside as a reject (a typed column of the wrong type) is unreadable here
+    # too, not "missing".
     stream = getattr(client, endpoint).rows(
         filters=filters,
         after=window.after,
         before=window.before,
-        columns=("created_at",) if endpoint == "accounts" else ("timestamp",),
+        columns=_columns(endpoint, store.columns),
         limit=config.limit,
         prefetch=config.prefetch,
         follow=False,
@@ -297,3 +298,11 @@ def _nul_held(key: str) -> str:
     """``key`` as a store that cannot hold U+0000 in a text keeps it (PostgreSQL: the
     README's NUL rule puts U+FFFD in its place), so verify finds it there."""
     return key.replace("\x00", "\ufffd")
+
+
+def _columns(endpoint: Endpoint, stored: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The columns a store reads rows with (``None``: all), its time column included."""
+    time = "created_at" if endpoint == "accounts" else "timestamp"
+    if stored is None or time in stored:
+        return stored
+    return (*stored, time)

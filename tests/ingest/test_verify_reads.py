@@ -1,9 +1,11 @@
-"""verify() and the NUL rule: a store that cannot hold U+0000 in a text (PostgreSQL) keeps
-an id's NUL as U+FFFD; verify must still find that id, not call it missing and extra."""
+"""verify() reads the API as the store was written: an id a store keeps by the NUL rule
+(PostgreSQL: U+FFFD for U+0000) is found there, and an item the store set aside as a
+reject (a typed column of the wrong type) is unreadable, not missing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,20 @@ async def test_postgresql_holds_a_nul_id_that_verify_finds(feed: Feed, pg_url: s
     assert result.items == 3
     report = await verify(config, "messages", open_sink(pg_url))
     assert (report.missing, report.extra, report.compared) == (0, 0, 3), report.text()
+
+
+async def test_an_item_the_store_set_aside_for_a_typed_column_is_not_missing(
+    feed: Feed, tmp_path: Path
+) -> None:
+    # sender_id a number: SQLite (which stores a sender_id column) sets the item aside,
+    # and verify, reading as the store read, counts it unreadable, not missing.
+    bad = message("bad_sender", T0 - 1).replace(b'"sender_id":"s"', b'"sender_id":5')
+    assert bad != message("bad_sender", T0 - 1)
+    feed.add(T0 - 1, bad)  # inside the span the store holds
+    config = FeedConfig(base_url=URL, api_key="k", limit=100)
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    result = await ingest(config, "messages", url, shards=1)
+    assert (result.items, result.rejects) == (3, 1)
+    report = await verify(config, "messages", url)
+    assert (report.missing, report.extra, report.unreadable) == (0, 0, 1), report.text()
+    assert report.ok
