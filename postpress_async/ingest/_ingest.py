@@ -271,15 +271,19 @@ class _Job:
         async with self.runner:
             if plan is None:
                 progress.phase = "plan"
-                plan = await plan_shards(
-                    self.client,
-                    endpoint,
-                    shards=DEFAULT_SHARDS if asked.shards is None else asked.shards,
-                    by=asked.by or "auto",  # type: ignore[arg-type]
-                    after=asked.window.after,
-                    before=asked.window.before,
-                    **asked.filters,
-                )
+                retried = self.client.stats().total_retries
+                try:
+                    plan = await plan_shards(
+                        self.client,
+                        endpoint,
+                        shards=DEFAULT_SHARDS if asked.shards is None else asked.shards,
+                        by=asked.by or "auto",  # type: ignore[arg-type]
+                        after=asked.window.after,
+                        before=asked.window.before,
+                        **asked.filters,
+                    )
+                finally:  # the plan's retries, added to what the backfill counts
+                    progress.retries += self.client.stats().total_retries - retried
                 await store.save_plan(plan)
                 self.counted = await store.count(endpoint)  # a file starts over here
             progress.phase = "backfill"

@@ -296,16 +296,30 @@ class _Pace:
         await self.sleep(delay)
 
 
-def _counter(result: SyncResult, progress: IngestProgress | None) -> Callable[[int, int], None]:
-    """A committer's ``on_commit``: what it stored, counted into ``result`` and ``progress``."""
+@dataclasses.dataclass(slots=True)
+class _Counter:
+    """A committer's ``on_commit``: what it stored, counted into ``result`` and
+    ``progress``; and the client's retries since it was made, added to ``progress``'s."""
 
-    def stored(rows: int, rejects: int) -> None:
-        result.items += rows
-        result.rejects += rejects
-        if progress is not None:
-            progress.stored(rows, rejects)
+    result: SyncResult
+    progress: IngestProgress | None
+    client: AsyncPostpress
+    base: int = 0
 
-    return stored
+    def __post_init__(self) -> None:
+        counted = 0 if self.progress is None else self.progress.retries
+        self.base = self.client.stats().total_retries - counted
+
+    def __call__(self, rows: int, rejects: int) -> None:
+        self.result.items += rows
+        self.result.rejects += rejects
+        if self.progress is not None:
+            self.progress.stored(rows, rejects)
+        self.retried()
+
+    def retried(self) -> None:
+        if self.progress is not None:
+            self.progress.retries = self.client.stats().total_retries - self.base
 
 
 async def sync_follow(
@@ -364,28 +378,30 @@ async def sync_follow(
 
     if progress is not None:
         progress.phase = "catch-up"
-    async with Committer(
-        sink, endpoint, on_commit=_counter(result, progress), max_pages=max_pages
-    ) as committer:
-        pace = _Pace(
-            committer, previous, follow=follow, limit=limit, sleep=sleep, progress=progress
-        )
-        stream = WatchStream(
-            list_after,
-            _follow_stamp(endpoint, base),
-            start,
-            policy=policy,
-            limit=limit,
-            sleep=pace.between_polls,
-            random=random,
-            timed=timed,
-        )
-        pace.stream = stream
-        async with stream:
-            async for batch in stream.batches():
-                pace.handed += len(batch)
-                await pace.commit(batch)
-        result.polls = stream.polls
+    counter = _Counter(result, progress, client)
+    try:
+        async with Committer(sink, endpoint, on_commit=counter, max_pages=max_pages) as committer:
+            pace = _Pace(
+                committer, previous, follow=follow, limit=limit, sleep=sleep, progress=progress
+            )
+            stream = WatchStream(
+                list_after,
+                _follow_stamp(endpoint, base),
+                start,
+                policy=policy,
+                limit=limit,
+                sleep=pace.between_polls,
+                random=random,
+                timed=timed,
+            )
+            pace.stream = stream
+            async with stream:
+                async for batch in stream.batches():
+                    pace.handed += len(batch)
+                    await pace.commit(batch)
+            result.polls = stream.polls
+    finally:  # also the retries of a poll that stored nothing, or was cancelled
+        counter.retried()
     state = stream.state
     result.position = pace.previous
     result.caught_up_ms = state.watermark_ms
@@ -422,32 +438,36 @@ async def refresh_accounts(
     if progress is not None:
         progress.phase = "catch-up"
     idle = 0
-    async with Committer(
-        sink, "accounts", on_commit=_counter(result, progress), max_pages=max_pages
-    ) as committer:
-        while True:
-            found = 0
-            stream = client.accounts.rows(columns=sink.columns, limit=limit, prefetch=prefetch)
-            async with stream:
-                async for page in stream.pages():
-                    assert isinstance(page, RowPage)
-                    rows, rejects, new, changed = see_accounts(digests, page.items, page.rejects)
-                    if not rows and not rejects:
-                        continue
-                    position = msgspec.json.encode(AccountsSeen(digests=digests))
-                    await committer.put(
-                        FOLLOW, RowPage(items=rows, rejects=rejects), position, previous
-                    )
-                    previous = position
-                    found += len(rows) + len(rejects)
-                    result.new = (result.new or 0) + new
-                    result.changed = (result.changed or 0) + changed
-            result.polls += 1
-            if not follow:
-                break
-            if progress is not None:
-                progress.phase = "follow"
-            idle = 0 if found else idle + 1
-            await sleep(poll_delay(policy, idle, random))
+    counter = _Counter(result, progress, client)
+    try:
+        async with Committer(sink, "accounts", on_commit=counter, max_pages=max_pages) as committer:
+            while True:
+                found = 0
+                stream = client.accounts.rows(columns=sink.columns, limit=limit, prefetch=prefetch)
+                async with stream:
+                    async for page in stream.pages():
+                        assert isinstance(page, RowPage)
+                        rows, rejects, new, changed = see_accounts(
+                            digests, page.items, page.rejects
+                        )
+                        if not rows and not rejects:
+                            continue
+                        position = msgspec.json.encode(AccountsSeen(digests=digests))
+                        await committer.put(
+                            FOLLOW, RowPage(items=rows, rejects=rejects), position, previous
+                        )
+                        previous = position
+                        found += len(rows) + len(rejects)
+                        result.new = (result.new or 0) + new
+                        result.changed = (result.changed or 0) + changed
+                result.polls += 1
+                if not follow:
+                    break
+                if progress is not None:
+                    progress.phase = "follow"
+                idle = 0 if found else idle + 1
+                await sleep(poll_delay(policy, idle, random))
+    finally:  # also the retries of a poll that stored nothing, or was cancelled
+        counter.retried()
     result.position = previous
     return result

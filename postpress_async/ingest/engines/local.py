@@ -65,7 +65,8 @@ class LocalEngine:
         """Run the shards concurrently on ``client``, into one committer."""
         results: dict[str, ShardResult] = {}
         limiter = anyio.CapacityLimiter(self.concurrency or max(1, len(plan.shards)))
-        base_retries = client.stats().total_retries
+        # Added to what the run counted before (its plan's retries), as they happen.
+        base_retries = client.stats().total_retries - progress.retries
 
         def stored(rows: int, rejects: int) -> None:
             progress.stored(rows, rejects)
