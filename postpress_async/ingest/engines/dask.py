@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import signal
 from collections.abc import Awaitable, Iterator
@@ -45,6 +46,7 @@ import msgspec
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import (
     EngineUnavailableError,
+    InvalidParameterError,
     ShardFailedError,
     SinkUnavailableError,
 )
@@ -177,6 +179,20 @@ class DaskEngine:
         check_int("retries", retries, minimum=0)
         if max_in_flight is not None:
             check_int("max_in_flight", max_in_flight, minimum=1)
+        if scheduler is not None and not (isinstance(scheduler, str) and scheduler):
+            raise InvalidParameterError(
+                "scheduler",
+                f"must be an address such as 'tcp://host:8786', or None, got {scheduler!r}",
+            )
+        if (
+            isinstance(connect_timeout, bool)
+            or not isinstance(connect_timeout, (int, float))
+            or not 0 < connect_timeout < math.inf
+        ):
+            raise InvalidParameterError(
+                "connect_timeout",
+                f"must be a finite number of seconds > 0, got {connect_timeout!r}",
+            )
         self.workers = workers
         self.scheduler = scheduler
         self.retries = retries

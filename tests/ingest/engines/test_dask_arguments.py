@@ -1,0 +1,35 @@
+"""DaskEngine's arguments are checked when it is built (no cluster, no Dask import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from postpress_async import InvalidParameterError
+from postpress_async.ingest.engines.dask import DaskEngine
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        pytest.param({"scheduler": 8786}, "scheduler", id="scheduler-int"),
+        pytest.param({"scheduler": ""}, "scheduler", id="scheduler-empty"),
+        pytest.param({"connect_timeout": "10"}, "connect_timeout", id="timeout-str"),
+        pytest.param({"connect_timeout": 0}, "connect_timeout", id="timeout-zero"),
+        pytest.param({"connect_timeout": float("inf")}, "connect_timeout", id="timeout-inf"),
+        pytest.param({"workers": 0}, "workers", id="no-workers"),
+    ],
+)
+def test_a_wrong_argument_is_refused_by_name(arguments: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        DaskEngine(**arguments)
+
+
+def test_good_arguments_are_kept() -> None:
+    engine = DaskEngine(scheduler="tcp://scheduler:8786", connect_timeout=2.5, workers=3)
+    assert (engine.scheduler, engine.connect_timeout, engine.workers) == (
+        "tcp://scheduler:8786",
+        2.5,
+        3,
+    )
