@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import anyio
 
-from postpress_async._exceptions import InvalidParameterError
+from postpress_async._exceptions import InvalidParameterError, printable
 from postpress_async._filters import RESOURCES
 from postpress_async._params import check_int
 from postpress_async._rows import RowPage
@@ -101,12 +101,13 @@ class VerifyReport:
         )
         if self.repeated:
             line += f", {self.repeated:,} stored twice"
+        # Ids are the server's (and the store's) words: one line, no escape sequence.
         if self.missing_ids:
-            line += f" (missing: {', '.join(self.missing_ids)})"
+            line += f" (missing: {printable(', '.join(self.missing_ids))})"
         if self.extra_ids:
-            line += f" (extra: {', '.join(self.extra_ids)})"
+            line += f" (extra: {printable(', '.join(self.extra_ids))})"
         if self.repeated_ids:
-            line += f" (stored twice: {', '.join(self.repeated_ids)})"
+            line += f" (stored twice: {printable(', '.join(self.repeated_ids))})"
         if self.unreadable:
             line += f"; {self.unreadable:,} unreadable items not compared"
         return line

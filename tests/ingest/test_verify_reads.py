@@ -81,3 +81,27 @@ async def test_an_item_the_store_set_aside_for_a_typed_column_is_not_missing(
     report = await verify(config, "messages", url)
     assert (report.missing, report.extra, report.unreadable) == (0, 0, 1), report.text()
     assert report.ok
+
+
+def test_a_report_s_line_shows_the_ids_control_characters_as_escapes() -> None:
+    from postpress_async.ingest import VerifyReport
+
+    report = VerifyReport(
+        endpoint="messages",
+        url="memory://m",
+        missing=1,
+        extra=1,
+        missing_ids=["a\nforged line"],
+        extra_ids=["b\x1b]52;c;evil\x07"],
+        windows=1,
+        windows_total=1,
+        compared=1,
+        stored=1,
+        unreadable=0,
+        span=None,
+        sampled=False,
+    )
+    line = report.text()
+    assert "\n" not in line and "\x1b" not in line and "\x07" not in line
+    assert "a\\nforged line" in line and "b\\x1b]52;c;evil\\x07" in line
+    assert report.missing_ids == ["a\nforged line"]  # the values stay as they are
