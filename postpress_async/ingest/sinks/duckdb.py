@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -37,12 +38,13 @@ from typing import TYPE_CHECKING, Any, Final
 from postpress_async._exceptions import (
     OutputLockedError,
     ShardConflictError,
+    SinkFailedError,
     SinkUnavailableError,
 )
 from postpress_async._time import from_ms
 from postpress_async.ingest._shards import Endpoint
 
-from ._base import TABLES, Batch, Reach, last_of_each
+from ._base import TABLES, Batch, Reach, Row, last_of_each
 from ._sql import (
     Types,
     column_names,
@@ -177,7 +179,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
                 return 0
             if rows:
                 columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-                columns[-1] = [str(data, "utf-8") for data in columns[-1]]
+                columns[-1] = _texts(self.url, rows, columns[-1])
                 db.execute(_UPSERTS[endpoint], columns)
             stored = 0
             if rejects:  # rare: counted before and after, in this one writer's transaction
@@ -220,6 +222,27 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
         query, params = ids_query(endpoint, (after, before), lambda _: "?::TIMESTAMPTZ")
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
+
+
+def _texts(url: str, rows: Sequence[Row], data: list[Any]) -> list[str]:
+    """The items' bytes as VARCHAR text; bytes that are not UTF-8 (VARCHAR cannot hold
+    them as sent) fail with :class:`SinkFailedError` naming the item."""
+    try:
+        return [str(item, "utf-8") for item in data]
+    except UnicodeDecodeError as exc:
+        bad = next(row[0] for row in rows if not _utf8(row[-1]))
+        raise SinkFailedError(
+            f"{url}: the item {bad!r} is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+            "DuckDB's VARCHAR cannot hold its bytes as the API sent them"
+        ) from None
+
+
+def _utf8(data: Any) -> bool:
+    try:
+        str(data, "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _duckdb() -> Any:

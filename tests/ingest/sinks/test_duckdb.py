@@ -173,3 +173,22 @@ async def test_a_failed_write_is_one_line(tmp_path: Path) -> None:
     await again.open()
     assert await again.count("messages") == 0
     await again.close()
+
+
+async def test_an_item_that_is_not_utf8_fails_with_a_typed_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    # VARCHAR holds UTF-8 only: bytes outside the columns the sink reads that are not
+    # UTF-8 cannot be stored as sent. A SinkFailedError naming the item, nothing stored.
+    sink = DuckDBSink(tmp_path / "m.duckdb")
+    await sink.open()
+    try:
+        bad = message("bad", 2)[:-1] + b',"weird":"\xff\xfe"}'
+        rows = page(sink, "messages", message("good", 1), bad)
+        assert [row[0] for row in rows.items] == ["good", "bad"]
+        with pytest.raises(SinkFailedError, match=r"'bad'.*not valid UTF-8"):
+            await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+        assert await sink.count("messages") == 0
+        assert await sink.positions("messages") == {}
+    finally:
+        await sink.close()
