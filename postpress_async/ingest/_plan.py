@@ -102,6 +102,10 @@ async def plan_shards(
     (:class:`~postpress_async.InvalidParameterError` before any request). See the module
     docstring for how the data is found.
     """
+    if not isinstance(client, AsyncPostpress):
+        raise InvalidParameterError(
+            "client", f"must be an AsyncPostpress, got {type(client).__name__}"
+        )
     check_shards(shards)
     if by not in {"auto", "time", "account"}:
         raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")

@@ -4,12 +4,13 @@ file on disk, and never surfaces as a bare AttributeError)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from postpress_async import InvalidParameterError
-from postpress_async.ingest import ClientConfig, ingest, verify
+from postpress_async.ingest import ClientConfig, ingest, open_sink, plan_shards, verify
 from postpress_async.testing import FakePostpress
 
 from ._memory import MemorySink
@@ -89,3 +90,27 @@ async def test_verify_refuses_a_wrong_argument_by_name_before_anything(
         await verify(call.pop("config"), "messages", call.pop("sink"), **call)
     assert not sink.opened
     assert server.stats.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        pytest.param(None, "url: must be a str", id="none"),  # os.environ.get() of nothing
+        pytest.param(5, "url: must be a str", id="int"),
+        pytest.param(b"m.jsonl", "url: must be a str", id="bytes"),
+        pytest.param("", "url: must not be empty", id="empty"),  # an empty variable
+        pytest.param("   ", "url: must not be empty", id="blank"),
+    ],
+)
+def test_open_sink_refuses_what_is_not_a_url_or_path(
+    url: Any, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidParameterError, match=match):
+        open_sink(url)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_plan_shards_refuses_what_is_not_a_client() -> None:
+    with pytest.raises(InvalidParameterError, match="client: must be an AsyncPostpress"):
+        await plan_shards("https://api.example.com", "messages")  # type: ignore[arg-type]

@@ -7,11 +7,12 @@ contract suite as every other sink (``tests/ingest/sinks/``).
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from postpress_async._exceptions import SinkUnavailableError
+from postpress_async._exceptions import InvalidParameterError, SinkUnavailableError
 
 from ._base import Sink
 
@@ -76,7 +77,18 @@ def open_sink(url: str | Path) -> Sink:
     * a path ending in ``/`` (or an existing directory): :class:`PartFilesSink`;
     * any other path (or ``file://path``): :class:`JsonLinesSink`, one file.
     """
-    text = str(url)
+    if not isinstance(url, (str, os.PathLike)):
+        # str() of anything is a path: None would write a file named "None".
+        raise InvalidParameterError(
+            "url",
+            f"must be a str (sqlite:///m.db, postgresql://..., duckdb:///m.duckdb, a path) "
+            f"or a Path, got {type(url).__name__}",
+        )
+    text = os.fspath(url)
+    if not isinstance(text, str):
+        raise InvalidParameterError("url", "must be a str or a Path, got a bytes path")
+    if not text.strip():  # an empty variable, not the current directory
+        raise InvalidParameterError("url", "must not be empty: name a store or a path")
     scheme, sep, _ = text.partition("://")
     if sep and scheme != "file":
         factory = SCHEMES.get(scheme)
