@@ -36,9 +36,8 @@ class FlakyFeed(Feed):
         self.requests += 1
         if self.requests in self.fail:
             self.failed += 1
-            return Response(
-                status=503, headers={"content-type": "application/json"}, content=UNAVAILABLE
-            )
+            headers = {"content-type": "application/json", "retry-after": "0.001"}  # cheap
+            return Response(status=503, headers=headers, content=UNAVAILABLE)
         return super().respond(request)
 
 
