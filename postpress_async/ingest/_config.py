@@ -50,6 +50,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
                 raise InvalidParameterError(
                     name, f"must be a str, got {type(getattr(self, name)).__name__}"
                 )
+        _check_headers(self.default_headers)
         encode_limit(self.limit)
         check_int("prefetch", self.prefetch, minimum=0)
         check_int("max_in_flight", self.max_in_flight, minimum=1)
@@ -106,6 +107,22 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             transport=transport,
             chat_time=self.chat_time,
             default_headers=dict(self.default_headers),
+        )
+
+
+def _check_headers(headers: object) -> None:
+    """``(name, value)`` pairs of str (a dict would break the repr and the JSON a worker
+    decodes)."""
+    if not isinstance(headers, (tuple, list)) or not all(
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(isinstance(part, str) for part in pair)
+        for pair in headers
+    ):
+        raise InvalidParameterError(
+            "default_headers",
+            f"must be (name, value) pairs of str, such as tuple(headers.items()), "
+            f"got {type(headers).__name__}",
         )
 
 

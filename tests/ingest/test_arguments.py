@@ -114,3 +114,20 @@ def test_open_sink_refuses_what_is_not_a_url_or_path(
 async def test_plan_shards_refuses_what_is_not_a_client() -> None:
     with pytest.raises(InvalidParameterError, match="client: must be an AsyncPostpress"):
         await plan_shards("https://api.example.com", "messages")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Proxy-Auth": "secret"}, id="a-dict"),
+        pytest.param((("X-A", 5),), id="a-value-not-str"),
+        pytest.param(("X-A",), id="not-pairs"),
+    ],
+)
+def test_a_client_config_s_headers_must_be_pairs_of_str(
+    server: FakePostpress, headers: Any
+) -> None:
+    # A dict made repr(config) raise ValueError and a Dask worker fail to decode it.
+    with pytest.raises(InvalidParameterError, match="default_headers"):
+        _config(server, default_headers=headers)
+    assert "secret" not in repr(_config(server, default_headers=(("X-Proxy-Auth", "secret"),)))
