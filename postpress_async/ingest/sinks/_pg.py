@@ -8,9 +8,11 @@ functions, and queries on a connection it is given.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+
+import anyio
 
 from postpress_async._exceptions import SinkUnavailableError
 from postpress_async._lazy import hashlib
@@ -29,6 +31,7 @@ from ._sql import (
 )
 
 __all__ = [
+    "CONNECT_GRACE",
     "NAMES",
     "REPLACEMENT",
     "STAGES",
@@ -40,6 +43,7 @@ __all__ = [
     "connection_errors",
     "copy_text",
     "create_store",
+    "finish_connect",
     "lock_holders",
     "lock_key",
     "no_nul",
@@ -330,3 +334,27 @@ def asyncpg_module() -> Any:
             "postgresql:// sinks need asyncpg: pip install 'postpress-async[postgres]'"
         ) from None
     return asyncpg
+
+
+#: Seconds a connect cancelled mid-handshake may go on to finish before it is cut off.
+CONNECT_GRACE: Final = 5.0
+
+
+async def finish_connect(connecting: Awaitable[Any]) -> Any:
+    """The connection ``connecting`` makes; cancelled meanwhile, the connect goes on to its
+    end (shielded, at most :data:`CONNECT_GRACE` seconds), its connection is terminated
+    and the cancellation goes on. asyncpg cut off mid-handshake leaves a future whose error
+    nobody reads ('Future exception was never retrieved ... unexpected connection_lost()'
+    on stderr after a Ctrl-C at the start of an export)."""
+    task = asyncio.ensure_future(connecting)
+    try:
+        return await asyncio.shield(task)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CONNECT_GRACE):
+            try:
+                conn = await task
+            except Exception:  # its error is read: nothing is left behind
+                pass
+            else:
+                conn.terminate()
+        raise

@@ -59,6 +59,7 @@ from ._pg import (
     connection_errors,
     copy_text,
     create_store,
+    finish_connect,
     lock_holders,
     lock_key,
     no_nul,
@@ -180,7 +181,9 @@ class PostgresSink:
 
     async def _connect(self, *, timeout: float) -> asyncpg.Connection:
         pg = asyncpg_module()
-        conn = await pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
+        conn = await finish_connect(
+            pg.connect(self._dsn, command_timeout=self.command_timeout, timeout=timeout)
+        )
         try:
             # json's binary form is its text: binary COPY sends ``data`` as the bytes it
             # came as (asyncpg's own codec would want a str, a decode a row).
