@@ -34,10 +34,10 @@ from typing import Any, Literal
 import anyio
 import msgspec
 
-from postpress_async._exceptions import PlanMismatchError, StateMismatchError
+from postpress_async._exceptions import PlanMismatchError
 from postpress_async._filters import WATCHED
 from postpress_async._poll import PollPolicy, start_state
-from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
+from postpress_async._positions import WatchState, filters_fingerprint
 from postpress_async._time import from_ms, to_ms
 
 from ._asked import Asked, check_config, check_engine, check_progress, check_sink
@@ -56,7 +56,7 @@ from ._sync import (
 from .engines._base import Engine
 from .engines.local import LocalEngine
 from .sinks import open_sink
-from .sinks._base import FOLLOW, Batch, Move, Sink, Stored
+from .sinks._base import FOLLOW, Batch, Move, Sink, Stored, shard_checkpoint, unfinished
 
 __all__ = ["IngestResult", "ingest", "sync"]
 
@@ -173,17 +173,6 @@ async def ingest(
 sync = ingest
 
 
-def _checkpoint(stored: Stored | None) -> Checkpoint:
-    if stored is None:
-        return Checkpoint()
-    try:
-        return msgspec.json.decode(stored.position, type=Checkpoint)
-    except msgspec.DecodeError:
-        raise StateMismatchError(
-            "a stored shard position is not a checkpoint; start over with force=True (--force)"
-        ) from None
-
-
 @dataclasses.dataclass(slots=True)
 class _Job:
     """One ingest, steps 2-6 (the sink is open, the client built)."""
@@ -208,7 +197,7 @@ class _Job:
         if asked.backfill:
             plan, resumed, results = await self._backfill()
             positions = await store.positions(endpoint)
-            done = all(_checkpoint(positions.get(s.label)).done for s in plan.shards)
+            done = not unfinished(plan, positions)
             if done and plan.window.before is None and endpoint in WATCHED:
                 positions = await self._derive_follow(plan, positions)
         else:
@@ -261,7 +250,7 @@ class _Job:
                 )
             self.progress.notes.extend(asked.ignored(plan))
             positions = await store.positions(endpoint)
-            if all(_checkpoint(positions.get(s.label)).done for s in plan.shards):
+            if not unfinished(plan, positions):
                 progress.shards = progress.shards_done = len(plan.shards)
                 return (
                     plan,
@@ -300,7 +289,7 @@ class _Job:
             return positions
         parts: list[tuple[int | None, WatchState]] = []
         for shard in plan.shards:
-            follow = _checkpoint(positions.get(shard.label)).follow
+            follow = shard_checkpoint(positions.get(shard.label)).follow
             if follow is None:
                 self.progress.notes.append(
                     f"no follow: shard {shard.label}'s checkpoint does not record where a "

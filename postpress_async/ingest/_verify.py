@@ -9,6 +9,9 @@ store holds it, the API no longer lists it), and *repeated*: rows of a message b
 the first (a JSON lines file appends, so it can hold a message twice; a chat or an
 account is stored again when it changes, so only messages count). ``sample=N`` checks N
 windows picked at random (``seed``) instead of all of them. Memory: the ids of one window.
+A backfill stopped part-way holds part of the span, and what it never reached shows as no
+difference: the report counts the stored plan's shards not held to their end
+(``unfinished``), and such a store is not ``ok``.
 
 Chats are compared whole: a chat's time is its last activity, which moves, so a time
 window of the store and one of the API do not hold the same chats. Accounts are
@@ -45,7 +48,7 @@ from ._plan import encode_export_filters
 from ._probe import Probe, probe_profile
 from ._shards import Endpoint, Window, window_queries
 from .sinks import open_sink
-from .sinks._base import Sink
+from .sinks._base import Sink, unfinished
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -86,11 +89,17 @@ class VerifyReport:
     #: the first of those ids (up to 10).
     repeated: int = 0
     repeated_ids: list[str] = dataclasses.field(default_factory=list)
+    #: Shards of the stored plan the store does not hold to their end, out of how many
+    #: (``0`` of ``0``: no plan). A backfill stopped part-way holds part of the span: what
+    #: it never reached is not in the span compared, so it shows as no difference.
+    unfinished: int = 0
+    shards: int = 0
 
     @property
     def ok(self) -> bool:
-        """The store holds exactly what the API lists, once (in what was compared)."""
-        return self.missing == 0 and self.extra == 0 and self.repeated == 0
+        """The store holds exactly what the API lists, once (in what was compared), and its
+        backfill is finished."""
+        return self.missing == 0 and self.extra == 0 and self.repeated == 0 and not self.unfinished
 
     def text(self) -> str:
         """One line: ``messages: 12,345 compared in 3/3 windows: 0 missing, 0 extra``."""
@@ -110,6 +119,11 @@ class VerifyReport:
             line += f" (stored twice: {printable(', '.join(self.repeated_ids))})"
         if self.unreadable:
             line += f"; {self.unreadable:,} unreadable items not compared"
+        if self.unfinished:
+            line += (
+                f"; backfill unfinished: {self.unfinished:,} of {self.shards:,} shards not held to"
+                " their end (run the export again to finish it)"
+            )
         return line
 
 
@@ -170,6 +184,7 @@ async def verify(
         try:
             outer = Window()
             plan = await store.load_plan(endpoint)
+            left = 0 if plan is None else unfinished(plan, await store.positions(endpoint))
             if plan is not None and not filters:
                 encoded, outer = plan.filters, plan.window
             tally = _Tally()
@@ -205,6 +220,8 @@ async def verify(
         sampled=len(chosen) < len(windows),
         repeated=tally.repeated,
         repeated_ids=tally.repeated_ids,
+        unfinished=left,
+        shards=0 if plan is None else len(plan.shards),
     )
 
 

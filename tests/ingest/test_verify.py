@@ -6,10 +6,10 @@ import msgspec
 import pytest
 
 from postpress_async import InvalidParameterError
-from postpress_async.ingest import ClientConfig, ingest, verify
+from postpress_async.ingest import ClientConfig, LocalEngine, ingest, verify
 from postpress_async.testing import FakePostpress
 
-from ._memory import MemorySink, MemoryStore
+from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
 from .test_run import exactly_once
 
 
@@ -59,6 +59,32 @@ async def test_rows_taken_out_are_missing_and_rows_put_in_are_extra(
     # positions say it is stored): verify is what finds it.
     again = await ingest(config, "messages", MemorySink(store))
     assert again.items == 0
+
+
+async def test_a_backfill_stopped_part_way_is_not_ok_until_a_run_finishes_it(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    """A store whose backfill died part-way holds part of the span: what it never reached
+    is outside the span compared, so the ids agree there; the report says it is unfinished."""
+    store = MemoryStore()
+    with pytest.raises(Crash):
+        await ingest(
+            config,
+            "messages",
+            CrashingSink(MemorySink(store), at=2),
+            shards=1,  # newest first: the store holds the newest pages, a span with no gap
+            engine=LocalEngine(max_pages=1),
+        )
+    assert 0 < len(store.ids("messages")) < len(server.truth("messages"))
+    stopped = await verify(config, "messages", MemorySink(store))
+    assert (stopped.missing, stopped.extra) == (0, 0)  # within the span it holds: all there
+    assert (stopped.unfinished, stopped.shards) == (1, 1)
+    assert not stopped.ok
+    assert "backfill unfinished: 1 of 1 shards" in stopped.text()
+    await ingest(config, "messages", MemorySink(store))
+    finished = await verify(config, "messages", MemorySink(store))
+    assert finished.ok and (finished.unfinished, finished.shards) == (0, 1)
+    assert "unfinished" not in finished.text()
 
 
 @pytest.mark.slow

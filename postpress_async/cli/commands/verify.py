@@ -3,7 +3,7 @@
 Calls :func:`postpress_async.ingest.verify`: the ids the store holds are compared with
 those the API lists (messages window by window over the span the store holds; chats
 and accounts whole). It prints the counts and the first ids missing or extra, and
-exits 0 only when they agree (1 otherwise). The store is only read: a verify may run
+exits 0 only when they agree and the store's backfill is finished (1 otherwise). The store is only read: a verify may run
 beside the export or follow that writes it.
 """
 
@@ -33,7 +33,7 @@ def register(table: CommandTable) -> None:
             f"verify {resource}",
             run,
             f"compare the {resource} a store holds with what the API lists "
-            "(exit 0 only when they agree)",
+            "(exit 0 only when they agree and the backfill is finished)",
         )
         parser.set_defaults(resource=resource)
         store_options(parser, out_help="a JSON lines file, or DIR/ of part files")

@@ -32,6 +32,10 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Final, Literal, NamedTuple, Protocol
 
+import msgspec
+
+from postpress_async._exceptions import StateMismatchError
+from postpress_async._positions import Checkpoint
 from postpress_async._rows import TABLES, Column, Kind, Reject, Row
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
@@ -95,6 +99,23 @@ class Stored(NamedTuple):
     #: Rows (and rejects) committed under this name, in total, and pages.
     items: int
     pages: int
+
+
+def shard_checkpoint(stored: Stored | None) -> Checkpoint:
+    """A shard's stored position (none stored: the start of its listing)."""
+    if stored is None:
+        return Checkpoint()
+    try:
+        return msgspec.json.decode(stored.position, type=Checkpoint)
+    except msgspec.DecodeError:
+        raise StateMismatchError(
+            "a stored shard position is not a checkpoint; start over with force=True (--force)"
+        ) from None
+
+
+def unfinished(plan: ShardPlan, positions: dict[str, Stored]) -> int:
+    """How many of ``plan``'s shards the store does not hold to their end."""
+    return sum(not shard_checkpoint(positions.get(s.label)).done for s in plan.shards)
 
 
 class Sink(Protocol):
