@@ -11,6 +11,7 @@ core: top down).
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,11 @@ def imports_of(
 
 
 def import_graph(*, types: bool = False) -> dict[str, set[str]]:
+    return _read_graph(types)
+
+
+@functools.cache  # read once a session: the package does not change under the tests
+def _read_graph(types: bool) -> dict[str, set[str]]:
     paths = {module_name(path): path for path in ROOT.rglob("*.py")}
     known = set(paths)
     return {
