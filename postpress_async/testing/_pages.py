@@ -42,15 +42,16 @@ def encode_cursor(route: str, position: int, fingerprint: int) -> str:
 
 def decode_cursor(query: Mapping[str, str], route: str, fingerprint: int) -> int | None:
     """The position of the query's ``cursor`` (``None``: none), if it is this listing's."""
-    raw = query.get("cursor")
-    if raw is None:
-        return None
+    raw = _sent_cursor(query)
+    return None if raw is None else _position(raw, route, fingerprint)
+
+
+def _position(raw: bytes, route: str, fingerprint: int) -> int:
     try:
-        text = base64.b64decode(raw.encode(), altchars=b"-_", validate=True).decode()
-        name, position, mark = text.split(":")
+        name, position, mark = raw.decode().split(":")
         ok = name == route and DIGITS.match(position) is not None and len(mark) == 8
         ok = ok and int(mark, 16) == fingerprint
-    except (binascii.Error, UnicodeError, ValueError):
+    except (UnicodeError, ValueError):
         ok = False
     if not ok:
         raise _refused()
@@ -65,21 +66,33 @@ def encode_skip_cursor(route: str, skip: int, fingerprint: int) -> str:
 
 def decode_skip_cursor(query: Mapping[str, str], route: str, fingerprint: int) -> int | None:
     """The ``skip`` of the query's offset ``cursor`` (``None``: none), if it is this listing's."""
-    raw = query.get("cursor")
-    if raw is None:
-        return None
+    raw = _sent_cursor(query)
+    return None if raw is None else _skip(raw, route, fingerprint)
+
+
+def _skip(raw: bytes, route: str, fingerprint: int) -> int:
     try:
-        value = msgspec.json.decode(base64.b64decode(raw.encode(), altchars=b"-_", validate=True))
-    except (binascii.Error, msgspec.DecodeError):
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
         value = None
-    fields = {"skip", "list", "filters"}
-    if not (isinstance(value, dict) and set(value) == fields):
+    if not (isinstance(value, dict) and set(value) == {"skip", "list", "filters"}):
         raise _refused()
     skip = value["skip"]
     ok = type(skip) is int and skip >= 0 and value["list"] == route
     if not (ok and value["filters"] == f"{fingerprint:08x}"):
         raise _refused()
     return int(skip)
+
+
+def _sent_cursor(query: Mapping[str, str]) -> bytes | None:
+    """The bytes the query's ``cursor`` encodes (``None``: none sent); not base64: refused."""
+    raw = query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw.encode(), altchars=b"-_", validate=True)
+    except (binascii.Error, UnicodeError):  # not base64, or not ASCII
+        raise _refused() from None
 
 
 def _refused() -> Invalid:
