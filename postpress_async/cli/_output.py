@@ -2,7 +2,9 @@
 
 The table's cells are cut to fit by display width (wide CJK characters count two
 columns, combining marks none) and never contain a line break, so every row stays
-one line whatever the messages say.
+one line whatever the messages say. Explicit direction controls (an override or
+isolate a text leaves open) are dropped: a terminal that lays out right-to-left text
+would carry them over the cells after it and show the row scrambled.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ def cell(value: object) -> str:
 
 _ENCODER = msgspec.json.Encoder()
 
+#: Bidirectional classes of the embedding, override and isolate controls (U+202A..E, U+2066..9).
+_DIRECTION_CONTROLS: Final = frozenset(
+    {"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"}
+)
+
 
 def _char_width(char: str) -> int:
     if unicodedata.combining(char) or unicodedata.category(char) in {"Mn", "Me", "Cf"}:
@@ -100,7 +107,11 @@ def _char_width(char: str) -> int:
 
 def fit(text: str, width: int) -> str:
     """``text`` on one line, cut with ``…`` and padded to exactly ``width`` columns."""
-    flat = "".join(" " if ch.isspace() or unicodedata.category(ch) == "Cc" else ch for ch in text)
+    flat = "".join(
+        " " if ch.isspace() or unicodedata.category(ch) == "Cc" else ch
+        for ch in text
+        if unicodedata.bidirectional(ch) not in _DIRECTION_CONTROLS
+    )
     total = sum(_char_width(ch) for ch in flat)
     if total <= width:
         return flat + " " * (width - total)

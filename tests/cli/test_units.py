@@ -23,6 +23,9 @@ from ._helpers import run_process
         pytest.param("a\nb\tc", 5, "a b c", id="one-line"),
         pytest.param("李雷李雷", 6, "李雷… ", id="wide"),
         pytest.param("Z̷a", 2, "Z̷a", id="combining"),
+        # An unclosed override or isolate would reverse or move the cells after it.
+        pytest.param("a\u202eb\u2067c\u202a", 5, "abc  ", id="bidi-controls"),
+        pytest.param("שלום", 5, "שלום ", id="right-to-left"),
     ],
 )
 def test_fit_cuts_and_pads_by_display_width(text: str, width: int, expected: str) -> None:
