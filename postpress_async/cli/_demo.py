@@ -29,7 +29,7 @@ from postpress_async.testing import fake_server
 from ._errors import CommandError, UsageError
 from ._progress import Line, format_rate, is_terminal
 
-__all__ = ["Verdict", "run_demo", "verify_ids"]
+__all__ = ["Verdict", "faults_text", "run_demo", "verify_ids"]
 
 _PAGE_SIZE = 200
 
@@ -131,8 +131,7 @@ async def run_demo(
             "",
             f"  dataset    {cfg.messages:,} messages in {cfg.chats:,} chats of "
             f"{cfg.accounts} accounts (seed {cfg.seed})",
-            f"  faults     {fault_rate:.0%} of requests fail with retryable 503/504/500/429; "
-            f"{latency * 1000:.0f} ms latency",
+            f"  faults     {faults_text(fault_rate, latency)}",
             f"  export     {_shards(resumed)} shards at once, {_PAGE_SIZE} messages a page, "
             "each page committed with its shard's position",
         ]
@@ -178,6 +177,16 @@ async def _stopped_at(
         stopper.cancel()
         with anyio.CancelScope(shield=True):
             await asyncio.wait([stopper])
+
+
+def faults_text(fault_rate: float, latency: float) -> str:
+    """The faults the demo's server injects, as given (``0.005`` is 0.5 %, not a rounded 0 %)."""
+    faults = (
+        f"{fault_rate * 100:g}% of requests fail with retryable 503/504/500/429"
+        if fault_rate
+        else "no faults injected"
+    )
+    return f"{faults}; {f'{latency * 1000:g} ms latency' if latency else 'no latency'}"
 
 
 def _shards(result: IngestResult) -> int:

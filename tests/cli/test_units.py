@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from postpress_async.cli._demo import verify_ids
+from postpress_async.cli._demo import faults_text, verify_ids
 from postpress_async.cli._output import cell, fit
 from postpress_async.cli._progress import Line, format_retries
 
@@ -89,6 +89,22 @@ def test_verify_ids_finds_missing_duplicated_unexpected_and_torn(tmp_path: Path)
     )
     out.write_bytes(b'{"id":"b"}\n{"id":"a"}\n')
     assert verify_ids(out, ["a", "b"]).ok
+
+
+@pytest.mark.parametrize(
+    ("fault_rate", "latency", "expected"),
+    [
+        pytest.param(0.03, 0.005, "3% of requests", id="default"),
+        pytest.param(0.005, 0.0, "0.5% of requests", id="under-one-percent"),
+        pytest.param(0.0004, 0.0004, "0.4 ms latency", id="sub-millisecond"),
+        pytest.param(0.0, 0.0, "no faults injected; no latency", id="none"),
+    ],
+)
+def test_demo_reports_the_fault_rate_and_latency_it_ran_with(
+    fault_rate: float, latency: float, expected: str
+) -> None:
+    """A fault rate under 1 % is not reported as 0 % (the report then counts retried faults)."""
+    assert expected in faults_text(fault_rate, latency)
 
 
 @pytest.mark.slow
