@@ -334,6 +334,12 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
         for option in FAKE.options[1:]:
             if option.dest in given:
                 parser.error(f"{option.flags[0]} does nothing without --fake")
+        shared = {option.dest for option in FAKE.options}
+        for action in parser._actions:  # a command's own --fake-* (default None: given or not)
+            flag = action.option_strings[0] if action.option_strings else ""
+            commands_own = flag.startswith("--fake-") and action.dest not in shared
+            if commands_own and getattr(args, action.dest, None) is not None:
+                parser.error(f"{flag} does nothing without --fake")
     if "fake" in args.cli_takes and args.fake and getattr(args, "base_url", None) is not None:
         parser.error("--base-url and --fake cannot be combined: --fake runs its own server")
     if "fake" in args.cli_takes and args.fake and args.fake_bad_records:

@@ -31,6 +31,16 @@ def test_demo_help_lists_only_what_demo_uses(capsys: pytest.CaptureFixture[str])
             id="fake-option-without-fake",
         ),
         pytest.param(
+            ["watch", "messages", "--fake-live-rate", "3"],
+            "--fake-live-rate does nothing without --fake",
+            id="live-rate-without-fake",
+        ),
+        pytest.param(
+            ["export", "messages", "--out", "x", "--follow", "--fake-late-ms", "0"],
+            "--fake-late-ms does nothing without --fake",
+            id="late-ms-without-fake",
+        ),
+        pytest.param(
             ["--fake", "--base-url", "http://x", "accounts", "list"],
             "--base-url and --fake cannot be combined",
             id="base-url-with-fake",

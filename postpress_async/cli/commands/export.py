@@ -194,21 +194,25 @@ def follow_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
     )
 
 
+#: The fake's live feed unless ``--fake-live-rate`` / ``--fake-late-ms`` say otherwise
+#: (their parsers default to None, so that given without ``--fake`` they are refused).
+_LIVE_RATE = 5.0
+_LATE_MS = 500
+
+
 def fake_live_options(parser: argparse.ArgumentParser) -> None:
     """``--fake-live-rate``, ``--fake-late-ms``: messages arriving at the fake, to follow."""
     parser.add_argument(
         "--fake-live-rate",
         type=interval,
-        default=5.0,
         metavar="R",
-        help="with --fake: new messages a second while it follows (default: 5)",
+        help=f"with --fake: new messages a second while it follows (default: {_LIVE_RATE:g})",
     )
     parser.add_argument(
         "--fake-late-ms",
         type=count,
-        default=500,
         metavar="L",
-        help="with --fake: a share of them is listed up to L ms late (default: 500)",
+        help=f"with --fake: a share of them is listed up to L ms late (default: {_LATE_MS})",
     )
 
 
@@ -216,7 +220,9 @@ def live_feed(args: argparse.Namespace) -> object:
     """The fake's live feed the ``--fake-live-*`` options describe."""
     from postpress_async.testing import LiveFeed  # only --fake pays for the fake server
 
-    return LiveFeed(rate=args.fake_live_rate, late_ms=args.fake_late_ms, seed=args.fake_seed)
+    rate = _LIVE_RATE if args.fake_live_rate is None else args.fake_live_rate
+    late_ms = _LATE_MS if args.fake_late_ms is None else args.fake_late_ms
+    return LiveFeed(rate=rate, late_ms=late_ms, seed=args.fake_seed)
 
 
 def _shown_options(parser: argparse.ArgumentParser) -> None:
