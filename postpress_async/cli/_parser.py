@@ -25,7 +25,7 @@ from postpress_async._filters import FILTERS, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async._time import parse_datetime
 
-from ._errors import ExitCode, exit_codes_help
+from ._errors import ExitCode, UsageError, exit_codes_help
 from ._output import FORMATS
 from ._values import Once, count, interval, offset, rate, seconds
 
@@ -453,8 +453,13 @@ def filters_of(
             value = [part.strip() for given in value for part in given.split(",")]
         out[spec.name] = value
     if resource in TIMED and times and not watched:
-        out["after"] = time_option("after", args.after)
-        out["before"] = time_option("before", args.before)
+        out["after"] = after = time_option("after", args.after)
+        out["before"] = before = time_option("before", args.before)
+        if after is not None and before is not None and after >= before:
+            raise UsageError(
+                f"--after {args.after} is not earlier than --before {args.before}: both are "
+                "strict bounds, so nothing lies between them (swapped?)"
+            )
     return out
 
 

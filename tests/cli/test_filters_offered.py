@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,34 @@ def test_a_single_value_filter_given_twice_is_a_usage_error_naming_it(
         line = result.stderr.decode().strip().splitlines()[-1]
         assert line.startswith(f"postpress {command}: error: argument {flag}:"), line
         assert "once" in line, line
+
+
+@pytest.mark.parametrize(
+    ("command", "resource", "watched", "timed"), [c for c in COMMANDS if c.values[3]]
+)
+def test_an_after_not_before_before_is_a_usage_error(
+    command: str, resource: str, watched: bool, timed: bool, tmp_path: Path
+) -> None:
+    """Strict bounds with ``--after`` at or past ``--before`` hold nothing: exit 2 naming
+    both, before any request (the base URL refuses connections), never an empty success."""
+    for after, before in (
+        ("2026-05-02T00:00:00Z", "2026-05-01T00:00:00Z"),
+        ("2026-05-01T02:00:00+02:00", "2026-05-01T00:00:00Z"),  # the same instant
+    ):
+        result = run(
+            *command.split(),
+            *(["--out", str(tmp_path / "x.jsonl")] if command.startswith("export") else []),
+            "--after",
+            after,
+            "--before",
+            before,
+            "--api-key",
+            "k",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--retries",
+            "0",
+        )
+        assert result.returncode == 2, (command, result.stderr)
+        line = result.stderr.decode().strip().splitlines()[-1]
+        assert "--after" in line and "--before" in line, line
