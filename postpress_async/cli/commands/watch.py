@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from postpress_async import AsyncPostpress, WatchState, WatchStream
+from postpress_async import AsyncPostpress, InvalidParameterError, WatchState, WatchStream
 from postpress_async._durable import write_atomic
 from postpress_async._filters import ResourceName
 from postpress_async._params import MAX_LIMIT
@@ -34,7 +34,7 @@ from postpress_async.cli.commands.export import (
 if TYPE_CHECKING:
     from postpress_async.cli._context import Context
 
-__all__ = ["StdoutState", "load_stdout_state", "register", "run", "stopped_hint"]
+__all__ = ["StdoutState", "load_stdout_state", "register", "run", "since_of", "stopped_hint"]
 
 _DESCRIPTION = """\
 Poll for new {resource} and hand each out once, oldest first.
@@ -102,10 +102,15 @@ def _watch_options(parser: argparse.ArgumentParser) -> None:
     fake_live_options(parser)
 
 
-def _since(args: argparse.Namespace) -> Any:
-    if args.since is None or args.since == "now":
-        return args.since
-    return time_option("since", args.since)
+def since_of(text: str | None) -> Any:
+    """``--since``: None (not given), ``"now"`` in any case, or an ISO datetime with a zone."""
+    if text is None or text.strip().lower() == "now":
+        return None if text is None else "now"
+    try:
+        return time_option("since", text)
+    except InvalidParameterError as exc:
+        reason = str(exc).removeprefix(f"{exc.param}: ")
+        raise UsageError(f"--since: {reason}, or give 'now' (the server's newest item)") from None
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -125,7 +130,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     _check(args)
     resource: ResourceName = args.resource
     filters = {k: v for k, v in filters_of(args, resource, watched=True).items() if v is not None}
-    since = _since(args)
+    since = since_of(args.since)
 
     def call(client: AsyncPostpress) -> object:
         lister = client.messages if resource == "messages" else client.chats

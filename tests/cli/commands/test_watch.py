@@ -192,6 +192,7 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(["--since", "2026-05-01T00:00:00"], b"no time zone", id="naive-since"),
+        pytest.param(["--since", "yesterday"], b"or give 'now'", id="bad-since-names-now"),
         pytest.param(
             ["--poll-interval", "0"], b"must be a finite number > 0, got 0", id="zero-interval"
         ),
@@ -210,6 +211,14 @@ def test_bad_options_are_refused_before_anything_starts(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert list(tmp_path.iterdir()) == [], "nothing written"
+
+
+@pytest.mark.parametrize("now", ["NOW", "Now", " now "])
+def test_since_now_is_read_in_any_case(now: str) -> None:
+    """``--since NOW`` is the documented 'now', not a datetime that fails to parse."""
+    from postpress_async.cli.commands.watch import since_of
+
+    assert since_of(now) == "now"
 
 
 def test_help_says_what_stdout_and_a_store_promise() -> None:
