@@ -37,12 +37,13 @@ def register(table: CommandTable) -> None:
         )
         parser.set_defaults(resource=resource)
         store_options(parser, out_help="a JSON lines file, or DIR/ of part files")
-        parser.add_argument(
-            "--sample",
-            type=positive,
-            metavar="N",
-            help="compare N time windows picked at random, not all (messages)",
-        )
+        if resource == "messages":  # chats and accounts are compared whole
+            parser.add_argument(
+                "--sample",
+                type=positive,
+                metavar="N",
+                help="compare N time windows picked at random, not all",
+            )
         filter_options(parser, resource, times=False)
 
 
@@ -62,7 +63,11 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
     _sync.must_exist(sink)
     async with ctx.connect() as (client, _):
         report = await verify(
-            _sync.client_config(client, args), resource, sink, sample=args.sample, **filters
+            _sync.client_config(client, args),
+            resource,
+            sink,
+            sample=getattr(args, "sample", None),
+            **filters,
         )
     print(f"{report.text()} ({report.url})", flush=True)
     if not report.ok:

@@ -95,6 +95,18 @@ def test_what_cannot_be_verified_is_a_usage_error(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("resource", ["chats", "accounts"])
+def test_sample_is_refused_where_it_would_do_nothing(
+    resource: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chats and accounts are compared whole: ``--sample`` there is not silently ignored."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*FAKE, "verify", resource, "--to", "sqlite:///m.db", "--sample", "2")
+    assert result.returncode == 2, result.stderr
+    assert b"--sample" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "target",
     [
