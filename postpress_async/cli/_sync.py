@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 import anyio
 
@@ -34,6 +35,7 @@ __all__ = [
     "is_one_file",
     "must_exist",
     "open_store",
+    "option_note",
     "policy_of",
     "print_notes",
     "progress_line",
@@ -111,10 +113,32 @@ def upgraded(sink: Sink) -> str | None:
     return sink.upgraded if isinstance(sink, JsonLinesSink) else None
 
 
-def print_notes(err: TextIO, sink: Sink, notes: list[str]) -> None:
-    """``note: ...`` on ``err`` for each of the run's notes, after what opening the store
-    converted (if anything)."""
+#: ingest's keywords in its notes -> the options a command line user types.
+_NOTE_OPTIONS: Final = (
+    (re.compile(r"^shards=(\d+) ignored"), r"--shards \1 ignored"),
+    (re.compile(r"^by='(\w+)' ignored"), r"--by \1 ignored"),
+    (re.compile(r"cut by='(\w+)'"), r"cut by \1"),
+    (re.compile(r"^since ignored"), "--since ignored"),
+)
+#: Where a note says ``force=True`` starts over, in a command that has no ``--force``.
+_FORCE_ADVICE: Final = re.compile(r" \([^()]*force=True[^()]*\)|; force=True[^;()]*")
+
+
+def option_note(note: str, *, force: bool) -> str:
+    """One of ingest's notes as the command line says it: ``--shards 3``, not ``shards=3``;
+    ``force=True`` is ``--force`` where the command has it (``force``), else left out."""
+    for pattern, replacement in _NOTE_OPTIONS:
+        note = pattern.sub(replacement, note)
+    if force:
+        return note.replace("force=True", "--force")
+    return _FORCE_ADVICE.sub("", note)
+
+
+def print_notes(err: TextIO, sink: Sink, notes: list[str], *, force: bool) -> None:
+    """``note: ...`` on ``err`` for each of the run's notes (see :func:`option_note`), after
+    what opening the store converted (if anything)."""
     converted = upgraded(sink)
+    notes = [option_note(note, force=force) for note in notes]
     for note in [*([converted] if converted else []), *notes]:
         print(f"note: {note}", file=err)
 

@@ -11,6 +11,7 @@ import pytest
 from postpress_async.cli._demo import faults_text, verify_ids
 from postpress_async.cli._output import cell, fit
 from postpress_async.cli._progress import Line, format_retries
+from postpress_async.cli._sync import option_note
 
 from ._helpers import run_process
 
@@ -105,6 +106,40 @@ def test_demo_reports_the_fault_rate_and_latency_it_ran_with(
 ) -> None:
     """A fault rate under 1 % is not reported as 0 % (the report then counts retried faults)."""
     assert expected in faults_text(fault_rate, latency)
+
+
+@pytest.mark.parametrize(
+    ("note", "force", "expected"),
+    [
+        pytest.param(
+            "shards=3 ignored: the stored plan has 8 (force=True re-plans and starts over)",
+            True,
+            "--shards 3 ignored: the stored plan has 8 (--force re-plans and starts over)",
+            id="shards",
+        ),
+        pytest.param(
+            "by='time' ignored: the stored plan was cut by='auto' (force=True re-plans and "
+            "starts over)",
+            True,
+            "--by time ignored: the stored plan was cut by auto (--force re-plans and starts over)",
+            id="by",
+        ),
+        pytest.param(
+            "since ignored: the store follows from its own position (force=True starts the "
+            "follow over from since)",
+            False,
+            "--since ignored: the store follows from its own position",
+            id="since-in-a-watch-that-has-no-force",
+        ),
+        pytest.param("a note about nothing", True, "a note about nothing", id="other"),
+    ],
+)
+def test_an_ingest_note_names_the_options_a_command_line_user_types(
+    note: str, force: bool, expected: str
+) -> None:
+    """ingest's notes name its keywords (``shards=3``, ``force=True``); the CLI's say
+    ``--shards 3`` and ``--force``, and never an option the command does not have."""
+    assert option_note(note, force=force) == expected
 
 
 @pytest.mark.slow

@@ -321,7 +321,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
                 **{key: value for key, value in filters.items() if value is not None},
             )
     if args.progress is not False:
-        _sync.print_notes(ctx.stderr, sink, result.notes)
+        _sync.print_notes(ctx.stderr, sink, result.notes, force=True)
         print(summary(resource, result, progress), file=ctx.stderr)
 
 

@@ -175,7 +175,7 @@ async def _to_store(
                     **filters,
                 )
     finally:  # a watch ends by Ctrl-C: its notes are on the progress, not in a result
-        _sync.print_notes(ctx.stderr, sink, progress.notes)
+        _sync.print_notes(ctx.stderr, sink, progress.notes, force=False)
 
 
 # -- to stdout: at-least-once, the position in a small file of the CLI's own ------------------

@@ -185,7 +185,8 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
     kept = stored(db)
     again = run_until(lambda: stored(db) >= kept + 3, *watch, "--since", "2026-01-01T00:00:00Z")
     assert again.returncode == 130, again.stderr
-    assert again.stderr.count(b"note: since ignored: the store follows from its own") == 1
+    assert again.stderr.count(b"note: --since ignored: the store follows from its own") == 1
+    assert b"force" not in again.stderr, "a watch has no --force"
 
 
 @pytest.mark.parametrize(
