@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, BinaryIO, Final, Literal
 
 import msgspec
@@ -87,6 +87,8 @@ def cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # the API may write an offset; JSON lines say Z
+            value = value.astimezone(timezone.utc)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 

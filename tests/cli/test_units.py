@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ from ._helpers import run_process
 def test_fit_cuts_and_pads_by_display_width(text: str, width: int, expected: str) -> None:
     """Cells are exactly `width` terminal columns, on one line."""
     assert fit(text, width) == expected
+
+
+def test_cell_shows_a_time_with_an_offset_in_utc() -> None:
+    """The table's times are UTC, as the JSON lines' ``Z`` are, whatever zone the API sent."""
+    sent = datetime(2026, 5, 17, 10, 52, 56, 535000, tzinfo=timezone(timedelta(hours=2)))
+    assert cell(sent) == cell(sent.astimezone(timezone.utc)) == "2026-05-17 08:52:56"
 
 
 def test_cell_shows_none_as_a_dash() -> None:
