@@ -7,9 +7,9 @@ no copy), once more into a light Struct of just the columns the sink stores. Zip
 give rows ``(id, *values, data)``, values in ``TABLES`` order (see :data:`Row`).
 
 One item never costs its page: when the light decode fails, each item is decoded on its
-own, and an item that is not an object, has no string ``id``, has a column of the
-wrong type or a text column that is not UTF-8 (msgspec cuts raw items without checking
-it) becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
+own, and an item that is not an object, has no string ``id`` (nor, for an account, a
+string ``type``: the typed path needs it too), has a column of the wrong type or a text
+column that is not UTF-8 (msgspec cuts raw items without checking it) becomes a :class:`Reject` (its exact bytes and why) beside the page's rows.
 A body msgspec refuses for lone surrogate escapes (a text the JavaScript server cut
 mid-emoji) is read from a repaired copy (U+FFFD in the typed values), while each item's
 ``data`` is cut from the body as sent (see ``_raw_items.split_items``). Only a body that is
@@ -131,6 +131,10 @@ _RAW_PAGE = msgspec.json.Decoder(_RawPage)
 _LF, _CR = b"\n", b"\r"
 
 _KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": int | None}
+#: Columns an item must carry as a string, as the typed path requires them: an account's
+#: ``type`` picks its model, so an account without one is unreadable in both paths. It
+#: is checked even when not asked for (then read, and cut from the row).
+_REQUIRED: dict[str, tuple[str, ...]] = {"accounts": ("type",)}
 
 
 def row_reader(
@@ -221,6 +225,7 @@ def _columns(endpoint: ResourceName, columns: tuple[str, ...] | None) -> tuple[s
 class _Compiled(NamedTuple):
     page: msgspec.json.Decoder[Any]  # the light page: items of the light Struct
     item: msgspec.json.Decoder[Any]  # one item alone, into the light Struct
+    width: int | None  # how many of its values a row keeps (None: all of them)
 
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
@@ -232,9 +237,19 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
     compiled = _COMPILED.get((endpoint, chosen))
     if compiled is None:
         kinds = {column.name: column.kind for column in TABLES[endpoint]}
+        required = _REQUIRED.get(endpoint, ())
+        checked = [name for name in required if name not in chosen]
         light = msgspec.defstruct(
             f"{endpoint.capitalize()}Row",
-            [("id", str), *((name, _KIND_TYPES[kinds[name]], None) for name in chosen)],
+            [
+                ("id", str),
+                *(
+                    (name, str) if name in required else (name, _KIND_TYPES[kinds[name]], None)
+                    for name in chosen
+                ),
+                *((name, str) for name in checked),
+            ],
+            kw_only=True,  # required fields after optional ones, in this order
             gc=False,
         )
         light_page = msgspec.defstruct(
@@ -243,7 +258,9 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
             gc=False,
         )
         compiled = _COMPILED[endpoint, chosen] = _Compiled(
-            msgspec.json.Decoder(light_page), msgspec.json.Decoder(light)
+            msgspec.json.Decoder(light_page),
+            msgspec.json.Decoder(light),
+            1 + len(chosen) if checked else None,
         )
     return compiled
 
@@ -251,12 +268,16 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
 class _Reader:
     """Reads one endpoint's page bodies as rows of the chosen columns."""
 
-    __slots__ = ("_item", "_label", "_page")
+    __slots__ = ("_item", "_label", "_page", "_values")
 
     def __init__(self, compiled: _Compiled, label: str) -> None:
         self._page = compiled.page
         self._item = compiled.item
         self._label = label
+        width = compiled.width
+        self._values: Callable[[Any], tuple[Any, ...]] = (
+            astuple if width is None else lambda light: astuple(light)[:width]
+        )
 
     def __call__(self, body: bytes) -> RowPage:
         page, sent, readable = split_items(body, _RAW_PAGE, endpoint=self._label)
@@ -264,8 +285,9 @@ class _Reader:
             lights = self._page.decode(readable).items
         except (msgspec.DecodeError, RecursionError):
             return self._item_by_item(page, sent, _LF in body or _CR in body)
+        values = self._values
         return RowPage(
-            items=[(*astuple(light), raw) for light, raw in zip(lights, sent, strict=True)],
+            items=[(*values(light), raw) for light, raw in zip(lights, sent, strict=True)],
             cursor=page.cursor,
             object=page.object,
             line_breaks=_LF in body or _CR in body,
@@ -285,7 +307,7 @@ class _Reader:
                 path, message = item_error(exc, index)
                 rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
             else:
-                rows.append((*astuple(light), as_sent))
+                rows.append((*self._values(light), as_sent))
         return RowPage(
             items=rows,
             cursor=page.cursor,

@@ -384,7 +384,9 @@ async def test_columns_follow_the_endpoint_held(tmp_path: Path) -> None:
     await sink.save_plan(plan("accounts"))
     assert columns_of(sink) == ("created_at",)
     accounts = row_reader("accounts", sink.columns, endpoint_label="GET /accounts")
-    page = accounts(b'{"items":[{"id":"a1","created_at":"2025-01-02T03:04:05.678Z"}]}')
+    page = accounts(
+        b'{"items":[{"id":"a1","type":"MAIL","created_at":"2025-01-02T03:04:05.678Z"}]}'
+    )
     await sink.commit(batch(page, move("all", None, 1, page), endpoint="accounts"))
     await sink.close()
     again = JsonLinesSink(out)

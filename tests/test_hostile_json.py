@@ -1,0 +1,174 @@
+"""Hostile but valid JSON a server or proxy could send, read by both paths.
+
+Each page is read by the typed path (:func:`decode_page`) and the raw path
+(:func:`row_reader`): the typed path gives models or typed errors, the raw path the
+exact bytes of each item, and both agree on the ids, the cursor and what is unreadable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from postpress_async._decoding import decode_page
+from postpress_async._exceptions import ResponseDecodeError
+from postpress_async._filters import ResourceName
+from postpress_async._rows import row_reader
+from postpress_async.models import AccountList, ChatList, MessageList
+
+MODELS: dict[ResourceName, Any] = {
+    "messages": MessageList,
+    "chats": ChatList,
+    "accounts": AccountList,
+}
+M = b'{"id":"m1","timestamp":"2026-01-01T00:00:00.000Z","text":"hi"}'
+
+#: (endpoint, body, items exactly as sent, unreadable items exactly as sent)
+READABLE = [
+    pytest.param(
+        "messages",
+        b'{\n  "items" : [\n    ' + M + b' ,\n\t{"id":"m2"}\r\n ] ,\n "cursor" : "c"\n}\n',
+        [M, b'{"id":"m2"}'],
+        [],
+        id="pretty-printed",
+    ),
+    pytest.param("messages", b'{"cursor":"c","items":[' + M + b"]}", [M], [], id="cursor-first"),
+    pytest.param(
+        "messages", b'{"it\\u0065ms":[' + M + b'],"cursor":null}', [M], [], id="escaped-key"
+    ),
+    pytest.param(
+        "messages", b'{"items":[{"id":"a\\/b"}]}', [b'{"id":"a\\/b"}'], [], id="escaped-id"
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"\\u0069d":"a","id":"b"}]}',
+        [b'{"\\u0069d":"a","id":"b"}'],
+        [],
+        id="repeated-id-key",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"x"}],"items":[' + M + b"]}",
+        [M],
+        [],
+        id="repeated-items-key",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"n","items":[1],"x":{"items":[2]}}],"cursor":"c","y":{"items":[3]}}',
+        [b'{"id":"n","items":[1],"x":{"items":[2]}}'],
+        [],
+        id="nested-items-keys",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"q","text":"[{\\"}]\\\\"},' + M + b"]}",
+        [b'{"id":"q","text":"[{\\"}]\\\\"}', M],
+        [],
+        id="brackets-in-strings",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"s","text":"a\\ud83d"},' + M + b'],"cursor":"c"}',
+        [b'{"id":"s","text":"a\\ud83d"}', M],
+        [],
+        id="lone-surrogate",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"z","text":"a\\u0000b"}]}',
+        [b'{"id":"z","text":"a\\u0000b"}'],
+        [],
+        id="nul",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[null,1,"s",[],{"id":5},{"text":"x"},' + M + b"]}",
+        [M],
+        [b"null", b"1", b'"s"', b"[]", b'{"id":5}', b'{"text":"x"}'],
+        id="items-not-messages",
+    ),
+    pytest.param(
+        "messages",
+        b'{"items":[{"id":"s","text":"\\ud83d","timestamp":5},' + M + b"]}",
+        [M],
+        [b'{"id":"s","text":"\\ud83d","timestamp":5}'],
+        id="lone-surrogate-in-an-unreadable-item",
+    ),
+    pytest.param("messages", b'{"cursor":"c"}', [], [], id="items-missing"),
+    pytest.param(
+        "chats",
+        b'{"items":[{"id":"c1","unread_count":99999999999999999999999}]}',
+        [b'{"id":"c1","unread_count":99999999999999999999999}'],
+        [],
+        id="huge-number",
+    ),
+    pytest.param(
+        "accounts",
+        b'{"items":[{"id":"a","type":"LINKEDIN"},{"id":"b","type":"NEW"},'
+        b'{"id":"c","type":"\\u004cINKEDIN"},{"id":"d"},{"id":"e","type":null},'
+        b'{"id":"f","type":5}]}',
+        [
+            b'{"id":"a","type":"LINKEDIN"}',
+            b'{"id":"b","type":"NEW"}',
+            b'{"id":"c","type":"\\u004cINKEDIN"}',
+        ],
+        [b'{"id":"d"}', b'{"id":"e","type":null}', b'{"id":"f","type":5}'],
+        id="accounts-without-a-string-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "items", "unreadable"), READABLE)
+def test_both_paths_read_the_same_items_and_set_the_same_aside(
+    endpoint: ResourceName, body: bytes, items: list[bytes], unreadable: list[bytes]
+) -> None:
+    label = f"GET /{endpoint}"
+    page, set_aside = decode_page(body, MODELS[endpoint], endpoint=label)
+    rows = row_reader(endpoint, None, endpoint_label=label)(body)
+
+    assert [bytes(row[-1]) for row in rows.items] == items
+    assert [reject.raw for reject in rows.rejects] == unreadable
+    assert [item.raw for item in set_aside] == unreadable
+    assert [item.id for item in page.items] == [row[0] for row in rows.items]
+    assert page.cursor == rows.cursor
+    # Each reject names the same place as the typed path's error.
+    assert [reject.reason.split(":")[0] for reject in rows.rejects] == [
+        item.error.path for item in set_aside
+    ]
+
+
+FAULTS = [
+    pytest.param(b'{"items":null,"cursor":"c"}', "$.items", id="items-null"),
+    pytest.param(b'{"items":{},"cursor":"c"}', "$.items", id="items-an-object"),
+    pytest.param(b'{"items":[],"cursor":5}', "$.cursor", id="cursor-a-number"),
+    pytest.param(b"[" + M + b"]", "$", id="page-an-array"),
+    pytest.param(b"null", "$", id="page-null"),
+    pytest.param(b'{"items":[' + b"[" * 5000 + b"]" * 5000 + b"]}", None, id="too-deep"),
+]
+
+
+@pytest.mark.parametrize(("body", "path"), FAULTS)
+def test_both_paths_raise_the_same_typed_error_for_a_bad_page(
+    body: bytes, path: str | None
+) -> None:
+    with pytest.raises(ResponseDecodeError) as typed:
+        decode_page(body, MessageList, endpoint="GET /messages")
+    with pytest.raises(ResponseDecodeError) as raw:
+        row_reader("messages", None, endpoint_label="GET /messages")(body)
+    assert typed.value.path == raw.value.path == path
+    assert str(typed.value) == str(raw.value)
+
+
+@pytest.mark.parametrize("columns", [None, ("name",), ("created_at", "type")])
+def test_an_account_without_a_type_is_rejected_whatever_the_columns(
+    columns: tuple[str, ...] | None,
+) -> None:
+    body = b'{"items":[{"id":"a","type":"X","name":"n"},{"id":"b","name":"m"}]}'
+    rows = row_reader("accounts", columns, endpoint_label="GET /accounts")(body)
+    wanted = {"type": "X", "name": "n", "created_at": None}
+    chosen = [name for name in wanted if columns is None or name in columns]
+    assert [row[:-1] for row in rows.items] == [("a", *(wanted[name] for name in chosen))]
+    assert [reject.raw for reject in rows.rejects] == [b'{"id":"b","name":"m"}']
+    assert rows.rejects[0].reason == "$.items[1]: Object missing required field `type`"
