@@ -29,7 +29,7 @@ from ._config import (
     resolve_api_key,
     resolve_base_url,
 )
-from ._decoding import UnreadableItem, decode
+from ._decoding import UnreadableItem, decode, without_bom
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
@@ -375,7 +375,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         captured = _CAPTURE.get()
         if captured is not None:
             captured.append(response)
-        return response.content
+        return without_bom(response.content)
 
     async def raw_response(
         self, call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs

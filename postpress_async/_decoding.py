@@ -34,7 +34,7 @@ from ._rewrite import convert_tolerantly
 from ._surrogates import decode_repaired, repair_refused
 from .models import Page
 
-__all__ = ["UnreadableItem", "decode", "decode_page", "peek_cursor"]
+__all__ = ["UnreadableItem", "decode", "decode_page", "peek_cursor", "without_bom"]
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page[Any])
@@ -47,6 +47,19 @@ def _decoder(model: Any) -> msgspec.json.Decoder[Any]:
     if decoder is None:
         decoder = _DECODERS[model] = msgspec.json.Decoder(model)
     return decoder
+
+
+#: A UTF-8 byte order mark, which msgspec refuses at the start of a body.
+_BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(body: bytes) -> bytes:
+    """``body`` without a leading UTF-8 byte order mark (a proxy's).
+
+    RFC 8259 lets a parser ignore one, and Python's ``json`` does (so httpx and requests
+    read such a body); no item starts with it, so items cut from the rest are as sent.
+    """
+    return body[len(_BOM) :] if body.startswith(_BOM) else body
 
 
 @overload

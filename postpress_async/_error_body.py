@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ._decode_errors import NOT_JSON
-from ._decoding import _decoder
+from ._decoding import _decoder, without_bom
 from ._exceptions import ResponseDecodeError, printable
 from ._surrogates import repair_refused
 from .models import ErrorBody
@@ -28,6 +28,7 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
     field (an HTML page from a proxy, an empty body, a JSON array, ...). A field of the
     wrong type is dropped rather than failing the whole envelope.
     """
+    body = without_bom(body)
     try:
         error: ErrorBody | None = _decoder(ErrorBody).decode(body)
     except msgspec.ValidationError:

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import RecordingTransport, client_with, path_of
 
+from postpress_async import APIStatusError
 from postpress_async._decoding import decode_page
 from postpress_async._exceptions import ResponseDecodeError
 from postpress_async._filters import ResourceName
 from postpress_async._rows import row_reader
 from postpress_async.models import AccountList, ChatList, MessageList
+from postpress_async.transports import Request, Response
 
 MODELS: dict[ResourceName, Any] = {
     "messages": MessageList,
@@ -172,3 +175,39 @@ def test_an_account_without_a_type_is_rejected_whatever_the_columns(
     assert [row[:-1] for row in rows.items] == [("a", *(wanted[name] for name in chosen))]
     assert [reject.raw for reject in rows.rejects] == [b'{"id":"b","name":"m"}']
     assert rows.rejects[0].reason == "$.items[1]: Object missing required field `type`"
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+async def test_a_body_behind_a_byte_order_mark_is_read_by_every_path() -> None:
+    """RFC 8259 lets a parser ignore a BOM, and Python's json (so httpx, requests) does:
+    a proxy that adds one must not fail the page. Items stay exactly as sent."""
+    page = b'{"items":[' + M + b',{"id":"m2"}],"cursor":null}'
+    bodies = {
+        "/messages": BOM + page,
+        "/messages/m1": BOM + M,
+    }
+
+    def respond(request: Request) -> Response:
+        return Response(
+            status=200, headers={}, content=bodies[path_of(request).removeprefix("/api/v1")]
+        )
+
+    async with client_with(RecordingTransport(respond)) as client:
+        assert [message.id async for message in client.messages.list()] == ["m1", "m2"]
+        rows = [row async for row in client.messages.rows()]
+        assert [bytes(row[-1]) for row in rows] == [M, b'{"id":"m2"}']
+        assert (await client.messages.retrieve("m1")).text == "hi"
+
+
+async def test_an_error_envelope_behind_a_byte_order_mark_keeps_its_type() -> None:
+    envelope = b'{"status":404,"type":"errors/resource_not_found","title":"Not Found"}'
+
+    def respond(request: Request) -> Response:
+        return Response(status=404, headers={}, content=BOM + envelope)
+
+    async with client_with(RecordingTransport(respond)) as client:
+        with pytest.raises(APIStatusError) as caught:
+            await client.messages.retrieve("m1")
+    assert caught.value.type == "errors/resource_not_found"
