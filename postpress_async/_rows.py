@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from msgspec.structs import astuple
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: A column's logical kind: "text" -> ``str | None``, "time" -> aware ``datetime | None``,
-#: "int" -> ``int | None``. Each sink maps kinds to its own types.
+#: "int" -> ``int | None`` within 64 bits (signed). Each sink maps kinds to its own types.
 Kind = Literal["text", "time", "int"]
 
 
@@ -130,7 +130,10 @@ class _RawPage(msgspec.Struct, gc=False):
 _RAW_PAGE = msgspec.json.Decoder(_RawPage)
 _LF, _CR = b"\n", b"\r"
 
-_KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": int | None}
+#: Every sink stores an int column in 64 bits: a value beyond them would fail a store's
+#: whole batch, so its item is a reject instead (the typed path reads it as a Python int).
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": _INT64 | None}
 #: Columns an item must carry as a string, as the typed path requires them: an account's
 #: ``type`` picks its model, so an account without one is unreadable in both paths. It
 #: is checked even when not asked for (then read, and cut from the row).

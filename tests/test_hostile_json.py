@@ -102,10 +102,10 @@ READABLE = [
     pytest.param("messages", b'{"cursor":"c"}', [], [], id="items-missing"),
     pytest.param(
         "chats",
-        b'{"items":[{"id":"c1","unread_count":99999999999999999999999}]}',
-        [b'{"id":"c1","unread_count":99999999999999999999999}'],
-        [],
-        id="huge-number",
+        b'{"items":[{"id":"c1","unread_count":9223372036854775807},{"id":"c2","unread_count":1E2}]}',
+        [b'{"id":"c1","unread_count":9223372036854775807}'],
+        [b'{"id":"c2","unread_count":1E2}'],
+        id="large-and-exponent-numbers",
     ),
     pytest.param(
         "accounts",
@@ -211,3 +211,14 @@ async def test_an_error_envelope_behind_a_byte_order_mark_keeps_its_type() -> No
         with pytest.raises(APIStatusError) as caught:
             await client.messages.retrieve("m1")
     assert caught.value.type == "errors/resource_not_found"
+
+
+@pytest.mark.parametrize("count", [2**63, -(2**63) - 1, 10**30])
+def test_an_int_column_out_of_64_bits_is_a_reject_not_a_failed_store(count: int) -> None:
+    """Every sink stores an int column in 64 bits: a row beyond them would fail the
+    store's whole batch (SQLite: OverflowError), so it is set aside as the item alone."""
+    body = b'{"items":[{"id":"c1","unread_count":%d},{"id":"c2","unread_count":3}]}' % count
+    rows = row_reader("chats", ("unread_count",), endpoint_label="GET /chats")(body)
+    assert [row[:-1] for row in rows.items] == [("c2", 3)]
+    assert [reject.raw for reject in rows.rejects] == [body[10 : body.index(b"},") + 1]]
+    assert rows.rejects[0].reason.startswith("$.items[0].unread_count: Expected `int`")
