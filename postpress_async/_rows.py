@@ -20,7 +20,7 @@ is not a string), raises :class:`~postpress_async.ResponseDecodeError`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -133,7 +133,10 @@ _LF, _CR = b"\n", b"\r"
 #: Every sink stores an int column in 64 bits: a value beyond them would fail a store's
 #: whole batch, so its item is a reject instead (the typed path reads it as a Python int).
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-_KIND_TYPES: dict[str, Any] = {"text": str | None, "time": datetime | None, "int": _INT64 | None}
+#: A time with its zone: the API's are UTC (``Z``). One sent without a zone fails the
+#: page decode, and its item alone is read as UTC (:meth:`_Reader._item_by_item`).
+_AWARE = Annotated[datetime, msgspec.Meta(tz=True)]
+_KIND_TYPES: dict[str, Any] = {"text": str | None, "time": _AWARE | None, "int": _INT64 | None}
 #: Columns an item must carry as a string, as the typed path requires them: an account's
 #: ``type`` picks its model, so an account without one is unreadable in both paths. It
 #: is checked even when not asked for (then read, and cut from the row).
@@ -229,6 +232,8 @@ class _Compiled(NamedTuple):
     page: msgspec.json.Decoder[Any]  # the light page: items of the light Struct
     item: msgspec.json.Decoder[Any]  # one item alone, into the light Struct
     width: int | None  # how many of its values a row keeps (None: all of them)
+    naive: msgspec.json.Decoder[Any] | None  # one item, its time zone-less allowed
+    at: int  # the index of the time column in a row (0: none)
 
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
@@ -242,19 +247,25 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
         kinds = {column.name: column.kind for column in TABLES[endpoint]}
         required = _REQUIRED.get(endpoint, ())
         checked = [name for name in required if name not in chosen]
-        light = msgspec.defstruct(
-            f"{endpoint.capitalize()}Row",
-            [
-                ("id", str),
-                *(
-                    (name, str) if name in required else (name, _KIND_TYPES[kinds[name]], None)
-                    for name in chosen
-                ),
-                *((name, str) for name in checked),
-            ],
-            kw_only=True,  # required fields after optional ones, in this order
-            gc=False,
-        )
+
+        def light_struct(types: dict[str, Any]) -> Any:
+            return msgspec.defstruct(
+                f"{endpoint.capitalize()}Row",
+                [
+                    ("id", str),
+                    *(
+                        (name, str) if name in required else (name, types[kinds[name]], None)
+                        for name in chosen
+                    ),
+                    *((name, str) for name in checked),
+                ],
+                kw_only=True,  # required fields after optional ones, in this order
+                gc=False,
+            )
+
+        light = light_struct(_KIND_TYPES)
+        time = next((name for name in chosen if kinds[name] == "time"), None)
+        naive = light_struct({**_KIND_TYPES, "time": datetime | None})
         light_page = msgspec.defstruct(
             f"{endpoint.capitalize()}RowPage",
             [("items", list[light], msgspec.field(default_factory=list))],  # type: ignore[valid-type]
@@ -264,6 +275,8 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
             msgspec.json.Decoder(light_page),
             msgspec.json.Decoder(light),
             1 + len(chosen) if checked else None,
+            None if time is None else msgspec.json.Decoder(naive),
+            0 if time is None else 1 + chosen.index(time),
         )
     return compiled
 
@@ -271,11 +284,13 @@ def _compiled(endpoint: ResourceName, columns: tuple[str, ...] | None) -> _Compi
 class _Reader:
     """Reads one endpoint's page bodies as rows of the chosen columns."""
 
-    __slots__ = ("_item", "_label", "_page", "_values")
+    __slots__ = ("_at", "_item", "_label", "_naive", "_page", "_values")
 
     def __init__(self, compiled: _Compiled, label: str) -> None:
         self._page = compiled.page
         self._item = compiled.item
+        self._naive = compiled.naive
+        self._at = compiled.at
         self._label = label
         width = compiled.width
         self._values: Callable[[Any], tuple[Any, ...]] = (
@@ -307,8 +322,12 @@ class _Reader:
             except msgspec.DecodeError as exc:  # noqa: PERF203 - the slow path already
                 # A ValidationError, or invalid UTF-8 in a text it reads (raw items are
                 # cut without checking their UTF-8): either way, this item only.
-                path, message = item_error(exc, index)
-                rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
+                row = self._zone_less(raw, exc)
+                if isinstance(row, msgspec.DecodeError):
+                    path, message = item_error(row, index)
+                    rejects.append(Reject(bytes(as_sent), f"{path}: {message}"))
+                else:
+                    rows.append((*row, as_sent))
             else:
                 rows.append((*self._values(light), as_sent))
         return RowPage(
@@ -318,3 +337,18 @@ class _Reader:
             rejects=rejects,
             line_breaks=line_breaks,
         )
+
+    def _zone_less(
+        self, raw: Any, error: msgspec.DecodeError
+    ) -> tuple[Any, ...] | msgspec.DecodeError:
+        """The values of an item refused with ``error``, when only its time lacked a zone
+        (read as UTC); else the error that names its fault."""
+        if self._naive is None:
+            return error
+        try:
+            values = self._values(self._naive.decode(raw))
+        except msgspec.DecodeError as exc:
+            return exc  # what else is wrong: the zone alone is not why it is refused
+        at = self._at
+        moment: datetime = values[at]  # not None: else the aware decode had read it
+        return (*values[:at], moment.replace(tzinfo=timezone.utc), *values[at + 1 :])

@@ -7,6 +7,7 @@ exact bytes of each item, and both agree on the ids, the cursor and what is unre
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -222,3 +223,34 @@ def test_an_int_column_out_of_64_bits_is_a_reject_not_a_failed_store(count: int)
     assert [row[:-1] for row in rows.items] == [("c2", 3)]
     assert [reject.raw for reject in rows.rejects] == [body[10 : body.index(b"},") + 1]]
     assert rows.rejects[0].reason.startswith("$.items[0].unread_count: Expected `int`")
+
+
+def test_a_time_without_a_zone_is_read_as_utc_in_rows() -> None:
+    """The API's times are UTC; one sent without its ``Z`` is UTC too. A naive datetime
+    in a row would be read as the machine's local time by a sink (``timestamp()``)."""
+    body = (
+        b'{"items":[{"id":"a","timestamp":"2026-01-02T03:04:05.678"},'
+        b'{"id":"b","timestamp":"2026-01-02T03:04:05.678Z"},{"id":"c","timestamp":null}]}'
+    )
+    rows = row_reader("messages", ("timestamp",), endpoint_label="GET /messages")(body)
+    assert rows.rejects == []
+    assert [row[:-1] for row in rows.items] == [
+        ("a", datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)),
+        ("b", datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)),
+        ("c", None),
+    ]
+    assert [bytes(row[-1]) for row in rows.items] == [
+        b'{"id":"a","timestamp":"2026-01-02T03:04:05.678"}',
+        b'{"id":"b","timestamp":"2026-01-02T03:04:05.678Z"}',
+        b'{"id":"c","timestamp":null}',
+    ]
+    assert all(row[1] is None or row[1].tzinfo is not None for row in rows.items)
+
+
+def test_an_item_with_a_zone_less_time_and_a_bad_column_is_rejected_for_the_column() -> None:
+    body = b'{"items":[{"id":"a","timestamp":"2026-01-02T03:04:05","is_sender":"yes"}]}'
+    rows = row_reader("messages", None, endpoint_label="GET /messages")(body)
+    assert rows.items == []
+    assert [reject.reason for reject in rows.rejects] == [
+        "$.items[0].is_sender: Expected `int | null`, got `str`"
+    ]
