@@ -56,7 +56,9 @@ class TokenBucket:
     """Start times spaced ``1 / rate`` apart (a bucket of one token, refilled at ``rate``).
 
     A reservation is taken before sleeping, so concurrent callers queue in order
-    without a lock; a caller cancelled while waiting gives up its turn unused.
+    without a lock. A caller cancelled before it sends gives its turn back
+    (:meth:`cancel`) when it is the last one handed out; a turn between two others is
+    left unused, which keeps the later ones spaced.
     """
 
     __slots__ = ("_clock", "_next", "interval")
@@ -68,10 +70,19 @@ class TokenBucket:
 
     def reserve(self) -> float:
         """Take the next start time; return the seconds to wait for it."""
+        return self.turn()[1]
+
+    def turn(self) -> tuple[float, float]:
+        """Take the next start time; return it and the seconds to wait for it."""
         now = self._clock()
         start = max(now, self._next)
         self._next = start + self.interval
-        return start - now
+        return start, start - now
+
+    def cancel(self, start: float) -> None:
+        """Give back the turn at ``start``, unused, if no later one was handed out."""
+        if self._next == start + self.interval:
+            self._next = start
 
 
 class Ticket:
@@ -170,14 +181,27 @@ class Limiter:
 
     @contextlib.asynccontextmanager
     async def hold(self, accounts: tuple[str, ...] = ()) -> AsyncIterator[Ticket]:
-        """Wait for the buckets and a slot; hold the slot for the ``async with`` body."""
-        if self._bucket is not None or (accounts and self.limits.account_requests_per_second):
-            wait = max((bucket.reserve() for bucket in self._buckets(accounts)), default=0.0)
-            if wait > 0:
-                self.rate_wait += wait
-                await self._sleep(wait)
-        started = self._clock()
-        await self._slots.acquire()
+        """Wait for the buckets and a slot; hold the slot for the ``async with`` body.
+
+        Cancelled before it holds a slot, the attempt gives its turns back to the buckets.
+        """
+        turns: list[tuple[TokenBucket, float]] = []
+        try:
+            if self._bucket is not None or (accounts and self.limits.account_requests_per_second):
+                wait = 0.0
+                for bucket in self._buckets(accounts):
+                    start, bucket_wait = bucket.turn()
+                    turns.append((bucket, start))
+                    wait = max(wait, bucket_wait)
+                if wait > 0:
+                    self.rate_wait += wait
+                    await self._sleep(wait)
+            started = self._clock()
+            await self._slots.acquire()
+        except BaseException:
+            for bucket, start in reversed(turns):
+                bucket.cancel(start)
+            raise
         self.slot_wait += self._clock() - started
         try:
             yield Ticket(self._generation)

@@ -204,3 +204,43 @@ async def test_the_adaptive_limit_converges_under_a_server_that_throttles_above_
     assert min(late) >= 2 and max(late) <= server_limit + 2
     assert 1 <= final <= 16
     assert server.stats.by_status[429] < len(seen) / 4  # most attempts got through
+
+
+async def test_a_holder_cancelled_while_waiting_for_the_rate_gives_its_turn_back() -> None:
+    """At 1 request/s, the turn of a waiter cancelled before it sent goes to the next one."""
+    limiter = Limiter(Limits(requests_per_second=1.0), clock=lambda: 0.0, sleep=_forever)
+    async with limiter.hold():  # takes the turn at 0: no wait
+        pass
+    waiter = asyncio.ensure_future(_enter(limiter))
+    await asyncio.sleep(0)
+    assert limiter.rate_wait == 1.0  # waiting for its turn at 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    later = asyncio.ensure_future(_enter(limiter))
+    await asyncio.sleep(0)
+    later.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await later
+    assert limiter.rate_wait == 2.0  # its turn was at 1 again, not at 2
+    assert limiter.in_flight == 0
+
+
+def test_a_cancelled_turn_that_is_not_the_last_one_is_kept_spaced() -> None:
+    """A turn given up between two others is not handed out: starts stay 1 / rate apart."""
+    bucket = TokenBucket(1.0, clock=lambda: 0.0)
+    starts = [bucket.turn()[0] for _ in range(3)]
+    assert starts == [0.0, 1.0, 2.0]
+    bucket.cancel(starts[1])  # the third still starts at 2: a turn at 1 would crowd it
+    assert bucket.turn() == (3.0, 3.0)
+    bucket.cancel(3.0)  # the last turn given up: the next caller takes it
+    assert bucket.turn() == (3.0, 3.0)
+
+
+async def _forever(seconds: float) -> None:
+    await asyncio.Event().wait()
+
+
+async def _enter(limiter: Limiter) -> None:
+    async with limiter.hold():
+        pass
