@@ -45,19 +45,26 @@ def _positive(name: str, value: float | None, *, allow_none: bool = True) -> Non
         if not allow_none:
             raise InvalidParameterError(name, "must be a number, not None")
         return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not _finite(value) or value < 0:
         raise InvalidParameterError(name, f"must be a finite number >= 0, got {value!r}")
+
+
+def _finite(value: object) -> bool:
+    """A number (a bool is not one) that a float holds, and not NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past the float range
+        return False
 
 
 def _rate(name: str, value: float | None) -> None:
     _positive(name, value)
     if value == 0:
         raise InvalidParameterError(name, "must be > 0 (use None for no limit)")
+    if value is not None and not math.isfinite(1.0 / value):
+        raise InvalidParameterError(name, f"is too small: 1 / {value!r} seconds is infinite")
 
 
 def _flag(name: str, value: object) -> None:
@@ -130,7 +137,8 @@ class Limits:
       exception (default 64 KiB); the rest is never read.
     * ``retry_budget_ratio``, ``retry_budget_floor``: the client-wide retry budget: every
       first attempt earns ``retry_budget_ratio`` of a retry token, each retry spends one,
-      and the bucket holds at most ``retry_budget_floor`` tokens (it starts full). So
+      and the bucket holds at most ``retry_budget_floor`` tokens (it starts full; at
+      least 1, the token one retry takes). So
       retries stay below ``floor + ratio * requests`` however many callers share the
       client; when the bucket is empty a retryable error surfaces at once, saying so.
       Like the in-flight limit it belongs to the client (a ``with_options`` view shares
@@ -156,6 +164,13 @@ class Limits:
         check_int("limits.max_error_body_bytes", self.max_error_body_bytes, minimum=0)
         for field in ("retry_budget_ratio", "retry_budget_floor"):
             _positive(f"limits.{field}", getattr(self, field), allow_none=False)
+        if self.retry_budget_floor < 1:
+            raise InvalidParameterError(
+                "limits.retry_budget_floor",
+                f"must be >= 1, got {self.retry_budget_floor!r}: the bucket holds at most this "
+                "many tokens and a retry takes one, so nothing would ever be retried (to turn "
+                "retrying off, use RetryPolicy(attempts=1))",
+            )
 
     def replace(self, **changes: Any) -> Limits:
         """Return a copy with the given fields changed (checked like the constructor)."""

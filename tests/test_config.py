@@ -35,6 +35,8 @@ BAD_VALUES = [
     pytest.param(lambda: Timeout().replace(totl=5.0), "timeout.totl", id="timeout-unknown"),
     pytest.param(lambda: Limits().replace(max_in_flight=1.5), "limits.max_in_flight", id="float"),
     pytest.param(lambda: Limits().replace(max_inflight=2), "limits.max_inflight", id="unknown"),
+    pytest.param(lambda: RetryPolicy(deadline=10**400), "retry.deadline", id="huge-int-deadline"),
+    pytest.param(lambda: Timeout(total=10**400), "timeout.total", id="huge-int-timeout"),
 ]
 
 

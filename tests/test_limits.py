@@ -68,6 +68,16 @@ def test_a_token_bucket_spaces_start_times_by_one_over_the_rate() -> None:
         pytest.param("adaptive", "yes", id="adaptive-not-bool"),
         pytest.param("retry_budget_ratio", -0.1, id="negative-budget-ratio"),
         pytest.param("retry_budget_floor", "x", id="budget-floor-str"),
+        pytest.param("retry_budget_floor", 0, id="budget-floor-zero"),
+        pytest.param("retry_budget_floor", 0.5, id="budget-floor-below-one-retry"),
+        pytest.param("retry_budget_floor", 10**400, id="budget-floor-huge-int"),
+        pytest.param("retry_budget_ratio", 10**400, id="budget-ratio-huge-int"),
+        pytest.param("requests_per_second", 10**400, id="huge-int-rate"),
+        pytest.param("requests_per_second", 1e-320, id="rate-whose-interval-is-infinite"),
+        pytest.param("account_requests_per_second", True, id="bool-rate"),
+        pytest.param("max_in_flight", 0, id="zero-in-flight"),
+        pytest.param("max_in_flight", 2.0, id="float-in-flight"),
+        pytest.param("max_in_flight", True, id="bool-in-flight"),
     ],
 )
 def test_bad_limits_are_refused_by_name(field: str, value: object) -> None:
