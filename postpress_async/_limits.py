@@ -14,7 +14,9 @@ one :class:`Limiter`, in this order:
    climbs back by about one per round of requests, never above ``max_in_flight``, never
    below 1.
 
-Waiting for a bucket never holds an in-flight slot. Clocks and sleeps are injectable.
+Waiting for a bucket never holds an in-flight slot, and a turn that passed while its
+attempt queued for a slot is taken again, so attempts held up by busy slots do not all
+start at once when slots free. Clocks and sleeps are injectable.
 """
 
 from __future__ import annotations
@@ -106,11 +108,11 @@ class InFlightLimit:
         self.in_flight = 0
         self._waiters: collections.deque[anyio.Event] = collections.deque()
 
-    async def acquire(self) -> None:
-        """Wait for a slot."""
+    async def acquire(self) -> bool:
+        """Take a slot; return whether it had to wait for one."""
         if not self._waiters and self.in_flight < int(self.limit):
             self.in_flight += 1
-            return
+            return False
         event = anyio.Event()
         self._waiters.append(event)
         try:
@@ -121,6 +123,7 @@ class InFlightLimit:
             else:
                 self._waiters.remove(event)
             raise
+        return True
 
     def release(self) -> None:
         """Give a slot back and hand free slots to waiters."""
@@ -179,30 +182,50 @@ class Limiter:
                 buckets.append(bucket)
         return buckets
 
+    def _take_turns(
+        self, accounts: tuple[str, ...]
+    ) -> tuple[list[tuple[TokenBucket, float]], float]:
+        """A turn of each bucket ``accounts`` names, and the seconds until the last."""
+        turns: list[tuple[TokenBucket, float]] = []
+        wait = 0.0
+        for bucket in self._buckets(accounts):
+            start, bucket_wait = bucket.turn()
+            turns.append((bucket, start))
+            wait = max(wait, bucket_wait)
+        return turns, wait
+
     @contextlib.asynccontextmanager
     async def hold(self, accounts: tuple[str, ...] = ()) -> AsyncIterator[Ticket]:
         """Wait for the buckets and a slot; hold the slot for the ``async with`` body.
 
+        A turn of the rate buckets is taken while holding a slot, and waited for without
+        it; a turn that passed while the attempt queued for a slot again is stale (taking
+        it would start several attempts at once), so the attempt takes a new one.
         Cancelled before it holds a slot, the attempt gives its turns back to the buckets.
         """
+        rated = self._bucket is not None or bool(
+            accounts and self.limits.account_requests_per_second
+        )
         turns: list[tuple[TokenBucket, float]] = []
         try:
-            if self._bucket is not None or (accounts and self.limits.account_requests_per_second):
-                wait = 0.0
-                for bucket in self._buckets(accounts):
-                    start, bucket_wait = bucket.turn()
-                    turns.append((bucket, start))
-                    wait = max(wait, bucket_wait)
-                if wait > 0:
-                    self.rate_wait += wait
-                    await self._sleep(wait)
-            started = self._clock()
-            await self._slots.acquire()
+            while True:
+                started = self._clock()
+                queued = await self._slots.acquire()
+                self.slot_wait += self._clock() - started
+                if not rated or (turns and not queued):
+                    break  # no rate, or on time for our turn with a slot free
+                for bucket, start in reversed(turns):
+                    bucket.cancel(start)
+                turns, wait = self._take_turns(accounts)
+                if wait <= 0:
+                    break
+                self._slots.release()
+                self.rate_wait += wait
+                await self._sleep(wait)
         except BaseException:
             for bucket, start in reversed(turns):
                 bucket.cancel(start)
             raise
-        self.slot_wait += self._clock() - started
         try:
             yield Ticket(self._generation)
         finally:

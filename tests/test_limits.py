@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -254,3 +255,47 @@ async def _forever(seconds: float) -> None:
 async def _enter(limiter: Limiter) -> None:
     async with limiter.hold():
         pass
+
+
+class SteppingTime:
+    """A clock that sleeps move forward to their end (concurrent sleeps overlap)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        end = self.now + seconds
+        await asyncio.sleep(0)
+        self.now = max(self.now, end)
+
+
+async def test_turns_that_passed_while_waiting_for_a_slot_do_not_start_together() -> None:
+    """At 10 requests/s and one slot held 5 s, the three queued requests still start
+    0.1 s apart when it frees, not at the same instant."""
+    fake = SteppingTime()
+    limiter = Limiter(
+        Limits(max_in_flight=1, requests_per_second=10.0), clock=fake.clock, sleep=fake.sleep
+    )
+    starts: list[float] = []
+    free = asyncio.Event()
+
+    async def one(hold_until: asyncio.Event | None = None) -> None:
+        async with limiter.hold():
+            starts.append(fake.clock())
+            if hold_until is not None:
+                await hold_until.wait()
+
+    first = asyncio.ensure_future(one(free))
+    await asyncio.sleep(0)
+    queued = [asyncio.ensure_future(one()) for _ in range(3)]
+    for _ in range(5):
+        await asyncio.sleep(0)  # their turns (0.1, 0.2, 0.3) pass, waiting for the slot
+    fake.now = 5.0
+    free.set()
+    await asyncio.gather(first, *queued)
+    assert len(starts) == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.1 - 1e-9, starts
