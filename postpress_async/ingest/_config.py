@@ -54,6 +54,12 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
         encode_limit(self.limit)
         check_int("prefetch", self.prefetch, minimum=0)
         check_int("max_in_flight", self.max_in_flight, minimum=1)
+        if self.budget is not None and not (isinstance(self.budget, str) and self.budget):
+            # An empty name would give each worker a semaphore of its own (distributed
+            # names a nameless one at random): no shared budget at all.
+            raise InvalidParameterError(
+                "budget", f"must be the name of a Dask semaphore or None, got {self.budget!r}"
+            )
         if self.attempts is not None:
             check_int("attempts", self.attempts, minimum=1)
         if self.timeout is not None:

@@ -30,6 +30,11 @@ def _config(server: FakePostpress, **fields: Any) -> ClientConfig:
         pytest.param({"max_in_flight": 0}, "max_in_flight", id="max-in-flight-zero"),
         pytest.param({"attempts": 0}, "attempts", id="attempts-zero"),
         pytest.param({"timeout": -1.0}, "timeout", id="timeout-negative"),
+        pytest.param({"max_in_flight": True}, "max_in_flight", id="max-in-flight-bool"),
+        pytest.param({"max_in_flight": 1.5}, "max_in_flight", id="max-in-flight-float"),
+        pytest.param({"budget": ""}, "budget", id="budget-empty"),
+        pytest.param({"budget": 5}, "budget", id="budget-int"),
+        pytest.param({"budget": True}, "budget", id="budget-bool"),
     ],
 )
 def test_a_client_config_with_a_bad_value_is_refused_when_built(
