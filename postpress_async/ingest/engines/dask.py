@@ -212,14 +212,16 @@ class DaskEngine:
 
     def check(self, sink: Sink) -> None:
         """Refuse a sink that the engine's worker processes cannot share."""
+        # In the store's reach (Sink.reach), never naming a kind of store: any sink may ask.
         if sink.reach == "process":
             raise SinkUnavailableError(
-                f"{sink.url}: one JSON lines file takes one writer process; with Dask use a "
-                "directory of part files (--out DIR/), sqlite:/// or postgresql://"
+                f"{sink.url}: this store takes one writer process, and Dask runs the shards in "
+                "several; use a directory of part files (--out DIR/), sqlite:/// or "
+                "postgresql://"
             )
         if self.scheduler is not None and sink.reach == "machine":
             raise SinkUnavailableError(
-                f"{sink.url}: SQLite serves the processes of one machine, and a Dask "
+                f"{sink.url}: this store serves the processes of one machine, and a Dask "
                 "scheduler may place shards on several; use postgresql:// (or part files on "
                 "a shared directory)"
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from postpress_async import InvalidParameterError
+from postpress_async.ingest import SinkUnavailableError, open_sink
 from postpress_async.ingest.engines.dask import DaskEngine
 
 
@@ -33,3 +35,26 @@ def test_good_arguments_are_kept() -> None:
         2.5,
         3,
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "scheduler", "not_named"),
+    [
+        pytest.param("m.jsonl", None, ("DuckDB", "SQLite"), id="jsonl"),
+        pytest.param("duckdb:///m.duckdb", None, ("JSON lines", "SQLite"), id="duckdb"),
+        pytest.param(
+            "sqlite:///m.db", "tcp://scheduler:8786", ("JSON lines", "DuckDB"), id="sqlite"
+        ),
+    ],
+)
+def test_a_store_the_workers_cannot_share_is_refused_by_its_own_url(
+    tmp_path: Path, url: str, scheduler: str | None, not_named: tuple[str, ...]
+) -> None:
+    """The refusal names the store given and what it cannot do, never another kind of store
+    (a DuckDB file was refused as "one JSON lines file")."""
+    sink = open_sink(url if "://" in url else str(tmp_path / url))
+    with pytest.raises(SinkUnavailableError) as refused:
+        DaskEngine(scheduler=scheduler).check(sink)
+    text = str(refused.value)
+    assert text.startswith(f"{sink.url}: ")
+    assert not any(kind in text for kind in not_named), text
