@@ -24,6 +24,7 @@ from ._config import (
     OnUnreadable,
     RetryPolicy,
     Timeout,
+    as_timeout,
     check_chat_time,
     check_on_unreadable,
     resolve_api_key,
@@ -236,7 +237,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self._chat_time = check_chat_time(chat_time)
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self.timeout = _as_timeout(timeout)
+        self.timeout = as_timeout(timeout)
         self.retry = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits = _as_limits(limits if limits is not None else Limits())
         self.prefetch = check_int("prefetch", prefetch, minimum=0)
@@ -331,7 +332,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         if chat_time is not None:
             clone._chat_time = chat_time
         if timeout is not None:
-            clone.timeout = _as_timeout(timeout)
+            clone.timeout = as_timeout(timeout)
         if retry is not None:
             clone.retry = _as_policy(retry)
         if prefetch is not None:
@@ -470,17 +471,3 @@ def _as_policy(value: object) -> RetryPolicy:
     if not isinstance(value, RetryPolicy):
         raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(value).__name__}")
     return value
-
-
-def _as_timeout(value: Timeout | float | None) -> Timeout:
-    if value is None:
-        return Timeout()
-    if isinstance(value, Timeout):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidParameterError("timeout", f"must be a Timeout or seconds, got {value!r}")
-    # The whole attempt: the read (60 s by default) is lifted to it, so that no timeout
-    # the number does not reach cuts a slow answer shorter; connect keeps its default.
-    seconds = float(value)
-    read = Timeout().read
-    return Timeout(total=seconds, read=None if read is None else max(read, seconds))

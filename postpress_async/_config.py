@@ -26,8 +26,10 @@ __all__ = [
     "OnUnreadable",
     "RetryPolicy",
     "Timeout",
+    "as_timeout",
     "check_chat_time",
     "check_on_unreadable",
+    "is_finite_number",
     "is_loopback",
     "resolve_api_key",
     "resolve_base_url",
@@ -45,11 +47,11 @@ def _positive(name: str, value: float | None, *, allow_none: bool = True) -> Non
         if not allow_none:
             raise InvalidParameterError(name, "must be a number, not None")
         return
-    if not _finite(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         raise InvalidParameterError(name, f"must be a finite number >= 0, got {value!r}")
 
 
-def _finite(value: object) -> bool:
+def is_finite_number(value: object) -> bool:
     """A number (a bool is not one) that a float holds, and not NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -416,3 +418,19 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def as_timeout(value: Timeout | float | None) -> Timeout:
+    """A ``timeout=`` as given to a client: a :class:`Timeout`, seconds for the whole
+    attempt, or ``None`` (the defaults); anything else is refused by name."""
+    if value is None:
+        return Timeout()
+    if isinstance(value, Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParameterError("timeout", f"must be a Timeout or seconds, got {value!r}")
+    # The whole attempt: the read (60 s by default) is lifted to it, so that no timeout
+    # the number does not reach cuts a slow answer shorter; connect keeps its default.
+    seconds = float(value)
+    read = Timeout().read
+    return Timeout(total=seconds, read=None if read is None else max(read, seconds))

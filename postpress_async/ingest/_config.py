@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from postpress_async._client import AsyncPostpress, added_headers
-from postpress_async._config import ChatTime, Limits, RetryPolicy, Timeout, check_chat_time
+from postpress_async._config import ChatTime, Limits, RetryPolicy, as_timeout, check_chat_time
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._params import MAX_LIMIT, check_int, encode_limit
 from postpress_async._transport import Transport
@@ -62,12 +62,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.attempts is not None:
             check_int("attempts", self.attempts, minimum=1)
-        if self.timeout is not None:
-            if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)):
-                raise InvalidParameterError(
-                    "timeout", f"must be seconds or None, got {self.timeout!r}"
-                )
-            Timeout(total=float(self.timeout))
+        as_timeout(self.timeout)  # the client's own check of its timeout=
 
     def __repr__(self) -> str:
         headers = f", default_headers={_names(self)!r}" if self.default_headers else ""

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import signal
 from collections.abc import Awaitable, Iterator
@@ -44,6 +43,7 @@ import anyio
 import msgspec
 
 from postpress_async._client import AsyncPostpress
+from postpress_async._config import is_finite_number
 from postpress_async._exceptions import (
     EngineUnavailableError,
     InvalidParameterError,
@@ -184,11 +184,7 @@ class DaskEngine:
                 "scheduler",
                 f"must be an address such as 'tcp://host:8786', or None, got {scheduler!r}",
             )
-        if (
-            isinstance(connect_timeout, bool)
-            or not isinstance(connect_timeout, (int, float))
-            or not 0 < connect_timeout < math.inf
-        ):
+        if not is_finite_number(connect_timeout) or connect_timeout <= 0:
             raise InvalidParameterError(
                 "connect_timeout",
                 f"must be a finite number of seconds > 0, got {connect_timeout!r}",
