@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -234,7 +235,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         )
 
     def _setup(self, db: sqlite3.Connection) -> None:
-        db.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(db, self.busy_timeout)
         db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
         db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # negative: KiB, not pages
         db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
@@ -333,6 +334,28 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         query, params = ids_query(endpoint, (texts[0], texts[1]), lambda _: "?")
         found = await self._call(lambda db: db.execute(query, params).fetchall())
         return [id_ for (id_,) in found]
+
+
+def _switch_to_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting up to ``timeout`` seconds for another opener.
+
+    When two connections switch a new file to WAL at the same moment, each holds a shared
+    lock the other's switch must wait for, and SQLite refuses one at once ("database is
+    locked") rather than deadlock: the busy timeout is never waited out. The other's switch
+    then finishes within milliseconds, so trying again is all it takes.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", _BUSY) & 0xFF
+            if code not in (_BUSY, _LOCKED) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # a worker thread: the event loop goes on
+        pause = min(2 * pause, 0.05)
 
 
 def _explain(url: str, exc: Exception) -> str:
