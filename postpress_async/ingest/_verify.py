@@ -1,7 +1,9 @@
 """Does the store hold what the API lists? :func:`verify` compares their ids.
 
 Messages: the span the store holds (its oldest and newest ``timestamp``,
-``sink.span``) is listed again from the API, cut into time windows of similar size with
+``sink.span``; once its backfill is finished, down to the export's ``after``, the
+beginning when it has none, and up to its ``before`` if it has one, since the store
+holds all of that) is listed again from the API, cut into time windows of similar size with
 the planner's own profile (:func:`~._probe.probe_profile`, a few cheap requests), and in
 each window the ids the API lists are compared with the ids the store holds there
 (``sink.stored_ids``): *missing* (the API lists it, the store lacks it) and *extra* (the
@@ -193,6 +195,8 @@ async def verify(
                 span = await store.span(endpoint)
                 size = await store.count(endpoint)
                 windows = await _windows(client, encoded, outer, span, size, sample)
+                if plan is not None and not left:
+                    windows = reach_export_edges(windows, outer)
                 chosen = windows
                 if sample is not None and len(windows) > sample:
                     picks = random.Random(seed).sample(range(len(windows)), sample)
@@ -259,6 +263,23 @@ async def _windows(
     pieces = min(pieces, MAX_WINDOWS)
     cuts = [c for c in profile.cuts(pieces) if to_ms(low) + 1 < c < to_ms(high)]
     return window_queries([from_ms(c) for c in cuts], after=low, before=high)
+
+
+def reach_export_edges(windows: list[Window], outer: Window) -> list[Window]:
+    """``windows`` (oldest first) with the outer edges of a finished export's window.
+
+    A finished backfill holds everything its window lists, not only what lies between its
+    oldest and newest stored row: a lost oldest row (or, under ``before=``, a lost newest
+    one) is missing too. The first window opens down to the export's ``after`` (``None``:
+    the beginning); the last reaches its ``before`` when it has one (an open export's
+    newest items are what a re-run stores, not a difference).
+    """
+    widened = list(windows)
+    if widened:
+        widened[0] = Window(after=outer.after, before=widened[0].before)
+        if outer.before is not None:
+            widened[-1] = Window(after=widened[-1].after, before=outer.before)
+    return widened
 
 
 async def _compare(

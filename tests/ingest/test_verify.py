@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import msgspec
 import pytest
 
@@ -142,3 +144,39 @@ async def test_verify_reads_beside_a_running_writer_and_checks_its_arguments(
     with pytest.raises(InvalidParameterError, match="not a filter"):
         await verify(config, "messages", MemorySink(store), channel="x")
     assert msgspec.json.decode(store.data("accounts", server.truth("accounts")[0]))["id"]
+
+
+async def test_a_finished_store_that_lost_its_oldest_rows_misses_them(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    """The export covers everything before its newest item: a finished store that lost its
+    oldest rows lacks them, though they lie outside the span the store still holds."""
+    store = await exported(config)
+    truth = server.truth("messages")  # newest first
+    gone = sorted(truth[-2:])
+    for key in gone:
+        store.delete("messages", key)
+    report = await verify(config, "messages", MemorySink(store))
+    assert (report.missing, report.extra) == (2, 0)
+    assert sorted(report.missing_ids) == gone
+    assert not report.ok
+
+
+async def test_a_finished_frozen_window_that_lost_its_newest_rows_misses_them(
+    config: ClientConfig, server: FakePostpress
+) -> None:
+    """An export with ``before=`` holds everything up to it: a lost newest row is missing."""
+    truth = server.truth("messages")
+    index = server.dataset.find_message(truth[10])
+    assert index is not None
+    stamp = server.dataset.message_timestamp_ms(index)
+    before = datetime.fromtimestamp(stamp / 1000, timezone.utc)
+    store = MemoryStore()
+    await ingest(config, "messages", MemorySink(store), shards=2, before=before)  # type: ignore[arg-type]
+    held = store.ids("messages")
+    newest = [key for key in truth if key in held][:2]
+    for key in newest:
+        store.delete("messages", key)
+    report = await verify(config, "messages", MemorySink(store))
+    assert (report.missing, report.extra) == (2, 0)
+    assert sorted(report.missing_ids) == sorted(newest)
