@@ -5,8 +5,8 @@ postgresql://...``, ``--to duckdb:///...``) is one call of
 :func:`postpress_async.ingest.ingest`: the store holds the rows with the positions
 that cover them, so running the same command again continues where the last run
 stopped (after Ctrl-C, ``kill -9`` or an error), and after a finished export it
-fetches only what is new. ``--force`` starts over. ``--follow`` keeps going: after
-the backfill it polls for new items into the same store until Ctrl-C.
+fetches only what is new. ``--force`` starts over. ``--follow`` (messages and chats)
+keeps going: after the backfill it polls for new items into the same store until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ The store keeps the rows together with the position that covers them, committed
 as one step. Run the same command again and it continues: after Ctrl-C (exit 130),
 kill -9 or an error it resumes where the last commit ended, and after a finished
 export it fetches only what is new; every item is stored once. --force starts over.
---follow goes on polling for new {resource} into the same store until Ctrl-C.
 """
+#: The last line of the description of a resource that can be followed (messages, chats).
+_FOLLOW = "--follow goes on polling for new {resource} into the same store until Ctrl-C.\n"
 
 
 def register(table: CommandTable) -> None:
@@ -65,7 +66,8 @@ def register(table: CommandTable) -> None:
             "run again to continue or catch up",
             stopped=stopped_hint,
         )
-        parser.description = _DESCRIPTION.format(resource=resource)
+        described = _DESCRIPTION + (_FOLLOW if resource in TIMED else "")
+        parser.description = described.format(resource=resource)
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
         filter_options(parser, resource)
