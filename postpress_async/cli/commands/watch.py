@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["StdoutState", "load_stdout_state", "register", "run", "since_of", "stopped_hint"]
 
 _DESCRIPTION = """\
-Poll for new {resource} and hand each out once, oldest first.
+{what}
 
 To stdout (no --out, no --to) each is printed as one JSON object a line, and delivery
 is at-least-once: with --state, a crash (kill -9) between printing a batch and saving
@@ -53,6 +53,13 @@ position saved. "now" (the default --since) is the server's newest {resource}, n
 this machine's clock.
 """
 
+#: The first line of each description: what is handed out, and when.
+_WHAT = {
+    "messages": "Poll for new messages and hand each out once, oldest first.",
+    "chats": "Poll for chats whose last activity moved (a message arrived) and hand out\n"
+    "each move once, oldest first: a chat comes again when its activity moves again.",
+}
+
 
 def register(table: CommandTable) -> None:
     """``watch messages`` and ``watch chats``."""
@@ -66,7 +73,7 @@ def register(table: CommandTable) -> None:
             else "print chats as their activity moves, or follow them into a store",
             stopped=stopped_hint,
         )
-        parser.description = _DESCRIPTION.format(resource=resource)
+        parser.description = _DESCRIPTION.format(resource=resource, what=_WHAT[resource])
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
         filter_options(parser, resource, watched=True)
