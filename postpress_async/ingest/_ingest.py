@@ -1,7 +1,7 @@
 """The whole job: :func:`ingest` keeps a store in sync with the API (``sync`` is the same).
 
 One call does the same whether it is a first run, a cron re-run, or the run after a
-crash (DESIGN: "Ingest API"):
+crash:
 
 1. check every argument (before any request) and open the sink as its one writer
    (another writer: :class:`~postpress_async.OutputLockedError`, exit 5);
