@@ -81,7 +81,12 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
         cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
     ) -> ClientConfig:
         """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit,
-        ``chat_time``, the headers its caller added)."""
+        ``chat_time``, the headers its caller added).
+
+        Only what these fields hold travels: of the timeout its ``total`` (a total of
+        ``None`` gives the workers the default :class:`~postpress_async.Timeout`), of the
+        retry policy its ``attempts``, of the limits ``max_in_flight``; a rate limit or
+        other settings of ``client`` are not carried."""
         return cls(
             base_url=client.base_url,
             api_key=client._api_key,
