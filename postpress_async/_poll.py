@@ -34,7 +34,7 @@ class PollPolicy:
     """How a watch polls, in seconds.
 
     * ``interval``: the wait between polls while items keep arriving;
-    * ``jitter``: each wait is scaled by ``uniform(1 - jitter, 1 + jitter)`` (0..1), so
+    * ``jitter``: each wait is scaled by ``uniform(1 - jitter, 1 + jitter)`` (0 <= jitter < 1), so
       many watchers do not poll in step;
     * ``idle_backoff``: after each poll that found nothing the wait is multiplied by this
       (1 keeps it constant), up to ``max_interval``; a poll that finds something returns
