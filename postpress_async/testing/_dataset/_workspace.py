@@ -31,7 +31,7 @@ class Dataset:
     """A seeded synthetic workspace: accounts, chats and messages, rendered on demand.
 
     ``Dataset(seed=0, accounts=14, chats=40, messages=1000)`` builds in well under a
-    second; ``messages=1_000_000`` in a few seconds and about 20 MB. Two datasets with
+    second; ``messages=1_000_000`` in one or two seconds and about 24 MB. Two datasets with
     the same arguments serve the same bytes.
 
     ``quirks=True`` adds the real API's habits an SDK must survive: an account of an
