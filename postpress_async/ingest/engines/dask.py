@@ -53,6 +53,7 @@ from postpress_async._exceptions import (
 from postpress_async._params import check_int
 from postpress_async._transport import AiohttpTransport, Transport
 
+from ._address import check_scheduler
 from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport
 
 if TYPE_CHECKING:
@@ -179,11 +180,7 @@ class DaskEngine:
         check_int("retries", retries, minimum=0)
         if max_in_flight is not None:
             check_int("max_in_flight", max_in_flight, minimum=1)
-        if scheduler is not None and not (isinstance(scheduler, str) and scheduler):
-            raise InvalidParameterError(
-                "scheduler",
-                f"must be an address such as 'tcp://host:8786', or None, got {scheduler!r}",
-            )
+        check_scheduler(scheduler)
         if not is_finite_number(connect_timeout) or connect_timeout <= 0:
             raise InvalidParameterError(
                 "connect_timeout",

@@ -21,11 +21,39 @@ from postpress_async.ingest.engines.dask import DaskEngine
         pytest.param({"connect_timeout": 0}, "connect_timeout", id="timeout-zero"),
         pytest.param({"connect_timeout": float("inf")}, "connect_timeout", id="timeout-inf"),
         pytest.param({"workers": 0}, "workers", id="no-workers"),
+        pytest.param({"retries": -1}, "retries", id="negative-retries"),
+        # Dask refused these with a bare ValueError once the store was open, and left its
+        # Client to warn as garbage: the dashboard's URL, a host without its port.
+        pytest.param({"scheduler": "http://scheduler:8787"}, "scheduler", id="dashboard-url"),
+        pytest.param({"scheduler": "scheduler"}, "scheduler", id="no-port"),
+        pytest.param({"scheduler": "tcp://scheduler"}, "scheduler", id="tcp-no-port"),
+        pytest.param({"scheduler": "tcp://scheduler:99999"}, "scheduler", id="port-too-big"),
+        pytest.param({"scheduler": "foo://scheduler:8786"}, "scheduler", id="unknown-scheme"),
     ],
 )
 def test_a_wrong_argument_is_refused_by_name(arguments: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidParameterError, match=match):
         DaskEngine(**arguments)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("tcp://scheduler:8786", id="tcp"),
+        pytest.param("scheduler:8786", id="no-scheme"),  # Dask's default: tcp
+        pytest.param("tls://10.0.0.5:8786", id="tls"),
+        pytest.param("tcp://[::1]:8786", id="ipv6"),
+        pytest.param("ucx://scheduler:13337", id="ucx"),
+    ],
+)
+def test_a_scheduler_address_dask_takes_is_kept(address: str) -> None:
+    assert DaskEngine(scheduler=address).scheduler == address
+
+
+def test_the_dashboard_url_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidParameterError, match="dashboard") as refused:
+        DaskEngine(scheduler="http://scheduler:8787")
+    assert refused.value.param == "scheduler"
 
 
 def test_good_arguments_are_kept() -> None:
