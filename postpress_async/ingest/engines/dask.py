@@ -237,6 +237,10 @@ class DaskEngine:
                         asynchronous=True,
                         dashboard_address=None,
                         worker_dashboard_address=None,
+                        # No dashboard, but the scheduler serves HTTP all the same: on a
+                        # free port of its own host, not Dask's 8787, which another
+                        # cluster may hold (Dask then warns and moves).
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.ERROR,
                         preload=[__name__],
                     )

@@ -8,14 +8,17 @@ the slow ones start LocalClusters (seconds each) against the fake server, whose
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import pickle
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -283,6 +286,22 @@ async def test_a_cancelled_export_closes_its_cluster(tmp_path: Path) -> None:
     assert engine.dask_client is None
     assert multiprocessing.active_children() == []  # no worker process outlives it
     assert 0 < len(stored_ids(tmp_path / "m.db")) < dataset.message_count
+
+
+@pytest.mark.slow
+async def test_the_engines_cluster_starts_beside_another_on_the_dashboard_port() -> None:
+    """Its scheduler took Dask's dashboard port, 8787, and warned "Port 8787 is already in
+    use. Perhaps you already have a cluster running?" when another cluster held it."""
+    pytest.importorskip("distributed")
+    with socket.socket() as held:
+        with contextlib.suppress(OSError):  # held already, say by another cluster
+            held.bind(("127.0.0.1", 8787))
+            held.listen()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            async with DaskEngine(workers=1) as engine:
+                assert engine.dask_client is not None
+    assert multiprocessing.active_children() == []
 
 
 class SchedulerGone(DaskEngine):
