@@ -22,6 +22,10 @@ come back after the lease timeout (:data:`~._budget.LEASE_CONFIG`: 10 s on the c
 the engine starts; on an existing cluster, Dask's ``distributed.scheduler.locks``
 settings, 30 s by default).
 
+An engine its user entered (``async with DaskEngine() as engine:``) serves every
+:func:`~postpress_async.ingest.ingest` given it on the same cluster, each with a budget
+of its own; the outermost ``async with`` starts and stops it.
+
 Stopping: leaving ``async with`` closes the client and the cluster even when the
 export is cancelled (Ctrl-C): the close is shielded and awaited to its end, so no
 worker process outlives the engine. The workers of the engine's cluster ignore SIGINT
@@ -193,6 +197,9 @@ class DaskEngine:
         self.max_in_flight = max_in_flight
         self._cluster: Any = None
         self._client: Any = None
+        #: ``async with`` blocks inside the engine now: the first starts it, the last stops it.
+        self._entered = 0
+        self._starting = asyncio.Lock()
 
     def __repr__(self) -> str:
         where = self.scheduler or f"LocalCluster(n_workers={self.workers})"
@@ -220,6 +227,18 @@ class DaskEngine:
             )
 
     async def __aenter__(self) -> DaskEngine:
+        async with self._starting:
+            if self._entered == 0:
+                await self._start()
+            self._entered += 1
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._entered = max(0, self._entered - 1)
+        if self._entered == 0:
+            await self._close()
+
+    async def _start(self) -> None:
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -261,10 +280,6 @@ class DaskEngine:
         except BaseException:
             await self._close()
             raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._close()
 
     def _unreachable(self, error: BaseException) -> EngineUnavailableError:
         where = self.scheduler or "a local cluster"

@@ -304,6 +304,27 @@ async def test_the_engines_cluster_starts_beside_another_on_the_dashboard_port()
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow
+async def test_an_engine_its_user_entered_serves_two_exports_and_closes_once(
+    tmp_path: Path,
+) -> None:
+    """Each ingest entered the engine again: a second cluster replaced the user's, whose
+    workers were left running, and the first ingest's exit closed the engine for good."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=17, messages=200)
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        async with DaskEngine(workers=1) as engine:
+            cluster = engine.dask_client
+            for endpoint in ("messages", "chats"):
+                url = f"sqlite:///{tmp_path}/{endpoint}.db"
+                await ingest(config, endpoint, url, shards=2, engine=engine)  # type: ignore[arg-type]
+                assert engine.dask_client is cluster  # the same cluster, still running
+        assert engine.dask_client is None
+    assert multiprocessing.active_children() == []  # no worker process outlives it
+    assert sorted(stored_ids(tmp_path / "messages.db")) == truth(dataset)
+
+
 class SchedulerGone(DaskEngine):
     """A DaskEngine whose scheduler stops once the export is planned, before its run."""
 
