@@ -7,7 +7,14 @@ from typing import Any
 import msgspec
 
 from postpress_async._client import AsyncPostpress, added_headers
-from postpress_async._config import ChatTime, Limits, RetryPolicy, as_timeout, check_chat_time
+from postpress_async._config import (
+    ChatTime,
+    Limits,
+    RetryPolicy,
+    Timeout,
+    as_timeout,
+    check_chat_time,
+)
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._params import MAX_LIMIT, check_int, encode_limit
 from postpress_async._transport import Transport
@@ -23,7 +30,9 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     base_url: str
     api_key: str
-    timeout: float | None = None
+    #: As ``AsyncPostpress(timeout=)``: a :class:`~postpress_async.Timeout`, seconds for
+    #: the whole attempt, or ``None`` (the defaults).
+    timeout: Timeout | float | None = None
     attempts: int | None = None
     max_in_flight: int = 16
     #: Page size of the shards' list requests.
@@ -90,7 +99,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             base_url=client.base_url,
             api_key=client._api_key,
-            timeout=client.timeout.total,
+            timeout=client.timeout,  # all of it: its total alone reads as other timeouts
             attempts=client.retry.attempts,
             max_in_flight=client.limits.max_in_flight,
             limit=MAX_LIMIT if limit is None else limit,

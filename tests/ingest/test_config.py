@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 
-from postpress_async import AsyncPostpress
+from postpress_async import AsyncPostpress, Timeout
 from postpress_async.ingest import ClientConfig
 from postpress_async.transports import MockTransport, Request, Response
 
@@ -50,3 +51,25 @@ async def test_a_client_without_extra_headers_gives_a_config_without_any() -> No
     assert config == ClientConfig.from_client(client) and hash(config) == hash(
         ClientConfig.from_client(client)
     )
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        pytest.param(None, id="default"),  # read 60 s became 120 s
+        pytest.param(Timeout(total=None), id="no-total"),  # became 120 s
+        pytest.param(Timeout(connect=2.0, read=10.0, total=30.0), id="each"),  # 10/60/30
+        pytest.param(300, id="seconds"),
+    ],
+)
+async def test_a_worker_s_client_has_the_timeouts_of_the_user_s_client(
+    timeout: Timeout | float | None,
+) -> None:
+    """``from_client`` kept only ``Timeout.total``, which the rebuilt client read as a
+    number of seconds: every other timeout went back to its default, a disabled total
+    became 120 s."""
+    async with AsyncPostpress(api_key=KEY, timeout=timeout) as client:
+        config = ClientConfig.from_client(client)
+    shipped = msgspec.json.decode(msgspec.json.encode(config), type=ClientConfig)
+    async with shipped.client() as rebuilt:
+        assert rebuilt.timeout == client.timeout
