@@ -171,7 +171,7 @@ def engine_of(args: argparse.Namespace) -> Engine:
 
     # The budget of the whole cluster: every worker's requests share it.
     in_flight: int | None = getattr(args, "max_in_flight", None)
-    return DaskEngine(workers=workers or 2, scheduler=scheduler, max_in_flight=in_flight)
+    return DaskEngine(workers=workers or None, scheduler=scheduler, max_in_flight=in_flight)
 
 
 def policy_of(args: argparse.Namespace) -> PollPolicy:

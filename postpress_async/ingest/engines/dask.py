@@ -174,13 +174,19 @@ class DaskEngine:
     def __init__(
         self,
         *,
-        workers: int = 2,
+        workers: int | None = None,
         scheduler: str | None = None,
         retries: int = 3,
         connect_timeout: float = 10.0,
         max_in_flight: int | None = None,
     ) -> None:
-        check_int("workers", workers, minimum=1)
+        if workers is not None:
+            check_int("workers", workers, minimum=1)
+            if scheduler is not None:
+                raise InvalidParameterError(
+                    "workers",
+                    "starts a local cluster; an existing one (scheduler=) has its own workers",
+                )
         check_int("retries", retries, minimum=0)
         if max_in_flight is not None:
             check_int("max_in_flight", max_in_flight, minimum=1)
@@ -190,7 +196,8 @@ class DaskEngine:
                 "connect_timeout",
                 f"must be a finite number of seconds > 0, got {connect_timeout!r}",
             )
-        self.workers = workers
+        #: Worker processes of the engine's own LocalCluster (2 unless given).
+        self.workers = 2 if workers is None else workers
         self.scheduler = scheduler
         self.retries = retries
         self.connect_timeout = connect_timeout

@@ -22,6 +22,12 @@ from postpress_async.ingest.engines.dask import DaskEngine
         pytest.param({"connect_timeout": float("inf")}, "connect_timeout", id="timeout-inf"),
         pytest.param({"workers": 0}, "workers", id="no-workers"),
         pytest.param({"retries": -1}, "retries", id="negative-retries"),
+        # An existing cluster has its own workers: the number was silently ignored.
+        pytest.param(
+            {"scheduler": "tcp://scheduler:8786", "workers": 8},
+            "workers",
+            id="workers-and-scheduler",
+        ),
         # Dask refused these with a bare ValueError once the store was open, and left its
         # Client to warn as garbage: the dashboard's URL, a host without its port.
         pytest.param({"scheduler": "http://scheduler:8787"}, "scheduler", id="dashboard-url"),
@@ -57,12 +63,10 @@ def test_the_dashboard_url_is_refused_with_a_hint() -> None:
 
 
 def test_good_arguments_are_kept() -> None:
-    engine = DaskEngine(scheduler="tcp://scheduler:8786", connect_timeout=2.5, workers=3)
-    assert (engine.scheduler, engine.connect_timeout, engine.workers) == (
-        "tcp://scheduler:8786",
-        2.5,
-        3,
-    )
+    engine = DaskEngine(scheduler="tcp://scheduler:8786", connect_timeout=2.5)
+    assert (engine.scheduler, engine.connect_timeout) == ("tcp://scheduler:8786", 2.5)
+    assert DaskEngine(workers=3).workers == 3
+    assert DaskEngine().workers == 2
 
 
 @pytest.mark.parametrize(
