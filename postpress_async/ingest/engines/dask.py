@@ -11,7 +11,10 @@ coordinator's lock (``open(writer=False)``), builds its own client and
 resumes from the position stored in the sink. So a task that fails (``retries`` times
 at most) or whose worker dies (Dask reschedules it) continues where its last commit
 ended: a lost worker costs a retry of part of one shard, never a loss or a duplicate.
-The export's progress counts what the tasks committed, as each task finishes.
+The export's progress counts what the tasks committed, as each task finishes. A task
+that fails on every try ends the export with :class:`ShardFailedError`, whose message
+names the shard and the task's error, and whose ``__cause__`` is that error, typed (an
+``AuthenticationError`` keeps its ``status``).
 
 One request budget for the whole cluster: ``max_in_flight`` (default: the client's
 in-flight limit, 16) caps the requests in flight on every worker together. It is a
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
 import secrets
 import signal
 from collections.abc import Awaitable, Iterator
@@ -78,8 +82,8 @@ _CLOSE_TIMEOUT = 60.0
 
 
 class TaskError(Exception):
-    """A shard task's failure as plain text (any error pickles as this one): the
-    error's class name and its message on one line."""
+    """A shard task's error that would not survive pickling, as plain text: its class
+    name and its message on one line."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(kind, message)
@@ -127,10 +131,18 @@ async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
                     client, shard, sink, committer, limit=config.limit, prefetch=config.prefetch
                 )
     except Exception as exc:
-        # SDK errors take keyword arguments that pickling would lose: send their class
-        # name and message, which is what the coordinator reports.
-        raise TaskError.of(exc) from None
+        raise _portable(exc) from None
     return msgspec.json.encode(result)
+
+
+def _portable(error: Exception) -> Exception:
+    """``error`` itself if it survives pickling (every SDK error does), else its class
+    name and message as a :class:`TaskError`."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return TaskError.of(error)
+    return error
 
 
 def dask_setup(worker: Any) -> None:
@@ -356,7 +368,10 @@ class DaskEngine:
                 try:
                     data = await future
                 except Exception as exc:
-                    raise ShardFailedError(self._failure(label, exc)) from None
+                    # Caused by the task's own error (typed, with its fields), not by
+                    # Dask's (KilledWorker: its text says all).
+                    cause = None if _from_dask(exc) or isinstance(exc, TaskError) else exc
+                    raise ShardFailedError(self._failure(label, exc)) from cause
                 result = msgspec.json.decode(data, type=ShardResult)
                 results[label] = result
                 # Committed: the task's committer ended before the task returned.
@@ -368,10 +383,11 @@ class DaskEngine:
         return [results[shard.label] for shard in plan.shards]
 
     def _failure(self, label: str, error: BaseException) -> str:
-        if isinstance(error, TaskError):
-            tries = self.retries + 1
-            return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {error}"
-        return f"shard {label} failed: {TaskError.of(error)}"
+        text = error if isinstance(error, TaskError) else TaskError.of(error)
+        if _from_dask(error):
+            return f"shard {label} failed: {text}"
+        tries = self.retries + 1
+        return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {text}"
 
     async def _open_budget(self, name: str, size: int) -> Any:
         """Create the run's request budget on the scheduler (its lease timeout comes from
@@ -440,6 +456,11 @@ async def _cancelled_while_waiting(task: asyncio.Future[Any], timeout: float) ->
     except asyncio.CancelledError:
         return True
     return False
+
+
+def _from_dask(error: BaseException) -> bool:
+    """``error`` is Dask's (a worker lost, the task cancelled), not one the task raised."""
+    return type(error).__module__.partition(".")[0] in ("distributed", "dask")
 
 
 def _one_line(text: str) -> str:

@@ -28,13 +28,13 @@ import msgspec
 import pytest
 
 import postpress_async
-from postpress_async import APIConnectionError, AsyncPostpress, RetryPolicy
+from postpress_async import APIConnectionError, AsyncPostpress, AuthenticationError, RetryPolicy
 from postpress_async._exceptions import EngineUnavailableError, ShardFailedError
 from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest.engines._budget import LeasedTransport
-from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _to_the_end
+from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _portable, _to_the_end
 from postpress_async.testing import Dataset, FakePostpress, Faults, fake_dataset
 
 WAIT = 120.0
@@ -156,6 +156,19 @@ def test_a_task_error_travels_as_its_class_name_and_one_line() -> None:
     assert (again.kind, again.message) == ("ValueError", "first line second line")
 
 
+class Unpicklable(Exception):
+    def __init__(self, what: str, why: str) -> None:  # unpickled with one argument: fails
+        super().__init__(f"{what} needs {why}")
+
+
+def test_a_task_sends_its_error_itself_or_as_text_when_it_does_not_pickle() -> None:
+    error = AuthenticationError(
+        status=401, type=None, title="bad key", method="GET", url="https://x/y"
+    )
+    assert _portable(error) is error
+    assert str(_portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
+
+
 # Slow: LocalClusters of worker processes.
 
 
@@ -268,6 +281,10 @@ async def test_a_failed_request_in_a_worker_names_its_api_error(tmp_path: Path) 
     assert "RuntimeError" not in message
     assert message.startswith("shard ")
     assert "failed after 1 try: AuthenticationError: 401" in message
+    # The worker's error itself, typed, with its fields (it was dropped: text only).
+    cause = failed.value.__cause__
+    assert isinstance(cause, AuthenticationError)
+    assert cause.status == 401
 
 
 @pytest.mark.slow
