@@ -230,7 +230,8 @@ class DaskEngine:
         return LEASE_CONFIG if self.scheduler is None else {}
 
     def check(self, sink: Sink) -> None:
-        """Refuse a sink that the engine's worker processes cannot share."""
+        """Refuse a sink that the engine's worker processes cannot share, and refuse to
+        run without Dask (before the store is opened: it is not created for nothing)."""
         # In the store's reach (Sink.reach), never naming a kind of store: any sink may ask.
         if sink.reach == "process":
             raise SinkUnavailableError(
@@ -244,6 +245,7 @@ class DaskEngine:
                 "scheduler may place shards on several; use postgresql:// (or part files on "
                 "a shared directory)"
             )
+        _distributed()
 
     async def __aenter__(self) -> DaskEngine:
         async with self._starting:
@@ -258,13 +260,10 @@ class DaskEngine:
             await self._close()
 
     async def _start(self) -> None:
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise EngineUnavailableError(
-                "the Dask engine needs distributed: pip install 'postpress-async[dask]'"
-            ) from None
+        _distributed()  # or the extra to install
+        import dask
+        from distributed import Client, LocalCluster
+
         try:
             if self.scheduler is None:
                 with dask.config.set(self._dask_config):
@@ -465,3 +464,14 @@ def _from_dask(error: BaseException) -> bool:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module (untyped), or the extra to install."""
+    try:
+        import distributed
+    except ImportError:
+        raise EngineUnavailableError(
+            "the Dask engine needs distributed: pip install 'postpress-async[dask]'"
+        ) from None
+    return distributed

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from postpress_async import InvalidParameterError
-from postpress_async.ingest import SinkUnavailableError, open_sink
+from postpress_async._exceptions import EngineUnavailableError
+from postpress_async.ingest import ClientConfig, SinkUnavailableError, ingest, open_sink
 from postpress_async.ingest.engines.dask import DaskEngine
 
 
@@ -90,3 +93,14 @@ def test_a_store_the_workers_cannot_share_is_refused_by_its_own_url(
     text = str(refused.value)
     assert text.startswith(f"{sink.url}: ")
     assert not any(kind in text for kind in not_named), text
+
+
+async def test_without_distributed_the_engine_is_refused_before_the_store_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal came once the store was opened: an empty store was left behind."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    config = ClientConfig(base_url="http://127.0.0.1:9", api_key="k", allow_insecure_http=True)
+    with pytest.raises(EngineUnavailableError, match=r"pip install 'postpress-async\[dask\]'"):
+        await ingest(config, "messages", f"sqlite:///{tmp_path}/m.db", engine=DaskEngine())
+    assert os.listdir(tmp_path) == []
