@@ -116,6 +116,7 @@ class ClusterBudget:
         self.name = name
         self.size = size
         self._worker: Any = None
+        self._key: Any = None  # the task's, to see it cancelled
         self._worker_loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: Any = None
         #: Acquires and releases under way, on the worker's loop (kept referenced).
@@ -139,6 +140,7 @@ class ClusterBudget:
                 "a cluster request budget is only available inside a Dask task"
             ) from None
         self._worker = worker
+        self._key = worker.get_current_task()
         self._worker_loop = worker.loop.asyncio_loop
         await self._on_worker(self._open())
         return self
@@ -190,6 +192,10 @@ class ClusterBudget:
             # A task cannot be interrupted; its next request ends it instead, so a
             # closing worker (the export was stopped) is not kept waiting for it.
             raise EngineUnavailableError("the Dask worker is shutting down")
+        if self._cancelled():
+            # The same for a task whose export was stopped on a cluster that stays up:
+            # else it would run its shard to the end, writing after the export ended.
+            raise EngineUnavailableError("the Dask task was cancelled: its export stopped")
         ticket = _Ticket(asyncio.get_running_loop())
         try:
             loop.call_soon_threadsafe(self._start, self._takes, self._take(ticket))
@@ -214,6 +220,12 @@ class ClusterBudget:
 
     def _stopping(self) -> bool:
         return getattr(self._worker.status, "name", "") in _STOPPING
+
+    def _cancelled(self) -> bool:
+        # Read from the task's thread: one dict lookup and one attribute, as the worker's
+        # loop last set them (a task cancelled, then run again here, is "resumed").
+        task = self._worker.state.tasks.get(self._key) if self._key is not None else None
+        return task is not None and task.state == "cancelled"
 
     # The rest runs on the worker's loop.
 

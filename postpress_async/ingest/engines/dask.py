@@ -29,8 +29,10 @@ An engine its user entered (``async with DaskEngine() as engine:``) serves every
 :func:`~postpress_async.ingest.ingest` given it on the same cluster, each with a budget
 of its own; the outermost ``async with`` starts and stops it.
 
-Stopping: leaving ``async with`` closes the client and the cluster even when the
-export is cancelled (Ctrl-C): the close is shielded and awaited to its end, so no
+Stopping: Dask cannot interrupt a running task, so a task whose export stopped (failed,
+cancelled) ends at its next request, also on a cluster that stays up. Leaving
+``async with`` closes the client and the cluster even when the export is cancelled
+(Ctrl-C): the close is shielded and awaited to its end, so no
 worker process outlives the engine. The workers of the engine's cluster ignore SIGINT
 (a terminal's Ctrl-C reaches the whole process group): the coordinator alone stops
 them, cleanly, instead of each dying with a KeyboardInterrupt traceback.

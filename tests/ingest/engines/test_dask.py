@@ -342,6 +342,35 @@ async def test_an_engine_its_user_entered_serves_two_exports_and_closes_once(
     assert sorted(stored_ids(tmp_path / "messages.db")) == truth(dataset)
 
 
+@pytest.mark.slow
+async def test_a_cancelled_export_on_a_cluster_that_stays_up_stops_its_tasks(
+    tmp_path: Path,
+) -> None:
+    """On a cluster that outlives the export (its user's), the cancelled tasks ran their
+    shards to the end, storing rows after ingest() had returned."""
+    pytest.importorskip("distributed")
+
+    def tasks(dask_worker: Any) -> int:  # runs in each worker process
+        return len(dask_worker.state.tasks)
+
+    dataset = fake_dataset(seed=18, messages=20000)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.05)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=20)
+        async with Watched(server, workers=2) as engine:
+            url = f"sqlite:///{tmp_path}/m.db"
+            async with anyio.create_task_group() as group:
+                group.start_soon(lambda: ingest(config, "messages", url, shards=2, engine=engine))
+                await engine.started.wait()
+                await wait_until(lambda: server.stats.requests >= 20, "shards run")
+                group.cancel_scope.cancel()
+            deadline = time.monotonic() + WAIT
+            while sum((await engine.dask_client.run(tasks)).values()):
+                assert time.monotonic() < deadline, "the cancelled tasks did not end"
+                await asyncio.sleep(0.05)
+    # Stopped at their next request: a few pages each past the cancel, not whole shards.
+    assert len(stored_ids(tmp_path / "m.db")) < dataset.message_count // 2
+
+
 class SchedulerGone(DaskEngine):
     """A DaskEngine whose scheduler stops once the export is planned, before its run."""
 
