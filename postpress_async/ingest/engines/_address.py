@@ -24,7 +24,11 @@ def check_scheduler(address: object) -> str | None:
     if address is None:
         return None
     if not isinstance(address, str) or not address:
-        raise InvalidParameterError("scheduler", f"must be {_EXAMPLE}, or None, got {address!r}")
+        raise InvalidParameterError(
+            "scheduler",
+            f"must be {_EXAMPLE}, or None, got {address!r} (a distributed.Client's is "
+            "client.scheduler.address, a cluster's cluster.scheduler_address)",
+        )
     scheme, sep, rest = address.partition("://")
     if not sep:
         scheme, rest = "tcp", address

@@ -59,6 +59,15 @@ def test_a_scheduler_address_dask_takes_is_kept(address: str) -> None:
     assert DaskEngine(scheduler=address).scheduler == address
 
 
+class FakeClient:
+    """Stands for a distributed.Client (no Dask here): not an address."""
+
+
+def test_a_dask_client_given_as_scheduler_is_refused_with_where_its_address_is() -> None:
+    with pytest.raises(InvalidParameterError, match=r"client\.scheduler\.address"):
+        DaskEngine(scheduler=FakeClient())  # type: ignore[arg-type]
+
+
 def test_the_dashboard_url_is_refused_with_a_hint() -> None:
     with pytest.raises(InvalidParameterError, match="dashboard") as refused:
         DaskEngine(scheduler="http://scheduler:8787")
