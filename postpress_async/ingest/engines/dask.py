@@ -138,13 +138,15 @@ async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
 
 
 def _portable(error: Exception) -> Exception:
-    """``error`` itself if it survives pickling (every SDK error does), else its class
-    name and message as a :class:`TaskError`."""
-    try:
-        pickle.loads(pickle.dumps(error))
-    except Exception:
-        return TaskError.of(error)
-    return error
+    """``error`` itself if the coordinator can unpickle it (an SDK or built-in error that
+    pickles: a worker may have modules the coordinator lacks), else its class name and
+    message as a :class:`TaskError`."""
+    module = type(error).__module__
+    if module == "builtins" or module.partition(".")[0] == "postpress_async":
+        with contextlib.suppress(Exception):
+            pickle.loads(pickle.dumps(error))
+            return error
+    return TaskError.of(error)
 
 
 def dask_setup(worker: Any) -> None:

@@ -166,6 +166,10 @@ def test_a_task_sends_its_error_itself_or_as_text_when_it_does_not_pickle() -> N
         status=401, type=None, title="bad key", method="GET", url="https://x/y"
     )
     assert _portable(error) is error
+    assert _portable(ValueError("bad")).args == ("bad",)
+    # A class of a module the coordinator may lack (here, the tests') travels as text.
+    assert isinstance(_portable(Unpicklable("it", "a key")), TaskError)
+    assert isinstance(_portable(msgspec.ValidationError("bad")), TaskError)
     assert str(_portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
 
 
