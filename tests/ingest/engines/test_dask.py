@@ -347,6 +347,32 @@ async def test_an_engine_its_user_entered_serves_two_exports_and_closes_once(
 
 
 @pytest.mark.slow
+async def test_two_exports_at_once_share_one_engine_and_one_cluster(tmp_path: Path) -> None:
+    """The second entry started a cluster over the first's (left running), and the first
+    export's exit closed the second's under it."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=19, messages=200)
+    engine = DaskEngine(workers=1)
+    clients: set[int] = set()
+
+    async def export(endpoint: Any) -> None:
+        url = f"sqlite:///{tmp_path}/{endpoint}.db"
+        async with engine:
+            clients.add(id(engine.dask_client))
+            await ingest(config, endpoint, url, shards=2, engine=engine)
+
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        async with anyio.create_task_group() as group:
+            group.start_soon(export, "messages")
+            group.start_soon(export, "chats")
+    assert len(clients) == 1
+    assert engine.dask_client is None
+    assert multiprocessing.active_children() == []
+    assert sorted(stored_ids(tmp_path / "messages.db")) == truth(dataset)
+
+
+@pytest.mark.slow
 async def test_a_cancelled_export_on_a_cluster_that_stays_up_stops_its_tasks(
     tmp_path: Path,
 ) -> None:
