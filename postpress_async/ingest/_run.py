@@ -32,7 +32,7 @@ from postpress_async._time import format_datetime, from_ms
 
 from ._commit import Committer, Position
 from ._shards import Shard
-from .sinks._base import FOLLOW, Sink
+from .sinks._base import FOLLOW, Sink, Stored
 
 __all__ = [
     "IngestProgress",
@@ -59,6 +59,19 @@ class ShardResult(msgspec.Struct, frozen=True, kw_only=True):
     done: bool = False
     #: True when the shard was already complete in the store.
     skipped: bool = False
+
+    def with_earlier_tries(self, before: Stored | None, after: Stored | None) -> ShardResult:
+        """This result of a task's last try, plus what its earlier tries committed (a
+        Dask task failed or its worker died, then ran again): the shard's stored item
+        and page counts moved from ``before`` to ``after`` over all of them. The earlier
+        tries' rejects count as items (the position does not tell them apart)."""
+        if after is None:
+            return self
+        items = after.items - (0 if before is None else before.items) - self.items - self.rejects
+        pages = after.pages - (0 if before is None else before.pages) - self.pages
+        return msgspec.structs.replace(
+            self, items=self.items + max(0, items), pages=self.pages + max(0, pages)
+        )
 
 
 @dataclasses.dataclass(slots=True)

@@ -30,9 +30,9 @@ from postpress_async.ingest import (
     verify,
 )
 from postpress_async.ingest._commit import Committer
-from postpress_async.ingest._run import IngestProgress, run_shard
+from postpress_async.ingest._run import IngestProgress, ShardResult, run_shard
 from postpress_async.ingest._shards import Window
-from postpress_async.ingest.sinks._base import Batch, Move
+from postpress_async.ingest.sinks._base import Batch, Move, Stored
 from postpress_async.testing import FakePostpress
 
 from ._memory import Crash, CrashingSink, MemorySink, MemoryStore, crash_until_done
@@ -490,3 +490,21 @@ async def test_a_real_store_resumes_after_a_crash_at_any_commit(
     crashes = await crash_until_done(config, lambda: CrashingSink(open_sink(url), at=1), shards=3)
     assert crashes > 3
     await held_once(url, server)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "counted"),
+    [
+        pytest.param(None, None, (10, 2, 1), id="nothing-stored"),
+        pytest.param(None, Stored(b"{}", 11, 2), (10, 2, 1), id="one-try"),
+        pytest.param(None, Stored(b"{}", 41, 5), (40, 5, 1), id="a-failed-try-before"),
+        pytest.param(Stored(b"{}", 100, 9), Stored(b"{}", 141, 14), (40, 5, 1), id="resumed"),
+    ],
+)
+def test_a_shard_result_counts_what_the_earlier_tries_of_its_task_stored(
+    before: Stored | None, after: Stored | None, counted: tuple[int, int, int]
+) -> None:
+    """A Dask task's result told its last try only (10 rows, 1 reject, 2 pages)."""
+    result = ShardResult(label="s0", items=10, rejects=1, pages=2)
+    counted_result = result.with_earlier_tries(before, after)
+    assert (counted_result.items, counted_result.pages, counted_result.rejects) == counted

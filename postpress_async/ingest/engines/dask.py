@@ -11,7 +11,8 @@ coordinator's lock (``open(writer=False)``), builds its own client and
 resumes from the position stored in the sink. So a task that fails (``retries`` times
 at most) or whose worker dies (Dask reschedules it) continues where its last commit
 ended: a lost worker costs a retry of part of one shard, never a loss or a duplicate.
-The export's progress counts what the tasks committed, as each task finishes. A task
+The export's progress counts what the tasks committed (their failed tries included,
+read from the shard's stored position), as each task finishes. A task
 that fails on every try ends the export with :class:`ShardFailedError`, whose message
 names the shard and the task's error, and whose ``__cause__`` is that error, typed (an
 ``AuthenticationError`` keeps its ``status``).
@@ -352,6 +353,7 @@ class DaskEngine:
         budget = await self._open_budget(f"postpress-{plan.endpoint}-{run}", size)
         task_config = msgspec.structs.replace(config, budget=budget.name, max_in_flight=size)
         config_json = msgspec.json.encode(task_config)
+        before = await sink.positions(plan.endpoint)  # a task's failed tries count too
         futures = {
             dask_client.submit(
                 run_task,
@@ -375,7 +377,9 @@ class DaskEngine:
                     # Dask's (KilledWorker: its text says all).
                     cause = None if _from_dask(exc) or isinstance(exc, TaskError) else exc
                     raise ShardFailedError(self._failure(label, exc)) from cause
+                after = (await sink.positions(plan.endpoint)).get(label)
                 result = msgspec.json.decode(data, type=ShardResult)
+                result = result.with_earlier_tries(before.get(label), after)
                 results[label] = result
                 # Committed: the task's committer ended before the task returned.
                 progress.shards_done += 1

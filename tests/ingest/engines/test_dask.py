@@ -35,7 +35,7 @@ from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest.engines._budget import LeasedTransport
 from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _portable, _to_the_end
-from postpress_async.testing import Dataset, FakePostpress, Faults, fake_dataset
+from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, fake_dataset
 
 WAIT = 120.0
 
@@ -189,15 +189,25 @@ class Watched(DaskEngine):
     """A DaskEngine that resets the fake's counters as its shards start (after planning),
     and may change the configuration its tasks get."""
 
-    def __init__(self, server: FakePostpress, *, api_key: str | None = None, **options: Any):
+    def __init__(
+        self,
+        server: FakePostpress,
+        *,
+        api_key: str | None = None,
+        attempts: int | None = None,
+        **options: Any,
+    ):
         super().__init__(**options)
         self.server = server
-        self.api_key = api_key
+        self.changes = {
+            name: value
+            for name, value in {"api_key": api_key, "attempts": attempts}.items()
+            if value is not None
+        }
         self.started = anyio.Event()
 
     async def run(self, client: Any, config: Any, plan: Any, sink: Any, progress: Any) -> Any:
-        if self.api_key is not None:
-            config = msgspec.structs.replace(config, api_key=self.api_key)
+        config = msgspec.structs.replace(config, **self.changes)
         self.server.stats.reset()
         self.started.set()
         return await super().run(client, config, plan, sink, progress)
@@ -227,6 +237,29 @@ async def test_four_workers_never_exceed_one_budget_of_three(tmp_path: Path) -> 
     assert sorted(ids) == truth(dataset)
     assert progress.items == result.items == len(ids)  # counted as stored
     assert progress.shards_done == len(result.plan.shards) == 8
+
+
+@pytest.mark.slow
+async def test_rows_a_failed_try_stored_count_in_the_result_after_dask_retries_it(
+    tmp_path: Path,
+) -> None:
+    """A task that failed after some commits, run again by Dask, reported only what its
+    last try stored: the result and the progress counted fewer rows than the store got."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=20, messages=1500)
+    faults = Faults(rates={"service_unavailable": 0.08}, seed=3)
+    async with FakePostpress(dataset=dataset, faults=faults) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=25)
+        # The tasks make no HTTP retries: a 503 fails one, and Dask runs it again.
+        engine = Watched(server, workers=2, retries=30, attempts=1)
+        progress = IngestProgress()
+        url = f"sqlite:///{tmp_path}/m.db"
+        result = await ingest(config, "messages", url, shards=2, engine=engine, progress=progress)
+        failed = server.stats.faults[FaultKind.SERVICE_UNAVAILABLE]
+    ids = stored_ids(tmp_path / "m.db")
+    assert sorted(ids) == truth(dataset)
+    assert failed > 2  # tasks did fail and run again
+    assert result.backfilled == progress.items == len(ids)
 
 
 @pytest.mark.slow
