@@ -289,6 +289,7 @@ async def _kill_a_worker_mid_shard(url: str) -> None:
         ids, committed = await stored(url)
         exactly_once(ids, committed, server.truth("messages"))
     assert all(r.done for r in results[0].results)
+    assert results[0].backfilled == len(ids)  # the killed worker's try's rows included
 
 
 async def test_an_unreachable_scheduler_is_refused_before_any_request(
