@@ -47,10 +47,9 @@ import logging
 import pickle
 import secrets
 import signal
-from collections.abc import Awaitable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-import anyio
 import msgspec
 
 from postpress_async._client import AsyncPostpress
@@ -66,6 +65,7 @@ from postpress_async._transport import AiohttpTransport, Transport
 
 from ._address import check_scheduler
 from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport
+from ._shield import to_the_end as _to_the_end
 
 if TYPE_CHECKING:
     from postpress_async.ingest._config import ClientConfig
@@ -74,8 +74,6 @@ if TYPE_CHECKING:
     from postpress_async.ingest.sinks._base import Sink
 
 __all__ = ["DaskEngine", "TaskError", "dask_setup", "run_task"]
-
-T = TypeVar("T")
 
 _logger = logging.getLogger("postpress_async")
 
@@ -435,34 +433,6 @@ class DaskEngine:
             # worker: with its budget closed, its next request ends it.
             with contextlib.suppress(Exception):
                 await budget.close()
-
-
-async def _to_the_end(aw: Awaitable[T], *, timeout: float) -> T:
-    """Await ``aw`` to its end, even if this task is cancelled meanwhile (the
-    cancellation is raised after it); give up (cancel it) after ``timeout`` seconds."""
-    task: asyncio.Future[T] = asyncio.ensure_future(aw)
-    cancelled = False
-    with anyio.CancelScope(shield=True):  # anyio's cancellation waits outside
-        deadline = anyio.current_time() + timeout
-        while not task.done() and (left := deadline - anyio.current_time()) > 0:
-            cancelled |= await _cancelled_while_waiting(task, left)
-    if not task.done():
-        task.cancel()
-        raise TimeoutError(f"gave up after {timeout:.0f} s")
-    if cancelled:
-        task.exception()  # retrieved: the cancellation wins
-        raise asyncio.CancelledError
-    return task.result()
-
-
-async def _cancelled_while_waiting(task: asyncio.Future[Any], timeout: float) -> bool:
-    """Wait for ``task`` (at most ``timeout`` s); True if this task was cancelled meanwhile
-    (asyncio's own ``task.cancel()``: anyio's waits outside the shield)."""
-    try:
-        await asyncio.wait([task], timeout=timeout)
-    except asyncio.CancelledError:
-        return True
-    return False
 
 
 def _from_dask(error: BaseException) -> bool:
