@@ -298,6 +298,11 @@ class DaskEngine:
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             await self._close()
             raise self._unreachable(exc) from None
+        except RuntimeError as exc:  # distributed's words for a cluster that did not start
+            await self._close()
+            if self.scheduler is not None:
+                raise
+            raise EngineUnavailableError(_not_started(exc)) from exc
         except BaseException:
             await self._close()
             raise
@@ -433,6 +438,20 @@ class DaskEngine:
             # worker: with its budget closed, its next request ends it.
             with contextlib.suppress(Exception):
                 await budget.close()
+
+
+def _not_started(error: BaseException) -> str:
+    """Why the engine's LocalCluster did not start, in words a user can act on."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if "bootstrapping phase" in str(cause):  # multiprocessing's words
+            return (
+                "the local Dask cluster did not start: its worker processes import the "
+                "main module, which started them again; run the script's entry point "
+                "under `if __name__ == '__main__':`"
+            )
+        cause = cause.__cause__ or cause.__context__
+    return f"the local Dask cluster did not start: {_one_line(str(error))}"
 
 
 def _from_dask(error: BaseException) -> bool:

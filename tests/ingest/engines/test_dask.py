@@ -34,7 +34,13 @@ from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest.engines._budget import LeasedTransport
-from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _portable, _to_the_end
+from postpress_async.ingest.engines.dask import (
+    DaskEngine,
+    TaskError,
+    _not_started,
+    _portable,
+    _to_the_end,
+)
 from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, fake_dataset
 
 WAIT = 120.0
@@ -171,6 +177,15 @@ def test_a_task_sends_its_error_itself_or_as_text_when_it_does_not_pickle() -> N
     assert isinstance(_portable(Unpicklable("it", "a key")), TaskError)
     assert isinstance(_portable(msgspec.ValidationError("bad")), TaskError)
     assert str(_portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
+
+
+def test_a_cluster_that_did_not_start_is_told_in_one_line_or_with_the_main_guard() -> None:
+    assert _not_started(RuntimeError("Nanny failed\n to start.")) == (
+        "the local Dask cluster did not start: Nanny failed to start."
+    )
+    error = RuntimeError("Nanny failed to start.")
+    error.__cause__ = RuntimeError("... the current process has finished its bootstrapping phase")
+    assert "if __name__ == '__main__':" in _not_started(error)
 
 
 # Slow: LocalClusters of worker processes.
@@ -497,6 +512,44 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("interrupted", flush=True)
 """
+
+
+UNGUARDED = """
+import asyncio
+from postpress_async.ingest.engines.dask import DaskEngine
+
+async def main():
+    try:
+        async with DaskEngine(workers=1):
+            pass
+    except Exception as error:
+        print(type(error).__name__, error, flush=True)
+
+asyncio.run(main())  # no `if __name__ == "__main__":`: each worker process runs it again
+"""
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_is_told_why_its_cluster_did_not_start(
+    tmp_path: Path,
+) -> None:
+    """A bare RuntimeError('Nanny failed to start.') from distributed's insides."""
+    pytest.importorskip("distributed")
+    script = tmp_path / "export.py"
+    script.write_text(UNGUARDED)
+    here = str(Path(postpress_async.__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        timeout=WAIT,
+        env={**os.environ, "PYTHONPATH": here},
+        check=False,
+    )
+    out = done.stdout.decode().splitlines()
+    assert out, done.stderr.decode()
+    # The last line is the script's own (a worker process's copy may print first).
+    assert out[-1].startswith("EngineUnavailableError "), out
+    assert "if __name__ == '__main__':" in out[-1]
 
 
 def session_processes(session: int) -> list[str]:
