@@ -11,8 +11,8 @@ coordinator's lock (``open(writer=False)``), builds its own client and
 resumes from the position stored in the sink. So a task that fails (``retries`` times
 at most) or whose worker dies (Dask reschedules it) continues where its last commit
 ended: a lost worker costs a retry of part of one shard, never a loss or a duplicate.
-The export's progress counts what the tasks committed (their failed tries included,
-read from the shard's stored position), as each task finishes. A task
+The export's progress counts what the tasks committed as each task finishes; what
+their failed tries committed is added at the end, read from the shards' positions. A task
 that fails on every try ends the export with :class:`ShardFailedError`, whose message
 names the shard and the task's error, and whose ``__cause__`` is that error, typed (an
 ``AuthenticationError`` keeps its ``status``).
@@ -380,9 +380,7 @@ class DaskEngine:
                     # Dask's (KilledWorker: its text says all).
                     cause = None if _from_dask(exc) or isinstance(exc, TaskError) else exc
                     raise ShardFailedError(self._failure(label, exc)) from cause
-                after = (await sink.positions(plan.endpoint)).get(label)
                 result = msgspec.json.decode(data, type=ShardResult)
-                result = result.with_earlier_tries(before.get(label), after)
                 results[label] = result
                 # Committed: the task's committer ended before the task returned.
                 progress.shards_done += 1
@@ -390,6 +388,12 @@ class DaskEngine:
                 progress.retries += result.retries
         finally:
             await _to_the_end(self._end(futures, budget), timeout=_CLOSE_TIMEOUT)
+        # A result tells its task's last try only: add what earlier tries committed, from
+        # the positions (read once: a directory of parts reads every part's sidecar).
+        after = await sink.positions(plan.endpoint)
+        for label, result in results.items():
+            results[label] = result.with_earlier_tries(before.get(label), after.get(label))
+            progress.stored(results[label].items - result.items, 0)
         return [results[shard.label] for shard in plan.shards]
 
     def _failure(self, label: str, error: BaseException) -> str:
