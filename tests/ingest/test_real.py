@@ -270,6 +270,47 @@ async def test_dask_survives_a_worker_killed_mid_shard_into_postgres(pg_url: str
     await _kill_a_worker_mid_shard(pg_url)
 
 
+async def test_dask_workers_open_a_database_whose_url_holds_its_password(pg_url: str) -> None:
+    """The workers got the sink's shown URL, which leaves the password out: with password
+    authentication every task failed all its tries, after the plan was stored."""
+    asyncpg = __import__("asyncpg")
+    user, password = "etl_pw", "s3cret:/@pw"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f"DROP ROLE IF EXISTS {user}")
+        await admin.execute(f"CREATE ROLE {user} LOGIN SUPERUSER PASSWORD '{password}'")
+        hba = anyio.Path(await admin.fetchval("SHOW hba_file"))
+        rules = await hba.read_text()
+        await hba.write_text(f"host all {user} 127.0.0.1/32 scram-sha-256\n{rules}")
+        await admin.execute("SELECT pg_reload_conf()")
+    finally:
+        await admin.close()
+    try:
+        from urllib.parse import quote
+
+        host = pg_url.split("@", 1)[1]
+        url = f"postgresql://{user}:{quote(password, safe='')}@{host}"
+        refused = f"postgresql://{user}@{host}"
+        with pytest.raises(SinkUnavailableError, match="password"):  # the rule holds
+            await stored(refused)
+        dataset = fake_dataset(seed=6, messages=400)
+        async with FakePostpress(dataset=dataset) as server:
+            config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+            engine = _dask()(workers=1, retries=0)
+            result = await ingest(config, "messages", url, shards=2, engine=engine)
+            ids, committed = await stored(url)
+            exactly_once(ids, committed, server.truth("messages"))
+        assert all(r.done for r in result.results)
+        assert password not in repr(result) and "s3cret" not in str(result)
+    finally:
+        await hba.write_text(rules)
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute("SELECT pg_reload_conf()")
+        finally:
+            await admin.close()
+
+
 async def _kill_a_worker_mid_shard(url: str) -> None:
     engine = _dask()(workers=2, retries=2)
     dataset = fake_dataset(seed=5, messages=3000)

@@ -347,6 +347,7 @@ class DaskEngine:
         from distributed import as_completed
 
         from postpress_async.ingest._run import ShardResult
+        from postpress_async.ingest.sinks._base import opening_url
 
         dask_client = self._client
         if dask_client is None:
@@ -362,7 +363,7 @@ class DaskEngine:
                 run_task,
                 config_json,
                 shard.to_json(),
-                sink.url,
+                opening_url(sink),  # with its password, if it has one: Dask logs "run_task(...)"
                 key=f"postpress-{plan.endpoint}-{shard.label}-{run}",
                 retries=self.retries,
                 pure=False,

@@ -118,11 +118,19 @@ def unfinished(plan: ShardPlan, positions: dict[str, Stored]) -> int:
     return sum(not shard_checkpoint(positions.get(s.label)).done for s in plan.shards)
 
 
+def opening_url(sink: Sink) -> str:
+    """The URL another process (an engine's worker) opens ``sink`` with: its ``given_url``
+    where it has one (the URL as given, with the password ``url`` leaves out), else
+    ``url``. It goes to the workers only, never into a message."""
+    given = getattr(sink, "given_url", None)
+    return given if isinstance(given, str) else sink.url
+
+
 class Sink(Protocol):
     """Where an export's rows and positions go; see the module docstring."""
 
-    #: The URL that opens this sink again (a worker on another machine gets it); never a
-    #: password.
+    #: The URL that opens this sink again; never a password (it is shown in messages). A
+    #: sink whose URL held a password has ``given_url`` too (see :func:`opening_url`).
     url: str
     reach: Reach
     #: The typed columns this sink stores (``None``: all of ``TABLES``); a row stream for

@@ -29,7 +29,9 @@ the database (never its password) and the cause.
 One writer: ``open(writer=True)`` holds ``pg_try_advisory_lock`` (a key from the
 database and schema) on a connection of its own until ``close``, and takes it again after
 a reconnect (taken by another writer meanwhile: :class:`~postpress_async.OutputLockedError`).
-``url`` has no password: a worker reads it from ``PGPASSWORD`` or ``~/.pgpass``.
+``url`` has no password (it is shown in messages); an engine's workers open the URL as
+given (``given_url``, password included), or, where it has none, read the password from
+``PGPASSWORD`` or ``~/.pgpass``.
 """
 
 from __future__ import annotations
@@ -140,6 +142,11 @@ class PostgresSink:
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.url!r})"
+
+    @property
+    def given_url(self) -> str:
+        """The URL as given, password included: what an engine's workers open (never shown)."""
+        return self._dsn
 
     # -- opening and closing -----------------------------------------------------------
 
