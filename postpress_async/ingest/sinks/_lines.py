@@ -174,6 +174,13 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _ends_a_line(path: Path, offset: int) -> bool:
+    """Whether byte ``offset`` of ``path`` (1-based: the last one vouched for) is ``\\n``."""
+    with path.open("rb") as file:
+        file.seek(offset - 1)
+        return file.read(1) == _NL
+
+
 class LinesFile:
     """One JSON lines file, its rejects file and its sidecar (see the module docstring)."""
 
@@ -244,6 +251,13 @@ class LinesFile:
                     "bytes): it was cut or changed after the export wrote it, and lines the "
                     "positions count as stored are gone; restore it, or add --force to "
                     "start over"
+                )
+            if offset and not _ends_a_line(path, offset):
+                raise SinkUnavailableError(
+                    f"{path} was changed inside what {self.sidecar} records (no line ends "
+                    f"at byte {offset:,}, where its committed lines end): lines were added, "
+                    "removed or edited by hand, and cutting it back there would leave half "
+                    "a line; restore it, or add --force to start over"
                 )
 
     def refresh(self) -> Sidecar:

@@ -11,7 +11,8 @@ The safety rules live here, once, for the CLI and the library alike:
 * a non-empty file with no sidecar is not an export's file: refused (``force``
   overwrites it);
 * a file shorter than its sidecar's offset lost committed lines: refused, never padded;
-  a longer one is cut back to the offset (lines written after the last commit);
+  a longer one is cut back to the offset (lines written after the last commit), unless
+  no line ends there (lines edited inside it): refused too, never cut mid-line;
 * one writer: the file's own lock (:func:`postpress_async._filelock.lock_output`) while open with
   ``writer=True``; a file holds one endpoint.
 

@@ -289,6 +289,47 @@ async def test_a_file_shorter_than_its_sidecar_is_refused(tmp_path: Path) -> Non
     await forced.close()
 
 
+@pytest.mark.parametrize("edit", ["a line duplicated", "a line made longer"])
+async def test_a_file_edited_inside_what_its_sidecar_vouches_for_is_refused(
+    tmp_path: Path, edit: str
+) -> None:
+    """Longer, but not by lines appended after the offset: cutting it there would leave
+    half a line, and the next append would glue an item onto it."""
+    out = tmp_path / "out.jsonl"
+    await (await written(out, count=1)).close()
+    data = out.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if edit == "a line duplicated":
+        lines.insert(3, lines[3])
+    else:
+        lines[3] = lines[3][:-2] + b" " + lines[3][-2:]
+    changed = b"".join(lines)
+    out.write_bytes(changed)
+    for writer in (True, False):
+        with pytest.raises(SinkUnavailableError, match=r"changed inside") as caught:
+            await JsonLinesSink(out).open(writer=writer)
+        assert f"byte {len(data):,}" in str(caught.value)
+        assert "add --force" in str(caught.value)
+    assert out.read_bytes() == changed  # never cut in the middle of a line
+    forced = JsonLinesSink(out, force=True)
+    await forced.open()
+    assert out.read_bytes() == b""
+    await forced.close()
+
+
+async def test_a_rejects_file_edited_inside_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    await (await written(out)).close()
+    rejects = out.with_name("out.jsonl.rejects.jsonl")
+    held = rejects.read_bytes()
+    assert held.count(b"\n") > 1
+    first = held.splitlines(keepends=True)[0]
+    rejects.write_bytes(first + held)
+    with pytest.raises(SinkUnavailableError, match=r"rejects\.jsonl was changed inside"):
+        await JsonLinesSink(out).open()
+    assert rejects.read_bytes() == first + held
+
+
 async def test_a_foreign_file_is_refused_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "notes.txt"
     out.write_bytes(b"my own notes\n")
