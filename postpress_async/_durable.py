@@ -6,6 +6,7 @@ any instant the file holds the old content or the new, never a mix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,9 +44,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     # Unique per process: two writers (or a stale file of a killed one) never share it.
     temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(temp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk: no half-written file left beside it
+            temp.unlink()
+        raise
     fsync_dir(path.parent)

@@ -37,6 +37,7 @@ Blocking calls, for a worker thread: :class:`LinesFile` serialises them with a l
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -442,11 +443,16 @@ class LinesFile:
         temp = self.sidecar.with_name(f"{self.sidecar.name}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o666)
         try:
-            write_all(fd, [msgspec.json.encode(state)])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.sidecar)
+            try:
+                write_all(fd, [msgspec.json.encode(state)])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, self.sidecar)
+        except BaseException:
+            with contextlib.suppress(OSError):  # a full disk: not left beside the file
+                temp.unlink()
+            raise
         self._renamed = True
 
     def _failure(self, exc: OSError) -> str:

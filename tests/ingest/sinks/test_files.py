@@ -256,6 +256,54 @@ async def test_after_a_failed_commit_the_same_sink_cuts_back_first(
     assert committed(out, out.with_name(out.name + ".checkpoint"))[1].count(b"\n") == 748
 
 
+async def test_a_sidecar_that_could_not_be_written_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the half-written temporary sidecar is removed, not left beside the
+    file (a new one each run, each process's own name)."""
+    import errno
+
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=1)
+    (_, second) = list(pages(2))[1]
+    real = _lines.write_all
+
+    def full(fd: int, chunks: Any) -> int:
+        if chunks and bytes(chunks[0]).startswith(b'{"version"'):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, chunks)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_lines, "write_all", full)
+        with pytest.raises(SinkFailedError, match="the disk is full"):
+            await sink.commit(batch(second, move("all", 1, 2, second)))
+    await sink.close()
+    assert sorted(os.listdir(tmp_path)) == [
+        "out.jsonl",
+        "out.jsonl.checkpoint",
+        "out.jsonl.rejects.jsonl",
+    ]
+
+
+def test_write_atomic_that_fails_leaves_the_old_file_and_no_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postpress_async._durable import write_atomic
+
+    state = tmp_path / "state.json"
+    state.write_bytes(b"old")
+
+    def refused(src: Any, dst: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", refused)
+        with pytest.raises(PermissionError):
+            write_atomic(state, b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert state.read_bytes() == b"old"
+
+
 async def test_the_sidecars_directory_is_synced_when_created_and_at_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
