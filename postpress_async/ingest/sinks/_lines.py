@@ -72,6 +72,7 @@ __all__ = [
     "line_bytes",
     "reject_lines",
     "verdict",
+    "write_failure",
 ]
 
 _NL: Final = b"\n"
@@ -173,6 +174,20 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def write_failure(path: Path, exc: OSError) -> SinkFailedError:
+    """The OS refused a write to the store at ``path``: the error naming it, and the cause."""
+    cause = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SinkFailedError(
+            f"{path}: the disk is full ({cause}): free some space, then run the same "
+            "command again (what was committed stays)"
+        )
+    return SinkFailedError(
+        f"{path}: writing failed ({cause}); what was committed stays: fix the cause, then "
+        "run the same command again"
+    )
 
 
 def _ends_a_line(path: Path, offset: int) -> bool:
@@ -327,12 +342,15 @@ class LinesFile:
         """Start over: no line, no reject, no position; ``plan`` stored (a new export)."""
         with self._lock:
             self._require_writer()
-            self.state = Sidecar(
-                endpoint=endpoint, plan=NULL if plan is None else msgspec.Raw(plan)
-            )
+            state = Sidecar(endpoint=endpoint, plan=NULL if plan is None else msgspec.Raw(plan))
             # The sidecar first: a crash before the cut leaves a longer file, cut at open.
-            write_atomic(self.sidecar, msgspec.json.encode(self.state))
-            self._cut()
+            try:
+                write_atomic(self.sidecar, msgspec.json.encode(state))
+                self.state = state
+                self._cut()
+            except OSError as exc:
+                self._dirty = True
+                raise write_failure(self.path, exc) from exc
             self._held = set()
 
     def commit(
@@ -391,7 +409,7 @@ class LinesFile:
             except BaseException as exc:
                 self._dirty = True  # the next commit cuts what this one left after the offset
                 if isinstance(exc, OSError):
-                    raise SinkFailedError(self._failure(exc)) from exc
+                    raise write_failure(self.path, exc) from exc
                 raise
             self.state = new
             if held is not None:
@@ -454,18 +472,6 @@ class LinesFile:
                 temp.unlink()
             raise
         self._renamed = True
-
-    def _failure(self, exc: OSError) -> str:
-        cause = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return (
-                f"{self.path}: the disk is full ({cause}): free some space, then run the "
-                "same command again (what was committed stays)"
-            )
-        return (
-            f"{self.path}: writing failed ({cause}); what was committed stays: fix the "
-            "cause, then run the same command again"
-        )
 
     def _require_writer(self) -> None:
         if self._fd is None:

@@ -19,7 +19,7 @@ from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
 from ._filebase import FileReads, in_thread, newest, stored, unwritable
-from ._lines import LinesFile, held_rejects
+from ._lines import LinesFile, held_rejects, write_failure
 from ._sidecar import Sidecar, StoredPosition
 
 __all__ = ["PartFilesSink"]
@@ -135,9 +135,15 @@ class PartFilesSink(FileReads):
         return await in_thread(load)
 
     async def save_plan(self, plan: ShardPlan) -> None:
-        """Remove the endpoint's parts (refusing any another process writes), store ``plan``."""
+        """Remove the endpoint's parts (refusing any another process writes), store ``plan``.
+
+        Raises :class:`~postpress_async.ingest.SinkFailedError` if the OS refuses (a full
+        disk)."""
         self._endpoint = plan.endpoint
-        await in_thread(lambda: self._save_plan(plan))
+        try:
+            await in_thread(lambda: self._save_plan(plan))
+        except OSError as exc:
+            raise write_failure(self.directory, exc) from exc
 
     def _save_plan(self, plan: ShardPlan) -> None:
         endpoint = plan.endpoint

@@ -304,6 +304,44 @@ def test_write_atomic_that_fails_leaves_the_old_file_and_no_temporary_one(
     assert state.read_bytes() == b"old"
 
 
+@pytest.mark.parametrize("kind", ["file", "parts"])
+async def test_a_plan_that_cannot_be_stored_is_a_sink_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A full disk while a new export stores its plan: the typed error naming the store,
+    not a bare OSError; the file keeps what its sidecar vouched for."""
+    import errno
+
+    from postpress_async.ingest.sinks import _parts
+
+    out = tmp_path / "out.jsonl"
+    sink: JsonLinesSink | PartFilesSink
+    if kind == "file":
+        sink = await written(out, count=1)
+        held = out.read_bytes()
+    else:
+        sink = PartFilesSink(tmp_path / "parts")
+        await sink.open()
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_lines, "write_atomic", full)
+        patched.setattr(_parts, "write_atomic", full)
+        with pytest.raises(SinkFailedError, match="the disk is full") as caught:
+            await sink.save_plan(plan("messages", ("all", "tw001")))
+    assert str(tmp_path) in str(caught.value)
+    if isinstance(sink, JsonLinesSink):
+        assert sink._file.state.offset == len(held)  # still what the sidecar says
+    await sink.close()
+    if kind == "file":
+        again = JsonLinesSink(out)
+        await again.open()
+        assert out.read_bytes() == held
+        await again.close()
+
+
 async def test_the_sidecars_directory_is_synced_when_created_and_at_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
