@@ -38,7 +38,6 @@ Blocking calls, for a worker thread: :class:`LinesFile` serialises them with a l
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import threading
 from collections.abc import Sequence
@@ -49,17 +48,13 @@ from typing import Any, Final
 import msgspec
 
 from postpress_async._durable import fsync_dir, write_atomic
-from postpress_async._exceptions import (
-    ShardConflictError,
-    SinkFailedError,
-    SinkUnavailableError,
-)
+from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._rows import Reject, Row, digest
 
 from ._base import Move, last_of_each
 from ._sidecar import NULL, SIDECAR_VERSION, Sidecar, StoredPosition, count_lines, read_sidecar
-from ._writev import write_all
+from ._writev import write_all, write_failure
 
 __all__ = [
     "NULL",
@@ -72,7 +67,6 @@ __all__ = [
     "line_bytes",
     "reject_lines",
     "verdict",
-    "write_failure",
 ]
 
 _NL: Final = b"\n"
@@ -176,20 +170,6 @@ def _size(path: Path) -> int:
         return 0
 
 
-def write_failure(path: Path, exc: OSError) -> SinkFailedError:
-    """The OS refused a write to the store at ``path``: the error naming it, and the cause."""
-    cause = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return SinkFailedError(
-            f"{path}: the disk is full ({cause}): free some space, then run the same "
-            "command again (what was committed stays)"
-        )
-    return SinkFailedError(
-        f"{path}: writing failed ({cause}); what was committed stays: fix the cause, then "
-        "run the same command again"
-    )
-
-
 def _ends_a_line(path: Path, offset: int) -> bool:
     """Whether byte ``offset`` of ``path`` (1-based: the last one vouched for) is ``\\n``."""
     with path.open("rb") as file:
@@ -243,6 +223,13 @@ class LinesFile:
         """
         found = self._read()
         if found is None:
+            beside = self.path.with_name(self.path.name + ".checkpoint")
+            if _size(self.path) and beside != self.sidecar and beside.exists():
+                raise SinkUnavailableError(
+                    f"{self.path} was written with its sidecar beside it, {beside}, not "
+                    f"{self.sidecar}: leave --state out to continue it, or choose "
+                    "another file"
+                )
             if _size(self.path):
                 raise SinkUnavailableError(
                     f"{self.path} is not an export's file (no {self.sidecar.name}): "

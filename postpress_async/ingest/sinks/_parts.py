@@ -19,8 +19,9 @@ from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
 from ._filebase import FileReads, in_thread, newest, stored, unwritable
-from ._lines import LinesFile, held_rejects, write_failure
+from ._lines import LinesFile, held_rejects
 from ._sidecar import Sidecar, StoredPosition
+from ._writev import write_failure
 
 __all__ = ["PartFilesSink"]
 

@@ -2,16 +2,21 @@
 
 The file sinks append a batch's lines (and write a sidecar) with :func:`write_all`: one
 ``os.writev`` for up to ``IOV_MAX`` buffers, a short write resumed where it stopped
-(``os.write`` a buffer where there is no ``writev``: Windows).
+(``os.write`` a buffer where there is no ``writev``: Windows); :func:`write_failure` is
+the error a write the OS refuses becomes.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["write_all"]
+from postpress_async._exceptions import SinkFailedError
+
+__all__ = ["write_all", "write_failure"]
 
 
 def _iov_max() -> int:
@@ -49,3 +54,17 @@ def write_all(fd: int, chunks: Sequence[Any]) -> int:
             written -= size
             first += 1
     return total
+
+
+def write_failure(path: Path, exc: OSError) -> SinkFailedError:
+    """The OS refused a write to the store at ``path``: the error naming it, and the cause."""
+    cause = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SinkFailedError(
+            f"{path}: the disk is full ({cause}): free some space, then run the same "
+            "command again (what was committed stays)"
+        )
+    return SinkFailedError(
+        f"{path}: writing failed ({cause}); what was committed stays: fix the cause, then "
+        "run the same command again"
+    )

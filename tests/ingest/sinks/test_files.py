@@ -729,6 +729,25 @@ async def test_a_watch_file_without_its_state_is_refused(tmp_path: Path) -> None
         await JsonLinesSink(out, state=state_path).open()
 
 
+async def test_a_file_whose_sidecar_is_beside_it_names_it_when_another_state_is_given(
+    tmp_path: Path,
+) -> None:
+    """``watch --out FILE`` then ``watch --out FILE --state STATE``: the file is an
+    export's, its sidecar is ``FILE.checkpoint``; saying "not an export's file" misleads."""
+    out = tmp_path / "new.jsonl"
+    await (await written(out, count=1)).close()
+    held = out.read_bytes()
+    for writer in (True, False):
+        with pytest.raises(SinkUnavailableError) as caught:
+            await JsonLinesSink(out, state=tmp_path / "watch.state").open(writer=writer)
+        message = str(caught.value)
+        assert "not an export's file" not in message
+        assert str(tmp_path / "new.jsonl.checkpoint") in message
+        assert "--state" in message
+    assert out.read_bytes() == held
+    assert not (tmp_path / "watch.state").exists()
+
+
 async def test_an_old_part_files_directory_is_converted(tmp_path: Path) -> None:
     directory = tmp_path / "parts"
     directory.mkdir()
