@@ -19,7 +19,8 @@ sidecar with every position moved (a temporary file written and fsynced, renamed
 exporter kept it: **the first ``offset`` bytes of FILE hold exactly the rows before the
 stored positions, and they are on disk before the sidecar that names them.** A crash
 between the two leaves the old sidecar: the next writer cuts FILE back to its offset
-(the lines after it were never vouched for) and the pages are fetched again. A FILE
+(the lines after it were never vouched for) and the pages are fetched again; a write
+the OS refuses (a full disk) is cut back at once, so a reader meets whole lines. A FILE
 *shorter* than its offset lost lines the positions count as stored: refused, never
 padded.
 
@@ -396,6 +397,8 @@ class LinesFile:
             except BaseException as exc:
                 self._dirty = True  # the next commit cuts what this one left after the offset
                 if isinstance(exc, OSError):
+                    with contextlib.suppress(OSError):  # now (a full disk ends the run):
+                        self._cut()  # until a next run, a reader meets whole lines only
                     raise write_failure(self.path, exc) from exc
                 raise
             self.state = new

@@ -342,6 +342,36 @@ async def test_a_plan_that_cannot_be_stored_is_a_sink_failure(
         await again.close()
 
 
+async def test_a_disk_full_mid_line_leaves_only_whole_lines_for_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run ends on the error: until a next run cuts it, a reader (``jq``, a loader)
+    would meet half an item as the last line. The failed commit cuts it back itself."""
+    import errno
+
+    out = tmp_path / "out.jsonl"
+    sink = await written(out, count=1)
+    before = out.read_bytes()
+    (_, second) = list(pages(2))[1]
+    real = _lines.write_all
+
+    def half(fd: int, chunks: Any) -> int:
+        data = b"".join(bytes(chunk) for chunk in chunks)
+        if data.startswith(b'{"version"'):
+            return real(fd, chunks)
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_lines, "write_all", half)
+        with pytest.raises(SinkFailedError, match="the disk is full"):
+            await sink.commit(batch(second, move("all", 1, 2, second)))
+    assert out.read_bytes() == before  # whole lines only, before any next run
+    await sink.commit(batch(second, move("all", 1, 2, second)))
+    await sink.close()
+    assert committed(out, out.with_name(out.name + ".checkpoint"))[1] == out.read_bytes()
+
+
 async def test_the_sidecars_directory_is_synced_when_created_and_at_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
