@@ -109,6 +109,12 @@ class JsonLinesSink(FileReads):
                 f"{self.url} is a directory: write part files to {self.url.rstrip('/')}/, "
                 "or give a file"
             )
+        if self.path.exists() and not self.path.is_file():
+            raise SinkUnavailableError(
+                f"{self.url} is not a regular file (a pipe, a terminal or a device): an "
+                "export cuts back and continues its file; give a file, or stream JSON "
+                "lines with `postpress messages list` or `postpress watch` to stdout"
+            )
         if writer:
             try:
                 await in_thread(lambda: self._file.open_writer(force=self.force))

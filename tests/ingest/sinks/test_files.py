@@ -446,6 +446,19 @@ async def test_a_rejects_file_edited_inside_is_refused(tmp_path: Path) -> None:
     assert rejects.read_bytes() == first + held
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+async def test_a_path_that_is_not_a_regular_file_is_refused_naming_why(tmp_path: Path) -> None:
+    """``--out /dev/stdout`` or a named pipe: an export cuts back and resumes its file,
+    which a stream cannot be; said plainly, not as the OS's "Illegal seek"."""
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    for writer in (True, False):
+        with pytest.raises(SinkUnavailableError, match=r"not a regular file") as caught:
+            await JsonLinesSink(pipe).open(writer=writer)
+        assert str(pipe) in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ["pipe.jsonl"]
+
+
 async def test_a_foreign_file_is_refused_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "notes.txt"
     out.write_bytes(b"my own notes\n")
