@@ -58,6 +58,12 @@ def store_of(args: argparse.Namespace) -> str:
             "--to postgresql://USER@HOST/DB, --to duckdb:///FILE.duckdb, --out FILE.jsonl "
             "or --out DIR/"
         )
+    if target == "-":
+        raise UsageError(
+            "--out - : a store is not stdout (an export or watch into a store resumes from "
+            "its file and sidecar): give --out FILE.jsonl, or print JSON lines to stdout "
+            "with `postpress messages list` or `postpress watch messages`"
+        )
     return target
 
 

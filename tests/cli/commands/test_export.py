@@ -42,6 +42,18 @@ def stored_lines(out: Path) -> int:
         return file.read(offset).count(b"\n")
 
 
+def test_out_dash_is_refused_not_written_to_a_file_named_dash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-`` means stdout to a shell user; an export writes a store it can resume."""
+    monkeypatch.chdir(tmp_path)
+    for command in (["export", "messages"], ["watch", "messages"], ["verify", "messages"]):
+        result = run(*FAKE, *command, "--out", "-")
+        assert result.returncode == 2, result.stderr
+        assert b"stdout" in result.stderr and b"messages list" in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
 def db_ids(path: Path, table: str = "messages") -> list[str]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute(f"SELECT id FROM {table}")]
