@@ -74,7 +74,7 @@ def open_store(target: str, *, state: str | None = None, force: bool = False) ->
     (its sidecar kept elsewhere: ``watch --out FILE --state STATE``) and ``force`` (a
     file that is not an export's is overwritten instead of refused).
     """
-    from postpress_async.ingest.sinks.files import JsonLinesSink
+    from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
 
     sink = open_sink(target)
     if not isinstance(sink, JsonLinesSink):
@@ -82,6 +82,8 @@ def open_store(target: str, *, state: str | None = None, force: bool = False) ->
             raise UsageError(
                 "--state goes with --out FILE (one JSON lines file); a store keeps its own"
             )
+        if isinstance(sink, PartFilesSink):
+            sink.force = force
         return sink
     if state is None and not force:
         return sink

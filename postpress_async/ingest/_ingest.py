@@ -57,6 +57,7 @@ from .engines._base import Engine
 from .engines.local import LocalEngine
 from .sinks import open_sink
 from .sinks._base import FOLLOW, Batch, Move, Sink, Stored, shard_checkpoint, unfinished
+from .sinks.files import JsonLinesSink, PartFilesSink
 
 __all__ = ["IngestResult", "ingest", "sync"]
 
@@ -147,6 +148,8 @@ async def ingest(
         filters=filters,
     )
     store = open_sink(sink) if isinstance(sink, (str, Path)) else sink
+    if force and isinstance(store, (JsonLinesSink, PartFilesSink)) and store is not sink:
+        store.force = True  # as --force: a file that is not an export's is overwritten
     runner = engine if engine is not None else LocalEngine()
     if backfill:
         runner.check(store)

@@ -400,6 +400,27 @@ async def test_a_store_in_a_missing_directory_is_refused_before_any_request(
     assert server.stats.requests == 0
 
 
+@pytest.mark.parametrize("kind", ["file", "parts"])
+async def test_force_overwrites_a_file_that_is_not_an_exports(
+    config: ClientConfig, server: FakePostpress, tmp_path: Path, kind: str
+) -> None:
+    """Refused without force, naming force as the way; with ``force=True`` (a URL, as the
+    command line's ``--force`` does) it is overwritten, not refused again."""
+    if kind == "file":
+        url, foreign = str(tmp_path / "m.jsonl"), tmp_path / "m.jsonl"
+    else:
+        url, foreign = f"{tmp_path}/parts/", tmp_path / "parts" / "messages-all.jsonl"
+        foreign.parent.mkdir()
+    foreign.write_bytes(b"my own notes\n")
+    with pytest.raises(SinkUnavailableError, match="--force"):
+        await ingest(config, "messages", url)
+    result = await ingest(config, "messages", url, force=True)
+    assert result.new == len(server.truth("messages"))
+    assert b"my own notes" not in b"".join(
+        path.read_bytes() for path in foreign.parent.iterdir() if path.is_file()
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "match"),
     [

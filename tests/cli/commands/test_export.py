@@ -54,6 +54,19 @@ def test_out_dash_is_refused_not_written_to_a_file_named_dash(
     assert os.listdir(tmp_path) == []
 
 
+def test_force_overwrites_a_part_file_that_is_not_an_exports(tmp_path: Path) -> None:
+    """The refusal says "add --force"; with it, the directory's stray part is replaced."""
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    (directory / "messages-all.jsonl").write_bytes(b"my own notes\n")
+    refused = run(*FAKE, "export", "messages", "--out", f"{directory}/")
+    assert refused.returncode == 2 and b"add --force" in refused.stderr
+    result = run(*FAKE, "export", "messages", "--out", f"{directory}/", "--force")
+    assert result.returncode == 0, result.stderr
+    held = b"".join(path.read_bytes() for path in directory.glob("messages-*.jsonl"))
+    assert b"my own notes" not in held and held.count(b"\n") == FEW
+
+
 def db_ids(path: Path, table: str = "messages") -> list[str]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute(f"SELECT id FROM {table}")]
