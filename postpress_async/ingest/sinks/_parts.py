@@ -118,7 +118,15 @@ class PartFilesSink(FileReads):
 
     def _files(self, endpoint: str) -> list[tuple[LinesFile, Sidecar]]:
         files = [self._file(endpoint, name) for name in self._names(endpoint)]
-        return [(lines, lines.refresh()) for lines in files]
+        return [(lines, self._checked(lines)) for lines in files]
+
+    def _checked(self, lines: LinesFile) -> Sidecar:
+        """A part's sidecar, the part refused if changed by hand (see :meth:`LinesFile.load`)
+        as its writer would refuse it, unless it is this process's or ``force`` starts over."""
+        if lines.writing or self.force:
+            return lines.refresh()
+        found = lines.load()
+        return Sidecar() if found is None else found
 
     def _plan_path(self, endpoint: str) -> Path:
         return self.directory / f"plan-{endpoint}.json"

@@ -888,6 +888,39 @@ async def test_workers_write_their_own_parts_beside_the_coordinator(tmp_path: Pa
     await coordinator.close()
 
 
+@pytest.mark.parametrize("edit", ["cut", "a line duplicated"])
+async def test_a_part_changed_by_hand_is_refused_to_its_readers_as_a_file_is(
+    tmp_path: Path, edit: str
+) -> None:
+    """verify reads parts it does not write: a part shorter than its sidecar, or edited
+    inside, is named (as one file is), not counted as rows the API has and it lacks."""
+    directory = tmp_path / "parts"
+    writer = PartFilesSink(directory)
+    await writer.open()
+    await writer.save_plan(plan(labels=("t0", "t1")))
+    (_, p0), (_, p1) = list(pages(2))
+    await writer.commit(batch(p0, move("t0", None, 1, p0)))
+    await writer.commit(batch(p1, move("t1", None, 1, p1)))
+    await writer.close()
+    part = directory / "messages-t0.jsonl"
+    data = part.read_bytes()
+    if edit == "cut":
+        part.write_bytes(data[:-10])
+    else:
+        lines = data.splitlines(keepends=True)
+        part.write_bytes(b"".join([lines[0], *lines]))
+    reader = PartFilesSink(directory)
+    await reader.open(writer=False)
+    for read in (reader.count, reader.positions, reader.span):
+        with pytest.raises(SinkUnavailableError, match=r"messages-t0\.jsonl"):
+            await read("messages")
+    await reader.close()
+    forced = PartFilesSink(directory, force=True)  # a forced run starts over: not refused
+    await forced.open()
+    assert await forced.count("messages") == 499
+    await forced.close()
+
+
 async def test_save_plan_refuses_a_part_someone_is_writing(tmp_path: Path) -> None:
     directory = tmp_path / "parts"
     coordinator = PartFilesSink(directory)
