@@ -264,6 +264,8 @@ class PartFilesSink(FileReads):
                     f"{lines.path} is being written by another worker (it holds the part's "
                     f"lock); the position {name!r} has one writer at a time"
                 ) from None
+            except OSError as exc:  # a new part's sidecar on a full disk
+                raise write_failure(lines.path, exc) from exc
             # Holding the lock, nobody else moves `name`: read it once, then keep it.
             self._current[key] = newest(
                 state.positions.get(name) for _, state in self._files(endpoint)

@@ -921,6 +921,30 @@ async def test_a_part_changed_by_hand_is_refused_to_its_readers_as_a_file_is(
     await forced.close()
 
 
+async def test_a_part_that_cannot_be_created_is_a_sink_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk when a batch opens a new part (its sidecar is written first): the
+    typed error naming the part, as a failed append is, not a bare OSError."""
+    import errno
+
+    sink = PartFilesSink(tmp_path / "parts")
+    await sink.open()
+    await sink.save_plan(plan(labels=("t0",)))
+    (_, page) = next(pages(1))
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_lines, "write_atomic", full)
+        with pytest.raises(SinkFailedError, match=r"messages-t0\.jsonl: the disk is full"):
+            await sink.commit(batch(page, move("t0", None, 1, page)))
+    await sink.commit(batch(page, move("t0", None, 1, page)))  # space again: it goes on
+    assert await sink.count("messages") == len(page.items)
+    await sink.close()
+
+
 async def test_save_plan_refuses_a_part_someone_is_writing(tmp_path: Path) -> None:
     directory = tmp_path / "parts"
     coordinator = PartFilesSink(directory)
