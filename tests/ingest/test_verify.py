@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -180,3 +182,16 @@ async def test_a_finished_frozen_window_that_lost_its_newest_rows_misses_them(
     report = await verify(config, "messages", MemorySink(store))
     assert (report.missing, report.extra) == (2, 0)
     assert sorted(report.missing_ids) == sorted(newest)
+
+
+@pytest.mark.parametrize("name", ["typo/", "typo.jsonl"])
+async def test_verify_of_a_file_store_that_is_not_there_says_so_and_creates_nothing(
+    config: ClientConfig, server: FakePostpress, tmp_path: Path, name: str
+) -> None:
+    """A mistyped path is not an empty store whose every id is missing (and a reader
+    makes no directory): the library says what the command line says."""
+    from postpress_async.ingest import SinkUnavailableError
+
+    with pytest.raises(SinkUnavailableError, match="no store there"):
+        await verify(config, "messages", f"{tmp_path}/{name}")
+    assert os.listdir(tmp_path) == []

@@ -65,10 +65,16 @@ class PartFilesSink(FileReads):
         """Create the directory if its parent exists; ``writer``: take ``DIR/.lock``.
 
         Raises :class:`~postpress_async.ingest.SinkUnavailableError` for a directory that
-        cannot be created or written, or whose lock file the OS refuses to open.
+        cannot be created or written, or whose lock file the OS refuses to open; a reader
+        (verify, a Dask worker) creates none: it refuses a directory that does not exist.
         """
 
         def create() -> None:
+            if not writer and not self.directory.is_dir():
+                raise SinkUnavailableError(
+                    f"{self.url}: no store there ({self.directory} does not exist): check "
+                    "the path (on a worker: is the directory shared with it?)"
+                )
             try:
                 self.directory.mkdir(exist_ok=True)
             except OSError as exc:

@@ -99,7 +99,8 @@ class JsonLinesSink(FileReads):
         Raises :class:`~postpress_async.OutputLockedError` if another writer holds it and
         :class:`~postpress_async.ingest.SinkUnavailableError` for a file that is not an
         export's, is shorter than its sidecar says, sits in a missing directory, or
-        that the OS refuses to open (naming the file and the OS's reason).
+        that the OS refuses to open (naming the file and the OS's reason); a reader, for
+        a file that does not exist.
         """
         for where in (self.path, self.state_path):
             if not where.parent.is_dir():
@@ -108,6 +109,10 @@ class JsonLinesSink(FileReads):
             raise SinkUnavailableError(
                 f"{self.url} is a directory: write part files to {self.url.rstrip('/')}/, "
                 "or give a file"
+            )
+        if not writer and not self.path.exists():  # verify: a typo is not an empty store
+            raise SinkUnavailableError(
+                f"{self.url}: no store there ({self.path} does not exist): check the path"
             )
         if self.path.exists() and not self.path.is_file():
             raise SinkUnavailableError(
