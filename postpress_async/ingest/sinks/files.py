@@ -34,9 +34,10 @@ coordinator; workers open with ``writer=False`` and lock the parts they write).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from postpress_async._exceptions import SinkUnavailableError
+from postpress_async._exceptions import InvalidParameterError, SinkUnavailableError
 from postpress_async.ingest._shards import Endpoint, ShardPlan
 
 from ._base import Batch, Reach, Stored
@@ -71,6 +72,8 @@ class JsonLinesSink(FileReads):
         if state is not None:
             sidecar, legacy = Path(state), None
         self._file = LinesFile(self.path, sidecar, legacy_plan=legacy)
+        if state is not None:
+            _own_file(sidecar, self.path, self._file.rejects_path)
         self._endpoint: str | None = None
         self._columns: tuple[str, ...] | None = None
         self._writer = False
@@ -194,3 +197,15 @@ class JsonLinesSink(FileReads):
             )
         )
         return 0 if stored is None else stored
+
+
+def _own_file(sidecar: Path, path: Path, rejects: Path) -> None:
+    """Refuse a sidecar path that is the file itself or its rejects file."""
+    for taken in (path, rejects):
+        if os.path.abspath(sidecar) == os.path.abspath(taken):
+            raise InvalidParameterError(
+                "state",
+                f"must be a file of its own, not {taken} (the sidecar would be written over "
+                "it): give another path, or leave it out for "
+                f"{path.name}.checkpoint beside the file",
+            )

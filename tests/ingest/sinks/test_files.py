@@ -791,6 +791,21 @@ async def test_a_file_whose_sidecar_is_beside_it_names_it_when_another_state_is_
     assert not (tmp_path / "watch.state").exists()
 
 
+@pytest.mark.parametrize("state", ["out.jsonl", "out.jsonl.rejects.jsonl", "./out.jsonl"])
+def test_a_sidecar_on_the_file_itself_is_refused_before_anything(
+    tmp_path: Path, state: str
+) -> None:
+    """``--out FILE --state FILE``: the sidecar would be written over the lines (or
+    its rejects); said as that, not as "FILE is not a readable checkpoint"."""
+    from postpress_async import InvalidParameterError
+
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"")
+    with pytest.raises(InvalidParameterError, match="a file of its own") as caught:
+        JsonLinesSink(out, state=tmp_path / state)
+    assert caught.value.param == "state"
+
+
 async def test_an_old_part_files_directory_is_converted(tmp_path: Path) -> None:
     directory = tmp_path / "parts"
     directory.mkdir()
