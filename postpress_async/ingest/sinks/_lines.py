@@ -217,10 +217,12 @@ class LinesFile:
 
     # -- opening ----------------------------------------------------------------------
 
-    def load(self) -> Sidecar | None:
+    def load(self, *, writer: bool = False) -> Sidecar | None:
         """Read the sidecar (converted in memory if old); ``None`` if there is none.
 
-        Refuses a sidecar that cannot be read, and a file that is not vouched for.
+        Refuses a sidecar that cannot be read, and a file that is not vouched for (the
+        remedy said as to a ``writer``, or to a reader such as verify, which has no
+        ``--force``).
         """
         found = self._read()
         if found is None:
@@ -232,13 +234,14 @@ class LinesFile:
                     "another file"
                 )
             if _size(self.path):
+                remedy = "add --force to overwrite" if writer else "nothing to compare"
                 raise SinkUnavailableError(
                     f"{self.path} is not an export's file (no {self.sidecar.name}): "
-                    "add --force to overwrite, or choose another file"
+                    f"{remedy}, or choose another file"
                 )
             return None
         state, self.upgraded = found
-        self._check_lengths(state)
+        self._check_lengths(state, writer)
         return state
 
     def _read(self) -> tuple[Sidecar, str | None] | None:
@@ -246,22 +249,22 @@ class LinesFile:
             self.sidecar, self.path, legacy_plan=self.legacy_plan, endpoint=self.endpoint
         )
 
-    def _check_lengths(self, state: Sidecar) -> None:
+    def _check_lengths(self, state: Sidecar, writer: bool) -> None:
+        remedy = "add --force to start over" if writer else "export again with --force"
         for path, offset in ((self.path, state.offset), (self.rejects_path, state.rejects_offset)):
             size = _size(path)
             if size < offset:
                 raise SinkUnavailableError(
                     f"{path} is shorter than {self.sidecar} records ({size:,} < {offset:,} "
                     "bytes): it was cut or changed after the export wrote it, and lines the "
-                    "positions count as stored are gone; restore it, or add --force to "
-                    "start over"
+                    f"positions count as stored are gone; restore it, or {remedy}"
                 )
             if offset and not _ends_a_line(path, offset):
                 raise SinkUnavailableError(
                     f"{path} was changed inside what {self.sidecar} records (no line ends "
                     f"at byte {offset:,}, where its committed lines end): lines were added, "
                     "removed or edited by hand, and cutting it back there would leave half "
-                    "a line; restore it, or add --force to start over"
+                    f"a line; restore it, or {remedy}"
                 )
 
     def refresh(self) -> Sidecar:
@@ -290,7 +293,7 @@ class LinesFile:
 
     def _open_locked(self, force: bool) -> None:
         try:
-            state = self.load()
+            state = self.load(writer=True)
         except SinkUnavailableError:
             if not force:
                 raise

@@ -425,7 +425,9 @@ async def test_a_file_edited_inside_what_its_sidecar_vouches_for_is_refused(
         with pytest.raises(SinkUnavailableError, match=r"changed inside") as caught:
             await JsonLinesSink(out).open(writer=writer)
         assert f"byte {len(data):,}" in str(caught.value)
-        assert "add --force" in str(caught.value)
+        # verify has no --force: a reader is told what does start over
+        remedy = "add --force to start over" if writer else "export again with --force"
+        assert str(caught.value).endswith(f"restore it, or {remedy}")
     assert out.read_bytes() == changed  # never cut in the middle of a line
     forced = JsonLinesSink(out, force=True)
     await forced.open()
@@ -462,14 +464,14 @@ async def test_a_path_that_is_not_a_regular_file_is_refused_naming_why(tmp_path:
 async def test_a_foreign_file_is_refused_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "notes.txt"
     out.write_bytes(b"my own notes\n")
-    message = (
-        f"{out} is not an export's file (no notes.txt.checkpoint): add --force to "
-        "overwrite, or choose another file"
-    )
     for writer in (True, False):
         with pytest.raises(SinkUnavailableError) as caught:
             await JsonLinesSink(out).open(writer=writer)
-        assert str(caught.value) == message
+        remedy = "add --force to overwrite" if writer else "nothing to compare"  # verify
+        assert str(caught.value) == (
+            f"{out} is not an export's file (no notes.txt.checkpoint): {remedy}, or choose "
+            "another file"
+        )
     assert out.read_bytes() == b"my own notes\n"
     assert not out.with_name("notes.txt.checkpoint").exists()
     forced = JsonLinesSink(out, force=True)
