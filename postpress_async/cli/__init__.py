@@ -15,7 +15,8 @@
     postpress watch messages|chats [filters] [--since WHEN] [--out FILE [--state STATE]
                     | --to URL | --state STATE] [--poll-interval S] [--max-interval S]
                     [--overlap S] [--max-items N]
-    postpress verify messages|chats|accounts (--to URL | --out PATH) [--sample N] [filters]
+    postpress verify messages|chats|accounts (--to URL | --out PATH [--state STATE])
+                     [--sample N] [filters]
     postpress demo [--messages N] [--seed N] [--shards N] [--fault-rate R] [--latency S]
                    [--out FILE]
 

@@ -37,6 +37,12 @@ def register(table: CommandTable) -> None:
         )
         parser.set_defaults(resource=resource)
         store_options(parser, out_help="a JSON lines file, or DIR/ of part files")
+        parser.add_argument(
+            "--state",
+            metavar="STATE",
+            help="with --out FILE: its sidecar, where `watch --out FILE --state STATE` keeps "
+            "it (default FILE.checkpoint)",
+        )
         if resource == "messages":  # chats and accounts are compared whole
             parser.add_argument(
                 "--sample",
@@ -59,7 +65,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         if value is not None
     }
     await ctx.check(list_call(resource, **filters))
-    sink = _sync.open_store(_sync.store_of(args))  # exit 2 before anything starts
+    sink = _sync.open_store(_sync.store_of(args), state=args.state)  # exit 2 before any start
     _sync.must_exist(sink)
     async with ctx.connect() as (client, _):
         report = await verify(

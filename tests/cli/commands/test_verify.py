@@ -127,3 +127,17 @@ def test_a_store_that_does_not_exist_is_refused_and_not_created(
     assert result.returncode == 2, result.stderr
     assert b"no store" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_whose_sidecar_is_elsewhere_is_verified_with_state(tmp_path: Path) -> None:
+    """``watch messages --out FILE --state STATE`` keeps the sidecar at STATE: verify
+    reads it from there too (else it could only call the file "not an export's")."""
+    out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
+    assert run(*FAKE, "export", "messages", "--out", str(out), "--quiet").returncode == 0
+    (tmp_path / "new.jsonl.checkpoint").rename(state)  # as a watch --state keeps it
+    agreed = run(*FAKE, "verify", "messages", "--out", str(out), "--state", str(state))
+    assert agreed.returncode == 0, agreed.stderr
+    assert b"0 missing, 0 extra" in agreed.stdout
+    url = f"sqlite:///{tmp_path}/m.db"
+    wrong = run(*FAKE, "verify", "messages", "--to", url, "--state", str(state))
+    assert wrong.returncode == 2 and b"--state goes with --out FILE" in wrong.stderr
