@@ -14,6 +14,8 @@ crash:
    checkpoint;
 4. once every shard is done and no follow position is stored, derive it from the
    shards' checkpoints (:func:`~._sync.merge_follow`) and store it in a commit of its own;
+   a plan with several open-ended shards (cut by account) first lists each again from
+   where it ended (:mod:`._topup`): they ended at different moments;
    an export with ``before=`` is a frozen window: no follow position, no follow;
 5. catch up from the follow position until caught up (:mod:`._sync`); with ``follow``,
    go on polling until cancelled; accounts are refreshed instead (new or changed bytes);
@@ -53,6 +55,7 @@ from ._sync import (
     refresh_accounts,
     sync_follow,
 )
+from ._topup import open_shards, top_up
 from .engines._base import Engine
 from .engines.local import LocalEngine
 from .sinks import open_sink
@@ -188,6 +191,8 @@ class _Job:
     progress: IngestProgress
     #: Rows the store held before this run stored any (for ``new``).
     counted: int = 0
+    #: What topping up the open shards stored (step 4).
+    topped: SyncResult = dataclasses.field(default_factory=SyncResult)
 
     async def run(self, started: float) -> IngestResult:
         asked, store = self.asked, self.store
@@ -213,6 +218,8 @@ class _Job:
         self.progress.phase = "done"
         new = await store.count(endpoint) - self.counted
         backfilled = sum(r.items for r in results)
+        topped = self.topped
+        sync_items = topped.items + (0 if synced is None else synced.items)
         caught_up: datetime | None = None
         if synced is not None and synced.caught_up_ms is not None:
             caught_up = from_ms(synced.caught_up_ms)
@@ -225,9 +232,11 @@ class _Job:
             plan=plan,
             results=results,
             backfilled=backfilled,
-            synced=0 if synced is None else synced.items,
-            items=backfilled + (0 if synced is None else synced.items),
-            rejects=sum(r.rejects for r in results) + (0 if synced is None else synced.rejects),
+            synced=sync_items,
+            items=backfilled + sync_items,
+            rejects=sum(r.rejects for r in results)
+            + topped.rejects
+            + (0 if synced is None else synced.rejects),
             new=new,
             changed=None if synced is None else synced.changed,
             backfill_done=done,
@@ -287,9 +296,22 @@ class _Job:
     async def _derive_follow(
         self, plan: ShardPlan, positions: dict[str, Stored]
     ) -> dict[str, Stored]:
-        """Step 4: the follow position from the shards' checkpoints, if none is stored."""
+        """Step 4: the follow position from the shards' checkpoints, if none is stored
+        (the open shards of a plan cut by account topped up first: :mod:`._topup`)."""
         if FOLLOW in positions:
             return positions
+        lagging = open_shards(plan, positions)
+        if lagging:
+            self.progress.phase = "catch-up"
+            self.topped = await top_up(
+                self.client,
+                self.store,
+                lagging,
+                policy=self.asked.policy,
+                limit=self.config.limit,
+                progress=self.progress,
+            )
+            positions = await self.store.positions(plan.endpoint)
         parts: list[tuple[int | None, WatchState]] = []
         for shard in plan.shards:
             follow = shard_checkpoint(positions.get(shard.label)).follow

@@ -51,7 +51,6 @@ import dataclasses
 import random as _random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
 
 import anyio
 import anyio.lowlevel
@@ -60,18 +59,19 @@ import msgspec
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import StateMismatchError
 from postpress_async._follow import settle
-from postpress_async._pagination import ListStream
 from postpress_async._poll import PollPolicy, WatchKind, poll_delay, start_state
-from postpress_async._positions import AccountsSeen, Checkpoint, WatchState, filters_fingerprint
+from postpress_async._positions import AccountsSeen, WatchState, filters_fingerprint
 from postpress_async._rows import Reject, Row, RowPage, row_stamp
 from postpress_async._watch import WatchStream
-from postpress_async.models import Page
 
 from ._commit import Committer
-from ._run import IngestProgress, accounts_seen, digest, see_accounts
+from ._lister import Rejected, follow_stamp, lister
+from ._run import IngestProgress, accounts_seen, see_accounts
 from .sinks._base import FOLLOW, Sink, Stored
 
 __all__ = [
+    "Counter",
+    "Pace",
     "SyncResult",
     "chat_keys",
     "follow_start",
@@ -203,46 +203,8 @@ def follow_start(
 # -- messages and chats -------------------------------------------------------------------
 
 
-class _Rejected(NamedTuple):
-    """An item that could not be read, among a listing's rows (see the module docstring)."""
-
-    reject: Reject
-    place: tuple[int, str] | None
-
-
-def _placed(page: Page[Row], stamp: Callable[[Row], tuple[int, str] | None]) -> Page[Row]:
-    """``page`` with its rejects among its rows, each placed at the page's newest time."""
-    if not isinstance(page, RowPage) or not page.rejects:
-        return page
-    times = [placed[0] for placed in map(stamp, page.items) if placed is not None]
-    bound = max(times) if times else None
-    counts: dict[str, int] = {}
-    extra: list[Row] = []
-    for reject in page.rejects:
-        mark = digest(reject.raw)
-        nth = counts[mark] = counts.get(mark, -1) + 1
-        extra.append(_Rejected(reject, None if bound is None else (bound, f"!{mark}:{nth}")))
-    return RowPage(items=[*page.items, *extra], cursor=page.cursor, object=page.object)
-
-
-def _follow_stamp(
-    endpoint: WatchKind, base: Callable[[Row], tuple[int, str] | None]
-) -> Callable[[Row], tuple[int, str] | None]:
-    chats = endpoint == "chats"
-
-    def stamp(row: Row) -> tuple[int, str] | None:
-        if isinstance(row, _Rejected):
-            return row.place
-        placed = base(row)
-        if placed is None or not chats:
-            return placed
-        return placed[0], f"{placed[1]}@{placed[0]}"
-
-    return stamp
-
-
 @dataclasses.dataclass(slots=True)
-class _Pace:
+class Pace:
     """Commits each batch with the state after it; decides, between polls, whether the
     sync is caught up (see the module docstring)."""
 
@@ -255,6 +217,9 @@ class _Pace:
     progress: IngestProgress | None
     stream: WatchStream[Row] | None = None
     handed: int = 0
+    #: The position the batches move, and how a state is stored under it.
+    name: str = FOLLOW
+    encode: Callable[[WatchState], bytes] = msgspec.json.encode
 
     def state(self) -> WatchState:
         assert self.stream is not None
@@ -263,18 +228,18 @@ class _Pace:
     async def commit(self, batch: list[Row]) -> None:
         """Queue ``batch`` with the state after it (an empty batch: only if it moved)."""
         state = self.state()
-        new = msgspec.json.encode(state)
+        new = self.encode(state)
         if not batch and new == self.previous:
             return
         rows: list[Row] = []
         rejects: list[Reject] = []
         for row in batch:
-            if isinstance(row, _Rejected):
+            if isinstance(row, Rejected):
                 rejects.append(row.reject)
             else:
                 rows.append(row)
         page = RowPage(items=rows, rejects=rejects)
-        await self.committer.put(FOLLOW, page, new, self.previous)
+        await self.committer.put(self.name, page, new, self.previous)
         self.previous = new
         if self.progress is not None:
             self.progress.caught_up_ms = state.watermark_ms
@@ -297,7 +262,7 @@ class _Pace:
 
 
 @dataclasses.dataclass(slots=True)
-class _Counter:
+class Counter:
     """A committer's ``on_commit``: what it stored, counted into ``result`` and
     ``progress``; and the client's retries since it was made, added to ``progress``'s."""
 
@@ -346,47 +311,30 @@ async def sync_follow(
     ``chat_time="created"`` are listed after it (a creation bound, as the export's
     backfill was), with no bound of the follow's. See the module docstring.
     """
-    columns = sink.columns
-    base = row_stamp(endpoint, columns)
-    resource = getattr(client, endpoint)
-    page_limit = limit
+    base = row_stamp(endpoint, sink.columns)
     timed = endpoint != "chats" or client.chat_time == "activity"
-
-    def list_after(
-        *, after: datetime | None, before: datetime | None = None, limit: int | None = None
-    ) -> ListStream[Row]:
-        size = page_limit if limit is None else limit
-        if not timed:
-            after = export_after
-
-        async def fetch(cursor: str | None) -> Page[Row]:
-            rows: ListStream[Row] = resource.rows(
-                filters=filters,
-                after=after,
-                before=before,
-                columns=columns,
-                limit=size,
-                resume=Checkpoint(cursor=cursor),
-                prefetch=0,
-                follow=False,
-            )
-            return _placed(await rows, base)
-
-        return ListStream(fetch, prefetch=0)
-
+    list_after = lister(
+        client,
+        endpoint,
+        filters,
+        columns=sink.columns,
+        limit=limit,
+        after=None if timed else export_after,
+        timed=timed,
+    )
     result = SyncResult()
 
     if progress is not None:
         progress.phase = "catch-up"
-    counter = _Counter(result, progress, client)
+    counter = Counter(result, progress, client)
     try:
         async with Committer(sink, endpoint, on_commit=counter, max_pages=max_pages) as committer:
-            pace = _Pace(
+            pace = Pace(
                 committer, previous, follow=follow, limit=limit, sleep=sleep, progress=progress
             )
             stream = WatchStream(
                 list_after,
-                _follow_stamp(endpoint, base),
+                follow_stamp(endpoint, base),
                 start,
                 policy=policy,
                 limit=limit,
@@ -438,7 +386,7 @@ async def refresh_accounts(
     if progress is not None:
         progress.phase = "catch-up"
     idle = 0
-    counter = _Counter(result, progress, client)
+    counter = Counter(result, progress, client)
     try:
         async with Committer(sink, "accounts", on_commit=counter, max_pages=max_pages) as committer:
             while True:

@@ -1,0 +1,108 @@
+"""How a follow lists: the raw rows of a window, with the items that cannot be read
+placed among them (see :mod:`._sync`'s docstring, *rejects*), and the stamp that orders
+and keys them (chats by ``id@time``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from postpress_async._client import AsyncPostpress
+from postpress_async._pagination import ListStream
+from postpress_async._poll import WatchKind
+from postpress_async._positions import Checkpoint
+from postpress_async._rows import Reject, Row, RowPage, row_stamp
+from postpress_async.models import Page
+
+from ._run import digest
+
+__all__ = ["Lister", "Rejected", "follow_stamp", "lister"]
+
+
+class Rejected(NamedTuple):
+    """An item that could not be read, among a listing's rows (see the module docstring)."""
+
+    reject: Reject
+    place: tuple[int, str] | None
+
+
+def _placed(page: Page[Row], stamp: Callable[[Row], tuple[int, str] | None]) -> Page[Row]:
+    """``page`` with its rejects among its rows, each placed at the page's newest time."""
+    if not isinstance(page, RowPage) or not page.rejects:
+        return page
+    times = [placed[0] for placed in map(stamp, page.items) if placed is not None]
+    bound = max(times) if times else None
+    counts: dict[str, int] = {}
+    extra: list[Row] = []
+    for reject in page.rejects:
+        mark = digest(reject.raw)
+        nth = counts[mark] = counts.get(mark, -1) + 1
+        extra.append(Rejected(reject, None if bound is None else (bound, f"!{mark}:{nth}")))
+    return RowPage(items=[*page.items, *extra], cursor=page.cursor, object=page.object)
+
+
+def follow_stamp(
+    endpoint: WatchKind, base: Callable[[Row], tuple[int, str] | None]
+) -> Callable[[Row], tuple[int, str] | None]:
+    chats = endpoint == "chats"
+
+    def stamp(row: Row) -> tuple[int, str] | None:
+        if isinstance(row, Rejected):
+            return row.place
+        placed = base(row)
+        if placed is None or not chats:
+            return placed
+        return placed[0], f"{placed[1]}@{placed[0]}"
+
+    return stamp
+
+
+class Lister(Protocol):
+    """What a :class:`WatchStream` lists a window with."""
+
+    def __call__(
+        self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]: ...
+
+
+def lister(
+    client: AsyncPostpress,
+    endpoint: WatchKind,
+    filters: dict[str, str],
+    *,
+    columns: tuple[str, ...] | None,
+    limit: int,
+    after: datetime | None,
+    timed: bool,
+) -> Lister:
+    """How a follow lists ``endpoint`` with ``filters``: the raw rows, its rejects placed
+    among them; ``timed=False`` lists every window ``after`` the given bound instead."""
+    base = row_stamp(endpoint, columns)
+    resource = getattr(client, endpoint)
+    fixed = after
+
+    def list_after(
+        *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
+        size = page_size if limit is None else limit
+        if not timed:
+            after = fixed
+
+        async def fetch(cursor: str | None) -> Page[Row]:
+            rows: ListStream[Row] = resource.rows(
+                filters=filters,
+                after=after,
+                before=before,
+                columns=columns,
+                limit=size,
+                resume=Checkpoint(cursor=cursor),
+                prefetch=0,
+                follow=False,
+            )
+            return _placed(await rows, base)
+
+        return ListStream(fetch, prefetch=0)
+
+    page_size = limit
+    return list_after
