@@ -128,7 +128,8 @@ async def ingest(
     filters (``account_id``, ``sender_id``; chats also ``account_type``, ``unread``).
     ``follow=True`` polls with ``policy`` until cancelled (the position stays committed:
     a later call continues). ``backfill=False`` follows from ``since`` (default
-    ``"now"``) without a plan. ``progress`` counts what is stored as it goes.
+    ``"now"``) without a plan. ``progress`` counts what this run stores as it goes (its
+    counters start from zero each run).
     ``shards`` (default 8 for a new plan) is at most 1,000: more is refused with
     :class:`~postpress_async.InvalidParameterError` before the store is opened.
     """
@@ -157,9 +158,7 @@ async def ingest(
     if backfill:
         runner.check(store)
     progress = progress if progress is not None else IngestProgress(noun=endpoint)
-    progress.noun = endpoint
-    progress.started = started
-    progress.notes = []
+    progress.begin(endpoint, started)
     # Built before the store is opened: a configuration the client refuses (its URL, its
     # key) fails before the store is locked or a file is created.
     async with config.client() as client:

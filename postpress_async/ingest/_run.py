@@ -99,6 +99,17 @@ class IngestProgress:
     #: cancellation returns no result.
     notes: list[str] = dataclasses.field(default_factory=list)
 
+    def begin(self, noun: str, started: float) -> None:
+        """Count a new run from zero: a progress given to several runs counts each on its
+        own, as each run's result does (its rate is this run's items over this run's time)."""
+        self.noun = noun
+        self.shards = self.shards_done = self.items = self.rejects = 0
+        self.retries = self.requests = 0
+        self.phase = "plan"
+        self.caught_up_ms = None
+        self.started = started
+        self.notes = []
+
     def stored(self, rows: int, rejects: int) -> None:
         """Count one commit (a committer's ``on_commit``)."""
         self.items += rows

@@ -88,3 +88,22 @@ async def test_a_backfill_counts_the_retries_of_its_plan_and_its_catch_up(
     assert feed.failed == 1
     assert again.retries == 1
     assert again.requests == feed.requests
+
+
+@pytest.mark.parametrize("feed", [()], indirect=True)
+async def test_a_progress_given_to_every_run_counts_each_run_as_its_result_does(
+    feed: FlakyFeed,
+) -> None:
+    # A service that runs the sync every few minutes with one progress for its log line.
+    config = FeedConfig(base_url=URL, api_key="k", limit=5)
+    sink = MemorySink()
+    progress = IngestProgress()
+    first = await ingest(config, "messages", sink, shards=2, policy=POLICY, progress=progress)
+    assert progress.items == first.items == 12
+    feed.add(T0 + 1, message("new", T0 + 1))
+    feed.requests = 0
+    again = await ingest(config, "messages", sink, policy=POLICY, progress=progress)
+    assert again.items == 1
+    assert progress.items == again.items  # not the 13 of both runs
+    assert progress.requests == feed.requests
+    assert progress.text().startswith("1 messages")
