@@ -16,8 +16,10 @@ up from the moved checkpoints). The shards are topped up at once, so they end wi
 one request of each other, far less than the overlap. A plan with one open-ended shard
 (cut by time: only its newest window is open) needs none: its follow continues it.
 
-Messages only: a chats' shard's follow state is a listing's of chats by last activity,
-which the chats' follow reads by ``id@time`` (see :mod:`._sync`).
+Chats are cut by account groups, and found by their last activity: a chat of a group
+whose shard had ended that moved (or was created) meanwhile is found the same way; its
+shard's state knows chats by id, read by ``id@time`` as the chats' follow does (see
+:mod:`._sync`, and there ``chat_time="created"``, which lists the group's every chat).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import anyio
 import msgspec
 
 from postpress_async._client import AsyncPostpress
-from postpress_async._poll import PollPolicy, start_state
+from postpress_async._filters import WATCHED
+from postpress_async._poll import PollPolicy, WatchKind, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._rows import Row, row_stamp
 from postpress_async._tasks import gather
@@ -38,7 +41,7 @@ from ._commit import Committer
 from ._lister import follow_stamp, lister
 from ._run import IngestProgress
 from ._shards import Shard, ShardPlan
-from ._sync import Counter, Pace, SyncResult
+from ._sync import Counter, Pace, SyncResult, chat_keys
 from .sinks._base import Sink, Stored, shard_checkpoint
 
 __all__ = ["open_shards", "top_up"]
@@ -46,8 +49,8 @@ __all__ = ["open_shards", "top_up"]
 
 def open_shards(plan: ShardPlan, positions: dict[str, Stored]) -> list[tuple[Shard, Stored]]:
     """The shards to top up: ``plan``'s open-ended shards with a stored follow state, when
-    it has more than one (messages only)."""
-    if plan.endpoint != "messages":
+    it has more than one (messages and chats)."""
+    if plan.endpoint not in WATCHED:
         return []
     shards = [shard for shard in plan.shards if shard.window.before is None]
     if len(shards) < 2:
@@ -73,9 +76,12 @@ async def top_up(
     """List each of ``shards`` (from :func:`open_shards`) from where it ended until caught
     up, into ``sink``, moving its checkpoint; what was stored."""
     result = SyncResult()
+    if not shards:
+        return result
+    endpoint = shards[0][0].endpoint
     counter = Counter(result, progress, client)
     try:
-        async with Committer(sink, "messages", on_commit=counter, max_pages=max_pages) as committer:
+        async with Committer(sink, endpoint, on_commit=counter, max_pages=max_pages) as committer:
             await gather(
                 [
                     lambda shard=shard, stored=stored: _top_up_one(  # type: ignore[misc]
@@ -99,12 +105,14 @@ async def _top_up_one(
     policy: PollPolicy,
     limit: int,
 ) -> None:
+    endpoint: WatchKind = "chats" if shard.endpoint == "chats" else "messages"
     checkpoint = shard_checkpoint(stored)
     start = start_state(
-        checkpoint,
-        kind="messages",
-        fingerprint=filters_fingerprint("messages", shard.filters),
+        checkpoint, kind=endpoint, fingerprint=filters_fingerprint(endpoint, shard.filters)
     )
+    timed = endpoint != "chats" or client.chat_time == "activity"
+    if endpoint == "chats":
+        start = chat_keys(start)
 
     def encode(state: WatchState) -> bytes:
         moved: Checkpoint = msgspec.structs.replace(checkpoint, follow=state)
@@ -120,23 +128,24 @@ async def _top_up_one(
         name=shard.label,
         encode=encode,
     )
-    base = row_stamp("messages", sink.columns)
+    base = row_stamp(endpoint, sink.columns)
     stream: WatchStream[Row] = WatchStream(
         lister(
             client,
-            "messages",
+            endpoint,
             shard.filters,
             columns=sink.columns,
             limit=limit,
-            after=None,
-            timed=True,
+            after=None if timed else shard.window.after,
+            timed=timed,
         ),
-        follow_stamp("messages", base),
+        follow_stamp(endpoint, base),
         start,
         policy=policy,
         limit=limit,
         sleep=pace.between_polls,
         random=random.random,
+        timed=timed,
     )
     pace.stream = stream
     async with stream:

@@ -8,8 +8,11 @@ continues the export, however far behind the newest message of the other account
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
+import msgspec
 import pytest
 
 from postpress_async._poll import PollPolicy
@@ -65,3 +68,47 @@ async def test_a_message_arriving_in_an_account_whose_shard_had_ended_is_stored(
         quiet = await ingest(config, "messages", MemorySink(store), policy=POLICY)
         assert quiet.items == 0
         exactly_once(store, server)
+
+
+@pytest.mark.parametrize("chat_time", ["activity", "created"])
+async def test_a_chat_that_moved_in_a_group_whose_shard_had_ended_is_stored_again(
+    chat_time: Literal["activity", "created"],
+) -> None:
+    dataset = fake_dataset(seed=3, messages=300, chat_time=chat_time)
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(
+            base_url=server.url, api_key=server.api_key, limit=100, chat_time=chat_time
+        )
+        store = MemoryStore()
+        one_at_a_time = LocalEngine(concurrency=1, max_pages=1)
+        with pytest.raises(Crash):  # killed once the first group's shard is stored
+            await ingest(
+                config,
+                "chats",
+                CrashingSink(MemorySink(store), at=1),
+                shards=4,
+                engine=one_at_a_time,
+                policy=POLICY,
+            )
+        sink = MemorySink(store)
+        await sink.open()
+        plan = await sink.load_plan("chats")
+        stored = await sink.positions("chats")
+        await sink.close()
+        assert plan is not None and len(plan.shards) > 2
+        ended = [shard for shard in plan.shards if shard.label in stored]
+        assert len(ended) == 1
+        first = ended[0].filters["account_id"].split(",")[0]
+        last = plan.shards[-1].filters["account_id"].split(",")[0]
+        moved = server.truth("chats", account_id=first)[0]
+        now = datetime.fromtimestamp(server.now(), timezone.utc)
+        server.add_messages(1, timestamp=now - timedelta(seconds=2), chat_id=moved)
+        server.add_messages(1, timestamp=now, chat_id=server.truth("chats", account_id=last)[0])
+        again = await ingest(config, "chats", MemorySink(store), policy=POLICY)
+        assert again.backfill_done
+        index = server.dataset.find_chat(moved)
+        assert index is not None
+        kept = msgspec.json.decode(store.data("chats", moved))
+        assert kept["timestamp"] == server.dataset.chat(index)["timestamp"]
+        assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
+        assert {key for key, n in store.written["chats"].items() if n > 1} == {moved}
