@@ -12,6 +12,7 @@ new task group in the package fails it until a test here drives it.
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ DRIVEN = {
     ("ingest/engines/local.py", "create_task_group"): "test_local_engine_raises_the_typed_error",
     ("ingest/_plan.py", "gather"): "test_planning_raises_the_typed_error",
     ("ingest/_probe.py", "gather"): "test_planning_raises_the_typed_error",
+    ("ingest/_topup.py", "gather"): "test_topping_up_open_shards_raises_the_typed_error",
 }
 _OPENS = re.compile(r"\b(create_task_group|TaskGroup|gather)\(")
 
@@ -116,3 +118,21 @@ async def test_merge_raises_the_typed_error(passed: int) -> None:
             with pytest.raises(ServiceUnavailableError):
                 async for _ in merge(*streams, concurrency=4):
                     pass
+
+
+@pytest.mark.parametrize("passed", [0, 1])  # two open shards: both fail, one fails
+async def test_topping_up_open_shards_raises_the_typed_error(tmp_path: Path, passed: int) -> None:
+    async with FakePostpress(dataset=Dataset(accounts=4, messages=2_000)) as server:
+        config = ClientConfig(
+            base_url=server.url, api_key=server.api_key, attempts=1, allow_insecure_http=True
+        )
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+        await ingest(config, "messages", url, shards=4, by="account")
+        # A backfill done whose follow position is not derived yet (killed right before):
+        # the next run tops up the open shards first, at once.
+        with sqlite3.connect(tmp_path / "m.db") as db:
+            assert db.execute("DELETE FROM positions WHERE name = 'follow'").rowcount == 1
+        db.close()
+        _fail_after(server, "messages.list", passed)
+        with pytest.raises(ServiceUnavailableError):
+            await ingest(config, "messages", url)
