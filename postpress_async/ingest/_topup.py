@@ -12,8 +12,9 @@ So, once every shard is done and before the follow position is derived, each ope
 shard lists its own filters again from where its listing ended (its checkpoint's
 ``follow`` state, the same exactly-once rule as a follow) until caught up, committing what
 it finds with the shard's checkpoint moved (a kill here loses nothing: the next run tops
-up from the moved checkpoints). The shards are topped up at once, so they end within about
-one request of each other, far less than the overlap. A plan with one open-ended shard
+up from the moved checkpoints). The shards are topped up at once (:data:`AT_ONCE` at a
+time, each holding a watch's few pages), so they end within a few requests of each other,
+far less than the overlap. A plan with one open-ended shard
 (cut by time: only its newest window is open) needs none: its follow continues it.
 
 Chats are cut by account groups, and found by their last activity: a chat of a group
@@ -25,6 +26,7 @@ shard's state knows chats by id, read by ``id@time`` as the chats' follow does (
 from __future__ import annotations
 
 import random
+from typing import Final
 
 import anyio
 import msgspec
@@ -44,7 +46,10 @@ from ._shards import Shard, ShardPlan
 from ._sync import Counter, Pace, SyncResult, chat_keys
 from .sinks._base import Sink, Stored, shard_checkpoint
 
-__all__ = ["open_shards", "top_up"]
+__all__ = ["AT_ONCE", "open_shards", "top_up"]
+
+#: Shards topped up at once: each lists like a watch, holding up to its few pages.
+AT_ONCE: Final = 32
 
 
 def open_shards(plan: ShardPlan, positions: dict[str, Stored]) -> list[tuple[Shard, Stored]]:
@@ -80,12 +85,20 @@ async def top_up(
         return result
     endpoint = shards[0][0].endpoint
     counter = Counter(result, progress, client)
+    limiter = anyio.CapacityLimiter(AT_ONCE)
     try:
         async with Committer(sink, endpoint, on_commit=counter, max_pages=max_pages) as committer:
             await gather(
                 [
                     lambda shard=shard, stored=stored: _top_up_one(  # type: ignore[misc]
-                        client, sink, committer, shard, stored, policy=policy, limit=limit
+                        client,
+                        sink,
+                        committer,
+                        shard,
+                        stored,
+                        policy=policy,
+                        limit=limit,
+                        limiter=limiter,
                     )
                     for shard, stored in shards
                 ]
@@ -96,6 +109,21 @@ async def top_up(
 
 
 async def _top_up_one(
+    client: AsyncPostpress,
+    sink: Sink,
+    committer: Committer,
+    shard: Shard,
+    stored: Stored,
+    *,
+    policy: PollPolicy,
+    limit: int,
+    limiter: anyio.CapacityLimiter,
+) -> None:
+    async with limiter:
+        await _list_again(client, sink, committer, shard, stored, policy=policy, limit=limit)
+
+
+async def _list_again(
     client: AsyncPostpress,
     sink: Sink,
     committer: Committer,
