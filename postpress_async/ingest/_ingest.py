@@ -59,7 +59,16 @@ from ._topup import open_shards, top_up
 from .engines._base import Engine
 from .engines.local import LocalEngine
 from .sinks import open_sink
-from .sinks._base import FOLLOW, Batch, Move, Sink, Stored, shard_checkpoint, unfinished
+from .sinks._base import (
+    FOLLOW,
+    Batch,
+    Move,
+    Sink,
+    Stored,
+    shard_checkpoint,
+    stored_plan,
+    unfinished,
+)
 from .sinks.files import JsonLinesSink, PartFilesSink
 
 __all__ = ["IngestResult", "ingest", "sync"]
@@ -249,7 +258,7 @@ class _Job:
         """Step 2 and 3: the plan (stored or new), and its shards run."""
         asked, store, progress = self.asked, self.store, self.progress
         endpoint = asked.endpoint
-        plan = None if asked.force else await store.load_plan(endpoint)
+        plan = None if asked.force else await stored_plan(store, endpoint)
         resumed = plan is not None
         if plan is not None:
             differences = asked.differences(plan)

@@ -50,7 +50,7 @@ from ._plan import encode_export_filters
 from ._probe import Probe, probe_profile
 from ._shards import Endpoint, Window, window_queries
 from .sinks import open_sink
-from .sinks._base import Sink, unfinished
+from .sinks._base import Sink, stored_plan, unfinished
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -185,7 +185,7 @@ async def verify(
         await store.open(writer=False)
         try:
             outer = Window()
-            plan = await store.load_plan(endpoint)
+            plan = await stored_plan(store, endpoint)
             left = 0 if plan is None else unfinished(plan, await store.positions(endpoint))
             if plan is not None and not filters:
                 encoded, outer = plan.filters, plan.window

@@ -8,15 +8,18 @@ continues the export, however far behind the newest message of the other account
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Literal
 
 import msgspec
 import pytest
 
+from postpress_async import StateMismatchError
 from postpress_async._poll import PollPolicy
-from postpress_async.ingest import ClientConfig, LocalEngine, ingest
+from postpress_async.ingest import ClientConfig, LocalEngine, ingest, verify
 from postpress_async.testing import FakePostpress, fake_dataset
 
 from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
@@ -112,3 +115,25 @@ async def test_a_chat_that_moved_in_a_group_whose_shard_had_ended_is_stored_agai
         assert kept["timestamp"] == server.dataset.chat(index)["timestamp"]
         assert Counter(store.ids("chats")) == Counter(server.truth("chats"))
         assert {key for key, n in store.written["chats"].items() if n > 1} == {moved}
+
+
+# -- a stored plan this release cannot read ---------------------------------------------------
+
+
+async def test_a_stored_plan_that_cannot_be_read_names_the_store_and_force(
+    tmp_path: Path,
+) -> None:
+    async with FakePostpress(dataset=fake_dataset(seed=3, messages=300)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=100)
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+        await ingest(config, "messages", url, shards=2)
+        with sqlite3.connect(tmp_path / "m.db") as db:  # as another release might store it
+            db.execute("UPDATE plans SET plan = replace(plan, '\"requested\"', '\"asked\"')")
+        db.close()
+        for run in (ingest, verify):
+            with pytest.raises(StateMismatchError) as caught:
+                await run(config, "messages", url)
+            assert "m.db" in str(caught.value) and "force=True" in str(caught.value)
+            assert "requested" in str(caught.value)  # what is wrong with it
+        again = await ingest(config, "messages", url, force=True)
+        assert again.backfill_done

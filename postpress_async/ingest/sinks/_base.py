@@ -34,7 +34,7 @@ from typing import Final, Literal, NamedTuple, Protocol
 
 import msgspec
 
-from postpress_async._exceptions import StateMismatchError
+from postpress_async._exceptions import InvalidParameterError, StateMismatchError
 from postpress_async._positions import Checkpoint
 from postpress_async._rows import TABLES, Column, Kind, Reject, Row
 from postpress_async.ingest._shards import Endpoint, ShardPlan
@@ -110,6 +110,21 @@ def shard_checkpoint(stored: Stored | None) -> Checkpoint:
     except msgspec.DecodeError:
         raise StateMismatchError(
             "a stored shard position is not a checkpoint; start over with force=True (--force)"
+        ) from None
+
+
+async def stored_plan(sink: Sink, endpoint: Endpoint) -> ShardPlan | None:
+    """The plan ``sink`` holds for ``endpoint``; one this release cannot read is
+    :class:`~postpress_async.StateMismatchError` naming the store and the way out (it is
+    the store's, not an argument: never the decoder's ``plan:`` parameter error)."""
+    try:
+        return await sink.load_plan(endpoint)
+    except InvalidParameterError as exc:
+        if isinstance(exc, StateMismatchError) or exc.param != "plan":
+            raise
+        raise StateMismatchError(
+            f"{sink.url} holds a plan of {endpoint} this release cannot read ({exc}); "
+            "start the export over with force=True (--force)"
         ) from None
 
 
