@@ -85,8 +85,8 @@ class IngestResult:
     plan: ShardPlan | None
     #: One result a shard of the plan, in plan order.
     results: list[ShardResult]
-    #: Rows this run stored: by the backfill, by the catch-up/follow (or accounts'
-    #: refresh), and both together.
+    #: Rows this run stored: by the backfill, by the catch-up/follow (with the top-up of
+    #: a plan's open shards, or the accounts' refresh), and both together.
     backfilled: int
     synced: int
     items: int
