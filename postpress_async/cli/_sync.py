@@ -70,22 +70,20 @@ def store_of(args: argparse.Namespace) -> str:
 def open_store(target: str, *, state: str | None = None, force: bool = False) -> Sink:
     """The sink ``target`` names, not opened yet; a bad URL raises SinkUnavailableError.
 
-    A JSON lines file is built here for what only the command line says: ``state``
-    (its sidecar kept elsewhere: ``watch --out FILE --state STATE``) and ``force`` (a
-    file that is not an export's is overwritten instead of refused).
+    ``force``: a file store's file that is not an export's is overwritten instead of
+    refused. A JSON lines file is built again here for what only the command line says:
+    ``state`` (its sidecar kept elsewhere: ``watch --out FILE --state STATE``).
     """
-    from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
+    from postpress_async.ingest.sinks.files import JsonLinesSink
 
-    sink = open_sink(target)
+    sink = open_sink(target, force=force)
     if not isinstance(sink, JsonLinesSink):
         if state is not None:
             raise UsageError(
                 "--state goes with --out FILE (one JSON lines file); a store keeps its own"
             )
-        if isinstance(sink, PartFilesSink):
-            sink.force = force
         return sink
-    if state is None and not force:
+    if state is None:
         return sink
     return JsonLinesSink(sink.path, state=state, force=force)
 

@@ -69,7 +69,6 @@ from .sinks._base import (
     stored_plan,
     unfinished,
 )
-from .sinks.files import JsonLinesSink, PartFilesSink
 
 __all__ = ["IngestResult", "ingest", "sync"]
 
@@ -160,9 +159,9 @@ async def ingest(
         before=before,
         filters=filters,
     )
-    store = open_sink(sink) if isinstance(sink, (str, Path)) else sink
-    if force and isinstance(store, (JsonLinesSink, PartFilesSink)) and store is not sink:
-        store.force = True  # as --force: a file that is not an export's is overwritten
+    # As --force: a file that is not an export's is overwritten (a sink object the caller
+    # built keeps its own setting).
+    store = open_sink(sink, force=force) if isinstance(sink, (str, Path)) else sink
     runner = engine if engine is not None else LocalEngine()
     if backfill:
         runner.check(store)

@@ -65,8 +65,11 @@ _DATABASE_SUFFIXES: Final = {
 }
 
 
-def open_sink(url: str | Path) -> Sink:
+def open_sink(url: str | Path, *, force: bool = False) -> Sink:
     """The sink a URL names (not opened yet).
+
+    ``force``: a file store's file that is not an export's is overwritten instead of
+    refused (as ``ingest(force=True)`` and ``--force``); a database has nothing to refuse.
 
     * ``sqlite:///relative.db``, ``sqlite:////absolute.db``: :class:`SQLiteSink`;
     * ``postgresql://user@host:port/db`` (or ``postgres://``): :class:`PostgresSink`;
@@ -104,8 +107,8 @@ def open_sink(url: str | Path) -> Sink:
     from .files import JsonLinesSink, PartFilesSink
 
     if path.endswith("/") or Path(path).is_dir():
-        return PartFilesSink(Path(path))
-    return JsonLinesSink(Path(path))
+        return PartFilesSink(Path(path), force=force)
+    return JsonLinesSink(Path(path), force=force)
 
 
 def _refuse_database_path(path: str) -> None:
