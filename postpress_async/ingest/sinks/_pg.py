@@ -14,7 +14,7 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 import anyio
 
-from postpress_async._exceptions import SinkUnavailableError
+from postpress_async._exceptions import SinkFailedError, SinkUnavailableError
 from postpress_async._lazy import hashlib
 from postpress_async.ingest._shards import Endpoint
 
@@ -25,6 +25,7 @@ from ._sql import (
     UPGRADABLE,
     Types,
     column_names,
+    not_utf8,
     rejects_table,
     schema,
     upgraded_rejects,
@@ -47,6 +48,7 @@ __all__ = [
     "lock_holders",
     "lock_key",
     "no_nul",
+    "not_utf8_data",
     "parses",
     "readable",
     "redact",
@@ -121,6 +123,17 @@ def no_nul(row: Row) -> Row:
     )
 
 
+def not_utf8_data(url: str, rows: Sequence[Row]) -> SinkFailedError | None:
+    """The error naming the first row whose ``data`` is not UTF-8, which ``json`` cannot
+    hold (``None``: all are). One check of the batch's bytes; each item is a JSON object
+    (``{...}``), so no character straddles two of them."""
+    try:
+        str(b"".join(row[-1] for row in rows), "utf-8")
+    except UnicodeDecodeError:
+        return not_utf8(url, rows, "PostgreSQL's json")
+    return None
+
+
 # COPY text, built a column at a time (no Python call a value) with stand-ins that UTF-8
 # never holds between fields (0xFF), for NULL (0xFE) and between rows (0xFC); then the
 # whole batch is escaped at once (backslash, tab, newline, CR; U+0000, which only typed
@@ -130,7 +143,8 @@ _FIELD, _NULL, _ROW = b"\xff", b"\xfe", b"\xfc"
 
 
 def copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
-    """Rows as COPY text, one line a row."""
+    """Rows as COPY text, one line a row; their ``data`` must be UTF-8 (checked first:
+    :func:`not_utf8_data`), else a stand-in byte in it would end a field or a row."""
     columns = list(zip(*rows, strict=True))
     kinds = ["text", *(column.kind for column in TABLES[endpoint])]
     fields: list[Sequence[Any]] = []

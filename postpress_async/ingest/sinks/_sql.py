@@ -13,6 +13,8 @@
   stored position, or the batch is refused whole; a batch whose positions are all
   already its ``new`` ones was committed before a lost connection, and is not stored
   twice;
+* the item a store cannot hold as sent because its bytes are not UTF-8
+  (:func:`not_utf8`): named, so the run stops on it with a line a user can act on;
 * strict time bounds at the API's millisecond precision (:func:`ms_bounds`), and the
   query of the ids between two of them (:func:`ids_query`).
 
@@ -25,12 +27,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-from postpress_async._exceptions import InvalidParameterError, ShardConflictError
+from postpress_async._exceptions import (
+    InvalidParameterError,
+    ShardConflictError,
+    SinkFailedError,
+)
 from postpress_async._rows import Reject, digest
 from postpress_async._time import to_ms
 from postpress_async.ingest._shards import Endpoint
 
-from ._base import TABLES, Batch, Kind
+from ._base import TABLES, Batch, Kind, Row
 
 __all__ = [
     "META_SCHEMA",
@@ -41,6 +47,7 @@ __all__ = [
     "ids_query",
     "ms_bounds",
     "new_rejects",
+    "not_utf8",
     "rejects_table",
     "schema",
     "settle",
@@ -174,6 +181,30 @@ def settle(stored: Mapping[str, bytes], batch: Batch, where: str) -> bool:
                 "this writer read it: another writer is storing it; this batch was not stored"
             )
     return False
+
+
+def not_utf8(url: str, rows: Sequence[Row], column: str) -> SinkFailedError | None:
+    """The error naming the first row whose ``data`` is not UTF-8 (``None``: all are).
+
+    ``column`` names what cannot hold such bytes as the API sent them ("DuckDB's
+    VARCHAR"). Only the ``data`` bytes can be: typed text was decoded when read.
+    """
+    for row in rows:
+        exc = _decode_error(row[-1])
+        if exc is not None:
+            return SinkFailedError(
+                f"{url}: the item {row[0]!r} is not valid UTF-8 ({exc.reason} at byte "
+                f"{exc.start}); {column} cannot hold its bytes as the API sent them"
+            )
+    return None
+
+
+def _decode_error(data: Any) -> UnicodeDecodeError | None:
+    try:
+        str(data, "utf-8")
+    except UnicodeDecodeError as exc:
+        return exc
+    return None
 
 
 def ms_bounds(after: datetime | None, before: datetime | None) -> tuple[int | None, int | None]:

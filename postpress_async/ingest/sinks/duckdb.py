@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, Final
 from postpress_async._exceptions import (
     OutputLockedError,
     ShardConflictError,
-    SinkFailedError,
     SinkUnavailableError,
 )
 from postpress_async._time import from_ms
@@ -50,6 +49,7 @@ from ._sql import (
     column_names,
     ids_query,
     new_rejects,
+    not_utf8,
     settle,
     table_of,
     time_column,
@@ -229,20 +229,11 @@ def _texts(url: str, rows: Sequence[Row], data: list[Any]) -> list[str]:
     them as sent) fail with :class:`SinkFailedError` naming the item."""
     try:
         return [str(item, "utf-8") for item in data]
-    except UnicodeDecodeError as exc:
-        bad = next(row[0] for row in rows if not _utf8(row[-1]))
-        raise SinkFailedError(
-            f"{url}: the item {bad!r} is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
-            "DuckDB's VARCHAR cannot hold its bytes as the API sent them"
-        ) from None
-
-
-def _utf8(data: Any) -> bool:
-    try:
-        str(data, "utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        error = not_utf8(url, rows, "DuckDB's VARCHAR")
+        if error is None:  # never: the same bytes failed to decode just now
+            raise
+        raise error from None
 
 
 def _duckdb() -> Any:

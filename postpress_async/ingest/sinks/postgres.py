@@ -14,7 +14,9 @@ DO UPDATE`` (the last row of an id wins: the batch is deduplicated first), the r
 hands asyncpg the rows as they come, no Python a row: ``data`` goes as the bytes it came
 as (json's binary form is its text: a codec of this connection), the server checks it
 is JSON; a batch with a NUL in a typed text is refused by the server, and sent again
-with U+FFFD in its place. ``copy="text"`` encodes COPY text here.
+with U+FFFD in its place. ``copy="text"`` encodes COPY text here. An item whose bytes
+are not UTF-8 (``json`` cannot hold them as sent) fails the commit with
+:class:`~postpress_async.ingest.SinkFailedError` naming it, nothing stored.
 
 A transaction is never cancelled half-way (asyncpg cancelled mid-``COPY`` would leave
 both ends waiting): it runs shielded, bounded by ``command_timeout``.
@@ -65,6 +67,7 @@ from ._pg import (
     lock_holders,
     lock_key,
     no_nul,
+    not_utf8_data,
     parses,
     redact,
     stage,
@@ -305,7 +308,12 @@ class PostgresSink:
             rows = list({row[0]: row for row in rows}.values())
         rejects = new_rejects(endpoint, batch.rejects)
         copy = self.copy
-        payload: Any = copy_text(endpoint, rows) if copy == "text" and rows else rows
+        payload: Any = rows
+        if copy == "text" and rows:  # its stand-ins are bytes UTF-8 never holds: check first
+            bad = not_utf8_data(self.url, rows)
+            if bad is not None:
+                raise bad
+            payload = copy_text(endpoint, rows)
         pg = asyncpg_module()
 
         tries = 0
@@ -321,6 +329,9 @@ class PostgresSink:
                     raise
                 if copy != "binary" or payload is not rows:
                     raise
+                bad = not_utf8_data(self.url, rows)  # rare: json cannot hold the item
+                if bad is not None:
+                    raise bad from None
                 payload = [no_nul(row) for row in rows]  # rare: a NUL in a typed text
                 stored = await self._commit(conn, batch, payload, rejects)
             if stored is None:  # a replay: what the try that committed could have stored

@@ -1,0 +1,52 @@
+"""Items PostgreSQL cannot hold as sent: what the sink says, and that nothing is stored.
+
+Slow: each test gets a fresh database on the session's throwaway cluster (``pg_url``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from postpress_async._exceptions import SinkFailedError
+from postpress_async.ingest.sinks._base import Batch
+from postpress_async.ingest.sinks.postgres import PostgresSink
+
+from .test_contract import message, move, page
+
+slow = pytest.mark.slow
+
+
+@slow
+@pytest.mark.parametrize("copy", ["binary", "text"])
+@pytest.mark.parametrize("bad_bytes", [b"\xff\xfe", b"\xfc", b"\xfe"])
+async def test_an_item_that_is_not_utf8_fails_with_a_typed_error_naming_it(
+    pg_url: str, copy: str, bad_bytes: bytes
+) -> None:
+    # json holds UTF-8 only: bytes outside the typed columns that are not UTF-8 cannot be
+    # stored as sent. A SinkFailedError naming the item, nothing stored (COPY text once
+    # read 0xFE as NULL's stand-in and stored the item altered, or failed as a bad COPY).
+    sink = PostgresSink(pg_url, copy=copy)  # type: ignore[arg-type]
+    await sink.open()
+    try:
+        bad = message("bad", 2)[:-1] + b',"weird":"' + bad_bytes + b'"}'
+        rows = page(sink, "messages", message("good", 1), bad)
+        assert [row[0] for row in rows.items] == ["good", "bad"]
+        with pytest.raises(SinkFailedError, match=r"'bad'.*not valid UTF-8"):
+            await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+        assert await sink.count("messages") == 0
+        assert await sink.positions("messages") == {}
+    finally:
+        await sink.close()
+
+
+def test_the_check_names_the_first_item_that_is_not_utf8() -> None:
+    """Pure, no driver: each item is an object, so one check of the joined bytes is exact."""
+    from postpress_async.ingest.sinks._pg import not_utf8_data
+
+    good = ("a", b'{"t":"\xc3\xa9"}')
+    split = ("b", b'{"t":"\xc3"}')  # a character cut short ...
+    rest = ("c", b'{"t":"\xa9"}')  # ... whose end is the next item's
+    assert not_utf8_data("pg://db", [good, good]) is None
+    error = not_utf8_data("pg://db", [good, split, rest])
+    assert error is not None
+    assert "'b' is not valid UTF-8" in str(error)
