@@ -301,12 +301,19 @@ class CursorLoopError(PostpressError):
 
 
 class OutputLockedError(PostpressError):
-    """Another process (or another export in this one) is writing to the same output."""
+    """Another process (or another export in this one) is writing to the same output.
 
-    def __init__(self, path: str) -> None:
+    ``holder``: the process holding the lock, where the store names it (DuckDB: any
+    session with the file open, an analyst's included, holds it).
+    """
+
+    def __init__(self, path: str, *, holder: str | None = None) -> None:
         super().__init__(
             f"{path} is being written by another export (it holds the file's lock); "
             "wait for it to finish or stop it first"
+            if holder is None
+            else f"{path} is held by another process ({holder}): another export, or a "
+            "session that has it open; wait for it to finish or close it first"
         )
         self.path = path
 

@@ -79,6 +79,7 @@ def _instances() -> list[PostpressError]:
         ResponseTooLargeError(limit=1024, method="GET", url="https://x/messages"),
         CursorLoopError("c_1", endpoint="messages.list"),
         OutputLockedError("/data/messages.jsonl"),
+        OutputLockedError("duckdb:///m.duckdb", holder="/usr/bin/python3 (PID 7)"),
     ]
 
 

@@ -20,7 +20,8 @@ inserting (faster on new ids, slower once ids repeat), a later checkpoint
 (``checkpoint_threshold``: 15% faster, but the rows stay in memory until it runs).
 
 One process writes a DuckDB file: DuckDB locks it while it is open (another process
-gets its "could not set lock" error, here :class:`~postpress_async.OutputLockedError`),
+gets its "could not set lock" error, here :class:`~postpress_async.OutputLockedError`
+naming the process DuckDB names: another export, or any session with the file open),
 and in this process a second ``open(writer=True)`` of the same file is refused too.
 ``reach`` is ``"process"``: no Dask workers (they open with ``writer=False``, and in
 this process only).
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -131,7 +133,7 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
             db: duckdb.DuckDBPyConnection = engine.connect(str(self.path))
         except engine.Error as exc:
             if "lock" in str(exc).lower():
-                raise OutputLockedError(self.url) from None
+                raise OutputLockedError(self.url, holder=_holder(str(exc))) from None
             raise
         return db
 
@@ -234,6 +236,12 @@ def _texts(url: str, rows: Sequence[Row], data: list[Any]) -> list[str]:
         if error is None:  # never: the same bytes failed to decode just now
             raise
         raise error from None
+
+
+def _holder(message: str) -> str | None:
+    """The process DuckDB's lock error names ("... is held in /usr/bin/python3 (PID 7)")."""
+    found = re.search(r"lock is held in (.+?\(PID \d+\))", message)
+    return None if found is None else found[1]
 
 
 def _duckdb() -> Any:

@@ -75,6 +75,9 @@ def test_a_file_another_process_holds_is_locked(tmp_path: Path) -> None:
         with pytest.raises(OutputLockedError) as caught:
             anyio.run(DuckDBSink(path).open)
         assert caught.value.path == f"duckdb:///{path}"
+        # The holder may be an analyst's session, not an export: DuckDB names it, so do we.
+        assert f"(PID {holder.pid})" in str(caught.value)
+        assert "being written by another export" not in str(caught.value)
     finally:
         holder.communicate(b"", timeout=60)
     sink = DuckDBSink(path)  # the holder is gone: the file is free
