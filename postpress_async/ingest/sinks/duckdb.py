@@ -23,6 +23,8 @@ One process writes a DuckDB file: DuckDB locks it while it is open (another proc
 gets its "could not set lock" error, here :class:`~postpress_async.OutputLockedError`
 naming the process DuckDB names: another export, or any session with the file open),
 and in this process a second ``open(writer=True)`` of the same file is refused too.
+A SQLite database given as ``duckdb://`` is refused before DuckDB sees it (DuckDB would
+open it through an extension it downloads).
 ``reach`` is ``"process"``: no Dask workers (they open with ``writer=False``, and in
 this process only).
 """
@@ -128,6 +130,11 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
         return error
 
     def _open_db(self) -> duckdb.DuckDBPyConnection:
+        if _head(self.path).startswith(_SQLITE):  # DuckDB would download an extension for it
+            raise SinkUnavailableError(
+                f"{self.url} is a SQLite database, not a DuckDB file: give sqlite:///{self.path} "
+                "to export into it, or another file"
+            )
         engine = _duckdb()
         try:
             db: duckdb.DuckDBPyConnection = engine.connect(str(self.path))
@@ -236,6 +243,20 @@ def _texts(url: str, rows: Sequence[Row], data: list[Any]) -> list[str]:
         if error is None:  # never: the same bytes failed to decode just now
             raise
         raise error from None
+
+
+#: The first bytes of a SQLite database file, which DuckDB opens only through its
+#: ``sqlite`` extension (installed from the network when first needed).
+_SQLITE: Final = b"SQLite format 3\x00"
+
+
+def _head(path: Path) -> bytes:
+    """The file's first bytes (none: it does not exist yet, or cannot be read here)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE))
+    except OSError:
+        return b""
 
 
 def _holder(message: str) -> str | None:

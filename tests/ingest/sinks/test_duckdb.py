@@ -161,6 +161,29 @@ async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> Non
         await DuckDBSink(newer).open()  # not OutputLockedError: the refused writer let go
 
 
+async def test_a_sqlite_file_is_refused_with_its_url_never_handed_to_duckdb(
+    tmp_path: Path,
+) -> None:
+    # DuckDB opens a SQLite file through an extension it downloads at that moment: the
+    # export failed on a download (offline) or wrote its tables into the SQLite file.
+    import sqlite3
+
+    path = tmp_path / "m.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (a)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    sink = DuckDBSink(path)
+    with pytest.raises(SinkUnavailableError, match=r"is a SQLite database.*sqlite:///"):
+        await sink.open()
+    await sink.close()
+    assert path.read_bytes() == before
+    again = DuckDBSink(path)  # not OutputLockedError: the refused writer let go
+    with pytest.raises(SinkUnavailableError, match="is a SQLite database"):
+        await again.open()
+
+
 async def test_a_failed_write_is_one_line(tmp_path: Path) -> None:
     sink = DuckDBSink(tmp_path / "m.duckdb")
     await sink.open()
