@@ -29,6 +29,7 @@ from ._sql import (
     rejects_table,
     schema,
     upgraded_rejects,
+    version_error,
 )
 
 __all__ = [
@@ -271,14 +272,11 @@ async def create_store(conn: Any, url: str) -> None:
         }
         if "meta" in tables:
             version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema'")
+            error = version_error(url, version, "export to another database or schema")
+            if error is not None:
+                raise error
             if version == UPGRADABLE:
                 await _upgrade(conn)
-            elif version != META_SCHEMA:
-                raise SinkUnavailableError(
-                    f"{url} holds a store of schema {version!r}, this release reads "
-                    f"schema {META_SCHEMA}: use a newer release, or export to another "
-                    "database or schema"
-                )
             if tables.issuperset(OUR_TABLES):
                 return
         else:

@@ -31,6 +31,7 @@ from postpress_async._exceptions import (
     InvalidParameterError,
     ShardConflictError,
     SinkFailedError,
+    SinkUnavailableError,
 )
 from postpress_async._rows import Reject, digest
 from postpress_async._time import to_ms
@@ -54,6 +55,7 @@ __all__ = [
     "table_of",
     "time_column",
     "upgraded_rejects",
+    "version_error",
 ]
 
 #: The version of the stores' layout this release writes and reads (``meta.schema``).
@@ -74,6 +76,23 @@ class Types(NamedTuple):
     data: str  # the item's exact JSON
     blob: str  # a reject's exact bytes
     counter: str  # items and pages of a position
+
+
+def version_error(url: str, version: str | None, elsewhere: str) -> SinkUnavailableError | None:
+    """Why a store whose ``meta`` holds ``version`` cannot be opened (``None``: it can,
+    as it is or upgraded). No schema row: a table ``meta`` of someone else's (a store of
+    ours is created with its row, in one transaction). ``elsewhere``: where to export
+    instead ("export to a new file")."""
+    if version in (META_SCHEMA, UPGRADABLE):
+        return None
+    if version is None:
+        return SinkUnavailableError(
+            f"{url} holds a table `meta` but no postpress store (no schema row in it): {elsewhere}"
+        )
+    return SinkUnavailableError(
+        f"{url} holds a store of schema {version!r}, this release reads schema "
+        f"{META_SCHEMA}: use a newer release, or {elsewhere}"
+    )
 
 
 def table_of(endpoint: str) -> Endpoint:

@@ -32,6 +32,7 @@ from ._sql import (
     schema,
     table_of,
     upgraded_rejects,
+    version_error,
 )
 
 __all__ = ["Connection", "ThreadedStore", "cause", "stored_positions"]
@@ -163,13 +164,11 @@ class ThreadedStore(Generic[DB]):
         if "meta" in tables:
             found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = None if found is None else found[0]
+            error = version_error(self.url, version, "export to a new file")
+            if error is not None:
+                raise error
             if version == UPGRADABLE:
                 self._upgrade(db)
-            elif version != META_SCHEMA:
-                raise SinkUnavailableError(
-                    f"{self.url} holds a store of schema {version!r}, this release reads "
-                    f"schema {META_SCHEMA}: use a newer release, or export to a new file"
-                )
             if tables.issuperset(OUR_TABLES):
                 return
         else:

@@ -159,6 +159,12 @@ async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> Non
         await DuckDBSink(newer).open()
     with pytest.raises(SinkUnavailableError, match="holds a store of schema '4'"):
         await DuckDBSink(newer).open()  # not OutputLockedError: the refused writer let go
+    theirs = tmp_path / "theirs.duckdb"  # an analyst's own table meta, no schema row
+    db = duckdb.connect(str(theirs))
+    db.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    db.close()
+    with pytest.raises(SinkUnavailableError, match=r"holds a table `meta` but no postpress"):
+        await DuckDBSink(theirs).open()
 
 
 async def test_a_sqlite_file_is_refused_with_its_url_never_handed_to_duckdb(

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from postpress_async._exceptions import SinkFailedError
+from postpress_async._exceptions import SinkFailedError, SinkUnavailableError
 from postpress_async.ingest.sinks._base import Batch
 from postpress_async.ingest.sinks.postgres import PostgresSink
 
+from ._sql import asyncpg_or_skip
 from .test_contract import message, move, page
 
 slow = pytest.mark.slow
@@ -50,3 +51,20 @@ def test_the_check_names_the_first_item_that_is_not_utf8() -> None:
     error = not_utf8_data("pg://db", [good, split, rest])
     assert error is not None
     assert "'b' is not valid UTF-8" in str(error)
+
+
+@slow
+async def test_a_schema_with_a_table_meta_of_its_own_is_refused_as_not_a_store(
+    pg_url: str,
+) -> None:
+    # An analyst's schema (options=-csearch_path=...) with a key/value table "meta": it
+    # was told "a store of schema None: use a newer release".
+    conn = await asyncpg_or_skip().connect(pg_url)
+    try:
+        await conn.execute("CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)")
+    finally:
+        await conn.close()
+    sink = PostgresSink(pg_url)
+    with pytest.raises(SinkUnavailableError, match=r"holds a table `meta` but no postpress"):
+        await sink.open()
+    await sink.close()
