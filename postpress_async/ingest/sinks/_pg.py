@@ -42,10 +42,12 @@ __all__ = [
     "Copy",
     "asyncpg_module",
     "cause",
+    "checked_copy_text",
     "connection_errors",
     "copy_text",
     "create_store",
     "finish_connect",
+    "gave_up",
     "lock_holders",
     "lock_key",
     "no_nul",
@@ -117,6 +119,26 @@ def cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def gave_up(
+    url: str, exc: BaseException, working: bool, command_timeout: float | None, deadline: float
+) -> str:
+    """Why an operation stopped being tried again after ``exc``: ``working``, its
+    statement ran past ``command_timeout`` (a lock wait, most often); else the
+    connection was lost (or a new one not made)."""
+    if working and command_timeout and isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return (
+            f"{url}: no answer within command_timeout ({command_timeout:g} s), tried again "
+            f"for {deadline:g} s: a lock another session holds (LOCK TABLE, VACUUM FULL, "
+            "CREATE INDEX: see pg_locks) or an overloaded server blocks the write; what was "
+            "committed stays: run the same command again once it is free"
+        )
+    return (
+        f"{url}: lost the connection and could not get one back within {deadline:g} s "
+        f"({cause(exc)}); what was committed stays: run the same command again when the "
+        "database is back"
+    )
+
+
 def no_nul(row: Row) -> Row:
     """A row whose typed text holds no U+0000 (PostgreSQL text cannot): U+FFFD instead."""
     return tuple(
@@ -169,6 +191,15 @@ def copy_text(endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
         .replace(_ROW, b"\n")
         + b"\n"
     )
+
+
+def checked_copy_text(url: str, endpoint: Endpoint, rows: Sequence[Row]) -> bytes:
+    """:func:`copy_text` of rows whose ``data`` is checked to be UTF-8 first, else the
+    :class:`SinkFailedError` naming the first item that is not."""
+    bad = not_utf8_data(url, rows)
+    if bad is not None:
+        raise bad
+    return copy_text(endpoint, rows)
 
 
 #: What :func:`redact` shows of a DSN whose password it cannot find.

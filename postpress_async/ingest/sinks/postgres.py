@@ -60,10 +60,11 @@ from ._pg import (
     Copy,
     asyncpg_module,
     cause,
+    checked_copy_text,
     connection_errors,
-    copy_text,
     create_store,
     finish_connect,
+    gave_up,
     lock_holders,
     lock_key,
     no_nul,
@@ -72,13 +73,7 @@ from ._pg import (
     redact,
     stage,
 )
-from ._sql import (
-    ids_query,
-    new_rejects,
-    settle,
-    table_of,
-    time_column,
-)
+from ._sql import ids_query, new_rejects, settle, table_of, time_column
 
 if TYPE_CHECKING:
     import asyncpg
@@ -259,20 +254,26 @@ class PostgresSink:
             deadline: float | None = None
             delay = 0.05
             while True:
+                working = False
                 try:
                     conn = await self._ready()
+                    working = True
                     with anyio.CancelScope(shield=True):
                         return await work(conn)
-                except lost as exc:  # noqa: PERF203 - a reconnect loop
+                except lost as exc:
                     self._lost()
                     now = anyio.current_time()
                     if deadline is None:
                         deadline = now + self.reconnect_deadline
                     if now >= deadline:
                         raise SinkFailedError(
-                            f"{self.url}: lost the connection and could not get one back within "
-                            f"{self.reconnect_deadline:g} s ({cause(exc)}); what was committed "
-                            "stays: run the same command again when the database is back"
+                            gave_up(
+                                self.url,
+                                exc,
+                                working,
+                                self.command_timeout,
+                                self.reconnect_deadline,
+                            )
                         ) from None
                     await anyio.sleep(min(delay, deadline - now))
                     delay = min(delay * 2, 2.0)
@@ -308,12 +309,9 @@ class PostgresSink:
             rows = list({row[0]: row for row in rows}.values())
         rejects = new_rejects(endpoint, batch.rejects)
         copy = self.copy
-        payload: Any = rows
-        if copy == "text" and rows:  # its stand-ins are bytes UTF-8 never holds: check first
-            bad = not_utf8_data(self.url, rows)
-            if bad is not None:
-                raise bad
-            payload = copy_text(endpoint, rows)
+        payload: Any = (
+            checked_copy_text(self.url, endpoint, rows) if copy == "text" and rows else rows
+        )
         pg = asyncpg_module()
 
         tries = 0

@@ -68,3 +68,26 @@ async def test_a_schema_with_a_table_meta_of_its_own_is_refused_as_not_a_store(
     with pytest.raises(SinkUnavailableError, match=r"holds a table `meta` but no postpress"):
         await sink.open()
     await sink.close()
+
+
+@slow
+async def test_a_write_blocked_by_another_sessions_lock_says_so(pg_url: str) -> None:
+    # A DBA's LOCK TABLE, VACUUM FULL or CREATE INDEX holds the table: each try runs past
+    # command_timeout. The run ended "lost the connection and could not get one back",
+    # sending the user to the network instead of pg_locks.
+    sink = PostgresSink(pg_url, command_timeout=0.3, reconnect_deadline=0.5)
+    await sink.open()
+    dba = await asyncpg_or_skip().connect(pg_url)
+    try:
+        async with dba.transaction():
+            await dba.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+            rows = page(sink, "messages", message("m1", 1))
+            with pytest.raises(SinkFailedError) as caught:
+                await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+        text = str(caught.value)
+        assert "command_timeout" in text
+        assert "lock" in text
+        assert "lost the connection" not in text
+    finally:
+        await dba.close()
+        await sink.close()
