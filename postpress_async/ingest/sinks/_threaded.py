@@ -194,7 +194,11 @@ class ThreadedStore(Generic[DB]):
         try:
             found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if found is not None and found[0] == UPGRADABLE:
-                held = db.execute('SELECT endpoint, raw, reason, "at" FROM rejects ORDER BY "at"')
+                # "at" as text: DuckDB before 1.2 hands a TIMESTAMPTZ to Python through
+                # pytz, which nothing installs; the text goes back in as the same instant.
+                held = db.execute(
+                    'SELECT endpoint, raw, reason, CAST("at" AS VARCHAR) FROM rejects ORDER BY "at"'
+                )
                 kept = upgraded_rejects(held.fetchall())
                 db.execute("DROP TABLE rejects")
                 db.execute(rejects_table(self._TYPES))
