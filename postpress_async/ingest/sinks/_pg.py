@@ -42,6 +42,7 @@ __all__ = [
     "Copy",
     "asyncpg_module",
     "cause",
+    "check_writable",
     "checked_copy_text",
     "connection_errors",
     "copy_text",
@@ -283,6 +284,38 @@ async def lock_holders(conn: Any, key: int) -> set[int]:
         key & 0xFFFF_FFFF,
     )
     return {pid for (pid,) in found}
+
+
+#: What the writer does to each table (an upsert reads, inserts and updates; a new plan
+#: deletes positions and rejects); its COPY stages rows in a temporary table.
+_WRITES: Final[dict[str, tuple[str, ...]]] = {
+    **dict.fromkeys(TABLES, ("SELECT", "INSERT", "UPDATE")),
+    "positions": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "plans": ("SELECT", "INSERT", "UPDATE"),
+    "rejects": ("SELECT", "INSERT", "DELETE"),
+}
+
+
+async def check_writable(conn: Any, url: str) -> None:
+    """:class:`SinkUnavailableError` naming what this role lacks to write the store
+    ("INSERT on messages"), checked when a writer opens it: else its first commit
+    failed, after the plan's and the first pages' requests."""
+    tables = [table for table, grants in _WRITES.items() for _ in grants]
+    grants = [grant for table_grants in _WRITES.values() for grant in table_grants]
+    found = await conn.fetch(
+        "SELECT t, p FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x (t, p, n) "
+        "WHERE NOT has_table_privilege(t, p) ORDER BY n",
+        tables,
+        grants,
+    )
+    missing = [f"{grant} on {table}" for table, grant in found]
+    if not await conn.fetchval("SELECT has_database_privilege(current_database(), 'TEMPORARY')"):
+        missing.append("TEMPORARY on the database")
+    if missing:
+        raise SinkUnavailableError(
+            f"{url}: no permission to write the store (this role lacks {', '.join(missing)}): "
+            "grant them, or export as another role"
+        )
 
 
 #: The key of the transaction lock under which a store is created (two int4 keys: never

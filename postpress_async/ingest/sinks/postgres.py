@@ -30,7 +30,8 @@ the database (never its password) and the cause.
 
 One writer: ``open(writer=True)`` holds ``pg_try_advisory_lock`` (a key from the
 database and schema) on a connection of its own until ``close``, and takes it again after
-a reconnect (taken by another writer meanwhile: :class:`~postpress_async.OutputLockedError`).
+a reconnect (taken by another writer meanwhile: :class:`~postpress_async.OutputLockedError`),
+and checks its role may write every table and create the temporary staging tables.
 ``url`` has no password (it is shown in messages); an engine's workers open the URL as
 given (``given_url``, password included), or, where it has none, read the password from
 ``PGPASSWORD`` or ``~/.pgpass``.
@@ -60,6 +61,7 @@ from ._pg import (
     Copy,
     asyncpg_module,
     cause,
+    check_writable,
     checked_copy_text,
     connection_errors,
     create_store,
@@ -170,6 +172,8 @@ class PostgresSink:
             if writer:
                 await self._take_lock()
             await create_store(conn, self.url)
+            if writer:
+                await check_writable(conn, self.url)
         except pg.InsufficientPrivilegeError as exc:
             await self._abort()
             raise SinkUnavailableError(

@@ -91,3 +91,40 @@ async def test_a_write_blocked_by_another_sessions_lock_says_so(pg_url: str) -> 
     finally:
         await dba.close()
         await sink.close()
+
+
+@slow
+async def test_a_writer_without_the_privileges_it_needs_is_refused_when_opened(
+    pg_url: str,
+) -> None:
+    # A hardened database (REVOKE TEMPORARY ... FROM PUBLIC), or a role granted SELECT
+    # only, opened as the writer and failed at its first commit, after the plan's probes
+    # and the first pages; a verify (a reader) needs none of it.
+    owner = await asyncpg_or_skip().connect(pg_url)
+    database = pg_url.rsplit("/", 1)[1]
+    role = f"r_{database}"
+    try:
+        store = PostgresSink(pg_url)  # the store, created by its owner
+        await store.open()
+        await store.close()
+        await owner.execute(f"CREATE ROLE {role} LOGIN")
+        await owner.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        await owner.execute(f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC")
+        url = pg_url.replace("://postgres@", f"://{role}@")
+        sink = PostgresSink(url)
+        with pytest.raises(SinkUnavailableError) as caught:
+            await sink.open()
+        await sink.close()
+        text = str(caught.value)
+        assert "no permission to write" in text
+        assert "TEMPORARY on the database" in text
+        assert "INSERT on messages" in text
+        assert "SELECT on" not in text  # granted
+        reader = PostgresSink(url)
+        await reader.open(writer=False)
+        assert await reader.count("messages") == 0
+        await reader.close()
+    finally:
+        await owner.execute(f"DROP OWNED BY {role}")
+        await owner.execute(f"DROP ROLE IF EXISTS {role}")
+        await owner.close()
