@@ -130,8 +130,8 @@ def gave_up(
         return (
             f"{url}: no answer within command_timeout ({command_timeout:g} s), tried again "
             f"for {deadline:g} s: a lock another session holds (LOCK TABLE, VACUUM FULL, "
-            "CREATE INDEX: see pg_locks) or an overloaded server blocks the write; what was "
-            "committed stays: run the same command again once it is free"
+            "CREATE INDEX: see pg_locks), an overloaded server or a stalled network blocks "
+            "the write; what was committed stays: run the same command again once it is free"
         )
     return (
         f"{url}: lost the connection and could not get one back within {deadline:g} s "
