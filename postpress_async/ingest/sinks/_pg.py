@@ -328,10 +328,10 @@ async def create_store(conn: Any, url: str) -> None:
     async with conn.transaction():
         await conn.execute(_CREATE_LOCK)
         tables = {
-            name
+            name  # pg_class: information_schema hides a table this role holds no grant on
             for (name,) in await conn.fetch(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()"
+                "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p', 'v', 'm', 'f') AND "
+                "relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
             )
         }
         if "meta" in tables:

@@ -128,3 +128,32 @@ async def test_a_writer_without_the_privileges_it_needs_is_refused_when_opened(
         await owner.execute(f"DROP OWNED BY {role}")
         await owner.execute(f"DROP ROLE IF EXISTS {role}")
         await owner.close()
+
+
+@slow
+async def test_a_store_whose_meta_the_role_cannot_read_is_no_permission(pg_url: str) -> None:
+    # information_schema lists only the tables a role holds a privilege on: a role not
+    # granted meta was told the database "holds tables ... but no postpress store".
+    owner = await asyncpg_or_skip().connect(pg_url)
+    database = pg_url.rsplit("/", 1)[1]
+    role = f"m_{database}"
+    try:
+        store = PostgresSink(pg_url)
+        await store.open()
+        await store.close()
+        await owner.execute(f"CREATE ROLE {role} LOGIN")
+        await owner.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON accounts, chats, messages, positions, "
+            f"plans, rejects TO {role}"
+        )
+        sink = PostgresSink(pg_url.replace("://postgres@", f"://{role}@"))
+        with pytest.raises(SinkUnavailableError) as caught:
+            await sink.open(writer=False)
+        await sink.close()
+        assert "no permission" in str(caught.value)
+        assert "meta" in str(caught.value)
+        assert "no postpress store" not in str(caught.value)
+    finally:
+        await owner.execute(f"DROP OWNED BY {role}")
+        await owner.execute(f"DROP ROLE IF EXISTS {role}")
+        await owner.close()
