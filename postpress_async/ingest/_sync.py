@@ -244,6 +244,15 @@ class Pace:
         if self.progress is not None:
             self.progress.caught_up_ms = state.watermark_ms
 
+    async def drain(self, stream: WatchStream[Row]) -> None:
+        """Pace ``stream`` (made with ``sleep=self.between_polls``): each batch committed
+        with the state after it, until the stream ends."""
+        self.stream = stream
+        async with stream:
+            async for batch in stream.batches():
+                self.handed += len(batch)
+                await self.commit(batch)
+
     async def between_polls(self, delay: float) -> None:
         """The stream's ``sleep``: the last poll is over, every batch of it queued."""
         assert self.stream is not None
@@ -342,11 +351,7 @@ async def sync_follow(
                 random=random,
                 timed=timed,
             )
-            pace.stream = stream
-            async with stream:
-                async for batch in stream.batches():
-                    pace.handed += len(batch)
-                    await pace.commit(batch)
+            await pace.drain(stream)
             result.polls = stream.polls
     finally:  # also the retries of a poll that stored nothing, or was cancelled
         counter.retried()

@@ -90,7 +90,7 @@ async def top_up(
         async with Committer(sink, endpoint, on_commit=counter, max_pages=max_pages) as committer:
             await gather(
                 [
-                    lambda shard=shard, stored=stored: _top_up_one(  # type: ignore[misc]
+                    lambda shard=shard, stored=stored: _list_again(  # type: ignore[misc]
                         client,
                         sink,
                         committer,
@@ -108,7 +108,7 @@ async def top_up(
     return result
 
 
-async def _top_up_one(
+async def _list_again(
     client: AsyncPostpress,
     sink: Sink,
     committer: Committer,
@@ -119,20 +119,8 @@ async def _top_up_one(
     limit: int,
     limiter: anyio.CapacityLimiter,
 ) -> None:
-    async with limiter:
-        await _list_again(client, sink, committer, shard, stored, policy=policy, limit=limit)
-
-
-async def _list_again(
-    client: AsyncPostpress,
-    sink: Sink,
-    committer: Committer,
-    shard: Shard,
-    stored: Stored,
-    *,
-    policy: PollPolicy,
-    limit: int,
-) -> None:
+    """List ``shard`` again from where it ended until caught up (``limiter``: the shards
+    listing at once)."""
     endpoint: WatchKind = "chats" if shard.endpoint == "chats" else "messages"
     checkpoint = shard_checkpoint(stored)
     start = start_state(
@@ -175,8 +163,5 @@ async def _list_again(
         random=random.random,
         timed=timed,
     )
-    pace.stream = stream
-    async with stream:
-        async for batch in stream.batches():
-            pace.handed += len(batch)
-            await pace.commit(batch)
+    async with limiter:
+        await pace.drain(stream)
