@@ -15,7 +15,7 @@ import pytest
 from postpress_async import OutputLockedError
 from postpress_async._positions import Checkpoint, WatchState
 from postpress_async._rows import RowPage, row_reader
-from postpress_async.ingest import ShardConflictError
+from postpress_async.ingest import ShardConflictError, SinkFailedError
 from postpress_async.ingest._shards import Shard, ShardPlan, Window
 from postpress_async.ingest.sinks._base import FOLLOW, Batch, Move, Reject, Sink, Stored
 
@@ -87,6 +87,23 @@ def batch(endpoint: str, rows: RowPage, *moves: Move) -> Batch:
 
 def move(name: str, previous: int | None, new: int, items: int = 1, pages: int = 1) -> Move:
     return Move(name, None if previous is None else position(previous), position(new), items, pages)
+
+
+async def refuses_an_item_not_utf8(sink: Sink, bad_bytes: bytes) -> None:
+    """A store that holds UTF-8 only (PostgreSQL's ``json``, DuckDB's ``VARCHAR``) cannot
+    store as sent an item whose bytes outside the typed columns are not UTF-8: the commit
+    is a SinkFailedError naming the item, and nothing is stored."""
+    await sink.open()
+    try:
+        bad = message("bad", 2)[:-1] + b',"weird":"' + bad_bytes + b'"}'
+        rows = page(sink, "messages", message("good", 1), bad)
+        assert [row[0] for row in rows.items] == ["good", "bad"]
+        with pytest.raises(SinkFailedError, match=r"'bad'.*not valid UTF-8"):
+            await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
+        assert await sink.count("messages") == 0
+        assert await sink.positions("messages") == {}
+    finally:
+        await sink.close()
 
 
 async def opened(kit: Kit, *, writer: bool = True) -> Sink:

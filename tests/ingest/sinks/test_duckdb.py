@@ -17,7 +17,7 @@ from postpress_async.ingest.sinks._base import Batch, Reject
 from postpress_async.ingest.sinks.duckdb import DuckDBSink
 
 from ._sql import duckdb_or_skip
-from .test_contract import message, move, page
+from .test_contract import message, move, page, refuses_an_item_not_utf8
 
 duckdb = duckdb_or_skip()
 
@@ -217,15 +217,4 @@ async def test_an_item_that_is_not_utf8_fails_with_a_typed_error_naming_it(
 ) -> None:
     # VARCHAR holds UTF-8 only: bytes outside the columns the sink reads that are not
     # UTF-8 cannot be stored as sent. A SinkFailedError naming the item, nothing stored.
-    sink = DuckDBSink(tmp_path / "m.duckdb")
-    await sink.open()
-    try:
-        bad = message("bad", 2)[:-1] + b',"weird":"\xff\xfe"}'
-        rows = page(sink, "messages", message("good", 1), bad)
-        assert [row[0] for row in rows.items] == ["good", "bad"]
-        with pytest.raises(SinkFailedError, match=r"'bad'.*not valid UTF-8"):
-            await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
-        assert await sink.count("messages") == 0
-        assert await sink.positions("messages") == {}
-    finally:
-        await sink.close()
+    await refuses_an_item_not_utf8(DuckDBSink(tmp_path / "m.duckdb"), b"\xff\xfe")

@@ -12,7 +12,7 @@ from postpress_async.ingest.sinks._base import Batch
 from postpress_async.ingest.sinks.postgres import PostgresSink
 
 from ._sql import asyncpg_or_skip
-from .test_contract import message, move, page
+from .test_contract import message, move, page, refuses_an_item_not_utf8
 
 slow = pytest.mark.slow
 
@@ -26,18 +26,7 @@ async def test_an_item_that_is_not_utf8_fails_with_a_typed_error_naming_it(
     # json holds UTF-8 only: bytes outside the typed columns that are not UTF-8 cannot be
     # stored as sent. A SinkFailedError naming the item, nothing stored (COPY text once
     # read 0xFE as NULL's stand-in and stored the item altered, or failed as a bad COPY).
-    sink = PostgresSink(pg_url, copy=copy)  # type: ignore[arg-type]
-    await sink.open()
-    try:
-        bad = message("bad", 2)[:-1] + b',"weird":"' + bad_bytes + b'"}'
-        rows = page(sink, "messages", message("good", 1), bad)
-        assert [row[0] for row in rows.items] == ["good", "bad"]
-        with pytest.raises(SinkFailedError, match=r"'bad'.*not valid UTF-8"):
-            await sink.commit(Batch("messages", list(rows.items), [], [move("s0", None, 1)]))
-        assert await sink.count("messages") == 0
-        assert await sink.positions("messages") == {}
-    finally:
-        await sink.close()
+    await refuses_an_item_not_utf8(PostgresSink(pg_url, copy=copy), bad_bytes)  # type: ignore[arg-type]
 
 
 def test_the_check_names_the_first_item_that_is_not_utf8() -> None:
