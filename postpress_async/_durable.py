@@ -10,7 +10,7 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomic"]
+__all__ = ["fsync_dir", "replace_file", "write_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -42,6 +42,14 @@ def write_atomic(path: Path, data: bytes) -> None:
 
         write_atomic(Path("state.json"), msgspec.json.encode(stream.checkpoint))
     """
+    replace_file(path, data)
+    fsync_dir(path.parent)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """:func:`write_atomic` but the directory's sync, left to the caller (a store syncs
+    its directory once, at close): a synced temporary file renamed over ``path``; on a
+    failure (a full disk) the temporary file is removed, ``path`` left as it was."""
     # Unique per process: two writers (or a stale file of a killed one) never share it.
     temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
@@ -54,4 +62,3 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):  # a full disk: no half-written file left beside it
             temp.unlink()
         raise
-    fsync_dir(path.parent)

@@ -48,7 +48,7 @@ from typing import Any, Final
 
 import msgspec
 
-from postpress_async._durable import fsync_dir, write_atomic
+from postpress_async._durable import fsync_dir, replace_file, write_atomic
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._rows import Reject, Row, digest
@@ -451,19 +451,7 @@ class LinesFile:
     def write_sidecar(self, state: Sidecar) -> None:
         """Replace the sidecar with ``state``: atomic, its directory synced at close (see
         the module docstring). A seam for crash tests."""
-        temp = self.sidecar.with_name(f"{self.sidecar.name}.{os.getpid()}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o666)
-        try:
-            try:
-                write_all(fd, [msgspec.json.encode(state)])
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, self.sidecar)
-        except BaseException:
-            with contextlib.suppress(OSError):  # a full disk: not left beside the file
-                temp.unlink()
-            raise
+        replace_file(self.sidecar, msgspec.json.encode(state))
         self._renamed = True
 
     def _require_writer(self) -> None:

@@ -266,15 +266,19 @@ async def test_a_sidecar_that_could_not_be_written_leaves_no_temporary_file(
     out = tmp_path / "out.jsonl"
     sink = await written(out, count=1)
     (_, second) = list(pages(2))[1]
-    real = _lines.write_all
+    import builtins
 
-    def full(fd: int, chunks: Any) -> int:
-        if chunks and bytes(chunks[0]).startswith(b'{"version"'):
+    from postpress_async import _durable
+
+    def full(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        file = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 - the caller closes it
+        if str(path).endswith(".tmp"):  # the temporary sidecar is made, then the disk fills
+            file.close()
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, chunks)
+        return file
 
     with monkeypatch.context() as patched:
-        patched.setattr(_lines, "write_all", full)
+        patched.setattr(_durable, "open", full, raising=False)
         with pytest.raises(SinkFailedError, match="the disk is full"):
             await sink.commit(batch(second, move("all", 1, 2, second)))
     await sink.close()
