@@ -155,8 +155,22 @@ def ids(data: bytes) -> list[str]:
     return [obj["id"] for obj in lines(data)]
 
 
+def vouched_lines(out: Path, state: Path | None = None) -> int:
+    """Lines of ``out`` its sidecar (``state``, or ``out.checkpoint``) vouches for, 0 before
+    the first commit. What a reader of a file being written may count: an append in progress,
+    or one a ``kill -9`` cut, can end the file with half a line the sidecar does not name."""
+    state = state or out.with_name(out.name + ".checkpoint")
+    try:
+        offset = int(json.loads(state.read_bytes())["offset"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return 0
+    with open(out, "rb") as file:
+        return file.read(offset).count(b"\n")
+
+
 def file_ids(path: Path) -> list[str]:
-    """Ids of a JSON lines file; fails on a partial or unreadable line."""
+    """Ids of a JSON lines file no writer is appending to; fails on a partial or unreadable
+    line."""
     data = path.read_bytes()
     assert data == b"" or data.endswith(b"\n"), "the file ends with a partial line"
     return ids(data)

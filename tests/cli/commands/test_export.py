@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from postpress_async.testing import FakePostpress, fake_dataset
-from tests.cli._helpers import file_ids, run, start, wait_until
+from tests.cli._helpers import file_ids, run, start, vouched_lines, wait_until
 
 #: Exports run in this process: a few pages each, enough to cross page and shard edges.
 FEW = 600
@@ -30,16 +30,6 @@ LONG = ["--fake", "--fake-messages", str(MESSAGES)]
 
 def sidecar(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
-
-
-def stored_lines(out: Path) -> int:
-    """Lines of ``out`` its sidecar vouches for (0 before the first commit)."""
-    try:
-        offset = int(json.loads(sidecar(out).read_bytes())["offset"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
-    with open(out, "rb") as file:
-        return file.read(offset).count(b"\n")
 
 
 def test_out_dash_is_refused_not_written_to_a_file_named_dash(
@@ -366,8 +356,8 @@ def test_sigkill_then_the_same_command_gives_every_message_once(tmp_path: Path) 
     """kill -9 mid-export, then the same command: the file equals the dataset, in order."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
-    _stop_midway([*SLOW, *export], lambda: stored_lines(out) >= 300, signal.SIGKILL)
-    assert stored_lines(out) < MESSAGES
+    _stop_midway([*SLOW, *export], lambda: vouched_lines(out) >= 300, signal.SIGKILL)
+    assert vouched_lines(out) < MESSAGES
     result = run(*LONG, *export)
     assert result.returncode == 0, result.stderr
     assert file_ids(out) == DATASET.expected_message_ids()
@@ -399,7 +389,7 @@ def test_sigint_exits_130_with_the_position_committed(tmp_path: Path) -> None:
     """Ctrl-C: 130, "interrupted" once, the file exactly what its sidecar vouches for."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
-    stderr = _stop_midway([*SLOW, *export], lambda: stored_lines(out) >= 300, signal.SIGINT)
+    stderr = _stop_midway([*SLOW, *export], lambda: vouched_lines(out) >= 300, signal.SIGINT)
     assert b"Traceback" not in stderr
     assert stderr.count(b"interrupted") == 1, stderr
     assert b"run the same command again to continue" in stderr
@@ -415,7 +405,7 @@ def test_lines_written_after_the_last_commit_are_cut(tmp_path: Path) -> None:
     """Whatever follows the committed offset (a torn partial line too) is written again."""
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
-    _stop_midway([*SLOW, *export], lambda: stored_lines(out) >= 300, signal.SIGKILL)
+    _stop_midway([*SLOW, *export], lambda: vouched_lines(out) >= 300, signal.SIGKILL)
     with open(out, "ab") as file:
         file.write(b'{"id":"msg_written_after_the_checkpoint"}\n{"id":"msg_torn')
     result = run(*LONG, *export)
@@ -427,7 +417,7 @@ def test_lines_written_after_the_last_commit_are_cut(tmp_path: Path) -> None:
 def test_a_stopped_export_with_other_filters_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "messages.jsonl"
     export = ["export", "messages", "--out", str(out), "--limit", "50"]
-    _stop_midway([*SLOW, *export], lambda: stored_lines(out) >= 300, signal.SIGKILL)
+    _stop_midway([*SLOW, *export], lambda: vouched_lines(out) >= 300, signal.SIGKILL)
     result = run(*LONG, *export, "--sender-id", DATASET.message_row(0).sender_id)
     assert result.returncode == 2
     assert b"sender_id" in result.stderr
@@ -440,7 +430,7 @@ def test_a_second_sigint_stops_at_once_with_130(tmp_path: Path) -> None:
     out = tmp_path / "messages.jsonl"
     process = start(*SLOW, "export", "messages", "--out", str(out), "--limit", "50")
     try:
-        wait_until(lambda: stored_lines(out) > 0, "the export has committed a page")
+        wait_until(lambda: vouched_lines(out) > 0, "the export has committed a page")
         os.kill(process.pid, signal.SIGINT)
         os.kill(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
@@ -501,7 +491,7 @@ def test_follow_with_the_fake_backfills_then_stores_what_arrives(tmp_path: Path)
     out = tmp_path / "messages.jsonl"
     follow = [*FAKE, "export", "messages", "--out", str(out), "--follow",
               "--poll-interval", "0.01", "--fake-live-rate", "400", "--fake-late-ms", "0"]  # fmt: skip
-    result = run_until(lambda: stored_lines(out) >= FEW + 20, *follow)
+    result = run_until(lambda: vouched_lines(out) >= FEW + 20, *follow)
     assert result.returncode == 130, result.stderr
     assert result.stderr.decode().startswith("interrupted; every page stored so far is kept")
     assert result.stderr.count(b"\n") == 1

@@ -22,7 +22,17 @@ import pytest
 
 from postpress_async import AsyncPostpress
 from postpress_async.testing import fake_dataset
-from tests.cli._helpers import WAIT, cli_env, file_ids, lines, run, run_until, start, wait_until
+from tests.cli._helpers import (
+    WAIT,
+    cli_env,
+    file_ids,
+    lines,
+    run,
+    run_until,
+    start,
+    vouched_lines,
+    wait_until,
+)
 
 LIVE = ["--fake", "--fake-live-rate", "400", "--fake-late-ms", "20", "--poll-interval", "0.01"]
 # Oldest-first holds within what one poll finds; a message listed late (older than one
@@ -32,16 +42,6 @@ ON_TIME = [*LIVE[:3], "--fake-late-ms", "0", *LIVE[5:]]
 
 def _count(path: Path) -> int:
     return len(file_ids(path)) if path.exists() else 0
-
-
-def _committed(out: Path, state: Path) -> int:
-    """Lines of ``out`` its sidecar ``state`` vouches for."""
-    try:
-        offset = int(json.loads(state.read_bytes())["offset"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
-    with open(out, "rb") as file:
-        return file.read(offset).count(b"\n")
 
 
 # -- to stdout ------------------------------------------------------------------------------
@@ -119,14 +119,14 @@ def test_watch_into_a_file_is_exactly_once_and_continues(tmp_path: Path) -> None
     command continues, appending only new messages."""
     out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
     watch = ["watch", "messages", *LIVE, "--out", str(out), "--state", str(state)]
-    first = run_until(lambda: _committed(out, state) >= 5, *watch)
+    first = run_until(lambda: vouched_lines(out, state) >= 5, *watch)
     assert first.returncode == 130, first.stderr
     assert first.stdout == b""
     assert first.stderr.count(b"interrupted") == 1
     assert b"Run the same command to continue" in first.stderr
     assert json.loads(state.read_bytes())["offset"] == out.stat().st_size
     kept = _count(out)
-    again = run_until(lambda: _committed(out, state) >= kept + 5, *watch)
+    again = run_until(lambda: vouched_lines(out, state) >= kept + 5, *watch)
     assert again.returncode == 130, again.stderr
     got = file_ids(out)
     assert len(got) == len(set(got)) >= kept + 5
@@ -144,7 +144,7 @@ def test_a_watch_state_of_the_previous_release_is_converted(tmp_path: Path) -> N
     old["offset"] = len(printed.stdout)
     state.write_bytes(msgspec.json.encode(old))
     watch = ["watch", "messages", *LIVE, "--out", str(out), "--state", str(state)]
-    result = run_until(lambda: _committed(out, state) >= 8, *watch)
+    result = run_until(lambda: vouched_lines(out, state) >= 8, *watch)
     assert result.returncode == 130, result.stderr
     got = file_ids(out)
     assert got[:4] == [obj["id"] for obj in lines(printed.stdout)]
@@ -248,7 +248,7 @@ def _fake_server(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _written(out: Path, state: Path, at_least: int) -> bool:
-    return _committed(out, state) >= at_least
+    return vouched_lines(out, state) >= at_least
 
 
 async def _listed(url: str, since: datetime) -> list[str]:
@@ -296,7 +296,7 @@ async def test_kill_9_and_restarts_leave_every_new_message_in_the_file_once(
             await _sleep(0.5)
         # Lines this run writes (so it runs its follow when the Ctrl-C comes), unless the
         # killed ones already caught up.
-        if _committed(out, state) < len(expected):
+        if vouched_lines(out, state) < len(expected):
             process = start(*watch)
             try:
                 wait_until(
@@ -324,7 +324,7 @@ def test_ctrl_c_stops_with_130_and_the_state_saved(tmp_path: Path) -> None:
     out, state = tmp_path / "new.jsonl", tmp_path / "new.state"
     process = start("watch", "messages", *LIVE, "--out", str(out), "--state", str(state))
     try:
-        wait_until(lambda: _committed(out, state) >= 5, "5 lines")
+        wait_until(lambda: vouched_lines(out, state) >= 5, "5 lines")
     finally:
         code, err = _end(process, signal.SIGINT)
     assert code == 130, err
