@@ -13,7 +13,7 @@ import msgspec
 
 from ._exceptions import ResponseDecodeError, printable
 
-__all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error"]
+__all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error", "raw_item_id"]
 
 #: What msgspec raises for a body that is not JSON (it reports invalid UTF-8 inside a
 #: string as UnicodeDecodeError, nesting beyond its limit as RecursionError). Its
@@ -51,14 +51,39 @@ def page_error(
     return ResponseDecodeError(message, endpoint=endpoint, path=path, body=bytes(body))
 
 
-def item_error(error: msgspec.DecodeError, index: int) -> tuple[str, str]:
+def item_error(error: msgspec.DecodeError, index: int, raw: bytes = b"") -> tuple[str, str]:
     """``(path, message)`` of msgspec's ``error`` for item ``index`` of a page decoded alone.
 
     The path is made relative to the page: ``$.timestamp`` of item 3 is
-    ``$.items[3].timestamp``.
+    ``$.items[3].timestamp``. The message ends with the id the item's bytes ``raw`` were
+    sent with, when they hold a string one: an index says nothing once the page is gone.
     """
     message, path = message_and_path(error)
+    item_id = raw_item_id(raw)
+    if item_id is not None:
+        message += f" (item id {printable(repr(_shorten(item_id)))})"
     return f"$.items[{index}]{path[1:]}", message
+
+
+class _Id(msgspec.Struct, gc=False):
+    id: str | None = None
+
+
+_ID_ONLY = msgspec.json.Decoder(_Id)
+#: How many characters of an id an error quotes.
+_ID_CHARS = 80
+
+
+def raw_item_id(raw: bytes) -> str | None:
+    """The string ``id`` of an item's bytes ``raw``; ``None`` for none, or no object."""
+    try:
+        return _ID_ONLY.decode(raw).id
+    except NOT_JSON:  # not an object, an id that is not a string, not JSON at all
+        return None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _ID_CHARS else text[:_ID_CHARS] + "..."
 
 
 def message_and_path(error: msgspec.DecodeError) -> tuple[str, str]:

@@ -197,7 +197,7 @@ def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[
                 try:
                     items.append(convert_tolerantly(raw, item_type, exc))
                 except msgspec.ValidationError as fault:
-                    path, message = item_error(fault, index)
+                    path, message = item_error(fault, index, raw)
                     error = ResponseDecodeError(message, endpoint=endpoint, path=path, body=body)
                     error.__cause__ = fault
                     unreadable.append(

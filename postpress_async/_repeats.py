@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-import msgspec
-
+from ._decode_errors import raw_item_id
 from ._exceptions import UnreadableItem
 
 __all__ = ["Repeats", "item_id", "item_time", "leading_repeats"]
@@ -109,17 +108,10 @@ class Repeats(Generic[T]):
         return lead
 
 
-class _Id(msgspec.Struct):
-    id: str | None = None
-
-
 def item_id(item: object) -> str | None:
     """A typed item's id: a model's ``id``, or an :class:`UnreadableItem`'s if its bytes hold one."""
     if isinstance(item, UnreadableItem):
-        try:
-            return msgspec.json.decode(item.raw, type=_Id).id
-        except msgspec.MsgspecError:  # not an object, or an id that is not a string
-            return None
+        return raw_item_id(item.raw)
     key = getattr(item, "id", None)
     return key if isinstance(key, str) else None
 

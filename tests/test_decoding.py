@@ -714,7 +714,7 @@ def test_unreadable_item_error_names_each_fault() -> None:
     assert error.items == unreadable[:2]
     assert str(error) == (
         "2 items of GET /messages could not be read: "
-        "$.items[1].timestamp: Expected `datetime | null`, got `int`; "
+        "$.items[1].timestamp: Expected `datetime | null`, got `int` (item id 'm1'); "
         "$.items[3].id: Expected `str`, got `int`"
     )
     assert (error.endpoint, error.path, error.body) == (
@@ -776,3 +776,30 @@ def test_decode_page_reads_the_fakes_quirky_pages_as_decode_does(resource: str) 
 
     assert unreadable == []
     assert page == decode(reply.body, model, endpoint="GET /x")
+
+
+def test_unreadable_item_error_names_the_item_id() -> None:
+    """A bad item's error names the id it was sent with (where it has a readable one), so
+    a user can look the item up: an index in a page of 250 says nothing afterwards."""
+    body = dumps(
+        {
+            "items": [
+                message(id="msg_ok"),
+                message(id="msg_bad_att", attachments=[{"type": "img"}]),
+                message(id=7),
+                "oops",
+            ]
+        }
+    )
+
+    _, unreadable = _decoding.decode_page(body, MessageList, endpoint="GET /messages")
+
+    assert [str(item.error) for item in unreadable] == [
+        "GET /messages: response does not fit its model at $.items[1].attachments[0]: "
+        "Object missing required field `id` (item id 'msg_bad_att')",
+        "GET /messages: response does not fit its model at $.items[2].id: "
+        "Expected `str`, got `int`",
+        "GET /messages: response does not fit its model at $.items[3]: "
+        "Expected `object`, got `str`",
+    ]
+    assert "(item id 'msg_bad_att')" in str(UnreadableItemError(unreadable, endpoint="x"))
