@@ -107,7 +107,13 @@ def parse_datetime(
 
 
 def format_datetime(moment: datetime) -> str:
-    """An aware datetime -> the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds cut)."""
+    """A datetime -> the API's ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds cut).
+
+    A naive one is UTC, as in :func:`to_ms`: it is a server time sent without a zone
+    (the API's times are UTC), never the machine's local time.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     utc = moment.astimezone(timezone.utc)
     # Not strftime: its %Y does not pad a year before 1000 to four digits on glibc.
     return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

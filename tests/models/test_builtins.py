@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ import msgspec
 import pytest
 
 from postpress_async._decoding import decode
-from postpress_async.models import AccountList, Chat
+from postpress_async._epoch import from_ms, to_ms
+from postpress_async.models import AccountList, Chat, Message
 from postpress_async.models._base import Model
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -56,6 +59,26 @@ def test_timestamps_keep_the_servers_millisecond_form() -> None:
     chat = decode((FIXTURES / "chat_retrieve.json").read_bytes(), Chat, endpoint="test")
     assert chat.to_builtins()["timestamp"] == raw["timestamp"]
     assert raw["timestamp"].endswith("Z") and len(raw["timestamp"].rsplit(".", 1)[1]) == 4
+
+
+@pytest.fixture
+def local_time_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is New York (UTC-4 in May) for the test."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("local_time_new_york")
+def test_a_timestamp_without_zone_is_utc_not_the_machines_local_time() -> None:
+    """The API's times are UTC: one sent without ``Z`` is UTC in ``to_builtins()`` too, as
+    it is for the SDK's own positions (``to_ms``), not shifted by the machine's zone."""
+    message = decode(b'{"id": "m", "timestamp": "2026-05-17T09:42:11"}', Message, endpoint="t")
+
+    assert message.to_builtins()["timestamp"] == "2026-05-17T09:42:11.000Z"
+    assert from_ms(to_ms(message.timestamp)).hour == 9  # type: ignore[arg-type]
 
 
 def _models_in(value: Any) -> set[type[Model]]:
