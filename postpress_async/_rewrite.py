@@ -5,7 +5,8 @@ member of a tagged union whose tag the SDK does not know into that union's ``Unk
 member (:class:`~postpress_async.models.UnknownAccount`,
 :class:`~postpress_async.models.UnknownAttachment`), then ``msgspec.convert``
 (:func:`convert_tolerantly`). So a new type never fails a page, and costs nothing when
-absent.
+absent. A time sent without a zone, which the models' aware times refuse, is completed
+with ``Z`` on the way: the API's times are UTC.
 
 Where to look for such members is read from the model's own type tree
 (``msgspec.inspect``), once a model, so the rewrite follows the models as they grow.
@@ -13,6 +14,7 @@ Where to look for such members is read from the model's own type tree
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,8 @@ from .models._base import UNKNOWN_TAG
 __all__ = ["convert_tolerantly"]
 
 #: Rewrites one plain-Python value in place or returns its replacement; appends the
-#: raw tag of every member it turns into an ``Unknown...`` member to the list.
+#: raw tag of every member it turns into an ``Unknown...`` member, and every time it
+#: completes with a zone, to the list.
 _Rewrite = Callable[[Any, list[Any]], Any]
 
 _REWRITERS: dict[Any, _Rewrite | None] = {}
@@ -63,7 +66,21 @@ def _compile(t: mi.Type, memo: dict[Any, _Rewrite | None]) -> _Rewrite | None:
         return _compile_array(t, memo)
     if isinstance(t, mi.DictType):
         return _compile_map(t, memo)
+    if isinstance(t, mi.DateTimeType) and t.tz:
+        return _rewrite_zone_less
     return None
+
+
+#: How a time with its zone ends: ``Z``, or an offset (``+02:00``, ``+0200``, ``-05``).
+_ZONE = re.compile(r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)\Z")
+
+
+def _rewrite_zone_less(value: Any, found: list[Any]) -> Any:
+    """A time sent without a zone, as UTC (``Z`` added): the API's times are UTC."""
+    if isinstance(value, str) and not _ZONE.search(value):
+        found.append(value)
+        return value + "Z"
+    return value
 
 
 def _compile_struct(t: mi.StructType, memo: dict[Any, _Rewrite | None]) -> _Rewrite | None:
@@ -93,6 +110,7 @@ def _compile_struct(t: mi.StructType, memo: dict[Any, _Rewrite | None]) -> _Rewr
 def _compile_union(t: mi.UnionType, memo: dict[Any, _Rewrite | None]) -> _Rewrite | None:
     rewrite_object: _Rewrite | None = None
     rewrite_array: _Rewrite | None = None
+    rewrite_text: _Rewrite | None = None
     tagged = [m for m in t.types if isinstance(m, mi.StructType) and m.tag_field is not None]
     if tagged:
         rewrite_object = _compile_tagged(tagged, memo)
@@ -101,7 +119,9 @@ def _compile_union(t: mi.UnionType, memo: dict[Any, _Rewrite | None]) -> _Rewrit
             rewrite_array = _compile(member, memo)
         elif not tagged and isinstance(member, (mi.StructType, mi.DictType)):
             rewrite_object = _compile(member, memo)
-    if rewrite_object is None and rewrite_array is None:
+        elif isinstance(member, mi.DateTimeType):
+            rewrite_text = _compile(member, memo)
+    if rewrite_object is None and rewrite_array is None and rewrite_text is None:
         return None
 
     def rewrite_union(value: Any, found: list[Any]) -> Any:
@@ -109,6 +129,8 @@ def _compile_union(t: mi.UnionType, memo: dict[Any, _Rewrite | None]) -> _Rewrit
             return _call_or_keep(rewrite_object, value, found)
         if isinstance(value, list):
             return _call_or_keep(rewrite_array, value, found)
+        if isinstance(value, str):
+            return _call_or_keep(rewrite_text, value, found)
         return value
 
     return rewrite_union
@@ -135,7 +157,8 @@ def _compile_tagged(
         if to_unknown is None:
             return value
         found.append(tag)
-        return to_unknown(value)
+        # The fields the Unknown member copies are read as a known member's would be.
+        return _call_or_keep(by_tag[UNKNOWN_TAG], to_unknown(value), found)
 
     return rewrite_tagged
 

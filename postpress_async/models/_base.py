@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import msgspec
 
 from postpress_async._encoding import UNKNOWN_TAG as UNKNOWN_TAG
 from postpress_async._encoding import to_builtins
 
-__all__ = ["UNKNOWN_TAG", "Model"]
+__all__ = ["UNKNOWN_TAG", "Model", "Time"]
+
+#: A server time, always aware. The typed decode takes only a time with its zone (``Z``
+#: or an offset); one sent without is refused there, and the tolerant rewrite reads it
+#: as UTC, the API's zone (:mod:`postpress_async._rewrite`): never a naive datetime.
+Time = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class Model(

@@ -8,12 +8,11 @@ does not know decodes to :class:`UnknownAccount`, which keeps the whole object i
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 
-from ._base import UNKNOWN_TAG, Model
+from ._base import UNKNOWN_TAG, Model, Time
 from ._page import Page
 
 __all__ = [
@@ -82,7 +81,7 @@ class _AccountBase(Model, frozen=True, kw_only=True, tag_field="type"):
     id: str
     object: str | None = None
     name: str | None = None
-    created_at: datetime | None = None
+    created_at: Time | None = None
     #: Id of the signature used by default.
     current_signature: str | None = None
     signatures: list[Signature] = msgspec.field(default_factory=list)
@@ -108,7 +107,7 @@ class MobileConnectionParams(Model, frozen=True, kw_only=True):
     call: MobileLineParams | None = None
     #: Where the reference lists it (and the fake serves it); servers that send it on the
     #: account instead fill :attr:`MobileAccount.last_fetched_at`.
-    last_fetched_at: datetime | None = None
+    last_fetched_at: Time | None = None
 
 
 class ImapSmtpParams(Model, frozen=True, kw_only=True):
@@ -258,7 +257,7 @@ class MobileAccount(_AccountBase, frozen=True, kw_only=True, tag="MOBILE"):
     connection_params: MobileConnectionParams | None = None
     #: ``last_fetched_at`` sent on the account itself; the reference lists it in
     #: ``connection_params`` (:attr:`MobileConnectionParams.last_fetched_at`).
-    last_fetched_at: datetime | None = None
+    last_fetched_at: Time | None = None
 
 
 class MailAccount(_AccountBase, frozen=True, kw_only=True, tag="MAIL"):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 
-from ._base import Model
+from ._base import Model, Time
 from ._page import Page
 from .messages import Message
 
@@ -33,11 +31,11 @@ class Chat(Model, frozen=True, kw_only=True):
     #: See :class:`~postpress_async.models.ChatType`.
     type: int | None = None
     #: Last activity.
-    timestamp: datetime | None = None
+    timestamp: Time | None = None
     unread_count: int | None = None
     archived: int | None = None
     #: ``-1`` when muted indefinitely, the end of the mute, or ``None`` when not muted.
-    muted_until: int | datetime | None = None
+    muted_until: int | Time | None = None
     #: See :class:`~postpress_async.models.ReadOnlyState`.
     read_only: int | None = None
     #: See :class:`~postpress_async.models.DisabledFeature`.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 
-from ._base import Model
+from ._base import Model, Time
 from ._page import Page
 from .attachments import Attachment
 
@@ -37,7 +35,7 @@ class ReplyTo(Model, frozen=True, kw_only=True):
 
     id: str | None = None
     provider_id: str | None = None
-    timestamp: datetime | None = None
+    timestamp: Time | None = None
     sender_attendee_id: str | None = None
     sender_id: str | None = None
     text: str | None = None
@@ -59,7 +57,7 @@ class Message(Model, frozen=True, kw_only=True):
     chat_provider_id: str | None = None
     sender_id: str | None = None
     sender_attendee_id: str | None = None
-    timestamp: datetime | None = None
+    timestamp: Time | None = None
     text: str | None = None
     is_sender: int | None = None
     attachments: list[Attachment] = msgspec.field(default_factory=list)
@@ -67,7 +65,7 @@ class Message(Model, frozen=True, kw_only=True):
     reactions: list[Reaction] = msgspec.field(default_factory=list)
     seen: int | None = None
     #: Attendee id -> the time that attendee saw the message, or a bare flag.
-    seen_by: dict[str, datetime | bool] = msgspec.field(default_factory=dict)
+    seen_by: dict[str, Time | bool] = msgspec.field(default_factory=dict)
     hidden: int | None = None
     deleted: int | None = None
     edited: int | None = None
