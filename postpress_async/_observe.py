@@ -434,8 +434,10 @@ class CallObserver:
         if telemetry is not None:
             # A failed call ends with its error's status, or none: not the status of an
             # earlier attempt (a 503, then a timeout waiting for a slot or a foreign error).
+            # Nor does a call cancelled while it waited to retry a 503 end as that 503: it
+            # was cancelled, not failed.
             status = error.status if isinstance(error, APIStatusError) else None
-            if error is None:
+            if error is None and not cancelled:
                 status = self.status
             telemetry.end_call(
                 self._call_span, self._attempt_span, status, error, cancelled=cancelled

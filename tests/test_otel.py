@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from helpers import RecordingTransport, json_response
 
@@ -235,3 +236,34 @@ def test_importing_the_sdk_does_not_import_opentelemetry() -> None:
     code = "import sys, postpress_async; print('opentelemetry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_call_cancelled_while_waiting_to_retry_ends_cancelled_not_failed(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A 503, then the caller gives up during the backoff (a stream closed, a web request
+    abandoned): the call was cancelled, so its span says ``cancelled``, not a failed 503
+    with an ERROR status an error-rate dashboard would count."""
+    transport = flaky(10)
+    retry = RetryPolicy(attempts=3, wait_initial=60.0, wait_max=60.0)
+    scope = anyio.CancelScope()
+
+    def on_retry(event: object) -> None:
+        scope.cancel()  # cancelled as the backoff starts: no clock involved
+
+    async with AsyncPostpress(
+        api_key="pp_k",
+        transport=transport,
+        retry=retry,
+        telemetry=True,
+        event_hooks={"retry": [on_retry]},
+    ) as client:
+        with scope:
+            await client.accounts.list()
+    assert len(transport.requests) == 1
+    call, (attempt,) = by_parent(spans.get_finished_spans())
+    assert dict(attempt.attributes or {})["error.type"] == "503"  # the attempt did fail
+    attributes = dict(call.attributes or {})
+    assert attributes["error.type"] == "cancelled"
+    assert "http.response.status_code" not in attributes
+    assert call.status.status_code is not StatusCode.ERROR
