@@ -31,6 +31,7 @@ __all__ = [
     "Transport",
     "endpoint_parts",
     "redact",
+    "secrets_of",
 ]
 
 
@@ -307,11 +308,30 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 _MAX_CAUSE = 300
 
 
+#: A part of a secret header shorter than this is not searched for on its own (the whole
+#: value always is): a two-letter cookie value would star out every word holding it.
+_MIN_SECRET_PART = 8
+
+
+def secrets_of(value: str) -> list[str]:
+    """What a server could echo of a secret header's ``value``, longest first: the whole
+    value, the credentials after its scheme (``Bearer <token>``) and each cookie's value."""
+    found = {value}
+    credentials = value.strip().partition(" ")[2].strip()
+    cookies = [pair.partition("=")[2].strip() for pair in value.split(";")]
+    for part in (credentials, *cookies):
+        if len(part) >= _MIN_SECRET_PART:
+            found.add(part)
+    return sorted(found, key=len, reverse=True)
+
+
 def redact(text: str, request: Request) -> str:
-    """``text`` without the value of any secret header of ``request`` (a server may echo it)."""
+    """``text`` without any secret of ``request``'s headers (a server may echo it): the
+    whole value, or its token alone (``Authorization: Bearer <token>``, a cookie)."""
     for name, value in request.headers.items():
         if name.lower() in SECRET_HEADERS and value:
-            text = text.replace(value, "***")
+            for secret in secrets_of(value):
+                text = text.replace(secret, "***")
     return text
 
 

@@ -18,6 +18,7 @@ from postpress_async import (
     RetryPolicy,
     Timeout,
 )
+from postpress_async._transport import Request, redact, secrets_of
 
 KEY = "pp_transport_key_123"
 MESSAGE = b'{"object":"Message","id":"msg_1","text":"hi"}'
@@ -144,3 +145,13 @@ async def test_a_closed_client_refuses_new_requests(server: tuple[str, Recorder]
     await client.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await client.messages.retrieve("msg_1")
+
+
+def test_a_secret_header_is_redacted_whole_and_by_its_token_but_not_by_short_parts() -> None:
+    """The value and its long parts (a scheme's credentials, a cookie's value) are starred;
+    a short cookie value is not, or every word holding it would be."""
+    assert secrets_of("Bearer tok_0123456789") == ["Bearer tok_0123456789", "tok_0123456789"]
+    headers = {"Cookie": "theme=dark; sid=SID_0123456789", "X-Trace": "trace_0123456789"}
+    request = Request(method="GET", url="https://h/x", headers=headers)
+    text = "dark mode, sid SID_0123456789, trace trace_0123456789"
+    assert redact(text, request) == "dark mode, sid ***, trace trace_0123456789"

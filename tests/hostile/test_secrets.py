@@ -21,6 +21,7 @@ from postpress_async import (
 )
 from postpress_async.ingest import ClientConfig
 from postpress_async.transports import Request
+from tests.helpers import RecordingTransport, json_response
 
 from ._server import Hostile, hostile_server, raw, redirect
 
@@ -194,3 +195,30 @@ async def test_an_error_body_echoing_the_key_leaves_it_out_of_the_message_and_th
     assert error.detail == "X-API-KEY *** is not valid"
     for text in (str(error), repr(error), error.title, error.instance, caplog.text):
         assert KEY not in (text or ""), text
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "echoed"),
+    [
+        ("Authorization", "Bearer sk_live_TOKEN_0123456789", "sk_live_TOKEN_0123456789"),
+        ("Proxy-Authorization", "Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ("Cookie", "theme=dark; session=SESSION_0123456789", "SESSION_0123456789"),
+    ],
+)
+async def test_a_server_echoing_the_token_of_an_authorization_header_does_not_show_it(
+    caplog: pytest.LogCaptureFixture, header: str, value: str, echoed: str
+) -> None:
+    """The README sends credentials other than the key with ``default_headers``, "never
+    shown"; a server quotes the token it refused, not the header: ``Bearer`` and all."""
+    caplog.set_level(logging.DEBUG, logger="postpress_async")
+    body = {"type": "errors/invalid_credentials", "title": "Unauthorized"}
+    body["detail"] = f"token {echoed} is not valid"
+    transport = RecordingTransport(lambda request: json_response(401, body))
+    async with AsyncPostpress(
+        api_key=KEY, transport=transport, default_headers={header: value}
+    ) as client:
+        with pytest.raises(APIStatusError) as info:
+            await client.accounts.list()
+    assert info.value.detail == "token *** is not valid"
+    shown = "".join(traceback.format_exception(info.value)) + repr(info.value) + caplog.text
+    assert echoed not in shown  # error.body keeps the server's bytes as they came
