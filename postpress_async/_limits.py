@@ -220,8 +220,13 @@ class Limiter:
                 if wait <= 0:
                     break
                 self._slots.release()
+                slept = self._clock()
+                try:
+                    await self._sleep(wait)
+                except BaseException:  # cancelled: the seconds waited, not the turn's
+                    self.rate_wait += min(wait, max(0.0, self._clock() - slept))
+                    raise
                 self.rate_wait += wait
-                await self._sleep(wait)
         except BaseException:
             for bucket, start in reversed(turns):
                 bucket.cancel(start)

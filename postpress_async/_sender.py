@@ -193,8 +193,15 @@ class Sender:
                 raise self._error(request, outcome, attempt, retry_budget_exhausted=True)
             self._retries[error_label(error)] += 1
             await call.retry(attempt, policy.attempts, error, delay)
+            started = self._clock()
+            try:
+                await self._sleep(delay)
+            except BaseException:
+                # Cancelled in the backoff: count the seconds waited, not the whole
+                # delay (a stream closed during a 60 s Retry-After waited less).
+                self._retry_wait += min(delay, max(0.0, self._clock() - started))
+                raise
             self._retry_wait += delay
-            await self._sleep(delay)
 
     def _error(
         self,

@@ -219,12 +219,18 @@ async def test_the_adaptive_limit_converges_under_a_server_that_throttles_above_
 
 async def test_a_holder_cancelled_while_waiting_for_the_rate_gives_its_turn_back() -> None:
     """At 1 request/s, the turn of a waiter cancelled before it sent goes to the next one."""
-    limiter = Limiter(Limits(requests_per_second=1.0), clock=lambda: 0.0, sleep=_forever)
+    waits: list[float] = []
+
+    async def forever(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.Event().wait()
+
+    limiter = Limiter(Limits(requests_per_second=1.0), clock=lambda: 0.0, sleep=forever)
     async with limiter.hold():  # takes the turn at 0: no wait
         pass
     waiter = asyncio.ensure_future(_enter(limiter))
     await asyncio.sleep(0)
-    assert limiter.rate_wait == 1.0  # waiting for its turn at 1
+    assert waits == [1.0]  # waiting for its turn at 1
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
@@ -233,7 +239,26 @@ async def test_a_holder_cancelled_while_waiting_for_the_rate_gives_its_turn_back
     later.cancel()
     with pytest.raises(asyncio.CancelledError):
         await later
-    assert limiter.rate_wait == 2.0  # its turn was at 1 again, not at 2
+    assert waits == [1.0, 1.0]  # its turn was at 1 again, not at 2
+    assert limiter.in_flight == 0
+    assert limiter.rate_wait == 0.0  # no time passed: cancelled waits count what they waited
+
+
+async def test_a_wait_for_the_rate_cancelled_counts_the_seconds_it_waited() -> None:
+    """``stats().rate_limit_wait_seconds`` is time spent waiting: a caller cancelled 0.25 s
+    into a 1 s wait for its turn adds 0.25 s, not the whole turn."""
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds / 4
+        raise asyncio.CancelledError  # the caller gives up a quarter of the way in
+
+    limiter = Limiter(Limits(requests_per_second=1.0), clock=lambda: now[0], sleep=sleep)
+    async with limiter.hold():  # the turn at 0: no wait
+        pass
+    with pytest.raises(asyncio.CancelledError):
+        await _enter(limiter)
+    assert limiter.rate_wait == pytest.approx(0.25)
     assert limiter.in_flight == 0
 
 
@@ -246,10 +271,6 @@ def test_a_cancelled_turn_that_is_not_the_last_one_is_kept_spaced() -> None:
     assert bucket.turn() == (3.0, 3.0)
     bucket.cancel(3.0)  # the last turn given up: the next caller takes it
     assert bucket.turn() == (3.0, 3.0)
-
-
-async def _forever(seconds: float) -> None:
-    await asyncio.Event().wait()
 
 
 async def _enter(limiter: Limiter) -> None:

@@ -336,3 +336,25 @@ async def test_the_deadline_bounds_the_wait_for_an_in_flight_slot() -> None:
         transport.release.set()
         await first
     assert sender.stats().in_flight == 0
+
+
+async def test_a_call_cancelled_in_its_backoff_counts_the_seconds_it_waited() -> None:
+    """``stats().retry_wait_seconds`` is time spent in backoff: a call cancelled 2 s into a
+    30 s ``Retry-After`` adds 2 s, not 30."""
+
+    class GivesUp(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            self.sleeps.append(seconds)
+            self.now += 2.0
+            raise asyncio.CancelledError  # the caller gives up 2 s into the wait
+
+    time = GivesUp()
+    transport = Script([envelope(429, "errors/too_many_requests", {"Retry-After": "30"})])
+    sender = sender_for(transport, time)
+    with pytest.raises(asyncio.CancelledError):
+        await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy())
+    stats = sender.stats()
+    assert stats.retries == {"429 errors/too_many_requests": 1}
+    assert time.sleeps == [30.0]
+    assert stats.retry_wait_seconds == pytest.approx(2.0)
+    assert stats.in_flight == 0
