@@ -396,9 +396,10 @@ class APIStatusError(PostpressError):
     @property
     def request_id(self) -> str | None:
         """The server's id of the request, to quote to support: the ``X-Request-Id``
-        header, else the error envelope's ``instance``."""
+        header, else the error envelope's ``instance``; control characters escaped, as in
+        every text of the server's that the SDK shows (see :func:`printable`)."""
         found = self.header("x-request-id")
-        return self.instance if found is None else found
+        return self.instance if found is None else printable(found)
 
     @property
     def retry_after_header(self) -> str | None:

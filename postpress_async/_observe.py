@@ -36,6 +36,7 @@ from ._exceptions import (
     APITimeoutError,
     InvalidParameterError,
     PostpressError,
+    printable,
 )
 from ._lazy import logging
 from ._transport import Request, Response, endpoint_parts
@@ -186,10 +187,12 @@ def error_type_of(error: BaseException | None) -> str | None:
 
 
 def request_id_of(headers: Mapping[str, str], error: BaseException | None) -> str | None:
-    """The server's request id: the ``X-Request-Id`` header, else the envelope's ``instance``."""
+    """The server's request id: the ``X-Request-Id`` header, else the envelope's ``instance``;
+    control characters escaped (it is written into log lines and terminals)."""
     if isinstance(error, APIStatusError):
         return error.request_id
-    return headers.get("x-request-id")
+    found = headers.get("x-request-id")
+    return None if found is None else printable(found)
 
 
 # -- logging configuration ------------------------------------------------------------------

@@ -344,3 +344,32 @@ def test_bad_event_hooks_are_refused_at_construction(hooks: object) -> None:
     """A misspelt event name or a non-callable is an InvalidParameterError."""
     with pytest.raises(InvalidParameterError, match="event_hooks"):
         client_for(flaky(0), event_hooks=hooks)
+
+
+async def test_a_request_id_with_control_characters_is_logged_and_handed_out_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp passes control characters in a header value through: an ``X-Request-Id``
+    holding an escape sequence or a bell must not reach the DEBUG line (``postpress
+    --debug`` writes it to a terminal), the events or the error as such."""
+    caplog.set_level(logging.DEBUG, logger="postpress_async")
+    hostile = "req\x1b[2J\x07_1"
+    seen: list[str | None] = []
+
+    def respond(request: Request) -> Response:
+        status = 503 if len(transport.requests) == 1 else 200
+        body = {"title": "t", "type": "errors/network_down"} if status == 503 else PAGE
+        return json_response(status, body, {"x-request-id": hostile})
+
+    transport = RecordingTransport(respond)
+    hooks = {"response": [lambda event: seen.append(event.request_id)]}
+    async with client_for(transport, event_hooks=hooks) as client:
+        raw = await client.raw_response(client.messages.list)
+    assert seen == ["req\\x1b[2J\\x07_1"] * 2 and raw.request_id == seen[0]
+    for record in records(caplog):
+        assert "\x1b" not in record.getMessage() and "\x07" not in record.getMessage()
+        assert record.request_id == seen[0]  # type: ignore[attr-defined]
+    error = ServiceUnavailableError(
+        status=503, type=None, title="t", method="GET", url="u", headers={"X-Request-Id": hostile}
+    )
+    assert error.request_id == seen[0]
