@@ -268,9 +268,15 @@ class Observer:
         """Observe one logical call of ``request``."""
         return CallObserver(self, request)
 
-    async def run_hooks(self, hooks: tuple[EventHook, ...], event: Event) -> None:
+    async def run_hooks(
+        self,
+        hooks: tuple[EventHook, ...],
+        event: Event,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
         """Call each hook with ``event`` (awaiting what an async one returns); a failing
-        hook is logged and counted, never raised."""
+        hook is logged (with the request's ``fields`` in ``extra=``, as every record about
+        a request) and counted, never raised."""
         for hook in hooks:
             try:
                 result = hook(event)
@@ -283,6 +289,7 @@ class Observer:
                     hook,
                     type(event).__name__,
                     exc_info=True,
+                    extra=dict(fields or {}),
                 )
 
 
@@ -350,6 +357,7 @@ class CallObserver:
                     url=self.request.url,
                     attempt=attempt,
                 ),
+                self._fields(attempt, None, None, 0.0),
             )
         self._started = time.perf_counter()
 
@@ -368,9 +376,9 @@ class CallObserver:
             return
         headers = response.headers if response is not None else {}
         request_id = request_id_of(headers, error)
+        fields = self._fields(attempt, status, error, elapsed)
+        fields["request_id"] = request_id
         if debug:
-            fields = self._fields(attempt, status, error, elapsed)
-            fields["request_id"] = request_id
             _log(
                 observer.logger,
                 _DEBUG,
@@ -395,6 +403,7 @@ class CallObserver:
                     request_id=request_id,
                     headers=MappingProxyType(headers),
                 ),
+                fields,
             )
 
     async def retry(
@@ -404,9 +413,9 @@ class CallObserver:
         observer = self._observer
         if observer.telemetry is not None:
             observer.telemetry.count_retry(self.request, self.endpoint, error)
+        fields = self._fields(attempt, getattr(error, "status", None), error, self._elapsed)
+        fields["delay"] = delay
         if observer.logger.isEnabledFor(_WARNING):
-            fields = self._fields(attempt, getattr(error, "status", None), error, self._elapsed)
-            fields["delay"] = delay
             _log(
                 observer.logger,
                 _WARNING,
@@ -428,6 +437,7 @@ class CallObserver:
                     error=error,
                     delay=delay,
                 ),
+                fields,
             )
 
     def end(self, error: BaseException | None, *, cancelled: bool = False) -> None:

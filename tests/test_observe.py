@@ -373,3 +373,28 @@ async def test_a_request_id_with_control_characters_is_logged_and_handed_out_esc
         status=503, type=None, title="t", method="GET", url="u", headers={"X-Request-Id": hostile}
     )
     assert error.request_id == seen[0]
+
+
+async def test_a_failing_hook_is_logged_with_the_fields_of_its_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ "Every record carries the same fields": a handler formatting ``%(endpoint)s`` must
+    not break (``--- Logging error ---``) on the record of a hook that failed, and that
+    record says which request and attempt it was about."""
+
+    def broken(event: object) -> None:
+        raise RuntimeError("hook bug")
+
+    caplog.set_level(logging.WARNING, logger="postpress_async")
+    hooks = {"request": [broken], "response": [broken], "retry": [broken]}
+    async with client_for(flaky(1), event_hooks=hooks) as client:
+        await client.messages.list()
+        assert client.stats().hook_errors == 5  # two requests, two responses, one retry
+    failed = [r for r in records(caplog) if r.getMessage().startswith("event hook")]
+    assert len(failed) == 5
+    for record in failed:
+        for field in LOG_FIELDS:
+            assert hasattr(record, field), (record.getMessage(), field)
+        assert record.endpoint == "messages.list"  # type: ignore[attr-defined]
+    assert [r.attempt for r in failed] == [1, 1, 1, 2, 2]  # type: ignore[attr-defined]
+    assert [r.status for r in failed] == [None, 503, 503, None, 200]  # type: ignore[attr-defined]
