@@ -210,8 +210,10 @@ class Limiter:
         try:
             while True:
                 started = self._clock()
-                queued = await self._slots.acquire()
-                self.slot_wait += self._clock() - started
+                try:
+                    queued = await self._slots.acquire()
+                finally:  # a waiter cancelled in the queue waited too
+                    self.slot_wait += self._clock() - started
                 if not rated or (turns and not queued):
                     break  # no rate, or on time for our turn with a slot free
                 for bucket, start in reversed(turns):

@@ -320,3 +320,19 @@ async def test_turns_that_passed_while_waiting_for_a_slot_do_not_start_together(
     assert len(starts) == 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert min(gaps) >= 0.1 - 1e-9, starts
+
+
+async def test_a_wait_for_a_slot_cancelled_counts_the_seconds_it_waited() -> None:
+    """``stats().limit_wait_seconds``: a caller that queued 3 s for a slot and then gave
+    up waited those 3 s, as one that got the slot would have."""
+    now = [0.0]
+    limiter = Limiter(Limits(max_in_flight=1), clock=lambda: now[0])
+    async with limiter.hold():
+        waiter = asyncio.ensure_future(_enter(limiter))
+        await asyncio.sleep(0)  # queued behind the held slot
+        now[0] += 3.0
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert limiter.slot_wait == pytest.approx(3.0)
+    assert limiter.in_flight == 0
