@@ -175,7 +175,9 @@ class Sender:
                 if 200 <= outcome.status < 300:
                     await call.outcome(attempt, outcome, None)
                     return outcome
-            error = self._error(request, outcome, attempt)
+            # Attempts sent: a retry that passed the deadline waiting for a slot never was.
+            sent = max(1, call.attempts)
+            error = self._error(request, outcome, sent)
             if isinstance(outcome, Response):
                 await call.outcome(attempt, outcome, error)
             delay = next_delay(
@@ -190,7 +192,7 @@ class Sender:
                 raise error
             if not self.budget.try_withdraw():
                 self._budget_rejections += 1
-                raise self._error(request, outcome, attempt, retry_budget_exhausted=True)
+                raise self._error(request, outcome, sent, retry_budget_exhausted=True)
             self._retries[error_label(error)] += 1
             await call.retry(attempt, policy.attempts, error, delay)
             started = self._clock()

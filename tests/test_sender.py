@@ -358,3 +358,47 @@ async def test_a_call_cancelled_in_its_backoff_counts_the_seconds_it_waited() ->
     assert time.sleeps == [30.0]
     assert stats.retry_wait_seconds == pytest.approx(2.0)
     assert stats.in_flight == 0
+
+
+async def test_a_retry_that_never_got_a_slot_is_not_counted_as_an_attempt() -> None:
+    """A 503, then the retry waits for a slot until the deadline passes: one request was
+    sent, so the error says one attempt, not "(after 2 attempts)" of a request it also
+    says "was not sent"."""
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    class Transport:
+        async def send(self, request: Request, *, timeout: Timeout) -> Response:
+            sent.append(request.url)
+            if len(sent) == 1:
+                return envelope(503, "errors/network_down")
+            await release.wait()  # the other call keeps the only slot
+            return OK
+
+        async def aclose(self) -> None:
+            pass
+
+    others: list[asyncio.Task[Response]] = []
+
+    async def sleep(seconds: float) -> None:  # the backoff: another call takes the slot
+        policy = RetryPolicy.disabled()
+        others.append(asyncio.create_task(sender.send(REQUEST, timeout=Timeout(), policy=policy)))
+        await asyncio.sleep(0)
+
+    sender = Sender(
+        Transport(),
+        limits=Limits(max_in_flight=1),
+        budget=RetryBudget(ratio=0.2, floor=10.0),
+        sleep=sleep,
+        random=lambda: 0.0,
+    )
+    try:
+        async with asyncio.timeout(5):  # a hang guard, not a measurement
+            with pytest.raises(APITimeoutError, match="not sent") as info:
+                await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy(deadline=0.05))
+    finally:
+        release.set()
+        await asyncio.gather(*others)
+    assert len(sent) == 2  # this call's one attempt, and the other call's
+    assert info.value.attempts == 1
+    assert "attempts" not in str(info.value)
