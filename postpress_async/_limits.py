@@ -3,10 +3,11 @@
 Every attempt of every call, stream, ``merge`` and fan-out of a client passes through
 one :class:`Limiter`, in this order:
 
-1. the client-wide :class:`TokenBucket` (``Limits.requests_per_second``), then the bucket
-   of each account the request names (``Limits.account_requests_per_second``): a bucket
-   hands out start times spaced ``1 / rate`` apart, so ``N`` requests take at least
-   ``(N - 1) / rate`` seconds however many tasks send them;
+1. the bucket of each account the request names (``Limits.account_requests_per_second``),
+   then, once that turn is due, the client-wide :class:`TokenBucket`
+   (``Limits.requests_per_second``): a bucket hands out start times spaced ``1 / rate``
+   apart, so ``N`` requests take at least ``(N - 1) / rate`` seconds however many tasks
+   send them, and requests waiting for a busy account hold up no other account's;
 2. the :class:`InFlightLimit`: at most ``limit`` attempts in flight. With
    ``Limits(adaptive=True)`` the limit follows the server (additive increase,
    multiplicative decrease, as botocore's adaptive mode and Netflix's concurrency-limits):
@@ -171,42 +172,55 @@ class Limiter:
         """The in-flight limit in force now."""
         return int(self._slots.limit)
 
-    def _buckets(self, accounts: tuple[str, ...]) -> list[TokenBucket]:
-        buckets = [] if self._bucket is None else [self._bucket]
+    def _account_buckets(self, accounts: tuple[str, ...]) -> list[TokenBucket]:
         rate = self.limits.account_requests_per_second
-        if rate is not None:
-            for account in accounts:
-                bucket = self._accounts.get(account)
-                if bucket is None:
-                    bucket = self._accounts[account] = TokenBucket(rate, clock=self._clock)
-                buckets.append(bucket)
+        if rate is None:
+            return []
+        buckets = []
+        for account in accounts:
+            bucket = self._accounts.get(account)
+            if bucket is None:
+                bucket = self._accounts[account] = TokenBucket(rate, clock=self._clock)
+            buckets.append(bucket)
         return buckets
 
     def _take_turns(
-        self, accounts: tuple[str, ...]
-    ) -> tuple[list[tuple[TokenBucket, float]], float]:
-        """A turn of each bucket ``accounts`` names, and the seconds until the last."""
-        turns: list[tuple[TokenBucket, float]] = []
+        self, accounts: tuple[str, ...], held: list[tuple[TokenBucket, float]]
+    ) -> tuple[list[tuple[TokenBucket, float]], float, bool]:
+        """The turns to hold next, the seconds until the last, and whether they are all.
+
+        The accounts' buckets first (unless ``held`` has their turns, now due), and the
+        client-wide bucket only once those are due: a request waiting an account's turn
+        holds no client-wide turn, so requests for other accounts are not queued behind
+        a busy account's (100 of one account at 1/s would hold 100 client-wide turns).
+        """
+        turns = list(held)
         wait = 0.0
-        for bucket in self._buckets(accounts):
-            start, bucket_wait = bucket.turn()
-            turns.append((bucket, start))
-            wait = max(wait, bucket_wait)
-        return turns, wait
+        if not turns:
+            for bucket in self._account_buckets(accounts):
+                start, bucket_wait = bucket.turn()
+                turns.append((bucket, start))
+                wait = max(wait, bucket_wait)
+        if wait > 0 or self._bucket is None:
+            return turns, wait, wait <= 0
+        start, wait = self._bucket.turn()
+        return [*turns, (self._bucket, start)], wait, True
 
     @contextlib.asynccontextmanager
     async def hold(self, accounts: tuple[str, ...] = ()) -> AsyncIterator[Ticket]:
         """Wait for the buckets and a slot; hold the slot for the ``async with`` body.
 
         A turn of the rate buckets is taken while holding a slot, and waited for without
-        it; a turn that passed while the attempt queued for a slot again is stale (taking
-        it would start several attempts at once), so the attempt takes a new one.
-        Cancelled before it holds a slot, the attempt gives its turns back to the buckets.
+        it: the accounts' turns first, then the client-wide one (see :meth:`_take_turns`).
+        A turn that passed while the attempt queued for a slot again is stale (taking it
+        would start several attempts at once), so the attempt takes new ones. Cancelled
+        before it holds a slot, the attempt gives its turns back to the buckets.
         """
         rated = self._bucket is not None or bool(
             accounts and self.limits.account_requests_per_second
         )
         turns: list[tuple[TokenBucket, float]] = []
+        complete = False
         try:
             while True:
                 started = self._clock()
@@ -214,12 +228,14 @@ class Limiter:
                     queued = await self._slots.acquire()
                 finally:  # a waiter cancelled in the queue waited too
                     self.slot_wait += self._clock() - started
-                if not rated or (turns and not queued):
-                    break  # no rate, or on time for our turn with a slot free
-                for bucket, start in reversed(turns):
-                    bucket.cancel(start)
-                turns, wait = self._take_turns(accounts)
-                if wait <= 0:
+                if not rated or (complete and not queued):
+                    break  # no rate, or on time for our turns with a slot free
+                if queued:
+                    for bucket, start in reversed(turns):
+                        bucket.cancel(start)
+                    turns = []
+                turns, wait, complete = self._take_turns(accounts, turns)
+                if complete and wait <= 0:
                     break
                 self._slots.release()
                 slept = self._clock()

@@ -273,8 +273,8 @@ def test_a_cancelled_turn_that_is_not_the_last_one_is_kept_spaced() -> None:
     assert bucket.turn() == (3.0, 3.0)
 
 
-async def _enter(limiter: Limiter) -> None:
-    async with limiter.hold():
+async def _enter(limiter: Limiter, accounts: tuple[str, ...] = ()) -> None:
+    async with limiter.hold(accounts):
         pass
 
 
@@ -335,4 +335,32 @@ async def test_a_wait_for_a_slot_cancelled_counts_the_seconds_it_waited() -> Non
         with pytest.raises(asyncio.CancelledError):
             await waiter
     assert limiter.slot_wait == pytest.approx(3.0)
+    assert limiter.in_flight == 0
+
+
+async def test_requests_waiting_for_a_busy_account_do_not_hold_up_another_account() -> None:
+    """20 requests of account a at 1/s (client-wide 10/s), then one of account b: a's
+    requests wait for a's turns, and b's goes at the client-wide rate's next turn, not
+    behind 20 client-wide turns a's requests would not use for 19 s."""
+    waits: dict[str, list[float]] = {"a": [], "b": []}
+    limits = Limits(requests_per_second=10.0, account_requests_per_second=1.0)
+    current = ["a"]
+
+    async def sleep(seconds: float) -> None:
+        waits[current[0]].append(seconds)
+        await asyncio.Event().wait()  # the clock stands still: every wait is pending
+
+    limiter = Limiter(limits, clock=lambda: 0.0, sleep=sleep)
+    async with limiter.hold(("a",)):  # a's first request: no wait
+        pass
+    waiting = [asyncio.ensure_future(_enter(limiter, ("a",))) for _ in range(19)]
+    await asyncio.sleep(0)
+    assert waits["a"] == [float(n) for n in range(1, 20)]  # a's own turns, 1 s apart
+    current[0] = "b"
+    b = asyncio.ensure_future(_enter(limiter, ("b",)))
+    await asyncio.sleep(0)
+    assert waits["b"] == [0.1]  # the client-wide turn after a's first request
+    for task in [*waiting, b]:
+        task.cancel()
+    await asyncio.gather(*waiting, b, return_exceptions=True)
     assert limiter.in_flight == 0
