@@ -37,10 +37,7 @@ class Standalone:
     """``python -m postpress_async.testing`` running; its URL and ground truth."""
 
     def __init__(self, *args: str) -> None:
-        # A live feed pauses now and then (its arrivals are random): the truth is final
-        # only once its --live-for has run out.
         live_for = float(args[args.index("--live-for") + 1]) if "--live-for" in args else 0.0
-        self.feed_ends = time.monotonic() + live_for
         self.process = subprocess.Popen(
             [sys.executable, "-m", "postpress_async.testing", "--port", "0", *args],
             stdout=subprocess.PIPE,
@@ -49,6 +46,11 @@ class Standalone:
         )
         assert self.process.stdout is not None
         ready = self.process.stdout.readline().decode()
+        # A live feed pauses now and then (its arrivals are random): the truth is final
+        # only once its --live-for has run out. The feed starts before the ready line, so
+        # it has ended by ``feed_ends`` counted from here; counted from before the start,
+        # the interpreter's start-up (a second on a busy machine) went uncounted.
+        self.feed_ends = time.monotonic() + live_for
         self.url = ready.split(" listening on ", 1)[1].split(" ", 1)[0]
         self.root = re.sub(r"/(api/)?v1$", "", self.url)
 
