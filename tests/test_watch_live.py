@@ -157,8 +157,15 @@ async def test_cancelling_a_watch_mid_request_leaves_no_task_and_no_request() ->
     async with FakePostpress(dataset=Dataset(seed=15, messages=10), faults=faults) as server:
         async with client_for(server) as client:
             stream = client.messages.watch(policy=FAST)
-            with anyio.move_on_after(0.02):
-                await _drain(stream)
+            # Cancelled once the server holds its first request (it answers in 0.2 s), not
+            # after a fixed 20 ms: a busy machine took longer than that to send it at all,
+            # and the cancel came before the request (none counted).
+            async with anyio.create_task_group() as group:
+                group.start_soon(_drain, stream)
+                with anyio.fail_after(5):
+                    while not server.stats.in_flight:  # noqa: ASYNC110 - bounded wait
+                        await anyio.sleep(0.001)
+                group.cancel_scope.cancel()
             assert stream.polls == 0
             with anyio.fail_after(5):
                 while sdk_tasks() or server.stats.in_flight:  # noqa: ASYNC110 - bounded wait
