@@ -17,7 +17,6 @@ from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults
 from postpress_async.testing.__main__ import build_parser
 
 from ._helpers import get_json, walk
-from .test_cli import free_port
 from .test_pagination import chat_filter_cases, message_filter_cases
 
 
@@ -228,8 +227,9 @@ def test_the_command_line_help_documents_the_truth() -> None:
 @pytest.fixture
 def standalone_bad() -> Iterator[str]:
     """The standalone server with bad records and a skewed clock; yields its root URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "postpress_async.testing", "--port", str(port)]
+    # Port 0: the server picks a free one and names it. A port probed free here could be
+    # taken by another process before the server (a second later) binds it.
+    command = [sys.executable, "-m", "postpress_async.testing", "--port", "0"]
     command += ["--messages", "300", "--chats", "12", "--seed", "4", "--api-key", "pp_cli"]
     command += ["--bad-records", "--clock-skew", "-120"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
