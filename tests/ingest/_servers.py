@@ -54,16 +54,11 @@ def postgres_cluster() -> Iterator[str]:
     if as_root:
         shutil.chown(top, "postgres")
         shutil.chown(sockets, "postgres")
-    port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
         [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"], **run
     )
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(top / "log"), "-w", "start"],
-        **run,
-    )
+    port = _start(prefix, pg_ctl, data, sockets, top / "log")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
@@ -73,6 +68,22 @@ def postgres_cluster() -> Iterator[str]:
         if postmaster is not None and _alive(postmaster):  # never leave our server behind
             os.kill(postmaster, signal.SIGKILL)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _start(prefix: list[str], pg_ctl: str, data: Path, sockets: Path, log: Path) -> int:
+    """Start the cluster on a free port; its port. A port probed free can be taken before
+    the server binds it (by any process on the machine): then a new one, three times."""
+    for attempt in range(3):
+        port = free_port()
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        command = [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
+        started = subprocess.run(command, capture_output=True, timeout=120, check=False)
+        if started.returncode == 0:
+            return port
+        taken = "could not bind" in (log.read_text() if log.exists() else "")
+        if not taken or attempt == 2:
+            started.check_returncode()
+    raise AssertionError("unreachable")
 
 
 def _alive(pid: int) -> bool:
