@@ -17,6 +17,7 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     ClientClosedError,
+    EventLoopError,
     InvalidParameterError,
     ResponseTooLargeError,
     printable,
@@ -197,6 +198,17 @@ class AiohttpTransport:
                 "the aiohttp.ClientSession passed as session= was closed; a client uses its "
                 "session until its own aclose()"
             )
+        # aiohttp would fail deep inside with a bare RuntimeError ("Event loop is closed",
+        # "Timeout context manager should be used inside a task"), or worse, hang.
+        if not _in_running_loop(session):
+            raise EventLoopError(
+                "the aiohttp.ClientSession passed as session= belongs to another event loop; "
+                "create it (and the client) in the loop that uses them (in a web app: in the "
+                "lifespan, not at import)"
+                if not self._owns_session
+                else "this transport's session belongs to another event loop; use one "
+                "transport per event loop"
+            )
         failure: APIConnectionError
         try:
             async with session.request(
@@ -236,11 +248,31 @@ class AiohttpTransport:
         raise failure
 
     async def aclose(self) -> None:
-        """Close the session this transport created (a caller's session stays open)."""
+        """Close the session this transport created (a caller's session stays open).
+
+        From an event loop other than the session's it raises :class:`EventLoopError`
+        (its connections can only be closed in their own loop) and the session stays,
+        to be closed from there.
+        """
         self._closed = True
         if self._owns_session and self._session is not None:
+            if not _in_running_loop(self._session):
+                raise EventLoopError(
+                    "this client's connections belong to the event loop it ran in: close it "
+                    "in the event loop it ran in, before that loop ends (`async with` there)"
+                )
             await self._session.close()
         self._session = None
+
+
+def _in_running_loop(session: aiohttp.ClientSession) -> bool:
+    """Whether ``session`` belongs to the running event loop (or its loop is unknown).
+
+    aiohttp keeps the loop a session was made in as ``_loop`` (its public ``loop``
+    property is deprecated); without one, aiohttp's own checks are all there is.
+    """
+    loop = getattr(session, "_loop", None)
+    return loop is None or loop is asyncio.get_running_loop()
 
 
 _READ_BUFSIZE = 2**18

@@ -15,6 +15,7 @@ from postpress_async import (
     APITimeoutError,
     AsyncPostpress,
     ClientClosedError,
+    EventLoopError,
     RetryPolicy,
     Timeout,
 )
@@ -155,3 +156,53 @@ def test_a_secret_header_is_redacted_whole_and_by_its_token_but_not_by_short_par
     request = Request(method="GET", url="https://h/x", headers=headers)
     text = "dark mode, sid SID_0123456789, trace trace_0123456789"
     assert redact(text, request) == "dark mode, sid ***, trace trace_0123456789"
+
+
+def _refused_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/v1"
+
+
+def test_a_callers_session_of_another_event_loop_is_an_event_loop_error() -> None:
+    """A session made in one loop (an app factory, a fixture) and used in another would
+    fail inside aiohttp with a bare RuntimeError; it is refused by name, before sending."""
+    home = asyncio.new_event_loop()
+    try:
+        session = home.run_until_complete(_make_session())
+        client = client_for(_refused_url(), session=session)
+
+        async def use() -> None:
+            await client.messages.retrieve("msg_1")
+
+        with pytest.raises(EventLoopError, match="session= belongs to another event loop"):
+            asyncio.run(use())
+        assert client.stats().retries == {}
+        home.run_until_complete(session.close())
+    finally:
+        home.close()
+
+
+async def _make_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
+def test_closing_from_another_event_loop_is_an_event_loop_error_and_can_be_done_at_home() -> None:
+    """``aclose()`` from a loop the client's own session does not belong to cannot close
+    its connections: it says so instead of leaking them silently, and closing in the
+    client's loop still works."""
+    home = asyncio.new_event_loop()
+    try:
+        client = client_for(_refused_url())
+        with pytest.raises(APIConnectionError):  # the session now exists, in `home`
+            home.run_until_complete(client.messages.retrieve("msg_1"))
+        session = client._sender.transport._session  # type: ignore[attr-defined]
+        with pytest.raises(EventLoopError, match="close it in the event loop"):
+            asyncio.run(client.aclose())
+        assert not session.closed
+        home.run_until_complete(client.aclose())
+        assert session.closed
+    finally:
+        home.close()
+
