@@ -189,7 +189,7 @@ class AiohttpTransport:
     async def send(self, request: Request, *, timeout: Timeout) -> Response:
         """Send ``request`` through the session; a full response or a typed error."""
         if self._closed:
-            raise ClientClosedError("the transport is closed")
+            raise ClientClosedError("the client (its transport) was closed with aclose()")
         session = self._get_session()
         # Only a caller's session can be closed here; aiohttp would raise a bare
         # RuntimeError("Session is closed"), which the request loop cannot tell apart.
@@ -241,6 +241,12 @@ class AiohttpTransport:
                 f"Connection failed: {type(exc).__name__}: {_scrub(exc, request)}",
                 method=request.method,
                 url=request.url,
+            )
+        if self._closed and self._owns_session:
+            # Our own aclose() closed the session under this request: say so, rather than
+            # a connection error that the request loop would retry.
+            failure = ClientClosedError(
+                "the client was closed (aclose()) while this request was in flight"
             )
         # Raised here, outside the handler, so neither chained nor kept as __context__:
         # aiohttp's errors can hold the request headers (ClientResponseError.request_info),

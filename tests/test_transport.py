@@ -206,3 +206,21 @@ def test_closing_from_another_event_loop_is_an_event_loop_error_and_can_be_done_
     finally:
         home.close()
 
+
+async def test_a_request_cut_by_aclose_is_a_client_closed_error_not_retried(
+    server: tuple[str, Recorder],
+) -> None:
+    """Closing the client while a call waits for its response fails that call with
+    ClientClosedError at once, not a connection error retried after a backoff."""
+    url, recorder = server
+    client = AsyncPostpress(
+        api_key=KEY, base_url=url, retry=RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0)
+    )
+    call = asyncio.ensure_future(client.messages.retrieve("slow"))
+    while not recorder.requests:
+        await asyncio.sleep(0.01)
+    await client.aclose()
+    with pytest.raises(ClientClosedError, match="in flight"):
+        await call
+    assert client.stats().requests == 1
+    assert client.stats().retries == {}
