@@ -131,6 +131,8 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
 
     Pass ``session=`` to reuse your own ``aiohttp.ClientSession`` (the client never
     closes it), or ``transport=`` to replace HTTP altogether (tests).
+    ``default_headers`` go on every request; a ``User-Agent`` or ``accept`` there, in
+    any case, replaces the SDK's (the API key is set with ``api_key`` only).
 
     ``event_hooks={"request": [...], "response": [...], "retry": [...]}`` takes async
     (or plain) callables given a frozen event for each attempt, response and retry;
@@ -241,10 +243,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.retry = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits = _as_limits(limits if limits is not None else Limits())
         self.prefetch = check_int("prefetch", prefetch, minimum=0)
-        self._headers = {
-            **_extra_headers(default_headers or {}, param="default_headers"),
-            **_own_headers(self._api_key),
-        }
+        self._headers = _merged_headers(
+            _own_headers(self._api_key),
+            _extra_headers(default_headers or {}, param="default_headers"),
+        )
         configure_logging_from_env()
         self._sender = Sender(
             transport or AiohttpTransport(session=session, limits=self.limits),
@@ -338,7 +340,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         if prefetch is not None:
             clone.prefetch = check_int("prefetch", prefetch, minimum=0)
         if headers is not None:
-            clone._headers = {**self._headers, **_extra_headers(headers)}
+            clone._headers = _merged_headers(self._headers, _extra_headers(headers))
         clone._owns_transport = False
         clone._bind_resources()
         return clone
@@ -429,6 +431,16 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
 def _own_headers(api_key: str) -> dict[str, str]:
     """The headers the client sets on every request itself."""
     return {"X-API-KEY": api_key, "accept": "application/json", "User-Agent": USER_AGENT}
+
+
+def _merged_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with ``extra`` on top: a name in ``extra`` replaces ``base``'s in any case
+    (header names are case-insensitive), so a request never carries both."""
+    replaced = {name.lower() for name in extra}
+    return {
+        **{name: value for name, value in base.items() if name.lower() not in replaced},
+        **extra,
+    }
 
 
 def added_headers(client: AsyncPostpress[Any]) -> dict[str, str]:

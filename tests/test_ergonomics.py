@@ -169,6 +169,33 @@ async def test_with_options_adds_headers_to_its_calls_only() -> None:
     assert "X-Trace-Id" not in seen[1].headers
 
 
+async def test_a_callers_user_agent_replaces_the_sdks_whatever_its_case() -> None:
+    """``default_headers`` and a view's ``headers`` replace the SDK's ``User-Agent`` and
+    ``accept`` (header names are case-insensitive): each request carries one of each,
+    the caller's, as with httpx and openai."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    client = AsyncPostpress(
+        api_key="pp_k",
+        transport=MockTransport(handler),
+        default_headers={"user-agent": "myapp/1", "Accept": "application/json; v=2"},
+    )
+    async with client:
+        await client.accounts.list()
+        await client.with_options(headers={"USER-AGENT": "job/2"}).accounts.list()
+
+    def values(request: Request, name: str) -> list[str]:
+        return [value for key, value in request.headers.items() if key.lower() == name]
+
+    assert [values(request, "user-agent") for request in seen] == [["myapp/1"], ["job/2"]]
+    assert [values(request, "accept") for request in seen] == [["application/json; v=2"]] * 2
+    assert all(values(request, "x-api-key") == ["pp_k"] for request in seen)
+
+
 @pytest.mark.parametrize(
     "headers",
     [
