@@ -191,25 +191,8 @@ class AiohttpTransport:
         if self._closed:
             raise ClientClosedError("the client (its transport) was closed with aclose()")
         session = self._get_session()
-        # Only a caller's session can be closed here; aiohttp would raise a bare
-        # RuntimeError("Session is closed"), which the request loop cannot tell apart.
-        if session.closed:
-            raise ClientClosedError(
-                "the aiohttp.ClientSession passed as session= was closed; a client uses its "
-                "session until its own aclose()"
-            )
-        # aiohttp would fail deep inside with a bare RuntimeError ("Event loop is closed",
-        # "Timeout context manager should be used inside a task"), or worse, hang.
-        if not _in_running_loop(session):
-            raise EventLoopError(
-                "the aiohttp.ClientSession passed as session= belongs to another event loop; "
-                "create it (and the client) in the loop that uses them (in a web app: in the "
-                "lifespan, not at import)"
-                if not self._owns_session
-                else "this transport's session belongs to another event loop; use one "
-                "transport per event loop"
-            )
-        failure: APIConnectionError
+        self._check_usable(session)
+        failure: APIConnectionError | ClientClosedError
         try:
             async with session.request(
                 request.method,
@@ -242,7 +225,7 @@ class AiohttpTransport:
                 method=request.method,
                 url=request.url,
             )
-        if self._closed and self._owns_session:
+        if self._owns_session and session.closed:
             # Our own aclose() closed the session under this request: say so, rather than
             # a connection error that the request loop would retry.
             failure = ClientClosedError(
@@ -252,6 +235,27 @@ class AiohttpTransport:
         # aiohttp's errors can hold the request headers (ClientResponseError.request_info),
         # and with them the API key.
         raise failure
+
+    def _check_usable(self, session: aiohttp.ClientSession) -> None:
+        """Raise the typed error for a session that cannot carry a request here."""
+        # Only a caller's session can be closed here; aiohttp would raise a bare
+        # RuntimeError("Session is closed"), which the request loop cannot tell apart.
+        if session.closed:
+            raise ClientClosedError(
+                "the aiohttp.ClientSession passed as session= was closed; a client uses its "
+                "session until its own aclose()"
+            )
+        # aiohttp would fail deep inside with a bare RuntimeError ("Event loop is closed",
+        # "Timeout context manager should be used inside a task"), or worse, hang.
+        if not _in_running_loop(session):
+            raise EventLoopError(
+                "this transport's session belongs to another event loop; use one "
+                "transport per event loop"
+                if self._owns_session
+                else "the aiohttp.ClientSession passed as session= belongs to another event "
+                "loop; create it (and the client) in the loop that uses them (in a web app: "
+                "in the lifespan, not at import)"
+            )
 
     async def aclose(self) -> None:
         """Close the session this transport created (a caller's session stays open).

@@ -29,6 +29,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[web.Request] = []
         self.raw_paths: list[str] = []
+        self.arrived = asyncio.Event()
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
     async def message(request: web.Request) -> web.StreamResponse:
         recorder.requests.append(request)
         recorder.raw_paths.append(request.raw_path)
+        recorder.arrived.set()
         if request.match_info["message_id"] == "slow":
             await asyncio.sleep(5)
         if request.match_info["message_id"] == "reset":
@@ -217,8 +219,7 @@ async def test_a_request_cut_by_aclose_is_a_client_closed_error_not_retried(
         api_key=KEY, base_url=url, retry=RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0)
     )
     call = asyncio.ensure_future(client.messages.retrieve("slow"))
-    while not recorder.requests:
-        await asyncio.sleep(0.01)
+    await recorder.arrived.wait()
     await client.aclose()
     with pytest.raises(ClientClosedError, match="in flight"):
         await call
