@@ -415,68 +415,75 @@ class ListStream(SingleUse[T]):
         start = self._checkpoint.offset
         remaining = self._max_items
         lead = None if self._repeats is None else self._repeats.tracker()
-        try:
-            while remaining != 0:
-                got = await fetcher.next()
-                if got is None:
-                    return
-                cursor, page = got
-                if self._follower is not None:
-                    self._follower.note(page.items)
-                if lead is not None:  # the repeats of the page before: positions, not items
-                    start = max(start, lead(page.items))
-                stop = len(page.items)
-                # A resumed page may have lost items since its checkpoint (deleted):
-                # an offset past its end hands out none of it, and counts none.
-                start = min(start, stop)
-                if remaining is not None:
-                    stop = min(stop, start + remaining)
-                    remaining -= stop - start
-                yield cursor, page, start, stop
-                if self._after_page is not None and stop == len(page.items):
-                    self._after_page(page)
-                start = 0
-        finally:
-            await fetcher.aclose()
+        # No cleanup that awaits here: _items and _pages close the fetcher after it. A
+        # loop that ends closes every open generator at once, this one too, and one
+        # still closing when _items closes it would fail "already running".
+        while remaining != 0:
+            got = await fetcher.next()
+            if got is None:
+                return
+            cursor, page = got
+            if self._follower is not None:
+                self._follower.note(page.items)
+            if lead is not None:  # the repeats of the page before: positions, not items
+                start = max(start, lead(page.items))
+            stop = len(page.items)
+            # A resumed page may have lost items since its checkpoint (deleted):
+            # an offset past its end hands out none of it, and counts none.
+            start = min(start, stop)
+            if remaining is not None:
+                stop = min(stop, start + remaining)
+                remaining -= stop - start
+            yield cursor, page, start, stop
+            if self._after_page is not None and stop == len(page.items):
+                self._after_page(page)
+            start = 0
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        async with contextlib.aclosing(self._slices()) as slices:
-            try:
-                async for cursor, page, start, stop in slices:
-                    if self._page is not None:
-                        self._handed_out += self._offset - self._page_start
-                    self._page_cursor, self._page, self._offset = cursor, page, start
-                    self._page_start = start
-                    for self._offset, item in enumerate(page.items[start:stop], start + 1):
-                        yield item
-            except PostpressError as exc:
-                failed = with_checkpoint(exc, self.checkpoint)
-            else:
-                return
-            raise failed  # a complete copy, raised outside the handler: see _pages
+        try:
+            async with contextlib.aclosing(self._slices()) as slices:
+                try:
+                    async for cursor, page, start, stop in slices:
+                        if self._page is not None:
+                            self._handed_out += self._offset - self._page_start
+                        self._page_cursor, self._page, self._offset = cursor, page, start
+                        self._page_start = start
+                        for self._offset, item in enumerate(page.items[start:stop], start + 1):
+                            yield item
+                except PostpressError as exc:
+                    failed = with_checkpoint(exc, self.checkpoint)
+                else:
+                    return
+                raise failed  # a complete copy, raised outside the handler: see _pages
+        finally:
+            await self.aclose()  # the fetcher, once the generator above is closed
 
     async def _pages(self) -> AsyncGenerator[Page[T], None]:
-        async with contextlib.aclosing(self._slices()) as slices:
-            try:
-                async for cursor, page, start, stop in slices:
-                    last = len(page.items)
-                    self._page = None
-                    if stop == last:
-                        self._checkpoint = _after_page(page)
-                    else:
-                        self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
-                    self._handed_out += stop - start
-                    if (start, stop) != (0, last):
-                        page = msgspec.structs.replace(page, items=page.items[start:stop])
-                    yield page
-            except PostpressError as exc:
-                failed = with_checkpoint(exc, self.checkpoint)
-            else:
-                return
-            # Raised outside the handler: a new error of the same class, complete with the
-            # stream's checkpoint and carrying the original's own chaining (none added, so
-            # a transport's deliberately unchained error stays so); the original is untouched.
-            raise failed
+        try:
+            async with contextlib.aclosing(self._slices()) as slices:
+                try:
+                    async for cursor, page, start, stop in slices:
+                        last = len(page.items)
+                        self._page = None
+                        if stop == last:
+                            self._checkpoint = _after_page(page)
+                        else:
+                            self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
+                        self._handed_out += stop - start
+                        if (start, stop) != (0, last):
+                            page = msgspec.structs.replace(page, items=page.items[start:stop])
+                        yield page
+                except PostpressError as exc:
+                    failed = with_checkpoint(exc, self.checkpoint)
+                else:
+                    return
+                # Raised outside the handler: a new error of the same class, complete with
+                # the stream's checkpoint and carrying the original's own chaining (none
+                # added, so a transport's deliberately unchained error stays so); the
+                # original is untouched.
+                raise failed
+        finally:
+            await self.aclose()  # the fetcher, once the generator above is closed
 
 
 def _check_cursor(name: str, cursor: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,7 +18,9 @@ from postpress_async import (
     RedirectError,
     RetryPolicy,
 )
+from postpress_async.models import Message
 from postpress_async.transports import MockTransport, Request, Response
+from tests.helpers import fixture_bytes
 
 ACCOUNTS = {"object": "AccountList", "items": [], "cursor": None}
 
@@ -231,3 +234,31 @@ def test_a_client_used_from_a_second_event_loop_fails_clearly() -> None:
     asyncio.run(use())
     with pytest.raises(EventLoopError, match="one client per event loop"):
         asyncio.run(use())
+
+
+def test_a_stream_left_open_when_its_event_loop_ends_closes_without_an_error() -> None:
+    """``asyncio.run`` closes the async generators still open when it ends, all at once.
+    A stream left open then (its prefetch waiting for a page) closed with the loop's
+    'an error occurred during closing of asynchronous generator ... already running':
+    its inner generator was closed twice at once, by the loop and by the stream."""
+    errors: list[str] = []
+    first = json.loads(fixture_bytes("message_list.json"))
+
+    async def pages(request: Request) -> Response:
+        if "cursor=" in request.url:
+            await asyncio.Event().wait()  # the next page never comes: the prefetch waits
+        return Response(status=200, headers={}, content=json.dumps(first).encode())
+
+    async def walk_one() -> AsyncIterator[Message]:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context["message"])
+        )
+        client = AsyncPostpress(api_key="pp_k", transport=MockTransport(pages), prefetch=2)
+        items = aiter(client.messages.list(limit=1))
+        await anext(items)
+        await client.aclose()
+        return items  # still open, still referenced when the loop ends
+
+    left_open = asyncio.run(walk_one())
+    assert errors == []
+    del left_open
