@@ -158,37 +158,43 @@ class MergedStream(SingleUse[T]):
                     end.close()
 
     async def _items(self) -> AsyncGenerator[T, None]:
-        async with contextlib.aclosing(self._arrivals()) as arrivals:
-            async for batch in arrivals:
-                self._reading, self._read = batch, 0
-                for item in batch.page.items:
-                    self._handed_out += 1
-                    self._read += 1
-                    yield item
-                self._checkpoints[batch.source] = batch.checkpoint
-                self._reading = None
+        try:
+            async with contextlib.aclosing(self._arrivals()) as arrivals:
+                async for batch in arrivals:
+                    self._reading, self._read = batch, 0
+                    for item in batch.page.items:
+                        self._handed_out += 1
+                        self._read += 1
+                        yield item
+                    self._checkpoints[batch.source] = batch.checkpoint
+                    self._reading = None
+        finally:
+            await self.aclose()  # the sources, once the generator above is closed
 
     async def _pages(self) -> AsyncGenerator[SourcePage[T], None]:
-        async with contextlib.aclosing(self._arrivals()) as arrivals:
-            async for batch in arrivals:
-                self._checkpoints[batch.source] = batch.checkpoint
-                yield batch
+        try:
+            async with contextlib.aclosing(self._arrivals()) as arrivals:
+                async for batch in arrivals:
+                    self._checkpoints[batch.source] = batch.checkpoint
+                    yield batch
+        finally:
+            await self.aclose()  # the sources, once the generator above is closed
 
     async def _arrivals(self) -> AsyncGenerator[SourcePage[T], None]:
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
             max_buffer_size=len(self.streams)
         )
         self._supervisor = start(self._supervise(send))
-        try:
-            async for batch in receive:
-                if isinstance(batch, _SourceFailed):
-                    checkpoint = getattr(batch.error, "checkpoint", None)
-                    if isinstance(checkpoint, Checkpoint):
-                        self._checkpoints[batch.index] = checkpoint
-                    raise batch.error
-                yield batch
-        finally:
-            await self.aclose()
+        # No cleanup that awaits here: _items and _pages end the sources after it. A loop
+        # that ends closes every open generator at once, this one too, and one still
+        # closing when _items closes it would fail "already running".
+        async for batch in receive:
+            if isinstance(batch, _SourceFailed):
+                checkpoint = getattr(batch.error, "checkpoint", None)
+                if isinstance(checkpoint, Checkpoint):
+                    self._checkpoints[batch.index] = checkpoint
+                raise batch.error
+            yield batch
 
     async def _supervise(self, send: MemoryObjectSendStream[_Batch[T]]) -> None:
         limiter = anyio.CapacityLimiter(self._concurrency)

@@ -17,6 +17,7 @@ from postpress_async import (
     InvalidParameterError,
     RedirectError,
     RetryPolicy,
+    merge,
 )
 from postpress_async.models import Message
 from postpress_async.transports import MockTransport, Request, Response
@@ -236,7 +237,10 @@ def test_a_client_used_from_a_second_event_loop_fails_clearly() -> None:
         asyncio.run(use())
 
 
-def test_a_stream_left_open_when_its_event_loop_ends_closes_without_an_error() -> None:
+@pytest.mark.parametrize("merged", [False, True], ids=["list", "merge"])
+def test_a_stream_left_open_when_its_event_loop_ends_closes_without_an_error(
+    merged: bool,
+) -> None:
     """``asyncio.run`` closes the async generators still open when it ends, all at once.
     A stream left open then (its prefetch waiting for a page) closed with the loop's
     'an error occurred during closing of asynchronous generator ... already running':
@@ -254,7 +258,8 @@ def test_a_stream_left_open_when_its_event_loop_ends_closes_without_an_error() -
             lambda loop, context: errors.append(context["message"])
         )
         client = AsyncPostpress(api_key="pp_k", transport=MockTransport(pages), prefetch=2)
-        items = aiter(client.messages.list(limit=1))
+        stream = client.messages.list(limit=1)
+        items = aiter(merge(stream) if merged else stream)
         await anext(items)
         await client.aclose()
         return items  # still open, still referenced when the loop ends
