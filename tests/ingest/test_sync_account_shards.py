@@ -12,14 +12,14 @@ import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import pytest
 
 from postpress_async import StateMismatchError
 from postpress_async._poll import PollPolicy
-from postpress_async.ingest import ClientConfig, LocalEngine, ingest, verify
+from postpress_async.ingest import ClientConfig, LocalEngine, Shard, ShardPlan, ingest, verify
 from postpress_async.testing import FakePostpress, fake_dataset
 
 from ._memory import Crash, CrashingSink, MemorySink, MemoryStore
@@ -29,29 +29,39 @@ from .test_run import exactly_once
 POLICY = PollPolicy(interval=0.05, max_interval=0.05, jitter=0.0, overlap=0.3)
 
 
+async def _killed_after_one_shard(
+    config: ClientConfig, endpoint: Literal["messages", "chats"], store: MemoryStore, **plan: Any
+) -> tuple[ShardPlan, Shard]:
+    """Run an export one shard at a time and kill it once the first shard is stored: the
+    stored plan, and its one shard that ended (the others start in the next run)."""
+    one_at_a_time = LocalEngine(concurrency=1, max_pages=1)
+    with pytest.raises(Crash):
+        await ingest(
+            config,
+            endpoint,
+            CrashingSink(MemorySink(store), at=1),
+            engine=one_at_a_time,
+            policy=POLICY,
+            **plan,
+        )
+    sink = MemorySink(store)
+    await sink.open()
+    stored_plan = await sink.load_plan(endpoint)
+    stored = await sink.positions(endpoint)
+    await sink.close()
+    assert stored_plan is not None and len(stored_plan.shards) > 2
+    ended = [shard for shard in stored_plan.shards if shard.label in stored]
+    assert len(ended) == 1
+    return stored_plan, ended[0]
+
+
 async def test_a_message_arriving_in_an_account_whose_shard_had_ended_is_stored() -> None:
     async with FakePostpress(dataset=fake_dataset(seed=3, messages=300)) as server:
         config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=100)
         store = MemoryStore(append=True)
-        one_at_a_time = LocalEngine(concurrency=1, max_pages=1)
-        with pytest.raises(Crash):  # killed once the first account's shard is stored
-            await ingest(
-                config,
-                "messages",
-                CrashingSink(MemorySink(store), at=1),
-                by="account",
-                engine=one_at_a_time,
-                policy=POLICY,
-            )
-        sink = MemorySink(store)
-        await sink.open()
-        plan = await sink.load_plan("messages")
-        stored = await sink.positions("messages")
-        await sink.close()
-        assert plan is not None and len(plan.shards) > 2
-        ended = [shard for shard in plan.shards if shard.label in stored]
-        assert len(ended) == 1  # the others start in the next run
-        first, last = ended[0], plan.shards[-1]
+        # Killed once the first account's shard is stored; the others start in the next run.
+        plan, first = await _killed_after_one_shard(config, "messages", store, by="account")
+        last = plan.shards[-1]
 
         def chat_of(shard_account: str) -> str:
             return server.truth("chats", account_id=shard_account)[0]
@@ -83,25 +93,9 @@ async def test_a_chat_that_moved_in_a_group_whose_shard_had_ended_is_stored_agai
             base_url=server.url, api_key=server.api_key, limit=100, chat_time=chat_time
         )
         store = MemoryStore()
-        one_at_a_time = LocalEngine(concurrency=1, max_pages=1)
-        with pytest.raises(Crash):  # killed once the first group's shard is stored
-            await ingest(
-                config,
-                "chats",
-                CrashingSink(MemorySink(store), at=1),
-                shards=4,
-                engine=one_at_a_time,
-                policy=POLICY,
-            )
-        sink = MemorySink(store)
-        await sink.open()
-        plan = await sink.load_plan("chats")
-        stored = await sink.positions("chats")
-        await sink.close()
-        assert plan is not None and len(plan.shards) > 2
-        ended = [shard for shard in plan.shards if shard.label in stored]
-        assert len(ended) == 1
-        first = ended[0].filters["account_id"].split(",")[0]
+        # Killed once the first group's shard is stored.
+        plan, ended = await _killed_after_one_shard(config, "chats", store, shards=4)
+        first = ended.filters["account_id"].split(",")[0]
         last = plan.shards[-1].filters["account_id"].split(",")[0]
         moved = server.truth("chats", account_id=first)[0]
         now = datetime.fromtimestamp(server.now(), timezone.utc)
