@@ -141,7 +141,10 @@ def density_profile(points: Sequence[int], pages: Sequence[tuple[list[int], bool
       interval gets at least the page's items, and otherwise the lower of this density
       and the one measured at the interval's start, times its length. A burst stamped
       in one millisecond just before a point (hundreds of messages delivered at once)
-      must not be read as that rate over the whole interval.
+      must not be read as that rate over the whole interval: nor are the items stamped in
+      the page's newest millisecond counted in its density, which then measures how the
+      items before them are spread (a page all in one millisecond measures no rate: its
+      interval gets its items).
     """
     counts = [0.0]
     before: float | None = None  # the density measured at the interval's start
@@ -151,8 +154,13 @@ def density_profile(points: Sequence[int], pages: Sequence[tuple[list[int], bool
             counts.append(max(counts[-1], float(len(stamps))))
             before = None
             continue
-        oldest = min(stamps)
-        density = len(stamps) / max(1, high - oldest)
+        oldest, newest = min(stamps), max(stamps)
+        spread = sum(1 for stamp in stamps if stamp < newest)
+        if not spread:  # all in one millisecond: a burst, no rate
+            counts.append(counts[-1] + len(stamps))
+            before = None
+            continue
+        density = spread / max(1, high - oldest)
         if oldest < low:
             inside = float(sum(1 for stamp in stamps if stamp >= low))
         else:

@@ -1,0 +1,39 @@
+"""Shard plans on skewed data: bursts, one account holding nearly everything."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import anyio
+import pytest
+
+from postpress_async import AsyncPostpress
+from postpress_async.ingest import plan_shards
+from postpress_async.ingest._probe import density_profile
+from postpress_async.testing import Dataset, FakePostpress
+
+_T0 = datetime(2026, 5, 17, 9, 0, tzinfo=timezone.utc)
+
+
+def test_a_burst_just_before_the_first_point_is_not_read_as_its_intervals_rate() -> None:
+    """250 messages stamped in one millisecond, then one a second: not 250 a ms all day."""
+    day = 86_400_000
+    points = [0, day, 2 * day]
+    burst = ([day - 1] * 250, False)
+    steady = ([2 * day - k * 1_000 for k in range(250)], False)
+    counts = density_profile(points, [burst, steady]).counts
+    steady_day = day / 1_000  # one a second
+    assert counts[1] <= 250 + steady_day  # the burst, and at most a steady day besides
+    assert counts[2] - counts[1] == pytest.approx(steady_day, rel=1e-6)
+
+
+async def test_an_account_with_a_burst_is_planned_in_bounded_time() -> None:
+    """A burst in one millisecond used to read as billions of messages: the planner then
+    cut an account into billions of windows, blocking the event loop for good."""
+    async with FakePostpress(dataset=Dataset(seed=3, chats=40, messages=60)) as server:
+        server.add_messages(300, timestamp=_T0, chat_id=server.dataset.chat_id(0))
+        async with AsyncPostpress(api_key=server.api_key, base_url=server.url) as client:
+            with anyio.fail_after(30):
+                plan = await plan_shards(client, "messages", shards=4, by="account")
+    estimated = sum(shard.estimate or 0 for shard in plan.shards)
+    assert estimated < 10 * 360
