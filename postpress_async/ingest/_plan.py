@@ -11,7 +11,8 @@ How :func:`plan_shards` finds the data (:mod:`._probe` makes the requests):
   sits in time;
 * ``messages`` by account: the first page of each account (exact when it is the whole
   account), the same time profile for the larger accounts, which are then cut into
-  windows no larger than the median account;
+  windows no larger than the median account, nor smaller than ``total / (2 * shards)``
+  (at most one shard an account and ``2 * shards`` windows more);
 * ``chats``: by account (a chat's time is its last activity, and chats without one
   never match a time bound, so windows would lose them): accounts packed into
   ``shards`` comma-joined groups of similar chat counts;
@@ -257,8 +258,12 @@ async def _plan_message_accounts(
         ]
     total = sum(size for _, size, _ in found)
     # No shard larger than the median account (nor than total/shards): then at least
-    # half the shards are between half that size and that size.
-    target = max(1, min(total / shards, statistics.median(size for _, size, _ in found)))
+    # half the shards are between half that size and that size. But none cut smaller
+    # than total/(2 * shards): one account holding nearly everything among many small
+    # ones would be cut into thousands of windows the size of a small account; so the
+    # plan has at most one shard an account and 2 * shards windows more.
+    median = statistics.median(size for _, size, _ in found)
+    target = max(1, total / (2 * shards), min(total / shards, median))
     planned: list[Shard] = []
     for index, (account, size, profile) in enumerate(sorted(found)):
         label = f"a{index:03d}"

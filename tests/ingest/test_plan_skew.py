@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import anyio
 import pytest
@@ -37,3 +37,16 @@ async def test_an_account_with_a_burst_is_planned_in_bounded_time() -> None:
                 plan = await plan_shards(client, "messages", shards=4, by="account")
     estimated = sum(shard.estimate or 0 for shard in plan.shards)
     assert estimated < 10 * 360
+
+
+async def test_one_account_holding_nearly_everything_does_not_multiply_the_shards() -> None:
+    """95% of the messages in one account among many small ones: about ``shards`` windows
+    of it, not one window the size of the median (tiny) account."""
+    async with FakePostpress(dataset=Dataset(seed=3, chats=40, messages=40)) as server:
+        chat = server.dataset.chat_id(0)
+        for k in range(800):
+            server.add_messages(1, timestamp=_T0 - timedelta(seconds=37 * k), chat_id=chat)
+        async with AsyncPostpress(api_key=server.api_key, base_url=server.url) as client:
+            plan = await plan_shards(client, "messages", shards=4, by="account")
+    accounts = {shard.filters["account_id"] for shard in plan.shards}
+    assert len(plan.shards) <= len(accounts) + 2 * 4
