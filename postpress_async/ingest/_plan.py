@@ -44,7 +44,8 @@ __all__ = ["check_shards", "encode_export_filters", "plan_shards"]
 
 
 def _ms(name: str, value: datetime | str) -> int:
-    return to_ms(parse_datetime(name, value))
+    # A strict upper bound between two milliseconds is rounded up (parse_datetime's rule).
+    return to_ms(parse_datetime(name, value, upper=name == "before"))
 
 
 def _at(ms: int | None) -> datetime | None:

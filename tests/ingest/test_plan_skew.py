@@ -10,6 +10,7 @@ import pytest
 from postpress_async import AsyncPostpress
 from postpress_async.ingest import plan_shards
 from postpress_async.ingest._probe import density_profile
+from postpress_async.ingest._streams import shard_stream
 from postpress_async.testing import Dataset, FakePostpress
 
 _T0 = datetime(2026, 5, 17, 9, 0, tzinfo=timezone.utc)
@@ -50,3 +51,18 @@ async def test_one_account_holding_nearly_everything_does_not_multiply_the_shard
             plan = await plan_shards(client, "messages", shards=4, by="account")
     accounts = {shard.filters["account_id"] for shard in plan.shards}
     assert len(plan.shards) <= len(accounts) + 2 * 4
+
+
+async def test_a_before_between_two_milliseconds_keeps_the_message_stamped_before_it() -> None:
+    """``before=...:00.1234`` is after a message stamped ``.123``: the plan must keep it
+    (the API's times are whole milliseconds, so the strict bound is rounded up)."""
+    stamp = _T0 + timedelta(milliseconds=123)
+    async with FakePostpress(dataset=Dataset(seed=3, chats=40, messages=20)) as server:
+        [message] = server.add_messages(1, timestamp=stamp)
+        async with AsyncPostpress(api_key=server.api_key, base_url=server.url) as client:
+            plan = await plan_shards(
+                client, "messages", shards=1, before="2026-05-17T09:00:00.1234Z"
+            )
+            ids = [m.id for s in plan.shards async for m in shard_stream(client, s)]
+    assert message in ids
+    assert plan.window.before == stamp + timedelta(milliseconds=1)
