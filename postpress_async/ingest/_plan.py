@@ -2,7 +2,8 @@
 
 How :func:`plan_shards` finds the data (:mod:`._probe` makes the requests):
 
-* ``messages`` by time: one ``limit=1`` request finds the newest message; a galloping
+* ``messages`` by time: a first full page (the whole listing, one shard, when it is
+  the last); then one ``limit=1`` request finds the newest message; a galloping
   then bisecting search of ``limit=1, before=t`` requests finds the oldest; then
   ``limit=250, before=p`` pages at evenly spaced points ``p`` measure the local density
   (250 items over the time they span, or an exact count when the page is the last).
@@ -128,10 +129,21 @@ async def plan_shards(
         planned = [Shard(endpoint=endpoint, label="all", filters=encoded, window=outer)]
         mode = "single"
     elif mode == "time":
-        profile = await probe_profile(probe, after=low, before=high, samples=samples)
+        # A listing of one page is fetched by one request: one shard, its exact count
+        # (cut, it would cost dozens of probes and give shards left empty).
+        stamps, last = await probe.page(limit=PAGE, after=low, before=high)
+        profile = (
+            None if last else await probe_profile(probe, after=low, before=high, samples=samples)
+        )
         if profile is None:
             planned = [
-                Shard(endpoint=endpoint, label="all", filters=encoded, window=outer, estimate=0)
+                Shard(
+                    endpoint=endpoint,
+                    label="all",
+                    filters=encoded,
+                    window=outer,
+                    estimate=len(stamps),
+                )
             ]
         else:
             planned = _windowed(

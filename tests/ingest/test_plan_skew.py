@@ -66,3 +66,13 @@ async def test_a_before_between_two_milliseconds_keeps_the_message_stamped_befor
             ids = [m.id for s in plan.shards async for m in shard_stream(client, s)]
     assert message in ids
     assert plan.window.before == stamp + timedelta(milliseconds=1)
+
+
+async def test_a_listing_of_one_page_is_one_shard_found_by_one_request() -> None:
+    """Five messages asked in eight shards: not eight shards, three of them empty, after
+    dozens of probes; one request reads them all."""
+    async with FakePostpress(dataset=Dataset(seed=3, chats=40, messages=5)) as server:
+        async with AsyncPostpress(api_key=server.api_key, base_url=server.url) as client:
+            plan = await plan_shards(client, "messages", shards=8)
+    assert [(s.label, s.estimate) for s in plan.shards] == [("all", 5)]
+    assert plan.probes == 1
