@@ -254,16 +254,25 @@ async def _plan_message_accounts(
         ids = await _accounts(client)
         probe.requests += 1
 
-    async def volume(account: str) -> tuple[str, int, Profile | None]:
+    async def first(account: str) -> tuple[str, int, bool]:
         stamps, last = await probe.page(limit=PAGE, after=low, before=high, account_id=account)
+        return account, len(stamps), last
+
+    firsts = await gather([lambda a=a: first(a) for a in ids])  # type: ignore[misc]
+    # The accounts larger than a page share the density probes: `samples` in all (at
+    # least 8 each), not a quarter of them each, which 1,000 accounts would multiply.
+    large = sum(1 for _, _, last in firsts if not last)
+    each = max(8, min(samples // 4, samples // max(1, large)))
+
+    async def volume(account: str, size: int, last: bool) -> tuple[str, int, Profile | None]:
         if last:
-            return account, len(stamps), None
+            return account, size, None
         profile = await probe_profile(
-            probe, after=low, before=high, samples=max(8, samples // 4), account_id=account
+            probe, after=low, before=high, samples=each, account_id=account
         )
         return account, round(profile.total) if profile else 0, profile
 
-    found = await gather([lambda a=a: volume(a) for a in ids])  # type: ignore[misc]
+    found = await gather([lambda f=f: volume(*f) for f in firsts])  # type: ignore[misc]
     found = [entry for entry in found if entry[1] > 0]
     if not found:
         return [

@@ -76,3 +76,16 @@ async def test_a_listing_of_one_page_is_one_shard_found_by_one_request() -> None
             plan = await plan_shards(client, "messages", shards=8)
     assert [(s.label, s.estimate) for s in plan.shards] == [("all", 5)]
     assert plan.probes == 1
+
+
+@pytest.mark.slow
+async def test_accounts_share_the_density_probes_of_a_plan_cut_by_account() -> None:
+    """Every account larger than a page used to take ``samples // 4`` density probes of
+    its own: ``shards=1000`` on 1,000 such accounts, a million probe requests."""
+    async with FakePostpress(dataset=Dataset(seed=3, chats=40, messages=3000)) as server:
+        async with AsyncPostpress(api_key=server.api_key, base_url=server.url) as client:
+            plan = await plan_shards(client, "messages", shards=200, by="account")
+    accounts = len({shard.filters["account_id"] for shard in plan.shards})
+    # a first page each, then newest, gallop and bisect (about 20) each, and `samples`
+    # (800) density pages between them
+    assert plan.probes <= 1 + accounts * 25 + 4 * 200
