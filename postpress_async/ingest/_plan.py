@@ -101,7 +101,8 @@ async def plan_shards(
     cut into windows). ``filters`` are the endpoint's list filters (``account_id``,
     ``sender_id``; for chats ``account_id``, ``account_type``, ``unread``). ``samples``
     is the number of density probes a time profile takes (default ``4 * shards``, at
-    least 16). ``shards`` is at most 1,000 and ``samples`` at most 4,000
+    least 16; cut by account, the accounts larger than a page share them, 8 each at
+    least). ``shards`` is at most 1,000 and ``samples`` at most 4,000
     (:class:`~postpress_async.InvalidParameterError` before any request). See the module
     docstring for how the data is found.
     """
