@@ -5,7 +5,9 @@ their items as pages arrive. Order: the items of one stream keep their order; th
 streams are interleaved page by page in arrival order. Every item is handed out
 exactly once. All requests share the client's in-flight limit, so fan-out never
 exceeds what a single client may have in flight; ``concurrency`` additionally caps
-how many streams run at once.
+how many streams run at once. Memory follows the streams running, not the streams
+given: ahead of a consumer that stops, each running stream holds its prefetch, one page
+waiting to go in and about one in the merge's buffer (room for ``concurrency`` pages).
 
 The sources run in an anyio task group inside one supervisor task, which the merged
 stream owns and reaps the same way a :class:`ListStream` reaps its prefetch.
@@ -111,7 +113,7 @@ class MergedStream(SingleUse[T]):
             check_int("concurrency", concurrency, minimum=1)
         self.streams = tuple(streams)
         self._checkpoints = [stream.checkpoint for stream in self.streams]
-        self._concurrency = concurrency or len(self.streams)
+        self._concurrency = min(concurrency or len(self.streams), len(self.streams))
         self._started = False
         self._handed_out = 0
         # The page an items walk is handing out, and how many of its items so far: the
@@ -181,8 +183,10 @@ class MergedStream(SingleUse[T]):
             await self.aclose()  # the sources, once the generator above is closed
 
     async def _arrivals(self) -> AsyncGenerator[SourcePage[T], None]:
+        # Room for a page a running source, not a page a source: merging thousands of
+        # accounts at concurrency=8 buffers what 8 streams fetch ahead, no more.
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
-            max_buffer_size=len(self.streams)
+            max_buffer_size=self._concurrency
         )
         self._supervisor = start(self._supervise(send))
         # No cleanup that awaits here: _items and _pages end the sources after it. A loop

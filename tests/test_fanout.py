@@ -161,3 +161,20 @@ async def test_a_stream_merged_twice_or_already_walked_is_refused_before_any_req
     with pytest.raises(InvalidParameterError, match=r"streams.*already been iterated"):
         merge(ListStream(source.fetch), walked)
     assert len(source.requests) == requests
+
+
+async def test_a_slow_consumer_holds_pages_bounded_by_concurrency_not_by_the_source_count() -> None:
+    """Merging thousands of accounts at ``concurrency=2`` must not buffer a page a source:
+    what is fetched ahead of a consumer that stops depends on the streams running."""
+    sources = [Offset(1000 * k, n=200, size=5) for k in range(40)]
+    merged = merge(*(ListStream(s.fetch) for s in sources), concurrency=2)
+    async with merged:
+        walk = aiter(merged)
+        await anext(walk)
+        await settle(200)
+        fetched = sum(len(s.requests) for s in sources)
+        # Per running source: the page in the merge's buffer, the one waiting to go in,
+        # the one its prefetch holds and the one the consumer reads.
+        assert fetched <= 2 * 4
+        await walk.aclose()  # type: ignore[attr-defined]
+    assert other_tasks() == set()
