@@ -68,7 +68,9 @@ class _SourceFailed:
         self.error = error
 
 
-_Batch = SourcePage[T] | _SourceFailed
+#: A page as it arrives, with where its first item sits in the page as sent (past a
+#: resumed offset or passed-over repeats), or a source's failure.
+_Batch = tuple[SourcePage[T], int] | _SourceFailed
 
 
 def merge(*streams: ListStream[T], concurrency: int | None = None) -> MergedStream[T]:
@@ -120,6 +122,7 @@ class MergedStream(SingleUse[T]):
         # checkpoints are exact to the item, not the page (derived on demand).
         self._reading: SourcePage[T] | None = None
         self._read = 0
+        self._reading_from = 0
         self._supervisor: asyncio.Task[None] | None = None
         self._ends: (
             tuple[MemoryObjectSendStream[_Batch[T]], MemoryObjectReceiveStream[_Batch[T]]] | None
@@ -141,7 +144,7 @@ class MergedStream(SingleUse[T]):
             if read == len(batch.page.items):
                 found[batch.source] = batch.checkpoint
             else:
-                found[batch.source] = _within(found[batch.source], read)
+                found[batch.source] = _within(found[batch.source], self._reading_from + read)
         return found
 
     def pages(self) -> AsyncIterator[SourcePage[T]]:
@@ -162,8 +165,8 @@ class MergedStream(SingleUse[T]):
     async def _items(self) -> AsyncGenerator[T, None]:
         try:
             async with contextlib.aclosing(self._arrivals()) as arrivals:
-                async for batch in arrivals:
-                    self._reading, self._read = batch, 0
+                async for batch, begins in arrivals:
+                    self._reading, self._read, self._reading_from = batch, 0, begins
                     for item in batch.page.items:
                         self._handed_out += 1
                         self._read += 1
@@ -176,13 +179,13 @@ class MergedStream(SingleUse[T]):
     async def _pages(self) -> AsyncGenerator[SourcePage[T], None]:
         try:
             async with contextlib.aclosing(self._arrivals()) as arrivals:
-                async for batch in arrivals:
+                async for batch, _ in arrivals:
                     self._checkpoints[batch.source] = batch.checkpoint
                     yield batch
         finally:
             await self.aclose()  # the sources, once the generator above is closed
 
-    async def _arrivals(self) -> AsyncGenerator[SourcePage[T], None]:
+    async def _arrivals(self) -> AsyncGenerator[tuple[SourcePage[T], int], None]:
         # Room for a page a running source, not a page a source: merging thousands of
         # accounts at concurrency=8 buffers what 8 streams fetch ahead, no more.
         send, receive = self._ends = anyio.create_memory_object_stream[_Batch[T]](
@@ -217,15 +220,17 @@ class MergedStream(SingleUse[T]):
             try:
                 async with stream:
                     async for page in stream.pages():
-                        await send.send(SourcePage(index, page, stream.checkpoint))
+                        batch = SourcePage(index, page, stream.checkpoint)
+                        await send.send((batch, stream._page_start))
             except Exception as exc:  # handed to the consumer, never swallowed
                 await send.send(_SourceFailed(index, exc))
 
 
-def _within(before: Checkpoint, read: int) -> Checkpoint:
-    """The checkpoint ``read`` items into the page a source hands out after ``before``.
+def _within(before: Checkpoint, position: int) -> Checkpoint:
+    """The checkpoint at ``position`` in the page a source hands out after ``before``.
 
-    The page's items are those of the page ``before`` resumes, from its offset on (see
-    :meth:`ListStream.pages`), so the position is that page's cursor and a larger offset.
+    That page is the one ``before`` resumes (see :meth:`ListStream.pages`), so the
+    checkpoint is its cursor and the position of the next item in the page as sent:
+    items passed over (a resumed offset, repeats of the page before) count as positions.
     """
-    return msgspec.structs.replace(before, offset=before.offset + read)
+    return msgspec.structs.replace(before, offset=position)

@@ -10,6 +10,8 @@ from helpers import unavailable
 from test_pagination import Pages, other_tasks, resource_warnings_of, settle
 
 from postpress_async import Checkpoint, InvalidParameterError, ListStream, MergedStream, merge
+from postpress_async._repeats import Repeats
+from postpress_async.models import Page
 
 
 class Offset(Pages):
@@ -178,3 +180,34 @@ async def test_a_slow_consumer_holds_pages_bounded_by_concurrency_not_by_the_sou
         assert fetched <= 2 * 4
         await walk.aclose()  # type: ignore[attr-defined]
     assert other_tasks() == set()
+
+
+class Shifted:
+    """Two pages under an offset cursor where two items arrived between them: the second
+    page opens with the last two of the first (``"a3"``, ``"a4"``)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str | None, Page[str]] = {
+            None: Page(items=["a0", "a1", "a2", "a3", "a4"], cursor="p1"),
+            "p1": Page(items=["a3", "a4", "a5", "a6", "a7"], cursor=None),
+        }
+
+    async def fetch(self, cursor: str | None) -> Page[str]:
+        await asyncio.sleep(0)
+        return self.pages[cursor]
+
+
+@pytest.mark.parametrize("read", [6, 7])
+async def test_items_stopped_after_passed_over_repeats_resume_with_nothing_twice(read: int) -> None:
+    """The checkpoint inside a page whose leading repeats were passed over counts them as
+    positions, the way the source stream's own checkpoint does."""
+    repeats: Repeats[str] = Repeats(key=lambda item: item)
+    merged = merge(ListStream(Shifted().fetch, repeats=repeats))
+    got: list[str] = []
+    async for item in merged:
+        got.append(item)
+        if len(got) == read:
+            break
+    resumed = ListStream(Shifted().fetch, resume=merged.checkpoints[0], repeats=repeats)
+    got += [item async for item in resumed]
+    assert got == ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"]
