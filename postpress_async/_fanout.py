@@ -204,26 +204,32 @@ class MergedStream(SingleUse[T]):
             yield batch
 
     async def _supervise(self, send: MemoryObjectSendStream[_Batch[T]]) -> None:
-        limiter = anyio.CapacityLimiter(self._concurrency)
+        # A source's task starts once it has a slot, not before: merging 20,000 accounts
+        # at concurrency=8 keeps 8 tasks, not 20,000 waiting ones (about 6 kB each).
+        slots = anyio.Semaphore(self._concurrency)
         async with send, anyio.create_task_group() as group:
             for index, stream in enumerate(self.streams):
-                group.start_soon(self._pump, index, stream, send, limiter)
+                await slots.acquire()
+                group.start_soon(self._pump, index, stream, send, slots)
 
     @staticmethod
     async def _pump(
         index: int,
         stream: ListStream[T],
         shared: MemoryObjectSendStream[_Batch[T]],
-        limiter: anyio.CapacityLimiter,
+        slots: anyio.Semaphore,
     ) -> None:
-        async with shared.clone() as send, limiter:
-            try:
-                async with stream:
-                    async for page in stream.pages():
-                        batch = SourcePage(index, page, stream.checkpoint)
-                        await send.send((batch, stream._page_start))
-            except Exception as exc:  # handed to the consumer, never swallowed
-                await send.send(_SourceFailed(index, exc))
+        try:
+            async with shared.clone() as send:
+                try:
+                    async with stream:
+                        async for page in stream.pages():
+                            batch = SourcePage(index, page, stream.checkpoint)
+                            await send.send((batch, stream._page_start))
+                except Exception as exc:  # handed to the consumer, never swallowed
+                    await send.send(_SourceFailed(index, exc))
+        finally:
+            slots.release()
 
 
 def _within(before: Checkpoint, position: int) -> Checkpoint:

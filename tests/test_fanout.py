@@ -211,3 +211,18 @@ async def test_items_stopped_after_passed_over_repeats_resume_with_nothing_twice
     resumed = ListStream(Shifted().fetch, resume=merged.checkpoints[0], repeats=repeats)
     got += [item async for item in resumed]
     assert got == ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"]
+
+
+async def test_sources_waiting_for_a_slot_have_no_task_yet() -> None:
+    """Merging thousands of accounts at ``concurrency=2`` runs a task a running source,
+    not one a source waiting its turn."""
+    sources = [Offset(1000 * k, n=10, size=5) for k in range(40)]
+    merged = merge(*(ListStream(s.fetch) for s in sources), concurrency=2)
+    async with merged:
+        walk = aiter(merged)
+        await anext(walk)
+        await settle()
+        # The supervisor, the 2 sources and each one's prefetch.
+        assert len(other_tasks()) <= 1 + 2 * 2
+        await walk.aclose()  # type: ignore[attr-defined]
+    assert other_tasks() == set()
