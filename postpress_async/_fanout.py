@@ -144,7 +144,8 @@ class MergedStream(SingleUse[T]):
             if read == len(batch.page.items):
                 found[batch.source] = batch.checkpoint
             else:
-                found[batch.source] = _within(found[batch.source], self._reading_from + read)
+                position = self._reading_from + read
+                found[batch.source] = _within(found[batch.source], batch.checkpoint, position)
         return found
 
     def pages(self) -> AsyncIterator[SourcePage[T]]:
@@ -232,11 +233,13 @@ class MergedStream(SingleUse[T]):
             slots.release()
 
 
-def _within(before: Checkpoint, position: int) -> Checkpoint:
-    """The checkpoint at ``position`` in the page a source hands out after ``before``.
+def _within(before: Checkpoint, after: Checkpoint, position: int) -> Checkpoint:
+    """The checkpoint at ``position`` in the page a source hands out between ``before``
+    and ``after``, as the source stream's own checkpoint there.
 
-    That page is the one ``before`` resumes (see :meth:`ListStream.pages`), so the
-    checkpoint is its cursor and the position of the next item in the page as sent:
-    items passed over (a resumed offset, repeats of the page before) count as positions.
+    That page is the one ``before`` resumes (see :meth:`ListStream.pages`): the checkpoint
+    is its cursor and the position of the next item in the page as sent (items passed
+    over, a resumed offset or repeats of the page before, count as positions). Its
+    ``follow`` is ``after``'s: a source's follower notes a page as it takes it, whole.
     """
-    return msgspec.structs.replace(before, offset=position)
+    return msgspec.structs.replace(after, cursor=before.cursor, offset=position, done=False)

@@ -306,3 +306,26 @@ async def test_window_resume_needs_one_checkpoint_a_window() -> None:
             client.messages.list_windows(
                 after="2026-01-01T00:00:00Z", before="2026-02-01T00:00:00Z", windows=3, resume=[]
             )
+
+
+@pytest.mark.parametrize("read", [3, 10, 13])
+async def test_a_merged_checkpoint_is_the_one_its_source_stream_gives_at_that_item(
+    read: int,
+) -> None:
+    """Also inside a page: its ``follow`` (where a watch continuing the listing starts)
+    is the source's, so backfilling accounts with merge and then watching each from its
+    checkpoint repeats nothing."""
+    async with FakePostpress(dataset=Dataset(seed=2, messages=40)) as server:
+        async with client_for(server) as client:
+            alone = client.messages.list(limit=10)
+            async with alone:
+                async for _ in alone:
+                    if alone.items_handed_out == read:
+                        break
+            merged = merge(client.messages.list(limit=10))
+            async with merged:
+                async for _ in merged:
+                    if merged.items_handed_out == read:
+                        break
+    assert alone.checkpoint.follow is not None
+    assert merged.checkpoints == [alone.checkpoint]
