@@ -312,10 +312,8 @@ class ListStream(SingleUse[T]):
         self._page_cursor: str | None = None
         self._offset = 0
         self._started = False
-        # Items handed out before `_page`, and where in `_page` the stream started:
-        # the count is derived, so handing out an item updates one attribute only. In
-        # pages(), where the page last handed out begins in the page as sent (a merge
-        # places its items by it).
+        # Items handed out before `_page`, and where in `_page` the stream started (in
+        # pages(): in the page as sent, for a merge): the count is derived.
         self._handed_out = 0
         self._page_start = 0
         # The fetcher, not the generator, is kept: a generator that refers back to its
@@ -472,7 +470,7 @@ class ListStream(SingleUse[T]):
                         else:
                             self._checkpoint = Checkpoint(cursor=cursor, offset=stop)
                         self._handed_out += stop - start
-                        self._page_start = start  # where the page handed out begins
+                        self._page_start = start
                         if (start, stop) != (0, last):
                             page = msgspec.structs.replace(page, items=page.items[start:stop])
                         yield page
