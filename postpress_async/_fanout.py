@@ -34,7 +34,7 @@ from ._exceptions import InvalidParameterError
 from ._pagination import ListStream
 from ._params import check_int
 from ._positions import Checkpoint
-from ._tasks import SingleUse, reap, start
+from ._tasks import SingleUse, raise_crash, reap, start
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -203,6 +203,7 @@ class MergedStream(SingleUse[T]):
                     self._checkpoints[batch.index] = checkpoint
                 raise batch.error
             yield batch
+        raise_crash(self._supervisor)  # a source killed by a BaseException: not an end
 
     async def _supervise(self, send: MemoryObjectSendStream[_Batch[T]]) -> None:
         # A source's task starts once it has a slot, not before: merging 20,000 accounts

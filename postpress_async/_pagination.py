@@ -62,7 +62,7 @@ from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._params import check_int, check_text
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
-from ._tasks import SingleUse, reap, start
+from ._tasks import SingleUse, raise_crash, reap, start
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -210,6 +210,7 @@ class PageFetcher(Generic[T]):
             except anyio.WouldBlock:
                 outcome = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise_crash(self._task)  # never a silent end for a producer that died
             return None
         if isinstance(outcome, _Failure):
             raise outcome.error
@@ -312,8 +313,7 @@ class ListStream(SingleUse[T]):
         self._page_cursor: str | None = None
         self._offset = 0
         self._started = False
-        # Items handed out before `_page`, and where in `_page` the stream started (in
-        # pages(): in the page as sent, for a merge): the count is derived.
+        # Items handed out before `_page`, where in `_page` (pages(): as sent) it started.
         self._handed_out = 0
         self._page_start = 0
         # The fetcher, not the generator, is kept: a generator that refers back to its

@@ -15,7 +15,7 @@ import anyio
 
 from ._lazy import asyncio
 
-__all__ = ["AsyncClosing", "SingleUse", "first_error", "gather", "reap", "start"]
+__all__ = ["AsyncClosing", "SingleUse", "first_error", "gather", "raise_crash", "reap", "start"]
 
 _Self = TypeVar("_Self", bound="AsyncClosing")
 T = TypeVar("T")
@@ -35,6 +35,19 @@ async def reap(task: asyncio.Task[None] | None) -> None:
         await asyncio.wait([task])
     if not task.cancelled():
         task.exception()  # background work hands its errors over; mark any stray one seen
+
+
+def raise_crash(task: asyncio.Task[None] | None) -> None:
+    """Raise what ``task`` ended with, if it ended by an error it could not hand over.
+
+    Background work hands its ``Exception``s over in order; a ``BaseException`` that is
+    not a cancellation kills it instead. A stream it fed then sees its end, and must
+    raise that error rather than end as if complete (a ``prefetch=0`` walk raises it).
+    """
+    if task is not None and task.done() and not task.cancelled():
+        error = task.exception()
+        if error is not None:
+            raise first_error(error)
 
 
 def first_error(error: BaseException) -> BaseException:

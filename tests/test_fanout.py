@@ -226,3 +226,27 @@ async def test_sources_waiting_for_a_slot_have_no_task_yet() -> None:
         assert len(other_tasks()) <= 1 + 2 * 2
         await walk.aclose()  # type: ignore[attr-defined]
     assert other_tasks() == set()
+
+
+class Halt(BaseException):
+    """Not an ``Exception`` and not a cancellation: what background work cannot hand over."""
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 2])
+async def test_a_source_killed_by_a_base_exception_raises_it_instead_of_ending(
+    prefetch: int,
+) -> None:
+    """Never a silent, short end: the items after it were not fetched."""
+    killed = Offset(0, n=30, size=5)
+    killed.fail_at["p2"] = Halt()  # type: ignore[assignment]
+    got: list[int] = []
+    with pytest.raises(Halt):
+        async for item in merge(ListStream(killed.fetch, prefetch=prefetch)):
+            got.append(item)
+    assert got == killed.items[:10]
+    killed.fail_at["p2"] = Halt()  # type: ignore[assignment]
+    with pytest.raises(Halt):
+        async for _ in ListStream(killed.fetch, prefetch=prefetch):
+            pass
+    await settle()
+    assert other_tasks() == set()
