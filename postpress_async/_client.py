@@ -238,11 +238,11 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self._on_unreadable = check_on_unreadable(on_unreadable)
         self._chat_time = check_chat_time(chat_time)
         self._api_key = resolve_api_key(api_key)
-        self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self.timeout = as_timeout(timeout)
-        self.retry = _as_policy(retry if retry is not None else RetryPolicy())
-        self.limits = _as_limits(limits if limits is not None else Limits())
-        self.prefetch = check_int("prefetch", prefetch, minimum=0)
+        self.base_url: str = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self.timeout: Timeout = as_timeout(timeout)
+        self.retry: RetryPolicy = _as_policy(retry if retry is not None else RetryPolicy())
+        self.limits: Limits = _as_limits(limits if limits is not None else Limits())
+        self.prefetch: int = check_int("prefetch", prefetch, minimum=0)
         self._headers = _merged_headers(
             _own_headers(self._api_key),
             _extra_headers(default_headers or {}, param="default_headers"),

@@ -250,8 +250,8 @@ class UnreadableItemError(ResponseDecodeError):
         count = f"{len(items)} item" + ("" if len(items) == 1 else "s")
         PostpressError.__init__(self, f"{count} of {endpoint} could not be read: {faults}")
         self.endpoint = endpoint
-        self.path = items[0].error.path if items else None
-        self.body = items[0].error.body if items else b""
+        self.path: str | None = items[0].error.path if items else None
+        self.body: bytes = items[0].error.body if items else b""
         self.items = items
 
 

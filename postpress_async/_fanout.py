@@ -113,7 +113,7 @@ class MergedStream(SingleUse[T]):
                 )
         if concurrency is not None:
             check_int("concurrency", concurrency, minimum=1)
-        self.streams = tuple(streams)
+        self.streams: tuple[ListStream[T], ...] = tuple(streams)
         self._checkpoints = [stream.checkpoint for stream in self.streams]
         self._concurrency = min(concurrency or len(self.streams), len(self.streams))
         self._started = False

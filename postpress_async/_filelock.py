@@ -31,7 +31,7 @@ class OutputLock:
     __slots__ = ("_fd", "path")
 
     def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
+        self.path: Path = path
         self._fd: int | None = fd
 
     @property

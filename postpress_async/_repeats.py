@@ -92,8 +92,8 @@ class Repeats(Generic[T]):
     __slots__ = ("key", "when")
 
     def __init__(self, key: Key[T], when: When[T] | None = None) -> None:
-        self.key = key
-        self.when = when
+        self.key: Key[T] = key
+        self.when: When[T] | None = when
 
     def tracker(self) -> Callable[[Sequence[T]], int]:
         key, when = self.key, self.when

@@ -126,11 +126,11 @@ class WatchStream(SingleUse[T]):
         self._largest_page = self._page  # a server may send more than asked: the bound follows
         self._started = False
         self._closed = False
-        self.polls = 0
-        self.idle_polls = 0
-        self.items_handed_out = 0
+        self.polls: int = 0
+        self.idle_polls: int = 0
+        self.items_handed_out: int = 0
         #: Listings made to catch up on a backlog (windows, retries, probes), over all polls.
-        self.catch_up_listings = 0
+        self.catch_up_listings: int = 0
         # The listing's unreadable items, and the key listed after each: see _placed.
         self._unread: list[UnreadableItem] = []
         self._neighbours: list[str] = []

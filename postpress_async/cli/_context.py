@@ -44,9 +44,9 @@ class Context:
         stderr: TextIO | None = None,
     ) -> None:
         self.args = args
-        self.argv = list(argv)
+        self.argv: list[str] = list(argv)
         self._stdout = stdout
-        self.stderr = sys.stderr if stderr is None else stderr
+        self.stderr: TextIO = sys.stderr if stderr is None else stderr
 
     @property
     def stdout(self) -> BinaryIO:

@@ -123,9 +123,9 @@ class Committer:
         self.max_pages = max_pages
         self._on_commit = on_commit
         #: Commits made, and rows and rejects they stored (this committer's life).
-        self.commits = 0
-        self.rows = 0
-        self.rejects = 0
+        self.commits: int = 0
+        self.rows: int = 0
+        self.rejects: int = 0
         self._send: MemoryObjectSendStream[_Queued] | None = None
         self._receive: MemoryObjectReceiveStream[_Queued] | None = None
         self._writer: asyncio.Task[None] | None = None

@@ -77,8 +77,8 @@ class FakePostpress:
     ) -> None:
         if not math.isfinite(clock_skew):
             raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
-        self.clock_skew = float(clock_skew)
-        self.dataset = dataset if dataset is not None else Dataset()
+        self.clock_skew: float = float(clock_skew)
+        self.dataset: Dataset = dataset if dataset is not None else Dataset()
         if live is not None and not self.dataset.chat_count:
             raise ValueError("a live feed needs a dataset with at least one chat")
         self.live_feed = live
@@ -86,7 +86,7 @@ class FakePostpress:
         self._own_dataset = False
         self.api_key = api_key
         self.host = host
-        self.stats = Stats()
+        self.stats: Stats = Stats()
         self._port = port
         self._api = Api(
             self.dataset,
@@ -97,7 +97,7 @@ class FakePostpress:
         self._faults = FaultState(_plan(faults))
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
-        self.app = self._build_app()
+        self.app: web.Application = self._build_app()
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -212,7 +212,7 @@ class DaskEngine:
                 f"must be a finite number of seconds > 0, got {connect_timeout!r}",
             )
         #: Worker processes of the engine's own LocalCluster (2 unless given).
-        self.workers = 2 if workers is None else workers
+        self.workers: int = 2 if workers is None else workers
         self.scheduler = scheduler
         self.retries = retries
         self.connect_timeout = connect_timeout

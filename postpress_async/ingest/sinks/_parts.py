@@ -39,8 +39,8 @@ class PartFilesSink(FileReads):
     reach: Reach = "network"
 
     def __init__(self, directory: str | Path, *, force: bool = False) -> None:
-        self.directory = Path(directory)
-        self.url = str(self.directory).rstrip("/") + "/"
+        self.directory: Path = Path(directory)
+        self.url: str = str(self.directory).rstrip("/") + "/"
         self.force = force
         self._parts: dict[tuple[str, str], LinesFile] = {}
         #: Where each name whose part this process holds stands (endpoint, name).

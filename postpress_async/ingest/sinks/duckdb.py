@@ -115,8 +115,8 @@ class DuckDBSink(ThreadedStore["duckdb.DuckDBPyConnection"]):
     columns: tuple[str, ...] | None = None
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.url = f"duckdb:///{path}"
+        self.path: Path = Path(path)
+        self.url: str = f"duckdb:///{path}"
         self._key = os.path.realpath(self.path)  # one writer a file in this process
         self._writer: str | None = None
 

@@ -64,8 +64,8 @@ class JsonLinesSink(FileReads):
     def __init__(
         self, path: str | Path, *, state: str | Path | None = None, force: bool = False
     ) -> None:
-        self.path = Path(path)
-        self.url = str(self.path)
+        self.path: Path = Path(path)
+        self.url: str = str(self.path)
         self.force = force
         sidecar = self.path.with_name(self.path.name + ".checkpoint")
         legacy: Path | None = self.path.with_name(self.path.name + ".plan.json")

@@ -127,7 +127,7 @@ class PostgresSink:
         if copy not in ("binary", "text"):
             raise ValueError(f"copy must be 'binary' or 'text', not {copy!r}")
         self._dsn = dsn
-        self.url = redact(dsn)
+        self.url: str = redact(dsn)
         self.copy: Copy = copy
         self.command_timeout = command_timeout
         self.reconnect_deadline = reconnect_deadline

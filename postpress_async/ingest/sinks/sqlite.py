@@ -213,8 +213,8 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
     columns: tuple[str, ...] | None = None
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 60.0) -> None:
-        self.path = Path(path)
-        self.url = f"sqlite:///{path}"
+        self.path: Path = Path(path)
+        self.url: str = f"sqlite:///{path}"
         self.busy_timeout = busy_timeout
         self._lock: OutputLock | None = None
 

@@ -103,7 +103,7 @@ class Dataset:
         chat_time: Literal["activity", "created"] = "activity",
         cursors: Literal["keyset", "offset"] = "keyset",
     ) -> None:
-        self.config = DatasetConfig(
+        self.config: DatasetConfig = DatasetConfig(
             seed=seed,
             accounts=accounts,
             chats=chats,
