@@ -87,7 +87,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_client(
-        cls, client: AsyncPostpress, *, limit: int | None = None, prefetch: int = 2
+        cls, client: AsyncPostpress[Any], *, limit: int | None = None, prefetch: int = 2
     ) -> ClientConfig:
         """The configuration of ``client`` (URL, key, timeout, attempts, in-flight limit,
         ``chat_time``, the headers its caller added).

@@ -84,7 +84,7 @@ def encode_export_filters(endpoint: Endpoint, filters: dict[str, Any]) -> dict[s
 
 
 async def plan_shards(
-    client: AsyncPostpress,
+    client: AsyncPostpress[Any],
     endpoint: Endpoint,
     *,
     shards: int = 8,
@@ -122,7 +122,10 @@ async def plan_shards(
     if endpoint != "messages" and by == "time":
         raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
     samples = _check_samples(samples) if samples is not None else max(16, 4 * shards)
-    probe = Probe(client, endpoint, encoded)
+    # Any client will do, read strictly: an account skipped as unreadable would leave its
+    # data out of every shard, and one handed out in its place ("yield") has no id.
+    readable = client.with_options(on_unreadable="raise")
+    probe = Probe(readable, endpoint, encoded)
     mode = "single" if endpoint == "accounts" else "account" if endpoint == "chats" else by
     if mode == "auto":
         mode = "time"
@@ -157,9 +160,9 @@ async def plan_shards(
                 label="t",
             )
     elif endpoint == "chats":
-        planned = await _plan_chats(probe, client, shards, encoded, outer)
+        planned = await _plan_chats(probe, readable, shards, encoded, outer)
     else:
-        planned = await _plan_message_accounts(probe, client, shards, encoded, low, high, samples)
+        planned = await _plan_message_accounts(probe, readable, shards, encoded, low, high, samples)
     return ShardPlan(
         endpoint=endpoint,
         filters=encoded,

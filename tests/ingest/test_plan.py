@@ -189,3 +189,25 @@ def test_cuts_fall_at_the_quantiles_of_the_profile() -> None:
     assert profile.counts == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert profile.cuts(2) == [2_000]
     assert profile.cuts(4) == [1_000, 2_000, 3_000]
+
+
+async def test_a_client_that_yields_unreadable_items_plans_by_reading_strictly() -> None:
+    """plan_shards takes any client; one made with ``on_unreadable="yield"`` is read
+    strictly, so an unreadable account is a typed error, not an AttributeError on the
+    ``UnreadableItem`` handed out in its place (nor an account left out of every shard)."""
+    from postpress_async import UnreadableItemError
+    from postpress_async.transports import MockTransport, Request, Response
+
+    accounts = b'{"items":[{"type":"WHATSAPP","id":"acc_1"},{"type":"WHATSAPP","id":5}]}'
+
+    def handler(request: Request) -> Response:
+        body = accounts if "/accounts" in request.url else b'{"items":[]}'
+        return Response(status=200, headers={}, content=body)
+
+    async with AsyncPostpress(
+        api_key="k", transport=MockTransport(handler), on_unreadable="yield"
+    ) as client:
+        with pytest.raises(UnreadableItemError) as caught:
+            await plan_shards(client, "messages", shards=2, by="account")
+    assert caught.value.endpoint == "accounts.list"
+    assert [item.index for item in caught.value.items] == [1]

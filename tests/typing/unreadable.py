@@ -11,6 +11,7 @@ from typing_extensions import assert_type
 from postpress_async import AsyncPostpress, ListStream, MergedStream, WatchStream
 from postpress_async._decoding import UnreadableItem
 from postpress_async._unreadable import OnlyReadable, YieldsUnreadable
+from postpress_async.ingest import ClientConfig, ShardPlan, plan_shards
 from postpress_async.models import Account, Chat, Message
 
 
@@ -38,6 +39,11 @@ async def check(client: AsyncPostpress, flag: bool) -> None:
     assert_type(tolerant.messages.watch(), WatchStream[Message])
     listing = tolerant.messages.list()
     assert_type(tolerant.messages.watch(since=listing), WatchStream[Message])
+
+    # the ingest entry points take any client: they only read its configuration, or
+    # read strictly whatever it was made with
+    assert_type(await plan_shards(tolerant, "messages", shards=2), ShardPlan)
+    assert_type(ClientConfig.from_client(tolerant), ClientConfig)
 
     made = AsyncPostpress(api_key="k", on_unreadable="yield")
     assert_type(made, AsyncPostpress[YieldsUnreadable])
