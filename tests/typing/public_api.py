@@ -28,6 +28,7 @@ from postpress_async._durable import fsync_dir, write_atomic
 from postpress_async._encoding import encode_json_lines
 from postpress_async._filelock import OutputLock, lock_output
 from postpress_async._time import format_datetime, parse_datetime, split_window
+from postpress_async.ingest import ClientConfig, IngestResult
 from postpress_async.models import Account, Chat, Message, Page
 from postpress_async.transports import AiohttpTransport, MockTransport, Request, Response
 
@@ -121,8 +122,6 @@ def check_lock(path: str) -> None:
 async def check_ingest(client: AsyncPostpress) -> None:
     from postpress_async._time import strict_windows
     from postpress_async.ingest import (
-        ClientConfig,
-        IngestResult,
         Shard,
         ShardPlan,
         Window,
@@ -141,6 +140,18 @@ async def check_ingest(client: AsyncPostpress) -> None:
     assert_type(strict_windows([moment]), list[tuple[datetime | None, datetime | None]])
     config = ClientConfig.from_client(client)
     assert_type(await ingest(config, "messages", "sqlite:///m.db"), IngestResult)
+
+
+async def check_sinks(config: ClientConfig) -> None:
+    # every sink is a Sink (pyright took the file sinks' ``columns`` property for no match)
+    from postpress_async.ingest import Sink, ingest
+    from postpress_async.ingest.sinks._parts import PartFilesSink
+    from postpress_async.ingest.sinks.files import JsonLinesSink
+    from postpress_async.ingest.sinks.sqlite import SQLiteSink
+
+    sinks: list[Sink] = [JsonLinesSink("m.jsonl"), PartFilesSink("out/"), SQLiteSink("m.db")]
+    assert_type(sinks[0].columns, tuple[str, ...] | None)
+    assert_type(await ingest(config, "messages", JsonLinesSink("m.jsonl")), IngestResult)
 
 
 def check_a_misspelt_name_is_an_error() -> None:

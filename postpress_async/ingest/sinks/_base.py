@@ -148,9 +148,17 @@ class Sink(Protocol):
     #: sink whose URL held a password has ``given_url`` too (see :func:`opening_url`).
     url: str
     reach: Reach
-    #: The typed columns this sink stores (``None``: all of ``TABLES``); a row stream for
-    #: it reads only these.
-    columns: tuple[str, ...] | None
+
+    # A settable property, not a variable: an attribute and a property with a setter
+    # (the file sinks') both match it, for pyright as for mypy (pyright does not take a
+    # property for a protocol's variable).
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The typed columns this sink stores (``None``: all of ``TABLES``); a row stream
+        for it reads only these."""
+
+    @columns.setter
+    def columns(self, value: tuple[str, ...] | None) -> None: ...
 
     async def open(self, *, writer: bool = True) -> None:
         """Connect and create what is missing.

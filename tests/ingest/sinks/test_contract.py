@@ -426,3 +426,14 @@ async def test_typed_text_with_nul_follows_the_sinks_rule(kit: Kit) -> None:
     assert (await kit.data("messages")).get(
         "nul\x00id" if kit.nul == "keep" else "nul\ufffdid"
     ) == nul
+
+
+def test_the_protocol_s_columns_is_a_settable_property() -> None:
+    """``Sink.columns`` is declared as a property with a setter, which a plain attribute
+    (SQLite, DuckDB, PostgreSQL) and the file sinks' property both match. Declared as a
+    variable, pyright (the type checker of VS Code) rejected every file sink where a
+    ``Sink`` is taken: ``ingest(config, "messages", JsonLinesSink("m.jsonl"))`` was an
+    error in a user's editor, though mypy took it."""
+    declared = Sink.__dict__.get("columns")
+    assert isinstance(declared, property)
+    assert declared.fset is not None
