@@ -20,11 +20,13 @@ __all__ = ["SCHEMES", "Sink", "open_sink"]
 
 
 def _sqlite(url: str) -> Sink:
-    return _load("sqlite", "SQLiteSink")(_file_path(url, "sqlite", ".db"))
+    path = _file_path(url, "sqlite", ".db")
+    return _load("sqlite", "SQLiteSink")(path)
 
 
 def _duckdb(url: str) -> Sink:
-    return _load("duckdb", "DuckDBSink")(_file_path(url, "duckdb", ".duckdb"))
+    path = _file_path(url, "duckdb", ".duckdb")  # a bad URL is told before the extra is missed
+    return _load("duckdb", "DuckDBSink")(path)
 
 
 def _file_path(url: str, scheme: str, suffix: str) -> str:
@@ -35,7 +37,27 @@ def _file_path(url: str, scheme: str, suffix: str) -> str:
             f"{url}: expected {scheme}:///path{suffix} (three slashes; an absolute path "
             f"takes four: {scheme}:////abs/path{suffix})"
         )
-    return path[1:]
+    path = path[1:]
+    problem = _not_a_file(path)
+    if problem:
+        raise SinkUnavailableError(
+            f"{url}: {problem}; give the database file's path: {scheme}:///path{suffix}"
+        )
+    return path
+
+
+def _not_a_file(path: str) -> str:
+    """Why ``path`` would not name the database file it reads as (empty: it does).
+
+    The engine takes ``:memory:`` (and, in some builds, a ``file:`` name) as a database
+    held in memory: an export would "succeed" and be lost at close. ``?`` would be part of
+    the file's name, not options of the connection as in other tools' URLs.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return "an in-memory or URI database is not a store an export can continue"
+    if "?" in path:
+        return "query parameters are not supported (the `?` would be part of the file's name)"
+    return ""
 
 
 def _postgres(url: str) -> Sink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -549,3 +550,20 @@ def test_database_urls(tmp_path: Path) -> None:
     assert isinstance(open_sink("file://m.db"), JsonLinesSink)
     with pytest.raises(SinkUnavailableError, match="three slashes"):
         open_sink("sqlite://m.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("sqlite:///:memory:", "an in-memory or URI database"),
+        ("sqlite:///file:m.db?mode=memory", "an in-memory or URI database"),
+        ("sqlite:///m.db?mode=ro", "query parameters are not supported"),
+        ("sqlite:////srv/m.db?cache=shared", "query parameters are not supported"),
+    ],
+)
+def test_a_url_that_names_no_database_file_is_refused_by_name(url: str, problem: str) -> None:
+    """Before: ``:memory:`` exported into memory (lost at close, the cron started over);
+    ``?mode=ro`` made a file named ``m.db?mode=ro``."""
+    with pytest.raises(SinkUnavailableError, match=re.escape(problem)) as caught:
+        open_sink(url)
+    assert str(caught.value).startswith(f"{url}: ")
