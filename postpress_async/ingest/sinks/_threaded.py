@@ -158,21 +158,25 @@ class ThreadedStore(Generic[DB]):
         return db
 
     def _prepare(self, db: DB) -> None:
-        """Check what the file holds; create the tables it lacks, one creator at a time."""
-        self._setup(db)
+        """Check what the file holds; create the tables it lacks, one creator at a time.
+
+        A file refused is left as it was: the settings (SQLite's WAL, kept in the file)
+        come after the check."""
         tables = self._tables(db)
+        version = None
         if "meta" in tables:
             found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = None if found is None else found[0]
             error = version_error(self.url, version, "export to a new file")
             if error is not None:
                 raise error
-            if version == UPGRADABLE:
-                self._upgrade(db)
-            if tables.issuperset(OUR_TABLES):
-                return
         else:
             self._refuse(tables)
+        self._setup(db)
+        if version == UPGRADABLE:
+            self._upgrade(db)
+        if "meta" in tables and tables.issuperset(OUR_TABLES):
+            return
         db.execute(self._BEGIN)
         try:
             for statement in schema(self._TYPES):

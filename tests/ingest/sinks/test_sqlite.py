@@ -486,6 +486,20 @@ async def test_other_tables_or_another_schema_are_refused(tmp_path: Path) -> Non
     lock_output(tmp_path / "newer.db.lock").release()
 
 
+async def test_a_refused_file_is_left_in_its_journal_mode(tmp_path: Path) -> None:
+    """Before: the WAL switch (a change written into the file) came before the check,
+    so another tool's database was altered even when refused."""
+    foreign = tmp_path / "foreign.db"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE messages (id INTEGER, body BLOB)")
+    db.commit()
+    db.close()
+    with pytest.raises(SinkUnavailableError, match="no postpress store"):
+        await SQLiteSink(foreign).open()
+    assert query(foreign, "PRAGMA journal_mode") == [("delete",)]
+    assert not (tmp_path / "foreign.db-wal").exists()
+
+
 async def test_a_cancelled_commit_finishes_before_the_cancellation_lands(tmp_path: Path) -> None:
     """The transaction runs in a worker thread that is never abandoned: all or nothing."""
     path = tmp_path / "m.db"
