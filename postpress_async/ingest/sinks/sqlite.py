@@ -29,7 +29,11 @@ is 2 MiB) and checkpoints the WAL every 10,000 pages (about 40 MiB; the default 
 in fewer, longer runs. Together they took the end-to-end load from 0.85x to 1.03x a
 bare ``executemany`` load with SQLite's defaults, the same rows in the same run
 (either alone: 0.87-0.89x); the price is at most 16 MiB more memory a connection and
-a WAL file of up to about 40 MiB beside the database while it is written. Several processes of one machine may write in turn (``busy_timeout``):
+a WAL file of up to about 40 MiB beside the database while it is written. A reader's
+open transaction holds the checkpoints back (SQLite copies no page a reader may still
+need), so the WAL grows while it lasts; the next checkpoint after it cuts the file back to
+64 MiB (``journal_size_limit``), where it would otherwise keep its largest size until the
+writer closes. Several processes of one machine may write in turn (``busy_timeout``):
 the ``writer=True`` opener holds ``PATH.lock`` (an OS lock on a file beside the
 database: never the database file itself, whose descriptor's closing would drop
 SQLite's own POSIX locks), Dask workers open with ``writer=False``. SQLite locks
@@ -94,6 +98,11 @@ _TIME_PARAM: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')"
 #: the module docstring for why and what they cost.
 _CACHE_KIB: Final = 16 * 1024
 _WAL_CHECKPOINT_PAGES: Final = 10_000
+#: The size (bytes) a WAL file is cut back to after a checkpoint: above what the
+#: checkpoints above keep it to (10,000 pages of 4 KiB), so a load never pays for it; a WAL
+#: grown past it while an analyst's read held the checkpoints back shrinks again, where
+#: SQLite's default (-1) keeps the file at its largest until the last connection closes.
+_WAL_LIMIT_BYTES: Final = 64 * 1024 * 1024
 
 # Primary result codes (``sqlite3.SQLITE_*`` exist from Python 3.11 only).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -239,6 +248,7 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
         db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
         db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # negative: KiB, not pages
         db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
 
     def _tables(self, db: sqlite3.Connection) -> set[str]:
         return {

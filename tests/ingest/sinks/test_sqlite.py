@@ -19,6 +19,7 @@ from postpress_async._exceptions import SinkFailedError
 from postpress_async._filelock import lock_output
 from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks import open_sink
+from postpress_async.ingest.sinks import sqlite as sqlite_module
 from postpress_async.ingest.sinks._base import Batch, Move, Reject, Stored
 from postpress_async.ingest.sinks.files import JsonLinesSink
 from postpress_async.ingest.sinks.sqlite import SQLiteSink, _explain, most_rows, statement_sizes
@@ -32,6 +33,10 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def wal_size(path: Path) -> int:
+    return os.path.getsize(f"{path}-wal")
 
 
 def big_batch(sink: SQLiteSink, count: int, moved: Move, *, start: int = 0) -> Batch:
@@ -159,6 +164,32 @@ async def test_every_connection_caches_16_mib_and_checkpoints_every_10000_pages(
     assert sink._db is not None
     assert sink._db.execute("PRAGMA cache_size").fetchone() == (-16 * 1024,)
     assert sink._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (10_000,)
+    assert sink._db.execute("PRAGMA journal_size_limit").fetchone() == (64 * 1024 * 1024,)
+    await sink.close()
+
+
+async def test_a_wal_grown_while_a_reader_held_it_shrinks_after_the_next_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analyst's open read holds the checkpoints back and the WAL grows; before, the
+    file then kept its largest size for the rest of a follow (days). Scaled down: a
+    checkpoint every 10 pages, a limit of 64 KiB."""
+    monkeypatch.setattr(sqlite_module, "_WAL_CHECKPOINT_PAGES", 10)
+    monkeypatch.setattr(sqlite_module, "_WAL_LIMIT_BYTES", 64 * 1024)
+    path = tmp_path / "m.db"
+    sink = SQLiteSink(path)
+    await sink.open()
+    analyst = sqlite3.connect(path, isolation_level=None)
+    analyst.execute("BEGIN")
+    analyst.execute("SELECT count(*) FROM messages").fetchone()  # holds its snapshot
+    for k in range(4):
+        await sink.commit(big_batch(sink, 300, move("s0", k or None, k + 1), start=300 * k))
+    grown = wal_size(path)
+    analyst.execute("COMMIT")
+    analyst.close()
+    for k in range(4, 6):  # the checkpoint after the read
+        await sink.commit(big_batch(sink, 300, move("s0", k, k + 1), start=300 * k))
+    assert wal_size(path) < grown / 2
     await sink.close()
 
 
