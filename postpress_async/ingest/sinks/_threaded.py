@@ -120,17 +120,30 @@ class ThreadedStore(Generic[DB]):
     # -- opening and closing -------------------------------------------------------------
 
     async def open(self, *, writer: bool = True) -> None:
-        """Open the file (creating it and what is missing), as the one writer if asked."""
+        """Open the file (a writer creates it and what is missing), as the one writer if
+        asked; a reader opens a file that exists."""
         if self._db is not None:
             return
         self._limiter = anyio.CapacityLimiter(1)
         if writer:
             self._take_writer()
+        else:
+            self._check_exists()
         try:
             self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
         except BaseException:
             self._release()
             raise
+
+    def _check_exists(self) -> None:
+        """A reader (``verify``; a Dask worker, after its coordinator) opens a store that is
+        there: opening a mistyped path would create an empty store and call every item
+        missing."""
+        self._check_directory()
+        if not self.path.exists():
+            raise SinkUnavailableError(
+                f"{self.url}: no store there ({self.path} does not exist): check the path"
+            )
 
     def _check_directory(self) -> None:
         if not self.path.parent.is_dir():

@@ -248,6 +248,7 @@ async def test_openers_of_a_new_file_at_the_same_moment_all_open_it(tmp_path: Pa
 
     for k in range(60):
         async with anyio.create_task_group() as group:
+            (tmp_path / f"m{k}.db").touch()  # a reader opens a file that exists
             for _ in range(3):
                 group.start_soon(opener, tmp_path / f"m{k}.db")
     assert failed == []
@@ -612,3 +613,14 @@ def test_a_url_that_names_no_database_file_is_refused_by_name(url: str, problem:
     with pytest.raises(SinkUnavailableError, match=re.escape(problem)) as caught:
         open_sink(url)
     assert str(caught.value).startswith(f"{url}: ")
+
+
+async def test_a_reader_of_a_file_that_does_not_exist_is_refused_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    """Before: ``verify(config, "messages", "sqlite:///typo.db")`` created an empty store
+    there and reported every item missing (the CLI alone checked the path)."""
+    sink = SQLiteSink(tmp_path / "typo.db")
+    with pytest.raises(SinkUnavailableError, match=r"no store there \(.*typo.db does not exist\)"):
+        await sink.open(writer=False)
+    assert os.listdir(tmp_path) == []
