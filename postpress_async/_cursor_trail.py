@@ -10,7 +10,11 @@ from __future__ import annotations
 from ._exceptions import CursorLoopError
 from ._lazy import hashlib
 
-__all__ = ["CursorTrail"]
+__all__ = ["MAX_PAGES_WITHOUT_ITEMS", "CursorTrail", "Stall"]
+
+#: Pages in a row a stream follows that hand out no new item (empty, or only repeats of
+#: the page before) while sending a new cursor: a server paging for ever past its end.
+MAX_PAGES_WITHOUT_ITEMS = 1000
 
 
 class CursorTrail:
@@ -63,3 +67,27 @@ class CursorTrail:
 
 def _digest(cursor: str) -> bytes:
     return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class Stall:
+    """The run of pages that hand out nothing while sending a cursor on, to end it.
+
+    New cursors pass :class:`CursorTrail`, so a server that never ends (an offset cursor
+    counting on past the last item, or stuck on one page whose items are all repeats)
+    would be paged for ever without an item: after ``MAX_PAGES_WITHOUT_ITEMS`` such
+    pages in a row it is a :class:`~._exceptions.CursorLoopError` (``.pages``).
+    """
+
+    __slots__ = ("_run",)
+
+    def __init__(self) -> None:
+        self._run = 0
+
+    def page(self, cursor: str | None, handed_out: int) -> None:
+        """Count a page that hands out ``handed_out`` items and sends ``cursor`` on."""
+        if handed_out or cursor is None:
+            self._run = 0
+            return
+        self._run += 1
+        if self._run >= MAX_PAGES_WITHOUT_ITEMS:
+            raise CursorLoopError(cursor, pages=self._run)

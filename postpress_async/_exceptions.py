@@ -284,20 +284,27 @@ class ResponseTooLargeError(PostpressError):
 
 
 class CursorLoopError(PostpressError):
-    """A list stream's server sent a cursor it had already sent in the same stream.
+    """A list stream's server sent a cursor it had already sent in the same stream, or
+    ``MAX_PAGES_WITHOUT_ITEMS`` pages in a row with a new cursor and no new item.
 
-    Following it would hand out the same pages again without end. ``resume_cursor``
+    Following it would hand out the same pages (or none) again without end. ``resume_cursor``
     (and the stream's ``checkpoint``) still resume exactly after the last item handed
     out; ``cursor`` is the repeated cursor.
     """
 
-    def __init__(self, cursor: str, *, endpoint: str = "") -> None:
+    def __init__(self, cursor: str, *, endpoint: str = "", pages: int = 0) -> None:
         where = f"{endpoint}: " if endpoint else ""
         super().__init__(
-            f"{where}the server sent the cursor {_shorten(cursor)!r} a second time in one "
+            f"{where}the server sent {pages} pages in a row with a new cursor and no new "
+            f"item (the last cursor {_shorten(cursor)!r}); stopped instead of paging for ever"
+            if pages
+            else f"{where}the server sent the cursor {_shorten(cursor)!r} a second time in one "
             "stream; stopped instead of looping over the same pages"
         )
         self.cursor = cursor
+        #: How many pages in a row gave no new item, when that (not a repeated cursor)
+        #: stopped the stream; else 0.
+        self.pages = pages
 
 
 class OutputLockedError(PostpressError):

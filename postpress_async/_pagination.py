@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import anyio
 import msgspec
 
-from ._cursor_trail import CursorTrail
+from ._cursor_trail import CursorTrail, Stall
 from ._decoding import peek_cursor
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._params import check_int, check_text
@@ -415,6 +415,7 @@ class ListStream(SingleUse[T]):
         start = self._checkpoint.offset
         remaining = self._max_items
         lead = None if self._repeats is None else self._repeats.tracker()
+        stall = Stall()
         # No cleanup that awaits here: _items and _pages close the fetcher after it. A
         # loop that ends closes every open generator at once, this one too, and one
         # still closing when _items closes it would fail "already running".
@@ -434,6 +435,7 @@ class ListStream(SingleUse[T]):
             if remaining is not None:
                 stop = min(stop, start + remaining)
                 remaining -= stop - start
+            stall.page(page.cursor, stop - start)
             yield cursor, page, start, stop
             if self._after_page is not None and stop == len(page.items):
                 self._after_page(page)
@@ -478,10 +480,9 @@ class ListStream(SingleUse[T]):
                     failed = with_checkpoint(exc, self.checkpoint)
                 else:
                     return
-                # Raised outside the handler: a new error of the same class, complete with
-                # the stream's checkpoint and carrying the original's own chaining (none
-                # added, so a transport's deliberately unchained error stays so); the
-                # original is untouched.
+                # Raised outside the handler: a new error of the same class with the
+                # stream's checkpoint and the original's own chaining (none added: an
+                # unchained transport error stays so); the original is untouched.
                 raise failed
         finally:
             await self.aclose()  # the fetcher, once the generator above is closed
@@ -495,6 +496,4 @@ def _check_cursor(name: str, cursor: object) -> None:
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:
-    if page.cursor is None:
-        return Checkpoint(cursor=None, done=True)
-    return Checkpoint(cursor=page.cursor)
+    return Checkpoint(cursor=page.cursor, done=page.cursor is None)

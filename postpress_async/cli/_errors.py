@@ -155,8 +155,11 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, CursorLoopError):
         return (
             ExitCode.API_ERROR,
-            f"the API sent the cursor {_short(exc.cursor)!r} a second time in one listing; "
-            "stopped instead of fetching the same pages again",
+            f"the API sent {exc.pages} pages in a row with a new cursor and no new item; "
+            "stopped instead of paging for ever"
+            if exc.pages
+            else f"the API sent the cursor {_short(exc.cursor)!r} a second time in one "
+            "listing; stopped instead of fetching the same pages again",
         )
     if isinstance(exc, UnreadableItemError):
         return (

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from postpress_async import Checkpoint, CursorLoopError, merge
+from postpress_async import AsyncPostpress, Checkpoint, CursorLoopError, _cursor_trail, merge
 from postpress_async._cursor_trail import CursorTrail
+from postpress_async.transports import MockTransport, Request, Response
 
-from ._server import Hostile, client_for, cursor_walk, hostile_server
+from ._server import Hostile, client_for, cursor_walk, hostile_server, page_body
 
 #: next cursor by the cursor a page was asked with (None: the first page).
 SAME_AGAIN: dict[str | None, str | None] = {None: "A", "A": "B", "B": "B"}
@@ -128,3 +130,58 @@ async def test_an_empty_cursor_repeated_is_a_loop_too() -> None:
                 async for _ in client.messages.list():
                     pass
     assert len(server.requests) == 2
+
+
+def _fresh_cursor_pages(ids_of: Any) -> tuple[list[str | None], MockTransport]:
+    """A server that sends a new cursor with every page, for ever; ``ids_of(n)`` the ids of page n."""
+    asked: list[str | None] = []
+
+    def handler(request: Request) -> Response:
+        cursor = parse_qs(urlsplit(request.url).query).get("cursor", [None])[0]
+        asked.append(cursor)
+        return Response(200, {}, page_body(ids_of(len(asked)), f"c{len(asked)}"))
+
+    return asked, MockTransport(handler)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3], ids=lambda n: f"prefetch={n}")
+@pytest.mark.parametrize(
+    "ids_of",
+    [
+        pytest.param(lambda n: [], id="empty-pages"),
+        # An offset-paging server stuck on one page: every page repeats the one before.
+        pytest.param(lambda n: ["msg_a", "msg_b"], id="the-same-page-again"),
+    ],
+)
+async def test_pages_with_new_cursors_and_no_new_item_end(
+    ids_of: Any, prefetch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fresh cursors defeat the cursor check: a run of pages giving nothing ends the walk."""
+    monkeypatch.setattr(_cursor_trail, "MAX_PAGES_WITHOUT_ITEMS", 5)
+    asked, transport = _fresh_cursor_pages(ids_of)
+    async with AsyncPostpress(api_key="k", transport=transport) as client:
+        stream = client.messages.list(prefetch=prefetch)
+        seen: list[str] = []
+        with pytest.raises(CursorLoopError, match="5 pages in a row") as caught:
+            async for message in stream:
+                seen.append(message.id)
+    assert seen == ids_of(1)
+    assert len(asked) <= 1 + 5 + 1 + prefetch  # bounded: the run, and the pages ahead
+    assert caught.value.checkpoint == stream.checkpoint
+
+
+async def test_a_run_of_empty_pages_shorter_than_the_bound_is_walked_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_cursor_trail, "MAX_PAGES_WITHOUT_ITEMS", 5)
+    asked: list[int] = []
+
+    def handler(request: Request) -> Response:
+        asked.append(1)
+        n = len(asked)
+        ids = [f"msg_{n}"] if n % 5 == 0 else []
+        return Response(200, {}, page_body(ids, f"c{n}" if n < 20 else None))
+
+    async with AsyncPostpress(api_key="k", transport=MockTransport(handler)) as client:
+        seen = [message.id async for message in client.messages.list()]
+    assert seen == ["msg_5", "msg_10", "msg_15", "msg_20"]
