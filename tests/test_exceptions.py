@@ -78,6 +78,7 @@ def _instances() -> list[PostpressError]:
         UnreadableItemError([item], endpoint="messages.list"),
         ResponseTooLargeError(limit=1024, method="GET", url="https://x/messages"),
         CursorLoopError("c_1", endpoint="messages.list"),
+        CursorLoopError("c_2", pages=1000),
         OutputLockedError("/data/messages.jsonl"),
         OutputLockedError("duckdb:///m.duckdb", holder="/usr/bin/python3 (PID 7)"),
     ]

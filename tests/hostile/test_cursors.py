@@ -185,3 +185,12 @@ async def test_a_run_of_empty_pages_shorter_than_the_bound_is_walked_through(
     async with AsyncPostpress(api_key="k", transport=MockTransport(handler)) as client:
         seen = [message.id async for message in client.messages.list()]
     assert seen == ["msg_5", "msg_10", "msg_15", "msg_20"]
+
+
+def test_the_command_line_names_a_run_of_pages_without_items() -> None:
+    from postpress_async.cli._errors import describe
+
+    _, stalled = describe(CursorLoopError("c_9", pages=1000))
+    _, repeated = describe(CursorLoopError("c_9"))
+    assert "1000 pages in a row" in stalled and "second time" not in stalled
+    assert "second time" in repeated
