@@ -33,7 +33,6 @@ __all__ = [
     "client_config",
     "engine_of",
     "is_one_file",
-    "must_exist",
     "open_store",
     "option_note",
     "policy_of",
@@ -93,23 +92,6 @@ def is_one_file(sink: Sink) -> bool:
     from postpress_async.ingest.sinks.files import JsonLinesSink
 
     return isinstance(sink, JsonLinesSink)
-
-
-def must_exist(sink: Sink) -> None:
-    """Refuse a store on this machine that is not there (``verify`` only reads a store:
-    opening a mistyped path would create an empty one and call everything missing)."""
-    from postpress_async.ingest.sinks.duckdb import DuckDBSink
-    from postpress_async.ingest.sinks.files import JsonLinesSink, PartFilesSink
-    from postpress_async.ingest.sinks.sqlite import SQLiteSink
-
-    if isinstance(sink, (SQLiteSink, DuckDBSink, JsonLinesSink)):
-        where = sink.path
-    elif isinstance(sink, PartFilesSink):
-        where = sink.directory
-    else:
-        return
-    if not where.exists():
-        raise UsageError(f"{sink.url}: no store there ({where} does not exist): check the path")
 
 
 def upgraded(sink: Sink) -> str | None:

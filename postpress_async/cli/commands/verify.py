@@ -65,8 +65,8 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         if value is not None
     }
     await ctx.check(list_call(resource, **filters))
-    sink = _sync.open_store(_sync.store_of(args), state=args.state)  # exit 2 before any start
-    _sync.must_exist(sink)
+    # exit 2 before any start; a store that is not there is refused when verify opens it
+    sink = _sync.open_store(_sync.store_of(args), state=args.state)
     async with ctx.connect() as (client, _):
         report = await verify(
             _sync.client_config(client, args),
