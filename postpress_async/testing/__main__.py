@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="S",
         help="the server's clock runs S seconds ahead of the real one (negative: behind); "
-        "it stamps the live feed's messages",
+        "it stamps the live feed's messages and dates every response",
     )
     parser.add_argument(
         "--page-cache-mb",

@@ -95,15 +95,18 @@ class LiveMessages:
         listed_after_ms: int = 0,
         chat: int | None = None,
         sender: int | None = None,
+        listed_now: bool = False,
     ) -> int:
         """Add one message (now, unless ``timestamp_ms``); returns its index.
 
-        It is listed ``listed_after_ms`` after its timestamp (0: at once).
+        It is listed ``listed_after_ms`` after its timestamp (0: at once), or, with
+        ``listed_now``, now, however it is dated.
         """
-        at = self.now_ms() if timestamp_ms is None else timestamp_ms
+        now = self.now_ms()
+        at = now if timestamp_ms is None else timestamp_ms
         index = self.dataset.add_message(at, chat=chat, sender=sender)
         bisect.insort(self._keys, (-at, index))
-        self._listed_at[index] = at + listed_after_ms
+        self._listed_at[index] = now if listed_now else at + listed_after_ms
         self._on_add()
         return index
 

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from email.utils import formatdate
 from typing import Any, Final
 
 from aiohttp import web
@@ -59,8 +60,9 @@ class FakePostpress:
 
     ``clock_skew`` (seconds, default 0) shifts the server's clock from the real one:
     every timestamp it makes while running (:meth:`add_messages`' default "now", the
-    live feed's messages, when a late message gets listed) is ``time.time() +
-    clock_skew``. Negative: the server runs behind, as providers whose timestamps lag.
+    live feed's messages, when a late message gets listed), and the ``Date`` header of
+    every response, is ``time.time() + clock_skew``. Negative: the server runs behind,
+    as providers whose timestamps lag.
     """
 
     def __init__(
@@ -181,12 +183,15 @@ class FakePostpress:
         timestamp: datetime | None = None,
         listed_after: float = 0.0,
         chat_id: str | None = None,
+        listed_now: bool = False,
     ) -> list[str]:
         """Add ``count`` messages stamped ``timestamp`` (default: the server's now, see
         :meth:`now`; all in one millisecond).
 
         They are listed ``listed_after`` seconds after their timestamp (0: at once), in
-        ``chat_id`` (default: chats picked by the dataset). Returns their ids.
+        ``chat_id`` (default: chats picked by the dataset). ``listed_now``: listed at
+        once however they are dated (a provider whose clock is wrong dated them in the
+        future: the server lists what arrives). Returns their ids.
         """
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count!r}")
@@ -202,7 +207,10 @@ class FakePostpress:
             at = self.live.now_ms()
         late = round(listed_after * 1000)
         live = self._growing()
-        indexes = [live.add(timestamp_ms=at, listed_after_ms=late, chat=chat) for _ in range(count)]
+        indexes = [
+            live.add(timestamp_ms=at, listed_after_ms=late, chat=chat, listed_now=listed_now)
+            for _ in range(count)
+        ]
         return [self.dataset.message_id(index) for index in indexes]
 
     def _growing(self) -> LiveMessages:
@@ -313,7 +321,15 @@ class FakePostpress:
                 app.router.add_get(prefix + path, self._handler(route, answer))
         app.router.add_get(TRUTH_PATH + "/{resource}", self._truth)
         app.router.add_route("*", "/{tail:.*}", self._handler(None, unknown))
+        app.on_response_prepare.append(self._dated)
         return app
+
+    async def _dated(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Every response's ``Date`` is the server's own clock (:meth:`now`, skew and all),
+        the one it stamps new messages by: a client bounds its positions by it, and
+        aiohttp's default (the machine's clock) would make a skewed server's messages
+        look dated in the future, or the past."""
+        response.headers["Date"] = formatdate(self._api.clock(), usegmt=True)
 
     async def _truth(self, request: web.Request) -> web.StreamResponse:
         """The ground truth: authenticated, but no latency, no fault and no counting."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 import pytest
@@ -90,6 +91,33 @@ async def test_a_message_is_listed_when_the_skewed_clock_reaches_it() -> None:
     ids = [item["id"] for item in page["items"]]
     assert listed in ids
     assert waiting not in ids
+
+
+async def test_every_response_is_dated_by_the_skewed_clock() -> None:
+    async with FakePostpress(dataset=Dataset(seed=3, messages=5), clock_skew=SKEW) as server:
+        async with aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http:
+            for path in ("/messages", "/nowhere"):  # a listing, an error
+                before = time.time()
+                async with http.get(server.url + path) as response:
+                    date = parsedate_to_datetime(response.headers["Date"]).timestamp()
+                after = time.time()
+                # The header has whole seconds: its second holds the skewed moment.
+                assert_between(date, math.floor(before + SKEW) - 1, after + SKEW)
+
+
+async def test_a_message_listed_now_is_listed_however_far_ahead_it_is_dated() -> None:
+    """A provider's wrong clock: dated 2099, listed at once (not when the clock gets there)."""
+    async with FakePostpress(dataset=Dataset(seed=3, messages=5), clock_skew=SKEW) as server:
+        future = datetime(2099, 1, 1, tzinfo=timezone.utc)
+        [listed] = server.add_messages(1, timestamp=future, listed_now=True)
+        [waiting] = server.add_messages(1, timestamp=future)
+        assert server.live.unlisted() == 1
+        async with aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http:
+            _, page = await get_json(http, f"{server.url}/messages", {"limit": "250"})
+    ids = [item["id"] for item in page["items"]]
+    assert ids[0] == listed  # the newest, as dated
+    assert waiting not in ids
+    assert listed in server.truth("messages")
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
