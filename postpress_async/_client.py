@@ -34,6 +34,7 @@ from ._decoding import UnreadableItem, decode, without_bom
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
+from ._page_body import server_time_ms
 from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
@@ -358,13 +359,14 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         The one request method every resource uses; retries and the in-flight limit
         apply inside it.
         """
-        body = await self._get_body(path, query, endpoint=endpoint)
+        body, _ = await self._get_body(path, query, endpoint=endpoint)
         return decode(body, model, endpoint=endpoint_parts(endpoint)[0])
 
     async def _get_body(
         self, path: str, query: Mapping[str, str | None], *, endpoint: str
-    ) -> bytes:
-        """:meth:`get` without the decode: the 2xx body (list streams decode it later)."""
+    ) -> tuple[bytes, int | None]:
+        """:meth:`get` without the decode: the 2xx body (list streams decode it later), and
+        the server's time it was sent at (its ``Date`` header; ``None``: none said)."""
         self._lifecycle.check()
         accounts = query.get("account_id")
         request = Request(
@@ -378,7 +380,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         captured = _CAPTURE.get()
         if captured is not None:
             captured.append(response)
-        return without_bom(response.content)
+        return without_bom(response.content), server_time_ms(response.headers.get("date"))
 
     async def raw_response(
         self, call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs

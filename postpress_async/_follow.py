@@ -3,7 +3,10 @@
 The API has no change feed, only listings with strict ``after``/``before`` bounds on a
 millisecond timestamp. Following one keeps a small state (:class:`~._positions.WatchState`):
 
-* ``watermark``: the newest timestamp handed out;
+* ``watermark``: the newest timestamp handed out, but never past the server's own clock
+  (the ``Date`` of the responses that listed it, see :mod:`._page_body`): an item a
+  provider dated in the future (a wrong clock: 2099) is handed out, yet the watermark
+  stays at the server's time, so what is correctly dated after it is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
   an ``overlap``, so a message the server lists late (its timestamp older than the
   newest already seen, as providers sync late) is still found if it is listed within
@@ -15,7 +18,11 @@ millisecond timestamp. Following one keeps a small state (:class:`~._positions.W
 The invariant: *every listed item with a timestamp after the floor that is not in
 ``seen`` is new.* So a poll hands out ``(found - seen)`` oldest first, then raises the
 floor to ``watermark - overlap`` and forgets the ids at or below it: memory is bounded
-by the items of one overlap window. :func:`fresh` and :func:`settle` decide;
+by the items of one overlap window, and those dated past the server's clock (a
+future-dated item stays above the floor, so in ``seen``, until the server's clock
+passes it: handed out once, never again). Bounding the watermark only keeps the floor
+lower; no item after it is forgotten, so the invariant holds. Without a server time
+(a transport that sends no ``Date``) nothing is bounded. :func:`fresh` and :func:`settle` decide;
 :class:`FollowTracker` holds the mutable side; :class:`ListFollower` records, while a
 ``list()`` is walked, where a watch continuing it starts.
 
@@ -51,6 +58,7 @@ __all__ = [
     "Stamp",
     "UnreadableLedger",
     "Window",
+    "bounded",
     "density_span",
     "fresh",
     "gallop",
@@ -148,10 +156,29 @@ class UnreadableLedger:
         self._keys = set()
 
 
-class FollowTracker:
-    """The mutable side of a :class:`WatchState`: what has been handed out so far."""
+def bounded(stamp: int, server_ms: int | None) -> int:
+    """Where an item stamped ``stamp`` may move a watermark: not past the server's time
+    ``server_ms`` (``None``: unknown, no bound)."""
+    return stamp if server_ms is None or stamp <= server_ms else server_ms
 
-    __slots__ = ("fingerprint", "floor_ms", "kind", "now", "seen", "unreadable", "watermark_ms")
+
+class FollowTracker:
+    """The mutable side of a :class:`WatchState`: what has been handed out so far.
+
+    ``server_ms``: the newest server time the listings carried (:meth:`saw`), which
+    bounds the watermark; not part of the state (each run learns it afresh).
+    """
+
+    __slots__ = (
+        "fingerprint",
+        "floor_ms",
+        "kind",
+        "now",
+        "seen",
+        "server_ms",
+        "unreadable",
+        "watermark_ms",
+    )
 
     def __init__(self, state: WatchState) -> None:
         self.now = state.now
@@ -161,12 +188,19 @@ class FollowTracker:
         self.floor_ms = state.floor_ms
         self.seen = {key: stamp for stamp, key in state.seen}
         self.unreadable = UnreadableLedger(state.unreadable)
+        self.server_ms: int | None = None
+
+    def saw(self, server_ms: int | None) -> None:
+        """A listing's responses said the server's time was ``server_ms`` (``None``: not said)."""
+        if server_ms is not None and (self.server_ms is None or server_ms > self.server_ms):
+            self.server_ms = server_ms
 
     def mark(self, stamp: int, key: str) -> None:
-        """Record one item as handed out."""
+        """Record one item as handed out; the watermark moves to it, not past the server's time."""
         self.seen[key] = stamp
-        if self.watermark_ms is None or stamp > self.watermark_ms:
-            self.watermark_ms = stamp
+        top = bounded(stamp, self.server_ms)
+        if self.watermark_ms is None or top > self.watermark_ms:
+            self.watermark_ms = top
 
     def settle(self, overlap_ms: int) -> None:
         """Raise the floor behind the watermark and forget the ids below it."""
@@ -201,8 +235,9 @@ class ListFollower:
         self._stamp = stamp
         self._overlap_ms = math.ceil(overlap * 1000)
 
-    def note(self, items: Sequence[Any]) -> None:
-        """Record a page's items as handed out.
+    def note(self, items: Sequence[Any], server_ms: int | None = None) -> None:
+        """Record a page's items as handed out (``server_ms``: the server's time, as the
+        listing's responses said so far; it bounds the watermark).
 
         Pages are ordered by timestamp (the API says so, in either direction), so a page
         whose two placed ends lie at or below the floor holds nothing worth remembering:
@@ -211,6 +246,7 @@ class ListFollower:
         placed one stands in for it.
         """
         tracker = self._tracker
+        tracker.saw(server_ms)
         stamp = self._stamp
         if items and tracker.floor_ms is not None:
             lowest = tracker.floor_ms

@@ -46,7 +46,6 @@ import contextlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Awaitable,
     Callable,
     Generator,
     Sequence,
@@ -57,8 +56,9 @@ import anyio
 import msgspec
 
 from ._cursor_trail import CursorTrail, Stall
-from ._decoding import peek_cursor
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
+from ._page_body import FetchPage, PageBody, ReadPage, ServerClock
+from ._page_body import as_page as _as_page
 from ._params import check_int, check_text
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
@@ -79,48 +79,22 @@ __all__ = [
     "PageBody",
     "PageFetcher",
     "ReadPage",
+    "ServerClock",
 ]
 
 T = TypeVar("T")
-
-
-#: Reads a list page's body: into models (the typed streams) or into rows (the raw path
-#: of the sinks, :mod:`._rows`); raises :class:`ResponseDecodeError` for a bad body.
-ReadPage = Callable[[bytes], Page[T]]
-
-
-class PageBody(Generic[T]):
-    """A list page read off the wire, decoded on demand; its cursor is read up front."""
-
-    __slots__ = ("_body", "_read", "cursor", "cursor_known")
-
-    def __init__(self, body: bytes, read: ReadPage[T]) -> None:
-        self._body = body
-        self._read = read
-        #: Whether ``cursor`` could be read without decoding the page (else decode it).
-        self.cursor_known, self.cursor = peek_cursor(body)
-
-    def decode(self) -> Page[T]:
-        """The page, or :class:`ResponseDecodeError`."""
-        return self._read(self._body)
-
-
-FetchPage = Callable[[str | None], Awaitable[Page[T] | PageBody[T]]]
-
-
-def _as_page(got: Page[T] | PageBody[T]) -> Page[T]:
-    return got.decode() if isinstance(got, PageBody) else got
 
 
 class Follower(Protocol):
     """Records, page by page, where a watch continuing a listing would start.
 
     A list stream calls :meth:`note` with each page's items as the page is taken (before
-    its items are handed out) and :meth:`state` when its checkpoint is read; what the
+    its items are handed out), and the newest server time its responses carried so far
+    (``None``: none said), and :meth:`state` when its checkpoint is read; what the
     state means is the follower's business (:class:`~._follow.ListFollower`).
     """
 
-    def note(self, items: Sequence[Any]) -> None: ...
+    def note(self, items: Sequence[Any], server_ms: int | None) -> None: ...
 
     def state(self) -> WatchState: ...
 
@@ -278,6 +252,7 @@ class ListStream(SingleUse[T]):
         follower: MakeFollower | None = None,
         after_page: AfterPage | None = None,
         repeats: Repeats[T] | None = None,
+        clock: ServerClock | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         if max_items is not None:
@@ -299,7 +274,17 @@ class ListStream(SingleUse[T]):
             if resume.cursor is not None:
                 _check_cursor("resume.cursor", resume.cursor)
             check_int("resume.offset", resume.offset, minimum=0)
-        self._fetch = fetch
+        # The server's time, as each PageBody fetched tells it (a caller whose fetch
+        # returns a Page gives its own clock, and tells it).
+        self._clock = clock = ServerClock() if clock is None else clock
+
+        async def timed(cursor: str | None) -> Page[T] | PageBody[T]:
+            got = await fetch(cursor)
+            if isinstance(got, PageBody):
+                clock.saw(got.server_ms)
+            return got
+
+        self._fetch: FetchPage[T] = timed
         self._prefetch = prefetch
         self._max_items = max_items
         self._after_page = after_page
@@ -334,6 +319,13 @@ class ListStream(SingleUse[T]):
         if self._follower is None:
             return found
         return msgspec.structs.replace(found, follow=self._follower.state())
+
+    @property
+    def server_ms(self) -> int | None:
+        """The newest server time (epoch ms) the pages fetched so far carried: their
+        ``Date`` header, at the end of its second; ``None``: none said (a transport that
+        sends no ``Date``)."""
+        return self._clock.ms
 
     @property
     def resume_cursor(self) -> str | None:
@@ -425,7 +417,7 @@ class ListStream(SingleUse[T]):
                 return
             cursor, page = got
             if self._follower is not None:
-                self._follower.note(page.items)
+                self._follower.note(page.items, self._clock.ms)
             if lead is not None:  # the repeats of the page before: positions, not items
                 start = max(start, lead(page.items))
             stop = len(page.items)

@@ -100,7 +100,7 @@ def start_state(since: object, *, kind: WatchKind, fingerprint: str) -> WatchSta
     ``"now"`` is not read from the local clock: provider timestamps lag the server's, and
     a client clock ahead of the server would skip what arrives. It gives a state marked
     ``now``, which the watch's first poll resolves from what the server lists (its newest
-    item and the ids around it; see :meth:`~._watch.WatchStream._resolve_now`).
+    item and the ids around it; see :func:`~._watch_now.resolve_now`).
     """
     if isinstance(since, Checkpoint):
         if not since.done:

@@ -41,9 +41,11 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
 
     Encode it with ``msgspec.json.encode(state)`` (a few hundred bytes plus the ids of one
     overlap window) and decode it with ``msgspec.json.decode(data, type=WatchState)``.
-    ``watermark_ms`` is the newest timestamp handed out, ``floor_ms`` the moment at or
-    before which nothing more is handed out (``None``: no bound), ``seen`` the
-    ``(timestamp_ms, id)`` pairs handed out after the floor, ``fingerprint`` a hash of
+    ``watermark_ms`` is the newest timestamp handed out, but never past the server's
+    clock (the ``Date`` of the responses that listed it: an item dated in the future
+    does not move it there), ``floor_ms`` the moment at or before which nothing more is
+    handed out (``None``: no bound), ``seen`` the ``(timestamp_ms, id)`` pairs handed
+    out after the floor (a future-dated item's stays until the floor passes it), ``fingerprint`` a hash of
     the endpoint and filters it belongs to. ``now`` marks a watch asked to start "now"
     whose first poll has not yet read where "now" is on the server (its newest item):
     a watch never starts from the local clock.

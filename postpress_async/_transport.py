@@ -126,6 +126,11 @@ class MockTransport:
             return Response(status=200, headers={}, content=b'{"object": "AccountList", "items": []}')
 
         client = AsyncPostpress(api_key="k", transport=MockTransport(handler))
+
+    The server's clock is what a response's ``Date`` header says: without one (as
+    above), a watch's and a store's positions are not bounded by it, and an item dated
+    in the future moves them past what follows; add ``headers={"date": ...}``
+    (``email.utils.formatdate(..., usegmt=True)``) to play a server with a clock.
     """
 
     def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:

@@ -52,6 +52,7 @@ from ._poll import PollPolicy, poll_delay
 from ._positions import WatchState
 from ._tasks import SingleUse
 from ._time import from_ms
+from ._watch_now import resolve_now
 
 if TYPE_CHECKING:
     from .models import Page
@@ -194,7 +195,14 @@ class WatchStream(SingleUse[T]):
             if self._stopped():
                 return
             if tracker.now:
-                await self._resolve_now()
+                await resolve_now(
+                    self._list_after,
+                    self._stamp,
+                    tracker,
+                    overlap_ms=policy.overlap_ms,
+                    timed=self._timed,
+                    cap=self.cap,
+                )
             found = False
             async with contextlib.aclosing(self._poll()) as batches:
                 async for batch in batches:
@@ -224,6 +232,7 @@ class WatchStream(SingleUse[T]):
         held: list[Entry[T]] = []
         async with listing_pages(listing) as pages:
             complete = await self._hold(pages, held)
+        tracker.saw(listing.server_ms)
         self.polls += 1
         if self._stopped():
             return
@@ -277,13 +286,15 @@ class WatchStream(SingleUse[T]):
         while True:
             held: dict[str, Entry[T]] = {}
             cut = False
-            async with listing_pages(self._list_after(after=None)) as pages:
+            listing = self._list_after(after=None)
+            async with listing_pages(listing) as pages:
                 async for page in pages:
                     for entry in fresh(tracker.floor_ms, tracker.seen, self._placed(page.items)):
                         held.setdefault(entry[1], entry)
                     if len(held) > 2 * self.cap:  # keep the oldest: a sort every cap items
                         held, dropped = keep_oldest(held, self.cap)
                         cut = cut or dropped
+            tracker.saw(listing.server_ms)
             self._keep_unread(not listings)  # each listing of the poll shows them all
             if listings:
                 self.catch_up_listings += 1
@@ -347,6 +358,7 @@ class WatchStream(SingleUse[T]):
             async with listing_pages(listing) as pages:
                 cap = self._page if plan.probing and not single else None
                 complete = await self._hold(pages, entries, cap=cap, before=window.before)
+                self._tracker.saw(listing.server_ms)
                 if not complete and single:
                     # One millisecond holds more than the cap: any order is oldest first
                     # there, so it is handed out as it is listed, a page at a time.
@@ -411,61 +423,6 @@ class WatchStream(SingleUse[T]):
             if not any(self._stamp(item) is not None for item in page.items):
                 break
         return point - 1
-
-    async def _resolve_now(self) -> None:
-        """Turn a state marked ``now`` into where the server is now (never the local clock).
-
-        The newest item the server lists (one ``limit=1`` request) is "now"; the ids
-        stamped within ``overlap`` of it and no later are marked seen, and the floor is
-        set ``overlap`` behind it, so the first poll hands out exactly what the server
-        lists after that moment, late listings within the overlap included. An empty
-        listing makes everything that ever appears new.
-        """
-        tracker = self._tracker
-        if not self._timed:
-            await self._resolve_now_untimed()
-            return
-        newest = None
-        for item in (await self._list_after(after=None, limit=1)).items:
-            placed = self._stamp(item)
-            if placed is not None and (newest is None or placed[0] > newest):
-                newest = placed[0]
-        if newest is not None:
-            floor = newest - self._policy.overlap_ms - 1
-            listing = self._list_after(after=from_ms(floor))
-            async with listing:
-                async for item in listing:
-                    placed = self._stamp(item)
-                    if placed is not None and floor < placed[0] <= newest:
-                        tracker.seen[placed[1]] = placed[0]
-            tracker.watermark_ms, tracker.floor_ms = newest, floor
-        tracker.now = False
-
-    async def _resolve_now_untimed(self) -> None:
-        """:meth:`_resolve_now` for an untimed listing: one whole listing gives the newest
-        stamp and the ids within ``overlap`` of it (its order is not relied on)."""
-        tracker = self._tracker
-        overlap = self._policy.overlap_ms
-        newest: int | None = None
-        near: dict[str, int] = {}
-        listing = self._list_after(after=None)
-        async with listing:
-            async for item in listing:
-                placed = self._stamp(item)
-                if placed is None:
-                    continue
-                at, key = placed
-                if newest is None or at > newest:
-                    newest = at
-                if at > newest - overlap - 1:
-                    near[key] = at
-                if len(near) > 2 * self.cap:  # forget what fell out of the overlap
-                    near = {k: v for k, v in near.items() if v > newest - overlap - 1}
-        if newest is not None:
-            floor = newest - overlap - 1
-            tracker.seen.update((k, v) for k, v in near.items() if v > floor)
-            tracker.watermark_ms, tracker.floor_ms = newest, floor
-        tracker.now = False
 
     def _room(self) -> int | None:
         """How many more items may be handed out (``None``: no limit)."""

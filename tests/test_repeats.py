@@ -207,7 +207,7 @@ class Recorded:
     def __init__(self) -> None:
         self.noted: list[list[str]] = []
 
-    def note(self, items: Sequence[Item]) -> None:
+    def note(self, items: Sequence[Item], server_ms: int | None) -> None:
         self.noted.append([item.id for item in items])
 
     def state(self) -> Any:

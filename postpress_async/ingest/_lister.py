@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from postpress_async._client import AsyncPostpress
-from postpress_async._pagination import ListStream
+from postpress_async._pagination import ListStream, ServerClock
 from postpress_async._poll import WatchKind
 from postpress_async._positions import Checkpoint
 from postpress_async._rows import Reject, Row, RowPage, row_stamp
@@ -88,6 +88,7 @@ def lister(
         size = page_size if limit is None else limit
         if not timed:
             after = fixed
+        clock = ServerClock()  # each page's own listing's server time, told to this one
 
         async def fetch(cursor: str | None) -> Page[Row]:
             rows: ListStream[Row] = resource.rows(
@@ -100,9 +101,11 @@ def lister(
                 prefetch=0,
                 follow=False,
             )
-            return _placed(await rows, base)
+            page = _placed(await rows, base)
+            clock.saw(rows.server_ms)
+            return page
 
-        return ListStream(fetch, prefetch=0)
+        return ListStream(fetch, prefetch=0, clock=clock)
 
     page_size = limit
     return list_after

@@ -51,7 +51,7 @@ class Client(Protocol):
 
     async def _get_body(
         self, path: str, query: Mapping[str, str | None], *, endpoint: str
-    ) -> bytes: ...
+    ) -> tuple[bytes, int | None]: ...
 
 
 class Resource(Generic[Item]):
@@ -100,8 +100,10 @@ class Resource(Generic[Item]):
         reader = read
 
         async def fetch(page_cursor: str | None) -> PageBody[Any]:
-            body = await client._get_body(path, {**query, "cursor": page_cursor}, endpoint=endpoint)
-            page = PageBody(body, reader)
+            body, server_ms = await client._get_body(
+                path, {**query, "cursor": page_cursor}, endpoint=endpoint
+            )
+            page = PageBody(body, reader, server_ms)
             if page.cursor is None and (error := envelope_instead_of_page(body, endpoint=label)):
                 raise error
             return page

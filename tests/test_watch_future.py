@@ -1,0 +1,273 @@
+"""A message a provider dated in the future (a wrong clock: 2099) is handed out once, and
+what is correctly dated after it is still found: a follow's position never passes the
+server's own clock (the ``Date`` of the responses that listed it).
+
+The pure bound first (no event loop), then watches over the embedded fake server, whose
+``Date`` is its own clock (the one it stamps new messages with).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+import pytest
+
+from postpress_async import AsyncPostpress, PollPolicy, RetryPolicy, Timeout, WatchStream
+from postpress_async._follow import FollowTracker, ListFollower, bounded, fresh
+from postpress_async._page_body import server_time_ms
+from postpress_async._positions import WatchState
+from postpress_async._time import format_datetime, from_ms, to_ms
+from postpress_async._transport import AiohttpTransport, Request, Response
+from postpress_async.testing import Dataset, FakePostpress
+
+T0 = 1_779_000_000_000
+FUTURE = datetime(2099, 1, 1, tzinfo=timezone.utc)
+FUTURE_MS = to_ms(FUTURE)
+FAST = PollPolicy(interval=0.001, jitter=0.0, max_interval=0.002, overlap=1.0)
+DATASET = Dataset(seed=5, accounts=4, chats=6, messages=40)
+
+
+def stamp(row: tuple[int, str]) -> tuple[int, str]:
+    return row
+
+
+# -- the bound, pure ------------------------------------------------------------------------
+
+
+def test_the_watermark_stops_at_the_servers_time_and_the_future_item_stays_seen() -> None:
+    tracker = FollowTracker(WatchState(kind="messages", fingerprint="f", floor_ms=T0))
+    tracker.saw(T0 + 5_000)
+    tracker.saw(T0 + 4_000)  # an older response says nothing new: the clock never runs back
+    tracker.mark(T0 + 1_000, "a")
+    tracker.mark(FUTURE_MS, "z")
+    assert tracker.watermark_ms == T0 + 5_000
+    tracker.settle(1_000)
+    assert tracker.floor_ms == T0 + 3_999  # trails the server's clock, not 2099
+    assert tracker.seen == {"z": FUTURE_MS}  # above the floor: remembered, not handed again
+    # The invariant: what is listed after the floor and not seen is new; z is not.
+    listed = [(FUTURE_MS, "z", None), (T0 + 4_500, "b", None), (T0 + 3_999, "old", None)]
+    assert [key for _, key, _ in fresh(tracker.floor_ms, tracker.seen, listed)] == ["b"]
+    tracker.mark(T0 + 4_500, "b")
+    tracker.saw(T0 + 9_000)
+    tracker.settle(1_000)
+    assert (tracker.watermark_ms, tracker.floor_ms) == (T0 + 5_000, T0 + 3_999)
+    assert set(tracker.seen) == {"b", "z"}  # grows by the future-dated items only
+
+
+def test_without_a_server_time_nothing_is_bounded() -> None:
+    assert bounded(FUTURE_MS, None) == FUTURE_MS
+    assert bounded(FUTURE_MS, T0) == T0
+    assert bounded(T0 - 1, T0) == T0 - 1
+    tracker = FollowTracker(WatchState(kind="messages", fingerprint="f"))
+    tracker.saw(None)
+    tracker.mark(FUTURE_MS, "z")
+    assert tracker.watermark_ms == FUTURE_MS  # as before: no Date, no bound
+
+
+def test_a_finished_listing_ends_at_the_servers_time_not_a_future_item() -> None:
+    follower = ListFollower(WatchState(kind="messages", fingerprint="f"), stamp, overlap=1.0)
+    follower.note([(FUTURE_MS, "z"), (T0 + 800, "b"), (T0 + 500, "a")], T0 + 999)
+    follower.note([(T0 - 5_000, "old")], T0 + 1_999)
+    state = follower.state()
+    assert state.watermark_ms == T0 + 999
+    assert state.floor_ms == T0 - 2
+    assert state.seen == ((T0 + 500, "a"), (T0 + 800, "b"), (FUTURE_MS, "z"))
+
+
+@pytest.mark.parametrize(
+    ("date", "ms"),
+    [
+        ("Sun, 17 May 2026 06:40:00 GMT", T0 + 999),  # the end of its second
+        ("Sunday, 17-May-26 06:40:00 GMT", T0 + 999),  # RFC 850, obsolete but read
+        ("Sun May 17 06:40:00 2026", T0 + 999),  # asctime
+        ("Sun, 17 May 2026 08:40:00 +0200", T0 + 999),
+        (None, None),
+        ("", None),
+        ("yesterday", None),
+        ("Sun, 32 May 2026 06:40:00 GMT", None),
+    ],
+)
+def test_a_date_header_reads_as_the_end_of_its_second_or_as_no_bound(
+    date: str | None, ms: int | None
+) -> None:
+    assert server_time_ms(date) == ms
+
+
+# -- over the fake server -------------------------------------------------------------------
+
+
+def client_for(server: FakePostpress, **options: Any) -> AsyncPostpress:
+    return AsyncPostpress(
+        api_key=server.api_key,
+        base_url=server.url,
+        retry=RetryPolicy(wait_initial=0.001, wait_max=0.002),
+        **options,
+    )
+
+
+class Consumer:
+    """Iterates a watch in a task, recording what it hands out, until told to stop."""
+
+    def __init__(self, stream: WatchStream[Any]) -> None:
+        self.stream = stream
+        self.got: list[str] = []
+
+    async def run(self) -> None:
+        async for message in self.stream:
+            self.got.append(message.id)
+
+    async def until(self, check: Callable[[], bool]) -> None:
+        with anyio.fail_after(10):
+            while not check():  # noqa: ASYNC110 - a bounded wait for a condition
+                await anyio.sleep(0.001)
+
+    async def polls(self, count: int) -> None:
+        """Wait until ``count`` more polls have been made."""
+        target = self.stream.polls + count
+        await self.until(lambda: self.stream.polls >= target)
+
+
+async def watching(stream: WatchStream[Any], script: Callable[[Consumer], Any]) -> list[str]:
+    consumer = Consumer(stream)
+    async with stream, anyio.create_task_group() as group:
+        group.start_soon(consumer.run)
+        await script(consumer)
+        group.cancel_scope.cancel()
+    return consumer.got
+
+
+def newest_iso() -> str:
+    return format_datetime(from_ms(max(DATASET.message_row(i).timestamp_ms for i in range(40))))
+
+
+async def test_a_watch_hands_out_a_future_dated_message_once_and_what_follows_it() -> None:
+    async with FakePostpress(dataset=DATASET) as server, client_for(server) as client:
+        added: list[str] = []
+
+        async def script(consumer: Consumer) -> None:
+            added.extend(server.add_messages(1, timestamp=FUTURE, listed_now=True))
+            added.extend(server.add_messages(2))
+            await consumer.until(lambda: len(consumer.got) == 3)
+            added.extend(server.add_messages(2))  # correctly dated, after the 2099 one
+            await consumer.until(lambda: len(consumer.got) == 5)
+            await consumer.polls(3)
+
+        stream = client.messages.watch(since=newest_iso(), policy=FAST)
+        got = await watching(stream, script)
+        # Each once, oldest first: the two of the first poll (one millisecond), then 2099.
+        assert (set(got[:2]), got[2], set(got[3:])) == (set(added[1:3]), added[0], set(added[3:]))
+        assert len(got) == 5
+        state = stream.state
+        assert state.watermark_ms is not None and state.watermark_ms < FUTURE_MS
+        assert (FUTURE_MS, added[0]) in state.seen
+
+        async def more(consumer: Consumer) -> None:
+            await consumer.polls(3)  # the saved state repeats nothing
+            added.extend(server.add_messages(1))
+            await consumer.until(lambda: len(consumer.got) == 1)
+            await consumer.polls(2)
+
+        again = await watching(client.messages.watch(since=state, policy=FAST), more)
+        assert again == added[-1:]
+        assert Counter(got + again) == Counter(added)
+
+
+async def test_since_now_is_the_servers_time_when_the_newest_message_is_future_dated() -> None:
+    async with FakePostpress(dataset=DATASET) as server, client_for(server) as client:
+        server.add_messages(1, timestamp=FUTURE, listed_now=True)
+        added: list[str] = []
+
+        async def script(consumer: Consumer) -> None:
+            await consumer.polls(2)  # "now" resolved: the 2099 message is before it
+            added.extend(server.add_messages(2))
+            await consumer.until(lambda: len(consumer.got) == 2)
+            await consumer.polls(2)
+
+        stream = client.messages.watch(since="now", policy=FAST)
+        assert sorted(await watching(stream, script)) == sorted(added)
+        assert stream.state.watermark_ms is not None
+        assert stream.state.watermark_ms < FUTURE_MS
+
+
+@pytest.mark.parametrize("chat_time", ["activity", "created"])
+async def test_since_now_on_chats_is_not_a_future_dated_chat(chat_time: str) -> None:
+    # A chat's activity dated 2099 (a future-dated message in it) is not "now" either;
+    # under "created" the watch lists every chat each poll (its untimed path).
+    async with FakePostpress(dataset=DATASET) as server:
+        async with client_for(server, chat_time=chat_time) as client:
+            server.add_messages(1, timestamp=FUTURE, listed_now=True)
+            stream = client.chats.watch(since="now", policy=FAST)
+
+            async def script(consumer: Consumer) -> None:
+                await consumer.polls(2)
+
+            assert await watching(stream, script) == []
+            state = stream.state
+            assert state.watermark_ms is not None and state.watermark_ms < FUTURE_MS
+
+
+async def test_a_finished_list_with_a_future_dated_message_continues_as_a_watch() -> None:
+    async with FakePostpress(dataset=DATASET) as server, client_for(server) as client:
+        future = server.add_messages(1, timestamp=FUTURE, listed_now=True)
+        listing = client.messages.list(limit=15)
+        listed = [message.id async for message in listing]
+        assert future[0] in listed
+        added: list[str] = []
+
+        async def script(consumer: Consumer) -> None:
+            await consumer.polls(2)  # nothing listed is handed out again
+            added.extend(server.add_messages(2))
+            await consumer.until(lambda: len(consumer.got) == 2)
+            await consumer.polls(2)
+
+        stream = client.messages.watch(since=listing.checkpoint, policy=FAST)
+        assert sorted(await watching(stream, script)) == sorted(added)
+
+
+async def test_the_fakes_date_is_its_own_clock_so_its_messages_are_not_future_dated() -> None:
+    # A day ahead of the machine: aiohttp's own Date (the machine's clock) would make
+    # every message it stamps look a day in the future, and the watermark stop short.
+    async with FakePostpress(dataset=DATASET, clock_skew=86_400) as server:
+        async with client_for(server) as client:
+            added: list[str] = []
+
+            async def script(consumer: Consumer) -> None:
+                added.extend(server.add_messages(2))
+                await consumer.until(lambda: len(consumer.got) == 2)
+
+            stream = client.messages.watch(since=newest_iso(), policy=FAST)
+            assert sorted(await watching(stream, script)) == sorted(added)
+            newest = server.dataset.message_row(server.dataset.message_count - 1).timestamp_ms
+            assert stream.state.watermark_ms == newest
+
+
+class NoDate(AiohttpTransport):
+    """A transport whose responses carry no ``Date`` (a server without a clock)."""
+
+    async def send(self, request: Request, *, timeout: Timeout) -> Response:
+        response = await super().send(request, timeout=timeout)
+        headers = {k: v for k, v in response.headers.items() if k != "date"}
+        return dataclasses.replace(response, headers=headers)
+
+
+async def test_without_a_date_header_a_future_dated_message_moves_the_position() -> None:
+    # No server time, no bound: the behaviour before the bound, as the README says.
+    async with FakePostpress(dataset=DATASET) as server:
+        server.add_messages(1, timestamp=FUTURE, listed_now=True)
+        async with client_for(server, transport=NoDate()) as client:
+            listing = client.messages.list()
+            assert len([m async for m in listing]) == 41
+            assert listing.server_ms is None
+            follow = listing.checkpoint.follow
+            assert follow is not None and follow.watermark_ms == FUTURE_MS
+        async with client_for(server) as client:
+            listing = client.messages.list()
+            assert len([m async for m in listing]) == 41
+            follow = listing.checkpoint.follow
+            assert follow is not None and follow.watermark_ms is not None
+            assert listing.server_ms is not None and follow.watermark_ms <= listing.server_ms
