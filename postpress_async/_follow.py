@@ -4,7 +4,8 @@ The API has no change feed, only listings with strict ``after``/``before`` bound
 millisecond timestamp. Following one keeps a small state (:class:`~._positions.WatchState`):
 
 * ``watermark``: the newest timestamp handed out, but never past the server's own clock
-  (the ``Date`` of the responses that listed it, see :mod:`._page_body`): an item a
+  (the ``Date`` of the first response of the listing that listed it, see
+  :mod:`._page_body`): an item a
   provider dated in the future (a wrong clock: 2099) is handed out, yet the watermark
   stays at the server's time, so what is correctly dated after it is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
@@ -165,8 +166,9 @@ def bounded(stamp: int, server_ms: int | None) -> int:
 class FollowTracker:
     """The mutable side of a :class:`WatchState`: what has been handed out so far.
 
-    ``server_ms``: the newest server time the listings carried (:meth:`saw`), which
-    bounds the watermark; not part of the state (each run learns it afresh).
+    ``server_ms``: the server's time when the listing being handed out began
+    (:meth:`saw`), which bounds the watermark; not part of the state (each run learns
+    it afresh).
     """
 
     __slots__ = (
@@ -191,8 +193,9 @@ class FollowTracker:
         self.server_ms: int | None = None
 
     def saw(self, server_ms: int | None) -> None:
-        """A listing's responses said the server's time was ``server_ms`` (``None``: not said)."""
-        if server_ms is not None and (self.server_ms is None or server_ms > self.server_ms):
+        """The listing whose items are marked next began at the server's ``server_ms``
+        (:class:`~._page_body.ServerClock`; ``None``: not said, the last time known holds)."""
+        if server_ms is not None:
             self.server_ms = server_ms
 
     def mark(self, stamp: int, key: str) -> None:
@@ -236,8 +239,8 @@ class ListFollower:
         self._overlap_ms = math.ceil(overlap * 1000)
 
     def note(self, items: Sequence[Any], server_ms: int | None = None) -> None:
-        """Record a page's items as handed out (``server_ms``: the server's time, as the
-        listing's responses said so far; it bounds the watermark).
+        """Record a page's items as handed out (``server_ms``: the server's time when the
+        listing began, as its responses said so far; it bounds the watermark).
 
         Pages are ordered by timestamp (the API says so, in either direction), so a page
         whose two placed ends lie at or below the floor holds nothing worth remembering:

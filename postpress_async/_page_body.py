@@ -4,7 +4,7 @@
 decoded later, see :mod:`._pagination`) and the server's time when it was sent: the HTTP
 ``Date`` header (RFC 9110: an origin server with a clock sends it), which
 :func:`server_time_ms` reads once a page. :class:`ServerClock` keeps, for one listing,
-the newest such time; a follow bounds its position by it (see :mod:`._follow`), so one
+the time it began (its earliest response); a follow bounds its position by it (see :mod:`._follow`), so one
 item a provider dated in the future cannot move the position past what the server's own
 clock has reached. The local clock is never read.
 """
@@ -46,7 +46,13 @@ def server_time_ms(date: str | None) -> int | None:
 
 
 class ServerClock:
-    """The newest server time a listing's responses carried (``ms``; ``None``: none said)."""
+    """The server's time when a listing began (``ms``; ``None``: no response said).
+
+    The earliest time its responses carried, not the latest: a message that arrives
+    while the listing runs is not in it (the API lists newest first) and is stamped
+    after it began, so a position bounded by that moment still lists it next time; one
+    bounded by a later response (a slow listing, retries) could rise past it.
+    """
 
     __slots__ = ("ms",)
 
@@ -55,7 +61,7 @@ class ServerClock:
 
     def saw(self, ms: int | None) -> None:
         """A response said the server's time was ``ms`` (``None``: it did not say)."""
-        if ms is not None and (self.ms is None or ms > self.ms):
+        if ms is not None and (self.ms is None or ms < self.ms):
             self.ms = ms
 
 

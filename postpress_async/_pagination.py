@@ -89,8 +89,8 @@ class Follower(Protocol):
     """Records, page by page, where a watch continuing a listing would start.
 
     A list stream calls :meth:`note` with each page's items as the page is taken (before
-    its items are handed out), and the newest server time its responses carried so far
-    (``None``: none said), and :meth:`state` when its checkpoint is read; what the
+    its items are handed out), and the server's time when the listing began, as its
+    responses said so far (``None``: none said), and :meth:`state` when its checkpoint is read; what the
     state means is the follower's business (:class:`~._follow.ListFollower`).
     """
 
@@ -322,9 +322,9 @@ class ListStream(SingleUse[T]):
 
     @property
     def server_ms(self) -> int | None:
-        """The newest server time (epoch ms) the pages fetched so far carried: their
-        ``Date`` header, at the end of its second; ``None``: none said (a transport that
-        sends no ``Date``)."""
+        """The server's time (epoch ms) when this listing began: the earliest ``Date``
+        header of the pages fetched so far, at the end of its second; ``None``: none
+        said (a transport that sends no ``Date``)."""
         return self._clock.ms
 
     @property

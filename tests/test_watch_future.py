@@ -17,13 +17,23 @@ from typing import Any
 import anyio
 import pytest
 
-from postpress_async import AsyncPostpress, PollPolicy, RetryPolicy, Timeout, WatchStream
+from postpress_async import (
+    AsyncPostpress,
+    ListStream,
+    PollPolicy,
+    RetryPolicy,
+    Timeout,
+    WatchStream,
+)
 from postpress_async._follow import FollowTracker, ListFollower, bounded, fresh
-from postpress_async._page_body import server_time_ms
+from postpress_async._page_body import ServerClock, server_time_ms
 from postpress_async._positions import WatchState
 from postpress_async._time import format_datetime, from_ms, to_ms
 from postpress_async._transport import AiohttpTransport, Request, Response
+from postpress_async.models import Page
 from postpress_async.testing import Dataset, FakePostpress
+
+Row = tuple[int, str]
 
 T0 = 1_779_000_000_000
 FUTURE = datetime(2099, 1, 1, tzinfo=timezone.utc)
@@ -32,7 +42,7 @@ FAST = PollPolicy(interval=0.001, jitter=0.0, max_interval=0.002, overlap=1.0)
 DATASET = Dataset(seed=5, accounts=4, chats=6, messages=40)
 
 
-def stamp(row: tuple[int, str]) -> tuple[int, str]:
+def stamp(row: Row) -> Row:
     return row
 
 
@@ -41,8 +51,8 @@ def stamp(row: tuple[int, str]) -> tuple[int, str]:
 
 def test_the_watermark_stops_at_the_servers_time_and_the_future_item_stays_seen() -> None:
     tracker = FollowTracker(WatchState(kind="messages", fingerprint="f", floor_ms=T0))
-    tracker.saw(T0 + 5_000)
-    tracker.saw(T0 + 4_000)  # an older response says nothing new: the clock never runs back
+    tracker.saw(None)  # a listing whose responses did not say
+    tracker.saw(T0 + 5_000)  # the listing handed out next began then
     tracker.mark(T0 + 1_000, "a")
     tracker.mark(FUTURE_MS, "z")
     assert tracker.watermark_ms == T0 + 5_000
@@ -96,6 +106,98 @@ def test_a_date_header_reads_as_the_end_of_its_second_or_as_no_bound(
     date: str | None, ms: int | None
 ) -> None:
     assert server_time_ms(date) == ms
+
+
+class Exhausted(Exception):
+    """The scripted feed has nothing more to list."""
+
+
+class DatedFeed:
+    """``(timestamp_ms, id)`` rows listed newest first, ``page`` a page, strict bounds, each
+    response dated ``server_ms`` (which moves ``step_ms`` a request); ``script[n]`` arrives
+    before poll ``n + 1``, ``arrivals[k]`` once request ``k`` (from 1) is made."""
+
+    def __init__(
+        self, rows: list[Row], script: list[list[Row]], *, server_ms: int, step_ms: int = 0
+    ) -> None:
+        self.rows = rows
+        self.script = script
+        self.server_ms = server_ms
+        self.step_ms = step_ms
+        self.arrivals: dict[int, list[Row]] = {}
+        self.requests = 0
+
+    async def sleep(self, delay: float) -> None:
+        if not self.script:
+            raise Exhausted
+        self.rows += self.script.pop(0)
+
+    def list_after(
+        self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
+        low = -(2**62) if after is None else to_ms(after)
+        high = 2**62 if before is None else to_ms(before)
+        rows = sorted((r for r in self.rows if low < r[0] < high), key=lambda r: (-r[0], r[1]))
+        size = limit or 3
+        clock = ServerClock()  # what a PageBody's Date tells a listing of the SDK's own
+
+        async def fetch(cursor: str | None) -> Page[Row]:
+            self.requests += 1
+            self.rows += self.arrivals.pop(self.requests, [])
+            clock.saw(self.server_ms)
+            self.server_ms += self.step_ms
+            start = int(cursor or 0)
+            end = start + size
+            return Page(items=rows[start:end], cursor=str(end) if end < len(rows) else None)
+
+        return ListStream(fetch, prefetch=0, clock=clock)
+
+
+def test_a_listing_is_dated_by_its_first_response() -> None:
+    clock = ServerClock()
+    for ms in (None, T0 + 5_000, T0 + 9_000, None, T0 + 4_000):
+        clock.saw(ms)
+    assert clock.ms == T0 + 4_000  # the earliest: a clock stepped back bounds lower, safely
+
+
+async def test_a_message_arriving_during_a_slow_listing_with_a_future_dated_item_is_found() -> None:
+    # The poll's listing takes 15 s of the server's clock (slow pages, retries): a message
+    # arriving meanwhile is not in it (it lists newest first) and is older than the
+    # listing's last response by more than the overlap. Bounded by that last response,
+    # the floor would pass it; bounded by the first, it is found.
+    rows = [(T0 + n, f"m{n}") for n in range(9)]
+    future = (FUTURE_MS, "zfuture")
+    feed = DatedFeed([*rows, future], [[]], server_ms=T0 + 10_000, step_ms=5_000)
+    feed.arrivals[3] = [(T0 + 20_000, "during")]
+    state = WatchState(kind="messages", fingerprint="f", watermark_ms=T0 - 1, floor_ms=T0 - 1)
+    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=1.0)
+    stream = WatchStream(feed.list_after, stamp, state, policy=policy, sleep=feed.sleep, limit=3)
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for row in stream:
+            got.append(row)
+    assert got == [*rows, future, (T0 + 20_000, "during")]
+
+
+async def test_a_backlog_caught_up_with_a_future_dated_item_leaves_what_follows_findable() -> None:
+    backlog = [(T0 + 10 * n, f"m{n:03d}") for n in range(100)]  # far more than 8 pages of 3
+    future = (FUTURE_MS, "zfuture")
+    later = [(T0 + 5_000, "later1"), (T0 + 5_000, "later2")]
+    feed = DatedFeed([*backlog, future], [later], server_ms=T0 + 2_000)
+    state = WatchState(kind="messages", fingerprint="f", watermark_ms=T0 - 1, floor_ms=T0 - 1)
+    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=1.0)
+    stream = WatchStream(feed.list_after, stamp, state, policy=policy, sleep=feed.sleep, limit=3)
+    got: list[Row] = []
+    with pytest.raises(Exhausted):
+        async for row in stream:
+            got.append(row)
+            if row == future:
+                feed.server_ms = T0 + 6_000  # the server's clock moves on
+    assert stream.catch_up_listings > 0  # the first poll was a backlog
+    assert got == [*backlog, future, *later]  # each once, oldest first a poll
+    final = stream.state
+    assert final.watermark_ms == T0 + 5_000
+    assert final.seen == ((T0 + 5_000, "later1"), (T0 + 5_000, "later2"), future)
 
 
 # -- over the fake server -------------------------------------------------------------------
