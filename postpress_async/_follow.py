@@ -5,9 +5,9 @@ millisecond timestamp. Following one keeps a small state (:class:`~._positions.W
 
 * ``watermark``: the newest timestamp handed out, but never past the server's own clock
   (the ``Date`` of the first response of the listing that listed it, see
-  :mod:`._page_body`): an item a
-  provider dated in the future (a wrong clock: 2099) is handed out, yet the watermark
-  stays at the server's time, so what is correctly dated after it is still found;
+  :mod:`._page_body`): an item a provider dated in the future (a wrong clock: 2099) is
+  handed out, yet the watermark stays at the server's time, so what is correctly dated
+  after it is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
   an ``overlap``, so a message the server lists late (its timestamp older than the
   newest already seen, as providers sync late) is still found if it is listed within
@@ -23,9 +23,10 @@ by the items of one overlap window, and those dated past the server's clock (a
 future-dated item stays above the floor, so in ``seen``, until the server's clock
 passes it: handed out once, never again). Bounding the watermark only keeps the floor
 lower; no item after it is forgotten, so the invariant holds. Without a server time
-(a transport that sends no ``Date``) nothing is bounded. :func:`fresh` and :func:`settle` decide;
-:class:`FollowTracker` holds the mutable side; :class:`ListFollower` records, while a
-``list()`` is walked, where a watch continuing it starts.
+(a transport that sends no ``Date``) nothing is bounded. :func:`fresh`, :func:`settle`
+and :func:`bounded` decide; :class:`FollowTracker` holds the mutable side;
+:class:`ListFollower` records, while a ``list()`` is walked, where a watch continuing it
+starts.
 
 Catching up. A watch resumed after a long stop finds a backlog behind its floor: more
 than it may hold at once. It then lists the backlog in time windows, oldest first, each

@@ -89,9 +89,10 @@ class Follower(Protocol):
     """Records, page by page, where a watch continuing a listing would start.
 
     A list stream calls :meth:`note` with each page's items as the page is taken (before
-    its items are handed out), and the server's time when the listing began, as its
-    responses said so far (``None``: none said), and :meth:`state` when its checkpoint is read; what the
-    state means is the follower's business (:class:`~._follow.ListFollower`).
+    its items are handed out) and the server's time when the listing began (as its
+    responses said so far; ``None``: none said), and :meth:`state` when its checkpoint
+    is read; what the state means is the follower's business
+    (:class:`~._follow.ListFollower`).
     """
 
     def note(self, items: Sequence[Any], server_ms: int | None) -> None: ...
