@@ -152,6 +152,23 @@ class DatedFeed:
 
         return ListStream(fetch, prefetch=0, clock=clock)
 
+    def watch(self) -> WatchStream[Row]:
+        """A watch from just before ``T0``, 3 a page, a second of overlap."""
+        state = WatchState(kind="messages", fingerprint="f", watermark_ms=T0 - 1, floor_ms=T0 - 1)
+        policy = PollPolicy(interval=1.0, jitter=0.0, overlap=1.0)
+        return WatchStream(self.list_after, stamp, state, policy=policy, sleep=self.sleep, limit=3)
+
+    async def drain(
+        self, stream: WatchStream[Row], each: Callable[[Row], None] = lambda row: None
+    ) -> list[Row]:
+        """What ``stream`` hands out until the script ends (``each`` sees every row)."""
+        got: list[Row] = []
+        with pytest.raises(Exhausted):
+            async for row in stream:
+                got.append(row)
+                each(row)
+        return got
+
 
 def test_a_listing_is_dated_by_its_first_response() -> None:
     clock = ServerClock()
@@ -169,13 +186,7 @@ async def test_a_message_arriving_during_a_slow_listing_with_a_future_dated_item
     future = (FUTURE_MS, "zfuture")
     feed = DatedFeed([*rows, future], [[]], server_ms=T0 + 10_000, step_ms=5_000)
     feed.arrivals[3] = [(T0 + 20_000, "during")]
-    state = WatchState(kind="messages", fingerprint="f", watermark_ms=T0 - 1, floor_ms=T0 - 1)
-    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=1.0)
-    stream = WatchStream(feed.list_after, stamp, state, policy=policy, sleep=feed.sleep, limit=3)
-    got: list[Row] = []
-    with pytest.raises(Exhausted):
-        async for row in stream:
-            got.append(row)
+    got = await feed.drain(feed.watch())
     assert got == [*rows, future, (T0 + 20_000, "during")]
 
 
@@ -184,15 +195,13 @@ async def test_a_backlog_caught_up_with_a_future_dated_item_leaves_what_follows_
     future = (FUTURE_MS, "zfuture")
     later = [(T0 + 5_000, "later1"), (T0 + 5_000, "later2")]
     feed = DatedFeed([*backlog, future], [later], server_ms=T0 + 2_000)
-    state = WatchState(kind="messages", fingerprint="f", watermark_ms=T0 - 1, floor_ms=T0 - 1)
-    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=1.0)
-    stream = WatchStream(feed.list_after, stamp, state, policy=policy, sleep=feed.sleep, limit=3)
-    got: list[Row] = []
-    with pytest.raises(Exhausted):
-        async for row in stream:
-            got.append(row)
-            if row == future:
-                feed.server_ms = T0 + 6_000  # the server's clock moves on
+    stream = feed.watch()
+
+    def moves_on(row: Row) -> None:
+        if row == future:
+            feed.server_ms = T0 + 6_000  # the server's clock moves on
+
+    got = await feed.drain(stream, moves_on)
     assert stream.catch_up_listings > 0  # the first poll was a backlog
     assert got == [*backlog, future, *later]  # each once, oldest first a poll
     final = stream.state
