@@ -6,7 +6,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-__all__ = ["Line", "format_rate", "format_retries", "is_terminal"]
+__all__ = ["Line", "counted", "format_rate", "format_retries", "is_terminal"]
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``1 request``, ``2 requests``, ``1,000 retries``: ``many`` defaults to ``one`` + s."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def format_rate(count: int, seconds: float) -> str:

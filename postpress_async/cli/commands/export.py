@@ -21,6 +21,7 @@ from postpress_async._filters import RESOURCES, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT, MAX_SHARDS
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import CommandTable, filter_options, filters_of
+from postpress_async.cli._progress import counted, format_rate
 from postpress_async.cli._values import count, interval, positive, seconds
 from postpress_async.cli.commands.list import list_call
 
@@ -331,19 +332,20 @@ def summary(resource: str, result: IngestResult, progress: IngestProgress) -> st
     """``exported 250 new messages to sqlite:///m.db in 0.4 s (625/s; plan: 4 shards,
     complete); 0 rejects; 12 requests, 0 retries``."""
     stored, new = result.items, result.new
+    one = resource.removesuffix("s")  # messages, chats, accounts
     if new is None:
-        what = f"{stored:,} {resource}"
+        what = counted(stored, one)
     else:
-        what = f"{new:,} new {resource}" + (f" ({stored - new:,} updated)" if stored > new else "")
-    rate = f"{stored / result.elapsed:,.0f}/s" if result.elapsed > 0 else "-"
+        what = counted(new, f"new {one}") + (f" ({stored - new:,} updated)" if stored > new else "")
     shards = ""
     if result.plan is not None:
-        count = len(result.plan.shards)
-        shards = f"plan: {count} shard{'' if count == 1 else 's'}, "
+        shards = f"plan: {counted(len(result.plan.shards), 'shard')}, "
     state = "complete" if result.backfill_done else "not complete: run it again to continue"
     return (
-        f"exported {what} to {result.url} in {result.elapsed:.1f} s ({rate}; {shards}{state}); "
-        f"{result.rejects:,} rejects; {progress.requests:,} requests, {progress.retries:,} retries"
+        f"exported {what} to {result.url} in {result.elapsed:.1f} s "
+        f"({format_rate(stored, result.elapsed)}; {shards}{state}); "
+        f"{counted(result.rejects, 'reject')}; {counted(progress.requests, 'request')}, "
+        f"{counted(progress.retries, 'retry', 'retries')}"
     )
 
 

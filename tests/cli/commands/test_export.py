@@ -5,6 +5,7 @@ In process against ``--fake``; what needs a real process (SIGKILL, SIGINT) is ``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -110,6 +111,40 @@ def test_a_rerun_of_a_finished_export_exits_0_with_nothing_new(tmp_path: Path) -
         assert again.returncode == 0, again.stderr
         assert again.stderr.decode().startswith("exported 0 new messages to "), again.stderr
         assert out.read_bytes() == before
+
+
+def test_the_summary_counts_one_of_a_thing_in_the_singular(tmp_path: Path) -> None:
+    """One message, one request: a cron log reads "1 new message", "1 request"."""
+    out = tmp_path / "one.jsonl"
+    export = ["--fake", "--fake-messages", "1", "export", "messages", "--out", str(out)]
+    first = run(*export)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.decode().startswith(f"exported 1 new message to {out} in "), first.stderr
+    again = run(*export)
+    assert again.returncode == 0, again.stderr
+    assert "; 0 rejects; 1 request, 0 retries\n" in again.stderr.decode(), again.stderr
+
+
+def test_summary_words_follow_their_counts() -> None:
+    """Every figure of the summary line takes the singular for 1 and the plural otherwise."""
+    from postpress_async.cli.commands.export import summary
+    from postpress_async.ingest import IngestResult
+    from postpress_async.ingest._run import IngestProgress
+
+    result = IngestResult(
+        endpoint="chats", url="sqlite:///m.db", plan=None, results=[], backfilled=1,
+        synced=0, items=2, rejects=1, new=1, changed=None, backfill_done=True,
+        resumed=False, caught_up_to=None, notes=[], elapsed=1.0,
+    )  # fmt: skip
+    progress = IngestProgress(noun="chats", requests=1, retries=1)
+    assert summary("chats", result, progress) == (
+        "exported 1 new chat (1 updated) to sqlite:///m.db in 1.0 s (2/s; complete); "
+        "1 reject; 1 request, 1 retry"
+    )
+    more = dataclasses.replace(result, rejects=2, new=3, items=3)
+    assert summary("chats", more, IngestProgress(requests=2, retries=2)).endswith(
+        "; 2 rejects; 2 requests, 2 retries"
+    )
 
 
 def test_windows_is_shards_by_time_with_a_note(tmp_path: Path) -> None:
