@@ -148,3 +148,40 @@ def test_sigterm_stops_cleanly_with_the_documented_code(monkeypatch: pytest.Monk
     assert hints == ["interrupted"]
     listed = " ".join(run("--help").stdout.decode().split()).split("exit codes:", 1)[1]
     assert f" {int(ExitCode.TERMINATED)} " in listed
+
+
+@pytest.mark.parametrize("command", ["export", "watch"])
+def test_the_resume_hint_never_shows_the_stores_password(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the store's database does not answer yet: the hint names the store as
+    its summary would, without the password of the URL on the command line."""
+    pytest.importorskip("asyncpg")
+    import socket
+
+    from postpress_async.ingest.sinks import _pg
+
+    from ._helpers import run_until
+
+    monkeypatch.setattr(_pg, "CONNECT_GRACE", 0.05)  # the silent server never finishes it
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        silent.setblocking(False)
+        port = silent.getsockname()[1]
+        accepted: list[socket.socket] = []
+
+        def connecting() -> bool:
+            try:
+                accepted.append(silent.accept()[0])
+            except BlockingIOError:
+                return False
+            return True
+
+        url = f"postgresql://etl:s3cret@127.0.0.1:{port}/pp"
+        result = run_until(connecting, "--fake", command, "messages", "--to", url)
+        for conn in accepted:
+            conn.close()
+    assert result.returncode == ExitCode.INTERRUPTED, result.stderr
+    text = result.stderr.decode()
+    assert f"postgresql://etl@127.0.0.1:{port}/pp" in text, text
+    assert "s3cret" not in text, text

@@ -437,6 +437,22 @@ async def test_a_bad_store_url_is_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("mysql://etl:s3cret@db/pp", id="unknown-scheme"),
+        pytest.param("postgresq://etl:s3cret@db/pp", id="misspelt-scheme"),
+        pytest.param("mysql://etl@db/pp?password=s3cret", id="password-parameter"),
+    ],
+)
+def test_an_unknown_scheme_is_refused_without_showing_the_password(url: str) -> None:
+    """A misspelt ``postgresql://`` in a cron line: the error names the URL, not its password."""
+    with pytest.raises(SinkUnavailableError, match="unknown sink scheme") as caught:
+        open_sink(url)
+    assert "s3cret" not in str(caught.value)
+    assert "etl" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("engine", "url", "match"),
     [
         pytest.param({"workers": 2}, "m.jsonl", "one writer process", id="file-on-dask"),

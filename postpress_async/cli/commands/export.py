@@ -354,6 +354,9 @@ def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bo
     store = getattr(args, "to", None) or getattr(args, "out", None)
     if not store:
         return False
+    from postpress_async.ingest.sinks import shown_url
+
+    store = shown_url(store)
     print(
         f"{what}; every page stored so far is kept in {store} with its position: run the "
         "same command again to continue (--force starts over)",

@@ -287,12 +287,13 @@ def _first_save(path: Path, state: StdoutState) -> None:
 
 def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:
     """After a stop: where the position is, and that the same command continues."""
-    where = args.to or args.out or args.state
+    where = args.state or args.to or args.out
     if where is None:
         return False
+    from postpress_async.ingest.sinks import shown_url
+
     print(
-        f"{what}; the position is saved in {args.state or where}. "
-        "Run the same command to continue.",
+        f"{what}; the position is saved in {shown_url(where)}. Run the same command to continue.",
         file=sys.stderr,
     )
     return True

@@ -16,7 +16,7 @@ from postpress_async._exceptions import InvalidParameterError, SinkUnavailableEr
 
 from ._base import Sink
 
-__all__ = ["SCHEMES", "Sink", "open_sink"]
+__all__ = ["SCHEMES", "Sink", "open_sink", "shown_url"]
 
 
 def _sqlite(url: str) -> Sink:
@@ -120,7 +120,7 @@ def open_sink(url: str | Path, *, force: bool = False) -> Sink:
         if factory is None:
             known = ", ".join(f"{name}://" for name in SCHEMES)
             raise SinkUnavailableError(
-                f"{text}: unknown sink scheme {scheme!r} (use {known}, or a path)"
+                f"{shown_url(text)}: unknown sink scheme {scheme!r} (use {known}, or a path)"
             )
         return factory(text)
     if not sep:
@@ -131,6 +131,16 @@ def open_sink(url: str | Path, *, force: bool = False) -> Sink:
     if path.endswith("/") or Path(path).is_dir():
         return PartFilesSink(Path(path), force=force)
     return JsonLinesSink(Path(path), force=force)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as an error or a hint may show it: a URL without its password (a misspelt
+    scheme's too), a path as it is."""
+    if "://" not in url:
+        return url
+    from ._pg import redact  # no driver: the URL's own parsing
+
+    return redact(url)
 
 
 def _refuse_database_path(path: str) -> None:
