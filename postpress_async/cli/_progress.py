@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-__all__ = ["Line", "counted", "format_rate", "format_retries", "is_terminal"]
+__all__ = ["LOG_INTERVAL", "Line", "counted", "format_rate", "format_retries", "is_terminal"]
 
 
 def counted(count: int, one: str, many: str | None = None) -> str:
@@ -38,12 +38,18 @@ def is_terminal(stream: TextIO) -> bool:
         return False
 
 
+#: Seconds between two progress lines written to a stream that is not a terminal.
+LOG_INTERVAL = 10.0
+
+
 class Line:
     """A one-line, self-overwriting status whose text comes from ``text()``.
 
     :meth:`update` redraws at most every ``interval`` seconds; :meth:`close` draws the
     final text and ends the line. When disabled it draws nothing, so callers need not
-    check.
+    check. Not on a ``terminal`` (``--progress`` into a log file or a pipe) it writes
+    whole lines instead, one every :data:`LOG_INTERVAL` seconds at most: a ``\\r`` four
+    times a second would pile up in the log as one endless line.
     """
 
     def __init__(
@@ -52,15 +58,17 @@ class Line:
         text: Callable[[], str],
         *,
         enabled: bool,
+        terminal: bool = True,
         interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
         self._text = text
         self.enabled = enabled
-        self._interval = interval
+        self._terminal = terminal
+        self._interval = interval if terminal else max(interval, LOG_INTERVAL)
         self._clock = clock
-        self._last_draw = -interval
+        self._last_draw = -self._interval
         self._width = 0
         self._closed = False
 
@@ -73,9 +81,12 @@ class Line:
             return
         self._last_draw = now
         line = self._text()
-        pad = " " * max(0, self._width - len(line))
-        self._width = len(line)
-        self._stream.write("\r" + line + pad)
+        if self._terminal:
+            pad = " " * max(0, self._width - len(line))
+            self._width = len(line)
+            self._stream.write("\r" + line + pad)
+        else:
+            self._stream.write(line + "\n")
         self._stream.flush()
 
     def close(self) -> None:
@@ -84,5 +95,6 @@ class Line:
             return
         self.update(force=True)
         self._closed = True
-        self._stream.write("\n")
-        self._stream.flush()
+        if self._terminal:
+            self._stream.write("\n")
+            self._stream.flush()

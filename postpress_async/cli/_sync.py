@@ -175,10 +175,11 @@ def policy_of(args: argparse.Namespace) -> PollPolicy:
 
 
 def progress_line(args: argparse.Namespace, err: TextIO, text: Callable[[], str]) -> Line:
-    """The progress line: on a terminal, or always with ``--progress``; never with ``--quiet``."""
+    """The progress line: on a terminal, or always with ``--progress`` (elsewhere a whole
+    line now and then); never with ``--quiet``."""
     shown: bool | None = getattr(args, "progress", None)
-    enabled = is_terminal(err) if shown is None else shown
-    return Line(err, text, enabled=enabled)
+    terminal = is_terminal(err)
+    return Line(err, text, enabled=terminal if shown is None else shown, terminal=terminal)
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import pytest
 
 from postpress_async.cli._demo import faults_text, verify_ids
 from postpress_async.cli._output import cell, fit
-from postpress_async.cli._progress import Line, format_retries
+from postpress_async.cli._progress import LOG_INTERVAL, Line, format_retries
 from postpress_async.cli._sync import option_note
 
 from ._helpers import run_process
@@ -64,6 +64,25 @@ def test_progress_line_throttles_and_ends_with_the_final_text() -> None:
     line.close()
     line.update(force=True)
     assert stream.getvalue().count("\n") == 1, "closed: nothing more"
+
+
+def test_progress_into_a_log_is_a_line_now_and_then_never_a_carriage_return() -> None:
+    """Not a terminal (``--progress`` under cron): whole lines, one every LOG_INTERVAL
+    seconds at most, and the final one at close; no ``\\r`` to pile up in the log."""
+    now = [0.0]
+    text = ["0 messages"]
+    stream = io.StringIO()
+    line = Line(stream, lambda: text[0], enabled=True, terminal=False, clock=lambda: now[0])
+    line.update()
+    text[0] = "100 messages"
+    now[0] = LOG_INTERVAL / 2
+    line.update()
+    now[0] = LOG_INTERVAL
+    line.update()
+    text[0] = "120 messages · done"
+    line.close()
+    line.close()
+    assert stream.getvalue() == "0 messages\n100 messages\n120 messages · done\n"
 
 
 def test_disabled_progress_writes_nothing() -> None:

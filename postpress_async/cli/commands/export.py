@@ -235,7 +235,8 @@ def _shown_options(parser: argparse.ArgumentParser) -> None:
         dest="progress",
         action="store_const",
         const=True,
-        help="show the progress line even when stderr is not a terminal",
+        help="show progress even when stderr is not a terminal (a log gets a whole line "
+        "every 10 s, never a carriage return)",
     )
     shown.add_argument(
         "--quiet",

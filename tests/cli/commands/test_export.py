@@ -170,6 +170,7 @@ def test_progress_line_can_be_forced(tmp_path: Path) -> None:
     assert "600 messages ·" in drawn
     assert "retries" in drawn
     assert "/s" in drawn
+    assert "\r" not in result.stderr.decode(), "a pipe (a cron log) gets whole lines"
 
 
 def test_a_file_that_is_not_an_export_is_refused_without_force(tmp_path: Path) -> None:
