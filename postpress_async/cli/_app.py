@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from ._context import Context
 from ._errors import ExitCode, describe
 from ._output import STDOUT
-from ._parser import check_args, root_parser
+from ._parser import check_args, nearest_option, root_parser
 from .commands import register_all
 
 __all__ = ["build_parser", "main", "parse"]
@@ -38,7 +38,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     """Parse and check a command line; a bad one exits (``SystemExit``) with code 2."""
     args, unknown = build_parser().parse_known_args(argv)
     if unknown:  # said by the command's parser, so the help it points at lists its options
-        args.cli_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser = args.cli_parser
+        parser.error(
+            f"unrecognized arguments: {' '.join(unknown)}{nearest_option(parser, unknown)}"
+        )
     return check_args(args)
 
 

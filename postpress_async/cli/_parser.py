@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NoReturn
@@ -42,6 +43,7 @@ __all__ = [
     "filter_options",
     "filters_of",
     "format_option",
+    "nearest_option",
     "paging_options",
     "root_parser",
     "time_option",
@@ -61,6 +63,36 @@ class _Parser(argparse.ArgumentParser):
             ExitCode.USAGE,
             f"{self.prog}: error: {message} (see: {self.prog} --help)\n",
         )
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """argparse's check of a choice, with the nearest one suggested (``mesages``)."""
+        choices = action.choices
+        if choices is not None and value not in choices:
+            names = [str(choice) for choice in choices]
+            close = difflib.get_close_matches(str(value), names, n=1)
+            if close:
+                listed = ", ".join(map(repr, names))
+                raise argparse.ArgumentError(
+                    action,
+                    f"invalid choice: {value!r}, did you mean {close[0]!r}? (choose from {listed})",
+                )
+        super()._check_value(action, value)
+
+
+def nearest_option(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
+    """`` (did you mean --max-items?)`` for the first unknown option near one of
+    ``parser``'s own (those its ``--help`` lists), else ``""``."""
+    listed = [
+        flag
+        for flag, action in parser._option_string_actions.items()
+        if flag.startswith("--") and action.help != argparse.SUPPRESS
+    ]
+    for word in unknown:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.partition("=")[0], listed, n=1)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -231,6 +231,49 @@ def test_an_unknown_option_points_at_the_commands_own_help(words: list[str]) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        pytest.param(
+            ["mesages", "list"],
+            "postpress: error: argument COMMAND: invalid choice: 'mesages', did you mean "
+            "'messages'? (choose from",
+            id="command",
+        ),
+        pytest.param(
+            ["export", "mesage", "--to", "sqlite:///m.db"],
+            "postpress export: error: argument ACTION: invalid choice: 'mesage', did you mean "
+            "'messages'? (choose from",
+            id="action",
+        ),
+        pytest.param(
+            ["messages", "list", "--max-itemz", "3"],
+            "postpress messages list: error: unrecognized arguments: --max-itemz 3 "
+            "(did you mean --max-items?) (see: postpress messages list --help)",
+            id="option",
+        ),
+        pytest.param(
+            ["export", "messages", "--too=sqlite:///m.db"],
+            "postpress export messages: error: unrecognized arguments: --too=sqlite:///m.db "
+            "(did you mean --to?) (see: postpress export messages --help)",
+            id="option-with-value",
+        ),
+    ],
+)
+def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str) -> None:
+    """A misspelt command, action or option is refused (exit 2) with the word it most
+    likely meant, as gh and git suggest one."""
+    result = run(*words)
+    assert result.returncode == ExitCode.USAGE
+    assert one_error_line(result).startswith(expected), result.stderr
+
+
+def test_a_word_far_from_any_gets_no_suggestion() -> None:
+    result = run("messages", "list", "--zzzzzz")
+    assert result.returncode == ExitCode.USAGE
+    assert "did you mean" not in one_error_line(result)
+
+
 def test_bad_records_in_a_fake_too_small_for_them_is_a_usage_error() -> None:
     """--fake-bad-records places its records across at least 40 messages: say so, exit 2."""
     result = run("--fake", "--fake-messages", "10", "--fake-bad-records", "messages", "list")
