@@ -25,7 +25,11 @@ def register(table: CommandTable) -> None:
         takes=(),
     )
     parser.add_argument(
-        "--messages", type=positive, default=20_000, metavar="N", help="default: 20000"
+        "--messages",
+        type=positive,
+        default=20_000,
+        metavar="N",
+        help="messages in the fake dataset (default: 20000)",
     )
     parser.add_argument(
         "--seed", "--fake-seed", type=int, default=1, metavar="N", help="dataset seed (default: 1)"
@@ -41,10 +45,18 @@ def register(table: CommandTable) -> None:
         "old name)",
     )
     parser.add_argument(
-        "--fault-rate", type=rate, default=0.03, metavar="RATE", help="default: 0.03"
+        "--fault-rate",
+        type=rate,
+        default=0.03,
+        metavar="RATE",
+        help="share of requests the fake fails with a retryable 503/504/500/429 (default: 0.03)",
     )
     parser.add_argument(
-        "--latency", type=seconds, default=0.005, metavar="SECONDS", help="default: 0.005"
+        "--latency",
+        type=seconds,
+        default=0.005,
+        metavar="SECONDS",
+        help="delay the fake adds to every request (default: 0.005)",
     )
 
 
