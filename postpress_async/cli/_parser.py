@@ -95,6 +95,27 @@ def nearest_option(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> s
     return ""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, except that a block of indented lines (the examples) stays as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for block in text.split("\n\n"):
+            lines = block.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                blocks.append(super()._fill_text(block, width, indent))
+        return "\n\n".join(blocks)
+
+
+def _epilog(examples: Sequence[str]) -> str:
+    """The examples (``postpress ...`` lines) above the exit codes."""
+    if not examples:
+        return EPILOG
+    return "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + EPILOG
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Option:
     flags: tuple[str, ...]
@@ -289,17 +310,23 @@ class CommandTable:
         *,
         takes: Sequence[_OptionSet] = (CONNECTION, FAKE),
         stopped: Stopped | None = None,
+        examples: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
         """Register the command ``words`` (``"demo"``, ``"chats get"``); return its parser.
 
         ``takes`` names the shared option sets the command uses (``--debug`` is always
-        taken); ``stopped`` prints a hint when the command stops early. Add the
-        command's own options to the returned parser.
+        taken); ``stopped`` prints a hint when the command stops early; ``examples``
+        are whole command lines ``--help`` shows as written (a test parses each). Add
+        the command's own options to the returned parser.
         """
         *group, name = words.split()
         into = self._groups[group[0]] if group else self._commands
         parser: argparse.ArgumentParser = into.add_parser(
-            name, help=help_text, description=help_text, epilog=EPILOG
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_epilog(examples),
+            formatter_class=_Formatter,
         )
         sets = (*takes, _ALWAYS)
         parser.set_defaults(

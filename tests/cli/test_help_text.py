@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,59 @@ def test_every_option_says_what_it_does_not_only_its_default(
         assert not re.fullmatch(r"\(?default: [^ ]+\)?", said), (
             f"postpress {words} {action.option_strings[0]} says only its default: {said!r}"
         )
+
+
+LEAVES = [(words, parser) for words, parser in COMMANDS if parser.get_default("run")]
+
+
+def _examples(parser: argparse.ArgumentParser) -> list[str]:
+    text = parser.format_help()
+    if "\nexamples:\n" not in text:
+        return []
+    block = text.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0]
+    return [line.strip() for line in block.splitlines()]
+
+
+@pytest.mark.parametrize(("words", "parser"), LEAVES, ids=[w for w, _ in LEAVES])
+def test_every_command_shows_examples_that_parse_as_written(
+    words: str, parser: argparse.ArgumentParser
+) -> None:
+    """`--help` ends with examples, as gh's do; each is that command, and parses as typed
+    (a `# comment` as a shell reads it)."""
+    import shlex
+
+    from postpress_async.cli._app import parse
+
+    examples = _examples(parser)
+    assert examples, f"postpress {words} --help shows no examples"
+    for line in examples:
+        argv = shlex.split(line, comments=True)
+        assert argv[0] == "postpress", line
+        args = parse(argv[1:])  # a bad one exits 2 (SystemExit) and fails the test
+        assert args.cli_words == words, line
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "accounts list",
+        "messages list",
+        "export messages",
+        pytest.param("watch messages", marks=pytest.mark.slow),  # waits for live messages
+    ],
+)
+def test_the_fake_examples_run_as_written(
+    words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An example that needs no account (`--fake`) runs to exit 0 as printed."""
+    import shlex
+
+    from ._helpers import run
+
+    parser = dict(LEAVES)[words]
+    fake = [line for line in _examples(parser) if "--fake" in line]
+    assert fake, f"postpress {words} --help has no example to try without an account"
+    monkeypatch.chdir(tmp_path)  # where an example's store lands
+    for line in fake:
+        result = run(*shlex.split(line, comments=True)[1:])
+        assert result.returncode == 0, (line, result.stderr)

@@ -23,6 +23,10 @@ def register(table: CommandTable) -> None:
         run,
         "export a fake dataset with injected faults, and check every message arrived once",
         takes=(),
+        examples=(
+            "postpress demo",
+            "postpress demo --messages 100000 --fault-rate 0.1 --out demo.jsonl",
+        ),
     )
     parser.add_argument(
         "--messages",

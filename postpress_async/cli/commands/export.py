@@ -56,6 +56,21 @@ export it fetches only what is new; every item is stored once. --force starts ov
 #: The last line of the description of a resource that can be followed (messages, chats).
 _FOLLOW = "--follow goes on polling for new {resource} into the same store until Ctrl-C.\n"
 
+#: What each export's ``--help`` shows as examples.
+_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "messages": (
+        "postpress export messages --to sqlite:///messages.db   # again (cron): only what is new",
+        "postpress export messages --out messages.jsonl --after 2026-05-01T00:00:00Z",
+        "postpress export messages --to postgresql://etl@db/pp --follow --poll-interval 5",
+        "postpress export messages --fake --to sqlite:///m.db   # no account needed",
+    ),
+    "chats": (
+        "postpress export chats --account-type LINKEDIN --unread --out chats.jsonl",
+        "postpress export chats --to duckdb:///chats.duckdb --follow",
+    ),
+    "accounts": ("postpress export accounts --to sqlite:///accounts.db",),
+}
+
 
 def register(table: CommandTable) -> None:
     """``export messages``, ``export chats`` and ``export accounts``."""
@@ -66,6 +81,7 @@ def register(table: CommandTable) -> None:
             f"export {resource} to JSON lines, SQLite, PostgreSQL or DuckDB; "
             "run again to continue or catch up",
             stopped=stopped_hint,
+            examples=_EXAMPLES[resource],
         )
         described = _DESCRIPTION + (_FOLLOW if resource in TIMED else "")
         parser.description = described.format(resource=resource)

@@ -17,13 +17,26 @@ __all__ = ["register", "run_chat", "run_message"]
 
 def register(table: CommandTable) -> None:
     """``chats get`` and ``messages get``."""
-    chat = table.add("chats get", run_chat, "retrieve one chat with its last message")
+    chat = table.add(
+        "chats get",
+        run_chat,
+        "retrieve one chat with its last message",
+        examples=(
+            "postpress chats get chat_01HX",
+            "postpress chats get 2-NTRkZDA4 --account-id acc_01HX   # a provider chat id",
+        ),
+    )
     chat.add_argument("id", metavar="ID", help="postpress chat id (or provider chat id)")
     chat.add_argument(
         "--account-id", metavar="ID", help="the account that resolves a provider chat id"
     )
     format_option(chat)
-    message = table.add("messages get", run_message, "retrieve one message")
+    message = table.add(
+        "messages get",
+        run_message,
+        "retrieve one message",
+        examples=("postpress messages get msg_01HX --format table",),
+    )
     message.add_argument("id", metavar="ID", help="postpress message id")
     format_option(message)
 

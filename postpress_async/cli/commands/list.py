@@ -28,10 +28,28 @@ _HELP: dict[Resource, str] = {
 }
 
 
+#: What each list's ``--help`` shows as examples.
+_EXAMPLES: dict[Resource, tuple[str, ...]] = {
+    "accounts": (
+        "postpress accounts list --format table",
+        "postpress --fake accounts list   # no account needed: an embedded fake server",
+    ),
+    "chats": (
+        "postpress chats list --account-type LINKEDIN --unread --limit 50",
+        "postpress chats list --after 2026-05-01T00:00:00Z --format table",
+    ),
+    "messages": (
+        "postpress messages list --after 2026-05-01T00:00:00Z --max-items 10   # JSON lines",
+        "postpress messages list --account-id acc_01HX --format table",
+        "postpress --fake messages list --max-items 3   # no account needed",
+    ),
+}
+
+
 def register(table: CommandTable) -> None:
     """``accounts list``, ``chats list``, ``messages list``."""
     for resource, help_text in _HELP.items():
-        parser = table.add(f"{resource} list", run, help_text)
+        parser = table.add(f"{resource} list", run, help_text, examples=_EXAMPLES[resource])
         parser.set_defaults(resource=resource)
         filter_options(parser, resource)
         paging_options(parser)

@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 __all__ = ["register", "run"]
 
 
+#: What each verify's ``--help`` shows as examples.
+_EXAMPLES = {
+    "messages": (
+        "postpress verify messages --to sqlite:///messages.db",
+        "postpress verify messages --to postgresql://etl@db/pp --sample 8   # 8 random windows",
+    ),
+    "chats": ("postpress verify chats --out chats.jsonl",),
+    "accounts": ("postpress verify accounts --to sqlite:///accounts.db",),
+}
+
+
 def register(table: CommandTable) -> None:
     """``verify messages``, ``verify chats`` and ``verify accounts``."""
     table.group("verify", "compare a store with what the API lists")
@@ -34,6 +45,7 @@ def register(table: CommandTable) -> None:
             run,
             f"compare the {resource} a store holds with what the API lists "
             "(exit 0 only when they agree and the backfill is finished)",
+            examples=_EXAMPLES[resource],
         )
         parser.set_defaults(resource=resource)
         store_options(parser, out_help="a JSON lines file, or DIR/ of part files")

@@ -61,6 +61,21 @@ _WHAT = {
 }
 
 
+#: What each watch's ``--help`` shows as examples.
+_EXAMPLES = {
+    "messages": (
+        "postpress watch messages --account-id acc_01HX --poll-interval 1   # JSON lines",
+        "postpress watch messages --out new.jsonl --state new.state   # exactly once; rerun",
+        "postpress watch messages --to sqlite:///m.db   # from the newest message, no backfill",
+        "postpress watch messages --fake --max-items 5   # no account needed",
+    ),
+    "chats": (
+        "postpress watch chats --account-type LINKEDIN",
+        "postpress watch chats --to sqlite:///chats.db --since 2026-05-01T00:00:00Z",
+    ),
+}
+
+
 def register(table: CommandTable) -> None:
     """``watch messages`` and ``watch chats``."""
     table.group("watch", "follow new messages or chat activity as it arrives")
@@ -72,6 +87,7 @@ def register(table: CommandTable) -> None:
             if resource == "messages"
             else "print chats as their activity moves, or follow them into a store",
             stopped=stopped_hint,
+            examples=_EXAMPLES[resource],
         )
         parser.description = _DESCRIPTION.format(resource=resource, what=_WHAT[resource])
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
