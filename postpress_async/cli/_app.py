@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -80,7 +81,20 @@ class _Run:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``postpress`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     _text_never_fails()
+    if sys.stderr is None:  # closed (``2>&-``): print(file=None) would write to stdout
+        sys.stderr = _Nowhere()
     return _output_flushed(_main(argv))
+
+
+class _Nowhere(io.TextIOBase):
+    """Stderr when it is closed: what is meant for it (an error line, a summary) goes
+    nowhere, never among the rows on stdout."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def _text_never_fails() -> None:

@@ -370,6 +370,27 @@ def test_a_listing_with_stdout_closed_is_one_line_and_exit_1(
     assert capsys.readouterr().err == "error: cannot write standard output: it is closed\n"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--fake", "messages", "list", "--limit", "0"], id="usage-error"),
+        pytest.param(["--fake", "export", "messages", "--out", "{out}"], id="export-summary"),
+    ],
+)
+def test_with_stderr_closed_nothing_meant_for_it_lands_on_stdout(
+    args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`postpress ... 2>&-`: Python has no sys.stderr, and print(file=None) writes to
+    stdout; an error line or a summary must not end up among the JSON lines."""
+    monkeypatch.setattr(sys, "stderr", None)  # what Python makes of a closed descriptor 2
+    code = main([arg.format(out=tmp_path / "m.jsonl") for arg in args])
+    assert code in {ExitCode.OK, ExitCode.USAGE}
+    assert capsys.readouterr().out == ""
+
+
 # -- the pure mapping, without a process ------------------------------------------------
 
 
