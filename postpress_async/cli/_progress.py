@@ -6,12 +6,30 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-__all__ = ["LOG_INTERVAL", "Line", "counted", "format_rate", "format_retries", "is_terminal"]
+__all__ = [
+    "LOG_INTERVAL",
+    "Line",
+    "counted",
+    "format_duration",
+    "format_rate",
+    "format_retries",
+    "is_terminal",
+]
 
 
 def counted(count: int, one: str, many: str | None = None) -> str:
     """``1 request``, ``2 requests``, ``1,000 retries``: ``many`` defaults to ``one`` + s."""
     return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def format_duration(seconds: float) -> str:
+    """``4.2 s`` under a minute, ``2 min 5 s`` under an hour, ``1 h 30 min`` beyond."""
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def format_rate(count: int, seconds: float) -> str:

@@ -21,7 +21,7 @@ from postpress_async._filters import RESOURCES, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT, MAX_SHARDS
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import CommandTable, filter_options, filters_of
-from postpress_async.cli._progress import counted, format_rate
+from postpress_async.cli._progress import counted, format_duration, format_rate
 from postpress_async.cli._values import count, interval, positive, seconds
 from postpress_async.cli.commands.list import list_call
 
@@ -359,7 +359,7 @@ def summary(resource: str, result: IngestResult, progress: IngestProgress) -> st
         shards = f"plan: {counted(len(result.plan.shards), 'shard')}, "
     state = "complete" if result.backfill_done else "not complete: run it again to continue"
     return (
-        f"exported {what} to {result.url} in {result.elapsed:.1f} s "
+        f"exported {what} to {result.url} in {format_duration(result.elapsed)} "
         f"({format_rate(stored, result.elapsed)}; {shards}{state}); "
         f"{counted(result.rejects, 'reject')}; {counted(progress.requests, 'request')}, "
         f"{counted(progress.retries, 'retry', 'retries')}"

@@ -147,6 +147,25 @@ def test_summary_words_follow_their_counts() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("elapsed", "shown"),
+    [(0.04, "0.0 s"), (59.94, "59.9 s"), (59.96, "1 min 0 s"), (125.4, "2 min 5 s"),
+     (5400.0, "1 h 30 min"), (90061.0, "25 h 1 min")],
+)  # fmt: skip
+def test_a_long_export_says_its_time_in_minutes_and_hours(elapsed: float, shown: str) -> None:
+    """A backfill of hours reads "in 1 h 30 min", not "in 5400.0 s"."""
+    from postpress_async.cli.commands.export import summary
+    from postpress_async.ingest import IngestResult
+    from postpress_async.ingest._run import IngestProgress
+
+    result = IngestResult(
+        endpoint="messages", url="m.jsonl", plan=None, results=[], backfilled=0, synced=0,
+        items=0, rejects=0, new=0, changed=None, backfill_done=True, resumed=False,
+        caught_up_to=None, notes=[], elapsed=elapsed,
+    )  # fmt: skip
+    assert f" to m.jsonl in {shown} (" in summary("messages", result, IngestProgress())
+
+
 def test_windows_is_shards_by_time_with_a_note(tmp_path: Path) -> None:
     """`--windows 4` (the old flag) runs 4 shards cut by time and says so in one line."""
     out = tmp_path / "messages.jsonl"
