@@ -59,6 +59,11 @@ class _Parser(argparse.ArgumentParser):
     """Reports a bad command line as one line on stderr, with where to find help."""
 
     def error(self, message: str) -> NoReturn:
+        for action in self._actions:  # a missing COMMAND or ACTION: which ones there are
+            if isinstance(action, argparse._SubParsersAction) and message.endswith(
+                f"required: {action.metavar}"
+            ):
+                message += f", one of {', '.join(action.choices)}"
         self.exit(
             ExitCode.USAGE,
             f"{self.prog}: error: {message} (see: {self.prog} --help)\n",

@@ -268,6 +268,30 @@ def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str)
     assert one_error_line(result).startswith(expected), result.stderr
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        pytest.param(
+            [],
+            "postpress: error: the following arguments are required: COMMAND, one of "
+            "accounts, chats, messages, export, watch, verify, demo (see: postpress --help)\n",
+            id="command",
+        ),
+        pytest.param(
+            ["export"],
+            "postpress export: error: the following arguments are required: ACTION, one of "
+            "accounts, chats, messages (see: postpress export --help)\n",
+            id="action",
+        ),
+    ],
+)
+def test_a_missing_command_lists_the_ones_to_choose_from(words: list[str], expected: str) -> None:
+    """`postpress export` alone: say which words may follow, not only that one is missing."""
+    result = run(*words)
+    assert result.returncode == ExitCode.USAGE
+    assert one_error_line(result) == expected
+
+
 def test_a_word_far_from_any_gets_no_suggestion() -> None:
     result = run("messages", "list", "--zzzzzz")
     assert result.returncode == ExitCode.USAGE
