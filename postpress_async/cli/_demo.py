@@ -87,11 +87,16 @@ async def run_demo(
     fault_rate: float,
     latency: float,
     out: Path | None = None,
-    report: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    report: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> None:
     """Export a fake dataset through injected faults, stopped half-way and run again until
-    done, then once more; check the file against the dataset and print what it took."""
+    done, then once more; check the file against the dataset and print what it took.
+
+    ``report`` and ``err`` default to ``sys.stdout`` and ``sys.stderr`` as they are when
+    it runs."""
+    report = sys.stdout if report is None else report
+    err = sys.stderr if err is None else err
     target = out
     if target is not None and target.exists() and target.stat().st_size:
         raise UsageError(f"{target} already exists and is not empty: choose another --out")
@@ -119,6 +124,9 @@ async def run_demo(
             stopped = progress.items
             resumed = first if first is not None else await export(progress)
             elapsed = time.monotonic() - started
+            # Each run counts from zero on the progress they share: the whole export is
+            # what the stopped run stored and what the resumed one added.
+            items = resumed.items if first is not None else stopped + resumed.items
             requests = server.stats.requests
             injected = sum(server.stats.faults.values())
             again = await export()
@@ -142,10 +150,10 @@ async def run_demo(
                 "each shard stopped",
             ]
         lines += [
-            f"  items      {progress.items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
+            f"  items      {items:,} messages ({size / 1e6:.1f} MB of JSON lines)",
             f"  requests   {requests:,}, of which {injected:,} failed on purpose by the server "
             "and were retried",
-            f"  elapsed    {elapsed:.2f} s ({format_rate(progress.items, elapsed)})",
+            f"  elapsed    {elapsed:.2f} s ({format_rate(items, elapsed)})",
             f"  again      the same export once more: {again.new or 0:,} new messages "
             "(a re-run continues, it never repeats)",
             f"  verified   {_verdict_text(verdict)}",

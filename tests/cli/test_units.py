@@ -168,6 +168,24 @@ def test_an_ingest_note_names_the_options_a_command_line_user_types(
     assert option_note(note, force=force) == expected
 
 
+def test_demo_counts_every_message_exported_not_only_the_resumed_run(tmp_path: Path) -> None:
+    """The report's items and rate are the whole export's: the run stopped half-way and
+    the one that resumed it (each run counts from zero on the progress they share)."""
+    from ._helpers import run
+
+    out = tmp_path / "demo.jsonl"
+    result = run("demo", "--messages", "2000", "--fault-rate", "0", "--latency", "0",
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = result.stdout.decode()
+    assert "  items      2,000 messages (" in report, report
+    elapsed = re.search(r"elapsed    ([\d.]+) s \(([\d,]+)/s\)", report)
+    assert elapsed is not None, report
+    seconds, rate = float(elapsed.group(1)), int(elapsed.group(2).replace(",", ""))
+    # The rate is of the exact time, the report shows it to 1/100 s.
+    assert rate * (seconds - 0.006) <= 2000 <= rate * (seconds + 0.006) + 1, report
+
+
 @pytest.mark.slow
 def test_demo_exports_through_faults_stops_resumes_and_verifies(tmp_path: Path) -> None:
     """`postpress demo`: faults retried, stopped half-way, resumed, once more for nothing,
