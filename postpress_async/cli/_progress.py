@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from postpress_async._words import counted
+
 __all__ = [
     "LOG_INTERVAL",
     "Line",
@@ -15,11 +17,6 @@ __all__ = [
     "format_retries",
     "is_terminal",
 ]
-
-
-def counted(count: int, one: str, many: str | None = None) -> str:
-    """``1 request``, ``2 requests``, ``1,000 retries``: ``many`` defaults to ``one`` + s."""
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def format_duration(seconds: float) -> str:

@@ -29,6 +29,7 @@ from postpress_async._exceptions import StateMismatchError
 from postpress_async._positions import AccountsSeen, Checkpoint
 from postpress_async._rows import Reject, Row, RowPage, digest
 from postpress_async._time import format_datetime, from_ms
+from postpress_async._words import counted
 
 from ._commit import Committer, Position
 from ._shards import Shard
@@ -119,13 +120,14 @@ class IngestProgress:
         """``3/8 shards · 12,345 messages · 4,321/s · 2 retries``."""
         elapsed = time.monotonic() - self.started
         rate = f"{self.items / elapsed:,.0f}/s" if elapsed > 0 else "-"
-        rejects = f" · {self.rejects:,} rejects" if self.rejects else ""
+        rejects = f" · {counted(self.rejects, 'reject')}" if self.rejects else ""
         head = f"{self.shards_done}/{self.shards} shards · " if self.phase == "backfill" else ""
         tail = f" · {self.phase}" if self.phase not in {"backfill", "plan"} else ""
         if self.caught_up_ms is not None and self.phase in {"catch-up", "follow"}:
             tail += f" up to {format_datetime(from_ms(self.caught_up_ms))}"
         return (
-            f"{head}{self.items:,} {self.noun}{rejects} · {rate} · {self.retries:,} retries{tail}"
+            f"{head}{counted(self.items, self.noun.removesuffix('s'), self.noun)}{rejects} · "
+            f"{rate} · {counted(self.retries, 'retry', 'retries')}{tail}"
         )
 
 

@@ -43,6 +43,7 @@ from postpress_async._filters import RESOURCES
 from postpress_async._params import check_int
 from postpress_async._rows import RowPage
 from postpress_async._time import from_ms, to_ms
+from postpress_async._words import counted
 
 from ._asked import check_config, check_sink
 from ._config import ClientConfig
@@ -120,7 +121,7 @@ class VerifyReport:
         if self.repeated_ids:
             line += f" (stored twice: {printable(', '.join(self.repeated_ids))})"
         if self.unreadable:
-            line += f"; {self.unreadable:,} unreadable items not compared"
+            line += f"; {counted(self.unreadable, 'unreadable item')} not compared"
         if self.unfinished:
             line += (
                 f"; backfill unfinished: {self.unfinished:,} of {self.shards:,} shards not held to"
