@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from postpress_async._exceptions import EventLoopError
 from postpress_async.testing._api import Api
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import (
@@ -98,6 +99,7 @@ class FakePostpress:
         )
         self._faults = FaultState(_plan(faults))
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = asyncio.Event()
         self.app: web.Application = self._build_app()
 
@@ -120,6 +122,7 @@ class FakePostpress:
             raise
         self._port = runner.addresses[0][1]
         self._runner = runner
+        self._loop = asyncio.get_running_loop()
         if self.live_feed is not None:
             live = self._growing()
             self._feed = asyncio.get_running_loop().create_task(live.run(self.live_feed))
@@ -156,7 +159,14 @@ class FakePostpress:
 
     @property
     def root_url(self) -> str:
-        """``http://127.0.0.1:<port>``, without an API prefix (an IPv6 host in brackets)."""
+        """``http://127.0.0.1:<port>``, without an API prefix (an IPv6 host in brackets).
+
+        Raises :class:`~postpress_async.EventLoopError` when read in a running event loop
+        while the server is open and the loop it was started in is not running (a
+        session-scoped fixture's loop, read from a test in a loop of its own): nothing
+        would answer a request.
+        """
+        self._check_loop()
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -164,6 +174,26 @@ class FakePostpress:
     def url(self) -> str:
         """The base URL to give an SDK: ``http://127.0.0.1:<port>/api/v1``."""
         return self.root_url + PREFIXES[0]
+
+    def _check_loop(self) -> None:
+        """Refuse to hand out an address nothing answers on: read in a running event loop
+        other than the server's, while the server's is idle. (Read outside any loop, as a
+        sync fixture does between the steps of one loop, it is handed out.)"""
+        loop = self._loop
+        if self._runner is None or loop is None or loop.is_running():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise EventLoopError(
+            "this FakePostpress answers from the event loop it was started in, and that "
+            "loop is not running now: a request to it would wait until it timed out. Start "
+            "the server in the event loop that uses it (with pytest-asyncio: the same "
+            "loop_scope for the server's fixture and the tests, e.g. "
+            "@pytest_asyncio.fixture(scope='session', loop_scope='session') and "
+            "@pytest.mark.asyncio(loop_scope='session'))"
+        )
 
     # -- messages arriving ----------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The fake server's life in a user's test suite: started, read, closed, in which loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from postpress_async import EventLoopError
+from postpress_async.testing import Dataset, FakePostpress
+
+
+def test_an_address_read_while_the_serving_loop_is_idle_is_refused() -> None:
+    """A session fixture's server read from a test in a loop of its own: nothing would
+    answer, so its address is refused with the fix, not handed out to time out."""
+    home = asyncio.new_event_loop()
+    server = FakePostpress(dataset=Dataset(messages=5))
+    try:
+        home.run_until_complete(server.start())
+
+        async def read_url() -> str:
+            return server.url
+
+        with pytest.raises(EventLoopError, match="loop_scope"):
+            asyncio.run(read_url())
+
+        async def read_truth_url() -> str:
+            return server.truth_url
+
+        with pytest.raises(EventLoopError, match="not running"):
+            asyncio.run(read_truth_url())
+        # Outside any loop (a sync fixture between the steps of the server's loop):
+        assert server.url.startswith("http://127.0.0.1:")
+    finally:
+        home.run_until_complete(server.aclose())
+        home.close()
+    assert server.url.endswith("/api/v1")  # closed: an address to print, nothing to refuse
+
+
+def test_a_server_running_in_another_thread_is_reachable() -> None:
+    """The loop the server runs in is busy elsewhere, not idle: its address is handed out."""
+    home = asyncio.new_event_loop()
+    server = FakePostpress(dataset=Dataset(messages=5))
+    home.run_until_complete(server.start())
+    thread = threading.Thread(target=home.run_forever)
+    thread.start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+    finally:
+        home.call_soon_threadsafe(home.stop)
+        thread.join()
+        home.run_until_complete(server.aclose())
+        home.close()
