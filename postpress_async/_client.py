@@ -39,7 +39,7 @@ from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing
-from ._transport import AiohttpTransport, Request, Response, Transport, endpoint_parts
+from ._transport import AiohttpTransport, Headers, Request, Response, Transport, endpoint_parts
 from ._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from ._version import __version__
 from .models import Account, Chat, Message
@@ -435,14 +435,17 @@ def _own_headers(api_key: str) -> dict[str, str]:
     return {"X-API-KEY": api_key, "accept": "application/json", "User-Agent": USER_AGENT}
 
 
-def _merged_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+def _merged_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> Headers:
     """``base`` with ``extra`` on top: a name in ``extra`` replaces ``base``'s in any case
-    (header names are case-insensitive), so a request never carries both."""
+    (header names are case-insensitive), so a request never carries both. Built once a
+    client, each of its requests carries it as is."""
     replaced = {name.lower() for name in extra}
-    return {
-        **{name: value for name, value in base.items() if name.lower() not in replaced},
-        **extra,
-    }
+    return Headers(
+        {
+            **{name: value for name, value in base.items() if name.lower() not in replaced},
+            **extra,
+        }
+    )
 
 
 def added_headers(client: AsyncPostpress[Any]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
 from ._config import Limits, Timeout
@@ -26,6 +26,7 @@ from ._lazy import aiohttp, asyncio, yarl
 
 __all__ = [
     "AiohttpTransport",
+    "Headers",
     "MockTransport",
     "Request",
     "Response",
@@ -53,9 +54,43 @@ def endpoint_parts(endpoint: str) -> tuple[str, str]:
     return f"{resource}.{'retrieve' if '{' in template else 'list'}", template
 
 
+class Headers(Mapping[str, str]):
+    """A request's headers, kept as sent and found in any case: ``headers["x-api-key"]``,
+    ``"accept" in headers`` (HTTP names are case-insensitive; so is httpx's lookup).
+
+    Its ``repr`` hides a secret header's value, as :class:`Request`'s does.
+    """
+
+    __slots__ = ("_items", "_names")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._items = dict(headers)
+        self._names = {name.lower(): name for name in self._items}
+
+    def __getitem__(self, name: str) -> str:
+        sent = self._names.get(name.lower()) if isinstance(name, str) else None
+        if sent is None:
+            raise KeyError(name)
+        return self._items[sent]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        shown = {
+            name: "***" if name.lower() in SECRET_HEADERS else value
+            for name, value in self._items.items()
+        }
+        return f"Headers({shown!r})"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request, fully built: ``url`` is already percent-encoded."""
+    """One HTTP request, fully built: ``url`` is already percent-encoded; ``headers`` are
+    found in any case (``request.headers["x-api-key"]``, see :class:`Headers`)."""
 
     method: str
     url: str
@@ -65,6 +100,10 @@ class Request:
     endpoint: str = ""
     #: The accounts the request names (``account_id``), for per-account rate limits.
     accounts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
 
     @property
     def label(self) -> str:

@@ -68,6 +68,27 @@ async def test_mock_transport_takes_async_handlers_and_plays_network_failures() 
         assert client.stats().retries == {"connection": 1}
 
 
+async def test_a_handler_finds_the_request_headers_in_any_case() -> None:
+    """HTTP names are case-insensitive: a handler asking for ``x-api-key`` or ``Accept``
+    finds them (the SDK sends ``X-API-KEY`` and ``accept``), as a Response's are."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        await client.accounts.list()
+    headers = seen[0].headers
+    assert headers["x-api-key"] == headers.get("X-Api-Key") == "pp_k"
+    assert headers["Accept"] == "application/json"
+    assert "user-agent" in headers and "X-Request-Id" not in headers
+    assert dict(headers)["X-API-KEY"] == "pp_k"  # the names as sent
+    assert "pp_k" not in repr(headers)
+    built = Request(method="GET", url="https://x.test/v1/accounts", headers={"Accept": "a"})
+    assert built.headers["accept"] == "a"
+
+
 async def test_a_handler_returning_something_else_is_a_clear_type_error() -> None:
     """A handler bug surfaces as a TypeError naming what it returned."""
     async with client_for(MockTransport(lambda request: "nope")) as client:  # type: ignore[arg-type,return-value]
