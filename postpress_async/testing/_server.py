@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from email.utils import formatdate
@@ -50,6 +51,10 @@ class FakePostpress:
         async with FakePostpress(dataset=Dataset(messages=500)) as server:
             async with aiohttp.ClientSession() as http:
                 await http.get(f"{server.url}/messages", headers={"X-API-KEY": server.api_key})
+
+    Close it in the loop it runs in (``async with``, or :meth:`aclose`); one left running
+    warns ``ResourceWarning: FakePostpress at <host>:<port> was never closed`` when
+    collected.
 
     ``faults`` is a :class:`Faults` for every route or a :class:`FaultPlan` per route;
     :meth:`inject` scripts exact faults for the next requests to one route.
@@ -142,6 +147,18 @@ class FakePostpress:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # Left running: say which server and how to close it, rather than only the bare
+        # "unclosed socket" of its listening socket.
+        if getattr(self, "_runner", None) is not None:
+            _warn(
+                f"FakePostpress at {self.host}:{self._port} was never closed: use "
+                "`async with FakePostpress(...)` or `await server.aclose()` in the loop it "
+                "runs in",
+                ResourceWarning,
+                source=self,
+            )
 
     async def __aenter__(self) -> FakePostpress:
         await self.start()

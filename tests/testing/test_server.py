@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import warnings
 
 import pytest
 
@@ -52,3 +54,33 @@ def test_a_server_running_in_another_thread_is_reachable() -> None:
         thread.join()
         home.run_until_complete(server.aclose())
         home.close()
+
+
+def test_a_server_left_running_names_itself_in_a_resource_warning() -> None:
+    """Forgotten without aclose() in a loop that then ends (as ``asyncio.run`` ends): the
+    warning says which server and how to close it, not only "unclosed socket"."""
+    home = asyncio.new_event_loop()
+    server = FakePostpress(dataset=Dataset(messages=5))
+    home.run_until_complete(server.start())
+    port = server.port
+    home.close()
+    del server
+    with pytest.warns(ResourceWarning) as warned:
+        gc.collect()
+    ours = [str(w.message) for w in warned if "FakePostpress" in str(w.message)]
+    assert len(ours) == 1
+    assert f"FakePostpress at 127.0.0.1:{port} was never closed" in ours[0]
+    assert "aclose()" in ours[0]
+
+
+def test_a_closed_or_never_started_server_warns_of_nothing() -> None:
+    home = asyncio.new_event_loop()
+    closed = FakePostpress(dataset=Dataset(messages=5))
+    home.run_until_complete(closed.start())
+    home.run_until_complete(closed.aclose())
+    home.close()
+    never = FakePostpress(dataset=Dataset(messages=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del closed, never
+        gc.collect()
