@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import math
 import time
-import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from email.utils import formatdate
@@ -15,7 +14,6 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from postpress_async._exceptions import EventLoopError
 from postpress_async.testing._api import Api
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import (
@@ -28,6 +26,7 @@ from postpress_async.testing._faults import (
 )
 from postpress_async.testing._groundtruth import truth_report
 from postpress_async.testing._live import LiveFeed, LiveMessages
+from postpress_async.testing._loops import check_serving_loop, warn_unclosed
 from postpress_async.testing._replies import BAD_GATEWAY_HTML, Reply
 from postpress_async.testing._stats import Stats
 
@@ -148,17 +147,9 @@ class FakePostpress:
         if runner is not None:
             await runner.cleanup()
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        # Left running: say which server and how to close it, rather than only the bare
-        # "unclosed socket" of its listening socket.
+    def __del__(self) -> None:
         if getattr(self, "_runner", None) is not None:
-            _warn(
-                f"FakePostpress at {self.host}:{self._port} was never closed: use "
-                "`async with FakePostpress(...)` or `await server.aclose()` in the loop it "
-                "runs in",
-                ResourceWarning,
-                source=self,
-            )
+            warn_unclosed(self, f"{self.host}:{self._port}")
 
     async def __aenter__(self) -> FakePostpress:
         await self.start()
@@ -183,7 +174,7 @@ class FakePostpress:
         session-scoped fixture's loop, read from a test in a loop of its own): nothing
         would answer a request.
         """
-        self._check_loop()
+        check_serving_loop(self._loop if self._runner is not None else None)
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -191,26 +182,6 @@ class FakePostpress:
     def url(self) -> str:
         """The base URL to give an SDK: ``http://127.0.0.1:<port>/api/v1``."""
         return self.root_url + PREFIXES[0]
-
-    def _check_loop(self) -> None:
-        """Refuse to hand out an address nothing answers on: read in a running event loop
-        other than the server's, while the server's is idle. (Read outside any loop, as a
-        sync fixture does between the steps of one loop, it is handed out.)"""
-        loop = self._loop
-        if self._runner is None or loop is None or loop.is_running():
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        raise EventLoopError(
-            "this FakePostpress answers from the event loop it was started in, and that "
-            "loop is not running now: a request to it would wait until it timed out. Start "
-            "the server in the event loop that uses it (with pytest-asyncio: the same "
-            "loop_scope for the server's fixture and the tests, e.g. "
-            "@pytest_asyncio.fixture(scope='session', loop_scope='session') and "
-            "@pytest.mark.asyncio(loop_scope='session'))"
-        )
 
     # -- messages arriving ----------------------------------------------------------------
 
