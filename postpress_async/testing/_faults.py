@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import itertools
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -240,6 +241,10 @@ def _built(cls: type[Faults] | type[FaultPlan], fields: dict[str, Any]) -> Fault
     return cls(**fields)
 
 
+MAX_SCRIPT: Final = 100_000
+"""The most faults one :meth:`FakePostpress.inject` call scripts."""
+
+
 class FaultState:
     """The mutable side of fault injection: per-route generators and scripts."""
 
@@ -259,7 +264,15 @@ class FaultState:
         if isinstance(faults, (str, FaultKind)):
             value = faults.value if isinstance(faults, FaultKind) else faults
             raise TypeError(f"faults must be a sequence of faults, e.g. [{value!r}]")
-        scripted = [None if f is None else fault_kind(f) for f in faults]
+        scripted = [
+            None if f is None else fault_kind(f) for f in itertools.islice(faults, MAX_SCRIPT + 1)
+        ]
+        if len(scripted) > MAX_SCRIPT:
+            raise ValueError(
+                f"a script of more than {MAX_SCRIPT:,} faults (an endless iterator, such as "
+                "itertools.repeat, would never be read to its end); to fail every request, "
+                "use faults=Faults(rates={kind: 1.0})"
+            )
         queue.extend(scripted)
 
     def pending(self, route: str) -> int:

@@ -291,7 +291,9 @@ class FakePostpress:
     def inject(self, route: RouteName | str, faults: Iterable[FaultKind | str | None]) -> None:
         """Fail the next requests to ``route`` with ``faults``, in order, then serve normally.
 
-        ``None`` in the sequence lets one request through untouched.
+        ``None`` in the sequence lets one request through untouched. At most 100,000
+        faults a call (an endless iterator is refused with a ``ValueError``; to fail every
+        request, use ``Faults(rates={kind: 1.0})``).
         """
         self._faults.inject(route, faults)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import pickle
 from collections import Counter
@@ -258,6 +259,18 @@ def test_one_fault_not_in_a_list_is_a_clear_type_error(fault: FaultKind | str) -
     with pytest.raises(ValueError, match="unknown fault"):
         server.inject("messages.list", ["service_unavailable", "no_chanel"])
     assert server.pending_faults("messages.list") == 0  # a script with a typo: none of it
+
+
+def test_an_endless_script_is_refused_not_read_for_ever() -> None:
+    """``inject(route, itertools.repeat(kind))`` read the iterator to its end: the test
+    hung, eating memory. It is refused, saying how to fail every request; a finite
+    generator still scripts."""
+    server = FakePostpress()
+    with pytest.raises(ValueError, match=r"rates=\{kind: 1\.0\}"):
+        server.inject("messages.list", itertools.repeat(FaultKind.SERVICE_UNAVAILABLE))
+    assert server.pending_faults("messages.list") == 0
+    server.inject("messages.list", (FaultKind.NO_CHANNEL for _ in range(3)))
+    assert server.pending_faults("messages.list") == 3
 
 
 @pytest.mark.parametrize("field", ["latency", "jitter", "retry_after", "slow_body_seconds"])
