@@ -38,7 +38,7 @@ from ._page_body import server_time_ms
 from ._params import check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
-from ._tasks import AsyncClosing
+from ._tasks import AsyncClosing, running_loop
 from ._transport import AiohttpTransport, Headers, Request, Response, Transport, endpoint_parts
 from ._unreadable import Mode, OnlyReadable, YieldsUnreadable
 from ._version import __version__
@@ -109,7 +109,7 @@ class _Lifecycle:
                 "this AsyncPostpress client was closed (aclose() or the end of its "
                 "`async with`); create a new one"
             )
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         if self.loop is None:
             self.loop = loop
         elif loop is not self.loop:

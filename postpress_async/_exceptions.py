@@ -7,7 +7,7 @@
     │   └── StateMismatchError                      a saved watch state from other filters
     ├── MissingAPIKeyError (also a ValueError)     no key given and none in POSTPRESS_API_KEY
     ├── ClientClosedError (also a RuntimeError)     the client was used after aclose()
-    ├── EventLoopError (also a RuntimeError)        the client was used from a second event loop
+    ├── EventLoopError (also a RuntimeError)        used from a second event loop, or not on asyncio
     ├── APIConnectionError                          the request never got an HTTP answer
     │   └── APITimeoutError                         ... because a timeout ran out
     ├── ResponseDecodeError                         a 2xx body that does not fit its model
@@ -174,7 +174,8 @@ class ClientClosedError(PostpressError, RuntimeError):
 
 
 class EventLoopError(PostpressError, RuntimeError):
-    """The client was used from an event loop other than the one it first ran in.
+    """The client was used from an event loop other than the one it first ran in, or
+    with no asyncio loop running (under trio: the SDK runs on asyncio only).
 
     Its connections belong to that first loop. Create the client inside the loop that
     uses it (for a web app: in the lifespan, not at import), one client a loop.

@@ -13,17 +13,46 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 import anyio
 
+from ._exceptions import EventLoopError
 from ._lazy import asyncio
 
-__all__ = ["AsyncClosing", "SingleUse", "first_error", "gather", "raise_crash", "reap", "start"]
+__all__ = [
+    "AsyncClosing",
+    "SingleUse",
+    "first_error",
+    "gather",
+    "raise_crash",
+    "reap",
+    "running_loop",
+    "start",
+]
 
 _Self = TypeVar("_Self", bound="AsyncClosing")
 T = TypeVar("T")
 
 
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio loop; under another async library (trio), an
+    :class:`EventLoopError` saying the SDK runs on asyncio, not ``no running event loop``."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise EventLoopError(
+            "postpress-async runs on asyncio (aiohttp), and no asyncio event loop is "
+            "running here: under trio, run this code on asyncio (anyio.run(main, "
+            "backend='asyncio'); with anyio's pytest plugin, an anyio_backend fixture "
+            "that returns 'asyncio')"
+        ) from None
+
+
 def start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """Run ``work`` as a task of the running loop; the caller must :func:`reap` it."""
-    return asyncio.get_running_loop().create_task(work)
+    try:
+        loop = running_loop()
+    except EventLoopError:
+        work.close()  # never to run: no "coroutine was never awaited" besides the error
+        raise
+    return loop.create_task(work)
 
 
 async def reap(task: asyncio.Task[None] | None) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
 
 import pytest
 
@@ -87,6 +88,26 @@ async def test_a_handler_finds_the_request_headers_in_any_case() -> None:
     assert "pp_k" not in repr(headers)
     built = Request(method="GET", url="https://x.test/v1/accounts", headers={"Accept": "a"})
     assert built.headers["accept"] == "a"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda client: client.messages.retrieve("msg_1"), id="retrieve"),
+        pytest.param(lambda client: client.accounts.list().__await__(), id="a-page"),
+        pytest.param(lambda client: client.messages.list().__aiter__().__anext__(), id="a-stream"),
+    ],
+)
+def test_a_call_with_no_asyncio_loop_running_says_the_sdk_runs_on_asyncio(
+    call: Callable[[AsyncPostpress], Generator[Any, None, Any]],
+) -> None:
+    """Driven by another async library (trio has no asyncio loop; here the call is driven
+    by hand), a call said only "RuntimeError: no running event loop"."""
+    client = client_for(MockTransport(ok))
+    work = call(client)
+    with pytest.raises(EventLoopError, match=r"runs on asyncio.*backend='asyncio'"):
+        work.send(None)
+    work.close()
 
 
 async def test_a_handler_returning_something_else_is_a_clear_type_error() -> None:

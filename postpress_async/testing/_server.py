@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from postpress_async._tasks import running_loop
 from postpress_async.testing._api import Api
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import (
@@ -110,7 +111,8 @@ class FakePostpress:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind and start serving (``async with`` does this for you)."""
+        """Bind and start serving (``async with`` does this for you); on asyncio only."""
+        running_loop()  # under trio: say so, rather than aiohttp's own confusion
         if self._runner is not None:
             raise RuntimeError("the fake server is already running")
         runner = web.AppRunner(

@@ -84,3 +84,12 @@ def test_a_closed_or_never_started_server_warns_of_nothing() -> None:
         warnings.simplefilter("error")
         del closed, never
         gc.collect()
+
+
+def test_a_server_started_with_no_asyncio_loop_says_the_fake_runs_on_asyncio() -> None:
+    """Under trio (no asyncio loop; here the start is driven by hand) aiohttp went on
+    without a loop and the start broke obscurely; now it says what to run it on."""
+    start = FakePostpress(dataset=Dataset(messages=5)).start()
+    with pytest.raises(EventLoopError, match="runs on asyncio"):
+        start.send(None)
+    start.close()
