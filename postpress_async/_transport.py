@@ -136,9 +136,15 @@ class Response:
     content: bytes
 
     def __post_init__(self) -> None:
-        if any(not name.islower() for name in self.headers):
-            lowered = {name.lower(): value for name, value in self.headers.items()}
-            object.__setattr__(self, "headers", lowered)
+        try:
+            if any(not name.islower() for name in self.headers):
+                lowered = {name.lower(): value for name, value in self.headers.items()}
+                object.__setattr__(self, "headers", lowered)
+        except (AttributeError, TypeError):
+            raise TypeError(
+                "Response headers must be a mapping of str names to str values, got "
+                f"{type(self.headers).__name__}"
+            ) from None
 
 
 class Transport(Protocol):
@@ -188,6 +194,18 @@ class MockTransport:
                 raise TypeError(
                     f"MockTransport handler returned a Response whose {field} is "
                     f"{type(value).__name__}, not {kind.__name__}"
+                )
+        if not 100 <= answer.status <= 599:
+            raise TypeError(
+                f"MockTransport handler returned a Response whose status is {answer.status}, "
+                "not an HTTP status (100-599)"
+            )
+        for name, value in answer.headers.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"MockTransport handler returned a Response with header {name!r}: "
+                    f"{type(value).__name__} value; header names and values are str, as on "
+                    "the wire ({'retry-after': '1'}, not {'retry-after': 1})"
                 )
         return answer
 

@@ -130,6 +130,21 @@ async def test_a_handler_returning_something_else_is_a_clear_type_error() -> Non
             "status is str, not int",
             id="str-status",
         ),
+        pytest.param(
+            Response(status=429, headers={"Retry-After": 1}, content=b"{}"),  # type: ignore[dict-item]
+            r"header 'retry-after': int value; header names and values are str",
+            id="int-retry-after",
+        ),
+        pytest.param(
+            Response(status=200, headers={"X-Request-Id": 42}, content=b"{}"),  # type: ignore[dict-item]
+            r"header 'x-request-id': int value",
+            id="int-request-id",
+        ),
+        pytest.param(
+            Response(status=0, headers={}, content=b"{}"),
+            r"status is 0, not an HTTP status \(100-599\)",
+            id="status-0",
+        ),
     ],
 )
 async def test_a_response_with_fields_of_the_wrong_type_is_a_clear_type_error(
@@ -140,6 +155,14 @@ async def test_a_response_with_fields_of_the_wrong_type_is_a_clear_type_error(
     async with client_for(MockTransport(lambda request: response)) as client:
         with pytest.raises(TypeError, match=message):
             await client.accounts.list()
+
+
+@pytest.mark.parametrize("headers", [None, [("retry-after", "1")]], ids=["none", "pairs"])
+def test_a_response_whose_headers_are_no_mapping_is_a_clear_type_error(headers: Any) -> None:
+    """``Response(200, None, ...)`` said "'NoneType' object is not iterable", pairs
+    "'tuple' object has no attribute 'islower'"."""
+    with pytest.raises(TypeError, match="must be a mapping of str names to str values"):
+        Response(status=200, headers=headers, content=b"{}")
 
 
 def test_aiohttp_transport_is_public() -> None:
