@@ -161,8 +161,11 @@ class Faults:
 
     def __post_init__(self) -> None:
         rates: dict[FaultKind, float] = {}
+        if not isinstance(self.rates, Mapping):
+            raise TypeError(f"rates must map faults to rates, got {type(self.rates).__name__}")
         for key, rate in dict(self.rates).items():
             kind = fault_kind(key)
+            _check_number(f"rate of {kind.value}", rate)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"rate of {kind.value} must be within [0, 1], got {rate}")
             if rate:
@@ -173,9 +176,13 @@ class Faults:
         object.__setattr__(self, "rates", MappingProxyType(ordered))
         for name in ("latency", "jitter", "retry_after", "slow_body_seconds"):
             seconds = getattr(self, name)
+            _check_number(name, seconds)
             if not (math.isfinite(seconds) and seconds >= 0):
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, got {seconds!r}")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
+        limit = self.max_concurrency
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TypeError(f"max_concurrency must be an int (or None), got {limit!r}")
+        if limit is not None and limit < 1:
             raise ValueError("max_concurrency must be >= 1 (or None)")
 
     def replace(self, **changes: Any) -> Faults:
@@ -199,6 +206,12 @@ class Faults:
         )
 
 
+def _check_number(name: str, value: object) -> None:
+    """A real number (a bool or a numeric string is not one): else a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+
+
 NO_FAULTS: Final = Faults()
 
 
@@ -213,6 +226,9 @@ class FaultPlan:
     routes: Mapping[str, Faults] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, faults in {"default": self.default, **dict(self.routes)}.items():
+            if not isinstance(faults, Faults):
+                raise TypeError(f"{name}: must be a Faults, got {type(faults).__name__}")
         routes = {check_route(name): faults for name, faults in dict(self.routes).items()}
         object.__setattr__(self, "routes", MappingProxyType(routes))
 

@@ -86,6 +86,10 @@ class FakePostpress:
         if not math.isfinite(clock_skew):
             raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
         self.clock_skew: float = float(clock_skew)
+        if dataset is not None and not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset must be a Dataset or None, got {type(dataset).__name__}")
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("api_key must be a non-empty str (the X-API-KEY clients send)")
         self.dataset: Dataset = dataset if dataset is not None else Dataset()
         if live is not None and not self.dataset.chat_count:
             raise ValueError("a live feed needs a dataset with at least one chat")
@@ -493,4 +497,9 @@ def _plan(faults: Faults | FaultPlan | None) -> FaultPlan:
         return FaultPlan()
     if isinstance(faults, Faults):
         return FaultPlan(default=faults)
+    if not isinstance(faults, FaultPlan):
+        raise TypeError(
+            f"faults must be a Faults, a FaultPlan or None, got {type(faults).__name__} "
+            "(rates go in Faults(rates={FaultKind.SERVICE_UNAVAILABLE: 0.1}))"
+        )
     return faults

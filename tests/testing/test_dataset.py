@@ -60,6 +60,22 @@ def test_config_is_a_frozen_keyword_only_value() -> None:
     assert "seed=3" in repr(ds)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"messages": 10.5}, "messages must be an int, got 10.5", id="float"),
+        pytest.param({"messages": "100"}, "messages must be an int, got '100'", id="str"),
+        pytest.param({"chats": True}, "chats must be an int, got True", id="bool"),
+        pytest.param({"seed": None}, "seed must be an int, got None", id="no-seed"),
+    ],
+)
+def test_a_count_or_seed_that_is_no_int_is_named(kwargs: dict[str, Any], message: str) -> None:
+    """They broke deep in the build: "'float' object cannot be interpreted as an integer",
+    "unsupported operand type(s) for &", with no parameter named."""
+    with pytest.raises(TypeError, match=message):
+        Dataset(**kwargs)
+
+
 def test_every_account_type_source_status_and_shape(postpress_dataset: Dataset) -> None:
     """14 accounts cover every documented type and every source status."""
     accounts = [postpress_dataset.account(i) for i in range(postpress_dataset.account_count)]

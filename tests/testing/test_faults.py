@@ -7,6 +7,7 @@ import itertools
 import logging
 import pickle
 from collections import Counter
+from collections.abc import Callable
 
 import aiohttp
 import msgspec
@@ -271,6 +272,42 @@ def test_an_endless_script_is_refused_not_read_for_ever() -> None:
     assert server.pending_faults("messages.list") == 0
     server.inject("messages.list", (FaultKind.NO_CHANNEL for _ in range(3)))
     assert server.pending_faults("messages.list") == 3
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(lambda: Faults(latency="0.1"), "latency must be a number", id="str-latency"),
+        pytest.param(
+            lambda: Faults(rates={"no_channel": "0.1"}),
+            "rate of no_channel must be a number",
+            id="str-rate",
+        ),
+        pytest.param(lambda: Faults(rates=0.1), "rates must map faults", id="rate-not-a-map"),
+        pytest.param(
+            lambda: Faults(max_concurrency=1.5), "max_concurrency must be an int", id="float-limit"
+        ),
+        pytest.param(
+            lambda: FaultPlan(routes={"messages.list": 0.1}),
+            "messages.list: must be a Faults, got float",
+            id="route-not-faults",
+        ),
+        pytest.param(lambda: FaultPlan(default=None), "default: must be a Faults", id="no-default"),
+        pytest.param(
+            lambda: FakePostpress(faults={"service_unavailable": 1.0}),
+            r"faults must be a Faults, a FaultPlan or None, got dict \(rates go in Faults",
+            id="rates-as-faults",
+        ),
+    ],
+)
+def test_faults_of_the_wrong_type_are_refused_when_built(
+    build: Callable[[], object], message: str
+) -> None:
+    """Each was taken, to break at the first request (a dict of rates as ``faults``:
+    "'dict' object has no attribute 'for_route'"), or broke with a message naming no
+    field ("'<=' not supported between 'float' and 'str'")."""
+    with pytest.raises(TypeError, match=message):
+        build()
 
 
 @pytest.mark.parametrize("field", ["latency", "jitter", "retry_after", "slow_body_seconds"])

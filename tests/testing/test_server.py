@@ -93,3 +93,19 @@ def test_a_server_started_with_no_asyncio_loop_says_the_fake_runs_on_asyncio() -
     with pytest.raises(EventLoopError, match="runs on asyncio"):
         start.send(None)
     start.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        pytest.param({"dataset": 100}, TypeError, "dataset must be a Dataset", id="dataset"),
+        pytest.param({"api_key": ""}, ValueError, "api_key must be a non-empty str", id="no-key"),
+    ],
+)
+def test_a_server_of_bad_arguments_is_refused_when_built(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """A dataset that is no Dataset broke with an AttributeError; an empty key made a
+    server no client can authenticate to (every request a 401)."""
+    with pytest.raises(error, match=message):
+        FakePostpress(**kwargs)  # type: ignore[arg-type]

@@ -88,6 +88,10 @@ class DatasetConfig:
     returned (``"keyset"``) or after so many items of the listing (``"offset"``)."""
 
     def __post_init__(self) -> None:
+        for name in ("seed", "accounts", "chats", "messages"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {value!r}")
         if self.chat_time not in ("activity", "created"):
             raise ValueError(f"chat_time must be 'activity' or 'created', got {self.chat_time!r}")
         if self.cursors not in ("keyset", "offset"):
