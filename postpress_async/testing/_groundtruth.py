@@ -49,7 +49,9 @@ def truth_report(
 
     Filters are Python values: ``before``/``after`` an ISO string or an aware datetime,
     chats' ``account_id`` a comma-separated string or an iterable of ids, ``unread`` a
-    bool. A filter the listing does not take is a ``ValueError``.
+    bool. A filter the listing does not take is a ``ValueError``, and so is a value the
+    listing refuses (a 400, or on messages a 404 for an unknown ``account_id`` or
+    ``sender_id``); a value of the wrong type is a ``TypeError``.
     """
     if resource not in FILTERS:
         raise ValueError(f"unknown resource {resource!r}; expected one of {', '.join(RESOURCES)}")

@@ -64,6 +64,8 @@ def to_us(value: str | _dt.datetime) -> int:
         if parsed is None:
             raise ValueError(f"not an ISO 8601 UTC datetime: {value!r}")
         return parsed
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"a time bound must be an ISO string or an aware datetime, got {value!r}")
     if value.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
     delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)

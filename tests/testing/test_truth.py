@@ -139,6 +139,29 @@ async def test_the_truth_validates_filters_as_the_listing_does(
     assert (got, body["type"]) == (status, error_type)
 
 
+@pytest.mark.parametrize(
+    ("resource", "filters", "error", "message"),
+    [
+        ("messages", {"account_id": "acc_nope"}, ValueError, "no account 'acc_nope'.*404"),
+        ("messages", {"sender_id": "nobody"}, ValueError, "no sender 'nobody'.*404"),
+        ("messages", {"before": 1_700_000_000}, TypeError, "ISO string or an aware datetime"),
+        ("chats", {"unread": "true"}, TypeError, "unread must be a bool"),
+        ("chats", {"account_type": "whatsapp"}, ValueError, "account_type must be one of"),
+    ],
+)
+def test_the_truth_in_process_refuses_what_the_listing_refuses(
+    resource: str, filters: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """In process, these were an empty truth (an unknown account or sender, which the
+    listing answers with a 404; ``unread="true"``; a lower-case type, a 400) or an
+    AttributeError (an int for a time): a test compared its walk with nothing."""
+    server = FakePostpress(dataset=Dataset(messages=50))
+    with pytest.raises(error, match=message):
+        server.truth(resource, **filters)
+    with pytest.raises(error, match=message):
+        getattr(server.dataset, f"expected_{resource[:-1]}_ids")(**filters)
+
+
 async def test_limit_cursor_and_unknown_parameters_are_ignored(
     postpress_server: FakePostpress, http: aiohttp.ClientSession
 ) -> None:

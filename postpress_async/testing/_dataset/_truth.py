@@ -10,7 +10,11 @@ import datetime as _dt
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from postpress_async.testing._dataset._columns import Columns, chat_unread_count
+from postpress_async.testing._dataset._columns import (
+    CHAT_ACCOUNT_TYPES,
+    Columns,
+    chat_unread_count,
+)
 from postpress_async.testing._dataset._ids import IdScheme
 from postpress_async.testing._time import to_us
 
@@ -114,6 +118,13 @@ def expected_chat_ids(
     (``chat_time="created"``) instead of its last activity.
     """
     accounts = _id_set(account_id)
+    if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
+        allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
+        raise ValueError(
+            f"account_type must be one of {allowed} (else a 400), got {account_type!r}"
+        )
+    if unread is not None and not isinstance(unread, bool):
+        raise TypeError(f"unread must be a bool or None, got {unread!r}")
     before_us = None if before is None else to_us(before)
     after_us = None if after is None else to_us(after)
     rows = []
@@ -143,7 +154,15 @@ def expected_message_ids(
     before: str | _dt.datetime | None = None,
     after: str | _dt.datetime | None = None,
 ) -> list[str]:
-    """Every message id the list returns for these filters, in order."""
+    """Every message id the list returns for these filters, in order.
+
+    An ``account_id`` or ``sender_id`` the dataset does not hold is a ``ValueError``: the
+    listing answers it with a 404, not an empty list.
+    """
+    if account_id is not None and account_id not in cols.account_ids:
+        raise ValueError(f"no account {account_id!r} in the dataset (the listing: a 404)")
+    if sender_id is not None and sender_id not in cols.sender_index:
+        raise ValueError(f"no sender {sender_id!r} in the dataset (the listing: a 404)")
     before_us = None if before is None else to_us(before)
     after_us = None if after is None else to_us(after)
     rows = []
