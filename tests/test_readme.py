@@ -186,9 +186,13 @@ def test_readme_test_module_passes_in_a_users_project(
 ) -> None:
     """The README's example tests pass with pytest-asyncio in strict (its default) or auto mode."""
     # strict: pytest-asyncio's default, so the project does not set it. The loop scope is
-    # set because pytest-asyncio warns every project that leaves it unset.
+    # set because pytest-asyncio warns every project that leaves it unset. Warnings are
+    # errors, as in a careful project: the fixtures must leave none (an unclosed socket).
     setting = "" if mode == "strict" else "asyncio_mode = auto\n"
-    pytester.makeini(f"[pytest]\n{setting}asyncio_default_fixture_loop_scope = function\n")
+    pytester.makeini(
+        f"[pytest]\n{setting}asyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
+    )
     pytester.makepyfile(test_readme_example=block.code)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     tests = len(re.findall(r"^(?:async )?def test_", block.code, flags=re.MULTILINE))

@@ -151,7 +151,8 @@ class Faults:
     seed: int = 0
     """Seed of the per-route generators for jitter and fault draws."""
     retry_after: float = 1.0
-    """Seconds announced in ``Retry-After`` by :attr:`FaultKind.RATE_LIMITED`."""
+    """Seconds announced in ``Retry-After`` by :attr:`FaultKind.RATE_LIMITED`, rounded up
+    to whole seconds as the header carries them (``0.3`` announces ``1``)."""
     slow_body_seconds: float = 0.2
     """How long :attr:`FaultKind.SLOW_BODY` takes to send a body."""
     max_concurrency: int | None = None
