@@ -18,10 +18,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._argparse import nearest_option
 from ._context import Context
 from ._errors import ExitCode, describe
 from ._output import STDOUT
-from ._parser import check_args, nearest_option, root_parser
+from ._parser import check_args, root_parser
 from .commands import register_all
 
 __all__ = ["build_parser", "main", "parse"]

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final
 
 from postpress_async import __version__
 from postpress_async._filters import FILTERS, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async._time import parse_datetime
 
-from ._errors import ExitCode, UsageError, exit_codes_help
+from ._argparse import EPILOG, Formatter, Parser, epilog
+from ._errors import UsageError
 from ._output import FORMATS
 from ._values import Once, count, interval, offset, rate, seconds
 
@@ -43,82 +43,13 @@ __all__ = [
     "filter_options",
     "filters_of",
     "format_option",
-    "nearest_option",
     "paging_options",
     "root_parser",
     "time_option",
 ]
 
-EPILOG = exit_codes_help()
-
 #: What a command runs: an async function of the parsed arguments and the context.
 Run = Callable[[argparse.Namespace, "Context"], Awaitable[None]]
-
-
-class _Parser(argparse.ArgumentParser):
-    """Reports a bad command line as one line on stderr, with where to find help."""
-
-    def error(self, message: str) -> NoReturn:
-        for action in self._actions:  # a missing COMMAND or ACTION: which ones there are
-            if isinstance(action, argparse._SubParsersAction) and message.endswith(
-                f"required: {action.metavar}"
-            ):
-                message += f", one of {', '.join(action.choices)}"
-        self.exit(
-            ExitCode.USAGE,
-            f"{self.prog}: error: {message} (see: {self.prog} --help)\n",
-        )
-
-    def _check_value(self, action: argparse.Action, value: Any) -> None:
-        """argparse's check of a choice, with the nearest one suggested (``mesages``)."""
-        choices = action.choices
-        if choices is not None and value not in choices:
-            names = [str(choice) for choice in choices]
-            close = difflib.get_close_matches(str(value), names, n=1)
-            if close:
-                listed = ", ".join(map(repr, names))
-                raise argparse.ArgumentError(
-                    action,
-                    f"invalid choice: {value!r}, did you mean {close[0]!r}? (choose from {listed})",
-                )
-        super()._check_value(action, value)
-
-
-def nearest_option(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
-    """`` (did you mean --max-items?)`` for the first unknown option near one of
-    ``parser``'s own (those its ``--help`` lists), else ``""``."""
-    listed = [
-        flag
-        for flag, action in parser._option_string_actions.items()
-        if flag.startswith("--") and action.help != argparse.SUPPRESS
-    ]
-    for word in unknown:
-        if word.startswith("--"):
-            close = difflib.get_close_matches(word.partition("=")[0], listed, n=1)
-            if close:
-                return f" (did you mean {close[0]}?)"
-    return ""
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's own, except that a block of indented lines (the examples) stays as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        blocks = []
-        for block in text.split("\n\n"):
-            lines = block.splitlines()
-            if any(line.startswith("  ") for line in lines):
-                blocks.append("\n".join(indent + line for line in lines))
-            else:
-                blocks.append(super()._fill_text(block, width, indent))
-        return "\n\n".join(blocks)
-
-
-def _epilog(examples: Sequence[str]) -> str:
-    """The examples (``postpress ...`` lines) above the exit codes."""
-    if not examples:
-        return EPILOG
-    return "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + EPILOG
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -330,8 +261,8 @@ class CommandTable:
             name,
             help=help_text,
             description=help_text,
-            epilog=_epilog(examples),
-            formatter_class=_Formatter,
+            epilog=epilog(examples),
+            formatter_class=Formatter,
         )
         sets = (*takes, _ALWAYS)
         parser.set_defaults(
@@ -357,7 +288,7 @@ def root_parser() -> tuple[argparse.ArgumentParser, CommandTable]:
     Call :meth:`CommandTable.finish` once every command is registered
     (``cli/_app.build_parser`` does).
     """
-    root = _Parser(
+    root = Parser(
         prog="postpress",
         description="Command line for the postpress messaging API (postpress-async).",
         epilog=EPILOG,

@@ -26,6 +26,7 @@ __all__ = [
     "FaultPlan",
     "Faults",
     "RouteName",
+    "fault_plan",
     "retryable_rates",
 ]
 
@@ -328,3 +329,17 @@ class FaultState:
                 return kind
             draw -= rate
         return None
+
+
+def fault_plan(faults: Faults | FaultPlan | None) -> FaultPlan:
+    """What a fake serves by: ``faults`` for every route, a plan as it is, or none."""
+    if faults is None:
+        return FaultPlan()
+    if isinstance(faults, Faults):
+        return FaultPlan(default=faults)
+    if not isinstance(faults, FaultPlan):
+        raise TypeError(
+            f"faults must be a Faults, a FaultPlan or None, got {type(faults).__name__} "
+            "(rates go in Faults(rates={FaultKind.SERVICE_UNAVAILABLE: 0.1}))"
+        )
+    return faults

@@ -24,6 +24,7 @@ from postpress_async.testing._faults import (
     Faults,
     FaultState,
     RouteName,
+    fault_plan,
 )
 from postpress_async.testing._groundtruth import truth_report
 from postpress_async.testing._live import LiveFeed, LiveMessages
@@ -106,7 +107,7 @@ class FakePostpress:
             page_cache_bytes=page_cache_bytes,
             clock=_skewed(self.clock_skew),
         )
-        self._faults = FaultState(_plan(faults))
+        self._faults = FaultState(fault_plan(faults))
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = asyncio.Event()
@@ -291,7 +292,7 @@ class FakePostpress:
     def set_faults(self, faults: Faults | FaultPlan | None) -> None:
         """Replace the random faults (generators restart from their seeds; scripts stay)."""
         old = self._faults
-        self._faults = FaultState(_plan(faults))
+        self._faults = FaultState(fault_plan(faults))
         self._faults.adopt_scripts(old)
 
     def inject(self, route: RouteName | str, faults: Iterable[FaultKind | str | None]) -> None:
@@ -490,16 +491,3 @@ def _skewed(skew: float) -> Callable[[], float]:
         return time.time() + skew
 
     return clock
-
-
-def _plan(faults: Faults | FaultPlan | None) -> FaultPlan:
-    if faults is None:
-        return FaultPlan()
-    if isinstance(faults, Faults):
-        return FaultPlan(default=faults)
-    if not isinstance(faults, FaultPlan):
-        raise TypeError(
-            f"faults must be a Faults, a FaultPlan or None, got {type(faults).__name__} "
-            "(rates go in Faults(rates={FaultKind.SERVICE_UNAVAILABLE: 0.1}))"
-        )
-    return faults
