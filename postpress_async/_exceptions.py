@@ -330,8 +330,19 @@ class IngestError(PostpressError):
     """A sharded export cannot go on (besides any API error)."""
 
 
-class SinkUnavailableError(IngestError):
-    """The sink cannot serve this run: unreachable, no permission, wrong kind for the engine."""
+class _Unavailable(Exception):
+    """A part of the run cannot serve; ``unreachable``: it could not be reached at all
+    (refused, timed out, no such host), so trying again later may work, unlike a refusal
+    (no permission, a wrong password, a wrong kind)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class SinkUnavailableError(_Unavailable, IngestError):
+    """The sink cannot serve this run: unreachable (``unreachable`` is then true), no
+    permission, wrong kind for the engine."""
 
 
 class SinkFailedError(IngestError):
@@ -339,8 +350,9 @@ class SinkFailedError(IngestError):
     reconnect deadline); what was committed before stays, run again to continue."""
 
 
-class EngineUnavailableError(IngestError):
-    """The engine cannot run: its extra is not installed, or the scheduler is unreachable."""
+class EngineUnavailableError(_Unavailable, IngestError):
+    """The engine cannot run: its extra is not installed, or the scheduler is unreachable
+    (``unreachable`` is then true)."""
 
 
 class PlanMismatchError(IngestError):

@@ -4,9 +4,13 @@ requests, and a client on it."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import pytest
 
 from postpress_async import AsyncPostpress, RetryPolicy, ServiceUnavailableError
 from postpress_async.transports import MockTransport, Request, Response
@@ -80,3 +84,12 @@ def unavailable() -> ServiceUnavailableError:
         method="GET",
         url="https://x/v1/messages",
     )
+
+
+def asyncpg_or_skip() -> Any:
+    """The asyncpg module; a skip without it, except in CI, where its stage installs it."""
+    if os.environ.get("CI") == "true":
+        import asyncpg
+
+        return asyncpg
+    return pytest.importorskip("asyncpg")

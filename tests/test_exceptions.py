@@ -13,12 +13,14 @@ from postpress_async._exceptions import (
     APIStatusError,
     APITimeoutError,
     CursorLoopError,
+    EngineUnavailableError,
     InvalidParameterError,
     OutputLockedError,
     PostpressError,
     RedirectError,
     ResponseDecodeError,
     ResponseTooLargeError,
+    SinkUnavailableError,
     StateMismatchError,
     UnreadableItem,
     UnreadableItemError,
@@ -81,6 +83,10 @@ def _instances() -> list[PostpressError]:
         CursorLoopError("c_2", pages=1000),
         OutputLockedError("/data/messages.jsonl"),
         OutputLockedError("duckdb:///m.duckdb", holder="/usr/bin/python3 (PID 7)"),
+        SinkUnavailableError("postgresql://etl@db/pp: cannot connect", unreachable=True),
+        SinkUnavailableError("role etl may not CREATE in schema public"),
+        EngineUnavailableError("cannot reach the Dask scheduler", unreachable=True),
+        EngineUnavailableError("install postpress-async[dask]"),
     ]
 
 

@@ -18,6 +18,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from postpress_async._exceptions import SinkUnavailableError
+
 from ._argparse import nearest_option
 from ._context import Context
 from ._errors import ExitCode, describe
@@ -142,7 +144,11 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
-        if code not in {ExitCode.USAGE, ExitCode.LOCKED}:  # LOCKED: another export's file
+        # No resume hint for a refused run (USAGE), another export's store (LOCKED), or a
+        # store that could not be reached: it holds nothing of this run to continue from.
+        if code not in {ExitCode.USAGE, ExitCode.LOCKED} and not isinstance(
+            exc, SinkUnavailableError
+        ):
             run.stopped("stopped")
         return code
 

@@ -54,7 +54,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: No API key, or the API rejected it (401) or refused access (403).
     AUTH = 3
-    #: The API could not be reached: connection refused, DNS, timeouts.
+    #: The API, the store (a database server) or the Dask scheduler could not be reached:
+    #: connection refused, DNS, timeouts. Worth trying again later.
     NETWORK = 4
     #: Another export or follow is writing the same store (it holds the store's lock).
     LOCKED = 5
@@ -70,7 +71,7 @@ _MEANINGS: Final = {
     ExitCode.API_ERROR: "API error (or a failed store, or differences found by verify)",
     ExitCode.USAGE: "bad usage or input",
     ExitCode.AUTH: "no or rejected API key",
-    ExitCode.NETWORK: "network failure",
+    ExitCode.NETWORK: "network failure (the API, the store or the scheduler)",
     ExitCode.LOCKED: "another export or follow is writing the same store",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.TERMINATED: "stopped by SIGTERM",
@@ -171,6 +172,8 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.API_ERROR, f"the API sent a response this SDK cannot read: {exc}"
     if isinstance(exc, SinkFailedError):
         return ExitCode.API_ERROR, _one_line(str(exc))
+    if isinstance(exc, (SinkUnavailableError, EngineUnavailableError)) and exc.unreachable:
+        return ExitCode.NETWORK, str(exc)  # a store or scheduler down: try again later
     if isinstance(exc, (SinkUnavailableError, EngineUnavailableError, PlanMismatchError)):
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, PostpressError):

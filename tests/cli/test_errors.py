@@ -23,10 +23,16 @@ from postpress_async import (
     StateMismatchError,
 )
 from postpress_async._decoding import UnreadableItem
-from postpress_async._exceptions import SinkFailedError, UnreadableItemError
+from postpress_async._exceptions import (
+    EngineUnavailableError,
+    SinkFailedError,
+    SinkUnavailableError,
+    UnreadableItemError,
+)
 from postpress_async.cli import ExitCode, main
 from postpress_async.cli._errors import CommandError, UsageError, describe
 from postpress_async.testing import Dataset, FakePostpress
+from tests.helpers import asyncpg_or_skip
 
 from ._helpers import DATASET, WAIT, Result, arun, cli_env, file_ids, ids, run
 
@@ -128,6 +134,36 @@ def test_connection_refused_exits_4() -> None:
     text = one_error_line(result)
     assert "cannot reach the API at http://127.0.0.1:9" in text
     assert "--base-url" in text
+
+
+def test_a_store_or_scheduler_out_of_reach_exits_4_and_a_refusal_2() -> None:
+    """A database or Dask scheduler that cannot be reached is a network failure (a cron
+    job tries again later); a store that refuses the run is bad usage (fix the command)."""
+    down = SinkUnavailableError("postgresql://etl@db/pp: cannot connect", unreachable=True)
+    refused = SinkUnavailableError("postgresql://etl@db/pp: cannot connect (password failed)")
+    assert describe(down)[0] == ExitCode.NETWORK
+    assert describe(refused)[0] == ExitCode.USAGE
+    scheduler = EngineUnavailableError("cannot reach the Dask scheduler", unreachable=True)
+    assert describe(scheduler)[0] == ExitCode.NETWORK
+    assert describe(EngineUnavailableError("install the dask extra"))[0] == ExitCode.USAGE
+
+
+@pytest.mark.slow  # needs asyncpg, which CI's slow stage installs
+def test_an_export_into_a_database_that_is_down_exits_4() -> None:
+    """Nothing listening where the PostgreSQL store should be: exit 4, the store named
+    without its password."""
+    asyncpg_or_skip()
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://etl:s3cret@127.0.0.1:{port}/pp"
+    result = run("--fake", "export", "messages", "--to", url)
+    assert result.returncode == ExitCode.NETWORK == 4, result.stderr
+    text = one_error_line(result)
+    assert f"postgresql://etl@127.0.0.1:{port}/pp: cannot connect" in text
+    assert "s3cret" not in text
 
 
 def test_not_found_exits_1() -> None:

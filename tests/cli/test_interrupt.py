@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from postpress_async.cli import ExitCode, _app
+from tests.helpers import asyncpg_or_skip
 
 from ._helpers import WAIT, run
 
@@ -150,13 +151,14 @@ def test_sigterm_stops_cleanly_with_the_documented_code(monkeypatch: pytest.Monk
     assert f" {int(ExitCode.TERMINATED)} " in listed
 
 
+@pytest.mark.slow  # needs asyncpg, which CI's slow stage installs
 @pytest.mark.parametrize("command", ["export", "watch"])
 def test_the_resume_hint_never_shows_the_stores_password(
     command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C while the store's database does not answer yet: the hint names the store as
     its summary would, without the password of the URL on the command line."""
-    pytest.importorskip("asyncpg")
+    asyncpg_or_skip()
     import socket
 
     from postpress_async.ingest.sinks import _pg

@@ -309,7 +309,9 @@ class DaskEngine:
 
     def _unreachable(self, error: BaseException) -> EngineUnavailableError:
         where = self.scheduler or "a local cluster"
-        return EngineUnavailableError(f"cannot reach the Dask scheduler at {where}: {error}")
+        return EngineUnavailableError(
+            f"cannot reach the Dask scheduler at {where}: {error}", unreachable=True
+        )
 
     async def _close(self) -> None:
         """Close the client, then the cluster: shielded, to the end (bounded)."""

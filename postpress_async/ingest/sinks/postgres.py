@@ -161,7 +161,9 @@ class PostgresSink:
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
         except connection_errors(pg) as exc:
-            raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
+            raise SinkUnavailableError(
+                f"{self.url}: cannot connect ({cause(exc)})", unreachable=True
+            ) from None
         except pg.PostgresError as exc:
             raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
         except ValueError:  # a DSN the driver cannot parse: its words may quote the password

@@ -11,6 +11,7 @@ import pytest
 
 from postpress_async.ingest.sinks._base import Sink
 from postpress_async.ingest.sinks.sqlite import SQLiteSink
+from tests.helpers import asyncpg_or_skip
 
 from ._kit import Entry, Kit
 
@@ -45,14 +46,6 @@ class SQLiteKit(Kit):
 def sqlite_kit(request: pytest.FixtureRequest) -> Kit:
     tmp_path: Path = request.getfixturevalue("tmp_path")
     return SQLiteKit(tmp_path / "m.db")
-
-
-def asyncpg_or_skip() -> Any:
-    if os.environ.get("CI") == "true":
-        import asyncpg
-
-        return asyncpg
-    return pytest.importorskip("asyncpg")
 
 
 class PostgresKit(Kit):

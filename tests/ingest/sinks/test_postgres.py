@@ -23,8 +23,8 @@ from postpress_async._exceptions import SinkFailedError
 from postpress_async.ingest import SinkUnavailableError
 from postpress_async.ingest.sinks._base import Batch, Reject, Stored
 from postpress_async.ingest.sinks.postgres import PostgresSink
+from tests.helpers import asyncpg_or_skip
 
-from ._sql import asyncpg_or_skip
 from .test_contract import message, move, page, position
 
 slow = pytest.mark.slow
