@@ -11,7 +11,8 @@ import re
 
 import msgspec
 
-from ._exceptions import ResponseDecodeError, printable
+from ._exceptions import ResponseDecodeError
+from ._words import printable
 
 __all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error", "raw_item_id"]
 
@@ -90,7 +91,7 @@ def message_and_path(error: msgspec.DecodeError) -> tuple[str, str]:
     """msgspec's message without its path, and the path (``$`` when it names none).
 
     msgspec quotes some refused values as sent: the message shows their control
-    characters as escapes (:func:`~._exceptions.printable`), on one line.
+    characters as escapes (:func:`~._words.printable`), on one line.
     """
     match = _AT_PATH.fullmatch(str(error))
     message, path = (match["message"], match["path"]) if match else (str(error), "$")

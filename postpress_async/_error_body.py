@@ -14,8 +14,9 @@ import msgspec
 
 from ._decode_errors import NOT_JSON
 from ._decoding import _decoder, without_bom
-from ._exceptions import ResponseDecodeError, printable
+from ._exceptions import ResponseDecodeError
 from ._surrogates import repair_refused
+from ._words import printable
 from .models import ErrorBody
 
 __all__ = ["decode_error_body", "envelope_instead_of_page"]

@@ -47,6 +47,7 @@ from typing import TypeVar
 import msgspec
 
 from ._positions import Checkpoint
+from ._words import printable
 
 __all__ = [
     "APIConnectionError",
@@ -82,7 +83,6 @@ __all__ = [
     "UnreadableItem",
     "UnreadableItemError",
     "find_header",
-    "printable",
     "rebuilt",
     "with_checkpoint",
 ]
@@ -493,18 +493,3 @@ def find_header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
-
-
-#: C0 and C1 control characters, DEL and the Unicode line separators, as visible escapes.
-_ESCAPES: dict[int, str] = {
-    **{code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))},
-    **{ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"},
-    **{code: f"\\u{code:04x}" for code in (0x2028, 0x2029)},
-}
-
-
-def printable(text: str) -> str:
-    """``text`` (a server's words) with control characters shown as escapes (``\\n``,
-    ``\\x1b``): one line that forges no log record and writes no escape sequence to a
-    terminal. Pure."""
-    return text.translate(_ESCAPES)

@@ -36,10 +36,10 @@ from ._exceptions import (
     APITimeoutError,
     InvalidParameterError,
     PostpressError,
-    printable,
 )
 from ._lazy import logging
 from ._transport import Request, Response, endpoint_parts
+from ._words import printable
 
 if TYPE_CHECKING:
     from ._otel import Telemetry

@@ -25,11 +25,11 @@ from ._exceptions import (
     APITimeoutError,
     PostpressError,
     find_header,
-    printable,
     rebuilt,
 )
 from ._status_errors import error_class_for
 from ._transport import Request, Response, redact
+from ._words import printable
 
 __all__ = [
     "IDEMPOTENT_METHODS",

@@ -20,9 +20,9 @@ from ._exceptions import (
     EventLoopError,
     InvalidParameterError,
     ResponseTooLargeError,
-    printable,
 )
 from ._lazy import aiohttp, asyncio, yarl
+from ._words import printable
 
 __all__ = [
     "AiohttpTransport",

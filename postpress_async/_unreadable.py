@@ -34,8 +34,9 @@ import msgspec
 
 from ._config import OnUnreadable
 from ._decoding import UnreadableItem, decode_page
-from ._exceptions import UnreadableItemError, printable
+from ._exceptions import UnreadableItemError
 from ._lazy import logging
+from ._words import printable
 from .models import Page
 
 __all__ = ["Mode", "OnlyReadable", "YieldsUnreadable", "typed_reader"]

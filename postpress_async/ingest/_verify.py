@@ -38,12 +38,12 @@ from typing import Any, Final
 
 import anyio
 
-from postpress_async._exceptions import InvalidParameterError, printable
+from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES
 from postpress_async._params import check_int
 from postpress_async._rows import RowPage
 from postpress_async._time import from_ms, to_ms
-from postpress_async._words import counted
+from postpress_async._words import counted, printable
 
 from ._asked import check_config, check_sink
 from ._config import ClientConfig

@@ -160,12 +160,10 @@ class PostgresSink:
         self._mutex = anyio.Lock()
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
-        except connection_errors(pg) as exc:
-            raise SinkUnavailableError(
-                f"{self.url}: cannot connect ({cause(exc)})", unreachable=True
-            ) from None
-        except pg.PostgresError as exc:
-            raise SinkUnavailableError(f"{self.url}: cannot connect ({cause(exc)})") from None
+        except (*connection_errors(pg), pg.PostgresError) as exc:  # down, or it said no
+            down = isinstance(exc, connection_errors(pg))
+            why = f"{self.url}: cannot connect ({cause(exc)})"
+            raise SinkUnavailableError(why, unreachable=down) from None
         except ValueError:  # a DSN the driver cannot parse: its words may quote the password
             raise SinkUnavailableError(f"{self.url}: {_UNPARSED}") from None
         self._conn = conn
