@@ -144,9 +144,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
-        # No resume hint for a refused run (USAGE), another export's store (LOCKED), or a
-        # store that could not be reached: it holds nothing of this run to continue from.
-        if code not in {ExitCode.USAGE, ExitCode.LOCKED} and not isinstance(
+        # No resume hint where the same command would fail the same way (a refused run,
+        # a rejected key), for another export's store (LOCKED), or for a store that could
+        # not be reached: it holds nothing of this run to continue from.
+        if code not in {ExitCode.USAGE, ExitCode.AUTH, ExitCode.LOCKED} and not isinstance(
             exc, SinkUnavailableError
         ):
             run.stopped("stopped")

@@ -125,6 +125,19 @@ async def test_rejected_api_key_exits_3(standalone: str) -> None:
     assert "401 errors/invalid_credentials" in one_error_line(result)
 
 
+async def test_a_rejected_key_into_a_store_says_no_resume_hint(
+    standalone: str, tmp_path: Path
+) -> None:
+    """A 401 at the first request: one error line about the key, not "run the same
+    command again to continue" (the same command fails the same way)."""
+    store = f"sqlite:///{tmp_path / 'k.db'}"
+    result = await arun(
+        "--api-key", "pp_wrong", "--base-url", standalone, "export", "messages", "--to", store
+    )
+    assert result.returncode == ExitCode.AUTH == 3
+    assert "the API rejected the API key" in one_error_line(result)
+
+
 def test_connection_refused_exits_4() -> None:
     """Nothing listening: a network error naming the URL to check."""
     result = run(
