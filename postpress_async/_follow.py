@@ -4,8 +4,8 @@ The API has no change feed, only listings with strict ``after``/``before`` bound
 millisecond timestamp. Following one keeps a small state (:class:`~._positions.WatchState`):
 
 * ``watermark``: the newest timestamp handed out, but never past the server's own clock
-  (the ``Date`` of the first response of the listing that listed it, see
-  :mod:`._page_body`): an item a provider dated in the future (a wrong clock: 2099) is
+  (the ``Date`` of the first response of the poll that listed it, its catch-up
+  windows included, see :mod:`._page_body`): an item a provider dated in the future (a wrong clock: 2099) is
   handed out, yet the watermark stays at the server's time, so what is correctly dated
   after it is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
@@ -194,8 +194,11 @@ class FollowTracker:
         self.server_ms: int | None = None
 
     def saw(self, server_ms: int | None) -> None:
-        """The listing whose items are marked next began at the server's ``server_ms``
-        (:class:`~._page_body.ServerClock`; ``None``: not said, the last time known holds)."""
+        """The poll (or listing) whose items are marked next began at the server's
+        ``server_ms`` (:class:`~._page_body.ServerClock`; ``None``: not said, the last time
+        known holds). A watch tells it once a poll, from the poll's first listing: its
+        catch-up windows may lie past the server's clock (a future-dated item), and what
+        arrives while they are listed must stay above the floor for the next poll."""
         if server_ms is not None:
             self.server_ms = server_ms
 

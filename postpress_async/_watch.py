@@ -232,6 +232,9 @@ class WatchStream(SingleUse[T]):
         held: list[Entry[T]] = []
         async with listing_pages(listing) as pages:
             complete = await self._hold(pages, held)
+        # The poll, its catch-up windows included, is dated by this listing: a window may
+        # lie past the server's clock (a future-dated item), so what arrives meanwhile is
+        # below it and left for the next poll, which lists after a floor bounded by this.
         tracker.saw(listing.server_ms)
         self.polls += 1
         if self._stopped():
@@ -294,7 +297,8 @@ class WatchStream(SingleUse[T]):
                     if len(held) > 2 * self.cap:  # keep the oldest: a sort every cap items
                         held, dropped = keep_oldest(held, self.cap)
                         cut = cut or dropped
-            tracker.saw(listing.server_ms)
+            if not listings:  # a poll is dated by its first listing (see _poll)
+                tracker.saw(listing.server_ms)
             self._keep_unread(not listings)  # each listing of the poll shows them all
             if listings:
                 self.catch_up_listings += 1
@@ -358,7 +362,6 @@ class WatchStream(SingleUse[T]):
             async with listing_pages(listing) as pages:
                 cap = self._page if plan.probing and not single else None
                 complete = await self._hold(pages, entries, cap=cap, before=window.before)
-                self._tracker.saw(listing.server_ms)
                 if not complete and single:
                     # One millisecond holds more than the cap: any order is oldest first
                     # there, so it is handed out as it is listed, a page at a time.
