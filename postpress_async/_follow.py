@@ -160,8 +160,17 @@ class UnreadableLedger:
 
 def bounded(stamp: int, server_ms: int | None) -> int:
     """Where an item stamped ``stamp`` may move a watermark: not past the server's time
-    ``server_ms`` (``None``: unknown, no bound)."""
-    return stamp if server_ms is None or stamp <= server_ms else server_ms
+    ``server_ms`` (``None``: unknown, no bound).
+
+    ``server_ms`` is the end of a ``Date``'s second (:func:`~._page_body.server_time_ms`):
+    an item stamped past it is dated in the future, and the watermark stops at the
+    *start* of that second, since the listing may have begun anywhere in it: stopped at
+    its end, a floor under a second behind (a small ``overlap``) would pass messages
+    that arrive, correctly dated, in the rest of that second.
+    """
+    if server_ms is None or stamp <= server_ms:
+        return stamp
+    return server_ms - server_ms % 1000
 
 
 class FollowTracker:

@@ -22,6 +22,7 @@ import msgspec
 import pytest
 
 from postpress_async import ListStream, PollPolicy, WatchState, WatchStream
+from postpress_async._follow import FollowTracker, fresh
 from postpress_async._page_body import ServerClock
 from postpress_async._time import to_ms
 from postpress_async.models import Page
@@ -212,3 +213,20 @@ def test_the_world_covers_what_it_claims() -> None:
         seen["same-ms"] += any(n > 1 for n in stamps.values())
         seen["many"] += len(world.rows) > 24
     assert seen["future"] > 10 and seen["same-ms"] > 30 and seen["many"] > 10, seen
+
+
+@pytest.mark.parametrize("overlap_ms", [0, 500, 800])
+def test_a_future_item_does_not_lift_the_floor_past_the_rest_of_the_dates_second(
+    overlap_ms: int,
+) -> None:
+    # A poll's listing began at T0 + 100 on the server's clock; its Date says T0 (the
+    # header has whole seconds), read as T0 + 999. A future-dated item moved the
+    # watermark to the end of that second, so with an overlap under a second a message
+    # that arrived at T0 + 150, on time and correctly dated, fell at or below the floor.
+    tracker = FollowTracker(WatchState(kind="messages", fingerprint="f", floor_ms=T0 - 10_000))
+    tracker.saw(date_ms(T0 + 100))
+    tracker.mark(T0 + 50, "before")
+    tracker.mark(FUTURE_MS, "z")
+    tracker.settle(overlap_ms)
+    arrived = [(T0 + 150, "on-time", None)]
+    assert fresh(tracker.floor_ms, tracker.seen, arrived) == arrived
