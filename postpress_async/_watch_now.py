@@ -6,7 +6,9 @@ from the local clock.
 would otherwise be "now", and nothing correctly dated would ever come after it. The
 ids listed within ``overlap`` before it, and those dated after it up to the newest
 listed (the future-dated ones), are marked seen; the floor is set ``overlap`` behind
-it. So the first poll hands out exactly what the server lists after that moment, late
+it. "Now" is read by two requests (the newest item, then the ids near it): an item
+dated between the two responses' times may have arrived between them, so it is not
+marked seen but handed out by the first poll. So the first poll hands out exactly what the server lists after that moment, late
 listings within the overlap included. An empty listing makes everything that ever
 appears new. :class:`~._watch.WatchStream` calls :func:`resolve_now` before its first
 poll.
@@ -48,11 +50,19 @@ async def resolve_now(
         tracker.saw(first.server_ms)
         now = bounded(newest, tracker.server_ms)
         floor = now - overlap_ms - 1
+        # Before now: up to the newest item, or the server's time if it is future-dated.
+        cut = newest if now == newest else tracker.server_ms or newest
         listing = list_after(after=from_ms(floor))
         async with listing:
             async for item in listing:
                 placed = stamp(item)
-                if placed is not None and floor < placed[0] <= newest:
+                if placed is None:
+                    continue
+                # Dated between the first request's time and the second's, an item may
+                # have arrived between them: handed out. Past the second's, it is
+                # future-dated (the newest one was listed first): seen.
+                upper = max(cut, listing.server_ms or cut)
+                if floor < placed[0] <= cut or upper < placed[0] <= newest:
                     tracker.seen[placed[1]] = placed[0]
         tracker.watermark_ms, tracker.floor_ms = now, floor
     tracker.now = False

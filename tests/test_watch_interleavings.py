@@ -230,3 +230,50 @@ def test_a_future_item_does_not_lift_the_floor_past_the_rest_of_the_dates_second
     tracker.settle(overlap_ms)
     arrived = [(T0 + 150, "on-time", None)]
     assert fresh(tracker.floor_ms, tracker.seen, arrived) == arrived
+
+
+class Scripted:
+    """Rows listed newest first, read live at each request; request ``k`` (from 1) is
+    dated ``dates[k - 1]`` (the last one after) and adds ``arrivals[k]`` after it answered."""
+
+    def __init__(self, rows: list[Row], dates: list[int], arrivals: dict[int, list[Row]]) -> None:
+        self.rows, self.dates, self.arrivals = rows, dates, arrivals
+        self.requests = 0
+        self.polls = 0
+
+    async def sleep(self, delay: float) -> None:
+        self.polls += 1
+        if self.polls > 3:
+            raise Done
+
+    def list_after(
+        self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
+        low = -(2**62) if after is None else to_ms(after)
+        clock = ServerClock()
+
+        async def fetch(cursor: str | None) -> Page[Row]:
+            self.requests += 1
+            clock.saw(self.dates[min(self.requests, len(self.dates)) - 1])
+            rows = sorted((r for r in self.rows if low < r[0]), key=lambda r: (-r[0], r[1]))
+            self.rows += self.arrivals.pop(self.requests, [])
+            return Page(items=rows[: limit or 100], cursor=None)
+
+        return ListStream(fetch, prefetch=0, clock=clock)
+
+
+async def test_since_now_hands_out_what_arrives_between_its_two_requests() -> None:
+    # "now" is read by two requests: the newest item (limit=1), then the ids near it. The
+    # newest is dated 2099, so "now" is the server's time; a message that arrives, dated
+    # correctly, after the first request and before the second was marked seen with the
+    # ids "before now" (it is older than 2099) and never handed out.
+    old = [(T0 - 3_000, "old"), (T0 + 999, "this-second"), (FUTURE_MS - 9, "z"), (FUTURE_MS, "zz")]
+    feed = Scripted(old, [date_ms(T0), date_ms(T0 + 3_000)], {1: [(T0 + 2_500, "between")]})
+    policy = PollPolicy(interval=1.0, jitter=0.0, overlap=10.0)
+    state = WatchState(kind="messages", fingerprint="f", now=True)
+    stream = WatchStream(feed.list_after, stamp, state, policy=policy, sleep=feed.sleep)
+    got: list[str] = []
+    with pytest.raises(Done):
+        async for row in stream:
+            got.append(row[1])
+    assert got == ["between"]
