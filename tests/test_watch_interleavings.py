@@ -257,7 +257,9 @@ class Scripted:
             clock.saw(self.dates[min(self.requests, len(self.dates)) - 1])
             rows = sorted((r for r in self.rows if low < r[0]), key=lambda r: (-r[0], r[1]))
             self.rows += self.arrivals.pop(self.requests, [])
-            return Page(items=rows[: limit or 100], cursor=None)
+            start = int(cursor or 0)
+            end = start + (limit or 3)
+            return Page(items=rows[start:end], cursor=str(end) if end < len(rows) else None)
 
         return ListStream(fetch, prefetch=0, clock=clock)
 
