@@ -27,6 +27,11 @@ T = TypeVar("T")
 ReadPage = Callable[[bytes], Page[T]]
 
 
+#: The last ``Date`` read and its time: the pages of one second share it (one slot;
+#: tasks racing for it only cost a second read).
+_last: list[tuple[str | None, int | None]] = [(None, None)]
+
+
 def server_time_ms(date: str | None) -> int | None:
     """A ``Date`` header's time in epoch ms, at the *end* of its second (it has 1-second
     resolution: an item the server stamped within that second is not after it).
@@ -36,13 +41,17 @@ def server_time_ms(date: str | None) -> int | None:
     """
     if not date:
         return None
-    from email.utils import parsedate_to_datetime  # once per page; not at import time
+    last = _last[0]
+    if date == last[0]:
+        return last[1]
+    from email.utils import parsedate_to_datetime  # not at import time
 
     try:
-        moment = parsedate_to_datetime(date)
+        ms: int | None = to_ms(parsedate_to_datetime(date)) // 1000 * 1000 + 999
     except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return to_ms(moment) // 1000 * 1000 + 999  # naive ("-0000"): UTC, as RFC 5322 says
+        ms = None
+    _last[:] = [(date, ms)]  # naive ("-0000"): UTC, as RFC 5322 says
+    return ms
 
 
 class ServerClock:
