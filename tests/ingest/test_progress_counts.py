@@ -3,13 +3,12 @@ the catch-up/follow alike (the CLI's summary line prints them)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
 from postpress_async._poll import PollPolicy
-from postpress_async.ingest import IngestProgress, VerifyReport, ingest
+from postpress_async.ingest import IngestProgress, ingest
 from postpress_async.transports import Request, Response
 
 from ._feed import Feed, FeedConfig, message
@@ -111,27 +110,10 @@ async def test_a_progress_given_to_every_run_counts_each_run_as_its_result_does(
 
 
 def test_one_of_a_thing_is_said_in_the_singular() -> None:
-    """The progress line and verify's line say ``1 message``, ``1 retry``, ``1 unreadable
-    item``, and the plural for other counts."""
+    """The progress line says ``1 message``, ``1 reject``, ``1 retry``, and the plural for
+    other counts."""
     progress = IngestProgress(noun="messages", items=1, rejects=1, retries=1, phase="done")
     assert "1 message · " in progress.text() and "1 messages" not in progress.text()
     assert "1 reject · " in progress.text() and progress.text().endswith("1 retry · done")
     many = IngestProgress(noun="chats", items=2, rejects=3, retries=0, phase="done")
     assert "2 chats · 3 rejects" in many.text() and "0 retries" in many.text()
-    report = VerifyReport(
-        endpoint="messages",
-        url="memory://",
-        missing=0,
-        extra=0,
-        missing_ids=[],
-        extra_ids=[],
-        windows=1,
-        windows_total=1,
-        compared=4,
-        stored=4,
-        unreadable=1,
-        span=None,
-        sampled=False,
-    )
-    assert "; 1 unreadable item not compared" in report.text()
-    assert "2 unreadable items" in dataclasses.replace(report, unreadable=2).text()

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from postpress_async.ingest import ingest, verify
+from postpress_async.ingest import VerifyReport, ingest, verify
 from postpress_async.ingest.sinks._base import Batch
 
 from ._feed import Feed, FeedConfig, message
@@ -83,25 +84,36 @@ async def test_an_item_the_store_set_aside_for_a_typed_column_is_not_missing(
     assert report.ok
 
 
-def test_a_report_s_line_shows_the_ids_control_characters_as_escapes() -> None:
-    from postpress_async.ingest import VerifyReport
+def _report(**fields: Any) -> VerifyReport:
+    """A report of one window compared, with ``fields`` as given."""
+    values: dict[str, Any] = {
+        "endpoint": "messages",
+        "url": "memory://m",
+        "missing": 0,
+        "extra": 0,
+        "missing_ids": [],
+        "extra_ids": [],
+        "windows": 1,
+        "windows_total": 1,
+        "compared": 1,
+        "stored": 1,
+        "unreadable": 0,
+        "span": None,
+        "sampled": False,
+    }
+    return VerifyReport(**(values | fields))
 
-    report = VerifyReport(
-        endpoint="messages",
-        url="memory://m",
-        missing=1,
-        extra=1,
-        missing_ids=["a\nforged line"],
-        extra_ids=["b\x1b]52;c;evil\x07"],
-        windows=1,
-        windows_total=1,
-        compared=1,
-        stored=1,
-        unreadable=0,
-        span=None,
-        sampled=False,
+
+def test_a_report_s_line_shows_the_ids_control_characters_as_escapes() -> None:
+    report = _report(
+        missing=1, extra=1, missing_ids=["a\nforged line"], extra_ids=["b\x1b]52;c;evil\x07"]
     )
     line = report.text()
     assert "\n" not in line and "\x1b" not in line and "\x07" not in line
     assert "a\\nforged line" in line and "b\\x1b]52;c;evil\\x07" in line
     assert report.missing_ids == ["a\nforged line"]  # the values stay as they are
+
+
+def test_one_unreadable_item_is_said_in_the_singular() -> None:
+    assert "; 1 unreadable item not compared" in _report(unreadable=1).text()
+    assert "; 2 unreadable items not compared" in _report(unreadable=2).text()
