@@ -34,7 +34,14 @@ from ._rewrite import convert_tolerantly
 from ._surrogates import decode_repaired, repair_refused
 from .models import Page
 
-__all__ = ["UnreadableItem", "decode", "decode_page", "peek_cursor", "without_bom"]
+__all__ = [
+    "UnreadableItem",
+    "decode",
+    "decode_page",
+    "peek_cursor",
+    "set_aside_unplaced",
+    "without_bom",
+]
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page[Any])
@@ -208,6 +215,37 @@ def decode_page(body: bytes, model: type[P], *, endpoint: str) -> tuple[P, list[
         # JSON, as when the whole-page decode meets it first.
         raise not_json(exc, body, endpoint) from exc
     return model(items=items, **{name: getattr(page, name) for name in others}), unreadable
+
+
+def set_aside_unplaced(
+    page: P, unreadable: list[UnreadableItem], body: bytes, field: str, *, endpoint: str
+) -> tuple[P, list[UnreadableItem]]:
+    """``page`` (from :func:`decode_page`) with each item whose ``field`` is null or missing
+    set aside as unreadable too: a watch places items in time by it, and one without it
+    has no place (it could be handed out neither once nor in order). The slow path runs
+    only for a page that has such an item; ``unreadable`` comes back in page order."""
+    items = page.items
+    if all(getattr(item, field) is not None for item in items):
+        return page, unreadable
+    shell, _, _ = _page_parts(type(page))
+    _, sent, _ = split_items(body, shell, endpoint=endpoint)
+    taken = {item.index for item in unreadable}
+    places = [index for index in range(len(sent)) if index not in taken]  # of page.items
+    kept: list[Any] = []
+    aside = list(unreadable)
+    for index, item in zip(places, items, strict=True):
+        if getattr(item, field) is not None:
+            kept.append(item)
+            continue
+        error = ResponseDecodeError(
+            f"{item.id!r} has no {field}: a watch cannot place it in time",
+            endpoint=endpoint,
+            path=f"$.items[{index}].{field}",
+            body=body,
+        )
+        aside.append(UnreadableItem(raw=bytes(sent[index]), error=error, index=index))
+    aside.sort(key=lambda item: item.index)
+    return msgspec.structs.replace(page, items=kept), aside
 
 
 _PAGE_PARTS: dict[Any, tuple[msgspec.json.Decoder[Any], Any, tuple[str, ...]]] = {}

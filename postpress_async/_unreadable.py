@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import msgspec
 
 from ._config import OnUnreadable
-from ._decoding import UnreadableItem, decode_page
+from ._decoding import UnreadableItem, decode_page, set_aside_unplaced
 from ._exceptions import UnreadableItemError
 from ._lazy import logging
 from ._words import printable
@@ -69,9 +69,12 @@ LOGGED_BYTES: Final = 200
 
 
 def typed_reader(
-    model: type[P], *, endpoint: str, policy: OnUnreadable
+    model: type[P], *, endpoint: str, policy: OnUnreadable, placed_by: str | None = None
 ) -> tuple[Callable[[bytes], P], Callable[[Page[Any]], None] | None]:
     """The reader of a typed stream's pages under ``policy``, and its after-page check.
+
+    ``placed_by``: a field an item must have (a watch's ``timestamp``); an item without
+    it is unreadable to this stream (:func:`~._decoding.set_aside_unplaced`).
 
     The check (``"raise"`` only; ``None`` otherwise) is for the stream to call once it
     has handed a page out whole: it raises :class:`UnreadableItemError` for a page that
@@ -82,6 +85,10 @@ def typed_reader(
 
     def read(body: bytes) -> P:
         page, unreadable = decode_page(body, model, endpoint=endpoint)
+        if placed_by is not None:
+            page, unreadable = set_aside_unplaced(
+                page, unreadable, body, placed_by, endpoint=endpoint
+            )
         if not unreadable:
             return page
         if policy == "skip":

@@ -32,7 +32,7 @@ from postpress_async._exceptions import UnreadableItemError
 from postpress_async._unreadable import LOGGED_BYTES, typed_reader
 from postpress_async.models import Message, MessageList
 from postpress_async.testing import Dataset, FakePostpress
-from postpress_async.transports import MockTransport
+from postpress_async.transports import MockTransport, Response
 
 LIMIT = 100
 BEFORE_ALL = datetime(2020, 1, 1, tzinfo=timezone.utc)
@@ -373,3 +373,37 @@ async def test_a_watch_raises_for_an_item_on_the_last_page_of_its_listing() -> N
                 got.append(message.id)
     assert got == []  # the poll that met it handed out nothing: its state is intact
     assert len(info.value.items) == len(server.truth_report("messages")["unreadable"])
+
+
+@pytest.mark.parametrize("missing", [b'"timestamp": null, ', b""], ids=["null", "absent"])
+async def test_a_watched_message_without_a_timestamp_is_raised_once_then_passed(
+    missing: bytes,
+) -> None:
+    """The reference calls ``timestamp`` required; a message without one has no place in
+    time. A watch raises it once as an unreadable item (its bytes as sent, where and why),
+    and the watch resumed from its state hands out what follows, never stopping at it."""
+    later: list[bytes] = []
+
+    def handler(request: Any) -> Any:
+        stamped = b'{"id": "msg_ok", "timestamp": "2026-05-01T10:00:00.000Z"}'
+        bare = b'{"id": "msg_bare", ' + missing + b'"text": "no time"}'
+        items = b", ".join([*later, stamped, bare])  # newest first, as the API lists
+        return Response(200, {"Content-Type": "application/json"}, b'{"items": [' + items + b"]}")
+
+    since = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    async with AsyncPostpress(api_key="k", transport=MockTransport(handler)) as client:
+        stream = client.messages.watch(since=since, policy=PollPolicy(interval=0.01))
+        got: list[str] = []
+        with pytest.raises(UnreadableItemError) as info:
+            async for message in stream:
+                got.append(message.id)
+        (item,) = info.value.items
+        assert b'"msg_bare"' in item.raw and item.error.path == "$.items[1].timestamp"
+        assert "'msg_bare' has no timestamp" in str(info.value)
+        later.append(b'{"id": "msg_new", "timestamp": "2026-05-01T10:00:05.000Z"}')
+        resumed = client.messages.watch(since=stream.state, policy=PollPolicy(interval=0.01))
+        async for message in resumed:
+            got.append(message.id)
+            if message.id == "msg_new":
+                break
+    assert got == ["msg_ok", "msg_new"]  # each once; the bare one raised once, then passed

@@ -27,19 +27,37 @@ class Rejected(NamedTuple):
     place: tuple[int, str] | None
 
 
-def _placed(page: Page[Row], stamp: Callable[[Row], tuple[int, str] | None]) -> Page[Row]:
-    """``page`` with its rejects among its rows, each placed at the page's newest time."""
-    if not isinstance(page, RowPage) or not page.rejects:
+def _placed(
+    page: Page[Row], stamp: Callable[[Row], tuple[int, str] | None], *, timeless: str | None
+) -> Page[Row]:
+    """``page`` with its rejects among its rows, each placed at the page's newest time.
+
+    ``timeless``: the endpoint whose rows without a time are rejects too (messages: one
+    has no place in time, so a follow could store it neither once nor in order; a chat
+    without activity is one the follow of activity has nothing to say of)."""
+    if not isinstance(page, RowPage):
         return page
-    times = [placed[0] for placed in map(stamp, page.items) if placed is not None]
+    rows, rejects = page.items, page.rejects
+    if timeless is not None and any(stamp(row) is None for row in rows):
+        rejects = [*rejects, *(_timeless(row, timeless) for row in rows if stamp(row) is None)]
+        rows = [row for row in rows if stamp(row) is not None]
+    if not rejects:
+        return page
+    times = [placed[0] for placed in map(stamp, rows) if placed is not None]
     bound = max(times) if times else None
     counts: dict[str, int] = {}
     extra: list[Row] = []
-    for reject in page.rejects:
+    for reject in rejects:
         mark = digest(reject.raw)
         nth = counts[mark] = counts.get(mark, -1) + 1
         extra.append(Rejected(reject, None if bound is None else (bound, f"!{mark}:{nth}")))
-    return RowPage(items=[*page.items, *extra], cursor=page.cursor, object=page.object)
+    return RowPage(items=[*rows, *extra], cursor=page.cursor, object=page.object)
+
+
+def _timeless(row: Row, endpoint: str) -> Reject:
+    """A row without a time, set aside as a reject: its bytes as sent, and why."""
+    what = endpoint.removesuffix("s")
+    return Reject(bytes(row[-1]), f"{what} {row[0]!r} has no timestamp: a follow cannot place it")
 
 
 def follow_stamp(
@@ -101,7 +119,7 @@ def lister(
                 prefetch=0,
                 follow=False,
             )
-            page = _placed(await rows, base)
+            page = _placed(await rows, base, timeless=endpoint if endpoint == "messages" else None)
             clock.saw(rows.server_ms)
             return page
 

@@ -81,13 +81,15 @@ class Resource(Generic[Item]):
         read: ReadPage[Any] | None = None,
         on_unreadable: OnUnreadable | None = None,
         repeats: Repeats[Any] | None = None,
+        placed_by: str | None = None,
     ) -> ListStream[Any]:
         """The stream of a list endpoint: ``filters`` (already encoded) plus paging.
 
         Pages are read into ``model`` unless ``read`` reads them otherwise (rows); an
         item that does not fit ``model`` is dealt with as ``on_unreadable`` says (the
-        client's policy unless given). ``repeats``: how an item is known, so that an
-        offset-paging server's repeats are handed out once (default: typed items').
+        client's policy unless given); ``placed_by``: a field without which an item is
+        unreadable to this stream (a watch's time). ``repeats``: how an item is known, so
+        that an offset-paging server's repeats are handed out once (default: typed items').
         """
         query = {**filters, "limit": None if limit is None else encode_limit(limit)}
         client = self._client
@@ -96,7 +98,9 @@ class Resource(Generic[Item]):
         after_page: AfterPage | None = None
         if read is None:
             policy = client.on_unreadable if on_unreadable is None else on_unreadable
-            read, after_page = typed_reader(model, endpoint=label, policy=policy)
+            read, after_page = typed_reader(
+                model, endpoint=label, policy=policy, placed_by=placed_by
+            )
         reader = read
 
         async def fetch(page_cursor: str | None) -> PageBody[Any]:
@@ -213,11 +217,14 @@ class Resource(Generic[Item]):
         limit: int | None,
         max_items: int | None,
         timed: bool = True,
+        placed_by: str | None = None,
     ) -> WatchStream[T]:
         """A watch over a list endpoint: ``filters`` (already encoded), polled after a floor.
 
         ``timed=False``: the endpoint's ``after``/``before`` do not bound the stamps the
-        watch follows; it lists without them (see :class:`WatchStream`).
+        watch follows; it lists without them (see :class:`WatchStream`). ``placed_by``: the
+        field an item must have to be placed in time; one without it is an unreadable item
+        (raised once, or skipped), never one that stops every poll.
         """
         if isinstance(since, ListStream):  # a finished listing: where it ended
             since = since.checkpoint
@@ -249,6 +256,7 @@ class Resource(Generic[Item]):
                 prefetch=0,
                 max_items=None,
                 on_unreadable=reading,
+                placed_by=placed_by,
             )
 
         return WatchStream(

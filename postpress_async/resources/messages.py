@@ -112,6 +112,7 @@ class Messages(Resource[Item]):
             policy=policy,
             limit=limit,
             max_items=max_items,
+            placed_by="timestamp",
         )
 
     def list_windows(
@@ -170,7 +171,8 @@ def _place(message: Message) -> tuple[int, str] | None:
 
 
 def _stamp(message: Message) -> tuple[int, str]:
-    """Where a watched message sits in time; one without a timestamp is an error."""
+    """Where a watched message sits in time (one without a timestamp never gets here: the
+    watch's reader sets it aside as an unreadable item, ``placed_by="timestamp"``)."""
     if message.timestamp is None:
         raise ResponseDecodeError(
             f"message {message.id!r} has no timestamp, so a watch cannot place it",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from postpress_async._poll import PollPolicy
@@ -91,4 +92,25 @@ async def test_a_reject_the_follow_forgot_and_lists_again_is_stored_once(
         for _ in range(2)
     ]
     assert [(r.synced, r.rejects) for r in results] == [(1, 0), (0, 0)]
+    assert await rejects(store, tmp_path) == 1
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_a_message_without_a_timestamp_is_a_reject_of_the_follow_not_left_out(
+    store: Store, tmp_path: Path, feed: Feed, config: FeedConfig
+) -> None:
+    """The reference calls ``timestamp`` required; a message the follow lists without one
+    has no place in time. It is set aside once as a reject, with its bytes as sent, never
+    left out without a word, and the follow goes on."""
+    since = datetime.fromtimestamp((T0 - 60_000) / 1000, tz=timezone.utc)
+    feed.add(T0, message("m1", T0))
+    timeless = msgspec.json.encode({"object": "Message", "id": "m0", "text": "no time"})
+    feed.add(T0 + 1_000, timeless)  # listed among the window's messages
+    first = await ingest(
+        config, "messages", store(tmp_path), backfill=False, since=since, policy=POLICY
+    )
+    assert (first.synced, first.rejects) == (1, 1)
+    feed.add(T0 + 2_000, message("m2", T0 + 2_000))
+    again = await ingest(config, "messages", store(tmp_path), backfill=False, policy=POLICY)
+    assert (again.synced, again.rejects) == (1, 0)
     assert await rejects(store, tmp_path) == 1
