@@ -4,10 +4,10 @@ The API has no change feed, only listings with strict ``after``/``before`` bound
 millisecond timestamp. Following one keeps a small state (:class:`~._positions.WatchState`):
 
 * ``watermark``: the newest timestamp handed out, but never past the server's own clock
-  (the ``Date`` of the first response of the poll that listed it, its catch-up
-  windows included, see :mod:`._page_body`): an item a provider dated in the future (a wrong clock: 2099) is
-  handed out, yet the watermark stays at the server's time, so what is correctly dated
-  after it is still found;
+  (the ``Date`` of the first response of the poll that listed it, its catch-up windows
+  included, see :mod:`._page_body`): an item a provider dated in the future (a wrong
+  clock: 2099) is handed out, yet the watermark stays at the server's time, so what is
+  correctly dated after it is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
   an ``overlap``, so a message the server lists late (its timestamp older than the
   newest already seen, as providers sync late) is still found if it is listed within

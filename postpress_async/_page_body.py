@@ -3,10 +3,10 @@
 :class:`PageBody` is a page's body with only its cursor read up front (the page is
 decoded later, see :mod:`._pagination`) and the server's time when it was sent: the HTTP
 ``Date`` header (RFC 9110: an origin server with a clock sends it), which
-:func:`server_time_ms` reads once a page. :class:`ServerClock` keeps, for one listing,
-the time it began (its earliest response); a follow bounds its position by it (see :mod:`._follow`), so one
-item a provider dated in the future cannot move the position past what the server's own
-clock has reached. The local clock is never read.
+:func:`server_time_ms` reads once a second. :class:`ServerClock` keeps, for one
+listing, the time it began (its earliest response); a follow bounds its position by it
+(see :mod:`._follow`), so one item a provider dated in the future cannot move the
+position past what the server's own clock has reached. The local clock is never read.
 """
 
 from __future__ import annotations

@@ -45,10 +45,10 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
     clock (the ``Date`` of the responses that listed it: an item dated in the future
     does not move it there), ``floor_ms`` the moment at or before which nothing more is
     handed out (``None``: no bound), ``seen`` the ``(timestamp_ms, id)`` pairs handed
-    out after the floor (a future-dated item's stays until the floor passes it), ``fingerprint`` a hash of
-    the endpoint and filters it belongs to. ``now`` marks a watch asked to start "now"
-    whose first poll has not yet read where "now" is on the server (its newest item):
-    a watch never starts from the local clock.
+    out after the floor (a future-dated item's stays until the floor passes it),
+    ``fingerprint`` a hash of the endpoint and filters it belongs to. ``now`` marks a
+    watch asked to start "now" whose first poll has not yet read where "now" is on the
+    server (its newest item): a watch never starts from the local clock.
     """
 
     version: int = STATE_VERSION

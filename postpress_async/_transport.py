@@ -79,12 +79,15 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __repr__(self) -> str:
-        shown = {
+    def shown(self) -> dict[str, str]:
+        """The headers as they may be shown: a secret header's value is ``***``."""
+        return {
             name: "***" if name.lower() in SECRET_HEADERS else value
             for name, value in self._items.items()
         }
-        return f"Headers({shown!r})"
+
+    def __repr__(self) -> str:
+        return f"Headers({self.shown()!r})"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,10 +115,8 @@ class Request:
 
     def __repr__(self) -> str:
         # The headers carry the API key: show their names, never a secret's value.
-        headers = {
-            name: "***" if name.lower() in SECRET_HEADERS else value
-            for name, value in self.headers.items()
-        }
+        given = self.headers  # a Headers since __post_init__; typed as the caller's
+        headers = (given if isinstance(given, Headers) else Headers(given)).shown()
         return (
             f"Request(method={self.method!r}, url={self.url!r}, headers={headers!r}, "
             f"endpoint={self.endpoint!r})"

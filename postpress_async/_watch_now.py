@@ -8,10 +8,10 @@ ids listed within ``overlap`` before it, and those dated after it up to the newe
 listed (the future-dated ones), are marked seen; the floor is set ``overlap`` behind
 it. "Now" is read by two requests (the newest item, then the ids near it): an item
 dated between the two responses' times may have arrived between them, so it is not
-marked seen but handed out by the first poll. So the first poll hands out exactly what the server lists after that moment, late
-listings within the overlap included. An empty listing makes everything that ever
-appears new. :class:`~._watch.WatchStream` calls :func:`resolve_now` before its first
-poll.
+marked seen but handed out by the first poll. So the first poll hands out exactly what
+the server lists after that moment, late listings within the overlap included. An
+empty listing makes everything that ever appears new. :class:`~._watch.WatchStream`
+calls :func:`resolve_now` before its first poll.
 """
 
 from __future__ import annotations

@@ -6,12 +6,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from postpress_async._words import counted
-
 __all__ = [
     "LOG_INTERVAL",
     "Line",
-    "counted",
     "format_duration",
     "format_rate",
     "format_retries",

@@ -38,12 +38,18 @@ def _placed(
     if not isinstance(page, RowPage):
         return page
     rows, rejects = page.items, page.rejects
-    if timeless is not None and any(stamp(row) is None for row in rows):
-        rejects = [*rejects, *(_timeless(row, timeless) for row in rows if stamp(row) is None)]
-        rows = [row for row in rows if stamp(row) is not None]
+    if timeless is None and not rejects:
+        return page
+    places = list(map(stamp, rows))
+    if timeless is not None and None in places:
+        rejects = [
+            *rejects,
+            *(_timeless(row, timeless) for row, at in zip(rows, places, strict=True) if at is None),
+        ]
+        rows = [row for row, at in zip(rows, places, strict=True) if at is not None]
     if not rejects:
         return page
-    times = [placed[0] for placed in map(stamp, rows) if placed is not None]
+    times = [placed[0] for placed in places if placed is not None]
     bound = max(times) if times else None
     counts: dict[str, int] = {}
     extra: list[Row] = []

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from postpress_async.testing._dataset import CHAT_ACCOUNT_TYPES
+from postpress_async.testing._dataset._columns import account_type_refusal
 from postpress_async.testing._time import parse_us
 
 __all__ = [
@@ -105,9 +105,8 @@ def parse_account_ids(query: Mapping[str, str]) -> list[str] | None:
 def parse_account_type(query: Mapping[str, str]) -> str | None:
     """Chats' ``account_type``: one of the chat account types."""
     account_type = query.get("account_type")
-    if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
-        allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
-        raise bad(f"account_type must be one of {allowed}.")
+    if refusal := account_type_refusal(account_type):
+        raise bad(f"{refusal}.")
     return account_type
 
 

@@ -117,7 +117,7 @@ class FakePostpress:
 
     async def start(self) -> None:
         """Bind and start serving (``async with`` does this for you); on asyncio only."""
-        running_loop()  # under trio: say so, rather than aiohttp's own confusion
+        loop = running_loop()  # under trio: say so, rather than aiohttp's own confusion
         if self._runner is not None:
             raise RuntimeError("the fake server is already running")
         runner = web.AppRunner(
@@ -133,10 +133,10 @@ class FakePostpress:
             raise
         self._port = runner.addresses[0][1]
         self._runner = runner
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         if self.live_feed is not None:
             live = self._growing()
-            self._feed = asyncio.get_running_loop().create_task(live.run(self.live_feed))
+            self._feed = loop.create_task(live.run(self.live_feed))
 
     async def aclose(self) -> None:
         """Stop serving and close every connection.

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from postpress_async import PollPolicy
 from postpress_async._filters import RESOURCES, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT, MAX_SHARDS
+from postpress_async._words import counted
 from postpress_async.cli._errors import UsageError
 from postpress_async.cli._parser import CommandTable, filter_options, filters_of
-from postpress_async.cli._progress import counted, format_duration, format_rate
+from postpress_async.cli._progress import format_duration, format_rate
 from postpress_async.cli._values import count, interval, positive, seconds
 from postpress_async.cli.commands.list import list_call
 

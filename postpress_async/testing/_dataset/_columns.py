@@ -34,6 +34,7 @@ __all__ = [
     "NEWEST_MS",
     "Columns",
     "DatasetConfig",
+    "account_type_refusal",
     "build_columns",
     "chat_created",
     "chat_type",
@@ -62,6 +63,14 @@ CHAT_ACCOUNT_TYPES: Final = frozenset(
     {"WHATSAPP", "LINKEDIN", "SLACK", "TWITTER", "MESSENGER", "INSTAGRAM", "TELEGRAM"}
 )
 """Account types that own chats (the documented values of ``account_type``)."""
+
+
+def account_type_refusal(account_type: str | None) -> str | None:
+    """Why the chats listing refuses ``account_type`` (``None``: it takes it)."""
+    if account_type is None or account_type in CHAT_ACCOUNT_TYPES:
+        return None
+    return f"account_type must be one of {', '.join(sorted(CHAT_ACCOUNT_TYPES))}"
+
 
 NEWEST_MS: Final = 1_779_011_999_000  # 2026-05-17T09:59:59Z, a fixed anchor: no wall clock.
 CONTACTS_PER_ACCOUNT: Final = 40

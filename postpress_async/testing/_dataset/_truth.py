@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from postpress_async.testing._dataset._columns import (
-    CHAT_ACCOUNT_TYPES,
     Columns,
+    account_type_refusal,
     chat_unread_count,
 )
 from postpress_async.testing._dataset._ids import IdScheme
@@ -118,11 +118,8 @@ def expected_chat_ids(
     (``chat_time="created"``) instead of its last activity.
     """
     accounts = _id_set(account_id)
-    if account_type is not None and account_type not in CHAT_ACCOUNT_TYPES:
-        allowed = ", ".join(sorted(CHAT_ACCOUNT_TYPES))
-        raise ValueError(
-            f"account_type must be one of {allowed} (else a 400), got {account_type!r}"
-        )
+    if refusal := account_type_refusal(account_type):
+        raise ValueError(f"{refusal} (else a 400), got {account_type!r}")
     if unread is not None and not isinstance(unread, bool):
         raise TypeError(f"unread must be a bool or None, got {unread!r}")
     before_us = None if before is None else to_us(before)
