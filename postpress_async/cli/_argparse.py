@@ -17,7 +17,13 @@ EPILOG = exit_codes_help()
 
 
 class Parser(argparse.ArgumentParser):
-    """Reports a bad command line as one line on stderr, with where to find help."""
+    """Reports a bad command line as one line on stderr, with where to find help; takes
+    an option by its whole name only (``--max-item`` is not ``--max-items``: a script's
+    prefix would change meaning the day another option shares it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # the subcommands' parsers are Parsers too
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         for action in self._actions:  # a missing COMMAND or ACTION: which ones there are

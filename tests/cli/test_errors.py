@@ -321,6 +321,31 @@ def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str)
     ("words", "expected"),
     [
         pytest.param(
+            ["messages", "list", "--max-item", "3"],
+            "postpress messages list: error: unrecognized arguments: --max-item 3 "
+            "(did you mean --max-items?)",
+            id="prefix",
+        ),
+        pytest.param(
+            ["export", "messages", "--t", "sqlite:///m.db"],
+            "postpress export messages: error: unrecognized arguments: --t sqlite:///m.db",
+            id="short-prefix",
+        ),
+    ],
+)
+def test_an_option_is_never_taken_from_a_prefix(words: list[str], expected: str) -> None:
+    """`--max-item 3` is refused, not read as `--max-items 3` (argparse's `allow_abbrev`):
+    a script written with a prefix would change meaning, or break, the day another option
+    starts with the same letters. gh, aws and git take whole option names only."""
+    result = run(*words)
+    assert result.returncode == ExitCode.USAGE
+    assert one_error_line(result).startswith(expected), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        pytest.param(
             [],
             "postpress: error: the following arguments are required: COMMAND, one of "
             "accounts, chats, messages, export, watch, verify, demo (see: postpress --help)\n",
