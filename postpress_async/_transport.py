@@ -92,8 +92,9 @@ class Headers(Mapping[str, str]):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request, fully built: ``url`` is already percent-encoded; ``headers`` are
-    found in any case (``request.headers["x-api-key"]``, see :class:`Headers`)."""
+    """One HTTP request, fully built: ``url`` is already percent-encoded (its query decoded
+    in :attr:`params`); ``headers`` are found in any case (``request.headers["x-api-key"]``,
+    see :class:`Headers`)."""
 
     method: str
     url: str
@@ -112,6 +113,12 @@ class Request:
     def label(self) -> str:
         """The endpoint label, e.g. ``"messages.list"`` (empty if ``endpoint`` is)."""
         return endpoint_parts(self.endpoint)[0] if self.endpoint else ""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The query, decoded: ``request.params["limit"] == "100"`` (as httpx's
+        ``request.url.params``); a list filter is one comma-joined value, as sent."""
+        return yarl.URL(self.url, encoded=True).query
 
     def __repr__(self) -> str:
         # The headers carry the API key: show their names, never a secret's value.

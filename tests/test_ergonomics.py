@@ -90,6 +90,28 @@ async def test_a_handler_finds_the_request_headers_in_any_case() -> None:
     assert built.headers["accept"] == "a"
 
 
+async def test_a_handler_reads_the_query_decoded_from_request_params() -> None:
+    """`request.params["limit"]`, as httpx's `request.url.params`: a handler need not parse
+    the encoded URL to branch on a filter or a cursor (values decoded, one per name)."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        await client.chats.list(account_id=["acc 1", "acc/2"], limit=7, unread=True)
+        await client.messages.list(sender_id="a+b c&d=%")
+    assert seen[1].params["sender_id"] == "a+b c&d=%"
+    params = seen[0].params
+    assert params["limit"] == "7"
+    assert params["account_id"] == "acc 1,acc/2"
+    assert params["unread"] == "true"
+    assert "cursor" not in params
+    assert dict(params) == {"account_id": "acc 1,acc/2", "limit": "7", "unread": "true"}
+    assert Request(method="GET", url="https://x.test/v1/chats", headers={}).params == {}
+
+
 @pytest.mark.parametrize(
     "call",
     [
