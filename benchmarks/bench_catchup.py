@@ -5,7 +5,7 @@ A fake server in its own process (``benchmarks/_fake.py``) serves ``--messages``
 ``client.messages.watch(since=<before the oldest>, max_items=<all of them>)`` and walks
 ``stream.batches()`` to the end: every message is a backlog the watch must catch up on,
 in time windows, oldest first, holding at most 8 pages of items at once (see
-``postpress_async._follow.CatchUp``). It measures:
+``postpress_async._catch_up.CatchUp``). It measures:
 
 * catch-up throughput: messages handed out per second of wall clock, from the first
   request to the last batch (client and server share this machine's cores);

@@ -10,9 +10,9 @@ state it starts from are :mod:`._poll`'s, the call it lists through :mod:`._list
 or a Graph ``deltaLink``); ``watch(since=state)`` continues with nothing lost or repeated.
 
 Memory stays bounded however long the watch was stopped. A poll holds at most
-:data:`~._follow.CAP_PAGES` pages of what it lists; a listing longer than that is a
+:data:`~._catch_up.CAP_PAGES` pages of what it lists; a listing longer than that is a
 backlog, which the poll catches up on in time windows, oldest first (see
-:class:`~._follow.CatchUp`), handing out batches of at most one page, each followed by a
+:class:`~._catch_up.CatchUp`), handing out batches of at most one page, each followed by a
 state that covers it: a consumer that stores batch and state together loses at most the
 batch in hand when it is killed, and repeats nothing.
 
@@ -33,19 +33,9 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio
 
+from ._catch_up import CAP_PAGES, TARGET_PAGES, CatchUp, density_span, gallop
 from ._exceptions import InvalidParameterError, UnreadableItem, UnreadableItemError
-from ._follow import (
-    CAP_PAGES,
-    TARGET_PAGES,
-    CatchUp,
-    Entry,
-    FollowTracker,
-    Stamp,
-    density_span,
-    fresh,
-    gallop,
-    keep_oldest,
-)
+from ._follow import Entry, FollowTracker, Stamp, fresh, keep_oldest
 from ._listing import ListAfter, listing_pages
 from ._params import MAX_LIMIT, check_int
 from ._poll import PollPolicy, poll_delay
@@ -77,7 +67,7 @@ class WatchStream(SingleUse[T]):
     (``break``, cancellation, or :meth:`aclose` / ``async with`` exit); nothing runs in
     the background between items, so stopping leaves no task and no request behind.
 
-    A backlog (more than :data:`~._follow.CAP_PAGES` pages after the floor, say after a
+    A backlog (more than :data:`~._catch_up.CAP_PAGES` pages after the floor, say after a
     long stop) is caught up on in time windows, oldest first, in bounded memory; see the
     module docstring. ``limit`` is the page size the listings use (``None``: the
     server's default, 100): the batch size and the unit of that bound.
@@ -150,7 +140,7 @@ class WatchStream(SingleUse[T]):
 
     @property
     def cap(self) -> int:
-        """The most listed items the stream holds at once (:data:`~._follow.CAP_PAGES` pages)."""
+        """The most listed items the stream holds at once (:data:`~._catch_up.CAP_PAGES` pages)."""
         return CAP_PAGES * self._page
 
     @property
@@ -333,7 +323,7 @@ class WatchStream(SingleUse[T]):
         ``held`` is what the poll's listing held before it was cut off (the newest items,
         as the API lists them): it sizes the first window and marks the ``edge`` from
         which the open listing is believed to fit. Each window is listed whole (see
-        :class:`~._follow.CatchUp`); the catch-up ends once an open window fits.
+        :class:`~._catch_up.CatchUp`); the catch-up ends once an open window fits.
         """
         target = TARGET_PAGES * self._page
         stamps = [at for at, _, _ in held]
@@ -416,7 +406,7 @@ class WatchStream(SingleUse[T]):
     async def _before_oldest(self, edge: int, span: int) -> int:
         """A moment before every item listed (for a catch-up without a floor), in ms.
 
-        Steps back from ``edge`` ever further (:func:`~._follow.gallop`), one item at most
+        Steps back from ``edge`` ever further (:func:`~._catch_up.gallop`), one item at most
         a listing, until nothing is listed before the point reached.
         """
         point = edge

@@ -29,21 +29,18 @@ from postpress_async import (
     WatchState,
     WatchStream,
 )
-from postpress_async._exceptions import ResponseDecodeError, UnreadableItem
-from postpress_async._follow import (
+from postpress_async._catch_up import (
     EARLIEST_MS,
     GROWTH,
     CatchUp,
-    ListFollower,
-    UnreadableLedger,
     Window,
     density_span,
-    fresh,
     gallop,
     grown_span,
-    settle,
     shrunk_span,
 )
+from postpress_async._exceptions import ResponseDecodeError, UnreadableItem
+from postpress_async._follow import ListFollower, UnreadableLedger, fresh, settle
 from postpress_async._poll import poll_delay, start_state
 from postpress_async._time import from_ms, to_ms
 from postpress_async.models import Page
