@@ -5,9 +5,10 @@ millisecond timestamp. Following one keeps a small state (:class:`~._positions.W
 
 * ``watermark``: the newest timestamp handed out, but never past the server's own clock
   (the ``Date`` of the first response of the poll that listed it, its catch-up windows
-  included, see :mod:`._page_body`): an item a provider dated in the future (a wrong
-  clock: 2099) is handed out, yet the watermark stays at the server's time, so what is
-  correctly dated after it is still found;
+  included, see :mod:`._page_body`) less :data:`LAG_ALLOWANCE_MS`, nor, within a poll,
+  past the newest item its first listing showed: an item a provider dated in the future
+  (a wrong clock: 2099) is handed out, yet the watermark stays behind the server's
+  time, so what is correctly dated after it (stamped behind that clock) is still found;
 * ``floor``: nothing at or before it is handed out any more; it trails the watermark by
   an ``overlap``, so a message the server lists late (its timestamp older than the
   newest already seen, as providers sync late) is still found if it is listed within
@@ -42,6 +43,7 @@ from ._positions import WatchState
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "LAG_ALLOWANCE_MS",
     "Entry",
     "FollowTracker",
     "ListFollower",
@@ -62,6 +64,10 @@ Entry = tuple[int, str, T]
 #: Seconds a follow re-scans behind its watermark unless told otherwise (``PollPolicy``'s
 #: default overlap, and what a finished ``list()`` remembers ids for).
 DEFAULT_OVERLAP: Final = 10.0
+#: How far behind the server's clock (its ``Date``) a correctly dated message may be
+#: stamped: a future-dated item moves a position no further than the server's time less
+#: this (see :func:`bounded`); what lags more than this and the overlap together is missed.
+LAG_ALLOWANCE_MS: Final = 15 * 60_000
 
 
 def fresh(
@@ -143,17 +149,20 @@ class UnreadableLedger:
 
 def bounded(stamp: int, server_ms: int | None) -> int:
     """Where an item stamped ``stamp`` may move a watermark: not past the server's time
-    ``server_ms`` (``None``: unknown, no bound).
+    ``server_ms`` less :data:`LAG_ALLOWANCE_MS` (``None``: unknown, no bound).
 
     ``server_ms`` is the end of a ``Date``'s second (:func:`~._page_body.server_time_ms`):
-    an item stamped past it is dated in the future, and the watermark stops at the
-    *start* of that second, since the listing may have begun anywhere in it: stopped at
-    its end, a floor under a second behind (a small ``overlap``) would pass messages
-    that arrive, correctly dated, in the rest of that second.
+    an item stamped past it is dated in the future. Correctly dated messages arrive
+    stamped behind the server's clock (providers' clocks lag it by seconds to minutes),
+    so a watermark moved up to the server's time would put the next of them below the
+    floor; the future-dated item moves it to the *start* of that second (the listing may
+    have begun anywhere in it) less the allowance, which a correctly dated item newer
+    than that passes as usual. It still moves: a server whose clock runs behind every
+    stamp keeps a floor that follows its clock, and ids remembered only for the gap.
     """
     if server_ms is None or stamp <= server_ms:
         return stamp
-    return server_ms - server_ms % 1000
+    return server_ms - server_ms % 1000 - LAG_ALLOWANCE_MS
 
 
 class FollowTracker:
@@ -168,6 +177,7 @@ class FollowTracker:
         "fingerprint",
         "floor_ms",
         "kind",
+        "limit_ms",
         "now",
         "seen",
         "server_ms",
@@ -184,20 +194,53 @@ class FollowTracker:
         self.seen = {key: stamp for stamp, key in state.seen}
         self.unreadable = UnreadableLedger(state.unreadable)
         self.server_ms: int | None = None
+        self.limit_ms: int | None = None
 
-    def saw(self, server_ms: int | None) -> None:
+    def saw(self, server_ms: int | None, listed: Iterable[int] | None = None) -> None:
         """The poll (or listing) whose items are marked next began at the server's
         ``server_ms`` (:class:`~._page_body.ServerClock`; ``None``: not said, the last time
         known holds). A watch tells it once a poll, from the poll's first listing: its
         catch-up windows may lie past the server's clock (a future-dated item), and what
-        arrives while they are listed must stay above the floor for the next poll."""
+        arrives while they are listed must stay above the floor for the next poll.
+
+        ``listed``: the stamps that first listing showed (a timed poll). Until the next
+        poll the watermark then moves no further than the newest of them not dated past
+        the server's time: what a catch-up's later windows hand out past that arrived
+        while the poll ran, stamped behind the server's clock, and a message arriving
+        then into a window already listed is stamped no earlier than what existed when
+        the poll began (less what the overlap covers). Past it, handed-out items stay in
+        ``seen`` above the floor (:meth:`listed_all` moves on to them). If every stamp
+        listed is dated in the future (more such items than the poll holds), there is no
+        such limit.
+        """
         if server_ms is not None:
             self.server_ms = server_ms
+        if listed is None:
+            return
+        known = self.server_ms
+        limit = max((at for at in listed if known is None or at <= known), default=None)
+        self.limit_ms = limit
+
+    def listed_all(self) -> None:
+        """The poll listed everything after its floor and all of it was handed out: the
+        watermark moves on to what it handed out (or had, in an earlier poll) past an
+        earlier limit, up to this poll's (those items existed when it began). Not while
+        the poll runs: a catch-up hands out oldest first, and what it has not reached yet
+        must stay above the floor."""
+        limit = self.limit_ms
+        if limit is None:
+            return
+        top = max((at for at in self.seen.values() if at <= limit), default=None)
+        if top is not None and (self.watermark_ms is None or top > self.watermark_ms):
+            self.watermark_ms = top
 
     def mark(self, stamp: int, key: str) -> None:
-        """Record one item as handed out; the watermark moves to it, not past the server's time."""
+        """Record one item as handed out; the watermark moves to it, not past the server's
+        time nor, in a poll, past the newest item its first listing showed (:meth:`saw`)."""
         self.seen[key] = stamp
         top = bounded(stamp, self.server_ms)
+        if self.limit_ms is not None and top > self.limit_ms:
+            top = self.limit_ms
         if self.watermark_ms is None or top > self.watermark_ms:
             self.watermark_ms = top
 

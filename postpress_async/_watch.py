@@ -224,8 +224,9 @@ class WatchStream(SingleUse[T]):
             complete = await self._hold(pages, held)
         # The poll, its catch-up windows included, is dated by this listing: a window may
         # lie past the server's clock (a future-dated item), so what arrives meanwhile is
-        # below it and left for the next poll, which lists after a floor bounded by this.
-        tracker.saw(listing.server_ms)
+        # below it and left for the next poll, which lists after a floor bounded by this
+        # and by the newest item this listing showed.
+        tracker.saw(listing.server_ms, [at for at, _, _ in held])
         self.polls += 1
         if self._stopped():
             return
@@ -238,7 +239,10 @@ class WatchStream(SingleUse[T]):
             async with contextlib.aclosing(self._catch_up(held)) as batches:
                 async for batch in batches:
                     yield batch
-        tracker.unreadable.end_poll(complete=(complete or self._caught_up) and not self._stopped())
+        listed_all = (complete or self._caught_up) and not self._stopped()
+        if listed_all:
+            tracker.listed_all()
+        tracker.unreadable.end_poll(complete=listed_all)
 
     async def _hold(
         self,

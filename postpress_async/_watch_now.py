@@ -1,9 +1,10 @@
 """Where "now" is for a watch started with ``since="now"``: read from the server, never
 from the local clock.
 
-"Now" is the newest item the server lists, but not past the server's own time (the
-``Date`` of the response that listed it): an item a provider dated in the future (2099)
-would otherwise be "now", and nothing correctly dated would ever come after it. The
+"Now" is the newest item the server lists, or, if that one is dated past the server's
+own time (the ``Date`` of the response that listed it), that time less the lag allowance
+(:func:`~._follow.bounded`): an item a provider dated in the future (2099) would otherwise
+be "now", and nothing correctly dated would ever come after it. The
 ids listed within ``overlap`` before it, and those dated after it up to the newest
 listed (the future-dated ones), are marked seen; the floor is set ``overlap`` behind
 it. "Now" is read by two requests (the newest item, then the ids near it): an item

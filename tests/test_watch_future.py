@@ -25,7 +25,7 @@ from postpress_async import (
     Timeout,
     WatchStream,
 )
-from postpress_async._follow import FollowTracker, ListFollower, bounded, fresh
+from postpress_async._follow import LAG_ALLOWANCE_MS, FollowTracker, ListFollower, bounded, fresh
 from postpress_async._page_body import ServerClock, server_time_ms
 from postpress_async._positions import WatchState
 from postpress_async._time import format_datetime, from_ms, to_ms
@@ -49,12 +49,14 @@ def stamp(row: Row) -> Row:
 # -- the bound, pure ------------------------------------------------------------------------
 
 
-def test_the_watermark_stops_at_the_servers_time_and_the_future_item_stays_seen() -> None:
+def test_the_watermark_stops_behind_the_servers_time_and_the_future_item_stays_seen() -> None:
+    server = T0 + 5_000 + LAG_ALLOWANCE_MS + 400  # the server's time, within its second
     tracker = FollowTracker(WatchState(kind="messages", fingerprint="f", floor_ms=T0))
     tracker.saw(None)  # a listing whose responses did not say
-    tracker.saw(T0 + 5_000)  # the listing handed out next began then
+    tracker.saw(server)  # the listing handed out next began then
     tracker.mark(T0 + 1_000, "a")
     tracker.mark(FUTURE_MS, "z")
+    # The start of the server's second, less what providers' stamps may lag it.
     assert tracker.watermark_ms == T0 + 5_000
     tracker.settle(1_000)
     assert tracker.floor_ms == T0 + 3_999  # trails the server's clock, not 2099
@@ -63,15 +65,19 @@ def test_the_watermark_stops_at_the_servers_time_and_the_future_item_stays_seen(
     listed = [(FUTURE_MS, "z", None), (T0 + 4_500, "b", None), (T0 + 3_999, "old", None)]
     assert [key for _, key, _ in fresh(tracker.floor_ms, tracker.seen, listed)] == ["b"]
     tracker.mark(T0 + 4_500, "b")
-    tracker.saw(T0 + 9_000)
+    tracker.saw(server + 4_000)
     tracker.settle(1_000)
     assert (tracker.watermark_ms, tracker.floor_ms) == (T0 + 5_000, T0 + 3_999)
     assert set(tracker.seen) == {"b", "z"}  # grows by the future-dated items only
+    tracker.mark(T0 + 7_000, "c")  # a correctly dated item past the bound moves it as usual
+    tracker.settle(1_000)
+    assert (tracker.watermark_ms, tracker.floor_ms) == (T0 + 7_000, T0 + 5_999)
+    assert set(tracker.seen) == {"c", "z"}
 
 
 def test_without_a_server_time_nothing_is_bounded() -> None:
     assert bounded(FUTURE_MS, None) == FUTURE_MS
-    assert bounded(FUTURE_MS, T0) == T0
+    assert bounded(FUTURE_MS, T0 + 999) == T0 - LAG_ALLOWANCE_MS
     assert bounded(T0 - 1, T0) == T0 - 1
     tracker = FollowTracker(WatchState(kind="messages", fingerprint="f"))
     tracker.saw(None)
@@ -208,6 +214,93 @@ async def test_a_backlog_caught_up_with_a_future_dated_item_leaves_what_follows_
     final = stream.state
     assert final.watermark_ms == T0 + 5_000
     assert final.seen == ((T0 + 5_000, "later1"), (T0 + 5_000, "later2"), future)
+
+
+async def test_a_future_dated_item_does_not_lose_what_lags_the_servers_clock() -> None:
+    # Providers' stamps lag the server's clock by seconds to minutes: here every correctly
+    # dated message is stamped a minute behind the server's Date, far more than the
+    # overlap (1 s), and nothing is lost while no item is future-dated (each is newer than
+    # the last). A future-dated item must not move the position up to the server's clock:
+    # the next lagging message would fall below the floor.
+    rows = [(T0 + n, f"m{n}") for n in range(3)]
+    future = (FUTURE_MS, "zfuture")
+    lagging = [(T0 + 2_000, "lag1"), (T0 + 4_000, "lag2")]
+    feed = DatedFeed([*rows], [[future], [lagging[0]], [lagging[1]]], server_ms=T0 + 60_000)
+
+    def moves_on(row: Row) -> None:
+        feed.server_ms += 2_000  # the server's clock moves on; stamps stay a minute behind
+
+    got = await feed.drain(feed.watch(), moves_on)
+    assert got == [*rows, future, *lagging]
+
+
+class ArrivingBetweenWindows(DatedFeed):
+    """Messages that arrive while a catch-up lists its windows: a burst as its last, open
+    window is first listed (so that window overflows and is cut into closed ones past
+    the newest stamp that existed when the poll began); then one stamped inside the
+    first closed window past that stamp, just after it is listed; then one 1.5 s newer
+    (more than the overlap), in a window listed later, which the catch-up hands out."""
+
+    def __init__(self, rows: list[Row], *, newest: int, server_ms: int) -> None:
+        super().__init__(rows, [[]], server_ms=server_ms)
+        self.newest = newest
+        self.burst = False
+        self.inside: Row | None = None
+        self.pending: int | None = None
+        self.after_it: Row | None = None
+
+    def list_after(
+        self, *, after: datetime | None, before: datetime | None = None, limit: int | None = None
+    ) -> ListStream[Row]:
+        low = T0 - 1 if after is None else to_ms(after)
+        high = None if before is None else to_ms(before)
+        if not self.burst and high is None and low > T0 - 1:
+            self.burst = True
+            self.rows += [(self.newest + 10 + n, f"burst{n}") for n in range(10)]
+        pending = self.pending
+        if pending is not None and self.after_it is None and low < pending < (high or 2**62):
+            self.after_it = (pending, "after-it")
+            self.rows.append(self.after_it)
+        stream = super().list_after(after=after, before=before, limit=limit)
+        if self.inside is None and high is not None and high > self.newest + 2:
+            self.inside = (max(low, self.newest) + 1, "inside")
+            self.rows.append(self.inside)
+            self.pending = max(self.inside[0] + 1_500, high)
+        return stream
+
+
+async def test_a_catch_up_toward_a_future_item_loses_nothing_that_arrives_meanwhile() -> None:
+    # Stamps run a minute behind the server's clock. The catch-up's later windows hand
+    # out what arrived after the poll began; the watermark followed them past a message
+    # that had arrived into a window already listed, and the next poll's floor passed it.
+    backlog = [(T0 + 10 * n, f"m{n:03d}") for n in range(100)]
+    future = [(FUTURE_MS + n, f"zfuture{n:02d}") for n in range(20)]  # the last window overflows
+    feed = ArrivingBetweenWindows([*backlog, *future], newest=backlog[-1][0], server_ms=T0 + 60_000)
+    stream = feed.watch()
+    got = await feed.drain(stream)
+    assert stream.catch_up_listings > 0 and feed.inside is not None and feed.after_it is not None
+    burst = [row for row in feed.rows if row[1].startswith("burst")]
+    assert Counter(got) == Counter([*backlog, *future, *burst, feed.inside, feed.after_it])
+
+
+async def test_a_server_clock_behind_every_stamp_still_moves_the_floor() -> None:
+    # A server whose Date runs behind all its items' stamps (every item looks future-dated):
+    # nothing is lost or repeated, and the floor still follows the server's clock, so
+    # what the watch remembers does not grow with the whole history.
+    feed = DatedFeed([], [], server_ms=T0)
+    script: list[list[Row]] = []
+    for poll in range(30):
+        script.append([(T0 + 3_600_000 + poll * 60_000, f"m{poll:02d}")])
+    feed.script = list(script)
+    stream = feed.watch()
+
+    def moves_on(row: Row) -> None:
+        feed.server_ms += 60_000
+
+    got = await feed.drain(stream, moves_on)
+    assert got == [row for rows in script for row in rows]
+    floor = stream.state.floor_ms
+    assert floor is not None and floor > feed.server_ms - 20 * 60_000  # the clock moved 30 min
 
 
 # -- over the fake server -------------------------------------------------------------------

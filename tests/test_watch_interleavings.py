@@ -6,7 +6,8 @@ mid-listing, stamped older than the page boundary, lands in a later page), and d
 each response by one of two clocks (a load balancer whose two machines disagree, the
 ``Date`` rounded to its second as the header is). Messages arrive between polls and
 during requests: several in one millisecond, some stamped late (a provider syncing
-late, within the overlap), some dated in the future (2099). The consumer saves the
+late, within the overlap), some dated in the future (2099); in some worlds every stamp
+lags the server's clock by more than the overlap. The consumer saves the
 state after each item or each batch, and now and then stops (``break``) and resumes
 from the saved state in a new watch, as a bot restarting. Every message must be handed
 out exactly once.
@@ -51,7 +52,11 @@ class World:
 
     def __init__(self, rng: random.Random, *, overlap_ms: int, timed: bool = True) -> None:
         self.rng = rng
-        self.now = T0
+        # Every provider's stamps lag the server's clock alike, often by far more than the
+        # overlap: harmless while nothing is future-dated, since each is still newer than
+        # the last; a future-dated item must not lift the position to the server's clock.
+        self.lag = rng.choice((0, 0, 0, 30_000, 120_000))
+        self.now = T0 + self.lag
         self.overlap_ms = overlap_ms
         self.timed = timed
         self.rows: list[Row] = []
@@ -71,10 +76,10 @@ class World:
         kind = rng.random()
         if kind < 0.08 and self.future:
             at = FUTURE_MS + rng.randrange(0, 3)
-        elif kind < 0.4:  # listed late: stamped up to half the overlap ago
-            at = max(T0, self.now - rng.randrange(0, self.overlap_ms // 2))
+        elif kind < 0.4:  # listed late: stamped up to half the overlap before the rest
+            at = max(T0, self.now - self.lag - rng.randrange(0, self.overlap_ms // 2))
         else:
-            at = self.now
+            at = self.now - self.lag
         for _ in range(count):
             self.serial += 1
             self.rows.append((at, f"m{self.serial:05d}"))
@@ -212,7 +217,9 @@ def test_the_world_covers_what_it_claims() -> None:
         seen["future"] += any(at >= FUTURE_MS for at in stamps)
         seen["same-ms"] += any(n > 1 for n in stamps.values())
         seen["many"] += len(world.rows) > 24
+        seen["lagging"] += world.lag > world.overlap_ms and any(at >= FUTURE_MS for at in stamps)
     assert seen["future"] > 10 and seen["same-ms"] > 30 and seen["many"] > 10, seen
+    assert seen["lagging"] > 5, seen
 
 
 @pytest.mark.parametrize("overlap_ms", [0, 500, 800])
