@@ -166,7 +166,7 @@ def duckdb_bare(rows: list[Row], path: Path) -> Result:
         columns[-1] = [str(data, "utf-8") for data in columns[-1]]
         chunks.append(columns)
     db = duckdb.connect(str(path))
-    for statement in schema(sink_module._TYPES):
+    for statement in schema(sink_module.TYPES):
         db.execute(statement)
     wall, cpu = time.perf_counter(), time.process_time()
     for columns in chunks:
