@@ -35,7 +35,7 @@ from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterErro
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
 from ._page_body import server_time_ms
-from ._params import check_int, check_text, encode_query
+from ._params import check_flag, check_int, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing, running_loop
@@ -232,10 +232,9 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
                 "transport",
                 f"must be a Transport (send and aclose), got {type(transport).__name__}",
             )
-        for name, flag in (("allow_insecure_http", allow_insecure_http), ("telemetry", telemetry)):
-            # Truthiness would read allow_insecure_http="false" (from a config file) as yes.
-            if not isinstance(flag, bool):
-                raise InvalidParameterError(name, f"must be True or False, got {flag!r}")
+        # Truthiness would read allow_insecure_http="false" (from a config file) as yes.
+        check_flag("allow_insecure_http", allow_insecure_http)
+        check_flag("telemetry", telemetry)
         self._on_unreadable = check_on_unreadable(on_unreadable)
         self._chat_time = check_chat_time(chat_time)
         self._api_key = resolve_api_key(api_key)
@@ -246,7 +245,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.prefetch: int = check_int("prefetch", prefetch, minimum=0)
         self._headers = _merged_headers(
             _own_headers(self._api_key),
-            _extra_headers(default_headers or {}, param="default_headers"),
+            # None only: a falsy non-mapping (False, "") is refused, not read as "no headers"
+            _extra_headers(
+                {} if default_headers is None else default_headers, param="default_headers"
+            ),
         )
         configure_logging_from_env()
         self._sender = Sender(

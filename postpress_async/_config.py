@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, TypeVar, get_args
 
 from ._exceptions import InvalidParameterError
-from ._params import check_int
+from ._params import check_flag, check_int
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -67,11 +67,6 @@ def _rate(name: str, value: float | None) -> None:
         raise InvalidParameterError(name, "must be > 0 (use None for no limit)")
     if value is not None and not math.isfinite(1.0 / value):
         raise InvalidParameterError(name, f"is too small: 1 / {value!r} seconds is infinite")
-
-
-def _flag(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise InvalidParameterError(name, f"must be True or False, got {value!r}")
 
 
 def _replace(value: _C, prefix: str, changes: dict[str, Any]) -> _C:
@@ -162,7 +157,7 @@ class Limits:
             check_int(f"limits.{field}", getattr(self, field), minimum=1)
         for field in ("requests_per_second", "account_requests_per_second"):
             _rate(f"limits.{field}", getattr(self, field))
-        _flag("limits.adaptive", self.adaptive)
+        check_flag("limits.adaptive", self.adaptive)
         check_int("limits.max_error_body_bytes", self.max_error_body_bytes, minimum=0)
         for field in ("retry_budget_ratio", "retry_budget_floor"):
             _positive(f"limits.{field}", getattr(self, field), allow_none=False)
@@ -233,7 +228,7 @@ class RetryPolicy:
             _positive(f"retry.{field}", getattr(self, field), allow_none=False)
         _positive("retry.deadline", self.deadline)
         for field in ("retry_connection_errors", "retry_non_idempotent"):
-            _flag(f"retry.{field}", getattr(self, field))
+            check_flag(f"retry.{field}", getattr(self, field))
         # Freeze the table too, so a policy is a value all the way down.
         object.__setattr__(self, "retry_on", _FrozenMapping(_retry_table(self.retry_on)))
 
@@ -429,6 +424,8 @@ def as_timeout(value: Timeout | float | None) -> Timeout:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParameterError("timeout", f"must be a Timeout or seconds, got {value!r}")
+    if not is_finite_number(value):  # float() of an int past the float range overflows
+        raise InvalidParameterError("timeout", f"must be a finite number of seconds, got {value!r}")
     # The whole attempt: the read (60 s by default) is lifted to it, so that no timeout
     # the number does not reach cuts a slow answer shorter; connect keeps its default.
     seconds = float(value)

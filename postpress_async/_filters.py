@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from ._exceptions import InvalidParameterError
 from ._params import (
     ACCOUNT_TYPES,
+    check_text,
     encode_account_ids,
     encode_account_type,
     encode_bool,
@@ -29,6 +30,7 @@ __all__ = [
     "WATCHED",
     "Filter",
     "ResourceName",
+    "check_encoded",
     "decode_filters",
     "encode_filters",
 ]
@@ -120,6 +122,30 @@ def encode_filters(
         value = values.get(name)
         out[name] = None if value is None else spec.encode(name, value)
     return out
+
+
+def check_encoded(resource: ResourceName, encoded: object) -> dict[str, str]:
+    """Filters given as the API's strings (``rows(filters=...)``, a stored shard's): a
+    mapping of the resource's filter names to non-empty strings; anything else is an
+    :class:`InvalidParameterError` naming ``filters``, never a filter sent as given."""
+    if not isinstance(encoded, Mapping):
+        raise InvalidParameterError(
+            "filters", f"must be a mapping of filter -> str, got {type(encoded).__name__}"
+        )
+    known = [f.name for f in FILTERS[resource]]
+    checked: dict[str, str] = {}
+    for name, text in encoded.items():
+        if name not in known:
+            raise InvalidParameterError(
+                "filters",
+                f"{name!r} is not a filter of {resource} (its filters: {', '.join(known) or 'none'})",
+            )
+        if not isinstance(text, str) or not text:
+            raise InvalidParameterError(
+                "filters", f"{name!r}: must be the API's string for it, got {text!r}"
+            )
+        checked[name] = check_text("filters", text)
+    return checked
 
 
 def decode_filters(resource: ResourceName, encoded: Mapping[str, str]) -> dict[str, Any]:

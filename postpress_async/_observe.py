@@ -239,7 +239,7 @@ class Observer:
     """One client's hooks, telemetry and hook-error count; opens a :class:`CallObserver`."""
 
     def __init__(self, *, hooks: EventHooks | None = None, telemetry: bool = False) -> None:
-        hooks = hooks or {}
+        hooks = {} if hooks is None else hooks  # False or "" is refused, not read as none
         if not isinstance(hooks, Mapping):
             raise InvalidParameterError("event_hooks", "must be a mapping of event -> hooks")
         entries: Iterable[tuple[object, object]] = hooks.items()

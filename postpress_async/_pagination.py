@@ -59,7 +59,7 @@ from ._cursor_trail import CursorTrail, Stall
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._page_body import FetchPage, PageBody, ReadPage, ServerClock
 from ._page_body import as_page as _as_page
-from ._params import check_int, check_text
+from ._params import check_flag, check_int, check_text
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
 from ._tasks import SingleUse, raise_crash, reap, start
@@ -275,6 +275,11 @@ class ListStream(SingleUse[T]):
             if resume.cursor is not None:
                 _check_cursor("resume.cursor", resume.cursor)
             check_int("resume.offset", resume.offset, minimum=0)
+            check_flag("resume.done", resume.done)  # a truthy "no" would end the stream
+            if resume.follow is not None and not isinstance(resume.follow, WatchState):
+                raise InvalidParameterError(
+                    "resume.follow", f"must be a WatchState, got {type(resume.follow).__name__}"
+                )
         # The server's time, as each PageBody fetched tells it (a caller whose fetch
         # returns a Page gives its own clock, and tells it).
         self._clock = clock = ServerClock() if clock is None else clock

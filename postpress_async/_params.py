@@ -17,6 +17,8 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_SHARDS",
     "AccountTypeParam",
+    "check_count",
+    "check_flag",
     "check_int",
     "check_text",
     "encode_account_ids",
@@ -51,6 +53,21 @@ def check_int(name: str, value: object, *, minimum: int) -> int:
     return value
 
 
+def check_count(name: str, value: object, *, most: int, why: str) -> int:
+    """An int from 1 to ``most``; ``why`` says what a larger one would cost."""
+    count = check_int(name, value, minimum=1)
+    if count > most:
+        raise InvalidParameterError(name, f"must be at most {most:,}, got {count:,}: {why}")
+    return count
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``True`` or ``False``, nothing truthy: ``follow="no"`` would read as yes."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(name, f"must be True or False, got {value!r}")
+    return value
+
+
 def encode_limit(value: int) -> str:
     """A page size in 1..``MAX_LIMIT``."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -73,6 +90,17 @@ def encode_id(name: str, value: str) -> str:
         raise InvalidParameterError(name, f"must be a str, got {type(value).__name__}")
     if not value:
         raise InvalidParameterError(name, "must not be empty")
+    if not value.strip():
+        raise InvalidParameterError(name, f"must not be blank, got {value!r}")
+    # No id holds a control character: one is a pasted line's end or a damaged value,
+    # and would ask for another id (httpx refuses them in any part of a URL too).
+    bad = next((ch for ch in value if ch < " " or ch == "\x7f"), None)
+    if bad is not None:
+        raise InvalidParameterError(
+            name,
+            f"must not contain control characters; character {value.index(bad) + 1} is "
+            f"U+{ord(bad):04X}",
+        )
     return check_text(name, value)
 
 

@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 from ._epoch import MS, from_ms, to_ms
 from ._exceptions import InvalidParameterError
-from ._params import check_int
+from ._params import MAX_SHARDS, check_count
 
 __all__ = [
     "DateTimeParam",
@@ -134,7 +134,10 @@ def split_window(
     in exactly one window, and together the windows cover ``(after, before)`` exactly
     once. A range of fewer milliseconds than ``windows`` gets one window a millisecond.
     """
-    check_int("windows", windows, minimum=1)
+    # Each window is a stream of requests of its own: past MAX_SHARDS (far past what a
+    # client's connections serve at once) they cost more than they gain, and a huge
+    # count would build a window a millisecond of the range before the first request.
+    check_count("windows", windows, most=MAX_SHARDS, why="each window is a stream of its own")
     start = parse_datetime("after", after)
     end = parse_datetime("before", before, upper=True)
     if end <= start:

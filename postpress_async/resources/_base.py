@@ -7,10 +7,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from postpress_async._config import ChatTime, OnUnreadable
 from postpress_async._decoding import UnreadableItem
 from postpress_async._error_body import envelope_instead_of_page
-from postpress_async._filters import TIMED, ResourceName
+from postpress_async._filters import TIMED, ResourceName, check_encoded
 from postpress_async._follow import DEFAULT_OVERLAP, ListFollower, Stamp
 from postpress_async._pagination import AfterPage, ListStream, MakeFollower, PageBody, ReadPage
-from postpress_async._params import encode_limit
+from postpress_async._params import check_flag, encode_limit
 from postpress_async._poll import PollPolicy, WatchKind, start_state
 from postpress_async._positions import Checkpoint, WatchState, filters_fingerprint
 from postpress_async._repeats import Repeats, item_id, item_time
@@ -147,11 +147,13 @@ class Resource(Generic[Item]):
         into its items' exact bytes plus a light decode of ``columns`` (``None``: all of
         the resource's typed columns); an item that cannot be read is set aside on the
         page's ``rejects`` instead of failing the page. ``filters`` are already the API's
-        strings (as a stored shard holds them). Same transport, retries, prefetch,
+        strings (as a stored shard holds them), keyed by the resource's filter names: another
+        key is refused, never sent for the server to ignore. Same transport, retries, prefetch,
         checkpoints and cursor-loop guard as :meth:`list`; ``follow`` records where a
         watch continuing the listing starts (``checkpoint.follow``).
         """
-        encoded = dict(filters or {})
+        encoded = check_encoded(self._name, {} if filters is None else filters)
+        check_flag("follow", follow)
         columns = column_tuple(columns)
         after = None if after is None else parse_datetime("after", after)
         before = None if before is None else parse_datetime("before", before, upper=True)

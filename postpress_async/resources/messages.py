@@ -130,7 +130,8 @@ class Messages(Resource[Item]):
     ) -> MergedStream[Item]:
         """Every message in ``(after, before)``, fetched as ``windows`` concurrent streams.
 
-        The range is cut into equal time windows that cover it exactly once. Items of
+        The range is cut into equal time windows (``windows``: 1 to 1,000) that cover it
+        exactly once. Items of
         one window keep the server's order; windows interleave page by page as their
         pages arrive. For bulk export where order does not matter, this is the fast way.
 
@@ -139,6 +140,11 @@ class Messages(Resource[Item]):
         the same range and ``windows`` as the run it resumes.
         """
         ranges = split_window(after, before, windows)
+        given: object = resume  # typed a Sequence; a caller's may be anything
+        if given is not None and (isinstance(given, str) or not isinstance(given, Sequence)):
+            raise InvalidParameterError(
+                "resume", f"must be a list of Checkpoint, one a window, got {type(resume).__name__}"
+            )
         if resume is not None and len(resume) != len(ranges):
             raise InvalidParameterError(
                 "resume", f"needs one checkpoint a window: {len(ranges)}, got {len(resume)}"
