@@ -15,12 +15,13 @@ from typing import Any, Final
 
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES, WATCHED
+from postpress_async._params import check_flag
 from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import filters_fingerprint
 from postpress_async._time import parse_datetime, to_ms
 
 from ._config import ClientConfig
-from ._plan import check_shards, encode_export_filters
+from ._plan import check_by, check_shards, encode_export_filters
 from ._run import IngestProgress
 from ._shards import Endpoint, ShardPlan, Window
 
@@ -110,17 +111,13 @@ class Asked:
         filters: dict[str, Any],
     ) -> Asked:
         for name, flag in (("force", force), ("follow", follow), ("backfill", backfill)):
-            # Truthiness would read follow="no" as yes, and follow forever.
-            if not isinstance(flag, bool):
-                raise InvalidParameterError(name, f"must be True or False, got {flag!r}")
+            check_flag(name, flag)  # truthiness would read follow="no" as yes, forever
         if endpoint not in RESOURCES:
             raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
         if shards is not None:
             check_shards(shards)
-        if by is not None and by not in {"auto", "time", "account"}:
-            raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
-        if endpoint != "messages" and by == "time":
-            raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
+        if by is not None:
+            check_by(endpoint, by)
         if policy is None:
             policy = PollPolicy()
         elif not isinstance(policy, PollPolicy):

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
 from postpress_async._filters import RESOURCES, encode_filters
-from postpress_async._params import MAX_SHARDS, check_int
+from postpress_async._params import MAX_SHARDS, check_count, check_int
 from postpress_async._tasks import gather
 from postpress_async._time import from_ms, parse_datetime, to_ms
 
@@ -55,14 +55,20 @@ def _at(ms: int | None) -> datetime | None:
 
 def check_shards(shards: object) -> int:
     """An int from 1 to :data:`~postpress_async._params.MAX_SHARDS` (1,000)."""
-    count = check_int("shards", shards, minimum=1)
-    if count > MAX_SHARDS:
-        raise InvalidParameterError(
-            "shards",
-            f"must be at most {MAX_SHARDS:,}, got {count:,}: every shard costs probes, "
-            "requests and a position of its own",
-        )
-    return count
+    return check_count(
+        "shards",
+        shards,
+        most=MAX_SHARDS,
+        why="every shard costs probes, requests and a position of its own",
+    )
+
+
+def check_by(endpoint: str, by: object) -> None:
+    """How to cut: ``"auto"``, ``"time"`` (messages only) or ``"account"``."""
+    if by not in ("auto", "time", "account"):  # a tuple: a list given is refused, not unhashable
+        raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
+    if endpoint != "messages" and by == "time":
+        raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
 
 
 def _check_samples(samples: object) -> int:
@@ -111,16 +117,13 @@ async def plan_shards(
             "client", f"must be an AsyncPostpress, got {type(client).__name__}"
         )
     check_shards(shards)
-    if by not in {"auto", "time", "account"}:
-        raise InvalidParameterError("by", f"must be 'auto', 'time' or 'account', got {by!r}")
     encoded = encode_export_filters(endpoint, filters)
+    check_by(endpoint, by)
     low = None if after is None else _ms("after", after)
     high = None if before is None else _ms("before", before)
     if low is not None and high is not None and high <= low + 1:
         raise InvalidParameterError("before", "must be later than after (by more than 1 ms)")
     outer = Window(after=_at(low), before=_at(high))
-    if endpoint != "messages" and by == "time":
-        raise InvalidParameterError("by", f"{endpoint} cannot be cut by time; use 'account'")
     samples = _check_samples(samples) if samples is not None else max(16, 4 * shards)
     # Any client will do, read strictly: an account skipped as unreadable would leave its
     # data out of every shard, and one handed out in its place ("yield") has no id.

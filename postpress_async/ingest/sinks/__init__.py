@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from postpress_async._exceptions import InvalidParameterError, SinkUnavailableError
+from postpress_async._params import check_flag
 
 from ._base import Sink
 
@@ -109,6 +110,7 @@ def open_sink(url: str | Path, *, force: bool = False) -> Sink:
             f"must be a str (sqlite:///m.db, postgresql://..., duckdb:///m.duckdb, a path) "
             f"or a Path, got {type(url).__name__}",
         )
+    check_flag("force", force)  # truthiness would read force="no" as yes, and overwrite
     text = os.fspath(url)
     if not isinstance(text, str):
         raise InvalidParameterError("url", "must be a str or a Path, got a bytes path")
