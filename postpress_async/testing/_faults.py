@@ -167,7 +167,7 @@ class Faults:
             raise TypeError(f"rates must map faults to rates, got {type(self.rates).__name__}")
         for key, rate in dict(self.rates).items():
             kind = fault_kind(key)
-            _check_number(f"rate of {kind.value}", rate)
+            check_number(f"rate of {kind.value}", rate)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"rate of {kind.value} must be within [0, 1], got {rate}")
             if rate:
@@ -178,7 +178,7 @@ class Faults:
         object.__setattr__(self, "rates", MappingProxyType(ordered))
         for name in ("latency", "jitter", "retry_after", "slow_body_seconds"):
             seconds = getattr(self, name)
-            _check_number(name, seconds)
+            check_number(name, seconds)
             if not (math.isfinite(seconds) and seconds >= 0):
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, got {seconds!r}")
         limit = self.max_concurrency
@@ -208,10 +208,16 @@ class Faults:
         )
 
 
-def _check_number(name: str, value: object) -> None:
+def check_number(name: str, value: object) -> None:
     """A real number (a bool or a numeric string is not one): else a TypeError naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
+
+
+def check_whole(name: str, value: object) -> None:
+    """An int (a bool is not one): else a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
 
 
 NO_FAULTS: Final = Faults()

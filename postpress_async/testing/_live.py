@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from postpress_async.testing._dataset import Dataset
+from postpress_async.testing._faults import check_number, check_whole
 
 __all__ = ["LiveFeed", "LiveMessages"]
 
@@ -50,6 +51,11 @@ class LiveFeed:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # Types first: "'>' not supported between 'str' and 'int'" names nothing.
+        for name in ("rate", "late_share", *(() if self.live_for is None else ("live_for",))):
+            check_number(name, getattr(self, name))
+        for name in ("burst", "late_ms", "seed"):
+            check_whole(name, getattr(self, name))
         if not (self.rate > 0 and math.isfinite(self.rate)):
             raise ValueError(f"rate must be > 0 messages a second, got {self.rate!r}")
         if self.burst < 1:

@@ -24,6 +24,8 @@ from postpress_async.testing._faults import (
     Faults,
     FaultState,
     RouteName,
+    check_number,
+    check_whole,
     fault_plan,
 )
 from postpress_async.testing._groundtruth import truth_report
@@ -84,6 +86,15 @@ class FakePostpress:
         live: LiveFeed | None = None,
         clock_skew: float = 0.0,
     ) -> None:
+        check_number("clock_skew", clock_skew)  # math.isfinite("1") names nothing
+        check_whole("port", port)
+        if not 0 <= port <= 65_535:
+            raise ValueError(f"port must be within 0..65535 (0: any free port), got {port!r}")
+        check_whole("page_cache_bytes", page_cache_bytes)
+        if not isinstance(host, str) or not host:
+            raise TypeError(f"host must be a non-empty str, got {host!r}")
+        if live is not None and not isinstance(live, LiveFeed):
+            raise TypeError(f"live must be a LiveFeed or None, got {type(live).__name__}")
         if not math.isfinite(clock_skew):
             raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
         self.clock_skew: float = float(clock_skew)

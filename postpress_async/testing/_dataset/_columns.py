@@ -101,6 +101,9 @@ class DatasetConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {value!r}")
+        for name in ("hostile_ids", "quirks", "bad_records"):  # truthiness: "no" is yes
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.chat_time not in ("activity", "created"):
             raise ValueError(f"chat_time must be 'activity' or 'created', got {self.chat_time!r}")
         if self.cursors not in ("keyset", "offset"):
