@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from postpress_async.testing._args import check_number
+
 __all__ = [
     "JSON_FAULTS",
     "ROUTES",
@@ -206,18 +208,6 @@ class Faults:
                 self.max_concurrency,
             )
         )
-
-
-def check_number(name: str, value: object) -> None:
-    """A real number (a bool or a numeric string is not one): else a TypeError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-
-
-def check_whole(name: str, value: object) -> None:
-    """An int (a bool is not one): else a TypeError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
 
 
 NO_FAULTS: Final = Faults()

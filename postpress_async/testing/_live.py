@@ -25,8 +25,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
+from postpress_async.testing._args import check_number, check_whole
 from postpress_async.testing._dataset import Dataset
-from postpress_async.testing._faults import check_number, check_whole
 
 __all__ = ["LiveFeed", "LiveMessages"]
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from postpress_async._tasks import running_loop
 from postpress_async.testing._api import Api
+from postpress_async.testing._args import check_listen, check_number, check_whole
 from postpress_async.testing._dataset import Dataset
 from postpress_async.testing._faults import (
     JSON_FAULTS,
@@ -24,8 +25,6 @@ from postpress_async.testing._faults import (
     Faults,
     FaultState,
     RouteName,
-    check_number,
-    check_whole,
     fault_plan,
 )
 from postpress_async.testing._groundtruth import truth_report
@@ -87,12 +86,8 @@ class FakePostpress:
         clock_skew: float = 0.0,
     ) -> None:
         check_number("clock_skew", clock_skew)  # math.isfinite("1") names nothing
-        check_whole("port", port)
-        if not 0 <= port <= 65_535:
-            raise ValueError(f"port must be within 0..65535 (0: any free port), got {port!r}")
+        check_listen(host, port)
         check_whole("page_cache_bytes", page_cache_bytes)
-        if not isinstance(host, str) or not host:
-            raise TypeError(f"host must be a non-empty str, got {host!r}")
         if live is not None and not isinstance(live, LiveFeed):
             raise TypeError(f"live must be a LiveFeed or None, got {type(live).__name__}")
         if not math.isfinite(clock_skew):
