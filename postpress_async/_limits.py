@@ -33,6 +33,7 @@ import anyio
 from ._config import Limits
 
 __all__ = [
+    "ACCOUNTS_SWEPT_AT",
     "DECREASE",
     "THROTTLE_STATUSES",
     "InFlightLimit",
@@ -46,6 +47,8 @@ __all__ = [
 THROTTLE_STATUSES = frozenset({429, 503})
 #: The share of the limit a throttled answer keeps (botocore's adaptive mode uses 0.7).
 DECREASE = 0.7
+#: Accounts' buckets kept before the idle ones are first swept out (see ``Limiter``).
+ACCOUNTS_SWEPT_AT = 1024
 
 
 def aimd(limit: float, *, throttled: bool, ceiling: int) -> float:
@@ -86,6 +89,10 @@ class TokenBucket:
         """Give back the turn at ``start``, unused, if no later one was handed out."""
         if self._next == start + self.interval:
             self._next = start
+
+    def idle(self, now: float) -> bool:
+        """Whether the next turn is due at ``now``: the bucket hands out turns as a new one would."""
+        return self._next <= now
 
 
 class Ticket:
@@ -155,6 +162,7 @@ class Limiter:
         rate = limits.requests_per_second
         self._bucket = None if rate is None else TokenBucket(rate, clock=clock)
         self._accounts: dict[str, TokenBucket] = {}
+        self._sweep_at = ACCOUNTS_SWEPT_AT
         self._generation = 0
         #: Seconds spent waiting for rate buckets, and for in-flight slots.
         self.rate_wait = 0.0
@@ -180,9 +188,25 @@ class Limiter:
         for account in accounts:
             bucket = self._accounts.get(account)
             if bucket is None:
+                if len(self._accounts) >= self._sweep_at:
+                    self._sweep_accounts()
                 bucket = self._accounts[account] = TokenBucket(rate, clock=self._clock)
             buckets.append(bucket)
         return buckets
+
+    def _sweep_accounts(self) -> None:
+        """Forget the accounts whose bucket is idle (its next turn due now).
+
+        Such a bucket hands out its next turn at once, as a new one does, so forgetting
+        it changes no start time; without this, a client that names ever new accounts (a
+        service that runs for weeks) would keep a bucket for every account it ever named.
+        Swept when the table doubles since the last sweep: amortised O(1) a request.
+        """
+        now = self._clock()
+        self._accounts = {
+            account: bucket for account, bucket in self._accounts.items() if not bucket.idle(now)
+        }
+        self._sweep_at = max(ACCOUNTS_SWEPT_AT, 2 * len(self._accounts))
 
     def _take_turns(
         self, accounts: tuple[str, ...], held: list[tuple[TokenBucket, float]]

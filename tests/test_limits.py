@@ -17,7 +17,7 @@ from postpress_async import (
     RetryPolicy,
     merge,
 )
-from postpress_async._limits import InFlightLimit, Limiter, TokenBucket, aimd
+from postpress_async._limits import ACCOUNTS_SWEPT_AT, InFlightLimit, Limiter, TokenBucket, aimd
 from postpress_async.testing import Dataset, FakePostpress, Faults
 
 
@@ -120,6 +120,23 @@ async def test_each_account_has_its_own_bucket() -> None:
     await asyncio.gather(one("a"), one("b"), one("a"))
     assert starts["b"] == [0.0]
     assert starts["a"][1] - starts["a"][0] >= 1.0
+
+
+async def test_a_client_naming_ever_new_accounts_keeps_buckets_only_for_the_busy_ones() -> None:
+    """A service that runs for weeks names ever new accounts: an account whose next turn
+    is due is forgotten (a new bucket would act the same), so the table stays near the
+    accounts spaced within the last second; one still waiting out its spacing is kept."""
+    fake = FakeTime()
+    limiter = Limiter(Limits(account_requests_per_second=1.0), clock=fake.clock, sleep=fake.sleep)
+    for number in range(5 * ACCOUNTS_SWEPT_AT):
+        await _enter(limiter, (f"acc_{number}",))
+        fake.now += 0.001  # 1,000 accounts a second, each 1 request/s
+    assert len(limiter._accounts) <= 2 * ACCOUNTS_SWEPT_AT
+    limiter._sweep_accounts()
+    assert 900 <= len(limiter._accounts) <= 1000  # the last second's accounts
+    started = fake.clock()
+    await _enter(limiter, (f"acc_{5 * ACCOUNTS_SWEPT_AT - 1}",))
+    assert fake.clock() - started >= 0.99  # its spacing held across the sweep
 
 
 async def test_an_in_flight_limit_raised_hands_slots_to_waiters() -> None:
