@@ -27,6 +27,7 @@ from ._exceptions import (
     find_header,
     rebuilt,
 )
+from ._page_body import server_time_ms
 from ._status_errors import error_class_for
 from ._transport import Request, Response, redact
 from ._words import printable
@@ -172,7 +173,9 @@ def status_error(
 
     The class comes from the status alone, so an HTML 502 from a proxy still gives
     ``BadGatewayError``; the envelope's fields are used when the body is one.
-    ``Retry-After`` is parsed here, once (``now``: epoch seconds, for an HTTP date).
+    ``Retry-After`` is parsed here, once: an HTTP date against the response's own
+    ``Date`` (the server's clock, which set it), else against ``now`` (this machine's
+    epoch seconds, which may be minutes off the server's).
     """
     envelope = decode_error_body(response.content)
     cls = error_class_for(response.status)
@@ -194,10 +197,24 @@ def status_error(
         headers=response.headers,
         body=response.content,
         endpoint=request.label,
-        retry_after=parse_retry_after(find_header(response.headers, "retry-after"), now=now),
+        retry_after=parse_retry_after(
+            find_header(response.headers, "retry-after"), now=_sent_at(response, now)
+        ),
         attempts=attempts,
         retry_budget_exhausted=retry_budget_exhausted,
     )
+
+
+def _sent_at(response: Response, now: float) -> float:
+    """When ``response`` was sent by the server's clock (its ``Date``), else ``now``.
+
+    A ``Retry-After`` date is a time on the server's clock: read against this machine's,
+    a clock a few minutes ahead makes it past (an immediate jittered retry, again and
+    again), one behind makes it minutes away. The start of the ``Date``'s second: the
+    wait is never cut short.
+    """
+    ms = server_time_ms(find_header(response.headers, "date"))
+    return now if ms is None else (ms - ms % 1000) / 1000
 
 
 _E = TypeVar("_E", bound=PostpressError)

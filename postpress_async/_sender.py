@@ -56,8 +56,9 @@ class ClientStats:
 class Sender:
     """Sends requests through a transport with retries, limits, a budget and an observer.
 
-    ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch, for ``Retry-After`` dates)
-    and ``random`` are injectable so tests control time and jitter.
+    ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch, for a ``Retry-After`` date
+    of a response without a ``Date``) and ``random`` are injectable so tests control time
+    and jitter.
     """
 
     def __init__(

@@ -185,6 +185,26 @@ async def test_retry_after_as_an_http_date_is_honoured() -> None:
     assert time.sleeps == [30.0]
 
 
+@pytest.mark.parametrize(
+    ("server_date", "retry_after"),
+    [
+        pytest.param("Fri, 15 Jan 2027 08:05:00 GMT", "Fri, 15 Jan 2027 08:05:30 GMT", id="ahead"),
+        pytest.param("Fri, 15 Jan 2027 07:55:00 GMT", "Fri, 15 Jan 2027 07:55:30 GMT", id="behind"),
+    ],
+)
+async def test_retry_after_as_an_http_date_is_read_on_the_servers_clock(
+    server_date: str, retry_after: str
+) -> None:
+    """This machine's clock (08:00:00) is 5 minutes off the server's: its Retry-After date,
+    30 s after its own Date, is still a 30 s wait (not 5.5 minutes, nor a date already past
+    that would retry at once)."""
+    time = FakeTime()
+    headers = {"retry-after": retry_after, "date": server_date}
+    transport = Script([envelope(503, "errors/service_unavailable", headers)])
+    await sender_for(transport, time).send(REQUEST, timeout=Timeout(), policy=RetryPolicy())
+    assert time.sleeps == [30.0]
+
+
 async def test_retry_after_is_capped() -> None:
     time = FakeTime()
     transport = Script([envelope(429, "errors/too_many_requests", {"retry-after": "86400"})])
