@@ -70,7 +70,7 @@ class FakePostpress:
     every timestamp it makes while running (:meth:`add_messages`' default "now", the
     live feed's messages, when a late message gets listed), and the ``Date`` header of
     every response, is ``time.time() + clock_skew``. Negative: the server runs behind,
-    as providers whose timestamps lag.
+    as providers whose timestamps lag. Set it while serving and the clock leaps.
     """
 
     def __init__(
@@ -85,14 +85,11 @@ class FakePostpress:
         live: LiveFeed | None = None,
         clock_skew: float = 0.0,
     ) -> None:
-        check_number("clock_skew", clock_skew)  # math.isfinite("1") names nothing
         check_listen(host, port)
         check_whole("page_cache_bytes", page_cache_bytes)
         if live is not None and not isinstance(live, LiveFeed):
             raise TypeError(f"live must be a LiveFeed or None, got {type(live).__name__}")
-        if not math.isfinite(clock_skew):
-            raise ValueError(f"clock_skew must be a finite number of seconds, got {clock_skew!r}")
-        self.clock_skew: float = float(clock_skew)
+        self.clock_skew = clock_skew  # checked by its setter
         if dataset is not None and not isinstance(dataset, Dataset):
             raise TypeError(f"dataset must be a Dataset or None, got {type(dataset).__name__}")
         if not isinstance(api_key, str) or not api_key:
@@ -111,7 +108,7 @@ class FakePostpress:
             self.dataset,
             api_key=api_key,
             page_cache_bytes=page_cache_bytes,
-            clock=_skewed(self.clock_skew),
+            clock=self._clock,
         )
         self._faults = FaultState(fault_plan(faults))
         self._runner: web.AppRunner | None = None
@@ -195,6 +192,22 @@ class FakePostpress:
     def url(self) -> str:
         """The base URL to give an SDK: ``http://127.0.0.1:<port>/api/v1``."""
         return self.root_url + PREFIXES[0]
+
+    @property
+    def clock_skew(self) -> float:
+        """Seconds the server's clock is off the real one; set it while serving to make
+        the clock leap (an NTP step, a deploy onto a host whose clock is off)."""
+        return self._skew
+
+    @clock_skew.setter
+    def clock_skew(self, seconds: float) -> None:
+        check_number("clock_skew", seconds)  # math.isfinite("1") names nothing
+        if not math.isfinite(seconds):
+            raise ValueError(f"clock_skew must be a finite number of seconds, got {seconds!r}")
+        self._skew = float(seconds)
+
+    def _clock(self) -> float:
+        return time.time() + self._skew
 
     # -- messages arriving ----------------------------------------------------------------
 
@@ -486,14 +499,3 @@ class FakePostpress:
         except ConnectionError:
             pass  # the client hung up (its read timeout, say): a normal end for a slow body
         return response
-
-
-def _skewed(skew: float) -> Callable[[], float]:
-    """``time.time`` shifted by ``skew`` seconds (itself when there is no skew)."""
-    if not skew:
-        return time.time
-
-    def clock() -> float:
-        return time.time() + skew
-
-    return clock

@@ -62,6 +62,37 @@ async def test_the_server_clock_is_the_real_one_plus_the_skew() -> None:
         assert before + skew <= now <= after + skew
 
 
+async def test_a_skew_set_while_serving_makes_the_clock_leap() -> None:
+    """``server.clock_skew = ...`` while it runs: what it stamps next, and the ``Date`` of
+    what it answers next, follow the new skew (an NTP step, a deploy onto a host whose
+    clock is off), as a long-running client must face them."""
+    async with FakePostpress(dataset=Dataset(seed=1, messages=5)) as server:
+        server.clock_skew = SKEW
+        before = time.time()
+        now = server.now()
+        [message_id] = server.add_messages(1)
+        after = time.time()
+        async with aiohttp.ClientSession(headers={"X-API-KEY": server.api_key}) as http:
+            async with http.get(f"{server.url}/messages/{message_id}") as response:
+                date = parsedate_to_datetime(response.headers["Date"]).timestamp()
+                item = await response.json()
+            later = time.time()
+        assert server.clock_skew == SKEW
+    assert_between(now, before + SKEW, after + SKEW)
+    assert_between(stamp_seconds(item), before + SKEW, after + SKEW)
+    assert_between(date, math.floor(before + SKEW) - 1, later + SKEW)
+
+
+@pytest.mark.parametrize("skew", [math.inf, math.nan, "60", True])
+def test_a_skew_that_is_not_a_finite_number_of_seconds_is_refused(skew: object) -> None:
+    server = FakePostpress(dataset=Dataset(seed=1, messages=5))
+    with pytest.raises((TypeError, ValueError), match="clock_skew"):
+        server.clock_skew = skew  # type: ignore[assignment]
+    with pytest.raises((TypeError, ValueError), match="clock_skew"):
+        FakePostpress(dataset=Dataset(seed=1, messages=5), clock_skew=skew)  # type: ignore[arg-type]
+    assert server.clock_skew == 0.0
+
+
 async def test_the_live_feed_stamps_with_the_skewed_clock() -> None:
     feed = LiveFeed(rate=2000.0, burst=3, live_for=0.02, seed=2)
     dataset = Dataset(seed=2, messages=10)
