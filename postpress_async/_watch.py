@@ -36,12 +36,13 @@ import anyio
 from ._catch_up import CAP_PAGES, TARGET_PAGES, CatchUp, density_span, gallop
 from ._exceptions import InvalidParameterError, UnreadableItem, UnreadableItemError
 from ._follow import Entry, FollowTracker, Stamp, fresh, keep_oldest
+from ._lazy import logging
 from ._listing import ListAfter, listing_pages
 from ._params import MAX_LIMIT, check_int
 from ._poll import PollPolicy, poll_delay
 from ._positions import WatchState
 from ._tasks import SingleUse
-from ._time import from_ms
+from ._time import format_datetime, from_ms
 from ._watch_now import resolve_now
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class WatchStream(SingleUse[T]):
         self._neighbours: list[str] = []
         self._open = 0
         self._caught_up = False
+        self._clock_behind = False
 
     @property
     def policy(self) -> PollPolicy:
@@ -226,7 +228,7 @@ class WatchStream(SingleUse[T]):
         # lie past the server's clock (a future-dated item), so what arrives meanwhile is
         # below it and left for the next poll, which lists after a floor bounded by this
         # and by the newest item this listing showed.
-        tracker.saw(listing.server_ms, [at for at, _, _ in held])
+        self._saw(listing.server_ms, [at for at, _, _ in held])
         self.polls += 1
         if self._stopped():
             return
@@ -292,7 +294,7 @@ class WatchStream(SingleUse[T]):
                         held, dropped = keep_oldest(held, self.cap)
                         cut = cut or dropped
             if not listings:  # a poll is dated by its first listing (see _poll)
-                tracker.saw(listing.server_ms)
+                self._saw(listing.server_ms)
             self._keep_unread(not listings)  # each listing of the poll shows them all
             if listings:
                 self.catch_up_listings += 1
@@ -311,6 +313,23 @@ class WatchStream(SingleUse[T]):
                 tracker.unreadable.end_poll(complete=not self._stopped())
                 return
             tracker.settle(self._policy.overlap_ms)
+
+    def _saw(self, server_ms: int | None, listed: list[int] | None = None) -> None:
+        """The poll began at the server's ``server_ms`` (``listed``: see
+        :meth:`~._follow.FollowTracker.saw`); a server clock behind the floor
+        is said once (a WARNING) until it passes the floor again.
+
+        The floor trails a watermark that never passed the server's clock, so a server
+        whose clock is now behind it went back (a clock stepped back by more than the
+        overlap), or the watch started ahead of it (``since=`` this machine's time): what
+        it stamps now lies at or before the floor, is never listed after it, and is missed.
+        """
+        self._tracker.saw(server_ms, listed)
+        floor = self._tracker.floor_ms
+        behind = server_ms is not None and floor is not None and server_ms < floor
+        if behind and not self._clock_behind and server_ms is not None and floor is not None:
+            _warn_clock_behind(server_ms, floor, self._policy.overlap)
+        self._clock_behind = behind
 
     def _new_batches(self, entries: list[Entry[T]]) -> Iterator[list[Entry[T]]]:
         """What is new among ``entries``, oldest first, in lists of at most a page."""
@@ -452,3 +471,19 @@ class WatchStream(SingleUse[T]):
                     yield item
                 if self._room() == 0:
                     return
+
+
+def _warn_clock_behind(server_ms: int, floor_ms: int, overlap: float) -> None:
+    """One WARNING record: the server's clock is behind the watch's floor (see ``_saw``)."""
+    logging.getLogger("postpress_async").warning(
+        "the server's clock (its Date: %s) is %.1f s behind this watch's floor (%s): what "
+        "it stamps before its clock passes the floor is not listed after the floor and is "
+        "missed (PollPolicy.overlap is %g s). Its clock went back, or the watch started "
+        "ahead of it; to list what it stamps meanwhile, start again from since= a time "
+        "before the step (what was handed out after that time is handed out again)",
+        format_datetime(from_ms(server_ms - server_ms % 1000)),
+        (floor_ms - server_ms) / 1000,
+        format_datetime(from_ms(floor_ms)),
+        overlap,
+        extra={"postpress_server_ms": server_ms, "postpress_floor_ms": floor_ms},
+    )

@@ -451,6 +451,40 @@ async def test_the_fakes_date_is_its_own_clock_so_its_messages_are_not_future_da
             assert stream.state.watermark_ms == newest
 
 
+async def test_a_server_clock_stepped_back_past_the_overlap_is_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server's clock steps back half a second (overlap 1 s): what it stamps then is
+    still after the floor, handed out, nothing said. Then back a minute: what it stamps
+    now lies before the watch's floor and is never listed after it; that loss is said
+    once (a WARNING naming both times), not silently, however many polls follow."""
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "behind this watch's floor" in r.msg]
+
+    async with FakePostpress(dataset=DATASET) as server, client_for(server) as client:
+        added: list[str] = []
+
+        async def script(consumer: Consumer) -> None:
+            added.extend(server.add_messages(1))
+            await consumer.until(lambda: len(consumer.got) == 1)
+            server.clock_skew = -0.5
+            added.extend(server.add_messages(1))
+            await consumer.until(lambda: len(consumer.got) == 2)
+            await consumer.polls(2)
+            assert warnings() == []
+            server.clock_skew = -60.0
+            server.add_messages(1)  # stamped a minute before the floor
+            await consumer.until(lambda: bool(warnings()))
+            await consumer.polls(5)
+
+        with caplog.at_level("WARNING", logger="postpress_async"):
+            got = await watching(client.messages.watch(since=newest_iso(), policy=FAST), script)
+    assert got == added
+    [said] = warnings()
+    assert " s behind this watch's floor" in said and "since=" in said
+
+
 class NoDate(AiohttpTransport):
     """A transport whose responses carry no ``Date`` (a server without a clock)."""
 
