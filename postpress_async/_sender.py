@@ -15,13 +15,19 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from ._config import Limits, RetryPolicy, Timeout
-from ._exceptions import APITimeoutError, PostpressError
+from ._exceptions import APIStatusError, APITimeoutError, PostpressError
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
 from ._retry import RetryBudget, error_label, failure_error, next_delay, status_error
 from ._transport import Request, Response, Transport
 
-__all__ = ["ClientStats", "Sender"]
+__all__ = ["RETRY_LABELS", "ClientStats", "Sender"]
+
+#: Distinct labels :attr:`ClientStats.retries` counts. A status error's label holds the
+#: server's error ``type``, its own words, which a long run may vary without end (a
+#: proxy's type with a node or request id in it): past this many, a new one is counted
+#: as ``"<status> (other)"``, so the counters of a client that runs for weeks stay bounded.
+RETRY_LABELS = 64
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +36,8 @@ class ClientStats:
 
     #: HTTP attempts sent (first attempts and retries).
     requests: int
-    #: Retries made, by error label (``"503 errors/network_down"``, ``"timeout"``, ...).
+    #: Retries made, by error label (``"503 errors/network_down"``, ``"timeout"``, ...;
+    #: past :data:`RETRY_LABELS` labels, a new error type counts as ``"503 (other)"``).
     retries: dict[str, int]
     #: Retryable errors surfaced at once because the retry budget was spent.
     budget_rejections: int
@@ -194,7 +201,7 @@ class Sender:
             if not self.budget.try_withdraw():
                 self._budget_rejections += 1
                 raise self._error(request, outcome, sent, retry_budget_exhausted=True)
-            self._retries[error_label(error)] += 1
+            self._count_retry(error)
             await call.retry(attempt, policy.attempts, error, delay)
             started = self._clock()
             try:
@@ -205,6 +212,14 @@ class Sender:
                 self._retry_wait += min(delay, max(0.0, self._clock() - started))
                 raise
             self._retry_wait += delay
+
+    def _count_retry(self, error: PostpressError) -> None:
+        label = error_label(error)
+        retries = self._retries
+        full = label not in retries and len(retries) >= RETRY_LABELS
+        if full and isinstance(error, APIStatusError):  # the other labels are a fixed few
+            label = f"{error.status} (other)"
+        retries[label] += 1
 
     def _error(
         self,

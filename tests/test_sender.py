@@ -19,7 +19,7 @@ from postpress_async import (
     Timeout,
 )
 from postpress_async._retry import RetryBudget
-from postpress_async._sender import Sender
+from postpress_async._sender import RETRY_LABELS, Sender
 from postpress_async.transports import Request, Response
 
 OK = Response(status=200, headers={}, content=b"{}")
@@ -203,6 +203,21 @@ async def test_retry_after_as_an_http_date_is_read_on_the_servers_clock(
     transport = Script([envelope(503, "errors/service_unavailable", headers)])
     await sender_for(transport, time).send(REQUEST, timeout=Timeout(), policy=RetryPolicy())
     assert time.sleeps == [30.0]
+
+
+async def test_retries_by_a_servers_ever_new_error_types_are_counted_in_bounded_labels() -> None:
+    """A proxy whose 503 type names the node (a request id, a time) makes a new label each
+    retry: past RETRY_LABELS they are counted together, and none is lost from the total."""
+    time = FakeTime()
+    retries = 3 * RETRY_LABELS
+    failures = [envelope(503, f"errors/overloaded_node_{n}") for n in range(retries)]
+    sender = sender_for(Script(failures), time, budget=RetryBudget(ratio=0.2, floor=1e9))
+    policy = RetryPolicy(attempts=retries + 1)
+    await sender.send(REQUEST, timeout=Timeout(), policy=policy)
+    counted = sender.stats().retries
+    assert sum(counted.values()) == retries
+    assert len(counted) == RETRY_LABELS + 1
+    assert counted["503 (other)"] == retries - RETRY_LABELS
 
 
 async def test_retry_after_is_capped() -> None:
