@@ -479,8 +479,9 @@ def _warn_clock_behind(server_ms: int, floor_ms: int, overlap: float) -> None:
         "the server's clock (its Date: %s) is %.1f s behind this watch's floor (%s): what "
         "it stamps before its clock passes the floor is not listed after the floor and is "
         "missed (PollPolicy.overlap is %g s). Its clock went back, or the watch started "
-        "ahead of it; to list what it stamps meanwhile, start again from since= a time "
-        "before the step (what was handed out after that time is handed out again)",
+        "ahead of it. A watch started again from since= a time before the step lists them "
+        "(and hands out again what came after that time); a store's verify() counts them "
+        "missing, and force=True stores them",
         format_datetime(from_ms(server_ms - server_ms % 1000)),
         (floor_ms - server_ms) / 1000,
         format_datetime(from_ms(floor_ms)),
