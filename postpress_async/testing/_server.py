@@ -108,7 +108,7 @@ class FakePostpress:
             self.dataset,
             api_key=api_key,
             page_cache_bytes=page_cache_bytes,
-            clock=self._clock,
+            clock=self.now,
         )
         self._faults = FaultState(fault_plan(faults))
         self._runner: web.AppRunner | None = None
@@ -206,9 +206,6 @@ class FakePostpress:
             raise ValueError(f"clock_skew must be a finite number of seconds, got {seconds!r}")
         self._skew = float(seconds)
 
-    def _clock(self) -> float:
-        return time.time() + self._skew
-
     # -- messages arriving ----------------------------------------------------------------
 
     @property
@@ -218,7 +215,7 @@ class FakePostpress:
 
     def now(self) -> float:
         """The server's clock: ``time.time() + clock_skew``."""
-        return self._api.clock()
+        return time.time() + self._skew
 
     def add_messages(
         self,
