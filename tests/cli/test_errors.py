@@ -307,19 +307,6 @@ def test_an_unknown_option_points_at_the_commands_own_help(words: list[str]) -> 
             "(did you mean --to?) (see: postpress export messages --help)",
             id="option-with-value",
         ),
-    ],
-)
-def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str) -> None:
-    """A misspelt command, action or option is refused (exit 2) with the word it most
-    likely meant, as gh and git suggest one."""
-    result = run(*words)
-    assert result.returncode == ExitCode.USAGE
-    assert one_error_line(result).startswith(expected), result.stderr
-
-
-@pytest.mark.parametrize(
-    ("words", "expected"),
-    [
         pytest.param(
             ["messages", "list", "--max-item", "3"],
             "postpress messages list: error: unrecognized arguments: --max-item 3 "
@@ -333,10 +320,12 @@ def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str)
         ),
     ],
 )
-def test_an_option_is_never_taken_from_a_prefix(words: list[str], expected: str) -> None:
-    """`--max-item 3` is refused, not read as `--max-items 3` (argparse's `allow_abbrev`):
-    a script written with a prefix would change meaning, or break, the day another option
-    starts with the same letters. gh, aws and git take whole option names only."""
+def test_a_typo_gets_the_nearest_word_suggested(words: list[str], expected: str) -> None:
+    """A misspelt command, action or option is refused (exit 2) with the word it most
+    likely meant, as gh and git suggest one. A prefix of an option is refused too, not
+    read as the option (argparse's `allow_abbrev`): a script written with one would change
+    meaning the day another option starts with the same letters; gh, aws and git take
+    whole option names only."""
     result = run(*words)
     assert result.returncode == ExitCode.USAGE
     assert one_error_line(result).startswith(expected), result.stderr
