@@ -3,7 +3,8 @@
 :func:`decode_error_body` keeps each documented field of the envelope that has its
 documented type and drops the others, so a proxy's odd envelope still names its status
 and type; a body that is no envelope at all (an HTML page, an empty body) is ``None``.
-A lone surrogate escape (a text cut mid-emoji) is read as U+FFFD (:mod:`._surrogates`).
+A lone surrogate escape (a text cut mid-emoji) is read as U+FFFD (:mod:`._surrogates`), and
+so is a byte that is not UTF-8 (a proxy's Latin-1, a text cut mid-character).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
     except msgspec.ValidationError:
         error = _lenient_error_body(body)
     except NOT_JSON as exc:
-        # A text the server cut mid-emoji (a lone surrogate escape) must not cost the
-        # envelope: its type decides the retry. Read the repaired copy once more.
-        repaired = repair_refused(body, exc)
+        # A text the server cut mid-emoji (a lone surrogate escape) or a byte that is not
+        # UTF-8 must not cost the envelope: its type decides the retry. Read the
+        # repaired copy once more.
+        repaired = _repaired(body, exc)
         if repaired is None:
             return None
         return decode_error_body(repaired)
@@ -78,8 +80,8 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
         obj = msgspec.json.decode(body)
     except NOT_JSON as exc:
         # The typed decoder stopped at a mismatch before reaching this: not JSON, or a
-        # lone surrogate escape (read from the repaired copy).
-        repaired = repair_refused(body, exc)
+        # lone surrogate escape or a byte that is not UTF-8 (read from the repaired copy).
+        repaired = _repaired(body, exc)
         return None if repaired is None else _lenient_error_body(repaired)
     if not isinstance(obj, dict):
         return None
@@ -89,6 +91,22 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
         if isinstance(value := obj.get(name), str)
     }
     return ErrorBody(**texts, status=_status(obj.get("status")))
+
+
+def _repaired(body: bytes, error: Exception) -> bytes | None:
+    """``body`` repaired after msgspec refused it with ``error``, or ``None`` if nothing can be.
+
+    Lone surrogate escapes first (:func:`repair_refused`), then bytes that are not UTF-8,
+    each read as U+FFFD; a body already valid UTF-8 gives ``None``, so a caller that reads
+    the copy again stops there.
+    """
+    repaired = repair_refused(body, error)
+    if repaired is not None:
+        return repaired
+    if isinstance(error, msgspec.ValidationError):
+        return None  # JSON, a value of the wrong type: nothing to repair
+    replaced = body.decode("utf-8", "replace").encode()
+    return None if replaced == body else replaced
 
 
 def _status(value: Any) -> int | None:
