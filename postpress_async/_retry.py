@@ -235,9 +235,11 @@ def _reason(response: Response) -> str:
     if 300 <= response.status < 400:
         where = response.headers.get("location") or "nowhere"
         return f"HTTP {response.status} redirect to {where}, not followed"
+    if not bytes(response.content).strip():
+        return f"HTTP {response.status} with an empty body"
     content_type = response.headers.get("content-type", "")
-    kind = "non-JSON" if "json" not in content_type else "unreadable"
-    return f"HTTP {response.status} with a {kind} body"
+    kind = "a non-JSON" if "json" not in content_type else "an unreadable"
+    return f"HTTP {response.status} with {kind} body"
 
 
 class RetryBudget:

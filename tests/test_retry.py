@@ -294,6 +294,26 @@ def test_a_gateway_page_is_still_its_status_class_with_no_type() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        pytest.param(b"", "application/json", "HTTP 503 with an empty body", id="empty-json"),
+        pytest.param(b"  \r\n", "text/html", "HTTP 503 with an empty body", id="blank-html"),
+        pytest.param(b"", "", "HTTP 503 with an empty body", id="empty-no-type"),
+        pytest.param(b"<html>", "application/json", "HTTP 503 with an unreadable body", id="json"),
+        pytest.param(b"<html>", "text/html", "HTTP 503 with a non-JSON body", id="html"),
+    ],
+)
+def test_a_body_that_is_no_envelope_is_said_as_it_is(
+    body: bytes, content_type: str, expected: str
+) -> None:
+    """The title says what came: nothing, a JSON body that is no envelope, or another kind."""
+    error = build_status_error(
+        _REQUEST, _response(503, body, **{"content-type": content_type}), now=0
+    )
+    assert (error.type, error.title) == (None, expected)
+
+
+@pytest.mark.parametrize(
     ("status", "attempt", "time_left", "expected"),
     [
         pytest.param(503, 1, None, 2.0, id="retry-after-wins"),
