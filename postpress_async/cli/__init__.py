@@ -37,9 +37,9 @@ chosen one. The CLI imports only public names, from the SDK's private modules to
 (httpx's rule; ``tests/cli/test_public_imports.py``): nothing is made public for it.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 API error (or a store that failed, or a verify
-that found differences), 2 usage or bad input, 3 no or rejected API key, 4 network
-failure, 5 another export or follow is writing the same store, 130 interrupted (Ctrl-C),
-143 stopped by SIGTERM.
+that found differences), 2 usage or bad input, 3 no or rejected API key (or connected
+account), 4 network failure, 5 another export or follow is writing the same store, 130
+interrupted (Ctrl-C), 143 stopped by SIGTERM.
 """
 
 from ._app import main as main

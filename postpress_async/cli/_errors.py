@@ -32,6 +32,7 @@ from postpress_async._exceptions import (
     SinkFailedError,
     SinkUnavailableError,
 )
+from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES
 
 __all__ = [
     "CommandError",
@@ -52,7 +53,8 @@ class ExitCode(enum.IntEnum):
     API_ERROR = 1
     #: A bad command line or option value, or an export that refuses to run as asked.
     USAGE = 2
-    #: No API key, or the API rejected it (401) or refused access (403).
+    #: No API key, or the API rejected it or the connected account's credentials (401),
+    #: or refused access (403).
     AUTH = 3
     #: The API, the store (a database server) or the Dask scheduler could not be reached:
     #: connection refused, DNS, timeouts. Worth trying again later.
@@ -70,7 +72,7 @@ _MEANINGS: Final = {
     ExitCode.OK: "ok",
     ExitCode.API_ERROR: "API error (or a failed store, or differences found by verify)",
     ExitCode.USAGE: "bad usage or input",
-    ExitCode.AUTH: "no or rejected API key",
+    ExitCode.AUTH: "no or rejected API key (or connected account)",
     ExitCode.NETWORK: "network failure (the API, the store or the scheduler)",
     ExitCode.LOCKED: "another export or follow is writing the same store",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
@@ -190,6 +192,12 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
     reason = f"{what}: {said}" if said else what
     suffix = _budget(exc)
     if isinstance(exc, AuthenticationError):
+        if exc.type in _ACCOUNT_401_TYPES:
+            return (
+                ExitCode.AUTH,
+                f"the API refused the connected account's credentials ({reason}): "
+                "reconnect the account (a new API key will not help)",
+            )
         return (
             ExitCode.AUTH,
             f"the API rejected the API key ({reason}): check --api-key or POSTPRESS_API_KEY",
@@ -215,6 +223,17 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
     if exc.status >= 500:
         return ExitCode.API_ERROR, f"the API failed ({reason}){suffix}: try again later"
     return ExitCode.API_ERROR, f"the API refused the request ({reason})"
+
+
+#: The documented 401 types about the connected (LinkedIn, mail, ...) account, not the API
+#: key: expired or disconnected, a checkpoint to solve, proxy or IMAP settings. The
+#: reference's key types are missing, invalid and out-of-scope credentials; a 401 of
+#: another or no type blames the key, as before.
+_ACCOUNT_401_TYPES: Final = DOCUMENTED_ERROR_TYPES[401] - {
+    "errors/missing_credentials",
+    "errors/invalid_credentials",
+    "errors/insufficient_privileges",
+}
 
 
 def _wrong_base_url(exc: NotFoundError) -> bool:

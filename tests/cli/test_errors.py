@@ -29,6 +29,7 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
     UnreadableItemError,
 )
+from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES
 from postpress_async.cli import ExitCode, main
 from postpress_async.cli._errors import CommandError, UsageError, describe
 from postpress_async.testing import Dataset, FakePostpress
@@ -514,10 +515,17 @@ def _unreadable() -> UnreadableItemError:
         ),
         pytest.param(MissingAPIKeyError("no"), 3, "no API key", id="missing-key"),
         pytest.param(
+            _status(AuthenticationError, 401, "errors/invalid_credentials"),
+            3,
+            "rejected the API key (401 errors/invalid_credentials: Detail.)",
+            id="401",
+        ),
+        pytest.param(
             _status(AuthenticationError, 401, "errors/expired_credentials"),
             3,
-            "rejected the API key (401 errors/expired_credentials: Detail.)",
-            id="401",
+            "refused the connected account's credentials (401 errors/expired_credentials: "
+            "Detail.): reconnect the account",
+            id="401-account",
         ),
         pytest.param(
             _status(PermissionDeniedError, 403, "errors/account_restricted"),
@@ -593,6 +601,30 @@ def test_describe_maps_errors_to_codes_and_one_line(error: Exception, code: int,
     assert got_code == code
     assert text in message
     assert "\n" not in message
+
+
+#: The 401 types the reference says are about the API key: missing, invalid, out of its scopes.
+_KEY_401 = {
+    "errors/missing_credentials",
+    "errors/invalid_credentials",
+    "errors/insufficient_privileges",
+}
+
+
+@pytest.mark.parametrize("error_type", sorted(DOCUMENTED_ERROR_TYPES[401]))
+def test_a_401_blames_the_api_key_only_when_it_is_at_fault(error_type: str) -> None:
+    """An expired or disconnected account, a checkpoint to solve: a new key mends none of
+    them, so the message does not send the user to --api-key (the exit code stays 3)."""
+    code, message = describe(_status(AuthenticationError, 401, error_type))
+    assert code == 3
+    blames_key = "check --api-key" in message
+    assert blames_key is (error_type in _KEY_401), message
+    assert ("connected account" in message) is not blames_key
+
+
+def test_a_401_without_an_envelope_blames_the_api_key() -> None:
+    code, message = describe(_status(AuthenticationError, 401, None))  # type: ignore[arg-type]
+    assert (code, "check --api-key" in message) == (3, True)
 
 
 def test_describe_says_when_retries_ran_out() -> None:
