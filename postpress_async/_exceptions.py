@@ -47,7 +47,7 @@ from typing import TypeVar
 import msgspec
 
 from ._positions import Checkpoint
-from ._words import printable
+from ._words import clipped, printable
 
 __all__ = [
     "APIConnectionError",
@@ -427,17 +427,18 @@ class APIStatusError(PostpressError):
         return self.header("retry-after")
 
     def _summary(self) -> str:
+        # The server's words, each clipped: the fields keep them whole.
         parts = [f"{self.status}"]
         if self.type:
-            parts.append(self.type)
+            parts.append(clipped(self.type))
         text = " ".join(parts)
         if self.title:
-            text += f": {self.title}"
+            text += f": {clipped(self.title)}"
         if self.detail and self.detail != self.title:
-            text += f" - {self.detail}"
+            text += f" - {clipped(self.detail)}"
         text += f" ({self.method} {self.url})"
         if self.instance:
-            text += f" [instance {self.instance}]"
+            text += f" [instance {clipped(self.instance)}]"
         return text
 
 

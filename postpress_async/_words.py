@@ -1,9 +1,9 @@
 """Text for the lines people read: counts in words (``1 request``, ``2 requests``), and a
-server's words made safe to print on one line."""
+server's words made safe to print on one line, and short enough to."""
 
 from __future__ import annotations
 
-__all__ = ["counted", "printable"]
+__all__ = ["clipped", "counted", "printable"]
 
 
 def counted(count: int, one: str, many: str | None = None) -> str:
@@ -24,3 +24,15 @@ def printable(text: str) -> str:
     ``\\x1b``): one line that forges no log record and writes no escape sequence to a
     terminal. Pure."""
     return text.translate(_ESCAPES)
+
+
+#: The most of one server text a message shows (the error keeps it whole).
+CLIP = 500
+
+
+def clipped(text: str, limit: int = CLIP) -> str:
+    """``text`` cut to ``limit`` characters, saying how many more there were: a server's
+    megabyte title must not become a megabyte log record or terminal line. Pure."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"

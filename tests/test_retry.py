@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import pytest
@@ -265,6 +266,20 @@ def _response(status: int, body: bytes, **headers: str) -> Response:
 
 
 _REQUEST = Request(method="GET", url="https://x/v1/messages", headers={}, endpoint="GET /messages")
+
+
+@pytest.mark.parametrize("field", ["title", "detail", "type", "instance"])
+def test_a_huge_server_text_is_kept_but_clipped_in_the_message(field: str) -> None:
+    """A megabyte title (a proxy's page in ``detail``, a runaway ``type``) stays on the
+    error whole, but its message (logged at every failure, the CLI's one line) is bounded."""
+    text = "x" * 1_000_000
+    body = json.dumps({"type": "errors/provider_error", "title": "Down", field: text}).encode()
+    error = build_status_error(_REQUEST, _response(500, body), now=0)
+    assert getattr(error, field) == text
+    message = str(error)
+    assert len(message) < 2_000, len(message)
+    assert "(999,500 more characters)" in message
+    assert "(GET https://x/v1/messages)" in message
 
 
 def test_status_error_is_built_complete_from_the_response_alone() -> None:

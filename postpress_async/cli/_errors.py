@@ -33,6 +33,7 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
 )
 from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES
+from postpress_async._words import clipped
 
 __all__ = [
     "CommandError",
@@ -187,9 +188,9 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
 
 
 def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
-    what = f"{exc.status} {exc.type}" if exc.type else str(exc.status)
+    what = f"{exc.status} {clipped(exc.type)}" if exc.type else str(exc.status)
     said = exc.detail or exc.title
-    reason = f"{what}: {said}" if said else what
+    reason = f"{what}: {clipped(said)}" if said else what
     suffix = _budget(exc)
     if isinstance(exc, AuthenticationError):
         if exc.type in _ACCOUNT_401_TYPES:

@@ -13,6 +13,7 @@ from postpress_async import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    InternalServerError,
     InvalidParameterError,
     MissingAPIKeyError,
     NotFoundError,
@@ -625,6 +626,16 @@ def test_a_401_blames_the_api_key_only_when_it_is_at_fault(error_type: str) -> N
 def test_a_401_without_an_envelope_blames_the_api_key() -> None:
     code, message = describe(_status(AuthenticationError, 401, None))  # type: ignore[arg-type]
     assert (code, "check --api-key" in message) == (3, True)
+
+
+def test_describe_clips_a_huge_server_text() -> None:
+    """A megabyte detail from the server is not a megabyte line on stderr."""
+    error = _status(InternalServerError, 500, "errors/provider_error")
+    assert isinstance(error, InternalServerError)
+    error.detail = "x" * 1_000_000
+    code, message = describe(error)
+    assert (code, len(message) < 2_000) == (1, True), len(message)
+    assert "more characters" in message
 
 
 def test_describe_says_when_retries_ran_out() -> None:
