@@ -65,6 +65,9 @@ RETRYABLE = [
     pytest.param(502, None, id="502-html"),
     pytest.param(503, None, id="503-html"),
     pytest.param(504, None, id="504-html"),
+    pytest.param(503, "errors/not_in_the_reference", id="503-undocumented-type"),
+    pytest.param(504, "errors/not_in_the_reference", id="504-undocumented-type"),
+    pytest.param(502, "errors/bad_gateway", id="502-envelope"),
 ]
 
 NOT_RETRYABLE = [
@@ -76,6 +79,11 @@ NOT_RETRYABLE = [
     pytest.param(500, "errors/authentication_intent_error", id="500-authentication_intent"),
     pytest.param(500, None, id="500-html"),
     pytest.param(418, None, id="418"),
+    pytest.param(500, "errors/not_in_the_reference", id="500-undocumented-type"),
+    pytest.param(409, "errors/conflict", id="409"),
+    pytest.param(422, "errors/invalid_parameters", id="422"),
+    pytest.param(401, "errors/network_down", id="401-with-a-503-type"),
+    pytest.param(404, "errors/request_timeout", id="404-with-the-504-type"),
 ]
 
 
