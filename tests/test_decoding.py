@@ -256,18 +256,6 @@ def test_error_envelope_with_a_status_too_long_for_int_keeps_the_rest() -> None:
             ErrorBody(title="Down \ufffd", type="errors/provider_error", status=500),
             id="after-a-mismatch",
         ),
-    ],
-)
-def test_error_envelope_with_a_lone_surrogate_is_read_repaired(
-    body: bytes, expected: ErrorBody
-) -> None:
-    """A text the server cut mid-emoji keeps the envelope: its type still decides the retry."""
-    assert decode_error_body(body) == expected
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
         pytest.param(
             b'{"title": "Panne r\xe9seau", "type": "errors/provider_error", "status": 500}',
             ErrorBody(title="Panne r\ufffdseau", type="errors/provider_error", status=500),
@@ -276,20 +264,21 @@ def test_error_envelope_with_a_lone_surrogate_is_read_repaired(
         pytest.param(
             b'{"status": "500", "type": "errors/provider_error", "detail": "cut \xf0\x9f"}',
             ErrorBody(type="errors/provider_error", status=500, detail="cut \ufffd"),
-            id="after-a-mismatch",
+            id="not-utf8-after-a-mismatch",
         ),
         pytest.param(
             b'{"title": "x\xff \\ud83d", "type": "errors/no_channel"}',
             ErrorBody(title="x\ufffd \ufffd", type="errors/no_channel"),
-            id="and-a-lone-surrogate",
+            id="not-utf8-and-a-lone-surrogate",
         ),
     ],
 )
-def test_error_envelope_with_invalid_utf8_is_read_replaced(
+def test_error_envelope_with_a_lone_surrogate_or_bad_utf8_is_read_repaired(
     body: bytes, expected: ErrorBody
 ) -> None:
-    """A byte that is not UTF-8 in a text (a proxy's Latin-1, a text cut mid-character)
-    keeps the envelope, read as U+FFFD: its type still decides the retry."""
+    """A text the server cut mid-emoji (a lone surrogate escape) or a byte that is not
+    UTF-8 (a proxy's Latin-1, a text cut mid-character) keeps the envelope, read as
+    U+FFFD: its type still decides the retry."""
     assert decode_error_body(body) == expected
 
 
