@@ -31,6 +31,7 @@ __all__ = [
     "Filter",
     "ResourceName",
     "check_encoded",
+    "check_resource",
     "decode_filters",
     "encode_filters",
 ]
@@ -42,6 +43,16 @@ RESOURCES: Final[tuple[ResourceName, ...]] = ("accounts", "chats", "messages")
 TIMED: Final[frozenset[ResourceName]] = frozenset({"chats", "messages"})
 #: The resources a watch can follow.
 WATCHED: Final[frozenset[ResourceName]] = frozenset({"chats", "messages"})
+
+
+def check_resource(endpoint: object) -> ResourceName:
+    """``endpoint`` if it names a list endpoint; else an error showing what was given."""
+    for name in RESOURCES:
+        if endpoint == name:
+            return name
+    raise InvalidParameterError(
+        "endpoint", f"must be one of {', '.join(RESOURCES)}; got {endpoint!r}"
+    )
 
 
 def _ids(text: str) -> list[str]:

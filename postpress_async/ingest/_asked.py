@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._filters import RESOURCES, WATCHED
+from postpress_async._filters import WATCHED, check_resource
 from postpress_async._params import check_flag
 from postpress_async._poll import PollPolicy, start_state
 from postpress_async._positions import filters_fingerprint
@@ -112,19 +112,18 @@ class Asked:
     ) -> Asked:
         for name, flag in (("force", force), ("follow", follow), ("backfill", backfill)):
             check_flag(name, flag)  # truthiness would read follow="no" as yes, forever
-        if endpoint not in RESOURCES:
-            raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
+        resource = check_resource(endpoint)
         if shards is not None:
             check_shards(shards)
         if by is not None:
-            check_by(endpoint, by)
+            check_by(resource, by)
         if policy is None:
             policy = PollPolicy()
         elif not isinstance(policy, PollPolicy):
             raise InvalidParameterError(
                 "policy", f"must be a PollPolicy, got {type(policy).__name__}"
             )
-        encoded = encode_export_filters(endpoint, filters)
+        encoded = encode_export_filters(resource, filters)
         window = Window(
             after=None if after is None else parse_datetime("after", after),
             before=None if before is None else parse_datetime("before", before, upper=True),
@@ -136,7 +135,7 @@ class Asked:
         ):
             raise InvalidParameterError("before", "must be later than after (by more than 1 ms)")
         timed = window.after is not None or window.before is not None
-        if endpoint == "accounts" and timed:
+        if resource == "accounts" and timed:
             raise InvalidParameterError(
                 "after" if window.after is not None else "before",
                 "accounts have no time to filter by; export them whole",
@@ -160,18 +159,18 @@ class Asked:
                     "after" if window.after is not None else "before",
                     "a follow without backfill starts from since= ('now' or a time)",
                 )
-            if endpoint in WATCHED:  # check since now: a bad one fails before any request
+            if resource in WATCHED:  # check since now: a bad one fails before any request
                 start_state(
                     "now" if since is None else since,
-                    kind=endpoint,  # type: ignore[arg-type]
-                    fingerprint=filters_fingerprint(endpoint, encoded),
+                    kind=resource,  # type: ignore[arg-type]
+                    fingerprint=filters_fingerprint(resource, encoded),
                 )
             elif since is not None:
                 raise InvalidParameterError(
                     "since", "accounts have no time: a refresh lists them all"
                 )
         return cls(
-            endpoint=endpoint,
+            endpoint=resource,
             shards=shards,
             by=by,
             force=force,

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from postpress_async._client import AsyncPostpress
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._filters import RESOURCES, encode_filters
+from postpress_async._filters import check_resource, encode_filters
 from postpress_async._params import MAX_SHARDS, check_count, check_int
 from postpress_async._tasks import gather
 from postpress_async._time import from_ms, parse_datetime, to_ms
@@ -83,8 +83,7 @@ def _check_samples(samples: object) -> int:
 
 def encode_export_filters(endpoint: Endpoint, filters: dict[str, Any]) -> dict[str, str]:
     """An export's filters as the API's strings (only those given); refuses unknown ones."""
-    if endpoint not in RESOURCES:
-        raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
+    check_resource(endpoint)
     encoded = encode_filters(endpoint, filters)
     return {name: text for name, text in encoded.items() if text is not None}
 

@@ -39,7 +39,7 @@ from typing import Any, Final
 import anyio
 
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._filters import RESOURCES
+from postpress_async._filters import check_resource
 from postpress_async._params import check_int
 from postpress_async._rows import RowPage
 from postpress_async._time import from_ms, to_ms
@@ -173,8 +173,7 @@ async def verify(
     """
     check_config(config)
     check_sink(sink)
-    if endpoint not in RESOURCES:
-        raise InvalidParameterError("endpoint", f"must be one of {', '.join(RESOURCES)}")
+    check_resource(endpoint)
     if sample is not None:
         check_int("sample", sample, minimum=1)
     if isinstance(seed, bool) or not isinstance(seed, int):

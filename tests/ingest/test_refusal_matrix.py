@@ -128,6 +128,19 @@ async def test_plan_shards_refuses_by_name_before_any_request(
     assert transport.requests == []
 
 
+@pytest.mark.parametrize("entry", ["ingest", "verify", "plan_shards"])
+async def test_a_wrong_endpoint_name_is_shown_beside_the_right_ones(entry: str) -> None:
+    # A first mistake (the singular) must read as one: what was given, and what to write.
+    with pytest.raises(InvalidParameterError) as caught:
+        if entry == "plan_shards":
+            async with client_with(RecordingTransport(empty_list)) as client:
+                await plan_shards(client, "message")  # type: ignore[arg-type]
+        else:
+            await (_ingest if entry == "ingest" else _verify)("message")(MemorySink())  # type: ignore[misc]
+    assert "got 'message'" in str(caught.value)
+    assert "accounts, chats, messages" in str(caught.value)
+
+
 def _object_rows() -> Iterator[Any]:
     for name, value in NOT_BOOL.items():
         yield pytest.param(
