@@ -292,7 +292,7 @@ def root_parser() -> tuple[argparse.ArgumentParser, CommandTable]:
         prog="postpress",
         description="Command line for the postpress messaging API (postpress-async).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
     )
     root.add_argument("--version", action="version", version=f"postpress {__version__}")
     _add_shared(root, _SHARED)

@@ -105,3 +105,17 @@ def test_the_fake_examples_run_as_written(
     for line in fake:
         result = run(*shlex.split(line, comments=True)[1:])
         assert result.returncode == 0, (line, result.stderr)
+
+
+@pytest.mark.parametrize(("words", "parser"), COMMANDS, ids=[w or "postpress" for w, _ in COMMANDS])
+def test_help_fits_the_terminal_but_for_the_examples(
+    words: str, parser: argparse.ArgumentParser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 80-column terminal shows `--help` without lines it has to break mid-word (the
+    exit codes were one 200-character line under some commands); an example command line
+    stays whole, to be copied."""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = parser.format_help()
+    examples = set(_examples(parser))
+    long = [line for line in text.splitlines() if len(line) > 80 and line.strip() not in examples]
+    assert long == [], f"postpress {words} --help: {long}"

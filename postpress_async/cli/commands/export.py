@@ -86,7 +86,6 @@ def register(table: CommandTable) -> None:
         )
         described = _DESCRIPTION + (_FOLLOW if resource in TIMED else "")
         parser.description = described.format(resource=resource)
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
         filter_options(parser, resource)
         store_options(parser, out_help="a JSON lines file, or DIR/ for one part file a shard")

@@ -90,7 +90,6 @@ def register(table: CommandTable) -> None:
             examples=_EXAMPLES[resource],
         )
         parser.description = _DESCRIPTION.format(resource=resource, what=_WHAT[resource])
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.set_defaults(resource=resource)
         filter_options(parser, resource, watched=True)
         _watch_options(parser)
