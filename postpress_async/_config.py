@@ -336,6 +336,12 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
     key = api_key if api_key is not None else environ.get("POSTPRESS_API_KEY")
     # A bad key is named where it came from: the variable, when no argument was given.
     param = "api_key" if api_key is not None else "POSTPRESS_API_KEY"
+    if api_key is not None and not api_key.strip():
+        # A given key is used as given (the variable is not read): say which one is empty.
+        raise MissingAPIKeyError(
+            "No postpress API key: api_key is empty; pass the key (AsyncPostpress(api_key=None) "
+            "reads the POSTPRESS_API_KEY environment variable instead)"
+        )
     if not key or not key.strip():
         raise MissingAPIKeyError(
             "No postpress API key: pass api_key=... or set the POSTPRESS_API_KEY environment variable"

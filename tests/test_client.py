@@ -65,6 +65,21 @@ def test_a_missing_api_key_fails_at_construction() -> None:
 
 
 @pytest.mark.usefixtures("no_env")
+@pytest.mark.parametrize("given", ["", "  \n"])
+def test_an_empty_api_key_argument_is_named_not_the_variable_it_hides(
+    given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api_key=os.environ.get("MY_KEY", "") with MY_KEY unset: the variable is set, so
+    "set the POSTPRESS_API_KEY environment variable" would send the user to the wrong place;
+    a given key is used as given, so say it is empty and how to read the variable."""
+    monkeypatch.setenv("POSTPRESS_API_KEY", "pp_env_key")
+    with pytest.raises(MissingAPIKeyError) as caught:
+        AsyncPostpress(api_key=given)
+    assert "api_key is empty" in str(caught.value)
+    assert "api_key=None" in str(caught.value)
+
+
+@pytest.mark.usefixtures("no_env")
 def test_api_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTPRESS_API_KEY", "pp_env_key")
     monkeypatch.setenv("POSTPRESS_BASE_URL", "http://127.0.0.1:9/v1/")
