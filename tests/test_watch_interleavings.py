@@ -15,6 +15,7 @@ out exactly once.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections import Counter
 from datetime import datetime
@@ -61,6 +62,7 @@ class World:
         self.timed = timed
         self.rows: list[Row] = []
         self._sorted: list[Row] = []
+        self._order: list[tuple[int, str]] = []
         self.skews = (0, -rng.randrange(0, 400))  # two clocks, the second behind
         self.serial = 0
         self.steps = rng.randrange(20, 60)  # polls (sleeps) before the world ends
@@ -84,10 +86,12 @@ class World:
             self.serial += 1
             self.rows.append((at, f"m{self.serial:05d}"))
 
-    def newest_first(self) -> list[Row]:
+    def newest_first(self) -> tuple[list[Row], list[tuple[int, str]]]:
+        """The rows newest first, and their sort keys (to find a page by bisection)."""
         if len(self._sorted) != len(self.rows):  # rows are only ever added
             self._sorted = sorted(self.rows, key=lambda r: (-r[0], r[1]))
-        return self._sorted
+            self._order = [(-at, key) for at, key in self._sorted]
+        return self._sorted, self._order
 
     def tick(self) -> None:
         self.now += self.rng.choice((0, 1, 3, 50, 400, 1500))
@@ -118,12 +122,14 @@ class World:
             # Mid-listing, rarer: a catch-up (or an untimed listing of everything) must end.
             self.arrive(0.1 if self.timed else 0.005)
             clock.saw(date_ms(self.now + self.rng.choice(self.skews)))
-            rows = [r for r in self.newest_first() if low < r[0] < high]
-            if cursor is not None:
+            rows, order = self.newest_first()
+            start = bisect.bisect_left(order, (1 - high, ""))  # stamped before high
+            end = bisect.bisect_left(order, (-low, ""))  # stamped after low
+            if cursor is not None:  # after the cursor's row, in this order
                 at, key = msgspec.json.decode(cursor)
-                rows = [r for r in rows if (-r[0], r[1]) > (-at, key)]
-            page = rows[:size]
-            more = len(rows) > size
+                start = max(start, bisect.bisect_right(order, (-at, key)))
+            page = rows[start : min(end, start + size)]
+            more = end - start > size
             return Page(items=page, cursor=msgspec.json.encode(page[-1]).decode() if more else None)
 
         return ListStream(fetch, prefetch=0, clock=clock)
