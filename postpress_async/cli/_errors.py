@@ -204,6 +204,18 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
             f"the API rejected the API key ({reason}): check --api-key or POSTPRESS_API_KEY",
         )
     if isinstance(exc, PermissionDeniedError):
+        if exc.type in _PLAN_403_TYPES:
+            return (
+                ExitCode.AUTH,
+                f"the postpress subscription does not include this ({reason}): "
+                "subscribe to the feature (a new API key will not help)",
+            )
+        if exc.type in _ACCOUNT_403_TYPES:
+            return (
+                ExitCode.AUTH,
+                f"the connected account may not do that ({reason}): check the account "
+                "with its provider (a new API key will not help)",
+            )
         return ExitCode.AUTH, f"this API key may not do that ({reason})"
     if isinstance(exc, NotFoundError):
         if _wrong_base_url(exc):
@@ -235,6 +247,21 @@ _ACCOUNT_401_TYPES: Final = DOCUMENTED_ERROR_TYPES[401] - {
     "errors/invalid_credentials",
     "errors/insufficient_privileges",
 }
+
+
+#: The documented 403 types about the plan: a subscription or a feature not subscribed.
+_PLAN_403_TYPES: Final = frozenset(
+    {"errors/subscription_required", "errors/feature_not_subscribed"}
+)
+#: The documented 403 types about the connected account: restricted by its provider, not
+#: the account (or session) the action needs, a login step to finish. The reference's key
+#: types are insufficient permissions and a resource the key may not reach; a 403 of
+#: another or no type blames the key, as before.
+_ACCOUNT_403_TYPES: Final = (
+    DOCUMENTED_ERROR_TYPES[403]
+    - _PLAN_403_TYPES
+    - {"errors/insufficient_permissions", "errors/resource_access_restricted"}
+)
 
 
 def _wrong_base_url(exc: NotFoundError) -> bool:

@@ -531,7 +531,7 @@ def _unreadable() -> UnreadableItemError:
         pytest.param(
             _status(PermissionDeniedError, 403, "errors/account_restricted"),
             3,
-            "may not do that (403 errors/account_restricted",
+            "the connected account may not do that (403 errors/account_restricted",
             id="403",
         ),
         pytest.param(
@@ -621,6 +621,33 @@ def test_a_401_blames_the_api_key_only_when_it_is_at_fault(error_type: str) -> N
     blames_key = "check --api-key" in message
     assert blames_key is (error_type in _KEY_401), message
     assert ("connected account" in message) is not blames_key
+
+
+#: The 403 types the reference says are about what the API key may do.
+_KEY_403 = {"errors/insufficient_permissions", "errors/resource_access_restricted"}
+#: The 403 types about the plan: a subscription or a feature not subscribed.
+_PLAN_403 = {"errors/subscription_required", "errors/feature_not_subscribed"}
+
+
+@pytest.mark.parametrize("error_type", sorted(DOCUMENTED_ERROR_TYPES[403]))
+def test_a_403_names_what_is_refused_the_key_the_account_or_the_plan(error_type: str) -> None:
+    """A provider's restriction of the connected account, a session or login step, or a
+    feature the subscription lacks: "this API key may not do that" sent the user to the
+    key for each (the exit code stays 3)."""
+    code, message = describe(_status(PermissionDeniedError, 403, error_type))
+    assert code == 3
+    blames = {
+        "key": "this API key may not do that" in message,
+        "plan": "subscription" in message,
+        "account": "connected account" in message,
+    }
+    expected = "key" if error_type in _KEY_403 else "plan" if error_type in _PLAN_403 else "account"
+    assert [name for name, said in blames.items() if said] == [expected], message
+
+
+def test_a_403_without_an_envelope_says_the_key_may_not() -> None:
+    code, message = describe(_status(PermissionDeniedError, 403, None))  # type: ignore[arg-type]
+    assert (code, "this API key may not do that" in message) == (3, True)
 
 
 def test_a_401_without_an_envelope_blames_the_api_key() -> None:
