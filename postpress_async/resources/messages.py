@@ -131,9 +131,9 @@ class Messages(Resource[Item]):
         """Every message in ``(after, before)``, fetched as ``windows`` concurrent streams.
 
         The range is cut into equal time windows (``windows``: 1 to 1,000) that cover it
-        exactly once. Items of
-        one window keep the server's order; windows interleave page by page as their
-        pages arrive. For bulk export where order does not matter, this is the fast way.
+        exactly once. Items of one window keep the server's order; windows interleave page
+        by page as their pages arrive. For bulk export where order does not matter, this
+        is the fast way.
 
         ``resume`` takes one checkpoint a window, as ``MergedStream.pages()`` reports them
         in ``SourcePage.checkpoint``, and continues each window from its own; call with

@@ -3,7 +3,7 @@ parameter's name, as every refusal of the fake's constructors does."""
 
 from __future__ import annotations
 
-__all__ = ["check_listen", "check_number", "check_whole"]
+__all__ = ["check_flag", "check_listen", "check_number", "check_whole"]
 
 
 def check_number(name: str, value: object) -> None:
@@ -16,6 +16,12 @@ def check_whole(name: str, value: object) -> None:
     """An int (a bool is not one): else a TypeError naming it."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {value!r}")
+
+
+def check_flag(name: str, value: object) -> None:
+    """``True`` or ``False`` (truthiness would read ``"no"`` as yes): else a TypeError."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def check_listen(host: object, port: object) -> None:

@@ -17,6 +17,7 @@ import sys
 from array import array
 from typing import Final, Literal
 
+from postpress_async.testing._args import check_flag, check_whole
 from postpress_async.testing._dataset._bad import MIN_MESSAGES as BAD_RECORDS_MIN_MESSAGES
 from postpress_async.testing._dataset._ids import (
     HOSTILE_SUFFIX,
@@ -98,12 +99,9 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         for name in ("seed", "accounts", "chats", "messages"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-        for name in ("hostile_ids", "quirks", "bad_records"):  # truthiness: "no" is yes
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_whole(name, getattr(self, name))
+        for name in ("hostile_ids", "quirks", "bad_records"):
+            check_flag(name, getattr(self, name))
         if self.chat_time not in ("activity", "created"):
             raise ValueError(f"chat_time must be 'activity' or 'created', got {self.chat_time!r}")
         if self.cursors not in ("keyset", "offset"):
