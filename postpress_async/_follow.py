@@ -210,8 +210,9 @@ class FollowTracker:
         then into a window already listed is stamped no earlier than what existed when
         the poll began (less what the overlap covers). Past it, handed-out items stay in
         ``seen`` above the floor (:meth:`listed_all` moves on to them). If every stamp
-        listed is dated in the future (more such items than the poll holds), there is no
-        such limit.
+        listed is dated in the future (more such items than the poll holds), none is set
+        here: a watch about to catch up asks the server for its newest item up to its
+        clock and sets :attr:`limit_ms` to it.
         """
         if server_ms is not None:
             self.server_ms = server_ms

@@ -2,7 +2,8 @@
 
 :class:`ListAfter` is what a :class:`~._watch.WatchStream` is given to list its endpoint
 between strict time bounds (a resource binds its filters); :func:`listing_pages` walks one
-listing's pages and closes the walk and the listing however it ends.
+listing's pages and closes the walk and the listing however it ends; :func:`newest_stamp`
+asks one for its newest item.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from ._follow import Stamp
+from ._time import from_ms
+
 if TYPE_CHECKING:
     from ._pagination import ListStream
     from .models import Page
 
-__all__ = ["ListAfter", "listing_pages"]
+__all__ = ["ListAfter", "listing_pages", "newest_stamp"]
 
 T = TypeVar("T")
 
@@ -47,3 +51,18 @@ async def listing_pages(listing: ListStream[T]) -> AsyncGenerator[AsyncIterator[
         finally:
             if isinstance(pages, AsyncGenerator):
                 await pages.aclose()
+
+
+async def newest_stamp(
+    list_after: ListAfter[T], stamp: Stamp, *, after: int | None = None, before: int | None = None
+) -> tuple[int | None, int | None]:
+    """The stamp of the newest item listed strictly between ``after`` and ``before`` (ms;
+    ``None``: unbounded), and the server's time of that listing: one request
+    (``limit=1``: the API lists newest first). ``None``: nothing there can be placed."""
+    listing = list_after(
+        after=None if after is None else from_ms(after),
+        before=None if before is None else from_ms(before),
+        limit=1,
+    )
+    stamps = [placed[0] for placed in map(stamp, (await listing).items) if placed is not None]
+    return max(stamps, default=None), listing.server_ms

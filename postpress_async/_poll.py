@@ -4,7 +4,8 @@
 :func:`poll_delay` the pure wait between two polls; :func:`start_state` turns a watch's
 ``since`` (``"now"``, a moment, a saved :class:`~._positions.WatchState`, or a finished
 listing's checkpoint) into the state it starts from, checked against its endpoint and
-filters. No I/O, no clock: the stream that polls is :mod:`._watch`.
+filters; :func:`warn_clock_behind` words what a watch says when the server's clock is
+behind its floor. No I/O, no clock: the stream that polls is :mod:`._watch`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Literal
 from ._config import _positive, _replace
 from ._exceptions import InvalidParameterError, StateMismatchError
 from ._follow import DEFAULT_OVERLAP
+from ._lazy import logging
 from ._positions import STATE_VERSION, Checkpoint, WatchState
-from ._time import parse_datetime, to_ms
+from ._time import format_datetime, from_ms, parse_datetime, to_ms
 
-__all__ = ["PollPolicy", "WatchKind", "poll_delay", "start_state"]
+__all__ = ["PollPolicy", "WatchKind", "poll_delay", "start_state", "warn_clock_behind"]
 
 WatchKind = Literal["messages", "chats"]
 
@@ -158,3 +160,20 @@ def _checked(state: WatchState, *, kind: WatchKind, fingerprint: str) -> WatchSt
 #: The times a watch state may hold: those of an aware UTC datetime, in milliseconds.
 _FIRST_MS = to_ms(datetime.min.replace(tzinfo=timezone.utc))
 _LAST_MS = to_ms(datetime.max.replace(tzinfo=timezone.utc))
+
+
+def warn_clock_behind(server_ms: int, floor_ms: int, overlap: float) -> None:
+    """One WARNING record: the server's clock is behind the watch's floor (see ``WatchStream._saw``)."""
+    logging.getLogger("postpress_async").warning(
+        "the server's clock (its Date: %s) is %.1f s behind this watch's floor (%s): what "
+        "it stamps before its clock passes the floor is not listed after the floor and is "
+        "missed (PollPolicy.overlap is %g s). Its clock went back, or the watch started "
+        "ahead of it. A watch started again from since= a time before the step lists them "
+        "(and hands out again what came after that time); a store's verify() counts them "
+        "missing, and force=True stores them",
+        format_datetime(from_ms(server_ms - server_ms % 1000)),
+        (floor_ms - server_ms) / 1000,
+        format_datetime(from_ms(floor_ms)),
+        overlap,
+        extra={"postpress_server_ms": server_ms, "postpress_floor_ms": floor_ms},
+    )

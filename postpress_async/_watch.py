@@ -36,13 +36,12 @@ import anyio
 from ._catch_up import CAP_PAGES, TARGET_PAGES, CatchUp, density_span, gallop
 from ._exceptions import InvalidParameterError, UnreadableItem, UnreadableItemError
 from ._follow import Entry, FollowTracker, Stamp, fresh, keep_oldest
-from ._lazy import logging
-from ._listing import ListAfter, listing_pages
+from ._listing import ListAfter, listing_pages, newest_stamp
 from ._params import MAX_LIMIT, check_int
-from ._poll import PollPolicy, poll_delay
+from ._poll import PollPolicy, poll_delay, warn_clock_behind
 from ._positions import WatchState
 from ._tasks import SingleUse
-from ._time import format_datetime, from_ms
+from ._time import from_ms
 from ._watch_now import resolve_now
 
 if TYPE_CHECKING:
@@ -230,6 +229,8 @@ class WatchStream(SingleUse[T]):
         # and by the newest item this listing showed.
         self._saw(listing.server_ms, [at for at, _, _ in held])
         self.polls += 1
+        if not complete and held and tracker.limit_ms is None:
+            await self._limit_in_time()
         if self._stopped():
             return
         if complete:
@@ -328,8 +329,21 @@ class WatchStream(SingleUse[T]):
         floor = self._tracker.floor_ms
         behind = server_ms is not None and floor is not None and server_ms < floor
         if behind and not self._clock_behind and server_ms is not None and floor is not None:
-            _warn_clock_behind(server_ms, floor, self._policy.overlap)
+            warn_clock_behind(server_ms, floor, self._policy.overlap)
         self._clock_behind = behind
+
+    async def _limit_in_time(self) -> None:
+        """A catch-up whose first listing held only items dated past the server's clock
+        (more than the poll holds) takes its limit (:meth:`~._follow.FollowTracker.saw`)
+        from the newest item after the floor that is not: one item, listed up to that
+        clock (none: the server's time bounds the watermark alone)."""
+        tracker = self._tracker
+        server_ms, floor = tracker.server_ms, tracker.floor_ms
+        if server_ms is None:
+            return
+        self.catch_up_listings += 1
+        newest = newest_stamp(self._list_after, self._stamp, after=floor, before=server_ms + 1)
+        tracker.limit_ms, _ = await newest
 
     def _new_batches(self, entries: list[Entry[T]]) -> Iterator[list[Entry[T]]]:
         """What is new among ``entries``, oldest first, in lists of at most a page."""
@@ -435,8 +449,8 @@ class WatchStream(SingleUse[T]):
         point = edge
         for point in gallop(edge, span):
             self.catch_up_listings += 1
-            page = await self._list_after(after=None, before=from_ms(point), limit=1)
-            if not any(self._stamp(item) is not None for item in page.items):
+            older, _ = await newest_stamp(self._list_after, self._stamp, before=point)
+            if older is None:
                 break
         return point - 1
 
@@ -471,20 +485,3 @@ class WatchStream(SingleUse[T]):
                     yield item
                 if self._room() == 0:
                     return
-
-
-def _warn_clock_behind(server_ms: int, floor_ms: int, overlap: float) -> None:
-    """One WARNING record: the server's clock is behind the watch's floor (see ``_saw``)."""
-    logging.getLogger("postpress_async").warning(
-        "the server's clock (its Date: %s) is %.1f s behind this watch's floor (%s): what "
-        "it stamps before its clock passes the floor is not listed after the floor and is "
-        "missed (PollPolicy.overlap is %g s). Its clock went back, or the watch started "
-        "ahead of it. A watch started again from since= a time before the step lists them "
-        "(and hands out again what came after that time); a store's verify() counts them "
-        "missing, and force=True stores them",
-        format_datetime(from_ms(server_ms - server_ms % 1000)),
-        (floor_ms - server_ms) / 1000,
-        format_datetime(from_ms(floor_ms)),
-        overlap,
-        extra={"postpress_server_ms": server_ms, "postpress_floor_ms": floor_ms},
-    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._follow import FollowTracker, Stamp, bounded
-from ._listing import ListAfter
+from ._listing import ListAfter, newest_stamp
 from ._time import from_ms
 
 __all__ = ["resolve_now"]
@@ -41,14 +41,9 @@ async def resolve_now(
     if not timed:
         await _untimed(list_after, stamp, tracker, overlap_ms=overlap_ms, cap=cap)
         return
-    newest = None
-    first = list_after(after=None, limit=1)  # one request: the newest item
-    for item in (await first).items:
-        placed = stamp(item)
-        if placed is not None and (newest is None or placed[0] > newest):
-            newest = placed[0]
+    newest, server_ms = await newest_stamp(list_after, stamp)  # one request
     if newest is not None:
-        tracker.saw(first.server_ms)
+        tracker.saw(server_ms)
         now = bounded(newest, tracker.server_ms)
         floor = now - overlap_ms - 1
         # Before now: up to the newest item, or the server's time if it is future-dated.

@@ -283,6 +283,22 @@ async def test_a_catch_up_toward_a_future_item_loses_nothing_that_arrives_meanwh
     assert Counter(got) == Counter([*backlog, *future, *burst, feed.inside, feed.after_it])
 
 
+async def test_a_catch_up_whose_first_listing_is_all_future_dated_loses_nothing() -> None:
+    # More future-dated items than a poll holds: the poll's first listing shows none
+    # correctly dated, so it cannot say how far the watermark may move this poll. It asks
+    # the server for its newest item up to the server's clock (one request); without that
+    # limit, the catch-up's later windows moved the watermark past a message that had
+    # arrived into a window already listed, and the next poll's floor passed it.
+    backlog = [(T0 + 10 * n, f"m{n:03d}") for n in range(100)]
+    future = [(FUTURE_MS + n, f"zfuture{n:02d}") for n in range(40)]  # more than 8 pages of 3
+    feed = ArrivingBetweenWindows([*backlog, *future], newest=backlog[-1][0], server_ms=T0 + 60_000)
+    stream = feed.watch()
+    got = await feed.drain(stream)
+    assert stream.catch_up_listings > 0 and feed.inside is not None and feed.after_it is not None
+    burst = [row for row in feed.rows if row[1].startswith("burst")]
+    assert Counter(got) == Counter([*backlog, *future, *burst, feed.inside, feed.after_it])
+
+
 async def test_a_server_clock_behind_every_stamp_still_moves_the_floor() -> None:
     # A server whose Date runs behind all its items' stamps (every item looks future-dated):
     # nothing is lost or repeated, and the floor still follows the server's clock, so
