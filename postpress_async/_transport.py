@@ -420,18 +420,21 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 _MAX_CAUSE = 300
 
 
-#: A part of a secret header shorter than this is not searched for on its own (the whole
-#: value always is): a two-letter cookie value would star out every word holding it.
+#: A secret shorter than this is not searched for in text, the whole value nor a part of
+#: it: a toy key (``api_key="k"`` in a test) or a two-letter cookie value would star out
+#: every word holding it, and a match that short is more likely a word than the secret.
+#: The header itself is never shown, whatever its length (``repr(Request)``).
 _MIN_SECRET_PART = 8
 
 
 def secrets_of(value: str) -> list[str]:
     """What a server could echo of a secret header's ``value``, longest first: the whole
-    value, the credentials after its scheme (``Bearer <token>``) and each cookie's value."""
-    found = {value}
+    value, the credentials after its scheme (``Bearer <token>``) and each cookie's value;
+    each of at least ``_MIN_SECRET_PART`` characters (none for a shorter value)."""
+    found: set[str] = set()
     credentials = value.strip().partition(" ")[2].strip()
     cookies = [pair.partition("=")[2].strip() for pair in value.split(";")]
-    for part in (credentials, *cookies):
+    for part in (value, credentials, *cookies):
         if len(part) >= _MIN_SECRET_PART:
             found.add(part)
     return sorted(found, key=len, reverse=True)

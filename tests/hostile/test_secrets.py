@@ -222,3 +222,23 @@ async def test_a_server_echoing_the_token_of_an_authorization_header_does_not_sh
     assert info.value.detail == "token *** is not valid"
     shown = "".join(traceback.format_exception(info.value)) + repr(info.value) + caplog.text
     assert echoed not in shown  # error.body keeps the server's bytes as they came
+
+
+@pytest.mark.parametrize("key", ["k", "pp_k", "1234567"])
+async def test_a_toy_key_too_short_to_tell_from_a_word_leaves_the_servers_words_whole(
+    key: str,
+) -> None:
+    """A key of fewer than 8 characters (``api_key="k"`` in a test) is not searched for in
+    text: starring every ``k`` would garble the message for nothing. The header itself is
+    still never shown."""
+    body = {"type": "errors/invalid_credentials", "title": "Unknown key", "detail": "pp_k 1234567"}
+    transport = RecordingTransport(lambda request: json_response(401, body))
+    async with AsyncPostpress(
+        api_key=key, transport=transport, retry=RetryPolicy.disabled()
+    ) as client:
+        with pytest.raises(APIStatusError) as info:
+            await client.accounts.list()
+    assert (info.value.title, info.value.detail) == ("Unknown key", "pp_k 1234567")
+    assert "Unknown key - pp_k 1234567" in str(info.value)
+    (request,) = transport.requests
+    assert "'X-API-KEY': '***'" in repr(request)
