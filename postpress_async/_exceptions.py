@@ -403,7 +403,7 @@ class APIStatusError(PostpressError):
         #: The endpoint label, e.g. ``"messages.list"`` (empty if unknown).
         self.endpoint = endpoint
         #: Seconds the server asked to wait (``Retry-After``, seconds or an HTTP date,
-        #: parsed once when the error was built); ``None`` if it sent none we could read.
+        #: parsed once, at most a year); ``None`` if it sent none we could read.
         self.retry_after = retry_after
         self.attempts = attempts
         self.retry_budget_exhausted = retry_budget_exhausted

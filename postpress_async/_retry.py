@@ -34,6 +34,7 @@ from ._words import printable
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "MAX_RETRY_AFTER",
     "RetryBudget",
     "backoff_ceiling",
     "error_label",
@@ -74,6 +75,9 @@ def backoff_ceiling(policy: RetryPolicy, retry_number: int) -> float:
     return min(policy.wait_max, policy.wait_initial * math.pow(2, exponent))
 
 
+#: The longest ``Retry-After`` read, in seconds (a year): see :func:`parse_retry_after`.
+MAX_RETRY_AFTER = 365 * 86_400.0
+
 _DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
@@ -84,8 +88,11 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     or an HTTP date in the future, in any of its three forms (RFC 9110 5.6.7; GMT). Everything else is None: absent, zero, negative,
     a date now or past (an immediate retry would be a retry storm), digits other than
     ASCII (``int()`` and ``float()`` accept ``"\u0663"``, the server did not mean it),
-    ``inf``/``nan``/exponents, garbage. A huge value is returned as is and capped by
-    :func:`retry_delay`.
+    ``inf``/``nan``/exponents, garbage. A value past :data:`MAX_RETRY_AFTER` (a year)
+    reads as that ceiling: 309 digits (float infinity) or a date in year 9999 still say
+    "not for a long time", as a finite number a caller can sleep on or add to a datetime.
+    No honest ask is that long; the wait itself is capped lower by :func:`retry_delay`
+    (``RetryPolicy.retry_after_max``).
     """
     if value is None:
         return None
@@ -108,7 +115,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         seconds = when.timestamp() - now
     if not seconds > 0 or math.isnan(seconds):
         return None
-    return seconds
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def retry_delay(

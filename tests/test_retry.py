@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import time
@@ -20,6 +21,7 @@ from postpress_async import (
     ServiceUnavailableError,
 )
 from postpress_async._retry import (
+    MAX_RETRY_AFTER,
     RetryBudget,
     backoff_ceiling,
     error_label,
@@ -202,6 +204,48 @@ def test_a_huge_retry_after_is_capped() -> None:
     for value in ("99999999999999999999", "9" * 5000):
         retry_after = parse_retry_after(value, now=0.0)
         assert retry_delay(policy, 1, retry_after=retry_after, random=lambda: 0.5) == 30.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("9" * 309, id="309-digits"),
+        pytest.param("9" * 5000, id="5000-digits"),
+        pytest.param("99999999999999999999", id="20-digits"),
+        pytest.param(f"{MAX_RETRY_AFTER + 1:.3f}", id="just-past-the-ceiling"),
+        pytest.param("Fri, 31 Dec 9999 23:59:59 GMT", id="date-in-year-9999"),
+    ],
+)
+def test_an_absurd_retry_after_reads_as_the_ceiling_on_the_error_and_the_wait(
+    value: str,
+) -> None:
+    """309 digits are float infinity: ``error.retry_after`` stays a finite number a caller
+    can add to a datetime or sleep on (the ceiling, a year), and the wait is the policy's cap."""
+    assert MAX_RETRY_AFTER == 365 * 86_400.0
+    headers = {"Retry-After": value, "date": "Fri, 15 Jan 2027 08:00:00 GMT"}
+    error = build_status_error(_REQUEST, _response(429, b"", **headers), now=1_800_000_000.0)
+    assert error.retry_after == MAX_RETRY_AFTER
+    assert datetime.datetime(2027, 1, 15) + datetime.timedelta(seconds=error.retry_after)
+    policy = RetryPolicy(retry_after_max=30.0)
+    assert next_delay(policy, "GET", error, 1, random=lambda: 0.5) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("1.5", 1.5, id="fraction"),
+        pytest.param("  30 ", 30.0, id="spaces-around"),
+        pytest.param("\t7\r\n", 7.0, id="tab-and-line-end"),
+        pytest.param(f"{MAX_RETRY_AFTER:.0f}", MAX_RETRY_AFTER, id="the-ceiling-itself"),
+        pytest.param("-1.5", None, id="negative-fraction"),
+        pytest.param("+5", None, id="plus-sign"),
+        pytest.param("1.", None, id="trailing-point"),
+        pytest.param("Mon, 01 Jan 1900 00:00:00 GMT", None, id="date-far-in-the-past"),
+        pytest.param("Thu, 01 Jan 1970 00:00:00 GMT", None, id="date-at-the-epoch"),
+    ],
+)
+def test_retry_after_edge_forms(value: str, expected: float | None) -> None:
+    assert parse_retry_after(value, now=1_800_000_000.0) == expected
 
 
 def test_budget_allows_a_floor_then_a_fraction_of_requests() -> None:
