@@ -131,7 +131,8 @@ class Limits:
       250 messages, is well under 1 MiB); a longer one raises ``ResponseTooLargeError``
       while it is read.
     * ``max_error_body_bytes`` is how much of an error body is read and kept on the
-      exception (default 64 KiB); the rest is never read.
+      exception (default 64 KiB); the rest is never read (the envelope's members whole
+      before the cut are still read).
     * ``retry_budget_ratio``, ``retry_budget_floor``: the client-wide retry budget: every
       first attempt earns ``retry_budget_ratio`` of a retry token, each retry spends one,
       and the bucket holds at most ``retry_budget_floor`` tokens (it starts full; at

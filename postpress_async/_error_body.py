@@ -4,11 +4,14 @@
 documented type and drops the others, so a proxy's odd envelope still names its status
 and type; a body that is no envelope at all (an HTML page, an empty body) is ``None``.
 A lone surrogate escape (a text cut mid-emoji) is read as U+FFFD (:mod:`._surrogates`), and
-so is a byte that is not UTF-8 (a proxy's Latin-1, a text cut mid-character).
+so is a byte that is not UTF-8 (a proxy's Latin-1, a text cut mid-character). A body cut
+short (past ``Limits.max_error_body_bytes``, or broken off) keeps the top-level members that
+arrived whole before the cut (:func:`was_cut` tells such a body), never a cut one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -20,7 +23,7 @@ from ._surrogates import repair_refused
 from ._words import printable
 from .models import ErrorBody
 
-__all__ = ["decode_error_body", "envelope_instead_of_page"]
+__all__ = ["decode_error_body", "envelope_instead_of_page", "was_cut"]
 
 
 def decode_error_body(body: bytes) -> ErrorBody | None:
@@ -41,7 +44,7 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
         # repaired copy once more.
         repaired = _repaired(body, exc)
         if repaired is None:
-            return None
+            return _cut_error_body(body)
         return decode_error_body(repaired)
     if error is None or error == _EMPTY_ERROR:
         return None
@@ -82,7 +85,7 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
         # The typed decoder stopped at a mismatch before reaching this: not JSON, or a
         # lone surrogate escape or a byte that is not UTF-8 (read from the repaired copy).
         repaired = _repaired(body, exc)
-        return None if repaired is None else _lenient_error_body(repaired)
+        return _cut_error_body(body) if repaired is None else _lenient_error_body(repaired)
     if not isinstance(obj, dict):
         return None
     texts = {
@@ -91,6 +94,106 @@ def _lenient_error_body(body: bytes) -> ErrorBody | None:
         if isinstance(value := obj.get(name), str)
     }
     return ErrorBody(**texts, status=_status(obj.get("status")))
+
+
+def was_cut(body: bytes) -> bool:
+    """Whether ``body``, from which an envelope was read, broke off before its object
+    ended: the envelope holds only the members before the cut (pure, O(1))."""
+    return not body.rstrip(b" \t\r\n").endswith(b"}")
+
+
+def _cut_error_body(body: bytes) -> ErrorBody | None:
+    """The envelope of the members whole before the cut of a JSON object cut short; ``None``
+    for a body not cut (broken mid-way: not JSON) or with no whole member."""
+    end = _whole_members_end(body)
+    return None if end is None else decode_error_body(body[:end] + b"}")
+
+
+class _Cut(Exception):
+    """The body ran out inside a member."""
+
+
+class _Broken(Exception):
+    """The body is not the start of a JSON object."""
+
+
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_LITERAL = re.compile(rb"[-+.0-9A-Za-z]+")  # a number, true, false, null: checked when decoded
+_STRING_OR_BRACKET = re.compile(rb'["{}\[\]]')
+
+
+def _whole_members_end(body: bytes) -> int | None:
+    """Where the last top-level member whole before the cut ends, in a JSON object that
+    ran out; ``None`` if none did, or if ``body`` is not such an object (a body broken
+    mid-way, an object that ended). One pass, linear in ``len(body)``."""
+    end = None
+    pos = _space_end(body, 0)
+    if body[pos : pos + 1] != b"{":
+        return None
+    pos += 1
+    try:
+        while True:
+            pos = _space_end(body, pos)
+            if body[pos : pos + 1] != b'"':
+                raise _Cut if pos == len(body) else _Broken  # '}': it ended, not cut
+            pos = _space_end(body, _string_end(body, pos))
+            if body[pos : pos + 1] != b":":
+                raise _Cut if pos == len(body) else _Broken
+            pos = _value_end(body, _space_end(body, pos + 1))
+            end = pos
+            pos = _space_end(body, pos)
+            if body[pos : pos + 1] != b",":
+                raise _Cut if pos == len(body) else _Broken
+            pos += 1
+    except _Cut:
+        return end
+    except _Broken:
+        return None
+
+
+def _space_end(body: bytes, pos: int) -> int:
+    found = _SPACE.match(body, pos)
+    return pos if found is None else found.end()
+
+
+def _value_end(body: bytes, pos: int) -> int:
+    """The offset past the value at ``pos``; :class:`_Cut` if the body ends in it (or may:
+    a number at the very end might have gone on)."""
+    first = body[pos : pos + 1]
+    if first == b'"':
+        return _string_end(body, pos)
+    if first in (b"{", b"["):
+        depth = 0
+        while (found := _STRING_OR_BRACKET.search(body, pos)) is not None:
+            pos = found.start()
+            if body[pos] == 0x22:  # '"'
+                pos = _string_end(body, pos)
+                continue
+            depth += 1 if body[pos] in b"{[" else -1
+            pos += 1
+            if depth == 0:
+                return pos
+        raise _Cut
+    literal = _LITERAL.match(body, pos)
+    if literal is None:
+        raise _Cut if pos == len(body) else _Broken
+    if literal.end() == len(body):
+        raise _Cut
+    return literal.end()
+
+
+def _string_end(body: bytes, pos: int) -> int:
+    """The offset past the string opening at ``pos``; :class:`_Cut` if the body ends first.
+    A quote after an odd run of backslashes is escaped; each run is counted once."""
+    at = pos + 1
+    while (at := body.find(b'"', at)) >= 0:
+        start = at
+        while start > pos + 1 and body[start - 1] == 0x5C:  # '\\'
+            start -= 1
+        if (at - start) % 2 == 0:
+            return at + 1
+        at += 1
+    raise _Cut
 
 
 def _repaired(body: bytes, error: Exception) -> bytes | None:

@@ -372,7 +372,8 @@ def _shorten(text: str, limit: int = 80) -> str:
 
 
 class APIStatusError(PostpressError):
-    """The API answered with a non-2xx status; the fields of its error envelope are kept."""
+    """The API answered with a non-2xx status; the fields of its error envelope are kept.
+    ``note`` ends the message: what the SDK adds (a body cut short, a hint)."""
 
     def __init__(
         self,
@@ -390,6 +391,7 @@ class APIStatusError(PostpressError):
         retry_after: float | None = None,
         attempts: int = 1,
         retry_budget_exhausted: bool = False,
+        note: str = "",
     ) -> None:
         self.status = status
         self.type = type
@@ -407,7 +409,7 @@ class APIStatusError(PostpressError):
         self.retry_after = retry_after
         self.attempts = attempts
         self.retry_budget_exhausted = retry_budget_exhausted
-        super().__init__(self._summary())
+        super().__init__(self._summary() + note)
 
     def header(self, name: str) -> str | None:
         """A response header by case-insensitive name, or None."""

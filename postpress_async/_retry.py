@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ._config import RetryPolicy
-from ._error_body import decode_error_body
+from ._error_body import decode_error_body, was_cut
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -182,7 +182,8 @@ def status_error(
     ``BadGatewayError``; the envelope's fields are used when the body is one.
     ``Retry-After`` is parsed here, once: an HTTP date against the response's own
     ``Date`` (the server's clock, which set it), else against ``now`` (this machine's
-    epoch seconds, which may be minutes off the server's).
+    epoch seconds, which may be minutes off the server's). A body cut short keeps the
+    envelope's members before the cut, and the message says it was cut.
     """
     envelope = decode_error_body(response.content)
     cls = error_class_for(response.status)
@@ -209,6 +210,18 @@ def status_error(
         ),
         attempts=attempts,
         retry_budget_exhausted=retry_budget_exhausted,
+        note=_cut_note(response) if envelope else "",
+    )
+
+
+def _cut_note(response: Response) -> str:
+    """Says so when the envelope came from a body cut short (past
+    ``Limits.max_error_body_bytes``, or broken off): the fields after the cut are missing."""
+    if not was_cut(response.content):
+        return ""
+    return (
+        f"; the error body was cut after {len(response.content):,} bytes "
+        "(only the fields before the cut were read)"
     )
 
 

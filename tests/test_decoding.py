@@ -302,6 +302,103 @@ def test_not_an_error_envelope(body: bytes) -> None:
     assert decode_error_body(body) is None
 
 
+_LONG = "x" * 70_000
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            b'{"type": "errors/provider_error", "status": 500, "title": "Down", "detail": "xxx',
+            ErrorBody(type="errors/provider_error", status=500, title="Down"),
+            id="cut-in-the-detail",
+        ),
+        pytest.param(
+            b'{"title": "Down", "detail": "xxx',
+            ErrorBody(title="Down"),
+            id="the-documented-order-keeps-the-title",
+        ),
+        pytest.param(
+            b'{"type": "errors/no_channel", "status": 50',
+            ErrorBody(type="errors/no_channel"),
+            id="a-number-cut-is-no-number",
+        ),
+        pytest.param(
+            b'{"type": "errors/no_channel", "status": 503',
+            ErrorBody(type="errors/no_channel"),
+            id="a-number-at-the-cut-may-go-on",
+        ),
+        pytest.param(
+            b'{"type": "errors/no_channel", "status": 503 ',
+            ErrorBody(type="errors/no_channel", status=503),
+            id="a-number-ended-by-a-space",
+        ),
+        pytest.param(
+            b'{"type": "errors/no_channel", "sta',
+            ErrorBody(type="errors/no_channel"),
+            id="cut-in-a-key",
+        ),
+        pytest.param(
+            b'{"type": "errors/no_channel", "status":',
+            ErrorBody(type="errors/no_channel"),
+            id="cut-after-the-colon",
+        ),
+        pytest.param(
+            b'{"title": "say \\"hi\\" \\\\", "type": "errors/x", "detail": "a \\"quoted',
+            ErrorBody(title='say "hi" \\', type="errors/x"),
+            id="escaped-quotes-and-backslashes",
+        ),
+        pytest.param(
+            b'{"meta": {"a": [1, "}]"], "b": {}}, "type": "errors/x", "status": 500, "detail": "',
+            ErrorBody(type="errors/x", status=500),
+            id="past-a-nested-value",
+        ),
+        pytest.param(
+            b'{"meta": {"a": [1, 2], "type": "errors/nested", "detail": "',
+            None,
+            id="cut-inside-a-nested-value",
+        ),
+        pytest.param(
+            b'{"type": "errors/provider_error", "detail": "caf\xc3',
+            ErrorBody(type="errors/provider_error"),
+            id="cut-mid-character",
+        ),
+        pytest.param(
+            b'{"status": "500", "type": "errors/provider_error", "detail": "xxx',
+            ErrorBody(type="errors/provider_error", status=500),
+            id="cut-after-a-mismatch",
+        ),
+        pytest.param(
+            b'{"type": "errors/provider_error", "detail": "' + _LONG.encode()[:65_000],
+            ErrorBody(type="errors/provider_error"),
+            id="64-kib",
+        ),
+    ],
+)
+def test_an_error_envelope_cut_short_keeps_the_members_that_arrived_whole(
+    body: bytes, expected: ErrorBody | None
+) -> None:
+    """A body over ``Limits.max_error_body_bytes`` is cut: its ``type`` (the retry, the
+    error's advice) must not be lost with the long ``detail`` after it. Only members whole
+    before the cut count: a number at the cut might have gone on, a text cut is no text."""
+    assert decode_error_body(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"type": "errors/x", oops', id="junk-after-a-member"),
+        pytest.param(b'{"type": "errors/x"} trailing', id="ended-then-junk"),
+        pytest.param(b'{"type" "errors/x", "detail": "', id="no-colon"),
+        pytest.param(b'{"type": trux, "title": "t", "detail": "', id="a-bad-literal"),
+        pytest.param(b'x{"type": "errors/x", "detail": "', id="not-an-object"),
+    ],
+)
+def test_a_broken_body_that_was_not_cut_is_still_no_envelope(body: bytes) -> None:
+    """Only a body that ran out is read up to its cut: one broken mid-way is not JSON."""
+    assert decode_error_body(body) is None
+
+
 # --- Robustness -------------------------------------------------------------------
 
 _ODD_VALUES: list[Any] = [

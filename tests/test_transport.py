@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 
@@ -14,8 +15,10 @@ from postpress_async import (
     APIConnectionError,
     APITimeoutError,
     AsyncPostpress,
+    AuthenticationError,
     ClientClosedError,
     EventLoopError,
+    Limits,
     RetryPolicy,
     Timeout,
 )
@@ -49,6 +52,14 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
             assert request.transport is not None
             request.transport.close()
             return response
+        if request.match_info["message_id"] in ("huge-500", "huge-401"):
+            status = int(request.match_info["message_id"][-3:])
+            if status == 500 and recorder.raw_paths.count(request.raw_path) > 1:
+                return web.Response(body=MESSAGE, content_type="application/json")
+            error_type = {500: "errors/provider_error", 401: "errors/expired_credentials"}
+            envelope = {"type": error_type[status], "status": status, "title": "Failed"}
+            body = json.dumps({**envelope, "detail": "x" * 70_000}).encode()
+            return web.Response(status=status, body=body, content_type="application/json")
         return web.Response(body=MESSAGE, content_type="application/json")
 
     app = web.Application()
@@ -158,6 +169,26 @@ def test_a_secret_header_is_redacted_whole_and_by_its_token_but_not_by_short_par
     request = Request(method="GET", url="https://h/x", headers=headers)
     text = "dark mode, sid SID_0123456789, trace trace_0123456789"
     assert redact(text, request) == "dark mode, sid ***, trace trace_0123456789"
+
+
+async def test_an_error_body_past_the_cap_keeps_the_type_that_came_before_the_cut(
+    server: tuple[str, Recorder],
+) -> None:
+    """A 70,000-character ``detail`` runs past ``Limits.max_error_body_bytes`` (64 KiB): the
+    envelope's members before it still decide the retry (a 500 ``errors/provider_error``)
+    and the class's advice (a 401 about the account), and the message says it was cut."""
+    url, recorder = server
+    policy = RetryPolicy(attempts=2, wait_initial=0.001, wait_max=0.001)
+    async with AsyncPostpress(api_key=KEY, base_url=url, retry=policy) as client:
+        assert (await client.messages.retrieve("huge-500")).id == "msg_1"
+    assert recorder.raw_paths.count("/api/v1/messages/huge-500") == 2
+    async with client_for(url, limits=Limits(max_error_body_bytes=1000)) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.messages.retrieve("huge-401")
+    error = info.value
+    assert (error.type, error.status, error.title) == ("errors/expired_credentials", 401, "Failed")
+    assert error.detail is None and len(error.body) == 1000
+    assert "the error body was cut after 1,000 bytes" in str(error)
 
 
 def _refused_url() -> str:

@@ -183,9 +183,10 @@ async def test_the_error_prefix_size_is_configurable() -> None:
         async with client_for(server, limits=Limits(max_error_body_bytes=100)) as client:
             with pytest.raises(ServiceUnavailableError) as caught:
                 await client.messages.retrieve("msg_1")
-    # A cut envelope is no envelope: the class comes from the status alone.
+    # A cut envelope keeps the members whole before the cut: the title cut short is none.
     assert caught.value.body == body[:100]
-    assert caught.value.type is None
+    assert (caught.value.type, caught.value.title) == ("errors/network_down", None)
+    assert "the error body was cut after 100 bytes" in str(caught.value)
 
 
 @pytest.mark.parametrize(
