@@ -23,14 +23,16 @@ from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    NotFoundError,
     PostpressError,
     find_header,
     rebuilt,
 )
 from ._page_body import server_time_ms
-from ._status_errors import error_class_for
+from ._status_errors import error_class_for, not_the_api
 from ._transport import Request, Response, redact
 from ._words import printable
+from .models import ErrorBody
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -210,7 +212,7 @@ def status_error(
         ),
         attempts=attempts,
         retry_budget_exhausted=retry_budget_exhausted,
-        note=_cut_note(response) if envelope else "",
+        note=(_cut_note(response) if envelope else "") + _not_found_note(cls, envelope, request),
     )
 
 
@@ -223,6 +225,18 @@ def _cut_note(response: Response) -> str:
         f"; the error body was cut after {len(response.content):,} bytes "
         "(only the fields before the cut were read)"
     )
+
+
+def _not_found_note(cls: type[APIStatusError], envelope: ErrorBody | None, request: Request) -> str:
+    """For a 404 without the API's error ``type`` (an HTML page, an empty body: not the
+    API that answered), the hint naming the base URL the client used."""
+    if not issubclass(cls, NotFoundError) or (envelope and envelope.type is not None):
+        return ""
+    base = request.url.partition("?")[0]
+    # The endpoint's template has as many segments as the URL has past the base URL.
+    for _ in range(request.endpoint.partition(" ")[2].count("/")):
+        base = base.rpartition("/")[0]
+    return f"; not found {not_the_api(f'the base URL {base}', 'base_url')}"
 
 
 def _sent_at(response: Response, now: float) -> float:

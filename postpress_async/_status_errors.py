@@ -3,7 +3,8 @@
 The classes are :mod:`._exceptions`' (the tree is drawn there); :data:`STATUS_ERRORS`
 maps each status the API documents to its class, :func:`error_class_for` is the pure
 function that reads it, and :data:`DOCUMENTED_ERROR_TYPES` lists the error ``type``
-values of each status. :func:`~._retry.status_error` builds the complete error.
+values of each status. :func:`~._retry.status_error` builds the complete error;
+:func:`not_the_api` words the hint of a 404 that did not come from the API.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ._exceptions import (
     ServiceUnavailableError,
 )
 
-__all__ = ["DOCUMENTED_ERROR_TYPES", "STATUS_ERRORS", "error_class_for"]
+__all__ = ["DOCUMENTED_ERROR_TYPES", "STATUS_ERRORS", "error_class_for", "not_the_api"]
 
 
 #: HTTP status -> error class. Any status not listed maps to :class:`APIStatusError`.
@@ -113,3 +114,14 @@ def error_class_for(status: int) -> type[APIStatusError]:
     if 300 <= status < 400:
         return RedirectError
     return STATUS_ERRORS.get(status, APIStatusError)
+
+
+def not_the_api(where: str, option: str) -> str:
+    """The hint for a 404 without the API's error envelope: whatever answered at ``where``
+    is not the postpress API (a wrong host, a base URL missing its ``/api/v1``). One wording
+    for the error's message (``option`` ``"base_url"``) and the command line's
+    (``"--base-url"``), so both say one thing."""
+    return (
+        f"at {where}: check {option} (or POSTPRESS_BASE_URL); "
+        "this does not look like the postpress API"
+    )

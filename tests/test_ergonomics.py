@@ -16,6 +16,7 @@ from postpress_async import (
     ClientClosedError,
     EventLoopError,
     InvalidParameterError,
+    NotFoundError,
     RedirectError,
     RetryPolicy,
     merge,
@@ -354,3 +355,43 @@ def test_a_stream_left_open_when_its_event_loop_ends_closes_without_an_error(
     left_open = asyncio.run(walk_one())
     assert errors == []
     del left_open
+
+
+@pytest.mark.parametrize(
+    ("base_url", "call", "body"),
+    [
+        pytest.param("https://example.com/", "retrieve", b"<html>Not Found</html>", id="html"),
+        pytest.param("https://example.com/v2", "list", b"", id="empty-listing"),
+        pytest.param("https://example.com/v2", "retrieve", b'{"message": "nope"}', id="json"),
+    ],
+)
+async def test_a_404_from_what_is_not_the_api_names_the_base_url_to_check(
+    base_url: str, call: str, body: bytes
+) -> None:
+    """A 404 without the API's error envelope is a wrong host or path (a base URL missing its
+    ``/api/v1``): the message says which base URL was used, as the command line does."""
+    transport = MockTransport(lambda request: Response(status=404, headers={}, content=body))
+    async with AsyncPostpress(
+        api_key="pp_k", base_url=base_url, transport=transport, retry=RetryPolicy.disabled()
+    ) as client:
+        with pytest.raises(NotFoundError) as info:
+            if call == "list":
+                await client.messages.list(account_id="acc_1", limit=5)
+            else:
+                await client.messages.retrieve("msg/1")
+    base = base_url.rstrip("/")
+    assert (
+        f"at the base URL {base}: check base_url (or POSTPRESS_BASE_URL); "
+        "this does not look like the postpress API"
+    ) in str(info.value)
+
+
+async def test_a_404_carrying_the_api_envelope_blames_the_id_not_the_base_url() -> None:
+    envelope = {"type": "errors/resource_not_found", "status": 404, "title": "No message"}
+    transport = MockTransport(
+        lambda request: Response(status=404, headers={}, content=json.dumps(envelope).encode())
+    )
+    async with client_for(transport) as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.messages.retrieve("msg_1")
+    assert "base URL" not in str(info.value) and "base_url" not in str(info.value)

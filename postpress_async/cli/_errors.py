@@ -32,7 +32,7 @@ from postpress_async._exceptions import (
     SinkFailedError,
     SinkUnavailableError,
 )
-from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES
+from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES, not_the_api
 from postpress_async._words import clipped
 
 __all__ = [
@@ -221,8 +221,7 @@ def _status(exc: APIStatusError) -> tuple[ExitCode, str]:
         if _wrong_base_url(exc):
             return (
                 ExitCode.API_ERROR,
-                f"not found ({reason}) at {_origin(exc.url)}: check --base-url "
-                "(or POSTPRESS_BASE_URL); this does not look like the postpress API",
+                f"not found ({reason}) {not_the_api(_origin(exc.url), '--base-url')}",
             )
         if not _names_an_id(exc):
             return (
