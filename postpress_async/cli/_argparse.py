@@ -1,17 +1,18 @@
 """argparse as the command line wants it: a bad command line is one line on stderr with
 the nearest word suggested (``mesages``: ``did you mean 'messages'?``), and a command's
-``--help`` ends with its examples as written, then the exit codes."""
+``--help`` ends with its examples as written (a group's: one of each of its commands),
+then the exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from ._errors import ExitCode, exit_codes_help
 
-__all__ = ["EPILOG", "Formatter", "Parser", "epilog", "nearest_option"]
+__all__ = ["EPILOG", "Formatter", "Parser", "epilog", "group_epilog", "nearest_option"]
 
 EPILOG = exit_codes_help()
 
@@ -86,3 +87,22 @@ def epilog(examples: Sequence[str]) -> str:
     if not examples:
         return EPILOG
     return "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + EPILOG
+
+
+#: The longest example a group's ``--help`` shows: two spaces of indent, 80 columns in all.
+_GROUP_EXAMPLE_WIDTH: Final = 78
+
+
+def group_epilog(examples: Sequence[Sequence[str]]) -> str:
+    """A command group's epilog (``postpress export --help``): one example of each of its
+    commands (``examples``: each command's own, as written), then the exit codes.
+
+    Each command's first example that fits 80 columns, else its shortest: the command's
+    own ``--help`` shows them all, a long one whole.
+    """
+    shown = []
+    for own in examples:
+        fitting = [line for line in own if len(line) <= _GROUP_EXAMPLE_WIDTH]
+        if own:
+            shown.append(fitting[0] if fitting else min(own, key=len))
+    return epilog(shown)

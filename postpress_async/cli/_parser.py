@@ -25,7 +25,7 @@ from postpress_async._filters import FILTERS, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT
 from postpress_async._time import parse_datetime
 
-from ._argparse import EPILOG, Formatter, Parser, epilog
+from ._argparse import EPILOG, Formatter, Parser, epilog, group_epilog
 from ._errors import UsageError
 from ._output import FORMATS
 from ._values import Once, count, interval, offset, rate, seconds
@@ -229,13 +229,20 @@ class CommandTable:
     def __init__(self, root: argparse.ArgumentParser) -> None:
         self._commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
         self._groups: dict[str, Any] = {}
+        #: Each group's parser, and the examples of each command in it (for its --help).
+        self._group_parsers: dict[str, argparse.ArgumentParser] = {}
+        self._group_examples: dict[str, list[Sequence[str]]] = {}
         self._leaves: list[tuple[argparse.ArgumentParser, tuple[_OptionSet, ...]]] = []
 
     def group(self, name: str, help_text: str) -> None:
         """Declare a command group (``postpress chats ...``) with its help line."""
         if name in self._groups:
             return
-        parser = self._commands.add_parser(name, help=help_text, description=help_text)
+        parser = self._commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=Formatter
+        )
+        self._group_parsers[name] = parser
+        self._group_examples[name] = []
         self._groups[name] = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def add(
@@ -257,6 +264,8 @@ class CommandTable:
         """
         *group, name = words.split()
         into = self._groups[group[0]] if group else self._commands
+        if group:
+            self._group_examples[group[0]].append(examples)
         parser: argparse.ArgumentParser = into.add_parser(
             name,
             help=help_text,
@@ -280,6 +289,8 @@ class CommandTable:
         for parser, sets in self._leaves:
             _add_shared(parser, sets)
             _add_shared(parser, [s for s in _SHARED if s not in sets], hidden=True)
+        for name, parser in self._group_parsers.items():
+            parser.epilog = group_epilog(self._group_examples[name])
 
 
 def root_parser() -> tuple[argparse.ArgumentParser, CommandTable]:

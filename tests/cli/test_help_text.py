@@ -119,3 +119,30 @@ def test_help_fits_the_terminal_but_for_the_examples(
     examples = set(_examples(parser))
     long = [line for line in text.splitlines() if len(line) > 80 and line.strip() not in examples]
     assert long == [], f"postpress {words} --help: {long}"
+
+
+GROUPS = [(words, parser) for words, parser in COMMANDS if words and not parser.get_default("run")]
+
+
+@pytest.mark.parametrize(("words", "parser"), GROUPS, ids=[w for w, _ in GROUPS])
+def test_a_command_group_shows_examples_of_its_commands_within_80_columns(
+    words: str, parser: argparse.ArgumentParser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postpress export --help` shows how its commands are typed, as each command's
+    `--help` does: one of each command's own examples, whole lines that fit 80 columns."""
+    import shlex
+
+    from postpress_async.cli._app import parse
+
+    monkeypatch.setenv("COLUMNS", "80")
+    examples = _examples(parser)
+    assert examples, f"postpress {words} --help shows no examples"
+    leaves = {leaf: set(_examples(sub)) for leaf, sub in LEAVES if leaf.startswith(words + " ")}
+    shown = set()
+    for line in examples:
+        args = parse(shlex.split(line, comments=True)[1:])
+        assert line in leaves[args.cli_words], line  # as the command's own --help has it
+        shown.add(args.cli_words)
+    assert shown == set(leaves), f"postpress {words} --help: no example of {set(leaves) - shown}"
+    long = [line for line in parser.format_help().splitlines() if len(line) > 80]
+    assert long == [], f"postpress {words} --help: {long}"
