@@ -22,7 +22,7 @@ from postpress_async._exceptions import SinkUnavailableError
 
 from ._argparse import nearest_option
 from ._context import Context
-from ._errors import ExitCode, describe
+from ._errors import ExitCode, OutputError, describe
 from ._output import STDOUT
 from ._parser import check_args, root_parser
 from .commands import register_all
@@ -66,7 +66,12 @@ class _Run:
         if self._said:
             return True
         self._said = True
-        return self.args.stopped is not None and bool(self.args.stopped(self.args, self.argv, what))
+        if self.args.stopped is None:
+            return False
+        try:
+            return bool(self.args.stopped(self.args, self.argv, what))
+        except (OSError, ValueError):  # stderr on a full disk: the exit code says it
+            return True
 
     def interrupted(self) -> None:
         """Say "interrupted" (with what survives, if the command says) once.
@@ -78,7 +83,7 @@ class _Run:
         if self._said:
             return
         if not self.stopped("interrupted"):
-            print("interrupted", file=sys.stderr)
+            _say("interrupted")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:  # closed (``2>&-``): print(file=None) would write to stdout
         sys.stderr = _Nowhere()
     return _output_flushed(_main(argv))
+
+
+def _say(line: str) -> None:
+    """``line`` on stderr, if stderr can still be written: on a full disk (``2>/dev/full``)
+    the exit code alone says what happened, never a traceback of the failed write."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 class _Nowhere(io.TextIOBase):
@@ -142,13 +154,15 @@ def _main(argv: Sequence[str] | None) -> int:
             return 128 + run.signal
         code, message = describe(exc)
         if args.debug:
-            traceback.print_exc()
-        print(f"error: {message}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                traceback.print_exc()
+        _say(f"error: {message}")
         # No resume hint where the same command would fail the same way (a refused run,
-        # a rejected key), for another export's store (LOCKED), or for a store that could
-        # not be reached: it holds nothing of this run to continue from.
+        # a rejected key), for another export's store (LOCKED), for a store that could
+        # not be reached (it holds nothing of this run to continue from), or after work
+        # that is done (only its summary was lost).
         if code not in {ExitCode.USAGE, ExitCode.AUTH, ExitCode.LOCKED} and not isinstance(
-            exc, SinkUnavailableError
+            exc, (SinkUnavailableError, OutputError)
         ):
             run.stopped("stopped")
         return code
@@ -219,7 +233,7 @@ def _output_flushed(code: int) -> int:
     except OSError as exc:
         _silence_stdout()
         if code == ExitCode.OK:
-            print(f"error: cannot write {STDOUT}: {exc.strerror or exc}", file=sys.stderr)
+            _say(f"error: cannot write {STDOUT}: {exc.strerror or exc}")
             return ExitCode.API_ERROR
     return code
 

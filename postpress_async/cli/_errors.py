@@ -38,6 +38,7 @@ from postpress_async._words import clipped
 __all__ = [
     "CommandError",
     "ExitCode",
+    "OutputError",
     "UsageError",
     "describe",
     "exit_codes_help",
@@ -50,7 +51,9 @@ class ExitCode(enum.IntEnum):
 
     OK = 0
     #: The API answered with an error (other than auth), the store failed while writing,
-    #: or a command's own check failed (verify's comparison, the demo's verdict).
+    #: the output (rows, a report, a summary) could not be written (a full disk under
+    #: ``>`` or ``2>``), or a command's own check failed (verify's comparison, the demo's
+    #: verdict).
     API_ERROR = 1
     #: A bad command line or option value, or an export that refuses to run as asked.
     USAGE = 2
@@ -71,7 +74,7 @@ class ExitCode(enum.IntEnum):
 #: What each exit code says, in a few words: the one source of ``--help``'s list.
 _MEANINGS: Final = {
     ExitCode.OK: "ok",
-    ExitCode.API_ERROR: "API error (or a failed store, or differences found by verify)",
+    ExitCode.API_ERROR: "API error (or a failed store or output, or differences found by verify)",
     ExitCode.USAGE: "bad usage or input",
     ExitCode.AUTH: "no or rejected API key (or connected account)",
     ExitCode.NETWORK: "network failure (the API, the store or the scheduler)",
@@ -93,6 +96,11 @@ class UsageError(Exception):
 
 class CommandError(Exception):
     """A command that ran to its end and failed, with the message to show (exit code 1)."""
+
+
+class OutputError(CommandError):
+    """A command whose work is done, and whose closing words (an export's summary) could
+    not be written: exit 1, and no resume hint (nothing is left to continue)."""
 
 
 #: SDK parameter names -> the option a person typed.

@@ -96,10 +96,18 @@ class Line:
         if self._terminal:
             pad = " " * max(0, self._width - len(line))
             self._width = len(line)
-            self._stream.write("\r" + line + pad)
+            self._write("\r" + line + pad)
         else:
-            self._stream.write(line + "\n")
-        self._stream.flush()
+            self._write(line + "\n")
+
+    def _write(self, text: str) -> None:
+        """Draw ``text``; a stream that cannot be written (a full disk under ``2>``) ends
+        the line, never the work it shows (the command's closing words fail instead)."""
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.enabled = False
 
     def close(self) -> None:
         """Draw the final numbers and end the line (closing again does nothing)."""
@@ -107,6 +115,5 @@ class Line:
             return
         self.update(force=True)
         self._closed = True
-        if self._terminal:
-            self._stream.write("\n")
-            self._stream.flush()
+        if self._terminal and self.enabled:
+            self._write("\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -478,6 +480,57 @@ def test_with_stderr_closed_nothing_meant_for_it_lands_on_stdout(
     code = main([arg.format(out=tmp_path / "m.jsonl") for arg in args])
     assert code in {ExitCode.OK, ExitCode.USAGE}
     assert capsys.readouterr().out == ""
+
+
+class _Full(io.TextIOBase):
+    """A stream on a full disk (``2>/dev/full``): each of its first ``failing`` writes
+    (every one by default) raises ENOSPC, as a real one does."""
+
+    def __init__(self, failing: int | None = None) -> None:
+        self.failing = failing
+        self.written = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.failing is None or self.failing > 0:
+            if self.failing is not None:
+                self.failing -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.written += text
+        return len(text)
+
+
+@pytest.mark.parametrize("shown", [[], ["--progress"]], ids=["summary", "progress"])
+def test_an_export_whose_summary_cannot_be_written_exits_1_with_its_rows_committed(
+    shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postpress export ... 2>/dev/full`: the rows are stored, but the summary asked for
+    is lost: exit 1 as `ls > /dev/full`, no traceback; the same command then finds nothing new."""
+    out = tmp_path / "m.jsonl"
+    monkeypatch.setattr(sys, "stderr", _Full())
+    assert main(["--fake", "export", "messages", "--out", str(out), *shown]) == ExitCode.API_ERROR
+    monkeypatch.undo()
+    assert file_ids(out) == DATASET.expected_message_ids()
+    again = run("--fake", "export", "messages", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(b"exported 0 new messages"), again.stderr
+
+
+def test_a_summary_lost_to_a_full_disk_is_said_where_stderr_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk full for the summary and freed for the error line: the line says the export
+    itself finished, and no resume hint follows (there is nothing to resume)."""
+    out = tmp_path / "m.jsonl"
+    stderr = _Full(failing=1)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["--fake", "export", "messages", "--out", str(out)]) == ExitCode.API_ERROR
+    assert stderr.written == (
+        "error: cannot write the summary to standard error (No space left on device); "
+        f"the export itself finished: every item is stored in {out}\n"
+    )
 
 
 # -- the pure mapping, without a process ------------------------------------------------

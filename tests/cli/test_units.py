@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import re
 from datetime import datetime, timedelta, timezone
@@ -92,6 +93,26 @@ def test_disabled_progress_writes_nothing() -> None:
     line.update(force=True)
     line.close()
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "log"])
+def test_a_progress_line_on_a_full_disk_stops_drawing_and_never_fails_the_work(
+    terminal: bool,
+) -> None:
+    """`--progress 2>/dev/full`: the line is cosmetic; the export's summary says the rest."""
+
+    class Full(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Full.writes += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    line = Line(Full(), lambda: "x", enabled=True, terminal=terminal)
+    line.update(force=True)
+    line.update(force=True)
+    line.close()
+    assert Full.writes == 1 and not line.enabled
 
 
 def test_format_retries_lists_types_by_count() -> None:

@@ -20,7 +20,7 @@ from postpress_async import PollPolicy
 from postpress_async._filters import RESOURCES, TIMED, ResourceName
 from postpress_async._params import MAX_LIMIT, MAX_SHARDS
 from postpress_async._words import counted
-from postpress_async.cli._errors import UsageError
+from postpress_async.cli._errors import OutputError, UsageError
 from postpress_async.cli._parser import CommandTable, filter_options, filters_of
 from postpress_async.cli._progress import format_duration, format_rate
 from postpress_async.cli._values import count, interval, positive, seconds
@@ -341,8 +341,14 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
                 **{key: value for key, value in filters.items() if value is not None},
             )
     if args.progress is not False:
-        _sync.print_notes(ctx.stderr, sink, result.notes, force=True)
-        print(summary(resource, result, progress), file=ctx.stderr)
+        try:
+            _sync.print_notes(ctx.stderr, sink, result.notes, force=True)
+            print(summary(resource, result, progress), file=ctx.stderr, flush=True)
+        except OSError as exc:  # 2>/dev/full: the export is done, its summary is lost
+            raise OutputError(
+                f"cannot write the summary to standard error ({exc.strerror or exc}); "
+                f"the export itself finished: every item is stored in {result.url}"
+            ) from None
 
 
 def summary(resource: str, result: IngestResult, progress: IngestProgress) -> str:
