@@ -361,6 +361,11 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ
     return key
 
 
+#: What a base URL with ``user:password@`` is refused with (the command line gives its own
+#: advice after it: it has no ``default_headers``).
+CREDENTIALS_IN_URL: Final = "must not carry credentials (user:password@)"
+
+
 def resolve_base_url(
     base_url: str | None,
     environ: Mapping[str, str] = os.environ,
@@ -383,7 +388,7 @@ def resolve_base_url(
         # so that no message below quotes it with its password.
         raise InvalidParameterError(
             param,
-            "must not carry credentials (user:password@); send them with "
+            f"{CREDENTIALS_IN_URL}; send them with "
             "default_headers={'Authorization': ...}, which is never shown",
         )
     if not url.startswith(("http://", "https://")):

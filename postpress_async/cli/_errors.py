@@ -26,6 +26,7 @@ from postpress_async import (
     StateMismatchError,
     UnreadableItemError,
 )
+from postpress_async._config import CREDENTIALS_IN_URL
 from postpress_async._exceptions import (
     EngineUnavailableError,
     PlanMismatchError,
@@ -141,7 +142,13 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
             "give the same resource and filters, or another --state / store",
         )
     if isinstance(exc, InvalidParameterError):
-        return ExitCode.USAGE, f"{option_name(exc.param)}: {_after_param(exc)}"
+        said = _after_param(exc)
+        if said.startswith(CREDENTIALS_IN_URL):  # the SDK's advice is Python's
+            said = (
+                f"{CREDENTIALS_IN_URL}: give the URL without them; the API key goes in "
+                "--api-key or POSTPRESS_API_KEY"
+            )
+        return ExitCode.USAGE, f"{option_name(exc.param)}: {said}"
     if isinstance(exc, MissingAPIKeyError):
         return ExitCode.AUTH, "no API key: pass --api-key or set POSTPRESS_API_KEY (or try --fake)"
     if isinstance(exc, APIStatusError):

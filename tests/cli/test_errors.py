@@ -76,6 +76,33 @@ def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "env", "named"),
+    [
+        pytest.param(["--base-url", "http://u:s3cret@127.0.0.1:1"], {}, "--base-url", id="option"),
+        pytest.param(
+            [],
+            {"POSTPRESS_BASE_URL": "https://u:s3cret@api.example"},
+            "POSTPRESS_BASE_URL",
+            id="env",
+        ),
+    ],
+)
+def test_a_base_url_with_a_password_is_refused_with_advice_for_the_command_line(
+    options: list[str], env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    """The SDK's advice (`default_headers=...`) is for Python code: the command line says
+    which option or variable to fix, and never echoes the password."""
+    out = tmp_path / "x.jsonl"
+    result = run("export", "messages", "--api-key", "k", *options, "--out", str(out), env=env)
+    assert result.returncode == ExitCode.USAGE
+    line = one_error_line(result)
+    assert line.startswith(f"error: {named}: must not carry credentials (user:password@)"), line
+    assert "--api-key" in line and "POSTPRESS_API_KEY" in line, line
+    assert "default_headers" not in line and "s3cret" not in result.stderr.decode(), line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
     ("env", "expected"),
     [
         pytest.param(
