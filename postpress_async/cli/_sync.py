@@ -14,25 +14,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
+import shutil
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
 import anyio
 
-from postpress_async import AsyncPostpress, PollPolicy
+from postpress_async import AsyncPostpress, OutputLockedError, PollPolicy
 from postpress_async.ingest import ClientConfig, Engine, LocalEngine, open_sink
 
 from ._errors import UsageError
 from ._progress import Line, is_terminal
 
 if TYPE_CHECKING:
+    from postpress_async._filters import ResourceName
     from postpress_async.ingest import Sink
 
 __all__ = [
     "client_config",
     "engine_of",
     "is_one_file",
+    "kept_if_used",
     "open_store",
     "option_note",
     "policy_of",
@@ -85,6 +90,78 @@ def open_store(target: str, *, state: str | None = None, force: bool = False) ->
     if state is None:
         return sink
     return JsonLinesSink(sink.path, state=state, force=force)
+
+
+@contextlib.asynccontextmanager
+async def kept_if_used(
+    args: argparse.Namespace, sink: Sink, endpoint: ResourceName
+) -> AsyncIterator[None]:
+    """Run the block; if it fails (an error, Ctrl-C) and the store is a file or directory
+    this run created that holds nothing (no row, reject or position), remove what the
+    run created, so that no empty file looks like an export. A store that existed before
+    the run is never touched, nor one another writer holds. Sets ``args.store_removed``.
+    """
+    made = _made_by_run(sink)
+    if made is None:
+        yield
+        return
+    try:
+        yield
+    except OutputLockedError:
+        raise
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            again = open_store(store_of(args), state=getattr(args, "state", None))
+            if await _holds_nothing(again, endpoint):
+                for path in made():
+                    with contextlib.suppress(OSError):
+                        shutil.rmtree(path) if path.is_dir() else path.unlink()
+                args.store_removed = True
+        raise
+
+
+def _made_by_run(sink: Sink) -> Callable[[], list[Path]] | None:
+    """What the run will have created next to the store (its file or directory, the
+    sidecar, a lock, a journal: the names that start with the store's), or ``None`` when
+    the store exists already or is not a file (a PostgreSQL database)."""
+    main = getattr(sink, "directory", None) or getattr(sink, "path", None)
+    state = getattr(sink, "state_path", None)
+    others = [state] if isinstance(state, Path) else []
+    if not isinstance(main, Path) or any(os.path.lexists(p) for p in [main, *others]):
+        return None
+    folder, name = main.parent, main.name
+
+    def near() -> set[str]:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return set()
+        return {n for n in names if n == name or n.startswith((name + ".", name + "-"))}
+
+    before = near()
+
+    def made() -> list[Path]:
+        paths = [folder / n for n in sorted(near() - before)]
+        return paths + [p for p in others if os.path.lexists(p) and p not in paths]
+
+    return made
+
+
+async def _holds_nothing(sink: Sink, endpoint: ResourceName) -> bool:
+    """Whether ``sink`` (opened again, with its lock) has no row, reject or position of
+    ``endpoint``; ``False`` when it cannot tell."""
+    try:
+        await sink.open(writer=True)
+        try:
+            return (
+                not await sink.positions(endpoint)
+                and await sink.count(endpoint) == 0
+                and await sink.rejects(endpoint) == 0
+            )
+        finally:
+            await sink.close()
+    except Exception:
+        return False
 
 
 def is_one_file(sink: Sink) -> bool:

@@ -323,7 +323,7 @@ async def run(args: argparse.Namespace, ctx: Context) -> None:
         options["policy"] = _sync.policy_of(args)
     progress = IngestProgress(noun=resource)
     line = _sync.progress_line(args, ctx.stderr, progress.text)
-    async with ctx.connect() as (client, _):
+    async with _sync.kept_if_used(args, sink, resource), ctx.connect() as (client, _):
         config = _sync.client_config(client, args)
         async with _sync.ticking(line):
             result = await ingest(
@@ -375,7 +375,7 @@ def summary(resource: str, result: IngestResult, progress: IngestProgress) -> st
 def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:
     """After a stop: what is kept, and that the same command continues."""
     store = getattr(args, "to", None) or getattr(args, "out", None)
-    if not store:
+    if not store or getattr(args, "store_removed", False):  # nothing kept to continue from
         return False
     from postpress_async.ingest.sinks import shown_url
 

@@ -182,7 +182,7 @@ async def _to_store(
     sink = _sync.open_store(target, state=args.state)  # exit 2 before anything starts
     progress = IngestProgress(noun=resource)
     try:
-        async with ctx.connect() as (client, _):
+        async with _sync.kept_if_used(args, sink, resource), ctx.connect() as (client, _):
             config = _sync.client_config(client, args)
             async with _sync.ticking(_sync.progress_line(args, ctx.stderr, progress.text)):
                 await ingest(
@@ -303,7 +303,7 @@ def _first_save(path: Path, state: StdoutState) -> None:
 def stopped_hint(args: argparse.Namespace, argv: Sequence[str], what: str) -> bool:
     """After a stop: where the position is, and that the same command continues."""
     where = args.state or args.to or args.out
-    if where is None:
+    if where is None or getattr(args, "store_removed", False):  # nothing saved to resume
         return False
     from postpress_async.ingest.sinks import shown_url
 
