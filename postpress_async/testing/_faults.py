@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from postpress_async.testing._args import check_number
+from postpress_async.testing._args import check_number, check_whole
 
 __all__ = [
     "JSON_FAULTS",
@@ -183,9 +183,12 @@ class Faults:
             check_number(name, seconds)
             if not (math.isfinite(seconds) and seconds >= 0):
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, got {seconds!r}")
+        # A str seed would seed its generators as well as an int, with other draws than
+        # the int a run's log or a test's table names.
+        check_whole("seed", self.seed)
         limit = self.max_concurrency
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise TypeError(f"max_concurrency must be an int (or None), got {limit!r}")
+        if limit is not None:
+            check_whole("max_concurrency", limit)
         if limit is not None and limit < 1:
             raise ValueError("max_concurrency must be >= 1 (or None)")
 

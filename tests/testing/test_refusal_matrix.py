@@ -36,6 +36,9 @@ def _rows() -> Iterator[Any]:
     for field in ("latency", "jitter", "retry_after", "slow_body_seconds"):
         for case, value in NOT_NUMBER.items():
             yield row(lambda f=field, v=value: Faults(**{f: v}), field, f"Faults-{case}")
+    for field in ("seed", "max_concurrency"):
+        for case, value in NOT_INT.items():
+            yield row(lambda f=field, v=value: Faults(**{f: v}), field, f"Faults-{case}")
     server: dict[str, dict[str, object]] = {
         "port": {**NOT_INT, "negative": -1, "65536": 65_536},
         "page_cache_bytes": NOT_INT,
