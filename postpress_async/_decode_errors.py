@@ -13,6 +13,7 @@ import msgspec
 
 from ._exceptions import ResponseDecodeError
 from ._words import printable
+from .models._page import CURSOR_PATTERN
 
 __all__ = ["NOT_JSON", "item_error", "message_and_path", "not_json", "page_error", "raw_item_id"]
 
@@ -37,6 +38,12 @@ def not_json(error: Exception, body: bytes, endpoint: str) -> ResponseDecodeErro
         message = f"body is not valid JSON: {error}"
     return ResponseDecodeError(message, endpoint=endpoint, body=bytes(body))
 
+
+#: What a cursor's pattern (:data:`~.models._page.Cursor`) means, said for people.
+_CURSOR_WORDS = (
+    "without a control character (U+0000-U+001F, U+007F): no caller could give such a "
+    "cursor back to resume from"
+)
 
 #: How much of a body is looked at to tell an HTML page.
 _SNIFF = 1024
@@ -95,4 +102,5 @@ def message_and_path(error: msgspec.DecodeError) -> tuple[str, str]:
     """
     match = _AT_PATH.fullmatch(str(error))
     message, path = (match["message"], match["path"]) if match else (str(error), "$")
+    message = message.replace(f"matching regex {CURSOR_PATTERN!r}", _CURSOR_WORDS)
     return printable(message), printable(path)

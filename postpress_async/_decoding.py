@@ -33,6 +33,7 @@ from ._raw_items import split_items
 from ._rewrite import convert_tolerantly
 from ._surrogates import decode_repaired, repair_refused
 from .models import Page
+from .models._page import Cursor
 
 __all__ = [
     "UnreadableItem",
@@ -100,7 +101,7 @@ def _decode_repaired(body: bytes, model: Any, error: Exception, *, endpoint: str
 
 
 class _CursorOnly(msgspec.Struct, gc=False):
-    cursor: str | None = None
+    cursor: Cursor | None = None
 
 
 _CURSOR_ONLY = msgspec.json.Decoder(_CursorOnly)

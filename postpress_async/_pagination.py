@@ -59,7 +59,7 @@ from ._cursor_trail import CursorTrail, Stall
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._page_body import FetchPage, PageBody, ReadPage, ServerClock
 from ._page_body import as_page as _as_page
-from ._params import check_flag, check_int, check_text
+from ._params import check_flag, check_int, check_plain
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
 from ._tasks import SingleUse, raise_crash, reap, start
@@ -487,10 +487,10 @@ class ListStream(SingleUse[T]):
 
 
 def _check_cursor(name: str, cursor: object) -> None:
-    """A cursor a caller gives: a str that can go on the wire."""
+    """A cursor a caller gives: a str that can go on the wire, as a page's (models.Cursor)."""
     if not isinstance(cursor, str):
         raise InvalidParameterError(name, f"must be a str, got {type(cursor).__name__}")
-    check_text(name, cursor)
+    check_plain(name, cursor)
 
 
 def _after_page(page: Page[Any]) -> Checkpoint:

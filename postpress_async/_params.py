@@ -20,6 +20,7 @@ __all__ = [
     "check_count",
     "check_flag",
     "check_int",
+    "check_plain",
     "check_text",
     "encode_account_ids",
     "encode_account_type",
@@ -92,8 +93,15 @@ def encode_id(name: str, value: str) -> str:
         raise InvalidParameterError(name, "must not be empty")
     if not value.strip():
         raise InvalidParameterError(name, f"must not be blank, got {value!r}")
-    # No id holds a control character: one is a pasted line's end or a damaged value,
-    # and would ask for another id (httpx refuses them in any part of a URL too).
+    return check_plain(name, value)
+
+
+def check_plain(name: str, value: str) -> str:
+    """:func:`check_text` without a control character (U+0000-U+001F, U+007F).
+
+    No id or cursor holds one: it is a pasted line's end or a damaged value, and would ask
+    for another id or page (httpx refuses them in any part of a URL too).
+    """
     bad = next((ch for ch in value if ch < " " or ch == "\x7f"), None)
     if bad is not None:
         raise InvalidParameterError(

@@ -35,6 +35,7 @@ from ._raw_items import split_items
 from ._repeats import Repeats
 from ._time import to_ms
 from .models import Page
+from .models._page import Cursor
 
 __all__ = [
     "TABLES",
@@ -123,7 +124,7 @@ class RowPage(Page[Row], frozen=True, kw_only=True):
 
 class _RawPage(msgspec.Struct, gc=False):
     items: list[msgspec.Raw] = msgspec.field(default_factory=list)
-    cursor: str | None = None
+    cursor: Cursor | None = None
     object: str | None = None
 
 

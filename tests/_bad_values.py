@@ -43,6 +43,10 @@ BAD_ID_TEXT: dict[str, str] = {
     "delete": "msg\x7f",
     "surrogate": "msg\ud800",
 }
+#: A str no cursor can be: a control character (a pasted line's end), a lone surrogate.
+BAD_CURSOR_TEXT: dict[str, str] = {
+    name: BAD_ID_TEXT[name] for name in ("tab", "nul", "newline", "control", "delete", "surrogate")
+}
 #: Not a time the API can be asked for.
 BAD_TIME: dict[str, object] = {
     "naive": NAIVE,

@@ -14,7 +14,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _bad_values import AFTER, BAD_ID_TEXT, BAD_TIME, BEFORE, NAIVE, NOT_BOOL, NOT_INT, NOT_STR
+from _bad_values import (
+    AFTER,
+    BAD_CURSOR_TEXT,
+    BAD_ID_TEXT,
+    BAD_TIME,
+    BEFORE,
+    NAIVE,
+    NOT_BOOL,
+    NOT_INT,
+    NOT_STR,
+)
 from helpers import KEY, RecordingTransport, client_with, empty_list
 
 from postpress_async import (
@@ -64,7 +74,9 @@ def _resource_rows() -> Iterator[Any]:
         yield from _rows(method, "limit", {**NOT_INT, **LIMIT_OUT_OF_RANGE}, _kw(method, "limit"))
         yield from _rows(method, "prefetch", {**NOT_INT, "negative": -1}, _kw(method, "prefetch"))
         yield from _rows(method, "max_items", {**NOT_INT, "negative": -1}, _kw(method, "max_items"))
-        yield from _rows(method, "cursor", {**NOT_STR, "empty": ""}, _kw(method, "cursor"))
+        yield from _rows(
+            method, "cursor", {**NOT_STR, **BAD_CURSOR_TEXT, "empty": ""}, _kw(method, "cursor")
+        )
         yield from _rows(
             method,
             "resume",
@@ -142,7 +154,7 @@ def _checkpoint_rows() -> Iterator[Any]:
     a Struct built in Python, so the stream does (``done="no"`` would end it at once,
     a ``follow`` that is not a WatchState failed as an AttributeError)."""
     fields: dict[str, dict[str, object]] = {
-        "cursor": {"int": 5, "bytes": b"c", "list": ["c"]},
+        "cursor": {"int": 5, "bytes": b"c", "list": ["c"], **BAD_CURSOR_TEXT},
         "offset": {"negative": -1, "str": "1", "bool": True, "float": 1.0},
         "done": {"str-no": "no", "int-1": 1, "none": None},
         "follow": {"str": "state", "dict": {}, "int": 1, "datetime": NAIVE},

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
 from ._base import Model
 
-__all__ = ["Page"]
+__all__ = ["Page"]  # Cursor, CURSOR_PATTERN: the SDK's own, not re-exported
 
 T = TypeVar("T")
+
+#: A page's cursor as the SDK takes it from a body: text without a control character
+#: (U+0000-U+001F, U+007F). One with such a character could be sent back percent-encoded,
+#: but no caller could give it again (``cursor=``, a resume checkpoint, ``--cursor``
+#: refuse one as a pasted line's end), so a page carrying one does not fit its model:
+#: a typed error at ``$.cursor``, in place of that page, rather than a checkpoint no
+#: stream would resume from.
+CURSOR_PATTERN = "\\A[^\\x00-\\x1f\\x7f]*\\Z"
+Cursor = Annotated[str, msgspec.Meta(pattern=CURSOR_PATTERN)]
 
 
 class Page(Model, Generic[T], frozen=True, kw_only=True, gc=True):
     """One page of a list endpoint; ``cursor`` is ``None`` on the last page."""
 
     items: list[T] = msgspec.field(default_factory=list)
-    cursor: str | None = None
+    cursor: Cursor | None = None
     object: str | None = None
 
     @property

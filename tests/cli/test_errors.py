@@ -236,6 +236,9 @@ def test_not_found_exits_1() -> None:
         ),
         pytest.param(["--retries", "-1"], "argument --retries: must be >= 0", id="retries"),
         pytest.param(["--cursor", ""], "--cursor: must not be empty", id="empty-cursor"),
+        pytest.param(
+            ["--cursor", "c\n"], "--cursor: must not contain control characters", id="cursor-eol"
+        ),
     ],
 )
 def test_bad_option_values_exit_2_without_an_api_key(args: list[str], expected: str) -> None:

@@ -7,7 +7,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from postpress_async import AsyncPostpress, Checkpoint, CursorLoopError, _cursor_trail, merge
+from postpress_async import (
+    AsyncPostpress,
+    Checkpoint,
+    CursorLoopError,
+    ResponseDecodeError,
+    _cursor_trail,
+    merge,
+)
 from postpress_async._cursor_trail import CursorTrail
 from postpress_async.transports import MockTransport, Request, Response
 
@@ -194,3 +201,53 @@ def test_the_command_line_names_a_run_of_pages_without_items() -> None:
     _, repeated = describe(CursorLoopError("c_9"))
     assert "1000 pages in a row" in stalled and "second time" not in stalled
     assert "second time" in repeated
+
+
+def _walk_by_transport(
+    walk: dict[str | None, str | None], asked: list[str | None]
+) -> MockTransport:
+    """:func:`cursor_walk` through the public MockTransport (``asked``: each request's cursor)."""
+
+    def handler(request: Request) -> Response:
+        cursor = parse_qs(urlsplit(request.url).query).get("cursor", [None])[0]
+        asked.append(cursor)
+        return Response(200, {}, page_body([f"msg_{cursor or 'start'}"], walk[cursor]))
+
+    return MockTransport(handler)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3], ids=lambda n: f"prefetch={n}")
+@pytest.mark.parametrize("bad", ["B\n", "B\x00", "\x7fB", "\tB"], ids=repr)
+async def test_a_cursor_with_a_control_character_is_a_typed_error_in_place_of_its_page(
+    bad: str, prefetch: int
+) -> None:
+    """JSON can carry one (``"B\\n"``), but no caller could give it back as ``cursor=`` or
+    in a resume checkpoint: its page is refused at ``$.cursor``, never followed, and the
+    stream's checkpoint stays before that page, where a resumed stream starts again."""
+    asked: list[str | None] = []
+    transport = _walk_by_transport({None: "A", "A": bad}, asked)
+    async with AsyncPostpress(api_key="k", transport=transport) as client:
+        stream = client.messages.list(prefetch=prefetch)
+        seen: list[str] = []
+        with pytest.raises(ResponseDecodeError, match="control character") as caught:
+            async for message in stream:
+                seen.append(message.id)
+        assert seen == ["msg_start"]
+        assert caught.value.path == "$.cursor"
+        assert position(caught.value.checkpoint) == position(Checkpoint(cursor="A"))
+        assert asked == [None, "A"]  # the bad cursor was never sent
+        resumed = client.messages.list(resume=caught.value.checkpoint, prefetch=prefetch)
+        with pytest.raises(ResponseDecodeError):
+            _ = [message async for message in resumed]
+
+
+async def test_the_raw_rows_refuse_a_cursor_with_a_control_character_too() -> None:
+    asked: list[str | None] = []
+    transport = _walk_by_transport({None: "A", "A": "B\n"}, asked)
+    async with AsyncPostpress(api_key="k", transport=transport) as client:
+        stream = client.messages.rows()
+        with pytest.raises(ResponseDecodeError, match="control character") as caught:
+            _ = [row async for row in stream]
+    assert caught.value.path == "$.cursor"
+    assert position(caught.value.checkpoint) == position(Checkpoint(cursor="A"))
+    assert asked == [None, "A"]
