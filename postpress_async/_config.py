@@ -380,6 +380,10 @@ def resolve_base_url(
     """
     if base_url is not None and not isinstance(base_url, str):
         raise InvalidParameterError("base_url", f"must be a str, got {type(base_url).__name__}")
+    if base_url == "":  # given, as an api_key="" is: not read as "none given"
+        raise InvalidParameterError(
+            "base_url", "must not be empty; pass None to read POSTPRESS_BASE_URL or the default"
+        )
     url = base_url or environ.get("POSTPRESS_BASE_URL") or DEFAULT_BASE_URL
     # A bad value is named where it came from: the variable, when no argument was given.
     param = "base_url" if base_url else "POSTPRESS_BASE_URL"

@@ -298,6 +298,7 @@ def _config_rows() -> Iterator[Any]:
         yield pytest.param(_client(timeout=value), "timeout", id=f"client-timeout-{name}")
     for name, value in {**NOT_INT, "negative": -1}.items():
         yield pytest.param(_client(prefetch=value), "prefetch", id=f"client-prefetch-{name}")
+    yield pytest.param(_client(base_url=""), "base_url", id="client-base_url-empty")
     for field in ("telemetry", "allow_insecure_http"):
         for name, value in NOT_BOOL.items():
             yield pytest.param(_client(**{field: value}), field, id=f"client-{field}-{name}")

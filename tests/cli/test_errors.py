@@ -75,6 +75,15 @@ def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
     assert "POSTPRESS_BASE_URL: must start with http://" in one_error_line(result)
 
 
+def test_an_empty_base_url_is_refused_not_read_as_none_given() -> None:
+    """As ``--api-key ""`` is: an empty option is a mistake (an unset shell variable), not
+    a cue to read POSTPRESS_BASE_URL."""
+    env = {"POSTPRESS_BASE_URL": "http://127.0.0.1:9/api/v1"}
+    result = run("--api-key", "k", "--base-url", "", "accounts", "list", env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert "error: --base-url: must not be empty" in one_error_line(result)
+
+
 @pytest.mark.parametrize(
     ("options", "env", "named"),
     [
