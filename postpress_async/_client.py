@@ -35,7 +35,7 @@ from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterErro
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
 from ._page_body import server_time_ms
-from ._params import check_flag, check_int, check_text, encode_query
+from ._params import check_flag, check_prefetch, check_text, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing, running_loop
@@ -242,7 +242,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.timeout: Timeout = as_timeout(timeout)
         self.retry: RetryPolicy = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits: Limits = _as_limits(limits if limits is not None else Limits())
-        self.prefetch: int = check_int("prefetch", prefetch, minimum=0)
+        self.prefetch: int = check_prefetch(prefetch)
         self._headers = _merged_headers(
             _own_headers(self._api_key),
             # None only: a falsy non-mapping (False, "") is refused, not read as "no headers"
@@ -341,7 +341,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         if retry is not None:
             clone.retry = _as_policy(retry)
         if prefetch is not None:
-            clone.prefetch = check_int("prefetch", prefetch, minimum=0)
+            clone.prefetch = check_prefetch(prefetch)
         if headers is not None:
             clone._headers = _merged_headers(self._headers, _extra_headers(headers))
         clone._owns_transport = False

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, TypeVar, get_args
 
 from ._exceptions import InvalidParameterError
-from ._params import check_flag, check_int
+from ._params import check_attempts, check_flag, check_in_flight, check_int
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -116,8 +116,8 @@ class Limits:
     """Concurrency limits shared by every call, stream and fan-out of one client.
 
     * ``max_in_flight`` caps the requests in flight at once (attempts, not calls:
-      a request waiting out its retry backoff does not hold a slot).
-    * ``max_connections`` sizes the aiohttp connection pool the client creates.
+      a request waiting out its retry backoff does not hold a slot); at most 1,000.
+    * ``max_connections`` sizes the aiohttp connection pool the client creates (at most 1,000).
     * ``requests_per_second``: start at most this many attempts a second, client-wide
       (``None``: no rate limit). ``N`` attempts take at least ``(N - 1) / rate`` seconds.
     * ``account_requests_per_second``: the same for each account a request names with
@@ -154,8 +154,9 @@ class Limits:
     retry_budget_floor: float = 10.0
 
     def __post_init__(self) -> None:
-        for field in ("max_in_flight", "max_connections", "max_response_bytes"):
-            check_int(f"limits.{field}", getattr(self, field), minimum=1)
+        for field in ("max_in_flight", "max_connections"):
+            check_in_flight(f"limits.{field}", getattr(self, field))
+        check_int("limits.max_response_bytes", self.max_response_bytes, minimum=1)
         for field in ("requests_per_second", "account_requests_per_second"):
             _rate(f"limits.{field}", getattr(self, field))
         check_flag("limits.adaptive", self.adaptive)
@@ -190,7 +191,8 @@ DEFAULT_RETRY_ON: Final[Mapping[int, frozenset[str]]] = {
 class RetryPolicy:
     """When and how long to retry a failed request.
 
-    * ``attempts``: total tries, the first included (1 turns retrying off).
+    * ``attempts``: total tries, the first included (1 turns retrying off; at most 1,000:
+      bound a long outage with ``deadline``).
     * ``wait_initial``, ``wait_max``: exponential backoff with full jitter: before
       retry *n* the client sleeps ``uniform(0, min(wait_max, wait_initial * 2**(n-1)))``.
     * ``retry_after_max``: a server's ``Retry-After`` is honoured up to this many seconds;
@@ -220,7 +222,7 @@ class RetryPolicy:
     retry_non_idempotent: bool = False
 
     def __post_init__(self) -> None:
-        check_int("retry.attempts", self.attempts, minimum=1)
+        check_attempts("retry.attempts", self.attempts)
         for field in (
             "wait_initial",
             "wait_max",

@@ -59,7 +59,7 @@ from ._cursor_trail import CursorTrail, Stall
 from ._exceptions import InvalidParameterError, PostpressError, with_checkpoint
 from ._page_body import FetchPage, PageBody, ReadPage, ServerClock
 from ._page_body import as_page as _as_page
-from ._params import check_flag, check_int, check_plain
+from ._params import check_flag, check_int, check_plain, check_prefetch
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
 from ._tasks import SingleUse, raise_crash, reap, start
@@ -255,7 +255,7 @@ class ListStream(SingleUse[T]):
         repeats: Repeats[T] | None = None,
         clock: ServerClock | None = None,
     ) -> None:
-        check_int("prefetch", prefetch, minimum=0)
+        check_prefetch(prefetch)
         if max_items is not None:
             check_int("max_items", max_items, minimum=0)
         if cursor is not None:

@@ -14,13 +14,19 @@ from ._exceptions import InvalidParameterError
 
 __all__ = [
     "ACCOUNT_TYPES",
+    "MAX_ATTEMPTS",
+    "MAX_IN_FLIGHT",
     "MAX_LIMIT",
+    "MAX_PREFETCH",
     "MAX_SHARDS",
     "AccountTypeParam",
+    "check_attempts",
     "check_count",
     "check_flag",
+    "check_in_flight",
     "check_int",
     "check_plain",
+    "check_prefetch",
     "check_text",
     "encode_account_ids",
     "encode_account_type",
@@ -39,6 +45,21 @@ MAX_LIMIT: Final = 250
 #: they cost more than they gain. Here, below the CLI, so ``--help`` says it cheaply.
 MAX_SHARDS: Final = 1_000
 
+#: The most pages a list stream may fetch ahead (``prefetch``). Pages come one after
+#: another (each is asked for with the cursor of the one before), so pages ahead only
+#: smooth a reader slower than the network; 100 (25,000 items, about 100 MB of bodies)
+#: is past any use, and each held page is memory.
+MAX_PREFETCH: Final = 100
+
+#: The most tries of one request (``RetryPolicy.attempts``): with the default backoff,
+#: 1,000 is hours of retrying; bound a long outage with ``deadline=`` instead.
+MAX_ATTEMPTS: Final = 1_000
+
+#: The most requests one client may have in flight, and connections in its pool
+#: (``Limits.max_in_flight``, ``max_connections``): each holds a socket, and past a
+#: thousand a process meets its file-descriptor limit (often 1,024) before the API's.
+MAX_IN_FLIGHT: Final = 1_000
+
 #: The providers the ``account_type`` filter of ``GET /chats`` accepts (the values of
 #: ``models.Provider``; a test keeps the two equal).
 AccountTypeParam = Literal[
@@ -54,12 +75,29 @@ def check_int(name: str, value: object, *, minimum: int) -> int:
     return value
 
 
-def check_count(name: str, value: object, *, most: int, why: str) -> int:
-    """An int from 1 to ``most``; ``why`` says what a larger one would cost."""
-    count = check_int(name, value, minimum=1)
+def check_count(name: str, value: object, *, most: int, why: str, least: int = 1) -> int:
+    """An int from ``least`` to ``most``; ``why`` says what a larger one would cost."""
+    count = check_int(name, value, minimum=least)
     if count > most:
         raise InvalidParameterError(name, f"must be at most {most:,}, got {count:,}: {why}")
     return count
+
+
+def check_attempts(name: str, value: object) -> int:
+    """Tries of one request, 1 to :data:`MAX_ATTEMPTS`."""
+    return check_count(name, value, most=MAX_ATTEMPTS, why="bound an outage with deadline=")
+
+
+def check_in_flight(name: str, value: object) -> int:
+    """Requests in flight, or pooled connections: 1 to :data:`MAX_IN_FLIGHT`."""
+    why = "each holds a socket; past this many a process runs out of file descriptors"
+    return check_count(name, value, most=MAX_IN_FLIGHT, why=why)
+
+
+def check_prefetch(value: object) -> int:
+    """A ``prefetch``: pages fetched ahead, 0 to :data:`MAX_PREFETCH`."""
+    why = "pages come one after another, so more ahead only hold memory"
+    return check_count("prefetch", value, least=0, most=MAX_PREFETCH, why=why)
 
 
 def check_flag(name: str, value: object) -> bool:

@@ -47,6 +47,8 @@ BAD_ID_TEXT: dict[str, str] = {
 BAD_CURSOR_TEXT: dict[str, str] = {
     name: BAD_ID_TEXT[name] for name in ("tab", "nul", "newline", "control", "delete", "surrogate")
 }
+#: Past any count's documented maximum.
+HUGE: dict[str, object] = {"huge": 10**30}
 #: Not a time the API can be asked for.
 BAD_TIME: dict[str, object] = {
     "naive": NAIVE,

@@ -20,6 +20,7 @@ from _bad_values import (
     BAD_ID_TEXT,
     BAD_TIME,
     BEFORE,
+    HUGE,
     NAIVE,
     NOT_BOOL,
     NOT_INT,
@@ -38,6 +39,7 @@ from postpress_async import (
     WatchState,
     merge,
 )
+from postpress_async._params import MAX_ATTEMPTS, MAX_IN_FLIGHT, MAX_PREFETCH
 
 Call = Callable[[AsyncPostpress[Any]], object]
 
@@ -66,13 +68,19 @@ def _positional(method: str) -> Callable[[object], Call]:
 
 LISTS = ("accounts.list", "chats.list", "messages.list")
 TIMED = ("chats.list", "messages.list", "messages.rows", "chats.rows")
-LIMIT_OUT_OF_RANGE: dict[str, object] = {"zero": 0, "negative": -1, "251": 251, "huge": 10**30}
+LIMIT_OUT_OF_RANGE: dict[str, object] = {"zero": 0, "negative": -1, "251": 251, **HUGE}
+PAST_PREFETCH: dict[str, object] = {"past-most": MAX_PREFETCH + 1, **HUGE}
 
 
 def _resource_rows() -> Iterator[Any]:
     for method in LISTS:
         yield from _rows(method, "limit", {**NOT_INT, **LIMIT_OUT_OF_RANGE}, _kw(method, "limit"))
-        yield from _rows(method, "prefetch", {**NOT_INT, "negative": -1}, _kw(method, "prefetch"))
+        yield from _rows(
+            method,
+            "prefetch",
+            {**NOT_INT, "negative": -1, **PAST_PREFETCH},
+            _kw(method, "prefetch"),
+        )
         yield from _rows(method, "max_items", {**NOT_INT, "negative": -1}, _kw(method, "max_items"))
         yield from _rows(
             method, "cursor", {**NOT_STR, **BAD_CURSOR_TEXT, "empty": ""}, _kw(method, "cursor")
@@ -296,8 +304,10 @@ def _config_rows() -> Iterator[Any]:
     del seconds["negative"]  # -1 s: refused as timeout.total, a field of what it builds
     for name, value in seconds.items():
         yield pytest.param(_client(timeout=value), "timeout", id=f"client-timeout-{name}")
-    for name, value in {**NOT_INT, "negative": -1}.items():
+    for name, value in {**NOT_INT, "negative": -1, **PAST_PREFETCH}.items():
         yield pytest.param(_client(prefetch=value), "prefetch", id=f"client-prefetch-{name}")
+    for name, value in {**NOT_INT, "negative": -1, **PAST_PREFETCH}.items():
+        yield pytest.param(_view(prefetch=value), "prefetch", id=f"with_options-prefetch-{name}")
     yield pytest.param(_client(base_url=""), "base_url", id="client-base_url-empty")
     for field in ("telemetry", "allow_insecure_http"):
         for name, value in NOT_BOOL.items():
@@ -336,12 +346,12 @@ def _config_rows() -> Iterator[Any]:
                     id=f"{prefix}.replace-{field}-{name}",
                 )
     counts = (
-        ("retry", RetryPolicy, "attempts"),
-        ("limits", Limits, "max_in_flight"),
-        ("limits", Limits, "max_connections"),
+        ("retry", RetryPolicy, "attempts", MAX_ATTEMPTS),
+        ("limits", Limits, "max_in_flight", MAX_IN_FLIGHT),
+        ("limits", Limits, "max_connections", MAX_IN_FLIGHT),
     )
-    for prefix, cls, field in counts:
-        for name, value in {**NOT_INT, "zero": 0}.items():
+    for prefix, cls, field, most in counts:
+        for name, value in {**NOT_INT, "zero": 0, "past-most": most + 1, **HUGE}.items():
             yield pytest.param(
                 lambda c=cls, f=field, v=value: c(**{f: v}),
                 f"{prefix}.{field}",

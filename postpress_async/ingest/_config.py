@@ -16,7 +16,13 @@ from postpress_async._config import (
     check_chat_time,
 )
 from postpress_async._exceptions import InvalidParameterError
-from postpress_async._params import MAX_LIMIT, check_int, encode_limit
+from postpress_async._params import (
+    MAX_LIMIT,
+    check_attempts,
+    check_in_flight,
+    check_prefetch,
+    encode_limit,
+)
 from postpress_async._transport import Transport
 
 __all__ = ["ClientConfig"]
@@ -61,8 +67,8 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
                 )
         _check_headers(self.default_headers)
         encode_limit(self.limit)
-        check_int("prefetch", self.prefetch, minimum=0)
-        check_int("max_in_flight", self.max_in_flight, minimum=1)
+        check_prefetch(self.prefetch)
+        check_in_flight("max_in_flight", self.max_in_flight)
         if self.budget is not None and not (isinstance(self.budget, str) and self.budget):
             # An empty name would give each worker a semaphore of its own (distributed
             # names a nameless one at random): no shared budget at all.
@@ -70,7 +76,7 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True):
                 "budget", f"must be the name of a Dask semaphore or None, got {self.budget!r}"
             )
         if self.attempts is not None:
-            check_int("attempts", self.attempts, minimum=1)
+            check_attempts("attempts", self.attempts)
         as_timeout(self.timeout)  # the client's own check of its timeout=
 
     def __repr__(self) -> str:
