@@ -28,7 +28,7 @@ from postpress_async._time import parse_datetime
 from ._argparse import EPILOG, Formatter, Parser, epilog, group_epilog
 from ._errors import UsageError
 from ._output import FORMATS
-from ._values import Once, count, interval, offset, rate, seconds
+from ._values import Once, count, interval, offset, rate, retries, seconds
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -92,7 +92,7 @@ CONNECTION: Final = _OptionSet(
         ),
         _option(
             "--retries",
-            type=count,
+            type=retries,
             metavar="N",
             help="retries of a failed request (default: 4; 0 turns retrying off)",
         ),

@@ -1,6 +1,6 @@
 """The value types of the command line's options: what argparse turns each string into.
 
-``type=`` callables (``count``, ``positive``, ``seconds``, ``interval``, ``offset``,
+``type=`` callables (``count``, ``retries``, ``positive``, ``seconds``, ``interval``, ``offset``,
 ``rate``) that refuse a value with :class:`argparse.ArgumentTypeError` (a usage error
 naming the option), and :class:`Once`, the action of an option that takes one value.
 """
@@ -11,7 +11,9 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Once", "count", "interval", "offset", "positive", "rate", "seconds"]
+from postpress_async._params import MAX_ATTEMPTS
+
+__all__ = ["Once", "count", "interval", "offset", "positive", "rate", "retries", "seconds"]
 
 
 class Once(argparse.Action):
@@ -38,6 +40,15 @@ def count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def retries(text: str) -> int:
+    """Retries of a request: 0 to one fewer than ``RetryPolicy``'s most attempts (not the
+    SDK's "attempts" message, whose numbers are one more than the option's)."""
+    value = count(text)
+    if value > MAX_ATTEMPTS - 1:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_ATTEMPTS - 1:,}, got {value:,}")
     return value
 
 

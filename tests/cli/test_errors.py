@@ -244,6 +244,9 @@ def test_not_found_exits_1() -> None:
             ["--no-such-option"], "unrecognized arguments: --no-such-option", id="unknown"
         ),
         pytest.param(["--retries", "-1"], "argument --retries: must be >= 0", id="retries"),
+        pytest.param(
+            ["--retries", "1000"], "argument --retries: must be at most 999", id="retries-1000"
+        ),
         pytest.param(["--cursor", ""], "--cursor: must not be empty", id="empty-cursor"),
         pytest.param(
             ["--cursor", "c\n"], "--cursor: must not contain control characters", id="cursor-eol"
