@@ -11,7 +11,7 @@ atomically, that vouches for it (:class:`Sidecar`, version 2)::
      "positions": {"all": {"position": {...Checkpoint...}, "items": 2501, "pages": 11},
                    "follow": {"position": {...WatchState...}, "items": 0, "pages": 0}}}
 
-A commit appends the batch's lines (one ``writev`` sequence, one fsync), then its rejects
+A commit appends the batch's lines (a ``writev`` a page of them, one fsync), then its rejects
 to ``FILE.rejects.jsonl`` (fsynced; a reject is known by its bytes, and one whose bytes
 the file already holds is not written again: the digests of the file's rejects are read
 once, at the first commit that brings one, see :func:`held_rejects`), then replaces the
@@ -51,6 +51,7 @@ import msgspec
 from postpress_async._durable import fsync_dir, replace_file, write_atomic
 from postpress_async._exceptions import ShardConflictError, SinkUnavailableError
 from postpress_async._filelock import OutputLock, lock_output
+from postpress_async._params import MAX_LIMIT
 from postpress_async._rows import Reject, Row, digest
 
 from ._base import Move, last_of_each
@@ -68,6 +69,7 @@ __all__ = [
     "line_bytes",
     "reject_lines",
     "verdict",
+    "write_lines",
 ]
 
 _NL: Final = b"\n"
@@ -90,6 +92,21 @@ def line_bytes(rows: Sequence[Row], line_breaks: bool | None = None) -> list[byt
     if line_breaks is not False and (joined.count(_NL) != len(rows) - 1 or b"\r" in joined):
         joined = _NL.join([one_line(data) for data in map(_data, rows)])
     return [joined, _NL]
+
+
+#: Rows joined into one buffer at a time: a full page. Pages queue behind a slow fsync
+#: and are committed as one group (up to 17): joined whole, the group's copy would make
+#: an export's peak memory grow with the largest group it meets, so with its length.
+JOIN_ROWS: Final = MAX_LIMIT
+
+
+def write_lines(fd: int, rows: Sequence[Row], line_breaks: bool | None = None) -> int:
+    """Write the rows' JSON lines (see :func:`line_bytes`) to ``fd``, ``JOIN_ROWS`` rows
+    joined at a time; the bytes written."""
+    written = 0
+    for start in range(0, len(rows), JOIN_ROWS):
+        written += write_all(fd, line_bytes(rows[start : start + JOIN_ROWS], line_breaks))
+    return written
 
 
 def one_line(data: Any) -> bytes:
@@ -386,7 +403,6 @@ class LinesFile:
                     seq=1 + (old.seq if old else 0),
                 )
             rows = last_of_each(rows)
-            lines = line_bytes(rows, line_breaks)
             marks: list[str] = []
             if rejects:
                 if held is None:
@@ -394,7 +410,7 @@ class LinesFile:
                 rejects, marks = _unheld(rejects, held)
             rejected = reject_lines(rejects)
             try:
-                new = self._append(state, endpoint, lines, rejected, len(rows), len(rejects))
+                new = self._append(state, endpoint, rows, line_breaks, rejected, len(rejects))
                 new.positions = positions
                 self.write_sidecar(new)
             except BaseException as exc:
@@ -419,16 +435,16 @@ class LinesFile:
         self,
         state: Sidecar,
         endpoint: str,
-        lines: list[bytes],
+        rows: Sequence[Row],
+        line_breaks: bool | None,
         rejected: bytes,
-        rows: int,
         rejects: int,
     ) -> Sidecar:
         """Append lines and rejects durably; the sidecar state that vouches for them."""
         assert self._fd is not None
         if self._dirty:
             self._cut()
-        written = write_all(self._fd, lines)
+        written = write_lines(self._fd, rows, line_breaks)
         if written:
             os.fsync(self._fd)
         if rejected:
@@ -442,7 +458,7 @@ class LinesFile:
         return Sidecar(
             endpoint=endpoint,
             offset=state.offset + written,
-            count=state.count + rows,
+            count=state.count + len(rows),
             rejects_offset=state.rejects_offset + len(rejected),
             rejects=state.rejects + rejects,
             plan=state.plan,

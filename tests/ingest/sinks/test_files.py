@@ -147,6 +147,38 @@ def test_line_bytes_fast_path_keeps_the_buffers_of_the_rows() -> None:
     assert line_bytes([]) == []
 
 
+async def test_a_group_of_pages_is_copied_a_page_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow fsync lets pages queue behind the writer, committed as one group: joined
+    whole, their lines would be copied at once, so an export's peak memory would grow
+    with the largest group it meets (the longer the export, the larger)."""
+    real = _lines.write_all
+    buffers: list[tuple[int, bytes]] = []  # (the file's inode, a buffer of lines)
+
+    def counting(fd: int, chunks: Any) -> int:
+        inode = os.fstat(fd).st_ino
+        buffers.extend((inode, bytes(chunk)) for chunk in chunks if chunk != b"\n")
+        return real(fd, chunks)
+
+    monkeypatch.setattr(_lines, "write_all", counting)
+    out = tmp_path / "out.jsonl"
+    sink = JsonLinesSink(out)
+    await sink.open()
+    group = [page for _, page in pages(4)]
+    rows = [row for page in group for row in page.items]
+    rejects = [reject for page in group for reject in page.rejects]
+    items = len(rows) + len(rejects)
+    await sink.commit(Batch("messages", rows, rejects, [Move("all", None, position(4), items, 4)]))
+    await sink.close()
+    assert out.read_bytes() == b"".join(dataset().message_json(i) + b"\n" for i in readable())
+    lines_a_buffer = [
+        data.count(b"\n") + 1 for inode, data in buffers if inode == out.stat().st_ino
+    ]
+    assert sum(lines_a_buffer) == len(rows)
+    assert max(lines_a_buffer) <= PAGE  # one page's copy, however many pages the group holds
+
+
 def test_write_all_survives_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = os.writev
     sizes: list[int] = []
