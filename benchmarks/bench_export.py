@@ -78,6 +78,8 @@ def peak_rss_mb(messages: int, directory: Path) -> float:
         raise SystemExit(f"postpress export exited {child.returncode}: {child.stderr[-2000:]}")
     count = lines(out)
     out.unlink()
+    for sidecar in directory.glob(f"{out.name}.*"):  # so a second measure starts afresh
+        sidecar.unlink()
     if count != messages:
         raise SystemExit(f"export of {messages:,}: {count:,} lines")
     return child.peak_mb
