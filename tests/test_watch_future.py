@@ -269,28 +269,24 @@ class ArrivingBetweenWindows(DatedFeed):
         return stream
 
 
-async def test_a_catch_up_toward_a_future_item_loses_nothing_that_arrives_meanwhile() -> None:
+@pytest.mark.parametrize(
+    "futures",
+    [
+        pytest.param(20, id="the-last-window-overflows"),
+        # More than 8 pages of 3: the poll's first listing shows nothing correctly dated,
+        # so the poll asks the server for its newest item up to the server's clock (one
+        # request) to know how far the watermark may move.
+        pytest.param(40, id="the-first-listing-is-all-future-dated"),
+    ],
+)
+async def test_a_catch_up_toward_a_future_item_loses_nothing_that_arrives_meanwhile(
+    futures: int,
+) -> None:
     # Stamps run a minute behind the server's clock. The catch-up's later windows hand
     # out what arrived after the poll began; the watermark followed them past a message
     # that had arrived into a window already listed, and the next poll's floor passed it.
     backlog = [(T0 + 10 * n, f"m{n:03d}") for n in range(100)]
-    future = [(FUTURE_MS + n, f"zfuture{n:02d}") for n in range(20)]  # the last window overflows
-    feed = ArrivingBetweenWindows([*backlog, *future], newest=backlog[-1][0], server_ms=T0 + 60_000)
-    stream = feed.watch()
-    got = await feed.drain(stream)
-    assert stream.catch_up_listings > 0 and feed.inside is not None and feed.after_it is not None
-    burst = [row for row in feed.rows if row[1].startswith("burst")]
-    assert Counter(got) == Counter([*backlog, *future, *burst, feed.inside, feed.after_it])
-
-
-async def test_a_catch_up_whose_first_listing_is_all_future_dated_loses_nothing() -> None:
-    # More future-dated items than a poll holds: the poll's first listing shows none
-    # correctly dated, so it cannot say how far the watermark may move this poll. It asks
-    # the server for its newest item up to the server's clock (one request); without that
-    # limit, the catch-up's later windows moved the watermark past a message that had
-    # arrived into a window already listed, and the next poll's floor passed it.
-    backlog = [(T0 + 10 * n, f"m{n:03d}") for n in range(100)]
-    future = [(FUTURE_MS + n, f"zfuture{n:02d}") for n in range(40)]  # more than 8 pages of 3
+    future = [(FUTURE_MS + n, f"zfuture{n:02d}") for n in range(futures)]
     feed = ArrivingBetweenWindows([*backlog, *future], newest=backlog[-1][0], server_ms=T0 + 60_000)
     stream = feed.watch()
     got = await feed.drain(stream)
