@@ -16,6 +16,7 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "CAP_PAGES",
+    "CRAWL",
     "EARLIEST_MS",
     "GROWTH",
     "TARGET_PAGES",
@@ -34,6 +35,9 @@ TARGET_PAGES: Final = 2
 #: A window that listed little lets the next one grow at most this many times wider; the
 #: search for the oldest item steps back this many times further each probe.
 GROWTH: Final = 8
+#: Empty windows in a row while bisecting after which one item listed below the bound
+#: tells whether anything lies there at all (:attr:`CatchUp.crawling`).
+CRAWL: Final = 10
 #: The earliest bound a catch-up lists from: 1000-01-01T00:00:00.000Z, the first moment
 #: whose year has four digits (the API's timestamps have four).
 EARLIEST_MS: Final = -30_610_224_000_000
@@ -119,14 +123,27 @@ class CatchUp:
     its first page is taken (:attr:`probing`): a gap of months is crossed in a few
     listings, and where the backlog starts is then found by bisection, one request a
     step: a probe that holds more than a page is halved, and once its lower half is
-    empty, the upper half is halved in turn, until a window fits.
+    empty, the upper half is halved in turn, until a window fits. After :data:`CRAWL` empty
+    halves in a row the watch lists one item below the bound instead (:meth:`below`):
+    when the items all lie in the bound's millisecond (a burst, items dated in the
+    future) the windows move up to it at once, not in ``log2`` of the gap more listings.
 
     Every window starts where the last one ended and stays below the nearest bound, so
     the windows tile the time after ``lo`` exactly once, whatever order the server lists
     in; the listing order only decides how many listings that takes.
     """
 
-    __slots__ = ("bisecting", "bounds", "ceiling", "done", "lo", "probing", "span", "target")
+    __slots__ = (
+        "bisecting",
+        "bounds",
+        "ceiling",
+        "done",
+        "empties",
+        "lo",
+        "probing",
+        "span",
+        "target",
+    )
 
     def __init__(self, lo: int, *, span: int, edge: int | None, target: int) -> None:
         if span < 1 or target < 1:
@@ -149,6 +166,8 @@ class CatchUp:
         #: Whether the items are known to lie within twice ``span`` after ``lo`` (a probe
         #: overflowed): each empty window halves the span instead of growing it.
         self.bisecting = False
+        #: Empty windows in a row while bisecting.
+        self.empties = 0
         self._drop_passed()
 
     def _drop_passed(self) -> None:
@@ -176,6 +195,7 @@ class CatchUp:
             return
         width = before - 1 - after
         self.lo = before - 1
+        self.empties = self.empties + 1 if self.bisecting and not listed else 0
         if listed:
             self.span = grown_span(width, listed, target=self.target)
             self.ceiling = None
@@ -189,6 +209,27 @@ class CatchUp:
         self.probing = not listed
         self._drop_passed()
 
+    @property
+    def crawling(self) -> bool:
+        """Whether the bisection has listed :data:`CRAWL` empty windows in a row: the items
+        may all lie in the bound's millisecond (a burst, items dated in the future), which
+        halving reaches only after about ``log2(span)`` more listings. The watch then lists
+        one item below the bound instead (:meth:`below`)."""
+        return self.bisecting and self.empties >= CRAWL and bool(self.bounds)
+
+    def below(self, newest: int | None) -> None:
+        """What one item listed after ``lo`` and before the nearest bound said: ``newest``
+        is its stamp. ``None``: nothing lies below the bound, so the windows move up to it
+        at once; otherwise the bound comes down to just past ``newest``.
+        """
+        self.empties = 0
+        bound = self.bounds[-1]
+        if newest is None:
+            self.lo = bound - 1
+            self._drop_passed()
+        elif self.lo < newest < bound - 1:
+            self.bounds.append(newest + 1)
+
     def overflows(self, held: Sequence[int]) -> None:
         """The window held too much before its listing ended; ``held`` are the stamps it held.
 
@@ -198,6 +239,7 @@ class CatchUp:
         after, before = self.window
         if before == after + 2:
             raise ValueError("a one-millisecond window cannot be narrowed")
+        self.empties = 0
         oldest = min((stamp for stamp in held if stamp > after), default=None)
         if oldest is None:
             if before is None:

@@ -378,9 +378,17 @@ class WatchStream(SingleUse[T]):
             # What was handed out lies at or before the window's start, so the floor may
             # rise behind it: the ids remembered stay those of one overlap window.
             self._tracker.settle(self._policy.overlap_ms)
+            self.catch_up_listings += 1
+            if plan.crawling:  # bisecting up through nothing: is anything below the bound?
+                after, before = plan.lo, plan.bounds[-1]
+                plan.below(
+                    (await newest_stamp(self._list_after, self._stamp, after=after, before=before))[
+                        0
+                    ]
+                )
+                continue
             window = plan.window
             single = plan.single
-            self.catch_up_listings += 1
             listing = self._list_after(
                 after=from_ms(window.after),
                 before=None if window.before is None else from_ms(window.before),

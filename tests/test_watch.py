@@ -30,6 +30,7 @@ from postpress_async import (
     WatchStream,
 )
 from postpress_async._catch_up import (
+    CRAWL,
     EARLIEST_MS,
     GROWTH,
     CatchUp,
@@ -1017,6 +1018,43 @@ def test_after_a_gap_a_probe_that_holds_more_than_a_page_is_bisected() -> None:
     assert plan.window.after == 570
 
 
+async def test_a_probe_whose_items_all_lie_in_its_oldest_millisecond_is_not_bisected() -> None:
+    """Two bursts of one millisecond each, months after the rest (a bulk import, or items a
+    provider dated in the future): a probe window that reaches the older burst holds a
+    page of it, and bisecting below that millisecond crawls up to it, half the rest a
+    listing, finding nothing. One item listed below it says there is nothing there."""
+    far = T0 + 4 * MONTH
+    older = [(far, f"a{n:02d}") for n in range(30)]
+    newer = [(far + 1, f"b{n:02d}") for n in range(60)]  # more than the poll holds (8 pages)
+    feed = Feed(page=5)
+    feed.listed = [*steady(20, start=T0), *older, *newer]
+    stream = feed.watch(start())
+    got = await take(stream, len(feed.listed))
+    assert got == sorted(feed.listed)
+    assert len(feed.listings) <= 45, len(feed.listings)  # 37; 71 when it bisected up to the burst
+
+
+@pytest.mark.parametrize("newest", [None, 8_999_900], ids=["nothing-below", "one-below"])
+def test_a_bisection_that_finds_nothing_ten_times_asks_what_lies_below_its_bound(
+    newest: int | None,
+) -> None:
+    plan = CatchUp(0, span=1_000_000, edge=10**15, target=20)
+    plan.fits(0)
+    plan.overflows([9_000_000])  # a probe held a page, all at 9,000,000: bisect below it
+    for _ in range(CRAWL):
+        assert not plan.crawling
+        plan.fits(0)
+    assert plan.crawling and plan.bisecting
+    lo = plan.lo
+    assert lo < 8_999_900  # halving, it has not got there yet
+    plan.below(newest)  # one item listed between lo and the bound: none, or the newest there
+    assert not plan.crawling
+    if newest is None:  # the windows move up to the bound at once
+        assert plan.window.after == 8_999_999 and plan.bounds == [10**15]
+    else:  # the bound comes down to just past it
+        assert plan.lo == lo and plan.bounds[-1] == newest + 1
+
+
 async def test_a_catch_up_without_a_floor_finds_the_oldest_item_first() -> None:
     rows = backlog(600, seed=6, start=T0 - 9 * MONTH)
     feed = Feed(page=5)
@@ -1028,9 +1066,10 @@ async def test_a_catch_up_without_a_floor_finds_the_oldest_item_first() -> None:
         async for batch in stream.batches():
             got += batch
     assert got == sorted(rows)
-    probes = [listing for listing in feed.listings[probes_before:] if listing.limit == 1]
+    listed = feed.listings[probes_before:]
+    probes = [listing for listing in listed if listing.limit == 1 and listing.after is None]
     assert 1 <= len(probes) <= 15
-    assert all(listing.after is None and listing.before is not None for listing in probes)
+    assert all(listing.before is not None for listing in probes)
 
 
 async def test_items_arriving_during_a_catch_up_are_handed_out_once() -> None:
