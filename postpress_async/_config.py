@@ -21,6 +21,8 @@ from ._params import check_attempts, check_flag, check_in_flight, check_int
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY_ON",
+    "ERROR_BODY_READ_BYTES",
+    "ERROR_TAIL_BYTES",
     "ChatTime",
     "Limits",
     "OnUnreadable",
@@ -111,6 +113,14 @@ class Timeout:
         return _replace(self, "timeout", changes)
 
 
+#: How much of the end of an error body past ``Limits.max_error_body_bytes`` is kept
+#: (``Response.tail``): the envelope's last members (``type``, ``status``) with room to spare.
+ERROR_TAIL_BYTES: Final = 4096
+#: An error body is read on for its tail only while it stays within this (or within
+#: ``Limits.max_response_bytes`` if smaller): an endless error body costs 1 MiB, not 32.
+ERROR_BODY_READ_BYTES: Final = 1024 * 1024
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     """Concurrency limits shared by every call, stream and fan-out of one client.
@@ -131,8 +141,9 @@ class Limits:
       250 messages, is well under 1 MiB); a longer one raises ``ResponseTooLargeError``
       while it is read.
     * ``max_error_body_bytes`` is how much of an error body is read and kept on the
-      exception (default 64 KiB); the rest is never read (the envelope's members whole
-      before the cut are still read).
+      exception (default 64 KiB); of a longer body only the last 4 KiB are kept, read
+      while the body stays within 1 MiB (the envelope's members whole before the cut and
+      at the end are still read: the API's ``type`` and ``status`` come last).
     * ``retry_budget_ratio``, ``retry_budget_floor``: the client-wide retry budget: every
       first attempt earns ``retry_budget_ratio`` of a retry token, each retry spends one,
       and the bucket holds at most ``retry_budget_floor`` tokens (it starts full; at

@@ -6,7 +6,8 @@ and type; a body that is no envelope at all (an HTML page, an empty body) is ``N
 A lone surrogate escape (a text cut mid-emoji) is read as U+FFFD (:mod:`._surrogates`), and
 so is a byte that is not UTF-8 (a proxy's Latin-1, a text cut mid-character). A body cut
 short (past ``Limits.max_error_body_bytes``, or broken off) keeps the top-level members that
-arrived whole before the cut (:func:`was_cut` tells such a body), never a cut one.
+arrived whole before the cut (:func:`was_cut` tells such a body), never a cut one, and
+those whole at the end of its tail (its last bytes, kept by the transport).
 """
 
 from __future__ import annotations
@@ -26,13 +27,31 @@ from .models import ErrorBody
 __all__ = ["decode_error_body", "envelope_instead_of_page", "was_cut"]
 
 
-def decode_error_body(body: bytes) -> ErrorBody | None:
+def decode_error_body(body: bytes, tail: bytes = b"") -> ErrorBody | None:
     """Read the error envelope of a non-2xx ``body``.
 
     Returns ``None`` when the body is not a JSON object carrying at least one envelope
     field (an HTML page from a proxy, an empty body, a JSON array, ...). A field of the
-    wrong type is dropped rather than failing the whole envelope.
+    wrong type is dropped rather than failing the whole envelope. ``tail``, the last bytes
+    of a ``body`` cut at the cap (``Response.tail``), adds the whole top-level members that
+    end the object (the API's ``type`` and ``status`` come after ``detail``); a member of
+    the head is never replaced by one of the tail.
     """
+    envelope = _decode_head(body)
+    if not tail or _whole_members_end(without_bom(body)) is None:
+        return envelope  # no tail, or a body that is not an object cut short
+    last = _last_members(tail)
+    if envelope is None or last is None:
+        return envelope or last
+    missing = {
+        name: value
+        for name in ErrorBody.__struct_fields__
+        if getattr(envelope, name) is None and (value := getattr(last, name)) is not None
+    }
+    return msgspec.structs.replace(envelope, **missing)
+
+
+def _decode_head(body: bytes) -> ErrorBody | None:
     body = without_bom(body)
     try:
         error: ErrorBody | None = _decoder(ErrorBody).decode(body)
@@ -45,7 +64,7 @@ def decode_error_body(body: bytes) -> ErrorBody | None:
         repaired = _repaired(body, exc)
         if repaired is None:
             return _cut_error_body(body)
-        return decode_error_body(repaired)
+        return _decode_head(repaired)
     if error is None or error == _EMPTY_ERROR:
         return None
     return error
@@ -106,7 +125,7 @@ def _cut_error_body(body: bytes) -> ErrorBody | None:
     """The envelope of the members whole before the cut of a JSON object cut short; ``None``
     for a body not cut (broken mid-way: not JSON) or with no whole member."""
     end = _whole_members_end(body)
-    return None if end is None else decode_error_body(body[:end] + b"}")
+    return None if end is None else _decode_head(body[:end] + b"}")
 
 
 class _Cut(Exception):
@@ -123,14 +142,14 @@ _STRING_OR_BRACKET = re.compile(rb'["{}\[\]]')
 
 
 def _whole_members_end(body: bytes) -> int | None:
-    """Where the last top-level member whole before the cut ends, in a JSON object that
-    ran out; ``None`` if none did, or if ``body`` is not such an object (a body broken
-    mid-way, an object that ended). One pass, linear in ``len(body)``."""
-    end = None
+    """Where the last top-level member whole before the cut ends (past the ``{`` if none
+    did), in a JSON object that ran out; ``None`` if ``body`` is not such an object (a body
+    broken mid-way, an object that ended). One pass, linear in ``len(body)``."""
     pos = _space_end(body, 0)
     if body[pos : pos + 1] != b"{":
         return None
     pos += 1
+    end = pos
     try:
         while True:
             pos = _space_end(body, pos)
@@ -149,6 +168,55 @@ def _whole_members_end(body: bytes) -> int | None:
         return end
     except _Broken:
         return None
+
+
+#: A top-level member may start at a comma and a quote (a quote inside a text is escaped).
+_NEXT_MEMBER = re.compile(rb',[ \t\r\n]*"')
+_VALUE_LAST_BYTES = frozenset(b'"}]0123456789el')  # a text, object, array, number, true, null
+_MAX_TAIL_TRIES = 64
+
+
+def _last_members(tail: bytes) -> ErrorBody | None:
+    """The envelope of the longest run of whole members that ends ``tail`` (the last bytes
+    of an object), or ``None``. Each member start after something that can end a value is
+    tried from the left, ``{`` + the rest read as JSON: the first object read wins, so a
+    nested object's members (``{"type": ...}}`` does not parse) are never taken for the
+    envelope's. Bounded: at most ``_MAX_TAIL_TRIES`` reads of ``len(tail)`` bytes."""
+    tries = 0
+    for found in _NEXT_MEMBER.finditer(tail):
+        if not _after_a_value(tail, found.start()):
+            continue
+        candidate = b"{" + tail[found.end() - 1 :]
+        if _is_object(candidate):
+            return _decode_head(candidate)
+        tries += 1
+        if tries == _MAX_TAIL_TRIES:
+            break
+    return None
+
+
+def _after_a_value(tail: bytes, comma: int) -> bool:
+    """Whether what precedes ``tail[comma]`` can end a value: never an escaped quote, nor a
+    quote whose backslashes may go on before the tail began."""
+    last = comma - 1
+    while last >= 0 and tail[last] in b" \t\r\n":
+        last -= 1
+    if last < 0 or tail[last] not in _VALUE_LAST_BYTES:
+        return False
+    if tail[last] != 0x22:  # '"'
+        return True
+    start = last
+    while start > 0 and tail[start - 1] == 0x5C:  # '\\'
+        start -= 1
+    return start > 0 and (last - start) % 2 == 0
+
+
+def _is_object(candidate: bytes) -> bool:
+    try:
+        return isinstance(msgspec.json.decode(candidate), dict)
+    except NOT_JSON as exc:
+        repaired = _repaired(candidate, exc)
+        return repaired is not None and _is_object(repaired)
 
 
 def _space_end(body: bytes, pos: int) -> int:

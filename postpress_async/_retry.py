@@ -187,7 +187,7 @@ def status_error(
     epoch seconds, which may be minutes off the server's). A body cut short keeps the
     envelope's members before the cut, and the message says it was cut.
     """
-    envelope = decode_error_body(response.content)
+    envelope = decode_error_body(response.content, response.tail)
     cls = error_class_for(response.status)
 
     def shown(text: str | None) -> str | None:
@@ -218,12 +218,16 @@ def status_error(
 
 def _cut_note(response: Response) -> str:
     """Says so when the envelope came from a body cut short (past
-    ``Limits.max_error_body_bytes``, or broken off): the fields after the cut are missing."""
+    ``Limits.max_error_body_bytes``, or broken off): the fields between the cut and the
+    body's last bytes (``Response.tail``, if kept) are missing."""
     if not was_cut(response.content):
         return ""
+    read = "before the cut"
+    if response.tail:
+        read += f" and in the body's last {len(response.tail):,} bytes"
     return (
         f"; the error body was cut after {len(response.content):,} bytes "
-        "(only the fields before the cut were read)"
+        f"(only the fields {read} were read)"
     )
 
 

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
-from ._config import Limits, Timeout
+from ._config import ERROR_BODY_READ_BYTES, ERROR_TAIL_BYTES, Limits, Timeout
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -135,6 +135,9 @@ class Response:
     """An HTTP response: a 2xx body in full (up to ``Limits.max_response_bytes``), an
     error body up to ``Limits.max_error_body_bytes``.
 
+    A longer error body keeps its last :data:`ERROR_TAIL_BYTES` too, in ``tail`` (the API's
+    envelope ends with ``type`` and ``status``); the bytes between head and tail are dropped.
+
     ``headers`` are kept with lower-cased names (a transport's ``X-Request-Id`` is
     ``x-request-id``), so every reader finds them alike.
     """
@@ -142,6 +145,7 @@ class Response:
     status: int
     headers: Mapping[str, str]
     content: bytes
+    tail: bytes = dataclasses.field(default=b"", kw_only=True)
 
     def __post_init__(self) -> None:
         try:
@@ -196,7 +200,7 @@ class MockTransport:
             answer = await answer
         if not isinstance(answer, Response):
             raise TypeError(f"MockTransport handler returned {answer!r}, not a Response")
-        for field, kind in (("status", int), ("content", bytes)):
+        for field, kind in (("status", int), ("content", bytes), ("tail", bytes)):
             value = getattr(answer, field)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise TypeError(
@@ -274,11 +278,13 @@ class AiohttpTransport:
                 # build (its class, its envelope, the retry decision).
                 raise_for_status=False,
             ) as resp:
+                tail = b""
                 if 200 <= resp.status < 300:
                     content = await _read_capped(resp, self._limits.max_response_bytes, request)
                 else:
-                    content = await _read_prefix(resp, self._limits.max_error_body_bytes)
-                return Response(status=resp.status, headers=_headers(resp.headers), content=content)
+                    content, tail = await _read_error_body(resp, self._limits)
+                headers = _headers(resp.headers)
+                return Response(status=resp.status, headers=headers, content=content, tail=tail)
         except asyncio.TimeoutError as exc:
             failure = APITimeoutError(
                 _timed_out(exc, timeout, request), method=request.method, url=request.url
@@ -387,28 +393,35 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, request: Reques
     return b"".join(chunks)
 
 
-async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """At most ``limit`` bytes of an error body; the rest is never read.
+async def _read_error_body(resp: aiohttp.ClientResponse, limits: Limits) -> tuple[bytes, bytes]:
+    """An error body's head (``limits.max_error_body_bytes``) and, if it is longer but ends
+    within :data:`ERROR_BODY_READ_BYTES` (and ``limits.max_response_bytes``), its last
+    :data:`ERROR_TAIL_BYTES` (``Response.tail``).
 
-    A body that breaks off or stalls past a timeout gives what arrived: the status
-    already says what went wrong (a 401 stays an AuthenticationError, not a connection
-    error or a timeout to retry).
+    A body that breaks off or stalls gives its head (no tail: its end was not seen): the
+    status says what went wrong (a 401 stays an AuthenticationError, not an error to retry).
     """
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        try:
+    cap, most = limits.max_error_body_bytes, min(limits.max_response_bytes, ERROR_BODY_READ_BYTES)
+    tail_wanted = resp.content_length is None or resp.content_length <= most
+    head, tail, size = bytearray(), bytearray(), 0
+    try:
+        while True:
+            if size >= cap and not tail_wanted:
+                resp.close()  # the connection still carries the unread rest: not reusable
+                return bytes(head), b""
             chunk = await resp.content.readany()
-        except (aiohttp.ClientPayloadError, asyncio.TimeoutError):
-            resp.close()
-            return b"".join(chunks)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-    if not resp.content.at_eof():
-        resp.close()  # the connection still carries the unread rest: not reusable
-    return b"".join(chunks)[:limit]
+            if not chunk:
+                return bytes(head), bytes(tail) if tail_wanted and size > cap else b""
+            size += len(chunk)
+            tail_wanted = tail_wanted and size <= most
+            if tail_wanted:
+                tail += chunk
+                del tail[:-ERROR_TAIL_BYTES]
+            if len(head) < cap:
+                head += chunk[: cap - len(head)]
+    except (aiohttp.ClientPayloadError, asyncio.TimeoutError):
+        resp.close()
+        return bytes(head), b""
 
 
 #: Request headers whose values are secrets: never shown, never in a message.

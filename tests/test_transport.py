@@ -18,11 +18,13 @@ from postpress_async import (
     AuthenticationError,
     ClientClosedError,
     EventLoopError,
+    InternalServerError,
     Limits,
     RetryPolicy,
     Timeout,
 )
 from postpress_async._transport import Request, redact, secrets_of
+from postpress_async.testing._replies import error_reply
 
 KEY = "pp_transport_key_123"
 MESSAGE = b'{"object":"Message","id":"msg_1","text":"hi"}'
@@ -60,6 +62,13 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
             envelope = {"type": error_type[status], "status": status, "title": "Failed"}
             body = json.dumps({**envelope, "detail": "x" * 70_000}).encode()
             return web.Response(status=status, body=body, content_type="application/json")
+        if request.match_info["message_id"] in ("huge-500-documented", "huge-500-always"):
+            if request.match_info["message_id"] == "huge-500-documented" and (
+                recorder.raw_paths.count(request.raw_path) > 1
+            ):
+                return web.Response(body=MESSAGE, content_type="application/json")
+            reply = error_reply(500, "errors/provider_error", "x" * 70_000, serial=1)
+            return web.Response(status=500, body=reply.body, content_type="application/json")
         return web.Response(body=MESSAGE, content_type="application/json")
 
     app = web.Application()
@@ -189,6 +198,25 @@ async def test_an_error_body_past_the_cap_keeps_the_type_that_came_before_the_cu
     assert (error.type, error.status, error.title) == ("errors/expired_credentials", 401, "Failed")
     assert error.detail is None and len(error.body) == 1000
     assert "the error body was cut after 1,000 bytes" in str(error)
+
+
+async def test_an_error_body_past_the_cap_in_the_documented_order_keeps_its_last_members(
+    server: tuple[str, Recorder],
+) -> None:
+    """The API puts ``type`` and ``status`` after ``detail``: the last bytes of a body past
+    the cap are kept too, so a 500 ``errors/provider_error`` with a 70,000-character detail
+    is retried; past ``Limits.max_response_bytes`` nothing more is read, and the error keeps
+    the head it read."""
+    url, recorder = server
+    policy = RetryPolicy(attempts=2, wait_initial=0.001, wait_max=0.001)
+    async with AsyncPostpress(api_key=KEY, base_url=url, retry=policy) as client:
+        assert (await client.messages.retrieve("huge-500-documented")).id == "msg_1"
+    assert recorder.raw_paths.count("/api/v1/messages/huge-500-documented") == 2
+    limits = Limits(max_error_body_bytes=1000, max_response_bytes=5000)
+    async with client_for(url, limits=limits) as client:
+        with pytest.raises(InternalServerError) as info:
+            await client.messages.retrieve("huge-500-always")
+    assert info.value.type is None and len(info.value.body) == 1000
 
 
 def _refused_url() -> str:
