@@ -35,12 +35,16 @@ class Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def count(text: str) -> int:
-    """An int >= 0."""
+def _at_least(text: str, least: int) -> int:
     value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}, got {value}")
     return value
+
+
+def count(text: str) -> int:
+    """An int >= 0 (argparse names the type by the function: "invalid count value")."""
+    return _at_least(text, 0)
 
 
 def retries(text: str) -> int:
@@ -54,10 +58,7 @@ def retries(text: str) -> int:
 
 def positive(text: str) -> int:
     """An int >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    return _at_least(text, 1)
 
 
 def seconds(text: str) -> float:
