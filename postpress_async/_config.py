@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_RETRY_ON",
     "ERROR_BODY_READ_BYTES",
     "ERROR_TAIL_BYTES",
+    "ERROR_TAIL_SECONDS",
     "ChatTime",
     "Limits",
     "OnUnreadable",
@@ -119,6 +120,9 @@ ERROR_TAIL_BYTES: Final = 4096
 #: An error body is read on for its tail only while it stays within this (or within
 #: ``Limits.max_response_bytes`` if smaller): an endless error body costs 1 MiB, not 32.
 ERROR_BODY_READ_BYTES: Final = 1024 * 1024
+#: ... and only for this many seconds past its head: a server that stalls there costs
+#: an attempt this, not the read timeout (the head and the status are in hand).
+ERROR_TAIL_SECONDS: Final = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

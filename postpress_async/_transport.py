@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
-from ._config import ERROR_BODY_READ_BYTES, ERROR_TAIL_BYTES, Limits, Timeout
+from ._config import ERROR_BODY_READ_BYTES, ERROR_TAIL_BYTES, ERROR_TAIL_SECONDS, Limits, Timeout
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -400,16 +400,21 @@ async def _read_error_body(resp: aiohttp.ClientResponse, limits: Limits) -> tupl
 
     A body that breaks off or stalls gives its head (no tail: its end was not seen): the
     status says what went wrong (a 401 stays an AuthenticationError, not an error to retry).
+    Past the head the rest is waited for :data:`ERROR_TAIL_SECONDS` at most.
     """
     cap, most = limits.max_error_body_bytes, min(limits.max_response_bytes, ERROR_BODY_READ_BYTES)
     tail_wanted = resp.content_length is None or resp.content_length <= most
     head, tail, size = bytearray(), bytearray(), 0
+    loop, until = asyncio.get_running_loop(), 0.0
     try:
         while True:
             if size >= cap and not tail_wanted:
                 resp.close()  # the connection still carries the unread rest: not reusable
                 return bytes(head), b""
-            chunk = await resp.content.readany()
+            if size >= cap:  # only the tail is still wanted: not worth a read timeout
+                until = until or loop.time() + ERROR_TAIL_SECONDS
+            read = resp.content.readany()
+            chunk = await (asyncio.wait_for(read, until - loop.time()) if until else read)
             if not chunk:
                 return bytes(head), bytes(tail) if tail_wanted and size > cap else b""
             size += len(chunk)

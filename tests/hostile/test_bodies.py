@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import tracemalloc
 
 import pytest
 from aiohttp import web
 
+import postpress_async._transport as _transport
 from postpress_async import (
     APIConnectionError,
     AuthenticationError,
@@ -175,6 +177,30 @@ async def test_an_endless_error_body_keeps_a_small_prefix_and_is_still_retried()
     assert error.attempts == 2
     assert 0 < len(error.body) <= Limits().max_error_body_bytes == 64 * 1024
     assert server.sent < 64 * MIB
+
+
+async def test_an_error_body_that_stalls_past_its_head_is_not_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the head, an error body is read on only for its tail, and only briefly: a
+    server that stalls there (for ever, here) costs no read timeout (60 s) an attempt."""
+    monkeypatch.setattr(_transport, "ERROR_TAIL_SECONDS", 0.05)
+    release = asyncio.Event()
+
+    async def stalls(request: web.Request, hostile: Hostile) -> web.StreamResponse:
+        response = web.StreamResponse(status=503, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"title": "Down", "detail": "' + b"x" * (70 * 1024))
+        await release.wait()  # the rest never comes while the client waits
+        return response
+
+    async with hostile_server(stalls) as server:
+        async with client_for(server, retry=RetryPolicy(attempts=1)) as client:
+            call = client.messages.retrieve("msg_1")
+            with pytest.raises(ServiceUnavailableError) as caught:
+                await asyncio.wait_for(call, 20)  # a hang fails here, not at CI's limit
+        release.set()
+    assert caught.value.title == "Down" and len(caught.value.body) == 64 * 1024
 
 
 async def test_the_error_prefix_size_is_configurable() -> None:
