@@ -147,7 +147,7 @@ def _object_rows() -> Iterator[Any]:
             lambda v=value: open_sink("out.jsonl", force=v), "force", id=f"open_sink-force-{name}"
         )
     for field in ("concurrency", "max_pages"):
-        for name, value in {**NOT_INT, "zero": 0}.items():
+        for name, value in {**NOT_INT, "zero": 0, "huge": 10**30}.items():
             yield pytest.param(
                 lambda f=field, v=value: LocalEngine(**{f: v}), field, id=f"engine-{field}-{name}"
             )

@@ -60,7 +60,7 @@ from postpress_async._exceptions import (
     ShardFailedError,
     SinkUnavailableError,
 )
-from postpress_async._params import check_int
+from postpress_async._params import MAX_ATTEMPTS, check_count, check_in_flight
 from postpress_async._transport import AiohttpTransport, Transport
 
 from ._address import check_scheduler
@@ -184,7 +184,10 @@ def _silenced(name: str) -> Iterator[None]:
 
 
 class DaskEngine:
-    """Shards as Dask tasks under one request budget; see the module docstring."""
+    """Shards as Dask tasks under one request budget; see the module docstring.
+
+    ``workers`` and ``max_in_flight`` are at most 1,000, ``retries`` 0 to 1,000.
+    """
 
     def __init__(
         self,
@@ -196,15 +199,15 @@ class DaskEngine:
         max_in_flight: int | None = None,
     ) -> None:
         if workers is not None:
-            check_int("workers", workers, minimum=1)
+            check_count("workers", workers, most=1_000, why="each is a process of its own")
             if scheduler is not None:
                 raise InvalidParameterError(
                     "workers",
                     "starts a local cluster; an existing one (scheduler=) has its own workers",
                 )
-        check_int("retries", retries, minimum=0)
+        check_count("retries", retries, least=0, most=MAX_ATTEMPTS, why="Dask retries a task anew")
         if max_in_flight is not None:
-            check_int("max_in_flight", max_in_flight, minimum=1)
+            check_in_flight("max_in_flight", max_in_flight)
         check_scheduler(scheduler)
         if not is_finite_number(connect_timeout) or connect_timeout <= 0:
             raise InvalidParameterError(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from postpress_async._client import AsyncPostpress
-from postpress_async._params import check_int
+from postpress_async._params import MAX_SHARDS, check_count
 from postpress_async._tasks import first_error
 from postpress_async.ingest._commit import Committer
 from postpress_async.ingest._run import IngestProgress, ShardResult, run_shard
@@ -32,13 +32,16 @@ __all__ = ["LocalEngine"]
 class LocalEngine:
     """Shards as tasks of this process; see the module docstring.
 
-    ``max_pages``: pages queued for the committer at most (back-pressure).
+    ``max_pages``: pages queued for the committer at most (back-pressure; 1 to 1,000);
+    ``concurrency``: 1 to 1,000 (no plan has more shards).
     """
 
     def __init__(self, *, concurrency: int | None = None, max_pages: int = 16) -> None:
         if concurrency is not None:
-            check_int("concurrency", concurrency, minimum=1)
-        check_int("max_pages", max_pages, minimum=1)
+            why = "no plan has more shards to run at once"
+            check_count("concurrency", concurrency, most=MAX_SHARDS, why=why)
+        why = "each queued page is memory (a page of 250 messages, about 200 KB)"
+        check_count("max_pages", max_pages, most=1_000, why=why)
         self.concurrency = concurrency
         self.max_pages = max_pages
 

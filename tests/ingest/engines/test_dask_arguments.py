@@ -25,6 +25,9 @@ from postpress_async.ingest.engines.dask import DaskEngine
         pytest.param({"connect_timeout": float("inf")}, "connect_timeout", id="timeout-inf"),
         pytest.param({"workers": 0}, "workers", id="no-workers"),
         pytest.param({"retries": -1}, "retries", id="negative-retries"),
+        pytest.param({"workers": 10**30}, "workers", id="workers-huge"),
+        pytest.param({"retries": 10**30}, "retries", id="retries-huge"),
+        pytest.param({"max_in_flight": 10**30}, "max_in_flight", id="in-flight-huge"),
         # An existing cluster has its own workers: the number was silently ignored.
         pytest.param(
             {"scheduler": "tcp://scheduler:8786", "workers": 8},
