@@ -203,9 +203,11 @@ _REJECT: Final = (
 _START: Final = (
     "INSERT INTO positions (endpoint, name, position, items, pages) VALUES (?, ?, ?, ?, ?)"
 )
+#: Named placeholders take a mapping: numbered ones (``?1``) with a sequence are
+#: deprecated from Python 3.12 and an error from 3.14.
 _MOVE: Final = (
-    "UPDATE positions SET position = ?3, items = items + ?4, pages = pages + ?5 "
-    "WHERE endpoint = ?1 AND name = ?2 AND position = ?6"
+    "UPDATE positions SET position = :new, items = items + :items, pages = pages + :pages "
+    "WHERE endpoint = :endpoint AND name = :name AND position = :previous"
 )
 
 
@@ -314,7 +316,14 @@ class SQLiteSink(ThreadedStore[sqlite3.Connection]):
                 else:
                     moved = db.execute(
                         _MOVE,
-                        (endpoint, move.name, new, move.items, move.pages, move.previous.decode()),
+                        {
+                            "endpoint": endpoint,
+                            "name": move.name,
+                            "new": new,
+                            "items": move.items,
+                            "pages": move.pages,
+                            "previous": move.previous.decode(),
+                        },
                     )
                     if moved.rowcount != 1:  # never: settle() read it under this same lock
                         raise ShardConflictError(f"{self.url}: {move.name!r} moved meanwhile")
