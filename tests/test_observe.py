@@ -327,7 +327,7 @@ async def test_a_cancelled_hook_cancels_the_call() -> None:
         await asyncio.sleep(3600)
 
     async with client_for(flaky(0), event_hooks={"request": [slow]}) as client:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):  # not the builtin before 3.11
             await asyncio.wait_for(client.messages.retrieve("m"), 0.01)
         assert client.stats().hook_errors == 0
 

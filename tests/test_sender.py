@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
+import anyio
 import pytest
 from helpers import json_response
 
@@ -361,7 +362,7 @@ async def test_the_deadline_bounds_the_wait_for_an_in_flight_slot() -> None:
     await asyncio.sleep(0)
     assert sender.stats().in_flight == 1
     try:
-        async with asyncio.timeout(5):  # a hang guard, not a measurement
+        with anyio.fail_after(5):  # a hang guard, not a measurement
             with pytest.raises(APITimeoutError, match="deadline") as info:
                 await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy(deadline=0.05))
         assert not first.done()  # failed while the slot was still taken
@@ -428,7 +429,7 @@ async def test_a_retry_that_never_got_a_slot_is_not_counted_as_an_attempt() -> N
         random=lambda: 0.0,
     )
     try:
-        async with asyncio.timeout(5):  # a hang guard, not a measurement
+        with anyio.fail_after(5):  # a hang guard, not a measurement
             with pytest.raises(APITimeoutError, match="not sent") as info:
                 await sender.send(REQUEST, timeout=Timeout(), policy=RetryPolicy(deadline=0.05))
     finally:

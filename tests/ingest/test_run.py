@@ -316,7 +316,7 @@ async def test_new_messages_are_picked_up_by_the_next_run_and_it_says_so(
     assert (again.items, again.synced, again.new, again.backfilled) == (250, 250, 250, 0)
     assert again.caught_up_to is not None
     assert again.caught_up_to == max(
-        datetime.fromisoformat(msgspec.json.decode(store.data("messages", key))["timestamp"])
+        msgspec.convert(msgspec.json.decode(store.data("messages", key))["timestamp"], datetime)
         for key in added
     )
     exactly_once(store, server)
