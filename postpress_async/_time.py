@@ -18,6 +18,7 @@ use that, and the ingest planner cuts at the data's quantiles with ``strict_wind
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Final, Literal
 
@@ -41,6 +42,8 @@ __all__ = [
 DateTimeParam = datetime | str
 
 _EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
+# The seconds' fraction, any number of digits after a point or a comma (ISO 8601).
+_FRACTION: Final = re.compile(r"(:\d\d)[.,](\d+)")
 
 
 def parse_datetime(
@@ -68,11 +71,19 @@ def parse_datetime(
             raise InvalidParameterError(
                 name, "naive datetime; pass an aware one, e.g. datetime.now(timezone.utc)"
             )
-        moment = value
+        moment, finer = value, False
     elif isinstance(value, str):
-        text = value.strip()
+        text, finer = value.strip(), False
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
+        # Six digits exactly: Python 3.10's fromisoformat takes only 3 or 6 (and a
+        # point), 3.11's drops any past the sixth; those still count for ``upper``.
+        fraction = _FRACTION.search(text)
+        if fraction is not None:
+            digits = fraction[2]
+            finer = digits[6:].strip("0") != ""
+            micro = f"{fraction[1]}.{digits[:6].ljust(6, '0')}"
+            text = text[: fraction.start()] + micro + text[fraction.end() :]
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
@@ -98,7 +109,7 @@ def parse_datetime(
             name, f"{value!r} is out of range once converted to UTC (years 1 to 9999)"
         ) from None
     cut = utc.replace(microsecond=utc.microsecond // 1000 * 1000)
-    if upper and cut != utc:
+    if upper and (cut != utc or finer):
         try:
             return cut + MS
         except OverflowError:  # the last millisecond of year 9999: nothing lies after it

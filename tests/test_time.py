@@ -142,6 +142,10 @@ def test_epoch_milliseconds_round_trip_and_round_down() -> None:
         pytest.param("2026-05-01T10:00:11.123456Z", ".123Z", ".124Z", id="between-milliseconds"),
         pytest.param("2026-05-01T10:00:11.123Z", ".123Z", ".123Z", id="a-whole-millisecond"),
         pytest.param("2026-05-01T10:00:11.999500Z", ".999Z", "12.000Z", id="into-the-next-second"),
+        pytest.param("2026-05-01T10:00:11.1Z", ".100Z", ".100Z", id="one-digit"),
+        pytest.param("2026-05-01T10:00:11.1234Z", ".123Z", ".124Z", id="four-digits"),
+        pytest.param("2026-05-01T10:00:11.1230001Z", ".123Z", ".124Z", id="under-a-microsecond"),
+        pytest.param("2026-05-01T10:00:11,5+00:00", ".500Z", ".500Z", id="decimal-comma"),
     ],
 )
 def test_a_strict_upper_bound_rounds_up_and_a_lower_one_down(
