@@ -62,7 +62,7 @@ from ._page_body import as_page as _as_page
 from ._params import check_flag, check_int, check_plain, check_prefetch
 from ._positions import Checkpoint, WatchState
 from ._repeats import Repeats
-from ._tasks import SingleUse, raise_crash, reap, start
+from ._tasks import SingleUse, raise_crash, raise_unchained, reap, start
 from .models import Page
 
 if TYPE_CHECKING:  # annotations only: asyncio and anyio's streams load when first used
@@ -376,7 +376,7 @@ class ListStream(SingleUse[T]):
             failed = with_checkpoint(exc, _after_page(page))
         else:
             return
-        raise failed  # outside the handler: see _pages
+        raise_unchained(failed)  # outside the handler: see _pages
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate pages instead of items (a resumed first page starts at its offset)."""
@@ -454,7 +454,7 @@ class ListStream(SingleUse[T]):
                     failed = with_checkpoint(exc, self.checkpoint)
                 else:
                     return
-                raise failed  # a complete copy, raised outside the handler: see _pages
+                raise_unchained(failed)  # a complete copy, outside the handler: see _pages
         finally:
             await self.aclose()  # the fetcher, once the generator above is closed
 
@@ -481,7 +481,7 @@ class ListStream(SingleUse[T]):
                 # Raised outside the handler: a new error of the same class with the
                 # stream's checkpoint and the original's own chaining (none added: an
                 # unchained transport error stays so); the original is untouched.
-                raise failed
+                raise_unchained(failed)
         finally:
             await self.aclose()  # the fetcher, once the generator above is closed
 

@@ -19,6 +19,7 @@ from ._exceptions import APIStatusError, APITimeoutError, PostpressError
 from ._limits import Limiter
 from ._observe import CallObserver, Observer
 from ._retry import RetryBudget, error_label, failure_error, next_delay, status_error
+from ._tasks import raise_unchained
 from ._transport import Request, Response, Transport
 
 __all__ = ["RETRY_LABELS", "ClientStats", "Sender"]
@@ -197,10 +198,10 @@ class Sender:
                 time_left=None if deadline is None else deadline - self._clock(),
             )
             if delay is None:
-                raise error
+                raise_unchained(error)
             if not self.budget.try_withdraw():
                 self._budget_rejections += 1
-                raise self._error(request, outcome, sent, retry_budget_exhausted=True)
+                raise_unchained(self._error(request, outcome, sent, retry_budget_exhausted=True))
             self._count_retry(error)
             await call.retry(attempt, policy.attempts, error, delay)
             started = self._clock()

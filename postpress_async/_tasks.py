@@ -22,6 +22,7 @@ __all__ = [
     "first_error",
     "gather",
     "raise_crash",
+    "raise_unchained",
     "reap",
     "running_loop",
     "start",
@@ -77,6 +78,22 @@ def raise_crash(task: asyncio.Task[None] | None) -> None:
         error = task.exception()
         if error is not None:
             raise first_error(error)
+
+
+def raise_unchained(error: BaseException) -> NoReturn:
+    """Raise ``error`` with the ``__context__`` it has, none gained on the way.
+
+    An error raised after its handler ended gains no context under asyncio's C Task; but
+    the pure-Python Task (pytest-asyncio's runner on Python 3.10, a loop whose task
+    factory makes one) resumes a coroutine inside its own ``except``, so what it was
+    handling was chained: aiohttp's error, which can hold the request's headers and with
+    them the API key. The ``finally`` puts the context back as it was.
+    """
+    context = error.__context__
+    try:
+        raise error
+    finally:
+        error.__context__ = context
 
 
 def first_error(error: BaseException) -> BaseException:

@@ -22,6 +22,7 @@ from ._exceptions import (
     ResponseTooLargeError,
 )
 from ._lazy import aiohttp, asyncio, yarl
+from ._tasks import raise_unchained
 from ._words import printable
 
 __all__ = [
@@ -289,17 +290,13 @@ class AiohttpTransport:
             failure = APITimeoutError(
                 _timed_out(exc, timeout, request), method=request.method, url=request.url
             )
-        except aiohttp.ClientPayloadError as exc:
-            failure = APIConnectionError(
-                f"Response body broken off: {_scrub(exc, request)}",
-                method=request.method,
-                url=request.url,
-            )
         except aiohttp.ClientError as exc:
+            broken = isinstance(exc, aiohttp.ClientPayloadError)
+            what = (
+                "Response body broken off" if broken else f"Connection failed: {type(exc).__name__}"
+            )
             failure = APIConnectionError(
-                f"Connection failed: {type(exc).__name__}: {_scrub(exc, request)}",
-                method=request.method,
-                url=request.url,
+                f"{what}: {_scrub(exc, request)}", method=request.method, url=request.url
             )
         if self._owns_session and session.closed:
             # Our own aclose() closed the session under this request: say so, rather than
@@ -310,7 +307,7 @@ class AiohttpTransport:
         # Raised here, outside the handler, so neither chained nor kept as __context__:
         # aiohttp's errors can hold the request headers (ClientResponseError.request_info),
         # and with them the API key.
-        raise failure
+        raise_unchained(failure)
 
     def _check_usable(self, session: aiohttp.ClientSession) -> None:
         """Raise the typed error for a session that cannot carry a request here."""

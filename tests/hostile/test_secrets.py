@@ -3,6 +3,7 @@ over plain http to another machine."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 
@@ -61,8 +62,16 @@ def test_the_ingest_config_shows_no_key_to_rich_either() -> None:
     assert shown["base_url"] == config.base_url and shown["chat_time"] == "activity"
 
 
-async def test_a_malformed_response_leaves_no_request_headers_in_the_error_chain() -> None:
-    """aiohttp's ClientResponseError holds request_info.headers: it must not be chained."""
+@pytest.mark.parametrize("task", ["c-task", "python-task"])
+async def test_a_malformed_response_leaves_no_request_headers_in_the_error_chain(
+    task: str,
+) -> None:
+    """aiohttp's ClientResponseError holds request_info.headers: it must not be chained.
+
+    Under asyncio's pure-Python Task (what pytest-asyncio's runner uses on Python 3.10, or
+    any loop's task factory that makes one) a coroutine resumes inside the Task's own
+    ``except``, so an error raised after its handler ended still picked up what was
+    being handled as ``__context__``."""
 
     async def garbage(request: web.Request, hostile: Hostile) -> web.StreamResponse:
         assert request.transport is not None
@@ -72,8 +81,12 @@ async def test_a_malformed_response_leaves_no_request_headers_in_the_error_chain
 
     async with hostile_server(garbage) as server:
         async with client_for(server, retry=RetryPolicy.disabled()) as client:
+            call = client.messages.retrieve("msg_1")
+            if task == "python-task":
+                loop = asyncio.get_running_loop()
+                call = asyncio.tasks._PyTask(call, loop=loop)  # type: ignore[attr-defined]
             with pytest.raises(APIConnectionError) as caught:
-                await client.messages.retrieve("msg_1")
+                await call
     error = caught.value
     assert "ClientResponseError" in str(error)
     assert error.__cause__ is None and error.__context__ is None
