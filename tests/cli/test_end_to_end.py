@@ -9,6 +9,7 @@ against the fake's ground truth (``GET {root}/_fake/truth/messages``): every id 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -131,7 +132,7 @@ def end(process: subprocess.Popen[bytes], sig: int) -> tuple[int, bytes]:
 
 def db_ids(path: Path) -> list[str]:
     try:
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             return [row[0] for row in db.execute("SELECT id FROM messages")]
     except sqlite3.Error:  # not created yet, or locked mid-commit
         return []
@@ -238,7 +239,7 @@ def test_sigint_exits_130_with_the_position_committed(
         code, err = end(process, signal.SIGINT)
     assert code == 130, err
     assert err.count(b"interrupted") == 1, err
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         covered = conn.execute("SELECT sum(items) FROM positions").fetchone()[0]
         rows = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     assert covered == rows < 3000
@@ -365,7 +366,7 @@ def test_verify_agrees_then_finds_a_deleted_row(
     assert agreed.returncode == 0, agreed.stderr
     assert b"1,200" in agreed.stdout + agreed.stderr
     victim = db_ids(db)[17]
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
         conn.execute("DELETE FROM messages WHERE id = ?", (victim,))
     differs = run_cli(server.url, "verify", "messages", "--to", url)
     assert differs.returncode == 1, differs.stderr

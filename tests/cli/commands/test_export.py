@@ -5,6 +5,7 @@ In process against ``--fake``; what needs a real process (SIGKILL, SIGINT) is ``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -59,7 +60,7 @@ def test_force_overwrites_a_part_file_that_is_not_an_exports(tmp_path: Path) -> 
 
 
 def db_ids(path: Path, table: str = "messages") -> list[str]:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         return [row[0] for row in db.execute(f"SELECT id FROM {table}")]
 
 

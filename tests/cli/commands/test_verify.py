@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_verify_agrees_then_names_a_row_deleted_from_the_store(tmp_path: Path) -
     assert agreed.returncode == 0, agreed.stderr
     assert agreed.stdout.decode().startswith("messages: 600 compared in ")
     assert "0 missing, 0 extra" in agreed.stdout.decode()
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
         (victim,) = conn.execute("SELECT id FROM messages ORDER BY id LIMIT 1 OFFSET 17").fetchone()
         conn.execute("DELETE FROM messages WHERE id = ?", (victim,))
     differs = run(*FAKE, "verify", "messages", "--to", url)

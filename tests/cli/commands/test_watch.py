@@ -7,6 +7,7 @@ backfill: exactly once, across kill -9 and Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import signal
@@ -155,7 +156,7 @@ def test_a_watch_state_of_the_previous_release_is_converted(tmp_path: Path) -> N
 def stored(db: Path) -> int:
     """The messages a SQLite store holds so far (0 before its table exists)."""
     try:
-        with sqlite3.connect(db) as conn:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
             return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     except sqlite3.Error:
         return 0
@@ -167,7 +168,7 @@ def test_watch_into_sqlite_commits_each_batch_with_its_position(tmp_path: Path) 
     watch = ["watch", "messages", *LIVE, "--to", f"sqlite:///{db}"]
     result = run_until(lambda: stored(db) >= 5, *watch)
     assert result.returncode == 130, result.stderr
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         (position,) = conn.execute(
             "SELECT position FROM positions WHERE endpoint = 'messages' AND name = 'follow'"
         ).fetchone()

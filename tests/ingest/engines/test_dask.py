@@ -192,7 +192,7 @@ def test_a_cluster_that_did_not_start_is_told_in_one_line_or_with_the_main_guard
 
 
 def stored_ids(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         return [row[0] for row in db.execute("SELECT id FROM messages")]
 
 
