@@ -205,10 +205,8 @@ def _after_a_value(tail: bytes, comma: int) -> bool:
         return False
     if tail[last] != 0x22:  # '"'
         return True
-    start = last
-    while start > 0 and tail[start - 1] == 0x5C:  # '\\'
-        start -= 1
-    return start > 0 and (last - start) % 2 == 0
+    run = _backslashes_before(tail, last, 0)
+    return run < last and run % 2 == 0
 
 
 def _is_object(candidate: bytes) -> bool:
@@ -255,13 +253,19 @@ def _string_end(body: bytes, pos: int) -> int:
     A quote after an odd run of backslashes is escaped; each run is counted once."""
     at = pos + 1
     while (at := body.find(b'"', at)) >= 0:
-        start = at
-        while start > pos + 1 and body[start - 1] == 0x5C:  # '\\'
-            start -= 1
-        if (at - start) % 2 == 0:
+        if _backslashes_before(body, at, pos + 1) % 2 == 0:
             return at + 1
         at += 1
     raise _Cut
+
+
+def _backslashes_before(data: bytes, at: int, floor: int) -> int:
+    """How many backslashes run back from ``data[at]``, not past ``floor``: an odd run
+    escapes the quote at ``at``."""
+    start = at
+    while start > floor and data[start - 1] == 0x5C:  # '\\'
+        start -= 1
+    return at - start
 
 
 def _repaired(body: bytes, error: Exception) -> bytes | None:
