@@ -237,8 +237,9 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         check_flag("telemetry", telemetry)
         self._on_unreadable = check_on_unreadable(on_unreadable)
         self._chat_time = check_chat_time(chat_time)
-        self._api_key = resolve_api_key(api_key)
+        # The URL first: a password in it may be what its user took for the key.
         self.base_url: str = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._api_key = resolve_api_key(api_key)
         self.timeout: Timeout = as_timeout(timeout)
         self.retry: RetryPolicy = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits: Limits = _as_limits(limits if limits is not None else Limits())

@@ -96,13 +96,16 @@ def test_an_empty_base_url_is_refused_not_read_as_none_given() -> None:
         ),
     ],
 )
+@pytest.mark.parametrize("key", [["--api-key", "k"], []], ids=["with-key", "without-key"])
 def test_a_base_url_with_a_password_is_refused_with_advice_for_the_command_line(
-    options: list[str], env: dict[str, str], named: str, tmp_path: Path
+    options: list[str], env: dict[str, str], named: str, key: list[str], tmp_path: Path
 ) -> None:
     """The SDK's advice (`default_headers=...`) is for Python code: the command line says
-    which option or variable to fix, and never echoes the password."""
+    which option or variable to fix, and never echoes the password. Without a key too:
+    "no API key" first would send a user who thought the password was one after a key,
+    to be refused again for the URL."""
     out = tmp_path / "x.jsonl"
-    result = run("export", "messages", "--api-key", "k", *options, "--out", str(out), env=env)
+    result = run("export", "messages", *key, *options, "--out", str(out), env=env)
     assert result.returncode == ExitCode.USAGE
     line = one_error_line(result)
     assert line.startswith(f"error: {named}: must not carry credentials (user:password@)"), line

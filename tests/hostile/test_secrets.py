@@ -145,6 +145,15 @@ def test_credentials_in_the_base_url_are_refused_without_showing_them(url: str) 
     assert "s3cret" not in str(info.value)
 
 
+def test_credentials_in_the_base_url_are_named_before_a_missing_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever put a password in the URL may take it for the key: name the URL first."""
+    monkeypatch.delenv("POSTPRESS_API_KEY", raising=False)
+    with pytest.raises(InvalidParameterError, match="base_url: must not carry credentials"):
+        AsyncPostpress(base_url="https://user:s3cret@gateway.example/api/v1")
+
+
 def test_plain_http_from_the_environment_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTPRESS_BASE_URL", "http://proxy.internal:8080/v1")
     with pytest.raises(InvalidParameterError, match="allow_insecure_http=True"):
