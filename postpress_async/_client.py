@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import platform
 from collections.abc import Awaitable, Callable, Mapping
 from typing import (
     TYPE_CHECKING,
@@ -32,16 +31,16 @@ from ._config import (
 )
 from ._decoding import UnreadableItem, decode, without_bom
 from ._exceptions import ClientClosedError, EventLoopError, InvalidParameterError
+from ._headers import extra_headers, merged_headers, own_headers
 from ._lazy import asyncio
 from ._observe import EventHooks, Observer, configure_logging_from_env, request_id_of
 from ._page_body import server_time_ms
-from ._params import check_flag, check_prefetch, check_text, encode_query
+from ._params import check_flag, check_prefetch, encode_query
 from ._retry import RetryBudget
 from ._sender import ClientStats, Sender
 from ._tasks import AsyncClosing, running_loop
-from ._transport import AiohttpTransport, Headers, Request, Response, Transport, endpoint_parts
+from ._transport import AiohttpTransport, Request, Response, Transport, endpoint_parts
 from ._unreadable import Mode, OnlyReadable, YieldsUnreadable
-from ._version import __version__
 from .models import Account, Chat, Message
 from .resources import Accounts, Chats, Messages
 
@@ -117,9 +116,6 @@ class _Lifecycle:
                 "this AsyncPostpress client is bound to the event loop it first ran in; "
                 "create one client per event loop (in a web app: in the lifespan, not at import)"
             )
-
-
-USER_AGENT = f"postpress-async/{__version__} python/{platform.python_version()}"
 
 
 class AsyncPostpress(AsyncClosing, Generic[Mode]):
@@ -244,10 +240,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         self.retry: RetryPolicy = _as_policy(retry if retry is not None else RetryPolicy())
         self.limits: Limits = _as_limits(limits if limits is not None else Limits())
         self.prefetch: int = check_prefetch(prefetch)
-        self._headers = _merged_headers(
-            _own_headers(self._api_key),
+        self._headers = merged_headers(
+            own_headers(self._api_key),
             # None only: a falsy non-mapping (False, "") is refused, not read as "no headers"
-            _extra_headers(
+            extra_headers(
                 {} if default_headers is None else default_headers, param="default_headers"
             ),
         )
@@ -287,6 +283,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         retry: RetryPolicy | None = ...,
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
+        api_key: str | None = ...,
         on_unreadable: None = ...,
         chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[Mode]: ...
@@ -298,6 +295,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         retry: RetryPolicy | None = ...,
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
+        api_key: str | None = ...,
         on_unreadable: Literal["raise", "skip"],
         chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[OnlyReadable]: ...
@@ -309,6 +307,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         retry: RetryPolicy | None = ...,
         prefetch: int | None = ...,
         headers: Mapping[str, str] | None = ...,
+        api_key: str | None = ...,
         on_unreadable: Literal["yield"],
         chat_time: ChatTime | None = ...,
     ) -> AsyncPostpress[YieldsUnreadable]: ...
@@ -319,6 +318,7 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         retry: RetryPolicy | None = None,
         prefetch: int | None = None,
         headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
         on_unreadable: OnUnreadable | None = None,
         chat_time: ChatTime | None = None,
     ) -> AsyncPostpress[Any]:
@@ -326,8 +326,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
 
         ``client.with_options(retry=RetryPolicy.disabled()).messages.retrieve(id)`` is
         the per-call override; ``headers={"X-Trace": "..."}`` adds (or replaces) request
-        headers, the API key excepted; ``on_unreadable`` and ``chat_time`` as in the
-        constructor. Closing the view does nothing; close the original.
+        headers, the API key excepted: ``api_key="..."`` gives the view another key (a
+        rotated one, without a new connection pool; streams already open keep theirs);
+        ``on_unreadable`` and ``chat_time`` as in the constructor. Closing the view does
+        nothing; close the original.
         """
         policy = None if on_unreadable is None else check_on_unreadable(on_unreadable)
         chat_time = None if chat_time is None else check_chat_time(chat_time)
@@ -344,7 +346,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         if prefetch is not None:
             clone.prefetch = check_prefetch(prefetch)
         if headers is not None:
-            clone._headers = _merged_headers(self._headers, _extra_headers(headers))
+            clone._headers = merged_headers(self._headers, extra_headers(headers))
+        if api_key is not None:
+            clone._api_key = resolve_api_key(api_key)
+            clone._headers = merged_headers(clone._headers, {"X-API-KEY": clone._api_key})
         clone._owns_transport = False
         clone._bind_resources()
         return clone
@@ -433,52 +438,10 @@ class AsyncPostpress(AsyncClosing, Generic[Mode]):
         return f"AsyncPostpress(base_url={self.base_url!r}, api_key='***')"
 
 
-def _own_headers(api_key: str) -> dict[str, str]:
-    """The headers the client sets on every request itself."""
-    return {"X-API-KEY": api_key, "accept": "application/json", "User-Agent": USER_AGENT}
-
-
-def _merged_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> Headers:
-    """``base`` with ``extra`` on top: a name in ``extra`` replaces ``base``'s in any case
-    (header names are case-insensitive), so a request never carries both. Built once a
-    client, each of its requests carries it as is."""
-    replaced = {name.lower() for name in extra}
-    return Headers(
-        {
-            **{name: value for name, value in base.items() if name.lower() not in replaced},
-            **extra,
-        }
-    )
-
-
 def added_headers(client: AsyncPostpress[Any]) -> dict[str, str]:
     """The headers ``client``'s caller added: ``default_headers``, a view's ``headers``."""
-    own = _own_headers(client._api_key)
+    own = own_headers(client._api_key)
     return {name: value for name, value in client._headers.items() if own.get(name) != value}
-
-
-#: RFC 9110 token characters: what a header name may be made of.
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _extra_headers(headers: Mapping[str, str], *, param: str = "headers") -> dict[str, str]:
-    """Headers a caller adds, checked here rather than by aiohttp mid-request (a bare
-    ValueError there): token names, values without control characters or lone surrogates."""
-    if not isinstance(headers, Mapping):
-        raise InvalidParameterError(param, f"must be a mapping, got {type(headers).__name__}")
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise InvalidParameterError(param, f"names and values must be str: {name!r}")
-        if not name or not set(name) <= _TOKEN:
-            raise InvalidParameterError(param, f"{name!r} is not a valid header name")
-        if any(ch in "\r\n" for ch in value):
-            raise InvalidParameterError(param, f"{name!r} must not contain line breaks")
-        if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value):
-            raise InvalidParameterError(param, f"{name!r} must not contain control characters")
-        check_text(f"{param}[{name!r}]", value)
-        if name.lower() == "x-api-key":
-            raise InvalidParameterError(param, "the API key is set with api_key=, not here")
-    return dict(headers)
 
 
 def _as_limits(value: object) -> Limits:

@@ -16,11 +16,13 @@ from postpress_async import (
     ClientClosedError,
     EventLoopError,
     InvalidParameterError,
+    MissingAPIKeyError,
     NotFoundError,
     RedirectError,
     RetryPolicy,
     merge,
 )
+from postpress_async.ingest import ClientConfig
 from postpress_async.models import Message
 from postpress_async.transports import MockTransport, Request, Response
 from tests.helpers import fixture_bytes
@@ -259,6 +261,46 @@ async def test_with_options_adds_headers_to_its_calls_only() -> None:
     assert seen[0].headers["X-Trace-Id"] == "t-1"
     assert seen[0].headers["X-API-KEY"] == "pp_k"
     assert "X-Trace-Id" not in seen[1].headers
+
+
+async def test_with_options_api_key_rotates_the_key_on_shared_connections() -> None:
+    """A long-running worker swaps a rotated key without a new connection pool: the
+    view's calls carry the new key (once, whatever the view's headers), the client's
+    keep theirs, and a config taken from the view builds clients with the new key."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(request)
+
+    async with client_for(MockTransport(handler)) as client:
+        rotated = client.with_options(headers={"X-Trace-Id": "t"}).with_options(api_key="pp_new")
+        await rotated.accounts.list()
+        await client.accounts.list()
+        assert "pp_new" not in repr(rotated)
+        assert ClientConfig.from_client(rotated).api_key == "pp_new"
+        assert ClientConfig.from_client(rotated).default_headers == (("X-Trace-Id", "t"),)
+
+    def keys(request: Request) -> list[str]:
+        return [value for name, value in request.headers.items() if name.lower() == "x-api-key"]
+
+    assert [keys(request) for request in seen] == [["pp_new"], ["pp_k"]]
+    assert seen[0].headers["X-Trace-Id"] == "t"
+
+
+@pytest.mark.parametrize(
+    ("key", "error"),
+    [
+        pytest.param("", MissingAPIKeyError, id="empty"),
+        pytest.param("  ", MissingAPIKeyError, id="blank"),
+        pytest.param(b"k", InvalidParameterError, id="bytes"),
+        pytest.param("pp k", InvalidParameterError, id="space"),
+    ],
+)
+def test_a_bad_rotated_key_is_refused_before_any_request(key: object, error: type) -> None:
+    client = client_for(MockTransport(ok))
+    with pytest.raises(error, match="api_key"):
+        client.with_options(api_key=key)  # type: ignore[arg-type]
 
 
 async def test_a_callers_user_agent_replaces_the_sdks_whatever_its_case() -> None:
