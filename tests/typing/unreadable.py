@@ -29,6 +29,7 @@ async def check(client: AsyncPostpress, flag: bool) -> None:
     windows = tolerant.messages.list_windows(after="2026-01-01T00:00:00Z", before="2026-02-01Z")
     assert_type(windows, MergedStream[Message | UnreadableItem])
     assert_type(tolerant.with_options(prefetch=0), AsyncPostpress[YieldsUnreadable])
+    assert_type(tolerant.with_options(api_key="pp_new"), AsyncPostpress[YieldsUnreadable])
     assert_type(tolerant.with_options(on_unreadable="raise"), AsyncPostpress[OnlyReadable])
     async for item in tolerant.messages.list():
         if isinstance(item, UnreadableItem):
