@@ -41,8 +41,9 @@ def not_json(error: Exception, body: bytes, endpoint: str) -> ResponseDecodeErro
 
 #: What a cursor's pattern (:data:`~.models._page.Cursor`) means, said for people.
 _CURSOR_WORDS = (
-    "without a control character (U+0000-U+001F, U+007F): no caller could give such a "
-    "cursor back to resume from"
+    "of at least one character, without a control character (U+0000-U+001F, U+007F): "
+    "the API sends null at the end and a cursor of at least one character otherwise, "
+    "and no caller could give a cursor with a control character back to resume from"
 )
 
 #: How much of a body is looked at to tell an HTML page.

@@ -482,6 +482,7 @@ def test_mutated_bodies_only_ever_raise_response_decode_error() -> None:
         pytest.param(b'{"items":[],"cursor":"a","cursor":"b"}', (True, "b"), id="duplicate"),
         pytest.param(b'{"items":[]}', (True, None), id="no-cursor"),
         pytest.param(b'{"items":[],"cursor":5}', (False, None), id="numeric-cursor"),
+        pytest.param(b'{"items":[],"cursor":""}', (False, None), id="empty-cursor"),
         pytest.param(b'{"items":[],"cursor":"c2"', (False, None), id="truncated"),
         # Not a page at all: the full decode raises at this page, whatever the peek said.
         pytest.param(b'{"items":[]} {"cursor":"c2"}', (True, "c2"), id="trailing-garbage"),

@@ -130,15 +130,6 @@ def position(checkpoint: Checkpoint) -> tuple[str | None, int, bool]:
     return checkpoint.cursor, checkpoint.offset, checkpoint.done
 
 
-async def test_an_empty_cursor_repeated_is_a_loop_too() -> None:
-    async with hostile_server(cursor_walk({None: "", "": ""})) as server:
-        async with client_for(server) as client:
-            with pytest.raises(CursorLoopError):
-                async for _ in client.messages.list():
-                    pass
-    assert len(server.requests) == 2
-
-
 def _fresh_cursor_pages(ids_of: Any) -> tuple[list[str | None], MockTransport]:
     """A server that sends a new cursor with every page, for ever; ``ids_of(n)`` the ids of page n."""
     asked: list[str | None] = []
