@@ -260,7 +260,7 @@ class ListStream(SingleUse[T]):
             check_int("max_items", max_items, minimum=0)
         if cursor is not None:
             _check_cursor("cursor", cursor)
-            if not cursor:  # a checkpoint's may be empty: it holds what a server sent
+            if not cursor:  # a resume= checkpoint's may be: older versions kept a page's ""
                 raise InvalidParameterError(
                     "cursor", "must not be empty: give a cursor a page sent, or none"
                 )
@@ -487,7 +487,8 @@ class ListStream(SingleUse[T]):
 
 
 def _check_cursor(name: str, cursor: object) -> None:
-    """A cursor a caller gives: a str that can go on the wire, as a page's (models.Cursor)."""
+    """A cursor a caller gives: a str that can go on the wire (a page's, models.Cursor, is
+    also never empty; a saved checkpoint's may be: see ListStream)."""
     if not isinstance(cursor, str):
         raise InvalidParameterError(name, f"must be a str, got {type(cursor).__name__}")
     check_plain(name, cursor)

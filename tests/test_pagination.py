@@ -385,7 +385,7 @@ def test_bad_stream_options_are_refused(kwargs: dict[str, object]) -> None:
 
 def test_an_empty_cursor_from_the_caller_is_refused_but_a_checkpoints_is_kept() -> None:
     """The API wants a cursor of length >= 1: ``cursor=""`` is refused by name; a resume
-    checkpoint holds what a server sent, so its cursor is taken as it is."""
+    checkpoint an older version saved from a server's empty cursor is taken as it is."""
     with pytest.raises(InvalidParameterError, match="must not be empty") as info:
         ListStream(Pages(1, 1).fetch, cursor="")
     assert info.value.param == "cursor"
