@@ -19,7 +19,7 @@ use that, and the ingest planner cuts at the data's quantiles with ``strict_wind
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
 
 from ._epoch import MS, from_ms, to_ms
@@ -42,8 +42,29 @@ __all__ = [
 DateTimeParam = datetime | str
 
 _EXAMPLE: Final = "2025-12-31T23:59:59.999Z"
-# The seconds' fraction, any number of digits after a point or a comma (ISO 8601).
-_FRACTION: Final = re.compile(r"(:\d\d)[.,](\d+)")
+_FORMS: Final = f"{_EXAMPLE}, 2025-12-31 23:59+01:00, 2025-12-31 or 20251231T235959Z"
+
+# The one grammar read on every Python (``datetime.fromisoformat`` reads more on 3.11
+# than on 3.10, so it never sees a caller's text). A zone: Z, or an offset of hours,
+# hours and minutes (with or without the colon), or, as Python's isoformat() writes
+# for such a zone, seconds and a fraction. The seconds' fraction: any number of digits
+# after a point or a comma (ISO 8601).
+_ZONE: Final = r"(?P<zone>[Zz]|[+-]\d\d(?:\d\d|:\d\d(?::\d\d(?:[.,]\d{1,6})?)?)?)"
+_FRACTION: Final = r"(?:[.,](?P<fraction>\d+))?"
+_EXTENDED: Final = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)"
+    rf"(?:[Tt ](?P<hour>\d\d)(?::(?P<minute>\d\d)(?::(?P<second>\d\d){_FRACTION})?)? ?)?"
+    rf"{_ZONE}?",
+    re.ASCII,
+)
+_BASIC: Final = re.compile(
+    r"(?P<year>\d{4})(?P<month>\d\d)(?P<day>\d\d)[Tt]"
+    rf"(?P<hour>\d\d)(?P<minute>\d\d)(?P<second>\d\d){_FRACTION} ?{_ZONE}?",
+    re.ASCII,
+)
+# Recognised only to be refused by name: nobody pastes them for a message's time.
+_WEEK: Final = re.compile(r"\d{4}-?[Ww]\d\d(?:-?\d)?(?:[Tt ].*)?", re.ASCII | re.DOTALL)
+_ORDINAL: Final = re.compile(r"\d{4}-?\d{3}(?:[Tt ].*)?", re.ASCII | re.DOTALL)
 
 
 def parse_datetime(
@@ -54,6 +75,15 @@ def parse_datetime(
     upper: bool = False,
 ) -> datetime:
     """An aware datetime or ISO 8601 string -> an aware UTC datetime, whole milliseconds.
+
+    The strings read, the same on every Python: a date ``YYYY-MM-DD``, optionally
+    followed by ``T`` (or ``t`` or a space) and ``HH``, ``HH:MM`` or ``HH:MM:SS`` with
+    a fraction of any number of digits after ``.`` or ``,``; then optionally (a space
+    and) ``Z`` or an offset ``+HH:MM``, ``+HHMM``, ``+HH`` or ``+HH:MM:SS[.ffffff]``.
+    A date with a zone and no time is that day's midnight there. The basic format
+    ``YYYYMMDDTHHMMSS[.f]`` takes the same zones. Week dates (``2026-W49-2``), ordinal
+    dates (``2026-342``) and mixtures of the two formats are refused; so is an hour 24
+    or a leap second (``23:59:60``), which a ``datetime`` cannot hold.
 
     A time between two milliseconds is cut down to the first, or, for a strict upper
     bound (``upper``: ``before``), rounded up to the next: the API's bounds are strict
@@ -73,23 +103,7 @@ def parse_datetime(
             )
         moment, finer = value, False
     elif isinstance(value, str):
-        text, finer = value.strip(), False
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Six digits exactly: Python 3.10's fromisoformat takes only 3 or 6 (and a
-        # point), 3.11's drops any past the sixth; those still count for ``upper``.
-        fraction = _FRACTION.search(text)
-        if fraction is not None:
-            digits = fraction[2]
-            finer = digits[6:].strip("0") != ""
-            micro = f"{fraction[1]}.{digits[:6].ljust(6, '0')}"
-            text = text[: fraction.start()] + micro + text[fraction.end() :]
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidParameterError(
-                name, f"not an ISO 8601 datetime: {value!r} (expected e.g. {_EXAMPLE})"
-            ) from None
+        moment, finer = _read(name, value)
         if moment.tzinfo is None:
             if naive == "refuse":
                 raise InvalidParameterError(
@@ -115,6 +129,60 @@ def parse_datetime(
         except OverflowError:  # the last millisecond of year 9999: nothing lies after it
             return cut
     return cut
+
+
+def _read(name: str, value: str) -> tuple[datetime, bool]:
+    """``value`` by the grammar -> a datetime (naive when it names no zone), and whether
+    its fraction was finer than a microsecond (it still counts for a strict upper bound)."""
+    text = value.strip()
+    parts = _EXTENDED.fullmatch(text) or _BASIC.fullmatch(text)
+    if parts is None:
+        for form, what in ((_WEEK, "a week date"), (_ORDINAL, "an ordinal date (day of the year)")):
+            if form.fullmatch(text):
+                raise InvalidParameterError(
+                    name, f"{value!r} is {what}; write the calendar date, e.g. {_EXAMPLE}"
+                )
+        raise InvalidParameterError(
+            name, f"not an ISO 8601 datetime: {value!r} (expected e.g. {_FORMS})"
+        )
+    digits = parts["fraction"] or ""
+    zone = parts["zone"]
+    try:
+        year, month, day, hour, minute, second = (
+            int(parts[field] or 0) for field in ("year", "month", "day", "hour", "minute", "second")
+        )
+        moment = datetime(
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            int(digits[:6].ljust(6, "0")),
+            tzinfo=None if zone is None else _zone(zone),
+        )
+    except ValueError:  # month 13, 31 April, hour 24, a leap second, year 0, offset >= 24 h
+        raise InvalidParameterError(
+            name,
+            f"{value!r} is out of range (years 1 to 9999, months 1 to 12, a day of that "
+            "month, hours 0 to 23, minutes and seconds 0 to 59, an offset under 24 hours)",
+        ) from None
+    return moment, digits[6:].strip("0") != ""
+
+
+def _zone(zone: str) -> timezone:
+    """``Z`` or a matched offset -> its timezone; ValueError past 59 minutes or seconds or 24 h."""
+    if zone in ("Z", "z"):
+        return timezone.utc
+    whole, _, fraction = zone[1:].replace(",", ".").partition(".")
+    digits = whole.replace(":", "")
+    hours, minutes, seconds = (int(digits[at : at + 2] or 0) for at in (0, 2, 4))
+    if minutes > 59 or seconds > 59:
+        raise ValueError(zone)
+    offset = timedelta(
+        hours=hours, minutes=minutes, seconds=seconds, microseconds=int(fraction.ljust(6, "0"))
+    )
+    return timezone(-offset if zone[0] == "-" else offset)  # ValueError from 24 hours on
 
 
 def format_datetime(moment: datetime) -> str:
