@@ -29,6 +29,7 @@ from ._sql import (
     rejects_table,
     schema,
     upgraded_rejects,
+    upsert,
     version_error,
 )
 
@@ -84,17 +85,13 @@ def stage_table(endpoint: Endpoint, copy: Copy) -> str:
     )
 
 
-def upsert(endpoint: Endpoint, copy: Copy) -> str:
-    names = column_names(endpoint)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
-    return (
-        f"INSERT INTO {endpoint} ({', '.join(names)}) "
-        f"SELECT {', '.join(names)} FROM {stage(endpoint, copy)} "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
+def staged_upsert(endpoint: Endpoint, copy: Copy) -> str:
+    """The upsert of the rows copied into the staging table."""
+    names = ", ".join(column_names(endpoint))
+    return upsert(endpoint, f"SELECT {names} FROM {stage(endpoint, copy)}")
 
 
-UPSERTS: Final = {(e, c): upsert(e, c) for e in TABLES for c in ("binary", "text")}
+UPSERTS: Final = {(e, c): staged_upsert(e, c) for e in TABLES for c in ("binary", "text")}
 STAGES: Final = {(e, c): stage_table(e, c) for e in TABLES for c in ("binary", "text")}
 NAMES: Final = {endpoint: column_names(endpoint) for endpoint in TABLES}
 

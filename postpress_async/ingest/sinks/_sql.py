@@ -55,6 +55,7 @@ __all__ = [
     "table_of",
     "time_column",
     "upgraded_rejects",
+    "upsert",
     "version_error",
 ]
 
@@ -107,6 +108,17 @@ def table_of(endpoint: str) -> Endpoint:
 def column_names(endpoint: Endpoint) -> list[str]:
     """``id``, the typed columns in ``TABLES`` order, ``data``: a row's layout."""
     return ["id", *(column.name for column in TABLES[endpoint]), "data"]
+
+
+def upsert(endpoint: Endpoint, source: str) -> str:
+    """The statement that stores the rows of ``source`` (``VALUES ...`` or ``SELECT ...``,
+    in :func:`column_names` order): a row whose id the table holds replaces all of it."""
+    names = column_names(endpoint)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+    return (
+        f"INSERT INTO {endpoint} ({', '.join(names)}) {source} "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
 
 
 def time_column(endpoint: Endpoint) -> str:

@@ -69,13 +69,13 @@ from ._base import TABLES, Batch, Reach, Row
 from ._sql import (
     META_SCHEMA,
     Types,
-    column_names,
     ids_query,
     ms_bounds,
     new_rejects,
     settle,
     table_of,
     time_column,
+    upsert,
 )
 from ._threaded import ThreadedStore, cause, stored_positions
 
@@ -111,18 +111,13 @@ _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8
 def _upsert(endpoint: Endpoint, rows: int = 1) -> str:
     """The upsert of ``rows`` rows in one statement (a later row of an id wins: SQLite
     applies ``ON CONFLICT`` row by row)."""
-    names = column_names(endpoint)
     params = [
         "?",
         *(_TIME_PARAM if column.kind == "time" else "?" for column in TABLES[endpoint]),
         "CAST(? AS TEXT)",  # data arrives as bytes: stored as text, byte for byte
     ]
     one = f"({', '.join(params)})"
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
-    return (
-        f"INSERT INTO {endpoint} ({', '.join(names)}) VALUES {', '.join([one] * rows)} "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
+    return upsert(endpoint, f"VALUES {', '.join([one] * rows)}")
 
 
 #: Rows a statement holds at most, and the fewest worth a statement of their own.
