@@ -21,7 +21,7 @@ from postpress_async._unreadable import typed_reader
 from postpress_async._watch import WatchStream
 from postpress_async.models import Page
 
-__all__ = ["Client", "Item", "Resource"]
+__all__ = ["Client", "Item", "Resource", "time_bounds"]
 
 T = TypeVar("T")
 #: What a resource's typed streams hand out: its model (``Messages[Message]``), or its
@@ -155,16 +155,12 @@ class Resource(Generic[Item]):
         encoded = check_encoded(self._name, {} if filters is None else filters)
         check_flag("follow", follow)
         columns = column_tuple(columns)
-        after = None if after is None else parse_datetime("after", after)
-        before = None if before is None else parse_datetime("before", before, upper=True)
-        window = {
-            "after": None if after is None else format_datetime(after),
-            "before": None if before is None else format_datetime(before),
-        }
+        after_at, after_text, before_text = time_bounds(after, before)
+        window = {"after": after_text, "before": before_text}
         name = self._name
         follower = None
         if follow and (name == "messages" or name == "chats"):
-            follower = self._follower(name, encoded, after, row_stamp(name, columns))
+            follower = self._follower(name, encoded, after_at, row_stamp(name, columns))
         return self._list(
             self._path,
             {**encoded, **window} if name in TIMED else encoded,
@@ -270,6 +266,21 @@ class Resource(Generic[Item]):
             limit=limit,
             timed=timed,
         )
+
+
+def time_bounds(
+    after: DateTimeParam | None, before: DateTimeParam | None
+) -> tuple[datetime | None, str | None, str | None]:
+    """A listing's strict time bounds, ``after`` checked first: ``after`` as a datetime (where
+    a watch continuing the listing starts), then both as the API takes them, ``before``
+    rounded up to the next millisecond (see :func:`~postpress_async._time.parse_datetime`)."""
+    after_at = None if after is None else parse_datetime("after", after)
+    before_at = None if before is None else parse_datetime("before", before, upper=True)
+    return (
+        after_at,
+        None if after_at is None else format_datetime(after_at),
+        None if before_at is None else format_datetime(before_at),
+    )
 
 
 def _readable_only(stamp: Stamp) -> Stamp:

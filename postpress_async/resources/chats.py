@@ -15,17 +15,11 @@ from postpress_async._params import (
 )
 from postpress_async._poll import PollPolicy
 from postpress_async._positions import Checkpoint, WatchState
-from postpress_async._time import (
-    DateTimeParam,
-    encode_datetime,
-    format_datetime,
-    parse_datetime,
-    to_ms,
-)
+from postpress_async._time import DateTimeParam, to_ms
 from postpress_async._watch import WatchStream
 from postpress_async.models import Chat, ChatList
 
-from ._base import Item, Resource
+from ._base import Item, Resource, time_bounds
 
 __all__ = ["Chats"]
 
@@ -66,12 +60,8 @@ class Chats(Resource[Item]):
         filters = encode_filters(
             "chats", {"account_id": account_id, "account_type": account_type, "unread": unread}
         )
-        after_at = None if after is None else parse_datetime("after", after)
-        query = {
-            **filters,
-            "before": None if before is None else encode_datetime("before", before, upper=True),
-            "after": None if after_at is None else format_datetime(after_at),
-        }
+        after_at, after_text, before_text = time_bounds(after, before)
+        query = {**filters, "before": before_text, "after": after_text}
         return self._list(
             "/chats",
             query,

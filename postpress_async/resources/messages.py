@@ -13,18 +13,11 @@ from postpress_async._pagination import ListStream
 from postpress_async._params import path_segment
 from postpress_async._poll import PollPolicy
 from postpress_async._positions import Checkpoint, WatchState
-from postpress_async._time import (
-    DateTimeParam,
-    encode_datetime,
-    format_datetime,
-    parse_datetime,
-    split_window,
-    to_ms,
-)
+from postpress_async._time import DateTimeParam, split_window, to_ms
 from postpress_async._watch import WatchStream
 from postpress_async.models import Message, MessageList
 
-from ._base import Item, Resource
+from ._base import Item, Resource, time_bounds
 
 __all__ = ["Messages"]
 
@@ -56,12 +49,8 @@ class Messages(Resource[Item]):
         ``accounts.list``.
         """
         filters = encode_filters("messages", {"sender_id": sender_id, "account_id": account_id})
-        after_at = None if after is None else parse_datetime("after", after)
-        query = {
-            "before": None if before is None else encode_datetime("before", before, upper=True),
-            "after": None if after_at is None else format_datetime(after_at),
-            **filters,
-        }
+        after_at, after_text, before_text = time_bounds(after, before)
+        query = {"before": before_text, "after": after_text, **filters}
         return self._list(
             "/messages",
             query,

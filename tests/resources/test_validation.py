@@ -118,3 +118,32 @@ async def test_before_between_milliseconds_keeps_the_millisecond_before_it() -> 
     sent = [query_of(request) for request in transport.requests]
     assert sent[0]["after"] == "2026-05-01T10:00:11.123Z"
     assert [query["before"] for query in sent] == ["2026-05-01T10:00:11.124Z"] * 3
+
+
+BOUNDS = [
+    pytest.param(
+        datetime(2026, 5, 17, 9, 42, 11, 123456, tzinfo=timezone.utc),
+        "2026-01-01T00:00:00.0009Z",
+        id="between-milliseconds",
+    ),
+    pytest.param("2026-05-17T11:42:11+02:00", "2026-01-01T01:00:00+01:00", id="offsets"),
+    pytest.param("2026-05-17T09:42:11.5", None, id="no-zone-no-after"),
+]
+
+
+@pytest.mark.parametrize("resource", ["messages", "chats"])
+@pytest.mark.parametrize(("before", "after"), BOUNDS)
+async def test_a_typed_listing_and_its_rows_send_the_same_time_bounds(
+    resource: str, before: object, after: object
+) -> None:
+    # One reading of before/after for both paths: a strict before rounded up, after down.
+    transport = RecordingTransport(empty_list)
+    async with client_with(transport) as client:
+        lister = getattr(client, resource)
+        await lister.list(before=before, after=after)
+        async for _ in lister.rows(before=before, after=after):
+            pass
+    typed, rows = (query_of(request) for request in transport.requests)
+    assert typed == rows
+    assert typed["before"].endswith("Z")
+    assert ("after" in typed) == (after is not None)
