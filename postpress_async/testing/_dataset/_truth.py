@@ -7,7 +7,7 @@ tests compare its answers with these.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from postpress_async.testing._dataset._columns import (
@@ -122,8 +122,7 @@ def expected_chat_ids(
         raise ValueError(f"{refusal} (else a 400), got {account_type!r}")
     if unread is not None and not isinstance(unread, bool):
         raise TypeError(f"unread must be a bool or None, got {unread!r}")
-    before_us = None if before is None else to_us(before)
-    after_us = None if after is None else to_us(after)
+    inside = _between(before, after)
     rows = []
     for c in range(len(cols.chat_ids)):
         row = chat_row(cols, ids, c)
@@ -133,9 +132,9 @@ def expected_chat_ids(
             continue
         if unread is not None and (row.unread_count > 0) != unread:
             continue
-        if before_us is not None or after_us is not None:
+        if before is not None or after is not None:
             at = row.timestamp_ms if created is None else created[c]
-            if at is None or not _inside(at, before_us, after_us):
+            if at is None or not inside(at):
                 continue
         rows.append(row)
     rows.sort(key=lambda r: (r.timestamp_ms is None, -(r.timestamp_ms or 0), r.id))
@@ -160,8 +159,7 @@ def expected_message_ids(
         raise ValueError(f"no account {account_id!r} in the dataset (the listing: a 404)")
     if sender_id is not None and sender_id not in cols.sender_index:
         raise ValueError(f"no sender {sender_id!r} in the dataset (the listing: a 404)")
-    before_us = None if before is None else to_us(before)
-    after_us = None if after is None else to_us(after)
+    inside = _between(before, after)
     rows = []
     for i in range(len(cols.ts)):
         row = message_row(cols, ids, i)
@@ -169,7 +167,7 @@ def expected_message_ids(
             continue
         if sender_id is not None and row.sender_id != sender_id:
             continue
-        if not _inside(row.timestamp_ms, before_us, after_us):
+        if not inside(row.timestamp_ms):
             continue
         rows.append(row)
     rows.sort(key=lambda r: (-r.timestamp_ms, r.id))
@@ -190,7 +188,15 @@ def _id_set(value: str | Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(value)
 
 
-def _inside(timestamp_ms: int, before_us: int | None, after_us: int | None) -> bool:
-    """Whether a timestamp lies strictly between the bounds (``None``: no bound)."""
-    us = timestamp_ms * 1000
-    return (before_us is None or us < before_us) and (after_us is None or us > after_us)
+def _between(
+    before: str | _dt.datetime | None, after: str | _dt.datetime | None
+) -> Callable[[int], bool]:
+    """Whether a timestamp (ms) lies strictly between a listing's bounds (``None``: no bound)."""
+    before_us = None if before is None else to_us(before)
+    after_us = None if after is None else to_us(after)
+
+    def inside(timestamp_ms: int) -> bool:
+        us = timestamp_ms * 1000
+        return (before_us is None or us < before_us) and (after_us is None or us > after_us)
+
+    return inside
