@@ -44,6 +44,7 @@ __all__ = [
     "describe",
     "exit_codes_help",
     "option_name",
+    "reason_of",
 ]
 
 
@@ -138,11 +139,11 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, StateMismatchError):
         return (
             ExitCode.USAGE,
-            f"the saved position belongs to another watch or export ({_after_param(exc)}): "
+            f"the saved position belongs to another watch or export ({reason_of(exc)}): "
             "give the same resource and filters, or another --state / store",
         )
     if isinstance(exc, InvalidParameterError):
-        said = _after_param(exc)
+        said = reason_of(exc)
         if said.startswith(CREDENTIALS_IN_URL):  # the SDK's advice is Python's
             said = (
                 f"{CREDENTIALS_IN_URL}: give the URL without them; the API key goes in "
@@ -306,7 +307,8 @@ def _names_an_id(exc: NotFoundError) -> bool:
     return any(name in query for name in _ID_FILTERS)
 
 
-def _after_param(exc: InvalidParameterError) -> str:
+def reason_of(exc: InvalidParameterError) -> str:
+    """What the SDK said of a parameter, without its name (the CLI names the option)."""
     text = str(exc)
     prefix = f"{exc.param}: "
     return text[len(prefix) :] if text.startswith(prefix) else text

@@ -21,7 +21,7 @@ from postpress_async import AsyncPostpress, InvalidParameterError, WatchState, W
 from postpress_async._durable import write_atomic
 from postpress_async._filters import ResourceName
 from postpress_async._params import MAX_LIMIT
-from postpress_async.cli._errors import UsageError
+from postpress_async.cli._errors import UsageError, reason_of
 from postpress_async.cli._parser import CommandTable, filter_options, filters_of, time_option
 from postpress_async.cli._values import positive
 from postpress_async.cli.commands.export import (
@@ -131,8 +131,9 @@ def since_of(text: str | None) -> Any:
     try:
         return time_option("since", text)
     except InvalidParameterError as exc:
-        reason = str(exc).removeprefix(f"{exc.param}: ")
-        raise UsageError(f"--since: {reason}, or give 'now' (the server's newest item)") from None
+        raise UsageError(
+            f"--since: {reason_of(exc)}, or give 'now' (the server's newest item)"
+        ) from None
 
 
 def _check(args: argparse.Namespace) -> None:

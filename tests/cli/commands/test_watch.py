@@ -194,7 +194,12 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(["--since", "2026-05-01T00:00:00"], b"no time zone", id="naive-since"),
-        pytest.param(["--since", "yesterday"], b"or give 'now'", id="bad-since-names-now"),
+        pytest.param(
+            ["--since", "yesterday"],
+            b"error: --since: not an ISO 8601 datetime: 'yesterday' (expected e.g. "
+            b"2025-12-31T23:59:59.999Z), or give 'now'",
+            id="bad-since-names-now",
+        ),
         pytest.param(
             ["--poll-interval", "0"], b"must be a finite number > 0, got 0", id="zero-interval"
         ),
