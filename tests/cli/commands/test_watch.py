@@ -197,7 +197,8 @@ def test_watch_into_a_store_tells_the_runs_notes(tmp_path: Path) -> None:
         pytest.param(
             ["--since", "yesterday"],
             b"error: --since: not an ISO 8601 datetime: 'yesterday' (expected e.g. "
-            b"2025-12-31T23:59:59.999Z), or give 'now'",
+            b"2025-12-31T23:59:59.999Z, 2025-12-31 23:59+01:00, 2025-12-31 or "
+            b"20251231T235959Z), or give 'now'",
             id="bad-since-names-now",
         ),
         pytest.param(
