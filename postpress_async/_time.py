@@ -109,7 +109,7 @@ def parse_datetime(
                 raise InvalidParameterError(
                     name,
                     f"{value!r} has no time zone; add Z for UTC or an offset, "
-                    f"e.g. {moment.strftime('%Y-%m-%dT%H:%M:%S')}Z",
+                    f"e.g. {moment.replace(microsecond=0).isoformat()}Z",
                 )
             moment = moment.replace(tzinfo=timezone.utc)
     else:
