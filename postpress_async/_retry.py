@@ -7,7 +7,8 @@ parsed once), complete with the attempt count; :func:`failure_error` does the sa
 an attempt that got no response (the transport's error); :func:`next_delay` decides whether
 and when to try again (:func:`should_retry`, :func:`retry_delay`, the deadline);
 :class:`RetryBudget` is a token bucket with no clock. The loop that applies them is
-``Sender`` in ``_sender.py``.
+``Sender`` in ``_sender.py``. :func:`lasting` says which errors a new try of the whole
+work (a Dask task run again) would meet again.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    CursorLoopError,
+    InvalidParameterError,
+    MissingAPIKeyError,
     NotFoundError,
+    PlanMismatchError,
     PostpressError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    ShardConflictError,
     find_header,
     rebuilt,
 )
@@ -41,6 +49,7 @@ __all__ = [
     "backoff_ceiling",
     "error_label",
     "failure_error",
+    "lasting",
     "next_delay",
     "parse_retry_after",
     "retry_delay",
@@ -69,6 +78,40 @@ def should_retry(policy: RetryPolicy, method: str, error: PostpressError) -> boo
     if isinstance(error, APIConnectionError):
         return policy.retry_connection_errors
     return False
+
+
+#: 4xx statuses a later try may not get: a timeout, a conflict, too early, too many.
+_PASSING_4XX = frozenset({408, 409, 425, 429})
+
+#: Errors a new try meets again, and why (a status error is told by its status).
+_LASTING: tuple[tuple[tuple[type[Exception], ...], str], ...] = (
+    ((InvalidParameterError, MissingAPIKeyError), "the same arguments are refused again"),
+    ((PlanMismatchError,), "the store holds this export asked with other options"),
+    ((ShardConflictError,), "another writer moved this shard's checkpoint"),
+    (
+        (ResponseDecodeError, ResponseTooLargeError, CursorLoopError),
+        "the server answers the same way each time",
+    ),
+)
+
+
+def lasting(error: BaseException) -> str | None:
+    """Why ``error`` would come back on a new try of the whole work (a Dask task run again
+    from its stored position), or None when a new try may go otherwise.
+
+    Asked after the request loop retried what passes (:func:`should_retry`). Lasting: a
+    redirect or a 4xx other than 408, 409, 425 and 429, bad input, another writer's move, a
+    body that does not fit or loops (the server sends it again). Anything else may pass: a
+    5xx, a connection error, the sink's failure, an error of no SDK class.
+    """
+    if isinstance(error, APIStatusError):
+        if 300 <= error.status < 500 and error.status not in _PASSING_4XX:
+            return f"a {error.status} does not change on a retry"
+        return None
+    for kinds, why in _LASTING:
+        if isinstance(error, kinds):
+            return why
+    return None
 
 
 def backoff_ceiling(policy: RetryPolicy, retry_number: int) -> float:

@@ -14,18 +14,24 @@ from postpress_async import (
     APIStatusError,
     APITimeoutError,
     BadGatewayError,
+    CursorLoopError,
     InvalidParameterError,
+    MissingAPIKeyError,
     ResponseDecodeError,
     ResponseTooLargeError,
     RetryPolicy,
     ServiceUnavailableError,
+    StateMismatchError,
+    UnreadableItemError,
 )
+from postpress_async._exceptions import EngineUnavailableError
 from postpress_async._retry import (
     MAX_RETRY_AFTER,
     RetryBudget,
     backoff_ceiling,
     error_label,
     failure_error,
+    lasting,
     next_delay,
     parse_retry_after,
     retry_delay,
@@ -33,6 +39,12 @@ from postpress_async._retry import (
 )
 from postpress_async._retry import status_error as build_status_error
 from postpress_async._status_errors import DOCUMENTED_ERROR_TYPES, error_class_for
+from postpress_async.ingest import (
+    PlanMismatchError,
+    ShardConflictError,
+    SinkFailedError,
+    SinkUnavailableError,
+)
 from postpress_async.transports import Request, Response
 
 
@@ -408,3 +420,57 @@ def test_failure_error_builds_a_complete_copy_of_the_transports_error() -> None:
     assert str(error) == str(failure) + " (not retried: the client's retry budget is spent)"
     assert (failure.attempts, failure.retry_budget_exhausted) == (1, False)
     assert error.__cause__ is None and error.__context__ is None
+
+
+def _status(status: int) -> APIStatusError:
+    return status_error(status, None)
+
+
+LASTING = [
+    pytest.param(_status(400), "a 400 does not change on a retry", id="400"),
+    pytest.param(_status(401), "a 401 does not change on a retry", id="401"),
+    pytest.param(_status(403), "a 403 does not change on a retry", id="403"),
+    pytest.param(_status(404), "a 404 does not change on a retry", id="404"),
+    pytest.param(_status(422), "a 422 does not change on a retry", id="422"),
+    pytest.param(_status(302), "a 302 does not change on a retry", id="302-redirect"),
+    pytest.param(InvalidParameterError("limit", "bad"), "the same arguments", id="bad-input"),
+    pytest.param(StateMismatchError("other filters"), "the same arguments", id="state-mismatch"),
+    pytest.param(MissingAPIKeyError("no key"), "the same arguments", id="no-key"),
+    pytest.param(PlanMismatchError("other options"), "other options", id="plan-mismatch"),
+    pytest.param(ShardConflictError("moved"), "another writer", id="shard-conflict"),
+    pytest.param(ResponseDecodeError("bad", endpoint="messages.list"), "the same way", id="decode"),
+    pytest.param(
+        UnreadableItemError([], endpoint="messages.list"), "the same way", id="unreadable"
+    ),
+    pytest.param(CursorLoopError("c", endpoint="messages.list"), "the same way", id="cursor-loop"),
+    pytest.param(
+        ResponseTooLargeError(limit=1, method="GET", url="https://x"),
+        "the same way",
+        id="too-large",
+    ),
+]
+
+PASSING = [
+    *(pytest.param(_status(status), id=str(status)) for status in (408, 409, 425, 429)),
+    *(pytest.param(_status(status), id=str(status)) for status in (500, 502, 503, 504, 599)),
+    pytest.param(_status(600), id="600-unknown-status"),
+    pytest.param(APIConnectionError("refused", method="GET", url="https://x"), id="connection"),
+    pytest.param(APITimeoutError("timed out", method="GET", url="https://x"), id="timeout"),
+    pytest.param(SinkFailedError("disk full"), id="sink-failed"),
+    pytest.param(SinkUnavailableError("unreachable", unreachable=True), id="sink-unavailable"),
+    pytest.param(EngineUnavailableError("budget closed"), id="engine-unavailable"),
+    pytest.param(ValueError("no SDK class"), id="not-the-sdks"),
+    pytest.param(OSError("broken pipe"), id="os-error"),
+]
+
+
+@pytest.mark.parametrize(("error", "why"), LASTING)
+def test_an_error_a_new_try_meets_again_says_why(error: Exception, why: str) -> None:
+    said = lasting(error)
+    assert said is not None
+    assert why in said
+
+
+@pytest.mark.parametrize("error", PASSING)
+def test_an_error_that_may_pass_or_is_unknown_is_tried_again(error: Exception) -> None:
+    assert lasting(error) is None
