@@ -11,11 +11,16 @@ coordinator's lock (``open(writer=False)``), builds its own client and
 resumes from the position stored in the sink. So a task that fails (``retries`` times
 at most) or whose worker dies (Dask reschedules it) continues where its last commit
 ended: a lost worker costs a retry of part of one shard, never a loss or a duplicate.
+Only an error that may pass is tried again (a 5xx, a connection error, the sink's, one of
+no SDK class): one that a new try would meet again (:func:`~postpress_async._retry.lasting`:
+a 401, 403, 404, bad input, another writer, a body that does not fit) is returned by its
+task, not raised, so Dask does not run it again (:mod:`._task_error`).
 The export's progress counts what the tasks committed as each task finishes; what
 their failed tries committed is added at the end, read from the shards' positions. A task
-that fails on every try ends the export with :class:`ShardFailedError`, whose message
-names the shard and the task's error, and whose ``__cause__`` is that error, typed (an
-``AuthenticationError`` keeps its ``status``).
+that fails on every try, or on its first with an error that lasts, ends the export with
+:class:`ShardFailedError`, whose message names the shard, the task's error and why it was
+not tried again, and whose ``__cause__`` is that error, typed (an ``AuthenticationError``
+keeps its ``status``).
 
 One request budget for the whole cluster: ``max_in_flight`` (default: the client's
 in-flight limit, 16) caps the requests in flight on every worker together. It is a
@@ -44,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pickle
 import secrets
 import signal
 from collections.abc import Iterator
@@ -61,11 +65,13 @@ from postpress_async._exceptions import (
     SinkUnavailableError,
 )
 from postpress_async._params import MAX_ATTEMPTS, check_count, check_in_flight
+from postpress_async._retry import lasting
 from postpress_async._transport import AiohttpTransport, Transport
 
 from ._address import check_scheduler
 from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport
 from ._shield import to_the_end as _to_the_end
+from ._task_error import Lasting, TaskError, one_line, portable
 
 if TYPE_CHECKING:
     from postpress_async.ingest._config import ClientConfig
@@ -82,30 +88,15 @@ _START_TIMEOUT = 120.0
 _CLOSE_TIMEOUT = 60.0
 
 
-class TaskError(Exception):
-    """A shard task's error that would not survive pickling, as plain text: its class
-    name and its message on one line."""
+def run_task(config: bytes, shard: bytes, sink_url: str) -> bytes | Lasting:
+    """The Dask task: run one shard from its stored position (plain values in and out).
 
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(kind, message)
-        self.kind = kind
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.message}"
-
-    @classmethod
-    def of(cls, error: BaseException) -> TaskError:
-        """``error`` as a TaskError."""
-        return cls(type(error).__name__, _one_line(str(error)))
-
-
-def run_task(config: bytes, shard: bytes, sink_url: str) -> bytes:
-    """The Dask task: run one shard from its stored position (plain values in and out)."""
+    An error a new try would meet again is returned as a :class:`Lasting`, not raised:
+    Dask would run the task again."""
     return asyncio.run(_task(config, shard, sink_url))
 
 
-async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
+async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes | Lasting:
     from postpress_async.ingest._commit import Committer
     from postpress_async.ingest._config import ClientConfig
     from postpress_async.ingest._run import run_shard
@@ -132,20 +123,11 @@ async def _task(config_json: bytes, shard_json: bytes, sink_url: str) -> bytes:
                     client, shard, sink, committer, limit=config.limit, prefetch=config.prefetch
                 )
     except Exception as exc:
-        raise _portable(exc) from None
+        why = lasting(exc)
+        if why is not None:
+            return Lasting(portable(exc), why)
+        raise portable(exc) from None
     return msgspec.json.encode(result)
-
-
-def _portable(error: Exception) -> Exception:
-    """``error`` itself if the coordinator can unpickle it (an SDK or built-in error that
-    pickles: a worker may have modules the coordinator lacks), else its class name and
-    message as a :class:`TaskError`."""
-    module = type(error).__module__
-    if module == "builtins" or module.partition(".")[0] == "postpress_async":
-        with contextlib.suppress(Exception):
-            pickle.loads(pickle.dumps(error))
-            return error
-    return TaskError.of(error)
 
 
 def dask_setup(worker: Any) -> None:
@@ -386,6 +368,9 @@ class DaskEngine:
                     # Dask's (KilledWorker: its text says all).
                     cause = None if _from_dask(exc) or isinstance(exc, TaskError) else exc
                     raise ShardFailedError(self._failure(label, exc)) from cause
+                if isinstance(data, Lasting):  # tried once: no new try would change it
+                    cause = None if isinstance(data.error, TaskError) else data.error
+                    raise ShardFailedError(self._failure(label, data.error, data.why)) from cause
                 result = msgspec.json.decode(data, type=ShardResult)
                 results[label] = result
                 # Committed: the task's committer ended before the task returned.
@@ -402,10 +387,12 @@ class DaskEngine:
             progress.stored(results[label].items - result.items, 0)
         return [results[shard.label] for shard in plan.shards]
 
-    def _failure(self, label: str, error: BaseException) -> str:
+    def _failure(self, label: str, error: BaseException, why: str | None = None) -> str:
         text = error if isinstance(error, TaskError) else TaskError.of(error)
         if _from_dask(error):
             return f"shard {label} failed: {text}"
+        if why is not None and self.retries:  # why it was not tried again
+            return f"shard {label} failed after 1 try (not retried: {why}): {text}"
         tries = self.retries + 1
         return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {text}"
 
@@ -461,16 +448,12 @@ def _not_started(error: BaseException) -> str:
                 "under `if __name__ == '__main__':`"
             )
         cause = cause.__cause__ or cause.__context__
-    return f"the local Dask cluster did not start: {_one_line(str(error))}"
+    return f"the local Dask cluster did not start: {one_line(str(error))}"
 
 
 def _from_dask(error: BaseException) -> bool:
     """``error`` is Dask's (a worker lost, the task cancelled), not one the task raised."""
     return type(error).__module__.partition(".")[0] in ("distributed", "dask")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _distributed() -> Any:

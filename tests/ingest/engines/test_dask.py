@@ -34,13 +34,8 @@ from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest.engines._budget import LeasedTransport
-from postpress_async.ingest.engines.dask import (
-    DaskEngine,
-    TaskError,
-    _not_started,
-    _portable,
-    _to_the_end,
-)
+from postpress_async.ingest.engines._task_error import portable
+from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _not_started, _to_the_end
 from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, fake_dataset
 
 WAIT = 120.0
@@ -171,12 +166,12 @@ def test_a_task_sends_its_error_itself_or_as_text_when_it_does_not_pickle() -> N
     error = AuthenticationError(
         status=401, type=None, title="bad key", method="GET", url="https://x/y"
     )
-    assert _portable(error) is error
-    assert _portable(ValueError("bad")).args == ("bad",)
+    assert portable(error) is error
+    assert portable(ValueError("bad")).args == ("bad",)
     # A class of a module the coordinator may lack (here, the tests') travels as text.
-    assert isinstance(_portable(Unpicklable("it", "a key")), TaskError)
-    assert isinstance(_portable(msgspec.ValidationError("bad")), TaskError)
-    assert str(_portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
+    assert isinstance(portable(Unpicklable("it", "a key")), TaskError)
+    assert isinstance(portable(msgspec.ValidationError("bad")), TaskError)
+    assert str(portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
 
 
 def test_a_cluster_that_did_not_start_is_told_in_one_line_or_with_the_main_guard() -> None:
@@ -202,7 +197,7 @@ def truth(dataset: Dataset) -> list[str]:
 
 class Watched(DaskEngine):
     """A DaskEngine that resets the fake's counters as its shards start (after planning),
-    and may change the configuration its tasks get."""
+    and may change the configuration its tasks get and the faults they meet."""
 
     def __init__(
         self,
@@ -210,10 +205,12 @@ class Watched(DaskEngine):
         *,
         api_key: str | None = None,
         attempts: int | None = None,
+        faults: Faults | None = None,
         **options: Any,
     ):
         super().__init__(**options)
         self.server = server
+        self.faults = faults
         self.changes = {
             name: value
             for name, value in {"api_key": api_key, "attempts": attempts}.items()
@@ -223,6 +220,8 @@ class Watched(DaskEngine):
 
     async def run(self, client: Any, config: Any, plan: Any, sink: Any, progress: Any) -> Any:
         config = msgspec.structs.replace(config, **self.changes)
+        if self.faults is not None:
+            self.server.set_faults(self.faults)
         self.server.stats.reset()
         self.started.set()
         return await super().run(client, config, plan, sink, progress)
@@ -330,10 +329,10 @@ async def test_a_failed_request_in_a_worker_names_its_api_error(
         engine = Watched(server, workers=1, retries=0, api_key="not-the-key")
         with pytest.raises(ShardFailedError) as failed:
             await ingest(config, "messages", f"sqlite:///{tmp_path}/m.db", shards=2, engine=engine)
-    # The worker logs a failed task ("Compute Failed", at ERROR) with its task: the API
-    # key travels in the task's arguments and must not be shown there.
+    # A 401 is returned by its task, not raised (Dask would run it again): the worker
+    # does not log it as a failed task, and the API key shows nowhere in what it logs.
     logged = capfd.readouterr().err
-    assert "Compute Failed" in logged
+    assert "Compute Failed" not in logged
     assert "not-the-key" not in logged
     message = str(failed.value)
     assert "\n" not in message
@@ -341,6 +340,48 @@ async def test_a_failed_request_in_a_worker_names_its_api_error(
     assert message.startswith("shard ")
     assert "failed after 1 try: AuthenticationError: 401" in message
     # The worker's error itself, typed, with its fields (it was dropped: text only).
+    cause = failed.value.__cause__
+    assert isinstance(cause, AuthenticationError)
+    assert cause.status == 401
+
+
+@pytest.mark.slow
+async def test_a_worker_logs_a_failed_task_without_its_api_key(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=22, messages=300)
+    key = "a-key-no-log-may-show"
+    async with FakePostpress(dataset=dataset, api_key=key) as server:
+        config = ClientConfig(base_url=server.url, api_key=key, limit=50)
+        down = Faults(rates={"service_unavailable": 1.0})  # once the export is planned
+        engine = Watched(server, workers=1, retries=0, attempts=1, faults=down)
+        with pytest.raises(ShardFailedError, match="failed after 1 try: ServiceUnavailable"):
+            await ingest(config, "messages", f"sqlite:///{tmp_path}/m.db", shards=2, engine=engine)
+    # The worker logs a failed task ("Compute Failed", at ERROR) with its task: the API
+    # key travels in the task's arguments and must not be shown there.
+    logged = capfd.readouterr().err
+    assert "Compute Failed" in logged
+    assert key not in logged
+
+
+@pytest.mark.slow
+async def test_a_401_in_a_worker_is_not_tried_again_whatever_the_retries(tmp_path: Path) -> None:
+    """Dask ran the task again on any error: a rejected key was asked six times a shard
+    (``retries=5``), each try a new client, sink and "Compute Failed" log."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=21, messages=300)
+    async with FakePostpress(dataset=dataset) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        engine = Watched(server, workers=1, retries=5, api_key="not-the-key")
+        with pytest.raises(ShardFailedError) as failed:
+            await ingest(config, "messages", f"sqlite:///{tmp_path}/m.db", shards=2, engine=engine)
+        asked = server.stats.requests
+        refused = server.stats.by_status[401]
+    # One try a shard: the first shard's 401 ends the export (the other's is cancelled,
+    # maybe before it asks).
+    assert 1 <= refused == asked <= 2
+    assert "failed after 1 try (not retried: a 401 does not change on a retry)" in str(failed.value)
     cause = failed.value.__cause__
     assert isinstance(cause, AuthenticationError)
     assert cause.status == 401
