@@ -34,7 +34,7 @@ from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
 from postpress_async.ingest.engines._budget import LeasedTransport
-from postpress_async.ingest.engines._task_error import portable
+from postpress_async.ingest.engines._task_error import Lasting, portable
 from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _not_started, _to_the_end
 from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, fake_dataset
 
@@ -172,6 +172,15 @@ def test_a_task_sends_its_error_itself_or_as_text_when_it_does_not_pickle() -> N
     assert isinstance(portable(Unpicklable("it", "a key")), TaskError)
     assert isinstance(portable(msgspec.ValidationError("bad")), TaskError)
     assert str(portable(Unpicklable("it", "a key"))) == "Unpicklable: it needs a key"
+
+
+def test_a_lasting_error_travels_as_a_value_with_its_type_and_why() -> None:
+    error = AuthenticationError(
+        status=401, type=None, title="bad key", method="GET", url="https://x/y"
+    )
+    again = pickle.loads(pickle.dumps(Lasting(portable(error), "a 401 does not change")))
+    assert isinstance(again.error, AuthenticationError)
+    assert (again.error.status, again.why) == (401, "a 401 does not change")
 
 
 def test_a_cluster_that_did_not_start_is_told_in_one_line_or_with_the_main_guard() -> None:
