@@ -391,8 +391,8 @@ class DaskEngine:
         text = error if isinstance(error, TaskError) else TaskError.of(error)
         if _from_dask(error):
             return f"shard {label} failed: {text}"
-        if why is not None and self.retries:  # why it was not tried again
-            return f"shard {label} failed after 1 try (not retried: {why}): {text}"
+        if why is not None and self.retries:  # maybe not its first try: one may have passed
+            return f"shard {label} failed and was not tried again ({why}): {text}"
         tries = self.retries + 1
         return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {text}"
 
