@@ -22,13 +22,19 @@ fixtures available everywhere:
 
 The async fixtures are ``pytest_asyncio.fixture`` s, so they work in pytest-asyncio's
 default strict mode (mark your async tests ``@pytest.mark.asyncio``) and in auto mode alike;
-``tests/test_readme.py`` runs the README's example in both. Without pytest-asyncio,
-``postpress_server`` and ``postpress_client`` fail the test that asks for them with a clear
-message; the rest of the session is untouched.
+``tests/test_readme.py`` runs the README's example in both. A test marked
+``@pytest.mark.anyio`` (anyio's plugin, ``anyio_backend`` "asyncio") gets them on the loop
+that runs it; where they cannot be (trio; or a test pytest-asyncio runs, auto mode or also
+marked asyncio, while anyio's fixture hook comes first), setting them up fails at once,
+saying why. Without pytest-asyncio, ``postpress_server`` and ``postpress_client`` fail the
+test that asks for them with a clear message; the rest of the session is untouched.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import types
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,11 +53,24 @@ __all__ = [
     "postpress_ground_truth",
     "postpress_live",
     "postpress_server",
+    "pytest_fixture_setup",
 ]
 
 _MISSING_ASYNCIO = (
     "the postpress_server fixture needs pytest-asyncio: "
     "pip install 'postpress-async[test]' (or pytest-asyncio)"
+)
+
+_BOTH_RUNNERS = (
+    "{name}: this test is run by pytest-asyncio (asyncio_mode = auto, or "
+    "@pytest.mark.asyncio) and is also marked for anyio, whose plugin would set the fixture "
+    "up in its own event loop, idle while the test runs (a request would never be answered). "
+    "Mark it for one of them: drop @pytest.mark.anyio (pytest-asyncio runs it on asyncio), "
+    "or keep @pytest.mark.anyio alone with asyncio_mode = strict"
+)
+_NOT_ASYNCIO = (
+    "{name}: anyio_backend {backend!r} cannot run it: the fake server and the SDK run on "
+    "asyncio only (aiohttp); keep anyio_backend at 'asyncio' for tests using it"
 )
 
 
@@ -118,6 +137,69 @@ def _missing_asyncio() -> None:
     pytest.fail(_MISSING_ASYNCIO, pytrace=False)
 
 
+def _asyncio_twin(func: Any) -> Any:
+    """A copy of the async generator ``func`` for pytest-asyncio to mark as its fixture,
+    leaving ``func`` unmarked, to hand to anyio's plugin when anyio runs the test."""
+    twin = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    functools.update_wrapper(twin, func)
+    twin._postpress_unmarked = func  # type: ignore[attr-defined]
+    return twin
+
+
+def _anyio_sets_up_first(config: pytest.Config) -> bool:
+    """Whether anyio's ``pytest_fixture_setup`` runs before pytest-asyncio's, and so takes
+    an async fixture to anyio's own loop (pluggy calls the plugin registered last first;
+    the order of installed plugins is the order their entry points are found)."""
+    hook = config.pluginmanager.hook.pytest_fixture_setup
+    modules = [impl.function.__module__ for impl in hook.get_hookimpls()]
+    anyio, asyncio = "anyio.pytest_plugin", "pytest_asyncio.plugin"
+    return anyio in modules and asyncio in modules and modules.index(anyio) > modules.index(asyncio)
+
+
+def _refusal(message: str) -> Any:
+    """A fixture function that fails with ``message``, whatever it is given."""
+
+    def refuse(**_: Any) -> None:
+        pytest.fail(message, pytrace=False)
+
+    return refuse
+
+
+def _anyio_replacement(fixturedef: Any, request: Any) -> Any:
+    """What to set up instead of ``postpress_server``/``postpress_client`` in a test marked
+    for anyio (``None``: the fixture as is), so that it lives on the loop running the test."""
+    name = fixturedef.argname
+    if pytest_asyncio.is_async_test(request.node):
+        # pytest-asyncio runs the test (auto mode, or also marked asyncio): the fixture must
+        # be its too, but of two hooks that take an async fixture the first one wins.
+        if inspect.isasyncgenfunction(fixturedef.func) and _anyio_sets_up_first(request.config):
+            return _refusal(_BOTH_RUNNERS.format(name=name))
+        return None
+    backend = request.getfixturevalue("anyio_backend")
+    backend_name = backend if isinstance(backend, str) else backend[0]
+    if backend_name != "asyncio":
+        return _refusal(_NOT_ASYNCIO.format(name=name, backend=backend_name))
+    # anyio runs the test: the unmarked fixture is anyio's alone (pytest-asyncio's strict
+    # mode leaves it be), set up on anyio's loop whichever hook comes first.
+    return fixturedef.func._postpress_unmarked
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Any:
+    """Set ``postpress_server``/``postpress_client`` up on the loop that runs a test marked
+    for anyio, or fail at once saying why: never a server that nothing answers on."""
+    func = fixturedef.func
+    if not hasattr(func, "_postpress_unmarked") or "anyio_backend" not in request.fixturenames:
+        return (yield)
+    fixturedef.func = _anyio_replacement(fixturedef, request) or func
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = func
+
+
 postpress_server: Any
 postpress_client: Any
 try:
@@ -126,5 +208,7 @@ except ImportError:  # pragma: no cover - exercised in a subprocess test
     postpress_server = pytest.fixture(_missing_asyncio, name="postpress_server")
     postpress_client = pytest.fixture(_missing_asyncio, name="postpress_client")
 else:
-    postpress_server = pytest_asyncio.fixture(_running_server, name="postpress_server")
-    postpress_client = pytest_asyncio.fixture(_bound_client, name="postpress_client")
+    postpress_server = pytest_asyncio.fixture(
+        _asyncio_twin(_running_server), name="postpress_server"
+    )
+    postpress_client = pytest_asyncio.fixture(_asyncio_twin(_bound_client), name="postpress_client")
