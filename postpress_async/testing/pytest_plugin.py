@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -186,16 +186,19 @@ def _anyio_replacement(fixturedef: Any, request: Any) -> Any:
     return fixturedef.func._postpress_unmarked
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_fixture_setup(fixturedef: Any, request: Any) -> Any:
+# An old-style wrapper (``hookwrapper``): every pluggy takes it, and this plugin loads in
+# any pytest session of a project that installs the SDK, whatever its pytest.
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
     """Set ``postpress_server``/``postpress_client`` up on the loop that runs a test marked
     for anyio, or fail at once saying why: never a server that nothing answers on."""
     func = fixturedef.func
     if not hasattr(func, "_postpress_unmarked") or "anyio_backend" not in request.fixturenames:
-        return (yield)
+        yield
+        return
     fixturedef.func = _anyio_replacement(fixturedef, request) or func
     try:
-        return (yield)
+        yield
     finally:
         fixturedef.func = func
 
