@@ -33,6 +33,7 @@ __all__ = [
 MAX_LIMIT: Final = 250
 DEFAULT_LIMIT: Final = 100
 DIGITS: Final = re.compile(r"[0-9]+\Z")
+_UTC: Final = ("Z", "+00:00")
 
 
 class Invalid(Exception):
@@ -73,11 +74,15 @@ def parse_limit(query: Mapping[str, str]) -> int:
 
 
 def parse_time(query: Mapping[str, str], name: str) -> int | None:
-    """A datetime parameter (``before``, ``after``) in microseconds since the epoch."""
+    """A datetime parameter (``before``, ``after``) in microseconds since the epoch.
+
+    UTC only, as the reference says: ``Z`` (what the SDK sends) or ``+00:00``; another
+    offset is refused, not converted, so code that sends local times fails here too.
+    """
     raw = query.get(name)
     if raw is None:
         return None
-    value = parse_us(raw)
+    value = parse_us(raw) if raw.endswith(_UTC) else None
     if value is None:
         raise bad(f"{name} must be an ISO 8601 UTC datetime (YYYY-MM-DDTHH:MM:SS.sssZ).")
     return value
@@ -111,11 +116,10 @@ def parse_account_type(query: Mapping[str, str]) -> str | None:
 
 
 def parse_unread(query: Mapping[str, str]) -> bool | None:
-    """Chats' ``unread``: ``true`` or ``false``, in any case."""
+    """Chats' ``unread``: ``true`` or ``false``, as the reference spells them."""
     raw = query.get("unread")
     if raw is None:
         return None
-    lowered = raw.lower()
-    if lowered not in ("true", "false"):
-        raise bad("unread must be true or false.")
-    return lowered == "true"
+    if raw not in ("true", "false"):
+        raise bad(f"unread must be true or false, got {raw!r}.")
+    return raw == "true"

@@ -1,4 +1,5 @@
-"""Every endpoint, under both prefixes: shapes, auth, parameter errors, ids."""
+"""Every endpoint, under both prefixes: shapes, auth, ids (parameter errors: the table in
+``test_reference_refusals``)."""
 
 from __future__ import annotations
 
@@ -110,58 +111,16 @@ async def test_header_name_is_case_insensitive(postpress_server: FakePostpress) 
     assert status == 200
 
 
-@pytest.mark.parametrize(
-    ("path", "params", "error_type"),
-    [
-        pytest.param("messages", {"limit": "251"}, "errors/limit_too_high", id="limit-251"),
-        pytest.param("chats", {"limit": "100000"}, "errors/limit_too_high", id="limit-huge"),
-        pytest.param("accounts", {"limit": "0"}, "errors/invalid_parameters", id="limit-0"),
-        pytest.param("accounts", {"limit": "-1"}, "errors/invalid_parameters", id="limit-neg"),
-        pytest.param("messages", {"limit": "ten"}, "errors/invalid_parameters", id="limit-word"),
-        pytest.param("messages", {"limit": "2.5"}, "errors/invalid_parameters", id="limit-float"),
-        pytest.param("messages", {"limit": ""}, "errors/invalid_parameters", id="limit-empty"),
-        pytest.param("messages", {"before": "yesterday"}, "errors/invalid_parameters", id="before"),
-        pytest.param(
-            "messages", {"after": "2026-01-01T00:00:00"}, "errors/invalid_parameters", id="naive"
-        ),
-        pytest.param(
-            "chats", {"after": "2026-02-30T00:00:00.000Z"}, "errors/invalid_parameters", id="feb30"
-        ),
-        pytest.param("chats", {"before": "2026-01-01"}, "errors/invalid_parameters", id="date"),
-        pytest.param("chats", {"account_type": "MAIL"}, "errors/invalid_parameters", id="type"),
-        pytest.param(
-            "chats", {"account_type": "whatsapp"}, "errors/invalid_parameters", id="type-case"
-        ),
-        pytest.param("chats", {"unread": "yes"}, "errors/invalid_parameters", id="unread"),
-        pytest.param("chats", {"account_id": ""}, "errors/invalid_parameters", id="account-empty"),
-        pytest.param("messages", {"cursor": "%%%"}, "errors/invalid_parameters", id="cursor-junk"),
-        pytest.param("messages", {"cursor": ""}, "errors/invalid_parameters", id="cursor-empty"),
-        pytest.param("chats", {"cursor": "bm9wZQ=="}, "errors/invalid_parameters", id="cursor-b64"),
-        pytest.param("accounts", {"cursor": "x"}, "errors/invalid_parameters", id="cursor-acc"),
-    ],
-)
-async def test_bad_parameters_are_400(
-    postpress_server: FakePostpress,
-    http: aiohttp.ClientSession,
-    path: str,
-    params: dict[str, str],
-    error_type: str,
-) -> None:
-    """Each malformed parameter gets its documented 400 type."""
-    status, body = await get_json(http, f"{postpress_server.url}/{path}", params)
-    assert_error(status, body, 400, error_type)
-
-
 async def test_valid_parameter_spellings_are_accepted(
     postpress_server: FakePostpress, http: aiohttp.ClientSession
 ) -> None:
-    """Bounds, offsets, ``TRUE`` and unknown parameters are all fine."""
+    """Bounds, a ``+00:00`` offset and unknown parameters are all fine."""
     url = postpress_server.url
     for path, params in [
         ("messages", {"limit": "250"}),
         ("messages", {"limit": "1"}),
-        ("messages", {"before": "2026-05-17T09:00:00+02:00", "after": "2020-01-01T00:00:00Z"}),
-        ("chats", {"unread": "TRUE", "account_type": "LINKEDIN"}),
+        ("messages", {"before": "2026-05-17T09:00:00+00:00", "after": "2020-01-01T00:00:00Z"}),
+        ("chats", {"unread": "true", "account_type": "LINKEDIN"}),
         ("accounts", {"whatever": "1"}),
     ]:
         status, body = await get_json(http, f"{url}/{path}", params)
