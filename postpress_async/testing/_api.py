@@ -31,6 +31,7 @@ from postpress_async.testing._pages import (
 from postpress_async.testing._query import (
     Invalid,
     bad,
+    check_once,
     missing,
     parse_account_ids,
     parse_account_type,
@@ -177,6 +178,7 @@ class Api:
         return self._guard(lambda: self._accounts_list(query))
 
     def _accounts_list(self, query: Mapping[str, str]) -> Reply:
+        check_once(query, "accounts.list")
         limit = parse_limit(query)
         fingerprint = self._fingerprint("a", ())
         count = self.dataset.account_count
@@ -206,6 +208,7 @@ class Api:
 
     def _chats_list(self, query: Mapping[str, str]) -> Reply:
         ds = self.dataset
+        check_once(query, "chats.list")
         limit = parse_limit(query)
         before = parse_time(query, "before")
         after = parse_time(query, "after")
@@ -285,6 +288,7 @@ class Api:
 
     def _chat_retrieve(self, chat_id: str, query: Mapping[str, str]) -> Reply:
         ds = self.dataset
+        check_once(query, "chats.retrieve")
         raw_account = parse_nonempty(query, "account_id")
         account = None if raw_account is None else ds.find_account(raw_account)
         if raw_account is not None and account is None:
@@ -306,6 +310,7 @@ class Api:
 
     def _messages_list(self, query: Mapping[str, str]) -> Reply:
         ds = self.dataset
+        check_once(query, "messages.list")
         limit = parse_limit(query)
         parse_nonempty(query, "cursor")
         before = parse_time(query, "before")

@@ -19,8 +19,10 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DIGITS",
     "MAX_LIMIT",
+    "PARAMETERS",
     "Invalid",
     "bad",
+    "check_once",
     "missing",
     "parse_account_ids",
     "parse_account_type",
@@ -34,6 +36,13 @@ MAX_LIMIT: Final = 250
 DEFAULT_LIMIT: Final = 100
 DIGITS: Final = re.compile(r"[0-9]+\Z")
 _UTC: Final = ("Z", "+00:00")
+PARAMETERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "accounts.list": ("limit", "cursor"),
+    "chats.list": ("account_id", "account_type", "unread", "before", "after", "limit", "cursor"),
+    "chats.retrieve": ("account_id",),
+    "messages.list": ("cursor", "before", "after", "limit", "sender_id", "account_id"),
+}
+"""The query parameters of each route, as the reference lists them (others are ignored)."""
 
 
 class Invalid(Exception):
@@ -54,6 +63,17 @@ def bad(detail: str) -> Invalid:
 def missing(detail: str) -> Invalid:
     """A 404 ``errors/resource_not_found``."""
     return Invalid(404, "errors/resource_not_found", detail)
+
+
+def check_once(query: Mapping[str, str], route: str) -> None:
+    """Each of the route's parameters given at most once (which of two values counts is
+    anyone's guess); a repeated unknown parameter is ignored, as the unknown ones are."""
+    if len(set(query)) == len(query):  # a multidict's len counts each value: no repeats
+        return
+    given = [name for name, _ in query.items()]
+    for name in PARAMETERS[route]:
+        if (times := given.count(name)) > 1:
+            raise bad(f"{name} must be given once, got it {times} times.")
 
 
 def parse_limit(query: Mapping[str, str]) -> int:

@@ -93,6 +93,22 @@ def _value_rows() -> Iterator[Any]:
     yield _row("chats/{chat}", [("account_id", "")], 400, BAD, "account-empty")
 
 
+def _repeat_rows() -> Iterator[Any]:
+    """A parameter of the endpoint given twice: which one counts is anyone's guess."""
+    for path in LISTS:
+        yield _row(path, [("limit", "1"), ("limit", "2")], 400, BAD, "limit-twice")
+        yield _row(path, [("cursor", "{cursor}")] * 2, 400, BAD, "cursor-twice")
+    for path in TIMED:
+        for name in ("before", "after"):
+            twice = [(name, "2026-05-17T09:00:00.000Z"), (name, "2026-01-01T00:00:00.000Z")]
+            yield _row(path, twice, 400, BAD, f"{name}-twice")
+        yield _row(path, [("account_id", "a"), ("account_id", "b")], 400, BAD, "account-twice")
+    yield _row("chats", [("account_type", "SLACK")] * 2, 400, BAD, "type-twice")
+    yield _row("chats", [("unread", "true"), ("unread", "false")], 400, BAD, "unread-twice")
+    yield _row("messages", [("sender_id", "a"), ("sender_id", "b")], 400, BAD, "sender-twice")
+    yield _row("chats/{chat}", [("account_id", "{account}")] * 2, 400, BAD, "account-twice")
+
+
 def _fill(text: str, dataset: Dataset) -> str:
     if text == "{cursor}":
         return text
@@ -118,7 +134,9 @@ async def _send(
         return r, await r.read()
 
 
-@pytest.mark.parametrize(("method", "path", "query", "status", "error_type"), list(_value_rows()))
+@pytest.mark.parametrize(
+    ("method", "path", "query", "status", "error_type"), [*_value_rows(), *_repeat_rows()]
+)
 async def test_a_request_the_reference_makes_invalid_is_refused(
     postpress_server: FakePostpress,
     postpress_dataset: Dataset,
