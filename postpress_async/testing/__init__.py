@@ -83,8 +83,8 @@ from postpress_async.testing._presets import fake_faults as fake_faults
 from postpress_async.testing._presets import fake_identity as fake_identity
 from postpress_async.testing._presets import fake_server as fake_server
 from postpress_async.testing._query import MAX_LIMIT as MAX_LIMIT
+from postpress_async.testing._routes import PREFIXES as PREFIXES
 from postpress_async.testing._server import DEFAULT_API_KEY as DEFAULT_API_KEY
-from postpress_async.testing._server import PREFIXES as PREFIXES
 from postpress_async.testing._server import FakePostpress as FakePostpress
 from postpress_async.testing._stats import Stats as Stats
 

@@ -33,6 +33,7 @@ from postpress_async.testing._query import (
     bad,
     check_once,
     missing,
+    not_an_id,
     parse_account_ids,
     parse_account_type,
     parse_limit,
@@ -143,11 +144,20 @@ class Api:
         """The 404 for a path that is no endpoint."""
         return self.error(404, "errors/resource_not_found", f"No endpoint at {path}.")
 
+    def method_not_allowed(self, method: str, path: str) -> Reply:
+        """The 405 for a method other than GET or HEAD on an endpoint. The reference lists
+        no 405: its ``type`` is the closest it documents, ``errors/invalid_action``."""
+        detail = f"{method} is not allowed on {path}; the API answers GET (and HEAD) only."
+        return self.error(405, "errors/invalid_action", detail)
+
     def _guard(self, handler: Callable[[], Reply]) -> Reply:
         try:
             return handler()
         except Invalid as exc:
-            return self.error(exc.status, exc.error_type, exc.detail)
+            return self._refuse(exc)
+
+    def _refuse(self, exc: Invalid) -> Reply:
+        return self.error(exc.status, exc.error_type, exc.detail)
 
     # -- pages -------------------------------------------------------------------------
 
@@ -288,6 +298,8 @@ class Api:
 
     def _chat_retrieve(self, chat_id: str, query: Mapping[str, str]) -> Reply:
         ds = self.dataset
+        if not chat_id:
+            raise not_an_id("chat")
         check_once(query, "chats.retrieve")
         raw_account = parse_nonempty(query, "account_id")
         account = None if raw_account is None else ds.find_account(raw_account)
@@ -407,6 +419,8 @@ class Api:
 
     def message_retrieve(self, message_id: str) -> Reply:
         """``GET /messages/{message_id}``."""
+        if not message_id:
+            return self._refuse(not_an_id("message"))
         index = self.dataset.find_message(message_id)
         if index is None:
             return self.error(404, "errors/resource_not_found", f"No message {message_id!r}.")

@@ -24,6 +24,7 @@ __all__ = [
     "bad",
     "check_once",
     "missing",
+    "not_an_id",
     "parse_account_ids",
     "parse_account_type",
     "parse_limit",
@@ -63,6 +64,11 @@ def bad(detail: str) -> Invalid:
 def missing(detail: str) -> Invalid:
     """A 404 ``errors/resource_not_found``."""
     return Invalid(404, "errors/resource_not_found", detail)
+
+
+def not_an_id(kind: str) -> Invalid:
+    """A 404 ``errors/invalid_resource_identifier``: the path's ``kind`` id is empty."""
+    return Invalid(404, "errors/invalid_resource_identifier", f"The {kind} id is empty.")
 
 
 def check_once(query: Mapping[str, str], route: str) -> None:

@@ -27,6 +27,7 @@ _TITLES: Final = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    405: "Method Not Allowed",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",

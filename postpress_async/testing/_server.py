@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from email.utils import formatdate
 from typing import Any, Final
@@ -31,18 +31,17 @@ from postpress_async.testing._groundtruth import truth_report
 from postpress_async.testing._live import LiveFeed, LiveMessages
 from postpress_async.testing._loops import check_serving_loop, warn_unclosed
 from postpress_async.testing._replies import BAD_GATEWAY_HTML, Reply
+from postpress_async.testing._routes import PREFIXES, Answer, Handler, add_routes
 from postpress_async.testing._stats import Stats
 
 __all__ = ["DEFAULT_API_KEY", "PREFIXES", "TRUTH_PATH", "FakePostpress"]
 
 DEFAULT_API_KEY: Final = "pp_test_key"
-PREFIXES: Final = ("/api/v1", "/v1")
 TRUTH_PATH: Final = "/_fake/truth"
 """The ground truth's routes, outside the API prefixes: ``TRUTH_PATH/{resource}``."""
 _JSON: Final = {"Content-Type": "application/json"}
 _HTML: Final = {"Content-Type": "text/html; charset=utf-8"}
 _SLOW_CHUNKS: Final = 8
-_Answer = Callable[[web.Request], Reply]
 
 
 class FakePostpress:
@@ -333,35 +332,11 @@ class FakePostpress:
     def _build_app(self) -> web.Application:
         api = self._api
 
-        def accounts_list(request: web.Request) -> Reply:
-            return api.accounts_list(request.query)
-
-        def chats_list(request: web.Request) -> Reply:
-            return api.chats_list(request.query)
-
-        def chat_retrieve(request: web.Request) -> Reply:
-            return api.chat_retrieve(request.match_info["chat_id"], request.query)
-
-        def messages_list(request: web.Request) -> Reply:
-            return api.messages_list(request.query)
-
-        def message_retrieve(request: web.Request) -> Reply:
-            return api.message_retrieve(request.match_info["message_id"])
-
         def unknown(request: web.Request) -> Reply:
             return api.not_found(request.path)
 
-        table: list[tuple[str, RouteName, _Answer]] = [
-            ("/accounts", "accounts.list", accounts_list),
-            ("/chats", "chats.list", chats_list),
-            ("/chats/{chat_id}", "chats.retrieve", chat_retrieve),
-            ("/messages", "messages.list", messages_list),
-            ("/messages/{message_id}", "messages.retrieve", message_retrieve),
-        ]
         app = web.Application()
-        for prefix in PREFIXES:
-            for path, route, answer in table:
-                app.router.add_get(prefix + path, self._handler(route, answer))
+        add_routes(app.router, api, self._handler)
         app.router.add_get(TRUTH_PATH + "/{resource}", self._truth)
         app.router.add_route("*", "/{tail:.*}", self._handler(None, unknown))
         app.on_response_prepare.append(self._dated)
@@ -381,9 +356,7 @@ class FakePostpress:
         reply = api.authenticate(key) or api.truth(request.match_info["resource"], request.query)
         return web.Response(body=reply.body, status=reply.status, headers=_JSON)
 
-    def _handler(
-        self, route: RouteName | None, answer: _Answer
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _handler(self, route: RouteName | None, answer: Answer) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             response = await self._serve(route, request, answer)
             if self._api.ahead_pending and response.status == 200 and not response.prepared:
@@ -393,7 +366,7 @@ class FakePostpress:
         return handle
 
     async def _serve(
-        self, route: RouteName | None, request: web.Request, answer: _Answer
+        self, route: RouteName | None, request: web.Request, answer: Answer
     ) -> web.StreamResponse:
         stats = self.stats
         name = route or "unknown"

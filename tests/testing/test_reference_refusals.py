@@ -109,6 +109,15 @@ def _repeat_rows() -> Iterator[Any]:
     yield _row("chats/{chat}", [("account_id", "{account}")] * 2, 400, BAD, "account-twice")
 
 
+def _route_rows() -> Iterator[Any]:
+    """An empty path id, and every method but GET and HEAD on every endpoint."""
+    yield _row("chats/", [], 404, NOT_AN_ID, "empty-id")
+    yield _row("messages/", [], 404, NOT_AN_ID, "empty-id")
+    for path in LISTS + RETRIEVES:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            yield pytest.param(method, path, [], 405, NO_METHOD, id=f"{path}-{method}")
+
+
 def _fill(text: str, dataset: Dataset) -> str:
     if text == "{cursor}":
         return text
@@ -135,7 +144,8 @@ async def _send(
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "query", "status", "error_type"), [*_value_rows(), *_repeat_rows()]
+    ("method", "path", "query", "status", "error_type"),
+    [*_value_rows(), *_repeat_rows(), *_route_rows()],
 )
 async def test_a_request_the_reference_makes_invalid_is_refused(
     postpress_server: FakePostpress,
