@@ -9,7 +9,7 @@ a time (bounded memory, whatever the file's size).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -191,7 +191,8 @@ def _chunks(path: Path, end: int) -> Iterator[bytes]:
 
 def read_stamps(path: Path, end: int, endpoint: str) -> Iterator[tuple[str, datetime | None]]:
     """``(id, time)`` of each line in the first ``end`` bytes (time: ``timestamp``, or
-    ``created_at`` for accounts), decoding a megabyte of lines at a time."""
+    ``created_at`` for accounts), decoding a megabyte of lines at a time. A time sent
+    without a zone is read as UTC, as the rows' typed columns read it."""
     many, one = _STAMPS[endpoint]
     for chunk in _chunks(path, end):
         array = b"[" + chunk[:-1].replace(_NL, b",") + b"]"
@@ -200,7 +201,10 @@ def read_stamps(path: Path, end: int, endpoint: str) -> Iterator[tuple[str, date
         except msgspec.DecodeError:
             stamps = _slowly(many, one, array, chunk)
         for stamp in stamps:
-            yield stamp.id, stamp.timestamp
+            moment = stamp.timestamp
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            yield stamp.id, moment
 
 
 def _slowly(

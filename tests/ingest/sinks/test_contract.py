@@ -385,6 +385,19 @@ async def test_count_span_and_stored_ids_with_strict_bounds(kit: Kit) -> None:
     assert await ids("accounts", 4, 6) == ["a1"]
 
 
+async def test_a_time_sent_without_a_zone_is_read_as_utc(kit: Kit) -> None:
+    """Stored as sent, a zone-less time still places its row beside the others (as UTC)."""
+    sink = await opened(kit)
+    zoneless = message("m20", 20).replace(b'Z"', b'"')
+    await sink.commit(
+        batch(
+            "messages", page(sink, "messages", message("m10", 10), zoneless), move("s0", None, 1, 2)
+        )
+    )
+    assert await sink.span("messages") == (at(10), at(20))
+    assert await sink.stored_ids("messages", after=at(15), before=at(25)) == ["m20"]
+
+
 # -- what is stored, exactly -------------------------------------------------------------
 
 #: Items whose bytes a store could easily change: each must come back exactly.
