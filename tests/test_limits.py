@@ -13,12 +13,14 @@ from postpress_async import (
     AsyncPostpress,
     InvalidParameterError,
     Limits,
+    RateLimitError,
     ResponseEvent,
     RetryPolicy,
     merge,
 )
 from postpress_async._limits import ACCOUNTS_SWEPT_AT, InFlightLimit, Limiter, TokenBucket, aimd
 from postpress_async.testing import Dataset, FakePostpress, Faults
+from postpress_async.transports import MockTransport, Request, Response
 
 
 class FakeTime:
@@ -381,3 +383,27 @@ async def test_requests_waiting_for_a_busy_account_do_not_hold_up_another_accoun
         task.cancel()
     await asyncio.gather(*waiting, b, return_exceptions=True)
     assert limiter.in_flight == 0
+
+
+async def test_a_burst_of_429s_to_requests_sent_together_lowers_the_limit_once() -> None:
+    """Eight attempts sent under one limit, all throttled: one cut, not eight."""
+    arrived = asyncio.Event()
+    waiting = 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 8:
+            arrived.set()
+        await arrived.wait()  # all eight in flight before any answer
+        return Response(429, {"content-type": "application/json"}, b"{}")
+
+    limits = Limits(max_in_flight=8, adaptive=True)
+    async with AsyncPostpress(
+        api_key="k", transport=MockTransport(handler), limits=limits, retry=RetryPolicy.disabled()
+    ) as client:
+        outcomes = await asyncio.gather(
+            *(client.accounts.list(limit=1) for _ in range(8)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, RateLimitError) for outcome in outcomes)
+        assert client.stats().in_flight_limit == aimd(8, throttled=True, ceiling=8)
