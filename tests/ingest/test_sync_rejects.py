@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ClassVar
 
 import msgspec
 import pytest
 
+from postpress_async import AsyncPostpress
 from postpress_async._poll import PollPolicy
-from postpress_async.ingest import ingest
+from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest.sinks import open_sink
 from postpress_async.ingest.sinks._base import Sink
+from postpress_async.transports import MockTransport, Request, Response, Transport
 
 from ._feed import Feed, FeedConfig, message
 
@@ -114,3 +117,40 @@ async def test_a_message_without_a_timestamp_is_a_reject_of_the_follow_not_left_
     again = await ingest(config, "messages", store(tmp_path), backfill=False, policy=POLICY)
     assert (again.synced, again.rejects) == (1, 0)
     assert await rejects(store, tmp_path) == 1
+
+
+ACCOUNT = b'{"object":"Account","id":"%s","type":"SLACK","name":"n"}'
+
+
+class AccountsConfig(ClientConfig, frozen=True, kw_only=True):
+    """A client configuration whose clients list ``items`` as the one page of accounts."""
+
+    items: ClassVar[list[bytes]] = []
+
+    def client(self, *, transport: Transport | None = None) -> AsyncPostpress:
+        def respond(request: Request) -> Response:
+            body = b'{"object":"AccountList","items":[%b],"cursor":null}' % b",".join(self.items)
+            return Response(200, {"content-type": "application/json"}, body)
+
+        return super().client(transport=MockTransport(respond))
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_an_accounts_refresh_stores_a_reject_once_and_counts_only_a_new_one(
+    store: Store, tmp_path: Path
+) -> None:
+    config = AccountsConfig(base_url="https://accounts.test", api_key="k")
+    AccountsConfig.items[:] = [ACCOUNT % b"a1", UNREADABLE, ACCOUNT % b"a2"]
+    first = await ingest(config, "accounts", store(tmp_path))
+    assert (first.items, first.rejects) == (2, 1)
+    again = await ingest(config, "accounts", store(tmp_path))
+    assert (again.items, again.rejects) == (0, 0)
+    AccountsConfig.items.append(b'"oops again"')
+    third = await ingest(config, "accounts", store(tmp_path))
+    assert (third.items, third.rejects) == (0, 1)
+    sink = store(tmp_path)
+    await sink.open(writer=False)
+    try:
+        assert await sink.rejects("accounts") == 2
+    finally:
+        await sink.close()
