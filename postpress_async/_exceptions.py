@@ -21,7 +21,7 @@
     │   ├── EngineUnavailableError                  no Dask installed, or the scheduler is unreachable
     │   ├── PlanMismatchError                       the sink holds the same export asked with other options
     │   ├── ShardConflictError                      another writer moved a shard's checkpoint first
-    │   └── ShardFailedError                        a shard failed on every try, a 401 on its first (its pages stay)
+    │   └── ShardFailedError                        a shard failed on every try, a 401 not tried again (its pages stay)
     └── APIStatusError                              any non-2xx answer (also the class for unlisted statuses)
         ├── RedirectError              3xx (redirects are never followed)
         ├── BadRequestError            400
@@ -364,8 +364,8 @@ class ShardConflictError(IngestError):
 
 
 class ShardFailedError(IngestError):
-    """A shard's task failed on every try, or on its first with an error a new try would
-    meet again (a 401); its committed pages stay, run again to continue."""
+    """A shard's task failed on every try, or with an error a new try would meet again (a
+    401), which is not tried again; its committed pages stay, run again to continue."""
 
 
 def _shorten(text: str, limit: int = 80) -> str:

@@ -17,7 +17,7 @@ a 401, 403, 404, bad input, another writer, a body that does not fit) is returne
 task, not raised, so Dask does not run it again (:mod:`._task_error`).
 The export's progress counts what the tasks committed as each task finishes; what
 their failed tries committed is added at the end, read from the shards' positions. A task
-that fails on every try, or on its first with an error that lasts, ends the export with
+that fails on every try, or with an error that lasts (not tried again), ends the export with
 :class:`ShardFailedError`, whose message names the shard, the task's error and why it was
 not tried again, and whose ``__cause__`` is that error, typed (an ``AuthenticationError``
 keeps its ``status``).
