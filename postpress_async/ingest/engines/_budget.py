@@ -7,7 +7,8 @@ out its retry backoff holds no lease; the client's own in-flight limit still app
 below it, per process.
 
 :class:`ClusterBudget` is the budget of a Dask export: a ``distributed.Semaphore`` whose
-``max_leases`` is the whole cluster's in-flight limit. A task runs its own event loop
+``max_leases`` is the whole cluster's in-flight limit, one per API (base URL) and API key
+(:func:`budget_name`), so every export sending with that key shares it. A task runs its own event loop
 (``asyncio.run`` in the task's thread) while distributed's comms live on the worker's
 event loop, so the budget drives the semaphore ON the worker's loop (where its methods
 are coroutines) and hands the answers back to the task's loop: no thread blocks while
@@ -25,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 from typing import Any, Protocol
 
 from postpress_async._config import Timeout
 from postpress_async._exceptions import EngineUnavailableError
 from postpress_async._transport import Request, Response, Transport
 
-__all__ = ["LEASE_CONFIG", "Budget", "ClusterBudget", "LeasedTransport"]
+__all__ = ["LEASE_CONFIG", "Budget", "ClusterBudget", "LeasedTransport", "budget_name"]
 
 #: The lease settings :class:`~.dask.DaskEngine` gives the LocalCluster it starts (the
 #: scheduler and, through the nannies, every worker): a killed worker's leases come
@@ -48,6 +50,15 @@ LEASE_CONFIG: dict[str, str] = {
 _STOPPING = frozenset({"closing", "closed", "failed"})
 #: Seconds a closing budget waits for its leases to be returned to the scheduler.
 _CLOSE_WAIT = 5.0
+
+
+def budget_name(base_url: str, api_key: str) -> str:
+    """The name of the cluster budget of ``api_key`` at ``base_url``: the same for every
+    export sending with that key there, in whatever process. Names show on the Dask
+    dashboard, so it holds a digest of the two, never the key."""
+    digest = hashlib.blake2b(digest_size=6, person=b"postpress-budget")
+    digest.update(f"{base_url.rstrip('/')}\0{api_key}".encode())
+    return f"postpress-budget-{digest.hexdigest()}"
 
 
 class Budget(Protocol):
@@ -209,6 +220,9 @@ class ClusterBudget:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._abandon, ticket)
             raise
+        if self._cancelled():  # while it waited: the lease is another export's to use
+            self.release()
+            raise EngineUnavailableError("the Dask task was cancelled: its export stopped")
 
     def release(self) -> None:
         """Give a lease back (see :class:`Budget`)."""

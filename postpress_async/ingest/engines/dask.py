@@ -23,20 +23,24 @@ not tried again, and whose ``__cause__`` is that error, typed (an ``Authenticati
 keeps its ``status``).
 
 One request budget for the whole cluster: ``max_in_flight`` (default: the client's
-in-flight limit, 16) caps the requests in flight on every worker together. It is a
-``distributed.Semaphore`` the engine creates for each run; each worker's client sends
-through a :class:`~._budget.LeasedTransport` that holds one lease around each HTTP
-attempt (a request waiting out its retry backoff holds none). A killed worker's leases
+in-flight limit, 16) caps the requests in flight on every worker together, for every
+export sending with the same API key (base URL and key) to the same scheduler: it is one
+``distributed.Semaphore`` named for the two (:func:`~._budget.budget_name`), which no run
+closes (its size, the first export's, holds while the scheduler runs); an export asking
+another is refused (``InvalidParameterError``, naming the size in force) before any task
+runs. Each worker's client sends through a :class:`~._budget.LeasedTransport` that holds
+one lease around each HTTP attempt (a request waiting out its retry backoff holds none). A killed worker's leases
 come back after the lease timeout (:data:`~._budget.LEASE_CONFIG`: 10 s on the cluster
 the engine starts; on an existing cluster, Dask's ``distributed.scheduler.locks``
 settings, 30 s by default).
 
 An engine its user entered (``async with DaskEngine() as engine:``) serves every
-:func:`~postpress_async.ingest.ingest` given it on the same cluster, each with a budget
-of its own; the outermost ``async with`` starts and stops it.
+:func:`~postpress_async.ingest.ingest` given it on the same cluster; the outermost
+``async with`` starts and stops it.
 
 Stopping: Dask cannot interrupt a running task, so a task whose export stopped (failed,
-cancelled) ends at its next request, also on a cluster that stays up. Leaving
+cancelled) ends at its next request, also on a cluster that stays up: its budget sees
+the task cancelled on its worker (no scheduler round trip). Leaving
 ``async with`` closes the client and the cluster even when the export is cancelled
 (Ctrl-C): the close is shielded and awaited to its end, so no
 worker process outlives the engine. The workers of the engine's cluster ignore SIGINT
@@ -49,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import signal
 from collections.abc import Iterator
@@ -69,7 +74,7 @@ from postpress_async._retry import lasting
 from postpress_async._transport import AiohttpTransport, Transport
 
 from ._address import check_scheduler
-from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport
+from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport, budget_name
 from ._shield import to_the_end as _to_the_end
 from ._task_error import Lasting, TaskError, one_line, portable
 
@@ -340,8 +345,8 @@ class DaskEngine:
         if dask_client is None:
             raise EngineUnavailableError("use the engine inside `async with`")
         size = self.max_in_flight or config.max_in_flight
-        run = secrets.token_hex(6)  # this run's task keys and budget on a shared scheduler
-        budget = await self._open_budget(f"postpress-{plan.endpoint}-{run}", size)
+        run = secrets.token_hex(6)  # this run's task keys on a shared scheduler
+        budget = await self._open_budget(budget_name(config.base_url, config.api_key), size)
         task_config = msgspec.structs.replace(config, budget=budget.name, max_in_flight=size)
         config_json = msgspec.json.encode(task_config)
         before = await sink.positions(plan.endpoint)  # a task's failed tries count too
@@ -397,8 +402,9 @@ class DaskEngine:
         return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {text}"
 
     async def _open_budget(self, name: str, size: int) -> Any:
-        """Create the run's request budget on the scheduler (its lease timeout comes from
-        this process's Dask configuration, set for the engine's own cluster)."""
+        """Create the API key's request budget on the scheduler, or join it at the same
+        size (its lease timeout comes from the Dask configuration of the process that
+        created it, set for the engine's own cluster)."""
         import dask
         from distributed import Semaphore
 
@@ -414,27 +420,24 @@ class DaskEngine:
             except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # the scheduler went away
                 semaphore.refresh_callback.stop()
                 raise self._unreachable(exc) from None
+            except ValueError as exc:  # distributed's "Inconsistent max leases: 5, expected: 3"
+                semaphore.refresh_callback.stop()
+                raise _other_size(size, exc) from None
         return semaphore
 
     async def _end(self, futures: dict[Any, str], budget: Any) -> None:
-        """Cancel the tasks still running, and drop the run's budget."""
-        # Best effort: a scheduler that is gone has nothing left to cancel or drop, and
-        # the error that ended the run is the one to report.
+        """Cancel the tasks still running, and let go of the budget (left open: other
+        exports with the same key may share it; a cancelled task that still runs on its
+        worker sees itself cancelled at its next request)."""
+        # Best effort: a scheduler that is gone has nothing left to cancel, and the error
+        # that ended the run is the one to report.
         running = [future for future in futures if not future.done()]
         if running and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.cancel(running)
-        if self.scheduler is None:
-            # The engine's own scheduler goes with its cluster (closing the semaphore
-            # now would warn about the leases a killed worker may still hold).
-            refresh = getattr(budget, "refresh_callback", None)
-            if refresh is not None:
-                refresh.stop()
-        else:
-            # A task cannot be interrupted, and a cancelled one may still run on its
-            # worker: with its budget closed, its next request ends it.
-            with contextlib.suppress(Exception):
-                await budget.close()
+        refresh = getattr(budget, "refresh_callback", None)
+        if refresh is not None:
+            refresh.stop()
 
 
 def _not_started(error: BaseException) -> str:
@@ -449,6 +452,17 @@ def _not_started(error: BaseException) -> str:
             )
         cause = cause.__cause__ or cause.__context__
     return f"the local Dask cluster did not start: {one_line(str(error))}"
+
+
+def _other_size(size: int, error: ValueError) -> InvalidParameterError:
+    """The error of a run asking the API key's budget another size than the one in force."""
+    in_force = re.search(r"expected: (\d+)", str(error))
+    return InvalidParameterError(
+        "max_in_flight",
+        f"{size} requests at once, but the Dask scheduler holds this API key's request "
+        f"budget at {in_force[1] if in_force else 'another size'} (the first export's: one "
+        "budget for all its exports, while the scheduler runs); give the same size",
+    )
 
 
 def _from_dask(error: BaseException) -> bool:

@@ -29,11 +29,15 @@ import pytest
 
 import postpress_async
 from postpress_async import APIConnectionError, AsyncPostpress, AuthenticationError, RetryPolicy
-from postpress_async._exceptions import EngineUnavailableError, ShardFailedError
+from postpress_async._exceptions import (
+    EngineUnavailableError,
+    InvalidParameterError,
+    ShardFailedError,
+)
 from postpress_async._transport import MockTransport, Request, Response
 from postpress_async.ingest import ClientConfig, ingest
 from postpress_async.ingest._run import IngestProgress
-from postpress_async.ingest.engines._budget import LeasedTransport
+from postpress_async.ingest.engines._budget import LeasedTransport, budget_name
 from postpress_async.ingest.engines._task_error import Lasting, portable
 from postpress_async.ingest.engines.dask import DaskEngine, TaskError, _not_started, _to_the_end
 from postpress_async.testing import Dataset, FakePostpress, FaultKind, Faults, fake_dataset
@@ -123,6 +127,16 @@ async def test_a_failed_or_cancelled_attempt_gives_its_lease_back() -> None:
 
 
 @pytest.mark.slow
+def test_the_budget_is_named_for_the_api_and_key_without_showing_the_key() -> None:
+    key = "pk_live_0123456789abcdef"
+    name = budget_name("https://api.postpress.dev", key)
+    assert name.startswith("postpress-budget-")
+    assert key not in name and "0123456789abcdef" not in name  # names show on the dashboard
+    assert budget_name("https://api.postpress.dev/", key) == name  # every export with them
+    assert budget_name("https://api.postpress.dev", key + "x") != name
+    assert budget_name("https://eu.postpress.dev", key) != name
+
+
 async def test_the_cluster_budget_exists_only_inside_a_dask_task() -> None:
     pytest.importorskip("distributed")
     from postpress_async.ingest.engines._budget import ClusterBudget
@@ -476,6 +490,79 @@ async def test_two_exports_at_once_share_one_engine_and_one_cluster(tmp_path: Pa
     assert engine.dask_client is None
     assert multiprocessing.active_children() == []
     assert sorted(stored_ids(tmp_path / "messages.db")) == truth(dataset)
+
+
+class Together(DaskEngine):
+    """A DaskEngine whose runs wait for each other once planned, and reset the fake's
+    counters as the last of them starts; ``peak`` is the fake's peak as the first run
+    ends: of the shards' requests only (a finished export then catches up itself)."""
+
+    def __init__(self, server: FakePostpress, runs: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.server = server
+        self.runs = runs
+        self.all_planned = anyio.Event()
+        self.peak: int | None = None
+
+    async def run(self, client: Any, config: Any, plan: Any, sink: Any, progress: Any) -> Any:
+        self.runs -= 1
+        if self.runs == 0:
+            self.server.stats.reset()
+            self.all_planned.set()
+        await self.all_planned.wait()
+        try:
+            return await super().run(client, config, plan, sink, progress)
+        finally:
+            if self.peak is None:
+                self.peak = self.server.stats.peak_in_flight
+
+
+@pytest.mark.slow
+async def test_two_exports_at_once_never_exceed_one_budget_together(tmp_path: Path) -> None:
+    """Each run opened a budget of its own: two exports sent twice the budget at once
+    against the same API key."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=21, messages=1200)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.05)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        async with Together(server, runs=2, workers=4, max_in_flight=2) as engine:
+            async with anyio.create_task_group() as group:
+                for store in ("a", "b"):
+                    url = f"sqlite:///{tmp_path}/{store}.db"
+                    group.start_soon(
+                        lambda url=url: ingest(config, "messages", url, shards=4, engine=engine)
+                    )
+    assert engine.peak is not None
+    assert 1 < engine.peak <= 2  # four workers under two budgets of 2 reach 3 or 4
+    for store in ("a", "b"):
+        assert sorted(stored_ids(tmp_path / f"{store}.db")) == truth(dataset)
+
+
+@pytest.mark.slow
+async def test_an_export_asking_another_budget_for_the_same_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A budget of another size under the same API key would break the one-budget promise:
+    refused before any task is submitted, naming the size in force."""
+    pytest.importorskip("distributed")
+    dataset = fake_dataset(seed=22, messages=600)
+    async with FakePostpress(dataset=dataset, faults=Faults(latency=0.02)) as server:
+        config = ClientConfig(base_url=server.url, api_key=server.api_key, limit=50)
+        async with Watched(server, workers=1) as engine:
+
+            async def export(store: str, size: int) -> None:
+                sized = msgspec.structs.replace(config, max_in_flight=size)
+                url = f"sqlite:///{tmp_path}/{store}.db"
+                await ingest(sized, "messages", url, shards=2, engine=engine)  # type: ignore[arg-type]
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(export, "a", 3)
+                await engine.started.wait()
+                await wait_until(lambda: server.stats.requests >= 2, "the first export's tasks run")
+                with pytest.raises(InvalidParameterError, match=r"max_in_flight: .*\b3\b") as info:
+                    await export("b", 5)
+            assert info.value.param == "max_in_flight"
+    assert sorted(stored_ids(tmp_path / "a.db")) == truth(dataset)  # the first goes on
 
 
 @pytest.mark.slow
