@@ -7,8 +7,8 @@ out its retry backoff holds no lease; the client's own in-flight limit still app
 below it, per process.
 
 :class:`ClusterBudget` is the budget of a Dask export: a ``distributed.Semaphore`` whose
-``max_leases`` is the whole cluster's in-flight limit, one per API (base URL) and API key
-(:func:`budget_name`), so every export sending with that key shares it. A task runs its own event loop
+``max_leases`` is the whole cluster's in-flight limit, one per API (base URL), API key and
+size (:func:`budget_name`), so every export sending with that key at that size shares it. A task runs its own event loop
 (``asyncio.run`` in the task's thread) while distributed's comms live on the worker's
 event loop, so the budget drives the semaphore ON the worker's loop (where its methods
 are coroutines) and hands the answers back to the task's loop: no thread blocks while
@@ -52,13 +52,16 @@ _STOPPING = frozenset({"closing", "closed", "failed"})
 _CLOSE_WAIT = 5.0
 
 
-def budget_name(base_url: str, api_key: str) -> str:
-    """The name of the cluster budget of ``api_key`` at ``base_url``: the same for every
-    export sending with that key there, in whatever process. Names show on the Dask
-    dashboard, so it holds a digest of the two, never the key."""
+def budget_name(base_url: str, api_key: str, size: int) -> str:
+    """The name of the cluster budget of ``size`` requests for ``api_key`` at ``base_url``:
+    the same for every export sending with that key there at that size, in whatever
+    process. The size is part of the name: a Dask semaphore's size is fixed while the
+    scheduler holds it, and a later export asking another size must not be refused until
+    the scheduler restarts. Names show on the Dask dashboard, so it holds a digest of the
+    URL and key, never the key."""
     digest = hashlib.blake2b(digest_size=6, person=b"postpress-budget")
     digest.update(f"{base_url.rstrip('/')}\0{api_key}".encode())
-    return f"postpress-budget-{digest.hexdigest()}"
+    return f"postpress-budget-{digest.hexdigest()}-{size}"
 
 
 class Budget(Protocol):

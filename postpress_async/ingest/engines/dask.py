@@ -24,12 +24,13 @@ keeps its ``status``).
 
 One request budget for the whole cluster: ``max_in_flight`` (default: the client's
 in-flight limit, 16) caps the requests in flight on every worker together, for every
-export sending with the same API key (base URL and key) to the same scheduler: it is one
-``distributed.Semaphore`` named for the two (:func:`~._budget.budget_name`), which no run
-closes (its size, the first export's, holds while the scheduler runs); an export asking
-another is refused (``InvalidParameterError``, naming the size in force) before any task
-runs. Each worker's client sends through a :class:`~._budget.LeasedTransport` that holds
-one lease around each HTTP attempt (a request waiting out its retry backoff holds none). A killed worker's leases
+export sending with the same API key (base URL and key) and the same ``max_in_flight`` to
+the same scheduler: it is one ``distributed.Semaphore`` named for the three
+(:func:`~._budget.budget_name`), which no run closes. An export asking another size gets
+a budget of its own (a semaphore's size cannot change while the scheduler holds it, and
+a later export must not be refused until the scheduler restarts). Each worker's client
+sends through a :class:`~._budget.LeasedTransport` that holds one lease around each HTTP
+attempt (a request waiting out its retry backoff holds none). A killed worker's leases
 come back after the lease timeout (:data:`~._budget.LEASE_CONFIG`: 10 s on the cluster
 the engine starts; on an existing cluster, Dask's ``distributed.scheduler.locks``
 settings, 30 s by default).
@@ -53,7 +54,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import signal
 from collections.abc import Iterator
@@ -346,7 +346,7 @@ class DaskEngine:
             raise EngineUnavailableError("use the engine inside `async with`")
         size = self.max_in_flight or config.max_in_flight
         run = secrets.token_hex(6)  # this run's task keys on a shared scheduler
-        budget = await self._open_budget(budget_name(config.base_url, config.api_key), size)
+        budget = await self._open_budget(budget_name(config.base_url, config.api_key, size), size)
         task_config = msgspec.structs.replace(config, budget=budget.name, max_in_flight=size)
         config_json = msgspec.json.encode(task_config)
         before = await sink.positions(plan.endpoint)  # a task's failed tries count too
@@ -402,8 +402,8 @@ class DaskEngine:
         return f"shard {label} failed after {tries} {'try' if tries == 1 else 'tries'}: {text}"
 
     async def _open_budget(self, name: str, size: int) -> Any:
-        """Create the API key's request budget on the scheduler, or join it at the same
-        size (its lease timeout comes from the Dask configuration of the process that
+        """Create the API key's request budget of ``size`` on the scheduler, or join it
+        (its lease timeout comes from the Dask configuration of the process that
         created it, set for the engine's own cluster)."""
         import dask
         from distributed import Semaphore
@@ -420,9 +420,6 @@ class DaskEngine:
             except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # the scheduler went away
                 semaphore.refresh_callback.stop()
                 raise self._unreachable(exc) from None
-            except ValueError as exc:  # distributed's "Inconsistent max leases: 5, expected: 3"
-                semaphore.refresh_callback.stop()
-                raise _other_size(size, exc) from None
         return semaphore
 
     async def _end(self, futures: dict[Any, str], budget: Any) -> None:
@@ -452,17 +449,6 @@ def _not_started(error: BaseException) -> str:
             )
         cause = cause.__cause__ or cause.__context__
     return f"the local Dask cluster did not start: {one_line(str(error))}"
-
-
-def _other_size(size: int, error: ValueError) -> InvalidParameterError:
-    """The error of a run asking the API key's budget another size than the one in force."""
-    in_force = re.search(r"expected: (\d+)", str(error))
-    return InvalidParameterError(
-        "max_in_flight",
-        f"{size} requests at once, but the Dask scheduler holds this API key's request "
-        f"budget at {in_force[1] if in_force else 'another size'} (the first export's: one "
-        "budget for all its exports, while the scheduler runs); give the same size",
-    )
 
 
 def _from_dask(error: BaseException) -> bool:
