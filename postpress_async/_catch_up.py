@@ -131,6 +131,11 @@ class CatchUp:
     Every window starts where the last one ended and stays below the nearest bound, so
     the windows tile the time after ``lo`` exactly once, whatever order the server lists
     in; the listing order only decides how many listings that takes.
+
+    ``stop``: the newest stamp that existed when the poll began (the watch's limit, see
+    :meth:`~._follow.FollowTracker.saw`), a bound the windows do not cross; once they
+    reach it (:attr:`reached`) the watch may end the poll and leave what arrived since
+    to the next one, rather than chase a feed faster than its consumer for ever.
     """
 
     __slots__ = (
@@ -142,10 +147,13 @@ class CatchUp:
         "lo",
         "probing",
         "span",
+        "stop",
         "target",
     )
 
-    def __init__(self, lo: int, *, span: int, edge: int | None, target: int) -> None:
+    def __init__(
+        self, lo: int, *, span: int, edge: int | None, target: int, stop: int | None = None
+    ) -> None:
         if span < 1 or target < 1:
             raise ValueError(f"span and target must be >= 1, got {span!r}, {target!r}")
         #: Every item at or before ``lo`` (ms) has been handed out, or was never new.
@@ -158,6 +166,9 @@ class CatchUp:
         #: last one, the listing is open. ``edge``: the first, the oldest item of the
         #: listing that found the backlog (the newest ones: they fit the open window).
         self.bounds: list[int] = [] if edge is None else [edge]
+        self.stop = stop
+        if stop is not None:  # nearest last: the bounds only ever come down the list
+            self.bounds = sorted({*self.bounds, stop + 1}, reverse=True)
         #: Half the width of the last window that overflowed: empty windows after it
         #: grow no wider (they would overflow again), until a window lists something.
         self.ceiling: int | None = None
@@ -173,6 +184,11 @@ class CatchUp:
     def _drop_passed(self) -> None:
         while self.bounds and self.lo + 1 >= self.bounds[-1]:
             self.bounds.pop()
+
+    @property
+    def reached(self) -> bool:
+        """Whether every item up to :attr:`stop` has been listed (never without one)."""
+        return self.stop is not None and self.lo >= self.stop
 
     @property
     def window(self) -> Window:

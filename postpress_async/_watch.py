@@ -126,8 +126,7 @@ class WatchStream(SingleUse[T]):
         self._unread: list[UnreadableItem] = []
         self._neighbours: list[str] = []
         self._open = 0
-        self._caught_up = False
-        self._clock_behind = False
+        self._caught_up = self._again = self._clock_behind = False
 
     @property
     def policy(self) -> PollPolicy:
@@ -181,7 +180,7 @@ class WatchStream(SingleUse[T]):
         policy = self._policy
         tracker = self._tracker
         while True:
-            if self.polls:
+            if self.polls and not self._again:
                 await self._sleep(poll_delay(policy, self.idle_polls, self._random))
             if self._stopped():
                 return
@@ -228,7 +227,9 @@ class WatchStream(SingleUse[T]):
         # below it and left for the next poll, which lists after a floor bounded by this
         # and by the newest item this listing showed.
         self._saw(listing.server_ms, [at for at, _, _ in held])
-        self.polls += 1
+        self.polls += not self._again  # a poll continued past its limit (see _catch_up)
+        self.catch_up_listings += self._again
+        self._again = False
         if not complete and held and tracker.limit_ms is None:
             await self._limit_in_time()
         if self._stopped():
@@ -373,19 +374,20 @@ class WatchStream(SingleUse[T]):
             if edge is None:
                 return  # nothing listed can be placed in time
             lo = await self._before_oldest(edge, span)
-        plan = CatchUp(lo, span=span, edge=edge, target=target)
+        plan = CatchUp(lo, span=span, edge=edge, target=target, stop=self._tracker.limit_ms)
+        handed = self.items_handed_out
         while not plan.done and not self._stopped():
+            if plan.reached and self.items_handed_out > handed:
+                self._again = True  # what arrived since the poll began: a poll at once,
+                return  # whose limit lets the floor rise past what this one handed out
             # What was handed out lies at or before the window's start, so the floor may
             # rise behind it: the ids remembered stay those of one overlap window.
             self._tracker.settle(self._policy.overlap_ms)
             self.catch_up_listings += 1
             if plan.crawling:  # bisecting up through nothing: is anything below the bound?
                 after, before = plan.lo, plan.bounds[-1]
-                plan.below(
-                    (await newest_stamp(self._list_after, self._stamp, after=after, before=before))[
-                        0
-                    ]
-                )
+                found = newest_stamp(self._list_after, self._stamp, after=after, before=before)
+                plan.below((await found)[0])
                 continue
             window = plan.window
             single = plan.single

@@ -522,3 +522,25 @@ async def test_without_a_date_header_a_future_dated_message_moves_the_position()
             follow = listing.checkpoint.follow
             assert follow is not None and follow.watermark_ms is not None
             assert listing.server_ms is not None and follow.watermark_ms <= listing.server_ms
+
+
+@pytest.mark.parametrize("handed", [300, 3_000])
+async def test_a_catch_up_chasing_a_feed_faster_than_its_consumer_remembers_a_bounded_set(
+    handed: int,
+) -> None:
+    # A bot slower than its feed: two messages arrive (a second apart, correctly dated)
+    # for each one handed out, so every poll is a backlog the catch-up never closes. The
+    # ids remembered must stay those of one overlap window and the poll's pages, not
+    # every id handed out since the poll began.
+    feed = DatedFeed([(T0 + 1_000 * n, f"m{n:06d}") for n in range(100)], [], server_ms=T0)
+    feed.server_ms = T0 + 10**9  # every stamp is behind the server's clock
+    stream = feed.watch()
+    got: list[Row] = []
+    async for row in stream:
+        got.append(row)
+        for n in range(len(feed.rows), len(feed.rows) + 2):
+            feed.rows.append((T0 + 1_000 * n, f"m{n:06d}"))
+        if len(got) == handed:
+            break
+    assert got == sorted(feed.rows)[:handed]  # oldest first, each once
+    assert len(stream.state.seen) <= stream.cap
