@@ -133,9 +133,10 @@ class CatchUp:
     in; the listing order only decides how many listings that takes.
 
     ``stop``: the newest stamp that existed when the poll began (the watch's limit, see
-    :meth:`~._follow.FollowTracker.saw`), a bound the windows do not cross; once they
-    reach it (:attr:`reached`) the watch may end the poll and leave what arrived since
-    to the next one, rather than chase a feed faster than its consumer for ever.
+    :meth:`~._follow.FollowTracker.saw`); once the windows pass it (:attr:`reached`) what
+    they hand out stays remembered for the rest of the poll (the floor may not pass the
+    limit), so the watch may end the poll and leave the rest to the next one, rather
+    than chase a feed faster than its consumer for ever.
     """
 
     __slots__ = (
@@ -167,8 +168,6 @@ class CatchUp:
         #: listing that found the backlog (the newest ones: they fit the open window).
         self.bounds: list[int] = [] if edge is None else [edge]
         self.stop = stop
-        if stop is not None:  # nearest last: the bounds only ever come down the list
-            self.bounds = sorted({*self.bounds, stop + 1}, reverse=True)
         #: Half the width of the last window that overflowed: empty windows after it
         #: grow no wider (they would overflow again), until a window lists something.
         self.ceiling: int | None = None

@@ -375,11 +375,14 @@ class WatchStream(SingleUse[T]):
                 return  # nothing listed can be placed in time
             lo = await self._before_oldest(edge, span)
         plan = CatchUp(lo, span=span, edge=edge, target=target, stop=self._tracker.limit_ms)
-        handed = self.items_handed_out
+        past: int | None = None  # items handed out when the windows passed the limit
         while not plan.done and not self._stopped():
-            if plan.reached and self.items_handed_out > handed:
-                self._again = True  # what arrived since the poll began: a poll at once,
-                return  # whose limit lets the floor rise past what this one handed out
+            if plan.reached and past is None:
+                past = self.items_handed_out
+            elif past is not None and self.items_handed_out - past > self.cap:
+                # Kept since (the floor stops at the limit): a poll at once lets it rise.
+                self._again = True
+                return
             # What was handed out lies at or before the window's start, so the floor may
             # rise behind it: the ids remembered stay those of one overlap window.
             self._tracker.settle(self._policy.overlap_ms)
