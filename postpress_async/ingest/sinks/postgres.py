@@ -161,7 +161,8 @@ class PostgresSink:
         try:
             conn = await self._connect(timeout=self.command_timeout or 60.0)
         except (*connection_errors(pg), pg.PostgresError) as exc:  # down, or it said no
-            down = isinstance(exc, connection_errors(pg))
+            asked = not isinstance(exc, pg.ClientConfigurationError)  # sslmode=requir: not down
+            down = asked and isinstance(exc, connection_errors(pg))
             why = f"{self.url}: cannot connect ({cause(exc)})"
             raise SinkUnavailableError(why, unreachable=down) from None
         except ValueError:  # a DSN the driver cannot parse: its words may quote the password

@@ -470,3 +470,25 @@ async def test_a_malformed_dsn_is_refused_as_unavailable(dsn: str) -> None:
     with pytest.raises(SinkUnavailableError, match="cannot connect"):
         await sink.open()
     await sink.close()
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        pytest.param("sslmode=requir", "sslmode", id="sslmode"),
+        pytest.param("target_session_attrs=primry", "target_session_attrs", id="session-attrs"),
+    ],
+)
+async def test_a_dsn_option_the_driver_refuses_is_a_usage_error_not_a_database_down(
+    option: str, named: str
+) -> None:
+    """A misspelt option is refused by the driver before it connects: the database was
+    never asked, so "unreachable" (the CLI's "try again later") would send the user
+    waiting for a database that is up."""
+    asyncpg_or_skip()
+    sink = PostgresSink(f"postgresql://u:s3cr3t@127.0.0.1:1/x?{option}")
+    with pytest.raises(SinkUnavailableError, match=named) as caught:
+        await sink.open()
+    await sink.close()
+    assert not caught.value.unreachable
+    assert "s3cr3t" not in str(caught.value)
