@@ -8,9 +8,13 @@ from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ["to_the_end"]
+__all__ = ["GaveUp", "to_the_end"]
 
 T = TypeVar("T")
+
+
+class GaveUp(TimeoutError):
+    """:func:`to_the_end` gave up waiting (told apart from a timeout of what it awaited)."""
 
 
 async def to_the_end(aw: Awaitable[T], *, timeout: float) -> T:
@@ -24,7 +28,7 @@ async def to_the_end(aw: Awaitable[T], *, timeout: float) -> T:
             cancelled |= await _cancelled_while_waiting(task, left)
     if not task.done():
         task.cancel()
-        raise TimeoutError(f"gave up after {timeout:.0f} s")
+        raise GaveUp(f"gave up after {timeout:.0f} s")
     if cancelled:
         task.exception()  # retrieved: the cancellation wins
         raise asyncio.CancelledError

@@ -75,6 +75,7 @@ from postpress_async._transport import AiohttpTransport, Transport
 
 from ._address import check_scheduler
 from ._budget import _STOPPING, LEASE_CONFIG, ClusterBudget, LeasedTransport, budget_name
+from ._shield import GaveUp
 from ._shield import to_the_end as _to_the_end
 from ._task_error import Lasting, TaskError, one_line, portable
 
@@ -90,6 +91,8 @@ _logger = logging.getLogger("postpress_async")
 
 #: Seconds the engine waits for its cluster to start, and to close, at most.
 _START_TIMEOUT = 120.0
+#: Seconds past three connect timeouts an existing scheduler may take to answer.
+_ANSWER_GRACE = 5.0
 _CLOSE_TIMEOUT = 60.0
 
 
@@ -281,10 +284,16 @@ class DaskEngine:
                     Client(self._cluster, asynchronous=True), timeout=_START_TIMEOUT
                 )
             else:
-                self._client = await _to_the_end(
-                    Client(self.scheduler, asynchronous=True, timeout=self.connect_timeout),
-                    timeout=self.connect_timeout + _START_TIMEOUT,
-                )
+                # distributed waits for the handshake without a timeout: a port that is
+                # no scheduler's (the dashboard's) connects and never answers. Its steps
+                # (connect, scheduler info, registration) take connect_timeout each.
+                answer = 3 * self.connect_timeout + _ANSWER_GRACE
+                client = Client(self.scheduler, asynchronous=True, timeout=self.connect_timeout)
+                try:
+                    self._client = await _to_the_end(client, timeout=answer)
+                except GaveUp:
+                    self._client = client  # given up on, still open: _close() closes it
+                    raise self._unreachable(_Unanswered(answer)) from None
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             await self._close()
             raise self._unreachable(exc) from None
@@ -435,6 +444,16 @@ class DaskEngine:
         refresh = getattr(budget, "refresh_callback", None)
         if refresh is not None:
             refresh.stop()
+
+
+class _Unanswered(Exception):
+    """An address that took the connection but never answered as a Dask scheduler."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"no Dask scheduler answered within {seconds:g} s (the dashboard's port? the "
+            "scheduler listens on 8786 by default), or it is too busy to"
+        )
 
 
 def _not_started(error: BaseException) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -747,3 +748,30 @@ def test_ctrl_c_stops_a_dask_export_without_leaks_or_tracebacks(tmp_path: Path) 
         time.sleep(0.05)
     assert left == []
     assert 0 < len(stored_ids(tmp_path / "m.db")) < 20000  # it was stopped mid-run
+
+
+@pytest.mark.slow
+async def test_a_scheduler_address_that_is_the_dashboards_port_is_refused_in_its_own_timeout(
+    tmp_path: Path,
+) -> None:
+    """``tcp://host:8787`` (the dashboard's port, not the scheduler's 8786) connects, then
+    no Dask handshake ever comes back, which distributed waits for without a timeout: the
+    export hung for two minutes, deaf to Ctrl-C, then said only "gave up after 122 s"."""
+    distributed = pytest.importorskip("distributed")
+    async with (
+        FakePostpress(dataset=fake_dataset(seed=19, messages=50)) as server,
+        distributed.LocalCluster(
+            n_workers=0, processes=False, asynchronous=True, dashboard_address="127.0.0.1:0"
+        ) as cluster,
+    ):
+        dashboard = f"tcp://127.0.0.1:{cluster.scheduler.http_server.port}"
+        config = ClientConfig(base_url=server.url, api_key=server.api_key)
+        engine = DaskEngine(scheduler=dashboard, connect_timeout=1.0)
+        with pytest.raises(EngineUnavailableError, match="no Dask scheduler answered") as caught:
+            await ingest(config, "messages", f"{tmp_path}/parts/", engine=engine)  # type: ignore[arg-type]
+        assert dashboard in str(caught.value) and "dashboard" in str(caught.value)
+        assert engine.dask_client is None
+        assert server.stats.requests == 0
+    gc.collect()  # a Client given up on was left open: its __del__ failed in a later test
+    left = [c for c in gc.get_objects() if isinstance(c, distributed.Client)]
+    assert [c.status for c in left if c.status != "closed"] == []
