@@ -245,8 +245,8 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 STREAMS = ("list", "pages", "merge")
-#: Every operation x prefetch x caller x fault; a caller that awaits meeting a 503 is
-#: left to the slow run (the README's test command stays fast).
+#: Every operation x prefetch x caller x fault; prefetch 0 and 3, and a caller that
+#: awaits meeting a 503, are left to the slow run (the README's test command stays fast).
 ROWS = [
     pytest.param(
         name,
@@ -254,7 +254,7 @@ ROWS = [
         pause,
         flaky,
         id=f"{name}-p{prefetch}-{how}-{kind}",
-        marks=[pytest.mark.slow] if pause and flaky else [],
+        marks=[pytest.mark.slow] if (pause and flaky) or prefetch != 1 else [],
     )
     for name in OPERATIONS
     for prefetch in ((0, 1, 3) if name in STREAMS else (1,))
