@@ -472,6 +472,7 @@ async def test_a_malformed_dsn_is_refused_as_unavailable(dsn: str) -> None:
     await sink.close()
 
 
+@pytest.mark.slow  # no server, but asyncpg: the README's environment lacks it, CI's slow stage has it
 @pytest.mark.parametrize(
     ("option", "named"),
     [
