@@ -116,7 +116,7 @@ async def walk(stream: Any, got: list[str], pause: bool, *, pages: bool = False)
         await hand_out()
 
 
-def listing(client: AsyncPostpress[Any], prefetch: int, pause: bool) -> Run:
+def listing(client: AsyncPostpress[Any], prefetch: int, pause: bool, *, pages: bool) -> Run:
     got: list[str] = []
     stream = client.messages.list(prefetch=prefetch)
 
@@ -125,19 +125,7 @@ def listing(client: AsyncPostpress[Any], prefetch: int, pause: bool) -> Run:
             m.id async for m in client.messages.list(prefetch=prefetch, resume=stream.checkpoint)
         ]
 
-    return Run(got, lambda: walk(stream, got, pause), rest)
-
-
-def paging(client: AsyncPostpress[Any], prefetch: int, pause: bool) -> Run:
-    got: list[str] = []
-    stream = client.messages.list(prefetch=prefetch)
-
-    async def rest() -> list[str]:
-        return [
-            m.id async for m in client.messages.list(prefetch=prefetch, resume=stream.checkpoint)
-        ]
-
-    return Run(got, lambda: walk(stream, got, pause, pages=True), rest)
+    return Run(got, lambda: walk(stream, got, pause, pages=pages), rest)
 
 
 def merging(client: AsyncPostpress[Any], prefetch: int, pause: bool) -> Run:
@@ -233,8 +221,8 @@ EXPECTED = {
 }
 
 OPERATIONS: dict[str, Operation] = {
-    "list": listing,
-    "pages": paging,
+    "list": lambda c, p, pause: listing(c, p, pause, pages=False),
+    "pages": lambda c, p, pause: listing(c, p, pause, pages=True),
     "merge": merging,
     "watch": lambda c, p, pause: watching(c, p, pause, batches=False),
     "batches": lambda c, p, pause: watching(c, p, pause, batches=True),
